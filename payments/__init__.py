@@ -1,0 +1,1 @@
+"""Personal-budget payments: the domain, its ledger and its persistence (no web framework)."""

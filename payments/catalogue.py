@@ -1,0 +1,330 @@
+"""Use cases that set up who and what: organizers, the service catalogue, clients, providers,
+budget decisions and principals. Each creates the ledger accounts its subject needs, in the same
+transaction, so no later money movement has to create an account on a hot path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from payments.db import Database
+from payments.errors import Conflict, InvalidInput, NotFound, UnknownCategory
+from payments.models import (
+    ENVELOPE,
+    EXPIRED,
+    ORGANIZER_BUDGET,
+    PROVIDER_PAYABLE,
+    SETTLEMENT,
+    Account,
+    AuditEvent,
+    Client,
+    Decision,
+    DecisionLine,
+    DecisionLineCategory,
+    Organizer,
+    Principal,
+    Provider,
+    ProviderPrice,
+    ServiceCategory,
+    Wallet,
+)
+from payments.periods import utcnow
+from payments.phones import to_e164
+from payments.uow import UnitOfWork
+
+UNITS = ("hour", "visit", "trip", "day", "km", "meal", "month")
+LANGUAGES = ("fi", "sv", "en")
+MAX_CENTS = 100_000_000  # 1,000,000 EUR: far above any monthly budget or unit price
+
+
+async def create_organizer(
+    db: Database, *, slug: str, name: str, help_phone: str | None = None
+) -> uuid.UUID:
+    """Create a county and its own accounts: budget, expired and settlement."""
+    async with UnitOfWork(db) as uow:
+        org = Organizer(slug=slug, name=name, help_phone=help_phone, created_at=utcnow())
+        uow.session.add(org)
+        await uow.session.flush()
+        for kind in (ORGANIZER_BUDGET, EXPIRED, SETTLEMENT):
+            uow.session.add(Account(organizer_id=org.id, kind=kind))
+        await uow.commit()
+        return org.id
+
+
+async def add_category(
+    db: Database,
+    *,
+    organizer_id: uuid.UUID,
+    code: str,
+    names: dict[str, str],
+    unit: str,
+    price_cap_cents: int | None = None,
+) -> uuid.UUID:
+    """Add a service to the organizer's catalogue."""
+    if unit not in UNITS:
+        raise InvalidInput(f"unit must be one of {', '.join(UNITS)}")
+    if price_cap_cents is not None and not 0 < price_cap_cents <= MAX_CENTS:
+        raise InvalidInput("price cap must be a positive number of cents")
+    async with UnitOfWork(db) as uow:
+        cat = ServiceCategory(
+            organizer_id=organizer_id,
+            code=code,
+            name_fi=names["fi"],
+            name_sv=names.get("sv", names["fi"]),
+            name_en=names.get("en", names["fi"]),
+            unit=unit,
+            price_cap_cents=price_cap_cents,
+        )
+        uow.session.add(cat)
+        await uow.commit()
+        return cat.id
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client_id: uuid.UUID
+    wallet_id: uuid.UUID
+    principal_id: uuid.UUID
+
+
+async def create_client(
+    db: Database,
+    *,
+    organizer_id: uuid.UUID,
+    first_name: str,
+    last_name: str,
+    phone: str,
+    language: str = "fi",
+    actor_id: uuid.UUID | None = None,
+) -> NewClient:
+    """Create a client with an empty wallet and the principal they will act as."""
+    phone_e164 = to_e164(phone)
+    if language not in LANGUAGES:
+        raise InvalidInput("language must be fi, sv or en")
+    first_name, last_name = first_name.strip(), last_name.strip()
+    if not first_name or not last_name:
+        raise InvalidInput("first and last name are required")
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        now = utcnow()
+        client = Client(
+            organizer_id=organizer_id,
+            first_name=first_name,
+            last_name=last_name,
+            phone_e164=phone_e164,
+            language=language,
+            created_at=now,
+        )
+        s.add(client)
+        try:
+            await s.flush()
+        except IntegrityError as exc:
+            raise Conflict("A client with this phone number exists", slug="phone-taken") from exc
+        wallet = Wallet(organizer_id=organizer_id, client_id=client.id)
+        principal = Principal(
+            organizer_id=organizer_id,
+            role="client",
+            display_name=f"{first_name} {last_name}",
+            client_id=client.id,
+            created_at=now,
+        )
+        s.add_all([wallet, principal])
+        s.add(
+            AuditEvent(
+                organizer_id=organizer_id,
+                actor_id=actor_id,
+                action="client.created",
+                subject_client_id=client.id,
+                created_at=now,
+            )
+        )
+        await uow.commit()
+        return NewClient(client.id, wallet.id, principal.id)
+
+
+async def create_provider(
+    db: Database,
+    *,
+    organizer_id: uuid.UUID,
+    name: str,
+    business_id: str,
+    prices: dict[str, int],
+    language: str = "fi",
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """Create an approved provider with list prices (category code -> cents per unit).
+
+    Returns (provider id, principal id of its owner). Full onboarding comes in a later issue.
+    """
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        now = utcnow()
+        provider = Provider(
+            organizer_id=organizer_id,
+            name=name,
+            business_id=business_id,
+            status="approved",
+            language=language,
+            created_at=now,
+        )
+        s.add(provider)
+        await s.flush()
+        s.add(Account(organizer_id=organizer_id, kind=PROVIDER_PAYABLE, provider_id=provider.id))
+        cats = await _categories_by_code(uow, organizer_id, prices)
+        for code, cents in prices.items():
+            if not 0 < cents <= MAX_CENTS:
+                raise InvalidInput("a price must be a positive number of cents")
+            s.add(
+                ProviderPrice(
+                    provider_id=provider.id,
+                    category_id=cats[code],
+                    unit_price_cents=cents,
+                    approved=True,
+                )
+            )
+        principal = Principal(
+            organizer_id=organizer_id,
+            role="provider",
+            display_name=name,
+            provider_id=provider.id,
+            created_at=now,
+        )
+        s.add(principal)
+        await uow.commit()
+        return provider.id, principal.id
+
+
+async def _categories_by_code(
+    uow: UnitOfWork, organizer_id: uuid.UUID, codes: object
+) -> dict[str, uuid.UUID]:
+    rows = await uow.session.execute(
+        select(ServiceCategory.code, ServiceCategory.id).where(
+            ServiceCategory.organizer_id == organizer_id
+        )
+    )
+    known = {code: cid for code, cid in rows.all()}
+    for code in codes:  # type: ignore[attr-defined]
+        if code not in known:
+            raise UnknownCategory(f"Unknown service category: {code}")
+    return known
+
+
+@dataclass(frozen=True)
+class DecisionLineInput:
+    label: str
+    monthly_amount_cents: int
+    categories: tuple[str, ...]
+
+
+async def create_decision(
+    db: Database,
+    *,
+    organizer_id: uuid.UUID,
+    client_id: uuid.UUID,
+    valid_from: date,
+    valid_to: date | None,
+    lines: list[DecisionLineInput],
+    carry_over: str = "none",
+    carry_over_cap_cents: int = 0,
+    actor_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Record a budget decision and open one empty envelope per line.
+
+    The envelopes are funded by the monthly funding job (pro-rated in a first or last month).
+    """
+    if not lines:
+        raise InvalidInput("a decision needs at least one line")
+    if valid_to is not None and valid_to < valid_from:
+        raise InvalidInput("valid_to is before valid_from")
+    if carry_over not in ("none", "capped"):
+        raise InvalidInput("carry_over must be 'none' or 'capped'")
+    if not 0 <= carry_over_cap_cents <= MAX_CENTS:
+        raise InvalidInput("carry-over cap out of range")
+    for line in lines:
+        if not 0 < line.monthly_amount_cents <= MAX_CENTS:
+            raise InvalidInput("a monthly amount must be a positive number of cents")
+        if not line.categories:
+            raise InvalidInput("each line names at least one service category")
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        now = utcnow()
+        client = await s.get(Client, client_id)
+        if client is None or client.organizer_id != organizer_id:
+            raise NotFound("No such client")
+        wallet_id = (
+            await s.execute(select(Wallet.id).where(Wallet.client_id == client_id))
+        ).scalar_one()
+        cats = await _categories_by_code(
+            uow, organizer_id, {c for ln in lines for c in ln.categories}
+        )
+        decision = Decision(
+            organizer_id=organizer_id,
+            client_id=client_id,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            carry_over=carry_over,
+            carry_over_cap_cents=carry_over_cap_cents if carry_over == "capped" else 0,
+            decided_by=actor_id,
+            created_at=now,
+        )
+        s.add(decision)
+        await s.flush()
+        for line in lines:
+            dl = DecisionLine(
+                decision_id=decision.id,
+                label=line.label,
+                monthly_amount_cents=line.monthly_amount_cents,
+            )
+            s.add(dl)
+            await s.flush()
+            for code in dict.fromkeys(line.categories):
+                s.add(DecisionLineCategory(line_id=dl.id, category_id=cats[code]))
+            s.add(
+                Account(
+                    organizer_id=organizer_id,
+                    kind=ENVELOPE,
+                    wallet_id=wallet_id,
+                    decision_line_id=dl.id,
+                    balance_cents=0,
+                )
+            )
+        s.add(
+            AuditEvent(
+                organizer_id=organizer_id,
+                actor_id=actor_id,
+                action="decision.created",
+                subject_client_id=client_id,
+                detail=str(decision.id),
+                created_at=now,
+            )
+        )
+        await uow.commit()
+        return decision.id
+
+
+async def create_principal(
+    db: Database,
+    *,
+    organizer_id: uuid.UUID,
+    role: str,
+    display_name: str,
+    client_id: uuid.UUID | None = None,
+    provider_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Create a case manager, carer or provider staff member."""
+    async with UnitOfWork(db) as uow:
+        p = Principal(
+            organizer_id=organizer_id,
+            role=role,
+            display_name=display_name,
+            client_id=client_id,
+            provider_id=provider_id,
+            created_at=utcnow(),
+        )
+        uow.session.add(p)
+        await uow.commit()
+        return p.id

@@ -1,0 +1,483 @@
+"""Charges and refunds: a provider takes money from a client's envelope, or gives it back.
+
+Each call is one transaction that (1) claims the idempotency key, (2) checks everything that
+does not depend on who the customer is, (3) finds the customer's envelopes, (4) debits them with
+conditional updates, (5) writes the charge, its transfers and its outbox event, and (6) stores
+the response under the key. Any refusal raises before commit, so nothing is written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payments import idempotency, ledger
+from payments.db import Database
+from payments.errors import (
+    InsufficientFunds,
+    InvalidInput,
+    NotFound,
+    NotInBudget,
+    PriceAboveList,
+    ProviderNotApproved,
+    RefundTooLarge,
+    UnknownCategory,
+)
+from payments.models import (
+    ENVELOPE,
+    ORGANIZER_BUDGET,
+    Account,
+    Charge,
+    ChargeLine,
+    Client,
+    Decision,
+    DecisionLine,
+    DecisionLineCategory,
+    Provider,
+    ProviderPrice,
+    Refund,
+    ServiceCategory,
+    Wallet,
+)
+from payments.outbox import CHARGE_CAPTURED, REFUND_CREATED, emit
+from payments.periods import HELSINKI, utcnow
+from payments.uow import UnitOfWork
+
+MAX_LINES = 20
+MAX_QUANTITY = Decimal(1000)
+MAX_UNIT_PRICE_CENTS = 10_000_000  # 100,000 EUR
+
+
+@dataclass(frozen=True)
+class ChargeLineInput:
+    category: str
+    quantity: Decimal
+    unit_price_cents: int
+
+
+@dataclass(frozen=True)
+class Customer:
+    """How the provider identified the customer: a phone number or a wallet id."""
+
+    phone_e164: str | None = None
+    wallet_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a money use case answers: the HTTP status and body, first time or replayed."""
+
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def line_amount(quantity: Decimal, unit_price_cents: int) -> int:
+    """Quantity x unit price in whole cents, rounded half up (1.25 h x 32.50 EUR = 40.63 EUR)."""
+    return int((quantity * unit_price_cents).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def validate_lines(lines: list[ChargeLineInput]) -> None:
+    if not lines:
+        raise InvalidInput("A charge needs at least one line")
+    if len(lines) > MAX_LINES:
+        raise InvalidInput(f"A charge has at most {MAX_LINES} lines")
+    for line in lines:
+        try:
+            q = Decimal(line.quantity)
+        except (InvalidOperation, TypeError) as exc:
+            raise InvalidInput("quantity must be a number") from exc
+        if not q.is_finite() or q <= 0 or q > MAX_QUANTITY:
+            raise InvalidInput(f"quantity must be more than 0 and at most {MAX_QUANTITY}")
+        if q.as_tuple().exponent < -3:  # type: ignore[operator]
+            raise InvalidInput("quantity has at most three decimals")
+        if not 0 < line.unit_price_cents <= MAX_UNIT_PRICE_CENTS:
+            raise InvalidInput("unit_price_cents must be a positive whole number of cents")
+        if line_amount(q, line.unit_price_cents) <= 0:
+            raise InvalidInput("a line must come to at least one cent")
+
+
+async def capture_charge(
+    db: Database,
+    *,
+    provider_id: uuid.UUID,
+    customer: Customer,
+    lines: list[ChargeLineInput],
+    idempotency_key: str,
+    request_hash: str,
+    now: datetime | None = None,
+) -> Outcome:
+    """Charge a client's budget for delivered services and capture it at once.
+
+    Refusals: ``provider-not-approved``, ``unknown-category``, ``price-above-list``,
+    ``not-in-budget`` (also for an unknown customer), ``insufficient-funds``.
+    """
+    validate_lines(lines)
+    now = now or utcnow()
+    scope = f"charge:{provider_id}"
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        replay = await idempotency.claim(
+            s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
+        )
+        if replay is not None:
+            return Outcome(replay.status_code, replay.body, replayed=True)
+
+        provider = await s.get(Provider, provider_id)
+        if provider is None or provider.status != "approved":
+            raise ProviderNotApproved("The provider is not approved to charge")
+        priced = await _check_prices(s, provider, lines)
+
+        wallet = await _find_wallet(s, provider.organizer_id, customer)
+        envelopes = await _envelopes_for(s, wallet, {cat.id for cat, _ in priced}, now)
+
+        # Debit each envelope once, in account order so concurrent charges never deadlock.
+        per_envelope: dict[int, int] = defaultdict(int)
+        line_envelope: list[int] = []
+        for cat, amount in priced:
+            acc_id = envelopes[cat.id][0]
+            per_envelope[acc_id] += amount
+            line_envelope.append(acc_id)
+        balances: dict[int, int] = {}
+        for acc_id in sorted(per_envelope):
+            new_balance = await ledger.debit_stored(s, acc_id, per_envelope[acc_id])
+            if new_balance is None:
+                raise InsufficientFunds("There is not enough money left in this budget")
+            balances[acc_id] = new_balance
+
+        periods = {envelopes[cat.id][1] for cat, _ in priced}
+        period = min(periods)
+        charge_id = uuid.uuid4()
+        total = sum(per_envelope.values())
+        payable = await ledger.provider_payable_account(s, provider_id)
+        await s.execute(
+            insert(Charge).values(
+                id=charge_id,
+                organizer_id=provider.organizer_id,
+                provider_id=provider_id,
+                wallet_id=wallet.id,
+                status="captured",
+                total_cents=total,
+                refunded_cents=0,
+                period=period,
+                created_at=now,
+            )
+        )
+        await s.execute(
+            insert(ChargeLine),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "charge_id": charge_id,
+                    "position": i,
+                    "category_id": cat.id,
+                    "envelope_id": line_envelope[i],
+                    "quantity": str(lines[i].quantity),
+                    "unit_price_cents": lines[i].unit_price_cents,
+                    "amount_cents": amount,
+                    "refunded_cents": 0,
+                }
+                for i, (cat, amount) in enumerate(priced)
+            ],
+        )
+        envelope_period = {acc: per for acc, per in envelopes.values()}
+        for acc_id in sorted(per_envelope):
+            await ledger.post_transfer(
+                s,
+                organizer_id=provider.organizer_id,
+                debit_account_id=acc_id,
+                credit_account_id=payable,
+                amount_cents=per_envelope[acc_id],
+                kind="charge",
+                period=envelope_period[acc_id],
+                now=now,
+                charge_id=charge_id,
+            )
+        body = {
+            "id": str(charge_id),
+            "status": "captured",
+            "provider_id": str(provider_id),
+            "provider_name": provider.name,
+            "wallet_id": str(wallet.id),
+            "total_cents": total,
+            "refunded_cents": 0,
+            "period": period,
+            "created_at": now.isoformat(),
+            "lines": [
+                {
+                    "category": cat.code,
+                    "quantity": str(lines[i].quantity),
+                    "unit_price_cents": lines[i].unit_price_cents,
+                    "amount_cents": amount,
+                }
+                for i, (cat, amount) in enumerate(priced)
+            ],
+        }
+        await emit(
+            s,
+            type=CHARGE_CAPTURED,
+            organizer_id=provider.organizer_id,
+            wallet_id=wallet.id,
+            provider_id=provider_id,
+            now=now,
+            payload={
+                "charge_id": str(charge_id),
+                "provider_name": provider.name,
+                "total_cents": total,
+                "balances": {str(k): v for k, v in balances.items()},
+            },
+        )
+        await idempotency.store_result(
+            s, scope=scope, key=idempotency_key, status_code=201, body=body
+        )
+        await uow.commit()
+        return Outcome(201, body)
+
+
+async def _check_prices(
+    s: AsyncSession, provider: Provider, lines: list[ChargeLineInput]
+) -> list[tuple[ServiceCategory, int]]:
+    """Client-independent checks: known category, provider approved for it, price within list
+    price and the organizer's cap. Returns each line's category and amount in cents."""
+    codes = {line.category for line in lines}
+    rows = (
+        await s.execute(
+            select(ServiceCategory, ProviderPrice)
+            .outerjoin(
+                ProviderPrice,
+                and_(
+                    ProviderPrice.category_id == ServiceCategory.id,
+                    ProviderPrice.provider_id == provider.id,
+                ),
+            )
+            .where(
+                ServiceCategory.organizer_id == provider.organizer_id,
+                ServiceCategory.code.in_(codes),
+            )
+        )
+    ).all()
+    by_code = {cat.code: (cat, price) for cat, price in rows}
+    priced: list[tuple[ServiceCategory, int]] = []
+    for line in lines:
+        if line.category not in by_code:
+            raise UnknownCategory(f"Unknown service: {line.category}")
+        cat, price = by_code[line.category]
+        if price is None or not price.approved:
+            raise ProviderNotApproved(
+                f"The provider is not approved for this service: {cat.code}", category=cat.code
+            )
+        if line.unit_price_cents > price.unit_price_cents:
+            raise PriceAboveList(
+                f"The price is above the list price ({price.unit_price_cents} cents)",
+                list_price_cents=price.unit_price_cents,
+            )
+        if cat.price_cap_cents is not None and line.unit_price_cents > cat.price_cap_cents:
+            raise PriceAboveList(
+                f"The price is above the county's cap ({cat.price_cap_cents} cents)",
+                list_price_cents=cat.price_cap_cents,
+            )
+        priced.append((cat, line_amount(Decimal(line.quantity), line.unit_price_cents)))
+    return priced
+
+
+# One answer for "no such customer" and "no budget for this": who has a budget must not leak.
+_NOT_IN_BUDGET = "This service is not in the customer's budget"
+
+
+async def _find_wallet(s: AsyncSession, organizer_id: uuid.UUID, customer: Customer) -> Wallet:
+    stmt = select(Wallet)
+    if customer.wallet_id is not None:
+        stmt = stmt.where(Wallet.id == customer.wallet_id, Wallet.organizer_id == organizer_id)
+    elif customer.phone_e164 is not None:
+        stmt = stmt.join(Client, Client.id == Wallet.client_id).where(
+            Client.organizer_id == organizer_id, Client.phone_e164 == customer.phone_e164
+        )
+    else:
+        raise InvalidInput("Identify the customer by phone number or wallet")
+    wallet = (await s.execute(stmt)).scalar_one_or_none()
+    if wallet is None:
+        raise NotInBudget(_NOT_IN_BUDGET)
+    return wallet
+
+
+async def _envelopes_for(
+    s: AsyncSession, wallet: Wallet, category_ids: set[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, tuple[int, str]]:
+    """For each category, the funded envelope of a decision valid today that covers it:
+    (account id, the period its money belongs to). The oldest line wins if several do."""
+    today = now.astimezone(HELSINKI).date()
+    rows = (
+        await s.execute(
+            select(DecisionLineCategory.category_id, Account.id, Account.funded_period)
+            .join(DecisionLine, DecisionLine.id == DecisionLineCategory.line_id)
+            .join(Decision, Decision.id == DecisionLine.decision_id)
+            .join(
+                Account,
+                and_(Account.decision_line_id == DecisionLine.id, Account.kind == ENVELOPE),
+            )
+            .where(
+                Account.wallet_id == wallet.id,
+                DecisionLineCategory.category_id.in_(category_ids),
+                Decision.valid_from <= today,
+                or_(Decision.valid_to.is_(None), Decision.valid_to >= today),
+                Account.funded_period.is_not(None),
+            )
+            .order_by(Account.id)
+        )
+    ).all()
+    found: dict[uuid.UUID, tuple[int, str]] = {}
+    for cat_id, acc_id, period in rows:
+        found.setdefault(cat_id, (int(acc_id), str(period)))
+    if set(found) != category_ids:
+        raise NotInBudget(_NOT_IN_BUDGET)
+    return found
+
+
+async def refund_charge(
+    db: Database,
+    *,
+    provider_id: uuid.UUID,
+    charge_id: uuid.UUID,
+    amount_cents: int | None,
+    reason: str | None,
+    idempotency_key: str,
+    request_hash: str,
+    now: datetime | None = None,
+) -> Outcome:
+    """Give back part or all of a captured charge, never more than is left of it.
+
+    The money returns to the envelope it came from while that envelope is still in the charge's
+    month; after the month has closed it returns to the organizer's budget, and the client's
+    current envelope is untouched (it never holds more than one month's budget).
+    """
+    if amount_cents is not None and not 0 < amount_cents <= MAX_UNIT_PRICE_CENTS * MAX_LINES:
+        raise InvalidInput("amount_cents must be a positive whole number of cents")
+    now = now or utcnow()
+    scope = f"refund:{provider_id}"
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        replay = await idempotency.claim(
+            s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
+        )
+        if replay is not None:
+            return Outcome(replay.status_code, replay.body, replayed=True)
+        charge = (
+            await s.execute(
+                select(Charge).where(Charge.id == charge_id, Charge.provider_id == provider_id)
+            )
+        ).scalar_one_or_none()
+        if charge is None:
+            raise NotFound("No such charge")
+        amount = (
+            amount_cents if amount_cents is not None else charge.total_cents - charge.refunded_cents
+        )
+        if amount <= 0:
+            raise RefundTooLarge("This charge has been refunded in full")
+        # The conditional update serializes refunds of one charge and bounds their sum.
+        updated = await s.execute(
+            update(Charge)
+            .where(Charge.id == charge_id, Charge.refunded_cents + amount <= Charge.total_cents)
+            .values(
+                refunded_cents=Charge.refunded_cents + amount,
+                status="partially_refunded",
+            )
+            .returning(Charge.refunded_cents, Charge.total_cents)
+        )
+        row = updated.first()
+        if row is None:
+            raise RefundTooLarge(
+                f"At most {charge.total_cents - charge.refunded_cents} cents can be refunded"
+            )
+        refunded_total, total = int(row[0]), int(row[1])
+        if refunded_total == total:
+            await s.execute(update(Charge).where(Charge.id == charge_id).values(status="refunded"))
+
+        # Spread the refund over the lines, last line first.
+        lines = (
+            (
+                await s.execute(
+                    select(ChargeLine)
+                    .where(ChargeLine.charge_id == charge_id)
+                    .order_by(ChargeLine.position.desc())
+                )
+            )
+            .scalars()
+            .all()
+        )
+        per_envelope: dict[int, int] = defaultdict(int)
+        left = amount
+        for line in lines:
+            take = min(left, line.amount_cents - line.refunded_cents)
+            if take <= 0:
+                continue
+            await s.execute(
+                update(ChargeLine)
+                .where(ChargeLine.id == line.id)
+                .values(refunded_cents=ChargeLine.refunded_cents + take)
+            )
+            per_envelope[line.envelope_id] += take
+            left -= take
+            if left == 0:
+                break
+        assert left == 0, "line refunds must cover the refund"
+
+        payable = await ledger.provider_payable_account(s, provider_id)
+        budget = await ledger.organizer_account(s, charge.organizer_id, ORGANIZER_BUDGET)
+        to_envelope = True
+        for env_id in sorted(per_envelope):
+            env_period = (
+                await s.execute(select(Account.funded_period).where(Account.id == env_id))
+            ).scalar_one()
+            same_month = env_period == charge.period
+            to_envelope = to_envelope and same_month
+            await ledger.post_transfer(
+                s,
+                organizer_id=charge.organizer_id,
+                debit_account_id=payable,
+                credit_account_id=env_id if same_month else budget,
+                amount_cents=per_envelope[env_id],
+                kind="refund" if same_month else "refund_closed",
+                period=charge.period,
+                now=now,
+                charge_id=charge_id,
+            )
+            if same_month:
+                await ledger.credit_stored(s, env_id, per_envelope[env_id])
+        refund = Refund(
+            charge_id=charge_id,
+            amount_cents=amount,
+            to_envelope=to_envelope,
+            reason=reason,
+            created_at=now,
+        )
+        s.add(refund)
+        await s.flush()
+        body = {
+            "id": str(refund.id),
+            "charge_id": str(charge_id),
+            "amount_cents": amount,
+            "charge_refunded_cents": refunded_total,
+            "returned_to": "envelope" if to_envelope else "organizer",
+            "created_at": now.isoformat(),
+        }
+        await emit(
+            s,
+            type=REFUND_CREATED,
+            organizer_id=charge.organizer_id,
+            wallet_id=charge.wallet_id,
+            provider_id=provider_id,
+            now=now,
+            payload=body,
+        )
+        await idempotency.store_result(
+            s, scope=scope, key=idempotency_key, status_code=201, body=body
+        )
+        await uow.commit()
+        return Outcome(201, body)

@@ -1,0 +1,43 @@
+"""The outbox: events written in the same transaction as the money movement they report.
+
+The notifications package reads and delivers them after commit, at least once; ``event_id``
+lets clients drop duplicates (money rule 6).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payments.models import OutboxEvent
+
+CHARGE_CAPTURED = "charge.captured"
+REFUND_CREATED = "refund.created"
+ENVELOPE_FUNDED = "envelope.funded"
+REMAINDER_EXPIRED = "remainder.expired"
+
+
+async def emit(
+    session: AsyncSession,
+    *,
+    type: str,
+    organizer_id: uuid.UUID,
+    now: datetime,
+    payload: dict[str, Any],
+    wallet_id: uuid.UUID | None = None,
+    provider_id: uuid.UUID | None = None,
+) -> None:
+    await session.execute(
+        insert(OutboxEvent).values(
+            type=type,
+            organizer_id=organizer_id,
+            wallet_id=wallet_id,
+            provider_id=provider_id,
+            payload=payload,
+            created_at=now,
+        )
+    )

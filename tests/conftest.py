@@ -1,0 +1,136 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is at ``WALLET_TEST_POSTGRES`` (default ``postgresql://postgres@127.0.0.1:5432``).
+Outside CI an unreachable server skips its tests with the reason; in CI (``CI`` set) any skip
+fails the run, so the PostgreSQL, Redis and browser suites can never silently not run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from payments.db import Database, create_database
+from wallet_api.migrate import upgrade
+
+PG_BASE = os.environ.get("WALLET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+IN_CI = bool(os.environ.get("CI"))
+ENGINES = ["sqlite", "postgres"]
+
+_skips: list[str] = []
+
+
+def need(reason: str) -> None:
+    """Skip with ``reason`` outside CI; fail in CI, where every suite is required."""
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skips.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if IN_CI and _skips:
+        print(f"\nCI: {len(_skips)} test(s) skipped; in CI nothing may be skipped:")
+        for nodeid in _skips[:20]:
+            print("  ", nodeid)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+async def _pg_ready() -> bool:
+    try:
+        conn = await asyncpg.connect(PG_BASE + "/postgres", timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
+def _worker_suffix() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0") + f"_{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "wallet.sqlite3"
+
+    async def build() -> None:
+        db = create_database(f"sqlite+aiosqlite:///{path}")
+        await upgrade(db)
+        await db.dispose()
+
+    asyncio.run(build())
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    if not asyncio.run(_pg_ready()):
+        need(f"PostgreSQL is not reachable at {PG_BASE}")
+    name = f"wallet_test_{_worker_suffix()}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(PG_BASE + "/postgres")
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        db = create_database(f"{PG_BASE}/{name}")
+        await upgrade(db)
+        await db.dispose()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(PG_BASE + "/postgres")
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+    asyncio.run(create())
+    yield f"{PG_BASE}/{name}"
+    asyncio.run(drop())
+
+
+TABLES_IN_DELETE_ORDER = (
+    "audit_events, api_keys, mandates, outbox, idempotency_keys, refunds, charge_lines, "
+    "transfers, charges, accounts, decision_line_categories, decision_lines, decisions, "
+    "provider_prices, principals, wallets, providers, clients, service_categories, organizers"
+)
+
+
+async def _truncate(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql(f"TRUNCATE {TABLES_IN_DELETE_ORDER} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=ENGINES)
+def engine_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(engine_name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of an empty, migrated database of the parametrized engine."""
+    if engine_name == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "wallet.sqlite3"
+        shutil.copy(template, target)
+        return f"sqlite+aiosqlite:///{target}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = create_database(database_url)
+    if database.is_postgres:
+        await _truncate(database)
+    yield database
+    await database.dispose()

@@ -1,0 +1,35 @@
+from decimal import Decimal
+
+from payments.charges import ChargeLineInput, Customer, capture_charge, refund_charge
+from payments.check import check_books
+from payments.queries import wallet_view
+from tests.factories import seed_world
+
+
+async def test_charge_and_refund_balance(db):
+    w = await seed_world(db)
+    out = await capture_charge(
+        db,
+        provider_id=w.provider_id,
+        customer=Customer(phone_e164="+358401234567"),
+        lines=[ChargeLineInput("siivous", Decimal("2"), 3500)],
+        idempotency_key="k1",
+        request_hash="h1",
+    )
+    assert out.status_code == 201 and out.body["total_cents"] == 7000
+    view = await wallet_view(db, w.wallet_id)
+    assert view["envelopes"][0]["balance_cents"] == 30_000 - 7000
+    r = await refund_charge(
+        db,
+        provider_id=w.provider_id,
+        charge_id=__import__("uuid").UUID(out.body["id"]),
+        amount_cents=1000,
+        reason=None,
+        idempotency_key="r1",
+        request_hash="rh",
+    )
+    assert r.body["returned_to"] == "envelope"
+    view = await wallet_view(db, w.wallet_id)
+    assert view["envelopes"][0]["balance_cents"] == 30_000 - 6000
+    report = await check_books(db)
+    assert report.ok, report.violations

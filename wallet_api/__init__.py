@@ -1,0 +1,1 @@
+"""The Litestar application, CLI, settings and migrations."""

@@ -1,0 +1,119 @@
+"""What the figures were measured on: CPU, memory, kernel, Python, PostgreSQL settings."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def machine_info() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "nproc": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "memory_gib": _mem_total_gib(),
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "sqlite": sqlite3.sqlite_version,
+    }
+    try:
+        info["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _mem_total_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """Jiffies of the whole machine (busy, total) and of chosen processes, at one instant."""
+
+    at: float
+    busy: int
+    total: int
+    procs: dict[str, dict[int, int]]
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    values = [int(v) for v in fields]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    total = sum(values[:8])  # user..steal; guest time is already inside user
+    return total - idle, total
+
+
+def _proc_jiffies(pid: int) -> int:
+    """utime + stime of a process and its waited-for children (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = stat.rsplit(")", 1)[1].split()
+    # fields[0] is state (field 3); utime, stime, cutime, cstime are fields 14-17.
+    return sum(int(fields[i]) for i in (11, 12, 13, 14))
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm.startswith("postgres") or comm.startswith("postmaster"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def cpu_sample(named_pids: dict[str, list[int]] | None = None) -> CpuSample:
+    """Sample machine CPU and each named group of processes (``"postgres"`` is found alone)."""
+    busy, total = _machine_jiffies()
+    groups = dict(named_pids or {})
+    groups.setdefault("postgres", _postgres_pids())
+    procs = {name: {p: _proc_jiffies(p) for p in pids} for name, pids in groups.items()}
+    return CpuSample(at=time.monotonic(), busy=busy, total=total, procs=procs)
+
+
+def cpu_usage(before: CpuSample, after: CpuSample) -> dict[str, float]:
+    """Cores used on average between two samples: by the machine and by each process group.
+
+    Each process counts from the first sample (or its start) to the second; a PostgreSQL backend
+    that started and ended between the samples is not counted, so ``postgres`` is a lower bound
+    when connections come and go.
+    """
+    hz = os.sysconf("SC_CLK_TCK")
+    wall = max(after.at - before.at, 1e-9)
+    ncpu = os.cpu_count() or 1
+    total = max(after.total - before.total, 1)
+    out = {"machine_cores": round(ncpu * (after.busy - before.busy) / total, 2)}
+    for name, pids in after.procs.items():
+        earlier = before.procs.get(name, {})
+        used = sum(max(j - earlier.get(pid, 0), 0) for pid, j in pids.items() if j)
+        out[f"{name}_cores"] = round(used / hz / wall, 2)
+    return out

@@ -1,0 +1,118 @@
+"""Seed a fresh wallet database through the payments use cases, as a county would set it up.
+
+One organizer, one category (``siivous``, hour), ``providers`` approved providers at 35.00 EUR
+an hour with an API key each, and ``clients`` clients with distinct Finnish mobile numbers and a
+decision each whose monthly line (100,000 EUR) no benchmark can spend, funded for this month.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from payments import catalogue
+from payments.access import create_api_key
+from payments.catalogue import DecisionLineInput
+from payments.db import create_database
+from payments.funding import fund_period
+from payments.periods import current_period, first_day
+from wallet_api.migrate import upgrade
+
+CATEGORY = "siivous"
+UNIT_PRICE_CENTS = 3500
+MONTHLY_CENTS = 10_000_000
+PHONE_BASE = 1_000_000  # +35840 1000000, +35840 1000001, ...
+
+T = TypeVar("T")
+
+
+@dataclass
+class Seeded:
+    phones: list[str]
+    provider_keys: list[str]
+    period: str
+    seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+def phone(i: int) -> str:
+    return f"+35840{PHONE_BASE + i:07d}"
+
+
+async def _bounded(items: Iterable[T], fn: Callable[[T], Awaitable[Any]], width: int) -> list[Any]:
+    """Run ``fn`` over ``items`` with at most ``width`` calls in flight, keeping order."""
+    sem = asyncio.Semaphore(width)
+
+    async def one(item: T) -> Any:
+        async with sem:
+            return await fn(item)
+
+    return list(await asyncio.gather(*(one(i) for i in items)))
+
+
+async def seed(url: str, *, clients: int, providers: int, log: Any = print) -> Seeded:
+    """Migrate the (empty) database at ``url`` and seed it; return what the load needs."""
+    started = time.monotonic()
+    steps: dict[str, float] = {}
+    db = create_database(url)
+    width = 1 if db.is_sqlite else 8  # SQLite writes queue on one lock anyway
+    try:
+        t = time.monotonic()
+        await upgrade(db)
+        steps["migrate_s"] = round(time.monotonic() - t, 2)
+
+        t = time.monotonic()
+        org = await catalogue.create_organizer(
+            db, slug=f"bench-{uuid.uuid4().hex[:8]}", name="Benchmark county"
+        )
+        await catalogue.add_category(
+            db, organizer_id=org, code=CATEGORY, names={"fi": "Siivous"}, unit="hour"
+        )
+
+        async def make_provider(i: int) -> str:
+            _pid, principal = await catalogue.create_provider(
+                db,
+                organizer_id=org,
+                name=f"Siivous {i} Oy",
+                business_id=f"{1000000 + i:07d}-1",
+                prices={CATEGORY: UNIT_PRICE_CENTS},
+            )
+            return await create_api_key(db, principal, name="bench")
+
+        keys = await _bounded(range(providers), make_provider, width)
+        steps["providers_s"] = round(time.monotonic() - t, 2)
+
+        period = current_period()
+        t = time.monotonic()
+
+        async def make_client(i: int) -> str:
+            new = await catalogue.create_client(
+                db, organizer_id=org, first_name="Asiakas", last_name=f"N{i}", phone=phone(i)
+            )
+            await catalogue.create_decision(
+                db,
+                organizer_id=org,
+                client_id=new.client_id,
+                valid_from=first_day(period),
+                valid_to=None,
+                lines=[DecisionLineInput("Siivous", MONTHLY_CENTS, (CATEGORY,))],
+            )
+            return phone(i)
+
+        phones = await _bounded(range(clients), make_client, width)
+        steps["clients_s"] = round(time.monotonic() - t, 2)
+
+        t = time.monotonic()
+        summary = await fund_period(db, period)
+        steps["funding_s"] = round(time.monotonic() - t, 2)
+        if summary.funded_count != clients:
+            raise RuntimeError(f"funded {summary.funded_count} envelopes, expected {clients}")
+    finally:
+        await db.dispose()
+    seconds = round(time.monotonic() - started, 2)
+    log(f"seeded {clients} clients and {providers} providers in {seconds:.1f} s {steps}")
+    return Seeded(phones=phones, provider_keys=keys, period=period, seconds=seconds, steps=steps)

@@ -1,0 +1,113 @@
+"""The Litestar application: routes, auth, problem+json, OpenAPI and lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from payments.db import Database, create_database
+from wallet_api import schemas
+from wallet_api.auth import ApiKeyAuthentication
+from wallet_api.migrate import schema_state, upgrade
+from wallet_api.problems import EXCEPTION_HANDLERS, problem
+from wallet_api.routes.charges import ChargeController
+from wallet_api.routes.deps import provide_actor, provide_db
+from wallet_api.routes.people import ClientController, SelfController
+from wallet_api.routes.wallets import WalletController
+from wallet_api.scheduler import Scheduler
+from wallet_api.settings import Settings
+
+log = logging.getLogger("wallet")
+JSON_TYPES = ("application/json", "application/problem+json")
+
+
+@get("/health", opt={"public": True}, tags=["system"])
+async def health(state: State) -> schemas.Health:
+    """Liveness: 200 with the database engine in use."""
+    db: Database = state.db
+    return schemas.Health(status="ok", database=db.engine.dialect.name)
+
+
+async def require_json(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """Writes under /api/ must send JSON; anything else is 415 before any handler runs."""
+    if request.method in ("POST", "PUT", "PATCH") and request.url.path.startswith("/api/"):
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype not in JSON_TYPES:
+            return problem(
+                request, 415, "unsupported-media-type", "Content-Type must be application/json"
+            )
+    return None
+
+
+async def ensure_schema(db: Database) -> None:
+    """Migrate an empty database; refuse to serve an outdated one."""
+    current, head = await schema_state(db)
+    if current is None:
+        log.info("empty database: applying migrations")
+        await upgrade(db)
+    elif current != head:
+        raise SystemExit(
+            f"database schema is at {current}, the code needs {head}: run 'wallet db upgrade'"
+        )
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Litestar:
+    """Build the application. Pass ``db`` to share an engine (tests); otherwise settings decide."""
+    settings = settings or Settings.from_env()
+    owns_db = db is None
+
+    async def on_startup(app: Litestar) -> None:
+        database = db or create_database(settings.database_url)
+        app.state.db = database
+        await ensure_schema(database)
+        app.state.scheduler = Scheduler(database, interval_s=settings.scheduler_interval_s)
+        if settings.scheduler:
+            app.state.scheduler.start()
+
+    async def on_shutdown(app: Litestar) -> None:
+        scheduler: Scheduler | None = getattr(app.state, "scheduler", None)
+        if scheduler is not None:
+            await scheduler.stop()
+        if owns_db and getattr(app.state, "db", None) is not None:
+            await app.state.db.dispose()
+
+    openapi = OpenAPIConfig(
+        title="Personal-budget wallet",
+        version="0.1.0",
+        description="Budgets granted by decision, charged at the door, proven by a ledger. "
+        "Amounts are integer euro cents. Errors are RFC 9457 problem+json.",
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")
+            }
+        ),
+        security=[{"apiKey": []}],
+        path="/schema",
+    )
+    return Litestar(
+        route_handlers=[
+            health,
+            ChargeController,
+            WalletController,
+            ClientController,
+            SelfController,
+        ],
+        dependencies={
+            "db": Provide(provide_db, sync_to_thread=False),
+            "actor": Provide(provide_actor, sync_to_thread=False),
+        },
+        middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=["^/schema", "^/health$"])],
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_request=require_json,
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        openapi_config=openapi,
+        request_max_body_size=settings.max_body_bytes,
+    )

@@ -1,0 +1,92 @@
+"""Authentication (API keys now; passkey sessions attach to the same principals later) and the
+guards every route declares.
+
+The middleware never refuses a request itself: it attaches the actor, or None. Each route's
+guards decide, so a public route says so explicitly with ``opt={"public": True}`` and a test
+checks that every other route has a guard.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from payments.access import Actor, authenticate_api_key, mandate_scopes
+from payments.db import Database
+from payments.errors import Forbidden, NotFound
+from payments.queries import charge_parties, wallet_owner
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+
+
+class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
+    """``Authorization: Bearer wk_...`` -> the key's principal. No header -> anonymous."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get("authorization")
+        if not header:
+            return AuthenticationResult(user=None, auth=None)
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise NotAuthorizedException("Use 'Authorization: Bearer <api key>'")
+        db: Database = connection.app.state.db
+        actor = await authenticate_api_key(db, token.strip())
+        if actor is None:
+            raise NotAuthorizedException("The API key is not valid or has been revoked")
+        return AuthenticationResult(user=actor, auth=token)
+
+
+def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if connection.scope.get("user") is None:
+        raise NotAuthorizedException("Sign in or send an API key")
+
+
+def roles(*allowed: str) -> Guard:
+    """A guard that admits only the given roles (and refuses anonymous callers with 401)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        signed_in(connection, handler)
+        actor: Actor = connection.scope["user"]
+        if actor.role not in allowed:
+            raise PermissionDeniedException(
+                f"This needs the role {' or '.join(allowed)}; you are {actor.role}"
+            )
+
+    guard.__name__ = f"roles_{'_'.join(allowed)}"
+    return guard
+
+
+async def ensure_wallet_visible(db: Database, actor: Actor, wallet_id: uuid.UUID) -> None:
+    """A client sees their own wallet, a carer one they hold ``view`` for, a case manager
+    those of their organizer. Providers see no wallets."""
+    owner = await wallet_owner(db, wallet_id)
+    if owner is None:
+        raise NotFound("No such wallet")
+    organizer_id, client_id = owner
+    if actor.role == "client" and actor.client_id == client_id:
+        return
+    if actor.role == "case_manager" and actor.organizer_id == organizer_id:
+        return
+    if actor.role == "carer" and "view" in await mandate_scopes(db, actor.principal_id, wallet_id):
+        return
+    raise Forbidden("You may not see this wallet")
+
+
+async def ensure_charge_visible(db: Database, actor: Actor, charge_id: uuid.UUID) -> None:
+    parties = await charge_parties(db, charge_id)
+    if parties is None:
+        raise NotFound("No such charge")
+    _organizer_id, provider_id, wallet_id = parties
+    if actor.role == "provider":
+        if actor.provider_id != provider_id:
+            raise NotFound("No such charge")
+        return
+    await ensure_wallet_visible(db, actor, wallet_id)

@@ -1,0 +1,203 @@
+"""The ``wallet`` command line: serve, demo, db upgrade, fund, check, apikey."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from payments.db import Database, create_database
+from payments.periods import current_period, parse_period
+
+T = TypeVar("T")
+console = Console()
+
+
+def _with_db(fn: Callable[[Database], Awaitable[T]]) -> T:
+    async def run() -> T:
+        db = create_database()
+        try:
+            return await fn(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def _euros(cents: int) -> str:
+    return f"{cents / 100:,.2f} €".replace(",", " ")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Personal-budget wallet. The database comes from WALLET_DATABASE_URL (default: a SQLite
+    file wallet.sqlite3 in the working directory)."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Server processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API and the app (migrates an empty database first)."""
+    _serve(host, port, workers)
+
+
+def _serve(host: str, port: int, workers: int = 1) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "wallet_api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(host: str, port: int) -> None:
+    """Create a demo county with providers and clients, fund this month, print what to try,
+    and serve it."""
+    from wallet_api.demo import print_guide, seed_demo
+
+    guide = _with_db(seed_demo)
+    print_guide(console, guide, host, port)
+    _serve(host, port)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (safe to run again)."""
+    from wallet_api.migrate import schema_state, upgrade
+
+    async def run(database: Database) -> tuple[str | None, str | None]:
+        await upgrade(database)
+        return await schema_state(database)
+
+    current, _ = _with_db(run)
+    console.print(f"[green]Database is at revision {current}.[/green]")
+
+
+@main.command()
+@click.option("--month", default=None, help="YYYY-MM (default: the current Helsinki month).")
+def fund(month: str | None) -> None:
+    """Expire last month's remainders and fund every active decision line for MONTH."""
+    from payments.funding import fund_period
+
+    period = month or current_period()
+    try:
+        parse_period(period)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from exc
+
+    async def run(database: Database) -> Any:
+        with Progress(
+            TextColumn("Funding {task.fields[period]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("fund", total=None, period=period)
+
+            def update(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return await fund_period(database, period, progress=update)
+
+    s = _with_db(run)
+    table = Table(title=f"Funding {period}")
+    table.add_column("")
+    table.add_column("envelopes", justify="right")
+    table.add_column("amount", justify="right")
+    table.add_row("expired (last month's remainder)", str(s.expired_count), _euros(s.expired_cents))
+    table.add_row("funded", str(s.funded_count), _euros(s.funded_cents))
+    console.print(table)
+    console.print(f"{s.envelopes_seen} envelopes checked. Running this again moves nothing more.")
+
+
+@main.command()
+def check() -> None:
+    """Prove the books: balanced transfers, stored balances, no negatives, period closings."""
+    from payments.check import check_books
+
+    report = _with_db(check_books)
+    table = Table(title="Envelopes by period")
+    for col in ("period", "funded", "spent", "refunded", "expired", "closing"):
+        table.add_column(col, justify="right")
+    for period in sorted(report.periods):
+        t = report.periods[period]
+        table.add_row(
+            period,
+            _euros(t.funded),
+            _euros(t.spent),
+            _euros(t.refunded),
+            _euros(t.expired),
+            _euros(t.closing),
+        )
+    console.print(table)
+    console.print(
+        f"{report.transfers} transfers, {report.accounts} accounts, {report.envelopes} envelopes."
+    )
+    if report.ok:
+        console.print("[green]OK: the books balance.[/green]")
+        return
+    console.print(f"[red]{len(report.violations)} violation(s):[/red]")
+    for v in report.violations:
+        console.print(f"  - {v}")
+    sys.exit(1)
+
+
+@main.group()
+def apikey() -> None:
+    """API keys for integrations (shown once, stored hashed)."""
+
+
+@apikey.command("create")
+@click.option("--principal", "principal_id", required=True, type=click.UUID, help="Principal id.")
+@click.option("--name", default="cli", show_default=True)
+def apikey_create(principal_id: uuid.UUID, name: str) -> None:
+    """Create an API key for a principal and print it once."""
+    from payments.access import create_api_key
+    from payments.errors import NotFound
+
+    try:
+        key = _with_db(lambda d: create_api_key(d, principal_id, name))
+    except NotFound as exc:
+        raise click.ClickException("No such principal") from exc
+    console.print("API key (shown only now; store it safely):")
+    click.echo(key)
+
+
+@apikey.command("revoke")
+@click.argument("prefix")
+def apikey_revoke(prefix: str) -> None:
+    """Revoke a key by its prefix (the part after 'wk_')."""
+    from payments.access import revoke_api_key
+
+    if _with_db(lambda d: revoke_api_key(d, prefix)):
+        console.print("Revoked.")
+    else:
+        raise click.ClickException("No active key with that prefix")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""``wallet demo``: a realistic demo county built from the pilots in shared/seeds.
+
+The services and amounts follow the Kainuu, Eksote and Keusote pilots: carer's leave up to
+300 EUR a month, home help and cleaning by the hour, transport by trip, day activity by day.
+Seeding runs once per database; every run prints fresh API keys (keys are shown only once).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+
+from rich.console import Console
+from sqlalchemy import select
+
+from payments import catalogue
+from payments.access import create_api_key, grant_mandate
+from payments.catalogue import DecisionLineInput
+from payments.db import Database
+from payments.funding import fund_period
+from payments.models import Client, Organizer, Principal, Wallet
+from payments.periods import current_period, first_day
+from payments.uow import UnitOfWork
+from wallet_api.migrate import schema_state, upgrade
+
+DEMO_SLUG = "demo-kainuu"
+
+CATEGORIES = (
+    # code, fi, sv, en, unit, cap in cents
+    ("kotiapu", "Kotiapu", "Hemhjälp", "Home help", "hour", 4500),
+    ("siivous", "Siivous", "Städning", "Cleaning", "hour", 4000),
+    ("ateriapalvelu", "Ateriapalvelu", "Måltidsservice", "Meals", "meal", 1200),
+    ("kuljetus", "Kuljetus", "Transport", "Transport", "trip", 4000),
+    ("paivatoiminta", "Päivätoiminta", "Dagverksamhet", "Day activity", "day", 9000),
+    (
+        "omaishoidon-vapaa",
+        "Omaishoidon vapaa",
+        "Ledighet för närståendevård",
+        "Carer's leave",
+        "day",
+        12000,
+    ),
+)
+
+PROVIDERS = (
+    ("Siivouspalvelu Kuura Oy", "2345678-1", {"siivous": 3400, "kotiapu": 3800}),
+    ("Taksi Hiltunen", "1572860-0", {"kuljetus": 2500}),
+    ("Päiväkeskus Kompassi ry", "0116297-6", {"paivatoiminta": 7500, "ateriapalvelu": 850}),
+    ("Hoivakoti Ukkohalla Oy", "2780431-8", {"omaishoidon-vapaa": 10000}),
+)
+
+CLIENTS = (
+    # first, last, phone, lines
+    (
+        "Aino",
+        "Virtanen",
+        "040 123 4567",
+        (
+            ("Omaishoidon vapaat", 30000, ("omaishoidon-vapaa",)),
+            ("Kotiapu ja siivous", 40000, ("kotiapu", "siivous")),
+        ),
+    ),
+    (
+        "Eino",
+        "Korhonen",
+        "040 765 4321",
+        (
+            ("Kuljetus", 15000, ("kuljetus",)),
+            ("Päivätoiminta ja ateriat", 60000, ("paivatoiminta", "ateriapalvelu")),
+        ),
+    ),
+    ("Helmi", "Nieminen", "050 555 1234", (("Siivous", 5000, ("siivous",)),)),
+)
+
+
+@dataclass
+class DemoGuide:
+    period: str
+    keys: dict[str, str] = field(default_factory=dict)
+    wallets: dict[str, uuid.UUID] = field(default_factory=dict)
+    seeded_now: bool = False
+
+
+async def seed_demo(db: Database) -> DemoGuide:
+    """Create the demo county if it is not there, fund this month, and mint API keys."""
+    current, head = await schema_state(db)
+    if current != head:
+        await upgrade(db)
+    period = current_period()
+    guide = DemoGuide(period=period)
+    async with UnitOfWork(db, readonly=True) as uow:
+        org_id = (
+            await uow.session.execute(select(Organizer.id).where(Organizer.slug == DEMO_SLUG))
+        ).scalar_one_or_none()
+    if org_id is None:
+        await _create(db, period)
+        guide.seeded_now = True
+    await fund_period(db, period)
+    async with UnitOfWork(db, readonly=True) as uow:
+        org_id = (
+            await uow.session.execute(select(Organizer.id).where(Organizer.slug == DEMO_SLUG))
+        ).scalar_one()
+        principals = (
+            (await uow.session.execute(select(Principal).where(Principal.organizer_id == org_id)))
+            .scalars()
+            .all()
+        )
+        wallets = (
+            await uow.session.execute(
+                select(Client.first_name, Wallet.id)
+                .join(Wallet, Wallet.client_id == Client.id)
+                .where(Client.organizer_id == org_id)
+            )
+        ).all()
+    guide.wallets = {name: wid for name, wid in wallets}
+    by_name = {p.display_name: p for p in principals}
+    for label, name in (
+        ("case manager", "Liisa Asiakasohjaaja"),
+        ("provider (cleaning)", "Siivouspalvelu Kuura Oy"),
+        ("provider (taxi)", "Taksi Hiltunen"),
+        ("client Aino", "Aino Virtanen"),
+        ("carer of Aino", "Matti Virtanen"),
+    ):
+        guide.keys[label] = await create_api_key(db, by_name[name].id, name="demo")
+    return guide
+
+
+async def _create(db: Database, period: str) -> None:
+    org = await catalogue.create_organizer(
+        db, slug=DEMO_SLUG, name="Kainuun hyvinvointialue (demo)", help_phone="+358 8 6156 0000"
+    )
+    for code, fi, sv, en, unit, cap in CATEGORIES:
+        await catalogue.add_category(
+            db,
+            organizer_id=org,
+            code=code,
+            names={"fi": fi, "sv": sv, "en": en},
+            unit=unit,
+            price_cap_cents=cap,
+        )
+    for name, business_id, prices in PROVIDERS:
+        await catalogue.create_provider(
+            db, organizer_id=org, name=name, business_id=business_id, prices=dict(prices)
+        )
+    cm = await catalogue.create_principal(
+        db, organizer_id=org, role="case_manager", display_name="Liisa Asiakasohjaaja"
+    )
+    start: date = first_day(period)
+    aino: uuid.UUID | None = None
+    for first, last, phone, lines in CLIENTS:
+        new = await catalogue.create_client(
+            db, organizer_id=org, first_name=first, last_name=last, phone=phone, actor_id=cm
+        )
+        aino = aino or new.client_id
+        await catalogue.create_decision(
+            db,
+            organizer_id=org,
+            client_id=new.client_id,
+            valid_from=start,
+            valid_to=None,
+            lines=[DecisionLineInput(label, cents, cats) for label, cents, cats in lines],
+            actor_id=cm,
+        )
+    carer = await catalogue.create_principal(
+        db, organizer_id=org, role="carer", display_name="Matti Virtanen"
+    )
+    assert aino is not None
+    await grant_mandate(db, carer_id=carer, client_id=aino, scopes=("view", "approve"))
+
+
+def print_guide(console: Console, guide: DemoGuide, host: str, port: int) -> None:
+    console = Console(soft_wrap=True)  # commands must stay copyable, never wrapped
+    base = f"http://{host}:{port}"
+    prov, client = guide.keys["provider (cleaning)"], guide.keys["client Aino"]
+    aino, helmi = guide.wallets["Aino"], guide.wallets["Helmi"]
+    console.rule("[bold]Personal-budget wallet: demo")
+    console.print(
+        f"Demo county funded for {guide.period}. "
+        + ("Created just now." if guide.seeded_now else "It already existed; new keys below.")
+    )
+    console.print("\n[bold]API keys[/bold] (shown only now):")
+    for label, key in guide.keys.items():
+        console.print(f"  {label:22} {key}")
+    console.print(
+        f"""
+[bold]Try it[/bold] (in another terminal):
+
+  PROVIDER={prov}
+  CLIENT={client}
+
+  # 1. Aino's balances (funded this month)
+  curl -s -H "Authorization: Bearer $CLIENT" {base}/api/wallets/{aino}
+
+  # 2. The cleaner charges Aino 2 hours at 34.00 EUR, at the door, by phone number
+  curl -s -X POST {base}/api/charges -H "Authorization: Bearer $PROVIDER" \\
+       -H "Content-Type: application/json" -H "Idempotency-Key: demo-charge-1" \\
+       -d '{{"phone": "040 123 4567", "lines": [{{"category": "siivous", "quantity": "2", "unit_price_cents": 3400}}]}}'
+
+  # 3. Helmi has 50.00 EUR for cleaning: 2 hours is an overspend, declined
+  curl -s -X POST {base}/api/charges -H "Authorization: Bearer $PROVIDER" \\
+       -H "Content-Type: application/json" -H "Idempotency-Key: demo-charge-2" \\
+       -d '{{"wallet_id": "{helmi}", "lines": [{{"category": "siivous", "quantity": "2", "unit_price_cents": 3400}}]}}'
+
+  # 4. Refund half an hour of the first charge (use the id it returned)
+  curl -s -X POST {base}/api/charges/<charge id>/refunds -H "Authorization: Bearer $PROVIDER" \\
+       -H "Content-Type: application/json" -H "Idempotency-Key: demo-refund-1" \\
+       -d '{{"amount_cents": 1700}}'
+
+  # 5. Aino's history, and the books
+  curl -s -H "Authorization: Bearer $CLIENT" {base}/api/wallets/{aino}/transactions
+  wallet check
+
+API docs: {base}/schema  (OpenAPI JSON: {base}/schema/openapi.json)
+"""
+    )

@@ -1,0 +1,122 @@
+"""Charges and refunds: providers take payment at the door and give money back."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from payments import queries
+from payments.access import Actor
+from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge, refund_charge
+from payments.db import Database
+from payments.errors import InvalidInput
+from payments.idempotency import validate_key
+from payments.phones import to_e164
+from wallet_api import schemas
+from wallet_api.auth import ensure_charge_visible, roles, signed_in
+from wallet_api.routes.deps import fingerprint
+
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        required=False,
+        description="Required. A unique key per charge; a retry with the same key and body "
+        "returns the first result.",
+    ),
+]
+
+
+def _respond(outcome: Outcome, struct: type[msgspec.Struct]) -> Response[Any]:
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return Response(
+        msgspec.convert(outcome.body, struct), status_code=outcome.status_code, headers=headers
+    )
+
+
+class ChargeController(Controller):
+    path = "/api/charges"
+    tags = ["charges"]
+
+    @post("/", guards=[roles("provider")], status_code=201)
+    async def create_charge(
+        self,
+        request: Request[Any, Any, Any],
+        data: schemas.ChargeCreate,
+        db: Database,
+        actor: Actor,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[schemas.Charge]:
+        """Charge a client's budget and capture it at once.
+
+        Identify the customer by phone number or wallet id. Refusals are problem+json with
+        ``type`` ``insufficient-funds``, ``not-in-budget``, ``provider-not-approved``,
+        ``price-above-list``, ``unknown-category`` or ``idempotency-key-reused``.
+        """
+        key = validate_key(idempotency_key)
+        if (data.phone is None) == (data.wallet_id is None):
+            raise InvalidInput("Give either phone or wallet_id")
+        customer = Customer(
+            phone_e164=to_e164(data.phone) if data.phone is not None else None,
+            wallet_id=data.wallet_id,
+        )
+        assert actor.provider_id is not None
+        outcome = await capture_charge(
+            db,
+            provider_id=actor.provider_id,
+            customer=customer,
+            lines=[
+                ChargeLineInput(line.category, line.quantity, line.unit_price_cents)
+                for line in data.lines
+            ],
+            idempotency_key=key,
+            request_hash=fingerprint(request, data),
+        )
+        return _respond(outcome, schemas.Charge)
+
+    @get("/", guards=[roles("provider")])
+    async def list_charges(
+        self,
+        db: Database,
+        actor: Actor,
+        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+    ) -> schemas.ChargePage:
+        """The provider's own charges, newest first."""
+        assert actor.provider_id is not None
+        page = await queries.provider_charges(db, actor.provider_id, cursor=cursor, limit=limit)
+        return msgspec.convert(page, schemas.ChargePage)
+
+    @get("/{charge_id:uuid}", guards=[signed_in])
+    async def get_charge(self, charge_id: uuid.UUID, db: Database, actor: Actor) -> schemas.Charge:
+        """One charge: for its provider, and for whoever may see the charged wallet."""
+        await ensure_charge_visible(db, actor, charge_id)
+        return msgspec.convert(await queries.get_charge(db, charge_id), schemas.Charge)
+
+    @post("/{charge_id:uuid}/refunds", guards=[roles("provider")], status_code=201)
+    async def create_refund(
+        self,
+        request: Request[Any, Any, Any],
+        charge_id: uuid.UUID,
+        data: schemas.RefundCreate,
+        db: Database,
+        actor: Actor,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[schemas.Refund]:
+        """Refund part or all of a charge, back to the envelope it came from."""
+        key = validate_key(idempotency_key)
+        assert actor.provider_id is not None
+        outcome = await refund_charge(
+            db,
+            provider_id=actor.provider_id,
+            charge_id=charge_id,
+            amount_cents=data.amount_cents,
+            reason=data.reason,
+            idempotency_key=key,
+            request_hash=fingerprint(request, data),
+        )
+        return _respond(outcome, schemas.Refund)

@@ -1,0 +1,97 @@
+"""Case managers' work (clients, budget decisions) and what everyone may ask about themselves."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, get, post
+
+from payments import catalogue, directory
+from payments.access import Actor
+from payments.catalogue import DecisionLineInput
+from payments.db import Database
+from payments.errors import NotFound
+from wallet_api import schemas
+from wallet_api.auth import roles, signed_in
+from wallet_api.problems import language_of
+
+CASE_MANAGER = roles("case_manager")
+
+
+class ClientController(Controller):
+    path = "/api/clients"
+    tags = ["clients"]
+
+    @post("/", guards=[CASE_MANAGER], status_code=201)
+    async def create_client(
+        self, data: schemas.ClientCreate, db: Database, actor: Actor
+    ) -> schemas.ClientCreated:
+        """Create a client with an empty wallet in the case manager's organizer."""
+        new = await catalogue.create_client(
+            db,
+            organizer_id=actor.organizer_id,
+            first_name=data.first_name,
+            last_name=data.last_name,
+            phone=data.phone,
+            language=data.language,
+            actor_id=actor.principal_id,
+        )
+        return schemas.ClientCreated(client_id=new.client_id, wallet_id=new.wallet_id)
+
+    @post("/{client_id:uuid}/decisions", guards=[CASE_MANAGER], status_code=201)
+    async def create_decision(
+        self,
+        request: Request[Any, Any, Any],
+        client_id: uuid.UUID,
+        data: schemas.DecisionCreate,
+        db: Database,
+        actor: Actor,
+    ) -> schemas.DecisionCreated:
+        """Grant a budget by decision. Its envelopes are funded for the current month at once
+        (pro-rated by days if it starts mid-month) and then at the start of every month."""
+        if not await directory.client_in_organizer(db, client_id, actor.organizer_id):
+            raise NotFound("No such client")
+        decision_id = await catalogue.create_decision(
+            db,
+            organizer_id=actor.organizer_id,
+            client_id=client_id,
+            valid_from=data.valid_from,
+            valid_to=data.valid_to,
+            lines=[
+                DecisionLineInput(line.label, line.monthly_amount_cents, tuple(line.categories))
+                for line in data.lines
+            ],
+            carry_over=data.carry_over,
+            carry_over_cap_cents=data.carry_over_cap_cents,
+            actor_id=actor.principal_id,
+        )
+        scheduler = getattr(request.app.state, "scheduler", None)
+        if scheduler is not None:
+            await scheduler.fund_now()
+        return schemas.DecisionCreated(decision_id=decision_id)
+
+
+class SelfController(Controller):
+    tags = ["me"]
+
+    @get("/api/me", guards=[signed_in])
+    async def me(self, db: Database, actor: Actor) -> schemas.Me:
+        """Who is signed in, their role, and the wallets they can act on."""
+        return schemas.Me(
+            principal_id=actor.principal_id,
+            role=actor.role,
+            display_name=actor.display_name,
+            organizer_id=actor.organizer_id,
+            client_id=actor.client_id,
+            provider_id=actor.provider_id,
+            wallets=await directory.wallets_for(db, actor),
+        )
+
+    @get("/api/categories", guards=[signed_in])
+    async def categories(
+        self, request: Request[Any, Any, Any], db: Database, actor: Actor
+    ) -> list[schemas.Category]:
+        """The organizer's service catalogue, names in the caller's language."""
+        rows = await directory.list_categories(db, actor.organizer_id, language_of(request))
+        return [schemas.Category(**row) for row in rows]

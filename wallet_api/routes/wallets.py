@@ -1,0 +1,67 @@
+"""Wallets: balances per envelope and the history of movements."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from payments import audit, queries
+from payments.access import Actor
+from payments.db import Database
+from wallet_api import schemas
+from wallet_api.auth import ensure_wallet_visible, roles
+
+READERS = roles("client", "carer", "case_manager")
+
+
+async def _visible(db: Database, actor: Actor, wallet_id: uuid.UUID, what: str) -> None:
+    await ensure_wallet_visible(db, actor, wallet_id)
+    if actor.role == "case_manager":
+        # Which services a person uses is health-related: every staff view is audited.
+        owner = await queries.wallet_owner(db, wallet_id)
+        await audit.record(
+            db,
+            action=what,
+            actor_id=actor.principal_id,
+            organizer_id=actor.organizer_id,
+            subject_client_id=owner[1] if owner else None,
+            detail=str(wallet_id),
+        )
+
+
+class WalletController(Controller):
+    path = "/api/wallets"
+    tags = ["wallets"]
+
+    @get("/{wallet_id:uuid}", guards=[READERS])
+    async def get_wallet(self, wallet_id: uuid.UUID, db: Database, actor: Actor) -> schemas.Wallet:
+        """The wallet's envelopes: balance, this month's allotment, spent, and expiry."""
+        await _visible(db, actor, wallet_id, "wallet.viewed")
+        return msgspec.convert(await queries.wallet_view(db, wallet_id), schemas.Wallet)
+
+    @get("/{wallet_id:uuid}/transactions", guards=[READERS])
+    async def list_transactions(
+        self,
+        wallet_id: uuid.UUID,
+        db: Database,
+        actor: Actor,
+        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+        kind: Annotated[
+            str | None,
+            Parameter(pattern="^(funding|charge|refund|expiry)$", description="Filter by kind"),
+        ] = None,
+        period: Annotated[
+            str | None, Parameter(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+        ] = None,
+    ) -> schemas.TransactionPage:
+        """Movements of the wallet's envelopes, newest first, with a cursor for the next page."""
+        await _visible(db, actor, wallet_id, "transactions.viewed")
+        page = await queries.wallet_history(
+            db, wallet_id, cursor=cursor, limit=limit, kind=kind, period=period
+        )
+        return msgspec.convert(page, schemas.TransactionPage)

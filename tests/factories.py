@@ -20,6 +20,7 @@ from payments.errors import DomainError
 from payments.funding import fund_period
 from payments.models import (
     ENVELOPE,
+    PROVIDER_PAYABLE,
     Account,
     Charge,
     ChargeLine,
@@ -248,6 +249,19 @@ async def organizer_account_id(db: Database, organizer_id: uuid.UUID, kind: str)
                 await uow.session.execute(
                     select(Account.id).where(
                         Account.organizer_id == organizer_id, Account.kind == kind
+                    )
+                )
+            ).scalar_one()
+        )
+
+
+async def provider_payable_id(db: Database, provider_id: uuid.UUID) -> int:
+    async with UnitOfWork(db, readonly=True) as uow:
+        return int(
+            (
+                await uow.session.execute(
+                    select(Account.id).where(
+                        Account.provider_id == provider_id, Account.kind == PROVIDER_PAYABLE
                     )
                 )
             ).scalar_one()

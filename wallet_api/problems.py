@@ -183,7 +183,13 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal-error")
 
 
+def too_deep_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """JSON nested deeper than the decoder's limit is bad input, not a server error."""
+    return problem(request, 400, "invalid-input", "The JSON body is nested too deeply")
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    RecursionError: too_deep_handler,
     DomainError: domain_error_handler,
     HTTPException: http_error_handler,
     Exception: internal_error_handler,

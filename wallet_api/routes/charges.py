@@ -18,7 +18,7 @@ from payments.idempotency import validate_key
 from payments.phones import to_e164
 from wallet_api import schemas
 from wallet_api.auth import ensure_charge_visible, roles, signed_in
-from wallet_api.routes.deps import fingerprint
+from wallet_api.routes.deps import fingerprint, strict_body
 
 IdempotencyKey = Annotated[
     str | None,
@@ -57,6 +57,7 @@ class ChargeController(Controller):
         ``type`` ``insufficient-funds``, ``not-in-budget``, ``provider-not-approved``,
         ``price-above-list``, ``unknown-category`` or ``idempotency-key-reused``.
         """
+        data = await strict_body(request, schemas.ChargeCreate)
         key = validate_key(idempotency_key)
         if (data.phone is None) == (data.wallet_id is None):
             raise InvalidInput("Give either phone or wallet_id")
@@ -108,6 +109,7 @@ class ChargeController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.Refund]:
         """Refund part or all of a charge, back to the envelope it came from."""
+        data = await strict_body(request, schemas.RefundCreate)
         key = validate_key(idempotency_key)
         assert actor.provider_id is not None
         outcome = await refund_charge(

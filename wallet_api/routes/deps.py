@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
@@ -10,7 +10,10 @@ from litestar.datastructures import State
 
 from payments.access import Actor
 from payments.db import Database
+from payments.errors import InvalidInput
 from payments.idempotency import request_fingerprint
+
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 def provide_db(state: State) -> Database:
@@ -26,3 +29,16 @@ def provide_actor(request: Request[Any, Any, Any]) -> Actor:
 def fingerprint(request: Request[Any, Any, Any], data: msgspec.Struct) -> str:
     """The request's identity for idempotency: route and canonical body, not raw bytes."""
     return request_fingerprint(request.url.path, msgspec.json.encode(data, order="sorted"))
+
+
+async def strict_body(request: Request[Any, Any, Any], struct: type[S]) -> S:
+    """Decode the body again in msgspec's strict mode.
+
+    Litestar converts bodies leniently (``"3500"`` becomes ``3500``); money must not guess, so
+    money routes accept only real JSON integers for cents. The body bytes are cached by the
+    request, so this is one more decode, not one more read.
+    """
+    try:
+        return msgspec.json.decode(await request.body(), type=struct, strict=True)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(str(exc)) from exc

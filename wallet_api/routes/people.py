@@ -15,6 +15,7 @@ from payments.errors import NotFound
 from wallet_api import schemas
 from wallet_api.auth import roles, signed_in
 from wallet_api.problems import language_of
+from wallet_api.routes.deps import strict_body
 
 CASE_MANAGER = roles("case_manager")
 
@@ -50,6 +51,7 @@ class ClientController(Controller):
     ) -> schemas.DecisionCreated:
         """Grant a budget by decision. Its envelopes are funded for the current month at once
         (pro-rated by days if it starts mid-month) and then at the start of every month."""
+        data = await strict_body(request, schemas.DecisionCreate)
         if not await directory.client_in_organizer(db, client_id, actor.organizer_id):
             raise NotFound("No such client")
         decision_id = await catalogue.create_decision(

@@ -1,0 +1,1 @@
+"""Delivers the events payments wrote into its outbox: SSE and Web Push (see issue 5)."""

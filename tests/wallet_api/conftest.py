@@ -1,0 +1,102 @@
+"""An app client bound to the test database, with a seeded county and keys for every role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+
+from payments import catalogue
+from payments.access import grant_mandate
+from payments.db import Database
+from payments.models import (
+    Charge,
+    ChargeLine,
+    IdempotencyRecord,
+    OutboxEvent,
+    Refund,
+    Transfer,
+)
+from payments.uow import UnitOfWork
+from tests.factories import World, api_key_for, seed_world
+from wallet_api.app import create_app
+from wallet_api.settings import Settings
+
+
+@dataclass
+class Keys:
+    provider: str
+    other_provider: str
+    client: str
+    case_manager: str
+    carer_view: str
+    carer_none: str
+    foreign_case_manager: str
+    other_client: str
+
+
+def auth(key: str, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", **extra}
+
+
+async def row_counts(db: Database) -> dict[str, int]:
+    """Rows in every table a money call writes to; equal before and after means nothing written."""
+    counts = {}
+    async with UnitOfWork(db, readonly=True) as uow:
+        for model in (Transfer, Charge, ChargeLine, Refund, OutboxEvent, IdempotencyRecord):
+            counts[model.__tablename__] = int(
+                (await uow.session.execute(select(func.count()).select_from(model))).scalar_one()
+            )
+    return counts
+
+
+@pytest.fixture
+async def world(db: Database) -> World:
+    return await seed_world(db)
+
+
+@pytest.fixture
+async def keys(db: Database, world: World) -> Keys:
+    carer = await catalogue.create_principal(
+        db, organizer_id=world.organizer_id, role="carer", display_name="Matti"
+    )
+    await grant_mandate(db, carer_id=carer, client_id=world.client_id, scopes=("view", "approve"))
+    carer_none = await catalogue.create_principal(
+        db, organizer_id=world.organizer_id, role="carer", display_name="Outsider"
+    )
+    other_client = await catalogue.create_client(
+        db, organizer_id=world.organizer_id, first_name="Eino", last_name="K", phone="0405550000"
+    )
+    other_org = await catalogue.create_organizer(db, slug="eksote-x", name="Eksote")
+    foreign_cm = await catalogue.create_principal(
+        db, organizer_id=other_org, role="case_manager", display_name="Other"
+    )
+    return Keys(
+        provider=await api_key_for(db, world.provider_principal),
+        other_provider=await api_key_for(db, world.other_provider_principal),
+        client=await api_key_for(db, world.client_principal),
+        case_manager=await api_key_for(db, world.case_manager),
+        carer_view=await api_key_for(db, carer),
+        carer_none=await api_key_for(db, carer_none),
+        foreign_case_manager=await api_key_for(db, foreign_cm),
+        other_client=await api_key_for(db, other_client.principal_id),
+    )
+
+
+@pytest.fixture
+async def client(db: Database) -> AsyncIterator[AsyncTestClient[Any]]:
+    settings = Settings(
+        database_url=db.url,
+        redis_url=None,
+        scheduler=False,
+        scheduler_interval_s=300,
+        max_body_bytes=64 * 1024,
+    )
+    # The test client runs the app on its own event loop, so the app gets its own engine.
+    app = create_app(settings)
+    async with AsyncTestClient(app=app) as c:
+        yield c

@@ -1,0 +1,306 @@
+"""The charge and refund API on both engines: happy paths, every refusal, nothing written."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from payments.check import check_books
+from tests.wallet_api.conftest import auth, row_counts
+
+CLEANING_2H = {
+    "phone": "040 123 4567",
+    "lines": [{"category": "siivous", "quantity": "2", "unit_price_cents": 3500}],
+}
+
+
+async def charge(client, key, body, idem=None):
+    headers = auth(key, **{"Idempotency-Key": idem or str(uuid.uuid4())})
+    return await client.post("/api/charges", json=body, headers=headers)
+
+
+async def balance(client, keys, world) -> int:
+    r = await client.get(f"/api/wallets/{world.wallet_id}", headers=auth(keys.client))
+    assert r.status_code == 200, r.text
+    return r.json()["envelopes"][0]["balance_cents"]
+
+
+async def test_health_and_openapi(client):
+    r = await client.get("/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    spec = (await client.get("/schema/openapi.json")).json()
+    assert "/api/charges" in spec["paths"]
+    assert "/api/charges/{charge_id}/refunds" in spec["paths"]
+
+
+async def test_charge_refund_and_history(client, db, world, keys):
+    r = await charge(client, keys.provider, CLEANING_2H)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["total_cents"] == 7000 and body["status"] == "captured"
+    assert await balance(client, keys, world) == 30_000 - 7000
+
+    r = await client.post(
+        f"/api/charges/{body['id']}/refunds",
+        json={"amount_cents": 1750, "reason": "half an hour less"},
+        headers=auth(keys.provider, **{"Idempotency-Key": "refund-1"}),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["returned_to"] == "envelope"
+    assert await balance(client, keys, world) == 30_000 - 7000 + 1750
+
+    hist = await client.get(
+        f"/api/wallets/{world.wallet_id}/transactions", headers=auth(keys.client)
+    )
+    kinds = [t["kind"] for t in hist.json()["items"]]
+    assert kinds == ["refund", "charge", "funding"]
+    amounts = [t["amount_cents"] for t in hist.json()["items"]]
+    assert amounts == [1750, -7000, 30_000]
+
+    mine = await client.get("/api/charges", headers=auth(keys.provider))
+    assert [c["id"] for c in mine.json()["items"]] == [body["id"]]
+    theirs = await client.get("/api/charges", headers=auth(keys.other_provider))
+    assert theirs.json()["items"] == []
+    assert (await check_books(db)).ok
+
+
+async def test_history_pagination_and_filters(client, world, keys):
+    for _ in range(5):
+        assert (await charge(client, keys.provider, _line())).status_code == 201
+    seen = []
+    cursor = None
+    while True:
+        url = f"/api/wallets/{world.wallet_id}/transactions?limit=2"
+        if cursor:
+            url += f"&cursor={cursor}"
+        page = (await client.get(url, headers=auth(keys.client))).json()
+        seen += [t["id"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == 6 and seen == sorted(seen, reverse=True)
+    only = await client.get(
+        f"/api/wallets/{world.wallet_id}/transactions?kind=funding", headers=auth(keys.client)
+    )
+    assert [t["kind"] for t in only.json()["items"]] == ["funding"]
+    bad = await client.get(
+        f"/api/wallets/{world.wallet_id}/transactions?cursor=%%%", headers=auth(keys.client)
+    )
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/problem+json")
+
+
+def _line(**kw):
+    line = {"category": "siivous", "quantity": "1", "unit_price_cents": 3500}
+    line.update(kw)
+    return {"phone": "040 123 4567", "lines": [line]}
+
+
+REFUSALS = [
+    # (name, body, status, type)
+    ("overspend", _line(quantity="9"), 422, "insufficient-funds"),
+    (
+        "not in budget",
+        _line(category="kuljetus", unit_price_cents=2500),
+        403,
+        "provider-not-approved",
+    ),
+    ("above list", _line(unit_price_cents=3600), 422, "price-above-list"),
+    ("unknown category", _line(category="hieronta"), 422, "unknown-category"),
+    ("zero quantity", _line(quantity="0"), 400, "invalid-input"),
+    ("negative quantity", _line(quantity="-1"), 400, "invalid-input"),
+    ("nan quantity", _line(quantity="NaN"), 400, "invalid-input"),
+    ("too precise", _line(quantity="1.0001"), 400, "invalid-input"),
+    ("zero price", _line(unit_price_cents=0), 400, "invalid-input"),
+    ("negative price", _line(unit_price_cents=-5), 400, "invalid-input"),
+    ("float price", _line(unit_price_cents=35.5), 400, "invalid-input"),
+    ("string price", _line(unit_price_cents="3500"), 400, "invalid-input"),
+    ("huge price", _line(unit_price_cents=2**63), 400, "invalid-input"),
+    ("huge quantity", _line(quantity="1e30"), 400, "invalid-input"),
+    ("no lines", {"phone": "040 123 4567", "lines": []}, 400, "invalid-input"),
+    ("bad phone", {**_line(), "phone": "12ab"}, 400, "invalid-phone"),
+    ("control chars phone", {**_line(), "phone": "040\x00123"}, 400, "invalid-phone"),
+    ("no customer", {"lines": _line()["lines"]}, 400, "invalid-input"),
+    ("unknown field", {**_line(), "tip": 5}, 400, "invalid-input"),
+    ("unknown phone", {**_line(), "phone": "040 999 9999"}, 422, "not-in-budget"),
+]
+
+
+@pytest.mark.parametrize("name,body,status,slug", REFUSALS, ids=[r[0] for r in REFUSALS])
+async def test_refusals_write_nothing(client, db, world, keys, name, body, status, slug):
+    before = await row_counts(db)
+    r = await charge(client, keys.provider, body)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["type"] == slug and problem["status"] == status and problem["title"]
+    assert await row_counts(db) == before
+    assert await balance(client, keys, world) == 30_000
+
+
+async def test_unknown_phone_and_no_budget_answer_alike(client, db, world, keys):
+    """The taxi is approved for transport; the client has no transport budget. An unknown
+    number must get exactly the same answer, so who has a budget does not leak."""
+    taxi = {"lines": [{"category": "kuljetus", "quantity": "1", "unit_price_cents": 2500}]}
+    known = await charge(client, keys.other_provider, {**taxi, "phone": "040 123 4567"})
+    unknown = await charge(client, keys.other_provider, {**taxi, "phone": "040 999 9999"})
+    assert known.status_code == unknown.status_code == 422
+    assert known.json() == unknown.json()
+    assert known.json()["type"] == "not-in-budget"
+
+
+async def test_wrong_content_type_and_missing_key(client, db, world, keys):
+    before = await row_counts(db)
+    r = await client.post(
+        "/api/charges",
+        content=b"phone=0401234567",
+        headers=auth(
+            keys.provider,
+            **{"Idempotency-Key": "k", "Content-Type": "application/x-www-form-urlencoded"},
+        ),
+    )
+    assert r.status_code == 415 and r.json()["type"] == "unsupported-media-type"
+    r = await client.post("/api/charges", json=CLEANING_2H, headers=auth(keys.provider))
+    assert r.status_code == 400 and r.json()["type"] == "idempotency-key-missing"
+    r = await client.post(
+        "/api/charges",
+        content=b'{"phone": ',
+        headers=auth(
+            keys.provider, **{"Idempotency-Key": "k2", "Content-Type": "application/json"}
+        ),
+    )
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem")
+    deep = b'{"phone":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    r = await client.post(
+        "/api/charges",
+        content=deep,
+        headers=auth(
+            keys.provider, **{"Idempotency-Key": "k3", "Content-Type": "application/json"}
+        ),
+    )
+    assert r.status_code == 400
+    big = b'{"phone": "' + b"1" * 200_000 + b'"}'
+    r = await client.post(
+        "/api/charges",
+        content=big,
+        headers=auth(
+            keys.provider, **{"Idempotency-Key": "k4", "Content-Type": "application/json"}
+        ),
+    )
+    assert r.status_code == 413 and r.headers["content-type"].startswith("application/problem")
+    assert await row_counts(db) == before
+
+
+async def test_idempotent_replay_and_reuse(client, db, world, keys):
+    first = await charge(client, keys.provider, CLEANING_2H, idem="same")
+    again = await charge(client, keys.provider, CLEANING_2H, idem="same")
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    before = await row_counts(db)
+    other = await charge(client, keys.provider, _line(quantity="1"), idem="same")
+    assert other.status_code == 409 and other.json()["type"] == "idempotency-key-reused"
+    assert await row_counts(db) == before
+    assert await balance(client, keys, world) == 30_000 - 7000
+
+
+async def test_concurrent_duplicates_through_http(client, db, world, keys):
+    results = await asyncio.gather(
+        *(charge(client, keys.provider, CLEANING_2H, idem="race") for _ in range(20))
+    )
+    assert {r.status_code for r in results} == {201}
+    assert len({r.text for r in results}) == 1
+    counts = await row_counts(db)
+    assert counts["charges"] == 1
+    assert await balance(client, keys, world) == 30_000 - 7000
+    assert (await check_books(db)).ok
+
+
+async def test_other_providers_charge_is_not_theirs(client, db, world, keys):
+    r = await charge(client, keys.provider, CLEANING_2H)
+    cid = r.json()["id"]
+    before = await row_counts(db)
+    got = await client.get(f"/api/charges/{cid}", headers=auth(keys.other_provider))
+    assert got.status_code == 404
+    refund = await client.post(
+        f"/api/charges/{cid}/refunds",
+        json={},
+        headers=auth(keys.other_provider, **{"Idempotency-Key": "steal"}),
+    )
+    assert refund.status_code == 404 and refund.json()["type"] == "not-found"
+    assert await row_counts(db) == before
+    # The charged client and their carer may see it; another client may not.
+    assert (await client.get(f"/api/charges/{cid}", headers=auth(keys.client))).status_code == 200
+    assert (
+        await client.get(f"/api/charges/{cid}", headers=auth(keys.carer_view))
+    ).status_code == 200
+    assert (
+        await client.get(f"/api/charges/{cid}", headers=auth(keys.other_client))
+    ).status_code == 403
+
+
+async def test_refund_limits(client, db, world, keys):
+    cid = (await charge(client, keys.provider, CLEANING_2H)).json()["id"]
+    url = f"/api/charges/{cid}/refunds"
+    too_much = await client.post(
+        url, json={"amount_cents": 7001}, headers=auth(keys.provider, **{"Idempotency-Key": "a"})
+    )
+    assert too_much.status_code == 422 and too_much.json()["type"] == "refund-exceeds-charge"
+    whole = await client.post(url, json={}, headers=auth(keys.provider, **{"Idempotency-Key": "b"}))
+    assert whole.status_code == 201 and whole.json()["amount_cents"] == 7000
+    again = await client.post(url, json={}, headers=auth(keys.provider, **{"Idempotency-Key": "c"}))
+    assert again.status_code == 422
+    assert await balance(client, keys, world) == 30_000
+    zero = await client.post(
+        url, json={"amount_cents": 0}, headers=auth(keys.provider, **{"Idempotency-Key": "d"})
+    )
+    assert zero.status_code == 400
+    assert (await check_books(db)).ok
+
+
+async def test_case_manager_creates_client_and_decision(client, db, world, keys):
+    r = await client.post(
+        "/api/clients",
+        json={"first_name": "Helmi", "last_name": "Nieminen", "phone": "050 555 1234"},
+        headers=auth(keys.case_manager),
+    )
+    assert r.status_code == 201, r.text
+    new = r.json()
+    dup = await client.post(
+        "/api/clients",
+        json={"first_name": "Helmi", "last_name": "N", "phone": "+358505551234"},
+        headers=auth(keys.case_manager),
+    )
+    assert dup.status_code == 409
+    r = await client.post(
+        f"/api/clients/{new['client_id']}/decisions",
+        json={
+            "valid_from": world.period + "-01",
+            "lines": [
+                {"label": "Siivous", "monthly_amount_cents": 5000, "categories": ["siivous"]}
+            ],
+        },
+        headers=auth(keys.case_manager),
+    )
+    assert r.status_code == 201, r.text
+    # Funded at once: the provider can charge right away.
+    ok = await charge(client, keys.provider, {**_line(), "phone": "050 555 1234"})
+    assert ok.status_code == 201, ok.text
+    view = await client.get(f"/api/wallets/{new['wallet_id']}", headers=auth(keys.case_manager))
+    assert view.json()["envelopes"][0]["balance_cents"] == 5000 - 3500
+    foreign = await client.get(
+        f"/api/wallets/{new['wallet_id']}", headers=auth(keys.foreign_case_manager)
+    )
+    assert foreign.status_code == 403
+    bad = await client.post(
+        f"/api/clients/{new['client_id']}/decisions",
+        json={
+            "valid_from": "2026-01-01",
+            "lines": [{"label": "x", "monthly_amount_cents": 100, "categories": ["hieronta"]}],
+        },
+        headers=auth(keys.case_manager),
+    )
+    assert bad.status_code == 422 and bad.json()["type"] == "unknown-category"
+    assert (await check_books(db)).ok

@@ -98,16 +98,18 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(drop())
 
 
-TABLES_IN_DELETE_ORDER = (
-    "audit_events, api_keys, mandates, outbox, idempotency_keys, refunds, charge_lines, "
-    "transfers, charges, accounts, decision_line_categories, decision_lines, decisions, "
-    "provider_prices, principals, wallets, providers, clients, service_categories, organizers"
-)
-
-
 async def _truncate(db: Database) -> None:
+    """Empty every table the migrations made (whatever later issues add), keep the schema."""
     async with db.engine.begin() as conn:
-        await conn.exec_driver_sql(f"TRUNCATE {TABLES_IN_DELETE_ORDER} RESTART IDENTITY CASCADE")
+        names = (
+            await conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        ).scalars().all()
+        if names:
+            tables = ", ".join(f'"{n}"' for n in names)
+            await conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture(params=ENGINES)

@@ -13,7 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from payments.db import Database, create_database
-from wallet_api import schemas
+from wallet_api import identity, live, schemas
 from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.migrate import schema_state, upgrade
 from wallet_api.problems import EXCEPTION_HANDLERS, problem
@@ -70,8 +70,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         app.state.scheduler = Scheduler(database, interval_s=settings.scheduler_interval_s)
         if settings.scheduler:
             app.state.scheduler.start()
+        await live.start(app)
 
     async def on_shutdown(app: Litestar) -> None:
+        await live.stop(app)
         scheduler: Scheduler | None = getattr(app.state, "scheduler", None)
         if scheduler is not None:
             await scheduler.stop()
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         security=[{"apiKey": []}],
         path="/schema",
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             ChargeController,
@@ -103,7 +105,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             "db": Provide(provide_db, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(ApiKeyAuthentication, exclude=["^/schema", "^/health$"])],
+        middleware=[
+            *identity.MIDDLEWARE,
+            DefineMiddleware(ApiKeyAuthentication, exclude=["^/schema", "^/health$"]),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=require_json,
         on_startup=[on_startup],
@@ -111,3 +116,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         openapi_config=openapi,
         request_max_body_size=settings.max_body_bytes,
     )
+    app.state.settings = settings
+    return app

@@ -44,6 +44,7 @@ from payments.models import (
     ProviderPrice,
     Refund,
     ServiceCategory,
+    Transfer,
     Wallet,
 )
 from payments.outbox import CHARGE_CAPTURED, REFUND_CREATED, emit
@@ -84,6 +85,11 @@ def line_amount(quantity: Decimal, unit_price_cents: int) -> int:
     return int((quantity * unit_price_cents).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def _is_cents(value: object) -> bool:
+    """Cents are whole numbers: an int, never a float, Decimal or bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def validate_lines(lines: list[ChargeLineInput]) -> None:
     if not lines:
         raise InvalidInput("A charge needs at least one line")
@@ -98,7 +104,9 @@ def validate_lines(lines: list[ChargeLineInput]) -> None:
             raise InvalidInput(f"quantity must be more than 0 and at most {MAX_QUANTITY}")
         if q.as_tuple().exponent < -3:  # type: ignore[operator]
             raise InvalidInput("quantity has at most three decimals")
-        if not 0 < line.unit_price_cents <= MAX_UNIT_PRICE_CENTS:
+        if not _is_cents(line.unit_price_cents) or not (
+            0 < line.unit_price_cents <= MAX_UNIT_PRICE_CENTS
+        ):
             raise InvalidInput("unit_price_cents must be a positive whole number of cents")
         if line_amount(q, line.unit_price_cents) <= 0:
             raise InvalidInput("a line must come to at least one cent")
@@ -142,18 +150,18 @@ async def capture_charge(
         per_envelope: dict[int, int] = defaultdict(int)
         line_envelope: list[int] = []
         for cat, amount in priced:
-            acc_id = envelopes[cat.id][0]
+            acc_id = envelopes[cat.id]
             per_envelope[acc_id] += amount
             line_envelope.append(acc_id)
         balances: dict[int, int] = {}
+        envelope_period: dict[int, str] = {}
         for acc_id in sorted(per_envelope):
-            new_balance = await ledger.debit_stored(s, acc_id, per_envelope[acc_id])
-            if new_balance is None:
+            debited = await ledger.debit_envelope(s, acc_id, per_envelope[acc_id])
+            if debited is None:
                 raise InsufficientFunds("There is not enough money left in this budget")
-            balances[acc_id] = new_balance
+            balances[acc_id], envelope_period[acc_id] = debited
 
-        periods = {envelopes[cat.id][1] for cat, _ in priced}
-        period = min(periods)
+        period = min(envelope_period.values())
         charge_id = uuid.uuid4()
         total = sum(per_envelope.values())
         payable = await ledger.provider_payable_account(s, provider_id)
@@ -187,7 +195,6 @@ async def capture_charge(
                 for i, (cat, amount) in enumerate(priced)
             ],
         )
-        envelope_period = {acc: per for acc, per in envelopes.values()}
         for acc_id in sorted(per_envelope):
             await ledger.post_transfer(
                 s,
@@ -309,13 +316,13 @@ async def _find_wallet(s: AsyncSession, organizer_id: uuid.UUID, customer: Custo
 
 async def _envelopes_for(
     s: AsyncSession, wallet: Wallet, category_ids: set[uuid.UUID], now: datetime
-) -> dict[uuid.UUID, tuple[int, str]]:
-    """For each category, the funded envelope of a decision valid today that covers it:
-    (account id, the period its money belongs to). The oldest line wins if several do."""
+) -> dict[uuid.UUID, int]:
+    """For each category, the funded envelope (account id) of a decision valid today that
+    covers it. The oldest line wins if several do."""
     today = now.astimezone(HELSINKI).date()
     rows = (
         await s.execute(
-            select(DecisionLineCategory.category_id, Account.id, Account.funded_period)
+            select(DecisionLineCategory.category_id, Account.id)
             .join(DecisionLine, DecisionLine.id == DecisionLineCategory.line_id)
             .join(Decision, Decision.id == DecisionLine.decision_id)
             .join(
@@ -332,9 +339,9 @@ async def _envelopes_for(
             .order_by(Account.id)
         )
     ).all()
-    found: dict[uuid.UUID, tuple[int, str]] = {}
-    for cat_id, acc_id, period in rows:
-        found.setdefault(cat_id, (int(acc_id), str(period)))
+    found: dict[uuid.UUID, int] = {}
+    for cat_id, acc_id in rows:
+        found.setdefault(cat_id, int(acc_id))
     if set(found) != category_ids:
         raise NotInBudget(_NOT_IN_BUDGET)
     return found
@@ -357,7 +364,9 @@ async def refund_charge(
     month; after the month has closed it returns to the organizer's budget, and the client's
     current envelope is untouched (it never holds more than one month's budget).
     """
-    if amount_cents is not None and not 0 < amount_cents <= MAX_UNIT_PRICE_CENTS * MAX_LINES:
+    if amount_cents is not None and (
+        not _is_cents(amount_cents) or not 0 < amount_cents <= MAX_UNIT_PRICE_CENTS * MAX_LINES
+    ):
         raise InvalidInput("amount_cents must be a positive whole number of cents")
     now = now or utcnow()
     scope = f"refund:{provider_id}"
@@ -430,12 +439,25 @@ async def refund_charge(
 
         payable = await ledger.provider_payable_account(s, provider_id)
         budget = await ledger.organizer_account(s, charge.organizer_id, ORGANIZER_BUDGET)
+        # The month each envelope's money came from, as the charge's transfers recorded it.
+        money_period = {
+            int(acc): str(per)
+            for acc, per in (
+                await s.execute(
+                    select(Transfer.debit_account_id, Transfer.period).where(
+                        Transfer.charge_id == charge_id, Transfer.kind == "charge"
+                    )
+                )
+            ).all()
+        }
         to_envelope = True
         for env_id in sorted(per_envelope):
-            env_period = (
-                await s.execute(select(Account.funded_period).where(Account.id == env_id))
-            ).scalar_one()
-            same_month = env_period == charge.period
+            period = money_period.get(env_id, charge.period)
+            # Back into the envelope only while that month is open (not yet expired).
+            same_month = (
+                await ledger.credit_open_envelope(s, env_id, per_envelope[env_id], period)
+                is not None
+            )
             to_envelope = to_envelope and same_month
             await ledger.post_transfer(
                 s,
@@ -444,12 +466,10 @@ async def refund_charge(
                 credit_account_id=env_id if same_month else budget,
                 amount_cents=per_envelope[env_id],
                 kind="refund" if same_month else "refund_closed",
-                period=charge.period,
+                period=period,
                 now=now,
                 charge_id=charge_id,
             )
-            if same_month:
-                await ledger.credit_stored(s, env_id, per_envelope[env_id])
         refund = Refund(
             charge_id=charge_id,
             amount_cents=amount,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.models import (
@@ -70,6 +70,27 @@ async def debit_stored(session: AsyncSession, account_id: int, amount_cents: int
     return None if row is None or row[0] is None else int(row[0])
 
 
+async def debit_envelope(
+    session: AsyncSession, account_id: int, amount_cents: int
+) -> tuple[int, str] | None:
+    """Take ``amount`` from an envelope if it covers it: (new balance, the month the money
+    belongs to), or None and nothing changed.
+
+    The month is read in the debiting statement itself. Read earlier, a charge that waited
+    behind a midnight funding batch would book the new month's money to the old month.
+    """
+    result = await session.execute(
+        update(Account)
+        .where(Account.id == account_id, Account.balance_cents >= amount_cents)
+        .values(balance_cents=Account.balance_cents - amount_cents)
+        .returning(Account.balance_cents, Account.funded_period)
+    )
+    row = result.first()
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return int(row[0]), str(row[1])
+
+
 async def credit_stored(session: AsyncSession, account_id: int, amount_cents: int) -> int:
     """Add ``amount`` to an envelope or hold; return the new balance."""
     result = await session.execute(
@@ -81,6 +102,30 @@ async def credit_stored(session: AsyncSession, account_id: int, amount_cents: in
     balance = result.scalar_one()
     assert balance is not None, "only envelopes and holds keep a stored balance"
     return int(balance)
+
+
+async def credit_open_envelope(
+    session: AsyncSession, account_id: int, amount_cents: int, period: str
+) -> int | None:
+    """Give ``amount`` back to an envelope if its month ``period`` is still open; return the new
+    balance, or None (and change nothing) once funding has closed that month.
+
+    The month is open while the envelope is funded for ``period`` and that month has not been
+    expired. Checked in the updating statement, so a funding run that closes the month at the
+    same time is either waited for or comes after.
+    """
+    result = await session.execute(
+        update(Account)
+        .where(
+            Account.id == account_id,
+            Account.funded_period == period,
+            or_(Account.expired_period.is_(None), Account.expired_period < period),
+        )
+        .values(balance_cents=Account.balance_cents + amount_cents)
+        .returning(Account.balance_cents)
+    )
+    row = result.first()
+    return None if row is None or row[0] is None else int(row[0])
 
 
 async def organizer_account(session: AsyncSession, organizer_id: uuid.UUID, kind: str) -> int:

@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from payments.db import Database, create_database
+from pwa import static_router
 from wallet_api import identity, live, schemas
 from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.migrate import schema_state, upgrade
@@ -100,6 +101,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             WalletController,
             ClientController,
             SelfController,
+            *live.ROUTES,
+            *identity.ROUTES,
+            static_router(),
         ],
         dependencies={
             "db": Provide(provide_db, sync_to_thread=False),

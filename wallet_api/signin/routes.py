@@ -1,0 +1,668 @@
+"""Controllers: passkey ceremonies, sessions, invites, mandates and the audit trail.
+
+Ceremonies run in two steps, ``options`` then ``verify``. The options step stores a random
+challenge bound to this browser (an HttpOnly ceremony cookie, or the session when signed in);
+the verify step takes it back exactly once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+import qrcode
+import qrcode.image.svg
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.params import Parameter
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fi import ytunnus
+
+from payments import access, audit, audit_queries, identity
+from payments.access import Actor
+from payments.db import Database
+from payments.errors import DomainError, InvalidInput
+from payments.identity import (
+    ChallengeInvalid,
+    IssuedInvite,
+    NewSession,
+    PasskeyUnknown,
+    RateLimited,
+    SessionInfo,
+)
+from wallet_api.auth import roles, session_of, signed_in
+from wallet_api.problems import problem
+from wallet_api.settings import Settings
+from wallet_api.signin import ceremony
+from wallet_api.signin import schemas as s
+from wallet_api.signin.cookies import (
+    ceremony_cookie_name,
+    expired_cookie,
+    make_cookie,
+    session_cookie_name,
+)
+
+PUBLIC = {"public": True}
+WARN_BEFORE_S = 120
+
+
+def rate_limited_handler(request: Request[Any, Any, Any], exc: RateLimited) -> Response[Any]:
+    return problem(
+        request,
+        429,
+        exc.slug,
+        exc.detail,
+        exc.extra,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+HANDLERS: dict[type[Exception] | int, Any] = {RateLimited: rate_limited_handler}
+
+
+def _settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def session_status(info: SessionInfo) -> s.SessionStatus:
+    return s.SessionStatus(
+        seconds_left=info.seconds_left(identity.utcnow()),
+        idle_timeout_s=info.idle_timeout_s,
+        idle_expires_at=info.idle_expires_at,
+        expires_at=info.expires_at,
+        warn_before_s=WARN_BEFORE_S,
+    )
+
+
+def _qr_svg(data: str) -> str:
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4)
+    svg: bytes | str = image.to_string(encoding="unicode")
+    return svg.decode() if isinstance(svg, bytes) else svg
+
+
+def invite_out(settings: Settings, issued: IssuedInvite) -> s.InviteIssued:
+    code = identity.format_code(issued.code)
+    # The code travels in the fragment, so it never reaches a server's access log.
+    link = f"{settings.origin}/join#{code}"
+    return s.InviteIssued(
+        invite_id=issued.invite_id,
+        principal_id=issued.principal_id,
+        display_name=issued.display_name,
+        role=issued.role,
+        code=code,
+        link=link,
+        expires_at=issued.expires_at,
+        qr_svg=_qr_svg(link),
+    )
+
+
+async def _start_ceremony(
+    request: Request[Any, Any, Any],
+    db: Database,
+    *,
+    purpose: str,
+    challenge: str,
+    **bound: Any,
+) -> Any:
+    """Store the challenge bound to a fresh ceremony cookie; return that cookie."""
+    settings = _settings(request)
+    await identity.hit(
+        db,
+        f"ceremony:{_ip(request)}",
+        limit=settings.rate_ceremonies,
+        window_s=settings.rate_window_s,
+    )
+    nonce = secrets.token_urlsafe(32)
+    await identity.save_challenge(
+        db,
+        binding=nonce,
+        purpose=purpose,
+        challenge=challenge,
+        ttl=timedelta(seconds=settings.challenge_ttl_s),
+        **bound,
+    )
+    return make_cookie(
+        settings, ceremony_cookie_name(settings), nonce, settings.challenge_ttl_s + 60
+    )
+
+
+async def _take(
+    request: Request[Any, Any, Any], db: Database, purpose: str, credential: dict[str, Any]
+) -> identity.TakenChallenge:
+    settings = _settings(request)
+    nonce = request.cookies.get(ceremony_cookie_name(settings))
+    if not nonce:
+        raise ChallengeInvalid("Start again: this browser has no sign-in step under way")
+    return await identity.take_challenge(
+        db, binding=nonce, purpose=purpose, challenge=ceremony.challenge_of(credential)
+    )
+
+
+def _signed_in_response(
+    settings: Settings, new: NewSession, *, status: int = 200, provider_id: uuid.UUID | None = None
+) -> Response[s.SignedIn]:
+    body = s.SignedIn(
+        principal_id=new.actor.principal_id,
+        role=new.actor.role,
+        display_name=new.actor.display_name,
+        csrf_token=new.info.csrf_token,
+        session=session_status(new.info),
+        provider_id=provider_id or new.actor.provider_id,
+    )
+    return Response(
+        body,
+        status_code=status,
+        cookies=[
+            make_cookie(
+                settings, session_cookie_name(settings), new.token, settings.session_max_age_s
+            ),
+            expired_cookie(settings, ceremony_cookie_name(settings)),
+        ],
+    )
+
+
+async def _start_session(
+    settings: Settings, db: Database, passkey: identity.StoredPasskey, sign_count: int, how: str
+) -> NewSession:
+    return await identity.sign_in(
+        db,
+        passkey=passkey,
+        new_sign_count=sign_count,
+        idle_timeout=timedelta(seconds=settings.session_idle_timeout_s),
+        max_age=timedelta(seconds=settings.session_max_age_s),
+        detail=how,
+    )
+
+
+class SignInController(Controller):
+    """Sign in with a passkey; see and end the session."""
+
+    tags = ["sign-in"]
+    exception_handlers = HANDLERS
+
+    @post("/api/signin/options", opt=PUBLIC, status_code=200)
+    async def signin_options(
+        self, request: Request[Any, Any, Any], db: Database
+    ) -> Response[s.CeremonyOptions]:
+        """Start a sign-in: options for ``navigator.credentials.get`` (discoverable passkeys,
+        user verification required). The challenge is valid for 5 minutes, once."""
+        options, challenge = ceremony.authentication_options(_settings(request))
+        cookie = await _start_ceremony(request, db, purpose="authenticate", challenge=challenge)
+        return Response(s.CeremonyOptions(publicKey=options), cookies=[cookie])
+
+    @post("/api/signin/verify", opt=PUBLIC, status_code=200)
+    async def signin_verify(
+        self, request: Request[Any, Any, Any], data: s.Credential, db: Database
+    ) -> Response[s.SignedIn]:
+        """Finish a sign-in: the passkey's signed answer starts a session (HttpOnly cookie);
+        the response carries the CSRF token to send as ``X-CSRF-Token`` on writes."""
+        settings = _settings(request)
+        key = f"signin:{_ip(request)}"
+        await identity.ensure_allowed(
+            db, key, limit=settings.rate_signin_failures, window_s=settings.rate_window_s
+        )
+        passkey: identity.StoredPasskey | None = None
+        try:
+            taken = await _take(request, db, "authenticate", data.credential)
+            passkey = await identity.find_passkey(db, ceremony.credential_id_of(data.credential))
+            handle = ceremony.user_handle_of(data.credential)
+            if handle is not None and handle != ceremony.user_handle(passkey.principal_id):
+                raise PasskeyUnknown("The passkey does not belong to this account")
+            verified = ceremony.verify_assertion(
+                settings, data.credential, challenge=taken.challenge, public_key=passkey.public_key
+            )
+        except DomainError as exc:
+            await identity.count_attempt(db, key, window_s=settings.rate_window_s)
+            await audit.record(
+                db,
+                action="signin.failed",
+                actor_id=passkey.principal_id if passkey else None,
+                organizer_id=None,
+                detail=f"{exc.slug}: {exc.detail}"[:500],
+            )
+            raise
+        new = await _start_session(settings, db, passkey, verified.new_sign_count, "passkey")
+        return _signed_in_response(settings, new)
+
+    @get("/api/session", guards=[signed_in], opt={"session_touch": False})
+    async def session(self, request: Request[Any, Any, Any]) -> s.SessionStatus | None:
+        """Time left in this session without extending it (null for API keys). Any other
+        request extends it; warn the person ``warn_before_s`` seconds before it ends."""
+        info = session_of(request)
+        return session_status(info) if info else None
+
+    @post("/api/signout", guards=[signed_in], status_code=204)
+    async def signout(
+        self, request: Request[Any, Any, Any], db: Database, actor: Actor
+    ) -> Response[None]:
+        """End the session on the server and clear its cookie."""
+        settings = _settings(request)
+        info = session_of(request)
+        if info is not None:
+            await identity.end_session(db, info.session_id, actor)
+        return Response(
+            None, status_code=204, cookies=[expired_cookie(settings, session_cookie_name(settings))]
+        )
+
+
+class InviteRedeemController(Controller):
+    """Redeem an invite: register a first (or, after a lost phone, a new) passkey."""
+
+    tags = ["sign-in"]
+    exception_handlers = HANDLERS
+
+    @post("/api/invites/redeem/options", opt=PUBLIC, status_code=200)
+    async def redeem_options(
+        self, request: Request[Any, Any, Any], data: s.InviteCode, db: Database
+    ) -> Response[s.InviteOptions]:
+        """Check an invite code and return passkey creation options for its person."""
+        settings = _settings(request)
+        key = f"invite:{_ip(request)}"
+        await identity.ensure_allowed(
+            db, key, limit=settings.rate_invite_failures, window_s=settings.rate_window_s
+        )
+        try:
+            info = await identity.lookup_invite(db, data.code)
+            actor: Actor | None = request.scope.get("user")
+            if actor is not None and actor.principal_id != info.principal_id:
+                raise identity.InviteWrongPerson()
+        except DomainError as exc:
+            await identity.count_attempt(db, key, window_s=settings.rate_window_s)
+            await audit.record(
+                db,
+                action="invite.failed",
+                actor_id=actor.principal_id if (actor := request.scope.get("user")) else None,
+                organizer_id=None,
+                detail=exc.slug,
+            )
+            raise
+        options, challenge = ceremony.registration_options(
+            settings,
+            principal_id=info.principal_id,
+            user_name=info.display_name,
+            display_name=info.display_name,
+        )
+        cookie = await _start_ceremony(
+            request,
+            db,
+            purpose="register",
+            challenge=challenge,
+            principal_id=info.principal_id,
+            invite_id=info.invite_id,
+        )
+        body = s.InviteOptions(
+            invite=s.InviteFor(
+                display_name=info.display_name,
+                role=info.role,
+                organizer_name=info.organizer_name,
+                expires_at=info.expires_at,
+            ),
+            publicKey=options,
+        )
+        return Response(body, cookies=[cookie])
+
+    @post("/api/invites/redeem/verify", opt=PUBLIC, status_code=201)
+    async def redeem_verify(
+        self, request: Request[Any, Any, Any], data: s.Credential, db: Database
+    ) -> Response[s.SignedIn]:
+        """Register the passkey, use up the invite and sign the person in."""
+        settings = _settings(request)
+        taken = await _take(request, db, "register", data.credential)
+        assert taken.principal_id is not None and taken.invite_id is not None
+        actor: Actor | None = request.scope.get("user")
+        if actor is not None and actor.principal_id != taken.principal_id:
+            raise identity.InviteWrongPerson()
+        cred = ceremony.verify_registration(
+            settings,
+            data.credential,
+            challenge=taken.challenge,
+            name=data.passkey_name or "Passkey",
+        )
+        passkey_id = await identity.redeem_invite(
+            db, invite_id=taken.invite_id, principal_id=taken.principal_id, credential=cred
+        )
+        stored = identity.StoredPasskey(
+            passkey_id, taken.principal_id, cred.public_key, cred.sign_count
+        )
+        new = await _start_session(settings, db, stored, cred.sign_count, "invite")
+        return _signed_in_response(settings, new, status=201)
+
+
+class ProviderApplyController(Controller):
+    """A provider registers itself: business, contact person and first passkey."""
+
+    tags = ["sign-in"]
+    exception_handlers = HANDLERS
+
+    @post("/api/providers/apply/options", opt=PUBLIC, status_code=200)
+    async def apply_options(
+        self, request: Request[Any, Any, Any], data: s.ProviderApply, db: Database
+    ) -> Response[s.CeremonyOptions]:
+        """Check the application and return passkey creation options for its contact."""
+        try:
+            business_id = ytunnus.validate(data.business_id)
+        except StdnumError as exc:
+            raise InvalidInput(
+                "Not a valid Finnish business id (Y-tunnus)", slug="invalid-business-id"
+            ) from exc
+        await identity.organizer_by_slug(db, data.organizer)
+        principal_id = uuid.uuid4()
+        options, challenge = ceremony.registration_options(
+            _settings(request),
+            principal_id=principal_id,
+            user_name=data.contact_name,
+            display_name=f"{data.contact_name} ({data.business_name})",
+        )
+        cookie = await _start_ceremony(
+            request,
+            db,
+            purpose="apply",
+            challenge=challenge,
+            user_handle=str(principal_id),
+            payload={
+                "organizer": data.organizer,
+                "business_name": data.business_name.strip(),
+                "business_id": business_id,
+                "contact_name": data.contact_name.strip(),
+                "language": data.language,
+            },
+        )
+        return Response(s.CeremonyOptions(publicKey=options), cookies=[cookie])
+
+    @post("/api/providers/apply/verify", opt=PUBLIC, status_code=201)
+    async def apply_verify(
+        self, request: Request[Any, Any, Any], data: s.Credential, db: Database
+    ) -> Response[s.SignedIn]:
+        """Create the provider (status ``applied``, waiting for a case manager's approval),
+        its owner and passkey, and sign the owner in."""
+        settings = _settings(request)
+        taken = await _take(request, db, "apply", data.credential)
+        assert taken.user_handle is not None and taken.payload is not None
+        principal_id = uuid.UUID(taken.user_handle)
+        cred = ceremony.verify_registration(
+            settings, data.credential, challenge=taken.challenge, name=data.passkey_name
+        )
+        p = taken.payload
+        provider_id = await identity.apply_as_provider(
+            db,
+            principal_id=principal_id,
+            application=identity.ProviderApplication(
+                organizer_slug=p["organizer"],
+                business_name=p["business_name"],
+                business_id=p["business_id"],
+                contact_name=p["contact_name"],
+                language=p["language"],
+            ),
+            credential=cred,
+        )
+        stored = await identity.find_passkey(db, cred.credential_id)
+        new = await _start_session(settings, db, stored, cred.sign_count, "provider application")
+        return _signed_in_response(settings, new, status=201, provider_id=provider_id)
+
+
+SIGNED_IN = [signed_in]
+
+
+class PasskeyController(Controller):
+    """A person's own passkeys: list, add another, remove."""
+
+    tags = ["me"]
+    exception_handlers = HANDLERS
+
+    @get("/api/me/passkeys", guards=SIGNED_IN)
+    async def list_passkeys(self, db: Database, actor: Actor) -> list[s.PasskeyOut]:
+        """Your passkeys, by name."""
+        return [
+            s.PasskeyOut(
+                id=p.id,
+                name=p.name,
+                created_at=p.created_at,
+                last_used_at=p.last_used_at,
+                backed_up=p.backed_up,
+            )
+            for p in await identity.list_passkeys(db, actor.principal_id)
+        ]
+
+    @post("/api/me/passkeys/options", guards=SIGNED_IN, status_code=200)
+    async def add_options(
+        self, request: Request[Any, Any, Any], db: Database, actor: Actor
+    ) -> s.CeremonyOptions:
+        """Options to add another passkey; needs a passkey session (not an API key)."""
+        info = session_of(request)
+        if info is None:
+            raise InvalidInput("Adding a passkey needs a signed-in session", slug="session-needed")
+        settings = _settings(request)
+        options, challenge = ceremony.registration_options(
+            settings,
+            principal_id=actor.principal_id,
+            user_name=actor.display_name,
+            display_name=actor.display_name,
+        )
+        await identity.save_challenge(
+            db,
+            binding=f"session:{info.session_id}",
+            purpose="add",
+            challenge=challenge,
+            ttl=timedelta(seconds=settings.challenge_ttl_s),
+            principal_id=actor.principal_id,
+        )
+        return s.CeremonyOptions(publicKey=options)
+
+    @post("/api/me/passkeys", guards=SIGNED_IN, status_code=201)
+    async def add_passkey(
+        self, request: Request[Any, Any, Any], data: s.Credential, db: Database, actor: Actor
+    ) -> s.PasskeyOut:
+        """Register the new passkey under the given name."""
+        info = session_of(request)
+        if info is None:
+            raise InvalidInput("Adding a passkey needs a signed-in session", slug="session-needed")
+        taken = await identity.take_challenge(
+            db,
+            binding=f"session:{info.session_id}",
+            purpose="add",
+            challenge=ceremony.challenge_of(data.credential),
+        )
+        cred = ceremony.verify_registration(
+            _settings(request),
+            data.credential,
+            challenge=taken.challenge,
+            name=data.passkey_name or "Passkey",
+        )
+        passkey_id = await identity.add_passkey(db, actor, cred)
+        mine = {p.id: p for p in await identity.list_passkeys(db, actor.principal_id)}
+        p = mine[passkey_id]
+        return s.PasskeyOut(
+            id=p.id,
+            name=p.name,
+            created_at=p.created_at,
+            last_used_at=p.last_used_at,
+            backed_up=p.backed_up,
+        )
+
+    @delete("/api/me/passkeys/{passkey_id:str}", guards=SIGNED_IN, status_code=204)
+    async def remove_passkey(self, passkey_id: str, db: Database, actor: Actor) -> None:
+        """Remove one of your passkeys (not the last one); its sessions end."""
+        try:
+            key_id = uuid.UUID(passkey_id)
+        except ValueError as exc:
+            raise InvalidInput("Not a passkey id") from exc
+        await identity.remove_passkey(db, actor, key_id)
+
+
+def _mandate_out(v: access.MandateView) -> s.MandateOut:
+    return s.MandateOut(
+        carer_id=v.carer_id,
+        carer_name=v.carer_name,
+        client_id=v.client_id,
+        client_name=v.client_name,
+        wallet_id=v.wallet_id,
+        scopes=list(v.scopes),
+        valid_until=v.valid_until,
+        active=v.active,
+    )
+
+
+def _validity(request: Request[Any, Any, Any]) -> timedelta:
+    return timedelta(seconds=_settings(request).invite_validity_s)
+
+
+INVITERS = roles("case_manager", "client", "provider")
+CLIENT_OR_CM = roles("client", "case_manager")
+
+
+class PeopleController(Controller):
+    """Invites issued by people, carers' mandates, and who looked at a client's data."""
+
+    tags = ["invites and mandates"]
+
+    @post("/api/invites", guards=[INVITERS], status_code=201)
+    async def create_invite(
+        self, request: Request[Any, Any, Any], data: s.InviteCreate, db: Database, actor: Actor
+    ) -> s.InviteIssued:
+        """Issue a one-time invite (7 days) for a client, a carer or a staff member; with
+        ``revoke_passkeys`` (lost phone) their old passkeys stop working at once."""
+        issued = await identity.create_invite(
+            db,
+            actor,
+            principal_id=data.principal_id,
+            client_id=data.client_id,
+            validity=_validity(request),
+            revoke_passkeys=data.revoke_passkeys,
+        )
+        return invite_out(_settings(request), issued)
+
+    @post("/api/clients/{client_id:uuid}/carers", guards=[CLIENT_OR_CM], status_code=201)
+    async def invite_carer(
+        self,
+        request: Request[Any, Any, Any],
+        client_id: uuid.UUID,
+        data: s.CarerInvite,
+        db: Database,
+        actor: Actor,
+    ) -> s.InviteIssued:
+        """Add a carer with a mandate (scopes, optional end date) and get their invite."""
+        issued = await identity.invite_carer(
+            db,
+            actor,
+            client_id=client_id,
+            display_name=data.display_name,
+            scopes=tuple(data.scopes),
+            valid_until=data.valid_until,
+            validity=_validity(request),
+        )
+        return invite_out(_settings(request), issued)
+
+    @post("/api/providers/staff", guards=[roles("provider")], status_code=201)
+    async def invite_staff(
+        self, request: Request[Any, Any, Any], data: s.StaffInvite, db: Database, actor: Actor
+    ) -> s.InviteIssued:
+        """A provider's owner adds a staff member and gets their invite."""
+        issued = await identity.invite_staff(
+            db, actor, display_name=data.display_name, owner=data.owner, validity=_validity(request)
+        )
+        return invite_out(_settings(request), issued)
+
+    @get("/api/clients/{client_id:uuid}/mandates", guards=[CLIENT_OR_CM])
+    async def list_mandates(
+        self, client_id: uuid.UUID, db: Database, actor: Actor
+    ) -> list[s.MandateOut]:
+        """The carers who hold (or held) a mandate over this client."""
+        views = await access.list_mandates(db, actor, client_id=client_id)
+        return [_mandate_out(v) for v in views]
+
+    @put("/api/clients/{client_id:uuid}/mandates", guards=[CLIENT_OR_CM])
+    async def set_mandate(
+        self, client_id: uuid.UUID, data: s.MandateSet, db: Database, actor: Actor
+    ) -> list[s.MandateOut]:
+        """Grant a carer a mandate, or change its scopes and end date."""
+        await access.set_mandate(
+            db,
+            actor,
+            client_id=client_id,
+            carer_id=data.carer_id,
+            scopes=data.scopes,
+            valid_until=data.valid_until,
+        )
+        views = await access.list_mandates(db, actor, client_id=client_id)
+        return [_mandate_out(v) for v in views]
+
+    @delete("/api/clients/{client_id:uuid}/mandates", guards=[CLIENT_OR_CM], status_code=204)
+    async def revoke_mandate(
+        self, client_id: uuid.UUID, carer_id: uuid.UUID, db: Database, actor: Actor
+    ) -> None:
+        """Revoke a carer's mandate (``?carer_id=``) at once."""
+        await access.revoke_mandate(db, actor, client_id=client_id, carer_id=carer_id)
+
+    @get("/api/me/mandates", guards=[roles("carer")])
+    async def my_mandates(self, db: Database, actor: Actor) -> list[s.MandateOut]:
+        """A carer's live mandates: the clients they can switch between."""
+        views = await access.list_mandates(db, actor, include_ended=False)
+        return [_mandate_out(v) for v in views]
+
+    @get("/api/clients/{client_id:uuid}/views", guards=[roles("client", "carer")])
+    async def who_looked(
+        self,
+        client_id: uuid.UUID,
+        db: Database,
+        actor: Actor,
+        before_id: Annotated[int | None, Parameter(ge=1)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+    ) -> list[s.AuditEntryOut]:
+        """Who else looked at this client's data, and when (for the client and carers with
+        ``view``)."""
+        rows = await audit_queries.views_of_client(
+            db, actor, client_id, before_id=before_id, limit=limit
+        )
+        return [_audit_out(e) for e in rows]
+
+    @get("/api/audit", guards=[roles("case_manager")])
+    async def organizer_audit(
+        self,
+        db: Database,
+        actor: Actor,
+        client_id: uuid.UUID | None = None,
+        actor_id: uuid.UUID | None = None,
+        action: Annotated[str | None, Parameter(max_length=60)] = None,
+        before_id: Annotated[int | None, Parameter(ge=1)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    ) -> list[s.AuditEntryOut]:
+        """The organizer's audit trail, newest first; filter by client, actor or action
+        (``mandate.`` matches every mandate action)."""
+        rows = await audit_queries.organizer_audit(
+            db,
+            actor,
+            client_id=client_id,
+            actor_id=actor_id,
+            action=action,
+            before_id=before_id,
+            limit=limit,
+        )
+        return [_audit_out(e) for e in rows]
+
+
+def _audit_out(e: audit_queries.AuditEntry) -> s.AuditEntryOut:
+    return s.AuditEntryOut(
+        id=e.id,
+        created_at=e.created_at,
+        action=e.action,
+        actor_id=e.actor_id,
+        actor_name=e.actor_name,
+        actor_role=e.actor_role,
+        subject_client_id=e.subject_client_id,
+        detail=e.detail,
+    )
+
+
+CONTROLLERS = [
+    SignInController,
+    InviteRedeemController,
+    ProviderApplyController,
+    PasskeyController,
+    PeopleController,
+]

@@ -1,0 +1,147 @@
+"""Request and response Structs of sign-in, invites, passkeys, mandates and the audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from msgspec import Meta, Struct
+
+from wallet_api import schemas
+
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+PasskeyName = Annotated[str, Meta(max_length=100)]
+Scope = Annotated[str, Meta(pattern="^(view|approve|manage-providers)$")]
+
+
+class Credential(Struct, forbid_unknown_fields=True):
+    """The browser's ``PublicKeyCredential.toJSON()``, and an optional name for a new key."""
+
+    credential: dict[str, Any]
+    passkey_name: PasskeyName = ""
+
+
+class CeremonyOptions(Struct):
+    """Pass ``publicKey`` to ``navigator.credentials.create`` or ``.get``."""
+
+    publicKey: dict[str, Any]
+
+
+class InviteCode(Struct, forbid_unknown_fields=True):
+    code: Annotated[str, Meta(min_length=4, max_length=40)]
+
+
+class InviteFor(Struct):
+    display_name: str
+    role: str
+    organizer_name: str
+    expires_at: datetime
+
+
+class InviteOptions(Struct):
+    invite: InviteFor
+    publicKey: dict[str, Any]
+
+
+class ProviderApply(Struct, forbid_unknown_fields=True):
+    organizer: Annotated[str, Meta(min_length=1, max_length=40)]
+    business_name: Name
+    business_id: Annotated[str, Meta(min_length=8, max_length=12)]
+    contact_name: Name
+    language: Annotated[str, Meta(pattern="^(fi|sv|en)$")] = "fi"
+
+
+class SessionStatus(Struct):
+    """Seconds left before the session ends; warn at ``warn_before_s``."""
+
+    seconds_left: int
+    idle_timeout_s: int
+    idle_expires_at: datetime
+    expires_at: datetime
+    warn_before_s: int
+
+
+class SignedIn(Struct):
+    principal_id: uuid.UUID
+    role: str
+    display_name: str
+    csrf_token: str
+    session: SessionStatus
+    provider_id: uuid.UUID | None = None
+
+
+class MeWithSession(schemas.Me):
+    """``/api/me``: plus the session's time left when signed in with a passkey."""
+
+    session: SessionStatus | None = None
+    csrf_token: str | None = None
+
+
+class PasskeyOut(Struct):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    backed_up: bool
+
+
+class InviteCreate(Struct, forbid_unknown_fields=True):
+    """Invite an existing person: by ``client_id`` (a client) or ``principal_id`` (a carer or
+    a provider's staff member). ``revoke_passkeys`` is for a lost phone."""
+
+    client_id: uuid.UUID | None = None
+    principal_id: uuid.UUID | None = None
+    revoke_passkeys: bool = False
+
+
+class CarerInvite(Struct, forbid_unknown_fields=True):
+    display_name: Name
+    scopes: Annotated[list[Scope], Meta(min_length=1, max_length=3)]
+    valid_until: date | None = None
+
+
+class StaffInvite(Struct, forbid_unknown_fields=True):
+    display_name: Name
+    owner: bool = False
+
+
+class InviteIssued(Struct):
+    """Shown once: the code, the link and a printable QR code (SVG) of the link."""
+
+    invite_id: uuid.UUID
+    principal_id: uuid.UUID
+    display_name: str
+    role: str
+    code: str
+    link: str
+    expires_at: datetime
+    qr_svg: str
+
+
+class MandateSet(Struct, forbid_unknown_fields=True):
+    carer_id: uuid.UUID
+    scopes: Annotated[list[Scope], Meta(min_length=1, max_length=3)]
+    valid_until: date | None = None
+
+
+class MandateOut(Struct):
+    carer_id: uuid.UUID
+    carer_name: str
+    client_id: uuid.UUID
+    client_name: str
+    wallet_id: uuid.UUID | None
+    scopes: list[str]
+    valid_until: date | None
+    active: bool
+
+
+class AuditEntryOut(Struct):
+    id: int
+    created_at: datetime
+    action: str
+    actor_id: uuid.UUID | None
+    actor_name: str | None
+    actor_role: str | None
+    subject_client_id: uuid.UUID | None
+    detail: str | None = None

@@ -1,1 +1,2 @@
-"""Delivers the events payments wrote into its outbox: SSE and Web Push (see issue 5)."""
+"""Live events: the outbox dispatcher, Server-Sent Events fan-out through Litestar Channels, and
+Web Push. This package reads what ``payments`` wrote; it never imports ``wallet_api``."""

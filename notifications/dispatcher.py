@@ -1,0 +1,212 @@
+"""The outbox dispatcher: deliver committed outbox rows to the channels, at least once.
+
+A round is one transaction: claim undelivered rows in id order, publish each to the channels
+(and wait until the backend has it), mark them delivered, commit. A crash anywhere before the
+commit leaves the rows undelivered, so the next round (in this or a restarted process)
+publishes them again with the same ids, and clients drop what they already have.
+
+PostgreSQL: several processes may dispatch. A round first locks its row in ``dispatch_locks``
+(so rounds of different processes take turns and their claims never interleave), then claims
+rows ``FOR UPDATE SKIP LOCKED``. A claimed row whose wallet still has an earlier undelivered row
+outside the claim is left for a later round, so one wallet's events are published in order.
+SQLite: write transactions are serialised (``BEGIN IMMEDIATE``), which makes any dispatcher
+the only one for the duration of its round.
+
+A commit anywhere in this process wakes the dispatcher at once (an SQLAlchemy ``after_commit``
+hook), so delivery does not wait for the poll; the poll catches commits of other processes
+(for example ``wallet fund``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import weakref
+from typing import Any, Protocol
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from notifications import events as ev
+from notifications.hub import Hub
+from notifications.models import DispatchLock
+from notifications.rules import low_balance_alerts
+from payments.db import Database
+from payments.models import OutboxEvent
+from payments.periods import utcnow
+from payments.uow import UnitOfWork
+
+log = logging.getLogger("wallet.dispatcher")
+_SKIP_POKE = "wallet_dispatcher"
+
+
+class EventSink(Protocol):
+    def enqueue(self, event: ev.Event) -> None: ...
+
+
+_live: weakref.WeakSet[Dispatcher] = weakref.WeakSet()
+_hook_installed = False
+
+
+def _on_commit(session: Session) -> None:
+    if session.info.get(_SKIP_POKE):
+        return
+    for d in list(_live):
+        d.poke()
+
+
+def _install_hook() -> None:
+    global _hook_installed
+    if not _hook_installed:
+        sa_event.listen(Session, "after_commit", _on_commit)
+        _hook_installed = True
+
+
+class Dispatcher:
+    """Delivers outbox rows to a :class:`Hub` (and hands them to Web Push)."""
+
+    def __init__(
+        self,
+        db: Database,
+        hub: Hub,
+        *,
+        push: EventSink | None = None,
+        batch: int = 200,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.hub = hub
+        self.push = push
+        self.batch = batch
+        self.poll_s = poll_s
+        self.delivered = 0
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def poke(self) -> None:
+        """Wake the dispatcher (thread-safe): something may have been committed."""
+        if self._wake is None or self._loop is None:
+            return
+        if threading.get_ident() == self._thread:
+            self._wake.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self._wake = asyncio.Event()
+        _install_hook()
+        _live.add(self)
+        self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        _live.discard(self)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        backoff = 0.1
+        while True:
+            self._wake.clear()
+            try:
+                n = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The round rolled back; its rows are still undelivered and will be retried.
+                log.exception("outbox delivery failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.1
+            if n:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+
+    async def run_once(self) -> int:
+        """One round: claim, publish, mark delivered, commit. Returns how many were delivered."""
+        async with UnitOfWork(self.db) as uow:
+            s = uow.session
+            s.sync_session.info[_SKIP_POKE] = True
+            if self.db.is_postgres:
+                await self._take_turn(s)
+            stmt = ev.outbox_select().where(OutboxEvent.delivered_at.is_(None)).limit(self.batch)
+            if self.db.is_postgres:
+                stmt = stmt.with_for_update(skip_locked=True, of=OutboxEvent)
+            rows: list[Any] = list((await s.execute(stmt)).all())
+            if not rows:
+                return 0
+            if self.db.is_postgres:
+                rows = await self._in_wallet_order(s, rows)
+                if not rows:
+                    return 0
+            events = await ev.to_events(s, rows)
+            now = utcnow()
+            charges = [e for e in events if e.type == ev.CHARGE_CAPTURED]
+            if charges:
+                await low_balance_alerts(s, charges, now)
+            for e in events:
+                await self.hub.publish(e)
+            await s.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_([e.id for e in events]))
+                .values(delivered_at=now)
+            )
+            await uow.commit()
+        self.delivered += len(events)
+        if self.push is not None:
+            for e in events:
+                self.push.enqueue(e)
+        return len(events)
+
+    async def _take_turn(self, s: Any) -> None:
+        """Wait for other processes' rounds to finish (the lock ends with this transaction)."""
+        stmt = select(DispatchLock.name).where(DispatchLock.name == "outbox").with_for_update()
+        if (await s.execute(stmt)).first() is None:
+            # The row is made by the migration; recreate it if the table was emptied.
+            with contextlib.suppress(IntegrityError):
+                async with s.begin_nested():
+                    s.add(DispatchLock(name="outbox"))
+            await s.execute(stmt)
+
+    async def _in_wallet_order(self, s: Any, rows: list[Any]) -> list[Any]:
+        """Drop claimed rows that would overtake an earlier undelivered row of their wallet
+        that another dispatcher holds (it was skipped as locked)."""
+        ids = [int(r[0].id) for r in rows]
+        wallets = {r[0].wallet_id for r in rows if r[0].wallet_id is not None}
+        if not wallets:
+            return rows
+        blocked = dict(
+            (
+                await s.execute(
+                    select(OutboxEvent.wallet_id, func.min(OutboxEvent.id))
+                    .where(
+                        OutboxEvent.delivered_at.is_(None),
+                        OutboxEvent.wallet_id.in_(wallets),
+                        OutboxEvent.id < max(ids),
+                        OutboxEvent.id.not_in(ids),
+                    )
+                    .group_by(OutboxEvent.wallet_id)
+                )
+            ).all()
+        )
+        if not blocked:
+            return rows
+        return [
+            r
+            for r in rows
+            if r[0].wallet_id not in blocked or int(r[0].id) < int(blocked[r[0].wallet_id])
+        ]

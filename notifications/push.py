@@ -1,0 +1,426 @@
+"""Web Push: VAPID keys, device subscriptions, notification payloads and the sender.
+
+pywebpush is synchronous (``requests``), so each send runs in a worker thread and never
+blocks the event loop. A 404 or 410 from the push service means the subscription is gone, so
+it is deleted; 429 and 5xx are retried with exponential backoff (honouring ``Retry-After``).
+Each notification's ``tag`` is its event id, so a duplicate delivery (the outbox is
+at-least-once) replaces the first notification instead of showing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import delete, select, update
+
+from notifications import events as ev
+from notifications.models import PushSubscription
+from notifications.rules import Follower, Preferences, preferences_of, wallet_followers
+from payments.db import Database
+from payments.errors import InvalidInput
+from payments.models import Principal
+from payments.periods import utcnow
+from payments.uow import UnitOfWork
+
+log = logging.getLogger("wallet.push")
+
+# (TTL seconds, urgency) per type: a payment request is useless after its time limit; a
+# monthly top-up can wait for the phone to wake up.
+DELIVERY: dict[str, tuple[int, str]] = {
+    ev.PAYMENT_REQUESTED: (600, "high"),
+    ev.PAYMENT_APPROVED: (600, "high"),
+    ev.PAYMENT_DECLINED: (600, "high"),
+    ev.PAYMENT_EXPIRED: (3600, "normal"),
+    ev.CHARGE_CAPTURED: (86_400, "normal"),
+    ev.REFUND_CREATED: (86_400, "normal"),
+    ev.BALANCE_LOW: (3 * 86_400, "normal"),
+    ev.ENVELOPE_FUNDED: (7 * 86_400, "low"),
+    ev.REMAINDER_EXPIRED: (7 * 86_400, "low"),
+}
+PROVIDER_TYPES = frozenset({ev.PAYMENT_APPROVED, ev.PAYMENT_DECLINED, ev.PAYMENT_EXPIRED})
+
+TEXT: dict[str, dict[str, str]] = {
+    "fi": {
+        ev.CHARGE_CAPTURED: "Maksu",
+        ev.REFUND_CREATED: "Hyvitys",
+        ev.BALANCE_LOW: "Budjetti vähissä",
+        ev.PAYMENT_REQUESTED: "Maksupyyntö",
+        ev.PAYMENT_APPROVED: "Maksu hyväksytty",
+        ev.PAYMENT_DECLINED: "Maksu hylätty",
+        ev.PAYMENT_EXPIRED: "Maksupyyntö vanheni",
+        ev.ENVELOPE_FUNDED: "Kuukauden budjetti",
+        ev.REMAINDER_EXPIRED: "Edellisen kuun jäännös palautui",
+        "remaining": "Jäljellä",
+        "approve": "Hyväksy",
+        "decline": "Hylkää",
+        "other": "Budjetti",
+    },
+    "sv": {
+        ev.CHARGE_CAPTURED: "Betalning",
+        ev.REFUND_CREATED: "Återbetalning",
+        ev.BALANCE_LOW: "Budgeten tar snart slut",
+        ev.PAYMENT_REQUESTED: "Betalningsbegäran",
+        ev.PAYMENT_APPROVED: "Betalningen godkänd",
+        ev.PAYMENT_DECLINED: "Betalningen avslagen",
+        ev.PAYMENT_EXPIRED: "Betalningsbegäran gick ut",
+        ev.ENVELOPE_FUNDED: "Månadens budget",
+        ev.REMAINDER_EXPIRED: "Förra månadens rest återfördes",
+        "remaining": "Kvar",
+        "approve": "Godkänn",
+        "decline": "Avslå",
+        "other": "Budget",
+    },
+    "en": {
+        ev.CHARGE_CAPTURED: "Payment",
+        ev.REFUND_CREATED: "Refund",
+        ev.BALANCE_LOW: "Budget running low",
+        ev.PAYMENT_REQUESTED: "Payment request",
+        ev.PAYMENT_APPROVED: "Payment approved",
+        ev.PAYMENT_DECLINED: "Payment declined",
+        ev.PAYMENT_EXPIRED: "Payment request expired",
+        ev.ENVELOPE_FUNDED: "This month's budget",
+        ev.REMAINDER_EXPIRED: "Last month's remainder returned",
+        "remaining": "Left",
+        "approve": "Approve",
+        "decline": "Decline",
+        "other": "Budget",
+    },
+}
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def generate_vapid_keys() -> tuple[str, str]:
+    """A new VAPID pair: (private key as base64url of the raw 32-byte scalar, public key as
+    base64url of the uncompressed P-256 point, which browsers take as applicationServerKey)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = _b64url(key.private_numbers().private_value.to_bytes(32, "big"))
+    public = _b64url(
+        key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+    )
+    return private, public
+
+
+def euros(cents: int, language: str) -> str:
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    if language == "en":
+        return f"{sign}€{whole:,}.{part:02d}"
+    return sign + f"{whole:,}".replace(",", "\u00a0") + f",{part:02d}\u00a0€"
+
+
+def _amount(event: ev.Event) -> int | None:
+    for k in ("total_cents", "amount_cents"):
+        v = event.data.get(k)
+        if isinstance(v, int):
+            return v
+    return None
+
+
+def _remaining(event: ev.Event) -> int | None:
+    balances = event.data.get("balances")
+    if isinstance(balances, dict) and balances:
+        return sum(int(v) for v in balances.values())
+    v = event.data.get("balance_cents")
+    return int(v) if isinstance(v, int) else None
+
+
+def build_payload(event: ev.Event, prefs: Preferences, *, can_approve: bool) -> dict[str, Any]:
+    """The JSON a service worker shows: who, what, amount and remaining balance (the amounts
+    left out when the person hides amounts on the lock screen), and actions for requests."""
+    t = TEXT.get(prefs.language, TEXT["fi"])
+    title = t.get(event.type, t["other"])
+    who = event.data.get("provider_name")
+    amount, remaining = _amount(event), _remaining(event)
+    payload: dict[str, Any] = {
+        "id": event.id,
+        "type": event.type,
+        "tag": f"wallet-event-{event.id}",
+        "title": title,
+        "lang": prefs.language,
+        "wallet_id": str(event.wallet_id) if event.wallet_id else None,
+        "url": f"/?wallet={event.wallet_id}" if event.wallet_id else "/",
+        "who": who,
+        "what": event.type,
+    }
+    parts = [str(who)] if who else []
+    if not prefs.hide_amounts:
+        payload["amount_cents"] = amount
+        payload["remaining_cents"] = remaining
+        if amount is not None:
+            parts.append(euros(amount, prefs.language))
+        if remaining is not None:
+            parts.append(f"{t['remaining']} {euros(remaining, prefs.language)}")
+    payload["body"] = " · ".join(parts) if parts else title
+    if event.type == ev.PAYMENT_REQUESTED:
+        payload["request_id"] = event.data.get("request_id") or event.data.get("id")
+        if can_approve:
+            payload["actions"] = [
+                {"action": "approve", "title": t["approve"]},
+                {"action": "decline", "title": t["decline"]},
+            ]
+    return payload
+
+
+# --- subscriptions -------------------------------------------------------------------------
+
+
+async def subscribe(
+    db: Database, principal_id: uuid.UUID, *, endpoint: str, p256dh: str, auth: str
+) -> uuid.UUID:
+    """Store a device's subscription for a person (a re-subscribed endpoint moves to them)."""
+    if not endpoint.startswith("https://") and not endpoint.startswith("http://127.0.0.1"):
+        raise InvalidInput("endpoint must be an https URL")
+    for name, value, size in (("p256dh", p256dh, 65), ("auth", auth, 16)):
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        except ValueError as exc:
+            raise InvalidInput(f"keys.{name} must be base64url") from exc
+        if len(raw) != size:
+            raise InvalidInput(f"keys.{name} must be {size} bytes")
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        existing = (
+            await s.execute(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+        ).scalar_one_or_none()
+        if existing is not None:
+            existing.principal_id, existing.p256dh, existing.auth = principal_id, p256dh, auth
+            sub_id = existing.id
+        else:
+            sub = PushSubscription(
+                principal_id=principal_id,
+                endpoint=endpoint,
+                p256dh=p256dh,
+                auth=auth,
+                created_at=utcnow(),
+            )
+            s.add(sub)
+            await s.flush()
+            sub_id = sub.id
+        await uow.commit()
+    return sub_id
+
+
+async def unsubscribe(db: Database, principal_id: uuid.UUID, endpoint: str) -> bool:
+    """Forget one of the person's devices. False if it was not theirs or not known."""
+    async with UnitOfWork(db) as uow:
+        result = await uow.session.execute(
+            delete(PushSubscription).where(
+                PushSubscription.endpoint == endpoint, PushSubscription.principal_id == principal_id
+            )
+        )
+        await uow.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VapidConfig:
+    private_key: str
+    public_key: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    subscription_id: uuid.UUID
+    info: dict[str, Any]
+    payload: bytes
+    ttl: int
+    urgency: str
+
+
+class PushSender:
+    """Receives delivered events, works out who wants them, and sends them in threads."""
+
+    def __init__(
+        self,
+        db: Database,
+        vapid: VapidConfig,
+        *,
+        workers: int = 4,
+        max_attempts: int = 5,
+        base_delay_s: float = 1.0,
+        timeout_s: float = 10.0,
+        queue_size: int = 10_000,
+    ) -> None:
+        from py_vapid import Vapid02
+
+        self.db = db
+        self.vapid = vapid
+        self._signer = Vapid02.from_string(vapid.private_key)
+        self.max_attempts = max_attempts
+        self.base_delay_s = base_delay_s
+        self.timeout_s = timeout_s
+        self._queue: asyncio.Queue[ev.Event] = asyncio.Queue(maxsize=queue_size)
+        self._workers = workers
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sends: set[asyncio.Task[None]] = set()
+        self._limit = asyncio.Semaphore(16)
+        self.sent = 0
+        self.removed = 0
+
+    def enqueue(self, event: ev.Event) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            # The app still has the event over SSE and in its history; a push is a courtesy.
+            log.warning("push queue full; dropping push for event %s", event.id)
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
+
+    async def stop(self) -> None:
+        for t in [*self._tasks, *self._sends]:
+            t.cancel()
+        for t in [*self._tasks, *self._sends]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+
+    async def idle(self) -> None:
+        """Wait until queued events and their sends (with retries) are done (tests)."""
+        await self._queue.join()
+        while self._sends:
+            await asyncio.gather(*list(self._sends), return_exceptions=True)
+
+    async def _work(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                for d in await self.deliveries(event):
+                    task = asyncio.create_task(self._send(d))
+                    self._sends.add(task)
+                    task.add_done_callback(self._sends.discard)
+            except Exception:
+                log.exception("push for event %s failed", event.id)
+            finally:
+                self._queue.task_done()
+
+    async def deliveries(self, event: ev.Event) -> list[Delivery]:
+        """Who gets this event pushed, on which devices, with which payload."""
+        ttl, urgency = DELIVERY.get(event.type, (86_400, "normal"))
+        async with UnitOfWork(self.db, readonly=True) as uow:
+            s = uow.session
+            recipients: list[Follower] = []
+            if event.type == ev.BALANCE_LOW:
+                target = event.data.get("principal_id")
+                if target:
+                    recipients = [Follower(uuid.UUID(target), "person", False)]
+            elif event.wallet_id is not None:
+                recipients = await wallet_followers(s, event.wallet_id)
+            if event.type in PROVIDER_TYPES and event.provider_id is not None:
+                staff = await s.execute(
+                    select(Principal.id).where(
+                        Principal.provider_id == event.provider_id, Principal.role == "provider"
+                    )
+                )
+                recipients += [Follower(p, "provider", False) for p in staff.scalars().all()]
+            if not recipients:
+                return []
+            prefs = await preferences_of(s, {r.principal_id for r in recipients})
+            wanted = [r for r in recipients if prefs[r.principal_id].wants(event.type)]
+            if not wanted:
+                return []
+            subs = (
+                (
+                    await s.execute(
+                        select(PushSubscription).where(
+                            PushSubscription.principal_id.in_({r.principal_id for r in wanted})
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        by_person: dict[uuid.UUID, list[PushSubscription]] = {}
+        for sub in subs:
+            by_person.setdefault(sub.principal_id, []).append(sub)
+        out = []
+        for r in wanted:
+            body = build_payload(event, prefs[r.principal_id], can_approve=r.can_approve)
+            if r.role == "provider":
+                body.pop("remaining_cents", None)
+            data = msgspec.json.encode(body)
+            for sub in by_person.get(r.principal_id, []):
+                info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
+                out.append(Delivery(sub.id, info, data, ttl, urgency))
+        return out
+
+    def _post(self, d: Delivery) -> tuple[int, str | None]:
+        """Encrypt (RFC 8291 aes128gcm), sign (VAPID) and POST. Runs in a worker thread."""
+        import requests
+        from pywebpush import WebPushException, webpush
+
+        try:
+            resp = webpush(
+                d.info,
+                data=d.payload,
+                vapid_private_key=self._signer,
+                vapid_claims={"sub": self.vapid.subject},
+                ttl=d.ttl,
+                headers={"Urgency": d.urgency},
+                content_encoding="aes128gcm",
+                timeout=self.timeout_s,
+            )
+        except WebPushException as exc:
+            r = exc.response
+            if r is None:
+                return 0, None
+            return int(r.status_code), r.headers.get("Retry-After")
+        except requests.RequestException:
+            return 0, None
+        return int(resp.status_code), None
+
+    async def _send(self, d: Delivery) -> None:
+        for attempt in range(self.max_attempts):
+            async with self._limit:
+                status, retry_after = await asyncio.to_thread(self._post, d)
+            if 200 <= status < 300:
+                self.sent += 1
+                await self._touch(d.subscription_id)
+                return
+            if status in (404, 410):
+                self.removed += 1
+                await self._forget(d.subscription_id)
+                return
+            if status == 429 or status >= 500 or status == 0:
+                delay = self.base_delay_s * (2**attempt)
+                if retry_after and retry_after.isdigit():
+                    delay = max(delay, min(float(retry_after), 300.0))
+                await asyncio.sleep(delay)
+                continue
+            log.warning("push refused with %s; not retrying", status)
+            return
+        log.warning("push gave up after %s attempts", self.max_attempts)
+
+    async def _forget(self, subscription_id: uuid.UUID) -> None:
+        async with UnitOfWork(self.db) as uow:
+            await uow.session.execute(
+                delete(PushSubscription).where(PushSubscription.id == subscription_id)
+            )
+            await uow.commit()
+
+    async def _touch(self, subscription_id: uuid.UUID) -> None:
+        async with UnitOfWork(self.db) as uow:
+            await uow.session.execute(
+                update(PushSubscription)
+                .where(PushSubscription.id == subscription_id)
+                .values(last_success_at=utcnow())
+            )
+            await uow.commit()

@@ -1,0 +1,281 @@
+"""Notification rules: who hears about an event, per-person type switches, hidden amounts and
+the once-a-month low-balance alert."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifications import events as ev
+from notifications.models import LowBalanceAlert, NotificationPreference
+from payments.db import Database
+from payments.errors import InvalidInput
+from payments.models import Account, DecisionLine, Mandate, OutboxEvent, Principal, Wallet
+from payments.periods import HELSINKI, utcnow
+from payments.uow import UnitOfWork
+
+# Push notifications that are on unless a person turns them off: money leaving the wallet and
+# anything that needs an answer. Funding is routine and monthly, so it stays quiet by default.
+DEFAULT_ON = frozenset(
+    {
+        ev.CHARGE_CAPTURED,
+        ev.REFUND_CREATED,
+        ev.BALANCE_LOW,
+        ev.PAYMENT_REQUESTED,
+        ev.PAYMENT_APPROVED,
+        ev.PAYMENT_DECLINED,
+        ev.PAYMENT_EXPIRED,
+    }
+)
+KNOWN_TYPES = DEFAULT_ON | {ev.ENVELOPE_FUNDED, ev.REMAINDER_EXPIRED, ev.MANDATE_CHANGED}
+LANGUAGES = ("fi", "sv", "en")
+# Without a personal threshold, an envelope is low below a fifth of its monthly allotment.
+DEFAULT_LOW_FRACTION = 5
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """A person's rules, with the defaults filled in."""
+
+    types: dict[str, bool] = field(default_factory=dict)
+    hide_amounts: bool = False
+    low_balance_cents: int | None = None
+    language: str = "fi"
+
+    def wants(self, event_type: str) -> bool:
+        return bool(self.types.get(event_type, event_type in DEFAULT_ON))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "types": {t: self.wants(t) for t in sorted(KNOWN_TYPES)},
+            "hide_amounts": self.hide_amounts,
+            "low_balance_cents": self.low_balance_cents,
+            "language": self.language,
+        }
+
+
+def _prefs(row: NotificationPreference | None) -> Preferences:
+    if row is None:
+        return Preferences()
+    return Preferences(
+        types=dict(row.types or {}),
+        hide_amounts=row.hide_amounts,
+        low_balance_cents=row.low_balance_cents,
+        language=row.language,
+    )
+
+
+async def preferences_of(
+    session: AsyncSession, principal_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, Preferences]:
+    rows = (
+        (
+            await session.execute(
+                select(NotificationPreference).where(
+                    NotificationPreference.principal_id.in_(principal_ids)
+                )
+            )
+        )
+        .scalars()
+        .all()
+        if principal_ids
+        else []
+    )
+    found = {r.principal_id: _prefs(r) for r in rows}
+    return {p: found.get(p, Preferences()) for p in principal_ids}
+
+
+async def get_preferences(db: Database, principal_id: uuid.UUID) -> Preferences:
+    """A person's notification rules (defaults if they never changed them)."""
+    async with UnitOfWork(db, readonly=True) as uow:
+        return (await preferences_of(uow.session, {principal_id}))[principal_id]
+
+
+async def set_preferences(
+    db: Database,
+    principal_id: uuid.UUID,
+    *,
+    types: dict[str, bool] | None = None,
+    hide_amounts: bool | None = None,
+    low_balance_cents: int | None = None,
+    clear_low_balance: bool = False,
+    language: str | None = None,
+) -> Preferences:
+    """Change some of a person's rules; what is not given stays as it was."""
+    if types is not None:
+        unknown = set(types) - KNOWN_TYPES
+        if unknown:
+            raise InvalidInput(f"Unknown notification types: {', '.join(sorted(unknown))}")
+    if low_balance_cents is not None and not 0 <= low_balance_cents <= 10_000_000:
+        raise InvalidInput("low_balance_cents must be between 0 and 10000000")
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput("language must be fi, sv or en")
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        row = await s.get(NotificationPreference, principal_id)
+        if row is None:
+            row = NotificationPreference(
+                principal_id=principal_id,
+                types={},
+                hide_amounts=False,
+                low_balance_cents=None,
+                language="fi",
+                updated_at=utcnow(),
+            )
+            s.add(row)
+        if types is not None:
+            row.types = {**(row.types or {}), **types}
+        if hide_amounts is not None:
+            row.hide_amounts = hide_amounts
+        if clear_low_balance:
+            row.low_balance_cents = None
+        elif low_balance_cents is not None:
+            row.low_balance_cents = low_balance_cents
+        if language is not None:
+            row.language = language
+        row.updated_at = utcnow()
+        await uow.commit()
+        return _prefs(row)
+
+
+@dataclass(frozen=True)
+class Follower:
+    """Someone who hears about a wallet: its client, or a carer with a live ``view`` mandate."""
+
+    principal_id: uuid.UUID
+    role: str
+    can_approve: bool
+
+
+def _today() -> date:
+    return utcnow().astimezone(HELSINKI).date()
+
+
+async def wallet_followers(session: AsyncSession, wallet_id: uuid.UUID) -> list[Follower]:
+    """The client's principals and the carers whose mandate over the wallet includes ``view``."""
+    return (await followers_of(session, {wallet_id})).get(wallet_id, [])
+
+
+async def followers_of(
+    session: AsyncSession, wallet_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, list[Follower]]:
+    """:func:`wallet_followers` for many wallets in two queries."""
+    out: dict[uuid.UUID, list[Follower]] = {w: [] for w in wallet_ids}
+    if not wallet_ids:
+        return out
+    clients = await session.execute(
+        select(Wallet.id, Principal.id)
+        .join(Principal, Principal.client_id == Wallet.client_id)
+        .where(Wallet.id.in_(wallet_ids), Principal.role == "client")
+    )
+    for w, p in clients.all():
+        out[w].append(Follower(p, "client", True))
+    carers = await session.execute(
+        select(Wallet.id, Mandate.carer_id, Mandate.scopes)
+        .join(Mandate, Mandate.client_id == Wallet.client_id)
+        .where(
+            Wallet.id.in_(wallet_ids),
+            Mandate.revoked_at.is_(None),
+            or_(Mandate.valid_until.is_(None), Mandate.valid_until >= _today()),
+        )
+    )
+    for w, carer_id, scopes in carers.all():
+        granted = set(str(scopes).split())
+        if "view" in granted:
+            out[w].append(Follower(carer_id, "carer", "approve" in granted))
+    return out
+
+
+async def carer_wallets(session: AsyncSession, carer_id: uuid.UUID) -> set[uuid.UUID]:
+    """The wallets a carer may follow now (a live mandate with ``view``)."""
+    rows = await session.execute(
+        select(Wallet.id, Mandate.scopes)
+        .join(Mandate, Mandate.client_id == Wallet.client_id)
+        .where(
+            Mandate.carer_id == carer_id,
+            Mandate.revoked_at.is_(None),
+            or_(Mandate.valid_until.is_(None), Mandate.valid_until >= _today()),
+        )
+    )
+    return {w for w, scopes in rows.all() if "view" in str(scopes).split()}
+
+
+async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now: datetime) -> int:
+    """Write a ``balance.low`` outbox event for each follower whose threshold an envelope has
+    fallen below, once per person, envelope and month (the alert row's key makes it once).
+
+    Runs in the dispatcher's transaction, so the alert and the delivery mark commit together.
+    A round's charges are looked at together: a fixed handful of queries per round, not per
+    charge.
+    """
+    # The last balance seen per envelope in this round, and the wallet and charge behind it.
+    latest: dict[int, tuple[int, ev.Event]] = {}
+    for charge in charges:
+        if charge.wallet_id is None:
+            continue
+        for k, v in (charge.data.get("balances") or {}).items():
+            latest[int(k)] = (int(v), charge)
+    if not latest:
+        return 0
+    envs = (
+        await session.execute(
+            select(Account.id, Account.funded_period, DecisionLine.monthly_amount_cents)
+            .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
+            .where(Account.id.in_(latest))
+        )
+    ).all()
+    wallets = {c.wallet_id for _, c in latest.values() if c.wallet_id is not None}
+    followers = await followers_of(session, wallets)
+    prefs = await preferences_of(session, {f.principal_id for fs in followers.values() for f in fs})
+    written = 0
+    for acc_id, period, monthly in envs:
+        balance, charge = latest[int(acc_id)]
+        assert charge.wallet_id is not None
+        for f in followers.get(charge.wallet_id, []):
+            p = prefs[f.principal_id]
+            if not p.wants(ev.BALANCE_LOW):
+                continue
+            threshold = (
+                p.low_balance_cents
+                if p.low_balance_cents is not None
+                else int(monthly) // DEFAULT_LOW_FRACTION
+            )
+            if balance >= threshold:
+                continue
+            key = (f.principal_id, int(acc_id), str(period))
+            if await session.get(LowBalanceAlert, key) is not None:
+                continue
+            await session.execute(
+                insert(LowBalanceAlert).values(
+                    principal_id=f.principal_id,
+                    account_id=int(acc_id),
+                    period=str(period),
+                    balance_cents=balance,
+                    threshold_cents=threshold,
+                    created_at=now,
+                )
+            )
+            await session.execute(
+                insert(OutboxEvent).values(
+                    type=ev.BALANCE_LOW,
+                    organizer_id=charge.organizer_id,
+                    wallet_id=charge.wallet_id,
+                    provider_id=None,
+                    payload={
+                        "principal_id": str(f.principal_id),
+                        "account_id": int(acc_id),
+                        "balance_cents": balance,
+                        "threshold_cents": threshold,
+                        "period": str(period),
+                        "charge_id": charge.data.get("charge_id"),
+                    },
+                    created_at=now,
+                )
+            )
+            written += 1
+    return written

@@ -1,0 +1,69 @@
+"""Fixtures for the live-events tests: a funded county, keys for every role, a live server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from payments import catalogue
+from payments.access import grant_mandate
+from payments.db import Database
+from tests.factories import World, api_key_for, seed_world
+from tests.notifications.helpers import mark_all_delivered, serve, settings_for
+
+
+@dataclass
+class People:
+    provider: str
+    other_provider: str
+    client: str
+    case_manager: str
+    carer: str
+    carer_id: uuid.UUID
+    other_client: str
+    other_wallet: uuid.UUID
+    foreign_case_manager: str
+
+
+@pytest.fixture
+async def world(db: Database) -> World:
+    w = await seed_world(db)
+    # Funding wrote its events; start each test from a delivered outbox.
+    await mark_all_delivered(db)
+    return w
+
+
+@pytest.fixture
+async def people(db: Database, world: World) -> People:
+    carer = await catalogue.create_principal(
+        db, organizer_id=world.organizer_id, role="carer", display_name="Matti"
+    )
+    await grant_mandate(db, carer_id=carer, client_id=world.client_id, scopes=("view", "approve"))
+    other = await catalogue.create_client(
+        db, organizer_id=world.organizer_id, first_name="Eino", last_name="K", phone="0405550000"
+    )
+    other_org = await catalogue.create_organizer(db, slug=f"x-{uuid.uuid4().hex[:6]}", name="X")
+    foreign_cm = await catalogue.create_principal(
+        db, organizer_id=other_org, role="case_manager", display_name="Other"
+    )
+    return People(
+        provider=await api_key_for(db, world.provider_principal),
+        other_provider=await api_key_for(db, world.other_provider_principal),
+        client=await api_key_for(db, world.client_principal),
+        case_manager=await api_key_for(db, world.case_manager),
+        carer=await api_key_for(db, carer),
+        carer_id=carer,
+        other_client=await api_key_for(db, other.principal_id),
+        other_wallet=other.wallet_id,
+        foreign_case_manager=await api_key_for(db, foreign_cm),
+    )
+
+
+@pytest.fixture
+async def live(db: Database, world: World) -> AsyncIterator[str]:
+    """The real app on a loopback port, sharing the test's engine (memory channels)."""
+    async with serve(settings_for(db.url, sse_heartbeat_s=0.5), db=db) as base:
+        yield base

@@ -1,0 +1,129 @@
+"""The outbox dispatcher: once, in order, stable ids, resumes after a crash mid-delivery."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from notifications import events as ev
+from notifications.dispatcher import Dispatcher
+from notifications.hub import Hub
+from payments.funding import fund_period
+from payments.periods import current_period, next_period
+from tests.notifications.helpers import charge, outbox
+
+
+class Recorder:
+    """A subscriber on a wallet's channel that keeps what it heard."""
+
+    def __init__(self) -> None:
+        self.events: list[ev.Event] = []
+
+
+async def _listen(hub: Hub, channels: list[str], into: list[ev.Event]) -> None:
+    async with hub.subscribe(channels) as sub:
+        async for raw in sub.iter_events():
+            into.append(ev.Event.decode(raw))
+
+
+@pytest.fixture
+async def hub():
+    h = Hub()
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def _heard(into: list[ev.Event], n: int) -> list[ev.Event]:
+    for _ in range(200):
+        if len(into) >= n:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # and nothing more arrives
+    return list(into)
+
+
+async def test_delivers_each_event_once_with_its_outbox_id(db, world, hub):
+    heard: list[ev.Event] = []
+    listener = asyncio.create_task(_listen(hub, [ev.wallet_channel(world.wallet_id)], heard))
+    await asyncio.sleep(0.01)
+    charges = [await charge(db, world) for _ in range(3)]
+    d = Dispatcher(db, hub)
+    assert await d.run_once() == 3
+    assert await d.run_once() == 0  # nothing twice
+    got = await _heard(heard, 3)
+    listener.cancel()
+    rows = await outbox(db)
+    assert all(delivered for *_, delivered in rows)
+    assert [e.id for e in got] == [i for i, t, _ in rows if t == ev.CHARGE_CAPTURED]
+    assert [e.data["charge_id"] for e in got] == charges
+    assert list(got[-1].data["balances"].values()) == [30_000 - 3 * 3500]
+
+
+class CrashingHub(Hub):
+    """Publishes ``survive`` events, then fails as if the process died mid-round."""
+
+    def __init__(self, survive: int) -> None:
+        super().__init__()
+        self.survive = survive
+
+    async def publish(self, event: ev.Event) -> None:
+        if self.survive == 0:
+            raise ConnectionError("process died")
+        self.survive -= 1
+        await super().publish(event)
+
+
+async def test_crash_mid_round_leaves_rows_for_the_next_dispatcher(db, world, hub):
+    for _ in range(3):
+        await charge(db, world)
+    crashing = CrashingHub(survive=1)
+    await crashing.start()
+    with pytest.raises(ConnectionError):
+        await Dispatcher(db, crashing).run_once()
+    await crashing.stop()
+    charges = [i for i, t, delivered in await outbox(db) if t == ev.CHARGE_CAPTURED]
+    assert [d for i, _, d in await outbox(db) if i in charges] == [False, False, False]
+
+    heard: list[ev.Event] = []
+    listener = asyncio.create_task(_listen(hub, [ev.wallet_channel(world.wallet_id)], heard))
+    await asyncio.sleep(0.01)
+    assert await Dispatcher(db, hub).run_once() == 3
+    got = await _heard(heard, 3)
+    listener.cancel()
+    assert [e.id for e in got] == charges
+
+
+async def test_running_dispatcher_is_woken_by_commits(db, world, hub):
+    heard: list[ev.Event] = []
+    listener = asyncio.create_task(_listen(hub, [ev.wallet_channel(world.wallet_id)], heard))
+    d = Dispatcher(db, hub, poll_s=30)  # a poll this slow would fail the test
+    d.start()
+    try:
+        await asyncio.sleep(0.05)
+        await charge(db, world)
+        got = await _heard(heard, 1)
+    finally:
+        await d.stop()
+        listener.cancel()
+    assert [e.type for e in got] == [ev.CHARGE_CAPTURED]
+
+
+async def test_set_based_funding_events_carry_amount_and_balance(db, world, hub):
+    heard: list[ev.Event] = []
+    listener = asyncio.create_task(_listen(hub, [ev.organizer_channel(world.organizer_id)], heard))
+    await asyncio.sleep(0.01)
+    await charge(db, world)
+    await fund_period(db, next_period(current_period()))
+    d = Dispatcher(db, hub)
+    while await d.run_once():
+        pass
+    got = await _heard(heard, 3)
+    listener.cancel()
+    by_type = {e.type: e for e in got}
+    expired, funded = by_type[ev.REMAINDER_EXPIRED], by_type[ev.ENVELOPE_FUNDED]
+    assert expired.data["amount_cents"] == 30_000 - 3500
+    assert funded.data["amount_cents"] == 30_000
+    assert funded.data["balance_cents"] == 30_000
+    assert funded.wallet_id == world.wallet_id

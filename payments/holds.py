@@ -1,0 +1,398 @@
+"""Holds: reserved money, and the primitives that move it (issue 4).
+
+A hold is a pending transfer. Placing it moves each envelope's share into that envelope's
+hold account (kind ``hold``, one per envelope, stored balance >= 0). Closing it moves the hold
+account's share out again: the captured part to the provider's payable, the rest back to the
+envelope while the envelope's month is still open, else to the organizer's ``expired``
+account (the month's remainder has already been returned; adding old money to a new month
+would break money rule 4).
+
+Every close starts with a conditional ``UPDATE holds SET status = ... WHERE status = 'held'``,
+so a capture, a void and the expiry job racing for one hold produce exactly one winner.
+
+Lock order, to keep PostgreSQL free of deadlocks: envelopes by id, each envelope before its
+hold account (a hold account is always created after its envelope, so it has a larger id).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payments import ledger
+from payments.charges import (
+    ChargeLineInput,
+)
+from payments.checkout_models import Hold, HoldLine
+from payments.errors import (
+    InsufficientFunds,
+)
+from payments.models import EXPIRED, HOLD, Account, Charge, ChargeLine, Provider
+from payments.outbox import (
+    CHARGE_CAPTURED,
+    HOLD_PLACED,
+    emit,
+)
+from payments.periods import utcnow as _utcnow
+
+DEFAULT_HOLD_TTL = timedelta(hours=12)
+
+
+def utcnow(now: datetime | None = None) -> datetime:
+    """``now`` in UTC. SQLite stores timestamps without their zone, so every instant this
+    module writes or compares must be in one zone."""
+    return (now or _utcnow()).astimezone(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    """A timestamp read back from SQLite is naive UTC; make it comparable."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+MAX_HOLD_TTL = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One charge line, priced, with the account its money leaves from and that money's month."""
+
+    category_id: uuid.UUID
+    category: str
+    quantity: str
+    unit_price_cents: int
+    amount_cents: int
+    envelope_id: int
+    source_account_id: int
+    period: str
+
+
+async def ensure_hold_account(s: AsyncSession, envelope_id: int) -> int:
+    """The hold account of an envelope, created on first use.
+
+    ``accounts`` is UNIQUE(decision_line_id, kind), so two first holds at once create one
+    account: the loser's insert does nothing (PostgreSQL waits for the winner's commit).
+    """
+    env = (
+        await s.execute(
+            select(Account.organizer_id, Account.wallet_id, Account.decision_line_id).where(
+                Account.id == envelope_id
+            )
+        )
+    ).one()
+    dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
+    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    await s.execute(
+        ins(Account)
+        .values(
+            organizer_id=env.organizer_id,
+            kind=HOLD,
+            wallet_id=env.wallet_id,
+            decision_line_id=env.decision_line_id,
+            balance_cents=0,
+        )
+        .on_conflict_do_nothing(index_elements=["decision_line_id", "kind"])
+    )
+    return int(
+        (
+            await s.execute(
+                select(Account.id).where(
+                    Account.decision_line_id == env.decision_line_id, Account.kind == HOLD
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def write_charge(
+    s: AsyncSession,
+    *,
+    provider: Provider,
+    wallet_id: uuid.UUID,
+    items: list[Item],
+    now: datetime,
+    balances: dict[int, int] | None = None,
+) -> dict[str, Any]:
+    """Write a captured charge, its lines, its transfers (source accounts -> provider payable)
+    and its outbox event. The caller has already taken the money from the source accounts."""
+    charge_id = uuid.uuid4()
+    total = sum(i.amount_cents for i in items)
+    period = min(i.period for i in items)
+    await s.execute(
+        insert(Charge).values(
+            id=charge_id,
+            organizer_id=provider.organizer_id,
+            provider_id=provider.id,
+            wallet_id=wallet_id,
+            status="captured",
+            total_cents=total,
+            refunded_cents=0,
+            period=period,
+            created_at=now,
+        )
+    )
+    await s.execute(
+        insert(ChargeLine),
+        [
+            {
+                "id": uuid.uuid4(),
+                "charge_id": charge_id,
+                "position": pos,
+                "category_id": i.category_id,
+                "envelope_id": i.envelope_id,
+                "quantity": i.quantity,
+                "unit_price_cents": i.unit_price_cents,
+                "amount_cents": i.amount_cents,
+                "refunded_cents": 0,
+            }
+            for pos, i in enumerate(items)
+        ],
+    )
+    per_source: dict[tuple[int, str], int] = defaultdict(int)
+    for i in items:
+        per_source[(i.source_account_id, i.period)] += i.amount_cents
+    payable = await ledger.provider_payable_account(s, provider.id)
+    for (source, money_period), amount in sorted(per_source.items()):
+        await ledger.post_transfer(
+            s,
+            organizer_id=provider.organizer_id,
+            debit_account_id=source,
+            credit_account_id=payable,
+            amount_cents=amount,
+            kind="charge",
+            period=money_period,
+            now=now,
+            charge_id=charge_id,
+        )
+    body: dict[str, Any] = {
+        "id": str(charge_id),
+        "status": "captured",
+        "provider_id": str(provider.id),
+        "provider_name": provider.name,
+        "wallet_id": str(wallet_id),
+        "total_cents": total,
+        "refunded_cents": 0,
+        "period": period,
+        "created_at": now.isoformat(),
+        "lines": [
+            {
+                "category": i.category,
+                "quantity": i.quantity,
+                "unit_price_cents": i.unit_price_cents,
+                "amount_cents": i.amount_cents,
+            }
+            for i in items
+        ],
+    }
+    await emit(
+        s,
+        type=CHARGE_CAPTURED,
+        organizer_id=provider.organizer_id,
+        wallet_id=wallet_id,
+        provider_id=provider.id,
+        now=now,
+        payload={
+            "charge_id": str(charge_id),
+            "provider_name": provider.name,
+            "total_cents": total,
+            "balances": {str(k): v for k, v in (balances or {}).items()},
+        },
+    )
+    return body
+
+
+async def debit_envelopes(
+    s: AsyncSession, per_envelope: dict[int, int]
+) -> dict[int, tuple[int, str]]:
+    """Take each amount from its envelope, in account order: {envelope: (balance, month)}."""
+    out: dict[int, tuple[int, str]] = {}
+    for acc_id in sorted(per_envelope):
+        debited = await ledger.debit_envelope(s, acc_id, per_envelope[acc_id])
+        if debited is None:
+            raise InsufficientFunds("There is not enough money left in this budget")
+        out[acc_id] = debited
+    return out
+
+
+async def place_hold(
+    s: AsyncSession,
+    *,
+    provider: Provider,
+    wallet_id: uuid.UUID,
+    lines: list[ChargeLineInput] | None,
+    priced: list[tuple[Any, int]],
+    envelopes: dict[uuid.UUID, int],
+    purpose: str,
+    expires_at: datetime,
+    now: datetime,
+) -> Hold:
+    """Move the priced amounts from their envelopes into the envelopes' hold accounts."""
+    per_envelope: dict[int, int] = defaultdict(int)
+    for cat, amount in priced:
+        per_envelope[envelopes[cat.id]] += amount
+    periods: dict[int, str] = {}
+    hold_accounts: dict[int, int] = {}
+    for env_id in sorted(per_envelope):
+        debited = await ledger.debit_envelope(s, env_id, per_envelope[env_id])
+        if debited is None:
+            raise InsufficientFunds("There is not enough money left in this budget")
+        periods[env_id] = debited[1]
+        hold_acc = await ensure_hold_account(s, env_id)
+        hold_accounts[env_id] = hold_acc
+        await ledger.credit_stored(s, hold_acc, per_envelope[env_id])
+        await ledger.post_transfer(
+            s,
+            organizer_id=provider.organizer_id,
+            debit_account_id=env_id,
+            credit_account_id=hold_acc,
+            amount_cents=per_envelope[env_id],
+            kind="hold",
+            period=periods[env_id],
+            now=now,
+        )
+    hold = Hold(
+        id=uuid.uuid4(),
+        organizer_id=provider.organizer_id,
+        provider_id=provider.id,
+        wallet_id=wallet_id,
+        purpose=purpose,
+        status="held",
+        amount_cents=sum(per_envelope.values()),
+        captured_cents=0,
+        period=min(periods.values()),
+        expires_at=expires_at,
+        created_at=now,
+    )
+    s.add(hold)
+    await s.flush()
+    await s.execute(
+        insert(HoldLine),
+        [
+            {
+                "id": uuid.uuid4(),
+                "hold_id": hold.id,
+                "position": pos,
+                "category_id": cat.id,
+                "envelope_id": envelopes[cat.id],
+                "hold_account_id": hold_accounts[envelopes[cat.id]],
+                "period": periods[envelopes[cat.id]],
+                "quantity": str(lines[pos].quantity) if lines else None,
+                "unit_price_cents": lines[pos].unit_price_cents if lines else None,
+                "amount_cents": amount,
+            }
+            for pos, (cat, amount) in enumerate(priced)
+        ],
+    )
+    await emit(
+        s,
+        type=HOLD_PLACED,
+        organizer_id=provider.organizer_id,
+        wallet_id=wallet_id,
+        provider_id=provider.id,
+        now=now,
+        payload={
+            "hold_id": str(hold.id),
+            "provider_name": provider.name,
+            "amount_cents": hold.amount_cents,
+        },
+    )
+    return hold
+
+
+async def hold_lines(s: AsyncSession, hold_id: uuid.UUID) -> list[HoldLine]:
+    return list(
+        (
+            await s.execute(
+                select(HoldLine).where(HoldLine.hold_id == hold_id).order_by(HoldLine.position)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def close_hold_money(
+    s: AsyncSession, hold: Hold, lines: list[HoldLine], captured: dict[int, int], now: datetime
+) -> None:
+    """Empty the hold's accounts: ``captured[envelope]`` stays for the caller's charge
+    transfers (hold account -> payable); the rest goes back to the envelope if its month is
+    open, else to the organizer's expired account."""
+    held: dict[int, int] = defaultdict(int)
+    meta: dict[int, tuple[int, str]] = {}
+    for line in lines:
+        held[line.envelope_id] += line.amount_cents
+        meta[line.envelope_id] = (line.hold_account_id, line.period)
+    expired_acc: int | None = None
+    for env_id in sorted(held):
+        hold_acc, money_period = meta[env_id]
+        take = captured.get(env_id, 0)
+        release = held[env_id] - take
+        assert release >= 0, "a capture never exceeds the held amount per envelope"
+        if release:
+            # Envelope first (lock order), then the hold account.
+            if await ledger.credit_open_envelope(s, env_id, release, money_period) is not None:
+                target, kind = env_id, "hold_release"
+            else:
+                if expired_acc is None:
+                    expired_acc = await ledger.organizer_account(s, hold.organizer_id, EXPIRED)
+                target, kind = expired_acc, "hold_expired"
+            await ledger.post_transfer(
+                s,
+                organizer_id=hold.organizer_id,
+                debit_account_id=hold_acc,
+                credit_account_id=target,
+                amount_cents=release,
+                kind=kind,
+                period=money_period,
+                now=now,
+            )
+        if await ledger.debit_stored(s, hold_acc, held[env_id]) is None:
+            # Impossible while check_books holds (hold balance = sum of open holds); refuse
+            # rather than let a hold account go negative.
+            raise RuntimeError(f"hold account {hold_acc} does not cover hold {hold.id}")
+
+
+async def transition(
+    s: AsyncSession,
+    hold_id: uuid.UUID,
+    to: str,
+    now: datetime,
+    *,
+    require_unexpired: bool,
+    captured_cents: int = 0,
+    charge_id: uuid.UUID | None = None,
+) -> bool:
+    """Move a hold out of ``held``; True only for the one caller that wins."""
+    cond = [Hold.id == hold_id, Hold.status == "held"]
+    if require_unexpired:
+        cond.append(Hold.expires_at > now)
+    result = await s.execute(
+        update(Hold)
+        .execution_options(synchronize_session=False)
+        .where(*cond)
+        .values(status=to, closed_at=now, captured_cents=captured_cents, charge_id=charge_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def hold_view(hold: Hold, lines: list[HoldLine], provider_name: str) -> dict[str, Any]:
+    return {
+        "id": str(hold.id),
+        "status": hold.status,
+        "provider_id": str(hold.provider_id),
+        "provider_name": provider_name,
+        "wallet_id": str(hold.wallet_id),
+        "amount_cents": hold.amount_cents,
+        "captured_cents": hold.captured_cents,
+        "charge_id": str(hold.charge_id) if hold.charge_id else None,
+        "expires_at": aware(hold.expires_at).isoformat(),
+        "created_at": aware(hold.created_at).isoformat(),
+        "categories": sorted({str(line.category_id) for line in lines}),
+    }

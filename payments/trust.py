@@ -1,0 +1,205 @@
+"""Trusted providers: the client's "my providers" list and its caps (issue 4).
+
+A trusted provider may charge by phone number without asking each time, within a per-charge
+cap and an optional monthly cap. The monthly total is advanced by one conditional UPDATE in the
+charge's own transaction, so two concurrent charges can never together pass the cap.
+Managed by the client, a carer with the ``manage-providers`` scope, or a case manager of the
+organizer (the web layer checks who; these use cases check what).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payments.checkout_models import TrustedProvider
+from payments.db import Database
+from payments.errors import InvalidInput, NotFound, NotInBudget
+from payments.models import AuditEvent, Provider, Wallet
+from payments.periods import period_of, utcnow
+from payments.uow import UnitOfWork
+
+MAX_CAP_CENTS = 100_000_00  # 100,000 EUR: a typo guard, not a policy
+
+
+@dataclass(frozen=True)
+class Trusted:
+    provider_id: uuid.UUID
+    provider_name: str
+    per_charge_cap_cents: int
+    monthly_cap_cents: int | None
+    month_spent_cents: int
+
+
+def _check_cap(value: int | None, name: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_CAP_CENTS:
+        raise InvalidInput(f"{name} must be a positive whole number of cents")
+
+
+async def set_trusted(
+    db: Database,
+    *,
+    actor_id: uuid.UUID,
+    wallet_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    per_charge_cap_cents: int,
+    monthly_cap_cents: int | None = None,
+) -> Trusted:
+    """Add a provider to the wallet's trusted providers, or change its caps. Audited."""
+    _check_cap(per_charge_cap_cents, "per_charge_cap_cents")
+    _check_cap(monthly_cap_cents, "monthly_cap_cents")
+    now = utcnow()
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        wallet = await s.get(Wallet, wallet_id)
+        provider = await s.get(Provider, provider_id)
+        if wallet is None:
+            raise NotFound("No such wallet")
+        if provider is None or provider.organizer_id != wallet.organizer_id:
+            raise NotFound("No such provider")
+        row = (
+            await s.execute(
+                select(TrustedProvider).where(
+                    TrustedProvider.wallet_id == wallet_id,
+                    TrustedProvider.provider_id == provider_id,
+                )
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            row = TrustedProvider(
+                organizer_id=wallet.organizer_id,
+                wallet_id=wallet_id,
+                provider_id=provider_id,
+                per_charge_cap_cents=per_charge_cap_cents,
+                monthly_cap_cents=monthly_cap_cents,
+                month_spent_cents=0,
+                created_by=actor_id,
+                created_at=now,
+            )
+            s.add(row)
+        else:
+            row.per_charge_cap_cents = per_charge_cap_cents
+            row.monthly_cap_cents = monthly_cap_cents
+        s.add(
+            AuditEvent(
+                organizer_id=wallet.organizer_id,
+                actor_id=actor_id,
+                action="trusted_provider.set",
+                subject_client_id=wallet.client_id,
+                detail=f"provider {provider_id}: per charge {per_charge_cap_cents}, "
+                f"monthly {monthly_cap_cents}",
+                created_at=now,
+            )
+        )
+        await uow.commit()
+        return Trusted(
+            provider_id,
+            provider.name,
+            per_charge_cap_cents,
+            monthly_cap_cents,
+            row.month_spent_cents,
+        )
+
+
+async def remove_trusted(
+    db: Database, *, actor_id: uuid.UUID, wallet_id: uuid.UUID, provider_id: uuid.UUID
+) -> None:
+    """Take a provider off the wallet's trusted list at once. Audited."""
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        wallet = await s.get(Wallet, wallet_id)
+        if wallet is None:
+            raise NotFound("No such wallet")
+        result = await s.execute(
+            delete(TrustedProvider).where(
+                TrustedProvider.wallet_id == wallet_id, TrustedProvider.provider_id == provider_id
+            )
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise NotFound("This provider is not on the list")
+        s.add(
+            AuditEvent(
+                organizer_id=wallet.organizer_id,
+                actor_id=actor_id,
+                action="trusted_provider.removed",
+                subject_client_id=wallet.client_id,
+                detail=f"provider {provider_id}",
+                created_at=utcnow(),
+            )
+        )
+        await uow.commit()
+
+
+async def list_trusted(db: Database, wallet_id: uuid.UUID) -> list[Trusted]:
+    period = period_of(utcnow())
+    async with UnitOfWork(db, readonly=True) as uow:
+        rows = (
+            await uow.session.execute(
+                select(TrustedProvider, Provider.name)
+                .join(Provider, Provider.id == TrustedProvider.provider_id)
+                .where(TrustedProvider.wallet_id == wallet_id)
+                .order_by(Provider.name)
+            )
+        ).all()
+    return [
+        Trusted(
+            t.provider_id,
+            name,
+            t.per_charge_cap_cents,
+            t.monthly_cap_cents,
+            t.month_spent_cents if t.month_period == period else 0,
+        )
+        for t, name in rows
+    ]
+
+
+async def use_trust(
+    s: AsyncSession, wallet_id: uuid.UUID, provider_id: uuid.UUID, total: int, now: datetime
+) -> bool:
+    """Count ``total`` against the provider's caps if it fits: True means "charge at once".
+
+    One conditional UPDATE: the per-charge cap, and the month's running total restarted when
+    the month has changed, checked and advanced in the same statement.
+    """
+    period = period_of(now)
+    spent_after = case(
+        (TrustedProvider.month_period == period, TrustedProvider.month_spent_cents + total),
+        else_=total,
+    )
+    result = await s.execute(
+        update(TrustedProvider)
+        .execution_options(synchronize_session=False)
+        .where(
+            TrustedProvider.wallet_id == wallet_id,
+            TrustedProvider.provider_id == provider_id,
+            TrustedProvider.per_charge_cap_cents >= total,
+            or_(
+                TrustedProvider.monthly_cap_cents.is_(None),
+                spent_after <= TrustedProvider.monthly_cap_cents,
+            ),
+        )
+        .values(month_spent_cents=spent_after, month_period=period)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def holds_by_phone_allowed(
+    s: AsyncSession, wallet_id: uuid.UUID, provider_id: uuid.UUID, total: int
+) -> None:
+    """A hold by phone number needs a trusted provider within its per-charge cap; anyone else
+    gets the answer an unknown number gets, so the number reveals nothing."""
+    row = (
+        await s.execute(
+            select(TrustedProvider.per_charge_cap_cents).where(
+                TrustedProvider.wallet_id == wallet_id, TrustedProvider.provider_id == provider_id
+            )
+        )
+    ).scalar_one_or_none()
+    if row is None or int(row) < total:
+        raise NotInBudget("This service is not in the customer's budget")

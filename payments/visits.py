@@ -1,0 +1,292 @@
+"""Visit holds: hold the expected price at check-in, capture at most that at check-out and
+release the rest, or void; the scheduler expires what nobody closed (issue 4).
+
+The money moves through :mod:`payments.holds`; every close is decided by its conditional
+status update, so a capture, a void and the expiry job racing for one hold have one winner.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payments import idempotency
+from payments.charges import (
+    ChargeLineInput,
+    Customer,
+    Outcome,
+    _check_prices,
+    _envelopes_for,
+    _find_wallet,
+    validate_lines,
+)
+from payments.checkout_models import Hold
+from payments.db import Database
+from payments.errors import (
+    CaptureExceedsHold,
+    HoldNotOpen,
+    InvalidInput,
+    NotFound,
+    ProviderNotApproved,
+)
+from payments.holds import (
+    DEFAULT_HOLD_TTL,
+    MAX_HOLD_TTL,
+    Item,
+    close_hold_money,
+    hold_lines,
+    hold_view,
+    place_hold,
+    transition,
+    utcnow,
+    write_charge,
+)
+from payments.models import Provider
+from payments.outbox import HOLD_CAPTURED, HOLD_EXPIRED, HOLD_VOIDED, emit
+from payments.trust import holds_by_phone_allowed
+from payments.uow import UnitOfWork
+
+
+async def create_visit_hold(
+    db: Database,
+    *,
+    provider_id: uuid.UUID,
+    customer: Customer,
+    lines: list[ChargeLineInput],
+    idempotency_key: str,
+    request_hash: str,
+    ttl: timedelta = DEFAULT_HOLD_TTL,
+    trusted_only: bool = False,
+    now: datetime | None = None,
+) -> Outcome:
+    """Hold the expected price of a visit at check-in; capture at most that at check-out.
+
+    The customer is identified like a charge (token, code, wallet after a card PIN). By phone
+    number (``trusted_only``) only a trusted provider may hold, within its per-charge cap;
+    anyone else gets the same ``not-in-budget`` as an unknown number.
+    """
+    validate_lines(lines)
+    if not timedelta(minutes=1) <= ttl <= MAX_HOLD_TTL:
+        raise InvalidInput("A hold lasts from one minute to two days")
+    now = utcnow(now)
+    scope = f"hold:{provider_id}"
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        replay = await idempotency.claim(
+            s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
+        )
+        if replay is not None:
+            return Outcome(replay.status_code, replay.body, replayed=True)
+        provider = await s.get(Provider, provider_id)
+        if provider is None or provider.status != "approved":
+            raise ProviderNotApproved("The provider is not approved to charge")
+        priced = await _check_prices(s, provider, lines)
+        wallet = await _find_wallet(s, provider.organizer_id, customer)
+        if trusted_only:
+            await holds_by_phone_allowed(s, wallet.id, provider_id, sum(a for _, a in priced))
+        envelopes = await _envelopes_for(s, wallet, {cat.id for cat, _ in priced}, now)
+        hold = await place_hold(
+            s,
+            provider=provider,
+            wallet_id=wallet.id,
+            lines=lines,
+            priced=priced,
+            envelopes=envelopes,
+            purpose="visit",
+            expires_at=now + ttl,
+            now=now,
+        )
+        body = hold_view(hold, await hold_lines(s, hold.id), provider.name)
+        await idempotency.store_result(
+            s, scope=scope, key=idempotency_key, status_code=201, body=body
+        )
+        await uow.commit()
+        return Outcome(201, body)
+
+
+async def _own_hold(s: AsyncSession, provider_id: uuid.UUID, hold_id: uuid.UUID) -> Hold:
+    hold = await s.get(Hold, hold_id)
+    if hold is None or hold.provider_id != provider_id or hold.purpose != "visit":
+        raise NotFound("No such hold")
+    return hold
+
+
+async def capture_hold(
+    db: Database,
+    *,
+    provider_id: uuid.UUID,
+    hold_id: uuid.UUID,
+    lines: list[ChargeLineInput],
+    idempotency_key: str,
+    request_hash: str,
+    now: datetime | None = None,
+) -> Outcome:
+    """Capture what was delivered (at most what was held, per budget) and release the rest.
+
+    Refusals: ``hold-not-open`` (already captured, voided or expired), ``capture-exceeds-hold``,
+    and the price checks of a charge.
+    """
+    validate_lines(lines)
+    now = utcnow(now)
+    scope = f"hold-capture:{provider_id}"
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        replay = await idempotency.claim(
+            s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
+        )
+        if replay is not None:
+            return Outcome(replay.status_code, replay.body, replayed=True)
+        hold = await _own_hold(s, provider_id, hold_id)
+        provider = await s.get(Provider, provider_id)
+        assert provider is not None
+        priced = await _check_prices(s, provider, lines)
+        held = await hold_lines(s, hold_id)
+        by_category = {line.category_id: line for line in held}
+        items: list[Item] = []
+        captured: dict[int, int] = defaultdict(int)
+        for pos, (cat, amount) in enumerate(priced):
+            line = by_category.get(cat.id)
+            if line is None:
+                raise CaptureExceedsHold(f"Nothing was held for {cat.code}")
+            captured[line.envelope_id] += amount
+            items.append(
+                Item(
+                    cat.id,
+                    cat.code,
+                    str(lines[pos].quantity),
+                    lines[pos].unit_price_cents,
+                    amount,
+                    line.envelope_id,
+                    line.hold_account_id,
+                    line.period,
+                )
+            )
+        per_env_held: dict[int, int] = defaultdict(int)
+        for line in held:
+            per_env_held[line.envelope_id] += line.amount_cents
+        if any(captured[e] > per_env_held[e] for e in captured):
+            raise CaptureExceedsHold(f"At most {hold.amount_cents} cents were held")
+        total = sum(captured.values())
+        # The race is decided here: of a capture, a void and the expiry job, one moves money.
+        if not await transition(
+            s, hold_id, "captured", now, require_unexpired=True, captured_cents=total
+        ):
+            raise HoldNotOpen()
+        await close_hold_money(s, hold, held, captured, now)
+        charge = await write_charge(
+            s, provider=provider, wallet_id=hold.wallet_id, items=items, now=now
+        )
+        await s.execute(
+            update(Hold)
+            .execution_options(synchronize_session=False)
+            .where(Hold.id == hold_id)
+            .values(charge_id=uuid.UUID(charge["id"]))
+        )
+        body = {
+            **hold_view(hold, held, provider.name),
+            "status": "captured",
+            "captured_cents": total,
+            "charge_id": charge["id"],
+            "charge": charge,
+        }
+        await emit(
+            s,
+            type=HOLD_CAPTURED,
+            organizer_id=hold.organizer_id,
+            wallet_id=hold.wallet_id,
+            provider_id=provider_id,
+            now=now,
+            payload={
+                "hold_id": str(hold_id),
+                "captured_cents": total,
+                "released_cents": hold.amount_cents - total,
+            },
+        )
+        await idempotency.store_result(
+            s, scope=scope, key=idempotency_key, status_code=200, body=body
+        )
+        await uow.commit()
+        return Outcome(200, body)
+
+
+async def void_hold(
+    db: Database, *, provider_id: uuid.UUID, hold_id: uuid.UUID, now: datetime | None = None
+) -> Outcome:
+    """Release a whole hold. Voiding a voided hold answers the same again (a safe retry)."""
+    now = utcnow(now)
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        hold = await _own_hold(s, provider_id, hold_id)
+        provider = await s.get(Provider, provider_id)
+        assert provider is not None
+        held = await hold_lines(s, hold_id)
+        if not await transition(s, hold_id, "voided", now, require_unexpired=False):
+            await s.refresh(hold)
+            if hold.status == "voided":
+                return Outcome(200, hold_view(hold, held, provider.name), replayed=True)
+            raise HoldNotOpen()
+        await close_hold_money(s, hold, held, {}, now)
+        await emit(
+            s,
+            type=HOLD_VOIDED,
+            organizer_id=hold.organizer_id,
+            wallet_id=hold.wallet_id,
+            provider_id=provider_id,
+            now=now,
+            payload={"hold_id": str(hold_id), "released_cents": hold.amount_cents},
+        )
+        await uow.commit()
+        body = {**hold_view(hold, held, provider.name), "status": "voided", "captured_cents": 0}
+        return Outcome(200, body)
+
+
+async def expire_holds(db: Database, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Release visit holds past their time (the scheduler calls this). Each hold in its own
+    transaction, behind the same conditional status update as capture and void, so a
+    capture at the last second and this job never both move the money."""
+    now = utcnow(now)
+    async with UnitOfWork(db, readonly=True) as uow:
+        due = list(
+            (
+                await uow.session.execute(
+                    select(Hold.id)
+                    .where(Hold.status == "held", Hold.purpose == "visit", Hold.expires_at <= now)
+                    .order_by(Hold.expires_at)
+                    .limit(limit)
+                )
+            ).scalars()
+        )
+    done = 0
+    for hold_id in due:
+        async with UnitOfWork(db) as uow:
+            s = uow.session
+            hold = await s.get(Hold, hold_id)
+            assert hold is not None
+            if not await transition(s, hold_id, "expired", now, require_unexpired=False):
+                continue
+            await close_hold_money(s, hold, await hold_lines(s, hold_id), {}, now)
+            await emit(
+                s,
+                type=HOLD_EXPIRED,
+                organizer_id=hold.organizer_id,
+                wallet_id=hold.wallet_id,
+                provider_id=hold.provider_id,
+                now=now,
+                payload={"hold_id": str(hold_id), "released_cents": hold.amount_cents},
+            )
+            await uow.commit()
+            done += 1
+    return done
+
+
+async def get_hold(db: Database, *, provider_id: uuid.UUID, hold_id: uuid.UUID) -> dict[str, Any]:
+    async with UnitOfWork(db, readonly=True) as uow:
+        hold = await _own_hold(uow.session, provider_id, hold_id)
+        provider = await uow.session.get(Provider, provider_id)
+        assert provider is not None
+        return hold_view(hold, await hold_lines(uow.session, hold_id), provider.name)

@@ -1,0 +1,463 @@
+"""Checkout at the door: phone number, client QR, card + PIN, visit holds, payment requests,
+trusted providers and cards (issue 4). Thin controllers over ``payments``.
+
+Path ids other than ``wallet_id`` are declared as strings and parsed here, so a malformed id is
+a 404 problem after the guards ran (not a router 404 before them).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import deque
+from datetime import timedelta
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import TooManyRequestsException
+from litestar.params import Parameter
+
+from payments import audit, cards, checkout, requests, tokens, visits
+from payments.access import Actor
+from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge
+from payments.db import Database
+from payments.errors import DomainError, InvalidInput, NotFound
+from payments.idempotency import validate_key
+from payments.phones import to_e164
+from wallet_api import checkout_schemas as cs
+from wallet_api import qr, schemas
+from wallet_api.auth import roles
+from wallet_api.routes.checkout_cards import (
+    CardController,
+    TrustedProviderController,
+    WalletCardController,
+    _id,
+    ensure_may_act,
+)
+from wallet_api.routes.deps import fingerprint, strict_body
+
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(header="Idempotency-Key", required=False, description="Required; see charges."),
+]
+REQUEST_QR_PREFIX = "hbpay:request:"
+# Phone-number and code lookups per provider and window: enough for a busy day at the door,
+# far too few to walk a number range.
+LOOKUP_LIMIT = 30
+LOOKUP_WINDOW_S = 600.0
+
+
+class Limiter:
+    """Attempts per key in a sliding window, in this process's memory."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._hits: dict[str, deque[float]] = {}
+
+    def hit(self, key: str) -> None:
+        now = time.monotonic()
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - self.window_s:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            retry = max(1, int(hits[0] + self.window_s - now) + 1)
+            raise TooManyRequestsException(
+                "Too many lookups; wait a moment and try again",
+                headers={"Retry-After": str(retry)},
+            )
+        hits.append(now)
+
+
+def _limiter(request: Request[Any, Any, Any]) -> Limiter:
+    state = request.app.state
+    if getattr(state, "checkout_limiter", None) is None:
+        state.checkout_limiter = Limiter(LOOKUP_LIMIT, LOOKUP_WINDOW_S)
+    limiter: Limiter = state.checkout_limiter
+    return limiter
+
+
+def _lines(data: Any) -> list[ChargeLineInput]:
+    return [ChargeLineInput(x.category, x.quantity, x.unit_price_cents) for x in data.lines]
+
+
+def _respond(outcome: Outcome, struct: type[msgspec.Struct]) -> Response[Any]:
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return Response(
+        msgspec.convert(outcome.body, struct), status_code=outcome.status_code, headers=headers
+    )
+
+
+def _provider(actor: Actor) -> uuid.UUID:
+    assert actor.provider_id is not None
+    return actor.provider_id
+
+
+async def _customer(
+    request: Request[Any, Any, Any], db: Database, actor: Actor, data: cs.HoldCreate
+) -> tuple[Customer, bool]:
+    """Who a visit hold is for, and whether only a trusted provider may hold (by phone)."""
+    given = [data.token or data.code, data.card_number, data.phone]
+    if sum(x is not None for x in given) != 1:
+        raise InvalidInput("Identify the client by token, code, card_number + pin, or phone")
+    if data.card_number is not None:
+        return Customer(
+            wallet_id=await _verify_card(request, db, actor, data.card_number, data.pin)
+        ), False
+    if data.phone is not None:
+        _limiter(request).hit(f"lookup:{actor.provider_id}")
+        return Customer(phone_e164=to_e164(data.phone)), True
+    return Customer(token=data.token, token_code=data.code), False
+
+
+async def _verify_card(
+    request: Request[Any, Any, Any], db: Database, actor: Actor, number: str, pin: str | None
+) -> uuid.UUID:
+    try:
+        return await cards.verify_card(
+            db, organizer_id=actor.organizer_id, card_number=number, pin=pin or ""
+        )
+    except DomainError as exc:
+        _limiter(request).hit(f"lookup:{actor.provider_id}")
+        await audit.record(
+            db,
+            action="checkout.card_refused",
+            actor_id=actor.principal_id,
+            organizer_id=actor.organizer_id,
+            detail=exc.slug,
+        )
+        raise
+
+
+class CheckoutController(Controller):
+    path = "/api/checkout"
+    tags = ["checkout"]
+
+    @post("/phone", guards=[roles("provider")], status_code=201)
+    async def by_phone(
+        self,
+        request: Request[Any, Any, Any],
+        data: cs.PhoneCheckout,
+        db: Database,
+        actor: Actor,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[cs.CheckoutResult]:
+        """Charge by the client's phone number: 201 ``captured`` for a trusted provider within
+        its caps, else 202 ``pending`` with a payment request (the money is held). An unknown
+        number and "no budget for this" give the same ``not-in-budget``. Rate-limited (429 with
+        Retry-After) and audited."""
+        data = await strict_body(request, cs.PhoneCheckout)
+        key = validate_key(idempotency_key)
+        _limiter(request).hit(f"lookup:{actor.provider_id}")
+        result = "error"
+        try:
+            outcome = await checkout.phone_checkout(
+                db,
+                provider_id=_provider(actor),
+                phone_e164=to_e164(data.phone),
+                lines=_lines(data),
+                idempotency_key=key,
+                request_hash=fingerprint(request, data),
+            )
+            result = str(outcome.body.get("outcome"))
+        except DomainError as exc:
+            result = exc.slug
+            raise
+        finally:
+            await audit.record(
+                db,
+                action="checkout.phone_lookup",
+                actor_id=actor.principal_id,
+                organizer_id=actor.organizer_id,
+                detail=result,
+            )
+        return _respond(outcome, cs.CheckoutResult)
+
+    @post("/token", guards=[roles("provider")], status_code=201)
+    async def by_token(
+        self,
+        request: Request[Any, Any, Any],
+        data: cs.TokenCheckout,
+        db: Database,
+        actor: Actor,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[schemas.Charge]:
+        """Charge with the client's QR token (or its 8-digit code): presenting it is consent,
+        so the charge is captured at once. Used, expired or foreign tokens: ``token-invalid``."""
+        data = await strict_body(request, cs.TokenCheckout)
+        key = validate_key(idempotency_key)
+        if (data.token is None) == (data.code is None):
+            raise InvalidInput("Give either token or code")
+        try:
+            outcome = await capture_charge(
+                db,
+                provider_id=_provider(actor),
+                customer=Customer(token=data.token, token_code=data.code),
+                lines=_lines(data),
+                idempotency_key=key,
+                request_hash=fingerprint(request, data),
+            )
+        except DomainError as exc:
+            if exc.slug == "token-invalid":
+                _limiter(request).hit(f"lookup:{actor.provider_id}")
+            raise
+        return _respond(outcome, schemas.Charge)
+
+    @post("/card", guards=[roles("provider")], status_code=201)
+    async def by_card(
+        self,
+        request: Request[Any, Any, Any],
+        data: cs.CardCheckout,
+        db: Database,
+        actor: Actor,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[schemas.Charge]:
+        """Charge with a QR card and the PIN the client types. Five wrong PINs lock the card
+        (``card-locked``); a wrong PIN says ``card-invalid`` with ``attempts_left``."""
+        data = await strict_body(request, cs.CardCheckout)
+        key = validate_key(idempotency_key)
+        wallet_id = await _verify_card(request, db, actor, data.card_number, data.pin)
+        outcome = await capture_charge(
+            db,
+            provider_id=_provider(actor),
+            customer=Customer(wallet_id=wallet_id),
+            lines=_lines(data),
+            idempotency_key=key,
+            request_hash=fingerprint(request, data),
+        )
+        return _respond(outcome, schemas.Charge)
+
+
+class HoldController(Controller):
+    path = "/api/holds"
+    tags = ["checkout"]
+
+    @post("/", guards=[roles("provider")], status_code=201)
+    async def create_hold(
+        self,
+        request: Request[Any, Any, Any],
+        data: cs.HoldCreate,
+        db: Database,
+        actor: Actor,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[cs.Hold]:
+        """Hold the expected price at check-in (default 12 h)."""
+        data = await strict_body(request, cs.HoldCreate)
+        key = validate_key(idempotency_key)
+        customer, trusted_only = await _customer(request, db, actor, data)
+        outcome = await visits.create_visit_hold(
+            db,
+            provider_id=_provider(actor),
+            customer=customer,
+            lines=_lines(data),
+            idempotency_key=key,
+            request_hash=fingerprint(request, data),
+            ttl=timedelta(minutes=data.ttl_minutes),
+            trusted_only=trusted_only,
+        )
+        return _respond(outcome, cs.Hold)
+
+    @get("/{hold_id:str}", guards=[roles("provider")])
+    async def get_hold(self, hold_id: str, db: Database, actor: Actor) -> cs.Hold:
+        """One of the provider's own holds."""
+        view = await visits.get_hold(db, provider_id=_provider(actor), hold_id=_id(hold_id))
+        return msgspec.convert(view, cs.Hold)
+
+    @post("/{hold_id:str}/capture", guards=[roles("provider")], status_code=200)
+    async def capture(
+        self,
+        request: Request[Any, Any, Any],
+        hold_id: str,
+        data: cs.HoldCapture,
+        db: Database,
+        actor: Actor,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[cs.Hold]:
+        """Capture what was delivered (at most what was held); the rest goes back."""
+        data = await strict_body(request, cs.HoldCapture)
+        key = validate_key(idempotency_key)
+        outcome = await visits.capture_hold(
+            db,
+            provider_id=_provider(actor),
+            hold_id=_id(hold_id),
+            lines=_lines(data),
+            idempotency_key=key,
+            request_hash=fingerprint(request, data),
+        )
+        return _respond(outcome, cs.Hold)
+
+    @post("/{hold_id:str}/void", guards=[roles("provider")], status_code=200)
+    async def void(self, hold_id: str, db: Database, actor: Actor) -> Response[cs.Hold]:
+        """Release the whole hold. Safe to retry."""
+        outcome = await visits.void_hold(db, provider_id=_provider(actor), hold_id=_id(hold_id))
+        return _respond(outcome, cs.Hold)
+
+
+def _with_qr(view: dict[str, Any]) -> dict[str, Any]:
+    if view.get("wallet_id") is None and view["status"] == "pending":
+        payload = REQUEST_QR_PREFIX + view["id"]
+        return {**view, "qr_payload": payload, "qr_svg": qr.svg(payload)}
+    return view
+
+
+async def _approver_wallet(
+    db: Database, actor: Actor, request_id: uuid.UUID, data: cs.Approve
+) -> uuid.UUID:
+    """The wallet an approval or decline is for, once the actor may act on it."""
+    parties = await requests.request_parties(db, request_id)
+    if parties is None or parties[0] != actor.organizer_id:
+        raise NotFound("No such payment request")
+    wallet_id = parties[2] or data.wallet_id
+    if wallet_id is None:
+        if actor.role != "client" or actor.client_id is None:
+            raise InvalidInput("Name the wallet_id you approve for")
+        wallet_id = await requests.wallet_of_client(db, actor.client_id)
+    assert wallet_id is not None
+    await ensure_may_act(db, actor, wallet_id, "approve", case_manager=False)
+    return wallet_id
+
+
+class PaymentRequestController(Controller):
+    path = "/api/payment-requests"
+    tags = ["checkout"]
+
+    @post("/", guards=[roles("provider")], status_code=201)
+    async def create_qr_request(
+        self,
+        request: Request[Any, Any, Any],
+        data: cs.QrRequestCreate,
+        db: Database,
+        actor: Actor,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[cs.PaymentRequest]:
+        """A request the provider shows as a QR (``qr_svg``); the client scans and approves."""
+        data = await strict_body(request, cs.QrRequestCreate)
+        key = validate_key(idempotency_key)
+        outcome = await checkout.create_qr_request(
+            db,
+            provider_id=_provider(actor),
+            lines=_lines(data),
+            idempotency_key=key,
+            request_hash=fingerprint(request, data),
+        )
+        return Response(
+            msgspec.convert(_with_qr(outcome.body), cs.PaymentRequest),
+            status_code=outcome.status_code,
+            headers={"Idempotent-Replayed": "true"} if outcome.replayed else {},
+        )
+
+    @get("/{request_id:str}", guards=[roles("provider", "client", "carer", "case_manager")])
+    async def get_request(self, request_id: str, db: Database, actor: Actor) -> cs.PaymentRequest:
+        """A request: for its provider (poll it for the outcome), for whoever may see the
+        wallet, and, while pending, for a client or carer who scanned a provider's QR."""
+        rid = _id(request_id)
+        parties = await requests.request_parties(db, rid)
+        if parties is None or parties[0] != actor.organizer_id:
+            raise NotFound("No such payment request")
+        _org, provider_id, wallet_id = parties
+        view = await requests.get_request(db, rid)
+        if actor.role == "provider":
+            if actor.provider_id != provider_id:
+                raise NotFound("No such payment request")
+        elif wallet_id is not None:
+            await ensure_may_act(db, actor, wallet_id, "view", case_manager=True)
+        elif actor.role not in ("client", "carer") or view["status"] != "pending":
+            raise NotFound("No such payment request")
+        return msgspec.convert(_with_qr(view), cs.PaymentRequest)
+
+    @post("/{request_id:str}/approve", guards=[roles("client", "carer")], status_code=200)
+    async def approve(
+        self,
+        request: Request[Any, Any, Any],
+        request_id: str,
+        data: cs.Approve,
+        db: Database,
+        actor: Actor,
+    ) -> Response[cs.PaymentRequest]:
+        """Approve: the held money is captured (one tap). Safe to retry."""
+        data = await strict_body(request, cs.Approve)
+        rid = _id(request_id)
+        wallet_id = await _approver_wallet(db, actor, rid, data)
+        outcome = await requests.approve_request(
+            db, request_id=rid, wallet_id=wallet_id, actor_id=actor.principal_id
+        )
+        return _respond(outcome, cs.PaymentRequest)
+
+    @post("/{request_id:str}/decline", guards=[roles("client", "carer")], status_code=200)
+    async def decline(
+        self,
+        request: Request[Any, Any, Any],
+        request_id: str,
+        data: cs.Approve,
+        db: Database,
+        actor: Actor,
+    ) -> Response[cs.PaymentRequest]:
+        """Decline: the held money goes back to the budget. Safe to retry."""
+        data = await strict_body(request, cs.Approve)
+        rid = _id(request_id)
+        wallet_id = await _approver_wallet(db, actor, rid, data)
+        outcome = await requests.decline_request(
+            db, request_id=rid, wallet_id=wallet_id, actor_id=actor.principal_id
+        )
+        return _respond(outcome, cs.PaymentRequest)
+
+    @post("/{request_id:str}/cancel", guards=[roles("provider")], status_code=200)
+    async def cancel(
+        self, request_id: str, db: Database, actor: Actor
+    ) -> Response[cs.PaymentRequest]:
+        """The provider withdraws its pending request; held money goes back."""
+        outcome = await requests.cancel_request(
+            db, request_id=_id(request_id), provider_id=_provider(actor)
+        )
+        return _respond(outcome, cs.PaymentRequest)
+
+
+class WalletCheckoutController(Controller):
+    path = "/api/wallets/{wallet_id:uuid}"
+    tags = ["checkout"]
+
+    @post("/payment-tokens", guards=[roles("client", "carer")], status_code=201)
+    async def new_token(
+        self,
+        request: Request[Any, Any, Any],
+        wallet_id: uuid.UUID,
+        data: cs.TokenCreate,
+        db: Database,
+        actor: Actor,
+    ) -> cs.PaymentToken:
+        """A single-use payment QR (SVG and PNG) and its 8-digit code, valid up to 120 s.
+        Showing it is consent, so the client or a carer with ``approve`` asks for it."""
+        data = await strict_body(request, cs.TokenCreate)
+        await ensure_may_act(db, actor, wallet_id, "approve", case_manager=False)
+        issued = await tokens.issue_token(
+            db, wallet_id=wallet_id, created_by=actor.principal_id, ttl_s=data.ttl_seconds
+        )
+        return cs.PaymentToken(
+            token=issued.token,
+            code=issued.code,
+            wallet_id=wallet_id,
+            expires_at=issued.expires_at.isoformat(),
+            qr_svg=qr.svg(issued.token),
+            qr_png=qr.png_data_url(issued.token),
+        )
+
+    @get("/payment-requests", guards=[roles("client", "carer", "case_manager")])
+    async def pending(
+        self, wallet_id: uuid.UUID, db: Database, actor: Actor
+    ) -> list[cs.PaymentRequest]:
+        """Requests waiting for this wallet's answer."""
+        await ensure_may_act(db, actor, wallet_id, "view", case_manager=True)
+        return msgspec.convert(
+            await requests.pending_for_wallet(db, wallet_id), list[cs.PaymentRequest]
+        )
+
+
+CONTROLLERS = [
+    CheckoutController,
+    HoldController,
+    PaymentRequestController,
+    WalletCheckoutController,
+    TrustedProviderController,
+    WalletCardController,
+    CardController,
+]

@@ -1,0 +1,254 @@
+"""Organizer reports, computed from the ledger so they reconcile with ``wallet check``.
+
+* ``monthly_report``: per month x budget line service group (the categories a decision line
+  covers, e.g. ``kotiapu+siivous``; a one-service line is that service): allotted (what the
+  decisions grant for the month, pro-rated like funding), funded, spent, refunded (to the
+  envelope), expired, other (holds and any later kinds, signed), and the use rate
+  (spent - refunded) / funded. Funded/spent/refunded/expired are the envelopes' transfers by
+  month, the very figures ``check_books`` sums per period.
+* ``provider_report``: per month x provider: earned (into the payable account), refunded (out
+  of it), net, and settled (paid out by settlements booked in that month).
+
+Money is integer cents; the use rate is a percentage with one decimal, as text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, fields
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased
+
+from payments.db import Database
+from payments.errors import InvalidInput
+from payments.models import (
+    ENVELOPE,
+    PROVIDER_PAYABLE,
+    Account,
+    Decision,
+    DecisionLine,
+    DecisionLineCategory,
+    Provider,
+    ServiceCategory,
+    Transfer,
+)
+from payments.periods import parse_period, prorated_cents
+from payments.uow import UnitOfWork
+
+
+@dataclass
+class MonthRow:
+    period: str
+    services: str
+    allotted_cents: int = 0
+    funded_cents: int = 0
+    spent_cents: int = 0
+    refunded_cents: int = 0
+    expired_cents: int = 0
+    other_cents: int = 0
+    use_rate_pct: str | None = None
+
+
+@dataclass
+class ProviderRow:
+    period: str
+    provider_id: uuid.UUID
+    provider: str
+    earned_cents: int = 0
+    refunded_cents: int = 0
+    net_cents: int = 0
+    settled_cents: int = 0
+
+
+def _check_range(from_period: str | None, to_period: str | None) -> None:
+    for p in (from_period, to_period):
+        if p is not None:
+            try:
+                parse_period(p)
+            except ValueError as exc:
+                raise InvalidInput(str(exc)) from exc
+    if from_period and to_period and from_period > to_period:
+        raise InvalidInput("from is after to")
+
+
+def _in_range(period: str, from_period: str | None, to_period: str | None) -> bool:
+    return (from_period is None or period >= from_period) and (
+        to_period is None or period <= to_period
+    )
+
+
+def use_rate(spent: int, refunded: int, funded: int) -> str | None:
+    if funded <= 0:
+        return None
+    pct = Decimal(100 * (spent - refunded)) / Decimal(funded)
+    return str(pct.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+async def monthly_report(
+    db: Database,
+    *,
+    organizer_id: uuid.UUID,
+    from_period: str | None = None,
+    to_period: str | None = None,
+) -> list[MonthRow]:
+    """Per month x service group: allotted, funded, spent, refunded, expired, use rate."""
+    _check_range(from_period, to_period)
+    async with UnitOfWork(db, readonly=True) as uow:
+        s = uow.session
+        # Each decision line's service group, and its envelope.
+        groups: dict[uuid.UUID, set[str]] = defaultdict(set)
+        for line_id, code in (
+            await s.execute(
+                select(DecisionLineCategory.line_id, ServiceCategory.code)
+                .join(ServiceCategory, ServiceCategory.id == DecisionLineCategory.category_id)
+                .where(ServiceCategory.organizer_id == organizer_id)
+            )
+        ).all():
+            groups[line_id].add(code)
+        label = {k: "+".join(sorted(v)) for k, v in groups.items()}
+        envelope_line = {
+            int(acc): line
+            for acc, line in (
+                await s.execute(
+                    select(Account.id, Account.decision_line_id).where(
+                        Account.organizer_id == organizer_id, Account.kind == ENVELOPE
+                    )
+                )
+            ).all()
+        }
+        env = aliased(Account)
+        signed = case(
+            (Transfer.credit_account_id == env.id, Transfer.amount_cents),
+            else_=-Transfer.amount_cents,
+        )
+        flows = (
+            await s.execute(
+                select(env.id, Transfer.period, Transfer.kind, func.sum(signed))
+                .join(
+                    Transfer,
+                    (Transfer.credit_account_id == env.id) | (Transfer.debit_account_id == env.id),
+                )
+                .where(env.kind == ENVELOPE, env.organizer_id == organizer_id)
+                .group_by(env.id, Transfer.period, Transfer.kind)
+            )
+        ).all()
+        lines = (
+            await s.execute(
+                select(
+                    DecisionLine.id,
+                    DecisionLine.monthly_amount_cents,
+                    Decision.valid_from,
+                    Decision.valid_to,
+                )
+                .join(Decision, Decision.id == DecisionLine.decision_id)
+                .where(Decision.organizer_id == organizer_id)
+            )
+        ).all()
+
+    rows: dict[tuple[str, str], MonthRow] = {}
+
+    def row(period: str, services: str) -> MonthRow:
+        key = (period, services)
+        if key not in rows:
+            rows[key] = MonthRow(period, services)
+        return rows[key]
+
+    for acc_id, period, kind, amount in flows:
+        period, amount = str(period), int(amount)
+        if not _in_range(period, from_period, to_period):
+            continue
+        env_line = envelope_line.get(int(acc_id))
+        r = row(period, label.get(env_line, "?") if env_line else "?")
+        if kind == "funding":
+            r.funded_cents += amount
+        elif kind == "charge":
+            r.spent_cents += -amount
+        elif kind == "refund":
+            r.refunded_cents += amount
+        elif kind == "expiry":
+            r.expired_cents += -amount
+        else:
+            r.other_cents += amount
+    periods = {p for p, _ in rows}
+    if from_period and to_period:
+        p = from_period
+        while p <= to_period and len(periods) < 240:
+            periods.add(p)
+            y, m = parse_period(p)
+            p = f"{y + (m == 12):04d}-{(m % 12) + 1:02d}"
+    for line_id, monthly, valid_from, valid_to in lines:
+        for period in periods:
+            cents = prorated_cents(int(monthly), period, valid_from, valid_to)
+            if cents:
+                row(period, label.get(line_id, "?")).allotted_cents += cents
+    out = sorted(rows.values(), key=lambda r: (r.period, r.services))
+    for r in out:
+        r.use_rate_pct = use_rate(r.spent_cents, r.refunded_cents, r.funded_cents)
+    return out
+
+
+async def provider_report(
+    db: Database,
+    *,
+    organizer_id: uuid.UUID,
+    from_period: str | None = None,
+    to_period: str | None = None,
+) -> list[ProviderRow]:
+    """Per month x provider: earned, refunded, net and settled, from the payable accounts."""
+    _check_range(from_period, to_period)
+    payable = aliased(Account)
+    is_credit = Transfer.credit_account_id == payable.id
+    stmt = (
+        select(
+            Transfer.period,
+            payable.provider_id,
+            Provider.name,
+            func.sum(
+                case(((Transfer.kind != "settlement") & is_credit, Transfer.amount_cents), else_=0)
+            ),
+            func.sum(
+                case(((Transfer.kind != "settlement") & ~is_credit, Transfer.amount_cents), else_=0)
+            ),
+            func.sum(case((Transfer.kind == "settlement", Transfer.amount_cents), else_=0)),
+        )
+        .join(
+            Transfer,
+            (Transfer.credit_account_id == payable.id) | (Transfer.debit_account_id == payable.id),
+        )
+        .join(Provider, Provider.id == payable.provider_id)
+        .where(payable.kind == PROVIDER_PAYABLE, payable.organizer_id == organizer_id)
+        .group_by(Transfer.period, payable.provider_id, Provider.name)
+    )
+    async with UnitOfWork(db, readonly=True) as uow:
+        result = (await uow.session.execute(stmt)).all()
+    out = [
+        ProviderRow(
+            period=str(period),
+            provider_id=pid,
+            provider=name,
+            earned_cents=int(earned),
+            refunded_cents=int(refunded),
+            net_cents=int(earned) - int(refunded),
+            settled_cents=int(settled),
+        )
+        for period, pid, name, earned, refunded, settled in result
+        if _in_range(str(period), from_period, to_period)
+    ]
+    return sorted(out, key=lambda r: (r.period, r.provider, str(r.provider_id)))
+
+
+def to_csv(rows: Sequence[Any], row_type: type[Any]) -> str:
+    """Report rows as CSV with a header of the field names (amounts in cents)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([f.name for f in fields(row_type)])
+    for r in rows:
+        w.writerow(["" if v is None else v for v in astuple(r)])
+    return buf.getvalue()

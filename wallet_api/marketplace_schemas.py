@@ -1,0 +1,137 @@
+"""Request and response bodies of the providers' marketplace (msgspec Structs). Money is integer
+cents everywhere."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from msgspec import Meta, Struct
+
+Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
+Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+PriceCents = Annotated[int, Meta(gt=0, le=100_000_000, description="Price per unit, euro cents")]
+
+
+class ApplicationCreate(Struct, forbid_unknown_fields=True):
+    """A provider's application. ``organizer`` is the county's slug (default: the signed-in
+    caller's county). ``prices``: service category code -> price per unit in cents."""
+
+    company_name: Text200
+    business_id: Annotated[str, Meta(min_length=1, max_length=20, description="Y-tunnus")]
+    iban: Annotated[str, Meta(min_length=1, max_length=50)]
+    bic: Annotated[str, Meta(min_length=1, max_length=20)]
+    contact_name: Text200
+    contact_email: Annotated[str, Meta(min_length=3, max_length=254)]
+    contact_phone: Annotated[str, Meta(min_length=1, max_length=32)]
+    languages: Annotated[
+        list[Annotated[str, Meta(max_length=10)]], Meta(min_length=1, max_length=10)
+    ]
+    municipalities: Annotated[
+        list[Annotated[str, Meta(max_length=100)]], Meta(min_length=1, max_length=60)
+    ]
+    prices: Annotated[dict[Code, PriceCents], Meta(min_length=1, max_length=40)]
+    organizer: Annotated[str, Meta(min_length=1, max_length=40)] | None = None
+
+
+class ApplicationCreated(Struct):
+    provider_id: uuid.UUID
+    status: str
+
+
+class ProviderPriceOut(Struct):
+    category: str
+    unit_price_cents: int
+    approved: bool
+
+
+class ProviderOut(Struct):
+    provider_id: uuid.UUID
+    name: str
+    business_id: str
+    status: str
+    iban: str | None
+    bic: str | None
+    contact_name: str | None
+    contact_email: str | None
+    contact_phone: str | None
+    languages: list[str]
+    municipalities: list[str]
+    prices: list[ProviderPriceOut]
+    decision_reason: str | None
+    created_at: datetime
+
+
+class Approve(Struct, forbid_unknown_fields=True):
+    """``categories``: the services approved (default: every one applied for)."""
+
+    categories: Annotated[list[Code], Meta(max_length=40)] | None = None
+
+
+class Reason(Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, Meta(max_length=1000)] | None = None
+
+
+class StatusOut(Struct):
+    provider_id: uuid.UUID
+    status: str
+
+
+class DirectoryEntryOut(Struct):
+    provider_id: uuid.UUID
+    provider_name: str
+    category: str
+    category_name: str
+    unit: str
+    unit_price_cents: int
+    municipalities: list[str]
+    languages: list[str]
+    contact_phone: str | None
+
+
+class SettlementOut(Struct):
+    id: uuid.UUID
+    provider_id: uuid.UUID
+    provider_name: str
+    reference: str
+    until: date
+    amount_cents: int
+    created_at: datetime
+    lines: int
+
+
+class SettlementLineOut(Struct):
+    transfer_id: int
+    charge_id: uuid.UUID | None
+    kind: str
+    period: str
+    amount_cents: int
+    booked_at: datetime
+
+
+class SettlementDetail(Struct):
+    settlement: SettlementOut
+    lines: list[SettlementLineOut]
+
+
+class MonthRowOut(Struct):
+    period: str
+    services: str
+    allotted_cents: int
+    funded_cents: int
+    spent_cents: int
+    refunded_cents: int
+    expired_cents: int
+    other_cents: int
+    use_rate_pct: str | None
+
+
+class ProviderRowOut(Struct):
+    period: str
+    provider_id: uuid.UUID
+    provider: str
+    earned_cents: int
+    refunded_cents: int
+    net_cents: int
+    settled_cents: int

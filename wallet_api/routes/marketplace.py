@@ -1,0 +1,291 @@
+"""The providers' marketplace: onboarding, the directory, settlements and organizer reports.
+
+Path ids are declared as ``str`` and parsed here (a malformed id is ``not-found``), so every
+route's guard answers first: an anonymous caller gets 401 whatever the id looks like.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from payments import providers, reports, settlements
+from payments.access import Actor
+from payments.db import Database
+from payments.errors import Forbidden, InvalidInput, NotFound
+from payments.marketplace_models import PROVIDER_STATUSES
+from wallet_api import marketplace_schemas as ms
+from wallet_api.auth import roles, signed_in
+from wallet_api.problems import language_of
+from wallet_api.routes.deps import strict_body
+
+CASE_MANAGER = roles("case_manager")
+PROVIDER_OR_CASE_MANAGER = roles("provider", "case_manager")
+PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+def _uuid(text: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError as exc:
+        raise NotFound(f"No such {what}") from exc
+
+
+def _provider_out(p: providers.ProviderSummary) -> ms.ProviderOut:
+    return ms.ProviderOut(
+        provider_id=p.provider_id,
+        name=p.name,
+        business_id=p.business_id,
+        status=p.status,
+        iban=p.iban,
+        bic=p.bic,
+        contact_name=p.contact_name,
+        contact_email=p.contact_email,
+        contact_phone=p.contact_phone,
+        languages=p.languages,
+        municipalities=p.municipalities,
+        prices=[ms.ProviderPriceOut(**x) for x in p.prices],
+        decision_reason=p.decision_reason,
+        created_at=p.created_at,
+    )
+
+
+class ProviderOnboardingController(Controller):
+    path = "/api/providers"
+    tags = ["providers"]
+
+    @post("/applications", opt={"public": True}, status_code=201)
+    async def apply(
+        self, request: Request[Any, Any, Any], data: ms.ApplicationCreate, db: Database
+    ) -> ms.ApplicationCreated:
+        """Apply to become a provider (public, or signed in). Nothing is written unless every
+        field is valid: business id (Y-tunnus), IBAN and BIC, contact, languages, service area
+        and prices within the county's caps. The status is ``applied`` until a case manager
+        decides."""
+        data = await strict_body(request, ms.ApplicationCreate)  # prices: real JSON integers
+        user = request.scope.get("user")
+        if data.organizer:
+            organizer_id = await providers.organizer_by_slug(db, data.organizer)
+        elif isinstance(user, Actor):
+            organizer_id = user.organizer_id
+        else:
+            raise InvalidInput("Name the county: organizer")
+        applied = await providers.apply_provider(
+            db,
+            organizer_id=organizer_id,
+            application=providers.Application(
+                company_name=data.company_name,
+                business_id=data.business_id,
+                iban=data.iban,
+                bic=data.bic,
+                contact_name=data.contact_name,
+                contact_email=data.contact_email,
+                contact_phone=data.contact_phone,
+                languages=list(data.languages),
+                municipalities=list(data.municipalities),
+                prices=dict(data.prices),
+            ),
+            actor_id=user.principal_id if isinstance(user, Actor) else None,
+        )
+        return ms.ApplicationCreated(provider_id=applied.provider_id, status=applied.status)
+
+    @get("/applications", guards=[CASE_MANAGER])
+    async def list_applications(
+        self,
+        db: Database,
+        actor: Actor,
+        status: Annotated[str | None, Parameter(max_length=20)] = "applied",
+    ) -> list[ms.ProviderOut]:
+        """Providers of the case manager's county by status (default: waiting for a
+        decision; ``status=all`` lists every one)."""
+        wanted = None if status in (None, "all") else status
+        if wanted is not None and wanted not in PROVIDER_STATUSES:
+            raise InvalidInput(f"status must be one of {', '.join(PROVIDER_STATUSES)} or all")
+        rows = await providers.list_providers(db, organizer_id=actor.organizer_id, status=wanted)
+        return [_provider_out(p) for p in rows]
+
+    async def _decide(
+        self,
+        db: Database,
+        actor: Actor,
+        provider_id: str,
+        action: str,
+        reason: str | None = None,
+        categories: list[str] | None = None,
+    ) -> ms.StatusOut:
+        pid = _uuid(provider_id, "provider")
+        status = await providers.decide_provider(
+            db,
+            organizer_id=actor.organizer_id,
+            provider_id=pid,
+            action=action,
+            actor_id=actor.principal_id,
+            reason=reason,
+            categories=categories,
+        )
+        return ms.StatusOut(provider_id=pid, status=status)
+
+    @post("/{provider_id:str}/approve", guards=[CASE_MANAGER], status_code=200)
+    async def approve(
+        self, provider_id: str, data: ms.Approve, db: Database, actor: Actor
+    ) -> ms.StatusOut:
+        """Approve an applied provider for the given services (default: all it applied for)."""
+        cats = list(data.categories) if data.categories is not None else None
+        return await self._decide(db, actor, provider_id, "approve", categories=cats)
+
+    @post("/{provider_id:str}/reject", guards=[CASE_MANAGER], status_code=200)
+    async def reject(
+        self, provider_id: str, data: ms.Reason, db: Database, actor: Actor
+    ) -> ms.StatusOut:
+        """Reject an application; the reason is required and kept."""
+        return await self._decide(db, actor, provider_id, "reject", reason=data.reason)
+
+    @post("/{provider_id:str}/suspend", guards=[CASE_MANAGER], status_code=200)
+    async def suspend(
+        self, provider_id: str, data: ms.Reason, db: Database, actor: Actor
+    ) -> ms.StatusOut:
+        """Suspend an approved provider: it can no longer charge."""
+        return await self._decide(db, actor, provider_id, "suspend", reason=data.reason)
+
+    @post("/{provider_id:str}/reinstate", guards=[CASE_MANAGER], status_code=200)
+    async def reinstate(
+        self, provider_id: str, data: ms.Reason, db: Database, actor: Actor
+    ) -> ms.StatusOut:
+        """Reinstate a suspended provider."""
+        return await self._decide(db, actor, provider_id, "reinstate", reason=data.reason)
+
+
+class DirectoryController(Controller):
+    path = "/api/directory"
+    tags = ["providers"]
+
+    @get("/", guards=[signed_in])
+    async def directory(
+        self,
+        request: Request[Any, Any, Any],
+        db: Database,
+        actor: Actor,
+        category: Annotated[str | None, Parameter(max_length=40)] = None,
+        municipality: Annotated[str | None, Parameter(max_length=100)] = None,
+        language: Annotated[str | None, Parameter(max_length=10)] = None,
+    ) -> list[ms.DirectoryEntryOut]:
+        """Approved providers of the caller's county per service, cheapest first, with unit,
+        service area and languages. Filter by category, municipality and language."""
+        rows = await providers.provider_directory(
+            db,
+            organizer_id=actor.organizer_id,
+            category=category,
+            municipality=municipality,
+            language=language,
+            display_language=language_of(request),
+        )
+        return [ms.DirectoryEntryOut(**vars(r)) for r in rows]
+
+
+def _settlement_out(v: settlements.SettlementView) -> ms.SettlementOut:
+    return ms.SettlementOut(**vars(v))
+
+
+def _settlement_scope(actor: Actor) -> uuid.UUID | None:
+    """A provider sees only its own settlements; a case manager all of the county's."""
+    if actor.role == "provider":
+        if actor.provider_id is None:
+            raise Forbidden("This principal acts for no provider")
+        return actor.provider_id
+    return None
+
+
+class SettlementController(Controller):
+    path = "/api/settlements"
+    tags = ["settlements"]
+
+    @get("/", guards=[PROVIDER_OR_CASE_MANAGER])
+    async def list_settlements(
+        self,
+        db: Database,
+        actor: Actor,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> list[ms.SettlementOut]:
+        """Settlements, newest first: a provider's own, or all of a case manager's county."""
+        rows = await settlements.list_settlements(
+            db,
+            organizer_id=actor.organizer_id,
+            provider_id=_settlement_scope(actor),
+            limit=limit,
+        )
+        return [_settlement_out(v) for v in rows]
+
+    @get("/{settlement_id:str}", guards=[PROVIDER_OR_CASE_MANAGER])
+    async def get_settlement(
+        self, settlement_id: str, db: Database, actor: Actor
+    ) -> ms.SettlementDetail:
+        """One settlement with the charges and refunds it covers (+ charged, - refunded)."""
+        view, lines = await settlements.get_settlement(
+            db,
+            _uuid(settlement_id, "settlement"),
+            organizer_id=actor.organizer_id,
+            provider_id=_settlement_scope(actor),
+        )
+        return ms.SettlementDetail(
+            settlement=_settlement_out(view),
+            lines=[ms.SettlementLineOut(**vars(ln)) for ln in lines],
+        )
+
+
+def _csv(text: str, name: str) -> Response[str]:
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+class ReportController(Controller):
+    path = "/api/reports"
+    tags = ["reports"]
+
+    @get("/months", guards=[CASE_MANAGER], response_model=None)
+    async def months(
+        self,
+        db: Database,
+        actor: Actor,
+        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
+        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
+        format: Literal["json", "csv"] = "json",
+    ) -> list[ms.MonthRowOut] | Response[str]:
+        """Per month x services of a budget line: allotted, funded, spent, refunded, expired
+        and the use rate, from the ledger (``format=csv`` for a spreadsheet)."""
+        rows = await reports.monthly_report(
+            db, organizer_id=actor.organizer_id, from_period=from_period, to_period=to_period
+        )
+        if format == "csv":
+            return _csv(reports.to_csv(rows, reports.MonthRow), "report-months")
+        return [ms.MonthRowOut(**vars(r)) for r in rows]
+
+    @get("/providers", guards=[CASE_MANAGER], response_model=None)
+    async def by_provider(
+        self,
+        db: Database,
+        actor: Actor,
+        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
+        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
+        format: Literal["json", "csv"] = "json",
+    ) -> list[ms.ProviderRowOut] | Response[str]:
+        """Per month x provider: earned, refunded, net and settled (``format=csv``)."""
+        rows = await reports.provider_report(
+            db, organizer_id=actor.organizer_id, from_period=from_period, to_period=to_period
+        )
+        if format == "csv":
+            return _csv(reports.to_csv(rows, reports.ProviderRow), "report-providers")
+        return [ms.ProviderRowOut(**vars(r)) for r in rows]
+
+
+ROUTES = [
+    ProviderOnboardingController,
+    DirectoryController,
+    SettlementController,
+    ReportController,
+]

@@ -1,0 +1,76 @@
+// The API client: JSON in and out, problem+json errors as ApiError, the chosen language for
+// problem titles. People sign in with a session cookie (+ CSRF token on writes); a developer may
+// instead paste an API key, kept only in this tab's sessionStorage.
+import { currentLang } from "./i18n.js";
+
+const DEV_KEY = "wallet.devApiKey";
+const CSRF = "wallet.csrf";
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.type = problem.type || "";
+    this.title = problem.title || "";
+    this.detail = problem.detail || "";
+    this.problem = problem;
+  }
+  get slug() { return this.type.split("/").pop(); }
+}
+
+export class Offline extends Error {}
+
+export const devKey = {
+  get: () => sessionStorage.getItem(DEV_KEY),
+  set: (key) => sessionStorage.setItem(DEV_KEY, key.trim()),
+  clear: () => sessionStorage.removeItem(DEV_KEY),
+};
+
+export function setCsrf(token) {
+  if (token) sessionStorage.setItem(CSRF, token); else sessionStorage.removeItem(CSRF);
+}
+
+export function headers(extra = {}) {
+  const h = { Accept: "application/json", "Accept-Language": currentLang(), ...extra };
+  const key = devKey.get();
+  if (key) h.Authorization = `Bearer ${key}`;
+  return h;
+}
+
+export async function api(path, { method = "GET", body, idempotencyKey, signal } = {}) {
+  const extra = {};
+  if (body !== undefined) extra["Content-Type"] = "application/json";
+  if (idempotencyKey) extra["Idempotency-Key"] = idempotencyKey;
+  const csrf = sessionStorage.getItem(CSRF);
+  if (method !== "GET" && csrf && !devKey.get()) extra["X-CSRF-Token"] = csrf;
+  let res;
+  try {
+    res = await fetch(path, {
+      method, signal, credentials: "same-origin", headers: headers(extra),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new Offline(String(err));
+  }
+  if (res.status === 204) return null;
+  const type = res.headers.get("content-type") || "";
+  const data = type.includes("json") ? await res.json() : null;
+  if (!res.ok) throw new ApiError(res.status, data || {});
+  return data;
+}
+
+// Does the server offer this route yet? (Features from other issues arrive over time.)
+let schema;
+export async function hasRoute(path) {
+  try {
+    schema ??= await fetch("/schema/openapi.json").then((r) => (r.ok ? r.json() : { paths: {} }));
+  } catch {
+    return false;
+  }
+  return Object.prototype.hasOwnProperty.call(schema.paths || {}, path);
+}
+
+export function newKey() {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}

@@ -1,0 +1,32 @@
+// Translations live in /i18n/{fi,sv,en}.json. Finnish is the default; <html lang> follows the choice.
+export const LANGS = ["fi", "sv", "en"];
+const LOCALES = { fi: "fi-FI", sv: "sv-FI", en: "en-GB" };
+let lang = "fi";
+let strings = {};
+
+export function currentLang() { return lang; }
+export function locale() { return LOCALES[lang]; }
+
+export async function setLang(next) {
+  lang = LANGS.includes(next) ? next : "fi";
+  const res = await fetch(`/i18n/${lang}.json`);
+  strings = await res.json();
+  localStorage.setItem("wallet.lang", lang);
+  document.documentElement.lang = lang;
+  document.title = t("app.name");
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+}
+
+export function initialLang() {
+  const saved = localStorage.getItem("wallet.lang");
+  if (LANGS.includes(saved)) return saved;
+  const browser = (navigator.language || "fi").slice(0, 2);
+  return LANGS.includes(browser) ? browser : "fi";
+}
+
+// t("balance.updated", {time: "14.05"}) -> "Päivitetty klo 14.05"
+export function t(key, vars = {}) {
+  const text = strings[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+}

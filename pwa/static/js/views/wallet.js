@@ -1,0 +1,201 @@
+// The client's (or carer's) wallet: balance per envelope, big and clear, with its time;
+// the month's allotment, what is spent, when the remainder expires; recent movements.
+// Offline it shows the last known balances with their time and says paying needs a connection.
+import { api, ApiError, Offline } from "../api.js";
+import { setOffline } from "../app.js";
+import { announce, h } from "../dom.js";
+import { dateTime, instant, lastDay, money, monthName, time } from "../format.js";
+import { t } from "../i18n.js";
+import { onLive } from "../live.js";
+
+const LAST = (id) => `wallet.last.${id}`;
+const SELECTED = "wallet.selected";
+let unsubscribe = null;
+let flash = null; // the answer to a request, kept on screen while live updates redraw the page
+
+export async function render(main, params, { state }) {
+  unsubscribe?.();
+  flash = null;
+  const wallets = state.me.wallets || [];
+  const walletId = params[0] || (wallets.includes(localStorage.getItem(SELECTED)) ? localStorage.getItem(SELECTED) : wallets[0]);
+  if (!walletId) {
+    main.append(h("h1", {}, t("wallet.title")), h("p", {}, t("wallet.none")));
+    return;
+  }
+  const view = await load(walletId);
+  draw(main, view, state, walletId);
+  // Live: any event for this wallet means "read the balances again".
+  unsubscribe = onLive(async (event) => {
+    if (!main.isConnected) { unsubscribe?.(); return; }
+    const about = event.data && (event.data.wallet_id || event.data.wallet);
+    if (about && about !== walletId) return;
+    const before = balances(view);
+    const fresh = await load(walletId);
+    if (fresh.offline) return;
+    Object.assign(view, fresh);
+    draw(main, view, state, walletId);
+    const changed = view.wallet.envelopes.filter((e) => before[e.id] !== undefined && before[e.id] !== e.balance_cents);
+    for (const env of changed) {
+      main.querySelector(`[data-envelope="${env.id}"] .envelope__balance`)?.classList.add("changed");
+    }
+    if (changed.length) {
+      announce(changed.map((e) => t("wallet.changed", { label: e.label, amount: money(e.balance_cents) })).join(". "));
+    }
+  });
+}
+
+function balances(view) {
+  return Object.fromEntries(view.wallet.envelopes.map((e) => [e.id, e.balance_cents]));
+}
+
+async function load(walletId) {
+  try {
+    const [wallet, history, requests] = await Promise.all([
+      api(`/api/wallets/${walletId}`),
+      api(`/api/wallets/${walletId}/transactions?limit=10`),
+      // Payment requests (checkout): absent on servers without them, or for a case manager's view.
+      api(`/api/wallets/${walletId}/payment-requests`).catch((err) => {
+        if (err instanceof ApiError) return [];
+        throw err;
+      }),
+    ]);
+    const pendingList = (Array.isArray(requests) ? requests : requests.items || []).filter((r) => r.status === "pending");
+    const view = { wallet, items: history.items, requests: pendingList, at: new Date().toISOString(), offline: false };
+    localStorage.setItem(LAST(walletId), JSON.stringify(view));
+    setOffline(false);
+    return view;
+  } catch (err) {
+    if (!(err instanceof Offline)) throw err;
+    setOffline(true);
+    const saved = JSON.parse(localStorage.getItem(LAST(walletId)) || "null");
+    if (!saved) throw new ApiError(0, { title: t("offline.nothing") });
+    return { ...saved, offline: true };
+  }
+}
+
+function draw(main, view, state, walletId) {
+  const { wallet, items, at, offline } = view;
+  const name = `${wallet.client.first_name} ${wallet.client.last_name}`;
+  const mine = state.me.role === "client";
+  const nodes = [h("h1", { tabindex: "-1" }, mine ? t("wallet.title") : t("wallet.titleFor", { name }))];
+  if (offline) {
+    nodes.push(h("div", { class: "notice notice--error" },
+      h("p", { class: "outcome" }, t("offline.title")),
+      h("p", {}, t("offline.lastKnown", { when: dateTime(at) })),
+      h("p", {}, t("offline.payingNeedsConnection"))));
+  }
+  const others = (state.me.wallets || []).filter((id) => id !== walletId);
+  if (state.me.role === "carer" && others.length) {
+    nodes.push(h("p", {}, others.map((id, i) => h("a", {
+      href: `#/wallet/${id}`, onclick: () => localStorage.setItem(SELECTED, id),
+    }, t("wallet.switch", { n: i + 1 })))));
+  }
+  if (flash) nodes.push(h("div", { class: "notice notice--ok" }, h("p", {}, flash)));
+  if (!offline && view.requests?.length && state.me.role !== "case_manager") {
+    nodes.push(h("section", { "aria-labelledby": "requests-title", class: "card" },
+      h("h2", { id: "requests-title" }, t("requests.title")),
+      view.requests.map((r) => requestItem(r, walletId, state))));
+  }
+  nodes.push(h("p", { class: "small" }, t("wallet.month", { month: monthName(wallet.current_period) })));
+  if (!wallet.envelopes.length) nodes.push(h("p", {}, t("wallet.noEnvelopes")));
+  for (const env of wallet.envelopes) nodes.push(envelopeCard(env, at));
+  nodes.push(h("section", { "aria-labelledby": "pay-title" },
+    h("h2", { id: "pay-title" }, t("pay.title")),
+    h("p", {}, t("pay.byPhone")),
+    offline || state.me.role === "case_manager" ? null : payCode(walletId)));
+  nodes.push(h("section", { "aria-labelledby": "recent-title" },
+    h("h2", { id: "recent-title" }, t("wallet.recent")),
+    items.length ? h("ul", { class: "list card" }, items.map((item) => movement(item, wallet)))
+      : h("p", {}, t("wallet.noMovements"))));
+  main.replaceChildren(...nodes);
+}
+
+function envelopeCard(env, at) {
+  const funded = env.funded_cents || env.monthly_amount_cents;
+  const spentShare = funded > 0 ? Math.min(100, Math.round((env.spent_cents * 100) / funded)) : 0;
+  const titleId = `env-${env.id}`;
+  return h("section", { class: "card", "aria-labelledby": titleId, "data-envelope": env.id },
+    h("h2", { class: "envelope__label", id: titleId }, env.label),
+    h("p", { class: "envelope__balance" },
+      h("span", { class: "visually-hidden" }, `${t("wallet.balance")}: `), money(env.balance_cents)),
+    h("p", { class: "updated" }, t("wallet.updated", { time: time(at) })),
+    h("div", { class: "bar-meter", "aria-hidden": "true" }, h("span", { style: `width:${spentShare}%` })),
+    h("dl", { class: "facts" },
+      h("div", {}, h("dt", {}, t("wallet.allotment")), h("dd", {}, money(env.monthly_amount_cents))),
+      h("div", {}, h("dt", {}, t("wallet.funded")), h("dd", {}, money(env.funded_cents))),
+      h("div", {}, h("dt", {}, t("wallet.spent")), h("dd", {}, money(env.spent_cents))),
+      env.expires_at ? h("div", {}, h("dt", {}, t("wallet.expires")), h("dd", {}, lastDay(env.expires_at))) : null));
+}
+
+function movement(item, wallet) {
+  const env = wallet.envelopes.find((e) => e.id === item.envelope_id);
+  const kind = t(`kind.${item.kind}`);
+  const what = item.provider_name || (kind === `kind.${item.kind}` ? t("kind.other") : kind);
+  return h("li", {},
+    h("span", {}, what, h("span", { class: "small", style: "display:block" },
+      `${dateTime(item.created_at)}${env ? ` · ${env.label}` : ""}`)),
+    h("span", { class: `amount${item.amount_cents > 0 ? " amount--in" : ""}` },
+      `${item.amount_cents > 0 ? "+" : "−"}${money(Math.abs(item.amount_cents))}`));
+}
+
+// A payment request waiting for this wallet's answer: approve or decline in one tap.
+function requestItem(r, walletId, state) {
+  const status = h("p", { role: "status" });
+  const body = state.me.role === "carer" ? { wallet_id: walletId } : {};
+  const answer = (what) => async () => {
+    for (const b of box.querySelectorAll("button")) b.disabled = true;
+    try {
+      await api(`/api/payment-requests/${r.id}/${what}`, { method: "POST", body });
+      flash = t(what === "approve" ? "requests.approved" : "requests.declined");
+      box.replaceChildren(h("p", { class: "outcome" }, flash));
+      announce(flash);
+    } catch (err) {
+      for (const b of box.querySelectorAll("button")) b.disabled = false;
+      status.textContent = err instanceof ApiError ? err.title : t("charge.err.offline");
+    }
+  };
+  const box = h("div", { class: "request" },
+    h("p", { class: "outcome" }, t("requests.ask", { provider: r.provider_name, amount: money(r.total_cents) })),
+    h("p", { class: "small" }, t("requests.until", { time: time(r.expires_at) })),
+    h("button", { class: "button", type: "button", onclick: answer("approve") }, t("requests.approve")),
+    h("button", { class: "button button--warning", type: "button", onclick: answer("decline") }, t("requests.decline")),
+    status);
+  return box;
+}
+
+// Pay with a code: a single-use QR and its 8-digit code, valid for up to two minutes.
+function payCode(walletId) {
+  const area = h("div", {});
+  const show = h("button", { class: "button button--wide", type: "button" }, t("pay.show"));
+  let timer = null;
+  show.addEventListener("click", async () => {
+    clearInterval(timer);
+    show.disabled = true;
+    try {
+      const token = await api(`/api/wallets/${walletId}/payment-tokens`, { method: "POST", body: {} });
+      const ends = instant(token.expires_at).getTime();
+      const left = h("p", { class: "small", role: "timer", "aria-live": "off" });
+      const tick = () => {
+        const s = Math.max(0, Math.round((ends - Date.now()) / 1000));
+        left.textContent = t("pay.left", { s });
+        if (s === 0 || !area.isConnected) {
+          clearInterval(timer);
+          area.replaceChildren(h("p", {}, t("pay.expired")));
+        }
+      };
+      area.replaceChildren(h("div", { class: "card pay-code" },
+        h("img", { src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(token.qr_svg)}`, alt: t("pay.qrAlt"), width: 240, height: 240 }),
+        h("p", {}, t("pay.codeLabel")),
+        h("p", { class: "total", id: "pay-code" }, token.code.replace(/(\d{4})(\d{4})/, "$1 $2")),
+        left));
+      tick();
+      timer = setInterval(tick, 1000);
+      show.textContent = t("pay.again");
+    } catch (err) {
+      area.replaceChildren(h("p", { class: "notice" }, err instanceof ApiError && err.status === 404 ? t("pay.qrNotYet") : (err.title || t("charge.err.offline"))));
+    } finally {
+      show.disabled = false;
+    }
+  });
+  return h("div", {}, show, area);
+}

@@ -1,0 +1,148 @@
+"""The browser suite: a real ``wallet serve`` on a free loopback port with a temporary SQLite
+database, seeded through the payments use cases, driven by Debian's Chromium through
+pytest-playwright (never ``playwright install``). Outside CI a missing Chromium skips the suite
+with the reason; in CI it fails (``tests.conftest.need``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from payments import catalogue
+from payments.access import create_api_key, grant_mandate
+from payments.db import create_database
+from tests.conftest import need
+from tests.factories import seed_world
+from wallet_api.migrate import upgrade
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+
+
+@dataclass
+class Seeded:
+    url: str
+    client_key: str
+    provider_key: str
+    case_manager_key: str
+    carer_key: str
+    wallet_id: str
+    client_phone: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _seed(database_url: str) -> dict[str, Any]:
+    db = create_database(database_url)
+    await upgrade(db)
+    world = await seed_world(db, monthly_cents=30_000)
+    carer = await catalogue.create_principal(
+        db, organizer_id=world.organizer_id, role="carer", display_name="Kalle Virtanen"
+    )
+    await grant_mandate(db, carer_id=carer, client_id=world.client_id, scopes=("view", "approve"))
+    keys = {
+        "client_key": await create_api_key(db, world.client_principal, "e2e"),
+        "provider_key": await create_api_key(db, world.provider_principal, "e2e"),
+        "case_manager_key": await create_api_key(db, world.case_manager, "e2e"),
+        "carer_key": await create_api_key(db, carer, "e2e"),
+    }
+    await db.dispose()
+    return {**keys, "wallet_id": str(world.wallet_id), "client_phone": world.phone}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        need(f"{CHROMIUM} is not installed (apt-get install chromium); the browser suite needs it")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[Seeded]:
+    """Seed a fresh database and serve it with ``wallet serve`` until the session ends."""
+    path = tmp_path_factory.mktemp("e2e") / "wallet.sqlite3"
+    database_url = f"sqlite+aiosqlite:///{path}"
+    # Playwright's sync API runs an event loop in this thread: seed in another one.
+    with ThreadPoolExecutor(1) as pool:
+        seeded = pool.submit(asyncio.run, _seed(database_url)).result()
+    port = _free_port()
+    url = f"http://localhost:{port}"
+    env = {
+        **os.environ,
+        "WALLET_DATABASE_URL": database_url,
+        "WALLET_ORIGIN": url,
+        "WALLET_RP_ID": "localhost",
+    }
+    wallet = shutil.which("wallet", path=str(Path(sys.executable).parent)) or "wallet"
+    log = (path.parent / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [wallet, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "wallet serve did not start:\n" + (path.parent / "server.log").read_text()
+                    ) from None
+                time.sleep(0.2)
+        yield Seeded(url=url, **seeded)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(chromium: str) -> dict[str, Any]:
+    return {"executable_path": chromium, "headless": True, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(server: Seeded) -> dict[str, Any]:
+    return {
+        "base_url": server.url,
+        "viewport": PHONE,
+        "locale": "fi-FI",
+        "timezone_id": "Europe/Helsinki",
+        "service_workers": "allow",
+    }

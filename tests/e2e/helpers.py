@@ -1,0 +1,49 @@
+"""Steps the journeys share: sign in with the developer setting, scan with axe, screenshot."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import AXE, SCREENSHOTS
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def sign_in_with_key(page: Page, key: str) -> None:
+    """Use the developer setting (an API key kept in this tab's sessionStorage)."""
+    page.goto("/#/signin")
+    page.locator("details summary").click()
+    page.get_by_label("API-avain").fill(key)
+    page.get_by_role("button", name="Käytä avainta").click()
+    expect(page).not_to_have_url(re.compile(r"#/signin"))
+    expect(page.locator("#nav a").first).not_to_have_text("Kirjaudu")
+    expect(page.locator("main h1")).not_to_have_text("Kirjaudu sisään")
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Run axe-core (vendored) with the WCAG 2.1 A/AA tags on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
+        ".violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ') + ' :: ' + n.failureSummary)}))",
+        AXE_TAGS,
+    )
+    return list(result)
+
+
+def assert_accessible(page: Page, state: str) -> None:
+    violations = axe_violations(page)
+    assert violations == [], f"axe violations on {state}:\n{json.dumps(violations, indent=1)}"
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    # Chromium's full-page capture leaves stale hit-testing until the page scrolls again.
+    page.evaluate("window.scrollTo(0, 0)")

@@ -17,12 +17,34 @@ from datetime import date
 from sqlalchemy import select, update
 
 from payments.db import Database
-from payments.errors import NotFound
-from payments.models import ApiKey, Mandate, Principal, Wallet
+from payments.errors import Forbidden, InvalidInput, NotFound
+from payments.models import ApiKey, AuditEvent, Client, Mandate, Principal, Wallet
 from payments.periods import HELSINKI, utcnow
 from payments.uow import UnitOfWork
 
 ROLES = ("client", "carer", "provider", "case_manager")
+# What a carer may do for a client: see the wallet, approve payment requests, manage the
+# client's trusted providers and their caps.
+SCOPES = ("view", "approve", "manage-providers")
+
+
+def normalise_scopes(scopes: tuple[str, ...] | list[str]) -> str:
+    """Validate scopes and give their stored form (sorted, space separated).
+
+    Acting for someone needs seeing their wallet, so ``approve`` and ``manage-providers``
+    bring ``view`` with them.
+    """
+    wanted = {s.strip() for s in scopes if s.strip()}
+    unknown = wanted - set(SCOPES)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown scope(s): {', '.join(sorted(unknown))}; use {', '.join(SCOPES)}",
+            slug="invalid-scope",
+        )
+    if not wanted:
+        raise InvalidInput("A mandate needs at least one scope", slug="invalid-scope")
+    wanted.add("view")
+    return " ".join(sorted(wanted))
 
 
 @dataclass(frozen=True)
@@ -127,6 +149,10 @@ async def grant_mandate(
     scopes: tuple[str, ...],
     valid_until: date | None = None,
 ) -> uuid.UUID:
+    """Record a mandate directly (set-up and tests); people use :func:`set_mandate`."""
+    unknown = set(scopes) - set(SCOPES)
+    if unknown:
+        raise InvalidInput(f"Unknown scope(s): {', '.join(sorted(unknown))}", slug="invalid-scope")
     async with UnitOfWork(db) as uow:
         m = Mandate(
             carer_id=carer_id,
@@ -137,3 +163,164 @@ async def grant_mandate(
         uow.session.add(m)
         await uow.commit()
         return m.id
+
+
+@dataclass(frozen=True)
+class MandateView:
+    carer_id: uuid.UUID
+    carer_name: str
+    client_id: uuid.UUID
+    client_name: str
+    wallet_id: uuid.UUID | None
+    scopes: tuple[str, ...]
+    valid_until: date | None
+    active: bool
+
+
+async def _client_for_mandates(uow: UnitOfWork, actor: Actor, client_id: uuid.UUID) -> Client:
+    """The client, if ``actor`` may manage their mandates: the client or a case manager."""
+    client = await uow.session.get(Client, client_id)
+    if client is None or client.organizer_id != actor.organizer_id:
+        raise NotFound("No such client")
+    if actor.role == "case_manager" or (actor.role == "client" and actor.client_id == client_id):
+        return client
+    raise Forbidden("Only the client or a case manager may manage mandates")
+
+
+def _mandate_active(m: Mandate, today: date) -> bool:
+    return m.revoked_at is None and (m.valid_until is None or m.valid_until >= today)
+
+
+async def set_mandate(
+    db: Database,
+    actor: Actor,
+    *,
+    client_id: uuid.UUID,
+    carer_id: uuid.UUID,
+    scopes: tuple[str, ...] | list[str],
+    valid_until: date | None = None,
+) -> None:
+    """Grant a carer a mandate over a client, or change its scopes and end date (a revoked
+    mandate is granted anew). By the client themself or a case manager; audited."""
+    stored = normalise_scopes(scopes)
+    today = utcnow().astimezone(HELSINKI).date()
+    if valid_until is not None and valid_until < today:
+        raise InvalidInput("The end date is in the past")
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        await _client_for_mandates(uow, actor, client_id)
+        carer = await s.get(Principal, carer_id)
+        if carer is None or carer.role != "carer" or carer.organizer_id != actor.organizer_id:
+            raise NotFound("No such carer")
+        mandate = (
+            await s.execute(
+                select(Mandate).where(Mandate.carer_id == carer_id, Mandate.client_id == client_id)
+            )
+        ).scalar_one_or_none()
+        action = "mandate.granted"
+        if mandate is None:
+            s.add(
+                Mandate(
+                    carer_id=carer_id, client_id=client_id, scopes=stored, valid_until=valid_until
+                )
+            )
+        else:
+            if mandate.revoked_at is None:
+                action = "mandate.changed"
+            mandate.scopes, mandate.valid_until, mandate.revoked_at = stored, valid_until, None
+        s.add(
+            AuditEvent(
+                organizer_id=actor.organizer_id,
+                actor_id=actor.principal_id,
+                action=action,
+                subject_client_id=client_id,
+                detail=f"carer {carer_id}: {stored}"
+                + (f" until {valid_until}" if valid_until else ""),
+                created_at=utcnow(),
+            )
+        )
+        await uow.commit()
+
+
+async def revoke_mandate(
+    db: Database, actor: Actor, *, client_id: uuid.UUID, carer_id: uuid.UUID
+) -> None:
+    """End a carer's mandate at once. By the client themself or a case manager; audited."""
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        await _client_for_mandates(uow, actor, client_id)
+        result = await s.execute(
+            update(Mandate)
+            .where(
+                Mandate.carer_id == carer_id,
+                Mandate.client_id == client_id,
+                Mandate.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise NotFound("No such mandate")
+        s.add(
+            AuditEvent(
+                organizer_id=actor.organizer_id,
+                actor_id=actor.principal_id,
+                action="mandate.revoked",
+                subject_client_id=client_id,
+                detail=f"carer {carer_id}",
+                created_at=utcnow(),
+            )
+        )
+        await uow.commit()
+
+
+async def list_mandates(
+    db: Database,
+    actor: Actor,
+    *,
+    client_id: uuid.UUID | None = None,
+    include_ended: bool = True,
+) -> list[MandateView]:
+    """Mandates over a client (for the client or a case manager; a staff view is audited), or,
+    without ``client_id``, the mandates a carer holds: the clients they can switch between."""
+    today = utcnow().astimezone(HELSINKI).date()
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        stmt = (
+            select(Mandate, Principal, Client, Wallet.id)
+            .join(Principal, Principal.id == Mandate.carer_id)
+            .join(Client, Client.id == Mandate.client_id)
+            .outerjoin(Wallet, Wallet.client_id == Client.id)
+        )
+        if client_id is not None:
+            await _client_for_mandates(uow, actor, client_id)
+            stmt = stmt.where(Mandate.client_id == client_id)
+            if actor.role == "case_manager":
+                s.add(
+                    AuditEvent(
+                        organizer_id=actor.organizer_id,
+                        actor_id=actor.principal_id,
+                        action="mandates.viewed",
+                        subject_client_id=client_id,
+                        created_at=utcnow(),
+                    )
+                )
+        elif actor.role == "carer":
+            stmt = stmt.where(Mandate.carer_id == actor.principal_id)
+        else:
+            return []
+        rows = (await s.execute(stmt.order_by(Principal.display_name))).all()
+        await uow.commit()
+    out = [
+        MandateView(
+            carer_id=carer.id,
+            carer_name=carer.display_name,
+            client_id=client.id,
+            client_name=f"{client.first_name} {client.last_name}",
+            wallet_id=wallet_id,
+            scopes=tuple(m.scopes.split()),
+            valid_until=m.valid_until,
+            active=_mandate_active(m, today),
+        )
+        for m, carer, client, wallet_id in rows
+    ]
+    return out if include_ended else [v for v in out if v.active]

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments import idempotency, ledger
+from payments import idempotency, ledger, tokens
 from payments.db import Database
 from payments.errors import (
     InsufficientFunds,
@@ -65,10 +65,13 @@ class ChargeLineInput:
 
 @dataclass(frozen=True)
 class Customer:
-    """How the provider identified the customer: a phone number or a wallet id."""
+    """How the provider identified the customer: a phone number, a wallet id, or the client's
+    single-use payment token (QR) or its short code, which is consumed with the charge."""
 
     phone_e164: str | None = None
     wallet_id: uuid.UUID | None = None
+    token: str | None = None
+    token_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,12 @@ async def capture_charge(
 ) -> Outcome:
     """Charge a client's budget for delivered services and capture it at once.
 
+    The customer consents by presenting their payment code (``token``), or in advance by
+    trusting the provider (phone number or wallet id within the trusted caps).
+
     Refusals: ``provider-not-approved``, ``unknown-category``, ``price-above-list``,
-    ``not-in-budget`` (also for an unknown customer), ``insufficient-funds``.
+    ``not-in-budget`` (also for an unknown customer), ``consent-required``,
+    ``insufficient-funds``.
     """
     validate_lines(lines)
     now = now or utcnow()
@@ -300,7 +307,17 @@ _NOT_IN_BUDGET = "This service is not in the customer's budget"
 
 async def _find_wallet(s: AsyncSession, organizer_id: uuid.UUID, customer: Customer) -> Wallet:
     stmt = select(Wallet)
-    if customer.wallet_id is not None:
+    if customer.token is not None or customer.token_code is not None:
+        # Consumed in the charge's transaction: single-use, and a refused charge gives it back.
+        wallet_id = await tokens.consume(
+            s,
+            organizer_id=organizer_id,
+            token=customer.token,
+            code=customer.token_code,
+            now=utcnow(),
+        )
+        stmt = stmt.where(Wallet.id == wallet_id, Wallet.organizer_id == organizer_id)
+    elif customer.wallet_id is not None:
         stmt = stmt.where(Wallet.id == customer.wallet_id, Wallet.organizer_id == organizer_id)
     elif customer.phone_e164 is not None:
         stmt = stmt.join(Client, Client.id == Wallet.client_id).where(

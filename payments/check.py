@@ -6,7 +6,11 @@
 * no envelope or hold is negative;
 * for every envelope and period: opening + funded - spent + refunded - expired = closing, no
   closing is negative, and a closed month keeps no more than its carry-over allowance;
-* every charge's transfers equal its total, and its refunds equal its refunded amount.
+* every charge's transfers equal its total, and its refunds equal its refunded amount;
+* every settlement's amount equals its lines and its transfer; no transfer is in two
+  settlements (``payments.settlements.check_settlements``);
+* every hold account holds exactly its open holds, and every captured hold's amount is what
+  its charge took (checkout, issue 4).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
+from payments.checkout_models import Hold, HoldLine
 from payments.db import Database
 from payments.models import (
     ENVELOPE,
+    HOLD,
     STORED_BALANCE_KINDS,
     Account,
     Charge,
@@ -27,6 +33,7 @@ from payments.models import (
     DecisionLine,
     Transfer,
 )
+from payments.settlements import check_settlements
 from payments.uow import UnitOfWork
 
 MAX_REPORTED = 50
@@ -162,6 +169,10 @@ async def check_books(db: Database) -> CheckReport:
                 f"charge {cid}: total {total} vs transfers {charged}; "
                 f"refunded {refunded_stored} vs transfers {refunded}"
             )
+
+        # 6. Settlements equal their lines and their transfer; no transfer in two settlements.
+        await check_settlements(s, report.add)
+        await _check_holds(uow, report)
     return report
 
 
@@ -244,3 +255,39 @@ async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:
                 )
         if closing != int(balance or 0):
             report.add(f"envelope {acc_id}: periods close at {closing}, balance is {balance}")
+
+
+async def _check_holds(uow: UnitOfWork, report: CheckReport) -> None:
+    """A hold account's balance is the sum of its open holds' lines; a captured hold's
+    ``captured_cents`` is its charge's total."""
+    s = uow.session
+    open_sums = {
+        int(acc): int(total)
+        for acc, total in (
+            await s.execute(
+                select(HoldLine.hold_account_id, func.sum(HoldLine.amount_cents))
+                .join(Hold, Hold.id == HoldLine.hold_id)
+                .where(Hold.status == "held")
+                .group_by(HoldLine.hold_account_id)
+            )
+        ).all()
+    }
+    for acc_id, balance in (
+        await s.execute(select(Account.id, Account.balance_cents).where(Account.kind == HOLD))
+    ).all():
+        expected = open_sums.pop(int(acc_id), 0)
+        if int(balance or 0) != expected:
+            report.add(f"hold account {acc_id}: balance {balance} != open holds {expected}")
+    for acc_id, total in open_sums.items():
+        report.add(f"open holds of {total} point at account {acc_id}, not a hold account")
+    captured = (
+        await s.execute(
+            select(Hold.id, Hold.captured_cents, Charge.total_cents)
+            .outerjoin(Charge, Charge.id == Hold.charge_id)
+            .where(Hold.status == "captured")
+            .where(Charge.id.is_(None) | (Charge.total_cents != Hold.captured_cents))
+            .limit(MAX_REPORTED)
+        )
+    ).all()
+    for hold_id, captured_cents, total in captured:
+        report.add(f"hold {hold_id}: captured {captured_cents} but its charge took {total}")

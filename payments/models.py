@@ -9,7 +9,7 @@ organizer's budget derive theirs from the transfers, so a busy provider is never
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -28,7 +28,32 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    PostgreSQL keeps the zone; SQLite does not and would hand back naive datetimes, which
+    serialise without an offset and compare wrongly with aware ones.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        # Naive values are taken as UTC, the only zone this code base stores.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
 
 # Integer primary keys that SQLite turns into rowid aliases and PostgreSQL into bigint identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -59,7 +84,7 @@ class Organizer(Base):
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     help_phone: Mapped[str | None] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ServiceCategory(Base):
@@ -91,7 +116,7 @@ class Client(Base):
     last_name: Mapped[str] = mapped_column(String(100))
     phone_e164: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(2), default="fi")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Wallet(Base):
@@ -113,7 +138,7 @@ class Provider(Base):
     business_id: Mapped[str] = mapped_column(String(9))
     status: Mapped[str] = mapped_column(String(20), default="approved")
     language: Mapped[str] = mapped_column(String(2), default="fi")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ProviderPrice(Base):
@@ -148,7 +173,7 @@ class Decision(Base):
     carry_over: Mapped[str] = mapped_column(String(10), default="none")
     carry_over_cap_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class DecisionLine(Base):
@@ -238,7 +263,7 @@ class Transfer(Base):
     period: Mapped[str] = mapped_column(String(7))
     charge_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Charge(Base):
@@ -259,7 +284,7 @@ class Charge(Base):
     total_cents: Mapped[int] = mapped_column(BigInteger)
     refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     period: Mapped[str] = mapped_column(String(7))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ChargeLine(Base):
@@ -287,7 +312,7 @@ class Refund(Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     to_envelope: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class IdempotencyRecord(Base):
@@ -299,7 +324,7 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class OutboxEvent(Base):
@@ -315,8 +340,8 @@ class OutboxEvent(Base):
     type: Mapped[str] = mapped_column(String(40))
     transfer_id: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Principal(Base):
@@ -335,7 +360,7 @@ class Principal(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id"))
     provider_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("providers.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Mandate(Base):
@@ -348,7 +373,7 @@ class Mandate(Base):
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"))
     scopes: Mapped[str] = mapped_column(String(100))  # space separated
     valid_until: Mapped[date | None] = mapped_column(Date)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiKey(Base):
@@ -360,8 +385,8 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class AuditEvent(Base):
@@ -375,4 +400,4 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60))
     subject_client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     detail: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -15,10 +15,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.models import OutboxEvent
 
+# Every event type, in one place: payments writes them, notifications delivers them.
 CHARGE_CAPTURED = "charge.captured"
 REFUND_CREATED = "refund.created"
 ENVELOPE_FUNDED = "envelope.funded"
 REMAINDER_EXPIRED = "remainder.expired"
+PAYMENT_REQUESTED = "payment.requested"
+PAYMENT_APPROVED = "payment.approved"
+PAYMENT_DECLINED = "payment.declined"
+PAYMENT_EXPIRED = "payment.expired"
+PAYMENT_CANCELLED = "payment.cancelled"
+HOLD_PLACED = "hold.placed"
+HOLD_CAPTURED = "hold.captured"
+HOLD_VOIDED = "hold.voided"
+HOLD_EXPIRED = "hold.expired"
+MANDATE_CHANGED = "mandate.changed"
+BALANCE_LOW = "balance.low"
 
 
 async def emit(

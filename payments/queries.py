@@ -127,7 +127,11 @@ async def wallet_view(db: Database, wallet_id: uuid.UUID) -> dict[str, Any]:
                 "monthly_amount_cents": line.monthly_amount_cents,
                 "period": funded_period,
                 "funded_cents": f.get("funding", 0),
-                "spent_cents": f.get("charge", 0) - f.get("refund", 0),
+                # Money out of the envelope this month: charges, and holds not released.
+                "spent_cents": f.get("charge", 0)
+                + f.get("hold", 0)
+                - f.get("hold_release", 0)
+                - f.get("refund", 0),
                 "expires_at": period_start_utc(next_period(funded_period)).isoformat()
                 if funded_period
                 else None,

@@ -19,7 +19,9 @@ from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.migrate import schema_state, upgrade
 from wallet_api.problems import EXCEPTION_HANDLERS, problem
 from wallet_api.routes.charges import ChargeController
+from wallet_api.routes.checkout import CONTROLLERS as CHECKOUT_CONTROLLERS
 from wallet_api.routes.deps import provide_actor, provide_db
+from wallet_api.routes.marketplace import ROUTES as MARKETPLACE_ROUTES
 from wallet_api.routes.people import ClientController, SelfController
 from wallet_api.routes.wallets import WalletController
 from wallet_api.scheduler import Scheduler
@@ -98,9 +100,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         route_handlers=[
             health,
             ChargeController,
+            *CHECKOUT_CONTROLLERS,
             WalletController,
             ClientController,
             SelfController,
+            *MARKETPLACE_ROUTES,
             *live.ROUTES,
             *identity.ROUTES,
             static_router(),

@@ -1,5 +1,9 @@
-"""Authentication (API keys now; passkey sessions attach to the same principals later) and the
-guards every route declares.
+"""Authentication (API keys for integrations, passkey sessions for people; both yield the same
+``Actor``) and the guards every route declares.
+
+A session cookie authenticates only when no ``Authorization`` header is sent. Every unsafe
+request authenticated by the cookie must carry the session's CSRF token in ``X-CSRF-Token``;
+API-key requests carry no cookie and need none.
 
 The middleware never refuses a request itself: it attaches the actor, or None. Each route's
 guards decide, so a public route says so explicitly with ``opt={"public": True}`` and a test
@@ -19,21 +23,64 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from payments.access import Actor, authenticate_api_key, mandate_scopes
 from payments.db import Database
-from payments.errors import Forbidden, NotFound
+from payments.errors import DomainError, Forbidden, NotFound
+from payments.identity import SessionInfo, authenticate_session, csrf_matches
 from payments.queries import charge_parties, wallet_owner
+from wallet_api.signin.cookies import CSRF_HEADER, session_cookie_name
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class SessionExpired(DomainError):
+    status = 401
+    slug = "session-expired"
+    title = "Your session has ended; sign in again"
+
+
+class CsrfInvalid(DomainError):
+    status = 403
+    slug = "csrf-invalid"
+    title = "The request lacks a valid CSRF token; reload the page"
+
+
+async def _session_result(
+    connection: ASGIConnection[Any, Any, Any, Any],
+) -> AuthenticationResult:
+    settings = connection.app.state.settings
+    token = connection.cookies.get(session_cookie_name(settings))
+    if not token:
+        return AuthenticationResult(user=None, auth=None)
+    db: Database = connection.app.state.db
+    handler = connection.scope.get("route_handler")
+    touch = bool(getattr(handler, "opt", {}).get("session_touch", True))
+    found = await authenticate_session(db, token, touch=touch)
+    if found.actor is None or found.info is None:
+        connection.scope["session_expired"] = True  # type: ignore[typeddict-unknown-key]
+        return AuthenticationResult(user=None, auth=None)
+    if connection.scope.get("method") not in SAFE_METHODS and not csrf_matches(
+        found.info.csrf_token, connection.headers.get(CSRF_HEADER)
+    ):
+        raise CsrfInvalid()
+    return AuthenticationResult(user=found.actor, auth=found.info)
+
+
+def session_of(connection: ASGIConnection[Any, Any, Any, Any]) -> SessionInfo | None:
+    """The session behind this request, or None (API key or anonymous)."""
+    auth = connection.scope.get("auth")
+    return auth if isinstance(auth, SessionInfo) else None
 
 
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
-    """``Authorization: Bearer wk_...`` -> the key's principal. No header -> anonymous."""
+    """``Authorization: Bearer wk_...`` -> the key's principal; else a session cookie -> its
+    principal; neither -> anonymous (the route's guards decide)."""
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
         header = connection.headers.get("authorization")
         if not header:
-            return AuthenticationResult(user=None, auth=None)
+            return await _session_result(connection)
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise NotAuthorizedException("Use 'Authorization: Bearer <api key>'")
@@ -46,6 +93,8 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
 
 def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if connection.scope.get("user") is None:
+        if connection.scope.get("session_expired"):
+            raise SessionExpired()
         raise NotAuthorizedException("Sign in or send an API key")
 
 

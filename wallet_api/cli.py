@@ -1,4 +1,4 @@
-"""The ``wallet`` command line: serve, demo, db upgrade, fund, check, apikey."""
+"""The ``wallet`` command line: serve, demo, db upgrade, fund, check, apikey, vapid."""
 
 from __future__ import annotations
 
@@ -166,6 +166,98 @@ def check() -> None:
     sys.exit(1)
 
 
+@main.command()
+@click.option(
+    "--until",
+    "until_text",
+    required=True,
+    help="YYYY-MM-DD: settle what was booked up to the end of this day (Helsinki time).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, writable=True),
+    help="Directory for the CSV and the pain.001 bank file.",
+)
+@click.option("--execution-date", default=None, help="YYYY-MM-DD the bank pays (default: today).")
+def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
+    """Settle providers up to a day: one payout each with an RF reference, booked in the
+    ledger, plus a CSV and a SEPA pain.001 file (paying account: WALLET_SETTLEMENT_DEBTOR_*).
+    Running it again settles nothing twice."""
+    from datetime import date
+    from pathlib import Path
+
+    from payments.errors import DomainError
+    from payments.settlements import Debtor, batch_files, settle_providers
+    from wallet_api.settings import Settings
+
+    try:
+        until = date.fromisoformat(until_text)
+        pay_on = date.fromisoformat(execution_date) if execution_date else date.today()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    settings = Settings.from_env()
+    debtor = None
+    if settings.settlement_debtor_iban and settings.settlement_debtor_bic:
+        debtor = Debtor(
+            name=settings.settlement_debtor_name or "Hyvinvointialue",
+            iban=settings.settlement_debtor_iban,
+            bic=settings.settlement_debtor_bic,
+        )
+
+    async def run(database: Database) -> Any:
+        with Progress(
+            TextColumn("Settling up to {task.fields[until]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("settle", total=None, until=until.isoformat())
+
+            def update(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            result = await settle_providers(database, until, progress=update)
+        return result, await batch_files(database, result, debtor, pay_on)
+
+    try:
+        result, files = _with_db(run)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    table = Table(title=f"Settlements up to {until.isoformat()}")
+    for col, justify in (
+        ("provider", "left"),
+        ("reference", "left"),
+        ("lines", "right"),
+        ("amount", "right"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for s in result.settled:
+        table.add_row(s.provider_name, s.reference, str(s.lines), _euros(s.amount_cents))
+    for c in result.carried:
+        table.add_row(c.provider_name, "[yellow]carried[/yellow]", "", _euros(c.net_cents))
+    table.add_row("[bold]total[/bold]", "", "", f"[bold]{_euros(result.total_cents)}[/bold]")
+    console.print(table)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in files.files.items():
+        (out / name).write_bytes(content)
+        console.print(f"wrote {out / name}")
+    if result.settled and debtor is None:
+        console.print("[yellow]No bank file: set WALLET_SETTLEMENT_DEBTOR_IBAN and _BIC.[/yellow]")
+    for p in files.without_account:
+        console.print(
+            f"[yellow]{p.provider_name} has no bank account: pay {p.reference} by hand.[/yellow]"
+        )
+    console.print(
+        f"{len(result.settled)} settled, {len(result.carried)} carried. "
+        "Running this again moves nothing more."
+    )
+
+
 @main.group()
 def apikey() -> None:
     """API keys for integrations (shown once, stored hashed)."""
@@ -197,6 +289,21 @@ def apikey_revoke(prefix: str) -> None:
         console.print("Revoked.")
     else:
         raise click.ClickException("No active key with that prefix")
+
+
+@main.group()
+def vapid() -> None:
+    """Web Push (VAPID) keys."""
+
+
+@vapid.command("generate")
+def vapid_generate() -> None:
+    """Print a new VAPID key pair as WALLET_* settings."""
+    from notifications.push import generate_vapid_keys
+
+    private, public = generate_vapid_keys()
+    click.echo(f"WALLET_VAPID_PRIVATE_KEY={private}")
+    click.echo(f"WALLET_VAPID_PUBLIC_KEY={public}")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,11 @@ TITLES: dict[str, dict[str, str]] = {
         "sv": "Återbetalningen är större än det som återstår av debiteringen",
         "en": "The refund is larger than what is left of the charge",
     },
+    "consent-required": {
+        "fi": "Asiakkaan täytyy hyväksyä maksu: lähetä maksupyyntö tai käytä maksukoodia",
+        "sv": "Kunden måste godkänna betalningen: skicka en betalningsbegäran eller använd koden",
+        "en": "The client must approve this payment: send a payment request or use their code",
+    },
     "unknown-category": {
         "fi": "Palvelua ei ole palveluvalikoimassa",
         "sv": "Tjänsten finns inte i tjänsteutbudet",
@@ -99,6 +104,163 @@ TITLES: dict[str, dict[str, str]] = {
         "fi": "Pyyntö on ristiriidassa nykyisen tilan kanssa",
         "sv": "Begäran står i konflikt med det aktuella läget",
         "en": "The request conflicts with the current state",
+    },
+    "invite-invalid": {
+        "fi": "Kutsukoodi ei kelpaa",
+        "sv": "Inbjudningskoden är ogiltig",
+        "en": "This invite code is not valid",
+    },
+    "invite-expired": {
+        "fi": "Kutsu on vanhentunut. Pyydä uusi kutsu",
+        "sv": "Inbjudan har gått ut. Be om en ny inbjudan",
+        "en": "This invite has expired; ask for a new one",
+    },
+    "invite-used": {
+        "fi": "Kutsu on jo käytetty. Pyydä uusi kutsu",
+        "sv": "Inbjudan har redan använts. Be om en ny inbjudan",
+        "en": "This invite has already been used; ask for a new one",
+    },
+    "invite-wrong-person": {
+        "fi": "Kutsu on tehty toiselle henkilölle",
+        "sv": "Inbjudan gäller en annan person",
+        "en": "This invite was made for someone else",
+    },
+    "challenge-invalid": {
+        "fi": "Kirjautuminen keskeytyi. Aloita alusta",
+        "sv": "Inloggningen avbröts. Börja om",
+        "en": "The sign-in step is unknown or was already used; start again",
+    },
+    "challenge-expired": {
+        "fi": "Kirjautuminen kesti liian kauan. Aloita alusta",
+        "sv": "Inloggningen tog för lång tid. Börja om",
+        "en": "The sign-in step took too long; start again",
+    },
+    "passkey-rejected": {
+        "fi": "Pääsyavaimen vastausta ei hyväksytty",
+        "sv": "Nyckelns svar godkändes inte",
+        "en": "The passkey's answer was not accepted",
+    },
+    "passkey-unknown": {
+        "fi": "Tätä pääsyavainta ei tunneta",
+        "sv": "Den här nyckeln är okänd",
+        "en": "This passkey is not known here",
+    },
+    "passkey-revoked": {
+        "fi": "Tämä pääsyavain on poistettu käytöstä",
+        "sv": "Den här nyckeln har tagits ur bruk",
+        "en": "This passkey has been removed",
+    },
+    "passkey-exists": {
+        "fi": "Tämä pääsyavain on jo käytössä",
+        "sv": "Den här nyckeln är redan registrerad",
+        "en": "This passkey is already registered",
+    },
+    "last-passkey": {
+        "fi": "Et voi poistaa ainoaa pääsyavaintasi",
+        "sv": "Du kan inte ta bort din enda nyckel",
+        "en": "You cannot remove your only passkey",
+    },
+    "session-expired": {
+        "fi": "Istunto on päättynyt. Kirjaudu uudelleen",
+        "sv": "Sessionen har gått ut. Logga in igen",
+        "en": "Your session has ended; sign in again",
+    },
+    "session-needed": {
+        "fi": "Tämä vaatii kirjautumisen pääsyavaimella",
+        "sv": "Detta kräver inloggning med nyckel",
+        "en": "This needs a passkey sign-in",
+    },
+    "csrf-invalid": {
+        "fi": "Pyynnöstä puuttuu suojaustunniste. Lataa sivu uudelleen",
+        "sv": "Begäran saknar skyddstoken. Ladda om sidan",
+        "en": "The request lacks a valid CSRF token; reload the page",
+    },
+    "too-many-requests": {
+        "fi": "Liian monta yritystä. Odota hetki ja yritä uudelleen",
+        "sv": "För många försök. Vänta en stund och försök igen",
+        "en": "Too many attempts; wait a moment and try again",
+    },
+    "invalid-scope": {
+        "fi": "Valtuuden laajuus ei kelpaa",
+        "sv": "Fullmaktens omfattning är ogiltig",
+        "en": "Unknown mandate scope",
+    },
+    "invalid-business-id": {
+        "fi": "Y-tunnus ei kelpaa",
+        "sv": "FO-numret är ogiltigt",
+        "en": "Not a valid Finnish business id (Y-tunnus)",
+    },
+    # Checkout at the door (issue 4): what a provider reads at the door.
+    "token-invalid": {
+        "fi": "Maksukoodi ei kelpaa; pyydä asiakasta näyttämään uusi koodi",
+        "sv": "Betalningskoden är ogiltig; be kunden visa en ny kod",
+        "en": "The payment code is not valid; ask the client to show a new one",
+    },
+    "card-invalid": {
+        "fi": "Kortti tai PIN-koodi ei kelpaa",
+        "sv": "Kortet eller PIN-koden är ogiltig",
+        "en": "The card or PIN is not valid",
+    },
+    "card-locked": {
+        "fi": "Kortti on lukittu; asiakas voi ottaa yhteyttä asiakasohjaajaansa",
+        "sv": "Kortet är låst; kunden kan kontakta sin klienthandledare",
+        "en": "The card is locked; the client should contact their case manager",
+    },
+    "invalid-pin": {
+        "fi": "PIN-koodissa on 4–6 numeroa",
+        "sv": "PIN-koden har 4–6 siffror",
+        "en": "The PIN is 4-6 digits",
+    },
+    "hold-not-open": {
+        "fi": "Varaus on jo veloitettu, peruttu tai vanhentunut",
+        "sv": "Reservationen har redan debiterats, makulerats eller gått ut",
+        "en": "This hold has already been captured, voided or has expired",
+    },
+    "capture-exceeds-hold": {
+        "fi": "Summa on suurempi kuin varattiin",
+        "sv": "Beloppet är större än det som reserverades",
+        "en": "The amount is more than was held",
+    },
+    "request-expired": {
+        "fi": "Maksupyyntö vanheni ennen hyväksyntää",
+        "sv": "Betalningsbegäran gick ut innan den godkändes",
+        "en": "The payment request expired before it was approved",
+    },
+    "request-declined": {
+        "fi": "Asiakas hylkäsi maksupyynnön",
+        "sv": "Kunden avböjde betalningsbegäran",
+        "en": "The client declined the payment request",
+    },
+    "request-not-pending": {
+        "fi": "Maksupyyntö on jo käsitelty",
+        "sv": "Betalningsbegäran har redan behandlats",
+        "en": "The payment request has already been decided",
+    },
+    # Providers' marketplace (issue 7).
+    "invalid-iban": {
+        "fi": "IBAN-tilinumero ei kelpaa",
+        "sv": "IBAN-kontonumret är ogiltigt",
+        "en": "Not a valid IBAN",
+    },
+    "invalid-bic": {
+        "fi": "BIC-tunnus ei kelpaa",
+        "sv": "BIC-koden är ogiltig",
+        "en": "Not a valid BIC",
+    },
+    "already-applied": {
+        "fi": "Tällä Y-tunnuksella on jo haettu",
+        "sv": "En ansökan med detta FO-nummer finns redan",
+        "en": "A provider with this business id has already applied",
+    },
+    "provider-status": {
+        "fi": "Palveluntuottajan tila ei salli tätä",
+        "sv": "Tjänsteproducentens status tillåter inte detta",
+        "en": "The provider's status does not allow this",
+    },
+    "price-above-cap": {
+        "fi": "Hinta ylittää hyvinvointialueen enimmäishinnan",
+        "sv": "Priset överstiger välfärdsområdets takpris",
+        "en": "The price is above the county's cap for this service",
     },
     "internal-error": {
         "fi": "Palvelussa tapahtui virhe",

@@ -4,6 +4,11 @@ It runs ``fund_period`` for the current month at start-up, whenever a decision i
 every ``interval`` seconds (which catches the month boundary within that interval; funding is
 idempotent, so a run with nothing to do moves nothing). On PostgreSQL a session-level advisory
 lock makes sure only one of several ``wallet serve`` processes funds at a time.
+
+Settlements (issue 7): on every tick it also settles providers up to the latest scheduled day
+that has ended (``WALLET_SETTLEMENT_DAYS``, default "15,last"). That is idempotent, and safe in
+several processes at once (each provider is settled under a row lock), so no lock is needed. With
+``WALLET_SETTLEMENT_DIR`` set it writes each run's CSV and pain.001 file there.
 """
 
 from __future__ import annotations
@@ -17,16 +22,21 @@ from sqlalchemy import text
 from payments.db import Database
 from payments.funding import FundingSummary, fund_period
 from payments.periods import current_period
+from payments.requests import expire_requests
+from payments.tokens import purge_tokens
+from payments.visits import expire_holds
 
 log = logging.getLogger("wallet.scheduler")
 FUNDING_LOCK_KEY = 0x57414C4C  # "WALL"
 
 
 class Scheduler:
-    def __init__(self, db: Database, *, interval_s: int = 300) -> None:
+    def __init__(self, db: Database, *, interval_s: int = 300, expiry_interval_s: int = 30) -> None:
         self.db = db
         self.interval_s = interval_s
+        self.expiry_interval_s = expiry_interval_s
         self._task: asyncio.Task[None] | None = None
+        self._expiry_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     async def fund_now(self) -> FundingSummary | None:
@@ -65,15 +75,74 @@ class Scheduler:
                     )
             except Exception:
                 log.exception("funding run failed; retrying next interval")
+            try:
+                await self.settle_now()
+            except Exception:
+                log.exception("settlement run failed; retrying next interval")
             await asyncio.sleep(self.interval_s)
+
+    async def settle_now(self) -> None:
+        """Settle up to the latest scheduled settlement day that has ended, if any."""
+        from datetime import date
+        from pathlib import Path
+
+        from payments.periods import HELSINKI, utcnow
+        from payments.settlements import Debtor, batch_files, scheduled_until, settle_providers
+        from wallet_api.settings import Settings
+
+        settings = Settings.from_env()
+        until = scheduled_until(utcnow().astimezone(HELSINKI).date(), settings.settlement_days)
+        if until is None:
+            return
+        run = await settle_providers(self.db, until)
+        if not run.settled:
+            return
+        log.info("settled %d providers up to %s", len(run.settled), until)
+        if settings.settlement_dir:
+            debtor = None
+            if settings.settlement_debtor_iban and settings.settlement_debtor_bic:
+                debtor = Debtor(
+                    settings.settlement_debtor_name or "Hyvinvointialue",
+                    settings.settlement_debtor_iban,
+                    settings.settlement_debtor_bic,
+                )
+            files = await batch_files(self.db, run, debtor, date.today())
+            out = Path(settings.settlement_dir)
+
+            def write() -> None:
+                out.mkdir(parents=True, exist_ok=True)
+                for name, content in files.files.items():
+                    (out / name).write_bytes(content)
+
+            await asyncio.to_thread(write)
+
+    async def expire_now(self) -> tuple[int, int]:
+        """Expire due payment requests and visit holds: (requests, holds) released."""
+        expired_requests = await expire_requests(self.db)
+        expired_holds = await expire_holds(self.db)
+        await purge_tokens(self.db)
+        return expired_requests, expired_holds
+
+    async def _run_expiry(self) -> None:
+        while True:
+            try:
+                reqs, held = await self.expire_now()
+                if reqs or held:
+                    log.info("expired %d payment requests, %d holds", reqs, held)
+            except Exception:
+                log.exception("expiry run failed; retrying next interval")
+            await asyncio.sleep(self.expiry_interval_s)
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="wallet-scheduler")
+        if self._expiry_task is None:
+            self._expiry_task = asyncio.create_task(self._run_expiry(), name="wallet-expiry")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._expiry_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._expiry_task = None

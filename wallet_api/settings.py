@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from payments.db import database_url_from_env
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -15,6 +18,10 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -22,6 +29,53 @@ class Settings:
     scheduler: bool
     scheduler_interval_s: int
     max_body_bytes: int
+    # Passkeys: the relying party is the site people see; the origin is its exact URL.
+    rp_id: str = "localhost"
+    rp_name: str = "Henkilökohtainen budjetti"
+    origin: str = "http://localhost:8000"
+    session_idle_timeout_s: int = 30 * 60
+    session_max_age_s: int = 12 * 60 * 60
+    challenge_ttl_s: int = 5 * 60
+    invite_validity_s: int = 7 * 24 * 60 * 60
+    # Abuse limits per client address and window: failed sign-ins, failed invite codes, and
+    # ceremonies started (each writes a challenge).
+    rate_window_s: int = 5 * 60
+    rate_signin_failures: int = 10
+    rate_invite_failures: int = 10
+    rate_ceremonies: int = 60
+    # Live events (issue 5). Web Push is off until both VAPID keys are set
+    # (``wallet vapid generate`` prints a pair).
+    vapid_private_key: str | None = None
+    vapid_public_key: str | None = None
+    vapid_subject: str = "mailto:tuki@example.invalid"
+    sse_heartbeat_s: float = 15.0
+    # Run the outbox dispatcher in this process (several may run on PostgreSQL).
+    dispatcher: bool = True
+    # Settlements (issue 7): the days of the month whose end the scheduler settles up to
+    # ("last" = the month's last day), where it writes the bank file and CSV (none: not
+    # written), and the organizer's own account the payouts are paid from.
+    settlement_days: str = "15,last"
+    settlement_dir: str | None = None
+    settlement_debtor_name: str | None = None
+    settlement_debtor_iban: str | None = None
+    settlement_debtor_bic: str | None = None
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.origin)
+        host = parts.hostname or ""
+        if parts.scheme not in ("https", "http") or not host:
+            raise ValueError(
+                f"WALLET_ORIGIN must be a URL like https://wallet.example.fi: {self.origin!r}"
+            )
+        if parts.scheme == "http" and host not in LOCAL_HOSTS:
+            raise ValueError("WALLET_ORIGIN must use https (plain http only on localhost)")
+        if host != self.rp_id and not host.endswith("." + self.rp_id):
+            raise ValueError(f"WALLET_RP_ID {self.rp_id!r} must be the origin's host or a parent")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are Secure except in development on http://localhost."""
+        return urlsplit(self.origin).scheme == "https"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,4 +85,24 @@ class Settings:
             scheduler=_bool("WALLET_SCHEDULER", True),
             scheduler_interval_s=int(os.environ.get("WALLET_SCHEDULER_INTERVAL", "300")),
             max_body_bytes=int(os.environ.get("WALLET_MAX_BODY_BYTES", str(64 * 1024))),
+            vapid_private_key=os.environ.get("WALLET_VAPID_PRIVATE_KEY") or None,
+            vapid_public_key=os.environ.get("WALLET_VAPID_PUBLIC_KEY") or None,
+            vapid_subject=os.environ.get("WALLET_VAPID_SUBJECT", "mailto:tuki@example.invalid"),
+            sse_heartbeat_s=float(os.environ.get("WALLET_SSE_HEARTBEAT", "15")),
+            dispatcher=_bool("WALLET_DISPATCHER", True),
+            settlement_days=os.environ.get("WALLET_SETTLEMENT_DAYS", "15,last"),
+            settlement_dir=os.environ.get("WALLET_SETTLEMENT_DIR") or None,
+            settlement_debtor_name=os.environ.get("WALLET_SETTLEMENT_DEBTOR_NAME") or None,
+            settlement_debtor_iban=os.environ.get("WALLET_SETTLEMENT_DEBTOR_IBAN") or None,
+            settlement_debtor_bic=os.environ.get("WALLET_SETTLEMENT_DEBTOR_BIC") or None,
+            rp_id=os.environ.get("WALLET_RP_ID", "localhost"),
+            rp_name=os.environ.get("WALLET_RP_NAME", "Henkilökohtainen budjetti"),
+            origin=os.environ.get("WALLET_ORIGIN", "http://localhost:8000").rstrip("/"),
+            session_idle_timeout_s=_int("WALLET_SESSION_IDLE_TIMEOUT", 30 * 60),
+            session_max_age_s=_int("WALLET_SESSION_MAX_AGE", 12 * 60 * 60),
+            invite_validity_s=_int("WALLET_INVITE_VALIDITY", 7 * 24 * 60 * 60),
+            rate_window_s=_int("WALLET_RATE_WINDOW", 5 * 60),
+            rate_signin_failures=_int("WALLET_RATE_SIGNIN_FAILURES", 10),
+            rate_invite_failures=_int("WALLET_RATE_INVITE_FAILURES", 10),
+            rate_ceremonies=_int("WALLET_RATE_CEREMONIES", 60),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -37,11 +38,13 @@ def test_every_route_is_guarded_or_public_on_purpose():
 
 
 def _concrete(path: str) -> str:
-    return (
-        path.replace("{charge_id:uuid}", str(uuid.uuid4()))
-        .replace("{wallet_id:uuid}", str(uuid.uuid4()))
-        .replace("{client_id:uuid}", str(uuid.uuid4()))
-    )
+    """Fill every typed path parameter with a well-formed value of its type."""
+
+    def fill(match: re.Match[str]) -> str:
+        kind = match.group(2)
+        return {"uuid": str(uuid.uuid4()), "int": "1"}.get(kind, "x" + uuid.uuid4().hex[:8])
+
+    return re.sub(r"\{(\w+):(\w+)\}", fill, path)
 
 
 async def test_anonymous_and_bad_keys_get_401_everywhere(client, world):

@@ -13,9 +13,11 @@ from payments.catalogue import DecisionLineInput
 from payments.db import Database
 from payments.errors import NotFound
 from wallet_api import schemas
-from wallet_api.auth import roles, signed_in
+from wallet_api.auth import roles, session_of, signed_in
 from wallet_api.problems import language_of
 from wallet_api.routes.deps import strict_body
+from wallet_api.signin.routes import session_status
+from wallet_api.signin.schemas import MeWithSession
 
 CASE_MANAGER = roles("case_manager")
 
@@ -78,9 +80,13 @@ class SelfController(Controller):
     tags = ["me"]
 
     @get("/api/me", guards=[signed_in])
-    async def me(self, db: Database, actor: Actor) -> schemas.Me:
-        """Who is signed in, their role, and the wallets they can act on."""
-        return schemas.Me(
+    async def me(
+        self, request: Request[Any, Any, Any], db: Database, actor: Actor
+    ) -> MeWithSession:
+        """Who is signed in, their role, and the wallets they can act on; with a passkey
+        session also its time left (warn before it ends) and the CSRF token for writes."""
+        info = session_of(request)
+        return MeWithSession(
             principal_id=actor.principal_id,
             role=actor.role,
             display_name=actor.display_name,
@@ -88,6 +94,8 @@ class SelfController(Controller):
             client_id=actor.client_id,
             provider_id=actor.provider_id,
             wallets=await directory.wallets_for(db, actor),
+            session=session_status(info) if info else None,
+            csrf_token=info.csrf_token if info else None,
         )
 
     @get("/api/categories", guards=[signed_in])

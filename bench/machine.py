@@ -100,7 +100,7 @@ def cpu_sample(named_pids: dict[str, list[int]] | None = None) -> CpuSample:
     return CpuSample(at=time.monotonic(), busy=busy, total=total, procs=procs)
 
 
-def cpu_usage(before: CpuSample, after: CpuSample) -> dict[str, float]:
+def cpu_usage(before: CpuSample, after: CpuSample) -> dict[str, Any]:
     """Cores used on average between two samples: by the machine and by each process group.
 
     Each process counts from the first sample (or its start) to the second; a PostgreSQL backend
@@ -112,8 +112,18 @@ def cpu_usage(before: CpuSample, after: CpuSample) -> dict[str, float]:
     ncpu = os.cpu_count() or 1
     total = max(after.total - before.total, 1)
     out = {"machine_cores": round(ncpu * (after.busy - before.busy) / total, 2)}
+    per_process: dict[str, list[float]] = {}
     for name, pids in after.procs.items():
         earlier = before.procs.get(name, {})
-        used = sum(max(j - earlier.get(pid, 0), 0) for pid, j in pids.items() if j)
-        out[f"{name}_cores"] = round(used / hz / wall, 2)
-    return out
+        each = [max(j - earlier.get(pid, 0), 0) for pid, j in pids.items() if j]
+        out[f"{name}_cores"] = round(sum(each) / hz / wall, 2)
+        if name != "postgres" and len(each) > 1:
+            per_process[name] = sorted((round(u / hz / wall, 2) for u in each), reverse=True)
+    # Whatever else ran on the machine meanwhile (other people's tests, say) skews a run.
+    out["other_cores"] = round(
+        max(out["machine_cores"] - sum(v for k, v in out.items() if k != "machine_cores"), 0), 2
+    )
+    result: dict[str, Any] = dict(out)
+    for name, each in per_process.items():
+        result[f"{name}_per_process_cores"] = each  # e.g. how evenly server workers share
+    return result

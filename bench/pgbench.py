@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -70,6 +72,15 @@ def _log_latencies(log_dir: Path) -> list[float]:
     return out
 
 
+def _with_client_cpu(cpu: dict[str, Any], client_s: float, wall: float) -> dict[str, Any]:
+    """Count pgbench's own client process as the load generator, not as ``other``."""
+    cores = round(client_s / max(wall, 1e-9), 2)
+    other = cpu.pop("other_cores", 0.0)
+    cpu["loadgen_cores"] = cores
+    cpu["other_cores"] = round(max(other - cores, 0.0), 2)
+    return cpu
+
+
 async def run_pgbench(
     base: str,
     *,
@@ -83,7 +94,8 @@ async def run_pgbench(
     await recreate_database(base, DB_NAME)
     try:
         log(f"pgbench: initialising scale {scale} in {DB_NAME}")
-        subprocess.run(
+        await asyncio.to_thread(
+            subprocess.run,
             [exe, "-i", "-s", str(scale), "-q", *_conn_args(base), DB_NAME],
             check=True,
             capture_output=True,
@@ -106,10 +118,17 @@ async def run_pgbench(
             ]
             log(f"pgbench: {' '.join(cmd[:7])} ({duration} s)")
             before = cpu_sample()
-            proc = subprocess.run(
-                cmd, check=False, capture_output=True, text=True, timeout=duration + 120
+            children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            proc = await asyncio.to_thread(
+                subprocess.run,
+                cmd,
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=duration + 120,
             )
             after = cpu_sample()
+            children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if proc.returncode != 0:
                 raise RuntimeError(f"pgbench failed ({proc.returncode}): {proc.stderr[-2000:]}")
             result = parse_output(proc.stdout)
@@ -121,7 +140,14 @@ async def run_pgbench(
                 "threads": threads,
                 "mode": "prepared",
                 "duration_s": duration,
-                "cpu": cpu_usage(before, after),
+                "cpu": _with_client_cpu(
+                    cpu_usage(before, after),
+                    children_after.ru_utime
+                    + children_after.ru_stime
+                    - children_before.ru_utime
+                    - children_before.ru_stime,
+                    after.at - before.at,
+                ),
             }
         )
         return result

@@ -16,6 +16,7 @@ price list, finding the wallet and envelope): it is the floor a charge cannot go
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import time
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.machine import cpu_sample, cpu_usage
 from bench.stats import latency_summary_ms
 
 SCHEMA = """
@@ -111,8 +113,8 @@ def _setup(conn: sqlite3.Connection, clients: int, providers: int) -> dict[str, 
         pid = uuid.uuid4().hex
         conn.execute("INSERT INTO providers VALUES (?, ?, ?)", (pid, org, f"Provider {i}"))
         acc = conn.execute(
-            "INSERT INTO accounts (organizer_id, kind, provider_id) VALUES (?, 'provider_payable', ?)"
-            " RETURNING id",
+            "INSERT INTO accounts (organizer_id, kind, provider_id)"
+            " VALUES (?, 'provider_payable', ?) RETURNING id",
             (org, pid),
         ).fetchone()[0]
         provs.append((pid, acc, f"Provider {i}"))
@@ -211,7 +213,8 @@ def _charge(conn: sqlite3.Connection, w: dict[str, Any], rng: random.Random, per
             ],
         }
         conn.execute(
-            "UPDATE idempotency_keys SET status_code = 201, response = ? WHERE scope = ? AND key = ?",
+            "UPDATE idempotency_keys SET status_code = 201, response = ?"
+            " WHERE scope = ? AND key = ?",
             (json.dumps(body), scope, key),
         )
         conn.execute("COMMIT")
@@ -242,11 +245,14 @@ def run_raw_sqlite(
         period = datetime.now(UTC).strftime("%Y-%m")
         log(f"raw sqlite3: {duration:g} s of one-transaction charges on {path}")
         deadline = time.monotonic() + warmup
-        while time.monotonic() < deadline:
+        for _ in range(max_charges):
+            if time.monotonic() >= deadline:
+                break
             _charge(conn, w, rng, period)
         latencies: list[float] = []
         declined = 0
         cpu0 = time.process_time()
+        before = cpu_sample({"loop": [os.getpid()]})
         start = time.monotonic()
         end = start + duration
         now = start
@@ -260,6 +266,7 @@ def run_raw_sqlite(
             now = t
         elapsed = now - start
         cpu = time.process_time() - cpu0
+        after = cpu_sample({"loop": [os.getpid()]})
         written = conn.execute("SELECT count(*) FROM transfers").fetchone()[0]
         result: dict[str, Any] = {
             "writes_per_s": round(len(latencies) / elapsed, 1),
@@ -269,6 +276,7 @@ def run_raw_sqlite(
             "transfers_in_db": written,
             "statements_per_charge": 7,
             "loop_cpu_cores": round(cpu / elapsed, 2),
+            "cpu": cpu_usage(before, after),
             "journal_mode": conn.execute("PRAGMA journal_mode").fetchone()[0],
             "synchronous": conn.execute("PRAGMA synchronous").fetchone()[0],
         }

@@ -67,6 +67,7 @@ class Server:
         self.start_timeout = start_timeout
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.exit_code: int | None = None
         self._log: IO[bytes] | None = None
 
     @property
@@ -112,8 +113,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(
-                    f"wallet serve exited with {self.proc.returncode} before answering; "
-                    f"see {self.log_path}:\n{self.log_tail()}"
+                    f"wallet serve exited with {self.proc.returncode} before answering "
+                    f"(log: {self.log_path}):\n{self.log_tail()}"
                 )
             try:
                 with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as resp:
@@ -154,6 +155,7 @@ class Server:
                 except subprocess.TimeoutExpired:
                     continue
             code = proc.poll()
+            self.exit_code = code
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments import idempotency, ledger, tokens
+from payments import idempotency, ledger, tokens, trust
 from payments.db import Database
 from payments.errors import (
+    ConsentRequired,
     InsufficientFunds,
     InvalidInput,
     NotFound,
@@ -72,6 +73,13 @@ class Customer:
     wallet_id: uuid.UUID | None = None
     token: str | None = None
     token_code: str | None = None
+    # Set only after the client typed their card's PIN (payments.cards verified it): consent.
+    card_verified: bool = False
+
+    @property
+    def consented(self) -> bool:
+        """Presenting a payment code or a card with its PIN is consent to this charge."""
+        return self.token is not None or self.token_code is not None or self.card_verified
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,13 @@ async def capture_charge(
 
         wallet = await _find_wallet(s, provider.organizer_id, customer)
         envelopes = await _envelopes_for(s, wallet, {cat.id for cat, _ in priced}, now)
+        if not customer.consented:
+            # A phone number or wallet id is not consent: only a provider the client trusts,
+            # within the caps they set, may charge without asking (DESIGN: checkout at the
+            # door). Everyone else sends a payment request or uses the client's payment code.
+            total_asked = sum(amount for _, amount in priced)
+            if not await trust.use_trust(s, wallet.id, provider_id, total_asked, now):
+                raise ConsentRequired()
 
         # Debit each envelope once, in account order so concurrent charges never deadlock.
         per_envelope: dict[int, int] = defaultdict(int)

@@ -33,6 +33,12 @@ def need(reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser suite last. pytest-playwright's session-scoped sync API keeps an event
+    loop running in the main thread, and every async test after it would fail to start."""
+    items.sort(key=lambda item: "/tests/e2e/" in item.path.as_posix())
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.skipped:
         _skips.append(report.nodeid)
@@ -106,11 +112,15 @@ async def _truncate(db: Database) -> None:
     """
     async with db.engine.begin() as conn:
         names = (
-            await conn.exec_driver_sql(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version'"
+            (
+                await conn.exec_driver_sql(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         await conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         for name in names:
             await conn.exec_driver_sql(f'DELETE FROM "{name}"')

@@ -68,8 +68,12 @@ async def seed_world(
     valid_to: date | None = None,
     period: str | None = None,
     lines: list[DecisionLineInput] | None = None,
+    trusted: bool = True,
 ) -> World:
     """One county, two providers, one client with a 'cleaning + home help' line.
+
+    With ``trusted`` (the default) the client trusts both providers with a high per-charge cap,
+    so they may charge by phone number or wallet id without a payment request.
 
     Home help 'kotiapu' (hour, cap 45 EUR), cleaning 'siivous' (hour, cap 40 EUR),
     transport 'kuljetus' (trip), carer's leave 'omaishoidon-vapaa' (day).
@@ -121,6 +125,9 @@ async def seed_world(
     )
     if fund:
         await fund_period(db, period)
+    if trusted:
+        for provider in (prov, other):
+            await trust_provider(db, client.wallet_id, provider, actor_id=cm)
     return World(
         organizer_id=org,
         provider_id=prov,
@@ -319,7 +326,8 @@ async def add_client_with_decision(
     carry_over: str = "none",
     carry_cap_cents: int = 0,
 ) -> catalogue.NewClient:
-    """Another client of ``w``'s organizer with one decision (not funded)."""
+    """Another client of ``w``'s organizer with one decision (not funded), who trusts ``w``'s
+    providers as ``seed_world``'s client does."""
     client = await catalogue.create_client(
         db, organizer_id=w.organizer_id, first_name="Eino", last_name="Heikkinen", phone=phone
     )
@@ -333,6 +341,8 @@ async def add_client_with_decision(
         carry_over=carry_over,
         carry_over_cap_cents=carry_cap_cents,
     )
+    for provider in (w.provider_id, w.other_provider_id):
+        await trust_provider(db, client.wallet_id, provider)
     return client
 
 
@@ -445,3 +455,23 @@ async def assert_books_ok(db: Database) -> CheckReport:
     report = await check_books(db)
     assert report.ok, report.violations
     return report
+
+
+async def trust_provider(
+    db: Database,
+    wallet_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    *,
+    actor_id: uuid.UUID | None = None,
+    per_charge_cap_cents: int = 10_000_000,
+) -> None:
+    """Let a provider charge this wallet without asking (the client's trusted providers)."""
+    from payments.trust import set_trusted
+
+    await set_trusted(
+        db,
+        actor_id=actor_id or uuid.uuid4(),
+        wallet_id=wallet_id,
+        provider_id=provider_id,
+        per_charge_cap_cents=per_charge_cap_cents,
+    )

@@ -141,7 +141,7 @@ def check() -> None:
 
     report = _with_db(check_books)
     table = Table(title="Envelopes by period")
-    for col in ("period", "funded", "spent", "refunded", "expired", "closing"):
+    for col in ("period", "funded", "spent", "refunded", "expired", "held (net)", "closing"):
         table.add_column(col, justify="right")
     for period in sorted(report.periods):
         t = report.periods[period]
@@ -151,6 +151,7 @@ def check() -> None:
             _euros(t.spent),
             _euros(t.refunded),
             _euros(t.expired),
+            _euros(-t.other),
             _euros(t.closing),
         )
     console.print(table)

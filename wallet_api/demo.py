@@ -19,8 +19,9 @@ from payments.access import create_api_key, grant_mandate
 from payments.catalogue import DecisionLineInput
 from payments.db import Database
 from payments.funding import fund_period
-from payments.models import Client, Organizer, Principal, Wallet
+from payments.models import Client, Organizer, Principal, Provider, Wallet
 from payments.periods import current_period, first_day
+from payments.trust import set_trusted
 from payments.uow import UnitOfWork
 from wallet_api.migrate import schema_state, upgrade
 
@@ -167,12 +168,35 @@ async def _create(db: Database, period: str) -> None:
     )
     assert aino is not None
     await grant_mandate(db, carer_id=carer, client_id=aino, scopes=("view", "approve"))
+    # Aino and Helmi have put their cleaner on their trusted list, so it charges at the door
+    # without asking; Eino has not trusted the taxi, so its charges wait for his approval.
+    async with UnitOfWork(db, readonly=True) as uow:
+        cleaner = (
+            await uow.session.execute(
+                select(Provider.id).where(
+                    Provider.organizer_id == org, Provider.name == "Siivouspalvelu Kuura Oy"
+                )
+            )
+        ).scalar_one()
+        wallets = (
+            await uow.session.execute(
+                select(Client.first_name, Wallet.id)
+                .join(Wallet, Wallet.client_id == Client.id)
+                .where(Client.organizer_id == org)
+            )
+        ).all()
+    by_name = {name: wid for name, wid in wallets}
+    for name, cap in (("Aino", 20000), ("Helmi", 10000)):
+        await set_trusted(
+            db, actor_id=cm, wallet_id=by_name[name], provider_id=cleaner, per_charge_cap_cents=cap
+        )
 
 
 def print_guide(console: Console, guide: DemoGuide, host: str, port: int) -> None:
     console = Console(soft_wrap=True)  # commands must stay copyable, never wrapped
     base = f"http://{host}:{port}"
     prov, client = guide.keys["provider (cleaning)"], guide.keys["client Aino"]
+    taxi = guide.keys["provider (taxi)"]
     aino, helmi = guide.wallets["Aino"], guide.wallets["Helmi"]
     console.rule("[bold]Personal-budget wallet: demo")
     console.print(
@@ -187,6 +211,7 @@ def print_guide(console: Console, guide: DemoGuide, host: str, port: int) -> Non
 [bold]Try it[/bold] (in another terminal):
 
   PROVIDER={prov}
+  TAXI={taxi}
   CLIENT={client}
 
   # 1. Aino's balances (funded this month)
@@ -202,6 +227,12 @@ def print_guide(console: Console, guide: DemoGuide, host: str, port: int) -> Non
        -H "Content-Type: application/json" -H "Idempotency-Key: demo-charge-2" \\
        -d '{{"wallet_id": "{helmi}", "lines": [{{"category": "siivous", "quantity": "2", "unit_price_cents": 3400}}]}}'
 
+  # 3b. Eino has not put the taxi on his trusted list: by phone number the trip becomes a
+  #     payment request (202) with the money held until Eino approves it in the app
+  curl -s -X POST {base}/api/checkout/phone -H "Authorization: Bearer $TAXI" \\
+       -H "Content-Type: application/json" -H "Idempotency-Key: demo-trip-1" \\
+       -d '{{"phone": "040 765 4321", "lines": [{{"category": "kuljetus", "quantity": "1", "unit_price_cents": 2500}}]}}'
+
   # 4. Refund half an hour of the first charge (use the id it returned)
   curl -s -X POST {base}/api/charges/<charge id>/refunds -H "Authorization: Bearer $PROVIDER" \\
        -H "Content-Type: application/json" -H "Idempotency-Key: demo-refund-1" \\
@@ -211,6 +242,9 @@ def print_guide(console: Console, guide: DemoGuide, host: str, port: int) -> Non
   curl -s -H "Authorization: Bearer $CLIENT" {base}/api/wallets/{aino}/transactions
   wallet check
 
+The app: http://localhost:{port}/  (use "localhost": passkeys need a host name, not an IP).
+Sign in there with a passkey from an invite, or paste one of the keys above under
+"Developer settings".
 API docs: {base}/schema  (OpenAPI JSON: {base}/schema/openapi.json)
 """
     )

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
-from tests.wallet_api.conftest import client, keys, world
+import pytest
+
+from payments.db import Database
+from tests.factories import World, seed_world
+from tests.wallet_api.conftest import client, keys
 
 __all__ = ["client", "keys", "world"]
+
+
+@pytest.fixture
+async def world(db: Database) -> World:
+    """The API world, but the client trusts no provider yet: checkout tests decide that."""
+    return await seed_world(db, trusted=False)

@@ -64,7 +64,8 @@ def _free_port() -> int:
 async def _seed(database_url: str) -> dict[str, Any]:
     db = create_database(database_url)
     await upgrade(db)
-    world = await seed_world(db, monthly_cents=30_000)
+    # Untrusted, so a phone-number charge becomes a payment request the client approves.
+    world = await seed_world(db, monthly_cents=30_000, trusted=False)
     carer = await catalogue.create_principal(
         db, organizer_id=world.organizer_id, role="carer", display_name="Kalle Virtanen"
     )

@@ -15,6 +15,7 @@ from payments.errors import ProviderNotApproved
 from payments.marketplace_models import ProviderProfile
 from payments.models import Account, AuditEvent, Principal, Provider, ProviderPrice
 from payments.uow import UnitOfWork
+from tests.factories import trust_provider
 from tests.wallet_api.conftest import auth
 
 GOOD = {
@@ -132,6 +133,8 @@ async def _charge(db, provider_id, category, key=None):
 
 async def test_approval_flow_gates_charging_and_is_audited(client, db, world, keys):
     pid = uuid.UUID((await _apply(client, db, world)).json()["provider_id"])
+    # The client trusts the new provider, so only its approval status decides below.
+    await trust_provider(db, world.wallet_id, pid)
     cm = auth(keys.case_manager)
     # Applied: cannot charge.
     with pytest.raises(ProviderNotApproved):
@@ -201,6 +204,7 @@ async def test_signed_in_provider_key_after_approval_charges_over_http(client, d
     cm = auth(keys.case_manager)
     pid = uuid.UUID((await _apply(client, db, world)).json()["provider_id"])
     await client.post(f"/api/providers/{pid}/approve", json={}, headers=cm)
+    await trust_provider(db, world.wallet_id, pid)
     async with UnitOfWork(db, readonly=True) as uow:
         principal = (
             await uow.session.execute(select(Principal.id).where(Principal.provider_id == pid))

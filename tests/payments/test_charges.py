@@ -55,6 +55,7 @@ from tests.factories import (
     set_price_approved,
     set_provider_status,
     transfers,
+    trust_provider,
 )
 
 PHONE = "+358401234567"  # seed_world's client, 040 123 4567
@@ -305,6 +306,7 @@ async def test_price_above_the_organizers_cap(db):
         business_id="1111111-1",
         prices={"kotiapu": 5000},  # a list price above the county's cap
     )
+    await trust_provider(db, w.wallet_id, pricey)
     err = await assert_refused(
         db, PriceAboveList, charge(db, w, [line("kotiapu", "1", 4501)], provider_id=pricey)
     )
@@ -513,6 +515,7 @@ async def test_keys_are_per_provider(db):
         business_id="2222222-2",
         prices={"siivous": 3500},
     )
+    await trust_provider(db, w.wallet_id, b)
     lines = [line("siivous", "1", 3500)]
     a_out = await charge(db, w, lines, key="same", request_hash="h")
     b_out = await charge(db, w, lines, key="same", request_hash="h", provider_id=b)

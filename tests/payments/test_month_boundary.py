@@ -13,6 +13,7 @@ from payments.check import check_books
 from payments.errors import InsufficientFunds
 from payments.funding import fund_period
 from payments.queries import wallet_view
+from tests.factories import trust_provider
 
 JAN, FEB = "2031-01", "2031-02"
 # 00:00:30 on 1 February in Helsinki (UTC+2)
@@ -40,6 +41,7 @@ async def _county(db, clients: int):
             valid_to=None,
             lines=[DecisionLineInput("Siivous", 5000, ("siivous",))],
         )
+        await trust_provider(db, new.wallet_id, provider)
         wallets.append(new.wallet_id)
     return provider, wallets
 

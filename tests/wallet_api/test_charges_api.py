@@ -285,6 +285,13 @@ async def test_case_manager_creates_client_and_decision(client, db, world, keys)
         headers=auth(keys.case_manager),
     )
     assert r.status_code == 201, r.text
+    # Helmi puts the cleaner on her trusted list (here her case manager does it for her).
+    r = await client.put(
+        f"/api/wallets/{new['wallet_id']}/trusted-providers/{world.provider_id}",
+        json={"per_charge_cap_cents": 5000},
+        headers=auth(keys.case_manager),
+    )
+    assert r.status_code in (200, 201), r.text
     # Funded at once: the provider can charge right away.
     ok = await charge(client, keys.provider, {**_line(), "phone": "050 555 1234"})
     assert ok.status_code == 201, ok.text
@@ -303,4 +310,29 @@ async def test_case_manager_creates_client_and_decision(client, db, world, keys)
         headers=auth(keys.case_manager),
     )
     assert bad.status_code == 422 and bad.json()["type"] == "unknown-category"
+    assert (await check_books(db)).ok
+
+
+async def test_phone_or_wallet_id_is_not_consent(client, db, keys):
+    """Only a provider the client trusts, within the caps, may charge by phone or wallet id;
+    anyone else must send a payment request or use the client's payment code."""
+    from tests.factories import api_key_for, seed_world, trust_provider
+
+    w = await seed_world(db, phone="040 222 3333", trusted=False)
+    key = await api_key_for(db, w.provider_principal)
+    body = {**_line(), "phone": "040 222 3333"}
+    before = await row_counts(db)
+    for who in (body, {"wallet_id": str(w.wallet_id), "lines": body["lines"]}):
+        r = await charge(client, key, who)
+        assert r.status_code == 403, r.text
+        assert r.json()["type"] == "consent-required"
+    assert await row_counts(db) == before
+
+    await trust_provider(db, w.wallet_id, w.provider_id, per_charge_cap_cents=3000)
+    over_cap = await charge(client, key, body)  # 35.00 EUR > the 30.00 EUR cap
+    assert over_cap.status_code == 403 and over_cap.json()["type"] == "consent-required"
+    assert await row_counts(db) == before
+
+    await trust_provider(db, w.wallet_id, w.provider_id, per_charge_cap_cents=5000)
+    assert (await charge(client, key, body)).status_code == 201
     assert (await check_books(db)).ok

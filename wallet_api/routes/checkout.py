@@ -102,7 +102,8 @@ async def _customer(
         raise InvalidInput("Identify the client by token, code, card_number + pin, or phone")
     if data.card_number is not None:
         return Customer(
-            wallet_id=await _verify_card(request, db, actor, data.card_number, data.pin)
+            wallet_id=await _verify_card(request, db, actor, data.card_number, data.pin),
+            card_verified=True,
         ), False
     if data.phone is not None:
         _limiter(request).hit(f"lookup:{actor.provider_id}")
@@ -220,7 +221,7 @@ class CheckoutController(Controller):
         outcome = await capture_charge(
             db,
             provider_id=_provider(actor),
-            customer=Customer(wallet_id=wallet_id),
+            customer=Customer(wallet_id=wallet_id, card_verified=True),
             lines=_lines(data),
             idempotency_key=key,
             request_hash=fingerprint(request, data),

@@ -123,6 +123,130 @@ def validate_lines(lines: list[ChargeLineInput]) -> None:
             raise InvalidInput("a line must come to at least one cent")
 
 
+@dataclass(frozen=True)
+class Item:
+    """One charge line, priced, with the account its money leaves from and that money's month."""
+
+    category_id: uuid.UUID
+    category: str
+    quantity: str
+    unit_price_cents: int
+    amount_cents: int
+    envelope_id: int
+    source_account_id: int
+    period: str
+
+
+async def debit_envelopes(
+    s: AsyncSession, per_envelope: dict[int, int]
+) -> dict[int, tuple[int, str]]:
+    """Take each amount from its envelope, in account order: {envelope: (balance, month)}."""
+    out: dict[int, tuple[int, str]] = {}
+    for acc_id in sorted(per_envelope):
+        debited = await ledger.debit_envelope(s, acc_id, per_envelope[acc_id])
+        if debited is None:
+            raise InsufficientFunds("There is not enough money left in this budget")
+        out[acc_id] = debited
+    return out
+
+
+async def write_charge(
+    s: AsyncSession,
+    *,
+    provider: Provider,
+    wallet_id: uuid.UUID,
+    items: list[Item],
+    now: datetime,
+    balances: dict[int, int] | None = None,
+) -> dict[str, Any]:
+    """Write a captured charge, its lines, its transfers (source accounts -> provider payable)
+    and its outbox event. The caller has already taken the money from the source accounts."""
+    charge_id = uuid.uuid4()
+    total = sum(i.amount_cents for i in items)
+    period = min(i.period for i in items)
+    await s.execute(
+        insert(Charge).values(
+            id=charge_id,
+            organizer_id=provider.organizer_id,
+            provider_id=provider.id,
+            wallet_id=wallet_id,
+            status="captured",
+            total_cents=total,
+            refunded_cents=0,
+            period=period,
+            created_at=now,
+        )
+    )
+    await s.execute(
+        insert(ChargeLine),
+        [
+            {
+                "id": uuid.uuid4(),
+                "charge_id": charge_id,
+                "position": pos,
+                "category_id": i.category_id,
+                "envelope_id": i.envelope_id,
+                "quantity": i.quantity,
+                "unit_price_cents": i.unit_price_cents,
+                "amount_cents": i.amount_cents,
+                "refunded_cents": 0,
+            }
+            for pos, i in enumerate(items)
+        ],
+    )
+    per_source: dict[tuple[int, str], int] = defaultdict(int)
+    for i in items:
+        per_source[(i.source_account_id, i.period)] += i.amount_cents
+    payable = await ledger.provider_payable_account(s, provider.id)
+    for (source, money_period), amount in sorted(per_source.items()):
+        await ledger.post_transfer(
+            s,
+            organizer_id=provider.organizer_id,
+            debit_account_id=source,
+            credit_account_id=payable,
+            amount_cents=amount,
+            kind="charge",
+            period=money_period,
+            now=now,
+            charge_id=charge_id,
+        )
+    body: dict[str, Any] = {
+        "id": str(charge_id),
+        "status": "captured",
+        "provider_id": str(provider.id),
+        "provider_name": provider.name,
+        "wallet_id": str(wallet_id),
+        "total_cents": total,
+        "refunded_cents": 0,
+        "period": period,
+        "created_at": now.isoformat(),
+        "lines": [
+            {
+                "category": i.category,
+                "quantity": i.quantity,
+                "unit_price_cents": i.unit_price_cents,
+                "amount_cents": i.amount_cents,
+            }
+            for i in items
+        ],
+    }
+    await emit(
+        s,
+        type=CHARGE_CAPTURED,
+        organizer_id=provider.organizer_id,
+        wallet_id=wallet_id,
+        provider_id=provider.id,
+        now=now,
+        payload={
+            "charge_id": str(charge_id),
+            "provider_name": provider.name,
+            "total_cents": total,
+            "balances": {str(k): v for k, v in (balances or {}).items()},
+        },
+    )
+    return body
+
+
 async def capture_charge(
     db: Database,
     *,
@@ -170,98 +294,29 @@ async def capture_charge(
 
         # Debit each envelope once, in account order so concurrent charges never deadlock.
         per_envelope: dict[int, int] = defaultdict(int)
-        line_envelope: list[int] = []
         for cat, amount in priced:
-            acc_id = envelopes[cat.id]
-            per_envelope[acc_id] += amount
-            line_envelope.append(acc_id)
-        balances: dict[int, int] = {}
-        envelope_period: dict[int, str] = {}
-        for acc_id in sorted(per_envelope):
-            debited = await ledger.debit_envelope(s, acc_id, per_envelope[acc_id])
-            if debited is None:
-                raise InsufficientFunds("There is not enough money left in this budget")
-            balances[acc_id], envelope_period[acc_id] = debited
-
-        period = min(envelope_period.values())
-        charge_id = uuid.uuid4()
-        total = sum(per_envelope.values())
-        payable = await ledger.provider_payable_account(s, provider_id)
-        await s.execute(
-            insert(Charge).values(
-                id=charge_id,
-                organizer_id=provider.organizer_id,
-                provider_id=provider_id,
-                wallet_id=wallet.id,
-                status="captured",
-                total_cents=total,
-                refunded_cents=0,
-                period=period,
-                created_at=now,
+            per_envelope[envelopes[cat.id]] += amount
+        debited = await debit_envelopes(s, per_envelope)
+        items = [
+            Item(
+                category_id=cat.id,
+                category=cat.code,
+                quantity=str(lines[i].quantity),
+                unit_price_cents=lines[i].unit_price_cents,
+                amount_cents=amount,
+                envelope_id=envelopes[cat.id],
+                source_account_id=envelopes[cat.id],
+                period=debited[envelopes[cat.id]][1],
             )
-        )
-        await s.execute(
-            insert(ChargeLine),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "charge_id": charge_id,
-                    "position": i,
-                    "category_id": cat.id,
-                    "envelope_id": line_envelope[i],
-                    "quantity": str(lines[i].quantity),
-                    "unit_price_cents": lines[i].unit_price_cents,
-                    "amount_cents": amount,
-                    "refunded_cents": 0,
-                }
-                for i, (cat, amount) in enumerate(priced)
-            ],
-        )
-        for acc_id in sorted(per_envelope):
-            await ledger.post_transfer(
-                s,
-                organizer_id=provider.organizer_id,
-                debit_account_id=acc_id,
-                credit_account_id=payable,
-                amount_cents=per_envelope[acc_id],
-                kind="charge",
-                period=envelope_period[acc_id],
-                now=now,
-                charge_id=charge_id,
-            )
-        body = {
-            "id": str(charge_id),
-            "status": "captured",
-            "provider_id": str(provider_id),
-            "provider_name": provider.name,
-            "wallet_id": str(wallet.id),
-            "total_cents": total,
-            "refunded_cents": 0,
-            "period": period,
-            "created_at": now.isoformat(),
-            "lines": [
-                {
-                    "category": cat.code,
-                    "quantity": str(lines[i].quantity),
-                    "unit_price_cents": lines[i].unit_price_cents,
-                    "amount_cents": amount,
-                }
-                for i, (cat, amount) in enumerate(priced)
-            ],
-        }
-        await emit(
+            for i, (cat, amount) in enumerate(priced)
+        ]
+        body = await write_charge(
             s,
-            type=CHARGE_CAPTURED,
-            organizer_id=provider.organizer_id,
+            provider=provider,
             wallet_id=wallet.id,
-            provider_id=provider_id,
+            items=items,
             now=now,
-            payload={
-                "charge_id": str(charge_id),
-                "provider_name": provider.name,
-                "total_cents": total,
-                "balances": {str(k): v for k, v in balances.items()},
-            },
+            balances={acc: balance for acc, (balance, _) in debited.items()},
         )
         await idempotency.store_result(
             s, scope=scope, key=idempotency_key, status_code=201, body=body

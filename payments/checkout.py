@@ -19,11 +19,14 @@ from payments import idempotency
 from payments.charges import (
     ChargeLineInput,
     Customer,
+    Item,
     Outcome,
     _check_prices,
     _envelopes_for,
     _find_wallet,
+    debit_envelopes,
     validate_lines,
+    write_charge,
 )
 from payments.checkout_models import PaymentRequest
 from payments.db import Database
@@ -31,11 +34,8 @@ from payments.errors import (
     ProviderNotApproved,
 )
 from payments.holds import (
-    Item,
-    debit_envelopes,
     place_hold,
     utcnow,
-    write_charge,
 )
 from payments.models import AuditEvent, Provider, ServiceCategory
 from payments.outbox import emit

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,9 +34,8 @@ from payments.checkout_models import Hold, HoldLine
 from payments.errors import (
     InsufficientFunds,
 )
-from payments.models import EXPIRED, HOLD, Account, Charge, ChargeLine, Provider
+from payments.models import EXPIRED, HOLD, Account, Provider
 from payments.outbox import (
-    CHARGE_CAPTURED,
     HOLD_PLACED,
     emit,
 )
@@ -58,20 +56,6 @@ def aware(moment: datetime) -> datetime:
 
 
 MAX_HOLD_TTL = timedelta(days=2)
-
-
-@dataclass(frozen=True)
-class Item:
-    """One charge line, priced, with the account its money leaves from and that money's month."""
-
-    category_id: uuid.UUID
-    category: str
-    quantity: str
-    unit_price_cents: int
-    amount_cents: int
-    envelope_id: int
-    source_account_id: int
-    period: str
 
 
 async def ensure_hold_account(s: AsyncSession, envelope_id: int) -> int:
@@ -109,116 +93,6 @@ async def ensure_hold_account(s: AsyncSession, envelope_id: int) -> int:
             )
         ).scalar_one()
     )
-
-
-async def write_charge(
-    s: AsyncSession,
-    *,
-    provider: Provider,
-    wallet_id: uuid.UUID,
-    items: list[Item],
-    now: datetime,
-    balances: dict[int, int] | None = None,
-) -> dict[str, Any]:
-    """Write a captured charge, its lines, its transfers (source accounts -> provider payable)
-    and its outbox event. The caller has already taken the money from the source accounts."""
-    charge_id = uuid.uuid4()
-    total = sum(i.amount_cents for i in items)
-    period = min(i.period for i in items)
-    await s.execute(
-        insert(Charge).values(
-            id=charge_id,
-            organizer_id=provider.organizer_id,
-            provider_id=provider.id,
-            wallet_id=wallet_id,
-            status="captured",
-            total_cents=total,
-            refunded_cents=0,
-            period=period,
-            created_at=now,
-        )
-    )
-    await s.execute(
-        insert(ChargeLine),
-        [
-            {
-                "id": uuid.uuid4(),
-                "charge_id": charge_id,
-                "position": pos,
-                "category_id": i.category_id,
-                "envelope_id": i.envelope_id,
-                "quantity": i.quantity,
-                "unit_price_cents": i.unit_price_cents,
-                "amount_cents": i.amount_cents,
-                "refunded_cents": 0,
-            }
-            for pos, i in enumerate(items)
-        ],
-    )
-    per_source: dict[tuple[int, str], int] = defaultdict(int)
-    for i in items:
-        per_source[(i.source_account_id, i.period)] += i.amount_cents
-    payable = await ledger.provider_payable_account(s, provider.id)
-    for (source, money_period), amount in sorted(per_source.items()):
-        await ledger.post_transfer(
-            s,
-            organizer_id=provider.organizer_id,
-            debit_account_id=source,
-            credit_account_id=payable,
-            amount_cents=amount,
-            kind="charge",
-            period=money_period,
-            now=now,
-            charge_id=charge_id,
-        )
-    body: dict[str, Any] = {
-        "id": str(charge_id),
-        "status": "captured",
-        "provider_id": str(provider.id),
-        "provider_name": provider.name,
-        "wallet_id": str(wallet_id),
-        "total_cents": total,
-        "refunded_cents": 0,
-        "period": period,
-        "created_at": now.isoformat(),
-        "lines": [
-            {
-                "category": i.category,
-                "quantity": i.quantity,
-                "unit_price_cents": i.unit_price_cents,
-                "amount_cents": i.amount_cents,
-            }
-            for i in items
-        ],
-    }
-    await emit(
-        s,
-        type=CHARGE_CAPTURED,
-        organizer_id=provider.organizer_id,
-        wallet_id=wallet_id,
-        provider_id=provider.id,
-        now=now,
-        payload={
-            "charge_id": str(charge_id),
-            "provider_name": provider.name,
-            "total_cents": total,
-            "balances": {str(k): v for k, v in (balances or {}).items()},
-        },
-    )
-    return body
-
-
-async def debit_envelopes(
-    s: AsyncSession, per_envelope: dict[int, int]
-) -> dict[int, tuple[int, str]]:
-    """Take each amount from its envelope, in account order: {envelope: (balance, month)}."""
-    out: dict[int, tuple[int, str]] = {}
-    for acc_id in sorted(per_envelope):
-        debited = await ledger.debit_envelope(s, acc_id, per_envelope[acc_id])
-        if debited is None:
-            raise InsufficientFunds("There is not enough money left in this budget")
-        out[acc_id] = debited
-    return out
 
 
 async def place_hold(

@@ -23,8 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import outbox
 from payments.charges import (
+    Item,
     Outcome,
     _envelopes_for,
+    debit_envelopes,
+    write_charge,
 )
 from payments.checkout_models import Hold, PaymentRequest
 from payments.db import Database
@@ -37,14 +40,11 @@ from payments.errors import (
     RequestNotPending,
 )
 from payments.holds import (
-    Item,
     aware,
     close_hold_money,
-    debit_envelopes,
     hold_lines,
     transition,
     utcnow,
-    write_charge,
 )
 from payments.models import Provider, Wallet
 from payments.outbox import emit

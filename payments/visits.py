@@ -19,11 +19,13 @@ from payments import idempotency
 from payments.charges import (
     ChargeLineInput,
     Customer,
+    Item,
     Outcome,
     _check_prices,
     _envelopes_for,
     _find_wallet,
     validate_lines,
+    write_charge,
 )
 from payments.checkout_models import Hold
 from payments.db import Database
@@ -37,14 +39,12 @@ from payments.errors import (
 from payments.holds import (
     DEFAULT_HOLD_TTL,
     MAX_HOLD_TTL,
-    Item,
     close_hold_money,
     hold_lines,
     hold_view,
     place_hold,
     transition,
     utcnow,
-    write_charge,
 )
 from payments.models import Provider
 from payments.outbox import HOLD_CAPTURED, HOLD_EXPIRED, HOLD_VOIDED, emit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -73,6 +74,8 @@ def demo(host: str, port: int) -> None:
     and serve it."""
     from wallet_api.demo import print_guide, seed_demo
 
+    # Passkeys are bound to the origin people open; in the demo that is localhost:PORT.
+    os.environ.setdefault("WALLET_ORIGIN", f"http://localhost:{port}")
     guide = _with_db(seed_demo)
     print_guide(console, guide, host, port)
     _serve(host, port)

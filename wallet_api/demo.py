@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from rich.console import Console
 from sqlalchemy import select
 
 from payments import catalogue
-from payments.access import create_api_key, grant_mandate
+from payments.access import Actor, create_api_key, grant_mandate
 from payments.catalogue import DecisionLineInput
 from payments.db import Database
 from payments.funding import fund_period
+from payments.identity import create_invite
 from payments.models import Client, Organizer, Principal, Provider, Wallet
 from payments.periods import current_period, first_day
 from payments.trust import set_trusted
@@ -79,6 +80,7 @@ CLIENTS = (
 class DemoGuide:
     period: str
     keys: dict[str, str] = field(default_factory=dict)
+    invites: dict[str, str] = field(default_factory=dict)
     wallets: dict[str, uuid.UUID] = field(default_factory=dict)
     seeded_now: bool = False
 
@@ -124,6 +126,18 @@ async def seed_demo(db: Database) -> DemoGuide:
         ("carer of Aino", "Matti Virtanen"),
     ):
         guide.keys[label] = await create_api_key(db, by_name[name].id, name="demo")
+    # One-time invites, so a newcomer can try passkey sign-in in the app as Aino or Helmi.
+    cm = by_name["Liisa Asiakasohjaaja"]
+    staff = Actor(
+        principal_id=cm.id,
+        organizer_id=cm.organizer_id,
+        role=cm.role,
+        display_name=cm.display_name,
+    )
+    for first in ("Aino", "Helmi"):
+        client_id = next(p.client_id for p in principals if p.display_name.startswith(first))
+        invite = await create_invite(db, staff, client_id=client_id, validity=timedelta(days=7))
+        guide.invites[first] = invite.code
     return guide
 
 
@@ -197,6 +211,7 @@ def print_guide(console: Console, guide: DemoGuide, host: str, port: int) -> Non
     base = f"http://{host}:{port}"
     prov, client = guide.keys["provider (cleaning)"], guide.keys["client Aino"]
     taxi = guide.keys["provider (taxi)"]
+    aino_invite, helmi_invite = guide.invites["Aino"], guide.invites["Helmi"]
     aino, helmi = guide.wallets["Aino"], guide.wallets["Helmi"]
     console.rule("[bold]Personal-budget wallet: demo")
     console.print(
@@ -243,8 +258,11 @@ def print_guide(console: Console, guide: DemoGuide, host: str, port: int) -> Non
   wallet check
 
 The app: http://localhost:{port}/  (use "localhost": passkeys need a host name, not an IP).
-Sign in there with a passkey from an invite, or paste one of the keys above under
-"Developer settings".
+Try it as a client: open an invite link below on this machine and create a passkey
+(one-time, valid 7 days; a new demo run issues new ones):
+  Aino:  http://localhost:{port}/join#{aino_invite}
+  Helmi: http://localhost:{port}/join#{helmi_invite}
+Or paste one of the API keys above under "Developer settings".
 API docs: {base}/schema  (OpenAPI JSON: {base}/schema/openapi.json)
 """
     )

@@ -2,7 +2,11 @@
 // caches deleted on activate, clients claimed. Bump VERSION whenever a shell file changes.
 // The API is never cached here: the app keeps the last known balances itself, so data
 // is never served stale without its time.
-const VERSION = "v4";
+// Web Push (issue 5): the server's JSON payload becomes a notification; a payment request's
+// approve/decline buttons are answered here, with the session cookie and the CSRF token read
+// from /api/me (the worker cannot see the page's memory); if that is not possible the app
+// opens at the wallet, where the request waits.
+const VERSION = "v5";
 const CACHE = `wallet-shell-${VERSION}`;
 const SHELL = [
   "/",
@@ -68,4 +72,110 @@ self.addEventListener("fetch", (event) => {
     }
     return fresh;
   })());
+});
+
+// --- Web Push -----------------------------------------------------------------------------
+
+const DONE = {
+  fi: { approve: "Maksu hyväksytty", decline: "Maksu hylätty" },
+  sv: { approve: "Betalningen godkändes", decline: "Betalningen avböjdes" },
+  en: { approve: "Payment approved", decline: "Payment declined" },
+};
+
+self.addEventListener("push", (event) => {
+  let p = {};
+  try {
+    p = event.data ? event.data.json() : {};
+  } catch {
+    p = { body: event.data ? event.data.text() : "" };
+  }
+  const title = p.title || "Oma budjetti";
+  const options = {
+    body: p.body || "",
+    tag: p.tag || undefined,
+    lang: p.lang || "fi",
+    renotify: false,
+    icon: "/icons/icon-192.png",
+    badge: "/icons/maskable-192.png",
+    data: { url: p.url || "/", request_id: p.request_id || null, wallet_id: p.wallet_id || null, lang: p.lang || "fi" },
+  };
+  if (Array.isArray(p.actions) && p.actions.length) {
+    options.actions = p.actions
+      .filter((a) => a && (a.action === "approve" || a.action === "decline"))
+      .map((a) => ({ action: a.action, title: a.title }));
+  }
+  event.waitUntil(self.registration.showNotification(title, options));
+});
+
+// Approve or decline with the session cookie; the CSRF token comes from /api/me.
+async function answerRequest(what, data) {
+  const me = await fetch("/api/me", { credentials: "include", headers: { Accept: "application/json" } });
+  if (!me.ok) return false;
+  const { csrf_token: csrf } = await me.json();
+  if (!csrf) return false;
+  const res = await fetch(`/api/payment-requests/${encodeURIComponent(data.request_id)}/${what}`, {
+    method: "POST",
+    credentials: "include",
+    headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf, "Accept-Language": data.lang || "fi" },
+    body: JSON.stringify(data.wallet_id ? { wallet_id: data.wallet_id } : {}),
+  });
+  return res.ok;
+}
+
+async function openApp(url) {
+  const target = new URL(url || "/", self.location.origin);
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const client of windows) {
+    if (new URL(client.url).origin !== target.origin) continue;
+    await client.focus();
+    if (target.hash && "navigate" in client) await client.navigate(target.href).catch(() => {});
+    return;
+  }
+  await self.clients.openWindow(target.href);
+}
+
+self.addEventListener("notificationclick", (event) => {
+  const note = event.notification;
+  const data = note.data || {};
+  note.close();
+  event.waitUntil((async () => {
+    const what = event.action;
+    if ((what === "approve" || what === "decline") && data.request_id) {
+      let ok = false;
+      try { ok = await answerRequest(what, data); } catch { ok = false; }
+      if (ok) {
+        const words = DONE[data.lang] || DONE.fi;
+        await self.registration.showNotification(words[what], {
+          tag: `${note.tag || "wallet"}-answer`, lang: data.lang || "fi", renotify: false,
+          icon: "/icons/icon-192.png", badge: "/icons/maskable-192.png", data: { url: data.url || "/" },
+        });
+        return;
+      }
+      // Not signed in here, or the answer failed: the request waits in the app.
+      await openApp(data.wallet_id ? `/#/wallet/${data.wallet_id}` : "/#/wallet");
+      return;
+    }
+    await openApp(data.url || "/");
+  })());
+});
+
+// The push service replaced the subscription: subscribe again with the same key and tell
+// the server (with the session cookie; CSRF from /api/me). Best effort.
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil((async () => {
+    const old = event.oldSubscription;
+    const key = old?.options?.applicationServerKey;
+    const sub = event.newSubscription
+      || (key ? await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }) : null);
+    if (!sub) return;
+    const me = await fetch("/api/me", { credentials: "include", headers: { Accept: "application/json" } });
+    if (!me.ok) return;
+    const { csrf_token: csrf } = await me.json();
+    const headers = { Accept: "application/json", "Content-Type": "application/json" };
+    if (csrf) headers["X-CSRF-Token"] = csrf;
+    await fetch("/api/push/subscriptions", { method: "POST", credentials: "include", headers, body: JSON.stringify(sub.toJSON()) });
+    if (old?.endpoint && old.endpoint !== sub.endpoint) {
+      await fetch(`/api/push/subscriptions?endpoint=${encodeURIComponent(old.endpoint)}`, { method: "DELETE", credentials: "include", headers });
+    }
+  })().catch(() => {}));
 });

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from notifications.push import generate_vapid_keys
 from payments import catalogue
 from payments.access import create_api_key, grant_mandate
 from payments.db import create_database
@@ -97,11 +98,15 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[
         seeded = pool.submit(asyncio.run, _seed(database_url)).result()
     port = _free_port()
     url = f"http://localhost:{port}"
+    # Web Push on, so Settings can fetch the key and the browser can try to subscribe.
+    vapid_private, vapid_public = generate_vapid_keys()
     env = {
         **os.environ,
         "WALLET_DATABASE_URL": database_url,
         "WALLET_ORIGIN": url,
         "WALLET_RP_ID": "localhost",
+        "WALLET_VAPID_PRIVATE_KEY": vapid_private,
+        "WALLET_VAPID_PUBLIC_KEY": vapid_public,
     }
     wallet = shutil.which("wallet", path=str(Path(sys.executable).parent)) or "wallet"
     log = (path.parent / "server.log").open("wb")

@@ -19,8 +19,15 @@ from sqlalchemy import case, select, update
 
 from payments.checkout_models import QrCard
 from payments.db import Database
-from payments.errors import CardInvalid, CardLocked, Forbidden, InvalidInput, NotFound
-from payments.models import AuditEvent, Client, Organizer, Wallet
+from payments.errors import (
+    CardInvalid,
+    CardLocked,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ProviderNotApproved,
+)
+from payments.models import AuditEvent, Client, Organizer, Provider, Wallet
 from payments.periods import utcnow
 from payments.uow import UnitOfWork
 
@@ -214,6 +221,7 @@ async def verify_card(
     db: Database,
     *,
     organizer_id: uuid.UUID,
+    provider_id: uuid.UUID,
     card_number: str,
     pin: str,
     now: datetime | None = None,
@@ -229,6 +237,15 @@ async def verify_card(
     now = now or utcnow()
     async with UnitOfWork(db) as uow:
         s = uow.session
+        # Only an approved provider of this organizer may try a PIN: anyone else could guess
+        # PINs or lock a client's card with five wrong ones.
+        provider = await s.get(Provider, provider_id)
+        if (
+            provider is None
+            or provider.organizer_id != organizer_id
+            or provider.status != "approved"
+        ):
+            raise ProviderNotApproved("The provider is not approved to charge")
         card = (
             await s.execute(
                 select(QrCard).where(

@@ -144,3 +144,29 @@ async def test_declines_speak_the_providers_language(client, db, world, keys):
         titles[lang] = r.json()["title"]
     assert titles["fi"].startswith("Maksukoodi") and titles["sv"].startswith("Betalningskoden")
     assert titles["en"].startswith("The payment code")
+
+
+async def test_an_unapproved_provider_cannot_try_pins(client, db, world, keys):
+    """Five wrong PINs from a provider that may not charge must not lock the client's card."""
+    from sqlalchemy import update
+
+    from payments.models import Provider
+    from payments.uow import UnitOfWork
+
+    card = await issue(client, keys, world)
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(
+            update(Provider).where(Provider.id == world.provider_id).values(status="suspended")
+        )
+        await uow.commit()
+    wrong = {"card_number": card["card_number"], "pin": "1111", "lines": CLEANING_2H}
+    for _ in range(6):
+        r = await post(client, "/api/checkout/card", keys.provider, wrong)
+        assert r.status_code == 403 and r.json()["type"] == "provider-not-approved", r.text
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(
+            update(Provider).where(Provider.id == world.provider_id).values(status="approved")
+        )
+        await uow.commit()
+    right = {**wrong, "pin": "2468"}
+    assert (await post(client, "/api/checkout/card", keys.provider, right)).status_code == 201

@@ -115,8 +115,13 @@ async def _verify_card(
     request: Request[Any, Any, Any], db: Database, actor: Actor, number: str, pin: str | None
 ) -> uuid.UUID:
     try:
+        assert actor.provider_id is not None
         return await cards.verify_card(
-            db, organizer_id=actor.organizer_id, card_number=number, pin=pin or ""
+            db,
+            organizer_id=actor.organizer_id,
+            provider_id=actor.provider_id,
+            card_number=number,
+            pin=pin or "",
         )
     except DomainError as exc:
         _limiter(request).hit(f"lookup:{actor.provider_id}")

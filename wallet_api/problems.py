@@ -262,6 +262,26 @@ TITLES: dict[str, dict[str, str]] = {
         "sv": "Priset överstiger välfärdsområdets takpris",
         "en": "The price is above the county's cap for this service",
     },
+    "bad-request": {
+        "fi": "Pyyntöä ei voi käsitellä",
+        "sv": "Begäran kan inte behandlas",
+        "en": "The request cannot be processed",
+    },
+    "invalid-cursor": {
+        "fi": "Sivutuksen jatkokohta ei kelpaa; hae lista alusta",
+        "sv": "Fortsättningspunkten är ogiltig; hämta listan från början",
+        "en": "The page cursor is not valid; fetch the list from the start",
+    },
+    "invalid-idempotency-key": {
+        "fi": "Idempotency-Key ei kelpaa (1–200 tulostettavaa merkkiä)",
+        "sv": "Idempotency-Key är ogiltig (1–200 skrivbara tecken)",
+        "en": "The Idempotency-Key is not valid (1–200 printable characters)",
+    },
+    "phone-taken": {
+        "fi": "Tällä puhelinnumerolla on jo asiakas",
+        "sv": "Det finns redan en kund med det här telefonnumret",
+        "en": "A client with this phone number exists",
+    },
     "internal-error": {
         "fi": "Palvelussa tapahtui virhe",
         "sv": "Ett fel inträffade i tjänsten",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
@@ -61,6 +63,17 @@ async def ensure_schema(db: Database) -> None:
         )
 
 
+async def _bounded(step: Coroutine[Any, Any, None], what: str, seconds: float = 10) -> None:
+    """Run one shutdown step, but never let it hold the process: a step that does not finish
+    in time is cancelled and left behind. (asyncio.wait, unlike wait_for, does not wait for a
+    cancelled task that ignores its cancellation.)"""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        log.warning("shutdown: %s did not stop within %.0f s; left behind", what, seconds)
+
+
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Litestar:
     """Build the application. Pass ``db`` to share an engine (tests); otherwise settings decide."""
     settings = settings or Settings.from_env()
@@ -76,12 +89,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         await live.start(app)
 
     async def on_shutdown(app: Litestar) -> None:
-        await live.stop(app)
+        await _bounded(live.stop(app), "live events")
         scheduler: Scheduler | None = getattr(app.state, "scheduler", None)
         if scheduler is not None:
-            await scheduler.stop()
+            await _bounded(scheduler.stop(), "scheduler")
         if owns_db and getattr(app.state, "db", None) is not None:
-            await app.state.db.dispose()
+            await _bounded(app.state.db.dispose(), "database pool")
 
     openapi = OpenAPIConfig(
         title="Personal-budget wallet",

@@ -11,31 +11,14 @@ from litestar.params import Parameter
 
 from payments import queries
 from payments.access import Actor
-from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge, refund_charge
+from payments.charges import ChargeLineInput, Customer, capture_charge, refund_charge
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.idempotency import validate_key
 from payments.phones import to_e164
 from wallet_api import schemas
 from wallet_api.auth import ensure_charge_visible, roles, signed_in
-from wallet_api.routes.deps import fingerprint, strict_body
-
-IdempotencyKey = Annotated[
-    str | None,
-    Parameter(
-        header="Idempotency-Key",
-        required=False,
-        description="Required. A unique key per charge; a retry with the same key and body "
-        "returns the first result.",
-    ),
-]
-
-
-def _respond(outcome: Outcome, struct: type[msgspec.Struct]) -> Response[Any]:
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return Response(
-        msgspec.convert(outcome.body, struct), status_code=outcome.status_code, headers=headers
-    )
+from wallet_api.routes.deps import IdempotencyKey, fingerprint, respond, strict_body
 
 
 class ChargeController(Controller):
@@ -77,7 +60,7 @@ class ChargeController(Controller):
             idempotency_key=key,
             request_hash=fingerprint(request, data),
         )
-        return _respond(outcome, schemas.Charge)
+        return respond(outcome, schemas.Charge)
 
     @get("/", guards=[roles("provider")])
     async def list_charges(
@@ -121,4 +104,4 @@ class ChargeController(Controller):
             idempotency_key=key,
             request_hash=fingerprint(request, data),
         )
-        return _respond(outcome, schemas.Refund)
+        return respond(outcome, schemas.Refund)

@@ -11,16 +11,15 @@ import time
 import uuid
 from collections import deque
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import TooManyRequestsException
-from litestar.params import Parameter
 
 from payments import audit, cards, checkout, requests, tokens, visits
 from payments.access import Actor
-from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge
+from payments.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.errors import DomainError, InvalidInput, NotFound
 from payments.idempotency import validate_key
@@ -35,12 +34,8 @@ from wallet_api.routes.checkout_cards import (
     _id,
     ensure_may_act,
 )
-from wallet_api.routes.deps import fingerprint, strict_body
+from wallet_api.routes.deps import IdempotencyKey, fingerprint, respond, strict_body
 
-IdempotencyKey = Annotated[
-    str | None,
-    Parameter(header="Idempotency-Key", required=False, description="Required; see charges."),
-]
 REQUEST_QR_PREFIX = "hbpay:request:"
 # Phone-number and code lookups per provider and window: enough for a busy day at the door,
 # far too few to walk a number range.
@@ -79,13 +74,6 @@ def _limiter(request: Request[Any, Any, Any]) -> Limiter:
 
 def _lines(data: Any) -> list[ChargeLineInput]:
     return [ChargeLineInput(x.category, x.quantity, x.unit_price_cents) for x in data.lines]
-
-
-def _respond(outcome: Outcome, struct: type[msgspec.Struct]) -> Response[Any]:
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return Response(
-        msgspec.convert(outcome.body, struct), status_code=outcome.status_code, headers=headers
-    )
 
 
 def _provider(actor: Actor) -> uuid.UUID:
@@ -177,7 +165,7 @@ class CheckoutController(Controller):
                 organizer_id=actor.organizer_id,
                 detail=result,
             )
-        return _respond(outcome, cs.CheckoutResult)
+        return respond(outcome, cs.CheckoutResult)
 
     @post("/token", guards=[roles("provider")], status_code=201)
     async def by_token(
@@ -207,7 +195,7 @@ class CheckoutController(Controller):
             if exc.slug == "token-invalid":
                 _limiter(request).hit(f"lookup:{actor.provider_id}")
             raise
-        return _respond(outcome, schemas.Charge)
+        return respond(outcome, schemas.Charge)
 
     @post("/card", guards=[roles("provider")], status_code=201)
     async def by_card(
@@ -231,7 +219,7 @@ class CheckoutController(Controller):
             idempotency_key=key,
             request_hash=fingerprint(request, data),
         )
-        return _respond(outcome, schemas.Charge)
+        return respond(outcome, schemas.Charge)
 
 
 class HoldController(Controller):
@@ -261,7 +249,7 @@ class HoldController(Controller):
             ttl=timedelta(minutes=data.ttl_minutes),
             trusted_only=trusted_only,
         )
-        return _respond(outcome, cs.Hold)
+        return respond(outcome, cs.Hold)
 
     @get("/{hold_id:str}", guards=[roles("provider")])
     async def get_hold(self, hold_id: str, db: Database, actor: Actor) -> cs.Hold:
@@ -290,13 +278,13 @@ class HoldController(Controller):
             idempotency_key=key,
             request_hash=fingerprint(request, data),
         )
-        return _respond(outcome, cs.Hold)
+        return respond(outcome, cs.Hold)
 
     @post("/{hold_id:str}/void", guards=[roles("provider")], status_code=200)
     async def void(self, hold_id: str, db: Database, actor: Actor) -> Response[cs.Hold]:
         """Release the whole hold. Safe to retry."""
         outcome = await visits.void_hold(db, provider_id=_provider(actor), hold_id=_id(hold_id))
-        return _respond(outcome, cs.Hold)
+        return respond(outcome, cs.Hold)
 
 
 def _with_qr(view: dict[str, Any]) -> dict[str, Any]:
@@ -346,11 +334,7 @@ class PaymentRequestController(Controller):
             idempotency_key=key,
             request_hash=fingerprint(request, data),
         )
-        return Response(
-            msgspec.convert(_with_qr(outcome.body), cs.PaymentRequest),
-            status_code=outcome.status_code,
-            headers={"Idempotent-Replayed": "true"} if outcome.replayed else {},
-        )
+        return respond(outcome, cs.PaymentRequest, _with_qr(outcome.body))
 
     @get("/{request_id:str}", guards=[roles("provider", "client", "carer", "case_manager")])
     async def get_request(self, request_id: str, db: Database, actor: Actor) -> cs.PaymentRequest:
@@ -387,7 +371,7 @@ class PaymentRequestController(Controller):
         outcome = await requests.approve_request(
             db, request_id=rid, wallet_id=wallet_id, actor_id=actor.principal_id
         )
-        return _respond(outcome, cs.PaymentRequest)
+        return respond(outcome, cs.PaymentRequest)
 
     @post("/{request_id:str}/decline", guards=[roles("client", "carer")], status_code=200)
     async def decline(
@@ -405,7 +389,7 @@ class PaymentRequestController(Controller):
         outcome = await requests.decline_request(
             db, request_id=rid, wallet_id=wallet_id, actor_id=actor.principal_id
         )
-        return _respond(outcome, cs.PaymentRequest)
+        return respond(outcome, cs.PaymentRequest)
 
     @post("/{request_id:str}/cancel", guards=[roles("provider")], status_code=200)
     async def cancel(
@@ -415,7 +399,7 @@ class PaymentRequestController(Controller):
         outcome = await requests.cancel_request(
             db, request_id=_id(request_id), provider_id=_provider(actor)
         )
-        return _respond(outcome, cs.PaymentRequest)
+        return respond(outcome, cs.PaymentRequest)
 
 
 class WalletCheckoutController(Controller):

@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response
 from litestar.datastructures import State
+from litestar.params import Parameter
 
 from payments.access import Actor
+from payments.charges import Outcome
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.idempotency import request_fingerprint
 
 S = TypeVar("S", bound=msgspec.Struct)
+
+# Every retryable money write takes this header; validated by payments.idempotency.
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        required=False,
+        description="Required. A unique key per write; a retry with the same key and body "
+        "returns the first result.",
+    ),
+]
+
+
+def respond(
+    outcome: Outcome, struct: type[msgspec.Struct], body: dict[str, Any] | None = None
+) -> Response[Any]:
+    """The answer of a money use case, first time or replayed (then marked as such)."""
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return Response(
+        msgspec.convert(outcome.body if body is None else body, struct),
+        status_code=outcome.status_code,
+        headers=headers,
+    )
 
 
 def provide_db(state: State) -> Database:

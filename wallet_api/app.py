@@ -8,6 +8,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
+from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -136,6 +137,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         on_shutdown=[on_shutdown],
         openapi_config=openapi,
         request_max_body_size=settings.max_body_bytes,
+        # gzip what is worth it; never the SSE stream, whose events must leave at once.
+        compression_config=CompressionConfig(
+            backend="gzip", gzip_compress_level=6, minimum_size=1024, exclude=["^/api/events"]
+        ),
     )
     app.state.settings = settings
     return app

@@ -31,6 +31,7 @@ from payments.outbox import (
     PAYMENT_REQUESTED,
     REFUND_CREATED,
     REMAINDER_EXPIRED,
+    STATEMENT_READY,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "PAYMENT_REQUESTED",
     "REFUND_CREATED",
     "REMAINDER_EXPIRED",
+    "STATEMENT_READY",
 ]
 
 # What a provider may see of a wallet event: never the client's balances.

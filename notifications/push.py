@@ -45,6 +45,7 @@ DELIVERY: dict[str, tuple[int, str]] = {
     ev.BALANCE_LOW: (3 * 86_400, "normal"),
     ev.ENVELOPE_FUNDED: (7 * 86_400, "low"),
     ev.REMAINDER_EXPIRED: (7 * 86_400, "low"),
+    ev.STATEMENT_READY: (7 * 86_400, "low"),
 }
 PROVIDER_TYPES = frozenset({ev.PAYMENT_APPROVED, ev.PAYMENT_DECLINED, ev.PAYMENT_EXPIRED})
 
@@ -59,6 +60,7 @@ TEXT: dict[str, dict[str, str]] = {
         ev.PAYMENT_EXPIRED: "Maksupyyntö vanheni",
         ev.ENVELOPE_FUNDED: "Kuukauden budjetti",
         ev.REMAINDER_EXPIRED: "Edellisen kuun jäännös palautui",
+        ev.STATEMENT_READY: "Kuukausiote on valmis",
         "remaining": "Jäljellä",
         "approve": "Hyväksy",
         "decline": "Hylkää",
@@ -74,6 +76,7 @@ TEXT: dict[str, dict[str, str]] = {
         ev.PAYMENT_EXPIRED: "Betalningsbegäran gick ut",
         ev.ENVELOPE_FUNDED: "Månadens budget",
         ev.REMAINDER_EXPIRED: "Förra månadens rest återfördes",
+        ev.STATEMENT_READY: "Månadsutdraget är klart",
         "remaining": "Kvar",
         "approve": "Godkänn",
         "decline": "Avslå",
@@ -89,6 +92,7 @@ TEXT: dict[str, dict[str, str]] = {
         ev.PAYMENT_EXPIRED: "Payment request expired",
         ev.ENVELOPE_FUNDED: "This month's budget",
         ev.REMAINDER_EXPIRED: "Last month's remainder returned",
+        ev.STATEMENT_READY: "Your monthly statement is ready",
         "remaining": "Left",
         "approve": "Approve",
         "decline": "Decline",

@@ -20,9 +20,11 @@ from payments.periods import HELSINKI, utcnow
 from payments.uow import UnitOfWork
 
 # Push notifications that are on unless a person turns them off: money leaving the wallet and
-# anything that needs an answer. Funding is routine and monthly, so it stays quiet by default.
+# anything that needs an answer. Funding is routine and monthly, so it stays quiet by default;
+# the month's statement is asked for (issue 7: "a push/notice when it is ready"), so it is on.
 DEFAULT_ON = frozenset(
     {
+        ev.STATEMENT_READY,
         ev.CHARGE_CAPTURED,
         ev.REFUND_CREATED,
         ev.BALANCE_LOW,

@@ -8,10 +8,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from payments import prices as price_versions
 from payments.db import Database
 from payments.errors import Conflict, InvalidInput, NotFound, UnknownCategory
 from payments.models import (
@@ -175,17 +177,15 @@ async def create_provider(
         await s.flush()
         s.add(Account(organizer_id=organizer_id, kind=PROVIDER_PAYABLE, provider_id=provider.id))
         cats = await _categories_by_code(uow, organizer_id, prices)
+        # No cap check here (set-up and demo path; a cap may also be lowered later): charges
+        # check the cap, and providers' own paths (application, new price) refuse above it.
         for code, cents in prices.items():
             if not 0 < cents <= MAX_CENTS:
                 raise InvalidInput("a price must be a positive number of cents")
-            s.add(
-                ProviderPrice(
-                    provider_id=provider.id,
-                    category_id=cats[code],
-                    unit_price_cents=cents,
-                    approved=True,
-                )
-            )
+            s.add(ProviderPrice(provider_id=provider.id, category_id=cats[code], approved=True))
+        await price_versions.add_first_versions(
+            s, provider.id, {cats[code]: cents for code, cents in prices.items()}, now
+        )
         principal = Principal(
             organizer_id=organizer_id,
             role="provider",
@@ -215,9 +215,82 @@ async def _categories_by_code(
 
 @dataclass(frozen=True)
 class DecisionLineInput:
+    """A decision line. A service-voucher line has ``voucher_value_cents`` (what the wallet pays
+    at most per unit); with ``hours_per_week`` its monthly amount may be left out (None) and is
+    then computed by :func:`monthly_from_weekly_hours`."""
+
     label: str
-    monthly_amount_cents: int
+    monthly_amount_cents: int | None
     categories: tuple[str, ...]
+    voucher_value_cents: int | None = None
+    hours_per_week: str | None = None
+
+
+# Weeks in an average month. The pilots turned "hours a week" into a monthly budget with a
+# spreadsheet calculator: seed 004 (Eksote's final report) names it, "laskuri kotihoidon
+# palvelujen arviointiin ja tuntihinnan määrittämiseen" (attachment 7, "Laskuri kotihoito HB
+# pohja 2018"), and seed 000 writes needs as weekly hours ("henkilokohtainen avustaja
+# 30h/vko"). The calculator's own factor is not in the seeds; 52 / 12 is the exact yearly
+# average (the rounded 4.3 would pay 0.8 % less every month).
+WEEKS_PER_YEAR = 52
+MONTHS_PER_YEAR = 12
+MAX_HOURS_PER_WEEK = Decimal(168)
+
+
+def parse_hours(text: str) -> Decimal:
+    """Hours a week as an exact decimal string: more than 0, at most 168, three decimals."""
+    try:
+        hours = Decimal(text.strip()) if isinstance(text, str) else Decimal("NaN")
+    except InvalidOperation as exc:
+        raise InvalidInput("hours_per_week must be a decimal number such as 7.5") from exc
+    if not hours.is_finite() or not 0 < hours <= MAX_HOURS_PER_WEEK:
+        raise InvalidInput("hours_per_week must be more than 0 and at most 168")
+    if hours.as_tuple().exponent < -3:  # type: ignore[operator]
+        raise InvalidInput("hours_per_week has at most three decimals")
+    return hours
+
+
+def monthly_from_weekly_hours(hours_per_week: str, value_per_hour_cents: int) -> tuple[int, str]:
+    """(monthly amount in cents, the formula as text) for "hours a week x value per hour":
+    hours x value x 52 / 12, rounded half up to a whole cent, computed exactly (no floats)."""
+    hours = parse_hours(hours_per_week)
+    if (
+        not isinstance(value_per_hour_cents, int)
+        or isinstance(value_per_hour_cents, bool)
+        or not 0 < value_per_hour_cents <= MAX_CENTS
+    ):
+        raise InvalidInput("value_per_hour_cents must be a positive whole number of cents")
+    milli_hours = int(hours * 1000)  # exact: at most three decimals
+    num = milli_hours * value_per_hour_cents * WEEKS_PER_YEAR
+    den = 1000 * MONTHS_PER_YEAR
+    monthly = (2 * num + den) // (2 * den)  # half up
+    if not 0 < monthly <= MAX_CENTS:
+        raise InvalidInput("the monthly amount would be out of range")
+    formula = (
+        f"{hours.normalize():f} h/week × {value_per_hour_cents} c/h × "
+        f"{WEEKS_PER_YEAR} / {MONTHS_PER_YEAR} = {monthly} c/month"
+    )
+    return monthly, formula
+
+
+def _line_amount(line: DecisionLineInput) -> int:
+    """The line's monthly amount, checked against its voucher and weekly hours."""
+    if line.voucher_value_cents is not None and not 0 < line.voucher_value_cents <= MAX_CENTS:
+        raise InvalidInput("voucher_value_cents must be a positive number of cents")
+    if line.hours_per_week is not None:
+        if line.voucher_value_cents is None:
+            raise InvalidInput("hours_per_week needs voucher_value_cents (the value per hour)")
+        computed, _ = monthly_from_weekly_hours(line.hours_per_week, line.voucher_value_cents)
+        if line.monthly_amount_cents is not None and line.monthly_amount_cents != computed:
+            raise InvalidInput(
+                f"monthly_amount_cents {line.monthly_amount_cents} does not match "
+                f"hours_per_week × voucher_value_cents ({computed})",
+                computed_cents=computed,
+            )
+        return computed
+    if line.monthly_amount_cents is None:
+        raise InvalidInput("a line needs monthly_amount_cents (or hours_per_week and a voucher)")
+    return line.monthly_amount_cents
 
 
 async def create_decision(
@@ -244,8 +317,9 @@ async def create_decision(
         raise InvalidInput("carry_over must be 'none' or 'capped'")
     if not 0 <= carry_over_cap_cents <= MAX_CENTS:
         raise InvalidInput("carry-over cap out of range")
-    for line in lines:
-        if not 0 < line.monthly_amount_cents <= MAX_CENTS:
+    amounts = [_line_amount(line) for line in lines]
+    for line, amount in zip(lines, amounts, strict=True):
+        if not 0 < amount <= MAX_CENTS:
             raise InvalidInput("a monthly amount must be a positive number of cents")
         if not line.categories:
             raise InvalidInput("each line names at least one service category")
@@ -273,11 +347,17 @@ async def create_decision(
         )
         s.add(decision)
         await s.flush()
-        for line in lines:
+        for line, amount in zip(lines, amounts, strict=True):
             dl = DecisionLine(
                 decision_id=decision.id,
                 label=line.label,
-                monthly_amount_cents=line.monthly_amount_cents,
+                monthly_amount_cents=amount,
+                voucher_value_cents=line.voucher_value_cents,
+                hours_per_week=(
+                    f"{parse_hours(line.hours_per_week).normalize():f}"
+                    if line.hours_per_week is not None
+                    else None
+                ),
             )
             s.add(dl)
             await s.flush()

@@ -50,6 +50,7 @@ from payments.models import (
 )
 from payments.outbox import CHARGE_CAPTURED, REFUND_CREATED, emit
 from payments.periods import HELSINKI, utcnow
+from payments.prices import helsinki_day, prices_in_force
 from payments.uow import UnitOfWork
 
 MAX_LINES = 20
@@ -125,7 +126,10 @@ def validate_lines(lines: list[ChargeLineInput]) -> None:
 
 @dataclass(frozen=True)
 class Item:
-    """One charge line, priced, with the account its money leaves from and that money's month."""
+    """One charge line, priced, with the account its money leaves from and that money's month.
+
+    ``amount_cents`` is the wallet's part; ``client_share_cents`` the client's own share above a
+    voucher's value (information only: it never moves in the ledger)."""
 
     category_id: uuid.UUID
     category: str
@@ -135,6 +139,151 @@ class Item:
     envelope_id: int
     source_account_id: int
     period: str
+    client_share_cents: int = 0
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A line checked against the provider's price list: its full price, before any voucher."""
+
+    category_id: uuid.UUID
+    category: str
+    quantity: str
+    unit_price_cents: int
+    full_cents: int
+
+
+@dataclass(frozen=True)
+class Priced:
+    """A line priced for one envelope: what the wallet pays and the client's own share."""
+
+    category_id: uuid.UUID
+    category: str
+    quantity: str
+    unit_price_cents: int
+    amount_cents: int
+    client_share_cents: int
+    envelope_id: int
+    voucher_value_cents: int | None
+
+    def item(self, source_account_id: int, period: str) -> Item:
+        return Item(
+            self.category_id,
+            self.category,
+            self.quantity,
+            self.unit_price_cents,
+            self.amount_cents,
+            self.envelope_id,
+            source_account_id,
+            period,
+            self.client_share_cents,
+        )
+
+
+def voucher_split(
+    quantity: Decimal, unit_price_cents: int, voucher_value_cents: int | None
+) -> tuple[int, int]:
+    """(wallet part, client's own share) of a line. With a voucher the wallet pays at most the
+    voucher's value per unit, rounded like :func:`line_amount`; the rest of the full price is
+    the client's own share. Without one (or when the price is within it) the wallet pays all."""
+    full = line_amount(quantity, unit_price_cents)
+    if voucher_value_cents is None or unit_price_cents <= voucher_value_cents:
+        return full, 0
+    wallet = line_amount(quantity, voucher_value_cents)
+    return wallet, full - wallet
+
+
+class Pricing:
+    """THE pricing step every capture path shares (direct charge, phone and token checkout,
+    visit hold and its capture, payment requests): price the lines against the provider's list,
+    find each line's envelope, split each line at the envelope's voucher value.
+
+    Phase one (:meth:`check`) needs no customer and runs before one is looked up, so a refused
+    price never consumes a payment code. Phase two is :meth:`for_wallet` (find the envelopes of
+    a wallet) or :meth:`for_envelopes` (a hold already chose them).
+    """
+
+    def __init__(self, listed: list[Listed]) -> None:
+        self.listed = listed
+
+    @classmethod
+    async def check(
+        cls, s: AsyncSession, provider: Provider, lines: list[ChargeLineInput], now: datetime
+    ) -> Pricing:
+        """Known category, provider approved for it, unit price within the price in force on
+        the charge's day (Helsinki) and within the county's cap."""
+        return cls(await _check_prices(s, provider, lines, now))
+
+    @classmethod
+    def stored(cls, lines: list[dict[str, Any]]) -> Pricing:
+        """Lines already checked when a payment request was created (its stored JSON)."""
+        return cls(
+            [
+                Listed(
+                    uuid.UUID(x["category_id"]),
+                    x["category"],
+                    x["quantity"],
+                    int(x["unit_price_cents"]),
+                    int(x["amount_cents"]) + int(x.get("client_share_cents", 0)),
+                )
+                for x in lines
+            ]
+        )
+
+    @property
+    def category_ids(self) -> set[uuid.UUID]:
+        return {x.category_id for x in self.listed}
+
+    async def for_wallet(self, s: AsyncSession, wallet: Wallet, now: datetime) -> list[Priced]:
+        """Each line on the envelope of a decision valid today that covers it."""
+        return await self.for_envelopes(s, await _envelopes_for(s, wallet, self.category_ids, now))
+
+    async def for_envelopes(self, s: AsyncSession, envelopes: dict[uuid.UUID, int]) -> list[Priced]:
+        """Each line on the given envelope (category id -> envelope), split at its voucher."""
+        vouchers = await _vouchers(s, set(envelopes.values()))
+        out: list[Priced] = []
+        for x in self.listed:
+            env = envelopes[x.category_id]
+            wallet_part, share = voucher_split(
+                Decimal(x.quantity), x.unit_price_cents, vouchers.get(env)
+            )
+            if wallet_part <= 0:
+                raise InvalidInput("a line must come to at least one cent within the voucher")
+            out.append(
+                Priced(
+                    x.category_id,
+                    x.category,
+                    x.quantity,
+                    x.unit_price_cents,
+                    wallet_part,
+                    share,
+                    env,
+                    vouchers.get(env),
+                )
+            )
+        return out
+
+
+def per_envelope(priced: list[Priced]) -> dict[int, int]:
+    """The wallet's part of the lines summed per envelope (what is debited or held)."""
+    out: dict[int, int] = defaultdict(int)
+    for p in priced:
+        out[p.envelope_id] += p.amount_cents
+    return dict(out)
+
+
+async def _vouchers(s: AsyncSession, envelope_ids: set[int]) -> dict[int, int | None]:
+    """{envelope: voucher value per unit, or None} from the decision line each one funds."""
+    if not envelope_ids:
+        return {}
+    rows = (
+        await s.execute(
+            select(Account.id, DecisionLine.voucher_value_cents)
+            .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
+            .where(Account.id.in_(envelope_ids))
+        )
+    ).all()
+    return {int(acc): (int(v) if v is not None else None) for acc, v in rows}
 
 
 async def debit_envelopes(
@@ -163,6 +312,7 @@ async def write_charge(
     and its outbox event. The caller has already taken the money from the source accounts."""
     charge_id = uuid.uuid4()
     total = sum(i.amount_cents for i in items)
+    share = sum(i.client_share_cents for i in items)
     period = min(i.period for i in items)
     await s.execute(
         insert(Charge).values(
@@ -175,6 +325,7 @@ async def write_charge(
             refunded_cents=0,
             period=period,
             created_at=now,
+            client_share_cents=share,
         )
     )
     await s.execute(
@@ -190,6 +341,7 @@ async def write_charge(
                 "unit_price_cents": i.unit_price_cents,
                 "amount_cents": i.amount_cents,
                 "refunded_cents": 0,
+                "client_share_cents": i.client_share_cents,
             }
             for pos, i in enumerate(items)
         ],
@@ -217,6 +369,7 @@ async def write_charge(
         "provider_name": provider.name,
         "wallet_id": str(wallet_id),
         "total_cents": total,
+        "client_share_cents": share,
         "refunded_cents": 0,
         "period": period,
         "created_at": now.isoformat(),
@@ -226,6 +379,7 @@ async def write_charge(
                 "quantity": i.quantity,
                 "unit_price_cents": i.unit_price_cents,
                 "amount_cents": i.amount_cents,
+                "client_share_cents": i.client_share_cents,
             }
             for i in items
         ],
@@ -241,6 +395,7 @@ async def write_charge(
             "charge_id": str(charge_id),
             "provider_name": provider.name,
             "total_cents": total,
+            "client_share_cents": share,
             "balances": {str(k): v for k, v in (balances or {}).items()},
         },
     )
@@ -280,36 +435,21 @@ async def capture_charge(
         provider = await s.get(Provider, provider_id)
         if provider is None or provider.status != "approved":
             raise ProviderNotApproved("The provider is not approved to charge")
-        priced = await _check_prices(s, provider, lines)
+        pricing = await Pricing.check(s, provider, lines, now)
 
         wallet = await _find_wallet(s, provider.organizer_id, customer)
-        envelopes = await _envelopes_for(s, wallet, {cat.id for cat, _ in priced}, now)
+        priced = await pricing.for_wallet(s, wallet, now)
         if not customer.consented:
             # A phone number or wallet id is not consent: only a provider the client trusts,
             # within the caps they set, may charge without asking (DESIGN: checkout at the
             # door). Everyone else sends a payment request or uses the client's payment code.
-            total_asked = sum(amount for _, amount in priced)
+            total_asked = sum(p.amount_cents for p in priced)
             if not await trust.use_trust(s, wallet.id, provider_id, total_asked, now):
                 raise ConsentRequired()
 
         # Debit each envelope once, in account order so concurrent charges never deadlock.
-        per_envelope: dict[int, int] = defaultdict(int)
-        for cat, amount in priced:
-            per_envelope[envelopes[cat.id]] += amount
-        debited = await debit_envelopes(s, per_envelope)
-        items = [
-            Item(
-                category_id=cat.id,
-                category=cat.code,
-                quantity=str(lines[i].quantity),
-                unit_price_cents=lines[i].unit_price_cents,
-                amount_cents=amount,
-                envelope_id=envelopes[cat.id],
-                source_account_id=envelopes[cat.id],
-                period=debited[envelopes[cat.id]][1],
-            )
-            for i, (cat, amount) in enumerate(priced)
-        ]
+        debited = await debit_envelopes(s, per_envelope(priced))
+        items = [p.item(p.envelope_id, debited[p.envelope_id][1]) for p in priced]
         body = await write_charge(
             s,
             provider=provider,
@@ -326,10 +466,10 @@ async def capture_charge(
 
 
 async def _check_prices(
-    s: AsyncSession, provider: Provider, lines: list[ChargeLineInput]
-) -> list[tuple[ServiceCategory, int]]:
-    """Client-independent checks: known category, provider approved for it, price within list
-    price and the organizer's cap. Returns each line's category and amount in cents."""
+    s: AsyncSession, provider: Provider, lines: list[ChargeLineInput], now: datetime
+) -> list[Listed]:
+    """Client-independent checks: known category, provider approved for it, price within the
+    list price in force on the charge's day (Helsinki) and the organizer's cap."""
     codes = {line.category for line in lines}
     rows = (
         await s.execute(
@@ -348,26 +488,36 @@ async def _check_prices(
         )
     ).all()
     by_code = {cat.code: (cat, price) for cat, price in rows}
-    priced: list[tuple[ServiceCategory, int]] = []
+    in_force = await prices_in_force(s, provider.id, {cat.id for cat, _ in rows}, helsinki_day(now))
+    priced: list[Listed] = []
     for line in lines:
         if line.category not in by_code:
             raise UnknownCategory(f"Unknown service: {line.category}")
         cat, price = by_code[line.category]
-        if price is None or not price.approved:
+        if price is None or not price.approved or cat.id not in in_force:
             raise ProviderNotApproved(
                 f"The provider is not approved for this service: {cat.code}", category=cat.code
             )
-        if line.unit_price_cents > price.unit_price_cents:
+        list_price = in_force[cat.id]
+        if line.unit_price_cents > list_price:
             raise PriceAboveList(
-                f"The price is above the list price ({price.unit_price_cents} cents)",
-                list_price_cents=price.unit_price_cents,
+                f"The price is above the list price ({list_price} cents)",
+                list_price_cents=list_price,
             )
         if cat.price_cap_cents is not None and line.unit_price_cents > cat.price_cap_cents:
             raise PriceAboveList(
                 f"The price is above the county's cap ({cat.price_cap_cents} cents)",
                 list_price_cents=cat.price_cap_cents,
             )
-        priced.append((cat, line_amount(Decimal(line.quantity), line.unit_price_cents)))
+        priced.append(
+            Listed(
+                cat.id,
+                cat.code,
+                str(line.quantity),
+                line.unit_price_cents,
+                line_amount(Decimal(line.quantity), line.unit_price_cents),
+            )
+        )
     return priced
 
 
@@ -446,6 +596,13 @@ async def refund_charge(
     now: datetime | None = None,
 ) -> Outcome:
     """Give back part or all of a captured charge, never more than is left of it.
+
+    Only the wallet's part is refunded: ``amount_cents`` (default: all that is left) counts in
+    wallet money and is bounded by what the wallet paid (``total_cents - refunded_cents``, by a
+    conditional update). It is spread over the lines last line first, each line taking at most
+    its own unrefunded wallet part, so every line's envelope gets back exactly what left it. The
+    client's own share of a voucher line was never in the wallet: the provider returns it
+    outside the wallet, and it is unchanged here.
 
     The money returns to the envelope it came from while that envelope is still in the charge's
     month; after the month has closed it returns to the organizer's budget, and the client's

@@ -10,7 +10,10 @@
 * every settlement's amount equals its lines and its transfer; no transfer is in two
   settlements (``payments.settlements.check_settlements``);
 * every hold account holds exactly its open holds, and every captured hold's amount is what
-  its charge took (checkout, issue 4).
+  its charge took (checkout, issue 4);
+* the organizer reports (and so the statements, which read the same flows) reconcile: per
+  organizer and period, the monthly report's funded, spent, refunded and expired equal the
+  ledger's funding, charge, refund and expiry (+ expired hold) transfers (issue 7).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import aliased
 
 from payments.checkout_models import Hold, HoldLine
@@ -31,8 +34,10 @@ from payments.models import (
     Charge,
     Decision,
     DecisionLine,
+    Organizer,
     Transfer,
 )
+from payments.reports import month_rows
 from payments.settlements import check_settlements
 from payments.uow import UnitOfWork
 
@@ -73,6 +78,12 @@ async def check_books(db: Database) -> CheckReport:
     report = CheckReport()
     async with UnitOfWork(db, readonly=True) as uow:
         s = uow.session
+        if db.is_postgres:
+            # The checks below are many statements; under READ COMMITTED each would see a
+            # different moment, and a live system would show phantom violations (a transfer
+            # seen, its balance update not yet). One snapshot for all of them. (SQLite's read
+            # transaction is already a snapshot.)
+            await s.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
         debit, credit = aliased(Account), aliased(Account)
 
         # 1. Transfers balance and stay inside one organizer.
@@ -173,7 +184,56 @@ async def check_books(db: Database) -> CheckReport:
         # 6. Settlements equal their lines and their transfer; no transfer in two settlements.
         await check_settlements(s, report.add)
         await _check_holds(uow, report)
+        await _check_reports(uow, report)
     return report
+
+
+# The ledger's own reading of a period, by transfer kind alone: every charge leaves an
+# envelope or a hold, every refund to a client returns to an envelope, and every expiry
+# leaves one of them for the expired account.
+LEDGER_BUCKETS = {
+    "funding": "funded",
+    "charge": "spent",
+    "refund": "refunded",
+    "expiry": "expired",
+    "hold_expired": "expired",
+}
+
+
+async def _check_reports(uow: UnitOfWork, report: CheckReport) -> None:
+    """Report totals equal ledger totals for every organizer and period."""
+    s = uow.session
+    ledger: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(("funded", "spent", "refunded", "expired"), 0)
+    )
+    for org, period, kind, amount in (
+        await s.execute(
+            select(
+                Transfer.organizer_id,
+                Transfer.period,
+                Transfer.kind,
+                func.sum(Transfer.amount_cents),
+            )
+            .where(Transfer.kind.in_(tuple(LEDGER_BUCKETS)))
+            .group_by(Transfer.organizer_id, Transfer.period, Transfer.kind)
+        )
+    ).all():
+        ledger[(str(org), str(period))][LEDGER_BUCKETS[str(kind)]] += int(amount)
+    reported: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(("funded", "spent", "refunded", "expired"), 0)
+    )
+    for (org,) in (await s.execute(select(Organizer.id))).all():
+        for r in await month_rows(s, organizer_id=org):
+            t = reported[(str(org), r.period)]
+            t["funded"] += r.funded_cents
+            t["spent"] += r.spent_cents
+            t["refunded"] += r.refunded_cents
+            t["expired"] += r.expired_cents
+    zero = dict.fromkeys(("funded", "spent", "refunded", "expired"), 0)
+    for key in sorted(set(ledger) | set(reported)):
+        want, got = ledger.get(key, zero), reported.get(key, zero)
+        if want != got:
+            report.add(f"report of organizer {key[0]} for {key[1]}: {got} != ledger {want}")
 
 
 async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:

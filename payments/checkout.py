@@ -9,7 +9,6 @@ without budget for the service get the same ``not-in-budget``.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,12 +18,13 @@ from payments import idempotency
 from payments.charges import (
     ChargeLineInput,
     Customer,
-    Item,
+    Listed,
     Outcome,
-    _check_prices,
-    _envelopes_for,
+    Priced,
+    Pricing,
     _find_wallet,
     debit_envelopes,
+    per_envelope,
     validate_lines,
     write_charge,
 )
@@ -37,25 +37,27 @@ from payments.holds import (
     place_hold,
     utcnow,
 )
-from payments.models import AuditEvent, Provider, ServiceCategory
+from payments.models import AuditEvent, Provider
 from payments.outbox import emit
 from payments.requests import DEFAULT_REQUEST_TTL, REQUEST_CREATED, request_view
 from payments.trust import use_trust
 from payments.uow import UnitOfWork
 
 
-def _stored_lines(
-    lines: list[ChargeLineInput], priced: list[tuple[ServiceCategory, int]]
-) -> list[dict[str, Any]]:
+def _stored_lines(priced: list[Priced] | list[Listed]) -> list[dict[str, Any]]:
+    """A request's lines as stored: ``amount_cents`` is the wallet's part and
+    ``client_share_cents`` the client's own share (for a request not yet bound to a wallet,
+    the full price and 0 until someone approves it)."""
     return [
         {
-            "category": cat.code,
-            "category_id": str(cat.id),
-            "quantity": str(lines[i].quantity),
-            "unit_price_cents": lines[i].unit_price_cents,
-            "amount_cents": amount,
+            "category": p.category,
+            "category_id": str(p.category_id),
+            "quantity": p.quantity,
+            "unit_price_cents": p.unit_price_cents,
+            "amount_cents": p.amount_cents if isinstance(p, Priced) else p.full_cents,
+            "client_share_cents": p.client_share_cents if isinstance(p, Priced) else 0,
         }
-        for i, (cat, amount) in enumerate(priced)
+        for p in priced
     ]
 
 
@@ -94,29 +96,14 @@ async def phone_checkout(
         if replay is not None:
             return Outcome(replay.status_code, replay.body, replayed=True)
         provider = await _approved_provider(s, provider_id)
-        priced = await _check_prices(s, provider, lines)
+        pricing = await Pricing.check(s, provider, lines, now)
         wallet = await _find_wallet(s, provider.organizer_id, Customer(phone_e164=phone_e164))
-        envelopes = await _envelopes_for(s, wallet, {cat.id for cat, _ in priced}, now)
-        total = sum(amount for _, amount in priced)
+        priced = await pricing.for_wallet(s, wallet, now)
+        total = sum(p.amount_cents for p in priced)
 
         if await use_trust(s, wallet.id, provider_id, total, now):
-            per_envelope: dict[int, int] = defaultdict(int)
-            for cat, amount in priced:
-                per_envelope[envelopes[cat.id]] += amount
-            debited = await debit_envelopes(s, per_envelope)
-            items = [
-                Item(
-                    cat.id,
-                    cat.code,
-                    str(lines[i].quantity),
-                    lines[i].unit_price_cents,
-                    amount,
-                    envelopes[cat.id],
-                    envelopes[cat.id],
-                    debited[envelopes[cat.id]][1],
-                )
-                for i, (cat, amount) in enumerate(priced)
-            ]
+            debited = await debit_envelopes(s, per_envelope(priced))
+            items = [p.item(p.envelope_id, debited[p.envelope_id][1]) for p in priced]
             charge = await write_charge(
                 s,
                 provider=provider,
@@ -131,9 +118,7 @@ async def phone_checkout(
                 s,
                 provider=provider,
                 wallet_id=wallet.id,
-                lines=lines,
                 priced=priced,
-                envelopes=envelopes,
                 purpose="request",
                 expires_at=now + request_ttl,
                 now=now,
@@ -146,7 +131,7 @@ async def phone_checkout(
                 hold_id=hold.id,
                 status="pending",
                 total_cents=total,
-                lines=_stored_lines(lines, priced),
+                lines=_stored_lines(priced),
                 expires_at=now + request_ttl,
                 created_at=now,
             )
@@ -192,7 +177,9 @@ async def create_qr_request(
 ) -> Outcome:
     """A payment request the provider shows as a QR; the client who scans and approves it pays.
 
-    Nothing is held: no wallet is known until someone approves.
+    Nothing is held: no wallet is known until someone approves. Its lines carry the full price
+    until then; a voucher line's own share is worked out at approval, against the approver's
+    decision (:func:`payments.requests.approve_request`).
     """
     validate_lines(lines)
     now = utcnow(now)
@@ -205,14 +192,14 @@ async def create_qr_request(
         if replay is not None:
             return Outcome(replay.status_code, replay.body, replayed=True)
         provider = await _approved_provider(s, provider_id)
-        priced = await _check_prices(s, provider, lines)
+        listed = (await Pricing.check(s, provider, lines, now)).listed
         req = PaymentRequest(
             id=uuid.uuid4(),
             organizer_id=provider.organizer_id,
             provider_id=provider_id,
             status="pending",
-            total_cents=sum(amount for _, amount in priced),
-            lines=_stored_lines(lines, priced),
+            total_cents=sum(x.full_cents for x in listed),
+            lines=_stored_lines(listed),
             expires_at=now + request_ttl,
             created_at=now,
         )

@@ -9,9 +9,26 @@ from sqlalchemy import or_, select
 
 from payments.access import Actor
 from payments.db import Database
-from payments.models import Client, Mandate, ServiceCategory, Wallet
+from payments.errors import NotFound
+from payments.models import Client, Mandate, Organizer, ServiceCategory, Wallet
 from payments.periods import HELSINKI, utcnow
 from payments.uow import UnitOfWork
+
+
+async def county_for_applicants(db: Database, slug: str, language: str) -> dict[str, Any]:
+    """What a provider needs to fill in an application: the county's name and its services
+    with their units and price caps (public: nothing in it is about a person)."""
+    async with UnitOfWork(db, readonly=True) as uow:
+        org = (
+            await uow.session.execute(select(Organizer).where(Organizer.slug == slug))
+        ).scalar_one_or_none()
+    if org is None:
+        raise NotFound("No such organizer")
+    return {
+        "organizer": org.slug,
+        "name": org.name,
+        "services": await list_categories(db, org.id, language),
+    }
 
 
 async def list_categories(

@@ -200,3 +200,8 @@ class PriceAboveCap(DomainError):
     status = 422
     slug = "price-above-cap"
     title = "The price is above the county's cap for this service"
+
+
+class NoPayingAccount(Conflict):
+    slug = "no-paying-account"
+    title = "The county's paying bank account is not set, so no bank file can be made"

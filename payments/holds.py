@@ -27,9 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import ledger
-from payments.charges import (
-    ChargeLineInput,
-)
+from payments.charges import Priced, per_envelope
 from payments.checkout_models import Hold, HoldLine
 from payments.errors import (
     InsufficientFunds,
@@ -100,33 +98,30 @@ async def place_hold(
     *,
     provider: Provider,
     wallet_id: uuid.UUID,
-    lines: list[ChargeLineInput] | None,
-    priced: list[tuple[Any, int]],
-    envelopes: dict[uuid.UUID, int],
+    priced: list[Priced],
     purpose: str,
     expires_at: datetime,
     now: datetime,
 ) -> Hold:
-    """Move the priced amounts from their envelopes into the envelopes' hold accounts."""
-    per_envelope: dict[int, int] = defaultdict(int)
-    for cat, amount in priced:
-        per_envelope[envelopes[cat.id]] += amount
+    """Move the priced lines' wallet parts (:class:`payments.charges.Pricing`) from their
+    envelopes into the envelopes' hold accounts. A voucher line's own share is never held."""
+    held = per_envelope(priced)
     periods: dict[int, str] = {}
     hold_accounts: dict[int, int] = {}
-    for env_id in sorted(per_envelope):
-        debited = await ledger.debit_envelope(s, env_id, per_envelope[env_id])
+    for env_id in sorted(held):
+        debited = await ledger.debit_envelope(s, env_id, held[env_id])
         if debited is None:
             raise InsufficientFunds("There is not enough money left in this budget")
         periods[env_id] = debited[1]
         hold_acc = await ensure_hold_account(s, env_id)
         hold_accounts[env_id] = hold_acc
-        await ledger.credit_stored(s, hold_acc, per_envelope[env_id])
+        await ledger.credit_stored(s, hold_acc, held[env_id])
         await ledger.post_transfer(
             s,
             organizer_id=provider.organizer_id,
             debit_account_id=env_id,
             credit_account_id=hold_acc,
-            amount_cents=per_envelope[env_id],
+            amount_cents=held[env_id],
             kind="hold",
             period=periods[env_id],
             now=now,
@@ -138,7 +133,7 @@ async def place_hold(
         wallet_id=wallet_id,
         purpose=purpose,
         status="held",
-        amount_cents=sum(per_envelope.values()),
+        amount_cents=sum(held.values()),
         captured_cents=0,
         period=min(periods.values()),
         expires_at=expires_at,
@@ -153,15 +148,15 @@ async def place_hold(
                 "id": uuid.uuid4(),
                 "hold_id": hold.id,
                 "position": pos,
-                "category_id": cat.id,
-                "envelope_id": envelopes[cat.id],
-                "hold_account_id": hold_accounts[envelopes[cat.id]],
-                "period": periods[envelopes[cat.id]],
-                "quantity": str(lines[pos].quantity) if lines else None,
-                "unit_price_cents": lines[pos].unit_price_cents if lines else None,
-                "amount_cents": amount,
+                "category_id": p.category_id,
+                "envelope_id": p.envelope_id,
+                "hold_account_id": hold_accounts[p.envelope_id],
+                "period": periods[p.envelope_id],
+                "quantity": p.quantity,
+                "unit_price_cents": p.unit_price_cents,
+                "amount_cents": p.amount_cents,
             }
-            for pos, (cat, amount) in enumerate(priced)
+            for pos, p in enumerate(priced)
         ],
     )
     await emit(

@@ -39,13 +39,10 @@ from payments.identity_models import (
     WebSession,
 )
 from payments.models import (
-    PROVIDER_PAYABLE,
-    Account,
     AuditEvent,
     Mandate,
     Organizer,
     Principal,
-    Provider,
 )
 from payments.uow import UnitOfWork
 
@@ -599,6 +596,12 @@ async def _flush_passkey(uow: UnitOfWork) -> None:
         raise PasskeyExists() from exc
 
 
+async def add_first_passkey(uow: UnitOfWork, principal_id: uuid.UUID, cred: NewCredential) -> None:
+    """Give a principal created in ``uow`` its first passkey (a provider applying in the app)."""
+    _add_passkey(uow, principal_id, cred)
+    await _flush_passkey(uow)
+
+
 async def redeem_invite(
     db: Database, *, invite_id: uuid.UUID, principal_id: uuid.UUID, credential: NewCredential
 ) -> uuid.UUID:
@@ -726,80 +729,6 @@ async def find_passkey(db: Database, credential_id: str) -> StoredPasskey:
     if row.revoked_at is not None:
         raise PasskeyRevoked()
     return StoredPasskey(row.id, row.principal_id, row.public_key, row.sign_count)
-
-
-# ---------------------------------------------------------------------------------- providers
-
-
-@dataclass(frozen=True)
-class ProviderApplication:
-    organizer_slug: str
-    business_name: str
-    business_id: str
-    contact_name: str
-    language: str
-
-
-async def organizer_by_slug(db: Database, slug: str) -> uuid.UUID:
-    async with UnitOfWork(db, readonly=True) as uow:
-        found = (
-            await uow.session.execute(select(Organizer.id).where(Organizer.slug == slug))
-        ).scalar_one_or_none()
-    if found is None:
-        raise NotFound("No such organizer")
-    return found
-
-
-async def apply_as_provider(
-    db: Database,
-    *,
-    principal_id: uuid.UUID,
-    application: ProviderApplication,
-    credential: NewCredential,
-) -> uuid.UUID:
-    """A provider registers itself with its first passkey. It starts ``applied``: it may sign
-    in and keep its details, but charges nothing until a case manager approves it.
-
-    Returns the new provider's id; ``principal_id`` becomes its owner.
-    """
-    organizer_id = await organizer_by_slug(db, application.organizer_slug)
-    async with UnitOfWork(db) as uow:
-        s = uow.session
-        now = utcnow()
-        provider = Provider(
-            organizer_id=organizer_id,
-            name=application.business_name,
-            business_id=application.business_id,
-            status="applied",
-            language=application.language,
-            created_at=now,
-        )
-        s.add(provider)
-        await s.flush()
-        s.add(Account(organizer_id=organizer_id, kind=PROVIDER_PAYABLE, provider_id=provider.id))
-        s.add(
-            Principal(
-                id=principal_id,
-                organizer_id=organizer_id,
-                role="provider",
-                display_name=application.contact_name,
-                provider_id=provider.id,
-                created_at=now,
-            )
-        )
-        await s.flush()
-        s.add(ProviderOwner(provider_id=provider.id, principal_id=principal_id))
-        _add_passkey(uow, principal_id, credential)
-        await _flush_passkey(uow)
-        _audit(
-            uow,
-            "provider.applied",
-            actor_id=principal_id,
-            organizer_id=organizer_id,
-            detail=f"provider {provider.id} ({application.business_id})",
-        )
-        await uow.commit()
-        return provider.id
 
 
 # ---------------------------------------------------------------------------------- sessions

@@ -142,18 +142,36 @@ class Provider(Base):
 
 
 class ProviderPrice(Base):
-    """A provider's list price for one category, and whether it is approved to charge it."""
+    """A provider's listing of one category, and whether it is approved to charge it.
+
+    The price itself has versions (:class:`ProviderPriceVersion`).
+    """
 
     __tablename__ = "provider_prices"
+    __table_args__ = (UniqueConstraint("provider_id", "category_id"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("providers.id"))
+    category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_categories.id"))
+    approved: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProviderPriceVersion(Base):
+    """One version of a provider's unit price for a category, in force from ``effective_from``
+    (a Helsinki date) until the next version. Versions are never updated or deleted, so a
+    price change never rewrites the past (and charges store their own unit price anyway)."""
+
+    __tablename__ = "provider_price_versions"
     __table_args__ = (
-        UniqueConstraint("provider_id", "category_id"),
+        UniqueConstraint("provider_id", "category_id", "effective_from"),
         CheckConstraint("unit_price_cents > 0", name="price_positive"),
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("providers.id"))
     category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_categories.id"))
     unit_price_cents: Mapped[int] = mapped_column(BigInteger)
-    approved: Mapped[bool] = mapped_column(Boolean, default=True)
+    effective_from: Mapped[date] = mapped_column(Date)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Decision(Base):
@@ -177,14 +195,26 @@ class Decision(Base):
 
 
 class DecisionLine(Base):
-    """One line of a decision: a monthly amount for a category or a group of categories."""
+    """One line of a decision: a monthly amount for a category or a group of categories.
+
+    A *service voucher* line also has ``voucher_value_cents``: the most the wallet pays per
+    unit; above it the difference is the client's own share (``hours_per_week`` records how
+    the monthly amount was computed, for the decision's reader).
+    """
 
     __tablename__ = "decision_lines"
-    __table_args__ = (CheckConstraint("monthly_amount_cents > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("monthly_amount_cents > 0", name="amount_positive"),
+        CheckConstraint(
+            "voucher_value_cents IS NULL OR voucher_value_cents > 0", name="voucher_positive"
+        ),
+    )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     decision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("decisions.id"), index=True)
     label: Mapped[str] = mapped_column(String(200))
     monthly_amount_cents: Mapped[int] = mapped_column(BigInteger)
+    voucher_value_cents: Mapped[int | None] = mapped_column(BigInteger)
+    hours_per_week: Mapped[str | None] = mapped_column(String(12))  # exact decimal as text
 
 
 class DecisionLineCategory(Base):
@@ -267,12 +297,18 @@ class Transfer(Base):
 
 
 class Charge(Base):
-    """A provider's charge of a wallet for delivered services."""
+    """A provider's charge of a wallet for delivered services.
+
+    ``total_cents`` is what the wallet paid (what moved in the ledger); ``client_share_cents``
+    is the client's own share above a voucher's value, collected by the provider outside the
+    wallet: information only, never in the ledger.
+    """
 
     __tablename__ = "charges"
     __table_args__ = (
         CheckConstraint("total_cents > 0", name="total_positive"),
         CheckConstraint("refunded_cents >= 0 AND refunded_cents <= total_cents", name="refunds"),
+        CheckConstraint("client_share_cents >= 0", name="share_nonnegative"),
         Index("ix_charges_provider_created", "provider_id", "created_at"),
         Index("ix_charges_wallet_created", "wallet_id", "created_at"),
     )
@@ -285,13 +321,18 @@ class Charge(Base):
     refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     period: Mapped[str] = mapped_column(String(7))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    client_share_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ChargeLine(Base):
+    """One line of a charge. ``amount_cents`` is the wallet's part; the full price of the line
+    is ``amount_cents + client_share_cents``."""
+
     __tablename__ = "charge_lines"
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("refunded_cents >= 0 AND refunded_cents <= amount_cents", name="refunds"),
+        CheckConstraint("client_share_cents >= 0", name="share_nonnegative"),
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     charge_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("charges.id"), index=True)
@@ -302,6 +343,7 @@ class ChargeLine(Base):
     unit_price_cents: Mapped[int] = mapped_column(BigInteger)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    client_share_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Refund(Base):

@@ -15,12 +15,12 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.exceptions import InvalidChecksum, ValidationError
@@ -39,6 +39,8 @@ from payments.errors import (
     ProviderStatusConflict,
     UnknownCategory,
 )
+from payments.identity import NewCredential, add_first_passkey
+from payments.identity_models import ProviderOwner
 from payments.marketplace_models import (
     APPLIED,
     APPROVED,
@@ -54,10 +56,12 @@ from payments.models import (
     Principal,
     Provider,
     ProviderPrice,
+    ProviderPriceVersion,
     ServiceCategory,
 )
 from payments.periods import utcnow
 from payments.phones import to_e164
+from payments.prices import add_first_versions, helsinki_day, in_force_on, upcoming_changes
 from payments.uow import UnitOfWork
 
 MAX_MUNICIPALITIES = 60
@@ -228,29 +232,62 @@ async def organizer_by_slug(db: Database, slug: str) -> uuid.UUID:
     return found
 
 
+@dataclass(frozen=True)
+class ApplicationOwner:
+    """The person applying in the app: they become the provider's owner, signed in by the
+    passkey they created while applying (verified by the web layer)."""
+
+    principal_id: uuid.UUID
+    credential: NewCredential
+
+
+async def _check_application(
+    s: AsyncSession, organizer_id: uuid.UUID, a: CleanApplication
+) -> dict[str, uuid.UUID]:
+    """Every service known and within its cap, and the business id not yet applied."""
+    cats = await _categories(s, organizer_id, a.prices)
+    taken = (
+        await s.execute(
+            select(func.count(Provider.id)).where(
+                Provider.organizer_id == organizer_id, Provider.business_id == a.business_id
+            )
+        )
+    ).scalar_one()
+    if taken:
+        raise AlreadyApplied("A provider with this business id has already applied")
+    return cats
+
+
+async def check_application(
+    db: Database, *, organizer_id: uuid.UUID, application: Application
+) -> CleanApplication:
+    """Refuse an application before anything is written or a passkey is made for it: the
+    same checks ``apply_provider`` makes (it makes them again, in its own transaction)."""
+    a = validate_application(application)
+    async with UnitOfWork(db, readonly=True) as uow:
+        await _check_application(uow.session, organizer_id, a)
+    return a
+
+
 async def apply_provider(
     db: Database,
     *,
     organizer_id: uuid.UUID,
     application: Application,
     actor_id: uuid.UUID | None = None,
+    owner: ApplicationOwner | None = None,
 ) -> Applied:
     """Record a provider's application (status ``applied``); nothing is written if any field
-    is invalid. The same business id may apply once per organizer (``already-applied``)."""
+    is invalid. The same business id may apply once per organizer (``already-applied``).
+
+    With ``owner`` (applying in the app), the contact person becomes the provider's owner with
+    their first passkey, in the same transaction; otherwise (an API or portal application) the
+    provider gets a principal without a passkey, to be invited later."""
     a = validate_application(application)
     now = utcnow()
     async with UnitOfWork(db) as uow:
         s = uow.session
-        cats = await _categories(s, organizer_id, a.prices)
-        taken = (
-            await s.execute(
-                select(func.count(Provider.id)).where(
-                    Provider.organizer_id == organizer_id, Provider.business_id == a.business_id
-                )
-            )
-        ).scalar_one()
-        if taken:
-            raise AlreadyApplied("A provider with this business id has already applied")
+        cats = await _check_application(s, organizer_id, a)
         provider_id = uuid.uuid4()
         language = next((x for x in a.languages if x in ("fi", "sv", "en")), "fi")
         await s.execute(
@@ -276,11 +313,14 @@ async def apply_provider(
                     "id": uuid.uuid4(),
                     "provider_id": provider_id,
                     "category_id": cats[code],
-                    "unit_price_cents": cents,
                     "approved": False,
                 }
-                for code, cents in a.prices.items()
+                for code in a.prices
             ],
+        )
+        # The applied price is the first version; later changes go through prices.publish_price.
+        await add_first_versions(
+            s, provider_id, {cats[code]: cents for code, cents in a.prices.items()}, now
         )
         s.add(
             ProviderProfile(
@@ -298,18 +338,23 @@ async def apply_provider(
             )
         )
         principal = Principal(
+            id=owner.principal_id if owner else uuid.uuid4(),
             organizer_id=organizer_id,
             role="provider",
-            display_name=a.company_name,
+            display_name=a.contact_name if owner else a.company_name,
             provider_id=provider_id,
             created_at=now,
         )
         s.add(principal)
-        _audit(s, organizer_id, actor_id, "provider.applied", provider_id, a.company_name, now)
+        actor = owner.principal_id if owner else actor_id
+        _audit(s, organizer_id, actor, "provider.applied", provider_id, a.company_name, now)
         try:
             await s.flush()
         except IntegrityError as exc:
             raise AlreadyApplied("A provider with this business id has already applied") from exc
+        if owner is not None:
+            s.add(ProviderOwner(provider_id=provider_id, principal_id=principal.id))
+            await add_first_passkey(uow, principal.id, owner.credential)
         await uow.commit()
         return Applied(provider_id, principal.id, APPLIED)
 
@@ -467,21 +512,40 @@ async def list_providers(
         ids = [p.id for p, _ in rows]
         prices: dict[uuid.UUID, list[dict[str, Any]]] = {i: [] for i in ids}
         if ids:
-            for pid, code, cents, approved in (
+            today = helsinki_day(utcnow())
+            later = await upcoming_changes(s, ids, today)
+            for pid, cat_id, code, cents, approved in (
                 await s.execute(
                     select(
                         ProviderPrice.provider_id,
+                        ServiceCategory.id,
                         ServiceCategory.code,
-                        ProviderPrice.unit_price_cents,
+                        ProviderPriceVersion.unit_price_cents,
                         ProviderPrice.approved,
                     )
                     .join(ServiceCategory, ServiceCategory.id == ProviderPrice.category_id)
+                    .join(
+                        ProviderPriceVersion,
+                        and_(
+                            ProviderPriceVersion.provider_id == ProviderPrice.provider_id,
+                            ProviderPriceVersion.category_id == ProviderPrice.category_id,
+                            in_force_on(today),
+                        ),
+                    )
                     .where(ProviderPrice.provider_id.in_(ids))
                     .order_by(ServiceCategory.code)
                 )
             ).all():
                 prices[pid].append(
-                    {"category": code, "unit_price_cents": int(cents), "approved": bool(approved)}
+                    {
+                        "category": code,
+                        "unit_price_cents": int(cents),
+                        "approved": bool(approved),
+                        "upcoming": [
+                            {"effective_from": eff.isoformat(), "unit_price_cents": c}
+                            for eff, c in later.get((pid, cat_id), [])
+                        ],
+                    }
                 )
     return [
         ProviderSummary(
@@ -515,10 +579,13 @@ class DirectoryEntry:
     category: str
     category_name: str
     unit: str
-    unit_price_cents: int
+    unit_price_cents: int  # in force today (Helsinki)
     municipalities: list[str]
     languages: list[str]
     contact_phone: str | None
+    # The next announced price change, if any.
+    next_price_from: date | None = None
+    next_price_cents: int | None = None
 
 
 async def provider_directory(
@@ -529,10 +596,15 @@ async def provider_directory(
     municipality: str | None = None,
     language: str | None = None,
     display_language: str = "fi",
+    now: datetime | None = None,
 ) -> list[DirectoryEntry]:
     """Approved providers of an organizer with each approved service's price, unit, area and
     languages, cheapest first. Filters: category code, municipality served (case-insensitive)
-    and language served. Suspended, rejected and applying providers are never listed."""
+    and language served. Suspended, rejected and applying providers are never listed.
+
+    The price is the version in force today (Helsinki); an announced change is shown beside it.
+    """
+    today = helsinki_day(now or utcnow())
     name_col = {
         "sv": ServiceCategory.name_sv,
         "en": ServiceCategory.name_en,
@@ -545,34 +617,59 @@ async def provider_directory(
             ServiceCategory.code,
             name_col,
             ServiceCategory.unit,
-            ProviderPrice.unit_price_cents,
+            ProviderPriceVersion.unit_price_cents,
             ProviderProfile.municipalities,
             ProviderProfile.languages,
             ProviderProfile.contact_phone,
+            ServiceCategory.id,
         )
         .join(ProviderPrice, ProviderPrice.provider_id == Provider.id)
         .join(ServiceCategory, ServiceCategory.id == ProviderPrice.category_id)
+        .join(
+            ProviderPriceVersion,
+            and_(
+                ProviderPriceVersion.provider_id == ProviderPrice.provider_id,
+                ProviderPriceVersion.category_id == ProviderPrice.category_id,
+                in_force_on(today),
+            ),
+        )
         .outerjoin(ProviderProfile, ProviderProfile.provider_id == Provider.id)
         .where(
             Provider.organizer_id == organizer_id,
             Provider.status == APPROVED,
             ProviderPrice.approved.is_(True),
         )
-        .order_by(ProviderPrice.unit_price_cents, Provider.name, ServiceCategory.code)
+        .order_by(ProviderPriceVersion.unit_price_cents, Provider.name, ServiceCategory.code)
     )
     if category:
         stmt = stmt.where(ServiceCategory.code == category)
     async with UnitOfWork(db, readonly=True) as uow:
         rows = (await uow.session.execute(stmt)).all()
+        later = await upcoming_changes(uow.session, list({r[0] for r in rows}), today)
     want_place = municipality.strip().casefold() if municipality else None
     want_lang = language.strip().lower() if language else None
     out: list[DirectoryEntry] = []
-    for pid, name, plang, code, cname, unit, cents, places, langs, phone in rows:
+    for pid, name, plang, code, cname, unit, cents, places, langs, phone, cat_id in rows:
         places = list(places or [])
         langs = list(langs or [plang])
         if want_place and want_place not in {p.casefold() for p in places}:
             continue
         if want_lang and want_lang not in langs:
             continue
-        out.append(DirectoryEntry(pid, name, code, cname, unit, int(cents), places, langs, phone))
+        upcoming = later.get((pid, cat_id))
+        out.append(
+            DirectoryEntry(
+                pid,
+                name,
+                code,
+                cname,
+                unit,
+                int(cents),
+                places,
+                langs,
+                phone,
+                upcoming[0][0] if upcoming else None,
+                upcoming[0][1] if upcoming else None,
+            )
+        )
     return out

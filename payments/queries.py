@@ -125,6 +125,7 @@ async def wallet_view(db: Database, wallet_id: uuid.UUID) -> dict[str, Any]:
                 "categories": sorted(categories.get(line.id, [])),
                 "balance_cents": int(acc.balance_cents or 0),
                 "monthly_amount_cents": line.monthly_amount_cents,
+                "voucher_value_cents": line.voucher_value_cents,
                 "period": funded_period,
                 "funded_cents": f.get("funding", 0),
                 # Money out of the envelope this month: charges, and holds not released.
@@ -136,6 +137,8 @@ async def wallet_view(db: Database, wallet_id: uuid.UUID) -> dict[str, Any]:
                 if funded_period
                 else None,
                 "carry_over": decision.carry_over,
+                # With "capped", up to this much carries over; the rest expires at month end.
+                "carry_over_cap_cents": decision.carry_over_cap_cents,
                 "valid_from": decision.valid_from.isoformat(),
                 "valid_to": decision.valid_to.isoformat() if decision.valid_to else None,
             }
@@ -202,20 +205,41 @@ async def wallet_history(
         if period:
             stmt = stmt.where(Transfer.period == period)
         rows = (await s.execute(stmt)).all()
+        # The client's own share above a voucher, per (charge, envelope): shown beside the
+        # charge's ledger row; it is information only and never moved in the ledger.
+        charge_ids = {t.charge_id for t, _ in rows[:limit] if t.kind == "charge" and t.charge_id}
+        shares: dict[tuple[uuid.UUID, int], int] = {}
+        if charge_ids:
+            for cid, env_id, share in (
+                await s.execute(
+                    select(
+                        ChargeLine.charge_id,
+                        ChargeLine.envelope_id,
+                        func.sum(ChargeLine.client_share_cents),
+                    )
+                    .where(ChargeLine.charge_id.in_(charge_ids))
+                    .group_by(ChargeLine.charge_id, ChargeLine.envelope_id)
+                )
+            ).all():
+                shares[(cid, int(env_id))] = int(share or 0)
     env_set = set(env_ids)
     items = []
     for t, provider_name in rows[:limit]:
         incoming = t.credit_account_id in env_set
+        env_id = t.credit_account_id if incoming else t.debit_account_id
         items.append(
             {
                 "id": t.id,
                 "kind": t.kind,
                 "amount_cents": t.amount_cents if incoming else -t.amount_cents,
-                "envelope_id": t.credit_account_id if incoming else t.debit_account_id,
+                "envelope_id": env_id,
                 "period": t.period,
                 "charge_id": str(t.charge_id) if t.charge_id else None,
                 "provider_name": provider_name,
                 "created_at": t.created_at.isoformat(),
+                "client_share_cents": shares.get((t.charge_id, env_id), 0)
+                if t.kind == "charge" and t.charge_id
+                else 0,
             }
         )
     next_cursor = encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
@@ -254,6 +278,7 @@ def _charge_body(charge: Charge, provider_name: str, lines: Any) -> dict[str, An
         "provider_name": provider_name,
         "wallet_id": str(charge.wallet_id),
         "total_cents": charge.total_cents,
+        "client_share_cents": charge.client_share_cents,
         "refunded_cents": charge.refunded_cents,
         "period": charge.period,
         "created_at": charge.created_at.isoformat(),
@@ -263,6 +288,7 @@ def _charge_body(charge: Charge, provider_name: str, lines: Any) -> dict[str, An
                 "quantity": line.quantity,
                 "unit_price_cents": line.unit_price_cents,
                 "amount_cents": line.amount_cents,
+                "client_share_cents": line.client_share_cents,
             }
             for line, code in lines
         ],

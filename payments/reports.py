@@ -3,9 +3,12 @@
 * ``monthly_report``: per month x budget line service group (the categories a decision line
   covers, e.g. ``kotiapu+siivous``; a one-service line is that service): allotted (what the
   decisions grant for the month, pro-rated like funding), funded, spent, refunded (to the
-  envelope), expired, other (holds and any later kinds, signed), and the use rate
-  (spent - refunded) / funded. Funded/spent/refunded/expired are the envelopes' transfers by
-  month, the very figures ``check_books`` sums per period.
+  envelope), expired, other (any later kinds, signed), and the use rate
+  (spent - refunded) / funded. Funded/spent/refunded/expired are the transfers of the
+  envelopes and their hold accounts by month (a capture from a hold is spent, a hold released
+  after its month closed is expired), the figures ``check_books`` reconciles per period.
+* ``client_report``: per month x envelope of one client, the same figures, for a case manager
+  reviewing whether a budget fits.
 * ``provider_report``: per month x provider: earned (into the payable account), refunded (out
   of it), net, and settled (paid out by settlements booked in that month).
 
@@ -24,14 +27,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from payments.db import Database
-from payments.errors import InvalidInput
+from payments.errors import InvalidInput, NotFound
 from payments.models import (
     ENVELOPE,
     PROVIDER_PAYABLE,
     Account,
+    Client,
     Decision,
     DecisionLine,
     DecisionLineCategory,
@@ -39,7 +44,8 @@ from payments.models import (
     ServiceCategory,
     Transfer,
 )
-from payments.periods import parse_period, prorated_cents
+from payments.periods import next_period, parse_period, prorated_cents
+from payments.statements import client_flows
 from payments.uow import UnitOfWork
 
 
@@ -101,56 +107,66 @@ async def monthly_report(
     """Per month x service group: allotted, funded, spent, refunded, expired, use rate."""
     _check_range(from_period, to_period)
     async with UnitOfWork(db, readonly=True) as uow:
-        s = uow.session
-        # Each decision line's service group, and its envelope.
-        groups: dict[uuid.UUID, set[str]] = defaultdict(set)
-        for line_id, code in (
-            await s.execute(
-                select(DecisionLineCategory.line_id, ServiceCategory.code)
-                .join(ServiceCategory, ServiceCategory.id == DecisionLineCategory.category_id)
-                .where(ServiceCategory.organizer_id == organizer_id)
-            )
-        ).all():
-            groups[line_id].add(code)
-        label = {k: "+".join(sorted(v)) for k, v in groups.items()}
-        envelope_line = {
-            int(acc): line
-            for acc, line in (
-                await s.execute(
-                    select(Account.id, Account.decision_line_id).where(
-                        Account.organizer_id == organizer_id, Account.kind == ENVELOPE
-                    )
-                )
-            ).all()
-        }
-        env = aliased(Account)
-        signed = case(
-            (Transfer.credit_account_id == env.id, Transfer.amount_cents),
-            else_=-Transfer.amount_cents,
+        return await month_rows(
+            uow.session, organizer_id=organizer_id, from_period=from_period, to_period=to_period
         )
-        flows = (
+
+
+def _periods_between(from_period: str | None, to_period: str | None) -> set[str]:
+    out: set[str] = set()
+    if from_period and to_period:
+        p = from_period
+        while p <= to_period and len(out) < 240:
+            out.add(p)
+            p = next_period(p)
+    return out
+
+
+async def month_rows(
+    s: AsyncSession,
+    *,
+    organizer_id: uuid.UUID,
+    from_period: str | None = None,
+    to_period: str | None = None,
+) -> list[MonthRow]:
+    """:func:`monthly_report` inside a caller's transaction (``wallet check`` reads it in its
+    own consistent snapshot)."""
+    # Each decision line's service group, and its envelope.
+    groups: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for line_id, code in (
+        await s.execute(
+            select(DecisionLineCategory.line_id, ServiceCategory.code)
+            .join(ServiceCategory, ServiceCategory.id == DecisionLineCategory.category_id)
+            .where(ServiceCategory.organizer_id == organizer_id)
+        )
+    ).all():
+        groups[line_id].add(code)
+    label = {k: "+".join(sorted(v)) for k, v in groups.items()}
+    envelope_line = {
+        int(acc): line
+        for acc, line in (
             await s.execute(
-                select(env.id, Transfer.period, Transfer.kind, func.sum(signed))
-                .join(
-                    Transfer,
-                    (Transfer.credit_account_id == env.id) | (Transfer.debit_account_id == env.id),
+                select(Account.id, Account.decision_line_id).where(
+                    Account.organizer_id == organizer_id, Account.kind == ENVELOPE
                 )
-                .where(env.kind == ENVELOPE, env.organizer_id == organizer_id)
-                .group_by(env.id, Transfer.period, Transfer.kind)
             )
         ).all()
-        lines = (
-            await s.execute(
-                select(
-                    DecisionLine.id,
-                    DecisionLine.monthly_amount_cents,
-                    Decision.valid_from,
-                    Decision.valid_to,
-                )
-                .join(Decision, Decision.id == DecisionLine.decision_id)
-                .where(Decision.organizer_id == organizer_id)
+    }
+    # An envelope with its hold account: a capture from a hold is spent, a hold that
+    # outlived its month is expired (payments.statements).
+    flows = await client_flows(s, lambda c: [c.organizer_id == organizer_id])
+    lines = (
+        await s.execute(
+            select(
+                DecisionLine.id,
+                DecisionLine.monthly_amount_cents,
+                Decision.valid_from,
+                Decision.valid_to,
             )
-        ).all()
+            .join(Decision, Decision.id == DecisionLine.decision_id)
+            .where(Decision.organizer_id == organizer_id)
+        )
+    ).all()
 
     rows: dict[tuple[str, str], MonthRow] = {}
 
@@ -160,29 +176,18 @@ async def monthly_report(
             rows[key] = MonthRow(period, services)
         return rows[key]
 
-    for acc_id, period, kind, amount in flows:
-        period, amount = str(period), int(amount)
-        if not _in_range(period, from_period, to_period):
-            continue
-        env_line = envelope_line.get(int(acc_id))
-        r = row(period, label.get(env_line, "?") if env_line else "?")
-        if kind == "funding":
-            r.funded_cents += amount
-        elif kind == "charge":
-            r.spent_cents += -amount
-        elif kind == "refund":
-            r.refunded_cents += amount
-        elif kind == "expiry":
-            r.expired_cents += -amount
-        else:
-            r.other_cents += amount
-    periods = {p for p, _ in rows}
-    if from_period and to_period:
-        p = from_period
-        while p <= to_period and len(periods) < 240:
-            periods.add(p)
-            y, m = parse_period(p)
-            p = f"{y + (m == 12):04d}-{(m % 12) + 1:02d}"
+    for acc_id, per_period in flows.items():
+        env_line = envelope_line.get(acc_id)
+        for period, f in per_period.items():
+            if not _in_range(period, from_period, to_period):
+                continue
+            r = row(period, label.get(env_line, "?") if env_line else "?")
+            r.funded_cents += f.funded
+            r.spent_cents += f.spent
+            r.refunded_cents += f.refunded
+            r.expired_cents += f.expired
+            r.other_cents += f.other
+    periods = {p for p, _ in rows} | _periods_between(from_period, to_period)
     for line_id, monthly, valid_from, valid_to in lines:
         for period in periods:
             cents = prorated_cents(int(monthly), period, valid_from, valid_to)
@@ -192,6 +197,106 @@ async def monthly_report(
     for r in out:
         r.use_rate_pct = use_rate(r.spent_cents, r.refunded_cents, r.funded_cents)
     return out
+
+
+@dataclass
+class ClientRow:
+    period: str
+    envelope_id: int
+    label: str
+    services: str
+    allotted_cents: int = 0
+    funded_cents: int = 0
+    spent_cents: int = 0
+    refunded_cents: int = 0
+    expired_cents: int = 0
+    other_cents: int = 0
+    use_rate_pct: str | None = None
+
+
+async def client_report(
+    db: Database,
+    *,
+    organizer_id: uuid.UUID,
+    client_id: uuid.UUID,
+    from_period: str | None = None,
+    to_period: str | None = None,
+) -> list[ClientRow]:
+    """Per month x envelope of one client: allotted, funded, spent, refunded, expired and
+    the use rate, for a case manager reviewing whether the budget fits. Another county's
+    client is ``not-found``."""
+    _check_range(from_period, to_period)
+    async with UnitOfWork(db, readonly=True) as uow:
+        s = uow.session
+        owner = (
+            await s.execute(select(Client.organizer_id).where(Client.id == client_id))
+        ).scalar_one_or_none()
+        if owner is None or owner != organizer_id:
+            raise NotFound("No such client")
+        return await client_rows(
+            s, client_id=client_id, from_period=from_period, to_period=to_period
+        )
+
+
+async def client_rows(
+    s: AsyncSession,
+    *,
+    client_id: uuid.UUID,
+    from_period: str | None = None,
+    to_period: str | None = None,
+) -> list[ClientRow]:
+    envs = (
+        await s.execute(
+            select(
+                Account.id,
+                Account.wallet_id,
+                DecisionLine.id,
+                DecisionLine.label,
+                DecisionLine.monthly_amount_cents,
+                Decision.valid_from,
+                Decision.valid_to,
+            )
+            .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
+            .join(Decision, Decision.id == DecisionLine.decision_id)
+            .where(Decision.client_id == client_id, Account.kind == ENVELOPE)
+        )
+    ).all()
+    if not envs:
+        return []
+    groups: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for line_id, code in (
+        await s.execute(
+            select(DecisionLineCategory.line_id, ServiceCategory.code)
+            .join(ServiceCategory, ServiceCategory.id == DecisionLineCategory.category_id)
+            .where(DecisionLineCategory.line_id.in_([e[2] for e in envs]))
+        )
+    ).all():
+        groups[line_id].add(code)
+    wallet_ids = {e[1] for e in envs}
+    flows = await client_flows(s, lambda c: [c.wallet_id.in_(wallet_ids)])
+    out: list[ClientRow] = []
+    for acc_id, _w, line_id, label, monthly, valid_from, valid_to in envs:
+        per_period = flows.get(int(acc_id), {})
+        periods = set(per_period) | _periods_between(from_period, to_period)
+        for period in periods:
+            if not _in_range(period, from_period, to_period):
+                continue
+            f = per_period.get(period)
+            r = ClientRow(
+                period,
+                int(acc_id),
+                str(label),
+                "+".join(sorted(groups.get(line_id, set()))),
+                allotted_cents=prorated_cents(int(monthly), period, valid_from, valid_to),
+            )
+            if f is not None:
+                r.funded_cents, r.spent_cents = f.funded, f.spent
+                r.refunded_cents, r.expired_cents, r.other_cents = f.refunded, f.expired, f.other
+            if f is None and not r.allotted_cents:
+                continue
+            r.use_rate_pct = use_rate(r.spent_cents, r.refunded_cents, r.funded_cents)
+            out.append(r)
+    return sorted(out, key=lambda r: (r.period, r.envelope_id))
 
 
 async def provider_report(

@@ -25,8 +25,9 @@ from payments import outbox
 from payments.charges import (
     Item,
     Outcome,
-    _envelopes_for,
+    Pricing,
     debit_envelopes,
+    per_envelope,
     write_charge,
 )
 from payments.checkout_models import Hold, PaymentRequest
@@ -56,9 +57,13 @@ REQUEST_DECLINED = outbox.PAYMENT_DECLINED
 REQUEST_EXPIRED = outbox.PAYMENT_EXPIRED
 REQUEST_CANCELLED = outbox.PAYMENT_CANCELLED
 DEFAULT_REQUEST_TTL = timedelta(minutes=10)
+_LINE_KEYS = ("category", "quantity", "unit_price_cents", "amount_cents")
 
 
 def request_view(req: PaymentRequest, provider_name: str) -> dict[str, Any]:
+    """A request as the client sees it before approving: ``total_cents`` is what the wallet
+    pays, ``client_share_cents`` what the provider collects from the client outside the wallet
+    (above a voucher's value; for a QR request not yet approved, known only at approval)."""
     return {
         "id": str(req.id),
         "status": req.status,
@@ -66,8 +71,12 @@ def request_view(req: PaymentRequest, provider_name: str) -> dict[str, Any]:
         "provider_name": provider_name,
         "wallet_id": str(req.wallet_id) if req.wallet_id else None,
         "total_cents": req.total_cents,
+        "client_share_cents": sum(int(line.get("client_share_cents", 0)) for line in req.lines),
         "lines": [
-            {k: line[k] for k in ("category", "quantity", "unit_price_cents", "amount_cents")}
+            {
+                **{k: line[k] for k in _LINE_KEYS},
+                "client_share_cents": int(line.get("client_share_cents", 0)),
+            }
             for line in req.lines
         ],
         "charge_id": str(req.charge_id) if req.charge_id else None,
@@ -225,6 +234,7 @@ async def approve_request(
             items = []
             for stored in req.lines:
                 line = cats[uuid.UUID(stored["category_id"])]
+                # Priced (and split at the voucher) when the request was created and held.
                 items.append(
                     Item(
                         line.category_id,
@@ -235,6 +245,7 @@ async def approve_request(
                         line.envelope_id,
                         line.hold_account_id,
                         line.period,
+                        int(stored.get("client_share_cents", 0)),
                     )
                 )
             charge = await write_charge(
@@ -251,27 +262,30 @@ async def approve_request(
                 raise ProviderNotApproved("The provider is not approved to charge")
             wallet = await s.get(Wallet, wallet_id)
             assert wallet is not None
-            cat_ids = {uuid.UUID(stored["category_id"]) for stored in req.lines}
-            envelopes = await _envelopes_for(s, wallet, cat_ids, now)
-            per_envelope: dict[int, int] = defaultdict(int)
-            for stored in req.lines:
-                per_envelope[envelopes[uuid.UUID(stored["category_id"])]] += stored["amount_cents"]
-            debited = await debit_envelopes(s, per_envelope)
-            items = []
-            for stored in req.lines:
-                env = envelopes[uuid.UUID(stored["category_id"])]
-                items.append(
-                    Item(
-                        uuid.UUID(stored["category_id"]),
-                        stored["category"],
-                        stored["quantity"],
-                        stored["unit_price_cents"],
-                        stored["amount_cents"],
-                        env,
-                        env,
-                        debited[env][1],
-                    )
+            # Prices were checked at creation; the approver's envelopes and vouchers decide now
+            # what the wallet pays and what is the client's own share.
+            priced = await Pricing.stored(req.lines).for_wallet(s, wallet, now)
+            debited = await debit_envelopes(s, per_envelope(priced))
+            items = [p.item(p.envelope_id, debited[p.envelope_id][1]) for p in priced]
+            await s.execute(
+                update(PaymentRequest)
+                .execution_options(synchronize_session=False)
+                .where(PaymentRequest.id == request_id)
+                .values(
+                    total_cents=sum(p.amount_cents for p in priced),
+                    lines=[
+                        {
+                            "category": p.category,
+                            "category_id": str(p.category_id),
+                            "quantity": p.quantity,
+                            "unit_price_cents": p.unit_price_cents,
+                            "amount_cents": p.amount_cents,
+                            "client_share_cents": p.client_share_cents,
+                        }
+                        for p in priced
+                    ],
                 )
+            )
             charge = await write_charge(
                 s,
                 provider=provider,

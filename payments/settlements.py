@@ -409,6 +409,22 @@ async def payouts(db: Database, settlement_ids: Sequence[uuid.UUID]) -> list[Pay
     return [by_id[i] for i in settlement_ids if i in by_id]
 
 
+async def settlement_ids_until(
+    db: Database, *, organizer_id: uuid.UUID, until: date
+) -> list[uuid.UUID]:
+    """The organizer's settlements that settled up to ``until``, in reference order: what one
+    bank file pays (several runs up to the same day are paid together)."""
+    async with UnitOfWork(db, readonly=True) as uow:
+        rows = (
+            await uow.session.execute(
+                select(Settlement.id)
+                .where(Settlement.organizer_id == organizer_id, Settlement.until == until)
+                .order_by(Settlement.reference)
+            )
+        ).all()
+    return [row[0] for row in rows]
+
+
 @dataclass(frozen=True)
 class Debtor:
     """The organizer's own bank account that the payouts are paid from."""

@@ -21,8 +21,7 @@ from payments.charges import (
     Customer,
     Item,
     Outcome,
-    _check_prices,
-    _envelopes_for,
+    Pricing,
     _find_wallet,
     validate_lines,
     write_charge,
@@ -85,18 +84,19 @@ async def create_visit_hold(
         provider = await s.get(Provider, provider_id)
         if provider is None or provider.status != "approved":
             raise ProviderNotApproved("The provider is not approved to charge")
-        priced = await _check_prices(s, provider, lines)
+        pricing = await Pricing.check(s, provider, lines, now)
         wallet = await _find_wallet(s, provider.organizer_id, customer)
+        priced = await pricing.for_wallet(s, wallet, now)
         if trusted_only:
-            await holds_by_phone_allowed(s, wallet.id, provider_id, sum(a for _, a in priced))
-        envelopes = await _envelopes_for(s, wallet, {cat.id for cat, _ in priced}, now)
+            # Trust caps bound wallet money, like use_trust on a charge: the wallet's part.
+            await holds_by_phone_allowed(
+                s, wallet.id, provider_id, sum(p.amount_cents for p in priced)
+            )
         hold = await place_hold(
             s,
             provider=provider,
             wallet_id=wallet.id,
-            lines=lines,
             priced=priced,
-            envelopes=envelopes,
             purpose="visit",
             expires_at=now + ttl,
             now=now,
@@ -144,28 +144,22 @@ async def capture_hold(
         hold = await _own_hold(s, provider_id, hold_id)
         provider = await s.get(Provider, provider_id)
         assert provider is not None
-        priced = await _check_prices(s, provider, lines)
+        pricing = await Pricing.check(s, provider, lines, now)
         held = await hold_lines(s, hold_id)
         by_category = {line.category_id: line for line in held}
+        for x in pricing.listed:
+            if x.category_id not in by_category:
+                raise CaptureExceedsHold(f"Nothing was held for {x.category}")
+        # The envelopes the hold took its money from, with their vouchers.
+        priced = await pricing.for_envelopes(
+            s, {cat: line.envelope_id for cat, line in by_category.items()}
+        )
         items: list[Item] = []
         captured: dict[int, int] = defaultdict(int)
-        for pos, (cat, amount) in enumerate(priced):
-            line = by_category.get(cat.id)
-            if line is None:
-                raise CaptureExceedsHold(f"Nothing was held for {cat.code}")
-            captured[line.envelope_id] += amount
-            items.append(
-                Item(
-                    cat.id,
-                    cat.code,
-                    str(lines[pos].quantity),
-                    lines[pos].unit_price_cents,
-                    amount,
-                    line.envelope_id,
-                    line.hold_account_id,
-                    line.period,
-                )
-            )
+        for p in priced:
+            line = by_category[p.category_id]
+            captured[line.envelope_id] += p.amount_cents
+            items.append(p.item(line.hold_account_id, line.period))
         per_env_held: dict[int, int] = defaultdict(int)
         for line in held:
             per_env_held[line.envelope_id] += line.amount_cents

@@ -21,11 +21,13 @@ from wallet_api import identity, live, schemas
 from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.migrate import schema_state, upgrade
 from wallet_api.problems import EXCEPTION_HANDLERS, problem
+from wallet_api.routes.admin import ROUTES as ADMIN_ROUTES
 from wallet_api.routes.charges import ChargeController
 from wallet_api.routes.checkout import CONTROLLERS as CHECKOUT_CONTROLLERS
 from wallet_api.routes.deps import provide_actor, provide_db
 from wallet_api.routes.marketplace import ROUTES as MARKETPLACE_ROUTES
-from wallet_api.routes.people import ClientController, SelfController
+from wallet_api.routes.people import ClientController, DecisionHelperController, SelfController
+from wallet_api.routes.statements import ROUTES as STATEMENT_ROUTES
 from wallet_api.routes.wallets import WalletController
 from wallet_api.scheduler import Scheduler
 from wallet_api.settings import Settings
@@ -42,13 +44,24 @@ async def health(state: State) -> schemas.Health:
 
 
 async def require_json(request: Request[Any, Any, Any]) -> Response[Any] | None:
-    """Writes under /api/ must send JSON; anything else is 415 before any handler runs."""
+    """Writes under /api/ must send JSON; anything else is 415 before any handler runs.
+
+    A NUL in a query parameter is refused too: PostgreSQL text cannot hold it, and the driver
+    would fail with a 500 instead of a 400 (found by tests/reliability/test_fuzz.py).
+    """
+    if any("\x00" in value for _, value in request.query_params.multi_items()):
+        return problem(request, 400, "invalid-input", "Query parameters may not contain NUL")
     if request.method in ("POST", "PUT", "PATCH") and request.url.path.startswith("/api/"):
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype not in JSON_TYPES:
             return problem(
                 request, 415, "unsupported-media-type", "Content-Type must be application/json"
             )
+        try:
+            # JSON is UTF-8 (RFC 8259); other bytes would fail in the decoder as a 500.
+            (await request.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            return problem(request, 400, "invalid-input", "The body must be UTF-8 JSON")
     return None
 
 
@@ -117,8 +130,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             *CHECKOUT_CONTROLLERS,
             WalletController,
             ClientController,
+            DecisionHelperController,
             SelfController,
             *MARKETPLACE_ROUTES,
+            *STATEMENT_ROUTES,
+            *ADMIN_ROUTES,
             *live.ROUTES,
             *identity.ROUTES,
             static_router(),

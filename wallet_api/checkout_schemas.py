@@ -74,10 +74,15 @@ class RequestLine(Struct):
     category: str
     quantity: str
     unit_price_cents: int
-    amount_cents: int
+    amount_cents: int  # from the wallet
+    client_share_cents: int = 0  # above a voucher's value, paid to the provider directly
 
 
 class PaymentRequest(Struct):
+    """``total_cents`` is what the wallet pays on approval; ``client_share_cents`` what the
+    client pays the provider themselves (a voucher line above its value), shown before they
+    approve. A QR request not yet approved carries the full price and no share."""
+
     id: uuid.UUID
     status: str
     provider_id: uuid.UUID
@@ -91,6 +96,7 @@ class PaymentRequest(Struct):
     decided_at: str | None
     qr_payload: str | None = None
     qr_svg: str | None = None
+    client_share_cents: int = 0
 
 
 class CheckoutResult(Struct):

@@ -1,4 +1,4 @@
-"""The ``wallet`` command line: serve, demo, db upgrade, fund, check, apikey, vapid."""
+"""The ``wallet`` command line: serve, demo, db upgrade, fund, statements, check, apikey, vapid."""
 
 from __future__ import annotations
 
@@ -46,12 +46,34 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="Server processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--server",
+    "server",
+    type=click.Choice(["uvicorn", "granian"]),
+    default="uvicorn",
+    show_default=True,
+    help="HTTP server (both with uvloop; see docs/performance.md for how they compare).",
+)
+def serve(host: str, port: int, workers: int, server: str) -> None:
     """Serve the API and the app (migrates an empty database first)."""
-    _serve(host, port, workers)
+    _serve(host, port, workers, server)
 
 
-def _serve(host: str, port: int, workers: int = 1) -> None:
+def _serve(host: str, port: int, workers: int = 1, server: str = "uvicorn") -> None:
+    if server == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces, Loops
+
+        Granian(
+            "wallet_api.asgi:app",
+            address=host,
+            port=port,
+            interface=Interfaces.ASGI,
+            workers=workers,
+            loop=Loops.uvloop,
+            log_access=False,
+        ).serve()
+        return
     import uvicorn
 
     uvicorn.run(
@@ -135,6 +157,47 @@ def fund(month: str | None) -> None:
     table.add_row("funded", str(s.funded_count), _euros(s.funded_cents))
     console.print(table)
     console.print(f"{s.envelopes_seen} envelopes checked. Running this again moves nothing more.")
+
+
+@main.command()
+@click.option("--month", default=None, help="YYYY-MM (default: last Helsinki month).")
+def statements(month: str | None) -> None:
+    """Announce MONTH's statements: one 'statement.ready' event per wallet whose month has
+    closed (run 'wallet fund' for the next month first). Running it again announces nothing
+    twice."""
+    from payments.errors import DomainError
+    from payments.periods import previous_period
+    from payments.statements import issue_statements
+
+    period = month or previous_period(current_period())
+    try:
+        parse_period(period)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from exc
+
+    async def run(database: Database) -> Any:
+        with Progress(
+            TextColumn("Statements {task.fields[period]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("statements", total=None, period=period)
+
+            def update(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return await issue_statements(database, period, progress=update)
+
+    try:
+        r = _with_db(run)
+    except DomainError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from exc
+    console.print(
+        f"{r.issued} statement(s) of {period} announced; {r.wallets_seen - r.issued} were "
+        "already announced by another run. Running this again announces nothing more."
+    )
 
 
 @main.command()

@@ -263,6 +263,8 @@ Try it as a client: open an invite link below on this machine and create a passk
   Aino:  http://localhost:{port}/join#{aino_invite}
   Helmi: http://localhost:{port}/join#{helmi_invite}
 Or paste one of the API keys above under "Developer settings".
+A provider applies here (passkey; a case manager approves it):
+  http://localhost:{port}/#/apply/{DEMO_SLUG}
 API docs: {base}/schema  (OpenAPI JSON: {base}/schema/openapi.json)
 """
     )

@@ -9,6 +9,8 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
+from payments import providers
+
 Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
 Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 PriceCents = Annotated[int, Meta(gt=0, le=100_000_000, description="Price per unit, euro cents")]
@@ -34,16 +36,36 @@ class ApplicationCreate(Struct, forbid_unknown_fields=True):
     prices: Annotated[dict[Code, PriceCents], Meta(min_length=1, max_length=40)]
     organizer: Annotated[str, Meta(min_length=1, max_length=40)] | None = None
 
+    def to_domain(self) -> providers.Application:
+        return providers.Application(
+            company_name=self.company_name,
+            business_id=self.business_id,
+            iban=self.iban,
+            bic=self.bic,
+            contact_name=self.contact_name,
+            contact_email=self.contact_email,
+            contact_phone=self.contact_phone,
+            languages=list(self.languages),
+            municipalities=list(self.municipalities),
+            prices=dict(self.prices),
+        )
+
 
 class ApplicationCreated(Struct):
     provider_id: uuid.UUID
     status: str
 
 
+class PriceChangeOut(Struct):
+    effective_from: date
+    unit_price_cents: int
+
+
 class ProviderPriceOut(Struct):
     category: str
-    unit_price_cents: int
+    unit_price_cents: int  # in force today
     approved: bool
+    upcoming: list[PriceChangeOut] = []
 
 
 class ProviderOut(Struct):
@@ -88,6 +110,36 @@ class DirectoryEntryOut(Struct):
     municipalities: list[str]
     languages: list[str]
     contact_phone: str | None
+    next_price_from: date | None = None  # an announced price change, if any
+    next_price_cents: int | None = None
+
+
+class PriceListEntryOut(Struct):
+    """One service in a provider's own price list."""
+
+    category: str
+    category_name: str
+    unit: str
+    price_cap_cents: int | None
+    approved: bool
+    unit_price_cents: int | None
+    in_force_since: date | None
+    upcoming: list[PriceChangeOut]
+
+
+class PriceVersionIn(Struct, forbid_unknown_fields=True):
+    """A new price for one service, in force from ``effective_from`` (today or later)."""
+
+    category: Code
+    unit_price_cents: Annotated[int, Meta(gt=0, le=10_000_000)]
+    effective_from: date
+
+
+class PriceVersionOut(Struct):
+    category: str
+    unit_price_cents: int
+    effective_from: date
+    approved: bool
 
 
 class SettlementOut(Struct):

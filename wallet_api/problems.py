@@ -105,6 +105,11 @@ TITLES: dict[str, dict[str, str]] = {
         "sv": "Begäran står i konflikt med det aktuella läget",
         "en": "The request conflicts with the current state",
     },
+    "no-paying-account": {
+        "fi": "Hyvinvointialueen maksutiliä ei ole asetettu, joten maksuaineistoa ei voi tehdä",
+        "sv": "Välfärdsområdets betalkonto har inte angetts, så ingen betalfil kan skapas",
+        "en": "The county's paying bank account is not set, so no bank file can be made",
+    },
     "invite-invalid": {
         "fi": "Kutsukoodi ei kelpaa",
         "sv": "Inbjudningskoden är ogiltig",
@@ -262,6 +267,11 @@ TITLES: dict[str, dict[str, str]] = {
         "sv": "Priset överstiger välfärdsområdets takpris",
         "en": "The price is above the county's cap for this service",
     },
+    "price-version-exists": {
+        "fi": "Tästä päivästä alkaen on jo julkaistu eri hinta",
+        "sv": "Ett annat pris har redan publicerats från det här datumet",
+        "en": "A different price has already been published from this date",
+    },
     "bad-request": {
         "fi": "Pyyntöä ei voi käsitellä",
         "sv": "Begäran kan inte behandlas",
@@ -271,6 +281,11 @@ TITLES: dict[str, dict[str, str]] = {
         "fi": "Sivutuksen jatkokohta ei kelpaa; hae lista alusta",
         "sv": "Fortsättningspunkten är ogiltig; hämta listan från början",
         "en": "The page cursor is not valid; fetch the list from the start",
+    },
+    "invalid-period": {
+        "fi": "Kuukausi ei kelpaa; käytä muotoa VVVV-KK",
+        "sv": "Månaden är ogiltig; använd formen ÅÅÅÅ-MM",
+        "en": "The month is not valid; use the form YYYY-MM",
     },
     "invalid-idempotency-key": {
         "fi": "Idempotency-Key ei kelpaa (1–200 tulostettavaa merkkiä)",

@@ -9,6 +9,11 @@ Settlements (issue 7): on every tick it also settles providers up to the latest 
 that has ended (``WALLET_SETTLEMENT_DAYS``, default "15,last"). That is idempotent, and safe in
 several processes at once (each provider is settled under a row lock), so no lock is needed. With
 ``WALLET_SETTLEMENT_DIR`` set it writes each run's CSV and pain.001 file there.
+
+Statements (issue 7): after a funding run it announces last month's statements
+(``issue_statements``): one ``statement.ready`` event per wallet whose month has closed, once
+per wallet and month whatever the number of processes or reruns (a notice row per wallet and
+month decides). A process stops asking for a month once a run found nothing left to announce.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from sqlalchemy import text
 
 from payments.db import Database
 from payments.funding import FundingSummary, fund_period
-from payments.periods import current_period
+from payments.periods import current_period, previous_period
 from payments.requests import expire_requests
+from payments.statements import NoticeRun, issue_statements
 from payments.tokens import purge_tokens
 from payments.visits import expire_holds
 
@@ -38,6 +44,7 @@ class Scheduler:
         self._task: asyncio.Task[None] | None = None
         self._expiry_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._statements_done: str | None = None  # the last month with nothing left to announce
 
     async def fund_now(self) -> FundingSummary | None:
         """Fund the current month now, unless another process is already doing it."""
@@ -64,6 +71,7 @@ class Scheduler:
 
     async def _run(self) -> None:
         while True:
+            summary = None
             try:
                 summary = await self.fund_now()
                 if summary and (summary.funded_count or summary.expired_count):
@@ -76,10 +84,28 @@ class Scheduler:
             except Exception:
                 log.exception("funding run failed; retrying next interval")
             try:
+                run = await self.issue_statements_now(funded=summary.period if summary else None)
+                if run is not None and run.issued:
+                    log.info("statements of %s ready: %d wallets", run.period, run.issued)
+            except Exception:
+                log.exception("statement notices failed; retrying next interval")
+            try:
                 await self.settle_now()
             except Exception:
                 log.exception("settlement run failed; retrying next interval")
             await asyncio.sleep(self.interval_s)
+
+    async def issue_statements_now(self, *, funded: str | None = None) -> NoticeRun | None:
+        """Announce last month's statements for wallets whose month has closed. Idempotent.
+        ``funded``: the month whose funding run has just completed, so every envelope has
+        closed the month before it and this process need not ask again for that one."""
+        period = previous_period(funded or current_period())
+        if self._statements_done == period:
+            return None
+        run = await issue_statements(self.db, period)
+        if funded:
+            self._statements_done = period
+        return run
 
     async def settle_now(self) -> None:
         """Settle up to the latest scheduled settlement day that has ended, if any."""

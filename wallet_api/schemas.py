@@ -11,7 +11,9 @@ from msgspec import Meta, Struct
 
 Cents = Annotated[int, Meta(gt=0, le=100_000_000, description="An amount in euro cents")]
 Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")]
-Name = Annotated[str, Meta(min_length=1, max_length=100)]
+# No control characters in a name: PostgreSQL cannot store NUL (a 500 before this), and an
+# escape sequence in a name would reach every screen and CSV that shows it.
+Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^(?!.*[\x00-\x1f\x7f])")]
 
 
 class ChargeLineCreate(Struct, forbid_unknown_fields=True):
@@ -29,13 +31,20 @@ class ChargeCreate(Struct, forbid_unknown_fields=True):
 
 
 class ChargeLine(Struct):
+    """``amount_cents`` is what the wallet paid; ``client_share_cents`` the client's own share
+    above a service voucher's value, collected by the provider outside the wallet."""
+
     category: str
     quantity: str
     unit_price_cents: int
     amount_cents: int
+    client_share_cents: int = 0
 
 
 class Charge(Struct):
+    """A charge (the receipt). ``total_cents`` is what the wallet paid; the client's own share
+    (``client_share_cents``) is shown beside it and never moves in the wallet."""
+
     id: uuid.UUID
     status: str
     provider_id: uuid.UUID
@@ -46,6 +55,7 @@ class Charge(Struct):
     period: str
     created_at: str
     lines: list[ChargeLine]
+    client_share_cents: int = 0
 
 
 class ChargePage(Struct):
@@ -82,6 +92,8 @@ class Envelope(Struct):
     carry_over: str
     valid_from: str
     valid_to: str | None
+    voucher_value_cents: int | None = None  # a service voucher: the most paid per unit
+    carry_over_cap_cents: int = 0  # with carry_over "capped": what may stay past month's end
 
 
 class WalletClient(Struct):
@@ -107,6 +119,7 @@ class Transaction(Struct):
     charge_id: uuid.UUID | None
     provider_name: str | None
     created_at: str
+    client_share_cents: int = 0  # a charge's own share above a voucher (not wallet money)
 
 
 class TransactionPage(Struct):
@@ -126,10 +139,39 @@ class ClientCreated(Struct):
     wallet_id: uuid.UUID
 
 
+HoursPerWeek = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=12,
+        pattern=r"^[0-9]{1,3}(\.[0-9]{1,3})?$",
+        description="Hours a week as a decimal string, at most three decimals, e.g. 7.5",
+    ),
+]
+
+
 class DecisionLineCreate(Struct, forbid_unknown_fields=True):
+    """A budget line, or a service-voucher line with ``voucher_value_cents`` (the most the
+    wallet pays per unit; above it the client pays their own share). With ``hours_per_week``
+    the monthly amount may be left out: it is hours x voucher value x 52 / 12."""
+
     label: Annotated[str, Meta(min_length=1, max_length=200)]
-    monthly_amount_cents: Cents
     categories: Annotated[list[Code], Meta(min_length=1, max_length=20)]
+    monthly_amount_cents: Cents | None = None
+    voucher_value_cents: Cents | None = None
+    hours_per_week: HoursPerWeek | None = None
+
+
+class DecisionHelperIn(Struct, forbid_unknown_fields=True):
+    """Turn "hours a week x value per hour" into a monthly amount."""
+
+    hours_per_week: HoursPerWeek
+    value_per_hour_cents: Cents
+
+
+class DecisionHelperOut(Struct):
+    monthly_amount_cents: int
+    formula: str
 
 
 class DecisionCreate(Struct, forbid_unknown_fields=True):

@@ -11,6 +11,8 @@ from sqlalchemy import func, select, update
 from payments.checkout_models import Hold, PaymentRequest, PaymentToken
 from payments.db import Database
 from payments.models import Charge, ProviderPrice, ServiceCategory, Transfer
+from payments.periods import utcnow
+from payments.prices import add_first_versions
 from payments.uow import UnitOfWork
 from tests.factories import World, assert_books_ok, envelope
 from tests.wallet_api.conftest import auth
@@ -63,11 +65,8 @@ async def give_price(db: Database, provider_id: uuid.UUID, code: str, cents: int
                 select(ServiceCategory.id).where(ServiceCategory.code == code)
             )
         ).scalar_one()
-        uow.session.add(
-            ProviderPrice(
-                provider_id=provider_id, category_id=cat, unit_price_cents=cents, approved=True
-            )
-        )
+        uow.session.add(ProviderPrice(provider_id=provider_id, category_id=cat, approved=True))
+        await add_first_versions(uow.session, provider_id, {cat: cents}, utcnow())
         await uow.commit()
 
 

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from payments import catalogue
+from payments.marketplace_models import ProviderProfile
 from payments.models import Provider
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for
@@ -133,17 +134,48 @@ async def test_client_and_carer_see_who_looked(db, county: County, browser_facto
 
 async def test_provider_applies_and_its_owner_invites_staff(db, county: County, browser_factory):
     owner_phone, staff_phone = await browser_factory(), await browser_factory()
+    await catalogue.add_category(
+        db, organizer_id=county.organizer_id, code="siivous", names={"fi": "Siivous"},
+        unit="hour", price_cap_cents=4000,
+    )  # fmt: skip
     application = {
         "organizer": county.slug,
-        "business_name": "Kotiapu Kuura Oy",
+        "company_name": "Kotiapu Kuura Oy",
         "business_id": "0112038-9",
+        "iban": "FI21 1234 5600 0007 85",
+        "bic": "NDEAFIHH",
         "contact_name": "Kaisa Kuura",
+        "contact_email": "kaisa@kuura.example.fi",
+        "contact_phone": "040 765 4321",
+        "languages": ["fi"],
+        "municipalities": ["Kajaani"],
+        "prices": {"siivous": 3200},
     }
-    problem_of(
-        await owner_phone.post("/api/providers/apply/options",
-                               json={**application, "business_id": "1234567-8"}),
-        400, "invalid-business-id",
+    # The form's services come from the county, public, in the asker's language.
+    r = await owner_phone.get(
+        "/api/providers/apply/county", params={"organizer": county.slug},
+        headers={"Accept-Language": "sv"},
     )  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["services"] == [
+        {"code": "siivous", "name": "Siivous", "unit": "hour", "price_cap_cents": 4000}
+    ]
+    problem_of(
+        await owner_phone.get("/api/providers/apply/county", params={"organizer": "nowhere"}),
+        404, "not-found",
+    )  # fmt: skip
+    # The whole application is checked before a passkey is made for it; nothing is written.
+    for bad, slug in (
+        ({"business_id": "1234567-8"}, "invalid-business-id"),
+        ({"iban": "FI21 1234 5600 0007 86"}, "invalid-iban"),
+        ({"prices": {"siivous": 4500}}, "price-above-cap"),
+        ({"prices": {"hieronta": 3000}}, "unknown-category"),
+    ):
+        r = await owner_phone.post("/api/providers/apply/options", json={**application, **bad})
+        assert r.status_code in (400, 422), r.text
+        assert r.json()["type"] == slug
+    async with UnitOfWork(db, readonly=True) as uow:
+        assert (await uow.session.execute(select(Provider.id))).first() is None
     r = await owner_phone.post("/api/providers/apply/options", json=application)
     assert r.status_code == 200, r.text
     auth = new_authenticator()
@@ -157,6 +189,16 @@ async def test_provider_applies_and_its_owner_invites_staff(db, county: County, 
     async with UnitOfWork(db, readonly=True) as uow:
         provider = await uow.session.get(Provider, uuid.UUID(signed["provider_id"]))
         assert provider is not None and provider.status == "applied"
+        profile = await uow.session.get(ProviderProfile, provider.id)
+        assert profile is not None and profile.iban == "FI2112345600000785"
+    # The case manager sees the same application as one sent through the API.
+    apps = await owner_phone.get("/api/providers/applications", headers=bearer(county.cm_key))
+    assert [a["name"] for a in apps.json()] == ["Kotiapu Kuura Oy"]
+    # Applying again with the same business id is refused before any passkey is made.
+    problem_of(
+        await staff_phone.post("/api/providers/apply/options", json=application),
+        409, "already-applied",
+    )  # fmt: skip
 
     csrf = {"X-CSRF-Token": signed["csrf_token"]}
     r = await owner_phone.post("/api/providers/staff", json={"display_name": "Pekka"},

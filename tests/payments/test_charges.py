@@ -135,8 +135,15 @@ async def test_capture_moves_the_money_once(db):
     assert body["status"] == "captured" and body["period"] == w.period
     assert body["wallet_id"] == str(w.wallet_id) and body["provider_id"] == str(w.provider_id)
     assert body["lines"] == [
-        {"category": "siivous", "quantity": "2", "unit_price_cents": 3500, "amount_cents": 7000}
+        {
+            "category": "siivous",
+            "quantity": "2",
+            "unit_price_cents": 3500,
+            "amount_cents": 7000,
+            "client_share_cents": 0,
+        }
     ]
+    assert body["client_share_cents"] == 0
     after = await row_counts(db)
     assert {k: after[k] - before[k] for k in after} == {
         "transfers": 1,

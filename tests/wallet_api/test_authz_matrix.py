@@ -152,6 +152,9 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", W + "/transactions"): Rule(WALLET_READERS),
     ("GET", W + "/payment-requests"): Rule(WALLET_READERS),
     ("GET", W + "/trusted-providers"): Rule(WALLET_READERS),
+    ("GET", W + "/statements"): Rule(WALLET_READERS),
+    ("GET", W + "/statements/{period:str}"): Rule(WALLET_READERS),
+    ("GET", W + "/chart.svg"): Rule(WALLET_READERS),
     # 'approve' scope; a case manager may not consent for the client.
     ("POST", W + "/payment-tokens"): Rule(WALLET_APPROVERS),
     # 'manage-providers' scope, which the carer does not hold.
@@ -211,6 +214,16 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/providers/staff"): Rule(
         PROVIDER_OWNERS, body=lambda r: {"display_name": "Uusi"}
     ),
+    # A provider's own price list; a price dated in the past is refused (400) before anything.
+    ("GET", "/api/providers/me/prices"): Rule(ANY_PROVIDER),
+    ("POST", "/api/providers/me/prices"): Rule(
+        ANY_PROVIDER,
+        body=lambda r: {
+            "category": "siivous",
+            "unit_price_cents": 3000,
+            "effective_from": "2001-01-01",
+        },
+    ),
     # -- case managers' work, own organizer only ----------------------------------------------
     ("POST", "/api/clients"): Rule(ANY_CM),
     ("POST", C + "/decisions"): Rule(
@@ -220,9 +233,18 @@ TABLE: dict[tuple[str, str], Rule] = {
             "lines": [{"label": "x", "monthly_amount_cents": 100, "categories": ["ei-ole"]}],
         },
     ),
+    ("POST", "/api/decision-helper"): Rule(
+        ANY_CM, body=lambda r: {"hours_per_week": "7.5", "value_per_hour_cents": 3200}
+    ),
     ("GET", "/api/audit"): Rule(ANY_CM),
+    ("GET", "/api/clients"): Rule(ANY_CM),
+    ("GET", C): Rule(allow(CASE_MANAGER)),
+    ("GET", "/api/funding-runs"): Rule(ANY_CM),
+    ("GET", "/api/holds"): Rule(ANY_PROVIDER),
     ("GET", "/api/reports/months"): Rule(ANY_CM),
     ("GET", "/api/reports/providers"): Rule(ANY_CM),
+    ("GET", "/api/reports/months.svg"): Rule(ANY_CM),
+    ("GET", "/api/reports/clients/{client_id:uuid}"): Rule(allow(CASE_MANAGER)),
     ("GET", "/api/providers/applications"): Rule(ANY_CM),
     # Decisions on a provider whose status they cannot move from (409 for the case manager).
     ("POST", "/api/providers/{provider_id:str}/approve"): Rule(
@@ -240,6 +262,11 @@ TABLE: dict[tuple[str, str], Rule] = {
     # -- settlements: a provider its own, a case manager the county's --------------------------
     ("GET", "/api/settlements"): Rule(allow(ANY_PROVIDER, ANY_CM)),
     ("GET", "/api/settlements/{settlement_id:str}"): Rule(allow(PROVIDER, CASE_MANAGER)),
+    # The county's files: its case managers only (another county's finds nothing: 404).
+    ("GET", "/api/settlements/files"): Rule(
+        allow(CASE_MANAGER),
+        params=lambda r: {"until": datetime.now(HELSINKI).date().isoformat()},
+    ),
     # -- cards: the case manager, and the client for their own card ---------------------------
     ("GET", "/api/cards/{card_id:str}"): Rule(CLIENT_OR_CM),
     ("GET", "/api/cards/{card_id:str}/print"): Rule(allow(CASE_MANAGER)),
@@ -265,6 +292,7 @@ PUBLIC = {
     ("POST", "/api/signin/verify"),
     ("POST", "/api/invites/redeem/options"),
     ("POST", "/api/invites/redeem/verify"),
+    ("GET", "/api/providers/apply/county"),
     ("POST", "/api/providers/apply/options"),
     ("POST", "/api/providers/apply/verify"),
 }
@@ -419,6 +447,7 @@ def concrete(path: str, rule: Rule, res: Res) -> str:
         "applied": res.applied_provider_id,
         "applied_provider_id": res.applied_provider_id,
         "passkey_id": uuid.uuid4(),
+        "period": res.world.period,
     }
 
     def fill(m: re.Match[str]) -> str:

@@ -56,6 +56,11 @@ def fingerprint(request: Request[Any, Any, Any], data: msgspec.Struct) -> str:
     return request_fingerprint(request.url.path, msgspec.json.encode(data, order="sorted"))
 
 
+# The largest row id a query parameter may name: ids are 64-bit, and a bigger number would
+# reach the database driver as an overflow (a 500) instead of a refusal.
+MAX_ROW_ID = 2**63 - 1
+
+
 async def strict_body(request: Request[Any, Any, Any], struct: type[S]) -> S:
     """Decode the body again in msgspec's strict mode.
 

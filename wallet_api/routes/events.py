@@ -13,6 +13,7 @@ from payments.access import Actor
 from payments.db import Database
 from payments.errors import InvalidInput
 from wallet_api.auth import signed_in
+from wallet_api.routes.deps import MAX_ROW_ID
 
 
 def _last_event_id(request: Request[Any, Any, Any], query: int | None) -> int | None:
@@ -24,7 +25,7 @@ def _last_event_id(request: Request[Any, Any, Any], query: int | None) -> int | 
         value = int(header.strip())
     except ValueError as exc:
         raise InvalidInput("Last-Event-ID must be an event id") from exc
-    if value < 0:
+    if not 0 <= value <= MAX_ROW_ID:
         raise InvalidInput("Last-Event-ID must be an event id")
     return value
 
@@ -42,7 +43,11 @@ async def events(
     actor: Actor,
     last_event_id: Annotated[
         int | None,
-        Parameter(ge=0, description="Resume after this event id (like the Last-Event-ID header)"),
+        Parameter(
+            ge=0,
+            le=MAX_ROW_ID,
+            description="Resume after this event id (like the Last-Event-ID header)",
+        ),
     ] = None,
 ) -> ServerSentEvent:
     """Live events for the caller: a client's wallet, a carer's wallets under a ``view``

@@ -63,7 +63,13 @@ class ClientController(Controller):
             valid_from=data.valid_from,
             valid_to=data.valid_to,
             lines=[
-                DecisionLineInput(line.label, line.monthly_amount_cents, tuple(line.categories))
+                DecisionLineInput(
+                    line.label,
+                    line.monthly_amount_cents,
+                    tuple(line.categories),
+                    voucher_value_cents=line.voucher_value_cents,
+                    hours_per_week=line.hours_per_week,
+                )
                 for line in data.lines
             ],
             carry_over=data.carry_over,
@@ -74,6 +80,23 @@ class ClientController(Controller):
         if scheduler is not None:
             await scheduler.fund_now()
         return schemas.DecisionCreated(decision_id=decision_id)
+
+
+class DecisionHelperController(Controller):
+    path = "/api/decision-helper"
+    tags = ["clients"]
+
+    @post("/", guards=[CASE_MANAGER], status_code=200)
+    async def decision_helper(
+        self, request: Request[Any, Any, Any], data: schemas.DecisionHelperIn
+    ) -> schemas.DecisionHelperOut:
+        """The case manager's calculator: "hours a week x value per hour" as a monthly amount
+        (hours x value x 52 / 12, rounded half up to a cent). Writes nothing."""
+        data = await strict_body(request, schemas.DecisionHelperIn)
+        monthly, formula = catalogue.monthly_from_weekly_hours(
+            data.hours_per_week, data.value_per_hour_cents
+        )
+        return schemas.DecisionHelperOut(monthly_amount_cents=monthly, formula=formula)
 
 
 class SelfController(Controller):

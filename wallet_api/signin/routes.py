@@ -12,14 +12,13 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
+import msgspec
 import qrcode
 import qrcode.image.svg
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
-from stdnum.exceptions import ValidationError as StdnumError
-from stdnum.fi import ytunnus
 
-from payments import access, audit, audit_queries, identity
+from payments import access, audit, audit_queries, directory, identity, providers
 from payments.access import Actor
 from payments.db import Database
 from payments.errors import DomainError, InvalidInput
@@ -31,8 +30,10 @@ from payments.identity import (
     RateLimited,
     SessionInfo,
 )
+from wallet_api import marketplace_schemas as ms
 from wallet_api.auth import roles, session_of, signed_in
-from wallet_api.problems import problem
+from wallet_api.problems import language_of, problem
+from wallet_api.routes.deps import MAX_ROW_ID, strict_body
 from wallet_api.settings import Settings
 from wallet_api.signin import ceremony
 from wallet_api.signin import schemas as s
@@ -340,24 +341,37 @@ class ProviderApplyController(Controller):
     tags = ["sign-in"]
     exception_handlers = HANDLERS
 
+    @get("/api/providers/apply/county", opt=PUBLIC)
+    async def apply_county(
+        self,
+        request: Request[Any, Any, Any],
+        db: Database,
+        organizer: Annotated[str, Parameter(min_length=1, max_length=40)],
+    ) -> s.CountyForApplicants:
+        """The county's name and services (unit, price cap) for the application form."""
+        found = await directory.county_for_applicants(db, organizer, language_of(request))
+        return msgspec.convert(found, s.CountyForApplicants)
+
     @post("/api/providers/apply/options", opt=PUBLIC, status_code=200)
     async def apply_options(
-        self, request: Request[Any, Any, Any], data: s.ProviderApply, db: Database
+        self, request: Request[Any, Any, Any], data: ms.ApplicationCreate, db: Database
     ) -> Response[s.CeremonyOptions]:
-        """Check the application and return passkey creation options for its contact."""
-        try:
-            business_id = ytunnus.validate(data.business_id)
-        except StdnumError as exc:
-            raise InvalidInput(
-                "Not a valid Finnish business id (Y-tunnus)", slug="invalid-business-id"
-            ) from exc
-        await identity.organizer_by_slug(db, data.organizer)
+        """Check the whole application (business id, IBAN and BIC, services within the
+        county's caps, not applied yet) and return passkey creation options for its contact
+        person. Nothing is written but the ceremony's challenge."""
+        data = await strict_body(request, ms.ApplicationCreate)  # prices: real JSON integers
+        if not data.organizer:
+            raise InvalidInput("Name the county: organizer")
+        organizer_id = await providers.organizer_by_slug(db, data.organizer)
+        clean = await providers.check_application(
+            db, organizer_id=organizer_id, application=data.to_domain()
+        )
         principal_id = uuid.uuid4()
         options, challenge = ceremony.registration_options(
             _settings(request),
             principal_id=principal_id,
-            user_name=data.contact_name,
-            display_name=f"{data.contact_name} ({data.business_name})",
+            user_name=clean.contact_name,
+            display_name=f"{clean.contact_name} ({clean.company_name})",
         )
         cookie = await _start_ceremony(
             request,
@@ -365,13 +379,7 @@ class ProviderApplyController(Controller):
             purpose="apply",
             challenge=challenge,
             user_handle=str(principal_id),
-            payload={
-                "organizer": data.organizer,
-                "business_name": data.business_name.strip(),
-                "business_id": business_id,
-                "contact_name": data.contact_name.strip(),
-                "language": data.language,
-            },
+            payload={"organizer_id": str(organizer_id), "application": msgspec.to_builtins(data)},
         )
         return Response(s.CeremonyOptions(publicKey=options), cookies=[cookie])
 
@@ -379,8 +387,8 @@ class ProviderApplyController(Controller):
     async def apply_verify(
         self, request: Request[Any, Any, Any], data: s.Credential, db: Database
     ) -> Response[s.SignedIn]:
-        """Create the provider (status ``applied``, waiting for a case manager's approval),
-        its owner and passkey, and sign the owner in."""
+        """Record the application (status ``applied``, waiting for a case manager's decision)
+        with its contact person as the owner and their passkey, and sign the owner in."""
         settings = _settings(request)
         taken = await _take(request, db, "apply", data.credential)
         assert taken.user_handle is not None and taken.payload is not None
@@ -388,22 +396,17 @@ class ProviderApplyController(Controller):
         cred = ceremony.verify_registration(
             settings, data.credential, challenge=taken.challenge, name=data.passkey_name
         )
-        p = taken.payload
-        provider_id = await identity.apply_as_provider(
+        applied = await providers.apply_provider(
             db,
-            principal_id=principal_id,
-            application=identity.ProviderApplication(
-                organizer_slug=p["organizer"],
-                business_name=p["business_name"],
-                business_id=p["business_id"],
-                contact_name=p["contact_name"],
-                language=p["language"],
-            ),
-            credential=cred,
+            organizer_id=uuid.UUID(taken.payload["organizer_id"]),
+            application=msgspec.convert(
+                taken.payload["application"], ms.ApplicationCreate
+            ).to_domain(),
+            owner=providers.ApplicationOwner(principal_id=principal_id, credential=cred),
         )
         stored = await identity.find_passkey(db, cred.credential_id)
         new = await _start_session(settings, db, stored, cred.sign_count, "provider application")
-        return _signed_in_response(settings, new, status=201, provider_id=provider_id)
+        return _signed_in_response(settings, new, status=201, provider_id=applied.provider_id)
 
 
 SIGNED_IN = [signed_in]
@@ -611,7 +614,7 @@ class PeopleController(Controller):
         client_id: uuid.UUID,
         db: Database,
         actor: Actor,
-        before_id: Annotated[int | None, Parameter(ge=1)] = None,
+        before_id: Annotated[int | None, Parameter(ge=1, le=MAX_ROW_ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
     ) -> list[s.AuditEntryOut]:
         """Who else looked at this client's data, and when (for the client and carers with
@@ -629,7 +632,7 @@ class PeopleController(Controller):
         client_id: uuid.UUID | None = None,
         actor_id: uuid.UUID | None = None,
         action: Annotated[str | None, Parameter(max_length=60)] = None,
-        before_id: Annotated[int | None, Parameter(ge=1)] = None,
+        before_id: Annotated[int | None, Parameter(ge=1, le=MAX_ROW_ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
     ) -> list[s.AuditEntryOut]:
         """The organizer's audit trail, newest first; filter by client, actor or action

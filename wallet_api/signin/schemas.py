@@ -22,6 +22,21 @@ class Credential(Struct, forbid_unknown_fields=True):
     passkey_name: PasskeyName = ""
 
 
+class ApplicantService(Struct):
+    code: str
+    name: str
+    unit: str
+    price_cap_cents: int | None
+
+
+class CountyForApplicants(Struct):
+    """A county's services, for a provider's application form."""
+
+    organizer: str
+    name: str
+    services: list[ApplicantService]
+
+
 class CeremonyOptions(Struct):
     """Pass ``publicKey`` to ``navigator.credentials.create`` or ``.get``."""
 
@@ -42,14 +57,6 @@ class InviteFor(Struct):
 class InviteOptions(Struct):
     invite: InviteFor
     publicKey: dict[str, Any]
-
-
-class ProviderApply(Struct, forbid_unknown_fields=True):
-    organizer: Annotated[str, Meta(min_length=1, max_length=40)]
-    business_name: Name
-    business_id: Annotated[str, Meta(min_length=8, max_length=12)]
-    contact_name: Name
-    language: Annotated[str, Meta(pattern="^(fi|sv|en)$")] = "fi"
 
 
 class SessionStatus(Struct):

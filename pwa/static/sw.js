@@ -6,7 +6,7 @@
 // approve/decline buttons are answered here, with the session cookie and the CSRF token read
 // from /api/me (the worker cannot see the page's memory); if that is not possible the app
 // opens at the wallet, where the request waits.
-const VERSION = "v5";
+const VERSION = "v8";
 const CACHE = `wallet-shell-${VERSION}`;
 const SHELL = [
   "/",
@@ -28,6 +28,28 @@ const SHELL = [
   "/js/views/clients.js",
   "/js/views/settings.js",
   "/js/views/signin.js",
+  "/js/views/apply.js",
+  "/js/views/client-context.js",
+  "/js/views/client-chart.js",
+  "/js/views/client-passkeys.js",
+  "/js/views/client-notifications.js",
+  "/js/views/client-trusted.js",
+  "/js/views/client-directory.js",
+  "/js/views/client-carers.js",
+  "/js/views/client-views.js",
+  "/js/views/client-statements.js",
+  "/js/views/carer-clients.js",
+  "/js/views/provider-visits.js",
+  "/js/views/provider-prices.js",
+  "/js/views/provider-settlements.js",
+  "/js/views/cm-clients.js",
+  "/js/views/cm-providers.js",
+  "/js/views/cm-catalogue.js",
+  "/js/views/cm-funding.js",
+  "/js/views/cm-reports.js",
+  "/js/views/cm-audit.js",
+  // Not listed: views/provider-scan.js and vendor/qr-scanner*.js, fetched only when a
+  // provider opens the camera (scanning needs a connection to charge anyway).
   "/i18n/fi.json",
   "/i18n/sv.json",
   "/i18n/en.json",

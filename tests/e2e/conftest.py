@@ -26,6 +26,8 @@ from notifications.push import generate_vapid_keys
 from payments import catalogue
 from payments.access import create_api_key, grant_mandate
 from payments.db import create_database
+from payments.models import Organizer
+from payments.uow import UnitOfWork
 from tests.conftest import need
 from tests.factories import seed_world
 from wallet_api.migrate import upgrade
@@ -54,6 +56,7 @@ class Seeded:
     carer_key: str
     wallet_id: str
     client_phone: str
+    organizer_slug: str
 
 
 def _free_port() -> int:
@@ -77,8 +80,17 @@ async def _seed(database_url: str) -> dict[str, Any]:
         "case_manager_key": await create_api_key(db, world.case_manager, "e2e"),
         "carer_key": await create_api_key(db, carer, "e2e"),
     }
+    async with UnitOfWork(db, readonly=True) as uow:
+        organizer = await uow.session.get(Organizer, world.organizer_id)
+        assert organizer is not None
+        slug = organizer.slug
     await db.dispose()
-    return {**keys, "wallet_id": str(world.wallet_id), "client_phone": world.phone}
+    return {
+        **keys,
+        "wallet_id": str(world.wallet_id),
+        "client_phone": world.phone,
+        "organizer_slug": slug,
+    }
 
 
 @pytest.fixture(scope="session")

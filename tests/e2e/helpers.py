@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.request
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -52,3 +53,22 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     # Chromium's full-page capture leaves stale hit-testing until the page scrolls again.
     page.evaluate("window.scrollTo(0, 0)")
+
+
+def call_api(
+    url: str,
+    key: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """Call the running server as an API-key holder (set-up and checks outside the browser)."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {key}", "Accept": "application/json", **(headers or {})}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(f"{url}{path}", data=data, method=method, headers=headers)
+    with urllib.request.urlopen(req) as res:
+        raw = res.read()
+    return json.loads(raw) if raw else None

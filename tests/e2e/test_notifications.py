@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
@@ -225,15 +226,22 @@ def test_service_worker_shows_a_pushed_request(
             "data": json.dumps(payload),
         },
     )
-    shown = page.wait_for_function(
-        """async () => {
-          const reg = await navigator.serviceWorker.ready;
-          const [n] = await reg.getNotifications({ tag: "wallet-event-e2e-1" });
-          return n && { title: n.title, body: n.body, lang: n.lang, data: n.data,
-                        actions: n.actions.map((a) => a.action), renotify: n.renotify };
-        }""",
-        timeout=10_000,
-    ).json_value()
+    # Poll with evaluate: wait_for_function would take the async predicate's Promise as truthy
+    # at once and race the service worker.
+    shown = None
+    deadline = time.monotonic() + 10
+    while shown is None and time.monotonic() < deadline:
+        shown = page.evaluate(
+            """async () => {
+              const reg = await navigator.serviceWorker.ready;
+              const [n] = await reg.getNotifications({ tag: "wallet-event-e2e-1" });
+              return n ? { title: n.title, body: n.body, lang: n.lang, data: n.data,
+                           actions: n.actions.map((a) => a.action), renotify: n.renotify } : null;
+            }"""
+        )
+        if shown is None:
+            page.wait_for_timeout(100)
+    assert shown is not None, "the service worker showed no notification within 10 s"
     assert shown["title"] == "Maksupyyntö"
     assert shown["body"] == payload["body"]
     assert shown["lang"] == "fi"

@@ -8,20 +8,44 @@ const ME = "wallet.me";
 export const state = { me: null, offline: false };
 
 const NAV = {
-  client: [["#/wallet", "nav.wallet"], ["#/settings", "nav.settings"]],
-  carer: [["#/wallet", "nav.wallet"], ["#/settings", "nav.settings"]],
-  provider: [["#/charge", "nav.charge"], ["#/charges", "nav.charges"], ["#/settings", "nav.settings"]],
-  case_manager: [["#/clients/new", "nav.clients"], ["#/settings", "nav.settings"]],
+  client: [["#/wallet", "nav.wallet"], ["#/providers", "nav.providers"], ["#/settings", "nav.settings"]],
+  carer: [["#/supported", "nav.supported"], ["#/wallet", "nav.wallet"], ["#/settings", "nav.settings"]],
+  provider: [["#/charge", "nav.charge"], ["#/visits", "nav.visits"], ["#/charges", "nav.charges"], ["#/prices", "nav.prices"],
+    ["#/settlements", "nav.settlements"], ["#/settings", "nav.settings"]],
+  case_manager: [["#/clients", "nav.clients"], ["#/approvals", "nav.approvals"], ["#/funding", "nav.funding"],
+    ["#/reports", "nav.reports"], ["#/audit", "nav.audit"], ["#/settings", "nav.settings"]],
 };
 const HOME = { client: "#/wallet", carer: "#/wallet", provider: "#/charge", case_manager: "#/clients/new" };
 
+// Views anyone may open before signing in.
+const PUBLIC_VIEWS = new Set(["signin", "settings", "apply"]);
+
 const VIEWS = {
   signin: () => import("./views/signin.js"),
+  apply: () => import("./views/apply.js"),
   wallet: () => import("./views/wallet.js"),
   charge: () => import("./views/charge.js"),
   charges: () => import("./views/charges.js"),
   clients: () => import("./views/clients.js"),
   settings: () => import("./views/settings.js"),
+  // Clients and carers (issue 6).
+  passkeys: () => import("./views/client-passkeys.js"),
+  notifications: () => import("./views/client-notifications.js"),
+  trusted: () => import("./views/client-trusted.js"),
+  providers: () => import("./views/client-directory.js"),
+  carers: () => import("./views/client-carers.js"),
+  views: () => import("./views/client-views.js"),
+  statements: () => import("./views/client-statements.js"),
+  supported: () => import("./views/carer-clients.js"),
+  // Providers and case managers (issue 6).
+  visits: () => import("./views/provider-visits.js"),
+  prices: () => import("./views/provider-prices.js"),
+  settlements: () => import("./views/provider-settlements.js"),
+  approvals: () => import("./views/cm-providers.js"),
+  catalogue: () => import("./views/cm-catalogue.js"),
+  funding: () => import("./views/cm-funding.js"),
+  reports: () => import("./views/cm-reports.js"),
+  audit: () => import("./views/cm-audit.js"),
 };
 
 export function setOffline(offline) {
@@ -103,7 +127,7 @@ let renderId = 0;
 async function route() {
   const id = ++renderId;
   const [name, ...params] = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
-  if (!state.me && name !== "signin" && name !== "settings") return go("#/signin");
+  if (!state.me && !PUBLIC_VIEWS.has(name)) return go("#/signin");
   if (!name) return go(state.me ? HOME[state.me.role] || "#/settings" : "#/signin");
   const load = VIEWS[name];
   if (!load) return go("#/");
@@ -111,16 +135,26 @@ async function route() {
   const view = await load();
   if (id !== renderId) return;
   renderNav();
-  main.replaceChildren();
+  // Each page renders into its own box: a page still loading (or a live redraw) after the
+  // person has moved on writes into a detached box, never over the next page.
+  const page = h("div", { class: "page" });
+  main.replaceChildren(page);
   try {
-    await view.render(main, params, { state, go });
+    await view.render(page, params, { state, go });
   } catch (err) {
+    if (id !== renderId) return;
     if (err instanceof ApiError && err.status === 401) { forget(); return go("#/signin"); }
-    main.replaceChildren(h("h1", { tabindex: "-1" }, t("error.generic.title")),
-      h("p", {}, err instanceof ApiError ? err.title : t("error.generic.text")));
+    if (err instanceof Offline) {
+      // A screen that needs the server, opened offline: say so plainly, not "something broke".
+      setOffline(true);
+      page.replaceChildren(h("h1", { tabindex: "-1" }, t("offline.title")), h("p", {}, t("offline.nothing")));
+    } else {
+      page.replaceChildren(h("h1", { tabindex: "-1" }, t("error.generic.title")),
+        h("p", {}, err instanceof ApiError ? err.title : t("error.generic.text")));
+    }
   }
   // Move focus to the new page's heading, so screen readers announce where the person is.
-  const heading = main.querySelector("h1");
+  const heading = page.querySelector("h1");
   if (id === renderId && heading && !main.contains(document.activeElement)) {
     heading.setAttribute("tabindex", "-1");
     heading.focus();

@@ -1,7 +1,7 @@
 // A provider's own charges, newest first, with a refund of what is left of each.
 import { api, ApiError, newKey } from "../api.js";
 import { h } from "../dom.js";
-import { dateTime, money } from "../format.js";
+import { date, dateTime, money } from "../format.js";
 import { t } from "../i18n.js";
 
 export async function render(main) {
@@ -9,6 +9,17 @@ export async function render(main) {
   const status = h("div", { role: "status", "aria-live": "polite" });
   main.append(h("h1", {}, t("charges.title")), status);
   if (!page.items.length) { main.append(h("p", {}, t("charges.none"))); return; }
+  // Today (Helsinki): what was charged and refunded, for the end-of-day check.
+  const today = date(new Date().toISOString());
+  const todays = page.items.filter((c) => date(c.created_at) === today);
+  if (todays.length) {
+    const charged = todays.reduce((sum, c) => sum + c.total_cents, 0);
+    const refunded = todays.reduce((sum, c) => sum + c.refunded_cents, 0);
+    main.append(h("dl", { class: "facts card", "aria-label": t("charges.today") },
+      h("div", {}, h("dt", {}, t("charges.todayCount")), h("dd", {}, String(todays.length))),
+      h("div", {}, h("dt", {}, t("charges.todayCharged")), h("dd", {}, money(charged))),
+      h("div", {}, h("dt", {}, t("charges.todayRefunded")), h("dd", {}, money(refunded)))));
+  }
   main.append(h("ul", { class: "list card" }, page.items.map((c) => row(c, status, main))));
 }
 

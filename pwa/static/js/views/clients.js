@@ -1,5 +1,6 @@
-// Case manager: create a client (#/clients/new), grant a budget by decision
-// (#/clients/CLIENT/WALLET/decision), and print an invite so the client can make a passkey.
+// Case manager: the client list and a client's file (#/clients, #/clients/CLIENT: cm-clients.js),
+// create a client (#/clients/new), grant a budget by decision (#/clients/CLIENT/WALLET/decision),
+// and print an invite so the client can make a passkey.
 import { api, ApiError } from "../api.js";
 import { h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
@@ -8,8 +9,11 @@ import { t } from "../i18n.js";
 
 const NAME_FIELDS = { first_name: "first", last_name: "last", phone: "phone" };
 
-export async function render(main, params, { go }) {
-  if (params[0] === "new" || !params[0]) return renderNew(main, go);
+export async function render(main, params, ctx) {
+  const { go } = ctx;
+  if (params[0] === "new") return renderNew(main, go);
+  // The list (#/clients) and a client's file (#/clients/ID) live in cm-clients.js.
+  if (params.length < 2) return (await import("./cm-clients.js")).render(main, params, ctx);
   const [clientId, walletId, step] = params;
   if (step === "decision") return renderDecision(main, clientId, walletId, go);
   return renderDone(main, clientId, walletId);
@@ -102,9 +106,11 @@ async function renderDecision(main, clientId, walletId, go) {
   main.append(form);
 }
 
-function renderDone(main, clientId, walletId) {
+// An invite for the client to make a passkey: a one-time code and its QR, to print or show.
+// Returns the button that makes it and the place where it appears.
+export function inviteBlock(clientId) {
   const invite = h("div", {});
-  const make = h("button", { class: "button button--wide", type: "button" }, t("invite.create"));
+  const make = h("button", { class: "button button--wide no-print", type: "button" }, t("invite.create"));
   make.addEventListener("click", async () => {
     make.disabled = true;
     try {
@@ -123,9 +129,15 @@ function renderDone(main, clientId, walletId) {
       invite.replaceChildren(h("div", { class: "notice notice--error", role: "alert" }, h("p", {}, err instanceof ApiError ? err.title : t("charge.err.offline"))));
     }
   });
+  return [make, invite];
+}
+
+function renderDone(main, clientId, walletId) {
+  const [make, invite] = inviteBlock(clientId);
   main.append(h("h1", {}, t("clients.doneTitle")),
     h("div", { class: "notice notice--ok" }, h("p", {}, t("clients.doneText"))),
     make, invite,
     h("p", { class: "no-print" }, h("a", { href: `#/wallet/${walletId}` }, t("clients.viewWallet"))),
+    h("p", { class: "no-print" }, h("a", { href: `#/clients/${clientId}` }, t("cm.client.open"))),
     h("p", { class: "no-print" }, h("a", { href: "#/clients/new" }, t("clients.another"))));
 }

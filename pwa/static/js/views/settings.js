@@ -23,9 +23,13 @@ export async function render(main, _params, { state }) {
   main.append(h("h1", {}, t("settings.title")));
   if (state.me) main.append(h("p", {}, t("settings.signedInAs", { name: state.me.display_name, role: t(`role.${state.me.role}`) })));
   main.append(langs);
-  if (state.me) main.append(pushSection());
+  if (state.me) {
+    main.append(pushSection(),
+      h("p", {}, h("a", { href: "#/notifications" }, t("settings.notificationsLink"))));
+  }
   if (state.me) {
     main.append(h("h2", {}, t("settings.account")),
+      h("p", {}, h("a", { href: "#/passkeys" }, t("settings.passkeysLink"))),
       h("button", { class: "button button--secondary", type: "button", onclick: async () => {
         // This device stops getting the person's notifications once they sign out.
         await dropPushSubscription().catch(() => {});
@@ -88,7 +92,7 @@ function iosGuide() {
     h("p", { class: "small" }, t("push.ios.note")));
 }
 
-function pushSection() {
+export function pushSection() {
   // The state is read out through the app's live region (#announce) only after a tap, so
   // opening Settings does not talk over the page.
   const status = h("p", { id: "push-state", class: "outcome", tabindex: "-1" });

@@ -8,7 +8,7 @@ import { t } from "../i18n.js";
 import { startLive } from "../live.js";
 
 let webauthn;
-function loadWebAuthn() {
+export function loadWebAuthn() {
   webauthn ??= new Promise((resolve, reject) => {
     const s = h("script", { src: "/vendor/simplewebauthn-browser.umd.min.js" });
     s.onload = () => resolve(window.SimpleWebAuthnBrowser);
@@ -26,7 +26,7 @@ async function signedIn(result) {
   go("#/");
 }
 
-function failure(err) {
+export function failure(err) {
   if (err instanceof ApiError) return err.title;
   if (err && (err.name === "NotAllowedError" || err.name === "AbortError")) return t("signin.cancelled");
   return t("signin.failed");
@@ -57,6 +57,7 @@ export async function render(main, params) {
     h("h2", {}, t("signin.inviteTitle")),
     h("p", {}, t("signin.inviteText")),
     h("p", {}, h("a", { class: "button button--secondary", href: "#/signin/join" }, t("signin.haveCode"))),
+    h("p", {}, h("a", { href: "#/apply" }, t("apply.link"))),
     devKeyForm(async () => { await loadMe(); startLive(); go("#/"); }));
 }
 

@@ -7,9 +7,13 @@ import { announce, h } from "../dom.js";
 import { dateTime, instant, lastDay, money, monthName, time } from "../format.js";
 import { t } from "../i18n.js";
 import { onLive } from "../live.js";
+import { spendingChart } from "./client-chart.js";
+import { SELECTED, choose, subject } from "./client-context.js";
 
 const LAST = (id) => `wallet.last.${id}`;
-const SELECTED = "wallet.selected";
+// One page of movements feeds both the recent list (the first few) and the monthly chart.
+const RECENT = 10;
+const PAGE = 100;
 let unsubscribe = null;
 let flash = null; // the answer to a request, kept on screen while live updates redraw the page
 
@@ -22,7 +26,10 @@ export async function render(main, params, { state }) {
     main.append(h("h1", {}, t("wallet.title")), h("p", {}, t("wallet.none")));
     return;
   }
+  if (state.me.role === "carer") choose(walletId);
   const view = await load(walletId);
+  // A carer answers payment requests only with an `approve` mandate (the server checks too).
+  view.mayApprove = state.me.role !== "carer" || Boolean((await subject(state, walletId).catch(() => null))?.scopes.includes("approve"));
   draw(main, view, state, walletId);
   // Live: any event for this wallet means "read the balances again".
   unsubscribe = onLive(async (event) => {
@@ -32,7 +39,7 @@ export async function render(main, params, { state }) {
     const before = balances(view);
     const fresh = await load(walletId);
     if (fresh.offline) return;
-    Object.assign(view, fresh);
+    Object.assign(view, fresh, { mayApprove: view.mayApprove });
     draw(main, view, state, walletId);
     const changed = view.wallet.envelopes.filter((e) => before[e.id] !== undefined && before[e.id] !== e.balance_cents);
     for (const env of changed) {
@@ -52,7 +59,7 @@ async function load(walletId) {
   try {
     const [wallet, history, requests] = await Promise.all([
       api(`/api/wallets/${walletId}`),
-      api(`/api/wallets/${walletId}/transactions?limit=10`),
+      api(`/api/wallets/${walletId}/transactions?limit=${PAGE}`),
       // Payment requests (checkout): absent on servers without them, or for a case manager's view.
       api(`/api/wallets/${walletId}/payment-requests`).catch((err) => {
         if (err instanceof ApiError) return [];
@@ -60,7 +67,10 @@ async function load(walletId) {
       }),
     ]);
     const pendingList = (Array.isArray(requests) ? requests : requests.items || []).filter((r) => r.status === "pending");
-    const view = { wallet, items: history.items, requests: pendingList, at: new Date().toISOString(), offline: false };
+    const view = {
+      wallet, items: history.items, complete: !history.next_cursor, requests: pendingList,
+      at: new Date().toISOString(), offline: false,
+    };
     localStorage.setItem(LAST(walletId), JSON.stringify(view));
     setOffline(false);
     return view;
@@ -86,31 +96,45 @@ function draw(main, view, state, walletId) {
   }
   const others = (state.me.wallets || []).filter((id) => id !== walletId);
   if (state.me.role === "carer" && others.length) {
-    nodes.push(h("p", {}, others.map((id, i) => h("a", {
-      href: `#/wallet/${id}`, onclick: () => localStorage.setItem(SELECTED, id),
-    }, t("wallet.switch", { n: i + 1 })))));
+    nodes.push(h("p", { class: "subject" }, h("a", { href: "#/supported" }, t("carer.switchLink"))));
   }
   if (flash) nodes.push(h("div", { class: "notice notice--ok" }, h("p", {}, flash)));
   if (!offline && view.requests?.length && state.me.role !== "case_manager") {
     nodes.push(h("section", { "aria-labelledby": "requests-title", class: "card" },
       h("h2", { id: "requests-title" }, t("requests.title")),
-      view.requests.map((r) => requestItem(r, walletId, state))));
+      view.requests.map((r) => requestItem(r, walletId, state, view.mayApprove !== false))));
   }
   nodes.push(h("p", { class: "small" }, t("wallet.month", { month: monthName(wallet.current_period) })));
   if (!wallet.envelopes.length) nodes.push(h("p", {}, t("wallet.noEnvelopes")));
-  for (const env of wallet.envelopes) nodes.push(envelopeCard(env, at));
+  for (const env of wallet.envelopes) nodes.push(envelopeCard(env, at, view));
   nodes.push(h("section", { "aria-labelledby": "pay-title" },
     h("h2", { id: "pay-title" }, t("pay.title")),
     h("p", {}, t("pay.byPhone")),
     offline || state.me.role === "case_manager" ? null : payCode(walletId)));
   nodes.push(h("section", { "aria-labelledby": "recent-title" },
     h("h2", { id: "recent-title" }, t("wallet.recent")),
-    items.length ? h("ul", { class: "list card" }, items.map((item) => movement(item, wallet)))
+    items.length ? h("ul", { class: "list card" }, items.slice(0, RECENT).map((item) => movement(item, wallet)))
       : h("p", {}, t("wallet.noMovements"))));
+  if (!offline && state.me.role !== "case_manager") nodes.push(moreLinks(state));
   main.replaceChildren(...nodes);
 }
 
-function envelopeCard(env, at) {
+// Everything else a client (or a carer, as far as the mandate goes) can look after.
+function moreLinks(state) {
+  const client = state.me.role === "client";
+  const links = [
+    ["#/trusted", "trusted.title"],
+    ["#/providers", "directory.title"],
+    client ? ["#/carers", "carers.title"] : null,
+    ["#/statements", "statements.title"],
+    ["#/views", "views.title"],
+  ].filter(Boolean);
+  return h("section", { "aria-labelledby": "more-title" },
+    h("h2", { id: "more-title" }, t("wallet.more")),
+    h("ul", { class: "links" }, links.map(([href, key]) => h("li", {}, h("a", { href }, t(key))))));
+}
+
+function envelopeCard(env, at, view) {
   const funded = env.funded_cents || env.monthly_amount_cents;
   const spentShare = funded > 0 ? Math.min(100, Math.round((env.spent_cents * 100) / funded)) : 0;
   const titleId = `env-${env.id}`;
@@ -124,7 +148,9 @@ function envelopeCard(env, at) {
       h("div", {}, h("dt", {}, t("wallet.allotment")), h("dd", {}, money(env.monthly_amount_cents))),
       h("div", {}, h("dt", {}, t("wallet.funded")), h("dd", {}, money(env.funded_cents))),
       h("div", {}, h("dt", {}, t("wallet.spent")), h("dd", {}, money(env.spent_cents))),
-      env.expires_at ? h("div", {}, h("dt", {}, t("wallet.expires")), h("dd", {}, lastDay(env.expires_at))) : null));
+      env.expires_at ? h("div", {}, h("dt", {}, env.carry_over === "capped" ? t("wallet.expiresAboveCap", { cap: money(env.carry_over_cap_cents || 0) }) : t("wallet.expires")),
+        h("dd", {}, lastDay(env.expires_at))) : null),
+    spendingChart(env, view));
 }
 
 function movement(item, wallet) {
@@ -139,7 +165,7 @@ function movement(item, wallet) {
 }
 
 // A payment request waiting for this wallet's answer: approve or decline in one tap.
-function requestItem(r, walletId, state) {
+function requestItem(r, walletId, state, mayApprove) {
   const status = h("p", { role: "status" });
   const body = state.me.role === "carer" ? { wallet_id: walletId } : {};
   const answer = (what) => async () => {
@@ -157,8 +183,10 @@ function requestItem(r, walletId, state) {
   const box = h("div", { class: "request" },
     h("p", { class: "outcome" }, t("requests.ask", { provider: r.provider_name, amount: money(r.total_cents) })),
     h("p", { class: "small" }, t("requests.until", { time: time(r.expires_at) })),
-    h("button", { class: "button", type: "button", onclick: answer("approve") }, t("requests.approve")),
-    h("button", { class: "button button--warning", type: "button", onclick: answer("decline") }, t("requests.decline")),
+    mayApprove ? [
+      h("button", { class: "button", type: "button", onclick: answer("approve") }, t("requests.approve")),
+      h("button", { class: "button button--warning", type: "button", onclick: answer("decline") }, t("requests.decline")),
+    ] : h("p", {}, t("carer.cannotApprove")),
     status);
   return box;
 }

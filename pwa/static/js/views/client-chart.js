@@ -1,0 +1,77 @@
+// A small chart per envelope: what was spent this month and in the months before, drawn as an
+// inline SVG from the wallet's movements, with a table of the same numbers for screen readers
+// (the picture itself is hidden from them). Amounts stay integer cents until they become text.
+import { h } from "../dom.js";
+import { money, monthName } from "../format.js";
+import { locale, t } from "../i18n.js";
+
+const MONTHS = 4;
+// Money out of an envelope: charges and holds (negative amounts), less refunds and returned
+// holds (positive) — the same sum as the wallet's "spent".
+const SPENDING = new Set(["charge", "hold", "hold_release", "refund"]);
+
+function previous(period, back) {
+  const [y, m] = period.split("-").map(Number);
+  const index = y * 12 + (m - 1) - back;
+  return `${Math.floor(index / 12)}-${String((index % 12) + 1).padStart(2, "0")}`;
+}
+
+// [{period, cents}] oldest first; months the page of movements may not fully cover are left out.
+export function monthlySpending(env, view) {
+  const current = view.wallet.current_period;
+  const periods = Array.from({ length: MONTHS }, (_, i) => previous(current, MONTHS - 1 - i));
+  const sums = Object.fromEntries(periods.map((p) => [p, 0]));
+  let oldest = null;
+  for (const item of view.items || []) {
+    if (!oldest || item.period < oldest) oldest = item.period;
+    if (item.envelope_id !== env.id || !SPENDING.has(item.kind) || !(item.period in sums)) continue;
+    sums[item.period] -= item.amount_cents;
+  }
+  // A cut-off page: its oldest month may be partly missing, and older ones entirely.
+  const covered = (p) => view.complete !== false || (oldest !== null && p > oldest);
+  // Months before the decision started are not "0 spent": they are simply not there.
+  const from = (env.valid_from || "").slice(0, 7);
+  return periods.filter((p) => covered(p) && (!from || p >= from)).map((p) => ({ period: p, cents: Math.max(0, sums[p]) }));
+}
+
+const NS = "http://www.w3.org/2000/svg";
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  for (const c of children) el.append(c);
+  return el;
+}
+
+export function spendingChart(env, view) {
+  const rows = monthlySpending(env, view);
+  if (!rows.length) return null;
+  const top = Math.max(env.monthly_amount_cents || 0, ...rows.map((r) => r.cents), 1);
+  const width = 300;
+  const height = 120;
+  const base = 96;
+  const slot = width / MONTHS;
+  const bars = rows.map((r, i) => {
+    const hgt = Math.round((r.cents * 70) / top);
+    const x = Math.round(i * slot + slot * 0.2);
+    const short = new Intl.DateTimeFormat(locale(), { month: "short" }).format(new Date(`${r.period}-15T12:00:00`));
+    return svg("g", {},
+      svg("rect", { x, y: base - hgt, width: Math.round(slot * 0.6), height: Math.max(hgt, 1), class: i === rows.length - 1 ? "chart__now" : "chart__bar" }),
+      svg("text", { x: Math.round(i * slot + slot / 2), y: base - hgt - 4, "text-anchor": "middle", class: "chart__value" }, money(r.cents)),
+      svg("text", { x: Math.round(i * slot + slot / 2), y: base + 18, "text-anchor": "middle", class: "chart__label" }, short));
+  });
+  // The month's allotment as a dashed line, so a bar can be read against it.
+  const line = env.monthly_amount_cents
+    ? svg("line", { x1: 0, x2: width, y1: base - Math.round((env.monthly_amount_cents * 70) / top), y2: base - Math.round((env.monthly_amount_cents * 70) / top), class: "chart__allotment" })
+    : null;
+  const picture = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", "aria-hidden": "true", focusable: "false" },
+    svg("line", { x1: 0, x2: width, y1: base, y2: base, class: "chart__axis" }), ...(line ? [line] : []), ...bars);
+  const captionId = `chart-${env.id}`;
+  return h("figure", { class: "spending", "aria-labelledby": captionId },
+    h("figcaption", { id: captionId, class: "small" }, t("chart.caption")),
+    picture,
+    // A table ignores a 1px width, so the hiding box is around it.
+    h("div", { class: "visually-hidden" }, h("table", {},
+      h("caption", {}, t("chart.tableCaption", { label: env.label })),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("chart.month")), h("th", { scope: "col" }, t("chart.spent")))),
+      h("tbody", {}, rows.map((r) => h("tr", {}, h("th", { scope: "row" }, monthName(r.period)), h("td", {}, money(r.cents))))))));
+}

@@ -1,0 +1,184 @@
+// Case manager: the clients of the county with a search (#/clients), and a client's file
+// (#/clients/ID): decisions, the wallet, invites (print) and QR cards (issue, print, revoke,
+// unlock). Opening a file is recorded in the audit trail by the server.
+import { api, ApiError, headers } from "../api.js";
+import { announce, h } from "../dom.js";
+import { field, showErrors } from "../forms.js";
+import { date, dateTime, money } from "../format.js";
+import { t } from "../i18n.js";
+import { inviteBlock } from "./clients.js";
+
+export async function render(main, params) {
+  if (params[0]) return renderFile(main, params[0]);
+  return renderList(main);
+}
+
+async function renderList(main) {
+  const search = h("input", { id: "client-search", type: "search", autocomplete: "off" });
+  const form = h("form", { role: "search", class: "search" },
+    field({ id: "client-search", label: t("cm.clients.search"), hint: t("cm.clients.searchHint"), input: search }),
+    h("button", { class: "button", type: "submit" }, t("cm.clients.find")));
+  const results = h("div", { id: "client-results" });
+  const count = h("p", { role: "status", class: "small" });
+  main.append(h("div", { class: "desk" },
+    h("h1", {}, t("cm.clients.title")),
+    h("p", {}, h("a", { class: "button button--secondary", href: "#/clients/new" }, t("cm.clients.new"))),
+    form, count, results));
+  let shown = 0;
+  async function load(cursor) {
+    const query = new URLSearchParams({ limit: "25" });
+    if (search.value.trim()) query.set("q", search.value.trim());
+    if (cursor) query.set("cursor", cursor);
+    const page = await api(`/api/clients?${query}`);
+    if (!cursor) { results.replaceChildren(); shown = 0; }
+    results.querySelector(".more")?.remove();
+    if (!page.items.length && !cursor) {
+      results.append(h("p", {}, t("cm.clients.none")));
+      count.textContent = t("cm.clients.none");
+      return;
+    }
+    let list = results.querySelector("ul");
+    if (!list) { list = h("ul", { class: "list card" }); results.append(list); }
+    for (const c of page.items) list.append(h("li", {},
+      h("span", {}, h("a", { href: `#/clients/${c.client_id}` }, `${c.last_name} ${c.first_name}`),
+        h("span", { class: "small", style: "display:block" }, c.phone)),
+      h("span", { class: "small" }, c.has_passkey ? t("cm.clients.hasPasskey") : t("cm.clients.noPasskey"))));
+    shown += page.items.length;
+    count.textContent = t("cm.clients.count", { count: shown });
+    if (page.next_cursor) {
+      const more = h("button", { class: "button button--secondary more", type: "button" }, t("cm.more"));
+      more.addEventListener("click", async () => {
+        const before = list.children.length;
+        await load(page.next_cursor);
+        list.children[before]?.querySelector("a")?.focus();
+      });
+      results.append(more);
+    }
+  }
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try { await load(); } catch (err) { showErrors(form, [{ id: "client-search", message: err instanceof ApiError ? err.title : t("charge.err.offline") }]); }
+  });
+  await load();
+}
+
+async function renderFile(main, clientId) {
+  const [file, categories] = await Promise.all([api(`/api/clients/${encodeURIComponent(clientId)}`), api("/api/categories")]);
+  const names = Object.fromEntries(categories.map((x) => [x.code, x.name]));
+  const c = file.client;
+  const [make, invite] = inviteBlock(c.client_id);
+  main.append(h("div", { class: "desk" },
+    h("h1", {}, `${c.first_name} ${c.last_name}`),
+    h("dl", { class: "facts card" },
+      fact(t("clients.phone"), c.phone),
+      fact(t("clients.language"), { fi: "Suomi", sv: "Svenska", en: "English" }[c.language] || c.language),
+      fact(t("cm.client.since"), date(c.created_at)),
+      fact(t("cm.client.passkey"), c.has_passkey ? t("cm.yes") : t("cm.no"))),
+    h("p", { class: "no-print" },
+      h("a", { class: "button button--secondary", href: `#/wallet/${c.wallet_id}` }, t("clients.viewWallet")),
+      h("a", { class: "button button--secondary", href: `#/clients/${c.client_id}/${c.wallet_id}/decision` }, t("cm.client.newDecision")),
+      h("a", { class: "button button--secondary", href: `#/audit/${c.client_id}` }, t("cm.client.audit"))),
+    h("section", { "aria-labelledby": "decisions-title" },
+      h("h2", { id: "decisions-title" }, t("cm.client.decisions")),
+      file.decisions.length ? file.decisions.map((d) => decision(d, names)) : h("p", {}, t("cm.client.noDecisions"))),
+    h("section", { "aria-labelledby": "invites-title", class: "no-print-siblings" },
+      h("h2", { id: "invites-title" }, t("cm.client.invites")),
+      file.invites.length ? h("ul", { class: "list card" }, file.invites.map((i) => h("li", {},
+        h("span", {}, dateTime(i.created_at), h("span", { class: "small", style: "display:block" }, t("invite.expires", { date: date(i.expires_at) }))),
+        h("span", { class: "tag" }, t(`cm.invite.${i.status}`))))) : h("p", {}, t("cm.client.noInvites")),
+      make, invite),
+    cardsSection(file.cards, c)));
+}
+
+function decision(d, names) {
+  const range = d.valid_to ? t("cm.decision.range", { from: date(d.valid_from), to: date(d.valid_to) }) : t("cm.decision.from", { from: date(d.valid_from) });
+  return h("div", { class: "card" },
+    h("h3", {}, range),
+    h("ul", { class: "list" }, d.lines.map((l) => h("li", {},
+      h("span", {}, l.label, h("span", { class: "small", style: "display:block" }, l.categories.map((code) => names[code] || code).join(", "))),
+      h("span", { class: "amount" }, t("cm.decision.monthly", { amount: money(l.monthly_amount_cents) }))))),
+    d.carry_over === "capped" ? h("p", { class: "small" }, t("cm.decision.carry", { amount: money(d.carry_over_cap_cents) })) : null);
+}
+
+// QR cards: one live card per wallet (issuing a new one revokes the old). The PIN is set
+// with the client present, at issue; five wrong PINs lock the card until it is unlocked here.
+function cardsSection(cards, client) {
+  const section = h("section", { "aria-labelledby": "cards-title", class: "no-print" });
+  const status = h("div", { role: "status" });
+  const list = h("ul", { class: "list card" });
+  const draw = (items) => {
+    list.replaceChildren(...items.map((card) => cardRow(card, status, redraw)));
+    list.hidden = !items.length;
+  };
+  let current = cards;
+  const redraw = async (changed) => {
+    current = [changed, ...current.filter((x) => x.card_id !== changed.card_id && x.card_id !== changed.id)];
+    draw(current.map((x) => ({ ...x, card_id: x.card_id || x.id })));
+  };
+  draw(current);
+  const pin = h("input", { id: "card-pin", type: "password", inputmode: "numeric", autocomplete: "off", maxlength: "6", class: "input-short" });
+  const form = h("form", { novalidate: true, class: "card" },
+    h("h3", {}, t("cm.card.issue")),
+    h("p", {}, t("cm.card.issueIntro")),
+    field({ id: "card-pin", label: t("cm.card.pin"), hint: t("cm.card.pinHint"), input: pin }),
+    h("button", { class: "button", type: "submit" }, t("cm.card.issueButton")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (pin.value && !/^\d{4,6}$/.test(pin.value)) return showErrors(form, [{ id: "card-pin", message: t("pin.err.format") }]);
+    // One tap, one card: a second card would revoke the first.
+    const issue = form.querySelector("button[type=submit]");
+    if (issue.disabled) return;
+    issue.disabled = true;
+    try {
+      const card = await api(`/api/wallets/${client.wallet_id}/cards`, { method: "POST", body: pin.value ? { pin: pin.value } : {} });
+      pin.value = "";
+      // Issuing revokes the earlier cards: show them as revoked without another request.
+      current = current.map((x) => ({ ...x, status: x.status === "revoked" ? x.status : "revoked" }));
+      await redraw({ ...card, card_id: card.id, created_at: new Date().toISOString() });
+      section.querySelector(".no-cards")?.remove();
+      status.textContent = t("cm.card.issued", { number: card.card_number });
+    } catch (err) {
+      showErrors(form, [{ id: "card-pin", message: err instanceof ApiError ? err.title : t("charge.err.offline") }]);
+    } finally {
+      issue.disabled = false;
+    }
+  });
+  section.append(h("h2", { id: "cards-title" }, t("cm.client.cards")), status);
+  if (!cards.length) section.append(h("p", { class: "no-cards" }, t("cm.client.noCards")));
+  section.append(list, form);
+  return section;
+}
+
+function cardRow(card, status, redraw) {
+  const act = (action) => async (ev) => {
+    ev.target.disabled = true;
+    try {
+      const changed = await api(`/api/cards/${card.card_id}/${action}`, { method: "POST", body: {} });
+      await redraw({ ...card, ...changed, card_id: card.card_id });
+      status.textContent = t(`cm.card.${action}Done`, { number: card.card_number });
+      announce(status.textContent);
+    } catch (err) {
+      ev.target.disabled = false;
+      status.textContent = err instanceof ApiError ? err.title : t("charge.err.offline");
+    }
+  };
+  const print = async () => {
+    // The print page needs the same credentials as the API: fetch it, then open it.
+    const res = await fetch(`/api/cards/${card.card_id}/print`, { headers: headers({ Accept: "text/html" }), credentials: "same-origin" });
+    const url = URL.createObjectURL(new Blob([await res.text()], { type: "text/html" }));
+    window.open(url, "_blank", "noopener");
+  };
+  return h("li", {},
+    h("span", {}, h("span", { class: "mono" }, card.card_number),
+      h("span", { class: "small", style: "display:block" },
+        [t(`cm.card.status.${card.status}`), card.has_pin ? t("cm.card.hasPin") : t("cm.card.noPin"),
+          card.failed_attempts ? t("cm.card.failed", { count: card.failed_attempts }) : null].filter(Boolean).join(" · "))),
+    h("span", {},
+      card.status !== "revoked" ? h("button", { class: "button button--secondary", type: "button", onclick: print, "aria-label": `${t("cm.card.print")} ${card.card_number}` }, t("cm.card.print")) : null,
+      card.status === "locked" ? h("button", { class: "button", type: "button", onclick: act("unlock"), "aria-label": `${t("cm.card.unlock")} ${card.card_number}` }, t("cm.card.unlock")) : null,
+      card.status !== "revoked" ? h("button", { class: "button button--warning", type: "button", onclick: act("revoke"), "aria-label": `${t("cm.card.revoke")} ${card.card_number}` }, t("cm.card.revoke")) : null));
+}
+
+function fact(label, value) {
+  return h("div", {}, h("dt", {}, label), h("dd", {}, value));
+}

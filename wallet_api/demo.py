@@ -72,7 +72,17 @@ CLIENTS = (
             ("Päivätoiminta ja ateriat", 60000, ("paivatoiminta", "ateriapalvelu")),
         ),
     ),
-    ("Helmi", "Nieminen", "050 555 1234", (("Siivous", 5000, ("siivous",)),)),
+    (
+        "Helmi",
+        "Nieminen",
+        "050 555 1234",
+        (
+            ("Siivous", 5000, ("siivous",)),
+            # A service voucher: the wallet pays at most 32 EUR an hour, 2 hours a week (the
+            # monthly amount is worked out from the hours); above that is Helmi's own share.
+            ("Kotiapu, palveluseteli 32 €/h", None, ("kotiapu",), 3200, "2"),
+        ),
+    ),
 )
 
 
@@ -174,7 +184,7 @@ async def _create(db: Database, period: str) -> None:
             client_id=new.client_id,
             valid_from=start,
             valid_to=None,
-            lines=[DecisionLineInput(label, cents, cats) for label, cents, cats in lines],
+            lines=[DecisionLineInput(*line) for line in lines],
             actor_id=cm,
         )
     carer = await catalogue.create_principal(
@@ -241,6 +251,12 @@ def print_guide(console: Console, guide: DemoGuide, host: str, port: int) -> Non
   curl -s -X POST {base}/api/charges -H "Authorization: Bearer $PROVIDER" \\
        -H "Content-Type: application/json" -H "Idempotency-Key: demo-charge-2" \\
        -d '{{"wallet_id": "{helmi}", "lines": [{{"category": "siivous", "quantity": "2", "unit_price_cents": 3400}}]}}'
+
+  # 3c. Helmi's home help is a service voucher worth 32.00 EUR an hour; the cleaner's price is
+  #     38.00: the wallet pays 32.00 and the receipt shows Helmi's own share, 6.00
+  curl -s -X POST {base}/api/charges -H "Authorization: Bearer $PROVIDER" \\
+       -H "Content-Type: application/json" -H "Idempotency-Key: demo-voucher-1" \\
+       -d '{{"wallet_id": "{helmi}", "lines": [{{"category": "kotiapu", "quantity": "1", "unit_price_cents": 3800}}]}}'
 
   # 3b. Eino has not put the taxi on his trusted list: by phone number the trip becomes a
   #     payment request (202) with the money held until Eino approves it in the app

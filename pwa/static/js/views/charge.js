@@ -284,6 +284,8 @@ function outcome(main, result) {
     nodes.push(h("div", { class: "notice notice--ok", role: "status" },
       h("p", { class: "outcome" }, t("charge.doneAmount", { amount: money(c.total_cents) })),
       h("p", {}, `${result.cat.name} · ${c.lines.map((l) => `${l.quantity} × ${money(l.unit_price_cents)}`).join(", ")}`),
+      // Above a service voucher's value the client pays the rest to the provider directly.
+      c.client_share_cents > 0 ? h("p", { class: "outcome share" }, t("share.collect", { amount: money(c.client_share_cents) })) : null,
       h("p", { class: "small" }, t("charge.customer", { phone: result.who }))),
       h("button", { class: "button button--wide", type: "button", onclick: () => result.again() }, t("charge.next")),
       h("p", {}, h("a", { href: "#/charges" }, t("nav.charges"))));
@@ -327,7 +329,7 @@ function waitForAnswer(main, request, ctx) {
     clearInterval(poll);
     off();
     if (req.charge_id) {
-      outcome(main, { ok: true, charge: { total_cents: req.total_cents, lines: req.lines }, cat: ctx.cat, who: ctx.who, again: ctx.again });
+      outcome(main, { ok: true, charge: { total_cents: req.total_cents, client_share_cents: req.client_share_cents, lines: req.lines }, cat: ctx.cat, who: ctx.who, again: ctx.again });
     } else {
       outcome(main, { ok: false, err: { title: t(`request.${req.status}`), slug: `request-${req.status}` }, again: ctx.again });
     }

@@ -75,8 +75,35 @@ async function renderDecision(main, clientId, walletId, go) {
     h("div", { class: "choices" }, categories.map((c, i) => h("label", { class: "choice" },
       h("input", { type: "checkbox", name: "category", id: `cat-${i}`, value: c.code }),
       h("span", {}, c.name, c.price_cap_cents ? h("span", { class: "small" }, t("decision.cap", { amount: money(c.price_cap_cents), unit: t(`unit.${c.unit}`) })) : null)))));
+  // A service voucher: the wallet pays at most its value per unit (the client pays any price
+  // above it themselves). The helper turns "hours a week x value" into the monthly amount.
+  const voucher = h("input", { id: "voucher", type: "text", inputmode: "decimal", autocomplete: "off" });
+  const hours = h("input", { id: "hours", type: "text", inputmode: "decimal", autocomplete: "off" });
+  const worked = h("p", { role: "status", class: "small" });
+  const calc = h("button", { class: "button button--secondary", type: "button" }, t("voucher.calculate"));
+  calc.addEventListener("click", async () => {
+    const value = parseMoney(voucher.value);
+    const errors = [];
+    if (!value) errors.push({ id: "voucher", message: t("voucher.err.value") });
+    if (!/^\d{1,3}([.,]\d{1,3})?$/.test(hours.value.trim())) errors.push({ id: "hours", message: t("voucher.err.hours") });
+    if (errors.length) return showErrors(form, errors);
+    try {
+      const out = await api("/api/decision-helper", { method: "POST", body: { hours_per_week: hours.value.trim().replace(",", "."), value_per_hour_cents: value } });
+      amount.value = (out.monthly_amount_cents / 100).toFixed(2).replace(".", ",");
+      worked.textContent = t("voucher.worked", { hours: hours.value.trim(), value: money(value), amount: money(out.monthly_amount_cents) });
+    } catch (err) {
+      showErrors(form, serverErrors(err, "hours"));
+    }
+  });
+  const voucherPart = h("details", { class: "card" },
+    h("summary", {}, h("strong", {}, t("voucher.title"))),
+    h("p", { class: "hint" }, t("voucher.intro")),
+    field({ id: "voucher", label: t("voucher.value"), hint: t("voucher.valueHint"), input: voucher, unit: "€" }),
+    field({ id: "hours", label: t("voucher.hours"), hint: t("voucher.hoursHint"), input: hours }),
+    calc, worked);
   form.append(h("h1", {}, t("decision.title")),
     field({ id: "label", label: t("decision.label"), hint: t("decision.labelHint"), input: label }),
+    voucherPart,
     field({ id: "amount", label: t("decision.amount"), hint: t("decision.amountHint"), input: amount, unit: "€" }),
     cats,
     field({ id: "valid-from", label: t("decision.from"), input: from }),
@@ -87,6 +114,8 @@ async function renderDecision(main, clientId, walletId, go) {
     const errors = [];
     const cents = parseMoney(amount.value);
     const chosen = [...form.querySelectorAll("input[name=category]:checked")].map((c) => c.value);
+    const voucherCents = voucher.value.trim() ? parseMoney(voucher.value) : null;
+    if (voucher.value.trim() && !voucherCents) errors.push({ id: "voucher", message: t("voucher.err.value") });
     if (!label.value.trim()) errors.push({ id: "label", message: t("decision.err.label") });
     if (!cents) errors.push({ id: "amount", message: t("decision.err.amount") });
     if (!chosen.length) errors.push({ id: "cat-0", message: t("decision.err.categories") });
@@ -96,7 +125,8 @@ async function renderDecision(main, clientId, walletId, go) {
     try {
       await api(`/api/clients/${clientId}/decisions`, { method: "POST", body: {
         valid_from: from.value, valid_to: to.value || null,
-        lines: [{ label: label.value.trim(), monthly_amount_cents: cents, categories: chosen }],
+        lines: [{ label: label.value.trim(), monthly_amount_cents: cents, categories: chosen,
+          ...(voucherCents ? { voucher_value_cents: voucherCents } : {}) }],
       } });
       go(`#/clients/${clientId}/${walletId}`);
     } catch (err) {

@@ -159,7 +159,9 @@ function movement(item, wallet) {
   const what = item.provider_name || (kind === `kind.${item.kind}` ? t("kind.other") : kind);
   return h("li", {},
     h("span", {}, what, h("span", { class: "small", style: "display:block" },
-      `${dateTime(item.created_at)}${env ? ` · ${env.label}` : ""}`)),
+      `${dateTime(item.created_at)}${env ? ` · ${env.label}` : ""}`),
+      item.client_share_cents > 0 ? h("span", { class: "small", style: "display:block" },
+        t("share.history", { amount: money(item.client_share_cents) })) : null),
     h("span", { class: `amount${item.amount_cents > 0 ? " amount--in" : ""}` },
       `${item.amount_cents > 0 ? "+" : "−"}${money(Math.abs(item.amount_cents))}`));
 }
@@ -182,6 +184,7 @@ function requestItem(r, walletId, state, mayApprove) {
   };
   const box = h("div", { class: "request" },
     h("p", { class: "outcome" }, t("requests.ask", { provider: r.provider_name, amount: money(r.total_cents) })),
+    r.client_share_cents > 0 ? h("p", {}, t("share.request", { amount: money(r.client_share_cents) })) : null,
     h("p", { class: "small" }, t("requests.until", { time: time(r.expires_at) })),
     mayApprove ? [
       h("button", { class: "button", type: "button", onclick: answer("approve") }, t("requests.approve")),

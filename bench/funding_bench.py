@@ -67,7 +67,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-profile", action="store_true", help="do not time statements by kind")
     p.add_argument("--no-check", action="store_true", help="skip check_books")
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
+    p.add_argument(
+        "--accounts-fillfactor",
+        type=int,
+        default=None,
+        metavar="PERCENT",
+        help="experiment: seed with this fillfactor on accounts (not what the schema does)",
+    )
     args = p.parse_args(argv)
+    if args.accounts_fillfactor is not None and not 10 <= args.accounts_fillfactor <= 100:
+        p.error("fillfactor must be in [10, 100]")
     if not 1 <= args.envelopes <= 2_000_000 or not 1 <= args.batch_size <= 1_000_000:
         p.error("envelopes must be in [1, 2,000,000] and batch size in [1, 1,000,000]")
     pgmod.check_loopback(args.pg)
@@ -105,13 +114,17 @@ SEED_SQL = [
 ]
 
 
-async def seed(dsn: str, n: int) -> dict[str, Any]:
+async def seed(dsn: str, n: int, fillfactor: int | None = None) -> dict[str, Any]:
     from payments.periods import first_day
 
     steps: dict[str, float] = {}
     started = time.monotonic()
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
+        if fillfactor is not None:
+            # An experiment, not the schema: what a migration setting it would give (HOT
+            # updates of the balance need free room on the account's page).
+            await conn.execute(f"ALTER TABLE accounts SET (fillfactor = {int(fillfactor)})")
         async with conn.transaction():
             org = await conn.fetchval(
                 "INSERT INTO organizers (id, slug, name, created_at) "
@@ -156,6 +169,19 @@ async def seed(dsn: str, n: int) -> dict[str, Any]:
     if envelopes != n:
         raise RuntimeError(f"seeded {envelopes} envelopes, expected {n}")
     return {"seconds": round(time.monotonic() - started, 2), "steps": steps}
+
+
+async def account_updates(dsn: str) -> dict[str, int]:
+    """Row updates of ``accounts`` so far and how many were HOT (no index entries written)."""
+    await asyncio.sleep(1.0)  # backends report their statistics at most once a second
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        row = await conn.fetchrow(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'accounts'"
+        )
+    finally:
+        await conn.close()
+    return {"updates": int(row[0]), "hot": int(row[1])}
 
 
 # --- the reference ---------------------------------------------------------------------------
@@ -218,6 +244,10 @@ class Profile:
     @staticmethod
     def kind(sql: str) -> str:
         s = " ".join(sql.split()).upper()
+        if s.startswith("WITH DUE AS"):
+            return "expiry step, one statement (PostgreSQL)"
+        if s.startswith("WITH UPD AS"):
+            return "funding step, one statement (PostgreSQL)"
         if s.startswith("INSERT INTO TRANSFERS") and "SELECT" in s:
             return "INSERT transfers ... SELECT"
         if s.startswith("INSERT INTO TRANSFERS"):
@@ -271,6 +301,8 @@ class Profile:
 
         wrap("_expire_batch", "expiry")
         wrap("_fund_batch", "funding")
+        wrap("_expire_batch_pg", "expiry")
+        wrap("_fund_batch_pg", "funding")
 
     def report(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -323,7 +355,11 @@ async def run_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
     from wallet_api.migrate import upgrade
 
     dsn = f"{args.pg}/{DB_NAME}"
-    out: dict[str, Any] = {"envelopes": n, "batch_size": args.batch_size}
+    out: dict[str, Any] = {
+        "envelopes": n,
+        "batch_size": args.batch_size,
+        "accounts_fillfactor": args.accounts_fillfactor,
+    }
     await pgmod.recreate_database(args.pg, DB_NAME)
     db = create_database(dsn)
     try:
@@ -331,7 +367,7 @@ async def run_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
         await upgrade(db)
         out["migrate_s"] = round(time.monotonic() - t, 2)
         log(f"{n}: seeding")
-        out["seed"] = await seed(dsn, n)
+        out["seed"] = await seed(dsn, n, args.accounts_fillfactor)
         log(f"{n}: seeded in {out['seed']['seconds']} s; reference INSERT ... SELECT")
         out["reference_1"] = await reference(dsn, n)
         log(f"{n}: reference {out['reference_1']['seconds']} s; fund_period month 1")
@@ -342,6 +378,7 @@ async def run_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
         m1 = out["month_1"] = await timed_funding(db, PERIOD_1, args.batch_size, profile)
         if m1["funded"] != n or m1["expired"] != 0:
             raise RuntimeError(f"month 1 funded {m1['funded']} / expired {m1['expired']}")
+        m1["accounts_updates"] = await account_updates(dsn)
         log(f"{n}: month 1 {m1['seconds']} s; month 2 (expiry + funding)")
         m2 = out["month_2"] = await timed_funding(db, PERIOD_2, args.batch_size, profile)
         if m2["funded"] != n or m2["expired"] != n:

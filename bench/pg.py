@@ -43,6 +43,8 @@ SETTINGS = (
     "full_page_writes",
     "commit_delay",
     "wal_level",
+    "autovacuum",
+    "jit",
 )
 
 

@@ -70,6 +70,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=None, help="clients seeded (default 2000)")
     p.add_argument("--providers", type=int, default=20, help="providers seeded")
     p.add_argument("--workers", type=int, default=1, help="wallet serve --workers")
+    p.add_argument(
+        "--server",
+        choices=("uvicorn", "granian"),
+        default=None,
+        help="wallet serve --server (default: wallet serve's own default)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the server under py-spy record (collapsed stacks beside the results; its "
+        "sampling costs server CPU, so do not compare rates of a profiled run)",
+    )
     p.add_argument("--open-rate", type=float, default=None, help="open-loop rate (default: half)")
     p.add_argument("--no-open-loop", action="store_true", help="skip the fixed-rate phase")
     p.add_argument("--no-hot", action="store_true", help="skip the hot-provider phase")
@@ -216,7 +228,22 @@ async def http_phases(
     }
     log_path = args.results / f"{stamp}-server-{engine}.log"
     answered = 0
-    with Server(url, log_path=log_path, wallet=args.wallet, workers=args.workers) as server:
+    serve_args = ["--server", args.server] if args.server else []
+    wrapper: list[str] = []
+    if args.profile:
+        spy = Path(sys.executable).parent / "py-spy"
+        profile = args.results / f"{stamp}-server-{engine}.pyspy.txt"
+        wrapper = [str(spy), "record", "--format", "raw", "--rate", "250", "--subprocesses"]
+        wrapper += ["--output", str(profile), "--"]
+        results[f"{engine}_profile"] = str(profile)
+    with Server(
+        url,
+        log_path=log_path,
+        wallet=args.wallet,
+        workers=args.workers,
+        serve_args=serve_args,
+        wrapper=wrapper,
+    ) as server:
         log(f"{engine}: wallet serve on {server.base_url} (pids {server.pids()})")
 
         def load(hot: bool = False, seed: int = 1) -> ChargeLoad:
@@ -332,6 +359,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "clients": args.clients,
             "providers": args.providers,
             "server_workers": args.workers,
+            "server": args.server or "default",
+            "profiled": args.profile,
             "quick": args.quick,
             "sqlite_workdir": str(workdir),
         },

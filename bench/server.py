@@ -58,6 +58,8 @@ class Server:
         workers: int = 1,
         extra_env: dict[str, str] | None = None,
         start_timeout: float = 90.0,
+        serve_args: list[str] | None = None,
+        wrapper: list[str] | None = None,
     ) -> None:
         self.database_url = database_url
         self.log_path = log_path
@@ -65,6 +67,8 @@ class Server:
         self.workers = workers
         self.extra_env = extra_env or {}
         self.start_timeout = start_timeout
+        self.serve_args = serve_args or []
+        self.wrapper = wrapper or []  # e.g. a profiler: py-spy record -o ... --
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.exit_code: int | None = None
@@ -88,6 +92,7 @@ class Server:
         cmd = [str(self.wallet), "serve", "--host", HOST, "--port", str(self.port)]
         if self.workers != 1:
             cmd += ["--workers", str(self.workers)]
+        cmd = self.wrapper + cmd + self.serve_args
         self._log = self.log_path.open("ab")
         self._log.write(f"\n$ {' '.join(cmd)}\n".encode())
         self._log.flush()

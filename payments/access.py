@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -59,6 +63,65 @@ class Actor:
     provider_id: uuid.UUID | None = None
 
 
+class TtlCache:
+    """A small per-process cache whose entries live ``ttl`` seconds (monotonic clock).
+
+    Bounded: when full it is emptied, so a flood of distinct keys costs memory only up to
+    ``max_entries``. Holds only positive results; callers decide what a key is.
+
+    ``forget`` bumps ``generation``; a ``put`` of a value read before that (it carries the
+    generation it started in) is dropped, so a lookup racing a revocation cannot bring the
+    revoked key back.
+    """
+
+    def __init__(
+        self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.clock = clock
+        self.generation = 0
+        self._entries: dict[str, tuple[float, str, Any]] = {}
+
+    def get(self, key: str) -> Any | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self.clock():
+            self._entries.pop(key, None)
+            return None
+        return entry[2]
+
+    def put(self, key: str, tag: str, value: Any, generation: int) -> None:
+        if self.ttl <= 0 or generation != self.generation:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (self.clock() + self.ttl, tag, value)
+
+    def forget(self, tag: str) -> None:
+        """Drop every entry stored with ``tag`` (for example an API key's prefix)."""
+        self.generation += 1
+        for key in [k for k, e in self._entries.items() if e[1] == tag]:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+
+# How long one process trusts an API key it has checked (``WALLET_API_KEY_CACHE_SECONDS``).
+# Revocation in the same process takes effect at once; in another process within this time.
+DEFAULT_API_KEY_CACHE_SECONDS = 5.0
+
+
+# One cache per process, whichever ``Database`` object asks: keyed by database URL, so that a
+# revocation through any engine of this process reaches it.
+API_KEYS = TtlCache(
+    float(os.environ.get("WALLET_API_KEY_CACHE_SECONDS", DEFAULT_API_KEY_CACHE_SECONDS))
+)
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -91,15 +154,28 @@ async def revoke_api_key(db: Database, prefix: str) -> bool:
             .values(revoked_at=utcnow())
         )
         await uow.commit()
+    # This process stops accepting the key at once; others within API_KEYS.ttl seconds.
+    API_KEYS.forget(f"{db.url}\x00{prefix}")
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def authenticate_api_key(db: Database, token: str) -> Actor | None:
-    """The actor behind a presented key, or None for a malformed, unknown or revoked key."""
+    """The actor behind a presented key, or None for a malformed, unknown or revoked key.
+
+    A key found valid is trusted by this process for ``API_KEYS.ttl`` seconds (5 by
+    default), so a busy integration costs no database round trip per request. The cache is
+    keyed by a hash of the whole token, so only the exact key that was checked is served from
+    it; unknown and revoked keys are never cached.
+    """
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "wk" or len(parts[1]) != 12:
         return None
     prefix, secret = parts[1], parts[2]
+    cache_key = f"{db.url}\x00{_hash(token)}"
+    cached = API_KEYS.get(cache_key)
+    if isinstance(cached, Actor):
+        return cached
+    generation = API_KEYS.generation
     async with UnitOfWork(db, readonly=True) as uow:
         row = (
             await uow.session.execute(
@@ -113,7 +189,7 @@ async def authenticate_api_key(db: Database, token: str) -> Actor | None:
     key, principal = row
     if key.revoked_at is not None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
         return None
-    return Actor(
+    actor = Actor(
         principal_id=principal.id,
         organizer_id=principal.organizer_id,
         role=principal.role,
@@ -121,6 +197,8 @@ async def authenticate_api_key(db: Database, token: str) -> Actor | None:
         client_id=principal.client_id,
         provider_id=principal.provider_id,
     )
+    API_KEYS.put(cache_key, f"{db.url}\x00{prefix}", actor, generation)
+    return actor
 
 
 async def mandate_scopes(db: Database, carer_id: uuid.UUID, wallet_id: uuid.UUID) -> frozenset[str]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,34 +50,48 @@ def validate_key(key: str | None) -> str:
     return key
 
 
+_records = cast(Table, IdempotencyRecord.__table__)
+_rec = _records.c
+
+
+def _claim_statement(ins: Any) -> Any:
+    return ins(_records).on_conflict_do_nothing(index_elements=["scope", "key"])
+
+
+# Built once (see payments/ledger.py for why): one per dialect, run with bound parameters.
+_CLAIM = {"postgresql": _claim_statement(pg_insert), "sqlite": _claim_statement(sqlite_insert)}
+_EXISTING = select(_rec.request_hash, _rec.status_code, _rec.response).where(
+    _rec.scope == bindparam("p_scope"), _rec.key == bindparam("p_key")
+)
+_STORE = (
+    update(_records)
+    .where(_rec.scope == bindparam("p_scope"), _rec.key == bindparam("p_key"))
+    .values(
+        status_code=bindparam("p_status", type_=_rec.status_code.type),
+        response=bindparam("p_body", type_=_rec.response.type),
+    )
+)
+
+
 async def claim(
     session: AsyncSession, *, scope: str, key: str, request_hash: str, now: datetime
 ) -> Replay | None:
     """Reserve ``key`` for this request, or return the first result stored under it."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    ins = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        ins(IdempotencyRecord)
-        .values(
-            scope=scope,
-            key=key,
-            request_hash=request_hash,
-            status_code=0,
-            response={},
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
+    result = await session.execute(
+        _CLAIM["postgresql" if dialect == "postgresql" else "sqlite"],
+        {
+            "scope": scope,
+            "key": key,
+            "request_hash": request_hash,
+            "status_code": 0,
+            "response": {},
+            "created_at": now,
+        },
     )
-    result = await session.execute(stmt)
     if result.rowcount == 1:  # type: ignore[attr-defined]
         return None
-    existing = (
-        await session.execute(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
-            )
-        )
-    ).scalar_one()
+    existing = (await session.execute(_EXISTING, {"p_scope": scope, "p_key": key})).one()
     if existing.request_hash != request_hash:
         raise IdempotencyKeyReused()
     return Replay(status_code=existing.status_code, body=dict(existing.response))
@@ -87,7 +101,5 @@ async def store_result(
     session: AsyncSession, *, scope: str, key: str, status_code: int, body: dict[str, Any]
 ) -> None:
     await session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-        .values(status_code=status_code, response=body)
+        _STORE, {"p_scope": scope, "p_key": key, "p_status": status_code, "p_body": body}
     )

@@ -50,13 +50,14 @@ def main() -> None:
     "--server",
     "server",
     type=click.Choice(["uvicorn", "granian"]),
-    default="uvicorn",
-    show_default=True,
-    help="HTTP server (both with uvloop; see docs/performance.md for how they compare).",
+    default=None,
+    help="HTTP server, both on uvloop. Default: uvicorn for one process, granian for several "
+    "(it spreads keep-alive connections over the workers; uvicorn's workers did not: "
+    "docs/performance.md).",
 )
-def serve(host: str, port: int, workers: int, server: str) -> None:
+def serve(host: str, port: int, workers: int, server: str | None) -> None:
     """Serve the API and the app (migrates an empty database first)."""
-    _serve(host, port, workers, server)
+    _serve(host, port, workers, server or ("granian" if workers > 1 else "uvicorn"))
 
 
 def _serve(host: str, port: int, workers: int = 1, server: str = "uvicorn") -> None:

@@ -3,19 +3,24 @@ carry-over capped. Explicit periods in 2031 so the month can be advanced at will
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 from datetime import date
 from decimal import Decimal
+
+from sqlalchemy import select
 
 from payments.catalogue import DecisionLineInput
 from payments.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.errors import NotInBudget
 from payments.funding import FundingSummary, fund_period
-from payments.models import EXPIRED, ORGANIZER_BUDGET
+from payments.models import EXPIRED, ORGANIZER_BUDGET, OutboxEvent
+from payments.outbox import ENVELOPE_FUNDED, REMAINDER_EXPIRED
 from payments.periods import prorated_cents
 from payments.queries import wallet_view
+from payments.uow import UnitOfWork
 from tests.factories import (
     BulkDecision,
     World,
@@ -436,4 +441,91 @@ async def test_two_thousand_envelopes_in_batches_of_500(db):
     assert may.expired_cents == sum(expected)
     assert may.funded_cents == sum(may_expected)
     assert [e.balance_cents for e in await envelopes(db)] == may_expected
+    await assert_books_ok(db)
+
+
+async def _events(db: Database, *types: str) -> list[tuple[str, object, int | None]]:
+    async with UnitOfWork(db, readonly=True) as uow:
+        rows = await uow.session.execute(
+            select(OutboxEvent.type, OutboxEvent.wallet_id, OutboxEvent.transfer_id)
+            .where(OutboxEvent.type.in_(types))
+            .order_by(OutboxEvent.id)
+        )
+        return [(t, w, tid) for t, w, tid in rows.all()]
+
+
+async def test_one_event_per_funding_and_expiry_transfer_for_the_envelopes_wallet(db):
+    w = await seed_world(db, fund=False, period="2031-01", monthly_cents=10_000)
+    other = await add_client_with_decision(
+        db,
+        w,
+        phone="040 555 0003",
+        lines=[DecisionLineInput("Siivous", 7000, ("siivous",))],
+        valid_from=date(2031, 1, 1),
+    )
+    await fund_period(db, "2031-01")
+    await spend(db, w, 10_000, "2031-01")  # the first envelope is empty: nothing to expire
+    await fund_period(db, "2031-02")
+    await fund_period(db, "2031-02")  # a rerun writes no second event
+
+    envs = {e.id: e for e in await envelopes(db)}
+    wallet_of = {}
+    for wallet in (w.wallet_id, other.wallet_id):
+        wallet_of[(await envelope(db, wallet)).id] = wallet
+    expected = []
+    for t in await transfers(db, kind="funding"):
+        expected.append((ENVELOPE_FUNDED, wallet_of[t.credit_account_id], t.id))
+    for t in await transfers(db, kind="expiry"):
+        expected.append((REMAINDER_EXPIRED, wallet_of[t.debit_account_id], t.id))
+    assert len(expected) == 5 and len(envs) == 2  # 2 + 2 fundings, 1 expiry
+    got = await _events(db, ENVELOPE_FUNDED, REMAINDER_EXPIRED)
+    assert sorted(got, key=lambda e: e[2] or 0) == sorted(expected, key=lambda e: e[2] or 0)
+
+
+async def test_a_prorated_amount_that_rounds_to_nothing_moves_nothing_but_marks_the_month(db):
+    # 1 cent a month for one day of April's 30 rounds down to 0: no transfer, no event; the
+    # month is still marked funded, so a rerun does not look at it again.
+    w = await seed_world(db, fund=False, period="2031-04", monthly_cents=10_000)
+    tiny = await add_client_with_decision(
+        db,
+        w,
+        phone="040 555 0004",
+        lines=[DecisionLineInput("Siivous", 1, ("siivous",))],
+        valid_from=date(2031, 4, 30),
+    )
+    summary = await fund_period(db, "2031-04")
+    assert (summary.funded_count, summary.funded_cents) == (1, 10_000)
+    env = await envelope(db, tiny.wallet_id)
+    assert (env.balance_cents, env.funded_period) == (0, "2031-04")
+    assert [t.credit_account_id for t in await transfers(db, kind="funding")] == [
+        (await envelope(db, w.wallet_id)).id
+    ]
+    assert len(await _events(db, ENVELOPE_FUNDED)) == 1
+    # May is a full month for it.
+    await fund_period(db, "2031-05")
+    assert (await envelope(db, tiny.wallet_id)).balance_cents == 1
+    await assert_books_ok(db)
+
+
+async def test_two_runs_at_once_fund_each_envelope_once(db):
+    """Two processes starting the same month together (a manual run during the scheduled one):
+    every envelope is expired and funded exactly once, whichever run gets there first."""
+    w = await seed_world(db, fund=False, period="2031-01", monthly_cents=10_000)
+    decisions = [BulkDecision(1000 + i, date(2031, 1, 1)) for i in range(40)]
+    await bulk_envelopes(db, w.organizer_id, "siivous", decisions)
+    await fund_period(db, "2031-01", batch_size=7)
+    await spend(db, w, 2500, "2031-01")
+
+    a, b = await asyncio.gather(
+        fund_period(db, "2031-02", batch_size=7), fund_period(db, "2031-02", batch_size=5)
+    )
+    assert a.funded_count + b.funded_count == 41
+    assert a.expired_count + b.expired_count == 41
+    assert a.funded_cents + b.funded_cents == 10_000 + sum(d.monthly_cents for d in decisions)
+    fundings = Counter(
+        t.credit_account_id for t in await transfers(db, kind="funding") if t.period == "2031-02"
+    )
+    assert len(fundings) == 41 and set(fundings.values()) == {1}
+    assert len(await _events(db, ENVELOPE_FUNDED)) == 82
+    assert (await envelope(db, w.wallet_id)).balance_cents == 10_000
     await assert_books_ok(db)

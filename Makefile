@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint services bench clean
+.PHONY: install demo test lint services bench clean reliability
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,6 +31,11 @@ services:
 
 bench: install services
 	$(PY) -m bench.run
+
+## The long reliability suite: bank test, 20 kill -9s and PostgreSQL restarts, deep fuzzing
+## (docs/reliability.md). The short version runs inside `make test`.
+reliability: install services
+	WALLET_LONG=1 $(VENV)/bin/pytest -q tests/reliability
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -7,7 +7,16 @@ import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from payments.errors import InvalidInput
+
 HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+class InvalidPeriod(InvalidInput, ValueError):
+    """Not a month. A ValueError for callers that catch one; anywhere else a 400 problem, not
+    a 500 (a route doing month arithmetic on a bad ``?to=`` used to crash)."""
+
+
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -27,8 +36,9 @@ def current_period() -> str:
 
 def parse_period(text: str) -> tuple[int, int]:
     m = _PERIOD.match(text)
-    if not m:
-        raise ValueError(f"not a month in the form YYYY-MM: {text!r}")
+    # Year 0 matches the pattern but is no date: first_day("0000-01") would crash later.
+    if not m or m.group(1) == "0000":
+        raise InvalidPeriod(f"not a month in the form YYYY-MM: {text!r}")
     return int(m.group(1)), int(m.group(2))
 
 

@@ -1,0 +1,199 @@
+"""Funding across the daylight-saving months of Europe/Helsinki.
+
+In 2027 the clocks go forward on Sunday 28 March (03:00 EET -> 04:00 EEST, a 23-hour day) and
+back on Sunday 31 October (04:00 EEST -> 03:00 EET, a 25-hour day that is also the last day of
+the month). A month starts at 00:00 Helsinki time whatever the offset: 22:00 UTC the day before
+in winter, 21:00 UTC in summer. The scheduler's funding run must expire and fund at exactly that
+instant, pro-rating counts calendar days (not hours), and a decision's last day lasts until
+midnight Helsinki time, all 25 hours of it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from payments import catalogue, periods
+from payments.catalogue import DecisionLineInput
+from payments.charges import ChargeLineInput, Customer, capture_charge
+from payments.check import check_books
+from payments.db import Database
+from payments.errors import InvalidInput, NotInBudget
+from payments.models import Account, Transfer
+from payments.periods import HELSINKI, period_of, period_start_utc, prorated_cents
+from payments.uow import UnitOfWork
+from tests.factories import trust_provider
+from wallet_api.scheduler import Scheduler
+
+TICK = timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("period", "starts_utc"),
+    [
+        ("2027-03", datetime(2027, 2, 28, 22, tzinfo=UTC)),  # winter time
+        ("2027-04", datetime(2027, 3, 31, 21, tzinfo=UTC)),  # first month start in summer
+        ("2027-10", datetime(2027, 9, 30, 21, tzinfo=UTC)),
+        ("2027-11", datetime(2027, 10, 31, 22, tzinfo=UTC)),  # 25-hour day just before
+    ],
+)
+def test_a_month_starts_at_helsinki_midnight_on_either_side_of_a_clock_change(period, starts_utc):
+    assert period_start_utc(period) == starts_utc
+    assert period_of(starts_utc) == period
+    assert period_of(starts_utc - TICK) != period
+    assert starts_utc.astimezone(HELSINKI).replace(tzinfo=None) == datetime(
+        starts_utc.astimezone(HELSINKI).year, starts_utc.astimezone(HELSINKI).month, 1
+    )
+
+
+def test_the_repeated_hour_of_october_belongs_to_october():
+    # 03:30 local happens twice on 31 October 2027: 00:30 UTC (EEST) and 01:30 UTC (EET).
+    for moment in (
+        datetime(2027, 10, 31, 0, 30, tzinfo=UTC),
+        datetime(2027, 10, 31, 1, 30, tzinfo=UTC),
+    ):
+        assert moment.astimezone(HELSINKI).hour == 3
+        assert period_of(moment) == "2027-10"
+
+
+@pytest.mark.parametrize(
+    ("period", "valid_from", "valid_to", "days"),
+    [
+        ("2027-03", date(2027, 3, 28), None, 4),  # from the 23-hour day
+        ("2027-03", date(2027, 3, 1), date(2027, 3, 28), 28),  # up to the 23-hour day
+        ("2027-10", date(2027, 10, 31), None, 1),  # only the 25-hour day
+        ("2027-10", date(2027, 10, 1), date(2027, 10, 31), 31),  # the whole month
+    ],
+)
+def test_pro_rating_counts_days_not_hours(period, valid_from, valid_to, days):
+    # 74,400 cents over 31 days is 2,400 a day; by hours (743 or 745 in these months) it
+    # would not be a whole number of cents per day.
+    assert prorated_cents(74_400, period, valid_from, valid_to) == 2_400 * days
+
+
+async def _county(db: Database) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+    org = await catalogue.create_organizer(db, slug=f"dst-{uuid.uuid4().hex[:6]}", name="Kainuu")
+    await catalogue.add_category(
+        db, organizer_id=org, code="siivous", names={"fi": "Siivous"}, unit="hour"
+    )
+    provider, _ = await catalogue.create_provider(
+        db, organizer_id=org, name="Kuura", business_id="2345678-1", prices={"siivous": 1000}
+    )
+    wallets = {}
+    for name, phone, valid_from, valid_to in (
+        ("all-year", "+358401000001", date(2027, 2, 1), None),
+        ("from-dst-day", "+358401000002", date(2027, 3, 28), None),
+        ("october-31-only", "+358401000003", date(2027, 10, 31), date(2027, 10, 31)),
+    ):
+        new = await catalogue.create_client(
+            db, organizer_id=org, first_name=name, last_name="X", phone=phone
+        )
+        await catalogue.create_decision(
+            db,
+            organizer_id=org,
+            client_id=new.client_id,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            lines=[DecisionLineInput("Siivous", 74_400, ("siivous",))],
+        )
+        await trust_provider(db, new.wallet_id, provider)
+        wallets[name] = new.wallet_id
+    return provider, wallets
+
+
+async def _balance(db: Database, wallet_id: uuid.UUID) -> tuple[int, str | None]:
+    async with UnitOfWork(db, readonly=True) as uow:
+        bal, funded = (
+            await uow.session.execute(
+                select(Account.balance_cents, Account.funded_period).where(
+                    Account.wallet_id == wallet_id
+                )
+            )
+        ).one()
+    return int(bal), funded
+
+
+async def _moved(db: Database, kind: str, period: str) -> int:
+    async with UnitOfWork(db, readonly=True) as uow:
+        rows = (
+            await uow.session.execute(
+                select(Transfer.amount_cents).where(
+                    Transfer.kind == kind, Transfer.period == period
+                )
+            )
+        ).all()
+    return sum(int(a) for (a,) in rows)
+
+
+async def test_the_scheduler_expires_and_funds_at_helsinki_midnight_across_dst(db, monkeypatch):
+    provider, wallets = await _county(db)
+    scheduler = Scheduler(db)
+    clock = {"now": datetime(2027, 2, 28, 21, 59, 59, tzinfo=UTC)}  # 23:59:59 EET, 28 Feb
+    monkeypatch.setattr(periods, "utcnow", lambda: clock["now"])
+
+    async def run_at(moment: datetime) -> str:
+        clock["now"] = moment
+        summary = await scheduler.fund_now()
+        assert summary is not None
+        return summary.period
+
+    async def charge(wallet: str, cents: int, moment: datetime) -> None:
+        await capture_charge(
+            db,
+            provider_id=provider,
+            customer=Customer(wallet_id=wallets[wallet]),
+            lines=[ChargeLineInput("siivous", Decimal(1), cents)],
+            idempotency_key=str(uuid.uuid4()),
+            request_hash="h",
+            now=moment,
+        )
+
+    # The last second of February: February is funded, nothing of March yet.
+    assert await run_at(datetime(2027, 2, 28, 21, 59, 59, tzinfo=UTC)) == "2027-02"
+    assert await _balance(db, wallets["all-year"]) == (74_400, "2027-02")
+    await charge("all-year", 400, datetime(2027, 2, 28, 21, 59, 59, tzinfo=UTC))
+    # 00:00:00 EET on 1 March: February's remainder expires, March is funded; the decision
+    # starting on the 23-hour day gets 4 of 31 days.
+    assert await run_at(datetime(2027, 2, 28, 22, tzinfo=UTC)) == "2027-03"
+    assert await _moved(db, "expiry", "2027-02") == 74_000
+    assert await _balance(db, wallets["all-year"]) == (74_400, "2027-03")
+    assert await _balance(db, wallets["from-dst-day"]) == (4 * 2_400, "2027-03")
+    # 23:59:59 EEST on 31 March is still March: a rerun moves nothing.
+    assert await run_at(datetime(2027, 3, 31, 20, 59, 59, tzinfo=UTC)) == "2027-03"
+    assert await _moved(db, "expiry", "2027-03") == 0
+    # 00:00:00 EEST on 1 April (21:00 UTC): March expires, April is funded in full.
+    assert await run_at(datetime(2027, 3, 31, 21, tzinfo=UTC)) == "2027-04"
+    assert await _moved(db, "expiry", "2027-03") == 74_400 + 4 * 2_400
+    assert await _balance(db, wallets["from-dst-day"]) == (74_400, "2027-04")
+
+    # October: the one-day decision on the 25-hour day gets 1 of 31 days.
+    for month in ("2027-05", "2027-06", "2027-07", "2027-08", "2027-09", "2027-10"):
+        assert await run_at(period_start_utc(month)) == month
+    assert await _balance(db, wallets["october-31-only"]) == (2_400, "2027-10")
+    # Its day lasts 25 hours: a charge at 23:59:59 EET (21:59:59 UTC) is still on it ...
+    await charge("october-31-only", 1_000, datetime(2027, 10, 31, 21, 59, 59, tzinfo=UTC))
+    # ... one second later (22:00 UTC, still 31 October in UTC) the decision has ended.
+    with pytest.raises(NotInBudget):
+        await charge("october-31-only", 1_000, datetime(2027, 10, 31, 22, tzinfo=UTC))
+    assert await run_at(datetime(2027, 10, 31, 21, 59, 59, tzinfo=UTC)) == "2027-10"
+    assert await _moved(db, "expiry", "2027-10") == 0
+    assert await run_at(datetime(2027, 10, 31, 22, tzinfo=UTC)) == "2027-11"
+    assert await _balance(db, wallets["october-31-only"]) == (0, "2027-10")
+    assert await _moved(db, "expiry", "2027-10") == 74_400 + 74_400 + 1_400
+    report = await check_books(db)
+    assert report.ok, report.violations
+
+
+@pytest.mark.parametrize("text", ["0000-01", "2026-13", "2026-1", "-001-12", ""])
+def test_a_bad_month_is_a_400_and_still_a_value_error(text):
+    """Regression (found by fuzzing): ``0000-01`` matched the pattern and crashed in ``date``,
+    and a route doing month arithmetic on a bad ``?to=`` answered 500. Now every bad month is
+    an ``invalid-input`` refusal, and still the ValueError that existing callers catch."""
+    with pytest.raises(InvalidInput) as info:
+        periods.parse_period(text)
+    assert isinstance(info.value, ValueError)
+    assert info.value.slug == "invalid-input" and info.value.status == 400

@@ -94,6 +94,26 @@ class NewClient:
     principal_id: uuid.UUID
 
 
+# Control characters (PostgreSQL cannot store NUL; an escape sequence would reach every screen
+# and CSV that shows the name) and bidirectional overrides/isolates (they can make a name read
+# as another on screen).
+_NOT_IN_NAMES = {chr(c) for c in range(0x20)} | {"\x7f"} | set("\u202a\u202b\u202c\u202d\u202e")
+_NOT_IN_NAMES |= set("\u2066\u2067\u2068\u2069")
+
+
+def clean_name(raw: str, *, max_len: int = 100) -> str:
+    """A person's name, stripped; refused if empty, too long or with characters that do not
+    belong in a name. Every way in (API, CLI, demo, imports) goes through here."""
+    name = raw.strip()
+    if not name:
+        raise InvalidInput("first and last name are required")
+    if len(name) > max_len:
+        raise InvalidInput(f"a name has at most {max_len} characters")
+    if any(ch in _NOT_IN_NAMES for ch in name):
+        raise InvalidInput("a name may not contain control or text-direction characters")
+    return name
+
+
 async def create_client(
     db: Database,
     *,
@@ -108,9 +128,7 @@ async def create_client(
     phone_e164 = to_e164(phone)
     if language not in LANGUAGES:
         raise InvalidInput("language must be fi, sv or en")
-    first_name, last_name = first_name.strip(), last_name.strip()
-    if not first_name or not last_name:
-        raise InvalidInput("first and last name are required")
+    first_name, last_name = clean_name(first_name), clean_name(last_name)
     async with UnitOfWork(db) as uow:
         s = uow.session
         now = utcnow()

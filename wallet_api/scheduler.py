@@ -109,7 +109,6 @@ class Scheduler:
 
     async def settle_now(self) -> None:
         """Settle up to the latest scheduled settlement day that has ended, if any."""
-        from datetime import date
         from pathlib import Path
 
         from payments.periods import HELSINKI, utcnow
@@ -132,7 +131,9 @@ class Scheduler:
                     settings.settlement_debtor_iban,
                     settings.settlement_debtor_bic,
                 )
-            files = await batch_files(self.db, run, debtor, date.today())
+            # The bank pays on the Helsinki day, not the server clock's.
+            today = utcnow().astimezone(HELSINKI).date()
+            files = await batch_files(self.db, run, debtor, today)
             out = Path(settings.settlement_dir)
 
             def write() -> None:

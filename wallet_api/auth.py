@@ -21,6 +21,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from payments import audit
 from payments.access import Actor, authenticate_api_key, mandate_scopes
 from payments.db import Database
 from payments.errors import DomainError, Forbidden, NotFound
@@ -113,20 +114,38 @@ def roles(*allowed: str) -> Guard:
     return guard
 
 
-async def ensure_wallet_visible(db: Database, actor: Actor, wallet_id: uuid.UUID) -> None:
+async def ensure_wallet_visible(
+    db: Database, actor: Actor, wallet_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID]:
     """A client sees their own wallet, a carer one they hold ``view`` for, a case manager
-    those of their organizer. Providers see no wallets."""
+    those of their organizer. Providers see no wallets. Returns (organizer, client)."""
     owner = await wallet_owner(db, wallet_id)
     if owner is None:
         raise NotFound("No such wallet")
     organizer_id, client_id = owner
     if actor.role == "client" and actor.client_id == client_id:
-        return
+        return owner
     if actor.role == "case_manager" and actor.organizer_id == organizer_id:
-        return
+        return owner
     if actor.role == "carer" and "view" in await mandate_scopes(db, actor.principal_id, wallet_id):
-        return
+        return owner
     raise Forbidden("You may not see this wallet")
+
+
+async def read_wallet(db: Database, actor: Actor, wallet_id: uuid.UUID, action: str) -> None:
+    """``ensure_wallet_visible``, and a case manager's read recorded in the audit trail as
+    ``action``: which services a person uses is health-related, so every staff view is
+    audited (and shown to the client under "who looked at my data")."""
+    _organizer_id, client_id = await ensure_wallet_visible(db, actor, wallet_id)
+    if actor.role == "case_manager":
+        await audit.record(
+            db,
+            action=action,
+            actor_id=actor.principal_id,
+            organizer_id=actor.organizer_id,
+            subject_client_id=client_id,
+            detail=str(wallet_id),
+        )
 
 
 async def ensure_charge_visible(db: Database, actor: Actor, charge_id: uuid.UUID) -> None:

@@ -32,6 +32,33 @@ def _with_db(fn: Callable[[Database], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
+# What a long use case calls as it goes: (done, total).
+Progress_ = Callable[[int, int], None]
+
+
+def _with_progress(
+    label: str, value: str, work: Callable[[Database, Progress_], Awaitable[T]]
+) -> T:
+    """Run ``work`` on the database with a progress bar ("<label> <value>", done of total)."""
+
+    async def run(database: Database) -> T:
+        with Progress(
+            TextColumn(f"{label} {{task.fields[value]}}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(label, total=None, value=value)
+
+            def update(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return await work(database, update)
+
+    return _with_db(run)
+
+
 def _euros(cents: int) -> str:
     return f"{cents / 100:,.2f} €".replace(",", " ")
 
@@ -134,22 +161,9 @@ def fund(month: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--month") from exc
 
-    async def run(database: Database) -> Any:
-        with Progress(
-            TextColumn("Funding {task.fields[period]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("fund", total=None, period=period)
-
-            def update(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
-            return await fund_period(database, period, progress=update)
-
-    s = _with_db(run)
+    s = _with_progress(
+        "Funding", period, lambda db, update: fund_period(db, period, progress=update)
+    )
     table = Table(title=f"Funding {period}")
     table.add_column("")
     table.add_column("envelopes", justify="right")
@@ -176,23 +190,12 @@ def statements(month: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--month") from exc
 
-    async def run(database: Database) -> Any:
-        with Progress(
-            TextColumn("Statements {task.fields[period]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("statements", total=None, period=period)
-
-            def update(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
-            return await issue_statements(database, period, progress=update)
-
     try:
-        r = _with_db(run)
+        r = _with_progress(
+            "Statements",
+            period,
+            lambda db, update: issue_statements(db, period, progress=update),
+        )
     except DomainError as exc:
         raise click.BadParameter(str(exc), param_hint="--month") from exc
     console.print(
@@ -275,24 +278,12 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
             bic=settings.settlement_debtor_bic,
         )
 
-    async def run(database: Database) -> Any:
-        with Progress(
-            TextColumn("Settling up to {task.fields[until]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("settle", total=None, until=until.isoformat())
-
-            def update(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
-            result = await settle_providers(database, until, progress=update)
+    async def run(database: Database, update: Progress_) -> Any:
+        result = await settle_providers(database, until, progress=update)
         return result, await batch_files(database, result, debtor, pay_on)
 
     try:
-        result, files = _with_db(run)
+        result, files = _with_progress("Settling up to", until.isoformat(), run)
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
     table = Table(title=f"Settlements up to {until.isoformat()}")

@@ -1,7 +1,7 @@
 """Client statements (JSON, CSV, printable HTML), the per-client report, and SVG charts.
 
 A statement is seen by the client, a carer with ``view`` and the organizer's case managers
-(``ensure_wallet_visible``); a case manager's read is audited, as for every wallet read. The
+(``read_wallet``); a case manager's read is audited, as for every wallet read. The
 charts are hand-written SVG (a bar per month and series, with <title>, <desc> and text
 labels, no script): small enough that a chart library would be more code to configure than
 this, and none we know of draws accessible, script-free SVG without a stylesheet.
@@ -22,13 +22,13 @@ from litestar import Controller, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
-from payments import audit, queries, reports, statements
+from payments import audit, reports, statements
 from payments.access import Actor
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.periods import HELSINKI, current_period, parse_period, previous_period
 from payments.statements import EnvelopeStatement, Statement
-from wallet_api.auth import ensure_wallet_visible, roles
+from wallet_api.auth import read_wallet, roles
 from wallet_api.problems import language_of
 
 READERS = roles("client", "carer", "case_manager")
@@ -158,21 +158,6 @@ def month_name(period: str, lang: str) -> str:
 def local_date(iso: str) -> str:
     d = datetime.fromisoformat(iso).astimezone(HELSINKI).date()
     return f"{d.day}.{d.month}.{d.year}"
-
-
-async def _visible(db: Database, actor: Actor, wallet_id: uuid.UUID, what: str) -> None:
-    await ensure_wallet_visible(db, actor, wallet_id)
-    if actor.role == "case_manager":
-        # Which services a person uses is health-related: every staff view is audited.
-        owner = await queries.wallet_owner(db, wallet_id)
-        await audit.record(
-            db,
-            action=what,
-            actor_id=actor.principal_id,
-            organizer_id=actor.organizer_id,
-            subject_client_id=owner[1] if owner else None,
-            detail=str(wallet_id),
-        )
 
 
 # --- CSV and HTML ---------------------------------------------------------------------------
@@ -442,7 +427,7 @@ class StatementController(Controller):
     ) -> list[dict[str, Any]]:
         """The months this wallet has a statement for, newest first, and whether each month
         is over (``closed``)."""
-        await _visible(db, actor, wallet_id, "statement.viewed")
+        await read_wallet(db, actor, wallet_id, "statement.viewed")
         return await statements.statement_months(db, wallet_id)
 
     @get(
@@ -468,7 +453,7 @@ class StatementController(Controller):
         ``?format=html`` for a printable page in the viewer's language."""
         month, suffix = _month_param(period)
         fmt = format or suffix or "json"
-        await _visible(db, actor, wallet_id, "statement.viewed")
+        await read_wallet(db, actor, wallet_id, "statement.viewed")
         lang = language_of(request)
         st = await statements.statement(db, wallet_id, month, language=lang)
         if fmt == "csv":
@@ -488,7 +473,7 @@ class StatementController(Controller):
     ) -> Response[str]:
         """This month and the ``months - 1`` before it: granted vs spent (net of refunds), as
         an SVG bar chart for the app."""
-        await _visible(db, actor, wallet_id, "wallet.viewed")
+        await read_wallet(db, actor, wallet_id, "wallet.viewed")
         lang = language_of(request)
         t = TEXT[lang]
         periods = [current_period()]

@@ -9,28 +9,13 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from payments import audit, queries
+from payments import queries
 from payments.access import Actor
 from payments.db import Database
 from wallet_api import schemas
-from wallet_api.auth import ensure_wallet_visible, roles
+from wallet_api.auth import read_wallet, roles
 
 READERS = roles("client", "carer", "case_manager")
-
-
-async def _visible(db: Database, actor: Actor, wallet_id: uuid.UUID, what: str) -> None:
-    await ensure_wallet_visible(db, actor, wallet_id)
-    if actor.role == "case_manager":
-        # Which services a person uses is health-related: every staff view is audited.
-        owner = await queries.wallet_owner(db, wallet_id)
-        await audit.record(
-            db,
-            action=what,
-            actor_id=actor.principal_id,
-            organizer_id=actor.organizer_id,
-            subject_client_id=owner[1] if owner else None,
-            detail=str(wallet_id),
-        )
 
 
 class WalletController(Controller):
@@ -40,7 +25,7 @@ class WalletController(Controller):
     @get("/{wallet_id:uuid}", guards=[READERS])
     async def get_wallet(self, wallet_id: uuid.UUID, db: Database, actor: Actor) -> schemas.Wallet:
         """The wallet's envelopes: balance, this month's allotment, spent, and expiry."""
-        await _visible(db, actor, wallet_id, "wallet.viewed")
+        await read_wallet(db, actor, wallet_id, "wallet.viewed")
         return msgspec.convert(await queries.wallet_view(db, wallet_id), schemas.Wallet)
 
     @get("/{wallet_id:uuid}/transactions", guards=[READERS])
@@ -60,7 +45,7 @@ class WalletController(Controller):
         ] = None,
     ) -> schemas.TransactionPage:
         """Movements of the wallet's envelopes, newest first, with a cursor for the next page."""
-        await _visible(db, actor, wallet_id, "transactions.viewed")
+        await read_wallet(db, actor, wallet_id, "transactions.viewed")
         page = await queries.wallet_history(
             db, wallet_id, cursor=cursor, limit=limit, kind=kind, period=period
         )

@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         metavar="PERCENT",
-        help="experiment: seed with this fillfactor on accounts (not what the schema does)",
+        help="experiment: this fillfactor on accounts (the schema has 70: migration 0008)",
     )
     args = p.parse_args(argv)
     if args.accounts_fillfactor is not None and not 10 <= args.accounts_fillfactor <= 100:

@@ -63,6 +63,7 @@ async def seed(url: str, clients: int) -> dict[str, Any]:
     from payments.db import create_database
     from payments.funding import fund_period
     from payments.periods import current_period, first_day
+    from payments.trust import set_trusted
     from wallet_api.migrate import upgrade
 
     db = create_database(url)
@@ -71,7 +72,7 @@ async def seed(url: str, clients: int) -> dict[str, Any]:
     await catalogue.add_category(
         db, organizer_id=org, code="siivous", names={"fi": "Siivous"}, unit="hour"
     )
-    _prov, prov_principal = await catalogue.create_provider(
+    prov, prov_principal = await catalogue.create_provider(
         db, organizer_id=org, name="Bench Oy", business_id="1234567-1", prices={"siivous": 3500}
     )
     period = current_period()
@@ -88,6 +89,15 @@ async def seed(url: str, clients: int) -> dict[str, Any]:
             valid_from=first_day(period),
             valid_to=None,
             lines=[DecisionLineInput("Siivous", 5_000_000, ("siivous",))],
+        )
+        # The client trusts the provider, so a charge by phone number is captured at once
+        # (without trust it would be a payment request waiting for approval).
+        await set_trusted(
+            db,
+            actor_id=c.principal_id,
+            wallet_id=c.wallet_id,
+            provider_id=prov,
+            per_charge_cap_cents=10_000,
         )
         phones.append(phone)
         keys.append(await create_api_key(db, c.principal_id, "bench"))
@@ -227,6 +237,8 @@ async def latency(
                 return
             if r.status_code != 201:
                 errors += 1
+                if errors == 1:  # say why once, instead of a silent rate of zero
+                    log(f"charge refused: {r.status_code} {r.text[:300]}")
                 return
             sent[r.json()["id"]] = t0
             responded[r.json()["id"]] = time.time()

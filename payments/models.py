@@ -256,6 +256,8 @@ class Account(Base):
         UniqueConstraint("decision_line_id", "kind"),
         Index("ix_accounts_wallet", "wallet_id"),
         Index("ix_accounts_org_kind", "organizer_id", "kind"),
+        # Room on each page for in-place (HOT) balance updates: migration 0008.
+        {"postgresql_with": {"fillfactor": 70}},
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))

@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payments.db import Database
 from payments.errors import IdempotencyKeyReused, InvalidInput
 from payments.models import IdempotencyRecord
+from payments.periods import utcnow
+from payments.uow import UnitOfWork
 
 MAX_KEY_LENGTH = 200
+# How long a key is remembered. A retry comes within seconds or minutes (a dropped connection at
+# the door, a phone that was offline); a month is far beyond any retry and keeps the table
+# from growing with every charge ever made.
+RETENTION = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -103,3 +110,17 @@ async def store_result(
     await session.execute(
         _STORE, {"p_scope": scope, "p_key": key, "p_status": status_code, "p_body": body}
     )
+
+
+async def prune(
+    db: Database, *, older_than: timedelta = RETENTION, now: datetime | None = None
+) -> int:
+    """Forget keys older than ``older_than`` (the scheduler calls this). The charges, refunds
+    and transfers they produced stay; only the replay of a long-finished request is gone."""
+    cutoff = (now or utcnow()).astimezone(UTC) - older_than
+    async with UnitOfWork(db) as uow:
+        result = await uow.session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
+        )
+        await uow.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]

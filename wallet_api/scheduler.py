@@ -24,6 +24,7 @@ import logging
 
 from sqlalchemy import text
 
+from payments import idempotency
 from payments.db import Database
 from payments.funding import FundingSummary, fund_period
 from payments.periods import current_period, previous_period
@@ -148,6 +149,7 @@ class Scheduler:
         expired_requests = await expire_requests(self.db)
         expired_holds = await expire_holds(self.db)
         await purge_tokens(self.db)
+        await idempotency.prune(self.db)
         return expired_requests, expired_holds
 
     async def _run_expiry(self) -> None:

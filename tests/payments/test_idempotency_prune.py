@@ -1,0 +1,65 @@
+"""Old idempotency keys are forgotten after the retention; recent ones still replay, and the
+money they moved stays in the ledger."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+
+from payments import idempotency
+from payments.charges import ChargeLineInput, Customer, capture_charge
+from payments.check import check_books
+from payments.db import Database
+from payments.models import Charge, IdempotencyRecord
+from payments.periods import utcnow
+from payments.uow import UnitOfWork
+from tests.factories import seed_world
+
+
+async def _count(db: Database, model: type) -> int:
+    async with UnitOfWork(db, readonly=True) as uow:
+        return int(
+            (await uow.session.execute(select(func.count()).select_from(model))).scalar_one()
+        )
+
+
+async def _charge(db: Database, w, key: str, when) -> dict:
+    out = await capture_charge(
+        db,
+        provider_id=w.provider_id,
+        customer=Customer(wallet_id=w.wallet_id),
+        lines=[ChargeLineInput("siivous", Decimal(1), 3500)],
+        idempotency_key=key,
+        request_hash="same-body",
+        now=when,
+    )
+    return {"status": out.status_code, "replayed": out.replayed, "id": out.body["id"]}
+
+
+async def test_prune_forgets_only_keys_past_the_retention(db: Database) -> None:
+    w = await seed_world(db)
+    now = utcnow()
+    old = await _charge(db, w, "old-key", now)
+    recent = await _charge(db, w, "recent-key", now)
+    # Age the keys as the calendar would: one past the 30 days, one just within.
+    async with UnitOfWork(db) as uow:
+        for key, age in (("old-key", 31), ("recent-key", 29)):
+            await uow.session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.key == key)
+                .values(created_at=now - timedelta(days=age))
+            )
+        await uow.commit()
+    assert await idempotency.prune(db, now=now) == 1
+    assert await _count(db, IdempotencyRecord) == 1
+    assert await _count(db, Charge) == 2  # the money stays
+    # The recent key still replays the first answer; nothing is charged twice.
+    again = await _charge(db, w, "recent-key", now)
+    assert again["replayed"] and again["id"] == recent["id"]
+    assert await _count(db, Charge) == 2
+    # Pruning again finds nothing; the books still add up.
+    assert await idempotency.prune(db, now=now) == 0
+    assert (await check_books(db)).ok
+    assert old["status"] == 201

@@ -358,7 +358,10 @@ def problem(
 
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    return problem(request, exc.status, exc.slug, exc.detail, exc.extra or None)
+    # A refusal that says when to try again (a rate limit) says it in the standard header too.
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return problem(request, exc.status, exc.slug, exc.detail, exc.extra or None, headers=headers)
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

@@ -170,3 +170,32 @@ async def test_an_unapproved_provider_cannot_try_pins(client, db, world, keys):
         await uow.commit()
     right = {**wrong, "pin": "2468"}
     assert (await post(client, "/api/checkout/card", keys.provider, right)).status_code == 201
+
+
+async def test_the_lookup_limit_holds_across_server_processes(client, db, world, keys):
+    """Two app instances (as two `wallet serve` processes would be) share one allowance: the
+    counters are in the database, not in one process's memory."""
+    from litestar.testing import AsyncTestClient
+
+    from wallet_api.app import create_app
+    from wallet_api.settings import Settings
+
+    second_app = create_app(
+        Settings(
+            database_url=db.url,
+            redis_url=None,
+            scheduler=False,
+            scheduler_interval_s=300,
+            max_body_bytes=64 * 1024,
+        )
+    )
+    async with AsyncTestClient(app=second_app) as second:
+        for i in range(LOOKUP_LIMIT):
+            via = client if i % 2 else second
+            r = await post(via, "/api/checkout/phone", keys.provider,
+                           {"phone": "0409999999", "lines": CLEANING_2H})  # fmt: skip
+            assert r.status_code == 422
+        for via in (client, second):
+            r = await post(via, "/api/checkout/phone", keys.provider,
+                           {"phone": world.phone, "lines": CLEANING_2H})  # fmt: skip
+            assert r.status_code == 429 and int(r.headers["retry-after"]) > 0

@@ -7,17 +7,14 @@ a 404 problem after the guards ran (not a router 404 before them).
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections import deque
 from datetime import timedelta
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import TooManyRequestsException
 
-from payments import audit, cards, checkout, requests, tokens, visits
+from payments import audit, cards, checkout, identity, requests, tokens, visits
 from payments.access import Actor
 from payments.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
@@ -40,36 +37,16 @@ REQUEST_QR_PREFIX = "hbpay:request:"
 # Phone-number and code lookups per provider and window: enough for a busy day at the door,
 # far too few to walk a number range.
 LOOKUP_LIMIT = 30
-LOOKUP_WINDOW_S = 600.0
+LOOKUP_WINDOW_S = 600
 
 
-class Limiter:
-    """Attempts per key in a sliding window, in this process's memory."""
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._hits: dict[str, deque[float]] = {}
-
-    def hit(self, key: str) -> None:
-        now = time.monotonic()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window_s:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            retry = max(1, int(hits[0] + self.window_s - now) + 1)
-            raise TooManyRequestsException(
-                "Too many lookups; wait a moment and try again",
-                headers={"Retry-After": str(retry)},
-            )
-        hits.append(now)
-
-
-def _limiter(request: Request[Any, Any, Any]) -> Limiter:
-    state = request.app.state
-    if getattr(state, "checkout_limiter", None) is None:
-        state.checkout_limiter = Limiter(LOOKUP_LIMIT, LOOKUP_WINDOW_S)
-    limiter: Limiter = state.checkout_limiter
-    return limiter
+async def _count_lookup(db: Database, actor: Actor) -> None:
+    """Count a phone-number, code or card lookup against the provider's allowance (429 with
+    Retry-After when it is used up). The counters are in the database, so the limit holds
+    across every ``wallet serve`` process, as the sign-in limits do."""
+    await identity.hit(
+        db, f"lookup:{actor.provider_id}", limit=LOOKUP_LIMIT, window_s=LOOKUP_WINDOW_S
+    )
 
 
 def _lines(data: Any) -> list[ChargeLineInput]:
@@ -94,7 +71,7 @@ async def _customer(
             card_verified=True,
         ), False
     if data.phone is not None:
-        _limiter(request).hit(f"lookup:{actor.provider_id}")
+        await _count_lookup(db, actor)
         return Customer(phone_e164=to_e164(data.phone)), True
     return Customer(token=data.token, token_code=data.code), False
 
@@ -112,7 +89,7 @@ async def _verify_card(
             pin=pin or "",
         )
     except DomainError as exc:
-        _limiter(request).hit(f"lookup:{actor.provider_id}")
+        await _count_lookup(db, actor)
         await audit.record(
             db,
             action="checkout.card_refused",
@@ -142,7 +119,7 @@ class CheckoutController(Controller):
         Retry-After) and audited."""
         data = await strict_body(request, cs.PhoneCheckout)
         key = validate_key(idempotency_key)
-        _limiter(request).hit(f"lookup:{actor.provider_id}")
+        await _count_lookup(db, actor)
         result = "error"
         try:
             outcome = await checkout.phone_checkout(
@@ -193,7 +170,7 @@ class CheckoutController(Controller):
             )
         except DomainError as exc:
             if exc.slug == "token-invalid":
-                _limiter(request).hit(f"lookup:{actor.provider_id}")
+                await _count_lookup(db, actor)
             raise
         return respond(outcome, schemas.Charge)
 

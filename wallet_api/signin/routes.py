@@ -27,12 +27,11 @@ from payments.identity import (
     IssuedInvite,
     NewSession,
     PasskeyUnknown,
-    RateLimited,
     SessionInfo,
 )
 from wallet_api import marketplace_schemas as ms
 from wallet_api.auth import roles, session_of, signed_in
-from wallet_api.problems import language_of, problem
+from wallet_api.problems import language_of
 from wallet_api.routes.deps import MAX_ROW_ID, strict_body
 from wallet_api.settings import Settings
 from wallet_api.signin import ceremony
@@ -48,18 +47,8 @@ PUBLIC = {"public": True}
 WARN_BEFORE_S = 120
 
 
-def rate_limited_handler(request: Request[Any, Any, Any], exc: RateLimited) -> Response[Any]:
-    return problem(
-        request,
-        429,
-        exc.slug,
-        exc.detail,
-        exc.extra,
-        headers={"Retry-After": str(exc.retry_after)},
-    )
-
-
-HANDLERS: dict[type[Exception] | int, Any] = {RateLimited: rate_limited_handler}
+# Rate limits answer through the app-wide domain-error handler (with Retry-After).
+HANDLERS: dict[type[Exception] | int, Any] = {}
 
 
 def _settings(request: Request[Any, Any, Any]) -> Settings:

@@ -29,8 +29,12 @@ lint: install
 services:
 	bash .ci/services
 
+## B1-B5 in one go (about 10 minutes; run it on a quiet machine): charges vs pgbench and raw
+## sqlite3, monthly funding vs a bare INSERT ... SELECT, live-event latency and SSE memory.
 bench: install services
-	$(PY) -m bench.run
+	$(PY) -m bench.run --wait-quiet 60
+	$(PY) -m bench.funding_bench
+	$(PY) -m bench.live_bench --rate 60
 
 ## The long reliability suite: bank test, 20 kill -9s and PostgreSQL restarts, deep fuzzing
 ## (docs/reliability.md). The short version runs inside `make test`.

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import idempotency, ledger, tokens, trust
@@ -235,12 +235,18 @@ class Pricing:
         return {x.category_id for x in self.listed}
 
     async def for_wallet(self, s: AsyncSession, wallet: Wallet, now: datetime) -> list[Priced]:
-        """Each line on the envelope of a decision valid today that covers it."""
-        return await self.for_envelopes(s, await _envelopes_for(s, wallet, self.category_ids, now))
+        """Each line on the envelope of a decision valid today that covers it (envelopes and
+        their vouchers in one query)."""
+        envelopes, vouchers = await _envelopes_for(s, wallet, self.category_ids, now)
+        return self._split(envelopes, vouchers)
 
     async def for_envelopes(self, s: AsyncSession, envelopes: dict[uuid.UUID, int]) -> list[Priced]:
         """Each line on the given envelope (category id -> envelope), split at its voucher."""
-        vouchers = await _vouchers(s, set(envelopes.values()))
+        return self._split(envelopes, await _vouchers(s, set(envelopes.values())))
+
+    def _split(
+        self, envelopes: dict[uuid.UUID, int], vouchers: dict[int, int | None]
+    ) -> list[Priced]:
         out: list[Priced] = []
         for x in self.listed:
             env = envelopes[x.category_id]
@@ -551,37 +557,50 @@ async def _find_wallet(s: AsyncSession, organizer_id: uuid.UUID, customer: Custo
     return wallet
 
 
+# Built once: the charge path runs this on every charge (see payments.prices for why).
+_LINE_CATS = DecisionLineCategory.__table__
+_LINES = DecisionLine.__table__
+_DECISIONS = Decision.__table__
+_ACCOUNTS = Account.__table__
+_ENVELOPES_FOR = (
+    select(_LINE_CATS.c.category_id, _ACCOUNTS.c.id, _LINES.c.voucher_value_cents)
+    .join(_LINES, _LINES.c.id == _LINE_CATS.c.line_id)
+    .join(_DECISIONS, _DECISIONS.c.id == _LINES.c.decision_id)
+    .join(
+        _ACCOUNTS,
+        and_(_ACCOUNTS.c.decision_line_id == _LINES.c.id, _ACCOUNTS.c.kind == ENVELOPE),
+    )
+    .where(
+        _ACCOUNTS.c.wallet_id == bindparam("wallet_id"),
+        _LINE_CATS.c.category_id.in_(bindparam("category_ids", expanding=True)),
+        _DECISIONS.c.valid_from <= bindparam("today"),
+        or_(_DECISIONS.c.valid_to.is_(None), _DECISIONS.c.valid_to >= bindparam("today")),
+        _ACCOUNTS.c.funded_period.is_not(None),
+    )
+    .order_by(_ACCOUNTS.c.id)
+)
+
+
 async def _envelopes_for(
     s: AsyncSession, wallet: Wallet, category_ids: set[uuid.UUID], now: datetime
-) -> dict[uuid.UUID, int]:
+) -> tuple[dict[uuid.UUID, int], dict[int, int | None]]:
     """For each category, the funded envelope (account id) of a decision valid today that
-    covers it. The oldest line wins if several do."""
+    covers it (the oldest line wins if several do), and each envelope's voucher value."""
     today = now.astimezone(HELSINKI).date()
     rows = (
         await s.execute(
-            select(DecisionLineCategory.category_id, Account.id)
-            .join(DecisionLine, DecisionLine.id == DecisionLineCategory.line_id)
-            .join(Decision, Decision.id == DecisionLine.decision_id)
-            .join(
-                Account,
-                and_(Account.decision_line_id == DecisionLine.id, Account.kind == ENVELOPE),
-            )
-            .where(
-                Account.wallet_id == wallet.id,
-                DecisionLineCategory.category_id.in_(category_ids),
-                Decision.valid_from <= today,
-                or_(Decision.valid_to.is_(None), Decision.valid_to >= today),
-                Account.funded_period.is_not(None),
-            )
-            .order_by(Account.id)
+            _ENVELOPES_FOR,
+            {"wallet_id": wallet.id, "category_ids": list(category_ids), "today": today},
         )
     ).all()
     found: dict[uuid.UUID, int] = {}
-    for cat_id, acc_id in rows:
+    vouchers: dict[int, int | None] = {}
+    for cat_id, acc_id, voucher in rows:
         found.setdefault(cat_id, int(acc_id))
+        vouchers[int(acc_id)] = int(voucher) if voucher is not None else None
     if set(found) != category_ids:
         raise NotInBudget(_NOT_IN_BUDGET)
-    return found
+    return found, vouchers
 
 
 async def refund_charge(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, insert, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -75,20 +75,35 @@ def in_force_on(day: date) -> ColumnElement[bool]:
     )
 
 
+# The charge path asks this on every charge: built once (Core, bound parameters), so a charge
+# spends no CPU building and cache-keying the statement (it was a third of the server's time
+# per charge, measured with py-spy on bench.charge_cpu).
+_V = ProviderPriceVersion.__table__
+_NEWER = _V.alias("newer")
+_PRICES_IN_FORCE = select(_V.c.category_id, _V.c.unit_price_cents).where(
+    _V.c.provider_id == bindparam("provider_id"),
+    _V.c.category_id.in_(bindparam("category_ids", expanding=True)),
+    _V.c.effective_from <= bindparam("day"),
+    ~exists().where(
+        _NEWER.c.provider_id == _V.c.provider_id,
+        _NEWER.c.category_id == _V.c.category_id,
+        _NEWER.c.effective_from <= bindparam("day"),
+        _NEWER.c.effective_from > _V.c.effective_from,
+    ),
+)
+
+
 async def prices_in_force(
     s: AsyncSession, provider_id: uuid.UUID, category_ids: set[uuid.UUID], day: date
 ) -> dict[uuid.UUID, int]:
-    """{category id: unit price in cents} in force on ``day``; categories without one are
-    missing from the answer."""
+    """{category id: unit price in cents} in force on ``day`` (the same rows as
+    :func:`in_force_on`); categories without one are missing from the answer."""
     if not category_ids:
         return {}
     rows = (
         await s.execute(
-            select(ProviderPriceVersion.category_id, ProviderPriceVersion.unit_price_cents).where(
-                ProviderPriceVersion.provider_id == provider_id,
-                ProviderPriceVersion.category_id.in_(category_ids),
-                in_force_on(day),
-            )
+            _PRICES_IN_FORCE,
+            {"provider_id": provider_id, "category_ids": list(category_ids), "day": day},
         )
     ).all()
     return {cat: int(cents) for cat, cents in rows}

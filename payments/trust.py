@@ -12,8 +12,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import BigInteger, String, Table, bindparam, case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.checkout_models import TrustedProvider
@@ -167,26 +168,38 @@ async def use_trust(
     One conditional UPDATE: the per-charge cap, and the month's running total restarted when
     the month has changed, checked and advanced in the same statement.
     """
-    period = period_of(now)
-    spent_after = case(
-        (TrustedProvider.month_period == period, TrustedProvider.month_spent_cents + total),
-        else_=total,
-    )
     result = await s.execute(
-        update(TrustedProvider)
-        .execution_options(synchronize_session=False)
-        .where(
-            TrustedProvider.wallet_id == wallet_id,
-            TrustedProvider.provider_id == provider_id,
-            TrustedProvider.per_charge_cap_cents >= total,
-            or_(
-                TrustedProvider.monthly_cap_cents.is_(None),
-                spent_after <= TrustedProvider.monthly_cap_cents,
-            ),
-        )
-        .values(month_spent_cents=spent_after, month_period=period)
+        _USE_TRUST,
+        {
+            "p_wallet": wallet_id,
+            "p_provider": provider_id,
+            "p_total": total,
+            "p_period": period_of(now),
+        },
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# Built once with bound parameters: every charge by phone number or wallet id runs it (the
+# ``p_`` names keep clear of the column names, which an UPDATE would take as SET values).
+_T = cast(Table, TrustedProvider.__table__)
+_SPENT_AFTER = case(
+    (
+        _T.c.month_period == bindparam("p_period", type_=String),
+        _T.c.month_spent_cents + bindparam("p_total", type_=BigInteger),
+    ),
+    else_=bindparam("p_total", type_=BigInteger),
+)
+_USE_TRUST = (
+    update(_T)
+    .where(
+        _T.c.wallet_id == bindparam("p_wallet"),
+        _T.c.provider_id == bindparam("p_provider"),
+        _T.c.per_charge_cap_cents >= bindparam("p_total", type_=BigInteger),
+        or_(_T.c.monthly_cap_cents.is_(None), _SPENT_AFTER <= _T.c.monthly_cap_cents),
+    )
+    .values(month_spent_cents=_SPENT_AFTER, month_period=bindparam("p_period", type_=String))
+)
 
 
 async def holds_by_phone_allowed(

@@ -14,12 +14,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, insert, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Date,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from payments.db import Database
 from payments.errors import (
@@ -60,36 +69,33 @@ def helsinki_day(moment: datetime) -> date:
     return moment.astimezone(HELSINKI).date()
 
 
-def in_force_on(day: date) -> ColumnElement[bool]:
+_V = cast(Table, ProviderPriceVersion.__table__)
+
+
+def in_force_on(day: date | BindParameter[date]) -> ColumnElement[bool]:
     """Rows of ``ProviderPriceVersion`` that are in force on ``day``: started on or before it,
-    with no later-starting version of the same (provider, category) also started by then."""
-    newer = aliased(ProviderPriceVersion)
+    with no later-starting version of the same (provider, category) also started by then.
+    ``day`` may be a bound parameter, for a statement built once. (Core columns of the same
+    table, so ORM selects of ``ProviderPriceVersion`` use it as they are.)"""
+    newer = _V.alias()
     return and_(
-        ProviderPriceVersion.effective_from <= day,
+        _V.c.effective_from <= day,
         ~exists().where(
-            newer.provider_id == ProviderPriceVersion.provider_id,
-            newer.category_id == ProviderPriceVersion.category_id,
-            newer.effective_from <= day,
-            newer.effective_from > ProviderPriceVersion.effective_from,
+            newer.c.provider_id == _V.c.provider_id,
+            newer.c.category_id == _V.c.category_id,
+            newer.c.effective_from <= day,
+            newer.c.effective_from > _V.c.effective_from,
         ),
     )
 
 
 # The charge path asks this on every charge: built once (Core, bound parameters), so a charge
-# spends no CPU building and cache-keying the statement (it was a third of the server's time
-# per charge, measured with py-spy on bench.charge_cpu).
-_V = ProviderPriceVersion.__table__
-_NEWER = _V.alias("newer")
+# spends no CPU building the statement (it was a third of the server's time per charge,
+# measured with py-spy on bench.charge_cpu).
 _PRICES_IN_FORCE = select(_V.c.category_id, _V.c.unit_price_cents).where(
     _V.c.provider_id == bindparam("provider_id"),
     _V.c.category_id.in_(bindparam("category_ids", expanding=True)),
-    _V.c.effective_from <= bindparam("day"),
-    ~exists().where(
-        _NEWER.c.provider_id == _V.c.provider_id,
-        _NEWER.c.category_id == _V.c.category_id,
-        _NEWER.c.effective_from <= bindparam("day"),
-        _NEWER.c.effective_from > _V.c.effective_from,
-    ),
+    in_force_on(bindparam("day", type_=Date)),
 )
 
 

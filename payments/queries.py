@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from payments.db import Database
@@ -57,21 +58,26 @@ async def wallet_owner(db: Database, wallet_id: uuid.UUID) -> tuple[uuid.UUID, u
     return None if row is None else (row[0], row[1])
 
 
+async def wallet_with_client(s: AsyncSession, wallet_id: uuid.UUID) -> tuple[Wallet, Client]:
+    """The wallet and its client, or ``not-found``."""
+    found = (
+        await s.execute(
+            select(Wallet, Client)
+            .join(Client, Client.id == Wallet.client_id)
+            .where(Wallet.id == wallet_id)
+        )
+    ).first()
+    if found is None:
+        raise NotFound("No such wallet")
+    return found[0], found[1]
+
+
 async def wallet_view(db: Database, wallet_id: uuid.UUID) -> dict[str, Any]:
     """The wallet with each envelope: balance, the month's allotment, spent, when it expires."""
     period = current_period()
     async with UnitOfWork(db, readonly=True) as uow:
         s = uow.session
-        wallet_row = (
-            await s.execute(
-                select(Wallet, Client)
-                .join(Client, Client.id == Wallet.client_id)
-                .where(Wallet.id == wallet_id)
-            )
-        ).first()
-        if wallet_row is None:
-            raise NotFound("No such wallet")
-        wallet, client = wallet_row
+        wallet, client = await wallet_with_client(s, wallet_id)
         envs = (
             await s.execute(
                 select(Account, DecisionLine, Decision)

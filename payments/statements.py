@@ -38,7 +38,6 @@ from payments.models import (
     Account,
     Charge,
     ChargeLine,
-    Client,
     DecisionLine,
     DecisionLineCategory,
     OutboxEvent,
@@ -49,6 +48,7 @@ from payments.models import (
 )
 from payments.outbox import STATEMENT_READY
 from payments.periods import current_period, parse_period, utcnow
+from payments.queries import wallet_with_client
 from payments.statement_models import StatementNotice
 from payments.uow import UnitOfWork
 
@@ -282,16 +282,7 @@ async def statement(
     lang = language if language in ("fi", "sv", "en") else "fi"
     async with UnitOfWork(db, readonly=True) as uow:
         s = uow.session
-        found = (
-            await s.execute(
-                select(Wallet, Client)
-                .join(Client, Client.id == Wallet.client_id)
-                .where(Wallet.id == wallet_id)
-            )
-        ).first()
-        if found is None:
-            raise NotFound("No such wallet")
-        wallet, client = found
+        wallet, client = await wallet_with_client(s, wallet_id)
         envs = (
             await s.execute(
                 select(Account.id, DecisionLine.id, DecisionLine.label)

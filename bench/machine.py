@@ -25,7 +25,23 @@ def machine_info() -> dict[str, Any]:
         info["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
     except OSError:
         pass
+    info["python_speed_ms"] = python_speed_ms()
     return info
+
+
+def python_speed_ms() -> float:
+    """Milliseconds for a fixed pure-Python loop (best of five): how fast one core runs Python
+    here. Machines of the same kind have differed by 3x from one day to the next; this figure
+    lets two runs' absolute rates be compared, and explains why a ratio against a C yardstick
+    (pgbench, sqlite3) moves with it."""
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(300_000):
+            total += i % 7
+        best = min(best, time.perf_counter() - t0)
+    return round(best * 1000, 2)
 
 
 def _cpu_model() -> str:

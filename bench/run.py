@@ -3,16 +3,18 @@
 Measures, in order:
 
 (a) ``pgbench`` tpcb-like on the same PostgreSQL (scale 10, -c16 -j2 -M prepared);
+(e) the stack's floor: pgbench's own transaction behind the app's HTTP and database stack
+    (``bench.floor``), as many per second as the same load generator gets;
 (b) captured charges per second through HTTP on PostgreSQL, the full charge path, from C
     keep-alive connections (closed loop); then the same with every charge to one provider (B3);
     then an open loop at a fixed rate of half the closed-loop figure, for p99 at that rate (B1);
 (d) a raw ``sqlite3`` loop doing the same writes with the same durability;
 (c) captured charges per second through HTTP on SQLite.
 
-and prints the ratios (b)/(a), (c)/(d), hot/uniform, with p50/p99 latencies. Results go to
-``bench/results/<timestamp>.json`` (with the server logs beside them). Everything runs on
-loopback, every phase is bounded in time and in count, the server subprocess is stopped and
-the scratch databases are dropped, also on failure.
+and prints the ratios (b)/(a), (e)/(a), (b)/(e), (c)/(d), hot/uniform, with p50/p99
+latencies. Results go to ``bench/results/<timestamp>.json`` (with the server logs beside
+them). Everything runs on loopback, every phase is bounded in time and in count, the server
+subprocess is stopped and the scratch databases are dropped, also on failure.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import floor
 from bench import pg as pgmod
 from bench.load import ChargeLoad, run_load
 from bench.machine import cpu_sample, cpu_usage, machine_info
@@ -86,6 +89,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-open-loop", action="store_true", help="skip the fixed-rate phase")
     p.add_argument("--no-hot", action="store_true", help="skip the hot-provider phase")
     p.add_argument("--no-pgbench", action="store_true", help="skip pgbench (no B1 ratio)")
+    p.add_argument("--no-floor", action="store_true", help="skip the stack's floor (bench.floor)")
+    p.add_argument(
+        "--floor-driver",
+        choices=("sqlalchemy", "asyncpg"),
+        default="sqlalchemy",
+        help="the floor's database layer: the app's (default) or the driver alone",
+    )
     p.add_argument("--no-check", action="store_true", help="skip the books check after a run")
     p.add_argument(
         "--wait-quiet",
@@ -319,6 +329,24 @@ def _show_phase(name: str, r: dict[str, Any]) -> None:
     )
 
 
+async def floor_phase(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
+    """(e) pgbench's transaction behind the app's stack, closed loop like (b)."""
+    url = await floor.prepare(args.pg)
+    try:
+        log_path = args.results / f"{stamp}-server-floor.log"
+        with floor.floor_server(url, log_path, args.floor_driver) as server:
+            log(f"floor ({args.floor_driver}): pgbench's transaction on {server.base_url}")
+            load = ChargeLoad(
+                host=HOST, port=server.port, provider_keys=["-"], phones=["+358401000000"]
+            )
+            result = await measured_load(server, load, args)
+        result["driver"] = args.floor_driver
+        _show_phase("floor", result)
+        return result
+    finally:
+        await floor.drop(args.pg)
+
+
 async def pg_http(args: argparse.Namespace, stamp: str, results: dict[str, Any]) -> None:
     url = f"{args.pg}/{PG_WALLET_DB}"
     await pgmod.recreate_database(args.pg, PG_WALLET_DB)
@@ -378,6 +406,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     "pgbench",
                     lambda: run_pgbench(args.pg, duration=max(1, round(args.duration)), log=log),
                 )
+            if not args.no_floor:
+                await guarded(results, "floor", lambda: floor_phase(args, stamp))
             await guarded(results, "pg_phases", lambda: pg_http(args, stamp, results))
         if "sqlite" in args.engines:
             await quiet(args)
@@ -440,6 +470,10 @@ def ratios(r: dict[str, Any]) -> dict[str, float | None]:
     return {
         "B1_pg_http_vs_pgbench": ratio(get("pg_http", "charges_per_s"), get("pgbench", "tps")),
         "B1_p99_ms_at_half_rate": get("pg_http_open", "p99_ms"),
+        "floor_vs_pgbench": ratio(get("floor", "charges_per_s"), get("pgbench", "tps")),
+        "B1_pg_http_vs_floor": ratio(
+            get("pg_http", "charges_per_s"), get("floor", "charges_per_s")
+        ),
         "B2_sqlite_http_vs_raw": ratio(
             get("sqlite_http", "charges_per_s"), get("sqlite_raw", "writes_per_s")
         ),
@@ -492,10 +526,19 @@ def render(r: dict[str, Any]) -> str:
 
     add("pgbench tpcb-like (c16 j2 prepared)", "pgbench", "tps", "1x")
     add(
+        f"stack floor: pgbench's txn via HTTP, C={s['concurrency']}",
+        "floor",
+        "charges_per_s",
+        x(rat.get("floor_vs_pgbench")) + " pgbench",
+    )
+    add(
         f"HTTP charges, PostgreSQL, C={s['concurrency']}",
         "pg_http",
         "charges_per_s",
-        x(rat["B1_pg_http_vs_pgbench"]) + " pgbench",
+        x(rat["B1_pg_http_vs_pgbench"])
+        + " pgbench, "
+        + x(rat.get("B1_pg_http_vs_floor"))
+        + " floor",
     )
     add(
         "  same, every charge to one provider",
@@ -557,7 +600,8 @@ def render(r: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         f"machine: {m['nproc']} cores, {m['cpu_model']}, {m['memory_gib']} GiB, "
-        f"Linux {m['kernel']}, Python {m['python']}, SQLite {m['sqlite']}"
+        f"Linux {m['kernel']}, Python {m['python']}, SQLite {m['sqlite']}; "
+        f"Python speed {m.get('python_speed_ms')} ms (bench.machine.python_speed_ms)"
     )
     if pgs:
         lines.append(

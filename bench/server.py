@@ -60,6 +60,7 @@ class Server:
         start_timeout: float = 90.0,
         serve_args: list[str] | None = None,
         wrapper: list[str] | None = None,
+        command: list[str] | None = None,
     ) -> None:
         self.database_url = database_url
         self.log_path = log_path
@@ -69,6 +70,8 @@ class Server:
         self.start_timeout = start_timeout
         self.serve_args = serve_args or []
         self.wrapper = wrapper or []  # e.g. a profiler: py-spy record -o ... --
+        # Another ASGI server command instead of `wallet serve` (it gets --port): bench.floor.
+        self.command = command
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.exit_code: int | None = None
@@ -89,9 +92,12 @@ class Server:
         env = dict(os.environ)
         env.update(self.extra_env)
         env["WALLET_DATABASE_URL"] = self.database_url
-        cmd = [str(self.wallet), "serve", "--host", HOST, "--port", str(self.port)]
-        if self.workers != 1:
-            cmd += ["--workers", str(self.workers)]
+        if self.command is not None:
+            cmd = [*self.command, "--port", str(self.port)]
+        else:
+            cmd = [str(self.wallet), "serve", "--host", HOST, "--port", str(self.port)]
+            if self.workers != 1:
+                cmd += ["--workers", str(self.workers)]
         cmd = self.wrapper + cmd + self.serve_args
         self._log = self.log_path.open("ab")
         self._log.write(f"\n$ {' '.join(cmd)}\n".encode())

@@ -1,0 +1,79 @@
+"""``make bench`` keeps working: a short run of every phase of ``bench.run``, for real.
+
+Rates from so short a run mean nothing; what is checked is that each phase ran (pgbench, the
+stack's floor, the HTTP charge load on PostgreSQL with its hot-provider and open-loop phases,
+the raw sqlite3 loop and the HTTP load on SQLite), that every charge answered 201 is in the
+ledger exactly once, that the books check passed afterwards, and that the command printed the
+table and wrote the JSON it points to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bench import run as bench_run
+from bench.server import DEFAULT_WALLET
+from tests.conftest import PG_BASE, need
+
+
+async def _pg_up() -> bool:
+    try:
+        conn = await asyncpg.connect(PG_BASE + "/postgres", timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
+def test_every_phase_of_the_benchmark_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not asyncio.run(_pg_up()):
+        need(f"PostgreSQL at {PG_BASE} is not reachable")
+    if shutil.which("pgbench") is None and not Path("/usr/bin/pgbench").exists():
+        need("pgbench is not installed (postgresql-client)")
+    if not DEFAULT_WALLET.exists():
+        need("the wallet executable is not installed in .venv (make install)")
+    code = bench_run.cli(
+        [
+            "--quick",
+            "--duration",
+            "2",
+            "--warmup",
+            "0.5",
+            "--clients",
+            "40",
+            "--providers",
+            "3",
+            "--concurrency",
+            "4",
+            "--pg",
+            PG_BASE,
+            "--results",
+            str(tmp_path),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    [written] = tmp_path.glob("*Z.json")
+    results = json.loads(written.read_text())
+
+    assert not results.get("errors"), results.get("errors")
+    for phase in ("pgbench", "floor", "pg_http_hot", "pg_http_open", "sqlite_raw"):
+        assert results[phase], phase
+    assert results["floor"]["captured"] > 0
+    for engine in ("pg", "sqlite"):
+        http = results[f"{engine}_http"]
+        assert http["captured"] > 0 and set(http["statuses"]) == {"201"}, http
+        verified = results[f"{engine}_verify"]
+        assert verified["counts_match"] and verified["books_ok"], verified
+    ratios = results["ratios"]
+    assert ratios["B1_pg_http_vs_pgbench"] and ratios["B1_pg_http_vs_floor"]
+    assert ratios["B2_sqlite_http_vs_raw"]
+    assert "stack floor" in printed and f"results: {written}" in printed

@@ -13,9 +13,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import idempotency, ledger, tokens, trust
@@ -321,21 +321,22 @@ async def write_charge(
     share = sum(i.client_share_cents for i in items)
     period = min(i.period for i in items)
     await s.execute(
-        insert(Charge).values(
-            id=charge_id,
-            organizer_id=provider.organizer_id,
-            provider_id=provider.id,
-            wallet_id=wallet_id,
-            status="captured",
-            total_cents=total,
-            refunded_cents=0,
-            period=period,
-            created_at=now,
-            client_share_cents=share,
-        )
+        _INSERT_CHARGE,
+        {
+            "id": charge_id,
+            "organizer_id": provider.organizer_id,
+            "provider_id": provider.id,
+            "wallet_id": wallet_id,
+            "status": "captured",
+            "total_cents": total,
+            "refunded_cents": 0,
+            "period": period,
+            "created_at": now,
+            "client_share_cents": share,
+        },
     )
     await s.execute(
-        insert(ChargeLine),
+        _INSERT_CHARGE_LINE,
         [
             {
                 "id": uuid.uuid4(),
@@ -476,21 +477,14 @@ async def _check_prices(
 ) -> list[Listed]:
     """Client-independent checks: known category, provider approved for it, price within the
     list price in force on the charge's day (Helsinki) and the organizer's cap."""
-    codes = {line.category for line in lines}
     rows = (
         await s.execute(
-            select(ServiceCategory, ProviderPrice)
-            .outerjoin(
-                ProviderPrice,
-                and_(
-                    ProviderPrice.category_id == ServiceCategory.id,
-                    ProviderPrice.provider_id == provider.id,
-                ),
-            )
-            .where(
-                ServiceCategory.organizer_id == provider.organizer_id,
-                ServiceCategory.code.in_(codes),
-            )
+            _CATEGORIES_WITH_PRICES,
+            {
+                "provider_id": provider.id,
+                "organizer_id": provider.organizer_id,
+                "codes": sorted({line.category for line in lines}),
+            },
         )
     ).all()
     by_code = {cat.code: (cat, price) for cat, price in rows}
@@ -532,7 +526,6 @@ _NOT_IN_BUDGET = "This service is not in the customer's budget"
 
 
 async def _find_wallet(s: AsyncSession, organizer_id: uuid.UUID, customer: Customer) -> Wallet:
-    stmt = select(Wallet)
     if customer.token is not None or customer.token_code is not None:
         # Consumed in the charge's transaction: single-use, and a refused charge gives it back.
         wallet_id = await tokens.consume(
@@ -542,22 +535,49 @@ async def _find_wallet(s: AsyncSession, organizer_id: uuid.UUID, customer: Custo
             code=customer.token_code,
             now=utcnow(),
         )
-        stmt = stmt.where(Wallet.id == wallet_id, Wallet.organizer_id == organizer_id)
+        params: dict[str, object] = {"wallet_id": wallet_id}
+        stmt = _WALLET_BY_ID
     elif customer.wallet_id is not None:
-        stmt = stmt.where(Wallet.id == customer.wallet_id, Wallet.organizer_id == organizer_id)
+        stmt, params = _WALLET_BY_ID, {"wallet_id": customer.wallet_id}
     elif customer.phone_e164 is not None:
-        stmt = stmt.join(Client, Client.id == Wallet.client_id).where(
-            Client.organizer_id == organizer_id, Client.phone_e164 == customer.phone_e164
-        )
+        stmt, params = _WALLET_BY_PHONE, {"phone": customer.phone_e164}
     else:
         raise InvalidInput("Identify the customer by phone number or wallet")
-    wallet = (await s.execute(stmt)).scalar_one_or_none()
+    wallet = (await s.execute(stmt, {**params, "organizer_id": organizer_id})).scalar_one_or_none()
     if wallet is None:
         raise NotInBudget(_NOT_IN_BUDGET)
     return wallet
 
 
-# Built once: the charge path runs this on every charge (see payments.prices for why).
+# Built once with bound parameters: the charge path runs these on every charge, and building
+# a statement per call (construction, cache key, ORM DML path) cost more CPU than running it
+# (bench.charge_cpu; see payments.prices).
+_INSERT_CHARGE = insert(cast(Table, Charge.__table__))
+_INSERT_CHARGE_LINE = insert(cast(Table, ChargeLine.__table__))
+_CATEGORIES_WITH_PRICES = (
+    select(ServiceCategory, ProviderPrice)
+    .outerjoin(
+        ProviderPrice,
+        and_(
+            ProviderPrice.category_id == ServiceCategory.id,
+            ProviderPrice.provider_id == bindparam("provider_id"),
+        ),
+    )
+    .where(
+        ServiceCategory.organizer_id == bindparam("organizer_id"),
+        ServiceCategory.code.in_(bindparam("codes", expanding=True)),
+    )
+)
+_WALLET_BY_ID = select(Wallet).where(
+    Wallet.id == bindparam("wallet_id"), Wallet.organizer_id == bindparam("organizer_id")
+)
+_WALLET_BY_PHONE = (
+    select(Wallet)
+    .join(Client, Client.id == Wallet.client_id)
+    .where(
+        Client.organizer_id == bindparam("organizer_id"), Client.phone_e164 == bindparam("phone")
+    )
+)
 _LINE_CATS = DecisionLineCategory.__table__
 _LINES = DecisionLine.__table__
 _DECISIONS = Decision.__table__

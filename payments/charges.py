@@ -42,15 +42,13 @@ from payments.models import (
     DecisionLine,
     DecisionLineCategory,
     Provider,
-    ProviderPrice,
     Refund,
-    ServiceCategory,
     Transfer,
     Wallet,
 )
 from payments.outbox import CHARGE_CAPTURED, REFUND_CREATED, emit
 from payments.periods import HELSINKI, utcnow
-from payments.prices import helsinki_day, prices_in_force
+from payments.prices import helsinki_day, listings
 from payments.uow import UnitOfWork
 
 MAX_LINES = 20
@@ -477,41 +475,35 @@ async def _check_prices(
 ) -> list[Listed]:
     """Client-independent checks: known category, provider approved for it, price within the
     list price in force on the charge's day (Helsinki) and the organizer's cap."""
-    rows = (
-        await s.execute(
-            _CATEGORIES_WITH_PRICES,
-            {
-                "provider_id": provider.id,
-                "organizer_id": provider.organizer_id,
-                "codes": sorted({line.category for line in lines}),
-            },
-        )
-    ).all()
-    by_code = {cat.code: (cat, price) for cat, price in rows}
-    in_force = await prices_in_force(s, provider.id, {cat.id for cat, _ in rows}, helsinki_day(now))
+    listed = await listings(
+        s,
+        provider_id=provider.id,
+        organizer_id=provider.organizer_id,
+        codes={line.category for line in lines},
+        day=helsinki_day(now),
+    )
     priced: list[Listed] = []
     for line in lines:
-        if line.category not in by_code:
+        if line.category not in listed:
             raise UnknownCategory(f"Unknown service: {line.category}")
-        cat, price = by_code[line.category]
-        if price is None or not price.approved or cat.id not in in_force:
+        cat = listed[line.category]
+        if not cat.approved or cat.price_cents is None:
             raise ProviderNotApproved(
                 f"The provider is not approved for this service: {cat.code}", category=cat.code
             )
-        list_price = in_force[cat.id]
-        if line.unit_price_cents > list_price:
+        if line.unit_price_cents > cat.price_cents:
             raise PriceAboveList(
-                f"The price is above the list price ({list_price} cents)",
-                list_price_cents=list_price,
+                f"The price is above the list price ({cat.price_cents} cents)",
+                list_price_cents=cat.price_cents,
             )
-        if cat.price_cap_cents is not None and line.unit_price_cents > cat.price_cap_cents:
+        if cat.cap_cents is not None and line.unit_price_cents > cat.cap_cents:
             raise PriceAboveList(
-                f"The price is above the county's cap ({cat.price_cap_cents} cents)",
-                list_price_cents=cat.price_cap_cents,
+                f"The price is above the county's cap ({cat.cap_cents} cents)",
+                list_price_cents=cat.cap_cents,
             )
         priced.append(
             Listed(
-                cat.id,
+                cat.category_id,
                 cat.code,
                 str(line.quantity),
                 line.unit_price_cents,
@@ -551,23 +543,9 @@ async def _find_wallet(s: AsyncSession, organizer_id: uuid.UUID, customer: Custo
 
 # Built once with bound parameters: the charge path runs these on every charge, and building
 # a statement per call (construction, cache key, ORM DML path) cost more CPU than running it
-# (bench.charge_cpu; see payments.prices).
+# (bench.charge_cpu; see payments.prices.listings for the price check's).
 _INSERT_CHARGE = insert(cast(Table, Charge.__table__))
 _INSERT_CHARGE_LINE = insert(cast(Table, ChargeLine.__table__))
-_CATEGORIES_WITH_PRICES = (
-    select(ServiceCategory, ProviderPrice)
-    .outerjoin(
-        ProviderPrice,
-        and_(
-            ProviderPrice.category_id == ServiceCategory.id,
-            ProviderPrice.provider_id == bindparam("provider_id"),
-        ),
-    )
-    .where(
-        ServiceCategory.organizer_id == bindparam("organizer_id"),
-        ServiceCategory.code.in_(bindparam("codes", expanding=True)),
-    )
-)
 _WALLET_BY_ID = select(Wallet).where(
     Wallet.id == bindparam("wallet_id"), Wallet.organizer_id == bindparam("organizer_id")
 )

@@ -89,30 +89,85 @@ def in_force_on(day: date | BindParameter[date]) -> ColumnElement[bool]:
     )
 
 
-# The charge path asks this on every charge: built once (Core, bound parameters), so a charge
-# spends no CPU building the statement (it was a third of the server's time per charge,
-# measured with py-spy on bench.charge_cpu).
-_PRICES_IN_FORCE = select(_V.c.category_id, _V.c.unit_price_cents).where(
-    _V.c.provider_id == bindparam("provider_id"),
-    _V.c.category_id.in_(bindparam("category_ids", expanding=True)),
-    in_force_on(bindparam("day", type_=Date)),
-)
+@dataclass(frozen=True)
+class Listing:
+    """A category as a provider may charge it on a day: the county's cap, whether the provider
+    is approved for it, and the provider's price in force that day (None if none is)."""
+
+    category_id: uuid.UUID
+    code: str
+    cap_cents: int | None
+    approved: bool
+    price_cents: int | None
 
 
-async def prices_in_force(
-    s: AsyncSession, provider_id: uuid.UUID, category_ids: set[uuid.UUID], day: date
-) -> dict[uuid.UUID, int]:
-    """{category id: unit price in cents} in force on ``day`` (the same rows as
-    :func:`in_force_on`); categories without one are missing from the answer."""
-    if not category_ids:
-        return {}
-    rows = (
-        await s.execute(
-            _PRICES_IN_FORCE,
-            {"provider_id": provider_id, "category_ids": list(category_ids), "day": day},
+async def listings(
+    s: AsyncSession,
+    *,
+    provider_id: uuid.UUID,
+    organizer_id: uuid.UUID,
+    codes: set[str],
+    day: date,
+) -> dict[str, Listing]:
+    """{category code: :class:`Listing`} for the organizer's categories among ``codes``, with
+    the price in force on ``day`` (the rule of :func:`in_force_on`); unknown codes are missing.
+    One round trip: the charge path asks this on every charge."""
+    rows = await s.execute(
+        _LISTINGS,
+        {
+            "provider_id": provider_id,
+            "organizer_id": organizer_id,
+            "codes": sorted(codes),
+            "day": day,
+        },
+    )
+    return {
+        code: Listing(
+            cat_id,
+            code,
+            int(cap) if cap is not None else None,
+            bool(approved),
+            int(price) if price is not None else None,
         )
-    ).all()
-    return {cat: int(cents) for cat, cents in rows}
+        for cat_id, code, cap, approved, price in rows.all()
+    }
+
+
+# Built once (Core, bound parameters), so a charge spends no CPU building it: building the
+# price lookup per charge was a third of the server's time per charge (py-spy on
+# bench.charge_cpu). The version in force joins on in_force_on's condition, which admits at
+# most one version per (provider, category) and day (effective_from is unique among them).
+_CATS = cast(Table, ServiceCategory.__table__)
+_LISTED = cast(Table, ProviderPrice.__table__)
+_LISTINGS = (
+    select(
+        _CATS.c.id,
+        _CATS.c.code,
+        _CATS.c.price_cap_cents,
+        _LISTED.c.approved,
+        _V.c.unit_price_cents,
+    )
+    .select_from(_CATS)
+    .outerjoin(
+        _LISTED,
+        and_(
+            _LISTED.c.category_id == _CATS.c.id,
+            _LISTED.c.provider_id == bindparam("provider_id"),
+        ),
+    )
+    .outerjoin(
+        _V,
+        and_(
+            _V.c.provider_id == bindparam("provider_id"),
+            _V.c.category_id == _CATS.c.id,
+            in_force_on(bindparam("day", type_=Date)),
+        ),
+    )
+    .where(
+        _CATS.c.organizer_id == bindparam("organizer_id"),
+        _CATS.c.code.in_(bindparam("codes", expanding=True)),
+    )
+)
 
 
 async def upcoming_changes(

@@ -25,7 +25,7 @@ from payments.errors import (
     UnknownCategory,
 )
 from payments.funding import fund_period
-from payments.models import AuditEvent, ProviderPriceVersion
+from payments.models import AuditEvent, Provider, ProviderPriceVersion
 from payments.periods import HELSINKI, utcnow
 from payments.phones import to_e164
 from payments.queries import get_charge
@@ -75,17 +75,21 @@ async def versions(db: Database) -> int:
 
 
 async def in_force(db: Database, w: World, day: date) -> int:
+    """The provider's siivous price in force on ``day``, as the charge path reads it."""
     async with UnitOfWork(db, readonly=True) as uow:
-        s = uow.session
-        cat = (
-            await s.execute(
-                select(ProviderPriceVersion.category_id).where(
-                    ProviderPriceVersion.provider_id == w.provider_id
-                )
-            )
-        ).scalars()
-        found = await prices.prices_in_force(s, w.provider_id, set(cat), day)
-    return sorted(found.values())[0]  # siivous 3500 sorts before kotiapu 3800
+        provider = await uow.session.get(Provider, w.provider_id)
+        assert provider is not None
+        found = await prices.listings(
+            uow.session,
+            provider_id=w.provider_id,
+            organizer_id=provider.organizer_id,
+            codes={"siivous", "no-such-service"},
+            day=day,
+        )
+    assert set(found) == {"siivous"}  # unknown codes are missing, not errors
+    price = found["siivous"].price_cents
+    assert price is not None
+    return price
 
 
 async def test_the_price_in_force_changes_at_helsinki_midnight(db: Database) -> None:

@@ -66,20 +66,23 @@ def _mem_total_gib() -> float | None:
 
 @dataclass(frozen=True)
 class CpuSample:
-    """Jiffies of the whole machine (busy, total) and of chosen processes, at one instant."""
+    """Jiffies of the whole machine (busy, total, stolen) and of chosen processes, at one
+    instant."""
 
     at: float
     busy: int
     total: int
     procs: dict[str, dict[int, int]]
+    steal: int = 0
 
 
-def _machine_jiffies() -> tuple[int, int]:
+def _machine_jiffies() -> tuple[int, int, int]:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     values = [int(v) for v in fields]
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
     total = sum(values[:8])  # user..steal; guest time is already inside user
-    return total - idle, total
+    steal = values[7] if len(values) > 7 else 0  # time the hypervisor gave to other guests
+    return total - idle, total, steal
 
 
 def _proc_jiffies(pid: int) -> int:
@@ -109,11 +112,11 @@ def _postgres_pids() -> list[int]:
 
 def cpu_sample(named_pids: dict[str, list[int]] | None = None) -> CpuSample:
     """Sample machine CPU and each named group of processes (``"postgres"`` is found alone)."""
-    busy, total = _machine_jiffies()
+    busy, total, steal = _machine_jiffies()
     groups = dict(named_pids or {})
     groups.setdefault("postgres", _postgres_pids())
     procs = {name: {p: _proc_jiffies(p) for p in pids} for name, pids in groups.items()}
-    return CpuSample(at=time.monotonic(), busy=busy, total=total, procs=procs)
+    return CpuSample(at=time.monotonic(), busy=busy, total=total, procs=procs, steal=steal)
 
 
 def cpu_usage(before: CpuSample, after: CpuSample) -> dict[str, Any]:
@@ -135,6 +138,9 @@ def cpu_usage(before: CpuSample, after: CpuSample) -> dict[str, Any]:
         out[f"{name}_cores"] = round(sum(each) / hz / wall, 2)
         if name != "postgres" and len(each) > 1:
             per_process[name] = sorted((round(u / hz / wall, 2) for u in each), reverse=True)
+    # CPU time the hypervisor gave to other guests while we wanted it ("steal"): a virtual
+    # machine's neighbours slow every phase, the yardstick's too, and show up nowhere else.
+    out["steal_cores"] = round(ncpu * (after.steal - before.steal) / total, 2)
     # Whatever else ran on the machine meanwhile (other people's tests, say) skews a run.
     out["other_cores"] = round(
         max(out["machine_cores"] - sum(v for k, v in out.items() if k != "machine_cores"), 0), 2

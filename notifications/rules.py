@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Date, bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import events as ev
@@ -76,13 +76,7 @@ async def preferences_of(
     session: AsyncSession, principal_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, Preferences]:
     rows = (
-        (
-            await session.execute(
-                select(NotificationPreference).where(
-                    NotificationPreference.principal_id.in_(principal_ids)
-                )
-            )
-        )
+        (await session.execute(_PREFERENCES, {"principal_ids": list(principal_ids)}))
         .scalars()
         .all()
         if principal_ids
@@ -170,21 +164,11 @@ async def followers_of(
     out: dict[uuid.UUID, list[Follower]] = {w: [] for w in wallet_ids}
     if not wallet_ids:
         return out
-    clients = await session.execute(
-        select(Wallet.id, Principal.id)
-        .join(Principal, Principal.client_id == Wallet.client_id)
-        .where(Wallet.id.in_(wallet_ids), Principal.role == "client")
-    )
+    clients = await session.execute(_CLIENT_PRINCIPALS, {"wallet_ids": list(wallet_ids)})
     for w, p in clients.all():
         out[w].append(Follower(p, "client", True))
     carers = await session.execute(
-        select(Wallet.id, Mandate.carer_id, Mandate.scopes)
-        .join(Mandate, Mandate.client_id == Wallet.client_id)
-        .where(
-            Wallet.id.in_(wallet_ids),
-            Mandate.revoked_at.is_(None),
-            or_(Mandate.valid_until.is_(None), Mandate.valid_until >= _today()),
-        )
+        _CARER_MANDATES, {"wallet_ids": list(wallet_ids), "today": _today()}
     )
     for w, carer_id, scopes in carers.all():
         granted = set(str(scopes).split())
@@ -224,13 +208,7 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
             latest[int(k)] = (int(v), charge)
     if not latest:
         return 0
-    envs = (
-        await session.execute(
-            select(Account.id, Account.funded_period, DecisionLine.monthly_amount_cents)
-            .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
-            .where(Account.id.in_(latest))
-        )
-    ).all()
+    envs = (await session.execute(_ENVELOPE_ALLOTMENTS, {"account_ids": list(latest)})).all()
     wallets = {c.wallet_id for _, c in latest.values() if c.wallet_id is not None}
     followers = await followers_of(session, wallets)
     prefs = await preferences_of(session, {f.principal_id for fs in followers.values() for f in fs})
@@ -281,3 +259,30 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
             )
             written += 1
     return written
+
+
+# Built once with bound parameters: the outbox dispatcher asks these in every round that
+# delivers a charge (up to one round per charge at moderate rates), and building them per round
+# cost more CPU than running them.
+_CLIENT_PRINCIPALS = (
+    select(Wallet.id, Principal.id)
+    .join(Principal, Principal.client_id == Wallet.client_id)
+    .where(Wallet.id.in_(bindparam("wallet_ids", expanding=True)), Principal.role == "client")
+)
+_CARER_MANDATES = (
+    select(Wallet.id, Mandate.carer_id, Mandate.scopes)
+    .join(Mandate, Mandate.client_id == Wallet.client_id)
+    .where(
+        Wallet.id.in_(bindparam("wallet_ids", expanding=True)),
+        Mandate.revoked_at.is_(None),
+        or_(Mandate.valid_until.is_(None), Mandate.valid_until >= bindparam("today", type_=Date)),
+    )
+)
+_PREFERENCES = select(NotificationPreference).where(
+    NotificationPreference.principal_id.in_(bindparam("principal_ids", expanding=True))
+)
+_ENVELOPE_ALLOTMENTS = (
+    select(Account.id, Account.funded_period, DecisionLine.monthly_amount_cents)
+    .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
+    .where(Account.id.in_(bindparam("account_ids", expanding=True)))
+)

@@ -52,7 +52,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-async def _pg_ready() -> bool:
+async def pg_ready() -> bool:
     try:
         conn = await asyncpg.connect(PG_BASE + "/postgres", timeout=3)
     except (OSError, asyncpg.PostgresError):
@@ -81,7 +81,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test session."""
-    if not asyncio.run(_pg_ready()):
+    if not asyncio.run(pg_ready()):
         need(f"PostgreSQL is not reachable at {PG_BASE}")
     name = f"wallet_test_{_worker_suffix()}"
 

@@ -14,27 +14,17 @@ import json
 import shutil
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from bench import run as bench_run
 from bench.server import DEFAULT_WALLET
-from tests.conftest import PG_BASE, need
-
-
-async def _pg_up() -> bool:
-    try:
-        conn = await asyncpg.connect(PG_BASE + "/postgres", timeout=3)
-    except (OSError, asyncpg.PostgresError):
-        return False
-    await conn.close()
-    return True
+from tests.conftest import PG_BASE, need, pg_ready
 
 
 def test_every_phase_of_the_benchmark_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if not asyncio.run(_pg_up()):
+    if not asyncio.run(pg_ready()):
         need(f"PostgreSQL at {PG_BASE} is not reachable")
     if shutil.which("pgbench") is None and not Path("/usr/bin/pgbench").exists():
         need("pgbench is not installed (postgresql-client)")

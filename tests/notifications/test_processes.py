@@ -7,13 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,11 +17,11 @@ import redis
 from notifications import events as ev
 from tests.conftest import need
 from tests.notifications.helpers import outbox, sse
+from tests.servers import Server
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 REDIS = os.environ.get("WALLET_TEST_REDIS", "redis://127.0.0.1:6379")
-WALLET = str(Path(sys.executable).with_name("wallet"))
 CLEANING = {
     "phone": "040 123 4567",
     "lines": [{"category": "siivous", "quantity": "1", "unit_price_cents": 3500}],
@@ -50,56 +45,6 @@ def redis_url() -> str:
     return f"{REDIS}/{n}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, database_url: str, redis_url: str, *, dispatcher: bool) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "WALLET_DATABASE_URL": database_url,
-            "WALLET_REDIS_URL": redis_url,
-            "WALLET_SCHEDULER": "0",
-            "WALLET_SSE_HEARTBEAT": "1",
-            "WALLET_DISPATCHER": "1" if dispatcher else "0",
-        }
-        self.proc = subprocess.Popen(
-            [WALLET, "serve", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(f"/tmp/wallet-serve-{self.port}.log", "w"),
-        )
-
-    async def ready(self) -> None:
-        async with httpx.AsyncClient(base_url=self.base) as c:
-            for _ in range(300):
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited; see /tmp/wallet-serve-{self.port}.log")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await c.get("/health")).status_code == 200:
-                        return
-                await asyncio.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
 def servers() -> Iterator[list[Server]]:
     started: list[Server] = []
@@ -112,8 +57,16 @@ def servers() -> Iterator[list[Server]]:
 async def _started(
     servers: list[Server], url: str, redis_url: str, *, dispatcher: bool
 ) -> AsyncIterator[Server]:
-    s = Server(url, redis_url, dispatcher=dispatcher)
+    s = Server(
+        url,
+        {
+            "WALLET_REDIS_URL": redis_url,
+            "WALLET_SSE_HEARTBEAT": "1",
+            "WALLET_DISPATCHER": "1" if dispatcher else "0",
+        },
+    )
     servers.append(s)
+    s.start()
     await s.ready()
     yield s
 

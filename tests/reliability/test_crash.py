@@ -27,7 +27,7 @@ from payments.models import Charge, ChargeLine, IdempotencyRecord, OutboxEvent, 
 from payments.outbox import CHARGE_CAPTURED
 from tests.factories import api_key_for, seed_world
 from tests.reliability.bounds import LONG, LONG_TIMEOUT, pick
-from tests.reliability.servers import WALLET, Server
+from tests.servers import WALLET, Server
 
 pytestmark = [pytest.mark.postgres]
 

@@ -31,7 +31,7 @@ from payments.access import grant_mandate
 from payments.db import Database
 from tests.factories import api_key_for, seed_world
 from tests.reliability.bounds import LONG, LONG_TIMEOUT, pick
-from tests.reliability.servers import WALLET, Server
+from tests.servers import WALLET, Server
 from wallet_api.app import create_app
 from wallet_api.settings import Settings
 

@@ -1,4 +1,5 @@
-"""A real ``wallet serve`` process on a loopback port, for the crash and fuzz tests."""
+"""A real ``wallet serve`` process on a loopback port: the crash, fuzz and multi-process
+live-event tests."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def free_port() -> int:
 class Server:
     """``wallet serve`` on a fixed loopback port, restartable after a kill."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = Path(f"/tmp/wallet-reliability-{self.port}.log")
@@ -35,6 +36,7 @@ class Server:
             "WALLET_SCHEDULER": "0",
         }
         self.env.pop("WALLET_REDIS_URL", None)
+        self.env.update(extra_env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 

@@ -20,10 +20,8 @@ and stops it for the phase.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,8 +31,8 @@ from litestar import Litestar, Request, get, post
 from litestar.response import Response
 from sqlalchemy import text
 
-from bench.pg import drop_database, recreate_database
-from bench.pgbench import _conn_args, _pgbench
+from bench.pg import drop_database
+from bench.pgbench import initialise
 from bench.server import HOST, Server
 
 DB_NAME = "wallet_bench_floor"
@@ -152,15 +150,7 @@ app = Litestar([health, tpcb], on_startup=[_startup], on_shutdown=[_shutdown])
 
 async def prepare(base: str) -> str:
     """A scratch database initialised by ``pgbench -i`` at the benchmark's scale; its URL."""
-    await recreate_database(base, DB_NAME)
-    await asyncio.to_thread(
-        subprocess.run,
-        [_pgbench(), "-i", "-s", str(SCALE), "-q", *_conn_args(base), DB_NAME],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    await initialise(base, DB_NAME, SCALE)
     return f"{base}/{DB_NAME}"
 
 

@@ -81,6 +81,19 @@ def _with_client_cpu(cpu: dict[str, Any], client_s: float, wall: float) -> dict[
     return cpu
 
 
+async def initialise(base: str, name: str, scale: int) -> None:
+    """(Re)create database ``name`` and fill it with ``pgbench -i`` at ``scale``."""
+    await recreate_database(base, name)
+    await asyncio.to_thread(
+        subprocess.run,
+        [_pgbench(), "-i", "-s", str(scale), "-q", *_conn_args(base), name],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 async def run_pgbench(
     base: str,
     *,
@@ -91,17 +104,9 @@ async def run_pgbench(
     log: Any = print,
 ) -> dict[str, Any]:
     exe = _pgbench()
-    await recreate_database(base, DB_NAME)
     try:
         log(f"pgbench: initialising scale {scale} in {DB_NAME}")
-        await asyncio.to_thread(
-            subprocess.run,
-            [exe, "-i", "-s", str(scale), "-q", *_conn_args(base), DB_NAME],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        await initialise(base, DB_NAME, scale)
         with tempfile.TemporaryDirectory(prefix="wallet-pgbench-") as tmp:
             cmd = [
                 exe,

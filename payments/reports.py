@@ -17,8 +17,6 @@ Money is integer cents; the use rate is a percentage with one decimal, as text.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -30,6 +28,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from payments.csv_export import csv_document
 from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.models import (
@@ -349,11 +348,18 @@ async def provider_report(
     return sorted(out, key=lambda r: (r.period, r.provider, str(r.provider_id)))
 
 
-def to_csv(rows: Sequence[Any], row_type: type[Any]) -> str:
-    """Report rows as CSV with a header of the field names (amounts in cents)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([f.name for f in fields(row_type)])
-    for r in rows:
-        w.writerow(["" if v is None else v for v in astuple(r)])
-    return buf.getvalue()
+def to_csv(rows: Sequence[Any], row_type: type[Any]) -> bytes:
+    """Report rows as CSV with a header of the field names (amounts in cents). The use rate is
+    written as a number (it is negative when refunds exceed spending); names are text,
+    neutralised by ``csv_export``."""
+    names = [f.name for f in fields(row_type)]
+    return csv_document(
+        names,
+        (
+            [
+                Decimal(v) if name == "use_rate_pct" and v is not None else v
+                for name, v in zip(names, astuple(r), strict=True)
+            ]
+            for r in rows
+        ),
+    )

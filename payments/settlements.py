@@ -24,13 +24,12 @@ Instants are compared as stored: the code writes UTC (``utcnow``) on both engine
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, select, union_all
@@ -41,6 +40,7 @@ from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
 
 from payments import ledger
+from payments.csv_export import csv_document
 from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.marketplace_models import ProviderProfile, Settlement, SettlementLine
@@ -482,27 +482,27 @@ CSV_COLUMNS = (
 )
 
 
-def payouts_csv(items: Sequence[Payout]) -> str:
-    """The settlements for the books: one row each, amounts in cents and in euros."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for p in items:
-        w.writerow(
+def payouts_csv(items: Sequence[Payout]) -> bytes:
+    """The settlements for the books: one row each, amounts in cents and in euros (numbers;
+    the provider's self-chosen name is text, neutralised by ``csv_export``)."""
+    return csv_document(
+        CSV_COLUMNS,
+        (
             [
                 p.settlement_id,
                 p.reference,
                 p.provider_id,
                 p.provider_name,
                 p.business_id,
-                p.iban or "",
-                p.bic or "",
-                p.until.isoformat(),
+                p.iban,
+                p.bic,
+                p.until,
                 p.amount_cents,
-                f"{p.amount_cents // 100}.{p.amount_cents % 100:02d}",
+                Decimal(p.amount_cents).scaleb(-2),
             ]
-        )
-    return buf.getvalue()
+            for p in items
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -657,7 +657,7 @@ async def batch_files(
     for org_id, org_items in by_org.items():
         org = slugs.get(org_id, str(org_id))
         stem = f"settlement-{run.until.isoformat()}-{org}-{str(run.batch_id)[:8]}"
-        files[f"{stem}.csv"] = payouts_csv(org_items).encode()
+        files[f"{stem}.csv"] = payouts_csv(org_items)
         payable = [p for p in org_items if p.iban]
         missing.extend(p for p in org_items if not p.iban)
         if debtor is not None and payable:

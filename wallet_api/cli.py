@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -295,9 +296,10 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
     ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for s in result.settled:
-        table.add_row(s.provider_name, s.reference, str(s.lines), _euros(s.amount_cents))
+        # A provider chooses its own name: print it as text, never as console markup.
+        table.add_row(escape(s.provider_name), s.reference, str(s.lines), _euros(s.amount_cents))
     for c in result.carried:
-        table.add_row(c.provider_name, "[yellow]carried[/yellow]", "", _euros(c.net_cents))
+        table.add_row(escape(c.provider_name), "[yellow]carried[/yellow]", "", _euros(c.net_cents))
     table.add_row("[bold]total[/bold]", "", "", f"[bold]{_euros(result.total_cents)}[/bold]")
     console.print(table)
     out = Path(out_dir)
@@ -309,7 +311,8 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
         console.print("[yellow]No bank file: set WALLET_SETTLEMENT_DEBTOR_IBAN and _BIC.[/yellow]")
     for p in files.without_account:
         console.print(
-            f"[yellow]{p.provider_name} has no bank account: pay {p.reference} by hand.[/yellow]"
+            f"[yellow]{escape(p.provider_name)} has no bank account: "
+            f"pay {p.reference} by hand.[/yellow]"
         )
     console.print(
         f"{len(result.settled)} settled, {len(result.carried)} carried. "

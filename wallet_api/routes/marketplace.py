@@ -274,8 +274,8 @@ class SettlementController(Controller):
         stem = f"settlement-{day.isoformat()}"
         if format == "csv":
             return Response(
-                settlements.payouts_csv(items).encode(),
-                media_type="text/csv; charset=utf-8",
+                settlements.payouts_csv(items),
+                media_type="text/csv",  # Litestar adds "; charset=utf-8"
                 headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
             )
         config = request.app.state.settings
@@ -309,10 +309,10 @@ class SettlementController(Controller):
         )
 
 
-def _csv(text: str, name: str) -> Response[str]:
+def _csv(body: bytes, name: str) -> Response[bytes]:
     return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
+        body,
+        media_type="text/csv",  # Litestar adds "; charset=utf-8"
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
@@ -336,7 +336,7 @@ class ReportController(Controller):
         from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
         to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
         format: Literal["json", "csv"] = "json",
-    ) -> list[ms.MonthRowOut] | Response[str]:
+    ) -> list[ms.MonthRowOut] | Response[bytes]:
         """Per month x services of a budget line: allotted, funded, spent, refunded, expired
         and the use rate, from the ledger (``format=csv`` for a spreadsheet)."""
         rows = await reports.monthly_report(
@@ -359,7 +359,7 @@ class ReportController(Controller):
         from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
         to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
         format: Literal["json", "csv"] = "json",
-    ) -> list[ms.ProviderRowOut] | Response[str]:
+    ) -> list[ms.ProviderRowOut] | Response[bytes]:
         """Per month x provider: earned, refunded, net and settled (``format=csv``)."""
         rows = await reports.provider_report(
             db, organizer_id=actor.organizer_id, from_period=from_period, to_period=to_period

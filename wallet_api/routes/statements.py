@@ -9,13 +9,12 @@ this, and none we know of draws accessible, script-free SVG without a stylesheet
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import re
 import uuid
 from dataclasses import asdict
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
@@ -24,6 +23,7 @@ from litestar.params import Parameter
 
 from payments import audit, reports, statements
 from payments.access import Actor
+from payments.csv_export import Cell, csv_document
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.periods import HELSINKI, current_period, parse_period, previous_period
@@ -176,27 +176,26 @@ CSV_FIELDS = (
 )
 
 
-def statement_csv(st: Statement) -> str:
+def statement_csv(st: Statement) -> bytes:
     """One row per movement, signed as it moved the envelope: per envelope, ``opening`` plus
-    every other row's ``amount_cents`` equals ``closing``."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_FIELDS)
+    every other row's ``amount_cents`` equals ``closing``. Amounts and quantities are numbers;
+    provider names and other text go through ``csv_export``'s formula neutralisation."""
+    rows: list[list[Cell]] = []
     for e in st.envelopes:
 
-        def row(kind: str, amount: int, e: EnvelopeStatement = e, **kw: Any) -> None:
-            w.writerow(
+        def row(kind: str, amount: int, e: EnvelopeStatement = e, **kw: Cell) -> None:
+            rows.append(
                 [
                     st.period,
                     e.envelope_id,
                     e.label,
                     kind,
-                    kw.get("date", ""),
-                    kw.get("provider", ""),
-                    kw.get("service", ""),
-                    kw.get("quantity", ""),
+                    kw.get("date"),
+                    kw.get("provider"),
+                    kw.get("service"),
+                    kw.get("quantity"),
                     amount,
-                    kw.get("share", ""),
+                    kw.get("share"),
                 ]
             )
 
@@ -210,7 +209,7 @@ def statement_csv(st: Statement) -> str:
                 date=c.date,
                 provider=c.provider,
                 service=c.service,
-                quantity=c.quantity,
+                quantity=Decimal(c.quantity),
                 share=c.client_share_cents,
             )
         for r in e.refunds:
@@ -220,7 +219,7 @@ def statement_csv(st: Statement) -> str:
         if e.other_cents:
             row("other", e.other_cents)
         row("closing", e.closing_cents)
-    return buf.getvalue()
+    return csv_document(CSV_FIELDS, rows)
 
 
 PRINT_CSS = """
@@ -399,10 +398,11 @@ def _svg(text: str) -> Response[str]:
     return Response(text, media_type="image/svg+xml; charset=utf-8")
 
 
-def _csv(text: str, name: str) -> Response[str]:
+def _csv(body: bytes, name: str) -> Response[bytes]:
+    # Litestar adds "; charset=utf-8" to a text/ type itself (naming it here doubled it).
     return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
+        body,
+        media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
@@ -446,7 +446,7 @@ class StatementController(Controller):
         db: Database,
         actor: Actor,
         format: Format | None = None,
-    ) -> Statement | Response[str]:
+    ) -> Statement | Response[str] | Response[bytes]:
         """One month's statement: per envelope opening balance, funded, each charge (date,
         provider, service, quantity, amount, own share) and refund, expired, and closing
         balance. ``YYYY-MM.csv`` or ``?format=csv`` for a spreadsheet, ``.html`` or
@@ -459,7 +459,7 @@ class StatementController(Controller):
         if fmt == "csv":
             return _csv(statement_csv(st), f"statement-{month}")
         if fmt == "html":
-            return Response(statement_html(st, lang), media_type="text/html; charset=utf-8")
+            return Response(statement_html(st, lang), media_type="text/html")
         return st
 
     @get("/{wallet_id:uuid}/chart.svg", guards=[READERS], response_model=None)
@@ -514,7 +514,7 @@ class ClientReportController(Controller):
         from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
         to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
         format: Literal["json", "csv"] = "json",
-    ) -> list[dict[str, Any]] | Response[str]:
+    ) -> list[dict[str, Any]] | Response[bytes]:
         """Per month x envelope of one client: allotted, funded, spent, refunded, expired and
         the use rate, for reviewing whether the budget fits (``format=csv``). Audited."""
         rows = await reports.client_report(

@@ -8,11 +8,12 @@ the response under the key. Any refusal raises before commit, so nothing is writ
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
@@ -55,11 +56,50 @@ MAX_LINES = 20
 MAX_QUANTITY = Decimal(1000)
 MAX_UNIT_PRICE_CENTS = 10_000_000  # 100,000 EUR
 
+# A quantity's text: ASCII digits, at most one "." and three decimals. Nothing else, because
+# Decimal reads much more: Decimal("٣") is 3, Decimal(" 1e3 ") and Decimal("1_000") are 1000.
+# "." only, no ",": "1,500" would be 1.5 to a Finn and 1500 to an integrator (the PWA turns the
+# comma people type into "."). The API schema shows this pattern; parse_quantity is the rule.
+QUANTITY_PATTERN = r"^[0-9]{1,4}(\.[0-9]{1,3})?$"
+_QUANTITY_TEXT = re.compile(QUANTITY_PATTERN)
+QUANTITY_RULE = (
+    f'ASCII digits with at most one "." and three decimals, more than 0 and at most '
+    f'{MAX_QUANTITY}, e.g. "1.5"'
+)
+
+
+def parse_quantity(value: object) -> Decimal:
+    """The quantity a caller gave, as a Decimal, or ``invalid-input``.
+
+    Text must match :data:`QUANTITY_PATTERN`; a whole number (``int``) or a ``Decimal`` must
+    read as such text in plain notation (``Decimal("1E+3")`` comes back as ``1000``, so no
+    exponent is ever stored). Floats, booleans, NaN and infinities are refused. The result is
+    more than 0 and at most :data:`MAX_QUANTITY`.
+    """
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, Decimal) and value.is_finite():
+        text = format(value, "f")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        raise InvalidInput(f"quantity: {QUANTITY_RULE}")
+    # fullmatch: "$" alone would let a trailing newline through.
+    if not _QUANTITY_TEXT.fullmatch(text):
+        raise InvalidInput(f"quantity: {QUANTITY_RULE}")
+    q = Decimal(text)
+    if not 0 < q <= MAX_QUANTITY:
+        raise InvalidInput(f"quantity: {QUANTITY_RULE}")
+    return q
+
 
 @dataclass(frozen=True)
 class ChargeLineInput:
+    """A line as the caller sent it. ``quantity`` is read by :func:`parse_quantity` (text such
+    as ``"1.5"``, a whole number or a Decimal), never trusted as it comes."""
+
     category: str
-    quantity: Decimal
+    quantity: Decimal | str | int
     unit_price_cents: int
 
 
@@ -106,14 +146,7 @@ def validate_lines(lines: list[ChargeLineInput]) -> None:
     if len(lines) > MAX_LINES:
         raise InvalidInput(f"A charge has at most {MAX_LINES} lines")
     for line in lines:
-        try:
-            q = Decimal(line.quantity)
-        except (InvalidOperation, TypeError) as exc:
-            raise InvalidInput("quantity must be a number") from exc
-        if not q.is_finite() or q <= 0 or q > MAX_QUANTITY:
-            raise InvalidInput(f"quantity must be more than 0 and at most {MAX_QUANTITY}")
-        if q.as_tuple().exponent < -3:  # type: ignore[operator]
-            raise InvalidInput("quantity has at most three decimals")
+        q = parse_quantity(line.quantity)
         if not _is_cents(line.unit_price_cents) or not (
             0 < line.unit_price_cents <= MAX_UNIT_PRICE_CENTS
         ):
@@ -501,13 +534,14 @@ async def _check_prices(
                 f"The price is above the county's cap ({cat.cap_cents} cents)",
                 list_price_cents=cat.cap_cents,
             )
+        quantity = parse_quantity(line.quantity)
         priced.append(
             Listed(
                 cat.category_id,
                 cat.code,
-                str(line.quantity),
+                str(quantity),
                 line.unit_price_cents,
-                line_amount(Decimal(line.quantity), line.unit_price_cents),
+                line_amount(quantity, line.unit_price_cents),
             )
         )
     return priced

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from decimal import Decimal
 from typing import Annotated
 
 from msgspec import Meta, Struct
+
+from payments.charges import MAX_QUANTITY, QUANTITY_PATTERN, parse_quantity
+from payments.errors import InvalidInput
 
 Cents = Annotated[int, Meta(gt=0, le=100_000_000, description="An amount in euro cents")]
 Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -16,10 +18,46 @@ Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0
 Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^(?!.*[\x00-\x1f\x7f])")]
 
 
+# THE quantity of every charge line a route takes (charges, checkout, holds, requests): a JSON
+# string of ASCII digits with at most one "." and three decimals, or a whole JSON number. A JSON
+# fraction (1.5) is refused: most clients hold it as a binary float, and money is never a float.
+# The rule itself is payments.charges.parse_quantity, which ChargeLineCreate runs at decoding.
+_QUANTITY_DOC = (
+    f"Units delivered, more than 0 and at most {MAX_QUANTITY}: a string of ASCII digits with at "
+    'most one "." and three decimals, e.g. "1.5" (hours), or a whole number. No sign, exponent, '
+    "spaces, comma or other digits."
+)
+Quantity = Annotated[
+    Annotated[str, Meta(pattern=QUANTITY_PATTERN, max_length=8)]
+    | Annotated[int, Meta(gt=0, le=int(MAX_QUANTITY))],
+    Meta(
+        description=_QUANTITY_DOC,
+        examples=["1.5"],
+        # Litestar drops the constraints of a union's arms from OpenAPI; state them here.
+        extra_json_schema={
+            "extra": {
+                "one_of": [
+                    {"type": "string", "pattern": QUANTITY_PATTERN, "maxLength": 8},
+                    {"type": "integer", "exclusiveMinimum": 0, "maximum": int(MAX_QUANTITY)},
+                ]
+            },
+        },
+    ),
+]
+
+
 class ChargeLineCreate(Struct, forbid_unknown_fields=True):
     category: Code
-    quantity: Annotated[Decimal, Meta(description="Units delivered, e.g. 1.5 (hours)")]
+    quantity: Quantity
     unit_price_cents: Annotated[int, Meta(gt=0, le=10_000_000)]
+
+    def __post_init__(self) -> None:
+        # What the pattern cannot say (more than 0, at most the maximum, no trailing newline)
+        # is refused here, while decoding, by the domain's own rule.
+        try:
+            parse_quantity(self.quantity)
+        except InvalidInput as exc:
+            raise ValueError(exc.detail) from None
 
 
 class ChargeCreate(Struct, forbid_unknown_fields=True):

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from litestar import Response, get
+from litestar.handlers import HTTPRouteHandler
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
 STATIC_DIR = Path(__file__).parent / "static"
+# The developer setting's API-key form, outside static/ so that only dev_key_module serves it.
+DEV_KEY_FORM = Path(__file__).parent / "dev" / "dev-key.js"
+DEV_KEY_STUB = (
+    "// The API-key form is for development and the demo only (WALLET_DEV_API_KEY_FORM).\n"
+    "export const devKeyForm = null;\n"
+)
 
 
 def static_router() -> Router:
@@ -20,3 +28,16 @@ def static_router() -> Router:
         include_in_schema=False,
         opt={"public": True},
     )
+
+
+def dev_key_module(enabled: bool) -> HTTPRouteHandler:
+    """``/js/dev-key.js``: the API-key form's module when ``enabled`` (development, tests,
+    ``wallet demo``), else a stub without it. Always 200, so the app asks without a console
+    error; never stored, so switching the setting off takes effect at the next page load."""
+    body = DEV_KEY_FORM.read_text(encoding="utf-8") if enabled else DEV_KEY_STUB
+
+    @get("/js/dev-key.js", opt={"public": True}, include_in_schema=False, name="pwa-dev-key")
+    async def dev_key() -> Response[str]:
+        return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-store"})
+
+    return dev_key

@@ -16,7 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from payments.db import Database, create_database
-from pwa import static_router
+from pwa import dev_key_module, static_router
 from wallet_api import identity, live, schemas
 from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.migrate import schema_state, upgrade
@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             *ADMIN_ROUTES,
             *live.ROUTES,
             *identity.ROUTES,
+            dev_key_module(settings.dev_api_key_form),
             static_router(),
         ],
         dependencies={

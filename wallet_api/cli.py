@@ -127,6 +127,9 @@ def demo(host: str, port: int) -> None:
 
     # Passkeys are bound to the origin people open; in the demo that is localhost:PORT.
     os.environ.setdefault("WALLET_ORIGIN", f"http://localhost:{port}")
+    # The demo hands out API keys to paste into the app: its API-key form is on here (and
+    # nowhere else unless WALLET_DEV_API_KEY_FORM says so).
+    os.environ.setdefault("WALLET_DEV_API_KEY_FORM", "1")
     guide = _with_db(seed_demo)
     print_guide(console, guide, host, port)
     _serve(host, port)

@@ -59,6 +59,9 @@ class Settings:
     settlement_debtor_name: str | None = None
     settlement_debtor_iban: str | None = None
     settlement_debtor_bic: str | None = None
+    # The PWA's "paste an API key" form, for development, tests and the demo only (issue 13):
+    # off, the server does not deliver it at all. `wallet demo` turns it on.
+    dev_api_key_form: bool = False
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.origin)
@@ -105,4 +108,5 @@ class Settings:
             rate_signin_failures=_int("WALLET_RATE_SIGNIN_FAILURES", 10),
             rate_invite_failures=_int("WALLET_RATE_INVITE_FAILURES", 10),
             rate_ceremonies=_int("WALLET_RATE_CEREMONIES", 60),
+            dev_api_key_form=_bool("WALLET_DEV_API_KEY_FORM", False),
         )

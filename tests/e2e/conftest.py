@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,10 +101,11 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[Seeded]:
-    """Seed a fresh database and serve it with ``wallet serve`` until the session ends."""
-    path = tmp_path_factory.mktemp("e2e") / "wallet.sqlite3"
+@contextmanager
+def serve(directory: Path, **env_extra: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Seed a fresh database in ``directory`` and serve it with ``wallet serve`` (with these
+    extra ``WALLET_*`` variables) until the block ends. Yields the URL and the seeded keys."""
+    path = directory / "wallet.sqlite3"
     database_url = f"sqlite+aiosqlite:///{path}"
     # Playwright's sync API runs an event loop in this thread: seed in another one.
     with ThreadPoolExecutor(1) as pool:
@@ -119,9 +121,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[
         "WALLET_RP_ID": "localhost",
         "WALLET_VAPID_PRIVATE_KEY": vapid_private,
         "WALLET_VAPID_PUBLIC_KEY": vapid_public,
+        **env_extra,
     }
     wallet = shutil.which("wallet", path=str(Path(sys.executable).parent)) or "wallet"
-    log = (path.parent / "server.log").open("wb")
+    log = (directory / "server.log").open("wb")
     proc = subprocess.Popen(
         [wallet, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -137,10 +140,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        "wallet serve did not start:\n" + (path.parent / "server.log").read_text()
+                        "wallet serve did not start:\n" + (directory / "server.log").read_text()
                     ) from None
                 time.sleep(0.2)
-        yield Seeded(url=url, **seeded)
+        yield url, seeded
     finally:
         proc.terminate()
         try:
@@ -148,6 +151,15 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[Seeded]:
+    """The suite's server. The journeys sign in through the PWA's API-key form, which is served
+    only with the development setting on (tests/e2e/test_dev_key_form.py checks it is absent
+    without)."""
+    with serve(tmp_path_factory.mktemp("e2e"), WALLET_DEV_API_KEY_FORM="1") as (url, seeded):
+        yield Seeded(url=url, **seeded)
 
 
 @pytest.fixture(scope="session")

@@ -287,6 +287,7 @@ PUBLIC = {
     ("GET", "/health"),
     ("GET", "/"),
     ("GET", "/{file_path:path}"),
+    ("GET", "/js/dev-key.js"),  # the API-key form or a stub (tests/wallet_api/test_dev_key_form.py)
     ("POST", "/api/providers/applications"),
     ("POST", "/api/signin/options"),
     ("POST", "/api/signin/verify"),

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -76,8 +77,12 @@ def test_demo_guide_commands_work_as_printed(tmp_path: Path) -> None:
         "COLUMNS": "250",
         "WALLET_SCHEDULER": "false",
     }
+    env.pop("WALLET_DEV_API_KEY_FORM", None)
     proc, guide = _start_demo(env, port, tmp_path / "demo1.log")
     try:
+        # The guide says to paste a key into the app: the demo serves the API-key form.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/js/dev-key.js", timeout=10) as r:
+            assert "export function devKeyForm" in r.read().decode()
         steps = _commands(guide)
         exports = {
             c.split("=", 1)[0]: c.split("=", 1)[1] for _, c in steps if re.match(r"^[A-Z]+=", c)

@@ -1,5 +1,5 @@
 // Language, notifications (Web Push), sign-out, and the developer setting (an API key kept
-// only in this tab).
+// only in this tab; only where the server offers it, see signin.js).
 import { api, ApiError, devKey, Offline } from "../api.js";
 import { changeLanguage, forget, go, loadMe } from "../app.js";
 import { announce, h } from "../dom.js";
@@ -39,7 +39,8 @@ export async function render(main, _params, { state }) {
       } }, t("settings.signOut")));
   }
   if (devKey.get() || !state.me) {
-    main.append(devKeyForm(async () => { await loadMe(); go("#/"); }));
+    const dev = await devKeyForm(async () => { await loadMe(); go("#/"); });
+    if (dev) main.append(dev);
   }
 }
 

@@ -1,5 +1,6 @@
 // Sign in with a passkey, or register one from an invite code or link (#/signin/join/CODE).
-// The developer setting (an API key for this tab only) is for development and tests.
+// The developer setting (an API key for this tab only) is loaded from ../dev-key.js when the
+// server offers it (development, tests and the demo).
 import { api, ApiError, devKey, setCsrf } from "../api.js";
 import { go, loadMe } from "../app.js";
 import { h } from "../dom.js";
@@ -57,8 +58,9 @@ export async function render(main, params) {
     h("h2", {}, t("signin.inviteTitle")),
     h("p", {}, t("signin.inviteText")),
     h("p", {}, h("a", { class: "button button--secondary", href: "#/signin/join" }, t("signin.haveCode"))),
-    h("p", {}, h("a", { href: "#/apply" }, t("apply.link"))),
-    devKeyForm(async () => { await loadMe(); startLive(); go("#/"); }));
+    h("p", {}, h("a", { href: "#/apply" }, t("apply.link"))));
+  const dev = await devKeyForm(async () => { await loadMe(); startLive(); go("#/"); });
+  if (dev) main.append(dev);
 }
 
 function renderJoin(main, code) {
@@ -100,27 +102,14 @@ function renderJoin(main, code) {
   if (code) form.requestSubmit();
 }
 
-// Developer setting: paste an API key; it lives only in this tab (sessionStorage).
-export function devKeyForm(done) {
-  const input = h("input", { id: "devkey", name: "devkey", type: "password", autocomplete: "off", spellcheck: "false" });
-  const form = h("form", { novalidate: true });
-  form.append(
-    h("p", { class: "notice notice--dev" }, t("dev.warning")),
-    field({ id: "devkey", label: t("dev.key"), hint: t("dev.hint"), input }),
-    h("button", { class: "button button--secondary", type: "submit" }, t("dev.use")));
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const key = input.value.trim();
-    if (!/^wk_\S+$/.test(key)) return showErrors(form, [{ id: "devkey", message: t("dev.err.format") }]);
-    devKey.set(key);
-    try {
-      await api("/api/me");
-    } catch (err) {
-      devKey.clear();
-      return showErrors(form, [{ id: "devkey", message: err instanceof ApiError ? err.title : t("signin.failed") }]);
-    }
-    await done();
-  });
-  return h("details", { class: "card", open: devKey.get() ? true : null },
-    h("summary", {}, h("strong", {}, t("dev.title"))), form);
+// The developer setting (an API key for this tab) exists only where the server delivers its
+// module (WALLET_DEV_API_KEY_FORM, on in `wallet demo` and the tests); elsewhere the module is
+// a stub and nothing is shown. Offline, the import fails and nothing is shown either.
+export async function devKeyForm(done) {
+  try {
+    const module = await import("../dev-key.js");
+    return module.devKeyForm ? module.devKeyForm(done) : null;
+  } catch {
+    return null;
+  }
 }

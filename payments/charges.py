@@ -19,6 +19,7 @@ from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import idempotency, ledger, tokens, trust
+from payments.checkout_models import TrustedProvider
 from payments.db import Database
 from payments.errors import (
     ConsentRequired,
@@ -442,7 +443,9 @@ async def capture_charge(
             raise ProviderNotApproved("The provider is not approved to charge")
         pricing = await Pricing.check(s, provider, lines, now)
 
-        wallet = await _find_wallet(s, provider.organizer_id, customer)
+        # A phone number or wallet id finds only a client who trusts this provider.
+        trusting = None if customer.consented else provider_id
+        wallet = await _find_wallet(s, provider.organizer_id, customer, trusting=trusting)
         priced = await pricing.for_wallet(s, wallet, now)
         if not customer.consented:
             # A phone number or wallet id is not consent: only a provider the client trusts,
@@ -517,7 +520,25 @@ async def _check_prices(
 _NOT_IN_BUDGET = "This service is not in the customer's budget"
 
 
-async def _find_wallet(s: AsyncSession, organizer_id: uuid.UUID, customer: Customer) -> Wallet:
+# The answer for a phone number or wallet id that finds no client who trusts the provider:
+# one answer for "no such client" and "not trusted", so a number tells an untrusted provider
+# nothing, and it says what to do instead.
+_ASK_FIRST = (
+    "The client has not let this provider charge without asking: send a payment request "
+    "(POST /api/checkout/phone) or charge the client's payment code"
+)
+
+
+async def _find_wallet(
+    s: AsyncSession,
+    organizer_id: uuid.UUID,
+    customer: Customer,
+    *,
+    trusting: uuid.UUID | None = None,
+) -> Wallet:
+    """The customer's wallet in the organizer. With ``trusting`` (a provider id), a phone
+    number or wallet id finds only a client who trusts that provider, in the same one query
+    whether or not the number is a client's (``consent-required`` for both)."""
     if customer.token is not None or customer.token_code is not None:
         # Consumed in the charge's transaction: single-use, and a refused charge gives it back.
         wallet_id = await tokens.consume(
@@ -530,13 +551,19 @@ async def _find_wallet(s: AsyncSession, organizer_id: uuid.UUID, customer: Custo
         params: dict[str, object] = {"wallet_id": wallet_id}
         stmt = _WALLET_BY_ID
     elif customer.wallet_id is not None:
-        stmt, params = _WALLET_BY_ID, {"wallet_id": customer.wallet_id}
+        params = {"wallet_id": customer.wallet_id}
+        stmt = _WALLET_BY_ID if trusting is None else _TRUSTING_WALLET_BY_ID
     elif customer.phone_e164 is not None:
-        stmt, params = _WALLET_BY_PHONE, {"phone": customer.phone_e164}
+        params = {"phone": customer.phone_e164}
+        stmt = _WALLET_BY_PHONE if trusting is None else _TRUSTING_WALLET_BY_PHONE
     else:
         raise InvalidInput("Identify the customer by phone number or wallet")
+    if trusting is not None and stmt is not _WALLET_BY_ID:
+        params["provider_id"] = trusting
     wallet = (await s.execute(stmt, {**params, "organizer_id": organizer_id})).scalar_one_or_none()
     if wallet is None:
+        if trusting is not None and stmt is not _WALLET_BY_ID:
+            raise ConsentRequired(_ASK_FIRST)
         raise NotInBudget(_NOT_IN_BUDGET)
     return wallet
 
@@ -555,6 +582,15 @@ _WALLET_BY_PHONE = (
     .where(
         Client.organizer_id == bindparam("organizer_id"), Client.phone_e164 == bindparam("phone")
     )
+)
+_TRUSTED = TrustedProvider.__table__
+_TRUSTING_WALLET_BY_ID = _WALLET_BY_ID.join(
+    _TRUSTED,
+    (_TRUSTED.c.wallet_id == Wallet.id) & (_TRUSTED.c.provider_id == bindparam("provider_id")),
+)
+_TRUSTING_WALLET_BY_PHONE = _WALLET_BY_PHONE.join(
+    _TRUSTED,
+    (_TRUSTED.c.wallet_id == Wallet.id) & (_TRUSTED.c.provider_id == bindparam("provider_id")),
 )
 _LINE_CATS = DecisionLineCategory.__table__
 _LINES = DecisionLine.__table__

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from payments import periods
@@ -35,7 +35,6 @@ from payments.identity_models import (
     Invite,
     Passkey,
     ProviderOwner,
-    RateCounter,
     WebSession,
 )
 from payments.models import (
@@ -44,9 +43,10 @@ from payments.models import (
     Organizer,
     Principal,
 )
+from payments.ratelimits import RateLimited
 from payments.uow import UnitOfWork
 
-__all__ = ["SCOPES"]
+__all__ = ["SCOPES", "RateLimited"]
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CODE_LENGTH = 10  # 50 bits
@@ -114,17 +114,6 @@ class LastPasskey(DomainError):
     status = 409
     slug = "last-passkey"
     title = "You cannot remove your only passkey"
-
-
-class RateLimited(DomainError):
-    status = 429
-    slug = "too-many-requests"
-    title = "Too many attempts; wait a moment and try again"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many attempts; try again in {retry_after} seconds")
-        self.retry_after = retry_after
-        self.extra = {"retry_after": retry_after}
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -884,64 +873,3 @@ async def end_session(db: Database, session_id: uuid.UUID, actor: Actor) -> None
 
 def csrf_matches(expected: str, presented: str | None) -> bool:
     return presented is not None and hmac.compare_digest(expected.encode(), presented.encode())
-
-
-# ---------------------------------------------------------------------------------- rate limits
-
-
-def _window(now: datetime, window_s: int) -> tuple[int, int]:
-    epoch = int(now.timestamp())
-    start = epoch - epoch % window_s
-    return start, start + window_s - epoch
-
-
-async def ensure_allowed(db: Database, key: str, *, limit: int, window_s: int) -> None:
-    """Refuse (429) when ``key`` has used up its attempts in the current window."""
-    start, left = _window(utcnow(), window_s)
-    async with UnitOfWork(db, readonly=True) as uow:
-        hits = (
-            await uow.session.execute(
-                select(RateCounter.hits).where(
-                    and_(RateCounter.key == key, RateCounter.window_start == start)
-                )
-            )
-        ).scalar_one_or_none()
-    if hits is not None and hits >= limit:
-        raise RateLimited(max(1, left))
-
-
-async def count_attempt(db: Database, key: str, *, window_s: int) -> int:
-    """Count one attempt for ``key`` in the current window; returns the count so far."""
-    start, _ = _window(utcnow(), window_s)
-    for _ in range(3):
-        async with UnitOfWork(db) as uow:
-            s = uow.session
-            await s.execute(delete(RateCounter).where(RateCounter.window_start < start - window_s))
-            bumped = await s.execute(
-                update(RateCounter)
-                .where(RateCounter.key == key, RateCounter.window_start == start)
-                .values(hits=RateCounter.hits + 1)
-            )
-            if bumped.rowcount == 0:  # type: ignore[attr-defined]
-                s.add(RateCounter(key=key, window_start=start, hits=1))
-                try:
-                    await s.flush()
-                except IntegrityError:
-                    continue  # someone inserted it first: bump theirs
-            await uow.commit()
-            hits = (
-                await s.execute(
-                    select(RateCounter.hits).where(
-                        RateCounter.key == key, RateCounter.window_start == start
-                    )
-                )
-            ).scalar_one()
-            return int(hits)
-    return 0
-
-
-async def hit(db: Database, key: str, *, limit: int, window_s: int) -> None:
-    """Count an attempt and refuse (429) once it is over the limit."""
-    if await count_attempt(db, key, window_s=window_s) > limit:
-        _, left = _window(utcnow(), window_s)
-        raise RateLimited(max(1, left))

@@ -18,7 +18,7 @@ import qrcode.image.svg
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
-from payments import access, audit, audit_queries, directory, identity, providers
+from payments import access, audit, audit_queries, directory, identity, providers, ratelimits
 from payments.access import Actor
 from payments.db import Database
 from payments.errors import DomainError, InvalidInput
@@ -102,7 +102,7 @@ async def _start_ceremony(
 ) -> Any:
     """Store the challenge bound to a fresh ceremony cookie; return that cookie."""
     settings = _settings(request)
-    await identity.hit(
+    await ratelimits.take_attempt(
         db,
         f"ceremony:{_ip(request)}",
         limit=settings.rate_ceremonies,
@@ -193,9 +193,12 @@ class SignInController(Controller):
         """Finish a sign-in: the passkey's signed answer starts a session (HttpOnly cookie);
         the response carries the CSRF token to send as ``X-CSRF-Token`` on writes."""
         settings = _settings(request)
-        key = f"signin:{_ip(request)}"
-        await identity.ensure_allowed(
-            db, key, limit=settings.rate_signin_failures, window_s=settings.rate_window_s
+        # Counted before the attempt, given back when it succeeds: only failures use it up.
+        attempt = await ratelimits.take_attempt(
+            db,
+            f"signin:{_ip(request)}",
+            limit=settings.rate_signin_failures,
+            window_s=settings.rate_window_s,
         )
         passkey: identity.StoredPasskey | None = None
         try:
@@ -208,7 +211,6 @@ class SignInController(Controller):
                 settings, data.credential, challenge=taken.challenge, public_key=passkey.public_key
             )
         except DomainError as exc:
-            await identity.count_attempt(db, key, window_s=settings.rate_window_s)
             await audit.record(
                 db,
                 action="signin.failed",
@@ -217,6 +219,7 @@ class SignInController(Controller):
                 detail=f"{exc.slug}: {exc.detail}"[:500],
             )
             raise
+        await ratelimits.give_back(db, attempt)
         new = await _start_session(settings, db, passkey, verified.new_sign_count, "passkey")
         return _signed_in_response(settings, new)
 
@@ -253,9 +256,11 @@ class InviteRedeemController(Controller):
     ) -> Response[s.InviteOptions]:
         """Check an invite code and return passkey creation options for its person."""
         settings = _settings(request)
-        key = f"invite:{_ip(request)}"
-        await identity.ensure_allowed(
-            db, key, limit=settings.rate_invite_failures, window_s=settings.rate_window_s
+        attempt = await ratelimits.take_attempt(
+            db,
+            f"invite:{_ip(request)}",
+            limit=settings.rate_invite_failures,
+            window_s=settings.rate_window_s,
         )
         try:
             info = await identity.lookup_invite(db, data.code)
@@ -263,7 +268,6 @@ class InviteRedeemController(Controller):
             if actor is not None and actor.principal_id != info.principal_id:
                 raise identity.InviteWrongPerson()
         except DomainError as exc:
-            await identity.count_attempt(db, key, window_s=settings.rate_window_s)
             await audit.record(
                 db,
                 action="invite.failed",
@@ -272,6 +276,7 @@ class InviteRedeemController(Controller):
                 detail=exc.slug,
             )
             raise
+        await ratelimits.give_back(db, attempt)
         options, challenge = ceremony.registration_options(
             settings,
             principal_id=info.principal_id,

@@ -312,9 +312,12 @@ async def write_charge(
     items: list[Item],
     now: datetime,
     balances: dict[int, int] | None = None,
+    trust_period: str | None = None,
 ) -> dict[str, Any]:
     """Write a captured charge, its lines, its transfers (source accounts -> provider payable)
-    and its outbox event. The caller has already taken the money from the source accounts."""
+    and its outbox event. The caller has already taken the money from the source accounts,
+    and counted it toward a trusted provider's month (``trust_period``, see
+    :mod:`payments.trust`) if it did."""
     charge_id = uuid.uuid4()
     total = sum(i.amount_cents for i in items)
     share = sum(i.client_share_cents for i in items)
@@ -332,6 +335,7 @@ async def write_charge(
             "period": period,
             "created_at": now,
             "client_share_cents": share,
+            "trust_period": trust_period,
         },
     )
     await s.execute(
@@ -420,8 +424,10 @@ async def capture_charge(
 ) -> Outcome:
     """Charge a client's budget for delivered services and capture it at once.
 
-    The customer consents by presenting their payment code (``token``), or in advance by
-    trusting the provider (phone number or wallet id within the trusted caps).
+    The customer consents by presenting their payment code (``token``) or card and PIN, or in
+    advance by trusting the provider (phone number or wallet id within the trusted caps). For
+    a trusted provider the charge counts toward its month either way; only the charge without
+    consent can be refused by the caps (:mod:`payments.trust`).
 
     Refusals: ``provider-not-approved``, ``unknown-category``, ``price-above-list``,
     ``not-in-budget`` (also for an unknown customer), ``consent-required``,
@@ -447,12 +453,16 @@ async def capture_charge(
         trusting = None if customer.consented else provider_id
         wallet = await _find_wallet(s, provider.organizer_id, customer, trusting=trusting)
         priced = await pricing.for_wallet(s, wallet, now)
-        if not customer.consented:
+        total_asked = sum(p.amount_cents for p in priced)
+        if customer.consented:
+            # Consent is never refused by a cap, but a trusted provider's month counts it.
+            counted = await trust.count_consented(s, wallet.id, provider_id, total_asked, now)
+        else:
             # A phone number or wallet id is not consent: only a provider the client trusts,
             # within the caps they set, may charge without asking (DESIGN: checkout at the
             # door). Everyone else sends a payment request or uses the client's payment code.
-            total_asked = sum(p.amount_cents for p in priced)
-            if not await trust.use_trust(s, wallet.id, provider_id, total_asked, now):
+            counted = await trust.use_trust(s, wallet.id, provider_id, total_asked, now)
+            if counted is None:
                 raise ConsentRequired()
 
         # Debit each envelope once, in account order so concurrent charges never deadlock.
@@ -465,6 +475,7 @@ async def capture_charge(
             items=items,
             now=now,
             balances={acc: balance for acc, (balance, _) in debited.items()},
+            trust_period=counted,
         )
         await idempotency.store_result(
             s, scope=scope, key=idempotency_key, status_code=201, body=body
@@ -660,6 +671,9 @@ async def refund_charge(
     The money returns to the envelope it came from while that envelope is still in the charge's
     month; after the month has closed it returns to the organizer's budget, and the client's
     current envelope is untouched (it never holds more than one month's budget).
+
+    A charge that counted toward a trusted provider's month gives the refund back to that
+    month's total, and to no later month's (:func:`payments.trust.give_back`).
     """
     if amount_cents is not None and (
         not _is_cents(amount_cents) or not 0 < amount_cents <= MAX_UNIT_PRICE_CENTS * MAX_LINES
@@ -704,6 +718,9 @@ async def refund_charge(
         refunded_total, total = int(row[0]), int(row[1])
         if refunded_total == total:
             await s.execute(update(Charge).where(Charge.id == charge_id).values(status="refunded"))
+        if charge.trust_period is not None:
+            # Before the envelopes: the trust row comes first in every money path's lock order.
+            await trust.give_back(s, charge.wallet_id, provider_id, amount, charge.trust_period)
 
         # Spread the refund over the lines, last line first.
         lines = (

@@ -324,6 +324,9 @@ class Charge(Base):
     period: Mapped[str] = mapped_column(String(7))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     client_share_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The month whose trusted-provider total this charge counted in (payments.trust), so a
+    # refund lowers that month only; NULL when the provider was not trusted.
+    trust_period: Mapped[str | None] = mapped_column(String(7))
 
 
 class ChargeLine(Base):

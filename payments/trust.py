@@ -53,7 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.checkout_models import TrustedProvider
 from payments.db import Database
-from payments.errors import InvalidInput, NotFound, NotInBudget
+from payments.errors import ConsentRequired, InvalidInput, NotFound
 from payments.models import AuditEvent, Provider, Wallet
 from payments.periods import period_of, utcnow
 from payments.uow import UnitOfWork
@@ -269,11 +269,12 @@ async def hold_by_phone(
     s: AsyncSession, wallet_id: uuid.UUID, provider_id: uuid.UUID, total: int, now: datetime
 ) -> str:
     """A hold by phone number needs a trusted provider within its per-charge cap and its
-    month's cap, and counts at once (:func:`use_trust`). Anyone else gets the answer an unknown
-    number gets, so the number reveals nothing. Returns the month the hold counted in."""
+    month's cap, and counts at once (:func:`use_trust`). Past a cap it is refused with the
+    answer an untrusted provider and an unknown number get (``consent-required``: ask the
+    client instead). Returns the month the hold counted in."""
     counted = await use_trust(s, wallet_id, provider_id, total, now)
     if counted is None:
-        raise NotInBudget("This service is not in the customer's budget")
+        raise ConsentRequired()
     return counted
 
 

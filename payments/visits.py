@@ -67,10 +67,10 @@ async def create_visit_hold(
 
     The customer is identified like a charge (token, code, wallet after a card PIN). By phone
     number (``trusted_only``) only a trusted provider may hold, within its per-charge cap and
-    what is left of its monthly cap; anyone else gets the same ``not-in-budget`` as an unknown
-    number. For a trusted provider the whole held amount counts toward its month at once
-    (with a token or card too, never refused); capture, void and expiry give back what was
-    not used (:mod:`payments.trust`).
+    what is left of its monthly cap; anyone else gets the same ``consent-required`` as an
+    unknown number (as a charge by phone does). For a trusted provider the whole held amount
+    counts toward its month at once (with a token or card too, never refused); capture, void
+    and expiry give back what was not used (:mod:`payments.trust`).
     """
     validate_lines(lines)
     if not timedelta(minutes=1) <= ttl <= MAX_HOLD_TTL:
@@ -88,7 +88,9 @@ async def create_visit_hold(
         if provider is None or provider.status != "approved":
             raise ProviderNotApproved("The provider is not approved to charge")
         pricing = await Pricing.check(s, provider, lines, now)
-        wallet = await _find_wallet(s, provider.organizer_id, customer)
+        # By phone number only a client who trusts this provider is found (as for a charge).
+        trusting = provider_id if trusted_only else None
+        wallet = await _find_wallet(s, provider.organizer_id, customer, trusting=trusting)
         priced = await pricing.for_wallet(s, wallet, now)
         # Trust caps bound wallet money, like a charge's: the wallet's part.
         total = sum(p.amount_cents for p in priced)

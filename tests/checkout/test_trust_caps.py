@@ -120,7 +120,7 @@ async def test_phone_hold_counts_and_is_refused_past_the_monthly_cap(client, db,
     before_rows, before_holds = await row_counts(db), await count(db, Hold)
     second = await phone_hold(client, keys, world)  # 15,200 would pass 15,000
     # The same answer an untrusted provider or an unknown number gets: the number tells nothing.
-    assert second.status_code == 422 and second.json()["type"] == "not-in-budget", second.text
+    assert second.status_code == 403 and second.json()["type"] == "consent-required", second.text
     assert await row_counts(db) == before_rows and await count(db, Hold) == before_holds
     assert await spent(client, keys, world) == 7600
     assert await balance(db, world) == 30_000 - 7600

@@ -25,7 +25,7 @@ from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge,
 from payments.checkout import phone_checkout
 from payments.checkout_models import TrustedProvider
 from payments.db import Database
-from payments.errors import ConsentRequired, NotInBudget
+from payments.errors import ConsentRequired
 from payments.trust import set_trusted
 from payments.uow import UnitOfWork
 from payments.visits import create_visit_hold, void_hold
@@ -192,7 +192,7 @@ async def test_concurrent_phone_holds_never_pass_the_monthly_cap(db):
     ok = [r for r in results if isinstance(r, Outcome)]
     refused = [r for r in results if not isinstance(r, Outcome)]
     assert len(ok) == 3, results
-    assert all(isinstance(e, NotInBudget) for e in refused), refused
+    assert all(isinstance(e, ConsentRequired) for e in refused), refused
     assert (await month_total(db, w))[1] == 3 * 3800
     assert (await envelope(db, w.wallet_id)).balance_cents == 30_000 - 3 * 3800
     await assert_books_ok(db)
@@ -222,7 +222,7 @@ async def test_concurrent_holds_and_charges_together_stay_within_the_monthly_cap
         elif isinstance(r, Outcome) and r.body.get("status") == "held":
             counted += r.body["amount_cents"]
         elif not isinstance(r, Outcome):
-            assert isinstance(r, NotInBudget), r
+            assert isinstance(r, ConsentRequired), r
     assert 0 < counted <= 20_000
     assert await month_total(db, w) == (w.period, counted)
     # Some hold was refused, so not even the smaller of the two fits any more.

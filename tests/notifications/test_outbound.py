@@ -1,4 +1,4 @@
-"""Requests the server sends out (issue 13, item 5).
+"""Requests the server sends out (issue 13, item 5) and bad push input (item 7).
 
 Every request the server makes goes through one outbound-URL policy
 (``notifications.outbound``): https to a public host, no user-info, checked when a push
@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
-from notifications.models import PushSubscription
+from notifications.models import NotificationPreference, PushSubscription
 from payments.db import Database
 from payments.models import AuditEvent
 from payments.periods import utcnow
@@ -483,3 +483,60 @@ async def test_two_people_racing_for_one_endpoint_leave_one_owner(
     [row] = await _rows(db)
     winner = next(k for k, v in by_key.items() if v == {201})
     assert row.p256dh == keys[winner].p256dh
+
+
+# --- bad input (item 7) ------------------------------------------------------------------
+
+CONTROL = ["\x00", "\x01", "\n", "\r", "\t", "\x1b", "\x7f", "\u0085", "\u2028"]
+
+
+async def test_control_characters_in_push_input_are_refused(
+    live: str, people: People, device: Device, db: Database
+) -> None:
+    """NUL and other control characters in an endpoint or key: 400 problem+json on both
+    engines (PostgreSQL gave 500 on NUL; SQLite stored it), nothing written."""
+    h = {"Authorization": f"Bearer {people.client}"}
+    async with httpx.AsyncClient(base_url=live) as http:
+        for c in CONTROL:
+            body = device.subscription(f"{PUBLIC}nul{c}tail")
+            r = await http.post("/api/push/subscriptions", json=body, headers=h)
+            _refused(r, "url-not-allowed")
+            for key in ("p256dh", "auth"):
+                body = device.subscription(f"{PUBLIC}keys")
+                value = body["keys"][key]
+                body["keys"][key] = value[:4] + c + value[4:]
+                r = await http.post("/api/push/subscriptions", json=body, headers=h)
+                _refused(r, "invalid-input")
+            r = await http.delete(
+                "/api/push/subscriptions", params={"endpoint": f"{PUBLIC}nul{c}tail"}, headers=h
+            )
+            _refused(r, "invalid-input")
+    assert await _rows(db) == []
+
+
+async def _preferences(db: Database) -> int:
+    async with UnitOfWork(db, readonly=True) as uow:
+        return int(
+            (
+                await uow.session.execute(select(func.count()).select_from(NotificationPreference))
+            ).scalar_one()
+        )
+
+
+async def test_empty_or_truncated_json_is_a_400(
+    live: str, people: People, device: Device, db: Database
+) -> None:
+    """An empty or cut-off body on the two push writes: 400 problem+json (it was a 500),
+    nothing written."""
+    h = {"Authorization": f"Bearer {people.client}", "Content-Type": "application/json"}
+    whole = httpx.Request("POST", "/", json=device.subscription(f"{PUBLIC}cut")).content
+    bodies = [b"", b" ", b"{", whole[: len(whole) // 2], whole[:-1], b"null", b"[]", b'"x"']
+    async with httpx.AsyncClient(base_url=live) as http:
+        for body in bodies:
+            r = await http.post("/api/push/subscriptions", content=body, headers=h)
+            _refused(r, "invalid-input")
+        for body in [b"", b"{", b'{"hide_amounts": tr', b'{"types": {"charge.captured"', b"null"]:
+            r = await http.put("/api/notifications/preferences", content=body, headers=h)
+            _refused(r, "invalid-input")
+    assert await _rows(db) == []
+    assert await _preferences(db) == 0

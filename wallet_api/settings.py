@@ -49,6 +49,9 @@ class Settings:
     vapid_public_key: str | None = None
     vapid_subject: str = "mailto:tuki@example.invalid"
     sse_heartbeat_s: float = 15.0
+    # Requests the server sends out (``notifications.outbound``) may go to loopback (and
+    # over plain http there): for tests and development only, never in production.
+    outbound_allow_loopback: bool = False
     # Run the outbox dispatcher in this process (several may run on PostgreSQL).
     dispatcher: bool = True
     # Settlements (issue 7): the days of the month whose end the scheduler settles up to
@@ -89,6 +92,7 @@ class Settings:
             vapid_public_key=os.environ.get("WALLET_VAPID_PUBLIC_KEY") or None,
             vapid_subject=os.environ.get("WALLET_VAPID_SUBJECT", "mailto:tuki@example.invalid"),
             sse_heartbeat_s=float(os.environ.get("WALLET_SSE_HEARTBEAT", "15")),
+            outbound_allow_loopback=_bool("WALLET_OUTBOUND_ALLOW_LOOPBACK", False),
             dispatcher=_bool("WALLET_DISPATCHER", True),
             settlement_days=os.environ.get("WALLET_SETTLEMENT_DAYS", "15,last"),
             settlement_dir=os.environ.get("WALLET_SETTLEMENT_DIR") or None,

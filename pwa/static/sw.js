@@ -195,9 +195,10 @@ self.addEventListener("pushsubscriptionchange", (event) => {
     const { csrf_token: csrf } = await me.json();
     const headers = { Accept: "application/json", "Content-Type": "application/json" };
     if (csrf) headers["X-CSRF-Token"] = csrf;
-    await fetch("/api/push/subscriptions", { method: "POST", credentials: "include", headers, body: JSON.stringify(sub.toJSON()) });
+    // The old endpoint goes first: a person at the cap of ten devices must not lose this one.
     if (old?.endpoint && old.endpoint !== sub.endpoint) {
       await fetch(`/api/push/subscriptions?endpoint=${encodeURIComponent(old.endpoint)}`, { method: "DELETE", credentials: "include", headers });
     }
+    await fetch("/api/push/subscriptions", { method: "POST", credentials: "include", headers, body: JSON.stringify(sub.toJSON()) });
   })().catch(() => {}));
 });

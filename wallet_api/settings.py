@@ -43,6 +43,11 @@ class Settings:
     rate_signin_failures: int = 10
     rate_invite_failures: int = 10
     rate_ceremonies: int = 60
+    # Every call of a public route (no sign-in needed: sign-in, invite redemption, provider
+    # applications) per client address and window; applications have a stricter one of their
+    # own, since each writes a provider for a case manager to review.
+    rate_anonymous: int = 120
+    rate_applications: int = 10
     # Live events (issue 5). Web Push is off until both VAPID keys are set
     # (``wallet vapid generate`` prints a pair).
     vapid_private_key: str | None = None
@@ -109,4 +114,6 @@ class Settings:
             rate_signin_failures=_int("WALLET_RATE_SIGNIN_FAILURES", 10),
             rate_invite_failures=_int("WALLET_RATE_INVITE_FAILURES", 10),
             rate_ceremonies=_int("WALLET_RATE_CEREMONIES", 60),
+            rate_anonymous=_int("WALLET_RATE_ANONYMOUS", 120),
+            rate_applications=_int("WALLET_RATE_APPLICATIONS", 10),
         )

@@ -44,6 +44,7 @@ from wallet_api.signin.cookies import (
 )
 
 PUBLIC = {"public": True}
+APPLICATION = {"public": True, "per_address_limit": "rate_applications"}
 WARN_BEFORE_S = 120
 
 
@@ -377,7 +378,7 @@ class ProviderApplyController(Controller):
         )
         return Response(s.CeremonyOptions(publicKey=options), cookies=[cookie])
 
-    @post("/api/providers/apply/verify", opt=PUBLIC, status_code=201)
+    @post("/api/providers/apply/verify", opt=APPLICATION, status_code=201)
     async def apply_verify(
         self, request: Request[Any, Any, Any], data: s.Credential, db: Database
     ) -> Response[s.SignedIn]:

@@ -15,10 +15,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.db import Database
 from payments.errors import Forbidden, InvalidInput, NotFound
@@ -157,6 +158,35 @@ async def revoke_api_key(db: Database, prefix: str) -> bool:
     # This process stops accepting the key at once; others within API_KEYS.ttl seconds.
     API_KEYS.forget(f"{db.url}\x00{prefix}")
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_api_keys_of(
+    session: AsyncSession, principal_id: uuid.UUID, now: datetime
+) -> tuple[str, ...]:
+    """Revoke every live API key of a person inside the caller's transaction (a lost phone);
+    returns their prefixes for :func:`forget_api_keys` after commit."""
+    prefixes = (
+        (
+            await session.execute(
+                select(ApiKey.prefix).where(
+                    ApiKey.principal_id == principal_id, ApiKey.revoked_at.is_(None)
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if prefixes:
+        await session.execute(
+            update(ApiKey).where(ApiKey.prefix.in_(prefixes)).values(revoked_at=now)
+        )
+    return tuple(prefixes)
+
+
+def forget_api_keys(db: Database, prefixes: tuple[str, ...]) -> None:
+    """Stop trusting revoked keys in this process at once (others within API_KEYS.ttl)."""
+    for prefix in prefixes:
+        API_KEYS.forget(f"{db.url}\x00{prefix}")
 
 
 async def authenticate_api_key(db: Database, token: str) -> Actor | None:

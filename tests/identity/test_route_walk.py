@@ -62,7 +62,7 @@ async def test_stale_session_and_missing_csrf_everywhere(db, county: County, bro
 
 
 MATRIX = [
-    ("POST", "/api/invites", ("carer",)),
+    ("POST", "/api/invites", ("carer", "client", "other_client")),
     ("POST", "/api/clients/{client}/carers", ("carer", "provider", "other_client")),
     ("GET", "/api/clients/{client}/mandates", ("carer", "provider", "other_client")),
     ("PUT", "/api/clients/{client}/mandates", ("carer", "provider", "other_client")),

@@ -504,7 +504,8 @@ def _validity(request: Request[Any, Any, Any]) -> timedelta:
     return timedelta(seconds=_settings(request).invite_validity_s)
 
 
-INVITERS = roles("case_manager", "client", "provider")
+# Re-issuing for an existing person is for staff; a client invites only new carers (below).
+STAFF_INVITERS = roles("case_manager", "provider")
 CLIENT_OR_CM = roles("client", "case_manager")
 
 
@@ -513,12 +514,14 @@ class PeopleController(Controller):
 
     tags = ["invites and mandates"]
 
-    @post("/api/invites", guards=[INVITERS], status_code=201)
+    @post("/api/invites", guards=[STAFF_INVITERS], status_code=201)
     async def create_invite(
         self, request: Request[Any, Any, Any], data: s.InviteCreate, db: Database, actor: Actor
     ) -> s.InviteIssued:
-        """Issue a one-time invite (7 days) for a client, a carer or a staff member; with
-        ``revoke_passkeys`` (lost phone) their old passkeys stop working at once."""
+        """Staff issue a one-time invite (7 days) for an existing person: a case manager for a
+        client or carer, a provider's owner for their staff. Audited. With
+        ``revoke_passkeys`` (lost phone) the old passkeys, sessions, API keys and push
+        subscriptions stop at once."""
         issued = await identity.create_invite(
             db,
             actor,
@@ -538,7 +541,7 @@ class PeopleController(Controller):
         db: Database,
         actor: Actor,
     ) -> s.InviteIssued:
-        """Add a carer with a mandate (scopes, optional end date) and get their invite."""
+        """Add a new carer with a mandate (scopes, optional end date) and get their invite."""
         issued = await identity.invite_carer(
             db,
             actor,

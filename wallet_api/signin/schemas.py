@@ -94,8 +94,9 @@ class PasskeyOut(Struct):
 
 
 class InviteCreate(Struct, forbid_unknown_fields=True):
-    """Invite an existing person: by ``client_id`` (a client) or ``principal_id`` (a carer or
-    a provider's staff member). ``revoke_passkeys`` is for a lost phone."""
+    """Staff invite an existing person: by ``client_id`` (a client) or ``principal_id`` (a
+    carer or a provider's staff member). ``revoke_passkeys`` is for a lost phone: it also ends
+    the person's sessions, API keys and push subscriptions."""
 
     client_id: uuid.UUID | None = None
     principal_id: uuid.UUID | None = None

@@ -447,8 +447,8 @@ async def invite_carer(
     valid_until: date | None,
     validity: timedelta,
 ) -> IssuedInvite:
-    """A client (for themself) or a case manager creates a *new* carer with a mandate and an
-    invite. The only invite a client can issue."""
+    """A client (for themself) or a case manager creates a *new* carer with a mandate in force
+    and an invite. The only invite a client can issue."""
     name = display_name.strip()
     if not name:
         raise InvalidInput("The carer's name is required")
@@ -475,9 +475,14 @@ async def invite_carer(
         )
         s.add(carer)
         await s.flush()
+        # A new person: the carer accepts this mandate by redeeming the invite.
         s.add(
             Mandate(
-                carer_id=carer.id, client_id=client_id, scopes=normalised, valid_until=valid_until
+                carer_id=carer.id,
+                client_id=client_id,
+                scopes=normalised,
+                valid_until=valid_until,
+                accepted_at=now,
             )
         )
         _audit(

@@ -70,6 +70,9 @@ MATRIX = [
     ("GET", "/api/clients/{client}/views", ("provider", "case_manager", "other_client")),
     ("GET", "/api/audit", ("client", "carer", "provider")),
     ("GET", "/api/me/mandates", ("client", "provider", "case_manager")),
+    ("GET", "/api/me/mandates/pending", ("client", "provider", "case_manager")),
+    ("POST", "/api/me/mandates/{client}/accept", ("client", "provider", "case_manager")),
+    ("POST", "/api/me/mandates/{client}/decline", ("client", "provider", "case_manager")),
     ("POST", "/api/providers/staff", ("client", "carer", "case_manager", "provider")),
 ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
@@ -134,6 +134,10 @@ class MandateSet(Struct, forbid_unknown_fields=True):
 
 
 class MandateOut(Struct):
+    """``status``: ``active``; ``pending`` (the carer must accept it before it grants
+    anything); ``declined`` by the carer; or ``ended`` (revoked, withdrawn or past
+    ``valid_until``). ``active`` is ``status == "active"``."""
+
     carer_id: uuid.UUID
     carer_name: str
     client_id: uuid.UUID
@@ -142,6 +146,7 @@ class MandateOut(Struct):
     scopes: list[str]
     valid_until: date | None
     active: bool
+    status: Literal["active", "pending", "declined", "ended"]
 
 
 class AuditEntryOut(Struct):

@@ -503,6 +503,7 @@ def _mandate_out(v: access.MandateView) -> s.MandateOut:
         scopes=list(v.scopes),
         valid_until=v.valid_until,
         active=v.active,
+        status=v.status,
     )
 
 
@@ -510,8 +511,10 @@ def _validity(request: Request[Any, Any, Any]) -> timedelta:
     return timedelta(seconds=_settings(request).invite_validity_s)
 
 
-INVITERS = roles("case_manager", "client", "provider")
+# Re-issuing for an existing person is for staff; a client invites only new carers (below).
+STAFF_INVITERS = roles("case_manager", "provider")
 CLIENT_OR_CM = roles("client", "case_manager")
+CARER = roles("carer")
 
 
 class PeopleController(Controller):
@@ -519,12 +522,14 @@ class PeopleController(Controller):
 
     tags = ["invites and mandates"]
 
-    @post("/api/invites", guards=[INVITERS], status_code=201)
+    @post("/api/invites", guards=[STAFF_INVITERS], status_code=201)
     async def create_invite(
         self, request: Request[Any, Any, Any], data: s.InviteCreate, db: Database, actor: Actor
     ) -> s.InviteIssued:
-        """Issue a one-time invite (7 days) for a client, a carer or a staff member; with
-        ``revoke_passkeys`` (lost phone) their old passkeys stop working at once."""
+        """Staff issue a one-time invite (7 days) for an existing person: a case manager for a
+        client or carer, a provider's owner for their staff. Audited. With
+        ``revoke_passkeys`` (lost phone) the old passkeys, sessions, API keys and push
+        subscriptions stop at once."""
         issued = await identity.create_invite(
             db,
             actor,
@@ -544,7 +549,7 @@ class PeopleController(Controller):
         db: Database,
         actor: Actor,
     ) -> s.InviteIssued:
-        """Add a carer with a mandate (scopes, optional end date) and get their invite."""
+        """Add a new carer with a mandate (scopes, optional end date) and get their invite."""
         issued = await identity.invite_carer(
             db,
             actor,
@@ -578,7 +583,9 @@ class PeopleController(Controller):
     async def set_mandate(
         self, client_id: uuid.UUID, data: s.MandateSet, db: Database, actor: Actor
     ) -> list[s.MandateOut]:
-        """Grant a carer a mandate, or change its scopes and end date."""
+        """Grant a carer a mandate, or change its scopes and end date. A case manager's grant
+        is in force at once; the client's to an existing carer comes back ``pending``: it
+        grants nothing until that carer accepts it."""
         await access.set_mandate(
             db,
             actor,
@@ -597,11 +604,29 @@ class PeopleController(Controller):
         """Revoke a carer's mandate (``?carer_id=``) at once."""
         await access.revoke_mandate(db, actor, client_id=client_id, carer_id=carer_id)
 
-    @get("/api/me/mandates", guards=[roles("carer")])
+    @get("/api/me/mandates", guards=[CARER])
     async def my_mandates(self, db: Database, actor: Actor) -> list[s.MandateOut]:
         """A carer's live mandates: the clients they can switch between."""
         views = await access.list_mandates(db, actor, include_ended=False)
         return [_mandate_out(v) for v in views]
+
+    @get("/api/me/mandates/pending", guards=[CARER])
+    async def pending_mandates(self, db: Database, actor: Actor) -> list[s.MandateOut]:
+        """Mandates that clients ask this carer to take on: who asks, which scopes, until
+        when. They grant nothing until accepted."""
+        return [_mandate_out(v) for v in await access.pending_mandates(db, actor)]
+
+    @post("/api/me/mandates/{client_id:uuid}/accept", guards=[CARER], status_code=200)
+    async def accept_mandate(
+        self, client_id: uuid.UUID, db: Database, actor: Actor
+    ) -> s.MandateOut:
+        """Accept a client's waiting mandate; its scopes apply from now on. Audited."""
+        return _mandate_out(await access.accept_mandate(db, actor, client_id))
+
+    @post("/api/me/mandates/{client_id:uuid}/decline", guards=[CARER], status_code=204)
+    async def decline_mandate(self, client_id: uuid.UUID, db: Database, actor: Actor) -> None:
+        """Decline a client's waiting mandate; the client sees it as declined. Audited."""
+        await access.decline_mandate(db, actor, client_id)
 
     @get("/api/clients/{client_id:uuid}/views", guards=[roles("client", "carer")])
     async def who_looked(

@@ -5,6 +5,14 @@ blocks the event loop. A 404 or 410 from the push service means the subscription
 it is deleted; 429 and 5xx are retried with exponential backoff (honouring ``Retry-After``).
 Each notification's ``tag`` is its event id, so a duplicate delivery (the outbox is
 at-least-once) replaces the first notification instead of showing twice.
+
+Endpoints are URLs that a person chose, so the server calls them only as the outbound policy
+(``notifications.outbound``) allows: checked when registered and again when sent, through a
+session that connects only to the checked address and follows no redirect. A push the policy
+refuses at send time is logged and audited and its subscription deleted, as for a 410: a
+public push service never resolves to an inside address, so it is not tried again. A 3xx is a
+failed delivery. A person has at most ``MAX_DEVICES`` subscriptions, and an endpoint stays
+with the person who registered it first.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +29,16 @@ from typing import Any
 import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from notifications import events as ev
 from notifications.models import PushSubscription
+from notifications.outbound import PRINTABLE_URL, OutboundPolicy, UrlNotAllowed, host_of
 from notifications.rules import Follower, Preferences, preferences_of, wallet_followers
 from payments.db import Database
-from payments.errors import InvalidInput
-from payments.models import Principal
+from payments.errors import Conflict, InvalidInput
+from payments.models import AuditEvent, Principal
 from payments.periods import utcnow
 from payments.uow import UnitOfWork
 
@@ -181,29 +192,96 @@ def build_payload(event: ev.Event, prefs: Preferences, *, can_approve: bool) -> 
 
 # --- subscriptions -------------------------------------------------------------------------
 
+# A person's devices (phone, tablet, a browser or two) fit well within this; it bounds what
+# one account can make the server send, and the rows one account can write.
+MAX_DEVICES = 10
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+
+
+class PushDeviceLimit(Conflict):
+    slug = "push-device-limit"
+    title = "Notifications are already on in too many devices; turn them off in one first"
+
+
+class PushEndpointTaken(Conflict):
+    """Says only that the endpoint is registered to someone else, never to whom."""
+
+    slug = "push-endpoint-taken"
+    title = "Notifications on this device belong to another account"
+
+
+def _check_key(name: str, value: str, size: int) -> None:
+    if not _BASE64URL.fullmatch(value):
+        raise InvalidInput(f"keys.{name} must be base64url")
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except ValueError as exc:  # e.g. a length no base64 has
+        raise InvalidInput(f"keys.{name} must be base64url") from exc
+    if len(raw) != size:
+        raise InvalidInput(f"keys.{name} must be {size} bytes")
+
 
 async def subscribe(
-    db: Database, principal_id: uuid.UUID, *, endpoint: str, p256dh: str, auth: str
+    db: Database,
+    principal_id: uuid.UUID,
+    *,
+    endpoint: str,
+    p256dh: str,
+    auth: str,
+    policy: OutboundPolicy,
 ) -> uuid.UUID:
-    """Store a device's subscription for a person (a re-subscribed endpoint moves to them)."""
-    if not endpoint.startswith("https://") and not endpoint.startswith("http://127.0.0.1"):
-        raise InvalidInput("endpoint must be an https URL")
-    for name, value, size in (("p256dh", p256dh, 65), ("auth", auth, 16)):
+    """Store a device's subscription for a person.
+
+    The endpoint must pass the outbound policy. The same person registering the same endpoint
+    again updates its keys (same row); another person gets ``PushEndpointTaken``; a person's
+    eleventh device gets ``PushDeviceLimit``. Registrations of one person take turns on their
+    principal row (SQLite: the write lock), so parallel ones cannot pass the cap together.
+    """
+    try:
+        policy.check_url(endpoint)
+    except UrlNotAllowed as exc:
+        log.warning("push endpoint refused for %s: %s", principal_id, exc.detail)
+        raise
+    _check_key("p256dh", p256dh, 65)
+    _check_key("auth", auth, 16)
+    for attempt in range(2):
         try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        except ValueError as exc:
-            raise InvalidInput(f"keys.{name} must be base64url") from exc
-        if len(raw) != size:
-            raise InvalidInput(f"keys.{name} must be {size} bytes")
+            return await _store_subscription(db, principal_id, endpoint, p256dh, auth)
+        except IntegrityError:
+            # Someone inserted the same endpoint between our look-up and insert: look again,
+            # and that row's owner decides.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _store_subscription(
+    db: Database, principal_id: uuid.UUID, endpoint: str, p256dh: str, auth: str
+) -> uuid.UUID:
     async with UnitOfWork(db) as uow:
         s = uow.session
+        await s.execute(select(Principal.id).where(Principal.id == principal_id).with_for_update())
         existing = (
             await s.execute(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
         ).scalar_one_or_none()
         if existing is not None:
-            existing.principal_id, existing.p256dh, existing.auth = principal_id, p256dh, auth
+            if existing.principal_id != principal_id:
+                raise PushEndpointTaken()
+            existing.p256dh, existing.auth = p256dh, auth
             sub_id = existing.id
         else:
+            count = (
+                await s.execute(
+                    select(func.count())
+                    .select_from(PushSubscription)
+                    .where(PushSubscription.principal_id == principal_id)
+                )
+            ).scalar_one()
+            if count >= MAX_DEVICES:
+                raise PushDeviceLimit(
+                    f"Notifications are on in {count} devices, the most one person may have",
+                    limit=MAX_DEVICES,
+                )
             sub = PushSubscription(
                 principal_id=principal_id,
                 endpoint=endpoint,
@@ -220,6 +298,10 @@ async def subscribe(
 
 async def unsubscribe(db: Database, principal_id: uuid.UUID, endpoint: str) -> bool:
     """Forget one of the person's devices. False if it was not theirs or not known."""
+    if not PRINTABLE_URL.fullmatch(endpoint):
+        # No stored endpoint has these (the policy refuses them), and NUL would not even
+        # reach PostgreSQL: refuse instead of looking.
+        raise InvalidInput("endpoint has spaces, control or non-ASCII characters")
     async with UnitOfWork(db) as uow:
         result = await uow.session.execute(
             delete(PushSubscription).where(
@@ -243,6 +325,7 @@ class VapidConfig:
 @dataclass(frozen=True)
 class Delivery:
     subscription_id: uuid.UUID
+    principal_id: uuid.UUID
     info: dict[str, Any]
     payload: bytes
     ttl: int
@@ -262,11 +345,13 @@ class PushSender:
         base_delay_s: float = 1.0,
         timeout_s: float = 10.0,
         queue_size: int = 10_000,
+        policy: OutboundPolicy | None = None,
     ) -> None:
         from py_vapid import Vapid02
 
         self.db = db
         self.vapid = vapid
+        self.policy = policy or OutboundPolicy()
         self._signer = Vapid02.from_string(vapid.private_key)
         self.max_attempts = max_attempts
         self.base_delay_s = base_delay_s
@@ -278,6 +363,7 @@ class PushSender:
         self._limit = asyncio.Semaphore(16)
         self.sent = 0
         self.removed = 0
+        self.refused = 0
 
     def enqueue(self, event: ev.Event) -> None:
         try:
@@ -363,38 +449,45 @@ class PushSender:
             data = msgspec.json.encode(body)
             for sub in by_person.get(r.principal_id, []):
                 info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
-                out.append(Delivery(sub.id, info, data, ttl, urgency))
+                out.append(Delivery(sub.id, sub.principal_id, info, data, ttl, urgency))
         return out
 
     def _post(self, d: Delivery) -> tuple[int, str | None]:
-        """Encrypt (RFC 8291 aes128gcm), sign (VAPID) and POST. Runs in a worker thread."""
+        """Encrypt (RFC 8291 aes128gcm), sign (VAPID) and POST through the outbound policy's
+        session. Runs in a worker thread. Raises ``UrlNotAllowed`` if the policy refuses."""
         import requests
         from pywebpush import WebPushException, webpush
 
-        try:
-            resp = webpush(
-                d.info,
-                data=d.payload,
-                vapid_private_key=self._signer,
-                vapid_claims={"sub": self.vapid.subject},
-                ttl=d.ttl,
-                headers={"Urgency": d.urgency},
-                content_encoding="aes128gcm",
-                timeout=self.timeout_s,
-            )
-        except WebPushException as exc:
-            r = exc.response
-            if r is None:
+        with self.policy.session() as session:
+            try:
+                resp = webpush(
+                    d.info,
+                    data=d.payload,
+                    vapid_private_key=self._signer,
+                    vapid_claims={"sub": self.vapid.subject},
+                    ttl=d.ttl,
+                    headers={"Urgency": d.urgency},
+                    content_encoding="aes128gcm",
+                    timeout=self.timeout_s,
+                    requests_session=session,
+                )
+            except WebPushException as exc:
+                r = exc.response
+                if r is None:
+                    return 0, None
+                return int(r.status_code), r.headers.get("Retry-After")
+            except requests.RequestException:
                 return 0, None
-            return int(r.status_code), r.headers.get("Retry-After")
-        except requests.RequestException:
-            return 0, None
         return int(resp.status_code), None
 
     async def _send(self, d: Delivery) -> None:
         for attempt in range(self.max_attempts):
-            async with self._limit:
-                status, retry_after = await asyncio.to_thread(self._post, d)
+            try:
+                async with self._limit:
+                    status, retry_after = await asyncio.to_thread(self._post, d)
+            except UrlNotAllowed as exc:
+                await self._refuse(d, exc)
+                return
             if 200 <= status < 300:
                 self.sent += 1
                 await self._touch(d.subscription_id)
@@ -402,6 +495,10 @@ class PushSender:
             if status in (404, 410):
                 self.removed += 1
                 await self._forget(d.subscription_id)
+                return
+            if 300 <= status < 400:
+                # Not followed (the policy's session never does): a failed delivery.
+                log.warning("push service answered %s (a redirect); not followed", status)
                 return
             if status == 429 or status >= 500 or status == 0:
                 delay = self.base_delay_s * (2**attempt)
@@ -412,6 +509,39 @@ class PushSender:
             log.warning("push refused with %s; not retrying", status)
             return
         log.warning("push gave up after %s attempts", self.max_attempts)
+
+    async def _refuse(self, d: Delivery, exc: UrlNotAllowed) -> None:
+        """The outbound policy refused the endpoint at send time (a row from before the
+        policy, or a name that now resolves inside): log, audit, and delete the row so the
+        next event does not try it again. Only the host is recorded: the path is the
+        device's secret."""
+        self.refused += 1
+        host = exc.host or host_of(str(d.info.get("endpoint", ""))) or "?"
+        detail = f"subscription {d.subscription_id}: {host}: {exc.reason}"
+        log.warning("push refused by the outbound policy, subscription deleted: %s", detail)
+        async with UnitOfWork(self.db) as uow:
+            s = uow.session
+            gone = await s.execute(
+                delete(PushSubscription).where(PushSubscription.id == d.subscription_id)
+            )
+            if gone.rowcount:  # type: ignore[attr-defined]
+                # In the same transaction: the row is never gone without its audit entry.
+                # Once per row, however many events were on their way to it.
+                organizer_id = (
+                    await s.execute(
+                        select(Principal.organizer_id).where(Principal.id == d.principal_id)
+                    )
+                ).scalar_one_or_none()
+                await s.execute(
+                    insert(AuditEvent).values(
+                        action="push.endpoint_refused",
+                        actor_id=None,
+                        organizer_id=organizer_id,
+                        detail=detail,
+                        created_at=utcnow(),
+                    )
+                )
+            await uow.commit()
 
     async def _forget(self, subscription_id: uuid.UUID) -> None:
         async with UnitOfWork(self.db) as uow:

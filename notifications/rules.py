@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, bindparam, insert, or_, select
+from sqlalchemy import Date, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import events as ev
@@ -182,11 +182,7 @@ async def carer_wallets(session: AsyncSession, carer_id: uuid.UUID) -> set[uuid.
     rows = await session.execute(
         select(Wallet.id, Mandate.scopes)
         .join(Mandate, Mandate.client_id == Wallet.client_id)
-        .where(
-            Mandate.carer_id == carer_id,
-            Mandate.revoked_at.is_(None),
-            or_(Mandate.valid_until.is_(None), Mandate.valid_until >= _today()),
-        )
+        .where(Mandate.carer_id == carer_id, Mandate.in_force(_today()))
     )
     return {w for w, scopes in rows.all() if "view" in str(scopes).split()}
 
@@ -274,8 +270,7 @@ _CARER_MANDATES = (
     .join(Mandate, Mandate.client_id == Wallet.client_id)
     .where(
         Wallet.id.in_(bindparam("wallet_ids", expanding=True)),
-        Mandate.revoked_at.is_(None),
-        or_(Mandate.valid_until.is_(None), Mandate.valid_until >= bindparam("today", type_=Date)),
+        Mandate.in_force(bindparam("today", type_=Date)),
     )
 )
 _PREFERENCES = select(NotificationPreference).where(

@@ -15,10 +15,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from payments.db import Database
 from payments.errors import Forbidden, InvalidInput, NotFound
@@ -159,6 +161,35 @@ async def revoke_api_key(db: Database, prefix: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def revoke_api_keys_of(
+    session: AsyncSession, principal_id: uuid.UUID, now: datetime
+) -> tuple[str, ...]:
+    """Revoke every live API key of a person inside the caller's transaction (a lost phone);
+    returns their prefixes for :func:`forget_api_keys` after commit."""
+    prefixes = (
+        (
+            await session.execute(
+                select(ApiKey.prefix).where(
+                    ApiKey.principal_id == principal_id, ApiKey.revoked_at.is_(None)
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if prefixes:
+        await session.execute(
+            update(ApiKey).where(ApiKey.prefix.in_(prefixes)).values(revoked_at=now)
+        )
+    return tuple(prefixes)
+
+
+def forget_api_keys(db: Database, prefixes: tuple[str, ...]) -> None:
+    """Stop trusting revoked keys in this process at once (others within API_KEYS.ttl)."""
+    for prefix in prefixes:
+        API_KEYS.forget(f"{db.url}\x00{prefix}")
+
+
 async def authenticate_api_key(db: Database, token: str) -> Actor | None:
     """The actor behind a presented key, or None for a malformed, unknown or revoked key.
 
@@ -202,21 +233,20 @@ async def authenticate_api_key(db: Database, token: str) -> Actor | None:
 
 
 async def mandate_scopes(db: Database, carer_id: uuid.UUID, wallet_id: uuid.UUID) -> frozenset[str]:
-    """The scopes a carer holds over a wallet today (empty if none, revoked or ended)."""
+    """The scopes a carer holds over a wallet today (empty if none, pending, declined, revoked
+    or ended)."""
     today: date = utcnow().astimezone(HELSINKI).date()
     async with UnitOfWork(db, readonly=True) as uow:
-        row = (
+        scopes = (
             await uow.session.execute(
-                select(Mandate)
+                select(Mandate.scopes)
                 .join(Wallet, Wallet.client_id == Mandate.client_id)
-                .where(Mandate.carer_id == carer_id, Wallet.id == wallet_id)
+                .where(
+                    Mandate.carer_id == carer_id, Wallet.id == wallet_id, Mandate.in_force(today)
+                )
             )
         ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
-        return frozenset()
-    if row.valid_until is not None and row.valid_until < today:
-        return frozenset()
-    return frozenset(row.scopes.split())
+    return frozenset(scopes.split()) if scopes else frozenset()
 
 
 async def grant_mandate(
@@ -227,7 +257,7 @@ async def grant_mandate(
     scopes: tuple[str, ...],
     valid_until: date | None = None,
 ) -> uuid.UUID:
-    """Record a mandate directly (set-up and tests); people use :func:`set_mandate`."""
+    """Record a mandate in force directly (set-up and tests); people use :func:`set_mandate`."""
     unknown = set(scopes) - set(SCOPES)
     if unknown:
         raise InvalidInput(f"Unknown scope(s): {', '.join(sorted(unknown))}", slug="invalid-scope")
@@ -237,10 +267,29 @@ async def grant_mandate(
             client_id=client_id,
             scopes=" ".join(sorted(set(scopes))),
             valid_until=valid_until,
+            accepted_at=utcnow(),
         )
         uow.session.add(m)
         await uow.commit()
         return m.id
+
+
+# What a mandate is now, as people are told: ``pending`` waits for the carer's answer.
+MandateStatus = Literal["active", "pending", "declined", "ended"]
+ACTIVE: MandateStatus = "active"
+PENDING: MandateStatus = "pending"
+DECLINED: MandateStatus = "declined"
+ENDED: MandateStatus = "ended"
+
+
+def mandate_status(m: Mandate, today: date) -> MandateStatus:
+    """``active``, ``pending`` (the carer has not answered), ``declined`` or ``ended``
+    (revoked, withdrawn or past its last day). Mirrors :meth:`Mandate.in_force`."""
+    if m.revoked_at is not None:
+        return DECLINED if m.declined_at is not None else ENDED
+    if m.valid_until is not None and m.valid_until < today:
+        return ENDED
+    return ACTIVE if m.accepted_at is not None else PENDING
 
 
 @dataclass(frozen=True)
@@ -252,7 +301,11 @@ class MandateView:
     wallet_id: uuid.UUID | None
     scopes: tuple[str, ...]
     valid_until: date | None
-    active: bool
+    status: MandateStatus
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
 
 
 async def _client_for_mandates(uow: UnitOfWork, actor: Actor, client_id: uuid.UUID) -> Client:
@@ -265,8 +318,17 @@ async def _client_for_mandates(uow: UnitOfWork, actor: Actor, client_id: uuid.UU
     raise Forbidden("Only the client or a case manager may manage mandates")
 
 
-def _mandate_active(m: Mandate, today: date) -> bool:
-    return m.revoked_at is None and (m.valid_until is None or m.valid_until >= today)
+async def _lock_carer(uow: UnitOfWork, actor: Actor, carer_id: uuid.UUID) -> Principal:
+    """The carer's row, locked until commit (PostgreSQL; SQLite's writers take turns anyway),
+    so a grant and the redemption of an invite for the same carer cannot interleave."""
+    carer = (
+        await uow.session.execute(
+            select(Principal).where(Principal.id == carer_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if carer is None or carer.role != "carer" or carer.organizer_id != actor.organizer_id:
+        raise NotFound("No such carer")
+    return carer
 
 
 async def set_mandate(
@@ -277,35 +339,43 @@ async def set_mandate(
     carer_id: uuid.UUID,
     scopes: tuple[str, ...] | list[str],
     valid_until: date | None = None,
-) -> None:
-    """Grant a carer a mandate over a client, or change its scopes and end date (a revoked
-    mandate is granted anew). By the client themself or a case manager; audited."""
+) -> MandateStatus:
+    """Grant a carer a mandate over a client, or change its scopes and end date. By the client
+    themself or a case manager; audited. Returns the mandate's status.
+
+    A case manager's grant is in force at once. The client's is a request to an existing
+    person: it stays ``pending`` until that carer accepts it (:func:`accept_mandate`), so a
+    client cannot bind someone else's account to their wallet. Changing a mandate the carer
+    has already accepted needs no new answer; naming the carer again after the mandate was
+    revoked or declined does.
+    """
     stored = normalise_scopes(scopes)
     today = utcnow().astimezone(HELSINKI).date()
     if valid_until is not None and valid_until < today:
         raise InvalidInput("The end date is in the past")
+    staff = actor.role == "case_manager"
     async with UnitOfWork(db) as uow:
         s = uow.session
         await _client_for_mandates(uow, actor, client_id)
-        carer = await s.get(Principal, carer_id)
-        if carer is None or carer.role != "carer" or carer.organizer_id != actor.organizer_id:
-            raise NotFound("No such carer")
+        await _lock_carer(uow, actor, carer_id)
         mandate = (
             await s.execute(
                 select(Mandate).where(Mandate.carer_id == carer_id, Mandate.client_id == client_id)
             )
         ).scalar_one_or_none()
-        action = "mandate.granted"
+        now = utcnow()
         if mandate is None:
-            s.add(
-                Mandate(
-                    carer_id=carer_id, client_id=client_id, scopes=stored, valid_until=valid_until
-                )
-            )
+            mandate = Mandate(carer_id=carer_id, client_id=client_id)
+            s.add(mandate)
+        accepted = mandate.revoked_at is None and mandate.accepted_at is not None
+        if accepted:
+            action = "mandate.changed"
+        elif staff:
+            action, mandate.accepted_at = "mandate.granted", now
         else:
-            if mandate.revoked_at is None:
-                action = "mandate.changed"
-            mandate.scopes, mandate.valid_until, mandate.revoked_at = stored, valid_until, None
+            action, mandate.accepted_at = "mandate.requested", None
+        mandate.scopes, mandate.valid_until = stored, valid_until
+        mandate.revoked_at = mandate.declined_at = None
         s.add(
             AuditEvent(
                 organizer_id=actor.organizer_id,
@@ -314,35 +384,40 @@ async def set_mandate(
                 subject_client_id=client_id,
                 detail=f"carer {carer_id}: {stored}"
                 + (f" until {valid_until}" if valid_until else ""),
-                created_at=utcnow(),
+                created_at=now,
             )
         )
+        await s.flush()
+        status = mandate_status(mandate, today)
         await uow.commit()
+    return status
 
 
 async def revoke_mandate(
     db: Database, actor: Actor, *, client_id: uuid.UUID, carer_id: uuid.UUID
 ) -> None:
-    """End a carer's mandate at once. By the client themself or a case manager; audited."""
+    """End a carer's mandate at once, or withdraw a request the carer has not answered. By the
+    client themself or a case manager; audited."""
     async with UnitOfWork(db) as uow:
         s = uow.session
         await _client_for_mandates(uow, actor, client_id)
-        result = await s.execute(
-            update(Mandate)
-            .where(
-                Mandate.carer_id == carer_id,
-                Mandate.client_id == client_id,
-                Mandate.revoked_at.is_(None),
+        mandate = (
+            await s.execute(
+                select(Mandate).where(
+                    Mandate.carer_id == carer_id,
+                    Mandate.client_id == client_id,
+                    Mandate.revoked_at.is_(None),
+                )
             )
-            .values(revoked_at=utcnow())
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        ).scalar_one_or_none()
+        if mandate is None:
             raise NotFound("No such mandate")
+        mandate.revoked_at = utcnow()
         s.add(
             AuditEvent(
                 organizer_id=actor.organizer_id,
                 actor_id=actor.principal_id,
-                action="mandate.revoked",
+                action="mandate.revoked" if mandate.accepted_at else "mandate.withdrawn",
                 subject_client_id=client_id,
                 detail=f"carer {carer_id}",
                 created_at=utcnow(),
@@ -363,12 +438,7 @@ async def list_mandates(
     today = utcnow().astimezone(HELSINKI).date()
     async with UnitOfWork(db) as uow:
         s = uow.session
-        stmt = (
-            select(Mandate, Principal, Client, Wallet.id)
-            .join(Principal, Principal.id == Mandate.carer_id)
-            .join(Client, Client.id == Mandate.client_id)
-            .outerjoin(Wallet, Wallet.client_id == Client.id)
-        )
+        stmt = _carers_mandates()
         if client_id is not None:
             await _client_for_mandates(uow, actor, client_id)
             stmt = stmt.where(Mandate.client_id == client_id)
@@ -388,17 +458,107 @@ async def list_mandates(
             return []
         rows = (await s.execute(stmt.order_by(Principal.display_name))).all()
         await uow.commit()
-    out = [
-        MandateView(
-            carer_id=carer.id,
-            carer_name=carer.display_name,
-            client_id=client.id,
-            client_name=f"{client.first_name} {client.last_name}",
-            wallet_id=wallet_id,
-            scopes=tuple(m.scopes.split()),
-            valid_until=m.valid_until,
-            active=_mandate_active(m, today),
-        )
-        for m, carer, client, wallet_id in rows
-    ]
+    out = [_view(m, carer, client, wallet_id, today) for m, carer, client, wallet_id in rows]
     return out if include_ended else [v for v in out if v.active]
+
+
+def _view(
+    m: Mandate, carer: Principal, client: Client, wallet_id: uuid.UUID | None, today: date
+) -> MandateView:
+    return MandateView(
+        carer_id=carer.id,
+        carer_name=carer.display_name,
+        client_id=client.id,
+        client_name=f"{client.first_name} {client.last_name}",
+        wallet_id=wallet_id,
+        scopes=tuple(m.scopes.split()),
+        valid_until=m.valid_until,
+        status=mandate_status(m, today),
+    )
+
+
+def _carers_mandates() -> Select[Mandate, Principal, Client, uuid.UUID]:
+    return (
+        select(Mandate, Principal, Client, Wallet.id)
+        .join(Principal, Principal.id == Mandate.carer_id)
+        .join(Client, Client.id == Mandate.client_id)
+        .outerjoin(Wallet, Wallet.client_id == Client.id)
+    )
+
+
+def _waiting(today: date) -> ColumnElement[bool]:
+    """A request the carer can still answer: not accepted, not revoked, not past its end."""
+    return and_(
+        Mandate.accepted_at.is_(None),
+        Mandate.revoked_at.is_(None),
+        or_(Mandate.valid_until.is_(None), Mandate.valid_until >= today),
+    )
+
+
+async def pending_mandates(db: Database, actor: Actor) -> list[MandateView]:
+    """The mandates that clients have asked this carer to take on and that wait for an answer:
+    who asks, and for which scopes."""
+    if actor.role != "carer":
+        return []
+    today = utcnow().astimezone(HELSINKI).date()
+    async with UnitOfWork(db, readonly=True) as uow:
+        rows = (
+            await uow.session.execute(
+                _carers_mandates()
+                .where(Mandate.carer_id == actor.principal_id, _waiting(today))
+                .order_by(Client.last_name, Client.first_name, Client.id)
+            )
+        ).all()
+    return [_view(m, carer, client, wallet_id, today) for m, carer, client, wallet_id in rows]
+
+
+async def _answer(db: Database, actor: Actor, client_id: uuid.UUID, *, accept: bool) -> MandateView:
+    today = utcnow().astimezone(HELSINKI).date()
+    if actor.role != "carer":
+        raise Forbidden("Only the carer named in a mandate may answer it")
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        row = (
+            await s.execute(
+                _carers_mandates()
+                .where(
+                    Mandate.carer_id == actor.principal_id,
+                    Mandate.client_id == client_id,
+                    Client.organizer_id == actor.organizer_id,
+                    _waiting(today),
+                )
+                .with_for_update(of=Mandate)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("No mandate waits for your answer from this client")
+        m, carer, client, wallet_id = row
+        now = utcnow()
+        if accept:
+            m.accepted_at = now
+        else:
+            m.revoked_at = m.declined_at = now
+        s.add(
+            AuditEvent(
+                organizer_id=actor.organizer_id,
+                actor_id=actor.principal_id,
+                action="mandate.accepted" if accept else "mandate.declined",
+                subject_client_id=client_id,
+                detail=f"carer {actor.principal_id}: {m.scopes}",
+                created_at=now,
+            )
+        )
+        await s.flush()
+        view = _view(m, carer, client, wallet_id, today)
+        await uow.commit()
+    return view
+
+
+async def accept_mandate(db: Database, actor: Actor, client_id: uuid.UUID) -> MandateView:
+    """The carer accepts a client's waiting mandate: from now on it grants its scopes."""
+    return await _answer(db, actor, client_id, accept=True)
+
+
+async def decline_mandate(db: Database, actor: Actor, client_id: uuid.UUID) -> None:
+    """The carer declines a client's waiting mandate; the client sees it as declined."""
+    await _answer(db, actor, client_id, accept=False)

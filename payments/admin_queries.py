@@ -13,6 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, func, or_, select
 
 from payments.checkout_models import Hold, HoldLine, QrCard
+from payments.cursors import decode_cursor, encode_cursor
 from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.identity_models import Invite, Passkey
@@ -29,7 +30,6 @@ from payments.models import (
     Wallet,
 )
 from payments.periods import first_day, last_day, utcnow
-from payments.queries import decode_cursor, encode_cursor
 from payments.uow import UnitOfWork
 
 MAX_CLIENTS_PAGE = 100
@@ -105,7 +105,7 @@ async def list_clients(
                 wanted.append(Client.phone_e164.like(_like(national)))
             stmt = stmt.where(or_(*wanted))
         if cursor:
-            last, first, cid = _split_cursor(cursor)
+            last, first, cid = decode_cursor(cursor, str, str, uuid.UUID)
             stmt = stmt.where(
                 or_(
                     Client.last_name > last,
@@ -131,20 +131,8 @@ async def list_clients(
     next_cursor = None
     if len(rows) > limit and items:
         last_row = items[-1]
-        next_cursor = encode_cursor(
-            "\x1f".join((last_row.last_name, last_row.first_name, str(last_row.client_id)))
-        )
+        next_cursor = encode_cursor(last_row.last_name, last_row.first_name, last_row.client_id)
     return ClientPage(items=items, next_cursor=next_cursor)
-
-
-def _split_cursor(cursor: str) -> tuple[str, str, uuid.UUID]:
-    parts = decode_cursor(cursor).split("\x1f")
-    try:
-        if len(parts) != 3:
-            raise ValueError(cursor)
-        return parts[0], parts[1], uuid.UUID(parts[2])
-    except ValueError as exc:
-        raise InvalidInput("Invalid cursor", slug="invalid-cursor") from exc
 
 
 @dataclass(frozen=True)

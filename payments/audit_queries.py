@@ -110,8 +110,7 @@ async def views_of_client(
                     select(Mandate).where(
                         Mandate.carer_id == actor.principal_id,
                         Mandate.client_id == client_id,
-                        Mandate.revoked_at.is_(None),
-                        or_(Mandate.valid_until.is_(None), Mandate.valid_until >= today),
+                        Mandate.in_force(today),
                     )
                 )
             ).scalar_one_or_none()

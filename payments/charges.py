@@ -20,6 +20,7 @@ from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import idempotency, ledger, tokens, trust
+from payments.checkout_models import TrustedProvider
 from payments.db import Database
 from payments.errors import (
     ConsentRequired,
@@ -344,9 +345,12 @@ async def write_charge(
     items: list[Item],
     now: datetime,
     balances: dict[int, int] | None = None,
+    trust_period: str | None = None,
 ) -> dict[str, Any]:
     """Write a captured charge, its lines, its transfers (source accounts -> provider payable)
-    and its outbox event. The caller has already taken the money from the source accounts."""
+    and its outbox event. The caller has already taken the money from the source accounts,
+    and counted it toward a trusted provider's month (``trust_period``, see
+    :mod:`payments.trust`) if it did."""
     charge_id = uuid.uuid4()
     total = sum(i.amount_cents for i in items)
     share = sum(i.client_share_cents for i in items)
@@ -364,6 +368,7 @@ async def write_charge(
             "period": period,
             "created_at": now,
             "client_share_cents": share,
+            "trust_period": trust_period,
         },
     )
     await s.execute(
@@ -452,8 +457,10 @@ async def capture_charge(
 ) -> Outcome:
     """Charge a client's budget for delivered services and capture it at once.
 
-    The customer consents by presenting their payment code (``token``), or in advance by
-    trusting the provider (phone number or wallet id within the trusted caps).
+    The customer consents by presenting their payment code (``token``) or card and PIN, or in
+    advance by trusting the provider (phone number or wallet id within the trusted caps). For
+    a trusted provider the charge counts toward its month either way; only the charge without
+    consent can be refused by the caps (:mod:`payments.trust`).
 
     Refusals: ``provider-not-approved``, ``unknown-category``, ``price-above-list``,
     ``not-in-budget`` (also for an unknown customer), ``consent-required``,
@@ -475,14 +482,20 @@ async def capture_charge(
             raise ProviderNotApproved("The provider is not approved to charge")
         pricing = await Pricing.check(s, provider, lines, now)
 
-        wallet = await _find_wallet(s, provider.organizer_id, customer)
+        # A phone number or wallet id finds only a client who trusts this provider.
+        trusting = None if customer.consented else provider_id
+        wallet = await _find_wallet(s, provider.organizer_id, customer, trusting=trusting)
         priced = await pricing.for_wallet(s, wallet, now)
-        if not customer.consented:
+        total_asked = sum(p.amount_cents for p in priced)
+        if customer.consented:
+            # Consent is never refused by a cap, but a trusted provider's month counts it.
+            counted = await trust.count_consented(s, wallet.id, provider_id, total_asked, now)
+        else:
             # A phone number or wallet id is not consent: only a provider the client trusts,
             # within the caps they set, may charge without asking (DESIGN: checkout at the
             # door). Everyone else sends a payment request or uses the client's payment code.
-            total_asked = sum(p.amount_cents for p in priced)
-            if not await trust.use_trust(s, wallet.id, provider_id, total_asked, now):
+            counted = await trust.use_trust(s, wallet.id, provider_id, total_asked, now)
+            if counted is None:
                 raise ConsentRequired()
 
         # Debit each envelope once, in account order so concurrent charges never deadlock.
@@ -495,6 +508,7 @@ async def capture_charge(
             items=items,
             now=now,
             balances={acc: balance for acc, (balance, _) in debited.items()},
+            trust_period=counted,
         )
         await idempotency.store_result(
             s, scope=scope, key=idempotency_key, status_code=201, body=body
@@ -551,7 +565,25 @@ async def _check_prices(
 _NOT_IN_BUDGET = "This service is not in the customer's budget"
 
 
-async def _find_wallet(s: AsyncSession, organizer_id: uuid.UUID, customer: Customer) -> Wallet:
+# The answer for a phone number or wallet id that finds no client who trusts the provider:
+# one answer for "no such client" and "not trusted", so a number tells an untrusted provider
+# nothing, and it says what to do instead.
+_ASK_FIRST = (
+    "The client has not let this provider charge without asking: send a payment request "
+    "(POST /api/checkout/phone) or charge the client's payment code"
+)
+
+
+async def _find_wallet(
+    s: AsyncSession,
+    organizer_id: uuid.UUID,
+    customer: Customer,
+    *,
+    trusting: uuid.UUID | None = None,
+) -> Wallet:
+    """The customer's wallet in the organizer. With ``trusting`` (a provider id), a phone
+    number or wallet id finds only a client who trusts that provider, in the same one query
+    whether or not the number is a client's (``consent-required`` for both)."""
     if customer.token is not None or customer.token_code is not None:
         # Consumed in the charge's transaction: single-use, and a refused charge gives it back.
         wallet_id = await tokens.consume(
@@ -564,13 +596,19 @@ async def _find_wallet(s: AsyncSession, organizer_id: uuid.UUID, customer: Custo
         params: dict[str, object] = {"wallet_id": wallet_id}
         stmt = _WALLET_BY_ID
     elif customer.wallet_id is not None:
-        stmt, params = _WALLET_BY_ID, {"wallet_id": customer.wallet_id}
+        params = {"wallet_id": customer.wallet_id}
+        stmt = _WALLET_BY_ID if trusting is None else _TRUSTING_WALLET_BY_ID
     elif customer.phone_e164 is not None:
-        stmt, params = _WALLET_BY_PHONE, {"phone": customer.phone_e164}
+        params = {"phone": customer.phone_e164}
+        stmt = _WALLET_BY_PHONE if trusting is None else _TRUSTING_WALLET_BY_PHONE
     else:
         raise InvalidInput("Identify the customer by phone number or wallet")
+    if trusting is not None and stmt is not _WALLET_BY_ID:
+        params["provider_id"] = trusting
     wallet = (await s.execute(stmt, {**params, "organizer_id": organizer_id})).scalar_one_or_none()
     if wallet is None:
+        if trusting is not None and stmt is not _WALLET_BY_ID:
+            raise ConsentRequired(_ASK_FIRST)
         raise NotInBudget(_NOT_IN_BUDGET)
     return wallet
 
@@ -589,6 +627,15 @@ _WALLET_BY_PHONE = (
     .where(
         Client.organizer_id == bindparam("organizer_id"), Client.phone_e164 == bindparam("phone")
     )
+)
+_TRUSTED = TrustedProvider.__table__
+_TRUSTING_WALLET_BY_ID = _WALLET_BY_ID.join(
+    _TRUSTED,
+    (_TRUSTED.c.wallet_id == Wallet.id) & (_TRUSTED.c.provider_id == bindparam("provider_id")),
+)
+_TRUSTING_WALLET_BY_PHONE = _WALLET_BY_PHONE.join(
+    _TRUSTED,
+    (_TRUSTED.c.wallet_id == Wallet.id) & (_TRUSTED.c.provider_id == bindparam("provider_id")),
 )
 _LINE_CATS = DecisionLineCategory.__table__
 _LINES = DecisionLine.__table__
@@ -658,6 +705,9 @@ async def refund_charge(
     The money returns to the envelope it came from while that envelope is still in the charge's
     month; after the month has closed it returns to the organizer's budget, and the client's
     current envelope is untouched (it never holds more than one month's budget).
+
+    A charge that counted toward a trusted provider's month gives the refund back to that
+    month's total, and to no later month's (:func:`payments.trust.give_back`).
     """
     if amount_cents is not None and (
         not _is_cents(amount_cents) or not 0 < amount_cents <= MAX_UNIT_PRICE_CENTS * MAX_LINES
@@ -702,6 +752,9 @@ async def refund_charge(
         refunded_total, total = int(row[0]), int(row[1])
         if refunded_total == total:
             await s.execute(update(Charge).where(Charge.id == charge_id).values(status="refunded"))
+        if charge.trust_period is not None:
+            # Before the envelopes: the trust row comes first in every money path's lock order.
+            await trust.give_back(s, charge.wallet_id, provider_id, amount, charge.trust_period)
 
         # Spread the refund over the lines, last line first.
         lines = (

@@ -101,7 +101,10 @@ async def phone_checkout(
         priced = await pricing.for_wallet(s, wallet, now)
         total = sum(p.amount_cents for p in priced)
 
-        if await use_trust(s, wallet.id, provider_id, total, now):
+        # Counted toward the trusted provider's month in the same UPDATE that checks its caps;
+        # a request counts only when it is approved (payments.requests).
+        counted = await use_trust(s, wallet.id, provider_id, total, now)
+        if counted is not None:
             debited = await debit_envelopes(s, per_envelope(priced))
             items = [p.item(p.envelope_id, debited[p.envelope_id][1]) for p in priced]
             charge = await write_charge(
@@ -111,6 +114,7 @@ async def phone_checkout(
                 items=items,
                 now=now,
                 balances={k: v[0] for k, v in debited.items()},
+                trust_period=counted,
             )
             status, body = 201, {"outcome": "captured", "charge": charge, "request": None}
         else:

@@ -60,6 +60,9 @@ class Hold(Base):
     charge_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The month whose trusted-provider total this hold counted in (payments.trust); NULL when
+    # it did not count (a request's hold counts only at approval; an untrusted provider's).
+    trust_period: Mapped[str | None] = mapped_column(String(7))
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -164,8 +167,10 @@ class TrustedProvider(Base):
     """A provider in the client's "my providers" list: it may charge by phone number without
     asking, within ``per_charge_cap_cents`` and, if set, ``monthly_cap_cents`` per month.
 
-    ``month_period`` / ``month_spent_cents`` are the running monthly total, advanced by one
-    conditional UPDATE in the charge's transaction, so concurrent charges cannot pass the cap.
+    ``month_period`` / ``month_spent_cents`` are the running monthly total of every way money
+    left for this provider (charges, holds and their captures, approved requests, net of
+    refunds and unused holds; see :mod:`payments.trust`), changed by one conditional UPDATE in
+    the money transaction, so concurrent charges and holds cannot pass the cap.
     """
 
     __tablename__ = "trusted_providers"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from payments.access import Actor
 from payments.db import Database
@@ -69,11 +69,7 @@ async def wallets_for(db: Database, actor: Actor) -> list[uuid.UUID]:
             stmt = (
                 select(Wallet.id)
                 .join(Mandate, Mandate.client_id == Wallet.client_id)
-                .where(
-                    Mandate.carer_id == actor.principal_id,
-                    Mandate.revoked_at.is_(None),
-                    or_(Mandate.valid_until.is_(None), Mandate.valid_until >= today),
-                )
+                .where(Mandate.carer_id == actor.principal_id, Mandate.in_force(today))
             )
         else:
             return []

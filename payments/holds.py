@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments import ledger
+from payments import ledger, trust
 from payments.charges import Priced, per_envelope
 from payments.checkout_models import Hold, HoldLine
 from payments.errors import (
@@ -102,9 +102,14 @@ async def place_hold(
     purpose: str,
     expires_at: datetime,
     now: datetime,
+    trust_period: str | None = None,
 ) -> Hold:
     """Move the priced lines' wallet parts (:class:`payments.charges.Pricing`) from their
-    envelopes into the envelopes' hold accounts. A voucher line's own share is never held."""
+    envelopes into the envelopes' hold accounts. A voucher line's own share is never held.
+
+    ``trust_period``: the month the caller counted the held amount in toward a trusted
+    provider's cap (:mod:`payments.trust`), so that closing the hold gives the unused part
+    back to that month."""
     held = per_envelope(priced)
     periods: dict[int, str] = {}
     hold_accounts: dict[int, int] = {}
@@ -138,6 +143,7 @@ async def place_hold(
         period=min(periods.values()),
         expires_at=expires_at,
         created_at=now,
+        trust_period=trust_period,
     )
     s.add(hold)
     await s.flush()
@@ -192,7 +198,20 @@ async def close_hold_money(
 ) -> None:
     """Empty the hold's accounts: ``captured[envelope]`` stays for the caller's charge
     transfers (hold account -> payable); the rest goes back to the envelope if its month is
-    open, else to the organizer's expired account."""
+    open, else to the organizer's expired account.
+
+    A hold that counted toward a trusted provider's month gives the part not captured back to
+    that month's total (a capture keeps the captured part counted; a void or expiry gives all).
+    """
+    if hold.trust_period is not None:
+        # First: the trust row comes before envelopes in every money path's lock order.
+        await trust.give_back(
+            s,
+            hold.wallet_id,
+            hold.provider_id,
+            hold.amount_cents - sum(captured.values()),
+            hold.trust_period,
+        )
     held: dict[int, int] = defaultdict(int)
     meta: dict[int, tuple[int, str]] = {}
     for line in lines:

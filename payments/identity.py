@@ -23,11 +23,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import Uuid, column, delete, select, table, update
 from sqlalchemy.exc import IntegrityError
 
 from payments import periods
-from payments.access import SCOPES, Actor, normalise_scopes
+from payments.access import (
+    SCOPES,
+    Actor,
+    forget_api_keys,
+    normalise_scopes,
+    revoke_api_keys_of,
+)
 from payments.db import Database
 from payments.errors import DomainError, Forbidden, InvalidInput, NotFound
 from payments.identity_models import (
@@ -35,7 +41,6 @@ from payments.identity_models import (
     Invite,
     Passkey,
     ProviderOwner,
-    RateCounter,
     WebSession,
 )
 from payments.models import (
@@ -44,9 +49,10 @@ from payments.models import (
     Organizer,
     Principal,
 )
+from payments.ratelimits import RateLimited
 from payments.uow import UnitOfWork
 
-__all__ = ["SCOPES"]
+__all__ = ["SCOPES", "RateLimited"]
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CODE_LENGTH = 10  # 50 bits
@@ -116,17 +122,6 @@ class LastPasskey(DomainError):
     title = "You cannot remove your only passkey"
 
 
-class RateLimited(DomainError):
-    status = 429
-    slug = "too-many-requests"
-    title = "Too many attempts; wait a moment and try again"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many attempts; try again in {retry_after} seconds")
-        self.retry_after = retry_after
-        self.extra = {"retry_after": retry_after}
-
-
 # ---------------------------------------------------------------------------------- helpers
 
 
@@ -151,6 +146,9 @@ def new_code() -> str:
 def normalise_code(code: str) -> str:
     """Accept what people type: lower case, dashes, spaces, O for 0 and I or L for 1."""
     return "".join(ch for ch in code.upper() if ch.isalnum()).translate(_CODE_FIXES)
+
+
+STALE_INVITE = "This invite may no longer be used; ask your case manager for a new one"
 
 
 def format_code(code: str) -> str:
@@ -222,42 +220,113 @@ async def _is_provider_owner(uow: UnitOfWork, actor: Actor) -> bool:
     return row is not None
 
 
-async def _may_invite(uow: UnitOfWork, actor: Actor, target: Principal) -> bool:
+async def _may_reissue(uow: UnitOfWork, actor: Actor, target: Principal) -> bool:
+    """Whether ``actor`` may issue a new invite for the existing person ``target``: staff only.
+
+    A case manager for their organizer's clients and carers; a provider's owner for that
+    provider's staff. Never a client, carer or anyone for themself: whoever redeems an invite
+    *becomes* its person, with every mandate that person holds (DESIGN.md, "Re-issuing").
+    """
     if target.organizer_id != actor.organizer_id or target.id == actor.principal_id:
         return False
     if actor.role == "case_manager":
         return target.role in ("client", "carer")
-    if actor.role == "client" and target.role == "carer":
-        mandate = (
-            await uow.session.execute(
-                select(Mandate.id).where(
-                    Mandate.carer_id == target.id, Mandate.client_id == actor.client_id
-                )
-            )
-        ).first()
-        return mandate is not None
     if actor.role == "provider" and target.role == "provider":
         return target.provider_id == actor.provider_id and await _is_provider_owner(uow, actor)
     return False
 
 
-async def _revoke_passkeys(uow: UnitOfWork, principal_id: uuid.UUID) -> int:
+async def _invite_may_be_used(uow: UnitOfWork, invite: Invite, target: Principal) -> bool:
+    """Checked again when an invite is looked up and when it is used, under today's rules.
+
+    Staff invites (and the command line's) stand. The only other invite is a client's for a
+    new carer (:func:`invite_carer`); it stands while that carer is new and the client's
+    alone: no passkey was ever registered for them and no other client's mandate names them.
+    So neither an invite that a client issued for an existing carer under the old rules, nor
+    one whose carer a case manager has since given to another client, can hand the carer's
+    account to the client who holds the code.
+    """
+    if invite.created_by is None:
+        return True
+    issuer = await uow.session.get(Principal, invite.created_by)
+    if issuer is None:
+        return False
+    if await _may_reissue(uow, actor_of(issuer), target):
+        return True
+    if issuer.role != "client" or target.role != "carer" or issuer.client_id is None:
+        return False
+    s = uow.session
+    had_passkey = (
+        await s.execute(select(Passkey.id).where(Passkey.principal_id == target.id).limit(1))
+    ).first()
+    others = (
+        await s.execute(
+            select(Mandate.id)
+            .where(
+                Mandate.carer_id == target.id,
+                Mandate.client_id != issuer.client_id,
+                Mandate.revoked_at.is_(None),
+            )
+            .limit(1)
+        )
+    ).first()
+    return had_passkey is None and others is None
+
+
+# Web Push subscriptions are a table of ``notifications``, which ``payments`` may not import
+# (the boundary runs the other way). A lost phone must stop receiving pushes in the same
+# transaction that revokes its passkeys, so the delete names just that table and the one column
+# it needs. tests/identity/test_carer_takeover.py checks them against notifications.models.
+PUSH_SUBSCRIPTIONS = table("push_subscriptions", column("principal_id", Uuid()))
+
+
+@dataclass(frozen=True)
+class RevokedCredentials:
+    passkeys: int
+    sessions: int
+    api_key_prefixes: tuple[str, ...]
+    push_subscriptions: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.passkeys} passkey(s), {self.sessions} session(s), "
+            f"{len(self.api_key_prefixes)} API key(s), "
+            f"{self.push_subscriptions} push subscription(s)"
+        )
+
+
+def _count(result: Any) -> int:
+    return int(result.rowcount)
+
+
+async def _revoke_credentials(uow: UnitOfWork, principal_id: uuid.UUID) -> RevokedCredentials:
+    """A lost phone: everything that let a device act or be told as this person ends. The
+    caller forgets the API keys in this process's cache after commit."""
     now = utcnow()
-    result = await uow.session.execute(
+    s = uow.session
+    passkeys = await s.execute(
         update(Passkey)
         .where(Passkey.principal_id == principal_id, Passkey.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    await uow.session.execute(
+    sessions = await s.execute(
         update(WebSession)
         .where(WebSession.principal_id == principal_id, WebSession.ended_at.is_(None))
         .values(ended_at=now)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    prefixes = await revoke_api_keys_of(s, principal_id, now)
+    push = await s.execute(
+        delete(PUSH_SUBSCRIPTIONS).where(PUSH_SUBSCRIPTIONS.c.principal_id == principal_id)
+    )
+    return RevokedCredentials(_count(passkeys), _count(sessions), prefixes, _count(push))
 
 
 async def _issue(
-    uow: UnitOfWork, actor: Actor | None, target: Principal, validity: timedelta
+    uow: UnitOfWork,
+    actor: Actor | None,
+    target: Principal,
+    validity: timedelta,
+    action: str = "invite.created",
 ) -> IssuedInvite:
     now = utcnow()
     # A new invite replaces any earlier unused one for the same person.
@@ -283,7 +352,7 @@ async def _issue(
     await uow.session.flush()
     _audit(
         uow,
-        "invite.created",
+        action,
         actor_id=actor.principal_id if actor else None,
         organizer_id=target.organizer_id,
         subject_client_id=target.client_id,
@@ -308,11 +377,14 @@ async def create_invite(
     validity: timedelta,
     revoke_passkeys: bool = False,
 ) -> IssuedInvite:
-    """Issue a one-time invite for an existing person (a new client, or a lost phone).
+    """Issue a one-time invite for an existing person (a client's first, or a lost phone).
 
-    Who may invite whom: a case manager their organizer's clients and carers; a client the
-    carers who hold a mandate over them; a provider's owner that provider's staff. With
-    ``revoke_passkeys`` the person's old passkeys are revoked and their sessions ended.
+    Staff only (:func:`_may_reissue`): a case manager for their organizer's clients and
+    carers, a provider's owner for that provider's staff. A client adds a carer only through
+    :func:`invite_carer`, which always creates a new one. Audited as ``invite.created`` for a
+    person who never had a passkey, else ``invite.reissued``. With ``revoke_passkeys`` (a lost
+    phone) the person's passkeys are revoked, sessions ended, API keys revoked and push
+    subscriptions deleted, in the same transaction (``credentials.revoked``).
     """
     async with UnitOfWork(db) as uow:
         s = uow.session
@@ -330,20 +402,27 @@ async def create_invite(
             raise InvalidInput("Give principal_id or client_id")
         if target is None or target.organizer_id != actor.organizer_id:
             raise NotFound("No such person")
-        if not await _may_invite(uow, actor, target):
-            raise Forbidden("You may not invite this person")
+        if not await _may_reissue(uow, actor, target):
+            raise Forbidden("Only staff may issue a new invite for an existing person")
+        had_passkey = (
+            await s.execute(select(Passkey.id).where(Passkey.principal_id == target.id).limit(1))
+        ).first()
+        revoked: RevokedCredentials | None = None
         if revoke_passkeys:
-            n = await _revoke_passkeys(uow, target.id)
+            revoked = await _revoke_credentials(uow, target.id)
             _audit(
                 uow,
-                "passkeys.revoked",
+                "credentials.revoked",
                 actor_id=actor.principal_id,
                 organizer_id=target.organizer_id,
                 subject_client_id=target.client_id,
-                detail=f"{n} passkey(s) of {target.id}",
+                detail=f"{target.role} {target.id}: {revoked.describe()}",
             )
-        issued = await _issue(uow, actor, target, validity)
+        action = "invite.created" if had_passkey is None else "invite.reissued"
+        issued = await _issue(uow, actor, target, validity, action)
         await uow.commit()
+    if revoked is not None:
+        forget_api_keys(db, revoked.api_key_prefixes)
     return issued
 
 
@@ -357,7 +436,8 @@ async def invite_carer(
     valid_until: date | None,
     validity: timedelta,
 ) -> IssuedInvite:
-    """A client (for themself) or a case manager creates a carer with a mandate and an invite."""
+    """A client (for themself) or a case manager creates a *new* carer with a mandate in force
+    and an invite. The only invite a client can issue."""
     name = display_name.strip()
     if not name:
         raise InvalidInput("The carer's name is required")
@@ -384,9 +464,14 @@ async def invite_carer(
         )
         s.add(carer)
         await s.flush()
+        # A new person: the carer accepts this mandate by redeeming the invite.
         s.add(
             Mandate(
-                carer_id=carer.id, client_id=client_id, scopes=normalised, valid_until=valid_until
+                carer_id=carer.id,
+                client_id=client_id,
+                scopes=normalised,
+                valid_until=valid_until,
+                accepted_at=now,
             )
         )
         _audit(
@@ -444,15 +529,17 @@ async def lookup_invite(db: Database, code: str) -> InviteInfo:
                 .where(Invite.code_hash == hash_secret(normalised))
             )
         ).first()
-    if row is None:
-        raise InviteInvalid()
-    invite, principal, organizer = row
-    if invite.used_at is not None:
-        raise InviteUsed()
-    if invite.revoked_at is not None:
-        raise InviteInvalid("This invite was replaced by a newer one")
-    if aware(invite.expires_at) <= utcnow():
-        raise InviteExpired()
+        if row is None:
+            raise InviteInvalid()
+        invite, principal, organizer = row
+        if invite.used_at is not None:
+            raise InviteUsed()
+        if invite.revoked_at is not None:
+            raise InviteInvalid("This invite was replaced by a newer one")
+        if aware(invite.expires_at) <= utcnow():
+            raise InviteExpired()
+        if not await _invite_may_be_used(uow, invite, principal):
+            raise InviteInvalid(STALE_INVITE)
     return InviteInfo(
         invite_id=invite.id,
         principal_id=principal.id,
@@ -622,8 +709,13 @@ async def redeem_invite(
         )
         if used.rowcount != 1:  # type: ignore[attr-defined]
             raise InviteUsed()
-        principal = await s.get(Principal, principal_id)
-        assert principal is not None
+        # Locked until commit, so a case manager's grant to this carer cannot slip in between
+        # the check below and the passkey (PostgreSQL; SQLite's writers take turns anyway).
+        principal = (
+            await s.execute(select(Principal).where(Principal.id == principal_id).with_for_update())
+        ).scalar_one()
+        if not await _invite_may_be_used(uow, invite, principal):
+            raise InviteInvalid(STALE_INVITE)
         passkey = _add_passkey(uow, principal_id, credential)
         await _flush_passkey(uow)
         _audit(
@@ -884,64 +976,3 @@ async def end_session(db: Database, session_id: uuid.UUID, actor: Actor) -> None
 
 def csrf_matches(expected: str, presented: str | None) -> bool:
     return presented is not None and hmac.compare_digest(expected.encode(), presented.encode())
-
-
-# ---------------------------------------------------------------------------------- rate limits
-
-
-def _window(now: datetime, window_s: int) -> tuple[int, int]:
-    epoch = int(now.timestamp())
-    start = epoch - epoch % window_s
-    return start, start + window_s - epoch
-
-
-async def ensure_allowed(db: Database, key: str, *, limit: int, window_s: int) -> None:
-    """Refuse (429) when ``key`` has used up its attempts in the current window."""
-    start, left = _window(utcnow(), window_s)
-    async with UnitOfWork(db, readonly=True) as uow:
-        hits = (
-            await uow.session.execute(
-                select(RateCounter.hits).where(
-                    and_(RateCounter.key == key, RateCounter.window_start == start)
-                )
-            )
-        ).scalar_one_or_none()
-    if hits is not None and hits >= limit:
-        raise RateLimited(max(1, left))
-
-
-async def count_attempt(db: Database, key: str, *, window_s: int) -> int:
-    """Count one attempt for ``key`` in the current window; returns the count so far."""
-    start, _ = _window(utcnow(), window_s)
-    for _ in range(3):
-        async with UnitOfWork(db) as uow:
-            s = uow.session
-            await s.execute(delete(RateCounter).where(RateCounter.window_start < start - window_s))
-            bumped = await s.execute(
-                update(RateCounter)
-                .where(RateCounter.key == key, RateCounter.window_start == start)
-                .values(hits=RateCounter.hits + 1)
-            )
-            if bumped.rowcount == 0:  # type: ignore[attr-defined]
-                s.add(RateCounter(key=key, window_start=start, hits=1))
-                try:
-                    await s.flush()
-                except IntegrityError:
-                    continue  # someone inserted it first: bump theirs
-            await uow.commit()
-            hits = (
-                await s.execute(
-                    select(RateCounter.hits).where(
-                        RateCounter.key == key, RateCounter.window_start == start
-                    )
-                )
-            ).scalar_one()
-            return int(hits)
-    return 0
-
-
-async def hit(db: Database, key: str, *, limit: int, window_s: int) -> None:
-    """Count an attempt and refuse (429) once it is over the limit."""
-    if await count_attempt(db, key, window_s=window_s) > limit:
-        _, left = _window(utcnow(), window_s)
-        raise RateLimited(max(1, left))

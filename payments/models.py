@@ -27,9 +27,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    and_,
+    or_,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -324,6 +327,9 @@ class Charge(Base):
     period: Mapped[str] = mapped_column(String(7))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     client_share_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The month whose trusted-provider total this charge counted in (payments.trust), so a
+    # refund lowers that month only; NULL when the provider was not trusted.
+    trust_period: Mapped[str | None] = mapped_column(String(7))
 
 
 class ChargeLine(Base):
@@ -408,7 +414,14 @@ class Principal(Base):
 
 
 class Mandate(Base):
-    """A carer's rights over a client's wallet. Scopes: view, approve, manage-providers."""
+    """A carer's rights over a client's wallet. Scopes: view, approve, manage-providers.
+
+    A client's mandate to an existing carer is a request: it waits (``accepted_at`` NULL) until
+    that carer accepts or declines it, and grants nothing meanwhile. A case manager's grant, and
+    the mandate of a new carer whom the client invites, are accepted when made. Whoever reads
+    mandates to authorize or to notify asks :meth:`in_force`, so a pending, declined, revoked
+    or ended mandate is ignored the same way everywhere.
+    """
 
     __tablename__ = "mandates"
     __table_args__ = (UniqueConstraint("carer_id", "client_id"),)
@@ -418,6 +431,17 @@ class Mandate(Base):
     scopes: Mapped[str] = mapped_column(String(100))  # space separated
     valid_until: Mapped[date | None] = mapped_column(Date)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # NULL: waiting
+    declined_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # with revoked_at
+
+    @staticmethod
+    def in_force(today: date | ColumnElement[date]) -> ColumnElement[bool]:
+        """The SQL condition of a mandate that grants its scopes on ``today`` (Helsinki)."""
+        return and_(
+            Mandate.accepted_at.is_not(None),
+            Mandate.revoked_at.is_(None),
+            or_(Mandate.valid_until.is_(None), Mandate.valid_until >= today),
+        )
 
 
 class ApiKey(Base):

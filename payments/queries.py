@@ -5,16 +5,17 @@ Reads run in read-only units of work; they never take SQLite's write lock.
 
 from __future__ import annotations
 
-import base64
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from payments.cursors import decode_cursor, encode_cursor
 from payments.db import Database
-from payments.errors import InvalidInput, NotFound
+from payments.errors import NotFound
 from payments.models import (
     ENVELOPE,
     Account,
@@ -33,18 +34,6 @@ from payments.periods import current_period, next_period, period_start_utc
 from payments.uow import UnitOfWork
 
 MAX_PAGE = 100
-
-
-def encode_cursor(value: int | str) -> str:
-    return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        pad = "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(cursor + pad).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("Invalid cursor", slug="invalid-cursor") from exc
 
 
 async def wallet_owner(db: Database, wallet_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID] | None:
@@ -201,10 +190,7 @@ async def wallet_history(
             .limit(limit + 1)
         )
         if cursor:
-            try:
-                before = int(decode_cursor(cursor))
-            except ValueError as exc:
-                raise InvalidInput("Invalid cursor", slug="invalid-cursor") from exc
+            (before,) = decode_cursor(cursor, int)
             stmt = stmt.where(Transfer.id < before)
         if kind:
             stmt = stmt.where(Transfer.kind == kind)
@@ -331,14 +317,7 @@ async def provider_charges(
             .limit(limit + 1)
         )
         if cursor:
-            created, _, cid = decode_cursor(cursor).partition("|")
-            try:
-                from datetime import datetime
-
-                created_at = datetime.fromisoformat(created)
-                charge_uuid = uuid.UUID(cid)
-            except ValueError as exc:
-                raise InvalidInput("Invalid cursor", slug="invalid-cursor") from exc
+            created_at, charge_uuid = decode_cursor(cursor, datetime, uuid.UUID)
             stmt = stmt.where(
                 or_(
                     Charge.created_at < created_at,
@@ -363,5 +342,5 @@ async def provider_charges(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1][0]
-        next_cursor = encode_cursor(f"{last.created_at.isoformat()}|{last.id}")
+        next_cursor = encode_cursor(last.created_at, last.id)
     return {"items": items, "next_cursor": next_cursor}

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments import outbox
+from payments import outbox, trust
 from payments.charges import (
     Item,
     Outcome,
@@ -197,7 +197,10 @@ async def approve_request(
 ) -> Outcome:
     """Approve a payment request for ``wallet_id`` (the web layer has checked that the actor
     may approve for it): the held money is captured, or for a provider's QR request the
-    wallet's envelopes are charged now. Approving an approved request answers it again."""
+    wallet's envelopes are charged now. Approving an approved request answers it again.
+
+    An approval is consent: a trusted provider's monthly cap never refuses it, but the amount
+    counts toward that provider's month (the month of the approval; :mod:`payments.trust`)."""
     now = utcnow(now)
     async with UnitOfWork(db) as uow:
         s = uow.session
@@ -220,6 +223,11 @@ async def approve_request(
             captured: dict[int, int] = defaultdict(int)
             for line in held:
                 captured[line.envelope_id] += line.amount_cents
+            # A request's hold did not count while pending: the approval counts it now,
+            # before any envelope is touched (the lock order of every money path).
+            counted = hold.trust_period or await trust.count_consented(
+                s, wallet_id, req.provider_id, hold.amount_cents, now
+            )
             if not await transition(
                 s,
                 hold.id,
@@ -249,7 +257,12 @@ async def approve_request(
                     )
                 )
             charge = await write_charge(
-                s, provider=provider, wallet_id=wallet_id, items=items, now=now
+                s,
+                provider=provider,
+                wallet_id=wallet_id,
+                items=items,
+                now=now,
+                trust_period=counted,
             )
             await s.execute(
                 update(Hold)
@@ -265,6 +278,9 @@ async def approve_request(
             # Prices were checked at creation; the approver's envelopes and vouchers decide now
             # what the wallet pays and what is the client's own share.
             priced = await Pricing.stored(req.lines).for_wallet(s, wallet, now)
+            counted = await trust.count_consented(
+                s, wallet_id, req.provider_id, sum(p.amount_cents for p in priced), now
+            )
             debited = await debit_envelopes(s, per_envelope(priced))
             items = [p.item(p.envelope_id, debited[p.envelope_id][1]) for p in priced]
             await s.execute(
@@ -293,6 +309,7 @@ async def approve_request(
                 items=items,
                 now=now,
                 balances={k: v[0] for k, v in debited.items()},
+                trust_period=counted,
             )
         await s.execute(
             update(PaymentRequest)

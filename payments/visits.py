@@ -47,7 +47,7 @@ from payments.holds import (
 )
 from payments.models import Provider
 from payments.outbox import HOLD_CAPTURED, HOLD_EXPIRED, HOLD_VOIDED, emit
-from payments.trust import holds_by_phone_allowed
+from payments.trust import count_consented, hold_by_phone
 from payments.uow import UnitOfWork
 
 
@@ -66,8 +66,11 @@ async def create_visit_hold(
     """Hold the expected price of a visit at check-in; capture at most that at check-out.
 
     The customer is identified like a charge (token, code, wallet after a card PIN). By phone
-    number (``trusted_only``) only a trusted provider may hold, within its per-charge cap;
-    anyone else gets the same ``not-in-budget`` as an unknown number.
+    number (``trusted_only``) only a trusted provider may hold, within its per-charge cap and
+    what is left of its monthly cap; anyone else gets the same ``consent-required`` as an
+    unknown number (as a charge by phone does). For a trusted provider the whole held amount
+    counts toward its month at once (with a token or card too, never refused); capture, void
+    and expiry give back what was not used (:mod:`payments.trust`).
     """
     validate_lines(lines)
     if not timedelta(minutes=1) <= ttl <= MAX_HOLD_TTL:
@@ -85,13 +88,16 @@ async def create_visit_hold(
         if provider is None or provider.status != "approved":
             raise ProviderNotApproved("The provider is not approved to charge")
         pricing = await Pricing.check(s, provider, lines, now)
-        wallet = await _find_wallet(s, provider.organizer_id, customer)
+        # By phone number only a client who trusts this provider is found (as for a charge).
+        trusting = provider_id if trusted_only else None
+        wallet = await _find_wallet(s, provider.organizer_id, customer, trusting=trusting)
         priced = await pricing.for_wallet(s, wallet, now)
+        # Trust caps bound wallet money, like a charge's: the wallet's part.
+        total = sum(p.amount_cents for p in priced)
         if trusted_only:
-            # Trust caps bound wallet money, like use_trust on a charge: the wallet's part.
-            await holds_by_phone_allowed(
-                s, wallet.id, provider_id, sum(p.amount_cents for p in priced)
-            )
+            counted: str | None = await hold_by_phone(s, wallet.id, provider_id, total, now)
+        else:
+            counted = await count_consented(s, wallet.id, provider_id, total, now)
         hold = await place_hold(
             s,
             provider=provider,
@@ -100,6 +106,7 @@ async def create_visit_hold(
             purpose="visit",
             expires_at=now + ttl,
             now=now,
+            trust_period=counted,
         )
         body = hold_view(hold, await hold_lines(s, hold.id), provider.name)
         await idempotency.store_result(
@@ -172,8 +179,15 @@ async def capture_hold(
         ):
             raise HoldNotOpen()
         await close_hold_money(s, hold, held, captured, now)
+        # The captured part stays counted in the month the hold counted in (close_hold_money
+        # gave the rest back); a refund of this charge lowers that month.
         charge = await write_charge(
-            s, provider=provider, wallet_id=hold.wallet_id, items=items, now=now
+            s,
+            provider=provider,
+            wallet_id=hold.wallet_id,
+            items=items,
+            now=now,
+            trust_period=hold.trust_period,
         )
         await s.execute(
             update(Hold)

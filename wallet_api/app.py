@@ -15,6 +15,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from payments import ratelimits
 from payments.db import Database, create_database
 from pwa import dev_key_module, static_router
 from wallet_api import identity, live, schemas
@@ -36,7 +37,7 @@ log = logging.getLogger("wallet")
 JSON_TYPES = ("application/json", "application/problem+json")
 
 
-@get("/health", opt={"public": True}, tags=["system"])
+@get("/health", opt={"public": True, "per_address_limit": None}, tags=["system"])
 async def health(state: State) -> schemas.Health:
     """Liveness: 200 with the database engine in use."""
     db: Database = state.db
@@ -63,6 +64,42 @@ async def require_json(request: Request[Any, Any, Any]) -> Response[Any] | None:
         except UnicodeDecodeError:
             return problem(request, 400, "invalid-input", "The body must be UTF-8 JSON")
     return None
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The address a request came from, for limits per client."""
+    return request.client.host if request.client else "unknown"
+
+
+async def limit_anonymous(request: Request[Any, Any, Any]) -> None:
+    """Every public route is limited per client address (429 with Retry-After), so no one can
+    flood sign-in, invite redemption or provider applications, each of which writes rows.
+
+    A route names its limit with ``opt={"per_address_limit": "<Settings attribute>"}``
+    (default ``rate_anonymous``); ``None`` exempts it (``/health``, which touches nothing).
+    Applied here, for every public route at once, so a new public route cannot escape it.
+    """
+    opt = request.route_handler.opt
+    if not opt.get("public"):
+        return
+    limit_name = opt.get("per_address_limit", "rate_anonymous")
+    if limit_name is None:
+        return
+    settings: Settings = request.app.state.settings
+    await ratelimits.take_attempt(
+        request.app.state.db,
+        f"{limit_name}:{client_address(request)}",
+        limit=int(getattr(settings, limit_name)),
+        window_s=settings.rate_window_s,
+    )
+
+
+async def before_request(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """Checks every request passes before its handler runs (in this order)."""
+    refused = await require_json(request)
+    if refused is None:
+        await limit_anonymous(request)
+    return refused
 
 
 async def ensure_schema(db: Database) -> None:
@@ -149,7 +186,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             DefineMiddleware(ApiKeyAuthentication, exclude=["^/schema", "^/health$"]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=require_json,
+        before_request=before_request,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         openapi_config=openapi,

@@ -11,6 +11,7 @@ from litestar import Litestar
 
 from notifications.dispatcher import Dispatcher
 from notifications.hub import Hub
+from notifications.outbound import OutboundPolicy
 from notifications.push import PushSender, VapidConfig
 from payments.db import Database, create_database
 from wallet_api.routes import events as events_routes
@@ -43,6 +44,7 @@ async def start(app: Litestar) -> None:
             VapidConfig(
                 settings.vapid_private_key, settings.vapid_public_key, settings.vapid_subject
             ),
+            policy=OutboundPolicy(allow_loopback=settings.outbound_allow_loopback),
         )
         sender.start()
     db: Database = app.state.db

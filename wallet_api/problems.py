@@ -297,6 +297,22 @@ TITLES: dict[str, dict[str, str]] = {
         "sv": "Det finns redan en kund med det här telefonnumret",
         "en": "A client with this phone number exists",
     },
+    "url-not-allowed": {
+        "fi": "Palvelin ei saa lähettää pyyntöjä tähän osoitteeseen",
+        "sv": "Servern får inte skicka förfrågningar till den här adressen",
+        "en": "The server may not send requests to this address",
+    },
+    "push-device-limit": {
+        "fi": "Ilmoitukset ovat jo päällä liian monessa laitteessa. Poista ne ensin käytöstä "
+        "jossakin laitteessa.",
+        "sv": "Aviseringar är redan på i för många enheter. Stäng först av dem i någon enhet.",
+        "en": "Notifications are already on in too many devices; turn them off in one first",
+    },
+    "push-endpoint-taken": {
+        "fi": "Tämän laitteen ilmoitukset kuuluvat toiselle käyttäjätilille",
+        "sv": "Aviseringarna på den här enheten hör till ett annat konto",
+        "en": "Notifications on this device belong to another account",
+    },
     "internal-error": {
         "fi": "Palvelussa tapahtui virhe",
         "sv": "Ett fel inträffade i tjänsten",

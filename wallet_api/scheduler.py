@@ -28,6 +28,7 @@ from payments import idempotency
 from payments.db import Database
 from payments.funding import FundingSummary, fund_period
 from payments.periods import current_period, previous_period
+from payments.ratelimits import prune_rate_counters
 from payments.requests import expire_requests
 from payments.statements import NoticeRun, issue_statements
 from payments.tokens import purge_tokens
@@ -150,6 +151,7 @@ class Scheduler:
         expired_holds = await expire_holds(self.db)
         await purge_tokens(self.db)
         await idempotency.prune(self.db)
+        await prune_rate_counters(self.db)
         return expired_requests, expired_holds
 
     async def _run_expiry(self) -> None:

@@ -43,12 +43,20 @@ class Settings:
     rate_signin_failures: int = 10
     rate_invite_failures: int = 10
     rate_ceremonies: int = 60
+    # Every call of a public route (no sign-in needed: sign-in, invite redemption, provider
+    # applications) per client address and window; applications have a stricter one of their
+    # own, since each writes a provider for a case manager to review.
+    rate_anonymous: int = 120
+    rate_applications: int = 10
     # Live events (issue 5). Web Push is off until both VAPID keys are set
     # (``wallet vapid generate`` prints a pair).
     vapid_private_key: str | None = None
     vapid_public_key: str | None = None
     vapid_subject: str = "mailto:tuki@example.invalid"
     sse_heartbeat_s: float = 15.0
+    # Requests the server sends out (``notifications.outbound``) may go to loopback (and
+    # over plain http there): for tests and development only, never in production.
+    outbound_allow_loopback: bool = False
     # Run the outbox dispatcher in this process (several may run on PostgreSQL).
     dispatcher: bool = True
     # Settlements (issue 7): the days of the month whose end the scheduler settles up to
@@ -92,6 +100,7 @@ class Settings:
             vapid_public_key=os.environ.get("WALLET_VAPID_PUBLIC_KEY") or None,
             vapid_subject=os.environ.get("WALLET_VAPID_SUBJECT", "mailto:tuki@example.invalid"),
             sse_heartbeat_s=float(os.environ.get("WALLET_SSE_HEARTBEAT", "15")),
+            outbound_allow_loopback=_bool("WALLET_OUTBOUND_ALLOW_LOOPBACK", False),
             dispatcher=_bool("WALLET_DISPATCHER", True),
             settlement_days=os.environ.get("WALLET_SETTLEMENT_DAYS", "15,last"),
             settlement_dir=os.environ.get("WALLET_SETTLEMENT_DIR") or None,
@@ -108,5 +117,7 @@ class Settings:
             rate_signin_failures=_int("WALLET_RATE_SIGNIN_FAILURES", 10),
             rate_invite_failures=_int("WALLET_RATE_INVITE_FAILURES", 10),
             rate_ceremonies=_int("WALLET_RATE_CEREMONIES", 60),
+            rate_anonymous=_int("WALLET_RATE_ANONYMOUS", 120),
+            rate_applications=_int("WALLET_RATE_APPLICATIONS", 10),
             dev_api_key_form=_bool("WALLET_DEV_API_KEY_FORM", False),
         )

@@ -6,7 +6,7 @@
 // approve/decline buttons are answered here, with the session cookie and the CSRF token read
 // from /api/me (the worker cannot see the page's memory); if that is not possible the app
 // opens at the wallet, where the request waits.
-const VERSION = "v10";
+const VERSION = "v11";
 const CACHE = `wallet-shell-${VERSION}`;
 const SHELL = [
   "/",
@@ -195,9 +195,10 @@ self.addEventListener("pushsubscriptionchange", (event) => {
     const { csrf_token: csrf } = await me.json();
     const headers = { Accept: "application/json", "Content-Type": "application/json" };
     if (csrf) headers["X-CSRF-Token"] = csrf;
-    await fetch("/api/push/subscriptions", { method: "POST", credentials: "include", headers, body: JSON.stringify(sub.toJSON()) });
+    // The old endpoint goes first: a person at the cap of ten devices must not lose this one.
     if (old?.endpoint && old.endpoint !== sub.endpoint) {
       await fetch(`/api/push/subscriptions?endpoint=${encodeURIComponent(old.endpoint)}`, { method: "DELETE", credentials: "include", headers });
     }
+    await fetch("/api/push/subscriptions", { method: "POST", credentials: "include", headers, body: JSON.stringify(sub.toJSON()) });
   })().catch(() => {}));
 });

@@ -8,11 +8,13 @@ import time
 
 from sqlalchemy import select
 
+from payments.lookups import LIMITS, LookupKind
 from payments.models import AuditEvent
 from payments.uow import UnitOfWork
 from tests.checkout.helpers import CLEANING_2H, assert_books_ok, balance, charges, post
 from tests.wallet_api.conftest import auth
-from wallet_api.routes.checkout import LOOKUP_LIMIT
+
+LOOKUP_LIMIT = LIMITS[LookupKind.PHONE].per_provider
 
 
 async def issue(client, keys, world, pin="2468"):

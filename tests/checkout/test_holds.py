@@ -127,7 +127,7 @@ async def test_expired_hold_is_released_and_cannot_be_captured(client, db, world
 async def test_phone_hold_only_for_trusted_provider(client, db, world, keys):
     body = {"phone": world.phone, "lines": HOME_HELP_2H}
     r = await post(client, "/api/holds", keys.provider, body)
-    assert r.status_code == 422 and r.json()["type"] == "not-in-budget"
+    assert r.status_code == 403 and r.json()["type"] == "consent-required"
     await client.put(
         f"/api/wallets/{world.wallet_id}/trusted-providers/{world.provider_id}",
         json={"per_charge_cap_cents": 8000},

@@ -177,3 +177,32 @@ def problem_of(r: Any, status: int, slug: str) -> dict[str, Any]:
     body: dict[str, Any] = r.json()
     assert body["type"] == slug, body
     return body
+
+
+@dataclass
+class Person:
+    """Someone signed in on their own phone with a passkey: the browser, the authenticator
+    that holds the passkey, and the CSRF header that cookie writes need."""
+
+    phone: Browser
+    auth: SoftAuthenticator
+    principal_id: uuid.UUID
+    csrf: dict[str, str]
+
+
+async def join(phone: Browser, code: str) -> Person:
+    """Redeem ``code`` on ``phone`` with a new passkey and stay signed in."""
+    auth = new_authenticator()
+    r = await redeem(phone, auth, code)
+    assert r.status_code == 201, r.text
+    signed = r.json()
+    return Person(
+        phone, auth, uuid.UUID(signed["principal_id"]), {"X-CSRF-Token": signed["csrf_token"]}
+    )
+
+
+async def signed_in_client(browser_factory: AppFactory, county: County) -> Person:
+    """The county's client, invited by their case manager and signed in on their phone."""
+    staff, phone = await browser_factory(), await browser_factory()
+    invite = await issue_invite(staff, county.cm_key, client_id=str(county.client_id))
+    return await join(phone, invite["code"])

@@ -62,7 +62,7 @@ async def test_stale_session_and_missing_csrf_everywhere(db, county: County, bro
 
 
 MATRIX = [
-    ("POST", "/api/invites", ("carer",)),
+    ("POST", "/api/invites", ("carer", "client", "other_client")),
     ("POST", "/api/clients/{client}/carers", ("carer", "provider", "other_client")),
     ("GET", "/api/clients/{client}/mandates", ("carer", "provider", "other_client")),
     ("PUT", "/api/clients/{client}/mandates", ("carer", "provider", "other_client")),
@@ -70,6 +70,9 @@ MATRIX = [
     ("GET", "/api/clients/{client}/views", ("provider", "case_manager", "other_client")),
     ("GET", "/api/audit", ("client", "carer", "provider")),
     ("GET", "/api/me/mandates", ("client", "provider", "case_manager")),
+    ("GET", "/api/me/mandates/pending", ("client", "provider", "case_manager")),
+    ("POST", "/api/me/mandates/{client}/accept", ("client", "provider", "case_manager")),
+    ("POST", "/api/me/mandates/{client}/decline", ("client", "provider", "case_manager")),
     ("POST", "/api/providers/staff", ("client", "carer", "case_manager", "provider")),
 ]
 

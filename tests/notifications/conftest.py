@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
 
+from notifications.push import generate_vapid_keys
 from payments import catalogue
 from payments.access import grant_mandate
 from payments.db import Database
 from tests.factories import World, api_key_for, seed_world
 from tests.notifications.helpers import mark_all_delivered, serve, settings_for
+from tests.notifications.push_service import Device, PushService
 
 
 @dataclass
@@ -67,3 +69,21 @@ async def live(db: Database, world: World) -> AsyncIterator[str]:
     """The real app on a loopback port, sharing the test's engine (memory channels)."""
     async with serve(settings_for(db.url, sse_heartbeat_s=0.5), db=db) as base:
         yield base
+
+
+@pytest.fixture
+def vapid() -> tuple[str, str]:
+    return generate_vapid_keys()
+
+
+@pytest.fixture
+def device() -> Device:
+    return Device()
+
+
+@pytest.fixture
+def push_service(device: Device, vapid: tuple[str, str]) -> Iterator[PushService]:
+    """A loopback push service (see ``push_service.py``)."""
+    svc = PushService(device, vapid[1])
+    yield svc
+    svc.close()

@@ -37,6 +37,15 @@ def settings_for(url: str, **extra: Any) -> Settings:
     return Settings(**base)
 
 
+def push_settings(url: str, vapid: tuple[str, str], **extra: Any) -> Settings:
+    """Settings with Web Push on (the given VAPID pair, the test push service's subject)."""
+    from tests.notifications.push_service import SUBJECT
+
+    return settings_for(
+        url, vapid_private_key=vapid[0], vapid_public_key=vapid[1], vapid_subject=SUBJECT, **extra
+    )
+
+
 @contextlib.asynccontextmanager
 async def serve(settings: Settings, db: Database | None = None) -> AsyncIterator[str]:
     """Run the real app under uvicorn on a free loopback port in this event loop."""

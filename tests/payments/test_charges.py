@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from payments import catalogue
+from payments import catalogue, trust
 from payments.catalogue import DecisionLineInput
 from payments.charges import (
     MAX_LINES,
@@ -24,6 +24,7 @@ from payments.charges import (
 )
 from payments.db import Database
 from payments.errors import (
+    ConsentRequired,
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidInput,
@@ -38,6 +39,7 @@ from payments.funding import fund_period
 from payments.idempotency import request_fingerprint
 from payments.models import ORGANIZER_BUDGET
 from payments.queries import wallet_view
+from tests.checkout.helpers import give_price
 from tests.factories import (
     World,
     account_balance,
@@ -324,45 +326,31 @@ async def test_price_above_the_organizers_cap(db):
     await assert_books_ok(db)
 
 
-async def test_unknown_phone_and_no_budget_for_the_service_answer_the_same(db):
+async def test_an_untrusted_provider_learns_nothing_from_a_number_or_wallet_id(db):
+    """Without consent a phone number or wallet id finds only a client who trusts the
+    provider: a client's number (with or without budget for the service), an unknown number
+    and an unknown wallet all get one ``consent-required``, word for word (issue 13)."""
     w = await seed_world(db)
-    # The taxi is approved for transport; the client's decision does not cover transport.
-    no_line = await assert_refused(
-        db,
-        NotInBudget,
-        charge(db, w, [line("kuljetus", "1", 2500)], provider_id=w.other_provider_id),
+    await trust.remove_trusted(
+        db, actor_id=w.client_principal, wallet_id=w.wallet_id, provider_id=w.other_provider_id
     )
-    unknown = await assert_refused(
-        db,
-        NotInBudget,
-        charge(
-            db,
-            w,
-            [line("kuljetus", "1", 2500)],
-            provider_id=w.other_provider_id,
-            customer=Customer(phone_e164=UNKNOWN_PHONE),
-        ),
-    )
-    unknown_wallet = await assert_refused(
-        db,
-        NotInBudget,
-        charge(
-            db,
-            w,
-            [line("kuljetus", "1", 2500)],
-            provider_id=w.other_provider_id,
-            customer=Customer(wallet_id=uuid.uuid4()),
-        ),
-    )
-    for err in (no_line, unknown, unknown_wallet):
-        assert err.slug == "not-in-budget" and err.status == 422
-    assert (no_line.slug, no_line.detail, no_line.extra, str(no_line)) == (
-        unknown.slug,
-        unknown.detail,
-        unknown.extra,
-        str(unknown),
-    )
-    assert (unknown_wallet.detail, unknown_wallet.extra) == (unknown.detail, unknown.extra)
+    taxi = [line("kuljetus", "1", 2500)]  # approved for transport; no transport budget
+    cleaning = [line("siivous", "1", 3500)]
+    await give_price(db, w.other_provider_id, "siivous", 3500)
+    errors = [
+        await assert_refused(
+            db, ConsentRequired, charge(db, w, lines, provider_id=w.other_provider_id, customer=c)
+        )
+        for lines in (taxi, cleaning)
+        for c in (
+            Customer(phone_e164=PHONE),
+            Customer(phone_e164=UNKNOWN_PHONE),
+            Customer(wallet_id=w.wallet_id),
+            Customer(wallet_id=uuid.uuid4()),
+        )
+    ]
+    answers = {(e.slug, e.status, e.detail, str(e.extra)) for e in errors}
+    assert len(answers) == 1 and errors[0].status == 403
     await assert_books_ok(db)
 
 
@@ -385,19 +373,19 @@ async def test_not_in_budget_outside_the_decision_or_before_funding(db):
     await assert_books_ok(db)
 
 
-async def test_another_organizers_wallet_is_not_in_budget(db):
+async def test_another_organizers_wallet_is_not_found(db):
     w = await seed_world(db)
     w2 = await seed_world(db, phone="040 765 4321")
     err = await assert_refused(
         db,
-        NotInBudget,
+        ConsentRequired,
         charge(db, w, [line("siivous", "1", 3500)], customer=Customer(wallet_id=w2.wallet_id)),
     )
-    assert err.slug == "not-in-budget"
+    assert err.slug == "consent-required"
     # Nor by the other client's phone number through this organizer's provider.
     await assert_refused(
         db,
-        NotInBudget,
+        ConsentRequired,
         charge(db, w, [line("siivous", "1", 3500)], customer=Customer(phone_e164="+358407654321")),
     )
     await assert_books_ok(db)

@@ -147,6 +147,10 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/me/passkeys"): Rule(EVERYONE),
     ("DELETE", "/api/me/passkeys/{passkey_id:str}"): Rule(EVERYONE, not_found_ok=True),
     ("GET", "/api/me/mandates"): Rule(CARERS),
+    # A carer answers clients' waiting mandates; none waits here, so an allowed carer gets 404.
+    ("GET", "/api/me/mandates/pending"): Rule(CARERS),
+    ("POST", "/api/me/mandates/{client_id:uuid}/accept"): Rule(CARERS, not_found_ok=True),
+    ("POST", "/api/me/mandates/{client_id:uuid}/decline"): Rule(CARERS, not_found_ok=True),
     # -- wallets: the client, a carer with 'view', the organizer's case manager ----------------
     ("GET", W): Rule(WALLET_READERS),
     ("GET", W + "/transactions"): Rule(WALLET_READERS),

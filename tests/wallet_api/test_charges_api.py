@@ -124,7 +124,9 @@ REFUSALS = [
     ("control chars phone", {**_line(), "phone": "040\x00123"}, 400, "invalid-phone"),
     ("no customer", {"lines": _line()["lines"]}, 400, "invalid-input"),
     ("unknown field", {**_line(), "tip": 5}, 400, "invalid-input"),
-    ("unknown phone", {**_line(), "phone": "040 999 9999"}, 422, "not-in-budget"),
+    # A number that finds no client who trusts the provider: the answer an untrusted
+    # provider gets for a client's number too (issue 13), so a number reveals nothing.
+    ("unknown phone", {**_line(), "phone": "040 999 9999"}, 403, "consent-required"),
 ]
 
 
@@ -141,14 +143,20 @@ async def test_refusals_write_nothing(client, db, world, keys, name, body, statu
 
 
 async def test_unknown_phone_and_no_budget_answer_alike(client, db, world, keys):
-    """The taxi is approved for transport; the client has no transport budget. An unknown
-    number must get exactly the same answer, so who has a budget does not leak."""
+    """The taxi is approved for transport; the client has no transport budget and does not
+    trust the taxi. An unknown number must get exactly the same answer, so who has a budget
+    does not leak (and the taxi is told to ask instead)."""
+    r = await client.delete(
+        f"/api/wallets/{world.wallet_id}/trusted-providers/{world.other_provider_id}",
+        headers=auth(keys.client),
+    )
+    assert r.status_code == 204
     taxi = {"lines": [{"category": "kuljetus", "quantity": "1", "unit_price_cents": 2500}]}
     known = await charge(client, keys.other_provider, {**taxi, "phone": "040 123 4567"})
     unknown = await charge(client, keys.other_provider, {**taxi, "phone": "040 999 9999"})
-    assert known.status_code == unknown.status_code == 422
+    assert known.status_code == unknown.status_code == 403
     assert known.json() == unknown.json()
-    assert known.json()["type"] == "not-in-budget"
+    assert known.json()["type"] == "consent-required"
 
 
 async def test_wrong_content_type_and_missing_key(client, db, world, keys):

@@ -11,13 +11,15 @@ from litestar.params import Parameter
 
 from payments import queries
 from payments.access import Actor
-from payments.charges import ChargeLineInput, Customer, capture_charge, refund_charge
+from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge, refund_charge
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.idempotency import validate_key
+from payments.lookups import LookupKind
 from payments.phones import to_e164
 from wallet_api import schemas
 from wallet_api.auth import ensure_charge_visible, roles, signed_in
+from wallet_api.routes.checkout import customer_lookup
 from wallet_api.routes.deps import IdempotencyKey, fingerprint, respond, strict_body
 
 
@@ -36,7 +38,11 @@ class ChargeController(Controller):
     ) -> Response[schemas.Charge]:
         """Charge a client's budget and capture it at once.
 
-        Identify the customer by phone number or wallet id. Refusals are problem+json with
+        Identify the customer by phone number or wallet id: only a provider the client trusts,
+        within the caps they set, is captured this way. Anyone else (and any number or id that
+        finds no such client) gets one answer, ``consent-required``: send a payment request
+        (``POST /api/checkout/phone``) or charge the client's payment code. Phone numbers go
+        through the lookup gate (limited, audited). Other refusals are problem+json with
         ``type`` ``insufficient-funds``, ``not-in-budget``, ``provider-not-approved``,
         ``price-above-list``, ``unknown-category`` or ``idempotency-key-reused``.
         """
@@ -44,22 +50,27 @@ class ChargeController(Controller):
         key = validate_key(idempotency_key)
         if (data.phone is None) == (data.wallet_id is None):
             raise InvalidInput("Give either phone or wallet_id")
-        customer = Customer(
-            phone_e164=to_e164(data.phone) if data.phone is not None else None,
-            wallet_id=data.wallet_id,
-        )
-        assert actor.provider_id is not None
-        outcome = await capture_charge(
-            db,
-            provider_id=actor.provider_id,
-            customer=customer,
-            lines=[
-                ChargeLineInput(line.category, line.quantity, line.unit_price_cents)
-                for line in data.lines
-            ],
-            idempotency_key=key,
-            request_hash=fingerprint(request, data),
-        )
+
+        async def charge(customer: Customer) -> Outcome:
+            assert actor.provider_id is not None
+            return await capture_charge(
+                db,
+                provider_id=actor.provider_id,
+                customer=customer,
+                lines=[
+                    ChargeLineInput(line.category, line.quantity, line.unit_price_cents)
+                    for line in data.lines
+                ],
+                idempotency_key=key,
+                request_hash=fingerprint(request, data),
+            )
+
+        if data.phone is None:
+            outcome = await charge(Customer(wallet_id=data.wallet_id))
+        else:
+            phone = to_e164(data.phone)
+            async with customer_lookup(db, actor, LookupKind.PHONE):
+                outcome = await charge(Customer(phone_e164=phone))
         return respond(outcome, schemas.Charge)
 
     @get("/", guards=[roles("provider")])

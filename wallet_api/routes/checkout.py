@@ -8,18 +8,20 @@ a 404 problem after the guards ran (not a router 404 before them).
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 
-from payments import audit, cards, checkout, identity, requests, tokens, visits
+from payments import cards, checkout, lookups, requests, tokens, visits
 from payments.access import Actor
-from payments.charges import ChargeLineInput, Customer, capture_charge
+from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge
 from payments.db import Database
-from payments.errors import DomainError, InvalidInput, NotFound
+from payments.errors import InvalidInput, NotFound
 from payments.idempotency import validate_key
+from payments.lookups import Lookup, LookupKind
 from payments.phones import to_e164
 from wallet_api import checkout_schemas as cs
 from wallet_api import qr, schemas
@@ -34,18 +36,21 @@ from wallet_api.routes.checkout_cards import (
 from wallet_api.routes.deps import IdempotencyKey, fingerprint, respond, strict_body
 
 REQUEST_QR_PREFIX = "hbpay:request:"
-# Phone-number and code lookups per provider and window: enough for a busy day at the door,
-# far too few to walk a number range.
-LOOKUP_LIMIT = 30
-LOOKUP_WINDOW_S = 600
 
 
-async def _count_lookup(db: Database, actor: Actor) -> None:
-    """Count a phone-number, code or card lookup against the provider's allowance (429 with
-    Retry-After when it is used up). The counters are in the database, so the limit holds
-    across every ``wallet serve`` process, as the sign-in limits do."""
-    await identity.hit(
-        db, f"lookup:{actor.provider_id}", limit=LOOKUP_LIMIT, window_s=LOOKUP_WINDOW_S
+def customer_lookup(
+    db: Database, actor: Actor, kind: LookupKind, *, discloses: bool = False
+) -> AbstractAsyncContextManager[Lookup]:
+    """The provider's lookup of a client through the one gate (limited before, audited):
+    :func:`payments.lookups.customer_lookup`. Every route that takes a phone number, payment
+    code or card number runs its use case inside this."""
+    return lookups.customer_lookup(
+        db,
+        kind=kind,
+        organizer_id=actor.organizer_id,
+        provider_id=_provider(actor),
+        actor_id=actor.principal_id,
+        discloses=discloses,
     )
 
 
@@ -58,46 +63,16 @@ def _provider(actor: Actor) -> uuid.UUID:
     return actor.provider_id
 
 
-async def _customer(
-    request: Request[Any, Any, Any], db: Database, actor: Actor, data: cs.HoldCreate
-) -> tuple[Customer, bool]:
-    """Who a visit hold is for, and whether only a trusted provider may hold (by phone)."""
-    given = [data.token or data.code, data.card_number, data.phone]
-    if sum(x is not None for x in given) != 1:
-        raise InvalidInput("Identify the client by token, code, card_number + pin, or phone")
-    if data.card_number is not None:
-        return Customer(
-            wallet_id=await _verify_card(request, db, actor, data.card_number, data.pin),
-            card_verified=True,
-        ), False
-    if data.phone is not None:
-        await _count_lookup(db, actor)
-        return Customer(phone_e164=to_e164(data.phone)), True
-    return Customer(token=data.token, token_code=data.code), False
-
-
-async def _verify_card(
-    request: Request[Any, Any, Any], db: Database, actor: Actor, number: str, pin: str | None
-) -> uuid.UUID:
-    try:
-        assert actor.provider_id is not None
+async def _verify_card(db: Database, actor: Actor, number: str, pin: str | None) -> uuid.UUID:
+    """The wallet behind a card and its PIN, looked up through the gate."""
+    async with customer_lookup(db, actor, LookupKind.CARD):
         return await cards.verify_card(
             db,
             organizer_id=actor.organizer_id,
-            provider_id=actor.provider_id,
+            provider_id=_provider(actor),
             card_number=number,
             pin=pin or "",
         )
-    except DomainError as exc:
-        await _count_lookup(db, actor)
-        await audit.record(
-            db,
-            action="checkout.card_refused",
-            actor_id=actor.principal_id,
-            organizer_id=actor.organizer_id,
-            detail=exc.slug,
-        )
-        raise
 
 
 class CheckoutController(Controller):
@@ -119,29 +94,18 @@ class CheckoutController(Controller):
         Retry-After) and audited."""
         data = await strict_body(request, cs.PhoneCheckout)
         key = validate_key(idempotency_key)
-        await _count_lookup(db, actor)
-        result = "error"
-        try:
+        phone = to_e164(data.phone)
+        # Even "not enough money" tells the provider the number is a client's: all count.
+        async with customer_lookup(db, actor, LookupKind.PHONE, discloses=True) as lookup:
             outcome = await checkout.phone_checkout(
                 db,
                 provider_id=_provider(actor),
-                phone_e164=to_e164(data.phone),
+                phone_e164=phone,
                 lines=_lines(data),
                 idempotency_key=key,
                 request_hash=fingerprint(request, data),
             )
-            result = str(outcome.body.get("outcome"))
-        except DomainError as exc:
-            result = exc.slug
-            raise
-        finally:
-            await audit.record(
-                db,
-                action="checkout.phone_lookup",
-                actor_id=actor.principal_id,
-                organizer_id=actor.organizer_id,
-                detail=result,
-            )
+            lookup.outcome = str(outcome.body.get("outcome"))
         return respond(outcome, cs.CheckoutResult)
 
     @post("/token", guards=[roles("provider")], status_code=201)
@@ -159,7 +123,7 @@ class CheckoutController(Controller):
         key = validate_key(idempotency_key)
         if (data.token is None) == (data.code is None):
             raise InvalidInput("Give either token or code")
-        try:
+        async with customer_lookup(db, actor, LookupKind.CODE):
             outcome = await capture_charge(
                 db,
                 provider_id=_provider(actor),
@@ -168,10 +132,6 @@ class CheckoutController(Controller):
                 idempotency_key=key,
                 request_hash=fingerprint(request, data),
             )
-        except DomainError as exc:
-            if exc.slug == "token-invalid":
-                await _count_lookup(db, actor)
-            raise
         return respond(outcome, schemas.Charge)
 
     @post("/card", guards=[roles("provider")], status_code=201)
@@ -187,7 +147,7 @@ class CheckoutController(Controller):
         (``card-locked``); a wrong PIN says ``card-invalid`` with ``attempts_left``."""
         data = await strict_body(request, cs.CardCheckout)
         key = validate_key(idempotency_key)
-        wallet_id = await _verify_card(request, db, actor, data.card_number, data.pin)
+        wallet_id = await _verify_card(db, actor, data.card_number, data.pin)
         outcome = await capture_charge(
             db,
             provider_id=_provider(actor),
@@ -215,17 +175,33 @@ class HoldController(Controller):
         """Hold the expected price at check-in (default 12 h)."""
         data = await strict_body(request, cs.HoldCreate)
         key = validate_key(idempotency_key)
-        customer, trusted_only = await _customer(request, db, actor, data)
-        outcome = await visits.create_visit_hold(
-            db,
-            provider_id=_provider(actor),
-            customer=customer,
-            lines=_lines(data),
-            idempotency_key=key,
-            request_hash=fingerprint(request, data),
-            ttl=timedelta(minutes=data.ttl_minutes),
-            trusted_only=trusted_only,
-        )
+        given = [data.token or data.code, data.card_number, data.phone]
+        if sum(x is not None for x in given) != 1:
+            raise InvalidInput("Identify the client by token, code, card_number + pin, or phone")
+
+        async def hold(customer: Customer, *, trusted_only: bool = False) -> Outcome:
+            return await visits.create_visit_hold(
+                db,
+                provider_id=_provider(actor),
+                customer=customer,
+                lines=_lines(data),
+                idempotency_key=key,
+                request_hash=fingerprint(request, data),
+                ttl=timedelta(minutes=data.ttl_minutes),
+                trusted_only=trusted_only,
+            )
+
+        if data.card_number is not None:
+            wallet_id = await _verify_card(db, actor, data.card_number, data.pin)
+            outcome = await hold(Customer(wallet_id=wallet_id, card_verified=True))
+        elif data.phone is not None:
+            # By phone number only a provider the client trusts may hold.
+            phone = to_e164(data.phone)
+            async with customer_lookup(db, actor, LookupKind.PHONE):
+                outcome = await hold(Customer(phone_e164=phone), trusted_only=True)
+        else:
+            async with customer_lookup(db, actor, LookupKind.CODE):
+                outcome = await hold(Customer(token=data.token, token_code=data.code))
         return respond(outcome, cs.Hold)
 
     @get("/{hold_id:str}", guards=[roles("provider")])

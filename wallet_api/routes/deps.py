@@ -70,5 +70,5 @@ async def strict_body(request: Request[Any, Any, Any], struct: type[S]) -> S:
     """
     try:
         return msgspec.json.decode(await request.body(), type=struct, strict=True)
-    except msgspec.ValidationError as exc:
+    except msgspec.DecodeError as exc:  # wrong values, and empty or malformed JSON alike
         raise InvalidInput(str(exc)) from exc

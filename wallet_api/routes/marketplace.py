@@ -68,7 +68,11 @@ class ProviderOnboardingController(Controller):
     path = "/api/providers"
     tags = ["providers"]
 
-    @post("/applications", opt={"public": True}, status_code=201)
+    @post(
+        "/applications",
+        opt={"public": True, "per_address_limit": "rate_applications"},
+        status_code=201,
+    )
     async def apply(
         self, request: Request[Any, Any, Any], data: ms.ApplicationCreate, db: Database
     ) -> ms.ApplicationCreated:

@@ -10,6 +10,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from notifications import push, rules
+from notifications.outbound import OutboundPolicy
 from payments.access import Actor
 from payments.db import Database
 from payments.errors import NotFound
@@ -61,14 +62,20 @@ async def vapid_key(request: Request[Any, Any, Any]) -> VapidKey:
 async def add_subscription(
     request: Request[Any, Any, Any], db: Database, actor: Actor
 ) -> PushSubscriptionOut:
-    """Register this device for push notifications (again is fine: same endpoint, same row)."""
+    """Register this device for push notifications (again is fine: same endpoint, same row).
+
+    The endpoint must be an https URL of a public host (``url-not-allowed``); a person has at
+    most ten devices (``push-device-limit``); an endpoint another person registered first is
+    refused (``push-endpoint-taken``)."""
     body = await strict_body(request, PushSubscriptionIn)
+    settings = request.app.state.settings
     sub_id = await push.subscribe(
         db,
         actor.principal_id,
         endpoint=body.endpoint,
         p256dh=body.keys.p256dh,
         auth=body.keys.auth,
+        policy=OutboundPolicy(allow_loopback=settings.outbound_allow_loopback),
     )
     return PushSubscriptionOut(id=str(sub_id))
 

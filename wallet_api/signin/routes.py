@@ -18,7 +18,7 @@ import qrcode.image.svg
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
-from payments import access, audit, audit_queries, directory, identity, providers
+from payments import access, audit, audit_queries, directory, identity, providers, ratelimits
 from payments.access import Actor
 from payments.db import Database
 from payments.errors import DomainError, InvalidInput
@@ -44,6 +44,7 @@ from wallet_api.signin.cookies import (
 )
 
 PUBLIC = {"public": True}
+APPLICATION = {"public": True, "per_address_limit": "rate_applications"}
 WARN_BEFORE_S = 120
 
 
@@ -102,7 +103,7 @@ async def _start_ceremony(
 ) -> Any:
     """Store the challenge bound to a fresh ceremony cookie; return that cookie."""
     settings = _settings(request)
-    await identity.hit(
+    await ratelimits.take_attempt(
         db,
         f"ceremony:{_ip(request)}",
         limit=settings.rate_ceremonies,
@@ -193,9 +194,12 @@ class SignInController(Controller):
         """Finish a sign-in: the passkey's signed answer starts a session (HttpOnly cookie);
         the response carries the CSRF token to send as ``X-CSRF-Token`` on writes."""
         settings = _settings(request)
-        key = f"signin:{_ip(request)}"
-        await identity.ensure_allowed(
-            db, key, limit=settings.rate_signin_failures, window_s=settings.rate_window_s
+        # Counted before the attempt, given back when it succeeds: only failures use it up.
+        attempt = await ratelimits.take_attempt(
+            db,
+            f"signin:{_ip(request)}",
+            limit=settings.rate_signin_failures,
+            window_s=settings.rate_window_s,
         )
         passkey: identity.StoredPasskey | None = None
         try:
@@ -208,7 +212,6 @@ class SignInController(Controller):
                 settings, data.credential, challenge=taken.challenge, public_key=passkey.public_key
             )
         except DomainError as exc:
-            await identity.count_attempt(db, key, window_s=settings.rate_window_s)
             await audit.record(
                 db,
                 action="signin.failed",
@@ -217,6 +220,7 @@ class SignInController(Controller):
                 detail=f"{exc.slug}: {exc.detail}"[:500],
             )
             raise
+        await ratelimits.give_back(db, attempt)
         new = await _start_session(settings, db, passkey, verified.new_sign_count, "passkey")
         return _signed_in_response(settings, new)
 
@@ -253,9 +257,11 @@ class InviteRedeemController(Controller):
     ) -> Response[s.InviteOptions]:
         """Check an invite code and return passkey creation options for its person."""
         settings = _settings(request)
-        key = f"invite:{_ip(request)}"
-        await identity.ensure_allowed(
-            db, key, limit=settings.rate_invite_failures, window_s=settings.rate_window_s
+        attempt = await ratelimits.take_attempt(
+            db,
+            f"invite:{_ip(request)}",
+            limit=settings.rate_invite_failures,
+            window_s=settings.rate_window_s,
         )
         try:
             info = await identity.lookup_invite(db, data.code)
@@ -263,7 +269,6 @@ class InviteRedeemController(Controller):
             if actor is not None and actor.principal_id != info.principal_id:
                 raise identity.InviteWrongPerson()
         except DomainError as exc:
-            await identity.count_attempt(db, key, window_s=settings.rate_window_s)
             await audit.record(
                 db,
                 action="invite.failed",
@@ -272,6 +277,7 @@ class InviteRedeemController(Controller):
                 detail=exc.slug,
             )
             raise
+        await ratelimits.give_back(db, attempt)
         options, challenge = ceremony.registration_options(
             settings,
             principal_id=info.principal_id,
@@ -372,7 +378,7 @@ class ProviderApplyController(Controller):
         )
         return Response(s.CeremonyOptions(publicKey=options), cookies=[cookie])
 
-    @post("/api/providers/apply/verify", opt=PUBLIC, status_code=201)
+    @post("/api/providers/apply/verify", opt=APPLICATION, status_code=201)
     async def apply_verify(
         self, request: Request[Any, Any, Any], data: s.Credential, db: Database
     ) -> Response[s.SignedIn]:
@@ -497,6 +503,7 @@ def _mandate_out(v: access.MandateView) -> s.MandateOut:
         scopes=list(v.scopes),
         valid_until=v.valid_until,
         active=v.active,
+        status=v.status,
     )
 
 
@@ -504,8 +511,10 @@ def _validity(request: Request[Any, Any, Any]) -> timedelta:
     return timedelta(seconds=_settings(request).invite_validity_s)
 
 
-INVITERS = roles("case_manager", "client", "provider")
+# Re-issuing for an existing person is for staff; a client invites only new carers (below).
+STAFF_INVITERS = roles("case_manager", "provider")
 CLIENT_OR_CM = roles("client", "case_manager")
+CARER = roles("carer")
 
 
 class PeopleController(Controller):
@@ -513,12 +522,14 @@ class PeopleController(Controller):
 
     tags = ["invites and mandates"]
 
-    @post("/api/invites", guards=[INVITERS], status_code=201)
+    @post("/api/invites", guards=[STAFF_INVITERS], status_code=201)
     async def create_invite(
         self, request: Request[Any, Any, Any], data: s.InviteCreate, db: Database, actor: Actor
     ) -> s.InviteIssued:
-        """Issue a one-time invite (7 days) for a client, a carer or a staff member; with
-        ``revoke_passkeys`` (lost phone) their old passkeys stop working at once."""
+        """Staff issue a one-time invite (7 days) for an existing person: a case manager for a
+        client or carer, a provider's owner for their staff. Audited. With
+        ``revoke_passkeys`` (lost phone) the old passkeys, sessions, API keys and push
+        subscriptions stop at once."""
         issued = await identity.create_invite(
             db,
             actor,
@@ -538,7 +549,7 @@ class PeopleController(Controller):
         db: Database,
         actor: Actor,
     ) -> s.InviteIssued:
-        """Add a carer with a mandate (scopes, optional end date) and get their invite."""
+        """Add a new carer with a mandate (scopes, optional end date) and get their invite."""
         issued = await identity.invite_carer(
             db,
             actor,
@@ -572,7 +583,9 @@ class PeopleController(Controller):
     async def set_mandate(
         self, client_id: uuid.UUID, data: s.MandateSet, db: Database, actor: Actor
     ) -> list[s.MandateOut]:
-        """Grant a carer a mandate, or change its scopes and end date."""
+        """Grant a carer a mandate, or change its scopes and end date. A case manager's grant
+        is in force at once; the client's to an existing carer comes back ``pending``: it
+        grants nothing until that carer accepts it."""
         await access.set_mandate(
             db,
             actor,
@@ -591,11 +604,29 @@ class PeopleController(Controller):
         """Revoke a carer's mandate (``?carer_id=``) at once."""
         await access.revoke_mandate(db, actor, client_id=client_id, carer_id=carer_id)
 
-    @get("/api/me/mandates", guards=[roles("carer")])
+    @get("/api/me/mandates", guards=[CARER])
     async def my_mandates(self, db: Database, actor: Actor) -> list[s.MandateOut]:
         """A carer's live mandates: the clients they can switch between."""
         views = await access.list_mandates(db, actor, include_ended=False)
         return [_mandate_out(v) for v in views]
+
+    @get("/api/me/mandates/pending", guards=[CARER])
+    async def pending_mandates(self, db: Database, actor: Actor) -> list[s.MandateOut]:
+        """Mandates that clients ask this carer to take on: who asks, which scopes, until
+        when. They grant nothing until accepted."""
+        return [_mandate_out(v) for v in await access.pending_mandates(db, actor)]
+
+    @post("/api/me/mandates/{client_id:uuid}/accept", guards=[CARER], status_code=200)
+    async def accept_mandate(
+        self, client_id: uuid.UUID, db: Database, actor: Actor
+    ) -> s.MandateOut:
+        """Accept a client's waiting mandate; its scopes apply from now on. Audited."""
+        return _mandate_out(await access.accept_mandate(db, actor, client_id))
+
+    @post("/api/me/mandates/{client_id:uuid}/decline", guards=[CARER], status_code=204)
+    async def decline_mandate(self, client_id: uuid.UUID, db: Database, actor: Actor) -> None:
+        """Decline a client's waiting mandate; the client sees it as declined. Audited."""
+        await access.decline_mandate(db, actor, client_id)
 
     @get("/api/clients/{client_id:uuid}/views", guards=[roles("client", "carer")])
     async def who_looked(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
@@ -94,8 +94,9 @@ class PasskeyOut(Struct):
 
 
 class InviteCreate(Struct, forbid_unknown_fields=True):
-    """Invite an existing person: by ``client_id`` (a client) or ``principal_id`` (a carer or
-    a provider's staff member). ``revoke_passkeys`` is for a lost phone."""
+    """Staff invite an existing person: by ``client_id`` (a client) or ``principal_id`` (a
+    carer or a provider's staff member). ``revoke_passkeys`` is for a lost phone: it also ends
+    the person's sessions, API keys and push subscriptions."""
 
     client_id: uuid.UUID | None = None
     principal_id: uuid.UUID | None = None
@@ -133,6 +134,10 @@ class MandateSet(Struct, forbid_unknown_fields=True):
 
 
 class MandateOut(Struct):
+    """``status``: ``active``; ``pending`` (the carer must accept it before it grants
+    anything); ``declined`` by the carer; or ``ended`` (revoked, withdrawn or past
+    ``valid_until``). ``active`` is ``status == "active"``."""
+
     carer_id: uuid.UUID
     carer_name: str
     client_id: uuid.UUID
@@ -141,6 +146,7 @@ class MandateOut(Struct):
     scopes: list[str]
     valid_until: date | None
     active: bool
+    status: Literal["active", "pending", "declined", "ended"]
 
 
 class AuditEntryOut(Struct):

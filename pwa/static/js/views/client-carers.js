@@ -1,6 +1,8 @@
 // The client's carers and what each may do: see the budget, approve payments, choose trusted
 // providers; until when. Change or end a mandate, and invite a new carer (a one-time code, a
-// link and a QR code to give them). Only the client (or a case manager) does this.
+// link and a QR code to give them). Only the client (or a case manager) does this. A mandate
+// to someone who is already a carer waits for that carer to accept it: it is shown apart,
+// as waiting, and can be withdrawn.
 import { api, ApiError } from "../api.js";
 import { announce, h } from "../dom.js";
 import { date } from "../format.js";
@@ -31,18 +33,49 @@ export async function render(main, params, ctx) {
   // The list alone is read again after an invite, so the invite's code stays on screen.
   const drawList = async () => {
     const mandates = await api(base);
-    const active = mandates.filter((m) => m.active);
-    const ended = mandates.filter((m) => !m.active);
+    const active = mandates.filter((m) => m.status === "active");
+    const waiting = mandates.filter((m) => m.status === "pending");
+    const ended = mandates.filter((m) => m.status === "ended" || m.status === "declined");
     list.replaceChildren(...[
-      active.length ? null : h("p", {}, t("carers.none")),
+      active.length || waiting.length ? null : h("p", {}, t("carers.none")),
       ...active.map((m) => carerCard(m, base, status, redraw)),
+      waiting.length ? h("h2", {}, t("carers.waiting")) : null,
+      ...waiting.map((m) => waitingCard(m, base, status, redraw)),
       ended.length ? h("h2", {}, t("carers.ended")) : null,
       ended.length ? h("ul", { class: "list card" }, ended.map((m) => h("li", {}, h("span", {}, m.carer_name),
-        h("span", { class: "small" }, m.valid_until ? t("carers.endedOn", { date: date(m.valid_until) }) : t("carers.endedNow"))))) : null,
+        h("span", { class: "small" }, endedText(m))))) : null,
     ].filter(Boolean));
   };
   await drawList();
   main.append(inviteForm(me.client_id, drawList));
+}
+
+function endedText(m) {
+  if (m.status === "declined") return t("carers.declined");
+  return m.valid_until ? t("carers.endedOn", { date: date(m.valid_until) }) : t("carers.endedNow");
+}
+
+// A mandate the carer has not accepted yet: what was asked, and a way to take the request back.
+function waitingCard(m, base, status, redraw) {
+  const titleId = `waiting-${m.carer_id}`;
+  const withdraw = h("button", { class: "button button--secondary", type: "button", "aria-label": t("carers.withdrawName", { name: m.carer_name }) }, t("carers.withdraw"));
+  withdraw.addEventListener("click", async () => {
+    withdraw.disabled = true;
+    try {
+      await api(`${base}?carer_id=${encodeURIComponent(m.carer_id)}`, { method: "DELETE" });
+      await redraw(t("carers.withdrawn", { name: m.carer_name }));
+    } catch (err) {
+      withdraw.disabled = false;
+      status.replaceChildren(h("div", { class: "notice notice--error", role: "alert" },
+        h("p", {}, err instanceof ApiError ? err.title : t("charge.err.offline"))));
+    }
+  });
+  return h("section", { class: "card", "aria-labelledby": titleId, "data-waiting": m.carer_id },
+    h("h3", { id: titleId }, m.carer_name, " ", h("span", { class: "tag" }, t("carers.waitingTag"))),
+    h("p", {}, t("carers.waitingText", { name: m.carer_name })),
+    h("p", { class: "small" }, t("carers.asked", { scopes: SCOPES.filter((s) => m.scopes.includes(s)).map((s) => t(`scope.${s}`)).join(", ") })),
+    m.valid_until ? h("p", { class: "small" }, t("carers.validUntil", { date: date(m.valid_until) })) : null,
+    h("div", { class: "actions" }, withdraw));
 }
 
 function scopeBoxes(prefix, chosen) {

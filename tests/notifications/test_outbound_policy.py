@@ -1,0 +1,194 @@
+"""The outbound-URL policy on its own (``notifications.outbound``): what the development
+setting opens and what it does not, and that its ``requests`` session keeps the policy when it
+sends (user-info, redirects, names resolving inside, environment proxies). Real sockets on
+loopback; no database."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from notifications.outbound import OutboundPolicy, UrlNotAllowed, address_refusal
+
+PRODUCTION = OutboundPolicy()
+DEVELOPMENT = OutboundPolicy(allow_loopback=True)
+
+
+class Listener:
+    """A loopback HTTP server that counts connections and answers every request with
+    ``status`` (and ``location``, for redirects)."""
+
+    def __init__(self, status: int = 201, location: str | None = None) -> None:
+        self.connections = 0
+        self.requests: list[str] = []
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                listener.requests.append(f"{self.command} {self.path}")
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_CONNECT = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            def get_request(self) -> tuple[socket.socket, Any]:
+                conn = super().get_request()
+                listener.connections += 1
+                return conn
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    server = Listener()
+    yield server
+    server.close()
+
+
+def test_development_setting_opens_loopback_only() -> None:
+    for url in ("http://127.0.0.1:8000/push", "http://localhost:8000/push", "http://[::1]:1/p"):
+        with pytest.raises(UrlNotAllowed):
+            PRODUCTION.check_url(url)
+        DEVELOPMENT.check_url(url)
+    for url in (
+        "http://push.example.com/push",  # plain http stays loopback-only
+        "http://10.0.0.1/push",
+        "https://10.0.0.1/push",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[fd00:ec2::254]/",
+        "http://127.0.0.1@push.example.com/push",
+    ):
+        with pytest.raises(UrlNotAllowed):
+            DEVELOPMENT.check_url(url)
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("64:ff9b::808:808", True),  # NAT64 of a public address
+        ("::ffff:8.8.8.8", True),
+        ("127.0.0.1", False),
+        ("::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("10.0.0.1", False),
+        ("100.64.0.1", False),
+        ("169.254.169.254", False),
+        ("168.63.129.16", False),
+        ("fd00:ec2::254", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("ff02::1", False),
+        ("224.0.0.1", False),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("240.0.0.1", False),
+        ("64:ff9b::a9fe:a9fe", False),
+        ("2002:7f00:1::", False),
+        ("2001::1", False),  # Teredo
+    ],
+)
+def test_address_classification(address: str, allowed: bool) -> None:
+    why = address_refusal(ipaddress.ip_address(address))
+    assert (why is None) == allowed, why
+
+
+def test_session_checks_the_url_again_before_any_connection(listener: Listener) -> None:
+    """A stored URL the policy refuses (user-info, http) is refused by the session itself."""
+    with DEVELOPMENT.session() as http, pytest.raises(UrlNotAllowed):
+        http.post(f"http://x@127.0.0.1:{listener.port}/push", data=b"x", timeout=5)
+    with PRODUCTION.session() as http, pytest.raises(UrlNotAllowed):
+        http.post(f"{listener.url}/push", data=b"x", timeout=5)
+    assert listener.connections == 0
+
+
+def test_session_does_not_follow_redirects(listener: Listener) -> None:
+    redirecting = Listener(status=307, location=f"{listener.url}/moved")
+    try:
+        with DEVELOPMENT.session() as http:
+            r = http.post(f"{redirecting.url}/push", data=b"x", timeout=5)
+            assert r.status_code == 307
+            r = http.get(f"{redirecting.url}/push", timeout=5)
+            assert r.status_code == 307
+        assert redirecting.requests == ["POST /push", "GET /push"]
+        assert listener.connections == 0
+    finally:
+        redirecting.close()
+
+
+def test_session_resolves_at_connect_time_and_connects_to_the_checked_address(
+    listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every lookup of the name is counted: the session resolves it once per connection,
+    checks that answer, and connects to that address (no second lookup for a rebinding DNS
+    server to answer differently). A name that resolves inside is refused, unconnected."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+    answers = {"inside.push.example.com": "127.0.0.1", "mixed.push.example.com": None}
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name in answers:
+            lookups.append(name)
+            if answers[name] is None:  # one public, one loopback answer
+                return [*real("8.8.8.8", port, *args, **kwargs), *real("127.0.0.1", port)]
+            return real(answers[name], port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    for name in answers:
+        with PRODUCTION.session() as http, pytest.raises(UrlNotAllowed) as refused:
+            http.post(f"https://{name}:{listener.port}/push", data=b"x", timeout=5)
+        assert "127.0.0.1" in str(refused.value)
+    assert listener.connections == 0
+    # With loopback allowed the same name connects, after exactly one lookup.
+    lookups.clear()
+    with DEVELOPMENT.session() as http:
+        # A TLS hello to a plain-HTTP listener: the handshake fails once connected.
+        with pytest.raises(requests.exceptions.SSLError):
+            http.post(f"https://inside.push.example.com:{listener.port}/push", timeout=5)
+    assert lookups == ["inside.push.example.com"]
+    assert listener.connections == 1
+
+
+def test_session_ignores_proxies_from_the_environment(
+    listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy from the environment would make the check see only the proxy."""
+    target = Listener()
+    try:
+        for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+            monkeypatch.setenv(var, listener.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        with DEVELOPMENT.session() as http:
+            assert http.post(f"{target.url}/push", data=b"x", timeout=5).status_code == 201
+        assert target.requests == ["POST /push"]
+        assert listener.connections == 0
+    finally:
+        target.close()

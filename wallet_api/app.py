@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Coroutine
 from typing import Any
 
@@ -35,6 +36,7 @@ from wallet_api.settings import Settings
 
 log = logging.getLogger("wallet")
 JSON_TYPES = ("application/json", "application/problem+json")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @get("/health", opt={"public": True, "per_address_limit": None}, tags=["system"])
@@ -47,11 +49,14 @@ async def health(state: State) -> schemas.Health:
 async def require_json(request: Request[Any, Any, Any]) -> Response[Any] | None:
     """Writes under /api/ must send JSON; anything else is 415 before any handler runs.
 
-    A NUL in a query parameter is refused too: PostgreSQL text cannot hold it, and the driver
-    would fail with a 500 instead of a 400 (found by tests/reliability/test_fuzz.py).
+    A control character in a query parameter is refused too, as in any text a body carries
+    (wallet_api.types): PostgreSQL text cannot hold a NUL, and the driver would fail with a 500
+    instead of a 400 (found by tests/reliability/test_fuzz.py).
     """
-    if any("\x00" in value for _, value in request.query_params.multi_items()):
-        return problem(request, 400, "invalid-input", "Query parameters may not contain NUL")
+    if any(CONTROL.search(value) for _, value in request.query_params.multi_items()):
+        return problem(
+            request, 400, "invalid-input", "Query parameters may not contain control characters"
+        )
     if request.method in ("POST", "PUT", "PATCH") and request.url.path.startswith("/api/"):
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype not in JSON_TYPES:

@@ -8,10 +8,16 @@ from typing import Annotated
 from msgspec import Meta, Struct
 
 from wallet_api.schemas import Charge, ChargeLineCreate
+from wallet_api.types import ONE_LINE, Phone
 
 Lines = Annotated[list[ChargeLineCreate], Meta(min_length=1, max_length=20)]
-Phone = Annotated[str, Meta(min_length=1, max_length=32)]
 Pin = Annotated[str, Meta(min_length=4, max_length=6, pattern=r"^[0-9]{4,6}$")]
+# What a provider types or scans at the door; each is checked by its own rule after decoding,
+# and none may carry a control character (wallet_api.types).
+Token = Annotated[str, Meta(min_length=10, max_length=100, pattern=ONE_LINE)]
+PaymentCode = Annotated[str, Meta(min_length=8, max_length=12, pattern=ONE_LINE)]
+CardNumber = Annotated[str, Meta(min_length=4, max_length=40, pattern=ONE_LINE)]
+TypedPin = Annotated[str, Meta(min_length=1, max_length=12, pattern=ONE_LINE)]
 CapCents = Annotated[int, Meta(gt=0, le=10_000_000)]
 
 
@@ -26,13 +32,13 @@ class TokenCheckout(Struct, forbid_unknown_fields=True):
     """The client's QR (``token``) or the 8-digit ``code`` under it."""
 
     lines: Lines
-    token: Annotated[str, Meta(min_length=10, max_length=100)] | None = None
-    code: Annotated[str, Meta(min_length=8, max_length=12)] | None = None
+    token: Token | None = None
+    code: PaymentCode | None = None
 
 
 class CardCheckout(Struct, forbid_unknown_fields=True):
-    card_number: Annotated[str, Meta(min_length=4, max_length=40)]
-    pin: Annotated[str, Meta(min_length=1, max_length=12)]
+    card_number: CardNumber
+    pin: TypedPin
     lines: Lines
 
 
@@ -41,10 +47,10 @@ class HoldCreate(Struct, forbid_unknown_fields=True):
     QR), ``card_number`` + ``pin``, or ``phone`` (trusted providers only)."""
 
     lines: Lines
-    token: Annotated[str, Meta(min_length=10, max_length=100)] | None = None
-    code: Annotated[str, Meta(min_length=8, max_length=12)] | None = None
-    card_number: Annotated[str, Meta(min_length=4, max_length=40)] | None = None
-    pin: Annotated[str, Meta(min_length=1, max_length=12)] | None = None
+    token: Token | None = None
+    code: PaymentCode | None = None
+    card_number: CardNumber | None = None
+    pin: TypedPin | None = None
     phone: Phone | None = None
     ttl_minutes: Annotated[int, Meta(ge=1, le=2880)] = 720
 

@@ -10,8 +10,18 @@ from typing import Annotated
 from msgspec import Meta, Struct
 
 from payments import providers
+from wallet_api import types
+from wallet_api.types import ONE_LINE, Phone
 
-Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
+
+def _line(max_length: int, min_length: int = 1, description: str | None = None) -> Meta:
+    """One line of text of at most ``max_length`` characters (wallet_api.types)."""
+    return Meta(
+        min_length=min_length, max_length=max_length, pattern=ONE_LINE, description=description
+    )
+
+
+Text200 = Annotated[str, _line(200)]
 Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 PriceCents = Annotated[int, Meta(gt=0, le=100_000_000, description="Price per unit, euro cents")]
 
@@ -21,20 +31,18 @@ class ApplicationCreate(Struct, forbid_unknown_fields=True):
     caller's county). ``prices``: service category code -> price per unit in cents."""
 
     company_name: Text200
-    business_id: Annotated[str, Meta(min_length=1, max_length=20, description="Y-tunnus")]
-    iban: Annotated[str, Meta(min_length=1, max_length=50)]
-    bic: Annotated[str, Meta(min_length=1, max_length=20)]
+    business_id: Annotated[str, _line(20, description="Y-tunnus")]
+    iban: Annotated[str, _line(50)]
+    bic: Annotated[str, _line(20)]
     contact_name: Text200
-    contact_email: Annotated[str, Meta(min_length=3, max_length=254)]
-    contact_phone: Annotated[str, Meta(min_length=1, max_length=32)]
-    languages: Annotated[
-        list[Annotated[str, Meta(max_length=10)]], Meta(min_length=1, max_length=10)
-    ]
+    contact_email: Annotated[str, _line(254, min_length=3)]
+    contact_phone: Phone
+    languages: Annotated[list[Annotated[str, _line(10, 0)]], Meta(min_length=1, max_length=10)]
     municipalities: Annotated[
-        list[Annotated[str, Meta(max_length=100)]], Meta(min_length=1, max_length=60)
+        list[Annotated[str, _line(100, 0)]], Meta(min_length=1, max_length=60)
     ]
     prices: Annotated[dict[Code, PriceCents], Meta(min_length=1, max_length=40)]
-    organizer: Annotated[str, Meta(min_length=1, max_length=40)] | None = None
+    organizer: Annotated[str, _line(40)] | None = None
 
     def to_domain(self) -> providers.Application:
         return providers.Application(
@@ -92,7 +100,7 @@ class Approve(Struct, forbid_unknown_fields=True):
 
 
 class Reason(Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, Meta(max_length=1000)] | None = None
+    reason: types.Reason | None = None
 
 
 class StatusOut(Struct):

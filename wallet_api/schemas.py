@@ -10,12 +10,11 @@ from msgspec import Meta, Struct
 
 from payments.charges import MAX_QUANTITY, QUANTITY_PATTERN, parse_quantity
 from payments.errors import InvalidInput
+from wallet_api.types import Label, Name, Phone, Reason
 
 Cents = Annotated[int, Meta(gt=0, le=100_000_000, description="An amount in euro cents")]
 Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")]
-# No control characters in a name: PostgreSQL cannot store NUL (a 500 before this), and an
-# escape sequence in a name would reach every screen and CSV that shows it.
-Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^(?!.*[\x00-\x1f\x7f])")]
+# Names, labels and reasons refuse control characters: wallet_api.types.
 
 
 # THE quantity of every charge line a route takes (charges, checkout, holds, requests): a JSON
@@ -64,7 +63,7 @@ class ChargeCreate(Struct, forbid_unknown_fields=True):
     """Identify the customer by ``phone`` (the client tells it) or ``wallet_id``."""
 
     lines: Annotated[list[ChargeLineCreate], Meta(min_length=1, max_length=20)]
-    phone: Annotated[str, Meta(min_length=1, max_length=32)] | None = None
+    phone: Phone | None = None
     wallet_id: uuid.UUID | None = None
 
 
@@ -105,7 +104,7 @@ class RefundCreate(Struct, forbid_unknown_fields=True):
     """Omit ``amount_cents`` to refund everything that is left of the charge."""
 
     amount_cents: Cents | None = None
-    reason: Annotated[str, Meta(max_length=500)] | None = None
+    reason: Reason | None = None
 
 
 class Refund(Struct):
@@ -168,7 +167,7 @@ class TransactionPage(Struct):
 class ClientCreate(Struct, forbid_unknown_fields=True):
     first_name: Name
     last_name: Name
-    phone: Annotated[str, Meta(min_length=1, max_length=32)]
+    phone: Phone
     language: Annotated[str, Meta(pattern="^(fi|sv|en)$")] = "fi"
 
 
@@ -193,7 +192,7 @@ class DecisionLineCreate(Struct, forbid_unknown_fields=True):
     wallet pays per unit; above it the client pays their own share). With ``hours_per_week``
     the monthly amount may be left out: it is hours x voucher value x 52 / 12."""
 
-    label: Annotated[str, Meta(min_length=1, max_length=200)]
+    label: Label
     categories: Annotated[list[Code], Meta(min_length=1, max_length=20)]
     monthly_amount_cents: Cents | None = None
     voucher_value_cents: Cents | None = None

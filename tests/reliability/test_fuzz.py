@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class Keys:
     carer: str
     provider: str
     case_manager: str
+    ids: dict[str, str]
 
     def of(self, role: str) -> str:
         return str(getattr(self, role))
@@ -80,6 +82,12 @@ async def _keys(db: Database) -> Keys:
         carer=await api_key_for(db, carer),
         provider=await api_key_for(db, w.provider_principal),
         case_manager=await api_key_for(db, w.case_manager),
+        ids={
+            "wallet_id": str(w.wallet_id),
+            "client_id": str(w.client_id),
+            "provider_id": str(w.provider_id),
+            "period": w.period,
+        },
     )
 
 
@@ -185,7 +193,55 @@ async def app_client(db: Database) -> AsyncIterator[tuple[AsyncTestClient[Any], 
         max_body_bytes=MAX_BODY,
     )
     async with AsyncTestClient(app=create_app(settings)) as c:
+        await _more_ids(c, keys)
         yield c, keys
+
+
+async def _more_ids(c: AsyncTestClient[Any], keys: Keys) -> None:
+    """A charge, a visit hold, a payment request and a card, so that paths naming them reach
+    the code behind their lookups instead of stopping at "not found"."""
+
+    def h(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {keys.of(role)}", "Idempotency-Key": str(uuid.uuid4())}
+
+    line = [{"category": "siivous", "quantity": "1", "unit_price_cents": 3500}]
+    phone = "+358401234567"  # seed_world's client
+    made = {
+        "charge_id": await c.post(
+            "/api/charges", json={"phone": phone, "lines": line}, headers=h("provider")
+        ),
+        "hold_id": await c.post(
+            "/api/holds", json={"phone": phone, "lines": line}, headers=h("provider")
+        ),
+        "request_id": await c.post(
+            "/api/payment-requests", json={"lines": line}, headers=h("provider")
+        ),
+        "card_id": await c.post(
+            f"/api/wallets/{keys.ids['wallet_id']}/cards",
+            json={"pin": "2468"},
+            headers=h("case_manager"),
+        ),
+    }
+    for name, r in made.items():
+        assert r.status_code == 201, (name, r.text)
+        keys.ids[name] = r.json()["id"]
+
+
+# Tables a refusal may write to: the audit trail records refusals on purpose, and rate
+# counters count them.
+MAY_CHANGE_ON_REFUSAL = {"audit_events", "rate_counters"}
+
+
+async def snapshot(db: Database) -> dict[str, int]:
+    """Rows in every table and the sum of stored balances: what a refusal must leave alone."""
+    from payments.models import Base
+
+    names = [t.name for t in Base.metadata.sorted_tables if t.name not in MAY_CHANGE_ON_REFUSAL]
+    counts = " UNION ALL ".join(f"SELECT '{n}', COUNT(*) FROM {n}" for n in names)
+    async with db.engine.connect() as conn:
+        rows = (await conn.exec_driver_sql(counts)).all()
+        total = (await conn.exec_driver_sql("SELECT SUM(balance_cents) FROM accounts")).scalar()
+    return {**{str(n): int(c) for n, c in rows}, "sum(accounts.balance_cents)": int(total or 0)}
 
 
 def _resolve(node: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +260,8 @@ HINTS: dict[str, Any] = {
     "category": "siivous",
     "quantity": "1",
     "unit_price_cents": 100,
-    "amount_cents": 100,
+    "amount_cents": 1,  # a refund of one cent leaves room for every mutation after it
+    "categories": ["siivous"],
     "monthly_amount_cents": 10_000,
     "language": "fi",
     "valid_from": "2026-11-01",
@@ -213,16 +270,22 @@ HINTS: dict[str, Any] = {
 
 
 def sample(
-    node: dict[str, Any], doc: dict[str, Any], depth: int = 0, name: str | None = None
+    node: dict[str, Any],
+    doc: dict[str, Any],
+    depth: int = 0,
+    name: str | None = None,
+    minimal: bool = False,
 ) -> Any:
-    """A plausible value for a JSON schema: the starting point for mutations."""
+    """A plausible value for a JSON schema: the starting point for mutations. ``minimal``
+    leaves out the optional members that no hint names (a full body can combine options that
+    the rules refuse, and then no mutation reaches the code behind them)."""
     if name in HINTS:
         return HINTS[name]
     node = _resolve(node, doc)
     for alt_key in ("oneOf", "anyOf"):
         if alt_key in node:
             alts = [a for a in node[alt_key] if _resolve(a, doc).get("type") != "null"]
-            return sample(alts[0], doc, depth) if alts else None
+            return sample(alts[0], doc, depth, minimal=minimal) if alts else None
     if "enum" in node:
         return node["enum"][0]
     kind = node.get("type")
@@ -232,9 +295,14 @@ def sample(
         if depth > 4:
             return {}
         props = node.get("properties", {})
-        return {k: sample(v, doc, depth + 1, k) for k, v in props.items()}
+        required = set(node.get("required", []))
+        return {
+            k: sample(v, doc, depth + 1, k, minimal)
+            for k, v in props.items()
+            if not minimal or k in required or k in HINTS
+        }
     if kind == "array":
-        return [sample(node.get("items", {}), doc, depth + 1)]
+        return [sample(node.get("items", {}), doc, depth + 1, minimal=minimal)]
     if kind == "integer":
         return max(1, int(node.get("minimum", 1)))
     if kind == "number":
@@ -266,6 +334,13 @@ BAD_STRINGS = [
     " ",
     "1e999",
     "9" * 40,
+    "1e3",
+    "٣",  # an Arabic-Indic digit
+    " 1",
+    "1 ",
+    "x\x00y",
+    "line\x07bell",
+    "\x9b31m",  # a C1 control (CSI)
 ]
 
 
@@ -291,9 +366,16 @@ def _set(value: Any, path: tuple[Any, ...], new: Any) -> Any:
     return out
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]|\\x[01][0-9a-f]|\\x7f|\\x[89][0-9a-f]")
+
+
 def mutations(body: Any) -> Iterator[tuple[str, Any]]:
-    """Each leaf in turn replaced by overflowing numbers, odd strings and wrong types."""
-    for path, leaf in _leaves(body):
+    """Each leaf in turn replaced by overflowing numbers, odd strings and wrong types.
+
+    Text leaves first: a mutation elsewhere may use the world up (a refund without an amount
+    refunds the whole charge), and a refusal for that reason would hide what the text does."""
+    leaves = sorted(_leaves(body), key=lambda pl: not isinstance(pl[1], str))
+    for path, leaf in leaves:
         where = "/".join(map(str, path)) or "(body)"
         if isinstance(leaf, bool):
             candidates: list[Any] = ["true", 2]
@@ -315,6 +397,8 @@ def raw_bodies() -> Iterator[tuple[str, bytes, str]]:
     yield "deep object", b'{"a":' * 5000 + b"1" + b"}" * 5000, "application/json"
     yield "not utf-8", b'{"phone": "\xff\xfe"}', "application/json"
     yield "truncated", b'{"phone": ', "application/json"
+    yield "empty", b"", "application/json"
+    yield "whitespace", b"  ", "application/json"
     yield "nan", b'{"amount_cents": NaN}', "application/json"
     yield "duplicate keys", b'{"a": 1, "a": 2}', "application/json"
     yield "form", b"phone=0401234567", "application/x-www-form-urlencoded"
@@ -324,11 +408,14 @@ def raw_bodies() -> Iterator[tuple[str, bytes, str]]:
     yield "no content type", b"{}", ""
 
 
-def _path_for(template: str, value: str) -> str:
+def _path_for(template: str, value: str, ids: dict[str, str] | None = None) -> str:
+    """The path with each parameter replaced: by the world's own id of that name (``ids``),
+    else by ``value``."""
     out = template
     while "{" in out:
         start, end = out.index("{"), out.index("}")
-        out = out[:start] + value + out[end + 1 :]
+        name = out[start + 1 : end].split(":")[0]
+        out = out[:start] + (ids or {}).get(name, value) + out[end + 1 :]
     return out
 
 
@@ -362,11 +449,14 @@ def judge(where: str, status: int, content_type: str, body: bytes) -> Finding | 
     return None
 
 
-async def test_bad_input_beyond_the_schema_is_a_clean_4xx_everywhere(app_client):
+async def test_bad_input_beyond_the_schema_is_a_clean_4xx_everywhere(app_client, db):
+    """Every operation, with the world's real ids in its path: no answer is a 5xx, every
+    refusal is a problem document, and no refusal changes the database (issue 13, item 7)."""
     client, keys = app_client
     doc = (await client.get("/schema/openapi.json")).json()
     findings: list[Finding] = []
     sent = 0
+    state = {"before": await snapshot(db)}
 
     async def send(
         method: str, path: str, role: str | None, label: str = "", **kw: Any
@@ -387,6 +477,21 @@ async def test_bad_input_beyond_the_schema_is_a_clean_4xx_everywhere(app_client)
         )
         if found:
             findings.append(found)
+        after = await snapshot(db)
+        if r.status_code >= 400 and after != state["before"]:
+            changed = {
+                k: (state["before"].get(k), v)
+                for k, v in after.items()
+                if state["before"].get(k) != v
+            }
+            findings.append(
+                Finding(
+                    f"{method} {path} {label}",
+                    r.status_code,
+                    f"a refusal wrote to the database: {changed}",
+                )
+            )
+        state["before"] = after
         return r.status_code, r.content
 
     for template, item in doc["paths"].items():
@@ -398,7 +503,7 @@ async def test_bad_input_beyond_the_schema_is_a_clean_4xx_everywhere(app_client)
                 continue
             if method == "GET" and template == "/api/events":
                 continue  # an endless stream; its refusals are tested in tests/notifications
-            path = _path_for(template, str(uuid.uuid4()))
+            path = _path_for(template, str(uuid.uuid4()), keys.ids)
             body_schema = (
                 op.get("requestBody", {}).get("content", {}).get("application/json", {})
             ).get("schema")
@@ -415,6 +520,7 @@ async def test_bad_input_beyond_the_schema_is_a_clean_4xx_everywhere(app_client)
             if "{" in template:
                 for odd in ("0", "-1", "9" * 40, "%00", "%C0%AE", "x" * 300):
                     await send(method, _path_for(template, odd), role)
+                    await send(method, _path_for(template, odd, {}), role)
             # Odd query values for every query parameter.
             for param in op.get("parameters", []):
                 if param.get("in") == "query":
@@ -425,9 +531,11 @@ async def test_bad_input_beyond_the_schema_is_a_clean_4xx_everywhere(app_client)
             for label, content, ctype in raw_bodies():
                 headers = {"Content-Type": ctype} if ctype else {}
                 await send(method, path, role, label, content=content, headers=headers)
-            for label, body in mutations(base):
+            minimal = sample(body_schema, doc, minimal=True)
+            bases = [base] if minimal == base else [base, minimal]
+            for label, body in (m for b in bases for m in mutations(b)):
                 # Encoded here with ASCII escapes: a lone surrogate is valid JSON text.
-                await send(
+                status, _ = await send(
                     method,
                     path,
                     role,
@@ -435,6 +543,14 @@ async def test_bad_input_beyond_the_schema_is_a_clean_4xx_everywhere(app_client)
                     content=json.dumps(body).encode(),
                     headers={"Content-Type": "application/json"},
                 )
+                if status < 400 and CONTROL.search(label):
+                    # Taken and stored: a NUL, escape or C1 control would reach every screen
+                    # and export (and PostgreSQL cannot store a NUL at all).
+                    findings.append(
+                        Finding(
+                            f"{method} {path} {label}", status, "a control character was accepted"
+                        )
+                    )
     assert sent > 500, sent
     report = "\n".join(f"{f.status} {f.where}: {f.detail}" for f in findings[:40])
     assert findings == [], f"{len(findings)} bad answers of {sent}:\n{report}"

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct
 
 from wallet_api import schemas
+from wallet_api.types import ONE_LINE
 
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-PasskeyName = Annotated[str, Meta(max_length=100)]
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
+PasskeyName = Annotated[str, Meta(max_length=100, pattern=ONE_LINE)]
 Scope = Annotated[str, Meta(pattern="^(view|approve|manage-providers)$")]
 
 
@@ -44,7 +45,7 @@ class CeremonyOptions(Struct):
 
 
 class InviteCode(Struct, forbid_unknown_fields=True):
-    code: Annotated[str, Meta(min_length=4, max_length=40)]
+    code: Annotated[str, Meta(min_length=4, max_length=40, pattern=ONE_LINE)]
 
 
 class InviteFor(Struct):

@@ -1,0 +1,34 @@
+"""The API's text types: every string a request body carries is one of these.
+
+People type names, labels and reasons, and those reach every screen, statement, CSV and log.
+A control character in them is never meant: a NUL cannot be stored by PostgreSQL (a 500
+before, and SQLite kept it), an escape sequence rewrites a terminal, a C1 control or a bell
+confuses the readers of an export. So one rule for all text: no C0 or C1 control characters,
+no DEL; multi-line text (reasons) may break lines with ``\\n`` and nothing else. A refusal is
+the usual ``400 invalid-input``, before any handler runs.
+
+``tests/wallet_api/test_text_types.py`` walks the OpenAPI document: every string member of
+every request body must refuse a NUL, so a new schema cannot forget.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import Meta
+
+# ECMA-262 and Python agree on these escapes, so the OpenAPI pattern is the one enforced.
+ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+MULTI_LINE = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$"
+
+
+# A name a person or company goes by: one line, 1..100 characters.
+Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=ONE_LINE)]
+# A short label on one line (a decision line, a passkey's name).
+Label = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
+# A phone number as people type it (payments.phones makes it E.164 or refuses it).
+Phone = Annotated[str, Meta(min_length=1, max_length=32, pattern=ONE_LINE)]
+# A reason or note that may span lines (refunds, rejections).
+Reason = Annotated[str, Meta(max_length=1000, pattern=MULTI_LINE)]
+# Other one-line text: spell out the length where it is used,
+# ``Annotated[str, Meta(max_length=..., pattern=ONE_LINE)]``.

@@ -77,16 +77,16 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 
 
 async def limit_anonymous(request: Request[Any, Any, Any]) -> None:
-    """Every public route is limited per client address (429 with Retry-After), so no one can
-    flood sign-in, invite redemption or provider applications, each of which writes rows.
+    """Every public API route is limited per client address (429 with Retry-After), so no one
+    can flood sign-in, invite redemption or provider applications, each of which writes rows.
 
     A route names its limit with ``opt={"per_address_limit": "<Settings attribute>"}``
     (default ``rate_anonymous``); ``None`` exempts it (``/health``, which touches nothing).
     Applied here, for every public route at once, so a new public route cannot escape it.
     """
     opt = request.route_handler.opt
-    if not opt.get("public"):
-        return
+    if not opt.get("public") or not request.url.path.startswith("/api/"):
+        return  # the app's own files are public too, and a page load fetches dozens
     limit_name = opt.get("per_address_limit", "rate_anonymous")
     if limit_name is None:
         return

@@ -121,6 +121,10 @@ def serve(directory: Path, **env_extra: str) -> Iterator[tuple[str, dict[str, An
         "WALLET_RP_ID": "localhost",
         "WALLET_VAPID_PRIVATE_KEY": vapid_private,
         "WALLET_VAPID_PUBLIC_KEY": vapid_public,
+        # Every browser of the suite is 127.0.0.1, and every public route (the app's files
+        # too) counts toward one per-address allowance: the suite is one address of many
+        # people, so it gets a large one (the limit itself: tests/identity/test_rate_limits.py).
+        "WALLET_RATE_ANONYMOUS": "100000",
         **env_extra,
     }
     wallet = shutil.which("wallet", path=str(Path(sys.executable).parent)) or "wallet"

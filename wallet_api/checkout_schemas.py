@@ -8,10 +8,10 @@ from typing import Annotated
 from msgspec import Meta, Struct
 
 from wallet_api.schemas import Charge, ChargeLineCreate
-from wallet_api.types import ONE_LINE, Phone
+from wallet_api.types import ONE_LINE, Phone, whole
 
 Lines = Annotated[list[ChargeLineCreate], Meta(min_length=1, max_length=20)]
-Pin = Annotated[str, Meta(min_length=4, max_length=6, pattern=r"^[0-9]{4,6}$")]
+Pin = Annotated[str, Meta(min_length=4, max_length=6, pattern=whole("[0-9]{4,6}"))]
 # What a provider types or scans at the door; each is checked by its own rule after decoding,
 # and none may carry a control character (wallet_api.types).
 Token = Annotated[str, Meta(min_length=10, max_length=100, pattern=ONE_LINE)]

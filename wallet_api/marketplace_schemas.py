@@ -11,7 +11,7 @@ from msgspec import Meta, Struct
 
 from payments import providers
 from wallet_api import types
-from wallet_api.types import ONE_LINE, Phone
+from wallet_api.types import ONE_LINE, Phone, whole
 
 
 def _line(max_length: int, min_length: int = 1, description: str | None = None) -> Meta:
@@ -22,7 +22,7 @@ def _line(max_length: int, min_length: int = 1, description: str | None = None) 
 
 
 Text200 = Annotated[str, _line(200)]
-Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=whole("[a-z0-9][a-z0-9-]*"))]
 PriceCents = Annotated[int, Meta(gt=0, le=100_000_000, description="Price per unit, euro cents")]
 
 

@@ -10,10 +10,10 @@ from msgspec import Meta, Struct
 
 from payments.charges import MAX_QUANTITY, QUANTITY_PATTERN, parse_quantity
 from payments.errors import InvalidInput
-from wallet_api.types import Label, Name, Phone, Reason
+from wallet_api.types import Label, Name, Phone, Reason, whole
 
 Cents = Annotated[int, Meta(gt=0, le=100_000_000, description="An amount in euro cents")]
-Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=whole("[a-z0-9][a-z0-9-]*"))]
 # Names, labels and reasons refuse control characters: wallet_api.types.
 
 
@@ -27,7 +27,7 @@ _QUANTITY_DOC = (
     "spaces, comma or other digits."
 )
 Quantity = Annotated[
-    Annotated[str, Meta(pattern=QUANTITY_PATTERN, max_length=8)]
+    Annotated[str, Meta(pattern=whole(QUANTITY_PATTERN.strip("^$")), max_length=8)]
     | Annotated[int, Meta(gt=0, le=int(MAX_QUANTITY))],
     Meta(
         description=_QUANTITY_DOC,
@@ -168,7 +168,7 @@ class ClientCreate(Struct, forbid_unknown_fields=True):
     first_name: Name
     last_name: Name
     phone: Phone
-    language: Annotated[str, Meta(pattern="^(fi|sv|en)$")] = "fi"
+    language: Annotated[str, Meta(pattern=whole("fi|sv|en"))] = "fi"
 
 
 class ClientCreated(Struct):
@@ -181,7 +181,7 @@ HoursPerWeek = Annotated[
     Meta(
         min_length=1,
         max_length=12,
-        pattern=r"^[0-9]{1,3}(\.[0-9]{1,3})?$",
+        pattern=whole(r"[0-9]{1,3}(\.[0-9]{1,3})?"),
         description="Hours a week as a decimal string, at most three decimals, e.g. 7.5",
     ),
 ]
@@ -215,7 +215,7 @@ class DecisionCreate(Struct, forbid_unknown_fields=True):
     valid_from: date
     lines: Annotated[list[DecisionLineCreate], Meta(min_length=1, max_length=20)]
     valid_to: date | None = None
-    carry_over: Annotated[str, Meta(pattern="^(none|capped)$")] = "none"
+    carry_over: Annotated[str, Meta(pattern=whole("none|capped"))] = "none"
     carry_over_cap_cents: Annotated[int, Meta(ge=0, le=100_000_000)] = 0
 
 

@@ -17,9 +17,20 @@ from typing import Annotated
 
 from msgspec import Meta
 
+# The end of the text. Python's "$" also matches before a final newline (msgspec checks a
+# pattern with re.search), which let "fi\n" through; "nothing follows" means the same in Python
+# and in ECMA-262, the dialect of the OpenAPI document.
+END = r"(?![\s\S])"
+
+
+def whole(body: str) -> str:
+    """A pattern that ``body`` must match from the first character to the last."""
+    return f"^(?:{body}){END}"
+
+
 # ECMA-262 and Python agree on these escapes, so the OpenAPI pattern is the one enforced.
-ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
-MULTI_LINE = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$"
+ONE_LINE = whole(r"[^\x00-\x1f\x7f-\x9f]*")
+MULTI_LINE = whole(r"[^\x00-\x09\x0b-\x1f\x7f-\x9f]*")
 
 
 # A name a person or company goes by: one line, 1..100 characters.

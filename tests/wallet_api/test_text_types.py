@@ -69,6 +69,9 @@ def test_every_string_in_every_request_body_refuses_control_characters():
             let_through = [c for c in CONTROLS if pattern is None or re.search(pattern, f"a{c}b")]
             if let_through:
                 missing.append(f"{where}: pattern {pattern!r} lets {let_through!r} through")
+            elif pattern.endswith("$") and not pattern.endswith("\\$"):
+                # re.search's "$" matches before a final newline too: "fi\n" would pass.
+                missing.append(f"{where}: pattern {pattern!r} ends in $; use types.whole()")
     assert walked > 30, walked
     assert missing == [], "\n".join(missing)
 

@@ -9,11 +9,11 @@ from typing import Annotated, Any, Literal
 from msgspec import Meta, Struct
 
 from wallet_api import schemas
-from wallet_api.types import ONE_LINE
+from wallet_api.types import ONE_LINE, whole
 
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 PasskeyName = Annotated[str, Meta(max_length=100, pattern=ONE_LINE)]
-Scope = Annotated[str, Meta(pattern="^(view|approve|manage-providers)$")]
+Scope = Annotated[str, Meta(pattern=whole("view|approve|manage-providers"))]
 
 
 class Credential(Struct, forbid_unknown_fields=True):

@@ -6,7 +6,7 @@
 // approve/decline buttons are answered here, with the session cookie and the CSRF token read
 // from /api/me (the worker cannot see the page's memory); if that is not possible the app
 // opens at the wallet, where the request waits.
-const VERSION = "v11";
+const VERSION = "v12";
 const CACHE = `wallet-shell-${VERSION}`;
 const SHELL = [
   "/",
@@ -22,10 +22,13 @@ const SHELL = [
   "/js/forms.js",
   "/js/i18n.js",
   "/js/live.js",
+  "/js/router.js",
+  "/js/session.js",
   "/js/views/wallet.js",
   "/js/views/charge.js",
   "/js/views/charges.js",
   "/js/views/clients.js",
+  "/js/views/client-invite.js",
   "/js/views/settings.js",
   "/js/views/signin.js",
   "/js/views/apply.js",

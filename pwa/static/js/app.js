@@ -1,11 +1,11 @@
-// The app shell: language, who is signed in, navigation by role, a hash router, live events.
-import { api, ApiError, devKey, Offline, setCsrf } from "./api.js";
+// The app shell: the menu by role, the hash router and start-up. It exports nothing: views
+// use session.js (who is signed in) and router.js (go), so no view imports the shell.
+import { ApiError, Offline } from "./api.js";
 import { h } from "./dom.js";
 import { initialLang, setLang, t } from "./i18n.js";
-import { startLive, stopLive } from "./live.js";
-
-const ME = "wallet.me";
-export const state = { me: null, offline: false };
+import { startLive } from "./live.js";
+import { go } from "./router.js";
+import { forget, loadMe, setOffline, state } from "./session.js";
 
 const NAV = {
   client: [["#/wallet", "nav.wallet"], ["#/providers", "nav.providers"], ["#/settings", "nav.settings"]],
@@ -48,47 +48,6 @@ const VIEWS = {
   audit: () => import("./views/cm-audit.js"),
 };
 
-export function setOffline(offline) {
-  state.offline = offline;
-  document.getElementById("status").textContent = offline ? t("offline.banner") : "";
-}
-
-export async function loadMe() {
-  try {
-    const me = await api("/api/me");
-    if (me.csrf_token) setCsrf(me.csrf_token);
-    const { csrf_token: _secret, session: _s, ...keep } = me;
-    state.me = keep;
-    localStorage.setItem(ME, JSON.stringify(keep));
-    watchSession(me.session);
-    setOffline(false);
-  } catch (err) {
-    if (err instanceof Offline) {
-      state.me = JSON.parse(localStorage.getItem(ME) || "null");
-      setOffline(true);
-    } else if (err instanceof ApiError && err.status === 401) {
-      forget();
-    } else {
-      throw err;
-    }
-  }
-  renderNav();
-  return state.me;
-}
-
-// Sign-out and expired sessions: drop everything this device knows about the person.
-export function forget() {
-  state.me = null;
-  devKey.clear();
-  setCsrf(null);
-  stopLive();
-  clearTimeout(sessionTimer);
-  for (const key of Object.keys(localStorage)) {
-    if (key.startsWith("wallet.") && key !== "wallet.lang") localStorage.removeItem(key);
-  }
-  renderNav();
-}
-
 function renderNav() {
   const nav = document.getElementById("nav");
   const items = state.me ? NAV[state.me.role] || [] : [["#/signin", "nav.signin"], ["#/settings", "nav.settings"]];
@@ -96,31 +55,6 @@ function renderNav() {
   nav.replaceChildren(...items.map(([href, key]) => h("a", {
     href, "aria-current": href.split("/").slice(0, 2).join("/") === current ? "page" : null,
   }, t(key))));
-}
-
-// Warn before a passkey session times out, with a way to stay signed in.
-let sessionTimer = null;
-function watchSession(session) {
-  clearTimeout(sessionTimer);
-  document.getElementById("session-warning")?.remove();
-  if (!session) return;
-  const warnIn = Math.max(0, session.seconds_left - session.warn_before_s) * 1000;
-  sessionTimer = setTimeout(async () => {
-    let now;
-    try { now = await api("/api/session"); } catch { return; }
-    if (!now) return;
-    if (now.seconds_left > now.warn_before_s) return watchSession(now);
-    const stay = h("button", { class: "button", type: "button", onclick: async () => { await loadMe(); } }, t("session.stay"));
-    const box = h("div", { id: "session-warning", class: "notice notice--error", role: "alert" },
-      h("p", { class: "outcome" }, t("session.ending", { minutes: Math.max(1, Math.round(now.seconds_left / 60)) })), stay);
-    document.getElementById("main").prepend(box);
-    stay.focus();
-    sessionTimer = setTimeout(() => { forget(); go("#/signin"); }, now.seconds_left * 1000);
-  }, warnIn);
-}
-
-export function go(hash) {
-  if (location.hash === hash) route(); else location.hash = hash;
 }
 
 let renderId = 0;
@@ -169,15 +103,10 @@ async function start() {
   window.addEventListener("online", () => { setOffline(false); route(); });
   window.addEventListener("offline", () => setOffline(true));
   window.addEventListener("hashchange", route);
+  window.addEventListener("wallet:me", renderNav);
   await loadMe();
   if (state.me && !state.offline) startLive();
   await route();
-}
-
-export async function changeLanguage(next) {
-  await setLang(next);
-  if (state.offline) setOffline(true);
-  renderNav();
 }
 
 start();

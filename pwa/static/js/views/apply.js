@@ -3,7 +3,8 @@
 // The server checks the whole application before the passkey is made, and writes it with the
 // passkey in one go. Reached from the sign-in screen, or by the county's link #/apply/<county>.
 import { api, ApiError, devKey, setCsrf } from "../api.js";
-import { go, loadMe } from "../app.js";
+import { go } from "../router.js";
+import { loadMe } from "../session.js";
 import { h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
 import { money, parseMoney } from "../format.js";

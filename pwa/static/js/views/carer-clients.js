@@ -3,7 +3,7 @@
 // force, what the carer may do for each, and a switch that makes one of them the client the
 // other screens are about. A mandate that waits grants nothing until it is accepted.
 import { api, ApiError } from "../api.js";
-import { loadMe } from "../app.js";
+import { loadMe } from "../session.js";
 import { announce, h } from "../dom.js";
 import { date } from "../format.js";
 import { t } from "../i18n.js";

@@ -6,7 +6,7 @@ import { announce, h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
 import { date, dateTime, money } from "../format.js";
 import { t } from "../i18n.js";
-import { inviteBlock } from "./clients.js";
+import { inviteBlock } from "./client-invite.js";
 
 export async function render(main, params) {
   if (params[0]) return renderFile(main, params[0]);

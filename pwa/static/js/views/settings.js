@@ -1,7 +1,8 @@
 // Language, notifications (Web Push), sign-out, and the developer setting (an API key kept
 // only in this tab; only where the server offers it, see signin.js).
 import { api, ApiError, devKey, Offline } from "../api.js";
-import { changeLanguage, forget, go, loadMe } from "../app.js";
+import { go } from "../router.js";
+import { changeLanguage, forget, loadMe } from "../session.js";
 import { announce, h } from "../dom.js";
 import { LANGS, currentLang, t } from "../i18n.js";
 import { devKeyForm } from "./signin.js";

@@ -2,7 +2,8 @@
 // The developer setting (an API key for this tab only) is loaded from ../dev-key.js when the
 // server offers it (development, tests and the demo).
 import { api, ApiError, devKey, setCsrf } from "../api.js";
-import { go, loadMe } from "../app.js";
+import { go } from "../router.js";
+import { loadMe } from "../session.js";
 import { h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
 import { t } from "../i18n.js";

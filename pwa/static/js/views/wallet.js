@@ -2,7 +2,7 @@
 // the month's allotment, what is spent, when the remainder expires; recent movements.
 // Offline it shows the last known balances with their time and says paying needs a connection.
 import { api, ApiError, Offline } from "../api.js";
-import { setOffline } from "../app.js";
+import { setOffline } from "../session.js";
 import { announce, h } from "../dom.js";
 import { dateTime, instant, lastDay, money, monthName, time } from "../format.js";
 import { t } from "../i18n.js";

@@ -56,7 +56,7 @@ def log(msg: str) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from payments.funding import BATCH_SIZE
+    from payments.budgets.funding import BATCH_SIZE
 
     p = argparse.ArgumentParser(prog="python -m bench.funding_bench", description=__doc__)
     p.add_argument("--envelopes", type=int, default=100_000, help="envelopes to fund")
@@ -115,7 +115,7 @@ SEED_SQL = [
 
 
 async def seed(dsn: str, n: int, fillfactor: int | None = None) -> dict[str, Any]:
-    from payments.periods import first_day
+    from payments.ledger.periods import first_day
 
     steps: dict[str, float] = {}
     started = time.monotonic()
@@ -269,7 +269,7 @@ class Profile:
     def install(self, db: Any) -> None:
         from sqlalchemy import event
 
-        import payments.funding as funding
+        import payments.budgets.funding as funding
 
         def before(conn: Any, cursor: Any, statement: str, *a: Any) -> None:
             conn.info["bench_t"] = time.perf_counter()
@@ -324,7 +324,7 @@ class Profile:
 async def timed_funding(
     db: Any, period: str, batch_size: int, profile: Profile | None
 ) -> dict[str, Any]:
-    from payments.funding import fund_period
+    from payments.budgets.funding import fund_period
 
     if profile:
         profile.reset()
@@ -350,7 +350,7 @@ async def timed_funding(
 
 
 async def run_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
-    from payments.check import check_books
+    from payments.books import check_books
     from payments.db import create_database
     from wallet_api.migrate import upgrade
 

@@ -57,13 +57,13 @@ def pct(values: list[float], p: float) -> float:
 
 async def seed(url: str, clients: int) -> dict[str, Any]:
     """A county, one provider, ``clients`` funded clients; API keys for all of them."""
-    from payments import catalogue
-    from payments.access import create_api_key
-    from payments.catalogue import DecisionLineInput
+    from payments.budgets import catalogue
+    from payments.budgets.catalogue import DecisionLineInput
+    from payments.budgets.funding import fund_period
+    from payments.checkout.trust import set_trusted
     from payments.db import create_database
-    from payments.funding import fund_period
-    from payments.periods import current_period, first_day
-    from payments.trust import set_trusted
+    from payments.ledger.periods import current_period, first_day
+    from payments.people.access import create_api_key
     from wallet_api.migrate import upgrade
 
     db = create_database(url)

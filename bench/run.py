@@ -181,7 +181,7 @@ async def verify(url: str, expected_charges: int, check: bool) -> dict[str, Any]
     """After the server has stopped: the ledger holds exactly the charges answered 201."""
     from sqlalchemy import func, select
 
-    from payments.check import check_books
+    from payments.books import check_books
     from payments.db import create_database
     from payments.models import Charge, OutboxEvent, Transfer
     from payments.uow import UnitOfWork

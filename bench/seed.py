@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from payments import catalogue
-from payments.access import create_api_key
-from payments.catalogue import DecisionLineInput
+from payments.budgets import catalogue
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
 from payments.db import create_database
-from payments.funding import fund_period
-from payments.periods import current_period, first_day
+from payments.ledger.periods import current_period, first_day
+from payments.people.access import create_api_key
 from wallet_api.migrate import upgrade
 
 CATEGORY = "siivous"
@@ -59,9 +59,8 @@ async def _trust_everyone(db: Any, org: uuid.UUID) -> None:
     path measured); without trust it would become a payment request awaiting approval."""
     from sqlalchemy import insert, select
 
-    from payments.checkout_models import TrustedProvider
-    from payments.models import Provider, Wallet
-    from payments.periods import utcnow
+    from payments.ledger.periods import utcnow
+    from payments.models import Provider, TrustedProvider, Wallet
     from payments.uow import UnitOfWork
 
     async with UnitOfWork(db) as uow:

@@ -36,8 +36,8 @@ from notifications.hub import Hub
 from notifications.models import DispatchLock
 from notifications.rules import low_balance_alerts
 from payments.db import Database
+from payments.ledger.periods import utcnow
 from payments.models import OutboxEvent
-from payments.periods import utcnow
 from payments.uow import UnitOfWork
 
 log = logging.getLogger("wallet.dispatcher")

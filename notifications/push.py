@@ -38,8 +38,8 @@ from notifications.outbound import PRINTABLE_URL, OutboundPolicy, UrlNotAllowed,
 from notifications.rules import Follower, Preferences, preferences_of, wallet_followers
 from payments.db import Database
 from payments.errors import Conflict, InvalidInput
+from payments.ledger.periods import utcnow
 from payments.models import AuditEvent, Principal
-from payments.periods import utcnow
 from payments.uow import UnitOfWork
 
 log = logging.getLogger("wallet.push")

@@ -15,8 +15,8 @@ from notifications import events as ev
 from notifications.models import LowBalanceAlert, NotificationPreference
 from payments.db import Database
 from payments.errors import InvalidInput
+from payments.ledger.periods import HELSINKI, utcnow
 from payments.models import Account, DecisionLine, Mandate, OutboxEvent, Principal, Wallet
-from payments.periods import HELSINKI, utcnow
 from payments.uow import UnitOfWork
 
 # Push notifications that are on unless a person turns them off: money leaving the wallet and

@@ -24,9 +24,9 @@ from sqlalchemy import ColumnElement, false, select
 from notifications import events as ev
 from notifications.hub import Hub
 from notifications.rules import carer_wallets
-from payments.access import Actor, mandate_scopes
 from payments.db import Database
 from payments.models import OutboxEvent, Wallet
+from payments.people.access import Actor, mandate_scopes
 from payments.uow import UnitOfWork
 
 REPLAY_PAGE = 500

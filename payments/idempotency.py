@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.db import Database
 from payments.errors import IdempotencyKeyReused, InvalidInput
+from payments.ledger.periods import utcnow
 from payments.models import IdempotencyRecord
-from payments.periods import utcnow
 from payments.uow import UnitOfWork
 
 MAX_KEY_LENGTH = 200
@@ -65,7 +65,7 @@ def _claim_statement(ins: Any) -> Any:
     return ins(_records).on_conflict_do_nothing(index_elements=["scope", "key"])
 
 
-# Built once (see payments/ledger.py for why): one per dialect, run with bound parameters.
+# Built once (see payments/ledger/transfers.py for why): one per dialect, run with bound parameters.
 _CLAIM = {"postgresql": _claim_statement(pg_insert), "sqlite": _claim_statement(sqlite_insert)}
 _EXISTING = select(_rec.request_hash, _rec.status_code, _rec.response).where(
     _rec.scope == bindparam("p_scope"), _rec.key == bindparam("p_key")

@@ -31,7 +31,7 @@ HOLD_VOIDED = "hold.voided"
 HOLD_EXPIRED = "hold.expired"
 MANDATE_CHANGED = "mandate.changed"
 BALANCE_LOW = "balance.low"
-STATEMENT_READY = "statement.ready"  # a closed month's statement (payments.statements)
+STATEMENT_READY = "statement.ready"  # a closed month's statement (payments.reporting.statements)
 
 
 async def emit(

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from payments import catalogue
-from payments.access import create_api_key
-from payments.catalogue import DecisionLineInput
-from payments.check import CheckReport, check_books
+from payments.books import CheckReport, check_books
+from payments.budgets import catalogue
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
 from payments.db import Database
 from payments.errors import DomainError
-from payments.funding import fund_period
+from payments.ledger.periods import HELSINKI, current_period, first_day, parse_period, utcnow
 from payments.models import (
     ENVELOPE,
     PROVIDER_PAYABLE,
@@ -37,7 +37,7 @@ from payments.models import (
     Transfer,
     Wallet,
 )
-from payments.periods import HELSINKI, current_period, first_day, parse_period, utcnow
+from payments.people.access import create_api_key
 from payments.uow import UnitOfWork
 
 
@@ -466,7 +466,7 @@ async def trust_provider(
     per_charge_cap_cents: int = 10_000_000,
 ) -> None:
     """Let a provider charge this wallet without asking (the client's trusted providers)."""
-    from payments.trust import set_trusted
+    from payments.checkout.trust import set_trusted
 
     await set_trusted(
         db,

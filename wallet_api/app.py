@@ -16,8 +16,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from payments import ratelimits
 from payments.db import Database, create_database
+from payments.people import ratelimits
 from pwa import dev_key_module, static_router
 from wallet_api import identity, live, schemas
 from wallet_api.auth import ApiKeyAuthentication

@@ -21,12 +21,12 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from payments import audit
-from payments.access import Actor, authenticate_api_key, mandate_scopes
 from payments.db import Database
 from payments.errors import DomainError, Forbidden, NotFound
-from payments.identity import SessionInfo, authenticate_session, csrf_matches
-from payments.queries import charge_parties, wallet_owner
+from payments.people import audit
+from payments.people.access import Actor, authenticate_api_key, mandate_scopes
+from payments.people.identity import SessionInfo, authenticate_session, csrf_matches
+from payments.reporting.wallet_views import charge_parties, wallet_owner
 from wallet_api.signin.cookies import CSRF_HEADER, session_cookie_name
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]

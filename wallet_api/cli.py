@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from payments.db import Database, create_database
-from payments.periods import current_period, parse_period
+from payments.ledger.periods import current_period, parse_period
 
 T = TypeVar("T")
 console = Console()
@@ -157,7 +157,7 @@ def db_upgrade() -> None:
 @click.option("--month", default=None, help="YYYY-MM (default: the current Helsinki month).")
 def fund(month: str | None) -> None:
     """Expire last month's remainders and fund every active decision line for MONTH."""
-    from payments.funding import fund_period
+    from payments.budgets.funding import fund_period
 
     period = month or current_period()
     try:
@@ -185,8 +185,8 @@ def statements(month: str | None) -> None:
     closed (run 'wallet fund' for the next month first). Running it again announces nothing
     twice."""
     from payments.errors import DomainError
-    from payments.periods import previous_period
-    from payments.statements import issue_statements
+    from payments.ledger.periods import previous_period
+    from payments.reporting.statements import issue_statements
 
     period = month or previous_period(current_period())
     try:
@@ -211,7 +211,7 @@ def statements(month: str | None) -> None:
 @main.command()
 def check() -> None:
     """Prove the books: balanced transfers, stored balances, no negatives, period closings."""
-    from payments.check import check_books
+    from payments.books import check_books
 
     report = _with_db(check_books)
     table = Table(title="Envelopes by period")
@@ -265,7 +265,7 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
     from pathlib import Path
 
     from payments.errors import DomainError
-    from payments.settlements import Debtor, batch_files, settle_providers
+    from payments.marketplace.settlements import Debtor, batch_files, settle_providers
     from wallet_api.settings import Settings
 
     try:
@@ -333,8 +333,8 @@ def apikey() -> None:
 @click.option("--name", default="cli", show_default=True)
 def apikey_create(principal_id: uuid.UUID, name: str) -> None:
     """Create an API key for a principal and print it once."""
-    from payments.access import create_api_key
     from payments.errors import NotFound
+    from payments.people.access import create_api_key
 
     try:
         key = _with_db(lambda d: create_api_key(d, principal_id, name))
@@ -348,7 +348,7 @@ def apikey_create(principal_id: uuid.UUID, name: str) -> None:
 @click.argument("prefix")
 def apikey_revoke(prefix: str) -> None:
     """Revoke a key by its prefix (the part after 'wk_')."""
-    from payments.access import revoke_api_key
+    from payments.people.access import revoke_api_key
 
     if _with_db(lambda d: revoke_api_key(d, prefix)):
         console.print("Revoked.")

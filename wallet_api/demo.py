@@ -14,15 +14,15 @@ from datetime import date, timedelta
 from rich.console import Console
 from sqlalchemy import select
 
-from payments import catalogue
-from payments.access import Actor, create_api_key, grant_mandate
-from payments.catalogue import DecisionLineInput
+from payments.budgets import catalogue
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
+from payments.checkout.trust import set_trusted
 from payments.db import Database
-from payments.funding import fund_period
-from payments.identity import create_invite
+from payments.ledger.periods import current_period, first_day
 from payments.models import Client, Organizer, Principal, Provider, Wallet
-from payments.periods import current_period, first_day
-from payments.trust import set_trusted
+from payments.people.access import Actor, create_api_key, grant_mandate
+from payments.people.identity import create_invite
 from payments.uow import UnitOfWork
 from wallet_api.migrate import schema_state, upgrade
 

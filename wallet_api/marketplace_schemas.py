@@ -9,7 +9,7 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
-from payments import providers
+from payments.marketplace import providers
 from wallet_api import types
 from wallet_api.types import ONE_LINE, Phone, whole
 

@@ -25,14 +25,14 @@ import logging
 from sqlalchemy import text
 
 from payments import idempotency
+from payments.budgets.funding import FundingSummary, fund_period
+from payments.checkout.requests import expire_requests
+from payments.checkout.tokens import purge_tokens
+from payments.checkout.visits import expire_holds
 from payments.db import Database
-from payments.funding import FundingSummary, fund_period
-from payments.periods import current_period, previous_period
-from payments.ratelimits import prune_rate_counters
-from payments.requests import expire_requests
-from payments.statements import NoticeRun, issue_statements
-from payments.tokens import purge_tokens
-from payments.visits import expire_holds
+from payments.ledger.periods import current_period, previous_period
+from payments.people.ratelimits import prune_rate_counters
+from payments.reporting.statements import NoticeRun, issue_statements
 
 log = logging.getLogger("wallet.scheduler")
 FUNDING_LOCK_KEY = 0x57414C4C  # "WALL"
@@ -113,8 +113,13 @@ class Scheduler:
         """Settle up to the latest scheduled settlement day that has ended, if any."""
         from pathlib import Path
 
-        from payments.periods import HELSINKI, utcnow
-        from payments.settlements import Debtor, batch_files, scheduled_until, settle_providers
+        from payments.ledger.periods import HELSINKI, utcnow
+        from payments.marketplace.settlements import (
+            Debtor,
+            batch_files,
+            scheduled_until,
+            settle_providers,
+        )
         from wallet_api.settings import Settings
 
         settings = Settings.from_env()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
-from payments.charges import MAX_QUANTITY, QUANTITY_PATTERN, parse_quantity
+from payments.checkout.charges import MAX_QUANTITY, QUANTITY_PATTERN, parse_quantity
 from payments.errors import InvalidInput
 from wallet_api.types import Label, Name, Phone, Reason, whole
 

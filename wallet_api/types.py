@@ -37,7 +37,7 @@ MULTI_LINE = whole(r"[^\x00-\x09\x0b-\x1f\x7f-\x9f]*")
 Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=ONE_LINE)]
 # A short label on one line (a decision line, a passkey's name).
 Label = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
-# A phone number as people type it (payments.phones makes it E.164 or refuses it).
+# A phone number as people type it (payments.people.phones makes it E.164 or refuses it).
 Phone = Annotated[str, Meta(min_length=1, max_length=32, pattern=ONE_LINE)]
 # A reason or note that may span lines (refunds, rejections).
 Reason = Annotated[str, Meta(max_length=1000, pattern=MULTI_LINE)]

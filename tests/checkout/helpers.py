@@ -8,11 +8,18 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from payments.checkout_models import Hold, PaymentRequest, PaymentToken
 from payments.db import Database
-from payments.models import Charge, ProviderPrice, ServiceCategory, Transfer
-from payments.periods import utcnow
-from payments.prices import add_first_versions
+from payments.ledger.periods import utcnow
+from payments.marketplace.prices import add_first_versions
+from payments.models import (
+    Charge,
+    Hold,
+    PaymentRequest,
+    PaymentToken,
+    ProviderPrice,
+    ServiceCategory,
+    Transfer,
+)
 from payments.uow import UnitOfWork
 from tests.factories import World, assert_books_ok, envelope
 from tests.wallet_api.conftest import auth

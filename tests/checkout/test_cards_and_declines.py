@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import select
 
-from payments.lookups import LIMITS, LookupKind
+from payments.checkout.lookups import LIMITS, LookupKind
 from payments.models import AuditEvent
 from payments.uow import UnitOfWork
 from tests.checkout.helpers import CLEANING_2H, assert_books_ok, balance, charges, post

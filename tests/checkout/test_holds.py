@@ -7,10 +7,10 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from payments.checkout_models import Hold
-from payments.funding import fund_period
-from payments.periods import next_period
-from payments.visits import expire_holds
+from payments.budgets.funding import fund_period
+from payments.checkout.visits import expire_holds
+from payments.ledger.periods import next_period
+from payments.models import Hold
 from tests.checkout.helpers import (
     HOME_HELP_1_5H,
     HOME_HELP_2H,

@@ -1,6 +1,6 @@
 """Finding a client at the door: one gate for every phone number, payment code and card.
 
-Issue 13, items 2 and 3. Each test here failed before the lookup gate (payments.lookups):
+Issue 13, items 2 and 3. Each test here failed before the lookup gate (payments.checkout.lookups):
 - the limit is checked and counted *before* an attempt, in one atomic step, so a right code
   after the guesses are used up is refused, and parallel guesses get no more tries than the
   limit;
@@ -23,10 +23,9 @@ import httpx
 import pytest
 from sqlalchemy import delete, event, select
 
-from payments import lookups
+from payments.checkout import lookups
 from payments.db import Database
-from payments.identity_models import RateCounter
-from payments.models import AuditEvent
+from payments.models import AuditEvent, RateCounter
 from payments.uow import UnitOfWork
 from tests.checkout.helpers import CLEANING_2H, balance, charges, give_price, post
 from tests.factories import World

@@ -7,8 +7,8 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from payments.checkout_models import Hold, PaymentRequest
-from payments.requests import approve_request, expire_requests
+from payments.checkout.requests import approve_request, expire_requests
+from payments.models import Hold, PaymentRequest
 from tests.checkout.helpers import (
     CLEANING_2H,
     assert_books_ok,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from payments.checkout_models import PaymentToken
+from payments.models import PaymentToken
 from tests.checkout.helpers import (
     CLEANING_2H,
     assert_books_ok,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from payments.checkout_models import Hold
-from payments.visits import expire_holds
+from payments.checkout.visits import expire_holds
+from payments.models import Hold
 from tests.checkout.helpers import (
     CLEANING_2H,
     HOME_HELP_1_5H,

@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 
 from notifications.push import generate_vapid_keys
-from payments import catalogue
-from payments.access import create_api_key, grant_mandate
+from payments.budgets import catalogue
 from payments.db import create_database
 from payments.models import Organizer
+from payments.people.access import create_api_key, grant_mandate
 from payments.uow import UnitOfWork
 from tests.conftest import need
 from tests.factories import seed_world

@@ -12,8 +12,10 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from payments import catalogue, identity, periods
+from payments.budgets import catalogue
 from payments.db import Database
+from payments.ledger import periods
+from payments.people import identity
 from tests.factories import api_key_for
 from tests.identity.authenticator import SoftAuthenticator
 from wallet_api.app import create_app

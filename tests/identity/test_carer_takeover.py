@@ -20,10 +20,9 @@ import pytest
 from sqlalchemy import func, select
 
 from notifications.models import PushSubscription
-from payments import catalogue, identity
-from payments.checkout_models import PaymentToken
-from payments.identity_models import Invite, Passkey, ProviderOwner
-from payments.models import AuditEvent, Principal
+from payments.budgets import catalogue
+from payments.models import AuditEvent, Invite, Passkey, PaymentToken, Principal, ProviderOwner
+from payments.people import identity
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for
 from tests.identity.conftest import (
@@ -367,7 +366,7 @@ async def test_only_the_persons_staff_may_reissue(db, county: County, browser_fa
 
 
 def test_push_subscription_reference_matches_the_notifications_table():
-    """``payments.identity`` deletes a lost phone's push subscriptions through a lightweight
+    """``payments.people.identity`` deletes a lost phone's push subscriptions through a lightweight
     reference (it may not import ``notifications``); a renamed table or column must fail here,
     not silently leave the old phone subscribed."""
     reference = identity.PUSH_SUBSCRIPTIONS

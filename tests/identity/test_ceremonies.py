@@ -6,8 +6,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from payments.identity_models import Passkey
-from payments.models import AuditEvent
+from payments.models import AuditEvent, Passkey
 from payments.uow import UnitOfWork
 from tests.identity.conftest import (
     County,

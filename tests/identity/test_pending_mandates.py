@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from notifications.rules import followers_of
 from notifications.stream import Access
-from payments import access, catalogue
+from payments.budgets import catalogue
 from payments.models import AuditEvent, Mandate
+from payments.people import access
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for
 from tests.identity.conftest import (

@@ -6,9 +6,8 @@ import uuid
 
 from sqlalchemy import select
 
-from payments import catalogue
-from payments.marketplace_models import ProviderProfile
-from payments.models import Provider
+from payments.budgets import catalogue
+from payments.models import Provider, ProviderProfile
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for
 from tests.identity.conftest import (

@@ -82,7 +82,7 @@ async def test_every_public_route_is_limited_per_client_address(db, browser_fact
 async def _forget_counters(db: Database) -> None:
     from sqlalchemy import delete
 
-    from payments.identity_models import RateCounter
+    from payments.models import RateCounter
     from payments.uow import UnitOfWork
 
     async with UnitOfWork(db) as uow:

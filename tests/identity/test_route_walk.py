@@ -9,7 +9,7 @@ import uuid
 import httpx
 from litestar.handlers.http_handlers import HTTPRouteHandler
 
-from payments import catalogue
+from payments.budgets import catalogue
 from tests.factories import api_key_for
 from tests.identity.conftest import County, bearer, issue_invite, new_authenticator, redeem
 from wallet_api.app import create_app

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from payments.charges import ChargeLineInput, Customer, capture_charge, refund_charge
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge, refund_charge
 from payments.db import Database
-from payments.marketplace_models import Settlement, SettlementLine
+from payments.models import Settlement, SettlementLine
 from payments.uow import UnitOfWork
 from tests.factories import World, at
 

@@ -13,12 +13,11 @@ from click.testing import CliRunner
 from lxml import etree
 from stdnum import iso11649
 
-from payments.check import check_books
+from payments.books import check_books
 from payments.db import create_database
-from payments.marketplace_models import ProviderProfile, Settlement, SettlementLine
-from payments.models import Base
-from payments.periods import utcnow
-from payments.settlements import scheduled_until
+from payments.ledger.periods import utcnow
+from payments.marketplace.settlements import scheduled_until
+from payments.models import Base, ProviderProfile, Settlement, SettlementLine
 from payments.uow import UnitOfWork
 from tests.factories import seed_world
 from tests.marketplace.helpers import charge, utc

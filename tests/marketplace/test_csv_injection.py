@@ -4,8 +4,8 @@ A provider chooses its own name in the public application. A name such as
 ``=HYPERLINK("http://evil","x")`` used to reach, unchanged, the client's statement CSV, the
 provider report CSV, the settlement CSV and the file that ``wallet settle`` writes, where a
 spreadsheet runs it as a formula. Every export now goes through one writer
-(``payments.csv_export``): a text cell that a spreadsheet would read as a formula starts with a
-single quote, numbers the code writes stay numbers, and the file is UTF-8 with a BOM.
+(``payments.reporting.csv_export``): a text cell that a spreadsheet would read as a formula
+starts with a single quote, numbers the code writes stay numbers, and the file is UTF-8 with a BOM.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from payments import csv_export, settlements
 from payments.db import Database, create_database
+from payments.ledger.periods import HELSINKI, current_period, utcnow
+from payments.marketplace import settlements
+from payments.marketplace.providers import Application, apply_provider, decide_provider
 from payments.models import Organizer, Provider
-from payments.periods import HELSINKI, current_period, utcnow
-from payments.providers import Application, apply_provider, decide_provider
+from payments.reporting import csv_export
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for, seed_world, trust_provider
 from tests.marketplace.helpers import charge

@@ -6,12 +6,13 @@ import csv
 import io
 import uuid
 
-from payments import catalogue, settlements
-from payments.check import check_books
+from payments.books import check_books
+from payments.budgets import catalogue
+from payments.budgets.funding import fund_period
 from payments.db import Database
-from payments.funding import fund_period
+from payments.ledger.periods import HELSINKI, utcnow
+from payments.marketplace import settlements
 from payments.models import Organizer
-from payments.periods import HELSINKI, utcnow
 from payments.uow import UnitOfWork
 from tests.marketplace.helpers import charge, refund
 from tests.marketplace.test_onboarding import GOOD
@@ -171,7 +172,7 @@ async def test_reports_reconcile_with_the_ledger(client, db, world, keys):
 
 
 async def test_report_allotted_covers_requested_months(db, world):
-    from payments.reports import monthly_report
+    from payments.reporting.reports import monthly_report
 
     rows = await monthly_report(
         db, organizer_id=world.organizer_id, from_period=world.period, to_period=world.period

@@ -8,12 +8,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from payments.access import create_api_key
-from payments.charges import ChargeLineInput, Customer, capture_charge
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.errors import ProviderNotApproved
-from payments.marketplace_models import ProviderProfile
-from payments.models import Account, AuditEvent, Principal, Provider, ProviderPrice
+from payments.models import Account, AuditEvent, Principal, Provider, ProviderPrice, ProviderProfile
+from payments.people.access import create_api_key
 from payments.uow import UnitOfWork
 from tests.factories import trust_provider
 from tests.wallet_api.conftest import auth

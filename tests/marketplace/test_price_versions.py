@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from payments import prices, providers
-from payments.charges import ChargeLineInput, Customer, capture_charge
+from payments.budgets.funding import fund_period
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.errors import (
     InvalidInput,
@@ -24,11 +24,11 @@ from payments.errors import (
     ProviderNotApproved,
     UnknownCategory,
 )
-from payments.funding import fund_period
+from payments.ledger.periods import HELSINKI, utcnow
+from payments.marketplace import prices, providers
 from payments.models import AuditEvent, Provider, ProviderPriceVersion
-from payments.periods import HELSINKI, utcnow
-from payments.phones import to_e164
-from payments.queries import get_charge
+from payments.people.phones import to_e164
+from payments.reporting.wallet_views import get_charge
 from payments.uow import UnitOfWork
 from tests.factories import World, assert_books_ok, assert_refused, seed_world
 from tests.wallet_api.conftest import Keys, auth

@@ -26,17 +26,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 from sqlalchemy import select
 
-from payments import reports, statements
-from payments.catalogue import DecisionLineInput
-from payments.charges import ChargeLineInput, Customer
-from payments.check import check_books
+from payments.books import check_books
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
+from payments.checkout.charges import ChargeLineInput, Customer
+from payments.checkout.visits import capture_hold, create_visit_hold, expire_holds, void_hold
 from payments.db import Database, create_database
 from payments.errors import DomainError, InsufficientFunds
-from payments.funding import fund_period
+from payments.ledger.periods import HELSINKI, current_period, next_period, previous_period
 from payments.models import ENVELOPE, HOLD, Account
-from payments.periods import HELSINKI, current_period, next_period, previous_period
+from payments.reporting import reports, statements
 from payments.uow import UnitOfWork
-from payments.visits import capture_hold, create_visit_hold, expire_holds, void_hold
 from tests.conftest import _truncate
 from tests.factories import seed_world
 from tests.marketplace.helpers import charge, refund

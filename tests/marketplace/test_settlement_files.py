@@ -13,10 +13,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 from lxml import etree
 
-from payments import settlements
 from payments.db import Database
-from payments.marketplace_models import ProviderProfile
-from payments.periods import HELSINKI, utcnow
+from payments.ledger.periods import HELSINKI, utcnow
+from payments.marketplace import settlements
+from payments.models import ProviderProfile
 from payments.uow import UnitOfWork
 from tests.marketplace.helpers import charge, refund
 from tests.wallet_api.conftest import auth

@@ -21,14 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 from sqlalchemy import func, select
 
-from payments import settlements as st
-from payments.catalogue import DecisionLineInput
-from payments.check import check_books
+from payments.books import check_books
+from payments.budgets.catalogue import DecisionLineInput
 from payments.db import Database, create_database
 from payments.errors import InsufficientFunds
-from payments.marketplace_models import Settlement, SettlementLine
-from payments.models import SETTLEMENT
-from payments.periods import HELSINKI
+from payments.ledger.periods import HELSINKI
+from payments.marketplace import settlements as st
+from payments.models import SETTLEMENT, Settlement, SettlementLine
 from payments.uow import UnitOfWork
 from tests.conftest import _truncate
 from tests.factories import account_balance, organizer_account_id, seed_world

@@ -9,12 +9,18 @@ from lxml import etree
 from sqlalchemy import select, update
 from stdnum import iso11649
 
-from payments import settlements as st
 from payments.db import Database
 from payments.errors import InvalidInput
-from payments.marketplace_models import ProviderProfile, Settlement, SettlementLine
-from payments.models import PROVIDER_PAYABLE, SETTLEMENT, Transfer
-from payments.periods import utcnow
+from payments.ledger.periods import utcnow
+from payments.marketplace import settlements as st
+from payments.models import (
+    PROVIDER_PAYABLE,
+    SETTLEMENT,
+    ProviderProfile,
+    Settlement,
+    SettlementLine,
+    Transfer,
+)
 from payments.uow import UnitOfWork
 from tests.factories import (
     account_balance,
@@ -99,7 +105,7 @@ async def test_check_detects_a_tampered_settlement(db, w):
     async with UnitOfWork(db) as uow:
         await uow.session.execute(update(Settlement).values(amount_cents=999))
         await uow.commit()
-    from payments.check import check_books
+    from payments.books import check_books
 
     report = await check_books(db)
     assert not report.ok

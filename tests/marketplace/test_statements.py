@@ -17,12 +17,12 @@ from sqlalchemy import func, insert, select, update
 
 from notifications import push
 from notifications.rules import Preferences, wallet_followers
-from payments import catalogue, statements
-from payments.access import grant_mandate
-from payments.check import check_books
+from payments.books import check_books
+from payments.budgets import catalogue
+from payments.budgets.funding import fund_period
 from payments.db import create_database
 from payments.errors import InvalidInput, NotFound
-from payments.funding import fund_period
+from payments.ledger.periods import current_period, next_period, previous_period, utcnow
 from payments.models import (
     ORGANIZER_BUDGET,
     PROVIDER_PAYABLE,
@@ -30,11 +30,12 @@ from payments.models import (
     AuditEvent,
     ChargeLine,
     OutboxEvent,
+    StatementNotice,
     Transfer,
 )
 from payments.outbox import STATEMENT_READY
-from payments.periods import current_period, next_period, previous_period, utcnow
-from payments.statement_models import StatementNotice
+from payments.people.access import grant_mandate
+from payments.reporting import statements
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for, seed_world
 from tests.marketplace.helpers import charge, refund

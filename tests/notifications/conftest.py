@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pytest
 
 from notifications.push import generate_vapid_keys
-from payments import catalogue
-from payments.access import grant_mandate
+from payments.budgets import catalogue
 from payments.db import Database
+from payments.people.access import grant_mandate
 from tests.factories import World, api_key_for, seed_world
 from tests.notifications.helpers import mark_all_delivered, serve, settings_for
 from tests.notifications.push_service import Device, PushService

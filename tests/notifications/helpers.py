@@ -15,10 +15,10 @@ import httpx
 import uvicorn
 from sqlalchemy import select, update
 
-from payments.charges import ChargeLineInput, Customer, capture_charge
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
+from payments.ledger.periods import utcnow
 from payments.models import Mandate, OutboxEvent
-from payments.periods import utcnow
 from payments.uow import UnitOfWork
 from tests.factories import World
 from wallet_api.app import create_app

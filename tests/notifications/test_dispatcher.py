@@ -9,8 +9,8 @@ import pytest
 from notifications import events as ev
 from notifications.dispatcher import Dispatcher
 from notifications.hub import Hub
-from payments.funding import fund_period
-from payments.periods import current_period, next_period
+from payments.budgets.funding import fund_period
+from payments.ledger.periods import current_period, next_period
 from tests.notifications.helpers import charge, outbox
 
 

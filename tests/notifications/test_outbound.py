@@ -25,8 +25,8 @@ from sqlalchemy import func, insert, select
 
 from notifications.models import NotificationPreference, PushSubscription
 from payments.db import Database
+from payments.ledger.periods import utcnow
 from payments.models import AuditEvent
-from payments.periods import utcnow
 from payments.uow import UnitOfWork
 from tests.factories import World
 from tests.notifications.conftest import People

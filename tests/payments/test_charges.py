@@ -12,9 +12,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from payments import catalogue, trust
-from payments.catalogue import DecisionLineInput
-from payments.charges import (
+from payments.budgets import catalogue
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
+from payments.checkout import trust
+from payments.checkout.charges import (
     MAX_LINES,
     ChargeLineInput,
     Customer,
@@ -35,10 +37,9 @@ from payments.errors import (
     RefundTooLarge,
     UnknownCategory,
 )
-from payments.funding import fund_period
 from payments.idempotency import request_fingerprint
 from payments.models import ORGANIZER_BUDGET
-from payments.queries import wallet_view
+from payments.reporting.wallet_views import wallet_view
 from tests.checkout.helpers import give_price
 from tests.factories import (
     World,

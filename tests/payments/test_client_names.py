@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from payments import catalogue
+from payments.budgets import catalogue
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.models import Client

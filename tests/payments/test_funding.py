@@ -11,15 +11,15 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from payments.catalogue import DecisionLineInput
-from payments.charges import ChargeLineInput, Customer, capture_charge
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import FundingSummary, fund_period
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.errors import NotInBudget
-from payments.funding import FundingSummary, fund_period
+from payments.ledger.periods import prorated_cents
 from payments.models import EXPIRED, ORGANIZER_BUDGET, OutboxEvent
 from payments.outbox import ENVELOPE_FUNDED, REMAINDER_EXPIRED
-from payments.periods import prorated_cents
-from payments.queries import wallet_view
+from payments.reporting.wallet_views import wallet_view
 from payments.uow import UnitOfWork
 from tests.factories import (
     BulkDecision,

@@ -9,11 +9,11 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 
 from payments import idempotency
-from payments.charges import ChargeLineInput, Customer, capture_charge
-from payments.check import check_books
+from payments.books import check_books
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
+from payments.ledger.periods import utcnow
 from payments.models import Charge, IdempotencyRecord
-from payments.periods import utcnow
 from payments.uow import UnitOfWork
 from tests.factories import seed_world
 

@@ -6,13 +6,13 @@ import asyncio
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from payments import catalogue
-from payments.catalogue import DecisionLineInput
-from payments.charges import ChargeLineInput, Customer, capture_charge
-from payments.check import check_books
+from payments.books import check_books
+from payments.budgets import catalogue
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.errors import InsufficientFunds
-from payments.funding import fund_period
-from payments.queries import wallet_view
+from payments.reporting.wallet_views import wallet_view
 from tests.factories import trust_provider
 
 JAN, FEB = "2031-01", "2031-02"

@@ -23,13 +23,19 @@ from typing import Any
 import asyncpg
 import pytest
 
-from payments.catalogue import DecisionLineInput
-from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge, refund_charge
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
+from payments.checkout.charges import (
+    ChargeLineInput,
+    Customer,
+    Outcome,
+    capture_charge,
+    refund_charge,
+)
 from payments.db import Database
 from payments.errors import InsufficientFunds, RefundTooLarge
-from payments.funding import fund_period
 from payments.models import EXPIRED, ORGANIZER_BUDGET
-from payments.queries import wallet_view
+from payments.reporting.wallet_views import wallet_view
 from tests.factories import (
     World,
     account_balance,

@@ -1,8 +1,8 @@
 from decimal import Decimal
 
-from payments.charges import ChargeLineInput, Customer, capture_charge, refund_charge
-from payments.check import check_books
-from payments.queries import wallet_view
+from payments.books import check_books
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge, refund_charge
+from payments.reporting.wallet_views import wallet_view
 from tests.factories import seed_world
 
 

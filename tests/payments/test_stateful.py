@@ -34,9 +34,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from payments.catalogue import DecisionLineInput
-from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge, refund_charge
-from payments.check import check_books
+from payments.books import check_books
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
+from payments.checkout.charges import (
+    ChargeLineInput,
+    Customer,
+    Outcome,
+    capture_charge,
+    refund_charge,
+)
 from payments.db import Database, create_database
 from payments.errors import (
     DomainError,
@@ -48,10 +55,9 @@ from payments.errors import (
     ProviderNotApproved,
     RefundTooLarge,
 )
-from payments.funding import fund_period
 from payments.idempotency import request_fingerprint
-from payments.periods import next_period
-from payments.queries import wallet_view
+from payments.ledger.periods import next_period
+from payments.reporting.wallet_views import wallet_view
 from tests.factories import World, account_balance, at, provider_payable_id, seed_world
 
 T = TypeVar("T")

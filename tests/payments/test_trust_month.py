@@ -21,14 +21,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge, refund_charge
-from payments.checkout import phone_checkout
-from payments.checkout_models import TrustedProvider
+from payments.checkout.charges import (
+    ChargeLineInput,
+    Customer,
+    Outcome,
+    capture_charge,
+    refund_charge,
+)
+from payments.checkout.phone import phone_checkout
+from payments.checkout.trust import set_trusted
+from payments.checkout.visits import create_visit_hold, void_hold
 from payments.db import Database
 from payments.errors import ConsentRequired
-from payments.trust import set_trusted
+from payments.models import TrustedProvider
 from payments.uow import UnitOfWork
-from payments.visits import create_visit_hold, void_hold
 from tests.factories import World, assert_books_ok, envelope, seed_world
 
 JAN, FEB = "2031-01", "2031-02"

@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from payments import checkout, requests, tokens, visits
-from payments.catalogue import DecisionLineInput, create_decision
-from payments.charges import (
+from payments.budgets.catalogue import DecisionLineInput, create_decision
+from payments.budgets.funding import fund_period
+from payments.checkout import phone, requests, tokens, visits
+from payments.checkout.charges import (
     ChargeLineInput,
     Customer,
     capture_charge,
@@ -25,11 +26,10 @@ from payments.charges import (
 )
 from payments.db import Database
 from payments.errors import InvalidInput, RefundTooLarge
-from payments.funding import fund_period
+from payments.ledger.periods import current_period, first_day
 from payments.models import Charge, ChargeLine, Decision, DecisionLine, Transfer
-from payments.periods import current_period, first_day
-from payments.phones import to_e164
-from payments.queries import get_charge, wallet_history, wallet_view
+from payments.people.phones import to_e164
+from payments.reporting.wallet_views import get_charge, wallet_history, wallet_view
 from payments.uow import UnitOfWork
 from tests.factories import (
     World,
@@ -186,7 +186,7 @@ async def test_token_checkout_splits_at_the_voucher(db: Database) -> None:
 
 async def test_trusted_phone_checkout_captures_the_wallet_part(db: Database) -> None:
     w = await voucher_world(db)
-    out = await checkout.phone_checkout(
+    out = await phone.phone_checkout(
         db,
         provider_id=w.provider_id,
         phone_e164=to_e164(w.phone),
@@ -202,7 +202,7 @@ async def test_trusted_phone_checkout_captures_the_wallet_part(db: Database) -> 
 async def test_payment_request_shows_the_share_before_approval(db: Database) -> None:
     w = await voucher_world(db, trusted=False)
     before = (await envelope(db, w.wallet_id)).balance_cents
-    out = await checkout.phone_checkout(
+    out = await phone.phone_checkout(
         db,
         provider_id=w.provider_id,
         phone_e164=to_e164(w.phone),
@@ -233,7 +233,7 @@ async def test_payment_request_shows_the_share_before_approval(db: Database) -> 
 
 async def test_qr_request_is_split_against_the_approvers_voucher(db: Database) -> None:
     w = await voucher_world(db, trusted=False)
-    created = await checkout.create_qr_request(
+    created = await phone.create_qr_request(
         db,
         provider_id=w.provider_id,
         lines=two_hours(),

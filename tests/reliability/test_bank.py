@@ -30,23 +30,23 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from payments.catalogue import DecisionLineInput
-from payments.charges import ChargeLineInput, Customer, capture_charge, refund_charge
-from payments.check import check_books
-from payments.checkout_models import Hold
+from payments.books import check_books
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge, refund_charge
+from payments.checkout.visits import capture_hold, create_visit_hold, void_hold
 from payments.db import READONLY, Database
 from payments.errors import HoldNotOpen, InsufficientFunds, RefundTooLarge
-from payments.funding import fund_period
+from payments.ledger.periods import first_day
 from payments.models import (
     ENVELOPE,
     STORED_BALANCE_KINDS,
     Account,
     Charge,
+    Hold,
     IdempotencyRecord,
     Transfer,
 )
-from payments.periods import first_day
-from payments.visits import capture_hold, create_visit_hold, void_hold
 from tests.factories import World, add_client_with_decision, seed_world
 from tests.reliability.bounds import LONG_TIMEOUT, pick
 

@@ -17,14 +17,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from payments import catalogue, periods
-from payments.catalogue import DecisionLineInput
-from payments.charges import ChargeLineInput, Customer, capture_charge
-from payments.check import check_books
+from payments.books import check_books
+from payments.budgets import catalogue
+from payments.budgets.catalogue import DecisionLineInput
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.errors import InvalidInput, NotInBudget
+from payments.ledger import periods
+from payments.ledger.periods import HELSINKI, period_of, period_start_utc, prorated_cents
 from payments.models import Account, Transfer
-from payments.periods import HELSINKI, period_of, period_start_utc, prorated_cents
 from payments.uow import UnitOfWork
 from tests.factories import trust_provider
 from wallet_api.scheduler import Scheduler

@@ -27,9 +27,9 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from payments import catalogue
-from payments.access import grant_mandate
+from payments.budgets import catalogue
 from payments.db import Database
+from payments.people.access import grant_mandate
 from tests.factories import api_key_for, seed_world
 from tests.reliability.bounds import LONG, LONG_TIMEOUT, pick
 from tests.servers import WALLET, Server

@@ -10,8 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from payments import catalogue
-from payments.access import grant_mandate
+from payments.budgets import catalogue
 from payments.db import Database
 from payments.models import (
     Charge,
@@ -21,6 +20,7 @@ from payments.models import (
     Refund,
     Transfer,
 )
+from payments.people.access import grant_mandate
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for, seed_world
 from wallet_api.app import create_app

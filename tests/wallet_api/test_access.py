@@ -112,7 +112,7 @@ async def test_roles_and_ownership(client, world, keys, method, template, expect
 
 
 async def test_revoked_key_is_refused(client, db, world, keys):
-    from payments.access import revoke_api_key
+    from payments.people.access import revoke_api_key
 
     assert (await client.get("/api/me", headers=auth(keys.client))).status_code == 200
     prefix = keys.client.split("_")[1]

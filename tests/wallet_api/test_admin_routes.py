@@ -9,14 +9,15 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from payments import cards, catalogue
-from payments.access import Actor
-from payments.catalogue import DecisionLineInput
+from payments.budgets import catalogue
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
+from payments.checkout import cards
 from payments.db import Database
-from payments.funding import fund_period
-from payments.identity import create_invite
+from payments.ledger.periods import first_day, next_period
 from payments.models import AuditEvent
-from payments.periods import first_day, next_period
+from payments.people.access import Actor
+from payments.people.identity import create_invite
 from payments.uow import UnitOfWork
 from tests.factories import World, add_client_with_decision
 from tests.wallet_api.conftest import Keys, auth

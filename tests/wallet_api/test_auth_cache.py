@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event, update
 
-from payments.access import API_KEYS, TtlCache, authenticate_api_key, revoke_api_key
 from payments.db import Database
+from payments.ledger.periods import utcnow
 from payments.models import ApiKey
-from payments.periods import utcnow
+from payments.people.access import API_KEYS, TtlCache, authenticate_api_key, revoke_api_key
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for
 from tests.wallet_api.conftest import auth
@@ -149,20 +149,20 @@ async def test_over_http_another_process_revocation_is_refused_after_the_cache_t
 
 
 async def test_own_account_ids_are_looked_up_once_per_process(db, world: World):
-    """``ledger.provider_payable_account`` / ``organizer_account``: ids that never change."""
-    from payments import ledger
+    """``transfers.provider_payable_account`` / ``organizer_account``: ids that never change."""
+    from payments.ledger import transfers
     from payments.models import EXPIRED, ORGANIZER_BUDGET
     from tests.factories import organizer_account_id, provider_payable_id
 
-    ledger._OWN_ACCOUNTS.clear()
+    transfers._OWN_ACCOUNTS.clear()
     seen = Statements(db)
     for _ in range(2):
         async with UnitOfWork(db, readonly=True) as uow:
-            payable = await ledger.provider_payable_account(uow.session, world.provider_id)
-            budget = await ledger.organizer_account(
+            payable = await transfers.provider_payable_account(uow.session, world.provider_id)
+            budget = await transfers.organizer_account(
                 uow.session, world.organizer_id, ORGANIZER_BUDGET
             )
-            expired = await ledger.organizer_account(uow.session, world.organizer_id, EXPIRED)
+            expired = await transfers.organizer_account(uow.session, world.organizer_id, EXPIRED)
         if _ == 0:
             first_round = seen.count
     assert first_round >= 3 and seen.count == first_round  # the second round sent nothing

@@ -32,13 +32,16 @@ from typing import Any
 from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.testing import AsyncTestClient
 
-from payments import access, cards, catalogue, checkout, settlements, trust, visits
-from payments.access import authenticate_api_key, grant_mandate
-from payments.charges import ChargeLineInput, Customer, capture_charge
+from payments.budgets import catalogue
+from payments.checkout import cards, phone, trust, visits
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
-from payments.identity_models import ProviderOwner
-from payments.periods import HELSINKI
-from payments.phones import to_e164
+from payments.ledger.periods import HELSINKI
+from payments.marketplace import settlements
+from payments.models import ProviderOwner
+from payments.people import access
+from payments.people.access import authenticate_api_key, grant_mandate
+from payments.people.phones import to_e164
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for, seed_world, set_provider_status, trust_provider
 from wallet_api.app import create_app
@@ -402,11 +405,11 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
         request_hash=uuid.uuid4().hex,
         trusted_only=True,
     )
-    # A payment request bound to the wallet: the provider is untrusted for one checkout.
+    # A payment request bound to the wallet: the provider is untrusted for one phone.
     await trust.remove_trusted(
         db, actor_id=w.case_manager, wallet_id=w.wallet_id, provider_id=w.provider_id
     )
-    pending = await checkout.phone_checkout(
+    pending = await phone.phone_checkout(
         db,
         provider_id=w.provider_id,
         phone_e164=to_e164(w.phone),

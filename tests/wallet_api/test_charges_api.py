@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from payments.check import check_books
+from payments.books import check_books
 from tests.wallet_api.conftest import auth, row_counts
 
 CLEANING_2H = {

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from payments.catalogue import monthly_from_weekly_hours
+from payments.budgets.catalogue import monthly_from_weekly_hours
 from payments.db import Database
 from payments.errors import InvalidInput
+from payments.ledger.periods import current_period, first_day
 from payments.models import Decision, DecisionLine
-from payments.periods import current_period, first_day
 from payments.uow import UnitOfWork
 from tests.factories import World
 from tests.wallet_api.conftest import Keys, auth

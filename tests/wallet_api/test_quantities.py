@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from payments.charges import ChargeLineInput, Customer, capture_charge, parse_quantity
-from payments.checkout_models import Hold, PaymentRequest
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge, parse_quantity
 from payments.db import Database
 from payments.errors import InvalidInput
-from payments.models import AuditEvent, ChargeLine
+from payments.models import AuditEvent, ChargeLine, Hold, PaymentRequest
 from payments.uow import UnitOfWork
 from tests.wallet_api.conftest import auth, row_counts
 

@@ -1,7 +1,7 @@
 """Staff read routes: case managers' client list, a client's file and the monthly funding runs;
 a provider's open visits (for check-out on any device).
 
-Read-only routes over ``payments.admin_queries``, scoped to the caller's organizer (or, for
+Read-only routes over ``payments.reporting.staff_views``, scoped to the caller's organizer (or, for
 open visits, to the caller's provider). A
 client's file holds decisions (which services a person uses is health-related), so opening it
 is audited like a wallet view.
@@ -17,10 +17,11 @@ import msgspec
 from litestar import get
 from litestar.params import Parameter
 
-from payments import admin_queries, audit
-from payments.access import Actor
 from payments.db import Database
 from payments.errors import Forbidden
+from payments.people import audit
+from payments.people.access import Actor
+from payments.reporting import staff_views
 from wallet_api.auth import roles
 
 CASE_MANAGER = roles("case_manager")
@@ -103,7 +104,7 @@ async def list_clients(
 ) -> ClientList:
     """The organizer's clients by name; ``q`` finds a part of the name or phone number.
     Pages with ``next_cursor``."""
-    page = await admin_queries.list_clients(
+    page = await staff_views.list_clients(
         db, actor.organizer_id, query=q, cursor=cursor, limit=limit
     )
     return msgspec.convert(page, ClientList, from_attributes=True)
@@ -112,7 +113,7 @@ async def list_clients(
 @get("/api/clients/{client_id:uuid}", guards=[CASE_MANAGER], tags=["clients"])
 async def client_file(client_id: uuid.UUID, db: Database, actor: Actor) -> ClientFileOut:
     """A client's file: decisions with their lines, QR cards and invites (audited)."""
-    found = await admin_queries.client_file(db, actor.organizer_id, client_id)
+    found = await staff_views.client_file(db, actor.organizer_id, client_id)
     await audit.record(
         db,
         action="client.viewed",
@@ -132,7 +133,7 @@ async def list_funding_runs(
     """Monthly funding of the organizer's envelopes, newest month first, from the ledger:
     envelopes funded and the amount, what expired at the month's close, when the run wrote
     its first and last transfer, and how many envelopes had a decision valid that month."""
-    runs = await admin_queries.funding_runs(db, actor.organizer_id, limit=limit)
+    runs = await staff_views.funding_runs(db, actor.organizer_id, limit=limit)
     return msgspec.convert(runs, list[FundingRunOut], from_attributes=True)
 
 
@@ -161,7 +162,7 @@ async def list_open_visits(
     """The provider's own visit holds waiting for check-out, newest first."""
     if actor.provider_id is None:
         raise Forbidden("This principal acts for no provider")
-    visits = await admin_queries.open_visits(db, actor.provider_id, limit=limit)
+    visits = await staff_views.open_visits(db, actor.provider_id, limit=limit)
     return msgspec.convert(visits, list[OpenVisitOut], from_attributes=True)
 
 

@@ -9,14 +9,20 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
-from payments import queries
-from payments.access import Actor
-from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge, refund_charge
+from payments.checkout.charges import (
+    ChargeLineInput,
+    Customer,
+    Outcome,
+    capture_charge,
+    refund_charge,
+)
+from payments.checkout.lookups import LookupKind
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.idempotency import validate_key
-from payments.lookups import LookupKind
-from payments.phones import to_e164
+from payments.people.access import Actor
+from payments.people.phones import to_e164
+from payments.reporting import wallet_views
 from wallet_api import schemas
 from wallet_api.auth import ensure_charge_visible, roles, signed_in
 from wallet_api.routes.checkout import customer_lookup
@@ -83,14 +89,16 @@ class ChargeController(Controller):
     ) -> schemas.ChargePage:
         """The provider's own charges, newest first."""
         assert actor.provider_id is not None
-        page = await queries.provider_charges(db, actor.provider_id, cursor=cursor, limit=limit)
+        page = await wallet_views.provider_charges(
+            db, actor.provider_id, cursor=cursor, limit=limit
+        )
         return msgspec.convert(page, schemas.ChargePage)
 
     @get("/{charge_id:uuid}", guards=[signed_in])
     async def get_charge(self, charge_id: uuid.UUID, db: Database, actor: Actor) -> schemas.Charge:
         """One charge: for its provider, and for whoever may see the charged wallet."""
         await ensure_charge_visible(db, actor, charge_id)
-        return msgspec.convert(await queries.get_charge(db, charge_id), schemas.Charge)
+        return msgspec.convert(await wallet_views.get_charge(db, charge_id), schemas.Charge)
 
     @post("/{charge_id:uuid}/refunds", guards=[roles("provider")], status_code=201)
     async def create_refund(

@@ -15,14 +15,15 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 
-from payments import cards, checkout, lookups, requests, tokens, visits
-from payments.access import Actor
-from payments.charges import ChargeLineInput, Customer, Outcome, capture_charge
+from payments.checkout import cards, lookups, requests, tokens, visits
+from payments.checkout.charges import ChargeLineInput, Customer, Outcome, capture_charge
+from payments.checkout.lookups import Lookup, LookupKind
+from payments.checkout.phone import create_qr_request, phone_checkout
 from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.idempotency import validate_key
-from payments.lookups import Lookup, LookupKind
-from payments.phones import to_e164
+from payments.people.access import Actor
+from payments.people.phones import to_e164
 from wallet_api import checkout_schemas as cs
 from wallet_api import qr, schemas
 from wallet_api.auth import roles
@@ -42,8 +43,8 @@ def customer_lookup(
     db: Database, actor: Actor, kind: LookupKind, *, discloses: bool = False
 ) -> AbstractAsyncContextManager[Lookup]:
     """The provider's lookup of a client through the one gate (limited before, audited):
-    :func:`payments.lookups.customer_lookup`. Every route that takes a phone number, payment
-    code or card number runs its use case inside this."""
+    :func:`payments.checkout.lookups.customer_lookup`. Every route that takes a phone number,
+    payment code or card number runs its use case inside this."""
     return lookups.customer_lookup(
         db,
         kind=kind,
@@ -97,7 +98,7 @@ class CheckoutController(Controller):
         phone = to_e164(data.phone)
         # Even "not enough money" tells the provider the number is a client's: all count.
         async with customer_lookup(db, actor, LookupKind.PHONE, discloses=True) as lookup:
-            outcome = await checkout.phone_checkout(
+            outcome = await phone_checkout(
                 db,
                 provider_id=_provider(actor),
                 phone_e164=phone,
@@ -280,7 +281,7 @@ class PaymentRequestController(Controller):
         """A request the provider shows as a QR (``qr_svg``); the client scans and approves."""
         data = await strict_body(request, cs.QrRequestCreate)
         key = validate_key(idempotency_key)
-        outcome = await checkout.create_qr_request(
+        outcome = await create_qr_request(
             db,
             provider_id=_provider(actor),
             lines=_lines(data),

@@ -9,11 +9,11 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
 
-from payments import cards, trust
-from payments.access import Actor, mandate_scopes
+from payments.checkout import cards, trust
 from payments.db import Database
 from payments.errors import Forbidden, NotFound
-from payments.queries import wallet_owner
+from payments.people.access import Actor, mandate_scopes
+from payments.reporting.wallet_views import wallet_owner
 from wallet_api import checkout_schemas as cs
 from wallet_api import qr
 from wallet_api.auth import roles

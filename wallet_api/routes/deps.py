@@ -9,11 +9,11 @@ from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from payments.access import Actor
-from payments.charges import Outcome
+from payments.checkout.charges import Outcome
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.idempotency import request_fingerprint
+from payments.people.access import Actor
 
 S = TypeVar("S", bound=msgspec.Struct)
 

@@ -9,9 +9,9 @@ from litestar.params import Parameter
 from litestar.response import ServerSentEvent
 
 from notifications.stream import event_stream
-from payments.access import Actor
 from payments.db import Database
 from payments.errors import InvalidInput
+from payments.people.access import Actor
 from wallet_api.auth import signed_in
 from wallet_api.routes.deps import MAX_ROW_ID
 

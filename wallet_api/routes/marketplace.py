@@ -16,11 +16,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
-from payments import prices, providers, reports, settlements
-from payments.access import Actor
 from payments.db import Database
 from payments.errors import Forbidden, InvalidInput, NoPayingAccount, NotFound
-from payments.marketplace_models import PROVIDER_STATUSES
+from payments.marketplace import prices, providers, settlements
+from payments.models import PROVIDER_STATUSES
+from payments.people.access import Actor
+from payments.reporting import reports
 from wallet_api import marketplace_schemas as ms
 from wallet_api.auth import roles, signed_in
 from wallet_api.problems import language_of

@@ -7,11 +7,12 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 
-from payments import catalogue, directory
-from payments.access import Actor
-from payments.catalogue import DecisionLineInput
+from payments.budgets import catalogue
+from payments.budgets.catalogue import DecisionLineInput
 from payments.db import Database
 from payments.errors import NotFound
+from payments.marketplace import directory
+from payments.people.access import Actor
 from wallet_api import schemas
 from wallet_api.auth import roles, session_of, signed_in
 from wallet_api.problems import language_of

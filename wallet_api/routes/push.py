@@ -11,9 +11,9 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from notifications import push, rules
 from notifications.outbound import OutboundPolicy
-from payments.access import Actor
 from payments.db import Database
 from payments.errors import NotFound
+from payments.people.access import Actor
 from wallet_api.auth import signed_in
 from wallet_api.routes.deps import strict_body
 

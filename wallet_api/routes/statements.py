@@ -21,13 +21,14 @@ from litestar import Controller, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
-from payments import audit, reports, statements
-from payments.access import Actor
-from payments.csv_export import Cell, csv_document
 from payments.db import Database
 from payments.errors import InvalidInput
-from payments.periods import HELSINKI, current_period, parse_period, previous_period
-from payments.statements import EnvelopeStatement, Statement
+from payments.ledger.periods import HELSINKI, current_period, parse_period, previous_period
+from payments.people import audit
+from payments.people.access import Actor
+from payments.reporting import reports, statements
+from payments.reporting.csv_export import Cell, csv_document
+from payments.reporting.statements import EnvelopeStatement, Statement
 from wallet_api.auth import read_wallet, roles
 from wallet_api.problems import language_of
 

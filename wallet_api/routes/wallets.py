@@ -9,9 +9,9 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from payments import queries
-from payments.access import Actor
 from payments.db import Database
+from payments.people.access import Actor
+from payments.reporting import wallet_views
 from wallet_api import schemas
 from wallet_api.auth import read_wallet, roles
 
@@ -26,7 +26,7 @@ class WalletController(Controller):
     async def get_wallet(self, wallet_id: uuid.UUID, db: Database, actor: Actor) -> schemas.Wallet:
         """The wallet's envelopes: balance, this month's allotment, spent, and expiry."""
         await read_wallet(db, actor, wallet_id, "wallet.viewed")
-        return msgspec.convert(await queries.wallet_view(db, wallet_id), schemas.Wallet)
+        return msgspec.convert(await wallet_views.wallet_view(db, wallet_id), schemas.Wallet)
 
     @get("/{wallet_id:uuid}/transactions", guards=[READERS])
     async def list_transactions(
@@ -46,7 +46,7 @@ class WalletController(Controller):
     ) -> schemas.TransactionPage:
         """Movements of the wallet's envelopes, newest first, with a cursor for the next page."""
         await read_wallet(db, actor, wallet_id, "transactions.viewed")
-        page = await queries.wallet_history(
+        page = await wallet_views.wallet_history(
             db, wallet_id, cursor=cursor, limit=limit, kind=kind, period=period
         )
         return msgspec.convert(page, schemas.TransactionPage)

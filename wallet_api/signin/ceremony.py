@@ -32,7 +32,7 @@ from webauthn.helpers.structs import (
 )
 
 from payments.errors import DomainError
-from payments.identity import ChallengeInvalid, NewCredential
+from payments.people.identity import ChallengeInvalid, NewCredential
 from wallet_api.settings import Settings
 
 ALGORITHMS = [COSEAlgorithmIdentifier.ECDSA_SHA_256, COSEAlgorithmIdentifier.EDDSA,

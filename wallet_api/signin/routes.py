@@ -18,11 +18,12 @@ import qrcode.image.svg
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
-from payments import access, audit, audit_queries, directory, identity, providers, ratelimits
-from payments.access import Actor
 from payments.db import Database
 from payments.errors import DomainError, InvalidInput
-from payments.identity import (
+from payments.marketplace import directory, providers
+from payments.people import access, audit, audit_views, identity, ratelimits
+from payments.people.access import Actor
+from payments.people.identity import (
     ChallengeInvalid,
     IssuedInvite,
     NewSession,
@@ -639,7 +640,7 @@ class PeopleController(Controller):
     ) -> list[s.AuditEntryOut]:
         """Who else looked at this client's data, and when (for the client and carers with
         ``view``)."""
-        rows = await audit_queries.views_of_client(
+        rows = await audit_views.views_of_client(
             db, actor, client_id, before_id=before_id, limit=limit
         )
         return [_audit_out(e) for e in rows]
@@ -657,7 +658,7 @@ class PeopleController(Controller):
     ) -> list[s.AuditEntryOut]:
         """The organizer's audit trail, newest first; filter by client, actor or action
         (``mandate.`` matches every mandate action)."""
-        rows = await audit_queries.organizer_audit(
+        rows = await audit_views.organizer_audit(
             db,
             actor,
             client_id=client_id,
@@ -669,7 +670,7 @@ class PeopleController(Controller):
         return [_audit_out(e) for e in rows]
 
 
-def _audit_out(e: audit_queries.AuditEntry) -> s.AuditEntryOut:
+def _audit_out(e: audit_views.AuditEntry) -> s.AuditEntryOut:
     return s.AuditEntryOut(
         id=e.id,
         created_at=e.created_at,

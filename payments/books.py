@@ -1,0 +1,354 @@
+"""Prove the books (money rule 7).
+
+* every transfer balances: one debit and one credit of the same positive amount, between two
+  distinct accounts of the same organizer, and all balances together sum to zero;
+* every stored balance (envelopes, holds) equals its credits minus its debits;
+* no envelope or hold is negative;
+* for every envelope and period: opening + funded - spent + refunded - expired = closing, no
+  closing is negative, and a closed month keeps no more than its carry-over allowance;
+* every charge's transfers equal its total, and its refunds equal its refunded amount;
+* every settlement's amount equals its lines and its transfer; no transfer is in two
+  settlements (``payments.settlements.check_settlements``);
+* every hold account holds exactly its open holds, and every captured hold's amount is what
+  its charge took (checkout, issue 4);
+* the organizer reports (and so the statements, which read the same flows) reconcile: per
+  organizer and period, the monthly report's funded, spent, refunded and expired equal the
+  ledger's funding, charge, refund and expiry (+ expired hold) transfers (issue 7).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import case, func, select, text
+from sqlalchemy.orm import aliased
+
+from payments.db import Database
+from payments.marketplace.settlements import check_settlements
+from payments.models import (
+    ENVELOPE,
+    HOLD,
+    STORED_BALANCE_KINDS,
+    Account,
+    Charge,
+    Decision,
+    DecisionLine,
+    Hold,
+    HoldLine,
+    Organizer,
+    Transfer,
+)
+from payments.reporting.reports import month_rows
+from payments.uow import UnitOfWork
+
+MAX_REPORTED = 50
+
+
+@dataclass
+class PeriodTotals:
+    funded: int = 0
+    spent: int = 0
+    refunded: int = 0
+    expired: int = 0
+    other: int = 0
+    closing: int = 0
+
+
+@dataclass
+class CheckReport:
+    transfers: int = 0
+    accounts: int = 0
+    envelopes: int = 0
+    violations: list[str] = field(default_factory=list)
+    periods: dict[str, PeriodTotals] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def add(self, message: str) -> None:
+        if len(self.violations) < MAX_REPORTED:
+            self.violations.append(message)
+        elif len(self.violations) == MAX_REPORTED:
+            self.violations.append("... more violations not shown")
+
+
+async def check_books(db: Database) -> CheckReport:
+    """Check every invariant of the ledger in one consistent read and report violations."""
+    report = CheckReport()
+    async with UnitOfWork(db, readonly=True) as uow:
+        s = uow.session
+        if db.is_postgres:
+            # The checks below are many statements; under READ COMMITTED each would see a
+            # different moment, and a live system would show phantom violations (a transfer
+            # seen, its balance update not yet). One snapshot for all of them. (SQLite's read
+            # transaction is already a snapshot.)
+            await s.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        debit, credit = aliased(Account), aliased(Account)
+
+        # 1. Transfers balance and stay inside one organizer.
+        report.transfers = int((await s.execute(select(func.count(Transfer.id)))).scalar_one())
+        bad = (
+            await s.execute(
+                select(Transfer.id, Transfer.amount_cents)
+                .join(debit, debit.id == Transfer.debit_account_id)
+                .join(credit, credit.id == Transfer.credit_account_id)
+                .where(
+                    (Transfer.amount_cents <= 0)
+                    | (Transfer.debit_account_id == Transfer.credit_account_id)
+                    | (debit.organizer_id != Transfer.organizer_id)
+                    | (credit.organizer_id != Transfer.organizer_id)
+                )
+                .limit(MAX_REPORTED)
+            )
+        ).all()
+        for tid, amount in bad:
+            report.add(f"transfer {tid} does not balance or crosses organizers (amount {amount})")
+
+        # 2 and 3. Stored balances equal their transfers; none negative.
+        credits = select(
+            Transfer.credit_account_id.label("acc"), Transfer.amount_cents.label("amt")
+        )
+        debits = select(
+            Transfer.debit_account_id.label("acc"), (-Transfer.amount_cents).label("amt")
+        )
+        movements = credits.union_all(debits).subquery()
+        sums = dict(
+            (int(a), int(b))
+            for a, b in (
+                await s.execute(
+                    select(movements.c.acc, func.sum(movements.c.amt)).group_by(movements.c.acc)
+                )
+            ).all()
+        )
+        if sum(sums.values()) != 0:
+            report.add(f"all account balances together sum to {sum(sums.values())}, not 0")
+        accounts = (await s.execute(select(Account.id, Account.kind, Account.balance_cents))).all()
+        report.accounts = len(accounts)
+        for acc_id, kind, stored in accounts:
+            derived = sums.get(int(acc_id), 0)
+            if kind in STORED_BALANCE_KINDS:
+                if stored is None or int(stored) != derived:
+                    report.add(
+                        f"{kind} account {acc_id}: stored balance {stored} != transfers {derived}"
+                    )
+                if stored is not None and int(stored) < 0:
+                    report.add(f"{kind} account {acc_id} is negative: {stored}")
+            elif stored is not None:
+                report.add(f"{kind} account {acc_id} keeps a stored balance it should not")
+
+        # 4. Per envelope and period.
+        await _check_periods(uow, report)
+
+        # 5. Charges agree with their transfers.
+        per_charge = (
+            select(
+                Transfer.charge_id.label("cid"),
+                func.sum(case((Transfer.kind == "charge", Transfer.amount_cents), else_=0)).label(
+                    "charged"
+                ),
+                func.sum(
+                    case(
+                        (Transfer.kind.in_(("refund", "refund_closed")), Transfer.amount_cents),
+                        else_=0,
+                    )
+                ).label("refunded"),
+            )
+            .where(Transfer.charge_id.is_not(None))
+            .group_by(Transfer.charge_id)
+            .subquery()
+        )
+        mismatched = (
+            await s.execute(
+                select(
+                    Charge.id,
+                    Charge.total_cents,
+                    per_charge.c.charged,
+                    Charge.refunded_cents,
+                    per_charge.c.refunded,
+                )
+                .outerjoin(per_charge, per_charge.c.cid == Charge.id)
+                .where(
+                    (func.coalesce(per_charge.c.charged, 0) != Charge.total_cents)
+                    | (func.coalesce(per_charge.c.refunded, 0) != Charge.refunded_cents)
+                )
+                .limit(MAX_REPORTED)
+            )
+        ).all()
+        for cid, total, charged, refunded_stored, refunded in mismatched:
+            report.add(
+                f"charge {cid}: total {total} vs transfers {charged}; "
+                f"refunded {refunded_stored} vs transfers {refunded}"
+            )
+
+        # 6. Settlements equal their lines and their transfer; no transfer in two settlements.
+        await check_settlements(s, report.add)
+        await _check_holds(uow, report)
+        await _check_reports(uow, report)
+    return report
+
+
+# The ledger's own reading of a period, by transfer kind alone: every charge leaves an
+# envelope or a hold, every refund to a client returns to an envelope, and every expiry
+# leaves one of them for the expired account.
+LEDGER_BUCKETS = {
+    "funding": "funded",
+    "charge": "spent",
+    "refund": "refunded",
+    "expiry": "expired",
+    "hold_expired": "expired",
+}
+
+
+async def _check_reports(uow: UnitOfWork, report: CheckReport) -> None:
+    """Report totals equal ledger totals for every organizer and period."""
+    s = uow.session
+    ledger: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(("funded", "spent", "refunded", "expired"), 0)
+    )
+    for org, period, kind, amount in (
+        await s.execute(
+            select(
+                Transfer.organizer_id,
+                Transfer.period,
+                Transfer.kind,
+                func.sum(Transfer.amount_cents),
+            )
+            .where(Transfer.kind.in_(tuple(LEDGER_BUCKETS)))
+            .group_by(Transfer.organizer_id, Transfer.period, Transfer.kind)
+        )
+    ).all():
+        ledger[(str(org), str(period))][LEDGER_BUCKETS[str(kind)]] += int(amount)
+    reported: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(("funded", "spent", "refunded", "expired"), 0)
+    )
+    for (org,) in (await s.execute(select(Organizer.id))).all():
+        for r in await month_rows(s, organizer_id=org):
+            t = reported[(str(org), r.period)]
+            t["funded"] += r.funded_cents
+            t["spent"] += r.spent_cents
+            t["refunded"] += r.refunded_cents
+            t["expired"] += r.expired_cents
+    zero = dict.fromkeys(("funded", "spent", "refunded", "expired"), 0)
+    for key in sorted(set(ledger) | set(reported)):
+        want, got = ledger.get(key, zero), reported.get(key, zero)
+        if want != got:
+            report.add(f"report of organizer {key[0]} for {key[1]}: {got} != ledger {want}")
+
+
+async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:
+    s = uow.session
+    env = aliased(Account)
+    signed = case(
+        (Transfer.credit_account_id == env.id, Transfer.amount_cents), else_=-Transfer.amount_cents
+    )
+    rows = (
+        await s.execute(
+            select(
+                env.id,
+                Transfer.period,
+                Transfer.kind,
+                func.sum(signed),
+            )
+            .join(
+                Transfer,
+                (Transfer.credit_account_id == env.id) | (Transfer.debit_account_id == env.id),
+            )
+            .where(env.kind == ENVELOPE)
+            .group_by(env.id, Transfer.period, Transfer.kind)
+        )
+    ).all()
+    envelopes = {
+        int(acc_id): (expired_period, balance, carry_policy, cap)
+        for acc_id, expired_period, balance, carry_policy, cap in (
+            await s.execute(
+                select(
+                    Account.id,
+                    Account.expired_period,
+                    Account.balance_cents,
+                    Decision.carry_over,
+                    Decision.carry_over_cap_cents,
+                )
+                .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
+                .join(Decision, Decision.id == DecisionLine.decision_id)
+                .where(Account.kind == ENVELOPE)
+            )
+        ).all()
+    }
+    report.envelopes = len(envelopes)
+    flows: dict[int, dict[str, PeriodTotals]] = defaultdict(dict)
+    for acc_id, period, kind, amount in rows:
+        totals = flows[int(acc_id)].setdefault(str(period), PeriodTotals())
+        amount = int(amount)
+        if kind == "funding":
+            totals.funded += amount
+        elif kind == "charge":
+            totals.spent += -amount
+        elif kind == "refund":
+            totals.refunded += amount
+        elif kind == "expiry":
+            totals.expired += -amount
+        else:
+            totals.other += amount
+    for acc_id, per_period in flows.items():
+        expired_period, balance, policy, cap = envelopes.get(acc_id, (None, 0, "none", 0))
+        closing = 0
+        for period in sorted(per_period):
+            t = per_period[period]
+            opening = closing
+            closing = opening + t.funded - t.spent + t.refunded - t.expired + t.other
+            t.closing = closing
+            agg = report.periods.setdefault(period, PeriodTotals())
+            agg.funded += t.funded
+            agg.spent += t.spent
+            agg.refunded += t.refunded
+            agg.expired += t.expired
+            agg.other += t.other
+            agg.closing += closing
+            if closing < 0:
+                report.add(f"envelope {acc_id} closes {period} negative: {closing}")
+            allowance = int(cap or 0) if policy == "capped" else 0
+            if expired_period is not None and period <= expired_period and closing > allowance:
+                report.add(
+                    f"envelope {acc_id} kept {closing} after {period} closed "
+                    f"(allowed carry-over {allowance})"
+                )
+        if closing != int(balance or 0):
+            report.add(f"envelope {acc_id}: periods close at {closing}, balance is {balance}")
+
+
+async def _check_holds(uow: UnitOfWork, report: CheckReport) -> None:
+    """A hold account's balance is the sum of its open holds' lines; a captured hold's
+    ``captured_cents`` is its charge's total."""
+    s = uow.session
+    open_sums = {
+        int(acc): int(total)
+        for acc, total in (
+            await s.execute(
+                select(HoldLine.hold_account_id, func.sum(HoldLine.amount_cents))
+                .join(Hold, Hold.id == HoldLine.hold_id)
+                .where(Hold.status == "held")
+                .group_by(HoldLine.hold_account_id)
+            )
+        ).all()
+    }
+    for acc_id, balance in (
+        await s.execute(select(Account.id, Account.balance_cents).where(Account.kind == HOLD))
+    ).all():
+        expected = open_sums.pop(int(acc_id), 0)
+        if int(balance or 0) != expected:
+            report.add(f"hold account {acc_id}: balance {balance} != open holds {expected}")
+    for acc_id, total in open_sums.items():
+        report.add(f"open holds of {total} point at account {acc_id}, not a hold account")
+    captured = (
+        await s.execute(
+            select(Hold.id, Hold.captured_cents, Charge.total_cents)
+            .outerjoin(Charge, Charge.id == Hold.charge_id)
+            .where(Hold.status == "captured")
+            .where(Charge.id.is_(None) | (Charge.total_cents != Hold.captured_cents))
+            .limit(MAX_REPORTED)
+        )
+    ).all()
+    for hold_id, captured_cents, total in captured:
+        report.add(f"hold {hold_id}: captured {captured_cents} but its charge took {total}")

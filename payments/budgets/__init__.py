@@ -1,0 +1,1 @@
+"""Budgets: the organizer's catalogue, clients and decisions, and monthly funding."""

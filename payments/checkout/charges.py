@@ -1,0 +1,853 @@
+"""Charges and refunds: a provider takes money from a client's envelope, or gives it back.
+
+Each call is one transaction that (1) claims the idempotency key, (2) checks everything that
+does not depend on who the customer is, (3) finds the customer's envelopes, (4) debits them with
+conditional updates, (5) writes the charge, its transfers and its outbox event, and (6) stores
+the response under the key. Any refusal raises before commit, so nothing is written.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payments import idempotency
+from payments.checkout import tokens, trust
+from payments.db import Database
+from payments.errors import (
+    ConsentRequired,
+    InsufficientFunds,
+    InvalidInput,
+    NotFound,
+    NotInBudget,
+    PriceAboveList,
+    ProviderNotApproved,
+    RefundTooLarge,
+    UnknownCategory,
+)
+from payments.ledger import transfers
+from payments.ledger.periods import HELSINKI, utcnow
+from payments.marketplace.prices import helsinki_day, listings
+from payments.models import (
+    ENVELOPE,
+    ORGANIZER_BUDGET,
+    Account,
+    Charge,
+    ChargeLine,
+    Client,
+    Decision,
+    DecisionLine,
+    DecisionLineCategory,
+    Provider,
+    Refund,
+    Transfer,
+    TrustedProvider,
+    Wallet,
+)
+from payments.outbox import CHARGE_CAPTURED, REFUND_CREATED, emit
+from payments.uow import UnitOfWork
+
+MAX_LINES = 20
+MAX_QUANTITY = Decimal(1000)
+MAX_UNIT_PRICE_CENTS = 10_000_000  # 100,000 EUR
+
+# A quantity's text: ASCII digits, at most one "." and three decimals. Nothing else, because
+# Decimal reads much more: Decimal("٣") is 3, Decimal(" 1e3 ") and Decimal("1_000") are 1000.
+# "." only, no ",": "1,500" would be 1.5 to a Finn and 1500 to an integrator (the PWA turns the
+# comma people type into "."). The API schema shows this pattern; parse_quantity is the rule.
+QUANTITY_PATTERN = r"^[0-9]{1,4}(\.[0-9]{1,3})?$"
+_QUANTITY_TEXT = re.compile(QUANTITY_PATTERN)
+QUANTITY_RULE = (
+    f'ASCII digits with at most one "." and three decimals, more than 0 and at most '
+    f'{MAX_QUANTITY}, e.g. "1.5"'
+)
+
+
+def parse_quantity(value: object) -> Decimal:
+    """The quantity a caller gave, as a Decimal, or ``invalid-input``.
+
+    Text must match :data:`QUANTITY_PATTERN`; a whole number (``int``) or a ``Decimal`` must
+    read as such text in plain notation (``Decimal("1E+3")`` comes back as ``1000``, so no
+    exponent is ever stored). Floats, booleans, NaN and infinities are refused. The result is
+    more than 0 and at most :data:`MAX_QUANTITY`.
+    """
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, Decimal) and value.is_finite():
+        text = format(value, "f")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        raise InvalidInput(f"quantity: {QUANTITY_RULE}")
+    # fullmatch: "$" alone would let a trailing newline through.
+    if not _QUANTITY_TEXT.fullmatch(text):
+        raise InvalidInput(f"quantity: {QUANTITY_RULE}")
+    q = Decimal(text)
+    if not 0 < q <= MAX_QUANTITY:
+        raise InvalidInput(f"quantity: {QUANTITY_RULE}")
+    return q
+
+
+@dataclass(frozen=True)
+class ChargeLineInput:
+    """A line as the caller sent it. ``quantity`` is read by :func:`parse_quantity` (text such
+    as ``"1.5"``, a whole number or a Decimal), never trusted as it comes."""
+
+    category: str
+    quantity: Decimal | str | int
+    unit_price_cents: int
+
+
+@dataclass(frozen=True)
+class Customer:
+    """How the provider identified the customer: a phone number, a wallet id, or the client's
+    single-use payment token (QR) or its short code, which is consumed with the charge."""
+
+    phone_e164: str | None = None
+    wallet_id: uuid.UUID | None = None
+    token: str | None = None
+    token_code: str | None = None
+    # Set only after the client typed their card's PIN (checkout.cards verified it): consent.
+    card_verified: bool = False
+
+    @property
+    def consented(self) -> bool:
+        """Presenting a payment code or a card with its PIN is consent to this charge."""
+        return self.token is not None or self.token_code is not None or self.card_verified
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a money use case answers: the HTTP status and body, first time or replayed."""
+
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def line_amount(quantity: Decimal, unit_price_cents: int) -> int:
+    """Quantity x unit price in whole cents, rounded half up (1.25 h x 32.50 EUR = 40.63 EUR)."""
+    return int((quantity * unit_price_cents).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _is_cents(value: object) -> bool:
+    """Cents are whole numbers: an int, never a float, Decimal or bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate_lines(lines: list[ChargeLineInput]) -> None:
+    if not lines:
+        raise InvalidInput("A charge needs at least one line")
+    if len(lines) > MAX_LINES:
+        raise InvalidInput(f"A charge has at most {MAX_LINES} lines")
+    for line in lines:
+        q = parse_quantity(line.quantity)
+        if not _is_cents(line.unit_price_cents) or not (
+            0 < line.unit_price_cents <= MAX_UNIT_PRICE_CENTS
+        ):
+            raise InvalidInput("unit_price_cents must be a positive whole number of cents")
+        if line_amount(q, line.unit_price_cents) <= 0:
+            raise InvalidInput("a line must come to at least one cent")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One charge line, priced, with the account its money leaves from and that money's month.
+
+    ``amount_cents`` is the wallet's part; ``client_share_cents`` the client's own share above a
+    voucher's value (information only: it never moves in the ledger)."""
+
+    category_id: uuid.UUID
+    category: str
+    quantity: str
+    unit_price_cents: int
+    amount_cents: int
+    envelope_id: int
+    source_account_id: int
+    period: str
+    client_share_cents: int = 0
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A line checked against the provider's price list: its full price, before any voucher."""
+
+    category_id: uuid.UUID
+    category: str
+    quantity: str
+    unit_price_cents: int
+    full_cents: int
+
+
+@dataclass(frozen=True)
+class Priced:
+    """A line priced for one envelope: what the wallet pays and the client's own share."""
+
+    category_id: uuid.UUID
+    category: str
+    quantity: str
+    unit_price_cents: int
+    amount_cents: int
+    client_share_cents: int
+    envelope_id: int
+    voucher_value_cents: int | None
+
+    def item(self, source_account_id: int, period: str) -> Item:
+        return Item(
+            self.category_id,
+            self.category,
+            self.quantity,
+            self.unit_price_cents,
+            self.amount_cents,
+            self.envelope_id,
+            source_account_id,
+            period,
+            self.client_share_cents,
+        )
+
+
+def voucher_split(
+    quantity: Decimal, unit_price_cents: int, voucher_value_cents: int | None
+) -> tuple[int, int]:
+    """(wallet part, client's own share) of a line. With a voucher the wallet pays at most the
+    voucher's value per unit, rounded like :func:`line_amount`; the rest of the full price is
+    the client's own share. Without one (or when the price is within it) the wallet pays all."""
+    full = line_amount(quantity, unit_price_cents)
+    if voucher_value_cents is None or unit_price_cents <= voucher_value_cents:
+        return full, 0
+    wallet = line_amount(quantity, voucher_value_cents)
+    return wallet, full - wallet
+
+
+class Pricing:
+    """THE pricing step every capture path shares (direct charge, phone and token checkout,
+    visit hold and its capture, payment requests): price the lines against the provider's list,
+    find each line's envelope, split each line at the envelope's voucher value.
+
+    Phase one (:meth:`check`) needs no customer and runs before one is looked up, so a refused
+    price never consumes a payment code. Phase two is :meth:`for_wallet` (find the envelopes of
+    a wallet) or :meth:`for_envelopes` (a hold already chose them).
+    """
+
+    def __init__(self, listed: list[Listed]) -> None:
+        self.listed = listed
+
+    @classmethod
+    async def check(
+        cls, s: AsyncSession, provider: Provider, lines: list[ChargeLineInput], now: datetime
+    ) -> Pricing:
+        """Known category, provider approved for it, unit price within the price in force on
+        the charge's day (Helsinki) and within the county's cap."""
+        return cls(await _check_prices(s, provider, lines, now))
+
+    @classmethod
+    def stored(cls, lines: list[dict[str, Any]]) -> Pricing:
+        """Lines already checked when a payment request was created (its stored JSON)."""
+        return cls(
+            [
+                Listed(
+                    uuid.UUID(x["category_id"]),
+                    x["category"],
+                    x["quantity"],
+                    int(x["unit_price_cents"]),
+                    int(x["amount_cents"]) + int(x.get("client_share_cents", 0)),
+                )
+                for x in lines
+            ]
+        )
+
+    @property
+    def category_ids(self) -> set[uuid.UUID]:
+        return {x.category_id for x in self.listed}
+
+    async def for_wallet(self, s: AsyncSession, wallet: Wallet, now: datetime) -> list[Priced]:
+        """Each line on the envelope of a decision valid today that covers it (envelopes and
+        their vouchers in one query)."""
+        envelopes, vouchers = await _envelopes_for(s, wallet, self.category_ids, now)
+        return self._split(envelopes, vouchers)
+
+    async def for_envelopes(self, s: AsyncSession, envelopes: dict[uuid.UUID, int]) -> list[Priced]:
+        """Each line on the given envelope (category id -> envelope), split at its voucher."""
+        return self._split(envelopes, await _vouchers(s, set(envelopes.values())))
+
+    def _split(
+        self, envelopes: dict[uuid.UUID, int], vouchers: dict[int, int | None]
+    ) -> list[Priced]:
+        out: list[Priced] = []
+        for x in self.listed:
+            env = envelopes[x.category_id]
+            wallet_part, share = voucher_split(
+                Decimal(x.quantity), x.unit_price_cents, vouchers.get(env)
+            )
+            if wallet_part <= 0:
+                raise InvalidInput("a line must come to at least one cent within the voucher")
+            out.append(
+                Priced(
+                    x.category_id,
+                    x.category,
+                    x.quantity,
+                    x.unit_price_cents,
+                    wallet_part,
+                    share,
+                    env,
+                    vouchers.get(env),
+                )
+            )
+        return out
+
+
+def per_envelope(priced: list[Priced]) -> dict[int, int]:
+    """The wallet's part of the lines summed per envelope (what is debited or held)."""
+    out: dict[int, int] = defaultdict(int)
+    for p in priced:
+        out[p.envelope_id] += p.amount_cents
+    return dict(out)
+
+
+async def _vouchers(s: AsyncSession, envelope_ids: set[int]) -> dict[int, int | None]:
+    """{envelope: voucher value per unit, or None} from the decision line each one funds."""
+    if not envelope_ids:
+        return {}
+    rows = (
+        await s.execute(
+            select(Account.id, DecisionLine.voucher_value_cents)
+            .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
+            .where(Account.id.in_(envelope_ids))
+        )
+    ).all()
+    return {int(acc): (int(v) if v is not None else None) for acc, v in rows}
+
+
+async def debit_envelopes(
+    s: AsyncSession, per_envelope: dict[int, int]
+) -> dict[int, tuple[int, str]]:
+    """Take each amount from its envelope, in account order: {envelope: (balance, month)}."""
+    out: dict[int, tuple[int, str]] = {}
+    for acc_id in sorted(per_envelope):
+        debited = await transfers.debit_envelope(s, acc_id, per_envelope[acc_id])
+        if debited is None:
+            raise InsufficientFunds("There is not enough money left in this budget")
+        out[acc_id] = debited
+    return out
+
+
+async def write_charge(
+    s: AsyncSession,
+    *,
+    provider: Provider,
+    wallet_id: uuid.UUID,
+    items: list[Item],
+    now: datetime,
+    balances: dict[int, int] | None = None,
+    trust_period: str | None = None,
+) -> dict[str, Any]:
+    """Write a captured charge, its lines, its transfers (source accounts -> provider payable)
+    and its outbox event. The caller has already taken the money from the source accounts,
+    and counted it toward a trusted provider's month (``trust_period``, see
+    :mod:`payments.checkout.trust`) if it did."""
+    charge_id = uuid.uuid4()
+    total = sum(i.amount_cents for i in items)
+    share = sum(i.client_share_cents for i in items)
+    period = min(i.period for i in items)
+    await s.execute(
+        _INSERT_CHARGE,
+        {
+            "id": charge_id,
+            "organizer_id": provider.organizer_id,
+            "provider_id": provider.id,
+            "wallet_id": wallet_id,
+            "status": "captured",
+            "total_cents": total,
+            "refunded_cents": 0,
+            "period": period,
+            "created_at": now,
+            "client_share_cents": share,
+            "trust_period": trust_period,
+        },
+    )
+    await s.execute(
+        _INSERT_CHARGE_LINE,
+        [
+            {
+                "id": uuid.uuid4(),
+                "charge_id": charge_id,
+                "position": pos,
+                "category_id": i.category_id,
+                "envelope_id": i.envelope_id,
+                "quantity": i.quantity,
+                "unit_price_cents": i.unit_price_cents,
+                "amount_cents": i.amount_cents,
+                "refunded_cents": 0,
+                "client_share_cents": i.client_share_cents,
+            }
+            for pos, i in enumerate(items)
+        ],
+    )
+    per_source: dict[tuple[int, str], int] = defaultdict(int)
+    for i in items:
+        per_source[(i.source_account_id, i.period)] += i.amount_cents
+    payable = await transfers.provider_payable_account(s, provider.id)
+    for (source, money_period), amount in sorted(per_source.items()):
+        await transfers.post_transfer(
+            s,
+            organizer_id=provider.organizer_id,
+            debit_account_id=source,
+            credit_account_id=payable,
+            amount_cents=amount,
+            kind="charge",
+            period=money_period,
+            now=now,
+            charge_id=charge_id,
+        )
+    body: dict[str, Any] = {
+        "id": str(charge_id),
+        "status": "captured",
+        "provider_id": str(provider.id),
+        "provider_name": provider.name,
+        "wallet_id": str(wallet_id),
+        "total_cents": total,
+        "client_share_cents": share,
+        "refunded_cents": 0,
+        "period": period,
+        "created_at": now.isoformat(),
+        "lines": [
+            {
+                "category": i.category,
+                "quantity": i.quantity,
+                "unit_price_cents": i.unit_price_cents,
+                "amount_cents": i.amount_cents,
+                "client_share_cents": i.client_share_cents,
+            }
+            for i in items
+        ],
+    }
+    await emit(
+        s,
+        type=CHARGE_CAPTURED,
+        organizer_id=provider.organizer_id,
+        wallet_id=wallet_id,
+        provider_id=provider.id,
+        now=now,
+        payload={
+            "charge_id": str(charge_id),
+            "provider_name": provider.name,
+            "total_cents": total,
+            "client_share_cents": share,
+            "balances": {str(k): v for k, v in (balances or {}).items()},
+        },
+    )
+    return body
+
+
+async def capture_charge(
+    db: Database,
+    *,
+    provider_id: uuid.UUID,
+    customer: Customer,
+    lines: list[ChargeLineInput],
+    idempotency_key: str,
+    request_hash: str,
+    now: datetime | None = None,
+) -> Outcome:
+    """Charge a client's budget for delivered services and capture it at once.
+
+    The customer consents by presenting their payment code (``token``) or card and PIN, or in
+    advance by trusting the provider (phone number or wallet id within the trusted caps). For
+    a trusted provider the charge counts toward its month either way; only the charge without
+    consent can be refused by the caps (:mod:`payments.checkout.trust`).
+
+    Refusals: ``provider-not-approved``, ``unknown-category``, ``price-above-list``,
+    ``not-in-budget`` (also for an unknown customer), ``consent-required``,
+    ``insufficient-funds``.
+    """
+    validate_lines(lines)
+    now = now or utcnow()
+    scope = f"charge:{provider_id}"
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        replay = await idempotency.claim(
+            s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
+        )
+        if replay is not None:
+            return Outcome(replay.status_code, replay.body, replayed=True)
+
+        provider = await s.get(Provider, provider_id)
+        if provider is None or provider.status != "approved":
+            raise ProviderNotApproved("The provider is not approved to charge")
+        pricing = await Pricing.check(s, provider, lines, now)
+
+        # A phone number or wallet id finds only a client who trusts this provider.
+        trusting = None if customer.consented else provider_id
+        wallet = await _find_wallet(s, provider.organizer_id, customer, trusting=trusting)
+        priced = await pricing.for_wallet(s, wallet, now)
+        total_asked = sum(p.amount_cents for p in priced)
+        if customer.consented:
+            # Consent is never refused by a cap, but a trusted provider's month counts it.
+            counted = await trust.count_consented(s, wallet.id, provider_id, total_asked, now)
+        else:
+            # A phone number or wallet id is not consent: only a provider the client trusts,
+            # within the caps they set, may charge without asking (DESIGN: checkout at the
+            # door). Everyone else sends a payment request or uses the client's payment code.
+            counted = await trust.use_trust(s, wallet.id, provider_id, total_asked, now)
+            if counted is None:
+                raise ConsentRequired()
+
+        # Debit each envelope once, in account order so concurrent charges never deadlock.
+        debited = await debit_envelopes(s, per_envelope(priced))
+        items = [p.item(p.envelope_id, debited[p.envelope_id][1]) for p in priced]
+        body = await write_charge(
+            s,
+            provider=provider,
+            wallet_id=wallet.id,
+            items=items,
+            now=now,
+            balances={acc: balance for acc, (balance, _) in debited.items()},
+            trust_period=counted,
+        )
+        await idempotency.store_result(
+            s, scope=scope, key=idempotency_key, status_code=201, body=body
+        )
+        await uow.commit()
+        return Outcome(201, body)
+
+
+async def _check_prices(
+    s: AsyncSession, provider: Provider, lines: list[ChargeLineInput], now: datetime
+) -> list[Listed]:
+    """Client-independent checks: known category, provider approved for it, price within the
+    list price in force on the charge's day (Helsinki) and the organizer's cap."""
+    listed = await listings(
+        s,
+        provider_id=provider.id,
+        organizer_id=provider.organizer_id,
+        codes={line.category for line in lines},
+        day=helsinki_day(now),
+    )
+    priced: list[Listed] = []
+    for line in lines:
+        if line.category not in listed:
+            raise UnknownCategory(f"Unknown service: {line.category}")
+        cat = listed[line.category]
+        if not cat.approved or cat.price_cents is None:
+            raise ProviderNotApproved(
+                f"The provider is not approved for this service: {cat.code}", category=cat.code
+            )
+        if line.unit_price_cents > cat.price_cents:
+            raise PriceAboveList(
+                f"The price is above the list price ({cat.price_cents} cents)",
+                list_price_cents=cat.price_cents,
+            )
+        if cat.cap_cents is not None and line.unit_price_cents > cat.cap_cents:
+            raise PriceAboveList(
+                f"The price is above the county's cap ({cat.cap_cents} cents)",
+                list_price_cents=cat.cap_cents,
+            )
+        quantity = parse_quantity(line.quantity)
+        priced.append(
+            Listed(
+                cat.category_id,
+                cat.code,
+                str(quantity),
+                line.unit_price_cents,
+                line_amount(quantity, line.unit_price_cents),
+            )
+        )
+    return priced
+
+
+# One answer for "no such customer" and "no budget for this": who has a budget must not leak.
+_NOT_IN_BUDGET = "This service is not in the customer's budget"
+
+
+# The answer for a phone number or wallet id that finds no client who trusts the provider:
+# one answer for "no such client" and "not trusted", so a number tells an untrusted provider
+# nothing, and it says what to do instead.
+_ASK_FIRST = (
+    "The client has not let this provider charge without asking: send a payment request "
+    "(POST /api/checkout/phone) or charge the client's payment code"
+)
+
+
+async def _find_wallet(
+    s: AsyncSession,
+    organizer_id: uuid.UUID,
+    customer: Customer,
+    *,
+    trusting: uuid.UUID | None = None,
+) -> Wallet:
+    """The customer's wallet in the organizer. With ``trusting`` (a provider id), a phone
+    number or wallet id finds only a client who trusts that provider, in the same one query
+    whether or not the number is a client's (``consent-required`` for both)."""
+    if customer.token is not None or customer.token_code is not None:
+        # Consumed in the charge's transaction: single-use, and a refused charge gives it back.
+        wallet_id = await tokens.consume(
+            s,
+            organizer_id=organizer_id,
+            token=customer.token,
+            code=customer.token_code,
+            now=utcnow(),
+        )
+        params: dict[str, object] = {"wallet_id": wallet_id}
+        stmt = _WALLET_BY_ID
+    elif customer.wallet_id is not None:
+        params = {"wallet_id": customer.wallet_id}
+        stmt = _WALLET_BY_ID if trusting is None else _TRUSTING_WALLET_BY_ID
+    elif customer.phone_e164 is not None:
+        params = {"phone": customer.phone_e164}
+        stmt = _WALLET_BY_PHONE if trusting is None else _TRUSTING_WALLET_BY_PHONE
+    else:
+        raise InvalidInput("Identify the customer by phone number or wallet")
+    if trusting is not None and stmt is not _WALLET_BY_ID:
+        params["provider_id"] = trusting
+    wallet = (await s.execute(stmt, {**params, "organizer_id": organizer_id})).scalar_one_or_none()
+    if wallet is None:
+        if trusting is not None and stmt is not _WALLET_BY_ID:
+            raise ConsentRequired(_ASK_FIRST)
+        raise NotInBudget(_NOT_IN_BUDGET)
+    return wallet
+
+
+# Built once with bound parameters: the charge path runs these on every charge, and building
+# a statement per call (construction, cache key, ORM DML path) cost more CPU than running it
+# (bench.charge_cpu; see payments.prices.listings for the price check's).
+_INSERT_CHARGE = insert(cast(Table, Charge.__table__))
+_INSERT_CHARGE_LINE = insert(cast(Table, ChargeLine.__table__))
+_WALLET_BY_ID = select(Wallet).where(
+    Wallet.id == bindparam("wallet_id"), Wallet.organizer_id == bindparam("organizer_id")
+)
+_WALLET_BY_PHONE = (
+    select(Wallet)
+    .join(Client, Client.id == Wallet.client_id)
+    .where(
+        Client.organizer_id == bindparam("organizer_id"), Client.phone_e164 == bindparam("phone")
+    )
+)
+_TRUSTED = TrustedProvider.__table__
+_TRUSTING_WALLET_BY_ID = _WALLET_BY_ID.join(
+    _TRUSTED,
+    (_TRUSTED.c.wallet_id == Wallet.id) & (_TRUSTED.c.provider_id == bindparam("provider_id")),
+)
+_TRUSTING_WALLET_BY_PHONE = _WALLET_BY_PHONE.join(
+    _TRUSTED,
+    (_TRUSTED.c.wallet_id == Wallet.id) & (_TRUSTED.c.provider_id == bindparam("provider_id")),
+)
+_LINE_CATS = DecisionLineCategory.__table__
+_LINES = DecisionLine.__table__
+_DECISIONS = Decision.__table__
+_ACCOUNTS = Account.__table__
+_ENVELOPES_FOR = (
+    select(_LINE_CATS.c.category_id, _ACCOUNTS.c.id, _LINES.c.voucher_value_cents)
+    .join(_LINES, _LINES.c.id == _LINE_CATS.c.line_id)
+    .join(_DECISIONS, _DECISIONS.c.id == _LINES.c.decision_id)
+    .join(
+        _ACCOUNTS,
+        and_(_ACCOUNTS.c.decision_line_id == _LINES.c.id, _ACCOUNTS.c.kind == ENVELOPE),
+    )
+    .where(
+        _ACCOUNTS.c.wallet_id == bindparam("wallet_id"),
+        _LINE_CATS.c.category_id.in_(bindparam("category_ids", expanding=True)),
+        _DECISIONS.c.valid_from <= bindparam("today"),
+        or_(_DECISIONS.c.valid_to.is_(None), _DECISIONS.c.valid_to >= bindparam("today")),
+        _ACCOUNTS.c.funded_period.is_not(None),
+    )
+    .order_by(_ACCOUNTS.c.id)
+)
+
+
+async def _envelopes_for(
+    s: AsyncSession, wallet: Wallet, category_ids: set[uuid.UUID], now: datetime
+) -> tuple[dict[uuid.UUID, int], dict[int, int | None]]:
+    """For each category, the funded envelope (account id) of a decision valid today that
+    covers it (the oldest line wins if several do), and each envelope's voucher value."""
+    today = now.astimezone(HELSINKI).date()
+    rows = (
+        await s.execute(
+            _ENVELOPES_FOR,
+            {"wallet_id": wallet.id, "category_ids": list(category_ids), "today": today},
+        )
+    ).all()
+    found: dict[uuid.UUID, int] = {}
+    vouchers: dict[int, int | None] = {}
+    for cat_id, acc_id, voucher in rows:
+        found.setdefault(cat_id, int(acc_id))
+        vouchers[int(acc_id)] = int(voucher) if voucher is not None else None
+    if set(found) != category_ids:
+        raise NotInBudget(_NOT_IN_BUDGET)
+    return found, vouchers
+
+
+async def refund_charge(
+    db: Database,
+    *,
+    provider_id: uuid.UUID,
+    charge_id: uuid.UUID,
+    amount_cents: int | None,
+    reason: str | None,
+    idempotency_key: str,
+    request_hash: str,
+    now: datetime | None = None,
+) -> Outcome:
+    """Give back part or all of a captured charge, never more than is left of it.
+
+    Only the wallet's part is refunded: ``amount_cents`` (default: all that is left) counts in
+    wallet money and is bounded by what the wallet paid (``total_cents - refunded_cents``, by a
+    conditional update). It is spread over the lines last line first, each line taking at most
+    its own unrefunded wallet part, so every line's envelope gets back exactly what left it. The
+    client's own share of a voucher line was never in the wallet: the provider returns it
+    outside the wallet, and it is unchanged here.
+
+    The money returns to the envelope it came from while that envelope is still in the charge's
+    month; after the month has closed it returns to the organizer's budget, and the client's
+    current envelope is untouched (it never holds more than one month's budget).
+
+    A charge that counted toward a trusted provider's month gives the refund back to that
+    month's total, and to no later month's (:func:`payments.trust.give_back`).
+    """
+    if amount_cents is not None and (
+        not _is_cents(amount_cents) or not 0 < amount_cents <= MAX_UNIT_PRICE_CENTS * MAX_LINES
+    ):
+        raise InvalidInput("amount_cents must be a positive whole number of cents")
+    now = now or utcnow()
+    scope = f"refund:{provider_id}"
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        replay = await idempotency.claim(
+            s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
+        )
+        if replay is not None:
+            return Outcome(replay.status_code, replay.body, replayed=True)
+        charge = (
+            await s.execute(
+                select(Charge).where(Charge.id == charge_id, Charge.provider_id == provider_id)
+            )
+        ).scalar_one_or_none()
+        if charge is None:
+            raise NotFound("No such charge")
+        amount = (
+            amount_cents if amount_cents is not None else charge.total_cents - charge.refunded_cents
+        )
+        if amount <= 0:
+            raise RefundTooLarge("This charge has been refunded in full")
+        # The conditional update serializes refunds of one charge and bounds their sum.
+        updated = await s.execute(
+            update(Charge)
+            .where(Charge.id == charge_id, Charge.refunded_cents + amount <= Charge.total_cents)
+            .values(
+                refunded_cents=Charge.refunded_cents + amount,
+                status="partially_refunded",
+            )
+            .returning(Charge.refunded_cents, Charge.total_cents)
+        )
+        row = updated.first()
+        if row is None:
+            raise RefundTooLarge(
+                f"At most {charge.total_cents - charge.refunded_cents} cents can be refunded"
+            )
+        refunded_total, total = int(row[0]), int(row[1])
+        if refunded_total == total:
+            await s.execute(update(Charge).where(Charge.id == charge_id).values(status="refunded"))
+        if charge.trust_period is not None:
+            # Before the envelopes: the trust row comes first in every money path's lock order.
+            await trust.give_back(s, charge.wallet_id, provider_id, amount, charge.trust_period)
+
+        # Spread the refund over the lines, last line first.
+        lines = (
+            (
+                await s.execute(
+                    select(ChargeLine)
+                    .where(ChargeLine.charge_id == charge_id)
+                    .order_by(ChargeLine.position.desc())
+                )
+            )
+            .scalars()
+            .all()
+        )
+        per_envelope: dict[int, int] = defaultdict(int)
+        left = amount
+        for line in lines:
+            take = min(left, line.amount_cents - line.refunded_cents)
+            if take <= 0:
+                continue
+            await s.execute(
+                update(ChargeLine)
+                .where(ChargeLine.id == line.id)
+                .values(refunded_cents=ChargeLine.refunded_cents + take)
+            )
+            per_envelope[line.envelope_id] += take
+            left -= take
+            if left == 0:
+                break
+        assert left == 0, "line refunds must cover the refund"
+
+        payable = await transfers.provider_payable_account(s, provider_id)
+        budget = await transfers.organizer_account(s, charge.organizer_id, ORGANIZER_BUDGET)
+        # The month each envelope's money came from, as the charge's transfers recorded it.
+        money_period = {
+            int(acc): str(per)
+            for acc, per in (
+                await s.execute(
+                    select(Transfer.debit_account_id, Transfer.period).where(
+                        Transfer.charge_id == charge_id, Transfer.kind == "charge"
+                    )
+                )
+            ).all()
+        }
+        to_envelope = True
+        for env_id in sorted(per_envelope):
+            period = money_period.get(env_id, charge.period)
+            # Back into the envelope only while that month is open (not yet expired).
+            same_month = (
+                await transfers.credit_open_envelope(s, env_id, per_envelope[env_id], period)
+                is not None
+            )
+            to_envelope = to_envelope and same_month
+            await transfers.post_transfer(
+                s,
+                organizer_id=charge.organizer_id,
+                debit_account_id=payable,
+                credit_account_id=env_id if same_month else budget,
+                amount_cents=per_envelope[env_id],
+                kind="refund" if same_month else "refund_closed",
+                period=period,
+                now=now,
+                charge_id=charge_id,
+            )
+        refund = Refund(
+            charge_id=charge_id,
+            amount_cents=amount,
+            to_envelope=to_envelope,
+            reason=reason,
+            created_at=now,
+        )
+        s.add(refund)
+        await s.flush()
+        body = {
+            "id": str(refund.id),
+            "charge_id": str(charge_id),
+            "amount_cents": amount,
+            "charge_refunded_cents": refunded_total,
+            "returned_to": "envelope" if to_envelope else "organizer",
+            "created_at": now.isoformat(),
+        }
+        await emit(
+            s,
+            type=REFUND_CREATED,
+            organizer_id=charge.organizer_id,
+            wallet_id=charge.wallet_id,
+            provider_id=provider_id,
+            now=now,
+            payload=body,
+        )
+        await idempotency.store_result(
+            s, scope=scope, key=idempotency_key, status_code=201, body=body
+        )
+        await uow.commit()
+        return Outcome(201, body)

@@ -1,0 +1,1 @@
+"""The ledger: accounts, transfers (the one way money moves) and Helsinki periods."""

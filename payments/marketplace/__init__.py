@@ -1,0 +1,1 @@
+"""The providers' marketplace: onboarding, versioned prices, the directory, settlements."""

@@ -1,0 +1,1 @@
+"""Read models and exports: wallet and staff views, statements, reports, CSV, page cursors."""

@@ -63,6 +63,7 @@ async def seed(url: str, clients: int) -> dict[str, Any]:
     from payments.checkout.trust import set_trusted
     from payments.db import create_database
     from payments.ledger.periods import current_period, first_day
+    from payments.marketplace import providers
     from payments.people.access import create_api_key
     from wallet_api.migrate import upgrade
 
@@ -72,7 +73,7 @@ async def seed(url: str, clients: int) -> dict[str, Any]:
     await catalogue.add_category(
         db, organizer_id=org, code="siivous", names={"fi": "Siivous"}, unit="hour"
     )
-    prov, prov_principal = await catalogue.create_provider(
+    prov, prov_principal = await providers.create_provider(
         db, organizer_id=org, name="Bench Oy", business_id="1234567-1", prices={"siivous": 3500}
     )
     period = current_period()

@@ -19,6 +19,7 @@ from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
 from payments.db import create_database
 from payments.ledger.periods import current_period, first_day
+from payments.marketplace.providers import create_provider
 from payments.people.access import create_api_key
 from wallet_api.migrate import upgrade
 
@@ -59,7 +60,7 @@ async def _trust_everyone(db: Any, org: uuid.UUID) -> None:
     path measured); without trust it would become a payment request awaiting approval."""
     from sqlalchemy import insert, select
 
-    from payments.ledger.periods import utcnow
+    from payments.clock import utcnow
     from payments.models import Provider, TrustedProvider, Wallet
     from payments.uow import UnitOfWork
 
@@ -114,7 +115,7 @@ async def seed(url: str, *, clients: int, providers: int, log: Any = print) -> S
         )
 
         async def make_provider(i: int) -> str:
-            _pid, principal = await catalogue.create_provider(
+            _pid, principal = await create_provider(
                 db,
                 organizer_id=org,
                 name=f"Siivous {i} Oy",

@@ -35,8 +35,8 @@ from notifications import events as ev
 from notifications.hub import Hub
 from notifications.models import DispatchLock
 from notifications.rules import low_balance_alerts
+from payments.clock import utcnow
 from payments.db import Database
-from payments.ledger.periods import utcnow
 from payments.models import OutboxEvent
 from payments.uow import UnitOfWork
 

@@ -36,9 +36,9 @@ from notifications import events as ev
 from notifications.models import PushSubscription
 from notifications.outbound import PRINTABLE_URL, OutboundPolicy, UrlNotAllowed, host_of
 from notifications.rules import Follower, Preferences, preferences_of, wallet_followers
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import Conflict, InvalidInput
-from payments.ledger.periods import utcnow
 from payments.models import AuditEvent, Principal
 from payments.uow import UnitOfWork
 

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import events as ev
 from notifications.models import LowBalanceAlert, NotificationPreference
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import InvalidInput
-from payments.ledger.periods import HELSINKI, utcnow
+from payments.ledger.periods import HELSINKI
 from payments.models import Account, DecisionLine, Mandate, OutboxEvent, Principal, Wallet
 from payments.uow import UnitOfWork
 

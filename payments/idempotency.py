@@ -17,9 +17,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import IdempotencyKeyReused, InvalidInput
-from payments.ledger.periods import utcnow
 from payments.models import IdempotencyRecord
 from payments.uow import UnitOfWork
 

@@ -15,9 +15,11 @@ from payments.books import CheckReport, check_books
 from payments.budgets import catalogue
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError
-from payments.ledger.periods import HELSINKI, current_period, first_day, parse_period, utcnow
+from payments.ledger.periods import HELSINKI, current_period, first_day, parse_period
+from payments.marketplace import providers
 from payments.models import (
     ENVELOPE,
     PROVIDER_PAYABLE,
@@ -92,14 +94,14 @@ async def seed_world(
         await catalogue.add_category(
             db, organizer_id=org, code=code, names={"fi": fi}, unit=unit, price_cap_cents=cap
         )
-    prov, prov_principal = await catalogue.create_provider(
+    prov, prov_principal = await providers.create_provider(
         db,
         organizer_id=org,
         name="Siivouspalvelu Kuura Oy",
         business_id="1234567-1",
         prices={"siivous": 3500, "kotiapu": 3800},
     )
-    other, other_principal = await catalogue.create_provider(
+    other, other_principal = await providers.create_provider(
         db,
         organizer_id=org,
         name="Taksi Hiltunen",

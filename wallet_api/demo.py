@@ -20,6 +20,7 @@ from payments.budgets.funding import fund_period
 from payments.checkout.trust import set_trusted
 from payments.db import Database
 from payments.ledger.periods import current_period, first_day
+from payments.marketplace import providers
 from payments.models import Client, Organizer, Principal, Provider, Wallet
 from payments.people.access import Actor, create_api_key, grant_mandate
 from payments.people.identity import create_invite
@@ -165,7 +166,7 @@ async def _create(db: Database, period: str) -> None:
             price_cap_cents=cap,
         )
     for name, business_id, prices in PROVIDERS:
-        await catalogue.create_provider(
+        await providers.create_provider(
             db, organizer_id=org, name=name, business_id=business_id, prices=dict(prices)
         )
     cm = await catalogue.create_principal(

@@ -113,7 +113,8 @@ class Scheduler:
         """Settle up to the latest scheduled settlement day that has ended, if any."""
         from pathlib import Path
 
-        from payments.ledger.periods import HELSINKI, utcnow
+        from payments.clock import utcnow
+        from payments.ledger.periods import HELSINKI
         from payments.marketplace.settlements import (
             Debtor,
             batch_files,

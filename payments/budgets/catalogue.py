@@ -13,15 +13,13 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import Conflict, InvalidInput, NotFound, UnknownCategory
-from payments.ledger.periods import utcnow
-from payments.marketplace import prices as price_versions
 from payments.models import (
     ENVELOPE,
     EXPIRED,
     ORGANIZER_BUDGET,
-    PROVIDER_PAYABLE,
     SETTLEMENT,
     Account,
     AuditEvent,
@@ -31,8 +29,6 @@ from payments.models import (
     DecisionLineCategory,
     Organizer,
     Principal,
-    Provider,
-    ProviderPrice,
     ServiceCategory,
     Wallet,
 )
@@ -167,56 +163,7 @@ async def create_client(
         return NewClient(client.id, wallet.id, principal.id)
 
 
-async def create_provider(
-    db: Database,
-    *,
-    organizer_id: uuid.UUID,
-    name: str,
-    business_id: str,
-    prices: dict[str, int],
-    language: str = "fi",
-) -> tuple[uuid.UUID, uuid.UUID]:
-    """Create an approved provider with list prices (category code -> cents per unit).
-
-    Returns (provider id, principal id of its owner). Full onboarding comes in a later issue.
-    """
-    async with UnitOfWork(db) as uow:
-        s = uow.session
-        now = utcnow()
-        provider = Provider(
-            organizer_id=organizer_id,
-            name=name,
-            business_id=business_id,
-            status="approved",
-            language=language,
-            created_at=now,
-        )
-        s.add(provider)
-        await s.flush()
-        s.add(Account(organizer_id=organizer_id, kind=PROVIDER_PAYABLE, provider_id=provider.id))
-        cats = await _categories_by_code(uow, organizer_id, prices)
-        # No cap check here (set-up and demo path; a cap may also be lowered later): charges
-        # check the cap, and providers' own paths (application, new price) refuse above it.
-        for code, cents in prices.items():
-            if not 0 < cents <= MAX_CENTS:
-                raise InvalidInput("a price must be a positive number of cents")
-            s.add(ProviderPrice(provider_id=provider.id, category_id=cats[code], approved=True))
-        await price_versions.add_first_versions(
-            s, provider.id, {cats[code]: cents for code, cents in prices.items()}, now
-        )
-        principal = Principal(
-            organizer_id=organizer_id,
-            role="provider",
-            display_name=name,
-            provider_id=provider.id,
-            created_at=now,
-        )
-        s.add(principal)
-        await uow.commit()
-        return provider.id, principal.id
-
-
-async def _categories_by_code(
+async def categories_by_code(
     uow: UnitOfWork, organizer_id: uuid.UUID, codes: object
 ) -> dict[str, uuid.UUID]:
     rows = await uow.session.execute(
@@ -350,7 +297,7 @@ async def create_decision(
         wallet_id = (
             await s.execute(select(Wallet.id).where(Wallet.client_id == client_id))
         ).scalar_one()
-        cats = await _categories_by_code(
+        cats = await categories_by_code(
             uow, organizer_id, {c for ln in lines for c in ln.categories}
         )
         decision = Decision(

@@ -42,15 +42,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from payments.clock import utcnow
 from payments.db import Database
-from payments.ledger.periods import (
-    days_in,
-    first_day,
-    last_day,
-    parse_period,
-    prorated_cents,
-    utcnow,
-)
+from payments.ledger.periods import days_in, first_day, last_day, parse_period, prorated_cents
 from payments.models import (
     ENVELOPE,
     EXPIRED,

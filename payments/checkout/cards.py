@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import case, select, update
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     CardInvalid,
@@ -26,7 +27,6 @@ from payments.errors import (
     NotFound,
     ProviderNotApproved,
 )
-from payments.ledger.periods import utcnow
 from payments.models import AuditEvent, Client, Organizer, Provider, QrCard, Wallet
 from payments.uow import UnitOfWork
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import idempotency
 from payments.checkout import tokens, trust
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     ConsentRequired,
@@ -34,7 +35,7 @@ from payments.errors import (
     UnknownCategory,
 )
 from payments.ledger import transfers
-from payments.ledger.periods import HELSINKI, utcnow
+from payments.ledger.periods import HELSINKI
 from payments.marketplace.prices import helsinki_day, listings
 from payments.models import (
     ENVELOPE,

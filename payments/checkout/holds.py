@@ -32,7 +32,6 @@ from payments.errors import (
     InsufficientFunds,
 )
 from payments.ledger import transfers
-from payments.ledger.periods import utcnow as _utcnow
 from payments.models import EXPIRED, HOLD, Account, Hold, HoldLine, Provider
 from payments.outbox import (
     HOLD_PLACED,
@@ -40,12 +39,6 @@ from payments.outbox import (
 )
 
 DEFAULT_HOLD_TTL = timedelta(hours=12)
-
-
-def utcnow(now: datetime | None = None) -> datetime:
-    """``now`` in UTC. SQLite stores timestamps without their zone, so every instant this
-    module writes or compares must be in one zone."""
-    return (now or _utcnow()).astimezone(UTC)
 
 
 def aware(moment: datetime) -> datetime:

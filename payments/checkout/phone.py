@@ -28,12 +28,10 @@ from payments.checkout.charges import (
     validate_lines,
     write_charge,
 )
-from payments.checkout.holds import (
-    place_hold,
-    utcnow,
-)
+from payments.checkout.holds import place_hold
 from payments.checkout.requests import DEFAULT_REQUEST_TTL, REQUEST_CREATED, request_view
 from payments.checkout.trust import use_trust
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     ProviderNotApproved,

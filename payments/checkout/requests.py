@@ -31,13 +31,8 @@ from payments.checkout.charges import (
     per_envelope,
     write_charge,
 )
-from payments.checkout.holds import (
-    aware,
-    close_hold_money,
-    hold_lines,
-    transition,
-    utcnow,
-)
+from payments.checkout.holds import aware, close_hold_money, hold_lines, transition
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     HoldNotOpen,

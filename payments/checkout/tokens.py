@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import InvalidInput, NotFound, TokenInvalid
-from payments.ledger.periods import utcnow
 from payments.models import PaymentToken, Wallet
 from payments.uow import UnitOfWork
 

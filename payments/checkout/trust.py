@@ -51,9 +51,10 @@ from typing import cast
 from sqlalchemy import BigInteger, String, Table, bindparam, case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import ConsentRequired, InvalidInput, NotFound
-from payments.ledger.periods import period_of, utcnow
+from payments.ledger.periods import period_of
 from payments.models import AuditEvent, Provider, TrustedProvider, Wallet
 from payments.uow import UnitOfWork
 

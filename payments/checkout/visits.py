@@ -34,9 +34,9 @@ from payments.checkout.holds import (
     hold_view,
     place_hold,
     transition,
-    utcnow,
 )
 from payments.checkout.trust import count_consented, hold_by_phone
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     CaptureExceedsHold,

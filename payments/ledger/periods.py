@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from payments.clock import utcnow
 from payments.errors import InvalidInput
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -18,10 +19,6 @@ class InvalidPeriod(InvalidInput, ValueError):
 
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def period_of(moment: datetime) -> str:

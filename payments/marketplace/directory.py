@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import NotFound
-from payments.ledger.periods import HELSINKI, utcnow
+from payments.ledger.periods import HELSINKI
 from payments.models import Client, Mandate, Organizer, ServiceCategory, Wallet
 from payments.people.access import Actor
 from payments.uow import UnitOfWork

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     DomainError,
@@ -39,7 +40,7 @@ from payments.errors import (
     ProviderNotApproved,
     UnknownCategory,
 )
-from payments.ledger.periods import HELSINKI, utcnow
+from payments.ledger.periods import HELSINKI
 from payments.models import (
     AuditEvent,
     Provider,

@@ -26,7 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.fi import ytunnus
 
+from payments.budgets import catalogue
 from payments.budgets.catalogue import MAX_CENTS
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     AlreadyApplied,
@@ -39,7 +41,6 @@ from payments.errors import (
     ProviderStatusConflict,
     UnknownCategory,
 )
-from payments.ledger.periods import utcnow
 from payments.marketplace.prices import (
     add_first_versions,
     helsinki_day,
@@ -676,3 +677,53 @@ async def provider_directory(
             )
         )
     return out
+
+
+async def create_provider(
+    db: Database,
+    *,
+    organizer_id: uuid.UUID,
+    name: str,
+    business_id: str,
+    prices: dict[str, int],
+    language: str = "fi",
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """Create an approved provider with list prices (category code -> cents per unit).
+
+    Returns (provider id, principal id of its owner). Providers that apply go through the
+    application instead; this is the set-up path of the demo, the benchmarks and the tests.
+    """
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        now = utcnow()
+        provider = Provider(
+            organizer_id=organizer_id,
+            name=name,
+            business_id=business_id,
+            status="approved",
+            language=language,
+            created_at=now,
+        )
+        s.add(provider)
+        await s.flush()
+        s.add(Account(organizer_id=organizer_id, kind=PROVIDER_PAYABLE, provider_id=provider.id))
+        cats = await catalogue.categories_by_code(uow, organizer_id, prices)
+        # No cap check here (set-up and demo path; a cap may also be lowered later): charges
+        # check the cap, and providers' own paths (application, new price) refuse above it.
+        for code, cents in prices.items():
+            if not 0 < cents <= MAX_CENTS:
+                raise InvalidInput("a price must be a positive number of cents")
+            s.add(ProviderPrice(provider_id=provider.id, category_id=cats[code], approved=True))
+        await add_first_versions(
+            s, provider.id, {cats[code]: cents for code, cents in prices.items()}, now
+        )
+        principal = Principal(
+            organizer_id=organizer_id,
+            role="provider",
+            display_name=name,
+            provider_id=provider.id,
+            created_at=now,
+        )
+        s.add(principal)
+        await uow.commit()
+        return provider.id, principal.id

@@ -39,10 +39,11 @@ from sqlalchemy.orm import aliased
 from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.ledger import transfers
-from payments.ledger.periods import HELSINKI, utcnow
+from payments.ledger.periods import HELSINKI
 from payments.models import (
     PROVIDER_PAYABLE,
     SETTLEMENT,

@@ -22,9 +22,10 @@ from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import Forbidden, InvalidInput, NotFound
-from payments.ledger.periods import HELSINKI, utcnow
+from payments.ledger.periods import HELSINKI
 from payments.models import ApiKey, AuditEvent, Client, Mandate, Principal, Wallet
 from payments.uow import UnitOfWork
 

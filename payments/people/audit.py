@@ -6,8 +6,8 @@ import uuid
 
 from sqlalchemy import insert
 
+from payments.clock import utcnow
 from payments.db import Database
-from payments.ledger.periods import utcnow
 from payments.models import AuditEvent
 from payments.uow import UnitOfWork
 

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import Forbidden, NotFound
-from payments.ledger.periods import HELSINKI, utcnow
+from payments.ledger.periods import HELSINKI
 from payments.models import AuditEvent, Client, Mandate, Principal
 from payments.people.access import Actor
 from payments.uow import UnitOfWork

@@ -26,9 +26,9 @@ from typing import Any
 from sqlalchemy import Uuid, column, delete, select, table, update
 from sqlalchemy.exc import IntegrityError
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError, Forbidden, InvalidInput, NotFound
-from payments.ledger import periods
 from payments.models import (
     AuditEvent,
     Challenge,
@@ -121,11 +121,6 @@ class LastPasskey(DomainError):
 
 
 # ---------------------------------------------------------------------------------- helpers
-
-
-def utcnow() -> datetime:
-    """The clock of this module (tests move it)."""
-    return periods.utcnow()
 
 
 def aware(moment: datetime) -> datetime:

@@ -20,9 +20,9 @@ from datetime import datetime
 from sqlalchemy import delete, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError
-from payments.ledger import periods
 from payments.models import RateCounter
 from payments.uow import UnitOfWork
 
@@ -49,11 +49,6 @@ class Attempt:
 
     key: str
     window_start: int
-
-
-def utcnow() -> datetime:
-    """The clock of this module (tests move it)."""
-    return periods.utcnow()
 
 
 def _window(now: datetime, window_s: int) -> tuple[int, int]:

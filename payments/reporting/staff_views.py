@@ -12,9 +12,10 @@ from datetime import date, datetime
 
 from sqlalchemy import and_, func, or_, select
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import InvalidInput, NotFound
-from payments.ledger.periods import first_day, last_day, utcnow
+from payments.ledger.periods import first_day, last_day
 from payments.models import (
     ENVELOPE,
     Account,

@@ -30,9 +30,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import InvalidInput, NotFound
-from payments.ledger.periods import current_period, parse_period, utcnow
+from payments.ledger.periods import current_period, parse_period
 from payments.models import (
     ENVELOPE,
     HOLD,

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from payments.clock import utcnow
 from payments.db import Database
-from payments.ledger.periods import utcnow
 from payments.marketplace.prices import add_first_versions
 from payments.models import (
     Charge,

@@ -12,10 +12,9 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from payments import clock as domain_clock
 from payments.budgets import catalogue
 from payments.db import Database
-from payments.ledger import periods
-from payments.people import identity
 from tests.factories import api_key_for
 from tests.identity.authenticator import SoftAuthenticator
 from wallet_api.app import create_app
@@ -38,13 +37,13 @@ class County:
 
 
 class Clock:
-    """Moves this module's idea of now; everything else keeps real time."""
+    """Moves the domain's one clock (payments.clock) forward from real time."""
 
     def __init__(self) -> None:
         self.offset = timedelta()
 
     def __call__(self) -> datetime:
-        return periods.utcnow() + self.offset
+        return domain_clock.system_time() + self.offset
 
     def advance(self, **kw: float) -> None:
         self.offset += timedelta(**kw)
@@ -53,7 +52,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
-    monkeypatch.setattr(identity, "utcnow", c)
+    monkeypatch.setattr(domain_clock, "source", c)
     return c
 
 

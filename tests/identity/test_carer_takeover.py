@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from notifications.models import PushSubscription
 from payments.budgets import catalogue
+from payments.marketplace import providers
 from payments.models import AuditEvent, Invite, Passkey, PaymentToken, Principal, ProviderOwner
 from payments.people import identity
 from payments.uow import UnitOfWork
@@ -339,7 +340,7 @@ async def test_only_the_persons_staff_may_reissue(db, county: County, browser_fa
         )  # fmt: skip
         key, target = await api_key_for(db, other.principal_id), s.carer.principal_id
     elif who == "provider_owner":
-        _, provider = await catalogue.create_provider(
+        _, provider = await providers.create_provider(
             db, organizer_id=county.organizer_id, name="P", business_id="0112038-9", prices={}
         )
         async with UnitOfWork(db) as uow:

@@ -10,6 +10,7 @@ import httpx
 from litestar.handlers.http_handlers import HTTPRouteHandler
 
 from payments.budgets import catalogue
+from payments.marketplace import providers
 from tests.factories import api_key_for
 from tests.identity.conftest import County, bearer, issue_invite, new_authenticator, redeem
 from wallet_api.app import create_app
@@ -82,7 +83,7 @@ async def test_role_matrix_of_people_routes(db, county: County, browser_factory)
     org = county.organizer_id
     carer = await catalogue.create_principal(db, organizer_id=org, role="carer",
                                              display_name="C")  # fmt: skip
-    _, provider = await catalogue.create_provider(
+    _, provider = await providers.create_provider(
         db, organizer_id=org, name="P", business_id="0112038-9", prices={}
     )
     other = await catalogue.create_client(

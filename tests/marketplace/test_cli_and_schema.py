@@ -14,8 +14,8 @@ from lxml import etree
 from stdnum import iso11649
 
 from payments.books import check_books
+from payments.clock import utcnow
 from payments.db import create_database
-from payments.ledger.periods import utcnow
 from payments.marketplace.settlements import scheduled_until
 from payments.models import Base, ProviderProfile, Settlement, SettlementLine
 from payments.uow import UnitOfWork

@@ -22,8 +22,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
+from payments.clock import utcnow
 from payments.db import Database, create_database
-from payments.ledger.periods import HELSINKI, current_period, utcnow
+from payments.ledger.periods import HELSINKI, current_period
 from payments.marketplace import settlements
 from payments.marketplace.providers import Application, apply_provider, decide_provider
 from payments.models import Organizer, Provider

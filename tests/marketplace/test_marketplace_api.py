@@ -9,8 +9,9 @@ import uuid
 from payments.books import check_books
 from payments.budgets import catalogue
 from payments.budgets.funding import fund_period
+from payments.clock import utcnow
 from payments.db import Database
-from payments.ledger.periods import HELSINKI, utcnow
+from payments.ledger.periods import HELSINKI
 from payments.marketplace import settlements
 from payments.models import Organizer
 from payments.uow import UnitOfWork

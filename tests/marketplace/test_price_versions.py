@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from payments.budgets.funding import fund_period
 from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     InvalidInput,
@@ -24,7 +25,7 @@ from payments.errors import (
     ProviderNotApproved,
     UnknownCategory,
 )
-from payments.ledger.periods import HELSINKI, utcnow
+from payments.ledger.periods import HELSINKI
 from payments.marketplace import prices, providers
 from payments.models import AuditEvent, Provider, ProviderPriceVersion
 from payments.people.phones import to_e164

@@ -13,8 +13,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 from lxml import etree
 
+from payments.clock import utcnow
 from payments.db import Database
-from payments.ledger.periods import HELSINKI, utcnow
+from payments.ledger.periods import HELSINKI
 from payments.marketplace import settlements
 from payments.models import ProviderProfile
 from payments.uow import UnitOfWork

@@ -9,9 +9,9 @@ from lxml import etree
 from sqlalchemy import select, update
 from stdnum import iso11649
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import InvalidInput
-from payments.ledger.periods import utcnow
 from payments.marketplace import settlements as st
 from payments.models import (
     PROVIDER_PAYABLE,

@@ -20,9 +20,10 @@ from notifications.rules import Preferences, wallet_followers
 from payments.books import check_books
 from payments.budgets import catalogue
 from payments.budgets.funding import fund_period
+from payments.clock import utcnow
 from payments.db import create_database
 from payments.errors import InvalidInput, NotFound
-from payments.ledger.periods import current_period, next_period, previous_period, utcnow
+from payments.ledger.periods import current_period, next_period, previous_period
 from payments.models import (
     ORGANIZER_BUDGET,
     PROVIDER_PAYABLE,

@@ -16,8 +16,8 @@ import uvicorn
 from sqlalchemy import select, update
 
 from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
+from payments.clock import utcnow
 from payments.db import Database
-from payments.ledger.periods import utcnow
 from payments.models import Mandate, OutboxEvent
 from payments.uow import UnitOfWork
 from tests.factories import World

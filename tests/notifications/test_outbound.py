@@ -24,8 +24,8 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from notifications.models import NotificationPreference, PushSubscription
+from payments.clock import utcnow
 from payments.db import Database
-from payments.ledger.periods import utcnow
 from payments.models import AuditEvent
 from payments.uow import UnitOfWork
 from tests.factories import World

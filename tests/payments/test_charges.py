@@ -38,6 +38,7 @@ from payments.errors import (
     UnknownCategory,
 )
 from payments.idempotency import request_fingerprint
+from payments.marketplace import providers
 from payments.models import ORGANIZER_BUDGET
 from payments.reporting.wallet_views import wallet_view
 from tests.checkout.helpers import give_price
@@ -309,7 +310,7 @@ async def test_price_above_the_list_price(db):
 
 async def test_price_above_the_organizers_cap(db):
     w = await seed_world(db)  # kotiapu cap 4500
-    pricey, _ = await catalogue.create_provider(
+    pricey, _ = await providers.create_provider(
         db,
         organizer_id=w.organizer_id,
         name="Kallis Kotiapu Oy",
@@ -504,7 +505,7 @@ async def test_same_key_with_another_body_is_refused(db):
 async def test_keys_are_per_provider(db):
     """Provider B's key never replays provider A's charge (that would show B A's customer)."""
     w = await seed_world(db)
-    b, _ = await catalogue.create_provider(
+    b, _ = await providers.create_provider(
         db,
         organizer_id=w.organizer_id,
         name="Toinen Siivous Oy",

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 from payments import idempotency
 from payments.books import check_books
 from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
+from payments.clock import utcnow
 from payments.db import Database
-from payments.ledger.periods import utcnow
 from payments.models import Charge, IdempotencyRecord
 from payments.uow import UnitOfWork
 from tests.factories import seed_world

@@ -12,6 +12,7 @@ from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
 from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.errors import InsufficientFunds
+from payments.marketplace import providers
 from payments.reporting.wallet_views import wallet_view
 from tests.factories import trust_provider
 
@@ -25,7 +26,7 @@ async def _county(db, clients: int):
     await catalogue.add_category(
         db, organizer_id=org, code="siivous", names={"fi": "Siivous"}, unit="hour"
     )
-    provider, _ = await catalogue.create_provider(
+    provider, _ = await providers.create_provider(
         db, organizer_id=org, name="Kuura", business_id="2345678-1", prices={"siivous": 1000}
     )
     wallets = []

@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from payments import clock as payments_clock
 from payments.books import check_books
 from payments.budgets import catalogue
 from payments.budgets.catalogue import DecisionLineInput
@@ -25,6 +26,7 @@ from payments.db import Database
 from payments.errors import InvalidInput, NotInBudget
 from payments.ledger import periods
 from payments.ledger.periods import HELSINKI, period_of, period_start_utc, prorated_cents
+from payments.marketplace import providers
 from payments.models import Account, Transfer
 from payments.uow import UnitOfWork
 from tests.factories import trust_provider
@@ -81,7 +83,7 @@ async def _county(db: Database) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
     await catalogue.add_category(
         db, organizer_id=org, code="siivous", names={"fi": "Siivous"}, unit="hour"
     )
-    provider, _ = await catalogue.create_provider(
+    provider, _ = await providers.create_provider(
         db, organizer_id=org, name="Kuura", business_id="2345678-1", prices={"siivous": 1000}
     )
     wallets = {}
@@ -134,7 +136,7 @@ async def test_the_scheduler_expires_and_funds_at_helsinki_midnight_across_dst(d
     provider, wallets = await _county(db)
     scheduler = Scheduler(db)
     clock = {"now": datetime(2027, 2, 28, 21, 59, 59, tzinfo=UTC)}  # 23:59:59 EET, 28 Feb
-    monkeypatch.setattr(periods, "utcnow", lambda: clock["now"])
+    monkeypatch.setattr(payments_clock, "source", lambda: clock["now"])
 
     async def run_at(moment: datetime) -> str:
         clock["now"] = moment

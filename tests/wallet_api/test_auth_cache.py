@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event, update
 
+from payments.clock import utcnow
 from payments.db import Database
-from payments.ledger.periods import utcnow
 from payments.models import ApiKey
 from payments.people.access import API_KEYS, TtlCache, authenticate_api_key, revoke_api_key
 from payments.uow import UnitOfWork

@@ -37,7 +37,7 @@ from payments.checkout import cards, phone, trust, visits
 from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.ledger.periods import HELSINKI
-from payments.marketplace import settlements
+from payments.marketplace import providers, settlements
 from payments.models import ProviderOwner
 from payments.people import access
 from payments.people.access import authenticate_api_key, grant_mandate
@@ -360,7 +360,7 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
     other_client = await catalogue.create_client(
         db, organizer_id=org, first_name="Eino", last_name="K", phone="0405550000"
     )
-    applied, applied_principal = await catalogue.create_provider(
+    applied, applied_principal = await providers.create_provider(
         db, organizer_id=org, name="Hakija Oy", business_id="0112038-9", prices={"siivous": 3000}
     )
     await set_provider_status(db, applied, "applied")

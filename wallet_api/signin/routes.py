@@ -18,6 +18,7 @@ import qrcode.image.svg
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
+from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError, InvalidInput
 from payments.marketplace import directory, providers
@@ -64,7 +65,7 @@ def _ip(request: Request[Any, Any, Any]) -> str:
 
 def session_status(info: SessionInfo) -> s.SessionStatus:
     return s.SessionStatus(
-        seconds_left=info.seconds_left(identity.utcnow()),
+        seconds_left=info.seconds_left(utcnow()),
         idle_timeout_s=info.idle_timeout_s,
         idle_expires_at=info.idle_expires_at,
         expires_at=info.expires_at,

@@ -1,0 +1,100 @@
+"""The architecture, as imports (issue 14, item 9): ``payments`` speaks no HTTP and knows no
+app; ``notifications`` never imports ``wallet_api``; and inside ``payments`` each subpackage
+imports only the layers below it (ARCHITECTURE.md draws the same picture)."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SHARED = {
+    "payments.errors",
+    "payments.models",
+    "payments.db",
+    "payments.uow",
+    "payments.outbox",
+    "payments.idempotency",
+    "payments.clock",
+}
+# What each part of payments may import besides itself, bottom layer first.
+LAYERS: dict[str, set[str]] = {
+    "payments.errors": set(),
+    "payments.clock": set(),
+    "payments.models": set(),
+    "payments.db": set(),
+    "payments.uow": {"payments.db"},
+    "payments.outbox": {"payments.models"},
+    "payments.idempotency": {
+        "payments.db",
+        "payments.errors",
+        "payments.models",
+        "payments.uow",
+        "payments.clock",
+    },
+    "payments.ledger": SHARED,
+    "payments.people": SHARED | {"payments.ledger"},
+    "payments.budgets": SHARED | {"payments.ledger", "payments.people"},
+    # Read models read tables, not other features' code.
+    "payments.reporting": SHARED | {"payments.ledger"},
+    "payments.marketplace": SHARED
+    | {"payments.ledger", "payments.people", "payments.budgets", "payments.reporting"},
+    "payments.checkout": SHARED
+    | {"payments.ledger", "payments.people", "payments.budgets", "payments.marketplace"},
+    # The books check proves every feature's records against the ledger: it sits on top.
+    "payments.books": SHARED
+    | {"payments.ledger", "payments.reporting", "payments.marketplace", "payments.checkout"},
+}
+
+
+def part_of(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def imports(package: str) -> dict[str, set[tuple[str, str]]]:
+    """Top-level package or payments part -> {(imported module, importing file)}."""
+    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for path in (ROOT / package).rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        module = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+        here = part_of(module) if package == "payments" else package
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+                if node.module == "payments":
+                    names = [f"payments.{a.name}" for a in node.names]
+                found[here].update((n, str(rel)) for n in names)
+            elif isinstance(node, ast.Import):
+                found[here].update((a.name, str(rel)) for a in node.names)
+    return found
+
+
+def test_payments_imports_no_web_framework_no_app_no_notifications():
+    bad = [
+        f"{where} imports {name}"
+        for uses in imports("payments").values()
+        for name, where in uses
+        if name.split(".")[0] in ("litestar", "wallet_api", "notifications", "starlette")
+    ]
+    assert bad == []
+
+
+def test_notifications_never_imports_the_app():
+    bad = [f"{w} imports {n}" for n, w in imports("notifications")["notifications"]
+           if n.split(".")[0] == "wallet_api"]  # fmt: skip
+    assert bad == []
+
+
+def test_each_part_of_payments_imports_only_the_layers_below_it():
+    found = imports("payments")
+    assert set(found) - {"payments"} <= set(LAYERS), set(found) - set(LAYERS)
+    bad = []
+    for here, uses in sorted(found.items()):
+        allowed = LAYERS.get(here, set()) | {here}
+        for name, where in sorted(uses):
+            if name.startswith("payments.") and part_of(name) not in allowed:
+                bad.append(f"{where} ({here}) imports {name}")
+    assert bad == [], "\n".join(bad)

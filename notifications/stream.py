@@ -26,7 +26,8 @@ from notifications.hub import Hub
 from notifications.rules import carer_wallets
 from payments.db import Database
 from payments.models import OutboxEvent, Wallet
-from payments.people.access import Actor, mandate_scopes
+from payments.people.access import Actor
+from payments.people.mandates import mandate_scopes
 from payments.uow import UnitOfWork
 
 REPLAY_PAGE = 500

@@ -24,8 +24,9 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from payments.db import Database
 from payments.errors import DomainError, Forbidden, NotFound
 from payments.people import audit
-from payments.people.access import Actor, authenticate_api_key, mandate_scopes
-from payments.people.identity import SessionInfo, authenticate_session, csrf_matches
+from payments.people.access import Actor, authenticate_api_key
+from payments.people.mandates import mandate_scopes
+from payments.people.sessions import SessionInfo, authenticate_session, csrf_matches
 from payments.reporting.wallet_views import charge_parties, wallet_owner
 from wallet_api.signin.cookies import CSRF_HEADER, session_cookie_name
 

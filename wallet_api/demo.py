@@ -22,8 +22,9 @@ from payments.db import Database
 from payments.ledger.periods import current_period, first_day
 from payments.marketplace import providers
 from payments.models import Client, Organizer, Principal, Provider, Wallet
-from payments.people.access import Actor, create_api_key, grant_mandate
-from payments.people.identity import create_invite
+from payments.people.access import Actor, create_api_key
+from payments.people.invites import create_invite
+from payments.people.mandates import grant_mandate
 from payments.uow import UnitOfWork
 from wallet_api.migrate import schema_state, upgrade
 

@@ -64,7 +64,7 @@ from payments.models import (
     ProviderProfile,
     ServiceCategory,
 )
-from payments.people.identity import NewCredential, add_first_passkey
+from payments.people.passkeys import NewCredential, add_first_passkey
 from payments.people.phones import to_e164
 from payments.uow import UnitOfWork
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.clock import utcnow
 from payments.db import Database
@@ -34,3 +35,25 @@ async def record(
             )
         )
         await uow.commit()
+
+
+def add(
+    session: AsyncSession,
+    action: str,
+    *,
+    actor_id: uuid.UUID | None,
+    organizer_id: uuid.UUID | None,
+    subject_client_id: uuid.UUID | None = None,
+    detail: str | None = None,
+) -> None:
+    """Append one audit event to the caller's transaction (it commits with the change)."""
+    session.add(
+        AuditEvent(
+            action=action,
+            actor_id=actor_id,
+            organizer_id=organizer_id,
+            subject_client_id=subject_client_id,
+            detail=detail,
+            created_at=utcnow(),
+        )
+    )

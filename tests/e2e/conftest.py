@@ -27,7 +27,8 @@ from notifications.push import generate_vapid_keys
 from payments.budgets import catalogue
 from payments.db import create_database
 from payments.models import Organizer
-from payments.people.access import create_api_key, grant_mandate
+from payments.people.access import create_api_key
+from payments.people.mandates import grant_mandate
 from payments.uow import UnitOfWork
 from tests.conftest import need
 from tests.factories import seed_world

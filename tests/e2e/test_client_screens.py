@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from notifications.rules import KNOWN_TYPES
-from payments.people.access import SCOPES
+from payments.people.mandates import SCOPES
 from tests.e2e.conftest import Seeded
 from tests.e2e.helpers import assert_accessible, call_api, screenshot, sign_in_with_key
 from tests.e2e.test_layout_and_size import no_horizontal_scroll

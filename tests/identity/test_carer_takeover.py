@@ -21,9 +21,11 @@ from sqlalchemy import func, select
 
 from notifications.models import PushSubscription
 from payments.budgets import catalogue
+from payments.clock import utcnow
 from payments.marketplace import providers
 from payments.models import AuditEvent, Invite, Passkey, PaymentToken, Principal, ProviderOwner
-from payments.people import identity
+from payments.people import invites
+from payments.people.secrets import hash_secret
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for
 from tests.identity.conftest import (
@@ -128,14 +130,14 @@ async def test_invite_a_client_issued_for_an_existing_carer_is_refused_at_redemp
     """An invite that a client issued for an existing carer before the fix (such invites live
     for 7 days) is worthless: redeeming it would hand the carer's account to the client."""
     s = await scene(db, county, browser_factory)
-    code = identity.new_code()
+    code = invites.new_code()
     async with UnitOfWork(db) as uow:
-        now = identity.utcnow()
+        now = utcnow()
         uow.session.add(
             Invite(
                 organizer_id=county.organizer_id,
                 principal_id=s.carer.principal_id,
-                code_hash=identity.hash_secret(code),
+                code_hash=hash_secret(code),
                 created_by=s.client.principal_id,
                 created_at=now,
                 expires_at=now + timedelta(days=7),
@@ -281,7 +283,7 @@ async def test_staff_reissue_is_audited_and_revokes_passkeys_sessions_api_keys_a
                         endpoint=f"https://push.example.org/{who}/{i}",
                         p256dh="p",
                         auth="a",
-                        created_at=identity.utcnow(),
+                        created_at=utcnow(),
                     )
                 )
         await uow.commit()
@@ -367,10 +369,10 @@ async def test_only_the_persons_staff_may_reissue(db, county: County, browser_fa
 
 
 def test_push_subscription_reference_matches_the_notifications_table():
-    """``payments.people.identity`` deletes a lost phone's push subscriptions through a lightweight
+    """``payments.people.invites`` deletes a lost phone's push subscriptions through a lightweight
     reference (it may not import ``notifications``); a renamed table or column must fail here,
     not silently leave the old phone subscribed."""
-    reference = identity.PUSH_SUBSCRIPTIONS
+    reference = invites.PUSH_SUBSCRIPTIONS
     real = PushSubscription.__table__
     assert reference.name == real.name
     assert set(reference.c.keys()) <= set(real.c.keys())

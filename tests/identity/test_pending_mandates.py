@@ -17,7 +17,7 @@ from notifications.rules import followers_of
 from notifications.stream import Access
 from payments.budgets import catalogue
 from payments.models import AuditEvent, Mandate
-from payments.people import access
+from payments.people import access, mandates
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for
 from tests.identity.conftest import (
@@ -121,7 +121,7 @@ async def test_pending_mandate_grants_no_access(db, county: County, browser_fact
         principal_id=s.carer.principal_id, organizer_id=county.organizer_id, role="carer",
         display_name="Matti Virtanen",
     )  # fmt: skip
-    assert await access.mandate_scopes(db, s.carer.principal_id, w) == frozenset()
+    assert await mandates.mandate_scopes(db, s.carer.principal_id, w) == frozenset()
     assert (await Access.load(db, actor)).wallets == {s.eino_wallet_id}
     async with UnitOfWork(db, readonly=True) as uow:
         followers = await followers_of(uow.session, {w})

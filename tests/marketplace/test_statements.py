@@ -35,7 +35,7 @@ from payments.models import (
     Transfer,
 )
 from payments.outbox import STATEMENT_READY
-from payments.people.access import grant_mandate
+from payments.people.mandates import grant_mandate
 from payments.reporting import statements
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for, seed_world

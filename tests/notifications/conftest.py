@@ -11,7 +11,7 @@ import pytest
 from notifications.push import generate_vapid_keys
 from payments.budgets import catalogue
 from payments.db import Database
-from payments.people.access import grant_mandate
+from payments.people.mandates import grant_mandate
 from tests.factories import World, api_key_for, seed_world
 from tests.notifications.helpers import mark_all_delivered, serve, settings_for
 from tests.notifications.push_service import Device, PushService

@@ -29,7 +29,7 @@ from litestar.testing import AsyncTestClient
 
 from payments.budgets import catalogue
 from payments.db import Database
-from payments.people.access import grant_mandate
+from payments.people.mandates import grant_mandate
 from tests.factories import api_key_for, seed_world
 from tests.reliability.bounds import LONG, LONG_TIMEOUT, pick
 from tests.servers import WALLET, Server

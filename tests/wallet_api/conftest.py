@@ -20,7 +20,7 @@ from payments.models import (
     Refund,
     Transfer,
 )
-from payments.people.access import grant_mandate
+from payments.people.mandates import grant_mandate
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for, seed_world
 from wallet_api.app import create_app

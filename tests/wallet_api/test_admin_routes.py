@@ -17,7 +17,7 @@ from payments.db import Database
 from payments.ledger.periods import first_day, next_period
 from payments.models import AuditEvent
 from payments.people.access import Actor
-from payments.people.identity import create_invite
+from payments.people.invites import create_invite
 from payments.uow import UnitOfWork
 from tests.factories import World, add_client_with_decision
 from tests.wallet_api.conftest import Keys, auth

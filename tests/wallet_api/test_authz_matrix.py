@@ -39,8 +39,9 @@ from payments.db import Database
 from payments.ledger.periods import HELSINKI
 from payments.marketplace import providers, settlements
 from payments.models import ProviderOwner
-from payments.people import access
-from payments.people.access import authenticate_api_key, grant_mandate
+from payments.people import mandates
+from payments.people.access import authenticate_api_key
+from payments.people.mandates import grant_mandate
 from payments.people.phones import to_e164
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for, seed_world, set_provider_status, trust_provider
@@ -385,7 +386,7 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
     }
     client_actor = await authenticate_api_key(db, keys[CLIENT])
     assert client_actor is not None
-    await access.revoke_mandate(db, client_actor, client_id=w.client_id, carer_id=carer_revoked)
+    await mandates.revoke_mandate(db, client_actor, client_id=w.client_id, carer_id=carer_revoked)
 
     one_hour = [ChargeLineInput("siivous", Decimal(1), 3500)]
     charge = await capture_charge(

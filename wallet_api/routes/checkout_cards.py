@@ -12,7 +12,8 @@ from litestar import Controller, Request, delete, get, post, put
 from payments.checkout import cards, trust
 from payments.db import Database
 from payments.errors import Forbidden, NotFound
-from payments.people.access import Actor, mandate_scopes
+from payments.people.access import Actor
+from payments.people.mandates import mandate_scopes
 from payments.reporting.wallet_views import wallet_owner
 from wallet_api import checkout_schemas as cs
 from wallet_api import qr

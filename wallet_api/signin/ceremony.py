@@ -32,7 +32,8 @@ from webauthn.helpers.structs import (
 )
 
 from payments.errors import DomainError
-from payments.people.identity import ChallengeInvalid, NewCredential
+from payments.people.challenges import ChallengeInvalid
+from payments.people.passkeys import NewCredential
 from wallet_api.settings import Settings
 
 ALGORITHMS = [COSEAlgorithmIdentifier.ECDSA_SHA_256, COSEAlgorithmIdentifier.EDDSA,

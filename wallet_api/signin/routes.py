@@ -22,15 +22,21 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError, InvalidInput
 from payments.marketplace import directory, providers
-from payments.people import access, audit, audit_views, identity, ratelimits
-from payments.people.access import Actor
-from payments.people.identity import (
-    ChallengeInvalid,
-    IssuedInvite,
-    NewSession,
-    PasskeyUnknown,
-    SessionInfo,
+from payments.people import (
+    audit,
+    audit_views,
+    challenges,
+    invites,
+    mandates,
+    passkeys,
+    ratelimits,
+    sessions,
 )
+from payments.people.access import Actor
+from payments.people.challenges import ChallengeInvalid
+from payments.people.invites import IssuedInvite
+from payments.people.passkeys import PasskeyUnknown
+from payments.people.sessions import NewSession, SessionInfo
 from wallet_api import marketplace_schemas as ms
 from wallet_api.auth import roles, session_of, signed_in
 from wallet_api.problems import language_of
@@ -80,7 +86,7 @@ def _qr_svg(data: str) -> str:
 
 
 def invite_out(settings: Settings, issued: IssuedInvite) -> s.InviteIssued:
-    code = identity.format_code(issued.code)
+    code = invites.format_code(issued.code)
     # The code travels in the fragment, so it never reaches a server's access log.
     link = f"{settings.origin}/join#{code}"
     return s.InviteIssued(
@@ -112,7 +118,7 @@ async def _start_ceremony(
         window_s=settings.rate_window_s,
     )
     nonce = secrets.token_urlsafe(32)
-    await identity.save_challenge(
+    await challenges.save_challenge(
         db,
         binding=nonce,
         purpose=purpose,
@@ -127,12 +133,12 @@ async def _start_ceremony(
 
 async def _take(
     request: Request[Any, Any, Any], db: Database, purpose: str, credential: dict[str, Any]
-) -> identity.TakenChallenge:
+) -> challenges.TakenChallenge:
     settings = _settings(request)
     nonce = request.cookies.get(ceremony_cookie_name(settings))
     if not nonce:
         raise ChallengeInvalid("Start again: this browser has no sign-in step under way")
-    return await identity.take_challenge(
+    return await challenges.take_challenge(
         db, binding=nonce, purpose=purpose, challenge=ceremony.challenge_of(credential)
     )
 
@@ -161,9 +167,9 @@ def _signed_in_response(
 
 
 async def _start_session(
-    settings: Settings, db: Database, passkey: identity.StoredPasskey, sign_count: int, how: str
+    settings: Settings, db: Database, passkey: passkeys.StoredPasskey, sign_count: int, how: str
 ) -> NewSession:
-    return await identity.sign_in(
+    return await sessions.sign_in(
         db,
         passkey=passkey,
         new_sign_count=sign_count,
@@ -203,10 +209,10 @@ class SignInController(Controller):
             limit=settings.rate_signin_failures,
             window_s=settings.rate_window_s,
         )
-        passkey: identity.StoredPasskey | None = None
+        passkey: passkeys.StoredPasskey | None = None
         try:
             taken = await _take(request, db, "authenticate", data.credential)
-            passkey = await identity.find_passkey(db, ceremony.credential_id_of(data.credential))
+            passkey = await passkeys.find_passkey(db, ceremony.credential_id_of(data.credential))
             handle = ceremony.user_handle_of(data.credential)
             if handle is not None and handle != ceremony.user_handle(passkey.principal_id):
                 raise PasskeyUnknown("The passkey does not belong to this account")
@@ -241,7 +247,7 @@ class SignInController(Controller):
         settings = _settings(request)
         info = session_of(request)
         if info is not None:
-            await identity.end_session(db, info.session_id, actor)
+            await sessions.end_session(db, info.session_id, actor)
         return Response(
             None, status_code=204, cookies=[expired_cookie(settings, session_cookie_name(settings))]
         )
@@ -266,10 +272,10 @@ class InviteRedeemController(Controller):
             window_s=settings.rate_window_s,
         )
         try:
-            info = await identity.lookup_invite(db, data.code)
+            info = await invites.lookup_invite(db, data.code)
             actor: Actor | None = request.scope.get("user")
             if actor is not None and actor.principal_id != info.principal_id:
-                raise identity.InviteWrongPerson()
+                raise invites.InviteWrongPerson()
         except DomainError as exc:
             await audit.record(
                 db,
@@ -315,17 +321,17 @@ class InviteRedeemController(Controller):
         assert taken.principal_id is not None and taken.invite_id is not None
         actor: Actor | None = request.scope.get("user")
         if actor is not None and actor.principal_id != taken.principal_id:
-            raise identity.InviteWrongPerson()
+            raise invites.InviteWrongPerson()
         cred = ceremony.verify_registration(
             settings,
             data.credential,
             challenge=taken.challenge,
             name=data.passkey_name or "Passkey",
         )
-        passkey_id = await identity.redeem_invite(
+        passkey_id = await passkeys.redeem_invite(
             db, invite_id=taken.invite_id, principal_id=taken.principal_id, credential=cred
         )
-        stored = identity.StoredPasskey(
+        stored = passkeys.StoredPasskey(
             passkey_id, taken.principal_id, cred.public_key, cred.sign_count
         )
         new = await _start_session(settings, db, stored, cred.sign_count, "invite")
@@ -401,7 +407,7 @@ class ProviderApplyController(Controller):
             ).to_domain(),
             owner=providers.ApplicationOwner(principal_id=principal_id, credential=cred),
         )
-        stored = await identity.find_passkey(db, cred.credential_id)
+        stored = await passkeys.find_passkey(db, cred.credential_id)
         new = await _start_session(settings, db, stored, cred.sign_count, "provider application")
         return _signed_in_response(settings, new, status=201, provider_id=applied.provider_id)
 
@@ -426,7 +432,7 @@ class PasskeyController(Controller):
                 last_used_at=p.last_used_at,
                 backed_up=p.backed_up,
             )
-            for p in await identity.list_passkeys(db, actor.principal_id)
+            for p in await passkeys.list_passkeys(db, actor.principal_id)
         ]
 
     @post("/api/me/passkeys/options", guards=SIGNED_IN, status_code=200)
@@ -444,7 +450,7 @@ class PasskeyController(Controller):
             user_name=actor.display_name,
             display_name=actor.display_name,
         )
-        await identity.save_challenge(
+        await challenges.save_challenge(
             db,
             binding=f"session:{info.session_id}",
             purpose="add",
@@ -462,7 +468,7 @@ class PasskeyController(Controller):
         info = session_of(request)
         if info is None:
             raise InvalidInput("Adding a passkey needs a signed-in session", slug="session-needed")
-        taken = await identity.take_challenge(
+        taken = await challenges.take_challenge(
             db,
             binding=f"session:{info.session_id}",
             purpose="add",
@@ -474,8 +480,8 @@ class PasskeyController(Controller):
             challenge=taken.challenge,
             name=data.passkey_name or "Passkey",
         )
-        passkey_id = await identity.add_passkey(db, actor, cred)
-        mine = {p.id: p for p in await identity.list_passkeys(db, actor.principal_id)}
+        passkey_id = await passkeys.add_passkey(db, actor, cred)
+        mine = {p.id: p for p in await passkeys.list_passkeys(db, actor.principal_id)}
         p = mine[passkey_id]
         return s.PasskeyOut(
             id=p.id,
@@ -492,10 +498,10 @@ class PasskeyController(Controller):
             key_id = uuid.UUID(passkey_id)
         except ValueError as exc:
             raise InvalidInput("Not a passkey id") from exc
-        await identity.remove_passkey(db, actor, key_id)
+        await passkeys.remove_passkey(db, actor, key_id)
 
 
-def _mandate_out(v: access.MandateView) -> s.MandateOut:
+def _mandate_out(v: mandates.MandateView) -> s.MandateOut:
     return s.MandateOut(
         carer_id=v.carer_id,
         carer_name=v.carer_name,
@@ -532,7 +538,7 @@ class PeopleController(Controller):
         client or carer, a provider's owner for their staff. Audited. With
         ``revoke_passkeys`` (lost phone) the old passkeys, sessions, API keys and push
         subscriptions stop at once."""
-        issued = await identity.create_invite(
+        issued = await invites.create_invite(
             db,
             actor,
             principal_id=data.principal_id,
@@ -552,7 +558,7 @@ class PeopleController(Controller):
         actor: Actor,
     ) -> s.InviteIssued:
         """Add a new carer with a mandate (scopes, optional end date) and get their invite."""
-        issued = await identity.invite_carer(
+        issued = await invites.invite_carer(
             db,
             actor,
             client_id=client_id,
@@ -568,7 +574,7 @@ class PeopleController(Controller):
         self, request: Request[Any, Any, Any], data: s.StaffInvite, db: Database, actor: Actor
     ) -> s.InviteIssued:
         """A provider's owner adds a staff member and gets their invite."""
-        issued = await identity.invite_staff(
+        issued = await invites.invite_staff(
             db, actor, display_name=data.display_name, owner=data.owner, validity=_validity(request)
         )
         return invite_out(_settings(request), issued)
@@ -578,7 +584,7 @@ class PeopleController(Controller):
         self, client_id: uuid.UUID, db: Database, actor: Actor
     ) -> list[s.MandateOut]:
         """The carers who hold (or held) a mandate over this client."""
-        views = await access.list_mandates(db, actor, client_id=client_id)
+        views = await mandates.list_mandates(db, actor, client_id=client_id)
         return [_mandate_out(v) for v in views]
 
     @put("/api/clients/{client_id:uuid}/mandates", guards=[CLIENT_OR_CM])
@@ -588,7 +594,7 @@ class PeopleController(Controller):
         """Grant a carer a mandate, or change its scopes and end date. A case manager's grant
         is in force at once; the client's to an existing carer comes back ``pending``: it
         grants nothing until that carer accepts it."""
-        await access.set_mandate(
+        await mandates.set_mandate(
             db,
             actor,
             client_id=client_id,
@@ -596,7 +602,7 @@ class PeopleController(Controller):
             scopes=data.scopes,
             valid_until=data.valid_until,
         )
-        views = await access.list_mandates(db, actor, client_id=client_id)
+        views = await mandates.list_mandates(db, actor, client_id=client_id)
         return [_mandate_out(v) for v in views]
 
     @delete("/api/clients/{client_id:uuid}/mandates", guards=[CLIENT_OR_CM], status_code=204)
@@ -604,31 +610,31 @@ class PeopleController(Controller):
         self, client_id: uuid.UUID, carer_id: uuid.UUID, db: Database, actor: Actor
     ) -> None:
         """Revoke a carer's mandate (``?carer_id=``) at once."""
-        await access.revoke_mandate(db, actor, client_id=client_id, carer_id=carer_id)
+        await mandates.revoke_mandate(db, actor, client_id=client_id, carer_id=carer_id)
 
     @get("/api/me/mandates", guards=[CARER])
     async def my_mandates(self, db: Database, actor: Actor) -> list[s.MandateOut]:
         """A carer's live mandates: the clients they can switch between."""
-        views = await access.list_mandates(db, actor, include_ended=False)
+        views = await mandates.list_mandates(db, actor, include_ended=False)
         return [_mandate_out(v) for v in views]
 
     @get("/api/me/mandates/pending", guards=[CARER])
     async def pending_mandates(self, db: Database, actor: Actor) -> list[s.MandateOut]:
         """Mandates that clients ask this carer to take on: who asks, which scopes, until
         when. They grant nothing until accepted."""
-        return [_mandate_out(v) for v in await access.pending_mandates(db, actor)]
+        return [_mandate_out(v) for v in await mandates.pending_mandates(db, actor)]
 
     @post("/api/me/mandates/{client_id:uuid}/accept", guards=[CARER], status_code=200)
     async def accept_mandate(
         self, client_id: uuid.UUID, db: Database, actor: Actor
     ) -> s.MandateOut:
         """Accept a client's waiting mandate; its scopes apply from now on. Audited."""
-        return _mandate_out(await access.accept_mandate(db, actor, client_id))
+        return _mandate_out(await mandates.accept_mandate(db, actor, client_id))
 
     @post("/api/me/mandates/{client_id:uuid}/decline", guards=[CARER], status_code=204)
     async def decline_mandate(self, client_id: uuid.UUID, db: Database, actor: Actor) -> None:
         """Decline a client's waiting mandate; the client sees it as declined. Audited."""
-        await access.decline_mandate(db, actor, client_id)
+        await mandates.decline_mandate(db, actor, client_id)
 
     @get("/api/clients/{client_id:uuid}/views", guards=[roles("client", "carer")])
     async def who_looked(

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from payments.checkout_models import Hold, PaymentRequest, QrCard
 from payments.cursors import decode_cursor, encode_cursor
 from payments.db import Database
 from payments.errors import NotFound
+from payments.marketplace_models import Settlement
 from payments.models import (
     ENVELOPE,
     Account,
@@ -34,6 +36,32 @@ from payments.periods import current_period, next_period, period_start_utc
 from payments.uow import UnitOfWork
 
 MAX_PAGE = 100
+
+
+# Every kind of row a request can name by id, and the column that says whose it is.
+OwnedKind = Literal[
+    "wallet", "client", "provider", "charge", "hold", "payment_request", "card", "settlement"
+]
+_ORGANIZER_OF = {
+    "wallet": (Wallet.id, Wallet.organizer_id),
+    "client": (Client.id, Client.organizer_id),
+    "provider": (Provider.id, Provider.organizer_id),
+    "charge": (Charge.id, Charge.organizer_id),
+    "hold": (Hold.id, Hold.organizer_id),
+    "payment_request": (PaymentRequest.id, PaymentRequest.organizer_id),
+    "card": (QrCard.id, QrCard.organizer_id),
+    "settlement": (Settlement.id, Settlement.organizer_id),
+}
+
+
+async def organizer_of(db: Database, kind: OwnedKind, row_id: uuid.UUID) -> uuid.UUID | None:
+    """The organizer a wallet, client, provider, charge, hold, payment request, card or
+    settlement belongs to, or None if there is no such row. For authorization: another
+    organizer's rows are, to a caller, rows that do not exist."""
+    key, organizer = _ORGANIZER_OF[kind]
+    async with UnitOfWork(db, readonly=True) as uow:
+        found = (await uow.session.execute(select(organizer).where(key == row_id))).first()
+    return None if found is None else found[0]
 
 
 async def wallet_owner(db: Database, wallet_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID] | None:

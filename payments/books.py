@@ -1,12 +1,15 @@
 """Prove the books (money rule 7).
 
 * every transfer balances: one debit and one credit of the same positive amount, between two
-  distinct accounts of the same organizer, and all balances together sum to zero;
+  distinct accounts of the same organizer (one row holds both sides, so all balances together
+  sum to zero by construction: there is nothing to check there);
 * every stored balance (envelopes, holds) equals its credits minus its debits;
 * no envelope or hold is negative;
 * for every envelope and period: opening + funded - spent + refunded - expired = closing, no
-  closing is negative, and a closed month keeps no more than its carry-over allowance;
-* every charge's transfers equal its total, and its refunds equal its refunded amount;
+  closing is negative, and a closed month keeps no more than its carry-over allowance (the
+  cap of a ``capped`` decision still valid after that month, as funding allows; else 0);
+* every charge's transfers equal its total, and its refunds equal its refunded amount; every
+  charge and refund transfer belongs to a charge;
 * every settlement's amount equals its lines and its transfer; no transfer is in two
   settlements (``payments.settlements.check_settlements``);
 * every hold account holds exactly its open holds, and every captured hold's amount is what
@@ -25,6 +28,7 @@ from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import aliased
 
 from payments.db import Database
+from payments.ledger.periods import last_day
 from payments.marketplace.settlements import check_settlements
 from payments.models import (
     ENVELOPE,
@@ -43,6 +47,8 @@ from payments.reporting.reports import month_rows
 from payments.uow import UnitOfWork
 
 MAX_REPORTED = 50
+REFUND_KINDS = ("refund", "refund_closed")
+CHARGE_KINDS = ("charge", *REFUND_KINDS)
 
 
 @dataclass
@@ -122,8 +128,6 @@ async def check_books(db: Database) -> CheckReport:
                 )
             ).all()
         )
-        if sum(sums.values()) != 0:
-            report.add(f"all account balances together sum to {sum(sums.values())}, not 0")
         accounts = (await s.execute(select(Account.id, Account.kind, Account.balance_cents))).all()
         report.accounts = len(accounts)
         for acc_id, kind, stored in accounts:
@@ -150,7 +154,7 @@ async def check_books(db: Database) -> CheckReport:
                 ),
                 func.sum(
                     case(
-                        (Transfer.kind.in_(("refund", "refund_closed")), Transfer.amount_cents),
+                        (Transfer.kind.in_(REFUND_KINDS), Transfer.amount_cents),
                         else_=0,
                     )
                 ).label("refunded"),
@@ -181,6 +185,20 @@ async def check_books(db: Database) -> CheckReport:
                 f"charge {cid}: total {total} vs transfers {charged}; "
                 f"refunded {refunded_stored} vs transfers {refunded}"
             )
+        # ... and no money leaves an envelope as a charge, or comes back as a refund, without
+        # the charge it belongs to (the query above starts from the charges, so it cannot
+        # see such a transfer).
+        orphans = (
+            await s.execute(
+                select(Transfer.id, Transfer.kind)
+                .outerjoin(Charge, Charge.id == Transfer.charge_id)
+                .where(Transfer.kind.in_(CHARGE_KINDS), Charge.id.is_(None))
+                .order_by(Transfer.id)
+                .limit(MAX_REPORTED)
+            )
+        ).all()
+        for tid, kind in orphans:
+            report.add(f"{kind} transfer {tid} belongs to no charge")
 
         # 6. Settlements equal their lines and their transfer; no transfer in two settlements.
         await check_settlements(s, report.add)
@@ -260,8 +278,8 @@ async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:
         )
     ).all()
     envelopes = {
-        int(acc_id): (expired_period, balance, carry_policy, cap)
-        for acc_id, expired_period, balance, carry_policy, cap in (
+        int(acc_id): (expired_period, balance, carry_policy, cap, valid_to)
+        for acc_id, expired_period, balance, carry_policy, cap, valid_to in (
             await s.execute(
                 select(
                     Account.id,
@@ -269,6 +287,7 @@ async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:
                     Account.balance_cents,
                     Decision.carry_over,
                     Decision.carry_over_cap_cents,
+                    Decision.valid_to,
                 )
                 .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
                 .join(Decision, Decision.id == DecisionLine.decision_id)
@@ -292,7 +311,9 @@ async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:
         else:
             totals.other += amount
     for acc_id, per_period in flows.items():
-        expired_period, balance, policy, cap = envelopes.get(acc_id, (None, 0, "none", 0))
+        expired_period, balance, policy, cap, valid_to = envelopes.get(
+            acc_id, (None, 0, "none", 0, None)
+        )
         closing = 0
         for period in sorted(per_period):
             t = per_period[period]
@@ -308,7 +329,10 @@ async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:
             agg.closing += closing
             if closing < 0:
                 report.add(f"envelope {acc_id} closes {period} negative: {closing}")
-            allowance = int(cap or 0) if policy == "capped" else 0
+            # Funding carries the cap over only for a decision still valid in the month it
+            # funds (payments.funding), so never past the decision's end.
+            carries = policy == "capped" and (valid_to is None or valid_to > last_day(period))
+            allowance = int(cap or 0) if carries else 0
             if expired_period is not None and period <= expired_period and closing > allowance:
                 report.add(
                     f"envelope {acc_id} kept {closing} after {period} closed "

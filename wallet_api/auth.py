@@ -13,7 +13,7 @@ checks that every other route has a guard.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -27,10 +27,10 @@ from payments.people import audit
 from payments.people.access import Actor, authenticate_api_key
 from payments.people.mandates import mandate_scopes
 from payments.people.sessions import SessionInfo, authenticate_session, csrf_matches
-from payments.reporting.wallet_views import charge_parties, wallet_owner
+from payments.reporting.wallet_views import OwnedKind, charge_parties, organizer_of, wallet_owner
 from wallet_api.signin.cookies import CSRF_HEADER, session_cookie_name
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -100,13 +100,52 @@ def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandle
         raise NotAuthorizedException("Sign in or send an API key")
 
 
-def roles(*allowed: str) -> Guard:
-    """A guard that admits only the given roles (and refuses anonymous callers with 401)."""
+# Path parameters that name a row of some organizer (``payments.queries.organizer_of``).
+# tests/wallet_api/test_authz_matrix.py checks that every other path parameter is not an id.
+PATH_IDS: dict[str, OwnedKind] = {
+    "wallet_id": "wallet",
+    "client_id": "client",
+    "provider_id": "provider",
+    "charge_id": "charge",
+    "hold_id": "hold",
+    "request_id": "payment_request",
+    "card_id": "card",
+    "settlement_id": "settlement",
+}
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+
+async def hide_other_organizers(
+    connection: ASGIConnection[Any, Any, Any, Any], actor: Actor
+) -> None:
+    """404 if the path names a row that is not in the actor's organizer (or nowhere): to
+    another organizer's people, its ids do not exist, so a refusal must not tell them that
+    they do. Ownership checks do the same for the roles a route admits."""
+    db: Database = connection.app.state.db
+    for name, value in connection.path_params.items():
+        kind = PATH_IDS.get(name)
+        if kind is None:
+            continue
+        try:
+            row_id = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+        except ValueError as exc:
+            raise NotFound("Not found") from exc
+        if await organizer_of(db, kind, row_id) != actor.organizer_id:
+            raise NotFound("Not found")
+
+
+def roles(*allowed: str) -> Guard:
+    """A guard that admits only the given roles (and refuses anonymous callers with 401).
+
+    A role it refuses gets 403, unless the path names a row of another organizer (or none):
+    then 404, the answer an id that does not exist gets."""
+
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
         signed_in(connection, handler)
         actor: Actor = connection.scope["user"]
         if actor.role not in allowed:
+            await hide_other_organizers(connection, actor)
             raise PermissionDeniedException(
                 f"This needs the role {' or '.join(allowed)}; you are {actor.role}"
             )
@@ -115,18 +154,29 @@ def roles(*allowed: str) -> Guard:
     return guard
 
 
+async def wallet_in_organizer(
+    db: Database, actor: Actor, wallet_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """(organizer, client) of a wallet of the actor's organizer; any other wallet, like one
+    that does not exist, is ``not-found``. Every wallet ownership check starts here, so
+    another organizer's people never learn which wallet ids exist."""
+    owner = await wallet_owner(db, wallet_id)
+    if owner is None or owner[0] != actor.organizer_id:
+        raise NotFound("No such wallet")
+    return owner
+
+
 async def ensure_wallet_visible(
     db: Database, actor: Actor, wallet_id: uuid.UUID
 ) -> tuple[uuid.UUID, uuid.UUID]:
     """A client sees their own wallet, a carer one they hold ``view`` for, a case manager
-    those of their organizer. Providers see no wallets. Returns (organizer, client)."""
-    owner = await wallet_owner(db, wallet_id)
-    if owner is None:
-        raise NotFound("No such wallet")
-    organizer_id, client_id = owner
+    those of their organizer. Providers see no wallets. Returns (organizer, client).
+    Another organizer's wallet is ``not-found``; one's own organizer's, ``forbidden``."""
+    owner = await wallet_in_organizer(db, actor, wallet_id)
+    _organizer_id, client_id = owner
     if actor.role == "client" and actor.client_id == client_id:
         return owner
-    if actor.role == "case_manager" and actor.organizer_id == organizer_id:
+    if actor.role == "case_manager":
         return owner
     if actor.role == "carer" and "view" in await mandate_scopes(db, actor.principal_id, wallet_id):
         return owner
@@ -151,7 +201,7 @@ async def read_wallet(db: Database, actor: Actor, wallet_id: uuid.UUID, action: 
 
 async def ensure_charge_visible(db: Database, actor: Actor, charge_id: uuid.UUID) -> None:
     parties = await charge_parties(db, charge_id)
-    if parties is None:
+    if parties is None or parties[0] != actor.organizer_id:
         raise NotFound("No such charge")
     _organizer_id, provider_id, wallet_id = parties
     if actor.role == "provider":

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +25,12 @@ from payments.models import (
     Decision,
     DecisionLine,
     DecisionLineCategory,
+    Hold,
+    PaymentRequest,
     Provider,
+    QrCard,
     ServiceCategory,
+    Settlement,
     Transfer,
     Wallet,
 )
@@ -34,6 +38,32 @@ from payments.reporting.cursors import decode_cursor, encode_cursor
 from payments.uow import UnitOfWork
 
 MAX_PAGE = 100
+
+
+# Every kind of row a request can name by id, and the column that says whose it is.
+OwnedKind = Literal[
+    "wallet", "client", "provider", "charge", "hold", "payment_request", "card", "settlement"
+]
+_ORGANIZER_OF = {
+    "wallet": (Wallet.id, Wallet.organizer_id),
+    "client": (Client.id, Client.organizer_id),
+    "provider": (Provider.id, Provider.organizer_id),
+    "charge": (Charge.id, Charge.organizer_id),
+    "hold": (Hold.id, Hold.organizer_id),
+    "payment_request": (PaymentRequest.id, PaymentRequest.organizer_id),
+    "card": (QrCard.id, QrCard.organizer_id),
+    "settlement": (Settlement.id, Settlement.organizer_id),
+}
+
+
+async def organizer_of(db: Database, kind: OwnedKind, row_id: uuid.UUID) -> uuid.UUID | None:
+    """The organizer a wallet, client, provider, charge, hold, payment request, card or
+    settlement belongs to, or None if there is no such row. For authorization: another
+    organizer's rows are, to a caller, rows that do not exist."""
+    key, organizer = _ORGANIZER_OF[kind]
+    async with UnitOfWork(db, readonly=True) as uow:
+        found = (await uow.session.execute(select(organizer).where(key == row_id))).first()
+    return None if found is None else found[0]
 
 
 async def wallet_owner(db: Database, wallet_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID] | None:

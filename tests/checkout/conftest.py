@@ -6,9 +6,9 @@ import pytest
 
 from payments.db import Database
 from tests.factories import World, seed_world
-from tests.wallet_api.conftest import client, keys
+from tests.wallet_api.conftest import client, foreign, keys
 
-__all__ = ["client", "keys", "world"]
+__all__ = ["client", "foreign", "keys", "world"]
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ async def test_untrusted_phone_holds_then_client_approves(client, db, world, key
 async def test_carer_with_approve_declines_and_money_returns(client, db, world, keys):
     r = await phone(client, keys.provider)
     url = f"/api/payment-requests/{r.json()['request']['id']}"
-    d = await client.post(url + "/decline", json={}, headers=auth(keys.carer_view))
+    d = await client.post(url + "/decline", json={}, headers=auth(keys.carer_approve))
     assert d.status_code == 200 and d.json()["status"] == "declined", d.text
     assert await balance(db, world) == 30_000
     a = await client.post(
@@ -88,7 +88,9 @@ async def test_trusted_provider_within_caps_captures_at_once(client, db, world, 
     url = f"/api/wallets/{world.wallet_id}/trusted-providers/{world.provider_id}"
     bad = await client.put(url, json={"per_charge_cap_cents": 8000}, headers=auth(keys.provider))
     assert bad.status_code == 403
-    bad = await client.put(url, json={"per_charge_cap_cents": 8000}, headers=auth(keys.carer_view))
+    bad = await client.put(
+        url, json={"per_charge_cap_cents": 8000}, headers=auth(keys.carer_approve)
+    )
     assert bad.status_code == 403  # 'approve' is not 'manage-providers'
     t = await client.put(
         url,

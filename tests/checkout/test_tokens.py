@@ -82,7 +82,7 @@ async def test_expired_foreign_and_unknown_tokens_are_refused(client, db, world,
             f"/api/wallets/{world.wallet_id}/payment-tokens", json={}, headers=auth(who)
         )
         assert r.status_code == 403, r.text
-    assert (await new_token(client, keys.carer_view, world.wallet_id))["code"]
+    assert (await new_token(client, keys.carer_approve, world.wallet_id))["code"]
 
 
 async def test_one_token_two_providers_at_once(client, db, world, keys):

@@ -215,7 +215,7 @@ async def test_approved_request_counts_even_past_the_cap_and_a_declined_one_does
     no = await client.post(
         f"/api/payment-requests/{declined.json()['request']['id']}/decline",
         json={},
-        headers=auth(keys.carer_view),
+        headers=auth(keys.carer_approve),
     )
     assert no.status_code == 200, no.text
     assert await spent(client, keys, world) == 14_000

@@ -29,14 +29,33 @@ from wallet_api.settings import Settings
 
 @dataclass
 class Keys:
+    """API keys of the seeded county's people. Carers hold one set of scopes each over the
+    client, granted in force at once (as a case manager's grant is): so a route that takes
+    ``view`` for ``approve`` or ``manage-providers`` is caught by ``carer_view``."""
+
     provider: str
     other_provider: str
     client: str
     case_manager: str
-    carer_view: str
-    carer_none: str
+    carer_view: str  # view only
+    carer_approve: str  # view + approve
+    carer_providers: str  # view + manage-providers
+    carer_none: str  # no mandate
     foreign_case_manager: str
     other_client: str
+
+
+@dataclass
+class Foreign:
+    """Another organizer's people, each with every right there is in their own county: a client
+    with a funded wallet, a carer holding all scopes over that client, an approved provider (for
+    'siivous' too) that the client trusts, and a case manager."""
+
+    world: World
+    client: str
+    carer: str
+    provider: str
+    case_manager: str
 
 
 def auth(key: str, **extra: str) -> dict[str, str]:
@@ -61,10 +80,17 @@ async def world(db: Database) -> World:
 
 @pytest.fixture
 async def keys(db: Database, world: World) -> Keys:
-    carer = await catalogue.create_principal(
-        db, organizer_id=world.organizer_id, role="carer", display_name="Matti"
-    )
-    await grant_mandate(db, carer_id=carer, client_id=world.client_id, scopes=("view", "approve"))
+    carers = {}
+    for name, scopes in (
+        ("Katsoja", ("view",)),
+        ("Matti", ("view", "approve")),
+        ("Hoitaja", ("view", "manage-providers")),
+    ):
+        carer = await catalogue.create_principal(
+            db, organizer_id=world.organizer_id, role="carer", display_name=name
+        )
+        await grant_mandate(db, carer_id=carer, client_id=world.client_id, scopes=scopes)
+        carers[scopes[-1]] = await api_key_for(db, carer)
     carer_none = await catalogue.create_principal(
         db, organizer_id=world.organizer_id, role="carer", display_name="Outsider"
     )
@@ -80,10 +106,34 @@ async def keys(db: Database, world: World) -> Keys:
         other_provider=await api_key_for(db, world.other_provider_principal),
         client=await api_key_for(db, world.client_principal),
         case_manager=await api_key_for(db, world.case_manager),
-        carer_view=await api_key_for(db, carer),
+        carer_view=carers["view"],
+        carer_approve=carers["approve"],
+        carer_providers=carers["manage-providers"],
         carer_none=await api_key_for(db, carer_none),
         foreign_case_manager=await api_key_for(db, foreign_cm),
         other_client=await api_key_for(db, other_client.principal_id),
+    )
+
+
+@pytest.fixture
+async def foreign(db: Database, world: World) -> Foreign:
+    """A second organizer beside ``world``, seeded the same way."""
+    other = await seed_world(db, phone="040 765 4321")
+    carer = await catalogue.create_principal(
+        db, organizer_id=other.organizer_id, role="carer", display_name="Vieras"
+    )
+    await grant_mandate(
+        db,
+        carer_id=carer,
+        client_id=other.client_id,
+        scopes=("view", "approve", "manage-providers"),
+    )
+    return Foreign(
+        world=other,
+        client=await api_key_for(db, other.client_principal),
+        carer=await api_key_for(db, carer),
+        provider=await api_key_for(db, other.provider_principal),
+        case_manager=await api_key_for(db, other.case_manager),
     )
 
 

@@ -1,5 +1,5 @@
 """API keys are checked against the database once and then trusted by the process for a few
-seconds (``payments.access.API_KEYS``). Revocation: at once in the revoking process, within the
+seconds (``payments.people.access.API_KEYS``). Revocation: at once in the revoking process, within the
 cache's time in any other."""
 
 from __future__ import annotations

@@ -10,7 +10,15 @@ to the seeded client and provider:
 - an allowed caller must get past authorization: not 401/403 and not 5xx (a 4xx for the
   deliberately useless body is fine);
 - anonymous gets 401, every other refused caller 403 or 404 (ownership may hide a resource);
-  never 2xx, never 5xx; always problem+json.
+  never 2xx, never 5xx; always problem+json;
+- a caller of **another organizer** gets exactly 404 ``not-found`` on every route whose path
+  names a resource of the first organizer, whatever their role: they must not learn that the
+  id exists. On the other routes they get the same answer as for ids that exist nowhere
+  (``test_foreign_callers_learn_nothing_from_real_ids``).
+
+Carers come in every scope: none, ``view`` only, ``view`` + ``approve``, ``view`` +
+``manage-providers``, and revoked. So a route that accepts ``view`` where it needs ``approve``
+or ``manage-providers`` fails here.
 
 Bodies are chosen so that a refused caller reaches the ownership/approval check (they are
 valid in shape) while an allowed caller changes nothing that later rows depend on: charges
@@ -21,6 +29,7 @@ approve, revoke, issue a new card) come late in ``TABLE``, which is also the wal
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Callable
@@ -46,44 +55,65 @@ from payments.people.phones import to_e164
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for, seed_world, set_provider_status, trust_provider
 from wallet_api.app import create_app
+from wallet_api.auth import PATH_IDS
 from wallet_api.settings import Settings
 
 # --- caller kinds ----------------------------------------------------------------------------
 ANON = "anonymous"
 CLIENT = "client"  # owns the wallet, the charge's wallet, the card, the payment request
 OTHER_CLIENT = "other_client"  # same county, unrelated
+CARER_VIEW = "carer_view"  # mandate over the client with view only
 CARER = "carer"  # mandate over the client with view + approve (not manage-providers)
+CARER_PROVIDERS = "carer_providers"  # mandate with view + manage-providers (not approve)
 CARER_NONE = "carer_none"  # no mandate at all
 CARER_REVOKED = "carer_revoked"  # held view + approve + manage-providers, revoked
 PROVIDER = "provider"  # approved for siivous, its owner; owns the charge, hold, request, settlement
 OTHER_PROVIDER = "other_provider"  # approved (for kuljetus only), a staff member, owns none of it
 APPLIED_PROVIDER = "applied_provider"  # status 'applied': not approved; its owner
 CASE_MANAGER = "case_manager"  # of the client's organizer
-FOREIGN_CM = "foreign_case_manager"  # of another organizer
+# Another organizer's people, each with every right there is in their own organizer: a client
+# with a funded wallet, a carer holding all scopes over that client, an approved provider
+# (for 'siivous' too) and its owner, a case manager.
+FOREIGN_CLIENT = "foreign_client"
+FOREIGN_CARER = "foreign_carer"
+FOREIGN_PROVIDER = "foreign_provider"
+FOREIGN_CM = "foreign_case_manager"
+FOREIGN = frozenset({FOREIGN_CLIENT, FOREIGN_CARER, FOREIGN_PROVIDER, FOREIGN_CM})
 
 CALLERS = (
     ANON,
     CLIENT,
     OTHER_CLIENT,
+    CARER_VIEW,
     CARER,
+    CARER_PROVIDERS,
     CARER_NONE,
     CARER_REVOKED,
     PROVIDER,
     OTHER_PROVIDER,
     APPLIED_PROVIDER,
     CASE_MANAGER,
+    FOREIGN_CLIENT,
+    FOREIGN_CARER,
+    FOREIGN_PROVIDER,
     FOREIGN_CM,
 )
 EVERYONE = frozenset(CALLERS) - {ANON}  # any signed-in caller (routes about oneself)
-CARERS = frozenset({CARER, CARER_NONE, CARER_REVOKED})
-WALLET_READERS = frozenset({CLIENT, CARER, CASE_MANAGER})
-WALLET_APPROVERS = frozenset({CLIENT, CARER})
+CARERS = frozenset({CARER_VIEW, CARER, CARER_PROVIDERS, CARER_NONE, CARER_REVOKED, FOREIGN_CARER})
+# 'view' (which every scope brings with it)
+WALLET_READERS = frozenset({CLIENT, CARER_VIEW, CARER, CARER_PROVIDERS, CASE_MANAGER})
+WALLET_APPROVERS = frozenset({CLIENT, CARER})  # 'approve'
+PROVIDER_MANAGERS = frozenset({CLIENT, CARER_PROVIDERS, CASE_MANAGER})  # 'manage-providers'
 CLIENT_OR_CM = frozenset({CLIENT, CASE_MANAGER})
 # Charges ask for 'siivous': only the provider approved for it may charge; the other provider
 # (approved for 'kuljetus' only) and the applied one get 403 provider-not-approved.
 CHARGING_PROVIDERS = frozenset({PROVIDER})
-PROVIDER_OWNERS = frozenset({PROVIDER, APPLIED_PROVIDER})
-ANY_PROVIDER = frozenset({PROVIDER, OTHER_PROVIDER, APPLIED_PROVIDER})  # own data only
+# At the door another county's provider is a provider like any: the first county's phone
+# number, code or card is simply unknown to it (a 422 like any unknown customer's; that it is
+# the same answer is test_foreign_callers_learn_nothing_from_real_ids's).
+AT_THE_DOOR = CHARGING_PROVIDERS | {FOREIGN_PROVIDER}
+PROVIDER_OWNERS = frozenset({PROVIDER, APPLIED_PROVIDER, FOREIGN_PROVIDER})
+ANY_PROVIDER = frozenset({PROVIDER, OTHER_PROVIDER, APPLIED_PROVIDER, FOREIGN_PROVIDER})  # own data
 ANY_CM = frozenset({CASE_MANAGER, FOREIGN_CM})  # own organizer's data only
 
 
@@ -165,14 +195,14 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", W + "/chart.svg"): Rule(WALLET_READERS),
     # 'approve' scope; a case manager may not consent for the client.
     ("POST", W + "/payment-tokens"): Rule(WALLET_APPROVERS),
-    # 'manage-providers' scope, which the carer does not hold.
+    # 'manage-providers' scope: 'view' or 'approve' is not enough.
     ("PUT", W + "/trusted-providers/{provider_id:str}"): Rule(
-        CLIENT_OR_CM,
+        PROVIDER_MANAGERS,
         body=lambda r: {"per_charge_cap_cents": 1000},
         ids={"provider_id": "applied_provider_id"},
     ),
     ("DELETE", W + "/trusted-providers/{provider_id:str}"): Rule(
-        CLIENT_OR_CM, ids={"provider_id": "applied_provider_id"}, not_found_ok=True
+        PROVIDER_MANAGERS, ids={"provider_id": "applied_provider_id"}, not_found_ok=True
     ),
     # -- charges: approved providers charge; a charge is seen by its provider and the wallet's
     ("GET", "/api/charges"): Rule(ANY_PROVIDER),
@@ -185,13 +215,13 @@ TABLE: dict[tuple[str, str], Rule] = {
     ),
     # -- checkout at the door -----------------------------------------------------------------
     ("POST", "/api/checkout/phone"): Rule(
-        CHARGING_PROVIDERS, body=lambda r: {"phone": r.world.phone, "lines": TOO_MUCH}
+        AT_THE_DOOR, body=lambda r: {"phone": r.world.phone, "lines": TOO_MUCH}
     ),
     ("POST", "/api/checkout/token"): Rule(
-        CHARGING_PROVIDERS, body=lambda r: {"code": "12345678", "lines": TOO_MUCH}
+        AT_THE_DOOR, body=lambda r: {"code": "12345678", "lines": TOO_MUCH}
     ),
     ("POST", "/api/checkout/card"): Rule(
-        CHARGING_PROVIDERS,
+        AT_THE_DOOR,
         body=lambda r: {"card_number": r.card_number, "pin": r.pin, "lines": TOO_MUCH},
     ),
     ("POST", "/api/holds"): Rule(
@@ -201,7 +231,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/holds/{hold_id:str}/capture"): Rule(
         allow(PROVIDER), body=lambda r: {"lines": TOO_MUCH}
     ),
-    ("POST", "/api/payment-requests"): Rule(CHARGING_PROVIDERS, body=lambda r: {"lines": TOO_MUCH}),
+    ("POST", "/api/payment-requests"): Rule(AT_THE_DOOR, body=lambda r: {"lines": TOO_MUCH}),
     ("GET", "/api/payment-requests/{request_id:str}"): Rule(allow(PROVIDER, WALLET_READERS)),
     # -- people: invites, carers, mandates, who looked ----------------------------------------
     # An invite for the seeded client: only their case manager may issue it.
@@ -218,7 +248,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("DELETE", C + "/mandates"): Rule(
         CLIENT_OR_CM, params=lambda r: {"carer_id": str(r.spare_carer_id)}, not_found_ok=True
     ),
-    ("GET", C + "/views"): Rule(allow(CLIENT, CARER)),
+    ("GET", C + "/views"): Rule(allow(CLIENT, CARER_VIEW, CARER, CARER_PROVIDERS)),
     ("POST", "/api/providers/staff"): Rule(
         PROVIDER_OWNERS, body=lambda r: {"display_name": "Uusi"}
     ),
@@ -347,8 +377,15 @@ async def _principal(db: Database, org: uuid.UUID, role: str, name: str) -> uuid
 async def build(db: Database) -> tuple[Res, dict[str, str]]:
     w = await seed_world(db)
     org = w.organizer_id
+    # Every carer's mandate is granted in force at once, as a case manager's grant is.
+    carer_view = await _principal(db, org, "carer", "Katsoja")
+    await grant_mandate(db, carer_id=carer_view, client_id=w.client_id, scopes=("view",))
     carer = await _principal(db, org, "carer", "Matti")
     await grant_mandate(db, carer_id=carer, client_id=w.client_id, scopes=("view", "approve"))
+    carer_providers = await _principal(db, org, "carer", "Hoitaja")
+    await grant_mandate(
+        db, carer_id=carer_providers, client_id=w.client_id, scopes=("view", "manage-providers")
+    )
     carer_none = await _principal(db, org, "carer", "Outsider")
     carer_revoked = await _principal(db, org, "carer", "Entinen")
     await grant_mandate(
@@ -369,20 +406,35 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
         for pid, principal in ((w.provider_id, w.provider_principal), (applied, applied_principal)):
             uow.session.add(ProviderOwner(provider_id=pid, principal_id=principal))
         await uow.commit()
-    other_org = await catalogue.create_organizer(db, slug=f"x-{uuid.uuid4().hex[:6]}", name="X")
-    foreign_cm = await _principal(db, other_org, "case_manager", "Other")
+    # Another organizer, complete: its people hold every right there is in their own county.
+    f = await seed_world(db, phone="040 765 4321")
+    foreign_carer = await _principal(db, f.organizer_id, "carer", "Vieras")
+    await grant_mandate(
+        db,
+        carer_id=foreign_carer,
+        client_id=f.client_id,
+        scopes=("view", "approve", "manage-providers"),
+    )
+    async with UnitOfWork(db) as uow:
+        uow.session.add(ProviderOwner(provider_id=f.provider_id, principal_id=f.provider_principal))
+        await uow.commit()
 
     keys = {
         CLIENT: await api_key_for(db, w.client_principal),
         OTHER_CLIENT: await api_key_for(db, other_client.principal_id),
+        CARER_VIEW: await api_key_for(db, carer_view),
         CARER: await api_key_for(db, carer),
+        CARER_PROVIDERS: await api_key_for(db, carer_providers),
         CARER_NONE: await api_key_for(db, carer_none),
         CARER_REVOKED: await api_key_for(db, carer_revoked),
         PROVIDER: await api_key_for(db, w.provider_principal),
         OTHER_PROVIDER: await api_key_for(db, w.other_provider_principal),
         APPLIED_PROVIDER: await api_key_for(db, applied_principal),
         CASE_MANAGER: await api_key_for(db, w.case_manager),
-        FOREIGN_CM: await api_key_for(db, foreign_cm),
+        FOREIGN_CLIENT: await api_key_for(db, f.client_principal),
+        FOREIGN_CARER: await api_key_for(db, foreign_carer),
+        FOREIGN_PROVIDER: await api_key_for(db, f.provider_principal),
+        FOREIGN_CM: await api_key_for(db, f.case_manager),
     }
     client_actor = await authenticate_api_key(db, keys[CLIENT])
     assert client_actor is not None
@@ -466,11 +518,28 @@ def concrete(path: str, rule: Rule, res: Res) -> str:
     return PARAM.sub(fill, path)
 
 
-def verdict(who: str, rule: Rule, status: int, ctype: str) -> str | None:
+# Path parameters that name no resource of the first organizer (one's own passkey, a month).
+NOT_FIRST_ORGANIZERS = frozenset({"passkey_id", "period"})
+
+
+def names_first_organizer(path: str) -> bool:
+    """Whether the path names a resource (wallet, client, charge, ...) of the first organizer."""
+    return any(name not in NOT_FIRST_ORGANIZERS for name, _kind in PARAM.findall(path))
+
+
+def hidden_from(who: str, path: str) -> bool:
+    """Callers of another organizer must not learn that the first organizer's ids exist."""
+    return who in FOREIGN and names_first_organizer(path)
+
+
+def verdict(who: str, rule: Rule, path: str, status: int, ctype: str, slug: str) -> str | None:
     """None if the answer fits the table, else what is wrong with it."""
     if status >= 500:
         return f"server error {status}"
-    if who in rule.allowed:
+    if hidden_from(who, path):
+        if status != 404 or slug != "not-found":
+            return f"another organizer's caller got {status} {slug}, want exactly 404 not-found"
+    elif who in rule.allowed:
         if status in (401, 403):
             return f"allowed caller refused with {status}"
         if status == 404 and not rule.not_found_ok:
@@ -485,41 +554,137 @@ def verdict(who: str, rule: Rule, status: int, ctype: str) -> str | None:
     return None
 
 
-async def test_authorization_matrix(db: Database) -> None:
-    res, keys = await build(db)
-    settings = Settings(
+def test_every_path_id_is_resolved_to_its_organizer() -> None:
+    """Every path parameter of a guarded route is an id that the guards resolve to its
+    organizer (``wallet_api.auth.PATH_IDS``, so a refused caller of another organizer gets
+    404), or one of the few that name no organizer's row."""
+    names = {
+        name
+        for _m, path, public in app_routes()
+        if not public and not path.startswith(PUBLIC_PREFIXES)
+        for name, _kind in PARAM.findall(path)
+    }
+    assert names - set(PATH_IDS) <= NOT_FIRST_ORGANIZERS, names - set(PATH_IDS)
+    assert set(PATH_IDS) <= names, "PATH_IDS names a parameter no route has"
+
+
+def test_second_organizer_is_in_the_matrix() -> None:
+    """The matrix holds every kind of person of another organizer, and every route that names
+    a resource expects exactly 404 from them (the verdict does, whatever the row allows)."""
+    assert {FOREIGN_CLIENT, FOREIGN_CARER, FOREIGN_PROVIDER, FOREIGN_CM} <= set(CALLERS)
+    with_ids = [p for _m, p in TABLE if names_first_organizer(p)]
+    assert len(with_ids) >= 40, with_ids
+    rule = Rule(EVERYONE)
+    for who in FOREIGN:
+        assert verdict(who, rule, W, 403, "application/problem+json", "forbidden")
+        assert verdict(who, rule, W, 200, "application/json", "")
+        assert verdict(who, rule, W, 404, "application/problem+json", "not-found") is None
+
+
+def settings_for(db: Database) -> Settings:
+    return Settings(
         database_url=db.url,
         redis_url=None,
         scheduler=False,
         scheduler_interval_s=300,
         max_body_bytes=64 * 1024,
     )
-    routes = [(m, p) for m, p, public in app_routes() if not public and (m, p) in TABLE]
+
+
+def walk_order() -> list[tuple[str, str]]:
+    """The app's own guarded routes (from ``create_app()``), in ``TABLE`` order."""
+    routes = [
+        (m, p) for m, p, public in app_routes() if not public and not p.startswith(PUBLIC_PREFIXES)
+    ]
+    unlisted = [f"{m} {p}" for m, p in routes if (m, p) not in TABLE]
+    assert not unlisted, f"routes without a row in the authorization TABLE: {unlisted}"
     order = {key: i for i, key in enumerate(TABLE)}
-    routes.sort(key=lambda mp: order[mp])
+    return sorted(routes, key=lambda mp: order[mp])
+
+
+async def send(
+    client: AsyncTestClient[Any], method: str, path: str, res: Res, key: str | None
+) -> Any:
+    rule = TABLE[(method, path)]
+    headers = {"Idempotency-Key": str(uuid.uuid4()), **rule.headers}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    return await client.request(
+        method,
+        concrete(path, rule, res),
+        json=(rule.body(res) if rule.body else {}) if method in ("POST", "PUT", "PATCH") else None,
+        params=rule.params(res) if rule.params else None,
+        headers=headers,
+    )
+
+
+def slug_of(r: Any) -> str:
+    if not r.headers.get("content-type", "").startswith("application/problem+json"):
+        return ""
+    return str(r.json().get("type", ""))
+
+
+async def test_authorization_matrix(db: Database) -> None:
+    res, keys = await build(db)
     failures: list[str] = []
     checked = 0
-    async with AsyncTestClient(app=create_app(settings)) as client:
-        for method, path in routes:
+    async with AsyncTestClient(app=create_app(settings_for(db))) as client:
+        for method, path in walk_order():
             rule = TABLE[(method, path)]
-            url = concrete(path, rule, res)
-            body = rule.body(res) if rule.body else {}
-            params = rule.params(res) if rule.params else None
+
+            def admitted(who: str, path: str = path, rule: Rule = rule) -> bool:
+                return who in rule.allowed and not hidden_from(who, path)
+
             # Refused callers first, so an allowed caller's change cannot mask a refusal.
-            for who in sorted(CALLERS, key=lambda k: k in rule.allowed):
-                headers = {"Idempotency-Key": str(uuid.uuid4()), **rule.headers}
-                if who != ANON:
-                    headers["Authorization"] = f"Bearer {keys[who]}"
-                r = await client.request(
-                    method,
-                    url,
-                    json=body if method in ("POST", "PUT", "PATCH") else None,
-                    params=params,
-                    headers=headers,
-                )
+            for who in sorted(CALLERS, key=admitted):
+                r = await send(client, method, path, res, keys.get(who))
                 checked += 1
-                wrong = verdict(who, rule, r.status_code, r.headers.get("content-type", ""))
+                ctype = r.headers.get("content-type", "")
+                wrong = verdict(who, rule, path, r.status_code, ctype, slug_of(r))
                 if wrong:
                     failures.append(f"{method} {path} as {who}: {wrong}: {r.text[:200]}")
     assert not failures, "\n".join(failures)
     assert checked == len(TABLE) * len(CALLERS)
+
+
+def ghost(res: Res) -> Res:
+    """The same resources under ids that exist nowhere."""
+    world = dataclasses.replace(
+        res.world,
+        wallet_id=uuid.uuid4(),
+        client_id=uuid.uuid4(),
+        provider_id=uuid.uuid4(),
+        phone="040 700 0000",
+    )
+    return dataclasses.replace(
+        res,
+        world=world,
+        charge_id=uuid.uuid4(),
+        hold_id=uuid.uuid4(),
+        request_id=uuid.uuid4(),
+        card_id=uuid.uuid4(),
+        card_number="HBK-" + uuid.uuid4().hex[:20].upper(),
+        settlement_id=uuid.uuid4(),
+        applied_provider_id=uuid.uuid4(),
+        spare_carer_id=uuid.uuid4(),
+    )
+
+
+async def test_foreign_callers_learn_nothing_from_real_ids(db: Database) -> None:
+    """Whatever another organizer's caller sends (ids in the path, the body or the query, a
+    phone number, a card), the first organizer's real ids get the answer that ids which exist
+    nowhere get: same status, same problem type."""
+    res, keys = await build(db)
+    nowhere = ghost(res)
+    failures: list[str] = []
+    async with AsyncTestClient(app=create_app(settings_for(db))) as client:
+        for method, path in walk_order():
+            for who in sorted(FOREIGN):
+                real = await send(client, method, path, res, keys[who])
+                fake = await send(client, method, path, nowhere, keys[who])
+                if (real.status_code, slug_of(real)) != (fake.status_code, slug_of(fake)):
+                    failures.append(
+                        f"{method} {path} as {who}: real ids {real.status_code} {slug_of(real)}"
+                        f", unknown ids {fake.status_code} {slug_of(fake)}: {real.text[:160]}"
+                    )
+    assert not failures, "\n".join(failures)

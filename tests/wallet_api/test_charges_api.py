@@ -309,7 +309,7 @@ async def test_case_manager_creates_client_and_decision(client, db, world, keys)
     foreign = await client.get(
         f"/api/wallets/{new['wallet_id']}", headers=auth(keys.foreign_case_manager)
     )
-    assert foreign.status_code == 403
+    assert foreign.status_code == 404  # another organizer: no such wallet
     bad = await client.post(
         f"/api/clients/{new['client_id']}/decisions",
         json={

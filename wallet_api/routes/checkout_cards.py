@@ -14,10 +14,9 @@ from payments.db import Database
 from payments.errors import Forbidden, NotFound
 from payments.people.access import Actor
 from payments.people.mandates import mandate_scopes
-from payments.reporting.wallet_views import wallet_owner
 from wallet_api import checkout_schemas as cs
 from wallet_api import qr
-from wallet_api.auth import roles
+from wallet_api.auth import roles, wallet_in_organizer
 from wallet_api.routes.deps import strict_body
 
 
@@ -32,14 +31,12 @@ async def ensure_may_act(
     db: Database, actor: Actor, wallet_id: uuid.UUID, scope: str, *, case_manager: bool
 ) -> None:
     """The client themself, a carer holding ``scope`` over the wallet, or (if allowed) a case
-    manager of its organizer. Anyone else is told the wallet is not theirs."""
-    owner = await wallet_owner(db, wallet_id)
-    if owner is None:
-        raise NotFound("No such wallet")
-    organizer_id, client_id = owner
+    manager of its organizer. Anyone else of the organizer is told the wallet is not theirs;
+    anyone of another organizer, that there is no such wallet."""
+    _organizer_id, client_id = await wallet_in_organizer(db, actor, wallet_id)
     if actor.role == "client" and actor.client_id == client_id:
         return
-    if case_manager and actor.role == "case_manager" and actor.organizer_id == organizer_id:
+    if case_manager and actor.role == "case_manager":
         return
     if actor.role == "carer" and scope in await mandate_scopes(db, actor.principal_id, wallet_id):
         return

@@ -39,6 +39,7 @@ from payments.checkout.charges import ChargeLineInput, Customer, capture_charge,
 from payments.checkout.visits import capture_hold, create_visit_hold
 from payments.clock import utcnow
 from payments.db import Database, create_database
+from payments.marketplace import providers
 from payments.marketplace.settlements import settle_providers
 from payments.models import (
     ORGANIZER_BUDGET,
@@ -220,7 +221,7 @@ async def test_a_transfer_that_crosses_organizers_is_reported(db, side):
     """A charge paid to (or a refund paid from) another county's provider."""
     await a_month(db)
     other_org = await catalogue.create_organizer(db, slug="eksote-t", name="Eksote")
-    foreign, _ = await catalogue.create_provider(
+    foreign, _ = await providers.create_provider(
         db, organizer_id=other_org, name="Vieras Oy", business_id="3333333-3", prices={}
     )
     foreign_payable = await provider_payable_id(db, foreign)

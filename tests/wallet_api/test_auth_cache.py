@@ -1,6 +1,6 @@
 """API keys are checked against the database once and then trusted by the process for a few
-seconds (``payments.people.access.API_KEYS``). Revocation: at once in the revoking process, within the
-cache's time in any other."""
+seconds (``payments.people.access.API_KEYS``). Revocation: at once in the revoking process,
+within the cache's time in any other."""
 
 from __future__ import annotations
 

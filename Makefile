@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint services bench clean reliability
+.PHONY: install demo test unit lint services bench clean reliability
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: install
 ## Lint, type-check and run every test (SQLite and PostgreSQL; PostgreSQL is started if down).
 test: install services lint
 	$(VENV)/bin/pytest -q
+
+## Only the pure-logic tier (tests/unit: no database, no server); runs in seconds.
+unit: install
+	$(VENV)/bin/pytest -q tests/unit
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,9 +1,9 @@
-"""``wallet settle`` end to end, the schedule, and the migration matching the models."""
+"""``wallet settle`` end to end and the migration matching the models (the schedule's days:
+``tests/unit/test_periods.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ from stdnum import iso11649
 from payments.books import check_books
 from payments.clock import utcnow
 from payments.db import create_database
-from payments.marketplace.settlements import scheduled_until
 from payments.models import Base, ProviderProfile, Settlement, SettlementLine
 from payments.uow import UnitOfWork
 from tests.factories import seed_world
@@ -100,15 +99,6 @@ def test_wallet_settle_writes_the_bank_file_and_csv(
     asyncio.run(books())
     bad = runner.invoke(main, ["settle", "--until", "31.1.2024"])
     assert bad.exit_code != 0
-
-
-def test_the_schedule_picks_the_latest_ended_day() -> None:
-    assert scheduled_until(date(2031, 1, 16), "15,last") == date(2031, 1, 15)
-    assert scheduled_until(date(2031, 1, 15), "15,last") == date(2030, 12, 31)
-    assert scheduled_until(date(2031, 3, 1), "last") == date(2031, 2, 28)
-    assert scheduled_until(date(2031, 3, 2), "1") == date(2031, 3, 1)
-    with pytest.raises(ValueError):
-        scheduled_until(date(2031, 3, 2), "32")
 
 
 def test_migration_matches_the_models(database_url: str) -> None:

@@ -6,13 +6,12 @@ provider report CSV, the settlement CSV and the file that ``wallet settle`` writ
 spreadsheet runs it as a formula. Every export now goes through one writer
 (``payments.reporting.csv_export``): a text cell that a spreadsheet would read as a formula
 starts with a single quote, numbers the code writes stay numbers, and the file is UTF-8 with a BOM.
+The writer on its own is tested in ``tests/unit/test_csv_cells.py``; here, every export.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -28,14 +27,12 @@ from payments.ledger.periods import HELSINKI, current_period
 from payments.marketplace import settlements
 from payments.marketplace.providers import Application, apply_provider, decide_provider
 from payments.models import Organizer, Provider
-from payments.reporting import csv_export
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for, seed_world, trust_provider
 from tests.marketplace.helpers import charge
+from tests.unit.test_csv_cells import csv_rows
 from tests.wallet_api.conftest import auth
 from wallet_api.cli import main
-
-BOM = b"\xef\xbb\xbf"
 
 # Names a provider can type into the public application (printable, so they pass its checks).
 APPLIED_NAMES = {
@@ -108,12 +105,6 @@ async def _evil_providers(db: Database, w: World) -> dict[uuid.UUID, str]:
     return expected
 
 
-def _rows(body: bytes) -> list[dict[str, str]]:
-    assert body.startswith(BOM), body[:20]
-    assert not body[3:].startswith(BOM)
-    return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline="")))
-
-
 def _assert_neutralised(cells: list[str], expected: dict[uuid.UUID, str]) -> None:
     assert sorted(cells) == sorted(expected.values())
     for cell in cells:
@@ -156,7 +147,7 @@ async def test_statement_csv_neutralises_provider_names(client, db, evil):
     )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
-    rows = _rows(r.content)
+    rows = csv_rows(r.content)
     charges = [row for row in rows if row["row"] == "charge"]
     _assert_neutralised([row["provider"] for row in charges], expected)
     # Numbers the code writes stay numbers: a charge is a negative amount, not text.
@@ -173,7 +164,7 @@ async def test_provider_report_csv_neutralises_provider_names(client, db, evil):
     r = await client.get("/api/reports/providers?format=csv", headers=auth(cm))
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
-    rows = _rows(r.content)
+    rows = csv_rows(r.content)
     mine = [row for row in rows if uuid.UUID(row["provider_id"]) in expected]
     _assert_neutralised([row["provider"] for row in mine], expected)
     assert {uuid.UUID(row["provider_id"]): row["provider"] for row in mine} == expected
@@ -190,7 +181,7 @@ async def test_settlement_csv_download_neutralises_provider_names(client, db, ev
     )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
-    rows = _rows(r.content)
+    rows = csv_rows(r.content)
     mine = {uuid.UUID(row["provider_id"]): row["provider"] for row in rows}
     mine = {pid: cell for pid, cell in mine.items() if pid in expected}
     _assert_neutralised(list(mine.values()), expected)
@@ -221,7 +212,7 @@ def test_wallet_settle_file_neutralises_provider_names(
     )
     assert result.exit_code == 0, result.output
     (csv_path,) = tmp_path.glob("*.csv")
-    rows = _rows(csv_path.read_bytes())
+    rows = csv_rows(csv_path.read_bytes())
     mine = {
         uuid.UUID(row["provider_id"]): row["provider"]
         for row in rows
@@ -232,75 +223,6 @@ def test_wallet_settle_file_neutralises_provider_names(
 
 
 # --- the writer itself ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text,cell",
-    [
-        ('=HYPERLINK("http://evil","x")', '\'=HYPERLINK("http://evil","x")'),
-        ("+cmd", "'+cmd"),
-        ("@SUM(1)", "'@SUM(1)"),
-        ("-2+3", "'-2+3"),
-        ("-5", "'-5"),  # text that looks like a number is still text
-        ("\t=1+1", "'\t'=1+1"),
-        ("\r=1+1", "'\r'=1+1"),
-        ("\tKuura", "'\tKuura"),
-        ("  =1+1", "  '=1+1"),  # a reader that trims spaces would see "=" first
-        ("Kuura;=1+1", "Kuura;'=1+1"),  # Excel in Finnish splits cells at ";"
-        ("Kuura, -sivutoimipiste", "Kuura, '-sivutoimipiste"),
-        ("Kuura\n@x", "Kuura\n'@x"),
-        ("Siivous Kuura Oy", "Siivous Kuura Oy"),
-        ("2024-05-01", "2024-05-01"),
-        ("a=b+c-d@e", "a=b+c-d@e"),
-        ("", ""),
-    ],
-)
-def test_text_cells_that_a_spreadsheet_would_run_start_with_a_quote(text, cell):
-    assert csv_export.text_cell(text) == cell
-    body = csv_export.csv_document(["name"], [[text]])
-    assert body.startswith(BOM)
-    assert _rows(body) == [{"name": cell}]
-
-
-def test_numbers_the_code_writes_stay_numbers():
-    body = csv_export.csv_document(
-        ["cents", "euros", "none", "id", "day"],
-        [
-            [-1250, Decimal("-12.50"), None, uuid.UUID(int=1), date(2024, 5, 1)],
-            [0, Decimal("1E+1"), None, uuid.UUID(int=2), date(2024, 5, 2)],
-        ],
-    )
-    rows = _rows(body)
-    assert rows[0] == {
-        "cents": "-1250",
-        "euros": "-12.50",
-        "none": "",
-        "id": str(uuid.UUID(int=1)),
-        "day": "2024-05-01",
-    }
-    assert rows[1]["euros"] == "10"  # never scientific notation
-    assert body.decode("utf-8-sig").splitlines()[0] == "cents,euros,none,id,day"
-
-
-@pytest.mark.parametrize(
-    "bad,error",
-    [
-        (1.5, TypeError),  # money is never a float
-        (True, TypeError),
-        (object(), TypeError),
-        (Decimal("NaN"), ValueError),
-        (Decimal("Infinity"), ValueError),
-    ],
-)
-def test_the_writer_refuses_cells_it_cannot_write_safely(bad, error):
-    with pytest.raises(error):
-        csv_export.csv_document(["x"], [[bad]])
-
-
-def test_non_ascii_text_round_trips_in_utf8():
-    body = csv_export.csv_document(["name"], [["Åbo Städ Ab – Äänekoski"]])
-    assert body.startswith(BOM)
-    assert _rows(body) == [{"name": "Åbo Städ Ab – Äänekoski"}]
 
 
 def test_wallet_settle_prints_provider_names_as_text_not_markup(

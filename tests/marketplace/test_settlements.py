@@ -1,4 +1,5 @@
-"""Settlements: amounts, cut-off, idempotent reruns, refunds carried, RF references, files."""
+"""Settlements: amounts, cut-off, idempotent reruns, refunds carried, files (RF references:
+``tests/unit/test_settlement_references.py``)."""
 
 from __future__ import annotations
 
@@ -178,15 +179,6 @@ async def test_bank_file_refuses_payouts_without_an_account(db, w):
     debtor = st.Debtor(name="Kainuu", iban="FI4950009420028730", bic="OKOYFIHH")
     with pytest.raises(InvalidInput):
         st.pain001(debtor, items, date(2031, 1, 7))
-
-
-def test_creditor_references_verify():
-    import uuid
-
-    for _ in range(200):
-        ref = st.creditor_reference(uuid.uuid4(), date(2031, 1, 15))
-        assert iso11649.is_valid(ref) and len(ref) == 24
-    assert not iso11649.is_valid("RF00" + ref[4:])
 
 
 async def test_settlement_transfer_goes_from_payable_to_settlement(db, w):

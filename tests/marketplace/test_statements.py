@@ -15,8 +15,7 @@ from click.testing import CliRunner
 from lxml import etree
 from sqlalchemy import func, insert, select, update
 
-from notifications import push
-from notifications.rules import Preferences, wallet_followers
+from notifications.rules import wallet_followers
 from payments.books import check_books
 from payments.budgets import catalogue
 from payments.budgets.funding import fund_period
@@ -229,30 +228,6 @@ async def test_statement_ready_once_per_wallet_and_month(db):
         await statements.issue_statements(db, NOW)
     with pytest.raises(InvalidInput):
         await statements.issue_statements(db, "2024-00")
-
-
-def test_statement_ready_push_text_in_three_languages() -> None:
-    from notifications.events import Event
-
-    event = Event(
-        id=7,
-        type=STATEMENT_READY,
-        organizer_id=uuid.uuid4(),
-        wallet_id=uuid.uuid4(),
-        provider_id=None,
-        created_at=utcnow(),
-        data={"period": LAST},
-    )
-    titles = {
-        lang: push.build_payload(event, Preferences(language=lang), can_approve=False)["title"]
-        for lang in ("fi", "sv", "en")
-    }
-    assert titles == {
-        "fi": "Kuukausiote on valmis",
-        "sv": "Månadsutdraget är klart",
-        "en": "Your monthly statement is ready",
-    }
-    assert Preferences().wants(STATEMENT_READY)
 
 
 async def test_carers_with_view_follow_the_notice(db, world):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
 import httpx
@@ -17,8 +16,6 @@ from sqlalchemy import func, select
 
 from notifications import events as ev
 from notifications.models import PushSubscription
-from notifications.push import build_payload
-from notifications.rules import Preferences
 from payments.uow import UnitOfWork
 from tests.notifications.helpers import charge, push_settings, serve
 from tests.notifications.push_service import b64e
@@ -116,22 +113,6 @@ async def test_gone_subscription_is_removed(db, world, people, vapid, device, pu
 
 async def _async(value: bool) -> bool:
     return value
-
-
-def test_payment_request_carries_actions_only_for_those_who_may_approve():
-    e = ev.Event(
-        id=7,
-        type=ev.PAYMENT_REQUESTED,
-        organizer_id=uuid.uuid4(),
-        wallet_id=uuid.uuid4(),
-        provider_id=uuid.uuid4(),
-        created_at=ev.datetime.now(),
-        data={"request_id": "r1", "provider_name": "Taksi", "amount_cents": 1250},
-    )
-    p = build_payload(e, Preferences(language="en"), can_approve=True)
-    assert [a["action"] for a in p["actions"]] == ["approve", "decline"]
-    assert p["request_id"] == "r1" and p["body"] == "Taksi · €12.50"
-    assert "actions" not in build_payload(e, Preferences(), can_approve=False)
 
 
 async def test_subscription_input_is_checked(live, people):

@@ -22,7 +22,6 @@ from payments.checkout.charges import (
     Customer,
     capture_charge,
     refund_charge,
-    voucher_split,
 )
 from payments.db import Database
 from payments.errors import InvalidInput, RefundTooLarge
@@ -115,17 +114,6 @@ async def assert_split(db: Database, body: dict[str, Any], wallet: int, share: i
     # Only the wallet's part moves in the ledger; the own share is information only.
     assert await charge_transfers(db, body["id"]) == wallet
     assert (await get_charge(db, uuid.UUID(body["id"])))["client_share_cents"] == share
-
-
-def test_split_rounds_like_a_line_and_never_goes_negative() -> None:
-    assert voucher_split(Decimal("2"), 3800, 3200) == (6400, 1200)
-    assert voucher_split(Decimal("2"), 3000, 3200) == (6000, 0)  # within the voucher
-    assert voucher_split(Decimal("2"), 3800, None) == (7600, 0)  # no voucher
-    # 0.333 h: full 1265.4 -> 1265, voucher 1065.6 -> 1066: the share is the difference.
-    assert voucher_split(Decimal("0.333"), 3800, 3200) == (1066, 199)
-    for q in ("0.001", "0.125", "1.25", "7.777"):
-        wallet, share = voucher_split(Decimal(q), 3801, 3199)
-        assert wallet >= 0 and share >= 0
 
 
 async def test_voucher_decision_amount_comes_from_weekly_hours(db: Database) -> None:

@@ -13,18 +13,11 @@ from sqlalchemy import event, update
 from payments.clock import utcnow
 from payments.db import Database
 from payments.models import ApiKey
-from payments.people.access import API_KEYS, TtlCache, authenticate_api_key, revoke_api_key
+from payments.people.access import API_KEYS, authenticate_api_key, revoke_api_key
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for
+from tests.unit.test_key_cache import Clock
 from tests.wallet_api.conftest import auth
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -111,29 +104,6 @@ async def test_keys_of_two_databases_do_not_mix(db, world: World, clock):
     seen = Statements(db)
     assert await authenticate_api_key(other, key) is not None
     assert seen.count > 0
-
-
-def test_a_full_cache_is_emptied_and_a_zero_ttl_caches_nothing(clock):
-    cache = TtlCache(5.0, max_entries=3, clock=clock)
-    for i in range(3):
-        cache.put(f"k{i}", "t", i, cache.generation)
-    assert cache.get("k2") == 2
-    cache.put("k3", "t", 3, cache.generation)  # full: starts over
-    assert (cache.get("k0"), cache.get("k3")) == (None, 3)
-    cache.put("k4", "other", 4, cache.generation)
-    cache.forget("t")
-    assert (cache.get("k3"), cache.get("k4")) == (None, 4)
-    off = TtlCache(0, clock=clock)
-    off.put("k", "t", 1, off.generation)
-    assert off.get("k") is None
-
-
-def test_a_lookup_that_raced_a_revocation_is_not_cached(clock):
-    cache = TtlCache(5.0, clock=clock)
-    started = cache.generation  # a lookup reads the key from the database...
-    cache.forget("prefix")  # ...while the key is revoked in this process
-    cache.put("k", "prefix", "actor", started)
-    assert cache.get("k") is None
 
 
 async def test_over_http_another_process_revocation_is_refused_after_the_cache_time(

@@ -1,5 +1,6 @@
 """The case manager's calculator ("hours a week x value per hour" -> a monthly amount) and
-voucher lines in the decision API."""
+voucher lines in the decision API (the arithmetic on its own:
+``tests/unit/test_weekly_hours.py``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from payments.budgets.catalogue import monthly_from_weekly_hours
 from payments.db import Database
-from payments.errors import InvalidInput
 from payments.ledger.periods import current_period, first_day
 from payments.models import Decision, DecisionLine
 from payments.uow import UnitOfWork
@@ -19,31 +18,6 @@ from tests.factories import World
 from tests.wallet_api.conftest import Keys, auth
 
 URL = "/api/decision-helper"
-
-
-@pytest.mark.parametrize(
-    ("hours", "value", "monthly"),
-    [
-        ("7.5", 3200, 104_000),  # 7.5 h x 32 EUR x 52 / 12 = 1040 EUR exactly
-        ("10", 3250, 140_833),  # 1408.333... -> 1408.33 EUR
-        ("1.5", 1, 7),  # 6.5 cents: half up
-        ("0.001", 3200, 14),  # 13.866... -> 14
-        ("168", 3200, 2_329_600),
-        ("30", 3200, 416_000),  # 'henkilökohtainen avustaja 30h/vko' (seed 000)
-    ],
-)
-def test_weeks_per_month_is_52_over_12_rounded_half_up(
-    hours: str, value: int, monthly: int
-) -> None:
-    got, formula = monthly_from_weekly_hours(hours, value)
-    assert got == monthly
-    assert formula.endswith(f"= {monthly} c/month") and "52 / 12" in formula
-
-
-@pytest.mark.parametrize("hours", ["0", "-1", "168.001", "1.2345", "x", "NaN", "Infinity", ""])
-def test_bad_hours_are_refused(hours: str) -> None:
-    with pytest.raises(InvalidInput):
-        monthly_from_weekly_hours(hours, 3200)
 
 
 async def test_helper_answers_a_case_manager(client: Any, keys: Keys, world: World) -> None:

@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from payments.db import Database, create_database
+from tests.support.databases import need, pg_ready, truncate, worker_suffix
 from wallet_api.migrate import upgrade
 
 PG_BASE = os.environ.get("WALLET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
@@ -24,13 +25,6 @@ IN_CI = bool(os.environ.get("CI"))
 ENGINES = ["sqlite", "postgres"]
 
 _skips: list[str] = []
-
-
-def need(reason: str) -> None:
-    """Skip with ``reason`` outside CI; fail in CI, where every suite is required."""
-    if IN_CI:
-        pytest.fail(f"required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -52,19 +46,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-async def pg_ready() -> bool:
-    try:
-        conn = await asyncpg.connect(PG_BASE + "/postgres", timeout=3)
-    except (OSError, asyncpg.PostgresError):
-        return False
-    await conn.close()
-    return True
-
-
-def _worker_suffix() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "gw0") + f"_{os.getpid()}"
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "wallet.sqlite3"
@@ -83,7 +64,7 @@ def postgres_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test session."""
     if not asyncio.run(pg_ready()):
         need(f"PostgreSQL is not reachable at {PG_BASE}")
-    name = f"wallet_test_{_worker_suffix()}"
+    name = f"wallet_test_{worker_suffix()}"
 
     async def create() -> None:
         conn = await asyncpg.connect(PG_BASE + "/postgres")
@@ -102,28 +83,6 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(create())
     yield f"{PG_BASE}/{name}"
     asyncio.run(drop())
-
-
-async def _truncate(db: Database) -> None:
-    """Empty every table the migrations made (whatever later issues add), keep the schema.
-
-    DELETE with foreign-key triggers off is ~50x cheaper than TRUNCATE on small tables; ids are
-    not reset, and no test may depend on them.
-    """
-    async with db.engine.begin() as conn:
-        names = (
-            (
-                await conn.exec_driver_sql(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version'"
-                )
-            )
-            .scalars()
-            .all()
-        )
-        await conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        for name in names:
-            await conn.exec_driver_sql(f'DELETE FROM "{name}"')
 
 
 @pytest.fixture(params=ENGINES)
@@ -147,6 +106,6 @@ def database_url(engine_name: str, request: pytest.FixtureRequest, tmp_path: Pat
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = create_database(database_url)
     if database.is_postgres:
-        await _truncate(database)
+        await truncate(database)
     yield database
     await database.dispose()

@@ -20,6 +20,7 @@ from payments.db import Database
 from payments.errors import DomainError
 from payments.ledger.periods import HELSINKI, current_period, first_day, parse_period
 from payments.marketplace import providers
+from payments.marketplace.prices import add_first_versions
 from payments.models import (
     ENVELOPE,
     PROVIDER_PAYABLE,
@@ -174,6 +175,14 @@ async def row_counts(db: Database) -> dict[str, int]:
     return counts
 
 
+async def count(db: Database, model: Any, *where: Any) -> int:
+    async with UnitOfWork(db, readonly=True) as uow:
+        stmt = select(func.count()).select_from(model)
+        if where:
+            stmt = stmt.where(*where)
+        return int((await uow.session.execute(stmt)).scalar_one())
+
+
 @dataclass(frozen=True)
 class EnvelopeState:
     id: int
@@ -295,6 +304,19 @@ async def set_provider_status(db: Database, provider_id: uuid.UUID, status: str)
         await uow.session.execute(
             update(Provider).where(Provider.id == provider_id).values(status=status)
         )
+        await uow.commit()
+
+
+async def give_price(db: Database, provider_id: uuid.UUID, code: str, cents: int) -> None:
+    """Let a provider charge a category (set-up only)."""
+    async with UnitOfWork(db) as uow:
+        cat = (
+            await uow.session.execute(
+                select(ServiceCategory.id).where(ServiceCategory.code == code)
+            )
+        ).scalar_one()
+        uow.session.add(ProviderPrice(provider_id=provider_id, category_id=cat, approved=True))
+        await add_first_versions(uow.session, provider_id, {cat: cents}, utcnow())
         await uow.commit()
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from bench import run as bench_run
 from bench.server import DEFAULT_WALLET
-from tests.conftest import PG_BASE, need, pg_ready
+from tests.support.databases import PG_BASE, need, pg_ready
 
 
 def test_every_phase_of_the_benchmark_runs(

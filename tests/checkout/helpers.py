@@ -6,23 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
-from payments.clock import utcnow
 from payments.db import Database
-from payments.marketplace.prices import add_first_versions
 from payments.models import (
     Charge,
     Hold,
     PaymentRequest,
     PaymentToken,
-    ProviderPrice,
-    ServiceCategory,
     Transfer,
 )
 from payments.uow import UnitOfWork
-from tests.factories import World, assert_books_ok, envelope
-from tests.wallet_api.conftest import auth
+from tests.factories import World, assert_books_ok, count, envelope
+from tests.support.api import auth
 
 CLEANING_2H = [{"category": "siivous", "quantity": "2", "unit_price_cents": 3500}]  # 70 EUR
 HOME_HELP_2H = [{"category": "kotiapu", "quantity": "2", "unit_price_cents": 3800}]  # 76 EUR
@@ -45,14 +41,6 @@ async def balance(db: Database, w: World) -> int:
     return (await envelope(db, w.wallet_id)).balance_cents
 
 
-async def count(db: Database, model: Any, *where: Any) -> int:
-    async with UnitOfWork(db, readonly=True) as uow:
-        stmt = select(func.count()).select_from(model)
-        if where:
-            stmt = stmt.where(*where)
-        return int((await uow.session.execute(stmt)).scalar_one())
-
-
 async def charges(db: Database) -> int:
     return await count(db, Charge)
 
@@ -62,19 +50,6 @@ async def transfer_kinds(db: Database) -> list[str]:
         return list(
             (await uow.session.execute(select(Transfer.kind).order_by(Transfer.id))).scalars()
         )
-
-
-async def give_price(db: Database, provider_id: uuid.UUID, code: str, cents: int) -> None:
-    """Let a provider charge a category (set-up only)."""
-    async with UnitOfWork(db) as uow:
-        cat = (
-            await uow.session.execute(
-                select(ServiceCategory.id).where(ServiceCategory.code == code)
-            )
-        ).scalar_one()
-        uow.session.add(ProviderPrice(provider_id=provider_id, category_id=cat, approved=True))
-        await add_first_versions(uow.session, provider_id, {cat: cents}, utcnow())
-        await uow.commit()
 
 
 async def set_expiry(db: Database, model: Any, row_id: uuid.UUID | None, when: datetime) -> None:
@@ -113,8 +88,6 @@ __all__ = [
     "assert_books_ok",
     "balance",
     "charges",
-    "count",
-    "give_price",
     "hold_status",
     "idem",
     "post",

@@ -12,7 +12,7 @@ from payments.checkout.lookups import LIMITS, LookupKind
 from payments.models import AuditEvent
 from payments.uow import UnitOfWork
 from tests.checkout.helpers import CLEANING_2H, assert_books_ok, balance, charges, post
-from tests.wallet_api.conftest import auth
+from tests.support.api import auth
 
 LOOKUP_LIMIT = LIMITS[LookupKind.PHONE].per_provider
 

@@ -19,12 +19,11 @@ from tests.checkout.helpers import (
     assert_books_ok,
     balance,
     charges,
-    count,
     post,
     request_status,
 )
-from tests.factories import World
-from tests.wallet_api.conftest import Keys, auth, row_counts
+from tests.factories import World, count, row_counts
+from tests.support.api import Keys, auth
 
 FULL = 30_000
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.checkout.helpers import CLEANING_2H, assert_books_ok, balance, post, request_status
-from tests.wallet_api.conftest import Foreign, auth, row_counts
+from tests.factories import row_counts
+from tests.support.api import Foreign, auth
 
 FULL = 30_000
 ANSWERS = ("approve", "decline")

@@ -22,7 +22,8 @@ from tests.checkout.helpers import (
     set_expiry,
     transfer_kinds,
 )
-from tests.wallet_api.conftest import auth
+from tests.support.api import auth
+from tests.support.money import post_refund
 from wallet_api.scheduler import Scheduler
 
 
@@ -71,7 +72,7 @@ async def test_hold_capture_less_releases_the_rest(client, db, world, keys):
     assert await charges(db) == 1
     assert "hold_release" in await transfer_kinds(db)
     # The captured charge is an ordinary charge: it can be refunded to the envelope.
-    refund = await post(client, f"/api/charges/{r.json()['charge_id']}/refunds", keys.provider, {})
+    refund = await post_refund(client, keys.provider, r.json()["charge_id"])
     assert refund.status_code == 201, refund.text
     assert await balance(db, world) == 30_000
     await assert_books_ok(db)

@@ -27,10 +27,11 @@ from payments.checkout import lookups
 from payments.db import Database
 from payments.models import AuditEvent, RateCounter
 from payments.uow import UnitOfWork
-from tests.checkout.helpers import CLEANING_2H, balance, charges, give_price, post
-from tests.factories import World
+from tests.checkout.helpers import CLEANING_2H, balance, charges, post
+from tests.factories import World, give_price
 from tests.servers import Server
-from tests.wallet_api.conftest import Keys, auth
+from tests.support.api import Keys, auth
+from tests.support.money import post_charge
 
 UNKNOWN_PHONE = "0409999999"
 
@@ -160,11 +161,9 @@ async def test_untrusted_charge_by_phone_says_the_same_for_a_client_and_a_strang
 ):
     """A known number with budget and an unknown number must not be told apart (it would tell
     who receives disability services); both are told to send a payment request."""
-    known = await post(
-        client, "/api/charges", keys.provider, {"phone": world.phone, "lines": CLEANING_2H}
-    )
-    stranger = await post(
-        client, "/api/charges", keys.provider, {"phone": UNKNOWN_PHONE, "lines": CLEANING_2H}
+    known = await post_charge(client, keys.provider, {"phone": world.phone, "lines": CLEANING_2H})
+    stranger = await post_charge(
+        client, keys.provider, {"phone": UNKNOWN_PHONE, "lines": CLEANING_2H}
     )
     assert _answer(known) == _answer(stranger), (known.text, stranger.text)
     status, ctype, body = _answer(known)
@@ -180,17 +179,11 @@ async def test_untrusted_charge_by_phone_says_the_same_for_a_client_and_a_strang
     )
     assert "send a payment request" in en.json()["detail"]
     # The same by wallet id: an untrusted provider learns nothing from a guessed id either.
-    by_id = await post(
-        client,
-        "/api/charges",
-        keys.provider,
-        {"wallet_id": str(world.wallet_id), "lines": CLEANING_2H},
+    by_id = await post_charge(
+        client, keys.provider, {"wallet_id": str(world.wallet_id), "lines": CLEANING_2H}
     )
-    by_unknown_id = await post(
-        client,
-        "/api/charges",
-        keys.provider,
-        {"wallet_id": str(uuid.uuid4()), "lines": CLEANING_2H},
+    by_unknown_id = await post_charge(
+        client, keys.provider, {"wallet_id": str(uuid.uuid4()), "lines": CLEANING_2H}
     )
     assert _answer(by_id) == _answer(by_unknown_id) == _answer(known)
     assert await charges(db) == 0
@@ -215,9 +208,7 @@ async def test_untrusted_and_unknown_numbers_do_the_same_work(client, db, world,
     work = {}
     for label, phone in (("known", world.phone), ("unknown", UNKNOWN_PHONE)):
         with statements(db) as seen:
-            r = await post(
-                client, "/api/charges", keys.provider, {"phone": phone, "lines": CLEANING_2H}
-            )
+            r = await post_charge(client, keys.provider, {"phone": phone, "lines": CLEANING_2H})
             assert r.status_code == 403
         work[label] = seen
     assert work["known"] == work["unknown"]
@@ -226,13 +217,9 @@ async def test_untrusted_and_unknown_numbers_do_the_same_work(client, db, world,
 async def test_charges_by_phone_are_limited_and_audited(client, db, world, keys):
     limit = lookups.LIMITS[lookups.LookupKind.PHONE].per_provider
     for _ in range(limit):
-        r = await post(
-            client, "/api/charges", keys.provider, {"phone": UNKNOWN_PHONE, "lines": CLEANING_2H}
-        )
+        r = await post_charge(client, keys.provider, {"phone": UNKNOWN_PHONE, "lines": CLEANING_2H})
         assert r.status_code == 403, r.text
-    r = await post(
-        client, "/api/charges", keys.provider, {"phone": world.phone, "lines": CLEANING_2H}
-    )
+    r = await post_charge(client, keys.provider, {"phone": world.phone, "lines": CLEANING_2H})
     assert r.status_code == 429 and r.json()["type"] == "too-many-requests"
     assert await _actions(db, "checkout.phone_lookup") == ["consent-required"] * limit
     assert await _actions(db, "checkout.lookup_limited") == ["phone"]
@@ -250,9 +237,7 @@ async def test_a_trusted_provider_charging_by_phone_is_not_held_back(client, db,
     limit = lookups.LIMITS[lookups.LookupKind.PHONE].per_provider
     small = [{**CLEANING_2H[0], "quantity": "0.1"}]  # 3.50 EUR
     for _ in range(limit + 2):
-        r = await post(
-            client, "/api/charges", keys.provider, {"phone": world.phone, "lines": small}
-        )
+        r = await post_charge(client, keys.provider, {"phone": world.phone, "lines": small})
         assert r.status_code == 201, r.text
     assert await balance(db, world) == 30_000 - (limit + 2) * 350
 

@@ -14,14 +14,14 @@ from tests.checkout.helpers import (
     assert_books_ok,
     balance,
     charges,
-    count,
     hold_status,
     post,
     request_status,
     set_expiry,
     transfer_kinds,
 )
-from tests.wallet_api.conftest import auth
+from tests.factories import count
+from tests.support.api import auth
 
 
 async def phone(client, key, lines=CLEANING_2H, number="040 123 4567", **h):

@@ -6,16 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from payments.models import PaymentToken
-from tests.checkout.helpers import (
-    CLEANING_2H,
-    assert_books_ok,
-    balance,
-    charges,
-    give_price,
-    post,
-    set_expiry,
-)
-from tests.wallet_api.conftest import auth
+from tests.checkout.helpers import CLEANING_2H, assert_books_ok, balance, charges, post, set_expiry
+from tests.factories import give_price
+from tests.support.api import auth
 
 
 async def new_token(client, key, wallet_id):

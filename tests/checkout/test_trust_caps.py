@@ -20,13 +20,14 @@ from tests.checkout.helpers import (
     assert_books_ok,
     balance,
     charges,
-    count,
     post,
     set_expiry,
 )
 from tests.checkout.test_cards_and_declines import issue
 from tests.checkout.test_holds import token_of
-from tests.wallet_api.conftest import auth, row_counts
+from tests.factories import count, row_counts
+from tests.support.api import auth
+from tests.support.money import post_charge, post_refund
 
 
 async def trust(client, keys, world, per_charge: int = 8000, monthly: int | None = None) -> None:
@@ -87,14 +88,14 @@ async def test_direct_charge_by_qr_token_and_card_counts_toward_the_monthly_cap(
     assert by_card.status_code == 201, by_card.text
     assert await spent(client, keys, world) == 7000
     by_wallet = {"wallet_id": str(world.wallet_id), "lines": one_hour}
-    first = await post(client, "/api/charges", keys.provider, by_wallet)
+    first = await post_charge(client, keys.provider, by_wallet)
     assert first.status_code == 201, first.text
     assert await spent(client, keys, world) == 10_500
     # The month is used up: by phone the provider has to ask now, by wallet id it is refused
     # (how it is refused is the lookup's business; that nothing moves is the cap's).
     assert (await phone(client, keys, world, lines=one_hour)).status_code == 202
     made = await charges(db)
-    again = await post(client, "/api/charges", keys.provider, by_wallet)
+    again = await post_charge(client, keys.provider, by_wallet)
     assert again.status_code in (403, 422), again.text
     assert await charges(db) == made
     # Consent still pays past the cap, and still counts.
@@ -241,12 +242,10 @@ async def test_refund_lowers_the_months_total(client, db, world, keys):
     assert await spent(client, keys, world) == 14_000
     assert (await phone(client, keys, world)).status_code == 202  # the month is used up
     charge_id = first.json()["charge"]["id"]
-    part = await post(
-        client, f"/api/charges/{charge_id}/refunds", keys.provider, {"amount_cents": 3000}
-    )
+    part = await post_refund(client, keys.provider, charge_id, {"amount_cents": 3000})
     assert part.status_code == 201, part.text
     assert await spent(client, keys, world) == 11_000
-    rest = await post(client, f"/api/charges/{charge_id}/refunds", keys.provider, {})
+    rest = await post_refund(client, keys.provider, charge_id)
     assert rest.status_code == 201 and rest.json()["amount_cents"] == 4000, rest.text
     assert await spent(client, keys, world) == 7000
     # The month has room again for one more charge without asking.
@@ -263,9 +262,7 @@ async def test_refund_of_a_captured_visit_hold_lowers_the_total(client, db, worl
     )
     assert captured.status_code == 200, captured.text
     assert await spent(client, keys, world) == 5700
-    refund = await post(
-        client, f"/api/charges/{captured.json()['charge_id']}/refunds", keys.provider, {}
-    )
+    refund = await post_refund(client, keys.provider, captured.json()["charge_id"])
     assert refund.status_code == 201, refund.text
     assert await spent(client, keys, world) == 0
     await assert_books_ok(db)
@@ -285,9 +282,7 @@ async def test_refund_never_takes_the_total_below_zero(client, db, world, keys):
     small = [{"category": "siivous", "quantity": "1", "unit_price_cents": 3500}]
     assert (await phone(client, keys, world, lines=small)).status_code == 201
     assert await spent(client, keys, world) == 3500
-    refund = await post(
-        client, f"/api/charges/{first.json()['charge']['id']}/refunds", keys.provider, {}
-    )
+    refund = await post_refund(client, keys.provider, first.json()["charge"]["id"])
     assert refund.status_code == 201, refund.text
     assert await spent(client, keys, world) == 0
     await assert_books_ok(db)

@@ -25,8 +25,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from notifications.rules import KNOWN_TYPES
 from payments.people.mandates import SCOPES
-from tests.e2e.conftest import Seeded
 from tests.e2e.helpers import assert_accessible, call_api, screenshot, sign_in_with_key
+from tests.e2e.server import Seeded
 from tests.e2e.test_layout_and_size import no_horizontal_scroll
 from tests.e2e.test_notifications import IPHONE_UA
 from tests.e2e.test_passkeys import virtual_authenticator

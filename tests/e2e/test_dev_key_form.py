@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import Seeded, serve
 from tests.e2e.helpers import assert_accessible
+from tests.e2e.server import Seeded, serve
 
 
 @pytest.fixture(scope="module")

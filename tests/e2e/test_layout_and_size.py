@@ -10,8 +10,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import Seeded
 from tests.e2e.helpers import assert_accessible, screenshot, sign_in_with_key
+from tests.e2e.server import Seeded
 
 BUDGET_BYTES = 150 * 1024
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.conftest import Seeded
 from tests.e2e.helpers import call_api, screenshot
+from tests.e2e.server import Seeded
 from tests.e2e.test_client_screens import _client, check_screen, in_page_api
 from tests.e2e.test_passkeys import virtual_authenticator
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import Seeded
 from tests.e2e.helpers import assert_accessible, screenshot, sign_in_with_key
+from tests.e2e.server import Seeded
 
 IPHONE_UA = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "

@@ -8,8 +8,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import Seeded
 from tests.e2e.helpers import assert_accessible, call_api, screenshot
+from tests.e2e.server import Seeded
 from tests.e2e.test_passkeys import virtual_authenticator
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Seeded
 from tests.e2e.helpers import assert_accessible, call_api, screenshot, sign_in_with_key
+from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, Seeded
 from tests.e2e.test_journeys import balance_cents
 from wallet_api.qr import _qr
 

@@ -9,8 +9,8 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Seeded
 from tests.e2e.helpers import assert_accessible, call_api, screenshot, sign_in_with_key
+from tests.e2e.server import Seeded
 
 
 def test_voucher_decision_and_own_share(page: Page, server: Seeded) -> None:

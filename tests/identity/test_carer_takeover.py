@@ -28,7 +28,7 @@ from payments.people import invites
 from payments.people.secrets import hash_secret
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for
-from tests.identity.conftest import (
+from tests.identity.helpers import (
     AppFactory,
     County,
     Person,

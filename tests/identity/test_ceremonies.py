@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from payments.models import AuditEvent, Passkey
 from payments.uow import UnitOfWork
-from tests.identity.conftest import (
+from tests.identity.helpers import (
     County,
     bearer,
     issue_invite,

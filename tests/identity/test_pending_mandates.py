@@ -20,7 +20,7 @@ from payments.models import AuditEvent, Mandate
 from payments.people import access, mandates
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for
-from tests.identity.conftest import (
+from tests.identity.helpers import (
     AppFactory,
     Browser,
     County,

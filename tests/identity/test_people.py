@@ -10,7 +10,7 @@ from payments.budgets import catalogue
 from payments.models import Provider, ProviderProfile
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for
-from tests.identity.conftest import (
+from tests.identity.helpers import (
     County,
     bearer,
     new_authenticator,

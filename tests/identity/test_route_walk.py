@@ -12,7 +12,7 @@ from litestar.handlers.http_handlers import HTTPRouteHandler
 from payments.budgets import catalogue
 from payments.marketplace import providers
 from tests.factories import api_key_for
-from tests.identity.conftest import County, bearer, issue_invite, new_authenticator, redeem
+from tests.identity.helpers import County, bearer, issue_invite, new_authenticator, redeem
 from wallet_api.app import create_app
 
 PARAM = re.compile(r"\{[a-z_]+:(uuid|str|int)\}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.identity.conftest import (
+from tests.identity.helpers import (
     County,
     issue_invite,
     new_authenticator,

@@ -1,66 +1,20 @@
-"""Shared helpers for the marketplace tests: charges and refunds at chosen instants (UTC)."""
+"""Shared helpers for the marketplace tests: instants in UTC, settlement rows."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 
-from payments.checkout.charges import ChargeLineInput, Customer, capture_charge, refund_charge
 from payments.db import Database
 from payments.models import Settlement, SettlementLine
 from payments.uow import UnitOfWork
-from tests.factories import World, at
+from tests.factories import at
 
 
 def utc(period: str, day: int = 15, hour: int = 12) -> datetime:
     return at(period, day, hour).astimezone(UTC)
-
-
-async def charge(
-    db: Database,
-    w: World,
-    cents: int,
-    when: datetime,
-    *,
-    category: str = "siivous",
-    provider_id: uuid.UUID | None = None,
-) -> uuid.UUID:
-    """Charge exactly ``cents`` (cents/100 units at 1 EUR) for ``w``'s client by phone."""
-    out = await capture_charge(
-        db,
-        provider_id=provider_id or w.provider_id,
-        customer=Customer(phone_e164="+358401234567"),
-        lines=[ChargeLineInput(category, Decimal(cents) / 100, 100)],
-        idempotency_key=uuid.uuid4().hex,
-        request_hash=uuid.uuid4().hex,
-        now=when,
-    )
-    return uuid.UUID(out.body["id"])
-
-
-async def refund(
-    db: Database,
-    w: World,
-    charge_id: uuid.UUID,
-    cents: int,
-    when: datetime,
-    *,
-    provider_id: uuid.UUID | None = None,
-) -> None:
-    await refund_charge(
-        db,
-        provider_id=provider_id or w.provider_id,
-        charge_id=charge_id,
-        amount_cents=cents,
-        reason="test",
-        idempotency_key=uuid.uuid4().hex,
-        request_hash=uuid.uuid4().hex,
-        now=when,
-    )
 
 
 async def settlement_rows(db: Database) -> list[Any]:

@@ -19,7 +19,8 @@ from payments.db import create_database
 from payments.models import Base, ProviderProfile, Settlement, SettlementLine
 from payments.uow import UnitOfWork
 from tests.factories import seed_world
-from tests.marketplace.helpers import charge, utc
+from tests.marketplace.helpers import utc
+from tests.support.money import charged, exactly
 from wallet_api.cli import main
 
 P = "2024-01"  # in the past: a settlement may not reach into the future
@@ -32,9 +33,9 @@ def test_wallet_settle_writes_the_bank_file_and_csv(
     async def seed() -> None:
         db = create_database(database_url)
         if db.is_postgres:
-            from tests.conftest import _truncate
+            from tests.support.databases import truncate
 
-            await _truncate(db)
+            await truncate(db)
         w = await seed_world(db, period=P)
         async with UnitOfWork(db) as uow:
             uow.session.add(
@@ -53,8 +54,8 @@ def test_wallet_settle_writes_the_bank_file_and_csv(
                 )
             )
             await uow.commit()
-        await charge(db, w, 2500, utc(P, 3))
-        await charge(db, w, 1000, utc(P, 4))
+        await charged(db, w, exactly(2500), now=utc(P, 3))
+        await charged(db, w, exactly(1000), now=utc(P, 4))
         await db.dispose()
 
     asyncio.run(seed())

@@ -29,9 +29,9 @@ from payments.marketplace.providers import Application, apply_provider, decide_p
 from payments.models import Organizer, Provider
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for, seed_world, trust_provider
-from tests.marketplace.helpers import charge
+from tests.support.api import auth
+from tests.support.money import charged, exactly
 from tests.unit.test_csv_cells import csv_rows
-from tests.wallet_api.conftest import auth
 from wallet_api.cli import main
 
 # Names a provider can type into the public application (printable, so they pass its checks).
@@ -100,7 +100,7 @@ async def _evil_providers(db: Database, w: World) -> dict[uuid.UUID, str]:
             actor_id=w.case_manager,
         )
         await trust_provider(db, w.wallet_id, pid)
-        await charge(db, w, 1000 + n, utcnow(), provider_id=pid)
+        await charged(db, w, exactly(1000 + n), now=utcnow(), provider_id=pid)
         expected[pid] = ALL_NAMES[name]
     return expected
 
@@ -196,9 +196,9 @@ def test_wallet_settle_file_neutralises_provider_names(
     async def seed() -> dict[uuid.UUID, str]:
         db = create_database(database_url)
         if db.is_postgres:
-            from tests.conftest import _truncate
+            from tests.support.databases import truncate
 
-            await _truncate(db)
+            await truncate(db)
         w = await seed_world(db)
         out = await _evil_providers(db, w)
         await db.dispose()
@@ -235,9 +235,9 @@ def test_wallet_settle_prints_provider_names_as_text_not_markup(
     async def seed() -> None:
         db = create_database(database_url)
         if db.is_postgres:
-            from tests.conftest import _truncate
+            from tests.support.databases import truncate
 
-            await _truncate(db)
+            await truncate(db)
         w = await seed_world(db)
         applied = await apply_provider(
             db, organizer_id=w.organizer_id, application=_application(name, 1)
@@ -251,7 +251,7 @@ def test_wallet_settle_prints_provider_names_as_text_not_markup(
             actor_id=w.case_manager,
         )
         await trust_provider(db, w.wallet_id, pid)
-        await charge(db, w, 1000, utcnow(), provider_id=pid)
+        await charged(db, w, exactly(1000), now=utcnow(), provider_id=pid)
         await db.dispose()
 
     asyncio.run(seed())

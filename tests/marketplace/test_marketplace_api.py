@@ -15,15 +15,15 @@ from payments.ledger.periods import HELSINKI
 from payments.marketplace import settlements
 from payments.models import Organizer
 from payments.uow import UnitOfWork
-from tests.marketplace.helpers import charge, refund
 from tests.marketplace.test_onboarding import GOOD
-from tests.wallet_api.conftest import auth
+from tests.support.api import auth
+from tests.support.money import charged, exactly, refund
 
 
 async def _settle_some(db: Database, world) -> uuid.UUID:
-    c = await charge(db, world, 3000, utcnow())
-    await refund(db, world, c, 500, utcnow())
-    await charge(db, world, 1200, utcnow())
+    c = await charged(db, world, exactly(3000), now=utcnow())
+    await refund(db, world, c, 500, now=utcnow())
+    await charged(db, world, exactly(1200), now=utcnow())
     run = await settlements.settle_providers(db, utcnow().astimezone(HELSINKI).date())
     (s,) = run.settled
     assert s.amount_cents == 3700
@@ -111,8 +111,8 @@ async def test_directory_lists_approved_providers_by_price(client, db, world, ke
 
 async def test_reports_reconcile_with_the_ledger(client, db, world, keys):
     await _settle_some(db, world)
-    c = await charge(db, world, 800, utcnow())
-    await refund(db, world, c, 800, utcnow())
+    c = await charged(db, world, exactly(800), now=utcnow())
+    await refund(db, world, c, 800, now=utcnow())
     report = await check_books(db)
     assert report.ok, report.violations
     r = await client.get("/api/reports/months", headers=auth(keys.case_manager))

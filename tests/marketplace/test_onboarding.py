@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.errors import ProviderNotApproved
 from payments.models import Account, AuditEvent, Principal, Provider, ProviderPrice, ProviderProfile
 from payments.people.access import create_api_key
 from payments.uow import UnitOfWork
 from tests.factories import trust_provider
-from tests.wallet_api.conftest import auth
+from tests.support.api import auth
+from tests.support.money import charge, line
 
 GOOD = {
     "company_name": "Kotiapu Kaste Oy",
@@ -119,17 +118,6 @@ async def test_the_same_business_id_applies_once(client, db, world):
     assert await _counts(db) == before
 
 
-async def _charge(db, provider_id, category, key=None):
-    return await capture_charge(
-        db,
-        provider_id=provider_id,
-        customer=Customer(phone_e164="+358401234567"),
-        lines=[ChargeLineInput(category, Decimal(1), 1000)],
-        idempotency_key=key or uuid.uuid4().hex,
-        request_hash=uuid.uuid4().hex,
-    )
-
-
 async def test_approval_flow_gates_charging_and_is_audited(client, db, world, keys):
     pid = uuid.UUID((await _apply(client, db, world)).json()["provider_id"])
     # The client trusts the new provider, so only its approval status decides below.
@@ -137,7 +125,7 @@ async def test_approval_flow_gates_charging_and_is_audited(client, db, world, ke
     cm = auth(keys.case_manager)
     # Applied: cannot charge.
     with pytest.raises(ProviderNotApproved):
-        await _charge(db, pid, "siivous")
+        await charge(db, None, [line("siivous", 1, 1000)], provider_id=pid)
     listed = (await client.get("/api/providers/applications", headers=cm)).json()
     assert [p["provider_id"] for p in listed] == [str(pid)]
     # Only case managers of the county decide.
@@ -153,9 +141,9 @@ async def test_approval_flow_gates_charging_and_is_audited(client, db, world, ke
         f"/api/providers/{pid}/approve", json={"categories": ["siivous"]}, headers=cm
     )
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
-    assert (await _charge(db, pid, "siivous")).status_code == 201
+    assert (await charge(db, None, [line("siivous", 1, 1000)], provider_id=pid)).status_code == 201
     with pytest.raises(ProviderNotApproved):
-        await _charge(db, pid, "kotiapu")
+        await charge(db, None, [line("kotiapu", 1, 1000)], provider_id=pid)
     # Rejecting an approved provider is not a valid step.
     r = await client.post(f"/api/providers/{pid}/reject", json={"reason": "x"}, headers=cm)
     assert r.status_code == 409 and r.json()["type"] == "provider-status"
@@ -163,10 +151,10 @@ async def test_approval_flow_gates_charging_and_is_audited(client, db, world, ke
     r = await client.post(f"/api/providers/{pid}/suspend", json={"reason": "complaint"}, headers=cm)
     assert r.json()["status"] == "suspended"
     with pytest.raises(ProviderNotApproved):
-        await _charge(db, pid, "siivous")
+        await charge(db, None, [line("siivous", 1, 1000)], provider_id=pid)
     r = await client.post(f"/api/providers/{pid}/reinstate", json={}, headers=cm)
     assert r.json()["status"] == "approved"
-    assert (await _charge(db, pid, "siivous")).status_code == 201
+    assert (await charge(db, None, [line("siivous", 1, 1000)], provider_id=pid)).status_code == 201
     async with UnitOfWork(db, readonly=True) as uow:
         actions = (
             await uow.session.execute(

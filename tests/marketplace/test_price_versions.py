@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from payments.budgets.funding import fund_period
-from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
@@ -32,7 +30,8 @@ from payments.people.phones import to_e164
 from payments.reporting.wallet_views import get_charge
 from payments.uow import UnitOfWork
 from tests.factories import World, assert_books_ok, assert_refused, seed_world
-from tests.wallet_api.conftest import Keys, auth
+from tests.support.api import Keys, auth
+from tests.support.money import by_phone, charge, cleaning
 from wallet_api.problems import TITLES
 
 JAN, FEB = "2026-01", "2026-02"
@@ -42,15 +41,7 @@ JAN_LAST = FEB_MIDNIGHT - timedelta(microseconds=1)
 
 
 async def charge_at(db: Database, w: World, price: int, when: datetime) -> dict[str, Any]:
-    out = await capture_charge(
-        db,
-        provider_id=w.provider_id,
-        customer=Customer(phone_e164=to_e164(w.phone)),
-        lines=[ChargeLineInput("siivous", Decimal("2"), price)],
-        idempotency_key=uuid.uuid4().hex,
-        request_hash=uuid.uuid4().hex,
-        now=when,
-    )
+    out = await charge(db, w, cleaning(2, price), customer=by_phone(to_e164(w.phone)), now=when)
     return out.body
 
 

@@ -37,9 +37,9 @@ from payments.ledger.periods import HELSINKI, current_period, next_period, previ
 from payments.models import ENVELOPE, HOLD, Account
 from payments.reporting import reports, statements
 from payments.uow import UnitOfWork
-from tests.conftest import _truncate
 from tests.factories import seed_world
-from tests.marketplace.helpers import charge, refund
+from tests.support.databases import truncate
+from tests.support.money import charged, exactly, refund
 
 # Three months that have all begun: statements exist only up to the current month.
 P2 = previous_period(current_period())
@@ -188,8 +188,8 @@ async def run_history(db: Database, history: list[Op], capped: bool) -> None:
         clock += timedelta(hours=hours)
         if kind == "charge":
             try:
-                cid = await charge(
-                    db, w, amount, clock, category=CATEGORY[extra], provider_id=providers[extra]
+                cid = await charged(
+                    db, w, exactly(amount, CATEGORY[extra]), now=clock, provider_id=providers[extra]
                 )
             except InsufficientFunds:
                 assert model.avail[extra] < amount
@@ -203,7 +203,7 @@ async def run_history(db: Database, history: list[Op], capped: bool) -> None:
             cents = max(1, left * extra // 100)
             if left <= 0:
                 continue
-            await refund(db, w, cid, cents, clock, provider_id=providers[env])
+            await refund(db, w, cid, cents, now=clock, provider_id=providers[env])
             model.charges[i] = (cid, env, left - cents, money_period)
             if money_period == model.period:
                 model.avail[env] += cents
@@ -334,7 +334,7 @@ def test_random_histories_reconcile(target: Target, history: list[Op], capped: b
         db = create_database(target.make_url())
         try:
             if db.is_postgres:
-                await _truncate(db)
+                await truncate(db)
             await run_history(db, history, capped)
         finally:
             await db.dispose()

@@ -19,8 +19,8 @@ from payments.ledger.periods import HELSINKI
 from payments.marketplace import settlements
 from payments.models import ProviderProfile
 from payments.uow import UnitOfWork
-from tests.marketplace.helpers import charge, refund
-from tests.wallet_api.conftest import auth
+from tests.support.api import auth
+from tests.support.money import charged, exactly, refund
 from wallet_api.app import create_app
 from wallet_api.settings import Settings
 
@@ -70,8 +70,8 @@ async def _settled(db: Database, world) -> str:
             )
         )
         await uow.commit()
-    c = await charge(db, world, 3000, utcnow())
-    await refund(db, world, c, 500, utcnow())
+    c = await charged(db, world, exactly(3000), now=utcnow())
+    await refund(db, world, c, 500, now=utcnow())
     today = utcnow().astimezone(HELSINKI).date()
     run = await settlements.settle_providers(db, today)
     (s,) = run.settled

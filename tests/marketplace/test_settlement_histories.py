@@ -29,9 +29,9 @@ from payments.ledger.periods import HELSINKI
 from payments.marketplace import settlements as st
 from payments.models import SETTLEMENT, Settlement, SettlementLine
 from payments.uow import UnitOfWork
-from tests.conftest import _truncate
 from tests.factories import account_balance, organizer_account_id, seed_world
-from tests.marketplace.helpers import charge, refund
+from tests.support.databases import truncate
+from tests.support.money import charged, exactly, refund
 
 START = datetime(2031, 1, 1, 8, tzinfo=HELSINKI).astimezone(UTC)
 END = datetime(2031, 1, 29, tzinfo=HELSINKI).astimezone(UTC)
@@ -116,8 +116,12 @@ async def run_history(db: Database, history: list[Op]) -> None:
             break
         if kind == "charge":
             try:
-                cid = await charge(
-                    db, w, amount, clock, category=categories[extra], provider_id=providers[extra]
+                cid = await charged(
+                    db,
+                    w,
+                    exactly(amount, categories[extra]),
+                    now=clock,
+                    provider_id=providers[extra],
                 )
             except InsufficientFunds:
                 continue
@@ -129,7 +133,7 @@ async def run_history(db: Database, history: list[Op]) -> None:
             cents = max(1, left * extra // 100)
             if left <= 0:
                 continue
-            await refund(db, w, cid, cents, clock, provider_id=providers[p])
+            await refund(db, w, cid, cents, now=clock, provider_id=providers[p])
             model.charges[i] = (cid, p, left - cents)
             model.moves.append(Move(p, -cents, clock))
         elif kind == "settle":
@@ -177,7 +181,7 @@ def test_random_histories_settle_exactly_once(target: Target, history: list[Op])
         db = create_database(target.make_url())
         try:
             if db.is_postgres:
-                await _truncate(db)
+                await truncate(db)
             await run_history(db, history)
         finally:
             await db.dispose()

@@ -30,7 +30,8 @@ from tests.factories import (
     provider_payable_id,
     seed_world,
 )
-from tests.marketplace.helpers import charge, line_count, refund, settlement_rows, utc
+from tests.marketplace.helpers import line_count, settlement_rows, utc
+from tests.support.money import charged, exactly, refund
 
 P = "2031-01"
 
@@ -41,8 +42,8 @@ async def w(db: Database):
 
 
 async def test_settles_captured_charges_once(db, w):
-    c1 = await charge(db, w, 3500, utc(P, 3))
-    c2 = await charge(db, w, 2000, utc(P, 4))
+    c1 = await charged(db, w, exactly(3500), now=utc(P, 3))
+    c2 = await charged(db, w, exactly(2000), now=utc(P, 4))
     run = await st.settle_providers(db, date(2031, 1, 10), now=utc(P, 11))
     assert [s.amount_cents for s in run.settled] == [5500]
     (s,) = await settlement_rows(db)
@@ -66,8 +67,8 @@ async def test_settles_captured_charges_once(db, w):
 
 
 async def test_cutoff_is_end_of_day_in_helsinki(db, w):
-    await charge(db, w, 1000, utc(P, 10, 23))  # 23:00 Helsinki on the 10th: inside
-    await charge(db, w, 700, utc(P, 11, 0))  # 00:00 Helsinki on the 11th: outside
+    await charged(db, w, exactly(1000), now=utc(P, 10, 23))  # 23:00 Helsinki on the 10th: inside
+    await charged(db, w, exactly(700), now=utc(P, 11, 0))  # 00:00 Helsinki on the 11th: outside
     run = await st.settle_providers(db, date(2031, 1, 10), now=utc(P, 12))
     assert run.total_cents == 1000
     run = await st.settle_providers(db, date(2031, 1, 11), now=utc(P, 12))
@@ -76,14 +77,14 @@ async def test_cutoff_is_end_of_day_in_helsinki(db, w):
 
 
 async def test_refund_after_settlement_is_carried_into_the_next(db, w):
-    c1 = await charge(db, w, 4000, utc(P, 3))
+    c1 = await charged(db, w, exactly(4000), now=utc(P, 3))
     await st.settle_providers(db, date(2031, 1, 5), now=utc(P, 6))
-    await refund(db, w, c1, 1500, utc(P, 7))
-    await charge(db, w, 1000, utc(P, 8))
+    await refund(db, w, c1, 1500, now=utc(P, 7))
+    await charged(db, w, exactly(1000), now=utc(P, 8))
     run = await st.settle_providers(db, date(2031, 1, 9), now=utc(P, 10))
     # 1000 charged, 1500 refunded: refunds exceed captures -> carried, nothing paid.
     assert run.settled == [] and [c.net_cents for c in run.carried] == [-500]
-    await charge(db, w, 2000, utc(P, 12))
+    await charged(db, w, exactly(2000), now=utc(P, 12))
     run = await st.settle_providers(db, date(2031, 1, 13), now=utc(P, 14))
     assert run.total_cents == 1500  # -500 carried + 2000
     rows = await settlement_rows(db)
@@ -94,14 +95,14 @@ async def test_refund_after_settlement_is_carried_into_the_next(db, w):
 
 
 async def test_future_date_is_refused_and_nothing_written(db, w):
-    await charge(db, w, 1000, utc(P, 3))
+    await charged(db, w, exactly(1000), now=utc(P, 3))
     with pytest.raises(InvalidInput):
         await st.settle_providers(db, utcnow().date() + timedelta(days=5))
     assert await settlement_rows(db) == []
 
 
 async def test_check_detects_a_tampered_settlement(db, w):
-    await charge(db, w, 1000, utc(P, 3))
+    await charged(db, w, exactly(1000), now=utc(P, 3))
     await st.settle_providers(db, date(2031, 1, 5), now=utc(P, 6))
     async with UnitOfWork(db) as uow:
         await uow.session.execute(update(Settlement).values(amount_cents=999))
@@ -116,7 +117,7 @@ async def test_check_detects_a_tampered_settlement(db, w):
 async def test_a_transfer_cannot_be_settled_twice(db, w):
     from sqlalchemy.exc import IntegrityError
 
-    await charge(db, w, 1000, utc(P, 3))
+    await charged(db, w, exactly(1000), now=utc(P, 3))
     run = await st.settle_providers(db, date(2031, 1, 5), now=utc(P, 6))
     async with UnitOfWork(db) as uow:
         line = (await uow.session.execute(select(SettlementLine))).scalars().first()
@@ -137,7 +138,7 @@ async def test_a_transfer_cannot_be_settled_twice(db, w):
 
 
 async def test_bank_file_validates_and_csv_adds_up(db, w):
-    await charge(db, w, 3500, utc(P, 3))
+    await charged(db, w, exactly(3500), now=utc(P, 3))
     async with UnitOfWork(db) as uow:
         uow.session.add(
             ProviderProfile(
@@ -173,7 +174,7 @@ async def test_bank_file_validates_and_csv_adds_up(db, w):
 
 
 async def test_bank_file_refuses_payouts_without_an_account(db, w):
-    await charge(db, w, 3500, utc(P, 3))
+    await charged(db, w, exactly(3500), now=utc(P, 3))
     run = await st.settle_providers(db, date(2031, 1, 5), now=utc(P, 6))
     items = await st.payouts(db, [s.settlement_id for s in run.settled])
     debtor = st.Debtor(name="Kainuu", iban="FI4950009420028730", bic="OKOYFIHH")
@@ -182,7 +183,7 @@ async def test_bank_file_refuses_payouts_without_an_account(db, w):
 
 
 async def test_settlement_transfer_goes_from_payable_to_settlement(db, w):
-    await charge(db, w, 1200, utc(P, 3))
+    await charged(db, w, exactly(1200), now=utc(P, 3))
     await st.settle_providers(db, date(2031, 1, 5), now=utc(P, 6))
     async with UnitOfWork(db, readonly=True) as uow:
         t = (
@@ -198,7 +199,7 @@ async def test_concurrent_runs_settle_each_transfer_once(db, w):
     import asyncio
 
     for day in range(2, 9):
-        await charge(db, w, 100 * day, utc(P, day))
+        await charged(db, w, exactly(100 * day), now=utc(P, day))
     runs = await asyncio.gather(
         *(st.settle_providers(db, date(2031, 1, 10), now=utc(P, 11)) for _ in range(4))
     )

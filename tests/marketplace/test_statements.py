@@ -38,8 +38,8 @@ from payments.people.mandates import grant_mandate
 from payments.reporting import statements
 from payments.uow import UnitOfWork
 from tests.factories import api_key_for, seed_world
-from tests.marketplace.helpers import charge, refund
-from tests.wallet_api.conftest import auth
+from tests.support.api import auth
+from tests.support.money import charged, exactly, refund
 from wallet_api.cli import main
 
 NOW = current_period()
@@ -51,9 +51,9 @@ async def _statement_world(db):
     a refund, an own share on one line, and an expired remainder."""
     w = await seed_world(db, period=LAST)
     when = utcnow().replace(year=int(LAST[:4]), month=int(LAST[5:]), day=10, hour=10)
-    c1 = await charge(db, w, 3000, when)
-    c2 = await charge(db, w, 1200, when.replace(day=12), category="kotiapu")
-    await refund(db, w, c1, 500, when.replace(day=13))
+    c1 = await charged(db, w, exactly(3000), now=when)
+    c2 = await charged(db, w, exactly(1200, "kotiapu"), now=when.replace(day=12))
+    await refund(db, w, c1, 500, now=when.replace(day=13))
     async with UnitOfWork(db) as uow:
         await uow.session.execute(
             update(ChargeLine).where(ChargeLine.charge_id == c2).values(client_share_cents=450)
@@ -200,7 +200,9 @@ async def _count_ready(db, wallet_id=None) -> int:
 
 async def test_statement_ready_once_per_wallet_and_month(db):
     w = await seed_world(db, period=LAST)
-    await charge(db, w, 1000, utcnow().replace(year=int(LAST[:4]), month=int(LAST[5:]), day=5))
+    await charged(
+        db, w, exactly(1000), now=utcnow().replace(year=int(LAST[:4]), month=int(LAST[5:]), day=5)
+    )
     # Last month is not closed until this month's funding expires it.
     run = await statements.issue_statements(db, LAST)
     assert (run.wallets_seen, run.issued) == (0, 0)
@@ -250,9 +252,9 @@ def test_wallet_statements_command(
     async def seed() -> uuid.UUID:
         db = create_database(database_url)
         if db.is_postgres:
-            from tests.conftest import _truncate
+            from tests.support.databases import truncate
 
-            await _truncate(db)
+            await truncate(db)
         w = await seed_world(db, period=LAST)
         await fund_period(db, NOW)
         await db.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import pytest
 
@@ -13,21 +12,8 @@ from payments.budgets import catalogue
 from payments.db import Database
 from payments.people.mandates import grant_mandate
 from tests.factories import World, api_key_for, seed_world
-from tests.notifications.helpers import mark_all_delivered, serve, settings_for
+from tests.notifications.helpers import People, mark_all_delivered, serve, settings_for
 from tests.notifications.push_service import Device, PushService
-
-
-@dataclass
-class People:
-    provider: str
-    other_provider: str
-    client: str
-    case_manager: str
-    carer: str
-    carer_id: uuid.UUID
-    other_client: str
-    other_wallet: uuid.UUID
-    foreign_case_manager: str
 
 
 @pytest.fixture

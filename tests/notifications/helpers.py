@@ -1,4 +1,4 @@
-"""Helpers for the live-events tests: a real server on loopback, an SSE reader, charges."""
+"""Helpers for the live-events tests: a real server on loopback, an SSE reader, the outbox."""
 
 from __future__ import annotations
 
@@ -8,19 +8,16 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import httpx
 import uvicorn
 from sqlalchemy import select, update
 
-from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.clock import utcnow
 from payments.db import Database
 from payments.models import Mandate, OutboxEvent
 from payments.uow import UnitOfWork
-from tests.factories import World
 from wallet_api.app import create_app
 from wallet_api.settings import Settings
 
@@ -68,6 +65,19 @@ async def serve(settings: Settings, db: Database | None = None) -> AsyncIterator
         server.force_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, 10)
+
+
+@dataclass
+class People:
+    provider: str
+    other_provider: str
+    client: str
+    case_manager: str
+    carer: str
+    carer_id: uuid.UUID
+    other_client: str
+    other_wallet: uuid.UUID
+    foreign_case_manager: str
 
 
 @dataclass
@@ -167,19 +177,6 @@ async def sse(base: str, key: str, *, last_event_id: int | None = None) -> Async
             yield reader
         finally:
             await reader.close()
-
-
-async def charge(db: Database, w: World, cents_per_hour: int = 3500, hours: str = "1") -> str:
-    """A real capture through the payments use case (the same path the API uses)."""
-    out = await capture_charge(
-        db,
-        provider_id=w.provider_id,
-        customer=Customer(wallet_id=w.wallet_id),
-        lines=[ChargeLineInput("siivous", Decimal(hours), cents_per_hour)],
-        idempotency_key=str(uuid.uuid4()),
-        request_hash=uuid.uuid4().hex,
-    )
-    return str(out.body["id"])
 
 
 async def outbox(db: Database) -> list[tuple[int, str, bool]]:

@@ -11,7 +11,8 @@ from notifications.dispatcher import Dispatcher
 from notifications.hub import Hub
 from payments.budgets.funding import fund_period
 from payments.ledger.periods import current_period, next_period
-from tests.notifications.helpers import charge, outbox
+from tests.notifications.helpers import outbox
+from tests.support.money import by_wallet, charged, cleaning
 
 
 class Recorder:
@@ -48,7 +49,9 @@ async def test_delivers_each_event_once_with_its_outbox_id(db, world, hub):
     heard: list[ev.Event] = []
     listener = asyncio.create_task(_listen(hub, [ev.wallet_channel(world.wallet_id)], heard))
     await asyncio.sleep(0.01)
-    charges = [await charge(db, world) for _ in range(3)]
+    charges = [
+        str(await charged(db, world, cleaning(1), customer=by_wallet(world))) for _ in range(3)
+    ]
     d = Dispatcher(db, hub)
     assert await d.run_once() == 3
     assert await d.run_once() == 0  # nothing twice
@@ -77,7 +80,7 @@ class CrashingHub(Hub):
 
 async def test_crash_mid_round_leaves_rows_for_the_next_dispatcher(db, world, hub):
     for _ in range(3):
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
     crashing = CrashingHub(survive=1)
     await crashing.start()
     with pytest.raises(ConnectionError):
@@ -102,7 +105,7 @@ async def test_running_dispatcher_is_woken_by_commits(db, world, hub):
     d.start()
     try:
         await asyncio.sleep(0.05)
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
         got = await _heard(heard, 1)
     finally:
         await d.stop()
@@ -114,7 +117,7 @@ async def test_set_based_funding_events_carry_amount_and_balance(db, world, hub)
     heard: list[ev.Event] = []
     listener = asyncio.create_task(_listen(hub, [ev.organizer_channel(world.organizer_id)], heard))
     await asyncio.sleep(0.01)
-    await charge(db, world)
+    await charged(db, world, cleaning(1), customer=by_wallet(world))
     await fund_period(db, next_period(current_period()))
     d = Dispatcher(db, hub)
     while await d.run_once():

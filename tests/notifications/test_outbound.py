@@ -29,9 +29,9 @@ from payments.db import Database
 from payments.models import AuditEvent
 from payments.uow import UnitOfWork
 from tests.factories import World
-from tests.notifications.conftest import People
-from tests.notifications.helpers import charge, push_settings, serve
+from tests.notifications.helpers import People, push_settings, serve
 from tests.notifications.push_service import Device, PushService
+from tests.support.money import by_wallet, charged, cleaning
 
 PROBLEM = "application/problem+json"
 PUBLIC = "https://push.example.com/send/"  # registration does no DNS: any public-looking name
@@ -208,7 +208,7 @@ async def test_loopback_listener_receives_nothing_when_registration_is_refused(
                 headers={"Authorization": f"Bearer {people.client}"},
             )
             _refused(r, "url-not-allowed")
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
         await asyncio.sleep(1.0)
     assert push_service.connections == 0
     assert await _rows(db) == []
@@ -230,13 +230,14 @@ async def test_row_written_before_the_policy_is_refused_at_send_time(
     removed, so it is not tried again."""
     await _insert_row(db, world.client_principal, push_service.url + "/push/old", device)
     async with serve(push_settings(db.url, vapid), db=db):
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
 
         async def settled() -> bool:
             return push_service.connections > 0 or await _rows(db) == []
 
         assert await _until(settled)
-        await charge(db, world)  # and the next event does not try it again
+        # and the next event does not try it again
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
         await asyncio.sleep(0.5)
     assert push_service.connections == 0
     assert await _rows(db) == []
@@ -284,7 +285,7 @@ async def test_public_name_resolving_to_loopback_is_refused_at_send_time(
                 headers={"Authorization": f"Bearer {people.client}"},
             )
             assert r.status_code == 201, r.text
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
 
         async def settled() -> bool:
             return push_service.connections > 0 or await _rows(db) == []
@@ -311,7 +312,7 @@ async def test_dns_stand_in_reaches_the_listener_when_loopback_is_allowed(
     endpoint = f"https://{dns_to_loopback}:{push_service.port}/push/rebound"
     await _insert_row(db, world.client_principal, endpoint, device)
     async with serve(push_settings(db.url, vapid, outbound_allow_loopback=True), db=db):
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
 
         async def connected() -> bool:
             return push_service.connections > 0
@@ -341,7 +342,7 @@ async def test_redirect_from_the_push_service_is_not_followed(
                     headers={"Authorization": f"Bearer {people.client}"},
                 )
                 assert r.status_code == 201, r.text
-            await charge(db, world)
+            await charged(db, world, cleaning(1), customer=by_wallet(world))
 
             async def posted() -> bool:
                 return redirecting.posts > 0

@@ -15,9 +15,10 @@ import pytest
 import redis
 
 from notifications import events as ev
-from tests.conftest import need
 from tests.notifications.helpers import outbox, sse
 from tests.servers import Server
+from tests.support.databases import need
+from tests.support.money import post_charge
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -73,11 +74,7 @@ async def _started(
 
 async def _post_charge(base: str, key: str) -> str:
     async with httpx.AsyncClient(base_url=base) as c:
-        r = await c.post(
-            "/api/charges",
-            json=CLEANING,
-            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": str(uuid.uuid4())},
-        )
+        r = await post_charge(c, key, CLEANING)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 

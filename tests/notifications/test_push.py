@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 from notifications import events as ev
 from notifications.models import PushSubscription
 from payments.uow import UnitOfWork
-from tests.notifications.helpers import charge, push_settings, serve
+from tests.notifications.helpers import push_settings, serve
 from tests.notifications.push_service import b64e
+from tests.support.money import by_wallet, charged, cleaning
 
 
 async def _wait(cond: Any, seconds: float = 10.0) -> None:
@@ -54,7 +55,7 @@ async def test_charge_reaches_the_device_encrypted_and_signed(
         assert r.status_code == 201, r.text
         # The push service is busy once: the sender retries.
         push_service.statuses = [429]
-        charge_id = await charge(db, world)
+        charge_id = await charged(db, world, cleaning(1), customer=by_wallet(world))
         await _wait(lambda: _async(len(push_service.received) >= 2))
         assert push_service.errors == []
         got = push_service.received[-1]
@@ -67,7 +68,7 @@ async def test_charge_reaches_the_device_encrypted_and_signed(
         # Hidden amounts: who and what, but no euros on the lock screen.
         r = await http.put("/api/notifications/preferences", json={"hide_amounts": True}, headers=h)
         assert r.status_code == 200 and r.json()["hide_amounts"] is True
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
         await _wait(lambda: _async(len(push_service.received) >= 3))
         hidden = push_service.received[-1]
         assert "amount_cents" not in hidden and "remaining_cents" not in hidden
@@ -80,7 +81,7 @@ async def test_charge_reaches_the_device_encrypted_and_signed(
             headers=h,
         )
         assert r.json()["types"]["charge.captured"] is False
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
         await asyncio.sleep(0.5)
         assert len(push_service.received) == 3
 
@@ -102,7 +103,7 @@ async def test_gone_subscription_is_removed(db, world, people, vapid, device, pu
         }
         assert (await http.post("/api/push/subscriptions", json=sub, headers=h)).status_code == 201
         push_service.statuses = [410]
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
 
         async def gone() -> bool:
             return await _subscriptions(db) == 0

@@ -9,7 +9,8 @@ from notifications.dispatcher import Dispatcher
 from notifications.hub import Hub
 from notifications.rules import get_preferences, set_preferences
 from payments.errors import InvalidInput
-from tests.notifications.helpers import charge, outbox
+from tests.notifications.helpers import outbox
+from tests.support.money import by_wallet, charged, cleaning
 
 
 @pytest.fixture
@@ -31,14 +32,15 @@ async def test_low_balance_fires_once_per_person_when_the_threshold_is_crossed(
     d = Dispatcher(db, hub)
     # The carer wants to know below 100 EUR; the client keeps the default (a fifth: 60 EUR).
     await set_preferences(db, people.carer_id, low_balance_cents=10_000)
-    await charge(db, world, 3500, "5")  # 300 - 175 = 125 EUR left: nobody yet
+    paid = by_wallet(world)
+    await charged(db, world, cleaning(5), customer=paid)  # 300 - 175 = 125 EUR left: nobody yet
     await _dispatch_all(d)
     assert [t for _, t, _ in await outbox(db)].count(ev.BALANCE_LOW) == 0
-    await charge(db, world, 3500, "1")  # 90 EUR: below the carer's 100
+    await charged(db, world, cleaning(1), customer=paid)  # 90 EUR: below the carer's 100
     await _dispatch_all(d)
-    await charge(db, world, 3500, "1")  # 55 EUR: below the client's 60
+    await charged(db, world, cleaning(1), customer=paid)  # 55 EUR: below the client's 60
     await _dispatch_all(d)
-    await charge(db, world, 3500, "1")  # 20 EUR: both already told this month
+    await charged(db, world, cleaning(1), customer=paid)  # 20 EUR: both already told this month
     await _dispatch_all(d)
     rows = [i for i, t, _ in await outbox(db) if t == ev.BALANCE_LOW]
     assert len(rows) == 2
@@ -47,7 +49,7 @@ async def test_low_balance_fires_once_per_person_when_the_threshold_is_crossed(
 
 async def test_low_balance_can_be_turned_off(db, world, people, hub):
     await set_preferences(db, people.carer_id, types={ev.BALANCE_LOW: False})
-    await charge(db, world, 3500, "8")  # 20 EUR left
+    await charged(db, world, cleaning(8), customer=by_wallet(world))  # 20 EUR left
     await _dispatch_all(Dispatcher(db, hub))
     # Only the client (default on) is alerted.
     assert [t for _, t, _ in await outbox(db)].count(ev.BALANCE_LOW) == 1

@@ -7,7 +7,8 @@ import asyncio
 import httpx
 
 from notifications import events as ev
-from tests.notifications.helpers import charge, outbox, revoke, sse
+from tests.notifications.helpers import outbox, revoke, sse
+from tests.support.money import by_wallet, charged, cleaning
 
 
 async def test_each_role_sees_what_it_may_and_nothing_else(db, world, people, live):
@@ -20,7 +21,7 @@ async def test_each_role_sees_what_it_may_and_nothing_else(db, world, people, li
         sse(live, people.other_provider) as other_provider,
         sse(live, people.foreign_case_manager) as foreign_cm,
     ):
-        charge_id = await charge(db, world)
+        charge_id = str(await charged(db, world, cleaning(1), customer=by_wallet(world)))
         (event_id,) = [i for i, t, _ in await outbox(db) if t == ev.CHARGE_CAPTURED]
         for reader in (client, carer, cm):
             got = await reader.next()
@@ -39,12 +40,12 @@ async def test_each_role_sees_what_it_may_and_nothing_else(db, world, people, li
 
 async def test_last_event_id_replays_what_was_missed_then_goes_live(db, world, people, live):
     for _ in range(3):
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
     await asyncio.sleep(0.3)  # delivered while nobody listened
     ids = [i for i, t, _ in await outbox(db) if t == ev.CHARGE_CAPTURED]
     async with sse(live, people.client, last_event_id=ids[0]) as client:
         assert [(await client.next()).id for _ in range(2)] == ids[1:]
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
         live_event = await client.next()
         assert live_event.id > ids[-1]
         assert await client.nothing_within(0.3)
@@ -55,15 +56,15 @@ async def test_last_event_id_replays_what_was_missed_then_goes_live(db, world, p
 
 async def test_revoked_mandate_stops_the_flow(db, world, people, live):
     async with sse(live, people.carer) as carer:
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
         assert (await carer.next()).event == ev.CHARGE_CAPTURED
         await revoke(db, people.carer_id)
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
         # The next event of that wallet is refused and the stream ends; the browser reconnects
         # and gets a stream without that wallet.
         assert await carer.ended(3.0)
     async with sse(live, people.carer, last_event_id=0) as carer:
-        await charge(db, world)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
         assert await carer.nothing_within(0.6)
 
 

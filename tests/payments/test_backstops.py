@@ -50,12 +50,12 @@ from payments.models import (
     TrustedProvider,
 )
 from payments.uow import UnitOfWork
-from tests.checkout.helpers import give_price
 from tests.factories import (
     World,
     assert_books_ok,
     at,
     envelopes,
+    give_price,
     organizer_account_id,
     row_counts,
     seed_world,

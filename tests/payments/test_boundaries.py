@@ -30,7 +30,6 @@ from payments.checkout.charges import (
     ChargeLineInput,
     Customer,
     Outcome,
-    capture_charge,
     refund_charge,
 )
 from payments.checkout.phone import phone_checkout
@@ -43,18 +42,19 @@ from payments.models import Hold, OutboxEvent, PaymentToken, QrCard, Refund
 from payments.outbox import REFUND_CREATED
 from payments.people.mandates import grant_mandate, mandate_scopes
 from payments.uow import UnitOfWork
-from tests.checkout.helpers import count, give_price
 from tests.factories import (
     World,
     assert_books_ok,
     assert_refused,
+    count,
     envelope,
+    give_price,
     row_counts,
     seed_world,
     trust_provider,
 )
+from tests.support.money import PHONE, charge, refund
 
-PHONE = "+358401234567"  # seed_world's client
 CLEANING_2H = [ChargeLineInput("siivous", Decimal(2), 3500)]  # 7,000
 HOME_HELP_1H = [ChargeLineInput("kotiapu", Decimal(1), 3800)]  # 3,800
 ONE_CENT = [ChargeLineInput("siivous", Decimal(1), 1)]  # below the list price is allowed
@@ -77,27 +77,6 @@ async def trusted_world(
         monthly_cap_cents=monthly,
     )
     return w
-
-
-async def charge(
-    db: Database,
-    w: World,
-    lines: list[ChargeLineInput] = CLEANING_2H,
-    *,
-    now: datetime | None = None,
-    customer: Customer | None = None,
-    provider_id: uuid.UUID | None = None,
-    key: str | None = None,
-) -> Outcome:
-    return await capture_charge(
-        db,
-        provider_id=provider_id or w.provider_id,
-        customer=customer or Customer(phone_e164=PHONE),
-        lines=lines,
-        idempotency_key=key or uuid.uuid4().hex,
-        request_hash=uuid.uuid4().hex,
-        now=now,
-    )
 
 
 async def visit_hold(db: Database, w: World, lines: list[ChargeLineInput]) -> Outcome:
@@ -308,20 +287,6 @@ async def test_a_refund_writes_its_outbox_event_in_its_transaction(db):
     await assert_books_ok(db)
 
 
-async def refund(
-    db: Database, provider_id: uuid.UUID, charge_id: str, key: str, request_hash: str = "h"
-) -> Outcome:
-    return await refund_charge(
-        db,
-        provider_id=provider_id,
-        charge_id=uuid.UUID(charge_id),
-        amount_cents=1000,
-        reason=None,
-        idempotency_key=key,
-        request_hash=request_hash,
-    )
-
-
 async def test_refund_keys_are_per_provider(db):
     """Provider B's key never replays provider A's refund (that would show B A's customer and
     leave B's own refund undone); A's own retry does replay."""
@@ -329,13 +294,22 @@ async def test_refund_keys_are_per_provider(db):
     await give_price(db, w.other_provider_id, "siivous", 3500)
     a_charge = (await charge(db, w)).body["id"]
     b_charge = (await charge(db, w, provider_id=w.other_provider_id)).body["id"]
-    a = await refund(db, w.provider_id, a_charge, "same")
-    b = await refund(db, w.other_provider_id, b_charge, "same")
+    a = await refund(db, w, a_charge, 1000, key="same", request_hash="h", reason=None)
+    b = await refund(
+        db,
+        w,
+        b_charge,
+        1000,
+        key="same",
+        request_hash="h",
+        reason=None,
+        provider_id=w.other_provider_id,
+    )
     assert not b.replayed and b.body["id"] != a.body["id"]
     assert b.body["charge_id"] == b_charge and a.body["charge_id"] == a_charge
     assert await count(db, Refund) == 2
     counts = await row_counts(db)
-    again = await refund(db, w.provider_id, a_charge, "same")
+    again = await refund(db, w, a_charge, 1000, key="same", request_hash="h", reason=None)
     assert again.replayed and again.body == a.body
     assert await row_counts(db) == counts
     assert (await envelope(db, w.wallet_id)).balance_cents == 30_000 - 2 * 7000 + 2 * 1000

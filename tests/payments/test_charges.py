@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from payments.budgets import catalogue
 from payments.budgets.catalogue import DecisionLineInput
@@ -20,11 +19,7 @@ from payments.checkout.charges import (
     MAX_LINES,
     ChargeLineInput,
     Customer,
-    Outcome,
-    capture_charge,
-    refund_charge,
 )
-from payments.db import Database
 from payments.errors import (
     ConsentRequired,
     IdempotencyKeyReused,
@@ -37,13 +32,10 @@ from payments.errors import (
     RefundTooLarge,
     UnknownCategory,
 )
-from payments.idempotency import request_fingerprint
 from payments.marketplace import providers
 from payments.models import ORGANIZER_BUDGET
 from payments.reporting.wallet_views import wallet_view
-from tests.checkout.helpers import give_price
 from tests.factories import (
-    World,
     account_balance,
     add_client_with_decision,
     assert_books_ok,
@@ -52,6 +44,7 @@ from tests.factories import (
     charge_row,
     envelope,
     envelopes,
+    give_price,
     organizer_account_id,
     provider_payable_id,
     row_counts,
@@ -61,66 +54,9 @@ from tests.factories import (
     transfers,
     trust_provider,
 )
+from tests.support.money import PHONE, charge, line, refund
 
-PHONE = "+358401234567"  # seed_world's client, 040 123 4567
 UNKNOWN_PHONE = "+358409999999"
-
-
-def line(category: str, quantity: str, unit_price_cents: int) -> ChargeLineInput:
-    return ChargeLineInput(category, Decimal(quantity), unit_price_cents)
-
-
-def fingerprint(customer: Customer, lines: list[ChargeLineInput]) -> str:
-    parts = [str(customer.phone_e164), str(customer.wallet_id)]
-    for ln in lines:
-        parts += [ln.category, str(ln.quantity), str(ln.unit_price_cents)]
-    return request_fingerprint(*parts)
-
-
-async def charge(
-    db: Database,
-    w: World,
-    lines: list[ChargeLineInput],
-    *,
-    key: str | None = None,
-    provider_id: uuid.UUID | None = None,
-    customer: Customer | None = None,
-    request_hash: str | None = None,
-    **kw: Any,
-) -> Outcome:
-    customer = customer or Customer(phone_e164=PHONE)
-    return await capture_charge(
-        db,
-        provider_id=provider_id or w.provider_id,
-        customer=customer,
-        lines=lines,
-        idempotency_key=key or uuid.uuid4().hex,
-        request_hash=request_hash or fingerprint(customer, lines),
-        **kw,
-    )
-
-
-async def refund(
-    db: Database,
-    w: World,
-    charge_id: str | uuid.UUID,
-    amount: int | None,
-    *,
-    key: str | None = None,
-    provider_id: uuid.UUID | None = None,
-    request_hash: str | None = None,
-    **kw: Any,
-) -> Outcome:
-    return await refund_charge(
-        db,
-        provider_id=provider_id or w.provider_id,
-        charge_id=uuid.UUID(str(charge_id)),
-        amount_cents=amount,
-        reason="test",
-        idempotency_key=key or uuid.uuid4().hex,
-        request_hash=request_hash or request_fingerprint(str(charge_id), str(amount)),
-        **kw,
-    )
 
 
 # --- captured charges -------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -35,7 +34,7 @@ from sqlalchemy import delete, insert, select, update
 from payments.books import check_books
 from payments.budgets import catalogue
 from payments.budgets.funding import fund_period
-from payments.checkout.charges import ChargeLineInput, Customer, capture_charge, refund_charge
+from payments.checkout.charges import ChargeLineInput, Customer
 from payments.checkout.visits import capture_hold, create_visit_hold
 from payments.clock import utcnow
 from payments.db import Database, create_database
@@ -53,67 +52,22 @@ from payments.models import (
     Transfer,
 )
 from payments.uow import UnitOfWork
-from tests.checkout.helpers import give_price
-from tests.conftest import _truncate
 from tests.factories import (
     World,
     assert_books_ok,
     at,
     envelope,
+    give_price,
     organizer_account_id,
     provider_payable_id,
     seed_world,
     transfers,
 )
+from tests.support.databases import truncate
+from tests.support.money import PHONE, charged, cleaning, home_help, refund
 from wallet_api.cli import main
 
 JAN, FEB = "2031-01", "2031-02"
-PHONE = "+358401234567"  # seed_world's client
-
-
-def cleaning(hours: int) -> list[ChargeLineInput]:
-    return [ChargeLineInput("siivous", Decimal(hours), 3500)]
-
-
-def home_help(hours: int) -> list[ChargeLineInput]:
-    return [ChargeLineInput("kotiapu", Decimal(hours), 3800)]
-
-
-async def charge(
-    db: Database,
-    w: World,
-    lines: list[ChargeLineInput],
-    day: int,
-    *,
-    provider_id: uuid.UUID | None = None,
-    period: str = JAN,
-) -> uuid.UUID:
-    out = await capture_charge(
-        db,
-        provider_id=provider_id or w.provider_id,
-        customer=Customer(phone_e164=PHONE),
-        lines=lines,
-        idempotency_key=uuid.uuid4().hex,
-        request_hash=uuid.uuid4().hex,
-        now=at(period, day),
-    )
-    return uuid.UUID(out.body["id"])
-
-
-async def refund(
-    db: Database, w: World, charge_id: uuid.UUID, cents: int, day: int, *, period: str = JAN
-) -> str:
-    out = await refund_charge(
-        db,
-        provider_id=w.provider_id,
-        charge_id=charge_id,
-        amount_cents=cents,
-        reason="tamper test",
-        idempotency_key=uuid.uuid4().hex,
-        request_hash=uuid.uuid4().hex,
-        now=at(period, day),
-    )
-    return str(out.body["returned_to"])
 
 
 async def tamper(db: Database, *statements: Any) -> None:
@@ -169,7 +123,7 @@ async def constraint_lifted(
     try:
         yield write
     finally:
-        await _truncate(db)
+        await truncate(db)
         async with db.engine.begin() as conn:
             await conn.exec_driver_sql(
                 f'ALTER TABLE "{table}" ADD CONSTRAINT "{constraint}" {definition}'
@@ -190,8 +144,9 @@ class Month:
 
 async def a_month(db: Database) -> Month:
     w = await seed_world(db, period=JAN)
-    charge_id = await charge(db, w, cleaning(2), 3)
-    assert await refund(db, w, charge_id, 1000, 4) == "envelope"
+    charge_id = await charged(db, w, cleaning(2), now=at(JAN, 3))
+    refunded = await refund(db, w, charge_id, 1000, reason="tamper test", now=at(JAN, 4))
+    assert refunded.body["returned_to"] == "envelope"
     env = await envelope(db, w.wallet_id)
     assert env.balance_cents == 30_000 - 7000 + 1000
     await assert_books_ok(db)
@@ -205,7 +160,7 @@ async def closed_january(
     w = await seed_world(
         db, period=JAN, carry_over=carry_over, carry_cap_cents=cap, valid_to=valid_to
     )
-    charge_id = await charge(db, w, cleaning(2), 3)
+    charge_id = await charged(db, w, cleaning(2), now=at(JAN, 3))
     await fund_period(db, FEB)
     env = await envelope(db, w.wallet_id)
     assert env.expired_period == JAN
@@ -434,13 +389,13 @@ async def charge_transfer(db: Database, charge_id: uuid.UUID) -> int:
 async def settled(db: Database) -> Settled:
     w = await seed_world(db, period=JAN)
     await give_price(db, w.other_provider_id, "siivous", 3500)
-    a1 = await charge(db, w, cleaning(2), 3)
-    a2 = await charge(db, w, cleaning(1), 3)
-    b1 = await charge(db, w, cleaning(1), 3, provider_id=w.other_provider_id)
+    a1 = await charged(db, w, cleaning(2), now=at(JAN, 3))
+    a2 = await charged(db, w, cleaning(1), now=at(JAN, 3))
+    b1 = await charged(db, w, cleaning(1), now=at(JAN, 3), provider_id=w.other_provider_id)
     run = await settle_providers(db, date(2031, 1, 5), now=at(JAN, 6))
     by_provider = {s.provider_id: s for s in run.settled}
     assert by_provider[w.provider_id].amount_cents == 10_500
-    b2 = await charge(db, w, cleaning(1), 7, provider_id=w.other_provider_id)
+    b2 = await charged(db, w, cleaning(1), now=at(JAN, 7), provider_id=w.other_provider_id)
     a = by_provider[w.provider_id].settlement_id
     s = await settlement(db, a)
     await assert_books_ok(db)
@@ -542,7 +497,7 @@ async def test_a_settlement_transfer_without_its_settlement_is_reported(db):
 async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
     """The PostgreSQL database alone: SQLite cannot lift a unique constraint."""
     database = create_database(postgres_url)
-    await _truncate(database)
+    await truncate(database)
     yield database
     await database.dispose()
 
@@ -652,7 +607,8 @@ async def test_a_report_that_is_not_the_ledger_is_reported(db):
     booked as a refund to the client: the ledger says January's client got 10 EUR back, the
     report (and the client's statement, which read the envelope) say not."""
     m = await closed_january(db)
-    assert await refund(db, m.w, m.charge_id, 1000, 3, period=FEB) == "organizer"
+    refunded = await refund(db, m.w, m.charge_id, 1000, reason="tamper test", now=at(FEB, 3))
+    assert refunded.body["returned_to"] == "organizer"
     await assert_books_ok(db)
     (t,) = await transfers(db, kind="refund_closed")
     await tamper(db, update(Transfer).where(Transfer.id == t.id).values(kind="refund"))
@@ -675,7 +631,7 @@ def test_wallet_check_exits_1_and_lists_what_it_found(
     async def seed() -> None:
         db = create_database(database_url)
         if db.is_postgres:
-            await _truncate(db)
+            await truncate(db)
         holder["month"] = await a_month(db)
         await db.dispose()
 

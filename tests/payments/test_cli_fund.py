@@ -17,9 +17,9 @@ def test_wallet_fund_twice(database_url: str, monkeypatch: pytest.MonkeyPatch) -
     async def seed() -> None:
         db = create_database(database_url)
         if db.is_postgres:
-            from tests.conftest import _truncate
+            from tests.support.databases import truncate
 
-            await _truncate(db)
+            await truncate(db)
         await seed_world(db, period="2031-01", monthly_cents=40_000)
         await db.dispose()
 

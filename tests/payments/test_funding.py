@@ -7,13 +7,11 @@ import asyncio
 import random
 from collections import Counter
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy import select
 
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import FundingSummary, fund_period
-from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.errors import NotInBudget
 from payments.ledger.periods import prorated_cents
@@ -37,6 +35,7 @@ from tests.factories import (
     seed_world,
     transfers,
 )
+from tests.support.money import by_wallet, charge, cleaning
 
 
 async def spend(
@@ -44,20 +43,14 @@ async def spend(
 ) -> None:
     """Charge exactly ``cents`` of cleaning (list price 3500 an hour) on the 15th of ``period``:
     whole hours, plus one hour at a lower price for the rest."""
-    customer = Customer(wallet_id=wallet_id or w.wallet_id)
-    lines = []
     hours, rest = divmod(cents, 3500)
-    if hours:
-        lines.append(ChargeLineInput("siivous", Decimal(hours), 3500))
-    if rest:
-        lines.append(ChargeLineInput("siivous", Decimal(1), rest))
-    await capture_charge(
+    lines = (cleaning(hours) if hours else []) + (cleaning(1, rest) if rest else [])
+    await charge(
         db,
-        provider_id=w.provider_id,
-        customer=customer,
-        lines=lines,
-        idempotency_key=f"{wallet_id or w.wallet_id}:{period}:{cents}:{day}",
-        request_hash="h",
+        w,
+        lines,
+        customer=by_wallet(wallet_id or w.wallet_id),
+        key=f"{wallet_id or w.wallet_id}:{period}:{cents}:{day}",
         now=at(period, day),
     )
 
@@ -316,15 +309,7 @@ async def test_carry_over_ends_with_the_decision(db):
     await assert_refused(
         db,
         NotInBudget,
-        capture_charge(
-            db,
-            provider_id=w.provider_id,
-            customer=Customer(wallet_id=w.wallet_id),
-            lines=[ChargeLineInput("siivous", Decimal(1), 100)],
-            idempotency_key="late",
-            request_hash="h",
-            now=at("2031-02"),
-        ),
+        charge(db, w, cleaning(1, 100), customer=by_wallet(w), key="late", now=at("2031-02")),
     )
     await assert_books_ok(db)
 
@@ -358,14 +343,8 @@ async def test_a_decision_starting_next_month_is_not_funded_this_month(db):
     await assert_refused(
         db,
         NotInBudget,
-        capture_charge(
-            db,
-            provider_id=w.provider_id,
-            customer=Customer(wallet_id=w.wallet_id),
-            lines=[ChargeLineInput("siivous", Decimal(1), 100)],
-            idempotency_key="early",
-            request_hash="h",
-            now=at("2031-01", 31, 23),
+        charge(
+            db, w, cleaning(1, 100), customer=by_wallet(w), key="early", now=at("2031-01", 31, 23)
         ),
     )
     feb = await fund_period(db, "2031-02")

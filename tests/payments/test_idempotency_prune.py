@@ -4,37 +4,21 @@ money they moved stays in the ledger."""
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from payments import idempotency
 from payments.books import check_books
-from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.clock import utcnow
 from payments.db import Database
 from payments.models import Charge, IdempotencyRecord
 from payments.uow import UnitOfWork
-from tests.factories import seed_world
-
-
-async def _count(db: Database, model: type) -> int:
-    async with UnitOfWork(db, readonly=True) as uow:
-        return int(
-            (await uow.session.execute(select(func.count()).select_from(model))).scalar_one()
-        )
+from tests.factories import count, seed_world
+from tests.support.money import by_wallet, charge, cleaning
 
 
 async def _charge(db: Database, w, key: str, when) -> dict:
-    out = await capture_charge(
-        db,
-        provider_id=w.provider_id,
-        customer=Customer(wallet_id=w.wallet_id),
-        lines=[ChargeLineInput("siivous", Decimal(1), 3500)],
-        idempotency_key=key,
-        request_hash="same-body",
-        now=when,
-    )
+    out = await charge(db, w, cleaning(1), customer=by_wallet(w), key=key, now=when)
     return {"status": out.status_code, "replayed": out.replayed, "id": out.body["id"]}
 
 
@@ -53,12 +37,12 @@ async def test_prune_forgets_only_keys_past_the_retention(db: Database) -> None:
             )
         await uow.commit()
     assert await idempotency.prune(db, now=now) == 1
-    assert await _count(db, IdempotencyRecord) == 1
-    assert await _count(db, Charge) == 2  # the money stays
+    assert await count(db, IdempotencyRecord) == 1
+    assert await count(db, Charge) == 2  # the money stays
     # The recent key still replays the first answer; nothing is charged twice.
     again = await _charge(db, w, "recent-key", now)
     assert again["replayed"] and again["id"] == recent["id"]
-    assert await _count(db, Charge) == 2
+    assert await count(db, Charge) == 2
     # Pruning again finds nothing; the books still add up.
     assert await idempotency.prune(db, now=now) == 0
     assert (await check_books(db)).ok

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 from payments.books import check_books
 from payments.budgets import catalogue
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
-from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.errors import InsufficientFunds
 from payments.marketplace import providers
 from payments.reporting.wallet_views import wallet_view
 from tests.factories import trust_provider
+from tests.support.money import by_wallet, charge, cleaning
 
 JAN, FEB = "2031-01", "2031-02"
 # 00:00:30 on 1 February in Helsinki (UTC+2)
@@ -51,15 +50,15 @@ async def test_charges_racing_the_funding_run(db):
     provider, wallets = await _county(db, clients=12)
     await fund_period(db, JAN)
 
-    async def charge(i: int, wallet):
+    async def pay(i: int, wallet):
         try:
-            await capture_charge(
+            await charge(
                 db,
+                None,
+                cleaning(1, 1000),
                 provider_id=provider,
-                customer=Customer(wallet_id=wallet),
-                lines=[ChargeLineInput("siivous", Decimal(1), 1000)],
-                idempotency_key=f"midnight-{i}",
-                request_hash=f"h{i}",
+                customer=by_wallet(wallet),
+                key=f"midnight-{i}",
                 now=JUST_AFTER_MIDNIGHT,
             )
             return True
@@ -68,7 +67,7 @@ async def test_charges_racing_the_funding_run(db):
 
     # Small batches make the funding run take many row locks while charges arrive.
     tasks = [fund_period(db, FEB, batch_size=2)]
-    tasks += [charge(i, wallets[i % len(wallets)]) for i in range(48)]
+    tasks += [pay(i, wallets[i % len(wallets)]) for i in range(48)]
     results = await asyncio.gather(*tasks)
     captured = sum(1 for r in results[1:] if r is True)
     assert captured > 0

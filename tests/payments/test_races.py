@@ -27,17 +27,13 @@ from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
 from payments.checkout.charges import (
     ChargeLineInput,
-    Customer,
     Outcome,
-    capture_charge,
-    refund_charge,
 )
 from payments.db import Database
 from payments.errors import InsufficientFunds, RefundTooLarge
 from payments.models import EXPIRED, ORGANIZER_BUDGET
 from payments.reporting.wallet_views import wallet_view
 from tests.factories import (
-    World,
     account_balance,
     assert_books_ok,
     at,
@@ -50,42 +46,7 @@ from tests.factories import (
     seed_world,
     transfers,
 )
-
-PHONE = "+358401234567"
-
-
-async def charge(
-    db: Database,
-    w: World,
-    lines: list[ChargeLineInput],
-    key: str,
-    request_hash: str = "same-request",
-    **kw: Any,
-) -> Outcome:
-    return await capture_charge(
-        db,
-        provider_id=w.provider_id,
-        customer=Customer(phone_e164=PHONE),
-        lines=lines,
-        idempotency_key=key,
-        request_hash=request_hash,
-        **kw,
-    )
-
-
-async def refund(
-    db: Database, w: World, charge_id: str, amount: int | None, key: str, **kw: Any
-) -> Outcome:
-    return await refund_charge(
-        db,
-        provider_id=w.provider_id,
-        charge_id=uuid.UUID(charge_id),
-        amount_cents=amount,
-        reason=None,
-        idempotency_key=key,
-        request_hash=f"{charge_id}:{amount}",
-        **kw,
-    )
+from tests.support.money import charge, refund
 
 
 def split(results: list[Any]) -> tuple[list[Outcome], list[BaseException]]:

@@ -16,7 +16,6 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -25,8 +24,6 @@ from payments.checkout.charges import (
     ChargeLineInput,
     Customer,
     Outcome,
-    capture_charge,
-    refund_charge,
 )
 from payments.checkout.phone import phone_checkout
 from payments.checkout.trust import set_trusted
@@ -36,6 +33,7 @@ from payments.errors import ConsentRequired
 from payments.models import TrustedProvider
 from payments.uow import UnitOfWork
 from tests.factories import World, assert_books_ok, envelope, seed_world
+from tests.support.money import charge, refund
 
 JAN, FEB = "2031-01", "2031-02"
 JAN_23_58 = datetime(2031, 1, 31, 21, 58, tzinfo=UTC)
@@ -82,21 +80,6 @@ async def month_total(db: Database, w: World) -> tuple[str | None, int]:
     return period, int(spent)
 
 
-async def charge(
-    db: Database, w: World, now: datetime | None = None, lines=CLEANING_2H, **kw: Any
-) -> Outcome:
-    return await capture_charge(
-        db,
-        provider_id=w.provider_id,
-        customer=Customer(phone_e164="+358401234567"),
-        lines=lines,
-        idempotency_key=str(uuid.uuid4()),
-        request_hash="h",
-        now=now,
-        **kw,
-    )
-
-
 async def hold(db: Database, w: World, now: datetime | None = None, lines=HOME_HELP_1H) -> Outcome:
     return await create_visit_hold(
         db,
@@ -110,31 +93,18 @@ async def hold(db: Database, w: World, now: datetime | None = None, lines=HOME_H
     )
 
 
-async def refund(db: Database, w: World, charge_id: str, now: datetime) -> Outcome:
-    return await refund_charge(
-        db,
-        provider_id=w.provider_id,
-        charge_id=uuid.UUID(charge_id),
-        amount_cents=None,
-        reason=None,
-        idempotency_key=str(uuid.uuid4()),
-        request_hash="r",
-        now=now,
-    )
-
-
 # --- the month boundary -------------------------------------------------------------------
 
 
 async def test_last_months_total_does_not_block_the_first_minute_of_the_next(db):
     w = await trusted_world(db, per_charge=8000, monthly=14_000, period=JAN)
-    await charge(db, w, JAN_23_58)
-    await charge(db, w, JAN_23_59)
+    await charge(db, w, now=JAN_23_58)
+    await charge(db, w, now=JAN_23_59)
     assert await month_total(db, w) == (JAN, 14_000)
     with pytest.raises(ConsentRequired):  # a third at 23:59 would pass January's cap
-        await charge(db, w, JAN_23_59)
+        await charge(db, w, now=JAN_23_59)
     # 00:00 on 1 February: a new month for the cap, though the money is still January's.
-    feb = await charge(db, w, FEB_00_00)
+    feb = await charge(db, w, now=FEB_00_00)
     assert feb.status_code == 201 and feb.body["period"] == JAN
     assert await month_total(db, w) == (FEB, 7000)
     placed = await hold(db, w, FEB_00_01)
@@ -148,22 +118,22 @@ async def test_a_late_charge_stamped_last_month_counts_in_the_month_in_force(db)
     commits after February began must not restart the total at January and so wipe out what
     February has counted. It counts in February, the month already in force."""
     w = await trusted_world(db, per_charge=8000, monthly=14_000, period=JAN)
-    await charge(db, w, FEB_00_00)
+    await charge(db, w, now=FEB_00_00)
     assert await month_total(db, w) == (FEB, 7000)
-    await charge(db, w, JAN_23_59_59)
+    await charge(db, w, now=JAN_23_59_59)
     assert await month_total(db, w) == (FEB, 14_000)
     with pytest.raises(ConsentRequired):
-        await charge(db, w, FEB_00_01)
+        await charge(db, w, now=FEB_00_01)
     assert await month_total(db, w) == (FEB, 14_000)
     await assert_books_ok(db)
 
 
 async def test_last_months_refunds_and_releases_do_not_lower_this_months_total(db):
     w = await trusted_world(db, per_charge=8000, monthly=20_000, period=JAN)
-    jan_charge = await charge(db, w, JAN_23_58)
+    jan_charge = await charge(db, w, now=JAN_23_58)
     jan_hold = await hold(db, w, JAN_23_59)
     assert await month_total(db, w) == (JAN, 10_800)
-    await charge(db, w, FEB_00_00)
+    await charge(db, w, now=FEB_00_00)
     assert await month_total(db, w) == (FEB, 7000)
     # January's hold is voided and January's charge refunded in February: that money counted
     # in January, so February's total keeps what February took.
@@ -171,7 +141,7 @@ async def test_last_months_refunds_and_releases_do_not_lower_this_months_total(d
         db, provider_id=w.provider_id, hold_id=uuid.UUID(jan_hold.body["id"]), now=FEB_00_01
     )
     assert voided.status_code == 200
-    refunded = await refund(db, w, jan_charge.body["id"], FEB_00_01)
+    refunded = await refund(db, w, jan_charge.body["id"], now=FEB_00_01)
     assert refunded.status_code == 201
     assert await month_total(db, w) == (FEB, 7000)
     await assert_books_ok(db)
@@ -179,11 +149,11 @@ async def test_last_months_refunds_and_releases_do_not_lower_this_months_total(d
 
 async def test_a_refund_in_the_charges_own_month_lowers_it(db):
     w = await trusted_world(db, per_charge=8000, monthly=14_000, period=JAN)
-    first = await charge(db, w, JAN_23_58)
-    await charge(db, w, JAN_23_58)
-    await refund(db, w, first.body["id"], JAN_23_59)
+    first = await charge(db, w, now=JAN_23_58)
+    await charge(db, w, now=JAN_23_58)
+    await refund(db, w, first.body["id"], now=JAN_23_59)
     assert await month_total(db, w) == (JAN, 7000)
-    assert (await charge(db, w, JAN_23_59)).status_code == 201
+    assert (await charge(db, w, now=JAN_23_59)).status_code == 201
     await assert_books_ok(db)
 
 

@@ -39,7 +39,8 @@ from tests.factories import (
     row_counts,
     seed_world,
 )
-from tests.wallet_api.conftest import Keys, auth, client, keys, world  # noqa: F401
+from tests.support.api import Keys, auth
+from tests.wallet_api.conftest import client, keys, world  # noqa: F401
 
 VOUCHER = 3200
 LIST_PRICE = 3800  # seed_world's kotiapu price for w.provider_id

@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 from payments.books import check_books
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
-from payments.checkout.charges import ChargeLineInput, Customer, capture_charge, refund_charge
+from payments.checkout.charges import ChargeLineInput, Customer
 from payments.checkout.visits import capture_hold, create_visit_hold, void_hold
 from payments.db import READONLY, Database
 from payments.errors import HoldNotOpen, InsufficientFunds, RefundTooLarge
@@ -49,6 +49,7 @@ from payments.models import (
 )
 from tests.factories import World, add_client_with_decision, seed_world
 from tests.reliability.bounds import LONG_TIMEOUT, pick
+from tests.support.money import by_phone, charge, cleaning, refund
 
 DURATION_S = pick(4, 60)
 WORKERS = int(pick(6, 12))
@@ -70,14 +71,7 @@ class Tally:
 
 
 async def _charge(db: Database, w: World, phone: str, price: int, key: str) -> str:
-    out = await capture_charge(
-        db,
-        provider_id=w.provider_id,
-        customer=Customer(phone_e164=phone),
-        lines=[ChargeLineInput("siivous", Decimal(1), price)],
-        idempotency_key=key,
-        request_hash=f"{phone}:{price}",
-    )
+    out = await charge(db, w, cleaning(1, price), customer=by_phone(phone), key=key)
     assert out.status_code == 201
     return str(out.body["id"])
 
@@ -103,15 +97,7 @@ async def _worker(db: Database, w: World, seed: int, deadline: float, tally: Tal
             elif op == "refund":
                 charge_id = rng.choice(list(tally.charges.values()))
                 amount = rng.choice([None, rng.randint(1, 2000)])
-                await refund_charge(
-                    db,
-                    provider_id=w.provider_id,
-                    charge_id=uuid.UUID(charge_id),
-                    amount_cents=amount,
-                    reason=None,
-                    idempotency_key=f"r-{uuid.uuid4()}",
-                    request_hash=f"{charge_id}:{amount}",
-                )
+                await refund(db, w, charge_id, amount, key=f"r-{uuid.uuid4()}", reason=None)
             elif op == "hold":
                 await _hold_round(db, w, rng)
             elif op == "fund":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +21,6 @@ from payments import clock as payments_clock
 from payments.books import check_books
 from payments.budgets import catalogue
 from payments.budgets.catalogue import DecisionLineInput
-from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.errors import NotInBudget
 from payments.ledger.periods import period_start_utc
@@ -30,6 +28,7 @@ from payments.marketplace import providers
 from payments.models import Account, Transfer
 from payments.uow import UnitOfWork
 from tests.factories import trust_provider
+from tests.support.money import by_wallet, charge, cleaning
 from wallet_api.scheduler import Scheduler
 
 
@@ -99,21 +98,20 @@ async def test_the_scheduler_expires_and_funds_at_helsinki_midnight_across_dst(d
         assert summary is not None
         return summary.period
 
-    async def charge(wallet: str, cents: int, moment: datetime) -> None:
-        await capture_charge(
+    async def pay(wallet: str, cents: int, moment: datetime) -> None:
+        await charge(
             db,
+            None,
+            cleaning(1, cents),
             provider_id=provider,
-            customer=Customer(wallet_id=wallets[wallet]),
-            lines=[ChargeLineInput("siivous", Decimal(1), cents)],
-            idempotency_key=str(uuid.uuid4()),
-            request_hash="h",
+            customer=by_wallet(wallets[wallet]),
             now=moment,
         )
 
     # The last second of February: February is funded, nothing of March yet.
     assert await run_at(datetime(2027, 2, 28, 21, 59, 59, tzinfo=UTC)) == "2027-02"
     assert await _balance(db, wallets["all-year"]) == (74_400, "2027-02")
-    await charge("all-year", 400, datetime(2027, 2, 28, 21, 59, 59, tzinfo=UTC))
+    await pay("all-year", 400, datetime(2027, 2, 28, 21, 59, 59, tzinfo=UTC))
     # 00:00:00 EET on 1 March: February's remainder expires, March is funded; the decision
     # starting on the 23-hour day gets 4 of 31 days.
     assert await run_at(datetime(2027, 2, 28, 22, tzinfo=UTC)) == "2027-03"
@@ -133,10 +131,10 @@ async def test_the_scheduler_expires_and_funds_at_helsinki_midnight_across_dst(d
         assert await run_at(period_start_utc(month)) == month
     assert await _balance(db, wallets["october-31-only"]) == (2_400, "2027-10")
     # Its day lasts 25 hours: a charge at 23:59:59 EET (21:59:59 UTC) is still on it ...
-    await charge("october-31-only", 1_000, datetime(2027, 10, 31, 21, 59, 59, tzinfo=UTC))
+    await pay("october-31-only", 1_000, datetime(2027, 10, 31, 21, 59, 59, tzinfo=UTC))
     # ... one second later (22:00 UTC, still 31 October in UTC) the decision has ended.
     with pytest.raises(NotInBudget):
-        await charge("october-31-only", 1_000, datetime(2027, 10, 31, 22, tzinfo=UTC))
+        await pay("october-31-only", 1_000, datetime(2027, 10, 31, 22, tzinfo=UTC))
     assert await run_at(datetime(2027, 10, 31, 21, 59, 59, tzinfo=UTC)) == "2027-10"
     assert await _moved(db, "expiry", "2027-10") == 0
     assert await run_at(datetime(2027, 10, 31, 22, tzinfo=UTC)) == "2027-11"

@@ -3,74 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select
 
 from payments.budgets import catalogue
 from payments.db import Database
-from payments.models import (
-    Charge,
-    ChargeLine,
-    IdempotencyRecord,
-    OutboxEvent,
-    Refund,
-    Transfer,
-)
 from payments.people.mandates import grant_mandate
-from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for, seed_world
+from tests.support.api import Foreign, Keys
 from wallet_api.app import create_app
 from wallet_api.settings import Settings
-
-
-@dataclass
-class Keys:
-    """API keys of the seeded county's people. Carers hold one set of scopes each over the
-    client, granted in force at once (as a case manager's grant is): so a route that takes
-    ``view`` for ``approve`` or ``manage-providers`` is caught by ``carer_view``."""
-
-    provider: str
-    other_provider: str
-    client: str
-    case_manager: str
-    carer_view: str  # view only
-    carer_approve: str  # view + approve
-    carer_providers: str  # view + manage-providers
-    carer_none: str  # no mandate
-    foreign_case_manager: str
-    other_client: str
-
-
-@dataclass
-class Foreign:
-    """Another organizer's people, each with every right there is in their own county: a client
-    with a funded wallet, a carer holding all scopes over that client, an approved provider (for
-    'siivous' too) that the client trusts, and a case manager."""
-
-    world: World
-    client: str
-    carer: str
-    provider: str
-    case_manager: str
-
-
-def auth(key: str, **extra: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}", **extra}
-
-
-async def row_counts(db: Database) -> dict[str, int]:
-    """Rows in every table a money call writes to; equal before and after means nothing written."""
-    counts = {}
-    async with UnitOfWork(db, readonly=True) as uow:
-        for model in (Transfer, Charge, ChargeLine, Refund, OutboxEvent, IdempotencyRecord):
-            counts[model.__tablename__] = int(
-                (await uow.session.execute(select(func.count()).select_from(model))).scalar_one()
-            )
-    return counts
 
 
 @pytest.fixture

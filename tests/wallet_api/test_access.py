@@ -8,7 +8,7 @@ import uuid
 import pytest
 from litestar.handlers.http_handlers import HTTPRouteHandler
 
-from tests.wallet_api.conftest import auth
+from tests.support.api import auth
 from wallet_api.app import create_app
 
 # Routes that are public on purpose. Everything else must declare a guard.

@@ -20,7 +20,7 @@ from payments.people.access import Actor
 from payments.people.invites import create_invite
 from payments.uow import UnitOfWork
 from tests.factories import World, add_client_with_decision
-from tests.wallet_api.conftest import Keys, auth
+from tests.support.api import Keys, auth
 
 
 async def audit_count(db: Database, action: str) -> int:

@@ -16,8 +16,8 @@ from payments.models import ApiKey
 from payments.people.access import API_KEYS, authenticate_api_key, revoke_api_key
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for
+from tests.support.api import auth
 from tests.unit.test_key_cache import Clock
-from tests.wallet_api.conftest import auth
 
 
 @pytest.fixture

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 
 from payments.books import check_books
-from tests.wallet_api.conftest import auth, row_counts
+from tests.factories import row_counts
+from tests.support.api import auth
+from tests.support.money import post_charge, post_refund
 
 CLEANING_2H = {
     "phone": "040 123 4567",
     "lines": [{"category": "siivous", "quantity": "2", "unit_price_cents": 3500}],
 }
-
-
-async def charge(client, key, body, idem=None):
-    headers = auth(key, **{"Idempotency-Key": idem or str(uuid.uuid4())})
-    return await client.post("/api/charges", json=body, headers=headers)
 
 
 async def balance(client, keys, world) -> int:
@@ -36,16 +32,18 @@ async def test_health_and_openapi(client):
 
 
 async def test_charge_refund_and_history(client, db, world, keys):
-    r = await charge(client, keys.provider, CLEANING_2H)
+    r = await post_charge(client, keys.provider, CLEANING_2H)
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["total_cents"] == 7000 and body["status"] == "captured"
     assert await balance(client, keys, world) == 30_000 - 7000
 
-    r = await client.post(
-        f"/api/charges/{body['id']}/refunds",
-        json={"amount_cents": 1750, "reason": "half an hour less"},
-        headers=auth(keys.provider, **{"Idempotency-Key": "refund-1"}),
+    r = await post_refund(
+        client,
+        keys.provider,
+        body["id"],
+        {"amount_cents": 1750, "reason": "half an hour less"},
+        idem="refund-1",
     )
     assert r.status_code == 201, r.text
     assert r.json()["returned_to"] == "envelope"
@@ -68,7 +66,7 @@ async def test_charge_refund_and_history(client, db, world, keys):
 
 async def test_history_pagination_and_filters(client, world, keys):
     for _ in range(5):
-        assert (await charge(client, keys.provider, _line())).status_code == 201
+        assert (await post_charge(client, keys.provider, _line())).status_code == 201
     seen = []
     cursor = None
     while True:
@@ -134,7 +132,7 @@ REFUSALS = [
 @pytest.mark.parametrize("name,body,status,slug", REFUSALS, ids=[r[0] for r in REFUSALS])
 async def test_refusals_write_nothing(client, db, world, keys, name, body, status, slug):
     before = await row_counts(db)
-    r = await charge(client, keys.provider, body)
+    r = await post_charge(client, keys.provider, body)
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     problem = r.json()
@@ -153,8 +151,8 @@ async def test_unknown_phone_and_no_budget_answer_alike(client, db, world, keys)
     )
     assert r.status_code == 204
     taxi = {"lines": [{"category": "kuljetus", "quantity": "1", "unit_price_cents": 2500}]}
-    known = await charge(client, keys.other_provider, {**taxi, "phone": "040 123 4567"})
-    unknown = await charge(client, keys.other_provider, {**taxi, "phone": "040 999 9999"})
+    known = await post_charge(client, keys.other_provider, {**taxi, "phone": "040 123 4567"})
+    unknown = await post_charge(client, keys.other_provider, {**taxi, "phone": "040 999 9999"})
     assert known.status_code == unknown.status_code == 403
     assert known.json() == unknown.json()
     assert known.json()["type"] == "consent-required"
@@ -203,13 +201,13 @@ async def test_wrong_content_type_and_missing_key(client, db, world, keys):
 
 
 async def test_idempotent_replay_and_reuse(client, db, world, keys):
-    first = await charge(client, keys.provider, CLEANING_2H, idem="same")
-    again = await charge(client, keys.provider, CLEANING_2H, idem="same")
+    first = await post_charge(client, keys.provider, CLEANING_2H, idem="same")
+    again = await post_charge(client, keys.provider, CLEANING_2H, idem="same")
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
     assert again.headers.get("idempotent-replayed") == "true"
     before = await row_counts(db)
-    other = await charge(client, keys.provider, _line(quantity="1"), idem="same")
+    other = await post_charge(client, keys.provider, _line(quantity="1"), idem="same")
     assert other.status_code == 409 and other.json()["type"] == "idempotency-key-reused"
     assert await row_counts(db) == before
     assert await balance(client, keys, world) == 30_000 - 7000
@@ -217,7 +215,7 @@ async def test_idempotent_replay_and_reuse(client, db, world, keys):
 
 async def test_concurrent_duplicates_through_http(client, db, world, keys):
     results = await asyncio.gather(
-        *(charge(client, keys.provider, CLEANING_2H, idem="race") for _ in range(20))
+        *(post_charge(client, keys.provider, CLEANING_2H, idem="race") for _ in range(20))
     )
     assert {r.status_code for r in results} == {201}
     assert len({r.text for r in results}) == 1
@@ -228,16 +226,12 @@ async def test_concurrent_duplicates_through_http(client, db, world, keys):
 
 
 async def test_other_providers_charge_is_not_theirs(client, db, world, keys):
-    r = await charge(client, keys.provider, CLEANING_2H)
+    r = await post_charge(client, keys.provider, CLEANING_2H)
     cid = r.json()["id"]
     before = await row_counts(db)
     got = await client.get(f"/api/charges/{cid}", headers=auth(keys.other_provider))
     assert got.status_code == 404
-    refund = await client.post(
-        f"/api/charges/{cid}/refunds",
-        json={},
-        headers=auth(keys.other_provider, **{"Idempotency-Key": "steal"}),
-    )
+    refund = await post_refund(client, keys.other_provider, cid, idem="steal")
     assert refund.status_code == 404 and refund.json()["type"] == "not-found"
     assert await row_counts(db) == before
     # The charged client and their carer may see it; another client may not.
@@ -251,20 +245,15 @@ async def test_other_providers_charge_is_not_theirs(client, db, world, keys):
 
 
 async def test_refund_limits(client, db, world, keys):
-    cid = (await charge(client, keys.provider, CLEANING_2H)).json()["id"]
-    url = f"/api/charges/{cid}/refunds"
-    too_much = await client.post(
-        url, json={"amount_cents": 7001}, headers=auth(keys.provider, **{"Idempotency-Key": "a"})
-    )
+    cid = (await post_charge(client, keys.provider, CLEANING_2H)).json()["id"]
+    too_much = await post_refund(client, keys.provider, cid, {"amount_cents": 7001}, idem="a")
     assert too_much.status_code == 422 and too_much.json()["type"] == "refund-exceeds-charge"
-    whole = await client.post(url, json={}, headers=auth(keys.provider, **{"Idempotency-Key": "b"}))
+    whole = await post_refund(client, keys.provider, cid, idem="b")
     assert whole.status_code == 201 and whole.json()["amount_cents"] == 7000
-    again = await client.post(url, json={}, headers=auth(keys.provider, **{"Idempotency-Key": "c"}))
+    again = await post_refund(client, keys.provider, cid, idem="c")
     assert again.status_code == 422
     assert await balance(client, keys, world) == 30_000
-    zero = await client.post(
-        url, json={"amount_cents": 0}, headers=auth(keys.provider, **{"Idempotency-Key": "d"})
-    )
+    zero = await post_refund(client, keys.provider, cid, {"amount_cents": 0}, idem="d")
     assert zero.status_code == 400
     assert (await check_books(db)).ok
 
@@ -302,7 +291,7 @@ async def test_case_manager_creates_client_and_decision(client, db, world, keys)
     )
     assert r.status_code in (200, 201), r.text
     # Funded at once: the provider can charge right away.
-    ok = await charge(client, keys.provider, {**_line(), "phone": "050 555 1234"})
+    ok = await post_charge(client, keys.provider, {**_line(), "phone": "050 555 1234"})
     assert ok.status_code == 201, ok.text
     view = await client.get(f"/api/wallets/{new['wallet_id']}", headers=auth(keys.case_manager))
     assert view.json()["envelopes"][0]["balance_cents"] == 5000 - 3500
@@ -332,16 +321,16 @@ async def test_phone_or_wallet_id_is_not_consent(client, db, keys):
     body = {**_line(), "phone": "040 222 3333"}
     before = await row_counts(db)
     for who in (body, {"wallet_id": str(w.wallet_id), "lines": body["lines"]}):
-        r = await charge(client, key, who)
+        r = await post_charge(client, key, who)
         assert r.status_code == 403, r.text
         assert r.json()["type"] == "consent-required"
     assert await row_counts(db) == before
 
     await trust_provider(db, w.wallet_id, w.provider_id, per_charge_cap_cents=3000)
-    over_cap = await charge(client, key, body)  # 35.00 EUR > the 30.00 EUR cap
+    over_cap = await post_charge(client, key, body)  # 35.00 EUR > the 30.00 EUR cap
     assert over_cap.status_code == 403 and over_cap.json()["type"] == "consent-required"
     assert await row_counts(db) == before
 
     await trust_provider(db, w.wallet_id, w.provider_id, per_charge_cap_cents=5000)
-    assert (await charge(client, key, body)).status_code == 201
+    assert (await post_charge(client, key, body)).status_code == 201
     assert (await check_books(db)).ok

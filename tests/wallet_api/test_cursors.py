@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.wallet_api.conftest import auth
+from tests.support.api import auth
 
 
 def cursor(text: str) -> str:

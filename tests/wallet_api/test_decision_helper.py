@@ -15,7 +15,7 @@ from payments.ledger.periods import current_period, first_day
 from payments.models import Decision, DecisionLine
 from payments.uow import UnitOfWork
 from tests.factories import World
-from tests.wallet_api.conftest import Keys, auth
+from tests.support.api import Keys, auth
 
 URL = "/api/decision-helper"
 

@@ -23,9 +23,9 @@ from payments.db import Database
 from payments.errors import InvalidInput
 from payments.models import AuditEvent, ChargeLine, Hold, PaymentRequest
 from payments.uow import UnitOfWork
-from tests.wallet_api.conftest import auth, row_counts
+from tests.factories import row_counts
+from tests.support.api import auth
 
-# Raw JSON literals: 1e3 must reach the server as written, not as json.dumps(1000.0).
 REFUSED = [
     '"\u0663"',  # ٣, ARABIC-INDIC DIGIT THREE
     '"\uff11"',  # １, FULLWIDTH DIGIT ONE

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.wallet_api.conftest import auth, row_counts
+from tests.factories import row_counts
+from tests.support.api import auth
 
 # Strings that are not text anyone reads: the browser's WebAuthn credential is a JSON object
 # that py_webauthn parses and checks (keys and values of a fixed form), never stored as typed.

@@ -23,7 +23,7 @@ from payments.checkout.charges import (
     Priced,
     Pricing,
     _find_wallet,
-    debit_envelopes,
+    charge_envelopes,
     per_envelope,
     validate_lines,
     write_charge,
@@ -102,10 +102,18 @@ async def phone_checkout(
         # a request counts only when it is approved (payments.checkout.requests).
         counted = await use_trust(s, wallet.id, provider_id, total, now)
         if counted is not None:
-            debited = await debit_envelopes(s, per_envelope(priced))
-            items = [p.item(p.envelope_id, debited[p.envelope_id][1]) for p in priced]
+            charge_id = uuid.uuid4()
+            debited = await charge_envelopes(
+                s,
+                provider=provider,
+                charge_id=charge_id,
+                per_envelope=per_envelope(priced),
+                now=now,
+            )
+            items = [p.item(debited[p.envelope_id][1]) for p in priced]
             charge = await write_charge(
                 s,
+                charge_id=charge_id,
                 provider=provider,
                 wallet_id=wallet.id,
                 items=items,

@@ -27,7 +27,7 @@ from payments.checkout.charges import (
     Item,
     Outcome,
     Pricing,
-    debit_envelopes,
+    charge_envelopes,
     per_envelope,
     write_charge,
 )
@@ -233,7 +233,8 @@ async def approve_request(
                 captured_cents=hold.amount_cents,
             ):
                 raise HoldNotOpen()
-            await close_hold_money(s, hold, held, captured, now)
+            charge_id = uuid.uuid4()
+            await close_hold_money(s, hold, held, captured, now, charge_id)
             cats = {line.category_id: line for line in held}
             items = []
             for stored in req.lines:
@@ -247,13 +248,13 @@ async def approve_request(
                         stored["unit_price_cents"],
                         stored["amount_cents"],
                         line.envelope_id,
-                        line.hold_account_id,
                         line.period,
                         int(stored.get("client_share_cents", 0)),
                     )
                 )
             charge = await write_charge(
                 s,
+                charge_id=charge_id,
                 provider=provider,
                 wallet_id=wallet_id,
                 items=items,
@@ -277,8 +278,15 @@ async def approve_request(
             counted = await trust.count_consented(
                 s, wallet_id, req.provider_id, sum(p.amount_cents for p in priced), now
             )
-            debited = await debit_envelopes(s, per_envelope(priced))
-            items = [p.item(p.envelope_id, debited[p.envelope_id][1]) for p in priced]
+            charge_id = uuid.uuid4()
+            debited = await charge_envelopes(
+                s,
+                provider=provider,
+                charge_id=charge_id,
+                per_envelope=per_envelope(priced),
+                now=now,
+            )
+            items = [p.item(debited[p.envelope_id][1]) for p in priced]
             await s.execute(
                 update(PaymentRequest)
                 .execution_options(synchronize_session=False)
@@ -300,6 +308,7 @@ async def approve_request(
             )
             charge = await write_charge(
                 s,
+                charge_id=charge_id,
                 provider=provider,
                 wallet_id=wallet_id,
                 items=items,

@@ -165,7 +165,7 @@ async def capture_hold(
         for p in priced:
             line = by_category[p.category_id]
             captured[line.envelope_id] += p.amount_cents
-            items.append(p.item(line.hold_account_id, line.period))
+            items.append(p.item(line.period))
         per_env_held: dict[int, int] = defaultdict(int)
         for line in held:
             per_env_held[line.envelope_id] += line.amount_cents
@@ -177,11 +177,13 @@ async def capture_hold(
             s, hold_id, "captured", now, require_unexpired=True, captured_cents=total
         ):
             raise HoldNotOpen()
-        await close_hold_money(s, hold, held, captured, now)
+        charge_id = uuid.uuid4()
+        await close_hold_money(s, hold, held, captured, now, charge_id)
         # The captured part stays counted in the month the hold counted in (close_hold_money
         # gave the rest back); a refund of this charge lowers that month.
         charge = await write_charge(
             s,
+            charge_id=charge_id,
             provider=provider,
             wallet_id=hold.wallet_id,
             items=items,

@@ -223,16 +223,13 @@ async def _settle_one(
         reference = creditor_reference(settlement_id, run.until)
         settlement_account = await transfers.organizer_account(s, organizer_id, SETTLEMENT)
         dedupe = f"settle:{settlement_id}"
-        await transfers.post_transfer(
+        await transfers.move(
             s,
+            payable_id,
+            transfers.Leg(settlement_account, net, SETTLEMENT_KIND, dedupe_key=dedupe),
             organizer_id=organizer_id,
-            debit_account_id=payable_id,
-            credit_account_id=settlement_account,
-            amount_cents=net,
-            kind=SETTLEMENT_KIND,
             period=f"{run.until:%Y-%m}",
             now=now,
-            dedupe_key=dedupe,
         )
         transfer_id = (
             await s.execute(select(Transfer.id).where(Transfer.dedupe_key == dedupe))

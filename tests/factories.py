@@ -21,8 +21,6 @@ from payments.errors import DomainError
 from payments.ledger.periods import HELSINKI, current_period, first_day, parse_period
 from payments.marketplace import providers
 from payments.models import (
-    ENVELOPE,
-    PROVIDER_PAYABLE,
     Account,
     Charge,
     ChargeLine,
@@ -41,6 +39,7 @@ from payments.models import (
 )
 from payments.people.access import create_api_key
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind
 
 
 @dataclass
@@ -186,7 +185,7 @@ async def envelopes(db: Database, wallet_id: uuid.UUID | None = None) -> list[En
     """The envelopes (of one wallet, or all), in account order, read straight from the table."""
     stmt = select(
         Account.id, Account.balance_cents, Account.funded_period, Account.expired_period
-    ).where(Account.kind == ENVELOPE)
+    ).where(Account.kind == AccountKind.ENVELOPE)
     if wallet_id is not None:
         stmt = stmt.where(Account.wallet_id == wallet_id)
     async with UnitOfWork(db, readonly=True) as uow:
@@ -270,7 +269,8 @@ async def provider_payable_id(db: Database, provider_id: uuid.UUID) -> int:
             (
                 await uow.session.execute(
                     select(Account.id).where(
-                        Account.provider_id == provider_id, Account.kind == PROVIDER_PAYABLE
+                        Account.provider_id == provider_id,
+                        Account.kind == AccountKind.PROVIDER_PAYABLE,
                     )
                 )
             ).scalar_one()
@@ -424,7 +424,7 @@ async def bulk_envelopes(
                 accounts.append(
                     {
                         "organizer_id": organizer_id,
-                        "kind": ENVELOPE,
+                        "kind": AccountKind.ENVELOPE,
                         "wallet_id": wid,
                         "decision_line_id": lid,
                         "balance_cents": 0,

@@ -37,7 +37,6 @@ from payments.ledger import transfers
 from payments.ledger.periods import HELSINKI
 from payments.marketplace.prices import helsinki_day, listings
 from payments.models import (
-    ENVELOPE,
     Account,
     Charge,
     ChargeLine,
@@ -53,6 +52,7 @@ from payments.models import (
 )
 from payments.outbox import CHARGE_CAPTURED, REFUND_CREATED, emit
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind, ChargeStatus, TransferKind
 
 MAX_LINES = 20
 MAX_QUANTITY = Decimal(1000)
@@ -341,7 +341,7 @@ async def charge_envelopes(
         moved = await transfers.move(
             s,
             transfers.Envelope(acc_id),
-            transfers.Leg(payable, per_envelope[acc_id], "charge", charge_id=charge_id),
+            transfers.Leg(payable, per_envelope[acc_id], TransferKind.CHARGE, charge_id=charge_id),
             organizer_id=provider.organizer_id,
             period=None,
             now=now,
@@ -376,7 +376,7 @@ async def write_charge(
             "organizer_id": provider.organizer_id,
             "provider_id": provider.id,
             "wallet_id": wallet_id,
-            "status": "captured",
+            "status": ChargeStatus.CAPTURED,
             "total_cents": total,
             "refunded_cents": 0,
             "period": period,
@@ -405,7 +405,7 @@ async def write_charge(
     )
     body: dict[str, Any] = {
         "id": str(charge_id),
-        "status": "captured",
+        "status": ChargeStatus.CAPTURED,
         "provider_id": str(provider.id),
         "provider_name": provider.name,
         "wallet_id": str(wallet_id),
@@ -649,7 +649,7 @@ _ENVELOPES_FOR = (
     .join(_DECISIONS, _DECISIONS.c.id == _LINES.c.decision_id)
     .join(
         _ACCOUNTS,
-        and_(_ACCOUNTS.c.decision_line_id == _LINES.c.id, _ACCOUNTS.c.kind == ENVELOPE),
+        and_(_ACCOUNTS.c.decision_line_id == _LINES.c.id, _ACCOUNTS.c.kind == AccountKind.ENVELOPE),
     )
     .where(
         _ACCOUNTS.c.wallet_id == bindparam("wallet_id"),
@@ -742,7 +742,7 @@ async def refund_charge(
             .where(Charge.id == charge_id, Charge.refunded_cents + amount <= Charge.total_cents)
             .values(
                 refunded_cents=Charge.refunded_cents + amount,
-                status="partially_refunded",
+                status=ChargeStatus.PARTIALLY_REFUNDED,
             )
             .returning(Charge.refunded_cents, Charge.total_cents)
         )
@@ -753,7 +753,9 @@ async def refund_charge(
             )
         refunded_total, total = int(row[0]), int(row[1])
         if refunded_total == total:
-            await s.execute(update(Charge).where(Charge.id == charge_id).values(status="refunded"))
+            await s.execute(
+                update(Charge).where(Charge.id == charge_id).values(status=ChargeStatus.REFUNDED)
+            )
         if charge.trust_period is not None:
             # Before the envelopes: the trust row comes first in every money path's lock order.
             await trust.give_back(s, charge.wallet_id, provider_id, amount, charge.trust_period)
@@ -794,7 +796,7 @@ async def refund_charge(
             for acc, per in (
                 await s.execute(
                     select(Transfer.debit_account_id, Transfer.period).where(
-                        Transfer.charge_id == charge_id, Transfer.kind == "charge"
+                        Transfer.charge_id == charge_id, Transfer.kind == TransferKind.CHARGE
                     )
                 )
             ).all()
@@ -807,7 +809,10 @@ async def refund_charge(
                 s,
                 payable,
                 transfers.Leg(
-                    transfers.Envelope(env_id), per_envelope[env_id], "refund", charge_id=charge_id
+                    transfers.Envelope(env_id),
+                    per_envelope[env_id],
+                    TransferKind.REFUND,
+                    charge_id=charge_id,
                 ),
                 organizer_id=charge.organizer_id,
                 period=money_period.get(env_id, charge.period),

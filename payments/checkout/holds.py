@@ -32,11 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payments.checkout import trust
 from payments.checkout.charges import Priced, per_envelope
 from payments.ledger import transfers
-from payments.models import HOLD, Account, Hold, HoldLine, Provider
+from payments.models import Account, Hold, HoldLine, Provider
 from payments.outbox import (
     HOLD_PLACED,
     emit,
 )
+from payments.vocabulary import AccountKind, HoldStatus, TransferKind
 
 DEFAULT_HOLD_TTL = timedelta(hours=12)
 
@@ -68,7 +69,7 @@ async def ensure_hold_account(s: AsyncSession, envelope_id: int) -> int:
         ins(Account)
         .values(
             organizer_id=env.organizer_id,
-            kind=HOLD,
+            kind=AccountKind.HOLD,
             wallet_id=env.wallet_id,
             decision_line_id=env.decision_line_id,
             balance_cents=0,
@@ -79,7 +80,8 @@ async def ensure_hold_account(s: AsyncSession, envelope_id: int) -> int:
         (
             await s.execute(
                 select(Account.id).where(
-                    Account.decision_line_id == env.decision_line_id, Account.kind == HOLD
+                    Account.decision_line_id == env.decision_line_id,
+                    Account.kind == AccountKind.HOLD,
                 )
             )
         ).scalar_one()
@@ -113,7 +115,7 @@ async def place_hold(
         moved = await transfers.move(
             s,
             transfers.Envelope(env_id),
-            transfers.Leg(transfers.HoldAccount(hold_acc), held[env_id], "hold"),
+            transfers.Leg(transfers.HoldAccount(hold_acc), held[env_id], TransferKind.HOLD),
             organizer_id=provider.organizer_id,
             period=None,
             now=now,
@@ -125,7 +127,7 @@ async def place_hold(
         provider_id=provider.id,
         wallet_id=wallet_id,
         purpose=purpose,
-        status="held",
+        status=HoldStatus.HELD,
         amount_cents=sum(held.values()),
         captured_cents=0,
         period=min(periods.values()),
@@ -220,12 +222,14 @@ async def close_hold_money(
         if release:
             # Back to the envelope while its month is open, else to the organizer's expired
             # account (hold_expired).
-            legs.append(transfers.Leg(transfers.Envelope(env_id), release, "hold_release"))
+            legs.append(
+                transfers.Leg(transfers.Envelope(env_id), release, TransferKind.HOLD_RELEASE)
+            )
         if take:
             assert charge_id is not None, "a capture names its charge"
             if payable is None:
                 payable = await transfers.provider_payable_account(s, hold.provider_id)
-            legs.append(transfers.Leg(payable, take, "charge", charge_id=charge_id))
+            legs.append(transfers.Leg(payable, take, TransferKind.CHARGE, charge_id=charge_id))
         try:
             await transfers.move(
                 s,
@@ -244,7 +248,7 @@ async def close_hold_money(
 async def transition(
     s: AsyncSession,
     hold_id: uuid.UUID,
-    to: str,
+    to: HoldStatus,
     now: datetime,
     *,
     require_unexpired: bool,
@@ -252,7 +256,7 @@ async def transition(
     charge_id: uuid.UUID | None = None,
 ) -> bool:
     """Move a hold out of ``held``; True only for the one caller that wins."""
-    cond = [Hold.id == hold_id, Hold.status == "held"]
+    cond = [Hold.id == hold_id, Hold.status == HoldStatus.HELD]
     if require_unexpired:
         cond.append(Hold.expires_at > now)
     result = await s.execute(

@@ -39,6 +39,7 @@ from payments.errors import (
 from payments.models import AuditEvent, PaymentRequest, Provider
 from payments.outbox import emit
 from payments.uow import UnitOfWork
+from payments.vocabulary import RequestStatus
 
 
 def _stored_lines(priced: list[Priced] | list[Listed]) -> list[dict[str, Any]]:
@@ -138,7 +139,7 @@ async def phone_checkout(
                 provider_id=provider_id,
                 wallet_id=wallet.id,
                 hold_id=hold.id,
-                status="pending",
+                status=RequestStatus.PENDING,
                 total_cents=total,
                 lines=_stored_lines(priced),
                 expires_at=now + request_ttl,
@@ -206,7 +207,7 @@ async def create_qr_request(
             id=uuid.uuid4(),
             organizer_id=provider.organizer_id,
             provider_id=provider_id,
-            status="pending",
+            status=RequestStatus.PENDING,
             total_cents=sum(x.full_cents for x in listed),
             lines=_stored_lines(listed),
             expires_at=now + request_ttl,

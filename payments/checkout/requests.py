@@ -45,6 +45,7 @@ from payments.errors import (
 from payments.models import Hold, PaymentRequest, Provider, Wallet
 from payments.outbox import emit
 from payments.uow import UnitOfWork
+from payments.vocabulary import HoldStatus, RequestStatus
 
 REQUEST_CREATED = outbox.PAYMENT_REQUESTED
 REQUEST_APPROVED = outbox.PAYMENT_APPROVED
@@ -132,7 +133,7 @@ async def pending_for_wallet(db: Database, wallet_id: uuid.UUID) -> list[dict[st
                 .join(Provider, Provider.id == PaymentRequest.provider_id)
                 .where(
                     PaymentRequest.wallet_id == wallet_id,
-                    PaymentRequest.status == "pending",
+                    PaymentRequest.status == RequestStatus.PENDING,
                     PaymentRequest.expires_at > now,
                 )
                 .order_by(PaymentRequest.created_at)
@@ -146,9 +147,11 @@ async def _refuse_decided(s: AsyncSession, request_id: uuid.UUID, now: datetime)
     req = await s.get(PaymentRequest, request_id, populate_existing=True)
     if req is None:
         raise NotFound("No such payment request")
-    if req.status == "declined":
+    if req.status == RequestStatus.DECLINED:
         raise RequestDeclined()
-    if req.status == "expired" or (req.status == "pending" and aware(req.expires_at) <= now):
+    if req.status == RequestStatus.EXPIRED or (
+        req.status == RequestStatus.PENDING and aware(req.expires_at) <= now
+    ):
         raise RequestExpired()
     raise RequestNotPending(f"The payment request is {req.status}")
 
@@ -156,15 +159,15 @@ async def _refuse_decided(s: AsyncSession, request_id: uuid.UUID, now: datetime)
 async def _decide(
     s: AsyncSession,
     request_id: uuid.UUID,
-    to: str,
+    to: RequestStatus,
     now: datetime,
     *,
     actor_id: uuid.UUID | None,
     wallet_id: uuid.UUID | None,
 ) -> bool:
-    cond = [PaymentRequest.id == request_id, PaymentRequest.status == "pending"]
+    cond = [PaymentRequest.id == request_id, PaymentRequest.status == RequestStatus.PENDING]
     values: dict[str, Any] = {"status": to, "decided_at": now, "decided_by": actor_id}
-    if to == "expired":
+    if to == RequestStatus.EXPIRED:
         cond.append(PaymentRequest.expires_at <= now)
     else:
         # Past its time a request can no longer be approved or declined, even before the
@@ -206,10 +209,10 @@ async def approve_request(
         provider = await s.get(Provider, req.provider_id)
         assert provider is not None
         if not await _decide(
-            s, request_id, "approved", now, actor_id=actor_id, wallet_id=wallet_id
+            s, request_id, RequestStatus.APPROVED, now, actor_id=actor_id, wallet_id=wallet_id
         ):
             await s.refresh(req)
-            if req.status == "approved" and req.wallet_id == wallet_id:
+            if req.status == RequestStatus.APPROVED and req.wallet_id == wallet_id:
                 return Outcome(200, request_view(req, provider.name), replayed=True)
             await _refuse_decided(s, request_id, now)
         if req.hold_id is not None:
@@ -227,7 +230,7 @@ async def approve_request(
             if not await transition(
                 s,
                 hold.id,
-                "captured",
+                HoldStatus.CAPTURED,
                 now,
                 require_unexpired=False,
                 captured_cents=hold.amount_cents,
@@ -338,7 +341,7 @@ async def approve_request(
 
 
 async def _close_unapproved(
-    s: AsyncSession, req: PaymentRequest, to: str, hold_status: str, now: datetime
+    s: AsyncSession, req: PaymentRequest, to: RequestStatus, hold_status: HoldStatus, now: datetime
 ) -> None:
     """After a decline, cancel or expiry: give the held money back."""
     if req.hold_id is None:
@@ -367,12 +370,14 @@ async def decline_request(
             raise NotFound("No such payment request")
         provider = await s.get(Provider, req.provider_id)
         assert provider is not None
-        if not await _decide(s, request_id, "declined", now, actor_id=actor_id, wallet_id=None):
+        if not await _decide(
+            s, request_id, RequestStatus.DECLINED, now, actor_id=actor_id, wallet_id=None
+        ):
             await s.refresh(req)
-            if req.status == "declined":
+            if req.status == RequestStatus.DECLINED:
                 return Outcome(200, request_view(req, provider.name), replayed=True)
             await _refuse_decided(s, request_id, now)
-        await _close_unapproved(s, req, "declined", "voided", now)
+        await _close_unapproved(s, req, RequestStatus.DECLINED, HoldStatus.VOIDED, now)
         await s.refresh(req)
         view = request_view(req, provider.name)
         await emit(
@@ -400,12 +405,14 @@ async def cancel_request(
             raise NotFound("No such payment request")
         provider = await s.get(Provider, provider_id)
         assert provider is not None
-        if not await _decide(s, request_id, "cancelled", now, actor_id=None, wallet_id=None):
+        if not await _decide(
+            s, request_id, RequestStatus.CANCELLED, now, actor_id=None, wallet_id=None
+        ):
             await s.refresh(req)
-            if req.status == "cancelled":
+            if req.status == RequestStatus.CANCELLED:
                 return Outcome(200, request_view(req, provider.name), replayed=True)
             await _refuse_decided(s, request_id, now)
-        await _close_unapproved(s, req, "cancelled", "voided", now)
+        await _close_unapproved(s, req, RequestStatus.CANCELLED, HoldStatus.VOIDED, now)
         await s.refresh(req)
         view = request_view(req, provider.name)
         await emit(
@@ -430,7 +437,10 @@ async def expire_requests(db: Database, *, now: datetime | None = None, limit: i
             (
                 await uow.session.execute(
                     select(PaymentRequest.id)
-                    .where(PaymentRequest.status == "pending", PaymentRequest.expires_at <= now)
+                    .where(
+                        PaymentRequest.status == RequestStatus.PENDING,
+                        PaymentRequest.expires_at <= now,
+                    )
                     .order_by(PaymentRequest.expires_at)
                     .limit(limit)
                 )
@@ -440,11 +450,13 @@ async def expire_requests(db: Database, *, now: datetime | None = None, limit: i
     for request_id in due:
         async with UnitOfWork(db) as uow:
             s = uow.session
-            if not await _decide(s, request_id, "expired", now, actor_id=None, wallet_id=None):
+            if not await _decide(
+                s, request_id, RequestStatus.EXPIRED, now, actor_id=None, wallet_id=None
+            ):
                 continue
             req = await s.get(PaymentRequest, request_id)
             assert req is not None
-            await _close_unapproved(s, req, "expired", "expired", now)
+            await _close_unapproved(s, req, RequestStatus.EXPIRED, HoldStatus.EXPIRED, now)
             provider = await s.get(Provider, req.provider_id)
             assert provider is not None
             await emit(

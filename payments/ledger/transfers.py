@@ -25,14 +25,8 @@ from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.errors import InsufficientFunds
-from payments.models import (
-    EXPIRED,
-    ORGANIZER_BUDGET,
-    PROVIDER_PAYABLE,
-    SETTLEMENT,
-    Account,
-    Transfer,
-)
+from payments.models import Account, Transfer
+from payments.vocabulary import AccountKind, TransferKind
 
 _accounts = cast(Table, Account.__table__)
 _transfers = cast(Table, Transfer.__table__)
@@ -70,7 +64,7 @@ _ORGANIZER_ACCOUNT = select(_acc.id).where(
 )
 
 _PROVIDER_PAYABLE = select(_acc.id).where(
-    _acc.provider_id == bindparam("p_provider"), _acc.kind == PROVIDER_PAYABLE
+    _acc.provider_id == bindparam("p_provider"), _acc.kind == AccountKind.PROVIDER_PAYABLE
 )
 
 
@@ -106,9 +100,9 @@ Ref = int | Envelope | HoldAccount
 
 # Money given back to an envelope whose month has closed goes to the organizer instead:
 # {kind: (kind written instead, the organizer's account that receives it)}.
-WHEN_CLOSED: dict[str, tuple[str, str]] = {
-    "refund": ("refund_closed", ORGANIZER_BUDGET),
-    "hold_release": ("hold_expired", EXPIRED),
+WHEN_CLOSED: dict[TransferKind, tuple[TransferKind, AccountKind]] = {
+    TransferKind.REFUND: (TransferKind.REFUND_CLOSED, AccountKind.ORGANIZER_BUDGET),
+    TransferKind.HOLD_RELEASE: (TransferKind.HOLD_EXPIRED, AccountKind.EXPIRED),
 }
 
 
@@ -118,7 +112,7 @@ class Leg:
 
     target: Ref
     amount_cents: int
-    kind: str
+    kind: TransferKind
     charge_id: uuid.UUID | None = None
     dedupe_key: str | None = None
 
@@ -238,9 +232,11 @@ def _remember(key: tuple[str, uuid.UUID, str], account_id: int) -> int:
     return account_id
 
 
-async def organizer_account(session: AsyncSession, organizer_id: uuid.UUID, kind: str) -> int:
+async def organizer_account(
+    session: AsyncSession, organizer_id: uuid.UUID, kind: AccountKind
+) -> int:
     """The id of one of the organizer's own accounts (budget, expired, settlement)."""
-    assert kind in (ORGANIZER_BUDGET, EXPIRED, SETTLEMENT)
+    assert kind in (AccountKind.ORGANIZER_BUDGET, AccountKind.EXPIRED, AccountKind.SETTLEMENT)
     key = (_db_key(session), organizer_id, kind)
     if key in _OWN_ACCOUNTS:
         return _OWN_ACCOUNTS[key]
@@ -249,7 +245,7 @@ async def organizer_account(session: AsyncSession, organizer_id: uuid.UUID, kind
 
 
 async def provider_payable_account(session: AsyncSession, provider_id: uuid.UUID) -> int:
-    key = (_db_key(session), provider_id, PROVIDER_PAYABLE)
+    key = (_db_key(session), provider_id, AccountKind.PROVIDER_PAYABLE)
     if key in _OWN_ACCOUNTS:
         return _OWN_ACCOUNTS[key]
     result = await session.execute(_PROVIDER_PAYABLE, {"p_provider": provider_id})

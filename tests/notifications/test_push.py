@@ -19,6 +19,7 @@ from notifications import events as ev
 from notifications.models import PushSubscription
 from notifications.push import build_payload
 from notifications.rules import Preferences
+from payments.outbox import CHARGE_CAPTURED, PAYMENT_REQUESTED
 from payments.uow import UnitOfWork
 from tests.notifications.helpers import charge, push_settings, serve
 from tests.notifications.push_service import b64e
@@ -61,7 +62,7 @@ async def test_charge_reaches_the_device_encrypted_and_signed(
         await _wait(lambda: _async(len(push_service.received) >= 2))
         assert push_service.errors == []
         got = push_service.received[-1]
-        assert got["type"] == ev.CHARGE_CAPTURED
+        assert got["type"] == CHARGE_CAPTURED
         assert got["who"] == "Siivouspalvelu Kuura Oy"
         assert got["amount_cents"] == 3500 and got["remaining_cents"] == 30_000 - 3500
         assert got["tag"] == f"wallet-event-{got['id']}"
@@ -121,7 +122,7 @@ async def _async(value: bool) -> bool:
 def test_payment_request_carries_actions_only_for_those_who_may_approve():
     e = ev.Event(
         id=7,
-        type=ev.PAYMENT_REQUESTED,
+        type=PAYMENT_REQUESTED,
         organizer_id=uuid.uuid4(),
         wallet_id=uuid.uuid4(),
         provider_id=uuid.uuid4(),

@@ -38,6 +38,7 @@ from notifications.rules import low_balance_alerts
 from payments.clock import utcnow
 from payments.db import Database
 from payments.models import OutboxEvent
+from payments.outbox import CHARGE_CAPTURED
 from payments.uow import UnitOfWork
 
 log = logging.getLogger("wallet.dispatcher")
@@ -158,7 +159,7 @@ class Dispatcher:
                     return 0
             events = await ev.to_events(s, rows)
             now = utcnow()
-            charges = [e for e in events if e.type == ev.CHARGE_CAPTURED]
+            charges = [e for e in events if e.type == CHARGE_CAPTURED]
             if charges:
                 await low_balance_alerts(s, charges, now)
             for e in events:

@@ -17,37 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.models import Account, OutboxEvent, Transfer
-
-# Event types are named once, in payments.outbox, which writes them.
-from payments.outbox import (
-    BALANCE_LOW,
-    CHARGE_CAPTURED,
-    ENVELOPE_FUNDED,
-    MANDATE_CHANGED,
-    PAYMENT_APPROVED,
-    PAYMENT_CANCELLED,
-    PAYMENT_DECLINED,
-    PAYMENT_EXPIRED,
-    PAYMENT_REQUESTED,
-    REFUND_CREATED,
-    REMAINDER_EXPIRED,
-    STATEMENT_READY,
-)
-
-__all__ = [
-    "BALANCE_LOW",
-    "CHARGE_CAPTURED",
-    "ENVELOPE_FUNDED",
-    "MANDATE_CHANGED",
-    "PAYMENT_APPROVED",
-    "PAYMENT_CANCELLED",
-    "PAYMENT_DECLINED",
-    "PAYMENT_EXPIRED",
-    "PAYMENT_REQUESTED",
-    "REFUND_CREATED",
-    "REMAINDER_EXPIRED",
-    "STATEMENT_READY",
-]
+from payments.outbox import REMAINDER_EXPIRED
 
 # What a provider may see of a wallet event: never the client's balances.
 _PROVIDER_FIELDS = frozenset(

@@ -40,6 +40,18 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import Conflict, InvalidInput
 from payments.models import AuditEvent, Principal
+from payments.outbox import (
+    BALANCE_LOW,
+    CHARGE_CAPTURED,
+    ENVELOPE_FUNDED,
+    PAYMENT_APPROVED,
+    PAYMENT_DECLINED,
+    PAYMENT_EXPIRED,
+    PAYMENT_REQUESTED,
+    REFUND_CREATED,
+    REMAINDER_EXPIRED,
+    STATEMENT_READY,
+)
 from payments.uow import UnitOfWork
 
 log = logging.getLogger("wallet.push")
@@ -47,63 +59,63 @@ log = logging.getLogger("wallet.push")
 # (TTL seconds, urgency) per type: a payment request is useless after its time limit; a
 # monthly top-up can wait for the phone to wake up.
 DELIVERY: dict[str, tuple[int, str]] = {
-    ev.PAYMENT_REQUESTED: (600, "high"),
-    ev.PAYMENT_APPROVED: (600, "high"),
-    ev.PAYMENT_DECLINED: (600, "high"),
-    ev.PAYMENT_EXPIRED: (3600, "normal"),
-    ev.CHARGE_CAPTURED: (86_400, "normal"),
-    ev.REFUND_CREATED: (86_400, "normal"),
-    ev.BALANCE_LOW: (3 * 86_400, "normal"),
-    ev.ENVELOPE_FUNDED: (7 * 86_400, "low"),
-    ev.REMAINDER_EXPIRED: (7 * 86_400, "low"),
-    ev.STATEMENT_READY: (7 * 86_400, "low"),
+    PAYMENT_REQUESTED: (600, "high"),
+    PAYMENT_APPROVED: (600, "high"),
+    PAYMENT_DECLINED: (600, "high"),
+    PAYMENT_EXPIRED: (3600, "normal"),
+    CHARGE_CAPTURED: (86_400, "normal"),
+    REFUND_CREATED: (86_400, "normal"),
+    BALANCE_LOW: (3 * 86_400, "normal"),
+    ENVELOPE_FUNDED: (7 * 86_400, "low"),
+    REMAINDER_EXPIRED: (7 * 86_400, "low"),
+    STATEMENT_READY: (7 * 86_400, "low"),
 }
-PROVIDER_TYPES = frozenset({ev.PAYMENT_APPROVED, ev.PAYMENT_DECLINED, ev.PAYMENT_EXPIRED})
+PROVIDER_TYPES = frozenset({PAYMENT_APPROVED, PAYMENT_DECLINED, PAYMENT_EXPIRED})
 
 TEXT: dict[str, dict[str, str]] = {
     "fi": {
-        ev.CHARGE_CAPTURED: "Maksu",
-        ev.REFUND_CREATED: "Hyvitys",
-        ev.BALANCE_LOW: "Budjetti vähissä",
-        ev.PAYMENT_REQUESTED: "Maksupyyntö",
-        ev.PAYMENT_APPROVED: "Maksu hyväksytty",
-        ev.PAYMENT_DECLINED: "Maksu hylätty",
-        ev.PAYMENT_EXPIRED: "Maksupyyntö vanheni",
-        ev.ENVELOPE_FUNDED: "Kuukauden budjetti",
-        ev.REMAINDER_EXPIRED: "Edellisen kuun jäännös palautui",
-        ev.STATEMENT_READY: "Kuukausiote on valmis",
+        CHARGE_CAPTURED: "Maksu",
+        REFUND_CREATED: "Hyvitys",
+        BALANCE_LOW: "Budjetti vähissä",
+        PAYMENT_REQUESTED: "Maksupyyntö",
+        PAYMENT_APPROVED: "Maksu hyväksytty",
+        PAYMENT_DECLINED: "Maksu hylätty",
+        PAYMENT_EXPIRED: "Maksupyyntö vanheni",
+        ENVELOPE_FUNDED: "Kuukauden budjetti",
+        REMAINDER_EXPIRED: "Edellisen kuun jäännös palautui",
+        STATEMENT_READY: "Kuukausiote on valmis",
         "remaining": "Jäljellä",
         "approve": "Hyväksy",
         "decline": "Hylkää",
         "other": "Budjetti",
     },
     "sv": {
-        ev.CHARGE_CAPTURED: "Betalning",
-        ev.REFUND_CREATED: "Återbetalning",
-        ev.BALANCE_LOW: "Budgeten tar snart slut",
-        ev.PAYMENT_REQUESTED: "Betalningsbegäran",
-        ev.PAYMENT_APPROVED: "Betalningen godkänd",
-        ev.PAYMENT_DECLINED: "Betalningen avslagen",
-        ev.PAYMENT_EXPIRED: "Betalningsbegäran gick ut",
-        ev.ENVELOPE_FUNDED: "Månadens budget",
-        ev.REMAINDER_EXPIRED: "Förra månadens rest återfördes",
-        ev.STATEMENT_READY: "Månadsutdraget är klart",
+        CHARGE_CAPTURED: "Betalning",
+        REFUND_CREATED: "Återbetalning",
+        BALANCE_LOW: "Budgeten tar snart slut",
+        PAYMENT_REQUESTED: "Betalningsbegäran",
+        PAYMENT_APPROVED: "Betalningen godkänd",
+        PAYMENT_DECLINED: "Betalningen avslagen",
+        PAYMENT_EXPIRED: "Betalningsbegäran gick ut",
+        ENVELOPE_FUNDED: "Månadens budget",
+        REMAINDER_EXPIRED: "Förra månadens rest återfördes",
+        STATEMENT_READY: "Månadsutdraget är klart",
         "remaining": "Kvar",
         "approve": "Godkänn",
         "decline": "Avslå",
         "other": "Budget",
     },
     "en": {
-        ev.CHARGE_CAPTURED: "Payment",
-        ev.REFUND_CREATED: "Refund",
-        ev.BALANCE_LOW: "Budget running low",
-        ev.PAYMENT_REQUESTED: "Payment request",
-        ev.PAYMENT_APPROVED: "Payment approved",
-        ev.PAYMENT_DECLINED: "Payment declined",
-        ev.PAYMENT_EXPIRED: "Payment request expired",
-        ev.ENVELOPE_FUNDED: "This month's budget",
-        ev.REMAINDER_EXPIRED: "Last month's remainder returned",
-        ev.STATEMENT_READY: "Your monthly statement is ready",
+        CHARGE_CAPTURED: "Payment",
+        REFUND_CREATED: "Refund",
+        BALANCE_LOW: "Budget running low",
+        PAYMENT_REQUESTED: "Payment request",
+        PAYMENT_APPROVED: "Payment approved",
+        PAYMENT_DECLINED: "Payment declined",
+        PAYMENT_EXPIRED: "Payment request expired",
+        ENVELOPE_FUNDED: "This month's budget",
+        REMAINDER_EXPIRED: "Last month's remainder returned",
+        STATEMENT_READY: "Your monthly statement is ready",
         "remaining": "Left",
         "approve": "Approve",
         "decline": "Decline",
@@ -180,7 +192,7 @@ def build_payload(event: ev.Event, prefs: Preferences, *, can_approve: bool) -> 
         if remaining is not None:
             parts.append(f"{t['remaining']} {euros(remaining, prefs.language)}")
     payload["body"] = " · ".join(parts) if parts else title
-    if event.type == ev.PAYMENT_REQUESTED:
+    if event.type == PAYMENT_REQUESTED:
         payload["request_id"] = event.data.get("request_id") or event.data.get("id")
         if can_approve:
             payload["actions"] = [
@@ -408,7 +420,7 @@ class PushSender:
         async with UnitOfWork(self.db, readonly=True) as uow:
             s = uow.session
             recipients: list[Follower] = []
-            if event.type == ev.BALANCE_LOW:
+            if event.type == BALANCE_LOW:
                 target = event.data.get("principal_id")
                 if target:
                     recipients = [Follower(uuid.UUID(target), "person", False)]

@@ -18,6 +18,19 @@ from payments.db import Database
 from payments.errors import InvalidInput
 from payments.ledger.periods import HELSINKI
 from payments.models import Account, DecisionLine, Mandate, OutboxEvent, Principal, Wallet
+from payments.outbox import (
+    BALANCE_LOW,
+    CHARGE_CAPTURED,
+    ENVELOPE_FUNDED,
+    MANDATE_CHANGED,
+    PAYMENT_APPROVED,
+    PAYMENT_DECLINED,
+    PAYMENT_EXPIRED,
+    PAYMENT_REQUESTED,
+    REFUND_CREATED,
+    REMAINDER_EXPIRED,
+    STATEMENT_READY,
+)
 from payments.uow import UnitOfWork
 
 # Push notifications that are on unless a person turns them off: money leaving the wallet and
@@ -25,17 +38,17 @@ from payments.uow import UnitOfWork
 # the month's statement is asked for (issue 7: "a push/notice when it is ready"), so it is on.
 DEFAULT_ON = frozenset(
     {
-        ev.STATEMENT_READY,
-        ev.CHARGE_CAPTURED,
-        ev.REFUND_CREATED,
-        ev.BALANCE_LOW,
-        ev.PAYMENT_REQUESTED,
-        ev.PAYMENT_APPROVED,
-        ev.PAYMENT_DECLINED,
-        ev.PAYMENT_EXPIRED,
+        STATEMENT_READY,
+        CHARGE_CAPTURED,
+        REFUND_CREATED,
+        BALANCE_LOW,
+        PAYMENT_REQUESTED,
+        PAYMENT_APPROVED,
+        PAYMENT_DECLINED,
+        PAYMENT_EXPIRED,
     }
 )
-KNOWN_TYPES = DEFAULT_ON | {ev.ENVELOPE_FUNDED, ev.REMAINDER_EXPIRED, ev.MANDATE_CHANGED}
+KNOWN_TYPES = DEFAULT_ON | {ENVELOPE_FUNDED, REMAINDER_EXPIRED, MANDATE_CHANGED}
 LANGUAGES = ("fi", "sv", "en")
 # Without a personal threshold, an envelope is low below a fifth of its monthly allotment.
 DEFAULT_LOW_FRACTION = 5
@@ -215,7 +228,7 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
         assert charge.wallet_id is not None
         for f in followers.get(charge.wallet_id, []):
             p = prefs[f.principal_id]
-            if not p.wants(ev.BALANCE_LOW):
+            if not p.wants(BALANCE_LOW):
                 continue
             threshold = (
                 p.low_balance_cents
@@ -239,7 +252,7 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
             )
             await session.execute(
                 insert(OutboxEvent).values(
-                    type=ev.BALANCE_LOW,
+                    type=BALANCE_LOW,
                     organizer_id=charge.organizer_id,
                     wallet_id=charge.wallet_id,
                     provider_id=None,

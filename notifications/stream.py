@@ -26,6 +26,7 @@ from notifications.hub import Hub
 from notifications.rules import carer_wallets
 from payments.db import Database
 from payments.models import OutboxEvent, Wallet
+from payments.outbox import BALANCE_LOW
 from payments.people.access import Actor
 from payments.people.mandates import mandate_scopes
 from payments.uow import UnitOfWork
@@ -83,7 +84,7 @@ class Access:
     def shows(self, e: ev.Event) -> bool:
         """The checks that need no database: channel membership and personal events."""
         a = self.actor
-        if e.type == ev.BALANCE_LOW and e.data.get("principal_id") != str(a.principal_id):
+        if e.type == BALANCE_LOW and e.data.get("principal_id") != str(a.principal_id):
             return False  # a low-balance alert follows its person's own threshold
         if a.role == "provider":
             return a.provider_id is not None and e.provider_id == a.provider_id

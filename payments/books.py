@@ -31,8 +31,6 @@ from payments.db import Database
 from payments.ledger.periods import last_day
 from payments.marketplace.settlements import check_settlements
 from payments.models import (
-    ENVELOPE,
-    HOLD,
     STORED_BALANCE_KINDS,
     Account,
     Charge,
@@ -45,10 +43,11 @@ from payments.models import (
 )
 from payments.reporting.reports import month_rows
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind, HoldStatus, TransferKind
 
 MAX_REPORTED = 50
-REFUND_KINDS = ("refund", "refund_closed")
-CHARGE_KINDS = ("charge", *REFUND_KINDS)
+REFUND_KINDS = (TransferKind.REFUND, TransferKind.REFUND_CLOSED)
+CHARGE_KINDS = (TransferKind.CHARGE, *REFUND_KINDS)
 
 
 @dataclass
@@ -149,9 +148,9 @@ async def check_books(db: Database) -> CheckReport:
         per_charge = (
             select(
                 Transfer.charge_id.label("cid"),
-                func.sum(case((Transfer.kind == "charge", Transfer.amount_cents), else_=0)).label(
-                    "charged"
-                ),
+                func.sum(
+                    case((Transfer.kind == TransferKind.CHARGE, Transfer.amount_cents), else_=0)
+                ).label("charged"),
                 func.sum(
                     case(
                         (Transfer.kind.in_(REFUND_KINDS), Transfer.amount_cents),
@@ -210,12 +209,12 @@ async def check_books(db: Database) -> CheckReport:
 # The ledger's own reading of a period, by transfer kind alone: every charge leaves an
 # envelope or a hold, every refund to a client returns to an envelope, and every expiry
 # leaves one of them for the expired account.
-LEDGER_BUCKETS = {
-    "funding": "funded",
-    "charge": "spent",
-    "refund": "refunded",
-    "expiry": "expired",
-    "hold_expired": "expired",
+LEDGER_BUCKETS: dict[str, str] = {
+    TransferKind.FUNDING: "funded",
+    TransferKind.CHARGE: "spent",
+    TransferKind.REFUND: "refunded",
+    TransferKind.EXPIRY: "expired",
+    TransferKind.HOLD_EXPIRED: "expired",
 }
 
 
@@ -273,7 +272,7 @@ async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:
                 Transfer,
                 (Transfer.credit_account_id == env.id) | (Transfer.debit_account_id == env.id),
             )
-            .where(env.kind == ENVELOPE)
+            .where(env.kind == AccountKind.ENVELOPE)
             .group_by(env.id, Transfer.period, Transfer.kind)
         )
     ).all()
@@ -291,7 +290,7 @@ async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:
                 )
                 .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
                 .join(Decision, Decision.id == DecisionLine.decision_id)
-                .where(Account.kind == ENVELOPE)
+                .where(Account.kind == AccountKind.ENVELOPE)
             )
         ).all()
     }
@@ -300,13 +299,13 @@ async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:
     for acc_id, period, kind, amount in rows:
         totals = flows[int(acc_id)].setdefault(str(period), PeriodTotals())
         amount = int(amount)
-        if kind == "funding":
+        if kind == TransferKind.FUNDING:
             totals.funded += amount
-        elif kind == "charge":
+        elif kind == TransferKind.CHARGE:
             totals.spent += -amount
-        elif kind == "refund":
+        elif kind == TransferKind.REFUND:
             totals.refunded += amount
-        elif kind == "expiry":
+        elif kind == TransferKind.EXPIRY:
             totals.expired += -amount
         else:
             totals.other += amount
@@ -352,13 +351,15 @@ async def _check_holds(uow: UnitOfWork, report: CheckReport) -> None:
             await s.execute(
                 select(HoldLine.hold_account_id, func.sum(HoldLine.amount_cents))
                 .join(Hold, Hold.id == HoldLine.hold_id)
-                .where(Hold.status == "held")
+                .where(Hold.status == HoldStatus.HELD)
                 .group_by(HoldLine.hold_account_id)
             )
         ).all()
     }
     for acc_id, balance in (
-        await s.execute(select(Account.id, Account.balance_cents).where(Account.kind == HOLD))
+        await s.execute(
+            select(Account.id, Account.balance_cents).where(Account.kind == AccountKind.HOLD)
+        )
     ).all():
         expected = open_sums.pop(int(acc_id), 0)
         if int(balance or 0) != expected:
@@ -369,7 +370,7 @@ async def _check_holds(uow: UnitOfWork, report: CheckReport) -> None:
         await s.execute(
             select(Hold.id, Hold.captured_cents, Charge.total_cents)
             .outerjoin(Charge, Charge.id == Hold.charge_id)
-            .where(Hold.status == "captured")
+            .where(Hold.status == HoldStatus.CAPTURED)
             .where(Charge.id.is_(None) | (Charge.total_cents != Hold.captured_cents))
             .limit(MAX_REPORTED)
         )

@@ -22,8 +22,6 @@ from payments.ledger.periods import HELSINKI, current_period, first_day, parse_p
 from payments.marketplace import providers
 from payments.marketplace.prices import add_first_versions
 from payments.models import (
-    ENVELOPE,
-    PROVIDER_PAYABLE,
     Account,
     Charge,
     ChargeLine,
@@ -42,6 +40,7 @@ from payments.models import (
 )
 from payments.people.access import create_api_key
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind
 
 
 @dataclass
@@ -195,7 +194,7 @@ async def envelopes(db: Database, wallet_id: uuid.UUID | None = None) -> list[En
     """The envelopes (of one wallet, or all), in account order, read straight from the table."""
     stmt = select(
         Account.id, Account.balance_cents, Account.funded_period, Account.expired_period
-    ).where(Account.kind == ENVELOPE)
+    ).where(Account.kind == AccountKind.ENVELOPE)
     if wallet_id is not None:
         stmt = stmt.where(Account.wallet_id == wallet_id)
     async with UnitOfWork(db, readonly=True) as uow:
@@ -279,7 +278,8 @@ async def provider_payable_id(db: Database, provider_id: uuid.UUID) -> int:
             (
                 await uow.session.execute(
                     select(Account.id).where(
-                        Account.provider_id == provider_id, Account.kind == PROVIDER_PAYABLE
+                        Account.provider_id == provider_id,
+                        Account.kind == AccountKind.PROVIDER_PAYABLE,
                     )
                 )
             ).scalar_one()
@@ -446,7 +446,7 @@ async def bulk_envelopes(
                 accounts.append(
                     {
                         "organizer_id": organizer_id,
-                        "kind": ENVELOPE,
+                        "kind": AccountKind.ENVELOPE,
                         "wallet_id": wid,
                         "decision_line_id": lid,
                         "balance_cents": 0,

@@ -28,6 +28,7 @@ from payments.people.access import Actor, authenticate_api_key
 from payments.people.mandates import mandate_scopes
 from payments.people.sessions import SessionInfo, authenticate_session, csrf_matches
 from payments.reporting.wallet_views import OwnedKind, charge_parties, organizer_of, wallet_owner
+from payments.vocabulary import Role
 from wallet_api.signin.cookies import CSRF_HEADER, session_cookie_name
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
@@ -174,11 +175,13 @@ async def ensure_wallet_visible(
     Another organizer's wallet is ``not-found``; one's own organizer's, ``forbidden``."""
     owner = await wallet_in_organizer(db, actor, wallet_id)
     _organizer_id, client_id = owner
-    if actor.role == "client" and actor.client_id == client_id:
+    if actor.role == Role.CLIENT and actor.client_id == client_id:
         return owner
-    if actor.role == "case_manager":
+    if actor.role == Role.CASE_MANAGER:
         return owner
-    if actor.role == "carer" and "view" in await mandate_scopes(db, actor.principal_id, wallet_id):
+    if actor.role == Role.CARER and "view" in await mandate_scopes(
+        db, actor.principal_id, wallet_id
+    ):
         return owner
     raise Forbidden("You may not see this wallet")
 
@@ -188,7 +191,7 @@ async def read_wallet(db: Database, actor: Actor, wallet_id: uuid.UUID, action: 
     ``action``: which services a person uses is health-related, so every staff view is
     audited (and shown to the client under "who looked at my data")."""
     _organizer_id, client_id = await ensure_wallet_visible(db, actor, wallet_id)
-    if actor.role == "case_manager":
+    if actor.role == Role.CASE_MANAGER:
         await audit.record(
             db,
             action=action,
@@ -204,7 +207,7 @@ async def ensure_charge_visible(db: Database, actor: Actor, charge_id: uuid.UUID
     if parties is None or parties[0] != actor.organizer_id:
         raise NotFound("No such charge")
     _organizer_id, provider_id, wallet_id = parties
-    if actor.role == "provider":
+    if actor.role == Role.PROVIDER:
         if actor.provider_id != provider_id:
             raise NotFound("No such charge")
         return

@@ -17,10 +17,6 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import Conflict, InvalidInput, NotFound, UnknownCategory
 from payments.models import (
-    ENVELOPE,
-    EXPIRED,
-    ORGANIZER_BUDGET,
-    SETTLEMENT,
     Account,
     AuditEvent,
     Client,
@@ -34,6 +30,7 @@ from payments.models import (
 )
 from payments.people.phones import to_e164
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind, Role
 
 UNITS = ("hour", "visit", "trip", "day", "km", "meal", "month")
 LANGUAGES = ("fi", "sv", "en")
@@ -48,7 +45,7 @@ async def create_organizer(
         org = Organizer(slug=slug, name=name, help_phone=help_phone, created_at=utcnow())
         uow.session.add(org)
         await uow.session.flush()
-        for kind in (ORGANIZER_BUDGET, EXPIRED, SETTLEMENT):
+        for kind in (AccountKind.ORGANIZER_BUDGET, AccountKind.EXPIRED, AccountKind.SETTLEMENT):
             uow.session.add(Account(organizer_id=org.id, kind=kind))
         await uow.commit()
         return org.id
@@ -144,7 +141,7 @@ async def create_client(
         wallet = Wallet(organizer_id=organizer_id, client_id=client.id)
         principal = Principal(
             organizer_id=organizer_id,
-            role="client",
+            role=Role.CLIENT,
             display_name=f"{first_name} {last_name}",
             client_id=client.id,
             created_at=now,
@@ -331,7 +328,7 @@ async def create_decision(
             s.add(
                 Account(
                     organizer_id=organizer_id,
-                    kind=ENVELOPE,
+                    kind=AccountKind.ENVELOPE,
                     wallet_id=wallet_id,
                     decision_line_id=dl.id,
                     balance_cents=0,

@@ -45,18 +45,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from payments.clock import utcnow
 from payments.db import Database
 from payments.ledger.periods import days_in, first_day, last_day, parse_period, prorated_cents
-from payments.models import (
-    ENVELOPE,
-    EXPIRED,
-    ORGANIZER_BUDGET,
-    Account,
-    Decision,
-    DecisionLine,
-    OutboxEvent,
-    Transfer,
-)
+from payments.models import Account, Decision, DecisionLine, OutboxEvent, Transfer
 from payments.outbox import ENVELOPE_FUNDED, REMAINDER_EXPIRED
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind, TransferKind
 
 BATCH_SIZE = 5000
 
@@ -112,7 +104,7 @@ async def fund_period(
         row = (
             await uow.session.execute(
                 select(func.count(), func.min(Account.id), func.max(Account.id)).where(
-                    Account.kind == ENVELOPE
+                    Account.kind == AccountKind.ENVELOPE
                 )
             )
         ).one()
@@ -130,7 +122,7 @@ async def fund_period(
                 (
                     await uow.session.execute(
                         select(Account.id)
-                        .where(Account.kind == ENVELOPE, Account.id >= start)
+                        .where(Account.kind == AccountKind.ENVELOPE, Account.id >= start)
                         .order_by(Account.id)
                         .limit(batch_size)
                     )
@@ -160,7 +152,7 @@ async def _lock_batch(uow: UnitOfWork, first: int, last: int) -> None:
     if uow.db.is_postgres:
         await uow.session.execute(
             select(Account.id)
-            .where(Account.kind == ENVELOPE, Account.id.between(first, last))
+            .where(Account.kind == AccountKind.ENVELOPE, Account.id.between(first, last))
             .order_by(Account.id)
             .with_for_update()
         )
@@ -192,7 +184,7 @@ async def _expire_batch(
         .scalar_subquery()
     )
     needs_expiry = and_(
-        Account.kind == ENVELOPE,
+        Account.kind == AccountKind.ENVELOPE,
         Account.id.between(first, last),
         Account.funded_period.is_not(None),
         Account.funded_period < period,
@@ -207,14 +199,17 @@ async def _expire_batch(
                 Account.id,
                 expired_acc.id,
                 Account.balance_cents - carry,
-                literal("expiry"),
+                literal(TransferKind.EXPIRY),
                 Account.funded_period,
                 _dedupe("expire:", Account.id, Account.funded_period),
                 literal(now),
             )
             .join(
                 expired_acc,
-                and_(expired_acc.organizer_id == Account.organizer_id, expired_acc.kind == EXPIRED),
+                and_(
+                    expired_acc.organizer_id == Account.organizer_id,
+                    expired_acc.kind == AccountKind.EXPIRED,
+                ),
             )
             .where(needs_expiry, Account.balance_cents > carry)
         )
@@ -250,13 +245,15 @@ async def _expire_batch(
         stats = (
             await s.execute(
                 select(func.count(), func.coalesce(func.sum(Transfer.amount_cents), 0)).where(
-                    Transfer.kind == "expiry",
+                    Transfer.kind == TransferKind.EXPIRY,
                     Transfer.created_at == now,
                     Transfer.debit_account_id.between(first, last),
                 )
             )
         ).one()
-        await _write_events(uow, REMAINDER_EXPIRED, "expiry", now, first, last, debit_side=True)
+        await _write_events(
+            uow, REMAINDER_EXPIRED, TransferKind.EXPIRY, now, first, last, debit_side=True
+        )
         await uow.commit()
     summary.expired_count += int(stats[0])
     summary.expired_cents += int(stats[1])
@@ -280,7 +277,7 @@ async def _fund_batch(
         .correlate(Account)
     )
     needs_funding = and_(
-        Account.kind == ENVELOPE,
+        Account.kind == AccountKind.ENVELOPE,
         Account.id.between(first, last),
         or_(Account.funded_period.is_(None), Account.funded_period < period),
         # the previous month must be closed first
@@ -306,7 +303,7 @@ async def _fund_batch(
                 budget_acc.id,
                 Account.id,
                 DecisionLine.monthly_amount_cents,
-                literal("funding"),
+                literal(TransferKind.FUNDING),
                 literal(period),
                 _dedupe("fund:", Account.id, literal(period)),
                 literal(now),
@@ -317,7 +314,7 @@ async def _fund_batch(
                 budget_acc,
                 and_(
                     budget_acc.organizer_id == Account.organizer_id,
-                    budget_acc.kind == ORGANIZER_BUDGET,
+                    budget_acc.kind == AccountKind.ORGANIZER_BUDGET,
                 ),
             )
             .where(needs_funding)
@@ -339,7 +336,7 @@ async def _fund_batch(
                     budget_acc,
                     and_(
                         budget_acc.organizer_id == Account.organizer_id,
-                        budget_acc.kind == ORGANIZER_BUDGET,
+                        budget_acc.kind == AccountKind.ORGANIZER_BUDGET,
                     ),
                 )
                 .where(needs_funding, ~_full_month(period))
@@ -357,7 +354,7 @@ async def _fund_batch(
                         "debit_account_id": budget_id,
                         "credit_account_id": acc_id,
                         "amount_cents": amount,
-                        "kind": "funding",
+                        "kind": TransferKind.FUNDING,
                         "period": period,
                         "dedupe_key": f"fund:{acc_id}:{period}",
                         "created_at": now,
@@ -382,13 +379,15 @@ async def _fund_batch(
         stats = (
             await s.execute(
                 select(func.count(), func.coalesce(func.sum(Transfer.amount_cents), 0)).where(
-                    Transfer.kind == "funding",
+                    Transfer.kind == TransferKind.FUNDING,
                     Transfer.created_at == now,
                     Transfer.credit_account_id.between(first, last),
                 )
             )
         ).one()
-        await _write_events(uow, ENVELOPE_FUNDED, "funding", now, first, last, debit_side=False)
+        await _write_events(
+            uow, ENVELOPE_FUNDED, TransferKind.FUNDING, now, first, last, debit_side=False
+        )
         await uow.commit()
     summary.funded_count += int(stats[0])
     summary.funded_cents += int(stats[1])
@@ -397,7 +396,7 @@ async def _fund_batch(
 async def _write_events(
     uow: UnitOfWork,
     event_type: str,
-    transfer_kind: str,
+    transfer_kind: TransferKind,
     now: datetime,
     first: int,
     last: int,

@@ -25,7 +25,6 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     ConsentRequired,
-    InsufficientFunds,
     InvalidInput,
     NotFound,
     NotInBudget,
@@ -38,8 +37,6 @@ from payments.ledger import transfers
 from payments.ledger.periods import HELSINKI
 from payments.marketplace.prices import helsinki_day, listings
 from payments.models import (
-    ENVELOPE,
-    ORGANIZER_BUDGET,
     Account,
     Charge,
     ChargeLine,
@@ -55,6 +52,7 @@ from payments.models import (
 )
 from payments.outbox import CHARGE_CAPTURED, REFUND_CREATED, emit
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind, ChargeStatus, TransferKind
 
 MAX_LINES = 20
 MAX_QUANTITY = Decimal(1000)
@@ -161,7 +159,7 @@ def validate_lines(lines: list[ChargeLineInput]) -> None:
 
 @dataclass(frozen=True)
 class Item:
-    """One charge line, priced, with the account its money leaves from and that money's month.
+    """One charge line, priced, with the month its money belongs to.
 
     ``amount_cents`` is the wallet's part; ``client_share_cents`` the client's own share above a
     voucher's value (information only: it never moves in the ledger)."""
@@ -172,7 +170,6 @@ class Item:
     unit_price_cents: int
     amount_cents: int
     envelope_id: int
-    source_account_id: int
     period: str
     client_share_cents: int = 0
 
@@ -201,7 +198,7 @@ class Priced:
     envelope_id: int
     voucher_value_cents: int | None
 
-    def item(self, source_account_id: int, period: str) -> Item:
+    def item(self, period: str) -> Item:
         return Item(
             self.category_id,
             self.category,
@@ -209,7 +206,6 @@ class Priced:
             self.unit_price_cents,
             self.amount_cents,
             self.envelope_id,
-            source_account_id,
             period,
             self.client_share_cents,
         )
@@ -327,22 +323,38 @@ async def _vouchers(s: AsyncSession, envelope_ids: set[int]) -> dict[int, int | 
     return {int(acc): (int(v) if v is not None else None) for acc, v in rows}
 
 
-async def debit_envelopes(
-    s: AsyncSession, per_envelope: dict[int, int]
+async def charge_envelopes(
+    s: AsyncSession,
+    *,
+    provider: Provider,
+    charge_id: uuid.UUID,
+    per_envelope: dict[int, int],
+    now: datetime,
 ) -> dict[int, tuple[int, str]]:
-    """Take each amount from its envelope, in account order: {envelope: (balance, month)}."""
+    """Move each amount from its envelope to the provider's payable (the charge's transfers),
+    in account order so concurrent charges never deadlock: {envelope: (balance, month)}.
+
+    ``insufficient-funds`` when an envelope does not cover its amount."""
+    payable = await transfers.provider_payable_account(s, provider.id)
     out: dict[int, tuple[int, str]] = {}
     for acc_id in sorted(per_envelope):
-        debited = await transfers.debit_envelope(s, acc_id, per_envelope[acc_id])
-        if debited is None:
-            raise InsufficientFunds("There is not enough money left in this budget")
-        out[acc_id] = debited
+        moved = await transfers.move(
+            s,
+            transfers.Envelope(acc_id),
+            transfers.Leg(payable, per_envelope[acc_id], TransferKind.CHARGE, charge_id=charge_id),
+            organizer_id=provider.organizer_id,
+            period=None,
+            now=now,
+        )
+        assert moved.balance is not None
+        out[acc_id] = (moved.balance, moved.period)
     return out
 
 
 async def write_charge(
     s: AsyncSession,
     *,
+    charge_id: uuid.UUID,
     provider: Provider,
     wallet_id: uuid.UUID,
     items: list[Item],
@@ -350,11 +362,10 @@ async def write_charge(
     balances: dict[int, int] | None = None,
     trust_period: str | None = None,
 ) -> dict[str, Any]:
-    """Write a captured charge, its lines, its transfers (source accounts -> provider payable)
-    and its outbox event. The caller has already taken the money from the source accounts,
-    and counted it toward a trusted provider's month (``trust_period``, see
+    """Write a captured charge, its lines and its outbox event. The caller has already moved
+    the money to the provider's payable under ``charge_id`` (:func:`charge_envelopes`, or a
+    hold's close), and counted it toward a trusted provider's month (``trust_period``, see
     :mod:`payments.checkout.trust`) if it did."""
-    charge_id = uuid.uuid4()
     total = sum(i.amount_cents for i in items)
     share = sum(i.client_share_cents for i in items)
     period = min(i.period for i in items)
@@ -365,7 +376,7 @@ async def write_charge(
             "organizer_id": provider.organizer_id,
             "provider_id": provider.id,
             "wallet_id": wallet_id,
-            "status": "captured",
+            "status": ChargeStatus.CAPTURED,
             "total_cents": total,
             "refunded_cents": 0,
             "period": period,
@@ -392,25 +403,9 @@ async def write_charge(
             for pos, i in enumerate(items)
         ],
     )
-    per_source: dict[tuple[int, str], int] = defaultdict(int)
-    for i in items:
-        per_source[(i.source_account_id, i.period)] += i.amount_cents
-    payable = await transfers.provider_payable_account(s, provider.id)
-    for (source, money_period), amount in sorted(per_source.items()):
-        await transfers.post_transfer(
-            s,
-            organizer_id=provider.organizer_id,
-            debit_account_id=source,
-            credit_account_id=payable,
-            amount_cents=amount,
-            kind="charge",
-            period=money_period,
-            now=now,
-            charge_id=charge_id,
-        )
     body: dict[str, Any] = {
         "id": str(charge_id),
-        "status": "captured",
+        "status": ChargeStatus.CAPTURED,
         "provider_id": str(provider.id),
         "provider_name": provider.name,
         "wallet_id": str(wallet_id),
@@ -502,10 +497,14 @@ async def capture_charge(
                 raise ConsentRequired()
 
         # Debit each envelope once, in account order so concurrent charges never deadlock.
-        debited = await debit_envelopes(s, per_envelope(priced))
-        items = [p.item(p.envelope_id, debited[p.envelope_id][1]) for p in priced]
+        charge_id = uuid.uuid4()
+        debited = await charge_envelopes(
+            s, provider=provider, charge_id=charge_id, per_envelope=per_envelope(priced), now=now
+        )
+        items = [p.item(debited[p.envelope_id][1]) for p in priced]
         body = await write_charge(
             s,
+            charge_id=charge_id,
             provider=provider,
             wallet_id=wallet.id,
             items=items,
@@ -650,7 +649,7 @@ _ENVELOPES_FOR = (
     .join(_DECISIONS, _DECISIONS.c.id == _LINES.c.decision_id)
     .join(
         _ACCOUNTS,
-        and_(_ACCOUNTS.c.decision_line_id == _LINES.c.id, _ACCOUNTS.c.kind == ENVELOPE),
+        and_(_ACCOUNTS.c.decision_line_id == _LINES.c.id, _ACCOUNTS.c.kind == AccountKind.ENVELOPE),
     )
     .where(
         _ACCOUNTS.c.wallet_id == bindparam("wallet_id"),
@@ -743,7 +742,7 @@ async def refund_charge(
             .where(Charge.id == charge_id, Charge.refunded_cents + amount <= Charge.total_cents)
             .values(
                 refunded_cents=Charge.refunded_cents + amount,
-                status="partially_refunded",
+                status=ChargeStatus.PARTIALLY_REFUNDED,
             )
             .returning(Charge.refunded_cents, Charge.total_cents)
         )
@@ -754,7 +753,9 @@ async def refund_charge(
             )
         refunded_total, total = int(row[0]), int(row[1])
         if refunded_total == total:
-            await s.execute(update(Charge).where(Charge.id == charge_id).values(status="refunded"))
+            await s.execute(
+                update(Charge).where(Charge.id == charge_id).values(status=ChargeStatus.REFUNDED)
+            )
         if charge.trust_period is not None:
             # Before the envelopes: the trust row comes first in every money path's lock order.
             await trust.give_back(s, charge.wallet_id, provider_id, amount, charge.trust_period)
@@ -789,38 +790,35 @@ async def refund_charge(
         assert left == 0, "line refunds must cover the refund"
 
         payable = await transfers.provider_payable_account(s, provider_id)
-        budget = await transfers.organizer_account(s, charge.organizer_id, ORGANIZER_BUDGET)
         # The month each envelope's money came from, as the charge's transfers recorded it.
         money_period = {
             int(acc): str(per)
             for acc, per in (
                 await s.execute(
                     select(Transfer.debit_account_id, Transfer.period).where(
-                        Transfer.charge_id == charge_id, Transfer.kind == "charge"
+                        Transfer.charge_id == charge_id, Transfer.kind == TransferKind.CHARGE
                     )
                 )
             ).all()
         }
         to_envelope = True
         for env_id in sorted(per_envelope):
-            period = money_period.get(env_id, charge.period)
-            # Back into the envelope only while that month is open (not yet expired).
-            same_month = (
-                await transfers.credit_open_envelope(s, env_id, per_envelope[env_id], period)
-                is not None
-            )
-            to_envelope = to_envelope and same_month
-            await transfers.post_transfer(
+            # Back into the envelope only while that month is open (not yet expired), else to
+            # the organizer's budget (refund_closed).
+            moved = await transfers.move(
                 s,
+                payable,
+                transfers.Leg(
+                    transfers.Envelope(env_id),
+                    per_envelope[env_id],
+                    TransferKind.REFUND,
+                    charge_id=charge_id,
+                ),
                 organizer_id=charge.organizer_id,
-                debit_account_id=payable,
-                credit_account_id=env_id if same_month else budget,
-                amount_cents=per_envelope[env_id],
-                kind="refund" if same_month else "refund_closed",
-                period=period,
+                period=money_period.get(env_id, charge.period),
                 now=now,
-                charge_id=charge_id,
             )
+            to_envelope = to_envelope and not moved.to_closed_month
         refund = Refund(
             charge_id=charge_id,
             amount_cents=amount,

@@ -11,7 +11,10 @@ Every close starts with a conditional ``UPDATE holds SET status = ... WHERE stat
 so a capture, a void and the expiry job racing for one hold produce exactly one winner.
 
 Lock order, to keep PostgreSQL free of deadlocks: envelopes by id, each envelope before its
-hold account (a hold account is always created after its envelope, so it has a larger id).
+hold account (a hold account is always created after its envelope, so it has a larger id;
+:func:`payments.ledger.transfers.move` updates the envelope side first). A first hold on an
+envelope creates its hold account just before the move: a concurrent first hold on the same
+envelope waits on that row's unique key, before it has locked the envelope.
 """
 
 from __future__ import annotations
@@ -28,15 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.checkout import trust
 from payments.checkout.charges import Priced, per_envelope
-from payments.errors import (
-    InsufficientFunds,
-)
 from payments.ledger import transfers
-from payments.models import EXPIRED, HOLD, Account, Hold, HoldLine, Provider
+from payments.models import Account, Hold, HoldLine, Provider
 from payments.outbox import (
     HOLD_PLACED,
     emit,
 )
+from payments.vocabulary import AccountKind, HoldStatus, TransferKind
 
 DEFAULT_HOLD_TTL = timedelta(hours=12)
 
@@ -68,7 +69,7 @@ async def ensure_hold_account(s: AsyncSession, envelope_id: int) -> int:
         ins(Account)
         .values(
             organizer_id=env.organizer_id,
-            kind=HOLD,
+            kind=AccountKind.HOLD,
             wallet_id=env.wallet_id,
             decision_line_id=env.decision_line_id,
             balance_cents=0,
@@ -79,7 +80,8 @@ async def ensure_hold_account(s: AsyncSession, envelope_id: int) -> int:
         (
             await s.execute(
                 select(Account.id).where(
-                    Account.decision_line_id == env.decision_line_id, Account.kind == HOLD
+                    Account.decision_line_id == env.decision_line_id,
+                    Account.kind == AccountKind.HOLD,
                 )
             )
         ).scalar_one()
@@ -99,6 +101,7 @@ async def place_hold(
 ) -> Hold:
     """Move the priced lines' wallet parts (:class:`payments.charges.Pricing`) from their
     envelopes into the envelopes' hold accounts. A voucher line's own share is never held.
+    ``insufficient-funds`` when an envelope does not cover its part.
 
     ``trust_period``: the month the caller counted the held amount in toward a trusted
     provider's cap (:mod:`payments.checkout.trust`), so that closing the hold gives the unused part
@@ -107,30 +110,24 @@ async def place_hold(
     periods: dict[int, str] = {}
     hold_accounts: dict[int, int] = {}
     for env_id in sorted(held):
-        debited = await transfers.debit_envelope(s, env_id, held[env_id])
-        if debited is None:
-            raise InsufficientFunds("There is not enough money left in this budget")
-        periods[env_id] = debited[1]
         hold_acc = await ensure_hold_account(s, env_id)
         hold_accounts[env_id] = hold_acc
-        await transfers.credit_stored(s, hold_acc, held[env_id])
-        await transfers.post_transfer(
+        moved = await transfers.move(
             s,
+            transfers.Envelope(env_id),
+            transfers.Leg(transfers.HoldAccount(hold_acc), held[env_id], TransferKind.HOLD),
             organizer_id=provider.organizer_id,
-            debit_account_id=env_id,
-            credit_account_id=hold_acc,
-            amount_cents=held[env_id],
-            kind="hold",
-            period=periods[env_id],
+            period=None,
             now=now,
         )
+        periods[env_id] = moved.period
     hold = Hold(
         id=uuid.uuid4(),
         organizer_id=provider.organizer_id,
         provider_id=provider.id,
         wallet_id=wallet_id,
         purpose=purpose,
-        status="held",
+        status=HoldStatus.HELD,
         amount_cents=sum(held.values()),
         captured_cents=0,
         period=min(periods.values()),
@@ -187,11 +184,16 @@ async def hold_lines(s: AsyncSession, hold_id: uuid.UUID) -> list[HoldLine]:
 
 
 async def close_hold_money(
-    s: AsyncSession, hold: Hold, lines: list[HoldLine], captured: dict[int, int], now: datetime
+    s: AsyncSession,
+    hold: Hold,
+    lines: list[HoldLine],
+    captured: dict[int, int],
+    now: datetime,
+    charge_id: uuid.UUID | None = None,
 ) -> None:
-    """Empty the hold's accounts: ``captured[envelope]`` stays for the caller's charge
-    transfers (hold account -> payable); the rest goes back to the envelope if its month is
-    open, else to the organizer's expired account.
+    """Empty the hold's accounts: ``captured[envelope]`` goes to the provider's payable as the
+    transfers of the charge ``charge_id`` (which the caller writes); the rest goes back to the
+    envelope if its month is open, else to the organizer's expired account.
 
     A hold that counted toward a trusted provider's month gives the part not captured back to
     that month's total (a capture keeps the captured part counted; a void or expiry gives all).
@@ -210,40 +212,43 @@ async def close_hold_money(
     for line in lines:
         held[line.envelope_id] += line.amount_cents
         meta[line.envelope_id] = (line.hold_account_id, line.period)
-    expired_acc: int | None = None
+    payable: int | None = None
     for env_id in sorted(held):
         hold_acc, money_period = meta[env_id]
         take = captured.get(env_id, 0)
         release = held[env_id] - take
         assert release >= 0, "a capture never exceeds the held amount per envelope"
+        legs: list[transfers.Leg] = []
         if release:
-            # Envelope first (lock order), then the hold account.
-            if await transfers.credit_open_envelope(s, env_id, release, money_period) is not None:
-                target, kind = env_id, "hold_release"
-            else:
-                if expired_acc is None:
-                    expired_acc = await transfers.organizer_account(s, hold.organizer_id, EXPIRED)
-                target, kind = expired_acc, "hold_expired"
-            await transfers.post_transfer(
+            # Back to the envelope while its month is open, else to the organizer's expired
+            # account (hold_expired).
+            legs.append(
+                transfers.Leg(transfers.Envelope(env_id), release, TransferKind.HOLD_RELEASE)
+            )
+        if take:
+            assert charge_id is not None, "a capture names its charge"
+            if payable is None:
+                payable = await transfers.provider_payable_account(s, hold.provider_id)
+            legs.append(transfers.Leg(payable, take, TransferKind.CHARGE, charge_id=charge_id))
+        try:
+            await transfers.move(
                 s,
+                transfers.HoldAccount(hold_acc),
+                *legs,
                 organizer_id=hold.organizer_id,
-                debit_account_id=hold_acc,
-                credit_account_id=target,
-                amount_cents=release,
-                kind=kind,
                 period=money_period,
                 now=now,
             )
-        if await transfers.debit_stored(s, hold_acc, held[env_id]) is None:
+        except transfers.NotCovered as exc:
             # Impossible while check_books holds (hold balance = sum of open holds); refuse
             # rather than let a hold account go negative.
-            raise RuntimeError(f"hold account {hold_acc} does not cover hold {hold.id}")
+            raise RuntimeError(f"hold account {hold_acc} does not cover hold {hold.id}") from exc
 
 
 async def transition(
     s: AsyncSession,
     hold_id: uuid.UUID,
-    to: str,
+    to: HoldStatus,
     now: datetime,
     *,
     require_unexpired: bool,
@@ -251,7 +256,7 @@ async def transition(
     charge_id: uuid.UUID | None = None,
 ) -> bool:
     """Move a hold out of ``held``; True only for the one caller that wins."""
-    cond = [Hold.id == hold_id, Hold.status == "held"]
+    cond = [Hold.id == hold_id, Hold.status == HoldStatus.HELD]
     if require_unexpired:
         cond.append(Hold.expires_at > now)
     result = await s.execute(

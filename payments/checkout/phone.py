@@ -23,7 +23,7 @@ from payments.checkout.charges import (
     Priced,
     Pricing,
     _find_wallet,
-    debit_envelopes,
+    charge_envelopes,
     per_envelope,
     validate_lines,
     write_charge,
@@ -39,6 +39,7 @@ from payments.errors import (
 from payments.models import AuditEvent, PaymentRequest, Provider
 from payments.outbox import emit
 from payments.uow import UnitOfWork
+from payments.vocabulary import RequestStatus
 
 
 def _stored_lines(priced: list[Priced] | list[Listed]) -> list[dict[str, Any]]:
@@ -102,10 +103,18 @@ async def phone_checkout(
         # a request counts only when it is approved (payments.checkout.requests).
         counted = await use_trust(s, wallet.id, provider_id, total, now)
         if counted is not None:
-            debited = await debit_envelopes(s, per_envelope(priced))
-            items = [p.item(p.envelope_id, debited[p.envelope_id][1]) for p in priced]
+            charge_id = uuid.uuid4()
+            debited = await charge_envelopes(
+                s,
+                provider=provider,
+                charge_id=charge_id,
+                per_envelope=per_envelope(priced),
+                now=now,
+            )
+            items = [p.item(debited[p.envelope_id][1]) for p in priced]
             charge = await write_charge(
                 s,
+                charge_id=charge_id,
                 provider=provider,
                 wallet_id=wallet.id,
                 items=items,
@@ -130,7 +139,7 @@ async def phone_checkout(
                 provider_id=provider_id,
                 wallet_id=wallet.id,
                 hold_id=hold.id,
-                status="pending",
+                status=RequestStatus.PENDING,
                 total_cents=total,
                 lines=_stored_lines(priced),
                 expires_at=now + request_ttl,
@@ -198,7 +207,7 @@ async def create_qr_request(
             id=uuid.uuid4(),
             organizer_id=provider.organizer_id,
             provider_id=provider_id,
-            status="pending",
+            status=RequestStatus.PENDING,
             total_cents=sum(x.full_cents for x in listed),
             lines=_stored_lines(listed),
             expires_at=now + request_ttl,

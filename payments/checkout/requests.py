@@ -27,7 +27,7 @@ from payments.checkout.charges import (
     Item,
     Outcome,
     Pricing,
-    debit_envelopes,
+    charge_envelopes,
     per_envelope,
     write_charge,
 )
@@ -45,6 +45,7 @@ from payments.errors import (
 from payments.models import Hold, PaymentRequest, Provider, Wallet
 from payments.outbox import emit
 from payments.uow import UnitOfWork
+from payments.vocabulary import HoldStatus, RequestStatus
 
 REQUEST_CREATED = outbox.PAYMENT_REQUESTED
 REQUEST_APPROVED = outbox.PAYMENT_APPROVED
@@ -132,7 +133,7 @@ async def pending_for_wallet(db: Database, wallet_id: uuid.UUID) -> list[dict[st
                 .join(Provider, Provider.id == PaymentRequest.provider_id)
                 .where(
                     PaymentRequest.wallet_id == wallet_id,
-                    PaymentRequest.status == "pending",
+                    PaymentRequest.status == RequestStatus.PENDING,
                     PaymentRequest.expires_at > now,
                 )
                 .order_by(PaymentRequest.created_at)
@@ -146,9 +147,11 @@ async def _refuse_decided(s: AsyncSession, request_id: uuid.UUID, now: datetime)
     req = await s.get(PaymentRequest, request_id, populate_existing=True)
     if req is None:
         raise NotFound("No such payment request")
-    if req.status == "declined":
+    if req.status == RequestStatus.DECLINED:
         raise RequestDeclined()
-    if req.status == "expired" or (req.status == "pending" and aware(req.expires_at) <= now):
+    if req.status == RequestStatus.EXPIRED or (
+        req.status == RequestStatus.PENDING and aware(req.expires_at) <= now
+    ):
         raise RequestExpired()
     raise RequestNotPending(f"The payment request is {req.status}")
 
@@ -156,15 +159,15 @@ async def _refuse_decided(s: AsyncSession, request_id: uuid.UUID, now: datetime)
 async def _decide(
     s: AsyncSession,
     request_id: uuid.UUID,
-    to: str,
+    to: RequestStatus,
     now: datetime,
     *,
     actor_id: uuid.UUID | None,
     wallet_id: uuid.UUID | None,
 ) -> bool:
-    cond = [PaymentRequest.id == request_id, PaymentRequest.status == "pending"]
+    cond = [PaymentRequest.id == request_id, PaymentRequest.status == RequestStatus.PENDING]
     values: dict[str, Any] = {"status": to, "decided_at": now, "decided_by": actor_id}
-    if to == "expired":
+    if to == RequestStatus.EXPIRED:
         cond.append(PaymentRequest.expires_at <= now)
     else:
         # Past its time a request can no longer be approved or declined, even before the
@@ -206,10 +209,10 @@ async def approve_request(
         provider = await s.get(Provider, req.provider_id)
         assert provider is not None
         if not await _decide(
-            s, request_id, "approved", now, actor_id=actor_id, wallet_id=wallet_id
+            s, request_id, RequestStatus.APPROVED, now, actor_id=actor_id, wallet_id=wallet_id
         ):
             await s.refresh(req)
-            if req.status == "approved" and req.wallet_id == wallet_id:
+            if req.status == RequestStatus.APPROVED and req.wallet_id == wallet_id:
                 return Outcome(200, request_view(req, provider.name), replayed=True)
             await _refuse_decided(s, request_id, now)
         if req.hold_id is not None:
@@ -227,13 +230,14 @@ async def approve_request(
             if not await transition(
                 s,
                 hold.id,
-                "captured",
+                HoldStatus.CAPTURED,
                 now,
                 require_unexpired=False,
                 captured_cents=hold.amount_cents,
             ):
                 raise HoldNotOpen()
-            await close_hold_money(s, hold, held, captured, now)
+            charge_id = uuid.uuid4()
+            await close_hold_money(s, hold, held, captured, now, charge_id)
             cats = {line.category_id: line for line in held}
             items = []
             for stored in req.lines:
@@ -247,13 +251,13 @@ async def approve_request(
                         stored["unit_price_cents"],
                         stored["amount_cents"],
                         line.envelope_id,
-                        line.hold_account_id,
                         line.period,
                         int(stored.get("client_share_cents", 0)),
                     )
                 )
             charge = await write_charge(
                 s,
+                charge_id=charge_id,
                 provider=provider,
                 wallet_id=wallet_id,
                 items=items,
@@ -277,8 +281,15 @@ async def approve_request(
             counted = await trust.count_consented(
                 s, wallet_id, req.provider_id, sum(p.amount_cents for p in priced), now
             )
-            debited = await debit_envelopes(s, per_envelope(priced))
-            items = [p.item(p.envelope_id, debited[p.envelope_id][1]) for p in priced]
+            charge_id = uuid.uuid4()
+            debited = await charge_envelopes(
+                s,
+                provider=provider,
+                charge_id=charge_id,
+                per_envelope=per_envelope(priced),
+                now=now,
+            )
+            items = [p.item(debited[p.envelope_id][1]) for p in priced]
             await s.execute(
                 update(PaymentRequest)
                 .execution_options(synchronize_session=False)
@@ -300,6 +311,7 @@ async def approve_request(
             )
             charge = await write_charge(
                 s,
+                charge_id=charge_id,
                 provider=provider,
                 wallet_id=wallet_id,
                 items=items,
@@ -329,7 +341,7 @@ async def approve_request(
 
 
 async def _close_unapproved(
-    s: AsyncSession, req: PaymentRequest, to: str, hold_status: str, now: datetime
+    s: AsyncSession, req: PaymentRequest, to: RequestStatus, hold_status: HoldStatus, now: datetime
 ) -> None:
     """After a decline, cancel or expiry: give the held money back."""
     if req.hold_id is None:
@@ -358,12 +370,14 @@ async def decline_request(
             raise NotFound("No such payment request")
         provider = await s.get(Provider, req.provider_id)
         assert provider is not None
-        if not await _decide(s, request_id, "declined", now, actor_id=actor_id, wallet_id=None):
+        if not await _decide(
+            s, request_id, RequestStatus.DECLINED, now, actor_id=actor_id, wallet_id=None
+        ):
             await s.refresh(req)
-            if req.status == "declined":
+            if req.status == RequestStatus.DECLINED:
                 return Outcome(200, request_view(req, provider.name), replayed=True)
             await _refuse_decided(s, request_id, now)
-        await _close_unapproved(s, req, "declined", "voided", now)
+        await _close_unapproved(s, req, RequestStatus.DECLINED, HoldStatus.VOIDED, now)
         await s.refresh(req)
         view = request_view(req, provider.name)
         await emit(
@@ -391,12 +405,14 @@ async def cancel_request(
             raise NotFound("No such payment request")
         provider = await s.get(Provider, provider_id)
         assert provider is not None
-        if not await _decide(s, request_id, "cancelled", now, actor_id=None, wallet_id=None):
+        if not await _decide(
+            s, request_id, RequestStatus.CANCELLED, now, actor_id=None, wallet_id=None
+        ):
             await s.refresh(req)
-            if req.status == "cancelled":
+            if req.status == RequestStatus.CANCELLED:
                 return Outcome(200, request_view(req, provider.name), replayed=True)
             await _refuse_decided(s, request_id, now)
-        await _close_unapproved(s, req, "cancelled", "voided", now)
+        await _close_unapproved(s, req, RequestStatus.CANCELLED, HoldStatus.VOIDED, now)
         await s.refresh(req)
         view = request_view(req, provider.name)
         await emit(
@@ -421,7 +437,10 @@ async def expire_requests(db: Database, *, now: datetime | None = None, limit: i
             (
                 await uow.session.execute(
                     select(PaymentRequest.id)
-                    .where(PaymentRequest.status == "pending", PaymentRequest.expires_at <= now)
+                    .where(
+                        PaymentRequest.status == RequestStatus.PENDING,
+                        PaymentRequest.expires_at <= now,
+                    )
                     .order_by(PaymentRequest.expires_at)
                     .limit(limit)
                 )
@@ -431,11 +450,13 @@ async def expire_requests(db: Database, *, now: datetime | None = None, limit: i
     for request_id in due:
         async with UnitOfWork(db) as uow:
             s = uow.session
-            if not await _decide(s, request_id, "expired", now, actor_id=None, wallet_id=None):
+            if not await _decide(
+                s, request_id, RequestStatus.EXPIRED, now, actor_id=None, wallet_id=None
+            ):
                 continue
             req = await s.get(PaymentRequest, request_id)
             assert req is not None
-            await _close_unapproved(s, req, "expired", "expired", now)
+            await _close_unapproved(s, req, RequestStatus.EXPIRED, HoldStatus.EXPIRED, now)
             provider = await s.get(Provider, req.provider_id)
             assert provider is not None
             await emit(

@@ -48,6 +48,7 @@ from payments.errors import (
 from payments.models import Hold, Provider
 from payments.outbox import HOLD_CAPTURED, HOLD_EXPIRED, HOLD_VOIDED, emit
 from payments.uow import UnitOfWork
+from payments.vocabulary import HoldStatus
 
 
 async def create_visit_hold(
@@ -165,7 +166,7 @@ async def capture_hold(
         for p in priced:
             line = by_category[p.category_id]
             captured[line.envelope_id] += p.amount_cents
-            items.append(p.item(line.hold_account_id, line.period))
+            items.append(p.item(line.period))
         per_env_held: dict[int, int] = defaultdict(int)
         for line in held:
             per_env_held[line.envelope_id] += line.amount_cents
@@ -174,14 +175,16 @@ async def capture_hold(
         total = sum(captured.values())
         # The race is decided here: of a capture, a void and the expiry job, one moves money.
         if not await transition(
-            s, hold_id, "captured", now, require_unexpired=True, captured_cents=total
+            s, hold_id, HoldStatus.CAPTURED, now, require_unexpired=True, captured_cents=total
         ):
             raise HoldNotOpen()
-        await close_hold_money(s, hold, held, captured, now)
+        charge_id = uuid.uuid4()
+        await close_hold_money(s, hold, held, captured, now, charge_id)
         # The captured part stays counted in the month the hold counted in (close_hold_money
         # gave the rest back); a refund of this charge lowers that month.
         charge = await write_charge(
             s,
+            charge_id=charge_id,
             provider=provider,
             wallet_id=hold.wallet_id,
             items=items,
@@ -196,7 +199,7 @@ async def capture_hold(
         )
         body = {
             **hold_view(hold, held, provider.name),
-            "status": "captured",
+            "status": HoldStatus.CAPTURED,
             "captured_cents": total,
             "charge_id": charge["id"],
             "charge": charge,
@@ -232,9 +235,9 @@ async def void_hold(
         provider = await s.get(Provider, provider_id)
         assert provider is not None
         held = await hold_lines(s, hold_id)
-        if not await transition(s, hold_id, "voided", now, require_unexpired=False):
+        if not await transition(s, hold_id, HoldStatus.VOIDED, now, require_unexpired=False):
             await s.refresh(hold)
-            if hold.status == "voided":
+            if hold.status == HoldStatus.VOIDED:
                 return Outcome(200, hold_view(hold, held, provider.name), replayed=True)
             raise HoldNotOpen()
         await close_hold_money(s, hold, held, {}, now)
@@ -248,7 +251,11 @@ async def void_hold(
             payload={"hold_id": str(hold_id), "released_cents": hold.amount_cents},
         )
         await uow.commit()
-        body = {**hold_view(hold, held, provider.name), "status": "voided", "captured_cents": 0}
+        body = {
+            **hold_view(hold, held, provider.name),
+            "status": HoldStatus.VOIDED,
+            "captured_cents": 0,
+        }
         return Outcome(200, body)
 
 
@@ -262,7 +269,11 @@ async def expire_holds(db: Database, *, now: datetime | None = None, limit: int 
             (
                 await uow.session.execute(
                     select(Hold.id)
-                    .where(Hold.status == "held", Hold.purpose == "visit", Hold.expires_at <= now)
+                    .where(
+                        Hold.status == HoldStatus.HELD,
+                        Hold.purpose == "visit",
+                        Hold.expires_at <= now,
+                    )
                     .order_by(Hold.expires_at)
                     .limit(limit)
                 )
@@ -274,7 +285,7 @@ async def expire_holds(db: Database, *, now: datetime | None = None, limit: int 
             s = uow.session
             hold = await s.get(Hold, hold_id)
             assert hold is not None
-            if not await transition(s, hold_id, "expired", now, require_unexpired=False):
+            if not await transition(s, hold_id, HoldStatus.EXPIRED, now, require_unexpired=False):
                 continue
             await close_hold_money(s, hold, await hold_lines(s, hold_id), {}, now)
             await emit(

@@ -1,9 +1,12 @@
-"""Ledger primitives: post a transfer, debit or credit a constrained account.
+"""Moving money: :func:`move` is the one call that writes a movement.
 
 A transfer moves ``amount`` from its debit account to its credit account. An account's balance
 is its credits minus its debits. Only envelopes and holds keep that balance stored, and a debit
 of one is a single conditional UPDATE, so two concurrent charges can never both spend the last
-euro (money rule 3).
+euro (money rule 3). :func:`move` adjusts every stored balance a movement touches and writes its
+transfer rows, so no caller pairs a balance update with a transfer by hand. The one exception
+is monthly funding (:mod:`payments.budgets.funding`), which moves whole batches set-wise: an
+``INSERT … SELECT`` of transfers and one ``UPDATE`` of the balances by exactly those transfers.
 
 Every statement here is built once, at import, on the tables (not the ORM classes) and run with
 bound parameters: the charge path calls these on every request, and building, cache-keying and
@@ -14,20 +17,16 @@ docs/performance.md). ``session.execute`` still flushes pending ORM objects firs
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments.models import (
-    EXPIRED,
-    ORGANIZER_BUDGET,
-    PROVIDER_PAYABLE,
-    SETTLEMENT,
-    Account,
-    Transfer,
-)
+from payments.errors import InsufficientFunds
+from payments.models import Account, Transfer
+from payments.vocabulary import AccountKind, TransferKind
 
 _accounts = cast(Table, Account.__table__)
 _transfers = cast(Table, Transfer.__table__)
@@ -65,91 +64,153 @@ _ORGANIZER_ACCOUNT = select(_acc.id).where(
 )
 
 _PROVIDER_PAYABLE = select(_acc.id).where(
-    _acc.provider_id == bindparam("p_provider"), _acc.kind == PROVIDER_PAYABLE
+    _acc.provider_id == bindparam("p_provider"), _acc.kind == AccountKind.PROVIDER_PAYABLE
 )
 
 
-async def post_transfer(
-    session: AsyncSession,
-    *,
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """An envelope: a stored balance, never negative.
+
+    As the source of a movement it is debited only if it covers the amount (else
+    :class:`~payments.errors.InsufficientFunds`, and nothing changes), and the movement's month
+    is the month its money belongs to, read in the debiting statement itself: read earlier, a
+    charge that waited behind a midnight funding batch would book the new month's money to the
+    old month. As a target it is credited only while the movement's month is still open
+    (funded for that month and not expired); once funding has closed it, the money goes to the
+    organizer instead (:data:`WHEN_CLOSED`), checked in the updating statement, so a funding run
+    that closes the month at the same time is either waited for or comes after.
+    """
+
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAccount:
+    """An envelope's hold account: a stored balance, never negative, credited and debited as
+    asked. A debit it does not cover raises :class:`NotCovered` (impossible while
+    ``wallet check`` holds: a hold account equals the sum of its open holds)."""
+
+    id: int
+
+
+# A plain int is a derived account (organizer budget, provider payable, expired, settlement):
+# no stored balance, so no row to update (a busy provider is not a hot row).
+Ref = int | Envelope | HoldAccount
+
+# Money given back to an envelope whose month has closed goes to the organizer instead:
+# {kind: (kind written instead, the organizer's account that receives it)}.
+WHEN_CLOSED: dict[TransferKind, tuple[TransferKind, AccountKind]] = {
+    TransferKind.REFUND: (TransferKind.REFUND_CLOSED, AccountKind.ORGANIZER_BUDGET),
+    TransferKind.HOLD_RELEASE: (TransferKind.HOLD_EXPIRED, AccountKind.EXPIRED),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """Where (part of) a movement goes: one transfer row from the source to ``target``."""
+
+    target: Ref
+    amount_cents: int
+    kind: TransferKind
+    charge_id: uuid.UUID | None = None
+    dedupe_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """What :func:`move` did: the movement's month, the source's stored balance after it (None
+    for a derived source), and whether a leg to an envelope found its month closed and went to
+    the organizer (:data:`WHEN_CLOSED`)."""
+
+    period: str
+    balance: int | None
+    to_closed_month: bool
+
+
+class NotCovered(RuntimeError):
+    """A hold account did not cover a debit (see :class:`HoldAccount`)."""
+
+
+def _id(ref: Ref) -> int:
+    return ref if isinstance(ref, int) else ref.id
+
+
+async def move(
+    s: AsyncSession,
+    source: Ref,
+    *legs: Leg,
     organizer_id: uuid.UUID,
-    debit_account_id: int,
-    credit_account_id: int,
-    amount_cents: int,
-    kind: str,
-    period: str,
+    period: str | None,
     now: datetime,
-    charge_id: uuid.UUID | None = None,
-    dedupe_key: str | None = None,
-) -> None:
-    """Append one immutable transfer row. Stored balances are adjusted by the caller."""
-    if amount_cents <= 0:
-        raise ValueError("a transfer moves a positive amount")
-    await session.execute(
-        _INSERT_TRANSFER,
-        {
-            "organizer_id": organizer_id,
-            "debit_account_id": debit_account_id,
-            "credit_account_id": credit_account_id,
-            "amount_cents": amount_cents,
-            "kind": kind,
-            "period": period,
-            "charge_id": charge_id,
-            "dedupe_key": dedupe_key,
-            "created_at": now,
-        },
-    )
+) -> Moved:
+    """Move money out of ``source`` along ``legs``: adjust every stored balance touched and
+    write one transfer per leg, in this transaction.
 
+    ``period`` is the budget month the money belongs to; None only for an :class:`Envelope`
+    source, whose debit reads it. A stored source is debited once, by the legs' sum.
 
-async def debit_stored(session: AsyncSession, account_id: int, amount_cents: int) -> int | None:
-    """Take ``amount`` from an envelope or hold if it covers it; return the new balance.
-
-    Returns None, and changes nothing, when the balance does not cover the amount.
+    Lock order (PostgreSQL stays free of deadlocks): envelopes first, then hold accounts, the
+    rule of every money path (see :mod:`payments.checkout.holds`). Statements: one per stored
+    balance touched plus one INSERT of all the legs' transfers.
     """
-    result = await session.execute(_DEBIT_STORED, {"p_id": account_id, "p_amount": amount_cents})
-    row = result.first()
-    return None if row is None or row[0] is None else int(row[0])
-
-
-async def debit_envelope(
-    session: AsyncSession, account_id: int, amount_cents: int
-) -> tuple[int, str] | None:
-    """Take ``amount`` from an envelope if it covers it: (new balance, the month the money
-    belongs to), or None and nothing changed.
-
-    The month is read in the debiting statement itself. Read earlier, a charge that waited
-    behind a midnight funding batch would book the new month's money to the old month.
-    """
-    result = await session.execute(_DEBIT_STORED, {"p_id": account_id, "p_amount": amount_cents})
-    row = result.first()
-    if row is None or row[0] is None or row[1] is None:
-        return None
-    return int(row[0]), str(row[1])
-
-
-async def credit_stored(session: AsyncSession, account_id: int, amount_cents: int) -> int:
-    """Add ``amount`` to an envelope or hold; return the new balance."""
-    result = await session.execute(_CREDIT_STORED, {"p_id": account_id, "p_amount": amount_cents})
-    balance = result.scalar_one()
-    assert balance is not None, "only envelopes and holds keep a stored balance"
-    return int(balance)
-
-
-async def credit_open_envelope(
-    session: AsyncSession, account_id: int, amount_cents: int, period: str
-) -> int | None:
-    """Give ``amount`` back to an envelope if its month ``period`` is still open; return the new
-    balance, or None (and change nothing) once funding has closed that month.
-
-    The month is open while the envelope is funded for ``period`` and that month has not been
-    expired. Checked in the updating statement, so a funding run that closes the month at the
-    same time is either waited for or comes after.
-    """
-    result = await session.execute(
-        _CREDIT_OPEN_ENVELOPE, {"p_id": account_id, "p_amount": amount_cents, "p_period": period}
-    )
-    row = result.first()
-    return None if row is None or row[0] is None else int(row[0])
+    total = sum(leg.amount_cents for leg in legs)
+    if not legs or any(leg.amount_cents <= 0 for leg in legs):
+        raise ValueError("a movement moves positive amounts")
+    balance: int | None = None
+    if isinstance(source, Envelope):
+        # The source envelope is the only envelope of a movement out of an envelope.
+        row = (await s.execute(_DEBIT_STORED, {"p_id": source.id, "p_amount": total})).first()
+        if row is None or row[0] is None or row[1] is None:
+            raise InsufficientFunds("There is not enough money left in this budget")
+        balance = int(row[0])
+        if period is None:
+            period = str(row[1])
+    if period is None:
+        raise ValueError("only a movement out of an envelope reads its month")
+    rows: list[dict[str, Any]] = []
+    closed = False
+    for leg in legs:
+        target, kind = _id(leg.target), leg.kind
+        if isinstance(leg.target, Envelope):
+            opened = (
+                await s.execute(
+                    _CREDIT_OPEN_ENVELOPE,
+                    {"p_id": target, "p_amount": leg.amount_cents, "p_period": period},
+                )
+            ).first()
+            if opened is None or opened[0] is None:
+                closed = True
+                kind, closed_account = WHEN_CLOSED[leg.kind]
+                target = await organizer_account(s, organizer_id, closed_account)
+        rows.append(
+            {
+                "organizer_id": organizer_id,
+                "debit_account_id": _id(source),
+                "credit_account_id": target,
+                "amount_cents": leg.amount_cents,
+                "kind": kind,
+                "period": period,
+                "charge_id": leg.charge_id,
+                "dedupe_key": leg.dedupe_key,
+                "created_at": now,
+            }
+        )
+    if isinstance(source, HoldAccount):
+        row = (await s.execute(_DEBIT_STORED, {"p_id": source.id, "p_amount": total})).first()
+        if row is None or row[0] is None:
+            raise NotCovered(f"hold account {source.id} does not cover {total} cents")
+        balance = int(row[0])
+    for leg in legs:
+        if isinstance(leg.target, HoldAccount):
+            credited = (
+                await s.execute(
+                    _CREDIT_STORED, {"p_id": leg.target.id, "p_amount": leg.amount_cents}
+                )
+            ).scalar_one()
+            assert credited is not None, "a hold account keeps a stored balance"
+    await s.execute(_INSERT_TRANSFER, rows[0] if len(rows) == 1 else rows)
+    return Moved(period, balance, closed)
 
 
 # Which account is an organizer's budget or a provider's payable account never changes once
@@ -171,9 +232,11 @@ def _remember(key: tuple[str, uuid.UUID, str], account_id: int) -> int:
     return account_id
 
 
-async def organizer_account(session: AsyncSession, organizer_id: uuid.UUID, kind: str) -> int:
+async def organizer_account(
+    session: AsyncSession, organizer_id: uuid.UUID, kind: AccountKind
+) -> int:
     """The id of one of the organizer's own accounts (budget, expired, settlement)."""
-    assert kind in (ORGANIZER_BUDGET, EXPIRED, SETTLEMENT)
+    assert kind in (AccountKind.ORGANIZER_BUDGET, AccountKind.EXPIRED, AccountKind.SETTLEMENT)
     key = (_db_key(session), organizer_id, kind)
     if key in _OWN_ACCOUNTS:
         return _OWN_ACCOUNTS[key]
@@ -182,7 +245,7 @@ async def organizer_account(session: AsyncSession, organizer_id: uuid.UUID, kind
 
 
 async def provider_payable_account(session: AsyncSession, provider_id: uuid.UUID) -> int:
-    key = (_db_key(session), provider_id, PROVIDER_PAYABLE)
+    key = (_db_key(session), provider_id, AccountKind.PROVIDER_PAYABLE)
     if key in _OWN_ACCOUNTS:
         return _OWN_ACCOUNTS[key]
     result = await session.execute(_PROVIDER_PAYABLE, {"p_provider": provider_id})

@@ -14,6 +14,7 @@ from payments.ledger.periods import HELSINKI
 from payments.models import Client, Mandate, Organizer, ServiceCategory, Wallet
 from payments.people.access import Actor
 from payments.uow import UnitOfWork
+from payments.vocabulary import Role
 
 
 async def county_for_applicants(db: Database, slug: str, language: str) -> dict[str, Any]:
@@ -63,9 +64,9 @@ async def wallets_for(db: Database, actor: Actor) -> list[uuid.UUID]:
     """The wallets this person may act on: their own, or those they hold a live mandate for."""
     async with UnitOfWork(db, readonly=True) as uow:
         s = uow.session
-        if actor.role == "client":
+        if actor.role == Role.CLIENT:
             stmt = select(Wallet.id).where(Wallet.client_id == actor.client_id)
-        elif actor.role == "carer":
+        elif actor.role == Role.CARER:
             today = utcnow().astimezone(HELSINKI).date()
             stmt = (
                 select(Wallet.id)

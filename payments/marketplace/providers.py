@@ -50,7 +50,6 @@ from payments.marketplace.prices import (
 from payments.models import (
     APPLIED,
     APPROVED,
-    PROVIDER_PAYABLE,
     REJECTED,
     SUSPENDED,
     Account,
@@ -67,6 +66,7 @@ from payments.models import (
 from payments.people.passkeys import NewCredential, add_first_passkey
 from payments.people.phones import to_e164
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind, Role
 
 MAX_MUNICIPALITIES = 60
 MAX_CATEGORIES = 40
@@ -307,7 +307,9 @@ async def apply_provider(
         )
         await s.execute(
             insert(Account).values(
-                organizer_id=organizer_id, kind=PROVIDER_PAYABLE, provider_id=provider_id
+                organizer_id=organizer_id,
+                kind=AccountKind.PROVIDER_PAYABLE,
+                provider_id=provider_id,
             )
         )
         await s.execute(
@@ -344,7 +346,7 @@ async def apply_provider(
         principal = Principal(
             id=owner.principal_id if owner else uuid.uuid4(),
             organizer_id=organizer_id,
-            role="provider",
+            role=Role.PROVIDER,
             display_name=a.contact_name if owner else a.company_name,
             provider_id=provider_id,
             created_at=now,
@@ -706,7 +708,13 @@ async def create_provider(
         )
         s.add(provider)
         await s.flush()
-        s.add(Account(organizer_id=organizer_id, kind=PROVIDER_PAYABLE, provider_id=provider.id))
+        s.add(
+            Account(
+                organizer_id=organizer_id,
+                kind=AccountKind.PROVIDER_PAYABLE,
+                provider_id=provider.id,
+            )
+        )
         cats = await catalogue.categories_by_code(uow, organizer_id, prices)
         # No cap check here (set-up and demo path; a cap may also be lowered later): charges
         # check the cap, and providers' own paths (application, new price) refuse above it.
@@ -719,7 +727,7 @@ async def create_provider(
         )
         principal = Principal(
             organizer_id=organizer_id,
-            role="provider",
+            role=Role.PROVIDER,
             display_name=name,
             provider_id=provider.id,
             created_at=now,

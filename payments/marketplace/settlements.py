@@ -45,8 +45,6 @@ from payments.errors import InvalidInput, NotFound
 from payments.ledger import transfers
 from payments.ledger.periods import HELSINKI
 from payments.models import (
-    PROVIDER_PAYABLE,
-    SETTLEMENT,
     Account,
     Organizer,
     Provider,
@@ -57,9 +55,9 @@ from payments.models import (
 )
 from payments.reporting.csv_export import csv_document
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind, TransferKind
 
 log = logging.getLogger("wallet.settlements")
-SETTLEMENT_KIND = "settlement"
 
 Progress = Callable[[int, int], None]
 
@@ -126,7 +124,7 @@ def _open_movements(payable_ids: Any, cutoff: datetime) -> Any:
     """Transfers into (+) or out of (-) the given payable accounts that no settlement covers
     yet, booked before ``cutoff``: (account, transfer, charge, kind, period, booked, signed)."""
     covered = exists().where(SettlementLine.transfer_id == Transfer.id)
-    base = and_(Transfer.kind != SETTLEMENT_KIND, Transfer.created_at < cutoff, ~covered)
+    base = and_(Transfer.kind != TransferKind.SETTLEMENT, Transfer.created_at < cutoff, ~covered)
     ins = select(
         Transfer.credit_account_id.label("account_id"),
         Transfer.id.label("transfer_id"),
@@ -169,7 +167,7 @@ async def settle_providers(
     run = SettlementRun(batch_id=uuid.uuid4(), until=until, cutoff_at=cutoff)
 
     async with UnitOfWork(db, readonly=True) as uow:
-        payables = select(Account.id).where(Account.kind == PROVIDER_PAYABLE)
+        payables = select(Account.id).where(Account.kind == AccountKind.PROVIDER_PAYABLE)
         if organizer_id is not None:
             payables = payables.where(Account.organizer_id == organizer_id)
         moves = _open_movements(payables.scalar_subquery(), cutoff)
@@ -204,7 +202,7 @@ async def _settle_one(
         stmt = (
             select(Account.id, Account.organizer_id, Provider.name)
             .join(Provider, Provider.id == Account.provider_id)
-            .where(Account.provider_id == provider_id, Account.kind == PROVIDER_PAYABLE)
+            .where(Account.provider_id == provider_id, Account.kind == AccountKind.PROVIDER_PAYABLE)
         )
         if db.is_postgres:
             # Serialize settlement runs of this provider; charges take only KEY SHARE on this
@@ -221,18 +219,17 @@ async def _settle_one(
             return
         settlement_id = uuid.uuid4()
         reference = creditor_reference(settlement_id, run.until)
-        settlement_account = await transfers.organizer_account(s, organizer_id, SETTLEMENT)
+        settlement_account = await transfers.organizer_account(
+            s, organizer_id, AccountKind.SETTLEMENT
+        )
         dedupe = f"settle:{settlement_id}"
-        await transfers.post_transfer(
+        await transfers.move(
             s,
+            payable_id,
+            transfers.Leg(settlement_account, net, TransferKind.SETTLEMENT, dedupe_key=dedupe),
             organizer_id=organizer_id,
-            debit_account_id=payable_id,
-            credit_account_id=settlement_account,
-            amount_cents=net,
-            kind=SETTLEMENT_KIND,
             period=f"{run.until:%Y-%m}",
             now=now,
-            dedupe_key=dedupe,
         )
         transfer_id = (
             await s.execute(select(Transfer.id).where(Transfer.dedupe_key == dedupe))
@@ -563,9 +560,14 @@ async def check_settlements(s: AsyncSession, add: Callable[[str], None]) -> int:
     for sid, amount, lines, t_amount, t_kind, d_kind, d_prov, c_kind, c_org, prov, org in rows:
         if lines is None or int(lines) != amount:
             add(f"settlement {sid}: amount {amount} != its lines {lines}")
-        if t_amount is None or int(t_amount) != amount or t_kind != SETTLEMENT_KIND:
+        if t_amount is None or int(t_amount) != amount or t_kind != TransferKind.SETTLEMENT:
             add(f"settlement {sid}: amount {amount} != its transfer {t_amount} ({t_kind})")
-        if d_kind != PROVIDER_PAYABLE or d_prov != prov or c_kind != SETTLEMENT or c_org != org:
+        if (
+            d_kind != AccountKind.PROVIDER_PAYABLE
+            or d_prov != prov
+            or c_kind != AccountKind.SETTLEMENT
+            or c_org != org
+        ):
             add(f"settlement {sid}: its transfer is not provider payable -> settlement")
 
     twice = (
@@ -589,11 +591,12 @@ async def check_settlements(s: AsyncSession, add: Callable[[str], None]) -> int:
             .join(
                 payable,
                 and_(
-                    payable.provider_id == Settlement.provider_id, payable.kind == PROVIDER_PAYABLE
+                    payable.provider_id == Settlement.provider_id,
+                    payable.kind == AccountKind.PROVIDER_PAYABLE,
                 ),
             )
             .where(
-                (Transfer.kind == SETTLEMENT_KIND)
+                (Transfer.kind == TransferKind.SETTLEMENT)
                 | ~(
                     (
                         (Transfer.credit_account_id == payable.id)
@@ -616,7 +619,7 @@ async def check_settlements(s: AsyncSession, add: Callable[[str], None]) -> int:
             await s.execute(
                 select(Transfer.id)
                 .where(
-                    Transfer.kind == SETTLEMENT_KIND,
+                    Transfer.kind == TransferKind.SETTLEMENT,
                     ~exists().where(Settlement.transfer_id == Transfer.id),
                 )
                 .limit(50)

@@ -24,8 +24,6 @@ from payments.models.budgets import (
     Wallet,
 )
 from payments.models.checkout import (
-    HOLD_STATUSES,
-    REQUEST_STATUSES,
     Charge,
     ChargeLine,
     Hold,
@@ -37,13 +35,6 @@ from payments.models.checkout import (
     TrustedProvider,
 )
 from payments.models.ledger import (
-    ACCOUNT_KINDS,
-    ENVELOPE,
-    EXPIRED,
-    HOLD,
-    ORGANIZER_BUDGET,
-    PROVIDER_PAYABLE,
-    SETTLEMENT,
     STORED_BALANCE_KINDS,
     Account,
     Transfer,
@@ -82,20 +73,11 @@ from payments.models.reporting import (
 )
 
 __all__ = [
-    "ACCOUNT_KINDS",
     "APPLIED",
     "APPROVED",
-    "ENVELOPE",
-    "EXPIRED",
-    "HOLD",
-    "HOLD_STATUSES",
     "NAMING",
-    "ORGANIZER_BUDGET",
-    "PROVIDER_PAYABLE",
     "PROVIDER_STATUSES",
     "REJECTED",
-    "REQUEST_STATUSES",
-    "SETTLEMENT",
     "STORED_BALANCE_KINDS",
     "SUSPENDED",
     "Account",

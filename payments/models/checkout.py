@@ -29,9 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payments.models.base import Base, UtcDateTime, new_id
-
-HOLD_STATUSES = ("held", "captured", "voided", "expired")
-REQUEST_STATUSES = ("pending", "approved", "declined", "expired", "cancelled")
+from payments.vocabulary import HoldStatus, RequestStatus, sql_in
 
 
 class Hold(Base):
@@ -45,7 +43,7 @@ class Hold(Base):
         CheckConstraint(
             "captured_cents >= 0 AND captured_cents <= amount_cents", name="captured_range"
         ),
-        CheckConstraint("status IN ('held','captured','voided','expired')", name="status_known"),
+        CheckConstraint(sql_in("status", HoldStatus), name="status_known"),
         Index("ix_holds_status_expires", "status", "expires_at"),
         Index("ix_holds_provider_created", "provider_id", "created_at"),
     )
@@ -54,7 +52,7 @@ class Hold(Base):
     provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("providers.id"))
     wallet_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wallets.id"))
     purpose: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))  # a HoldStatus
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     captured_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     period: Mapped[str] = mapped_column(String(7))
@@ -96,10 +94,7 @@ class PaymentRequest(Base):
     __tablename__ = "payment_requests"
     __table_args__ = (
         CheckConstraint("total_cents > 0", name="total_positive"),
-        CheckConstraint(
-            "status IN ('pending','approved','declined','expired','cancelled')",
-            name="status_known",
-        ),
+        CheckConstraint(sql_in("status", RequestStatus), name="status_known"),
         Index("ix_payment_requests_status_expires", "status", "expires_at"),
         Index("ix_payment_requests_wallet", "wallet_id", "status"),
     )
@@ -108,7 +103,7 @@ class PaymentRequest(Base):
     provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("providers.id"))
     wallet_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("wallets.id"))
     hold_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("holds.id"))
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))  # a RequestStatus
     total_cents: Mapped[int] = mapped_column(BigInteger)
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     charge_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
@@ -216,7 +211,7 @@ class Charge(Base):
     organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))
     provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("providers.id"))
     wallet_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wallets.id"))
-    status: Mapped[str] = mapped_column(String(20))  # captured, refunded, partially_refunded
+    status: Mapped[str] = mapped_column(String(20))  # a ChargeStatus
     total_cents: Mapped[int] = mapped_column(BigInteger)
     refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     period: Mapped[str] = mapped_column(String(7))

@@ -22,15 +22,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payments.models.base import Base, BigId, UtcDateTime
+from payments.vocabulary import AccountKind, TransferKind, sql_in
 
-ORGANIZER_BUDGET = "organizer_budget"
-ENVELOPE = "envelope"
-HOLD = "hold"
-PROVIDER_PAYABLE = "provider_payable"
-EXPIRED = "expired"
-SETTLEMENT = "settlement"
-ACCOUNT_KINDS = (ORGANIZER_BUDGET, ENVELOPE, HOLD, PROVIDER_PAYABLE, EXPIRED, SETTLEMENT)
-STORED_BALANCE_KINDS = (ENVELOPE, HOLD)
+STORED_BALANCE_KINDS = (AccountKind.ENVELOPE, AccountKind.HOLD)
 
 
 class Account(Base):
@@ -45,11 +39,7 @@ class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (
         CheckConstraint("balance_cents IS NULL OR balance_cents >= 0", name="balance_nonnegative"),
-        CheckConstraint(
-            "kind IN ('organizer_budget','envelope','hold','provider_payable','expired',"
-            "'settlement')",
-            name="kind_known",
-        ),
+        CheckConstraint(sql_in("kind", AccountKind), name="kind_known"),
         UniqueConstraint("decision_line_id", "kind"),
         Index("ix_accounts_wallet", "wallet_id"),
         Index("ix_accounts_org_kind", "organizer_id", "kind"),
@@ -58,7 +48,7 @@ class Account(Base):
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))  # an AccountKind
     wallet_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("wallets.id"))
     decision_line_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("decision_lines.id"))
     provider_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("providers.id"), unique=True)
@@ -79,6 +69,8 @@ class Transfer(Base):
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
+        # Migration 0011.
+        CheckConstraint(sql_in("kind", TransferKind), name="kind_known"),
         Index("ix_transfers_debit", "debit_account_id", "id"),
         Index("ix_transfers_credit", "credit_account_id", "id"),
         Index("ix_transfers_charge", "charge_id"),
@@ -88,7 +80,7 @@ class Transfer(Base):
     debit_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     credit_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
-    kind: Mapped[str] = mapped_column(String(20))  # funding, expiry, charge, refund, ...
+    kind: Mapped[str] = mapped_column(String(20))  # a TransferKind
     period: Mapped[str] = mapped_column(String(7))
     charge_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from payments.models.base import Base, BigId, UtcDateTime, new_id
+from payments.vocabulary import Role, sql_in
 
 
 class Passkey(Base):
@@ -123,12 +124,10 @@ class Principal(Base):
     """
 
     __tablename__ = "principals"
-    __table_args__ = (
-        CheckConstraint("role IN ('client','carer','provider','case_manager')", name="role_known"),
-    )
+    __table_args__ = (CheckConstraint(sql_in("role", Role), name="role_known"),)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(20))  # a Role
     display_name: Mapped[str] = mapped_column(String(200))
     client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id"))
     provider_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("providers.id"))

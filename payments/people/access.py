@@ -27,8 +27,6 @@ from payments.models import ApiKey, Principal
 from payments.people.secrets import hash_secret
 from payments.uow import UnitOfWork
 
-ROLES = ("client", "carer", "provider", "case_manager")
-
 
 @dataclass(frozen=True)
 class Actor:
@@ -36,7 +34,7 @@ class Actor:
 
     principal_id: uuid.UUID
     organizer_id: uuid.UUID
-    role: str
+    role: str  # a Role (a member equals its string)
     display_name: str
     client_id: uuid.UUID | None = None
     provider_id: uuid.UUID | None = None

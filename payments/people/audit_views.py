@@ -16,6 +16,7 @@ from payments.ledger.periods import HELSINKI
 from payments.models import AuditEvent, Client, Mandate, Principal
 from payments.people.access import Actor
 from payments.uow import UnitOfWork
+from payments.vocabulary import Role
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ async def organizer_audit(
     Filter by the client it concerns, who acted, or the action (an exact name, or a prefix
     ending in ``.`` such as ``mandate.``); page with ``before_id``.
     """
-    if actor.role != "case_manager":
+    if actor.role != Role.CASE_MANAGER:
         raise Forbidden("Only case managers may read the audit trail")
     stmt = (
         select(AuditEvent, Principal)
@@ -104,8 +105,8 @@ async def views_of_client(
         client = await s.get(Client, client_id)
         if client is None or client.organizer_id != actor.organizer_id:
             raise NotFound("No such client")
-        allowed = actor.role == "client" and actor.client_id == client_id
-        if actor.role == "carer":
+        allowed = actor.role == Role.CLIENT and actor.client_id == client_id
+        if actor.role == Role.CARER:
             mandate = (
                 await s.execute(
                     select(Mandate).where(

@@ -34,6 +34,7 @@ from payments.people.access import Actor, actor_of, forget_api_keys, revoke_api_
 from payments.people.mandates import normalise_scopes
 from payments.people.secrets import hash_secret
 from payments.uow import UnitOfWork
+from payments.vocabulary import Role
 
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CODE_LENGTH = 10  # 50 bits
@@ -104,7 +105,7 @@ class InviteInfo:
 
 
 async def _is_provider_owner(uow: UnitOfWork, actor: Actor) -> bool:
-    if actor.role != "provider" or actor.provider_id is None:
+    if actor.role != Role.PROVIDER or actor.provider_id is None:
         return False
     row = await uow.session.get(ProviderOwner, (actor.provider_id, actor.principal_id))
     return row is not None
@@ -119,9 +120,9 @@ async def _may_reissue(uow: UnitOfWork, actor: Actor, target: Principal) -> bool
     """
     if target.organizer_id != actor.organizer_id or target.id == actor.principal_id:
         return False
-    if actor.role == "case_manager":
-        return target.role in ("client", "carer")
-    if actor.role == "provider" and target.role == "provider":
+    if actor.role == Role.CASE_MANAGER:
+        return target.role in (Role.CLIENT, Role.CARER)
+    if actor.role == Role.PROVIDER and target.role == Role.PROVIDER:
         return target.provider_id == actor.provider_id and await _is_provider_owner(uow, actor)
     return False
 
@@ -143,7 +144,7 @@ async def _invite_may_be_used(uow: UnitOfWork, invite: Invite, target: Principal
         return False
     if await _may_reissue(uow, actor_of(issuer), target):
         return True
-    if issuer.role != "client" or target.role != "carer" or issuer.client_id is None:
+    if issuer.role != Role.CLIENT or target.role != Role.CARER or issuer.client_id is None:
         return False
     s = uow.session
     had_passkey = (
@@ -282,7 +283,7 @@ async def create_invite(
             target = (
                 await s.execute(
                     select(Principal).where(
-                        Principal.client_id == client_id, Principal.role == "client"
+                        Principal.client_id == client_id, Principal.role == Role.CLIENT
                     )
                 )
             ).scalar_one_or_none()
@@ -337,20 +338,20 @@ async def invite_carer(
         client_principal = (
             await s.execute(
                 select(Principal).where(
-                    Principal.client_id == client_id, Principal.role == "client"
+                    Principal.client_id == client_id, Principal.role == Role.CLIENT
                 )
             )
         ).scalar_one_or_none()
         if client_principal is None or client_principal.organizer_id != actor.organizer_id:
             raise NotFound("No such client")
         if not (
-            actor.role == "case_manager"
-            or (actor.role == "client" and actor.client_id == client_id)
+            actor.role == Role.CASE_MANAGER
+            or (actor.role == Role.CLIENT and actor.client_id == client_id)
         ):
             raise Forbidden("Only the client or a case manager may invite a carer")
         now = utcnow()
         carer = Principal(
-            organizer_id=actor.organizer_id, role="carer", display_name=name, created_at=now
+            organizer_id=actor.organizer_id, role=Role.CARER, display_name=name, created_at=now
         )
         s.add(carer)
         await s.flush()
@@ -390,7 +391,7 @@ async def invite_staff(
             raise Forbidden("Only the provider's owner may invite staff")
         staff = Principal(
             organizer_id=actor.organizer_id,
-            role="provider",
+            role=Role.PROVIDER,
             display_name=name,
             provider_id=actor.provider_id,
             created_at=utcnow(),

@@ -23,6 +23,7 @@ from payments.ledger.periods import HELSINKI
 from payments.models import AuditEvent, Client, Mandate, Principal, Wallet
 from payments.people.access import Actor
 from payments.uow import UnitOfWork
+from payments.vocabulary import Role
 
 # What a carer may do for a client: see the wallet, approve payment requests, manage the
 # client's trusted providers and their caps.
@@ -129,7 +130,9 @@ async def _client_for_mandates(uow: UnitOfWork, actor: Actor, client_id: uuid.UU
     client = await uow.session.get(Client, client_id)
     if client is None or client.organizer_id != actor.organizer_id:
         raise NotFound("No such client")
-    if actor.role == "case_manager" or (actor.role == "client" and actor.client_id == client_id):
+    if actor.role == Role.CASE_MANAGER or (
+        actor.role == Role.CLIENT and actor.client_id == client_id
+    ):
         return client
     raise Forbidden("Only the client or a case manager may manage mandates")
 
@@ -142,7 +145,7 @@ async def _lock_carer(uow: UnitOfWork, actor: Actor, carer_id: uuid.UUID) -> Pri
             select(Principal).where(Principal.id == carer_id).with_for_update()
         )
     ).scalar_one_or_none()
-    if carer is None or carer.role != "carer" or carer.organizer_id != actor.organizer_id:
+    if carer is None or carer.role != Role.CARER or carer.organizer_id != actor.organizer_id:
         raise NotFound("No such carer")
     return carer
 
@@ -169,7 +172,7 @@ async def set_mandate(
     today = utcnow().astimezone(HELSINKI).date()
     if valid_until is not None and valid_until < today:
         raise InvalidInput("The end date is in the past")
-    staff = actor.role == "case_manager"
+    staff = actor.role == Role.CASE_MANAGER
     async with UnitOfWork(db) as uow:
         s = uow.session
         await _client_for_mandates(uow, actor, client_id)
@@ -258,7 +261,7 @@ async def list_mandates(
         if client_id is not None:
             await _client_for_mandates(uow, actor, client_id)
             stmt = stmt.where(Mandate.client_id == client_id)
-            if actor.role == "case_manager":
+            if actor.role == Role.CASE_MANAGER:
                 s.add(
                     AuditEvent(
                         organizer_id=actor.organizer_id,
@@ -268,7 +271,7 @@ async def list_mandates(
                         created_at=utcnow(),
                     )
                 )
-        elif actor.role == "carer":
+        elif actor.role == Role.CARER:
             stmt = stmt.where(Mandate.carer_id == actor.principal_id)
         else:
             return []
@@ -314,7 +317,7 @@ def _waiting(today: date) -> ColumnElement[bool]:
 async def pending_mandates(db: Database, actor: Actor) -> list[MandateView]:
     """The mandates that clients have asked this carer to take on and that wait for an answer:
     who asks, and for which scopes."""
-    if actor.role != "carer":
+    if actor.role != Role.CARER:
         return []
     today = utcnow().astimezone(HELSINKI).date()
     async with UnitOfWork(db, readonly=True) as uow:
@@ -330,7 +333,7 @@ async def pending_mandates(db: Database, actor: Actor) -> list[MandateView]:
 
 async def _answer(db: Database, actor: Actor, client_id: uuid.UUID, *, accept: bool) -> MandateView:
     today = utcnow().astimezone(HELSINKI).date()
-    if actor.role != "carer":
+    if actor.role != Role.CARER:
         raise Forbidden("Only the carer named in a mandate may answer it")
     async with UnitOfWork(db) as uow:
         s = uow.session

@@ -32,8 +32,6 @@ from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.ledger.periods import next_period, parse_period, prorated_cents
 from payments.models import (
-    ENVELOPE,
-    PROVIDER_PAYABLE,
     Account,
     Client,
     Decision,
@@ -46,6 +44,7 @@ from payments.models import (
 from payments.reporting.csv_export import csv_document
 from payments.reporting.statements import client_flows
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind, TransferKind
 
 
 @dataclass
@@ -146,7 +145,7 @@ async def month_rows(
         for acc, line in (
             await s.execute(
                 select(Account.id, Account.decision_line_id).where(
-                    Account.organizer_id == organizer_id, Account.kind == ENVELOPE
+                    Account.organizer_id == organizer_id, Account.kind == AccountKind.ENVELOPE
                 )
             )
         ).all()
@@ -257,7 +256,7 @@ async def client_rows(
             )
             .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
             .join(Decision, Decision.id == DecisionLine.decision_id)
-            .where(Decision.client_id == client_id, Account.kind == ENVELOPE)
+            .where(Decision.client_id == client_id, Account.kind == AccountKind.ENVELOPE)
         )
     ).all()
     if not envs:
@@ -315,19 +314,30 @@ async def provider_report(
             payable.provider_id,
             Provider.name,
             func.sum(
-                case(((Transfer.kind != "settlement") & is_credit, Transfer.amount_cents), else_=0)
+                case(
+                    ((Transfer.kind != TransferKind.SETTLEMENT) & is_credit, Transfer.amount_cents),
+                    else_=0,
+                )
             ),
             func.sum(
-                case(((Transfer.kind != "settlement") & ~is_credit, Transfer.amount_cents), else_=0)
+                case(
+                    (
+                        (Transfer.kind != TransferKind.SETTLEMENT) & ~is_credit,
+                        Transfer.amount_cents,
+                    ),
+                    else_=0,
+                )
             ),
-            func.sum(case((Transfer.kind == "settlement", Transfer.amount_cents), else_=0)),
+            func.sum(
+                case((Transfer.kind == TransferKind.SETTLEMENT, Transfer.amount_cents), else_=0)
+            ),
         )
         .join(
             Transfer,
             (Transfer.credit_account_id == payable.id) | (Transfer.debit_account_id == payable.id),
         )
         .join(Provider, Provider.id == payable.provider_id)
-        .where(payable.kind == PROVIDER_PAYABLE, payable.organizer_id == organizer_id)
+        .where(payable.kind == AccountKind.PROVIDER_PAYABLE, payable.organizer_id == organizer_id)
         .group_by(Transfer.period, payable.provider_id, Provider.name)
     )
     async with UnitOfWork(db, readonly=True) as uow:

@@ -17,7 +17,6 @@ from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.ledger.periods import first_day, last_day
 from payments.models import (
-    ENVELOPE,
     Account,
     Client,
     Decision,
@@ -35,6 +34,7 @@ from payments.models import (
 )
 from payments.reporting.cursors import decode_cursor, encode_cursor
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind, HoldStatus, TransferKind
 
 MAX_CLIENTS_PAGE = 100
 MAX_QUERY = 100
@@ -377,7 +377,7 @@ async def funding_runs(
                 )
                 .where(
                     Transfer.organizer_id == organizer_id,
-                    Transfer.kind.in_(("funding", "expiry")),
+                    Transfer.kind.in_((TransferKind.FUNDING, TransferKind.EXPIRY)),
                 )
                 .group_by(Transfer.period, Transfer.kind)
             )
@@ -385,7 +385,7 @@ async def funding_runs(
         by_period: dict[str, _Tally] = {}
         for period, kind, credited, debited, cents, first_at, last_at in rows:
             tally = by_period.setdefault(period, _Tally())
-            if kind == "funding":
+            if kind == TransferKind.FUNDING:
                 tally.funded_envelopes, tally.funded_cents = int(credited), int(cents)
             else:
                 tally.expired_envelopes, tally.expired_cents = int(debited), int(cents)
@@ -402,7 +402,7 @@ async def funding_runs(
                         .join(Decision, Decision.id == DecisionLine.decision_id)
                         .where(
                             Account.organizer_id == organizer_id,
-                            Account.kind == ENVELOPE,
+                            Account.kind == AccountKind.ENVELOPE,
                             Decision.valid_from <= last_day(period),
                             or_(
                                 Decision.valid_to.is_(None),
@@ -458,7 +458,7 @@ async def open_visits(db: Database, provider_id: uuid.UUID, *, limit: int = 100)
                     .where(
                         Hold.provider_id == provider_id,
                         Hold.purpose == "visit",
-                        Hold.status == "held",
+                        Hold.status == HoldStatus.HELD,
                         Hold.expires_at > now,
                     )
                     .order_by(Hold.created_at.desc(), Hold.id)

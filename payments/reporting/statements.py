@@ -35,8 +35,6 @@ from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.ledger.periods import current_period, parse_period
 from payments.models import (
-    ENVELOPE,
-    HOLD,
     Account,
     Charge,
     ChargeLine,
@@ -52,14 +50,15 @@ from payments.models import (
 from payments.outbox import STATEMENT_READY
 from payments.reporting.wallet_views import wallet_with_client
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind, TransferKind
 
 # Transfer kinds as a statement reads them. Holds and their releases move money between an
 # envelope and its own hold account, so on the pair they sum to zero.
-FUNDED_KINDS = frozenset({"funding"})
-SPENT_KINDS = frozenset({"charge"})
-REFUNDED_KINDS = frozenset({"refund"})
-EXPIRED_KINDS = frozenset({"expiry", "hold_expired"})
-INTERNAL_KINDS = frozenset({"hold", "hold_release"})
+FUNDED_KINDS = frozenset({TransferKind.FUNDING})
+SPENT_KINDS = frozenset({TransferKind.CHARGE})
+REFUNDED_KINDS = frozenset({TransferKind.REFUND})
+EXPIRED_KINDS = frozenset({TransferKind.EXPIRY, TransferKind.HOLD_EXPIRED})
+INTERNAL_KINDS = frozenset({TransferKind.HOLD, TransferKind.HOLD_RELEASE})
 NOTICE_BATCH = 500
 
 
@@ -103,12 +102,15 @@ def client_accounts(wallet_id: uuid.UUID | None = None) -> Any:
         select(
             acc.id.label("acc"),
             env.id.label("env"),
-            (acc.kind == HOLD).label("on_hold"),
+            (acc.kind == AccountKind.HOLD).label("on_hold"),
             env.wallet_id.label("wallet_id"),
             env.organizer_id.label("organizer_id"),
         )
-        .join(env, and_(env.decision_line_id == acc.decision_line_id, env.kind == ENVELOPE))
-        .where(acc.kind.in_((ENVELOPE, HOLD)))
+        .join(
+            env,
+            and_(env.decision_line_id == acc.decision_line_id, env.kind == AccountKind.ENVELOPE),
+        )
+        .where(acc.kind.in_((AccountKind.ENVELOPE, AccountKind.HOLD)))
     )
     return stmt if wallet_id is None else stmt.where(env.wallet_id == wallet_id)
 
@@ -288,7 +290,7 @@ async def statement(
             await s.execute(
                 select(Account.id, DecisionLine.id, DecisionLine.label)
                 .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
-                .where(Account.wallet_id == wallet_id, Account.kind == ENVELOPE)
+                .where(Account.wallet_id == wallet_id, Account.kind == AccountKind.ENVELOPE)
                 .order_by(Account.id)
             )
         ).all()
@@ -472,7 +474,7 @@ async def ready_wallets(db: Database, period: str) -> list[tuple[uuid.UUID, uuid
             ~select(open_env.id)
             .where(
                 open_env.wallet_id == accounts.c.wallet_id,
-                open_env.kind == ENVELOPE,
+                open_env.kind == AccountKind.ENVELOPE,
                 ~_closed_for(open_env, period),
             )
             .exists()

@@ -17,7 +17,6 @@ from payments.db import Database
 from payments.errors import NotFound
 from payments.ledger.periods import current_period, next_period, period_start_utc
 from payments.models import (
-    ENVELOPE,
     Account,
     Charge,
     ChargeLine,
@@ -36,6 +35,7 @@ from payments.models import (
 )
 from payments.reporting.cursors import decode_cursor, encode_cursor
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind, TransferKind
 
 MAX_PAGE = 100
 
@@ -102,7 +102,7 @@ async def wallet_view(db: Database, wallet_id: uuid.UUID) -> dict[str, Any]:
                 select(Account, DecisionLine, Decision)
                 .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
                 .join(Decision, Decision.id == DecisionLine.decision_id)
-                .where(Account.wallet_id == wallet_id, Account.kind == ENVELOPE)
+                .where(Account.wallet_id == wallet_id, Account.kind == AccountKind.ENVELOPE)
                 .order_by(Account.id)
             )
         ).all()
@@ -152,12 +152,12 @@ async def wallet_view(db: Database, wallet_id: uuid.UUID) -> dict[str, Any]:
                 "monthly_amount_cents": line.monthly_amount_cents,
                 "voucher_value_cents": line.voucher_value_cents,
                 "period": funded_period,
-                "funded_cents": f.get("funding", 0),
+                "funded_cents": f.get(TransferKind.FUNDING, 0),
                 # Money out of the envelope this month: charges, and holds not released.
-                "spent_cents": f.get("charge", 0)
-                + f.get("hold", 0)
-                - f.get("hold_release", 0)
-                - f.get("refund", 0),
+                "spent_cents": f.get(TransferKind.CHARGE, 0)
+                + f.get(TransferKind.HOLD, 0)
+                - f.get(TransferKind.HOLD_RELEASE, 0)
+                - f.get(TransferKind.REFUND, 0),
                 "expires_at": period_start_utc(next_period(funded_period)).isoformat()
                 if funded_period
                 else None,
@@ -198,7 +198,9 @@ async def wallet_history(
         env_ids = (
             (
                 await s.execute(
-                    select(env.id).where(env.wallet_id == wallet_id, env.kind == ENVELOPE)
+                    select(env.id).where(
+                        env.wallet_id == wallet_id, env.kind == AccountKind.ENVELOPE
+                    )
                 )
             )
             .scalars()
@@ -229,7 +231,9 @@ async def wallet_history(
         rows = (await s.execute(stmt)).all()
         # The client's own share above a voucher, per (charge, envelope): shown beside the
         # charge's ledger row; it is information only and never moved in the ledger.
-        charge_ids = {t.charge_id for t, _ in rows[:limit] if t.kind == "charge" and t.charge_id}
+        charge_ids = {
+            t.charge_id for t, _ in rows[:limit] if t.kind == TransferKind.CHARGE and t.charge_id
+        }
         shares: dict[tuple[uuid.UUID, int], int] = {}
         if charge_ids:
             for cid, env_id, share in (
@@ -260,7 +264,7 @@ async def wallet_history(
                 "provider_name": provider_name,
                 "created_at": t.created_at.isoformat(),
                 "client_share_cents": shares.get((t.charge_id, env_id), 0)
-                if t.kind == "charge" and t.charge_id
+                if t.kind == TransferKind.CHARGE and t.charge_id
                 else 0,
             }
         )

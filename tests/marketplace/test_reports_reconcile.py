@@ -34,9 +34,10 @@ from payments.checkout.visits import capture_hold, create_visit_hold, expire_hol
 from payments.db import Database, create_database
 from payments.errors import DomainError, InsufficientFunds
 from payments.ledger.periods import HELSINKI, current_period, next_period, previous_period
-from payments.models import ENVELOPE, HOLD, Account
+from payments.models import Account
 from payments.reporting import reports, statements
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind
 from tests.factories import seed_world
 from tests.support.databases import truncate
 from tests.support.money import charged, exactly, refund
@@ -159,11 +160,14 @@ async def _balances(db: Database, wallet_id: uuid.UUID) -> dict[int, int]:
         rows = (
             await uow.session.execute(
                 select(Account.id, Account.kind, Account.decision_line_id, Account.balance_cents)
-                .where(Account.wallet_id == wallet_id, Account.kind.in_((ENVELOPE, HOLD)))
+                .where(
+                    Account.wallet_id == wallet_id,
+                    Account.kind.in_((AccountKind.ENVELOPE, AccountKind.HOLD)),
+                )
                 .order_by(Account.id)
             )
         ).all()
-    env_of = {line: acc for acc, kind, line, _ in rows if kind == ENVELOPE}
+    env_of = {line: acc for acc, kind, line, _ in rows if kind == AccountKind.ENVELOPE}
     out: dict[int, int] = defaultdict(int)
     for _acc, _kind, line, bal in rows:
         out[env_of[line]] += int(bal or 0)

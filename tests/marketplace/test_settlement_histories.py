@@ -27,8 +27,9 @@ from payments.db import Database, create_database
 from payments.errors import InsufficientFunds
 from payments.ledger.periods import HELSINKI
 from payments.marketplace import settlements as st
-from payments.models import SETTLEMENT, Settlement, SettlementLine
+from payments.models import Settlement, SettlementLine
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind
 from tests.factories import account_balance, organizer_account_id, seed_world
 from tests.support.databases import truncate
 from tests.support.money import charged, exactly, refund
@@ -148,7 +149,7 @@ async def run_history(db: Database, history: list[Op]) -> None:
 
     # The ledger agrees: the settlement account holds exactly what was settled, and it equals
     # the settlements' amounts and their lines.
-    settle_acc = await organizer_account_id(db, w.organizer_id, SETTLEMENT)
+    settle_acc = await organizer_account_id(db, w.organizer_id, AccountKind.SETTLEMENT)
     assert await account_balance(db, settle_acc) == settled_total
     async with UnitOfWork(db, readonly=True) as uow:
         s = uow.session

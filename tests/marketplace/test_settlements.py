@@ -14,15 +14,9 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.marketplace import settlements as st
-from payments.models import (
-    PROVIDER_PAYABLE,
-    SETTLEMENT,
-    ProviderProfile,
-    Settlement,
-    SettlementLine,
-    Transfer,
-)
+from payments.models import ProviderProfile, Settlement, SettlementLine, Transfer
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind
 from tests.factories import (
     account_balance,
     assert_books_ok,
@@ -51,7 +45,7 @@ async def test_settles_captured_charges_once(db, w):
     assert iso11649.is_valid(s.reference) and s.reference.startswith("RF")
     # One transfer payable -> settlement; the payable is empty, the settlement account holds it.
     payable = await provider_payable_id(db, w.provider_id)
-    settle_acc = await organizer_account_id(db, w.organizer_id, SETTLEMENT)
+    settle_acc = await organizer_account_id(db, w.organizer_id, AccountKind.SETTLEMENT)
     assert await account_balance(db, payable) == 0
     assert await account_balance(db, settle_acc) == 5500
     _, lines = await st.get_settlement(
@@ -191,8 +185,10 @@ async def test_settlement_transfer_goes_from_payable_to_settlement(db, w):
         ).scalar_one()
     assert t.amount_cents == 1200
     assert t.debit_account_id == await provider_payable_id(db, w.provider_id)
-    assert t.credit_account_id == await organizer_account_id(db, w.organizer_id, SETTLEMENT)
-    assert PROVIDER_PAYABLE  # kind names come from payments.models
+    assert t.credit_account_id == await organizer_account_id(
+        db, w.organizer_id, AccountKind.SETTLEMENT
+    )
+    assert AccountKind.PROVIDER_PAYABLE  # kind names come from payments.vocabulary
 
 
 async def test_concurrent_runs_settle_each_transfer_once(db, w):

@@ -23,20 +23,12 @@ from payments.clock import utcnow
 from payments.db import create_database
 from payments.errors import InvalidInput, NotFound
 from payments.ledger.periods import current_period, next_period, previous_period
-from payments.models import (
-    ORGANIZER_BUDGET,
-    PROVIDER_PAYABLE,
-    Account,
-    AuditEvent,
-    ChargeLine,
-    OutboxEvent,
-    StatementNotice,
-    Transfer,
-)
+from payments.models import Account, AuditEvent, ChargeLine, OutboxEvent, StatementNotice, Transfer
 from payments.outbox import STATEMENT_READY
 from payments.people.mandates import grant_mandate
 from payments.reporting import statements
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind
 from tests.factories import api_key_for, seed_world
 from tests.support.api import auth
 from tests.support.money import charged, exactly, refund
@@ -352,14 +344,16 @@ async def test_check_finds_a_report_that_disagrees_with_the_ledger(db):
         budget = (
             await s.execute(
                 select(Account.id).where(
-                    Account.organizer_id == w.organizer_id, Account.kind == ORGANIZER_BUDGET
+                    Account.organizer_id == w.organizer_id,
+                    Account.kind == AccountKind.ORGANIZER_BUDGET,
                 )
             )
         ).scalar_one()
         payable = (
             await s.execute(
                 select(Account.id).where(
-                    Account.provider_id == w.provider_id, Account.kind == PROVIDER_PAYABLE
+                    Account.provider_id == w.provider_id,
+                    Account.kind == AccountKind.PROVIDER_PAYABLE,
                 )
             )
         ).scalar_one()

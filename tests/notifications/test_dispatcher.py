@@ -11,6 +11,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.hub import Hub
 from payments.budgets.funding import fund_period
 from payments.ledger.periods import current_period, next_period
+from payments.outbox import CHARGE_CAPTURED, ENVELOPE_FUNDED, REMAINDER_EXPIRED
 from tests.notifications.helpers import outbox
 from tests.support.money import by_wallet, charged, cleaning
 
@@ -59,7 +60,7 @@ async def test_delivers_each_event_once_with_its_outbox_id(db, world, hub):
     listener.cancel()
     rows = await outbox(db)
     assert all(delivered for *_, delivered in rows)
-    assert [e.id for e in got] == [i for i, t, _ in rows if t == ev.CHARGE_CAPTURED]
+    assert [e.id for e in got] == [i for i, t, _ in rows if t == CHARGE_CAPTURED]
     assert [e.data["charge_id"] for e in got] == charges
     assert list(got[-1].data["balances"].values()) == [30_000 - 3 * 3500]
 
@@ -86,7 +87,7 @@ async def test_crash_mid_round_leaves_rows_for_the_next_dispatcher(db, world, hu
     with pytest.raises(ConnectionError):
         await Dispatcher(db, crashing).run_once()
     await crashing.stop()
-    charges = [i for i, t, delivered in await outbox(db) if t == ev.CHARGE_CAPTURED]
+    charges = [i for i, t, delivered in await outbox(db) if t == CHARGE_CAPTURED]
     assert [d for i, _, d in await outbox(db) if i in charges] == [False, False, False]
 
     heard: list[ev.Event] = []
@@ -110,7 +111,7 @@ async def test_running_dispatcher_is_woken_by_commits(db, world, hub):
     finally:
         await d.stop()
         listener.cancel()
-    assert [e.type for e in got] == [ev.CHARGE_CAPTURED]
+    assert [e.type for e in got] == [CHARGE_CAPTURED]
 
 
 async def test_set_based_funding_events_carry_amount_and_balance(db, world, hub):
@@ -125,7 +126,7 @@ async def test_set_based_funding_events_carry_amount_and_balance(db, world, hub)
     got = await _heard(heard, 3)
     listener.cancel()
     by_type = {e.type: e for e in got}
-    expired, funded = by_type[ev.REMAINDER_EXPIRED], by_type[ev.ENVELOPE_FUNDED]
+    expired, funded = by_type[REMAINDER_EXPIRED], by_type[ENVELOPE_FUNDED]
     assert expired.data["amount_cents"] == 30_000 - 3500
     assert funded.data["amount_cents"] == 30_000
     assert funded.data["balance_cents"] == 30_000

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import redis
 
-from notifications import events as ev
+from payments.outbox import CHARGE_CAPTURED
 from tests.notifications.helpers import outbox, sse
 from tests.servers import Server
 from tests.support.databases import need
@@ -92,7 +92,7 @@ async def test_charge_through_a_reaches_stream_on_b_exactly_once(
         charge_ids = await asyncio.gather(
             *[_post_charge((a if i % 2 else b).base, people.provider) for i in range(6)]
         )
-        ids = [i for i, t, _ in await outbox(db) if t == ev.CHARGE_CAPTURED]
+        ids = [i for i, t, _ in await outbox(db) if t == CHARGE_CAPTURED]
         assert len(ids) == 6  # 90 EUR left: no low-balance alert yet
         for reader in (client, carer):
             got = [await reader.next(10) for _ in ids]
@@ -112,7 +112,7 @@ async def test_killed_before_delivery_then_restarted_delivers(
     ):
         charge_id = await _post_charge(a.base, people.provider)
         a.kill()  # SIGKILL: the event is committed, undelivered
-        ((event_id, _, delivered),) = [r for r in await outbox(db) if r[1] == ev.CHARGE_CAPTURED]
+        ((event_id, _, delivered),) = [r for r in await outbox(db) if r[1] == CHARGE_CAPTURED]
         assert not delivered
         assert await client.nothing_within(1.0)
         async with _started(servers, db.url, redis_url, dispatcher=True):

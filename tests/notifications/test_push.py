@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from notifications import events as ev
 from notifications.models import PushSubscription
+from payments.outbox import CHARGE_CAPTURED
 from payments.uow import UnitOfWork
 from tests.notifications.helpers import push_settings, serve
 from tests.notifications.push_service import b64e
@@ -59,7 +59,7 @@ async def test_charge_reaches_the_device_encrypted_and_signed(
         await _wait(lambda: _async(len(push_service.received) >= 2))
         assert push_service.errors == []
         got = push_service.received[-1]
-        assert got["type"] == ev.CHARGE_CAPTURED
+        assert got["type"] == CHARGE_CAPTURED
         assert got["who"] == "Siivouspalvelu Kuura Oy"
         assert got["amount_cents"] == 3500 and got["remaining_cents"] == 30_000 - 3500
         assert got["tag"] == f"wallet-event-{got['id']}"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from notifications import events as ev
 from notifications.dispatcher import Dispatcher
 from notifications.hub import Hub
 from notifications.rules import get_preferences, set_preferences
 from payments.errors import InvalidInput
+from payments.outbox import BALANCE_LOW, CHARGE_CAPTURED, ENVELOPE_FUNDED, PAYMENT_REQUESTED
 from tests.notifications.helpers import outbox
 from tests.support.money import by_wallet, charged, cleaning
 
@@ -35,30 +35,30 @@ async def test_low_balance_fires_once_per_person_when_the_threshold_is_crossed(
     paid = by_wallet(world)
     await charged(db, world, cleaning(5), customer=paid)  # 300 - 175 = 125 EUR left: nobody yet
     await _dispatch_all(d)
-    assert [t for _, t, _ in await outbox(db)].count(ev.BALANCE_LOW) == 0
+    assert [t for _, t, _ in await outbox(db)].count(BALANCE_LOW) == 0
     await charged(db, world, cleaning(1), customer=paid)  # 90 EUR: below the carer's 100
     await _dispatch_all(d)
     await charged(db, world, cleaning(1), customer=paid)  # 55 EUR: below the client's 60
     await _dispatch_all(d)
     await charged(db, world, cleaning(1), customer=paid)  # 20 EUR: both already told this month
     await _dispatch_all(d)
-    rows = [i for i, t, _ in await outbox(db) if t == ev.BALANCE_LOW]
+    rows = [i for i, t, _ in await outbox(db) if t == BALANCE_LOW]
     assert len(rows) == 2
     assert all(delivered for i, _, delivered in await outbox(db))
 
 
 async def test_low_balance_can_be_turned_off(db, world, people, hub):
-    await set_preferences(db, people.carer_id, types={ev.BALANCE_LOW: False})
+    await set_preferences(db, people.carer_id, types={BALANCE_LOW: False})
     await charged(db, world, cleaning(8), customer=by_wallet(world))  # 20 EUR left
     await _dispatch_all(Dispatcher(db, hub))
     # Only the client (default on) is alerted.
-    assert [t for _, t, _ in await outbox(db)].count(ev.BALANCE_LOW) == 1
+    assert [t for _, t, _ in await outbox(db)].count(BALANCE_LOW) == 1
 
 
 async def test_preferences_defaults_and_validation(db, world, people):
     prefs = await get_preferences(db, people.carer_id)
-    assert prefs.wants(ev.CHARGE_CAPTURED) and prefs.wants(ev.PAYMENT_REQUESTED)
-    assert not prefs.wants(ev.ENVELOPE_FUNDED)
+    assert prefs.wants(CHARGE_CAPTURED) and prefs.wants(PAYMENT_REQUESTED)
+    assert not prefs.wants(ENVELOPE_FUNDED)
     with pytest.raises(InvalidInput):
         await set_preferences(db, people.carer_id, low_balance_cents=-1)
     with pytest.raises(InvalidInput):

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from notifications import events as ev
+from payments.outbox import CHARGE_CAPTURED
 from tests.notifications.helpers import outbox, revoke, sse
 from tests.support.money import by_wallet, charged, cleaning
 
@@ -22,10 +22,10 @@ async def test_each_role_sees_what_it_may_and_nothing_else(db, world, people, li
         sse(live, people.foreign_case_manager) as foreign_cm,
     ):
         charge_id = str(await charged(db, world, cleaning(1), customer=by_wallet(world)))
-        (event_id,) = [i for i, t, _ in await outbox(db) if t == ev.CHARGE_CAPTURED]
+        (event_id,) = [i for i, t, _ in await outbox(db) if t == CHARGE_CAPTURED]
         for reader in (client, carer, cm):
             got = await reader.next()
-            assert (got.id, got.event) == (event_id, ev.CHARGE_CAPTURED)
+            assert (got.id, got.event) == (event_id, CHARGE_CAPTURED)
             assert got.data["data"]["charge_id"] == charge_id
             assert list(got.data["data"]["balances"].values()) == [30_000 - 3500]
         got = await provider.next()
@@ -42,7 +42,7 @@ async def test_last_event_id_replays_what_was_missed_then_goes_live(db, world, p
     for _ in range(3):
         await charged(db, world, cleaning(1), customer=by_wallet(world))
     await asyncio.sleep(0.3)  # delivered while nobody listened
-    ids = [i for i, t, _ in await outbox(db) if t == ev.CHARGE_CAPTURED]
+    ids = [i for i, t, _ in await outbox(db) if t == CHARGE_CAPTURED]
     async with sse(live, people.client, last_event_id=ids[0]) as client:
         assert [(await client.next()).id for _ in range(2)] == ids[1:]
         await charged(db, world, cleaning(1), customer=by_wallet(world))
@@ -57,7 +57,7 @@ async def test_last_event_id_replays_what_was_missed_then_goes_live(db, world, p
 async def test_revoked_mandate_stops_the_flow(db, world, people, live):
     async with sse(live, people.carer) as carer:
         await charged(db, world, cleaning(1), customer=by_wallet(world))
-        assert (await carer.next()).event == ev.CHARGE_CAPTURED
+        assert (await carer.next()).event == CHARGE_CAPTURED
         await revoke(db, people.carer_id)
         await charged(db, world, cleaning(1), customer=by_wallet(world))
         # The next event of that wallet is refused and the stream ends; the browser reconnects

@@ -30,8 +30,6 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.marketplace.settlements import settle_providers
 from payments.models import (
-    ENVELOPE,
-    ORGANIZER_BUDGET,
     Account,
     Charge,
     ChargeLine,
@@ -50,6 +48,7 @@ from payments.models import (
     TrustedProvider,
 )
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind
 from tests.factories import (
     World,
     assert_books_ok,
@@ -170,7 +169,7 @@ async def a_ledger(db: Database) -> Ledger:
         hold_balance=await scalar(
             db, select(Account.balance_cents).where(Account.id == hold_account)
         ),
-        budget=await organizer_account_id(db, w.organizer_id, ORGANIZER_BUDGET),
+        budget=await organizer_account_id(db, w.organizer_id, AccountKind.ORGANIZER_BUDGET),
         funding=(await transfers(db, kind="funding"))[0],
         charge_transfer=(await transfers(db, kind="charge"))[0],
         charge_id=charge_id,
@@ -342,7 +341,7 @@ BACKSTOPS = {
         "accounts.decision_line_id, accounts.kind",
         lambda led: insert(Account).values(
             organizer_id=led.w.organizer_id,
-            kind=ENVELOPE,
+            kind=AccountKind.ENVELOPE,
             wallet_id=led.w.wallet_id,
             decision_line_id=led.decision_line_id,
             balance_cents=0,

@@ -33,8 +33,8 @@ from payments.errors import (
     UnknownCategory,
 )
 from payments.marketplace import providers
-from payments.models import ORGANIZER_BUDGET
 from payments.reporting.wallet_views import wallet_view
+from payments.vocabulary import AccountKind
 from tests.factories import (
     account_balance,
     add_client_with_decision,
@@ -574,7 +574,7 @@ async def test_refund_after_the_month_closed_goes_to_the_organizer(db):
     await fund_period(db, "2031-02")  # expires 23,000 of January, funds 30,000 for February
     env = await envelope(db, w.wallet_id)
     assert (env.balance_cents, env.funded_period) == (30_000, "2031-02")
-    budget = await organizer_account_id(db, w.organizer_id, ORGANIZER_BUDGET)
+    budget = await organizer_account_id(db, w.organizer_id, AccountKind.ORGANIZER_BUDGET)
     budget_before = await account_balance(db, budget)
     counts = await row_counts(db)
 

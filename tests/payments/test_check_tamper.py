@@ -40,18 +40,9 @@ from payments.clock import utcnow
 from payments.db import Database, create_database
 from payments.marketplace import providers
 from payments.marketplace.settlements import settle_providers
-from payments.models import (
-    ORGANIZER_BUDGET,
-    SETTLEMENT,
-    Account,
-    Charge,
-    Hold,
-    HoldLine,
-    Settlement,
-    SettlementLine,
-    Transfer,
-)
+from payments.models import Account, Charge, Hold, HoldLine, Settlement, SettlementLine, Transfer
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind
 from tests.factories import (
     World,
     assert_books_ok,
@@ -440,7 +431,7 @@ async def test_a_settlement_paid_the_wrong_way_is_reported(db, side):
     if side == "debit":
         values = {"debit_account_id": await provider_payable_id(db, st.w.other_provider_id)}
     else:
-        budget = await organizer_account_id(db, st.w.organizer_id, ORGANIZER_BUDGET)
+        budget = await organizer_account_id(db, st.w.organizer_id, AccountKind.ORGANIZER_BUDGET)
         values = {"credit_account_id": budget}
     await tamper(db, update(Transfer).where(Transfer.id == st.a_transfer).values(values))
     await assert_caught(
@@ -472,7 +463,7 @@ async def test_a_settlement_line_of_another_providers_charge_is_reported(db):
 async def test_a_settlement_transfer_without_its_settlement_is_reported(db):
     st = await settled(db)
     payable = await provider_payable_id(db, st.w.provider_id)
-    settlement_acc = await organizer_account_id(db, st.w.organizer_id, SETTLEMENT)
+    settlement_acc = await organizer_account_id(db, st.w.organizer_id, AccountKind.SETTLEMENT)
     async with db.engine.begin() as conn:
         tid = (
             await conn.execute(

@@ -15,10 +15,11 @@ from payments.budgets.funding import FundingSummary, fund_period
 from payments.db import Database
 from payments.errors import NotInBudget
 from payments.ledger.periods import prorated_cents
-from payments.models import EXPIRED, ORGANIZER_BUDGET, OutboxEvent
+from payments.models import OutboxEvent
 from payments.outbox import ENVELOPE_FUNDED, REMAINDER_EXPIRED
 from payments.reporting.wallet_views import wallet_view
 from payments.uow import UnitOfWork
+from payments.vocabulary import AccountKind
 from tests.factories import (
     BulkDecision,
     World,
@@ -123,7 +124,10 @@ async def test_a_run_killed_after_expiry_is_completed_by_a_rerun(db):
     assert [t.dedupe_key for t in expiries] == [f"expire:{env.id}:2031-01"]
     assert [t.dedupe_key for t in fundings] == [f"fund:{env.id}:2031-02"]
     assert (
-        await account_balance(db, await organizer_account_id(db, w.organizer_id, EXPIRED)) == 6500
+        await account_balance(
+            db, await organizer_account_id(db, w.organizer_id, AccountKind.EXPIRED)
+        )
+        == 6500
     )
     await assert_books_ok(db)
 
@@ -263,7 +267,7 @@ async def test_carry_over_capped_keeps_up_to_the_cap_and_expires_the_rest(db):
         carry_over="capped",
         carry_cap_cents=cap,
     )
-    expired_acc = await organizer_account_id(db, w.organizer_id, EXPIRED)
+    expired_acc = await organizer_account_id(db, w.organizer_id, AccountKind.EXPIRED)
 
     async def month(period: str, expect_expired: int, expect_balance: int) -> None:
         before = await account_balance(db, expired_acc)
@@ -355,13 +359,13 @@ async def test_a_decision_starting_next_month_is_not_funded_this_month(db):
 
 async def test_funding_draws_on_the_organizers_budget(db):
     w = await seed_world(db, fund=False, period="2031-01", monthly_cents=10_000)
-    budget = await organizer_account_id(db, w.organizer_id, ORGANIZER_BUDGET)
+    budget = await organizer_account_id(db, w.organizer_id, AccountKind.ORGANIZER_BUDGET)
     await fund_period(db, "2031-01")
     await spend(db, w, 4000, "2031-01")
     await fund_period(db, "2031-02")
     # The budget is debited for each month's funding; expiries go to the expired account.
     assert await account_balance(db, budget) == -20_000
-    expired = await organizer_account_id(db, w.organizer_id, EXPIRED)
+    expired = await organizer_account_id(db, w.organizer_id, AccountKind.EXPIRED)
     assert await account_balance(db, expired) == 6000
     report = await assert_books_ok(db)
     assert report.periods["2031-01"].closing == 0

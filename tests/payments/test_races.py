@@ -31,8 +31,8 @@ from payments.checkout.charges import (
 )
 from payments.db import Database
 from payments.errors import InsufficientFunds, RefundTooLarge
-from payments.models import EXPIRED, ORGANIZER_BUDGET
 from payments.reporting.wallet_views import wallet_view
+from payments.vocabulary import AccountKind
 from tests.factories import (
     account_balance,
     assert_books_ok,
@@ -257,7 +257,7 @@ async def test_refund_racing_the_expiry_of_its_month(db):
         )
     ).body["id"]
     if db.is_postgres:
-        expired = await organizer_account_id(db, w.organizer_id, EXPIRED)
+        expired = await organizer_account_id(db, w.organizer_id, AccountKind.EXPIRED)
         async with row_locked(db, expired):
             # The expiry step locks the envelope, then waits for the expired account.
             funding = asyncio.create_task(fund_period(db, "2031-02"))
@@ -295,7 +295,7 @@ async def test_charge_racing_the_funding_of_the_next_month(db):
     assert (await envelope(db, w.wallet_id)).balance_cents == 2000
     feb = [ChargeLineInput("siivous", Decimal(1), 1500)]
     if db.is_postgres:
-        budget = await organizer_account_id(db, w.organizer_id, ORGANIZER_BUDGET)
+        budget = await organizer_account_id(db, w.organizer_id, AccountKind.ORGANIZER_BUDGET)
         async with row_locked(db, budget):
             # The funding step locks the envelope, then waits for the budget account.
             funding = asyncio.create_task(fund_period(db, "2031-02"))

@@ -38,15 +38,8 @@ from payments.checkout.visits import capture_hold, create_visit_hold, void_hold
 from payments.db import READONLY, Database
 from payments.errors import HoldNotOpen, InsufficientFunds, RefundTooLarge
 from payments.ledger.periods import first_day
-from payments.models import (
-    ENVELOPE,
-    STORED_BALANCE_KINDS,
-    Account,
-    Charge,
-    Hold,
-    IdempotencyRecord,
-    Transfer,
-)
+from payments.models import STORED_BALANCE_KINDS, Account, Charge, Hold, IdempotencyRecord, Transfer
+from payments.vocabulary import AccountKind
 from tests.factories import World, add_client_with_decision, seed_world
 from tests.reliability.bounds import LONG_TIMEOUT, pick
 from tests.support.money import by_phone, charge, cleaning, refund
@@ -308,7 +301,7 @@ async def test_the_snapshot_check_sees_a_broken_ledger(db):
     async with db.engine.begin() as conn:
         await conn.execute(
             update(Account)
-            .where(Account.kind == ENVELOPE)
+            .where(Account.kind == AccountKind.ENVELOPE)
             .values(balance_cents=Account.balance_cents + 1)
         )
         await conn.execute(

@@ -18,12 +18,15 @@ SHARED = {
     "payments.outbox",
     "payments.idempotency",
     "payments.clock",
+    "payments.vocabulary",
 }
 # What each part of payments may import besides itself, bottom layer first.
 LAYERS: dict[str, set[str]] = {
+    # The domain's words (StrEnums): every layer may use them, they import nothing.
+    "payments.vocabulary": set(),
     "payments.errors": set(),
     "payments.clock": set(),
-    "payments.models": set(),
+    "payments.models": {"payments.vocabulary"},
     "payments.db": set(),
     "payments.uow": {"payments.db"},
     "payments.outbox": {"payments.models"},

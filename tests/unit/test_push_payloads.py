@@ -10,7 +10,7 @@ from notifications.push import build_payload
 from notifications.rules import Preferences
 from payments.clock import utcnow
 from payments.ledger.periods import current_period, previous_period
-from payments.outbox import STATEMENT_READY
+from payments.outbox import PAYMENT_REQUESTED, STATEMENT_READY
 
 LAST = previous_period(current_period())
 
@@ -18,7 +18,7 @@ LAST = previous_period(current_period())
 def test_payment_request_carries_actions_only_for_those_who_may_approve():
     e = ev.Event(
         id=7,
-        type=ev.PAYMENT_REQUESTED,
+        type=PAYMENT_REQUESTED,
         organizer_id=uuid.uuid4(),
         wallet_id=uuid.uuid4(),
         provider_id=uuid.uuid4(),

@@ -121,7 +121,7 @@ async def test_over_http_another_process_revocation_is_refused_after_the_cache_t
 async def test_own_account_ids_are_looked_up_once_per_process(db, world: World):
     """``transfers.provider_payable_account`` / ``organizer_account``: ids that never change."""
     from payments.ledger import transfers
-    from payments.models import EXPIRED, ORGANIZER_BUDGET
+    from payments.vocabulary import AccountKind
     from tests.factories import organizer_account_id, provider_payable_id
 
     transfers._OWN_ACCOUNTS.clear()
@@ -130,13 +130,17 @@ async def test_own_account_ids_are_looked_up_once_per_process(db, world: World):
         async with UnitOfWork(db, readonly=True) as uow:
             payable = await transfers.provider_payable_account(uow.session, world.provider_id)
             budget = await transfers.organizer_account(
-                uow.session, world.organizer_id, ORGANIZER_BUDGET
+                uow.session, world.organizer_id, AccountKind.ORGANIZER_BUDGET
             )
-            expired = await transfers.organizer_account(uow.session, world.organizer_id, EXPIRED)
+            expired = await transfers.organizer_account(
+                uow.session, world.organizer_id, AccountKind.EXPIRED
+            )
         if _ == 0:
             first_round = seen.count
     assert first_round >= 3 and seen.count == first_round  # the second round sent nothing
     assert payable == await provider_payable_id(db, world.provider_id)
-    assert budget == await organizer_account_id(db, world.organizer_id, ORGANIZER_BUDGET)
-    assert expired == await organizer_account_id(db, world.organizer_id, EXPIRED)
+    assert budget == await organizer_account_id(
+        db, world.organizer_id, AccountKind.ORGANIZER_BUDGET
+    )
+    assert expired == await organizer_account_id(db, world.organizer_id, AccountKind.EXPIRED)
     assert payable != budget != expired

@@ -1,8 +1,8 @@
 """The one clock of the domain: every use case asks :func:`utcnow` for the time.
 
 Stored times are UTC (``models.base.UtcDateTime``); months and days are Helsinki's
-(:mod:`payments.ledger.periods`). Tests move the clock with :func:`set_source` (or pytest's
-``monkeypatch.setattr(clock, "source", ...)``), and every module sees the same time, because
+(:mod:`payments.ledger.periods`). Tests move the clock with pytest's
+``monkeypatch.setattr(clock, "source", ...)``, and every module sees the same time, because
 they all call this function rather than keeping a copy of the system clock.
 """
 
@@ -24,9 +24,3 @@ def utcnow(now: datetime | None = None) -> datetime:
     instant in UTC (SQLite stores times without their zone, so every instant the code writes
     or compares must be in one zone)."""
     return source() if now is None else now.astimezone(UTC)
-
-
-def set_source(new: Callable[[], datetime]) -> None:
-    """Let ``new`` tell the time (tests); ``set_source(system_time)`` restores the real one."""
-    global source
-    source = new

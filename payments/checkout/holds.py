@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -40,11 +40,6 @@ from payments.outbox import (
 from payments.vocabulary import AccountKind, HoldStatus, TransferKind
 
 DEFAULT_HOLD_TTL = timedelta(hours=12)
-
-
-def aware(moment: datetime) -> datetime:
-    """A timestamp read back from SQLite is naive UTC; make it comparable."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 MAX_HOLD_TTL = timedelta(days=2)
@@ -278,7 +273,7 @@ def hold_view(hold: Hold, lines: list[HoldLine], provider_name: str) -> dict[str
         "amount_cents": hold.amount_cents,
         "captured_cents": hold.captured_cents,
         "charge_id": str(hold.charge_id) if hold.charge_id else None,
-        "expires_at": aware(hold.expires_at).isoformat(),
-        "created_at": aware(hold.created_at).isoformat(),
+        "expires_at": hold.expires_at.isoformat(),
+        "created_at": hold.created_at.isoformat(),
         "categories": sorted({str(line.category_id) for line in lines}),
     }

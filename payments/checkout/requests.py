@@ -31,7 +31,7 @@ from payments.checkout.charges import (
     per_envelope,
     write_charge,
 )
-from payments.checkout.holds import aware, close_hold_money, hold_lines, transition
+from payments.checkout.holds import close_hold_money, hold_lines, transition
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
@@ -76,9 +76,9 @@ def request_view(req: PaymentRequest, provider_name: str) -> dict[str, Any]:
             for line in req.lines
         ],
         "charge_id": str(req.charge_id) if req.charge_id else None,
-        "expires_at": aware(req.expires_at).isoformat(),
-        "created_at": aware(req.created_at).isoformat(),
-        "decided_at": aware(req.decided_at).isoformat() if req.decided_at else None,
+        "expires_at": req.expires_at.isoformat(),
+        "created_at": req.created_at.isoformat(),
+        "decided_at": req.decided_at.isoformat() if req.decided_at else None,
     }
 
 
@@ -150,7 +150,7 @@ async def _refuse_decided(s: AsyncSession, request_id: uuid.UUID, now: datetime)
     if req.status == RequestStatus.DECLINED:
         raise RequestDeclined()
     if req.status == RequestStatus.EXPIRED or (
-        req.status == RequestStatus.PENDING and aware(req.expires_at) <= now
+        req.status == RequestStatus.PENDING and req.expires_at <= now
     ):
         raise RequestExpired()
     raise RequestNotPending(f"The payment request is {req.status}")

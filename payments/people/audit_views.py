@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import or_, select
 
@@ -31,15 +31,11 @@ class AuditEntry:
     detail: str | None
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _entries(rows: list[tuple[AuditEvent, Principal | None]], *, detail: bool) -> list[AuditEntry]:
     return [
         AuditEntry(
             id=e.id,
-            created_at=_aware(e.created_at),
+            created_at=e.created_at,
             action=e.action,
             actor_id=e.actor_id,
             actor_name=p.display_name if p else None,

@@ -19,20 +19,21 @@ from litestar.openapi.spec import Components, SecurityScheme
 from payments.db import Database, create_database
 from payments.people import ratelimits
 from pwa import dev_key_module, static_router
-from wallet_api import identity, live, schemas
+from wallet_api import identity, schemas
 from wallet_api.auth import ApiKeyAuthentication
+from wallet_api.charges.routes import ChargeController
+from wallet_api.checkout.routes import CONTROLLERS as CHECKOUT_CONTROLLERS
+from wallet_api.deps import provide_actor, provide_db
+from wallet_api.live import lifecycle as live
+from wallet_api.marketplace.routes import ROUTES as MARKETPLACE_ROUTES
 from wallet_api.migrate import schema_state, upgrade
+from wallet_api.people.routes import ClientController, DecisionHelperController, SelfController
 from wallet_api.problems import EXCEPTION_HANDLERS, problem
-from wallet_api.routes.admin import ROUTES as ADMIN_ROUTES
-from wallet_api.routes.charges import ChargeController
-from wallet_api.routes.checkout import CONTROLLERS as CHECKOUT_CONTROLLERS
-from wallet_api.routes.deps import provide_actor, provide_db
-from wallet_api.routes.marketplace import ROUTES as MARKETPLACE_ROUTES
-from wallet_api.routes.people import ClientController, DecisionHelperController, SelfController
-from wallet_api.routes.statements import ROUTES as STATEMENT_ROUTES
-from wallet_api.routes.wallets import WalletController
+from wallet_api.reporting.routes import ROUTES as STATEMENT_ROUTES
 from wallet_api.scheduler import Scheduler
 from wallet_api.settings import Settings
+from wallet_api.staff.routes import ROUTES as ADMIN_ROUTES
+from wallet_api.wallets.routes import WalletController
 
 log = logging.getLogger("wallet")
 JSON_TYPES = ("application/json", "application/problem+json")

@@ -37,10 +37,10 @@ from payments.people.challenges import ChallengeInvalid
 from payments.people.invites import IssuedInvite
 from payments.people.passkeys import PasskeyUnknown
 from payments.people.sessions import NewSession, SessionInfo
-from wallet_api import marketplace_schemas as ms
 from wallet_api.auth import roles, session_of, signed_in
+from wallet_api.deps import MAX_ROW_ID, strict_body
+from wallet_api.marketplace import schemas as ms
 from wallet_api.problems import language_of
-from wallet_api.routes.deps import MAX_ROW_ID, strict_body
 from wallet_api.settings import Settings
 from wallet_api.signin import ceremony
 from wallet_api.signin import schemas as s

@@ -22,10 +22,10 @@ from payments.marketplace import prices, providers, settlements
 from payments.models import PROVIDER_STATUSES
 from payments.people.access import Actor
 from payments.reporting import reports
-from wallet_api import marketplace_schemas as ms
 from wallet_api.auth import roles, signed_in
+from wallet_api.deps import strict_body
+from wallet_api.marketplace import schemas as ms
 from wallet_api.problems import language_of
-from wallet_api.routes.deps import strict_body
 
 CASE_MANAGER = roles("case_manager")
 PROVIDER = roles("provider")

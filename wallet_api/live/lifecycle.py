@@ -14,8 +14,8 @@ from notifications.hub import Hub
 from notifications.outbound import OutboundPolicy
 from notifications.push import PushSender, VapidConfig
 from payments.db import Database, create_database
-from wallet_api.routes import events as events_routes
-from wallet_api.routes import push as push_routes
+from wallet_api.live import events as events_routes
+from wallet_api.live import push as push_routes
 
 log = logging.getLogger("wallet.live")
 

@@ -15,7 +15,7 @@ from payments.db import Database
 from payments.errors import NotFound
 from payments.people.access import Actor
 from wallet_api.auth import signed_in
-from wallet_api.routes.deps import strict_body
+from wallet_api.deps import strict_body
 
 
 class PushKeys(msgspec.Struct):

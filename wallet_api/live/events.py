@@ -13,7 +13,7 @@ from payments.db import Database
 from payments.errors import InvalidInput
 from payments.people.access import Actor
 from wallet_api.auth import signed_in
-from wallet_api.routes.deps import MAX_ROW_ID
+from wallet_api.deps import MAX_ROW_ID
 
 
 def _last_event_id(request: Request[Any, Any, Any], query: int | None) -> int | None:

@@ -24,17 +24,17 @@ from payments.errors import InvalidInput, NotFound
 from payments.idempotency import validate_key
 from payments.people.access import Actor
 from payments.people.phones import to_e164
-from wallet_api import checkout_schemas as cs
 from wallet_api import qr, schemas
 from wallet_api.auth import roles
-from wallet_api.routes.checkout_cards import (
+from wallet_api.checkout import schemas as cs
+from wallet_api.checkout.cards import (
     CardController,
     TrustedProviderController,
     WalletCardController,
     _id,
     ensure_may_act,
 )
-from wallet_api.routes.deps import IdempotencyKey, fingerprint, respond, strict_body
+from wallet_api.deps import IdempotencyKey, fingerprint, respond, strict_body
 
 REQUEST_QR_PREFIX = "hbpay:request:"
 

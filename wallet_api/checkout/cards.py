@@ -14,10 +14,10 @@ from payments.db import Database
 from payments.errors import Forbidden, NotFound
 from payments.people.access import Actor
 from payments.people.mandates import mandate_scopes
-from wallet_api import checkout_schemas as cs
 from wallet_api import qr
 from wallet_api.auth import roles, wallet_in_organizer
-from wallet_api.routes.deps import strict_body
+from wallet_api.checkout import schemas as cs
+from wallet_api.deps import strict_body
 
 
 def _id(value: str) -> uuid.UUID:

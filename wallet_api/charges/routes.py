@@ -25,8 +25,8 @@ from payments.people.phones import to_e164
 from payments.reporting import wallet_views
 from wallet_api import schemas
 from wallet_api.auth import ensure_charge_visible, roles, signed_in
-from wallet_api.routes.checkout import customer_lookup
-from wallet_api.routes.deps import IdempotencyKey, fingerprint, respond, strict_body
+from wallet_api.checkout.routes import customer_lookup
+from wallet_api.deps import IdempotencyKey, fingerprint, respond, strict_body
 
 
 class ChargeController(Controller):

@@ -15,8 +15,8 @@ from payments.marketplace import directory
 from payments.people.access import Actor
 from wallet_api import schemas
 from wallet_api.auth import roles, session_of, signed_in
+from wallet_api.deps import strict_body
 from wallet_api.problems import language_of
-from wallet_api.routes.deps import strict_body
 from wallet_api.signin.routes import session_status
 from wallet_api.signin.schemas import MeWithSession
 

@@ -8,60 +8,40 @@ a 404 problem after the guards ran (not a router 404 before them).
 from __future__ import annotations
 
 import uuid
-from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 
-from payments.checkout import cards, lookups, requests, tokens, visits
+from payments.checkout import cards, requests, tokens, visits
 from payments.checkout.charges import ChargeLineInput, Customer, Outcome, capture_charge
-from payments.checkout.lookups import Lookup, LookupKind
+from payments.checkout.lookups import LookupKind
 from payments.checkout.phone import create_qr_request, phone_checkout
 from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.idempotency import validate_key
 from payments.people.access import Actor
 from payments.people.phones import to_e164
-from wallet_api import qr, schemas
+from wallet_api import qr
 from wallet_api.auth import roles
+from wallet_api.charges.schemas import Charge
 from wallet_api.checkout import schemas as cs
-from wallet_api.checkout.cards import (
+from wallet_api.checkout.card_routes import (
     CardController,
     TrustedProviderController,
     WalletCardController,
     _id,
     ensure_may_act,
 )
+from wallet_api.checkout.lookup import customer_lookup, provider_of
 from wallet_api.deps import IdempotencyKey, fingerprint, respond, strict_body
 
 REQUEST_QR_PREFIX = "hbpay:request:"
 
 
-def customer_lookup(
-    db: Database, actor: Actor, kind: LookupKind, *, discloses: bool = False
-) -> AbstractAsyncContextManager[Lookup]:
-    """The provider's lookup of a client through the one gate (limited before, audited):
-    :func:`payments.checkout.lookups.customer_lookup`. Every route that takes a phone number,
-    payment code or card number runs its use case inside this."""
-    return lookups.customer_lookup(
-        db,
-        kind=kind,
-        organizer_id=actor.organizer_id,
-        provider_id=_provider(actor),
-        actor_id=actor.principal_id,
-        discloses=discloses,
-    )
-
-
 def _lines(data: Any) -> list[ChargeLineInput]:
     return [ChargeLineInput(x.category, x.quantity, x.unit_price_cents) for x in data.lines]
-
-
-def _provider(actor: Actor) -> uuid.UUID:
-    assert actor.provider_id is not None
-    return actor.provider_id
 
 
 async def _verify_card(db: Database, actor: Actor, number: str, pin: str | None) -> uuid.UUID:
@@ -70,7 +50,7 @@ async def _verify_card(db: Database, actor: Actor, number: str, pin: str | None)
         return await cards.verify_card(
             db,
             organizer_id=actor.organizer_id,
-            provider_id=_provider(actor),
+            provider_id=provider_of(actor),
             card_number=number,
             pin=pin or "",
         )
@@ -100,7 +80,7 @@ class CheckoutController(Controller):
         async with customer_lookup(db, actor, LookupKind.PHONE, discloses=True) as lookup:
             outcome = await phone_checkout(
                 db,
-                provider_id=_provider(actor),
+                provider_id=provider_of(actor),
                 phone_e164=phone,
                 lines=_lines(data),
                 idempotency_key=key,
@@ -117,7 +97,7 @@ class CheckoutController(Controller):
         db: Database,
         actor: Actor,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[schemas.Charge]:
+    ) -> Response[Charge]:
         """Charge with the client's QR token (or its 8-digit code): presenting it is consent,
         so the charge is captured at once. Used, expired or foreign tokens: ``token-invalid``."""
         data = await strict_body(request, cs.TokenCheckout)
@@ -127,13 +107,13 @@ class CheckoutController(Controller):
         async with customer_lookup(db, actor, LookupKind.CODE):
             outcome = await capture_charge(
                 db,
-                provider_id=_provider(actor),
+                provider_id=provider_of(actor),
                 customer=Customer(token=data.token, token_code=data.code),
                 lines=_lines(data),
                 idempotency_key=key,
                 request_hash=fingerprint(request, data),
             )
-        return respond(outcome, schemas.Charge)
+        return respond(outcome, Charge)
 
     @post("/card", guards=[roles("provider")], status_code=201)
     async def by_card(
@@ -143,7 +123,7 @@ class CheckoutController(Controller):
         db: Database,
         actor: Actor,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[schemas.Charge]:
+    ) -> Response[Charge]:
         """Charge with a QR card and the PIN the client types. Five wrong PINs lock the card
         (``card-locked``); a wrong PIN says ``card-invalid`` with ``attempts_left``."""
         data = await strict_body(request, cs.CardCheckout)
@@ -151,13 +131,13 @@ class CheckoutController(Controller):
         wallet_id = await _verify_card(db, actor, data.card_number, data.pin)
         outcome = await capture_charge(
             db,
-            provider_id=_provider(actor),
+            provider_id=provider_of(actor),
             customer=Customer(wallet_id=wallet_id, card_verified=True),
             lines=_lines(data),
             idempotency_key=key,
             request_hash=fingerprint(request, data),
         )
-        return respond(outcome, schemas.Charge)
+        return respond(outcome, Charge)
 
 
 class HoldController(Controller):
@@ -183,7 +163,7 @@ class HoldController(Controller):
         async def hold(customer: Customer, *, trusted_only: bool = False) -> Outcome:
             return await visits.create_visit_hold(
                 db,
-                provider_id=_provider(actor),
+                provider_id=provider_of(actor),
                 customer=customer,
                 lines=_lines(data),
                 idempotency_key=key,
@@ -208,7 +188,7 @@ class HoldController(Controller):
     @get("/{hold_id:str}", guards=[roles("provider")])
     async def get_hold(self, hold_id: str, db: Database, actor: Actor) -> cs.Hold:
         """One of the provider's own holds."""
-        view = await visits.get_hold(db, provider_id=_provider(actor), hold_id=_id(hold_id))
+        view = await visits.get_hold(db, provider_id=provider_of(actor), hold_id=_id(hold_id))
         return msgspec.convert(view, cs.Hold)
 
     @post("/{hold_id:str}/capture", guards=[roles("provider")], status_code=200)
@@ -226,7 +206,7 @@ class HoldController(Controller):
         key = validate_key(idempotency_key)
         outcome = await visits.capture_hold(
             db,
-            provider_id=_provider(actor),
+            provider_id=provider_of(actor),
             hold_id=_id(hold_id),
             lines=_lines(data),
             idempotency_key=key,
@@ -237,7 +217,7 @@ class HoldController(Controller):
     @post("/{hold_id:str}/void", guards=[roles("provider")], status_code=200)
     async def void(self, hold_id: str, db: Database, actor: Actor) -> Response[cs.Hold]:
         """Release the whole hold. Safe to retry."""
-        outcome = await visits.void_hold(db, provider_id=_provider(actor), hold_id=_id(hold_id))
+        outcome = await visits.void_hold(db, provider_id=provider_of(actor), hold_id=_id(hold_id))
         return respond(outcome, cs.Hold)
 
 
@@ -283,7 +263,7 @@ class PaymentRequestController(Controller):
         key = validate_key(idempotency_key)
         outcome = await create_qr_request(
             db,
-            provider_id=_provider(actor),
+            provider_id=provider_of(actor),
             lines=_lines(data),
             idempotency_key=key,
             request_hash=fingerprint(request, data),
@@ -351,7 +331,7 @@ class PaymentRequestController(Controller):
     ) -> Response[cs.PaymentRequest]:
         """The provider withdraws its pending request; held money goes back."""
         outcome = await requests.cancel_request(
-            db, request_id=_id(request_id), provider_id=_provider(actor)
+            db, request_id=_id(request_id), provider_id=provider_of(actor)
         )
         return respond(outcome, cs.PaymentRequest)
 
@@ -396,7 +376,7 @@ class WalletCheckoutController(Controller):
         )
 
 
-CONTROLLERS = [
+ROUTES = [
     CheckoutController,
     HoldController,
     PaymentRequestController,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
-from wallet_api.schemas import Charge, ChargeLineCreate
+from wallet_api.charges.schemas import Charge, ChargeLineCreate
 from wallet_api.types import ONE_LINE, Phone, whole
 
 Lines = Annotated[list[ChargeLineCreate], Meta(min_length=1, max_length=20)]

@@ -1,4 +1,4 @@
-"""The providers' marketplace: onboarding, the directory, settlements and organizer reports.
+"""The providers' marketplace: onboarding, the directory and settlements.
 
 Path ids are declared as ``str`` and parsed here (a malformed id is ``not-found``), so every
 route's guard answers first: an anonymous caller gets 401 whatever the id looks like.
@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from payments.db import Database
@@ -21,7 +20,6 @@ from payments.errors import Forbidden, InvalidInput, NoPayingAccount, NotFound
 from payments.marketplace import prices, providers, settlements
 from payments.models import PROVIDER_STATUSES
 from payments.people.access import Actor
-from payments.reporting import reports
 from wallet_api.auth import roles, signed_in
 from wallet_api.deps import strict_body
 from wallet_api.marketplace import schemas as ms
@@ -314,69 +312,8 @@ class SettlementController(Controller):
         )
 
 
-def _csv(body: bytes, name: str) -> Response[bytes]:
-    return Response(
-        body,
-        media_type="text/csv",  # Litestar adds "; charset=utf-8"
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
-
-
-class ReportController(Controller):
-    path = "/api/reports"
-    tags = ["reports"]
-
-    @get(
-        "/months",
-        guards=[CASE_MANAGER],
-        response_model=None,
-        # The union return type would be documented as oneOf [rows, {}], which every array
-        # matches twice (found by the schemathesis run): document the JSON rows.
-        responses={200: ResponseSpec(list[ms.MonthRowOut], description="Rows, or CSV")},
-    )
-    async def months(
-        self,
-        db: Database,
-        actor: Actor,
-        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
-        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
-        format: Literal["json", "csv"] = "json",
-    ) -> list[ms.MonthRowOut] | Response[bytes]:
-        """Per month x services of a budget line: allotted, funded, spent, refunded, expired
-        and the use rate, from the ledger (``format=csv`` for a spreadsheet)."""
-        rows = await reports.monthly_report(
-            db, organizer_id=actor.organizer_id, from_period=from_period, to_period=to_period
-        )
-        if format == "csv":
-            return _csv(reports.to_csv(rows, reports.MonthRow), "report-months")
-        return [ms.MonthRowOut(**vars(r)) for r in rows]
-
-    @get(
-        "/providers",
-        guards=[CASE_MANAGER],
-        response_model=None,
-        responses={200: ResponseSpec(list[ms.ProviderRowOut], description="Rows, or CSV")},
-    )
-    async def by_provider(
-        self,
-        db: Database,
-        actor: Actor,
-        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
-        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
-        format: Literal["json", "csv"] = "json",
-    ) -> list[ms.ProviderRowOut] | Response[bytes]:
-        """Per month x provider: earned, refunded, net and settled (``format=csv``)."""
-        rows = await reports.provider_report(
-            db, organizer_id=actor.organizer_id, from_period=from_period, to_period=to_period
-        )
-        if format == "csv":
-            return _csv(reports.to_csv(rows, reports.ProviderRow), "report-providers")
-        return [ms.ProviderRowOut(**vars(r)) for r in rows]
-
-
 ROUTES = [
     ProviderOnboardingController,
     DirectoryController,
     SettlementController,
-    ReportController,
 ]

@@ -11,7 +11,7 @@ from msgspec import Meta, Struct
 
 from payments.marketplace import providers
 from wallet_api import types
-from wallet_api.types import ONE_LINE, Phone, whole
+from wallet_api.types import ONE_LINE, Code, Phone
 
 
 def _line(max_length: int, min_length: int = 1, description: str | None = None) -> Meta:
@@ -22,7 +22,6 @@ def _line(max_length: int, min_length: int = 1, description: str | None = None) 
 
 
 Text200 = Annotated[str, _line(200)]
-Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=whole("[a-z0-9][a-z0-9-]*"))]
 PriceCents = Annotated[int, Meta(gt=0, le=100_000_000, description="Price per unit, euro cents")]
 
 
@@ -173,25 +172,3 @@ class SettlementLineOut(Struct):
 class SettlementDetail(Struct):
     settlement: SettlementOut
     lines: list[SettlementLineOut]
-
-
-class MonthRowOut(Struct):
-    period: str
-    services: str
-    allotted_cents: int
-    funded_cents: int
-    spent_cents: int
-    refunded_cents: int
-    expired_cents: int
-    other_cents: int
-    use_rate_pct: str | None
-
-
-class ProviderRowOut(Struct):
-    period: str
-    provider_id: uuid.UUID
-    provider: str
-    earned_cents: int
-    refunded_cents: int
-    net_cents: int
-    settled_cents: int

@@ -13,12 +13,11 @@ from payments.db import Database
 from payments.errors import NotFound
 from payments.marketplace import directory
 from payments.people.access import Actor
-from wallet_api import schemas
 from wallet_api.auth import roles, session_of, signed_in
 from wallet_api.deps import strict_body
+from wallet_api.people import schemas
 from wallet_api.problems import language_of
-from wallet_api.signin.routes import session_status
-from wallet_api.signin.schemas import MeWithSession
+from wallet_api.signin.schemas import session_status
 
 CASE_MANAGER = roles("case_manager")
 
@@ -106,11 +105,11 @@ class SelfController(Controller):
     @get("/api/me", guards=[signed_in])
     async def me(
         self, request: Request[Any, Any, Any], db: Database, actor: Actor
-    ) -> MeWithSession:
+    ) -> schemas.MeWithSession:
         """Who is signed in, their role, and the wallets they can act on; with a passkey
         session also its time left (warn before it ends) and the CSRF token for writes."""
         info = session_of(request)
-        return MeWithSession(
+        return schemas.MeWithSession(
             principal_id=actor.principal_id,
             role=actor.role,
             display_name=actor.display_name,
@@ -129,3 +128,6 @@ class SelfController(Controller):
         """The organizer's service catalogue, names in the caller's language."""
         rows = await directory.list_categories(db, actor.organizer_id, language_of(request))
         return [schemas.Category(**row) for row in rows]
+
+
+ROUTES = [ClientController, DecisionHelperController, SelfController]

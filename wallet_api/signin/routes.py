@@ -13,12 +13,9 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import msgspec
-import qrcode
-import qrcode.image.svg
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
-from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError, InvalidInput
 from payments.marketplace import directory, providers
@@ -36,24 +33,24 @@ from payments.people.access import Actor
 from payments.people.challenges import ChallengeInvalid
 from payments.people.invites import IssuedInvite
 from payments.people.passkeys import PasskeyUnknown
-from payments.people.sessions import NewSession, SessionInfo
+from payments.people.sessions import NewSession
+from wallet_api import qr
 from wallet_api.auth import roles, session_of, signed_in
+from wallet_api.cookies import (
+    ceremony_cookie_name,
+    expired_cookie,
+    make_cookie,
+    session_cookie_name,
+)
 from wallet_api.deps import MAX_ROW_ID, strict_body
 from wallet_api.marketplace import schemas as ms
 from wallet_api.problems import language_of
 from wallet_api.settings import Settings
 from wallet_api.signin import ceremony
 from wallet_api.signin import schemas as s
-from wallet_api.signin.cookies import (
-    ceremony_cookie_name,
-    expired_cookie,
-    make_cookie,
-    session_cookie_name,
-)
 
 PUBLIC = {"public": True}
 APPLICATION = {"public": True, "per_address_limit": "rate_applications"}
-WARN_BEFORE_S = 120
 
 
 # Rate limits answer through the app-wide domain-error handler (with Retry-After).
@@ -69,22 +66,6 @@ def _ip(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def session_status(info: SessionInfo) -> s.SessionStatus:
-    return s.SessionStatus(
-        seconds_left=info.seconds_left(utcnow()),
-        idle_timeout_s=info.idle_timeout_s,
-        idle_expires_at=info.idle_expires_at,
-        expires_at=info.expires_at,
-        warn_before_s=WARN_BEFORE_S,
-    )
-
-
-def _qr_svg(data: str) -> str:
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4)
-    svg: bytes | str = image.to_string(encoding="unicode")
-    return svg.decode() if isinstance(svg, bytes) else svg
-
-
 def invite_out(settings: Settings, issued: IssuedInvite) -> s.InviteIssued:
     code = invites.format_code(issued.code)
     # The code travels in the fragment, so it never reaches a server's access log.
@@ -97,7 +78,7 @@ def invite_out(settings: Settings, issued: IssuedInvite) -> s.InviteIssued:
         code=code,
         link=link,
         expires_at=issued.expires_at,
-        qr_svg=_qr_svg(link),
+        qr_svg=qr.svg_element(link),
     )
 
 
@@ -151,7 +132,7 @@ def _signed_in_response(
         role=new.actor.role,
         display_name=new.actor.display_name,
         csrf_token=new.info.csrf_token,
-        session=session_status(new.info),
+        session=s.session_status(new.info),
         provider_id=provider_id or new.actor.provider_id,
     )
     return Response(
@@ -237,7 +218,7 @@ class SignInController(Controller):
         """Time left in this session without extending it (null for API keys). Any other
         request extends it; warn the person ``warn_before_s`` seconds before it ends."""
         info = session_of(request)
-        return session_status(info) if info else None
+        return s.session_status(info) if info else None
 
     @post("/api/signout", guards=[signed_in], status_code=204)
     async def signout(
@@ -690,7 +671,7 @@ def _audit_out(e: audit_views.AuditEntry) -> s.AuditEntryOut:
     )
 
 
-CONTROLLERS = [
+ROUTES = [
     SignInController,
     InviteRedeemController,
     ProviderApplyController,

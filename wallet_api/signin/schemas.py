@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
-from wallet_api import schemas
+from payments.clock import utcnow
+from payments.people.sessions import SessionInfo
 from wallet_api.types import ONE_LINE, whole
 
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
@@ -70,6 +71,20 @@ class SessionStatus(Struct):
     warn_before_s: int
 
 
+# Warn this many seconds before a session ends.
+WARN_BEFORE_S = 120
+
+
+def session_status(info: SessionInfo) -> SessionStatus:
+    return SessionStatus(
+        seconds_left=info.seconds_left(utcnow()),
+        idle_timeout_s=info.idle_timeout_s,
+        idle_expires_at=info.idle_expires_at,
+        expires_at=info.expires_at,
+        warn_before_s=WARN_BEFORE_S,
+    )
+
+
 class SignedIn(Struct):
     principal_id: uuid.UUID
     role: str
@@ -77,13 +92,6 @@ class SignedIn(Struct):
     csrf_token: str
     session: SessionStatus
     provider_id: uuid.UUID | None = None
-
-
-class MeWithSession(schemas.Me):
-    """``/api/me``: plus the session's time left when signed in with a passkey."""
-
-    session: SessionStatus | None = None
-    csrf_token: str | None = None
 
 
 class PasskeyOut(Struct):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import uuid
 from typing import Any
 
@@ -14,8 +13,8 @@ from payments.db import Database
 from payments.errors import Forbidden, NotFound
 from payments.people.access import Actor
 from payments.people.mandates import mandate_scopes
-from wallet_api import qr
 from wallet_api.auth import roles, wallet_in_organizer
+from wallet_api.checkout import render
 from wallet_api.checkout import schemas as cs
 from wallet_api.deps import strict_body
 
@@ -146,15 +145,7 @@ class CardController(Controller):
     async def print_card(self, card_id: str, db: Database, actor: Actor) -> str:
         """A print-ready page: the card's QR, the client's first name, the help number."""
         view = await cards.get_card(db, await _card_for(db, actor, card_id, client_too=False))
-        e = html.escape
-        return (
-            "<!doctype html><html lang='fi'><meta charset='utf-8'><title>Maksukortti</title>"
-            "<style>@page{size:85.6mm 54mm;margin:0}body{font:14pt sans-serif;margin:4mm}"
-            ".qr svg{width:30mm;height:30mm}</style>"
-            f"<div class='qr'>{qr.svg(view.card_number)}</div>"
-            f"<p><strong>{e(view.first_name)}</strong><br>{e(view.card_number)}</p>"
-            f"<p>{e(view.organizer_name)}: {e(view.help_phone or '')}</p></html>"
-        )
+        return render.card_page(view)
 
     @post("/{card_id:str}/pin", guards=[roles("case_manager", "client")], status_code=200)
     async def set_pin(

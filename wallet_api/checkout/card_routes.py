@@ -62,13 +62,13 @@ class TrustedProviderController(Controller):
         request: Request[Any, Any, Any],
         wallet_id: uuid.UUID,
         provider_id: str,
-        data: cs.TrustedProviderSet,
+        data: cs.TrustedProviderUpdate,
         db: Database,
         actor: Actor,
     ) -> cs.TrustedProvider:
         """Trust a provider up to caps: by the client, a carer with ``manage-providers``, or a
         case manager."""
-        data = await strict_body(request, cs.TrustedProviderSet)
+        data = await strict_body(request, cs.TrustedProviderUpdate)
         await ensure_may_act(db, actor, wallet_id, "manage-providers", case_manager=True)
         row = await trust.set_trusted(
             db,
@@ -104,12 +104,12 @@ class WalletCardController(Controller):
         self,
         request: Request[Any, Any, Any],
         wallet_id: uuid.UUID,
-        data: cs.CardIssue,
+        data: cs.CardCreate,
         db: Database,
         actor: Actor,
     ) -> cs.Card:
         """Issue a QR card (earlier cards of the wallet are revoked)."""
-        data = await strict_body(request, cs.CardIssue)
+        data = await strict_body(request, cs.CardCreate)
         await ensure_may_act(db, actor, wallet_id, "-", case_manager=True)
         view = await cards.issue_card(
             db,
@@ -152,12 +152,12 @@ class CardController(Controller):
         self,
         request: Request[Any, Any, Any],
         card_id: str,
-        data: cs.CardPin,
+        data: cs.CardPinUpdate,
         db: Database,
         actor: Actor,
     ) -> cs.Card:
         """Set or change the PIN (the client, or a case manager with the client)."""
-        data = await strict_body(request, cs.CardPin)
+        data = await strict_body(request, cs.CardPinUpdate)
         cid = await _card_for(db, actor, card_id, client_too=True)
         view = await cards.set_pin(db, actor_id=actor.principal_id, card_id=cid, pin=data.pin)
         return msgspec.convert(view, cs.Card, from_attributes=True)

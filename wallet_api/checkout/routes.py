@@ -64,7 +64,7 @@ class CheckoutController(Controller):
     async def by_phone(
         self,
         request: Request[Any, Any, Any],
-        data: cs.PhoneCheckout,
+        data: cs.PhoneCheckoutCreate,
         db: Database,
         actor: Actor,
         idempotency_key: IdempotencyKey = None,
@@ -73,7 +73,7 @@ class CheckoutController(Controller):
         its caps, else 202 ``pending`` with a payment request (the money is held). An unknown
         number and "no budget for this" give the same ``not-in-budget``. Rate-limited (429 with
         Retry-After) and audited."""
-        data = await strict_body(request, cs.PhoneCheckout)
+        data = await strict_body(request, cs.PhoneCheckoutCreate)
         key = validate_key(idempotency_key)
         phone = to_e164(data.phone)
         # Even "not enough money" tells the provider the number is a client's: all count.
@@ -93,14 +93,14 @@ class CheckoutController(Controller):
     async def by_token(
         self,
         request: Request[Any, Any, Any],
-        data: cs.TokenCheckout,
+        data: cs.TokenCheckoutCreate,
         db: Database,
         actor: Actor,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Charge]:
         """Charge with the client's QR token (or its 8-digit code): presenting it is consent,
         so the charge is captured at once. Used, expired or foreign tokens: ``token-invalid``."""
-        data = await strict_body(request, cs.TokenCheckout)
+        data = await strict_body(request, cs.TokenCheckoutCreate)
         key = validate_key(idempotency_key)
         if (data.token is None) == (data.code is None):
             raise InvalidInput("Give either token or code")
@@ -119,14 +119,14 @@ class CheckoutController(Controller):
     async def by_card(
         self,
         request: Request[Any, Any, Any],
-        data: cs.CardCheckout,
+        data: cs.CardCheckoutCreate,
         db: Database,
         actor: Actor,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Charge]:
         """Charge with a QR card and the PIN the client types. Five wrong PINs lock the card
         (``card-locked``); a wrong PIN says ``card-invalid`` with ``attempts_left``."""
-        data = await strict_body(request, cs.CardCheckout)
+        data = await strict_body(request, cs.CardCheckoutCreate)
         key = validate_key(idempotency_key)
         wallet_id = await _verify_card(db, actor, data.card_number, data.pin)
         outcome = await capture_charge(
@@ -196,13 +196,13 @@ class HoldController(Controller):
         self,
         request: Request[Any, Any, Any],
         hold_id: str,
-        data: cs.HoldCapture,
+        data: cs.HoldCaptureCreate,
         db: Database,
         actor: Actor,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[cs.Hold]:
         """Capture what was delivered (at most what was held); the rest goes back."""
-        data = await strict_body(request, cs.HoldCapture)
+        data = await strict_body(request, cs.HoldCaptureCreate)
         key = validate_key(idempotency_key)
         outcome = await visits.capture_hold(
             db,
@@ -229,7 +229,7 @@ def _with_qr(view: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _approver_wallet(
-    db: Database, actor: Actor, request_id: uuid.UUID, data: cs.Approve
+    db: Database, actor: Actor, request_id: uuid.UUID, data: cs.RequestApprovalCreate
 ) -> uuid.UUID:
     """The wallet an approval or decline is for, once the actor may act on it."""
     parties = await requests.request_parties(db, request_id)
@@ -294,12 +294,12 @@ class PaymentRequestController(Controller):
         self,
         request: Request[Any, Any, Any],
         request_id: str,
-        data: cs.Approve,
+        data: cs.RequestApprovalCreate,
         db: Database,
         actor: Actor,
     ) -> Response[cs.PaymentRequest]:
         """Approve: the held money is captured (one tap). Safe to retry."""
-        data = await strict_body(request, cs.Approve)
+        data = await strict_body(request, cs.RequestApprovalCreate)
         rid = _id(request_id)
         wallet_id = await _approver_wallet(db, actor, rid, data)
         outcome = await requests.approve_request(
@@ -312,12 +312,12 @@ class PaymentRequestController(Controller):
         self,
         request: Request[Any, Any, Any],
         request_id: str,
-        data: cs.Approve,
+        data: cs.RequestApprovalCreate,
         db: Database,
         actor: Actor,
     ) -> Response[cs.PaymentRequest]:
         """Decline: the held money goes back to the budget. Safe to retry."""
-        data = await strict_body(request, cs.Approve)
+        data = await strict_body(request, cs.RequestApprovalCreate)
         rid = _id(request_id)
         wallet_id = await _approver_wallet(db, actor, rid, data)
         outcome = await requests.decline_request(
@@ -345,13 +345,13 @@ class WalletCheckoutController(Controller):
         self,
         request: Request[Any, Any, Any],
         wallet_id: uuid.UUID,
-        data: cs.TokenCreate,
+        data: cs.PaymentTokenCreate,
         db: Database,
         actor: Actor,
     ) -> cs.PaymentToken:
         """A single-use payment QR (SVG and PNG) and its 8-digit code, valid up to 120 s.
         Showing it is consent, so the client or a carer with ``approve`` asks for it."""
-        data = await strict_body(request, cs.TokenCreate)
+        data = await strict_body(request, cs.PaymentTokenCreate)
         await ensure_may_act(db, actor, wallet_id, "approve", case_manager=False)
         issued = await tokens.issue_token(
             db, wallet_id=wallet_id, created_by=actor.principal_id, ttl_s=data.ttl_seconds

@@ -85,13 +85,13 @@ async def vapid_key(request: Request[Any, Any, Any]) -> schemas.VapidKey:
 @post("/api/push/subscriptions", guards=[signed_in], tags=["push"], status_code=HTTP_201_CREATED)
 async def add_subscription(
     request: Request[Any, Any, Any], db: Database, actor: Actor
-) -> schemas.PushSubscriptionOut:
+) -> schemas.PushSubscription:
     """Register this device for push notifications (again is fine: same endpoint, same row).
 
     The endpoint must be an https URL of a public host (``url-not-allowed``); a person has at
     most ten devices (``push-device-limit``); an endpoint another person registered first is
     refused (``push-endpoint-taken``)."""
-    body = await strict_body(request, schemas.PushSubscriptionIn)
+    body = await strict_body(request, schemas.PushSubscriptionCreate)
     settings = request.app.state.settings
     sub_id = await push.subscribe(
         db,
@@ -101,7 +101,7 @@ async def add_subscription(
         auth=body.keys.auth,
         policy=OutboundPolicy(allow_loopback=settings.outbound_allow_loopback),
     )
-    return schemas.PushSubscriptionOut(id=str(sub_id))
+    return schemas.PushSubscription(id=str(sub_id))
 
 
 @delete(
@@ -128,7 +128,7 @@ async def put_preferences(
     request: Request[Any, Any, Any], db: Database, actor: Actor
 ) -> dict[str, Any]:
     """Change some of your notification rules; fields left out stay as they were."""
-    body = await strict_body(request, schemas.PreferencesIO)
+    body = await strict_body(request, schemas.PreferencesUpdate)
     low = body.low_balance_cents
     prefs = await rules.set_preferences(
         db,

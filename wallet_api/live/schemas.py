@@ -12,7 +12,7 @@ class PushKeys(msgspec.Struct):
     auth: Annotated[str, msgspec.Meta(max_length=100)]
 
 
-class PushSubscriptionIn(msgspec.Struct):
+class PushSubscriptionCreate(msgspec.Struct):
     """The browser's ``PushSubscription.toJSON()``."""
 
     endpoint: Annotated[str, msgspec.Meta(min_length=10, max_length=2000)]
@@ -20,7 +20,7 @@ class PushSubscriptionIn(msgspec.Struct):
     expirationTime: int | None = None
 
 
-class PushSubscriptionOut(msgspec.Struct):
+class PushSubscription(msgspec.Struct):
     id: str
 
 
@@ -28,7 +28,7 @@ class VapidKey(msgspec.Struct):
     public_key: str
 
 
-class PreferencesIO(msgspec.Struct, omit_defaults=True):
+class PreferencesUpdate(msgspec.Struct, omit_defaults=True):
     """Notification rules: type on/off, hide amounts on the lock screen, low-balance threshold
     in cents (null: a fifth of the month's budget), language of notifications."""
 

@@ -44,8 +44,8 @@ def _own_provider(actor: Actor) -> uuid.UUID:
     return actor.provider_id
 
 
-def _provider_out(p: providers.ProviderSummary) -> ms.ProviderOut:
-    return ms.ProviderOut(
+def _provider_out(p: providers.ProviderSummary) -> ms.Provider:
+    return ms.Provider(
         provider_id=p.provider_id,
         name=p.name,
         business_id=p.business_id,
@@ -57,7 +57,7 @@ def _provider_out(p: providers.ProviderSummary) -> ms.ProviderOut:
         contact_phone=p.contact_phone,
         languages=p.languages,
         municipalities=p.municipalities,
-        prices=[msgspec.convert(x, ms.ProviderPriceOut) for x in p.prices],
+        prices=[msgspec.convert(x, ms.ProviderPrice) for x in p.prices],
         decision_reason=p.decision_reason,
         created_at=p.created_at,
     )
@@ -74,7 +74,7 @@ class ProviderOnboardingController(Controller):
     )
     async def apply(
         self, request: Request[Any, Any, Any], data: ms.ApplicationCreate, db: Database
-    ) -> ms.ApplicationCreated:
+    ) -> ms.Application:
         """Apply to become a provider (public, or signed in). Nothing is written unless every
         field is valid: business id (Y-tunnus), IBAN and BIC, contact, languages, service area
         and prices within the county's caps. The status is ``applied`` until a case manager
@@ -93,29 +93,33 @@ class ProviderOnboardingController(Controller):
             application=data.to_domain(),
             actor_id=user.principal_id if isinstance(user, Actor) else None,
         )
-        return ms.ApplicationCreated(provider_id=applied.provider_id, status=applied.status)
+        return ms.Application(provider_id=applied.provider_id, status=applied.status)
 
     @get("/me/prices", guards=[PROVIDER])
     async def my_prices(
         self, request: Request[Any, Any, Any], db: Database, actor: Actor
-    ) -> list[ms.PriceListEntryOut]:
+    ) -> list[ms.PriceListEntry]:
         """The provider's own price list: per service the price in force today (Helsinki),
         the changes announced for later dates, and whether the county approved the service."""
         rows = await prices.price_list(
             db, provider_id=_own_provider(actor), language=language_of(request)
         )
-        return [msgspec.convert(asdict(r), ms.PriceListEntryOut) for r in rows]
+        return [msgspec.convert(asdict(r), ms.PriceListEntry) for r in rows]
 
     @post("/me/prices", guards=[PROVIDER], status_code=201)
     async def publish_price(
-        self, request: Request[Any, Any, Any], data: ms.PriceVersionIn, db: Database, actor: Actor
-    ) -> Response[ms.PriceVersionOut]:
+        self,
+        request: Request[Any, Any, Any],
+        data: ms.PriceVersionCreate,
+        db: Database,
+        actor: Actor,
+    ) -> Response[ms.PriceVersion]:
         """Publish a new price for one of the provider's services, in force from
         ``effective_from`` (today or later, Helsinki). Past prices and charges never change.
         The same version sent again answers 200 and writes nothing; a different price for a
         date that already has one is ``price-version-exists`` (409); above the county's cap
         is ``price-above-cap`` (422)."""
-        data = await strict_body(request, ms.PriceVersionIn)  # cents: real JSON integers
+        data = await strict_body(request, ms.PriceVersionCreate)  # cents: real JSON integers
         status, body = await prices.publish_price(
             db,
             provider_id=_own_provider(actor),
@@ -124,7 +128,7 @@ class ProviderOnboardingController(Controller):
             effective_from=data.effective_from,
             actor_id=actor.principal_id,
         )
-        return Response(msgspec.convert(body, ms.PriceVersionOut), status_code=status)
+        return Response(msgspec.convert(body, ms.PriceVersion), status_code=status)
 
     @get("/applications", guards=[CASE_MANAGER])
     async def list_applications(
@@ -132,7 +136,7 @@ class ProviderOnboardingController(Controller):
         db: Database,
         actor: Actor,
         status: Annotated[str | None, Parameter(max_length=20)] = "applied",
-    ) -> list[ms.ProviderOut]:
+    ) -> list[ms.Provider]:
         """Providers of the case manager's county by status (default: waiting for a
         decision; ``status=all`` lists every one)."""
         wanted = None if status in (None, "all") else status
@@ -149,7 +153,7 @@ class ProviderOnboardingController(Controller):
         action: str,
         reason: str | None = None,
         categories: list[str] | None = None,
-    ) -> ms.StatusOut:
+    ) -> ms.ProviderStatus:
         pid = _uuid(provider_id, "provider")
         status = await providers.decide_provider(
             db,
@@ -160,34 +164,34 @@ class ProviderOnboardingController(Controller):
             reason=reason,
             categories=categories,
         )
-        return ms.StatusOut(provider_id=pid, status=status)
+        return ms.ProviderStatus(provider_id=pid, status=status)
 
     @post("/{provider_id:str}/approve", guards=[CASE_MANAGER], status_code=200)
     async def approve(
-        self, provider_id: str, data: ms.Approve, db: Database, actor: Actor
-    ) -> ms.StatusOut:
+        self, provider_id: str, data: ms.ProviderApprovalCreate, db: Database, actor: Actor
+    ) -> ms.ProviderStatus:
         """Approve an applied provider for the given services (default: all it applied for)."""
         cats = list(data.categories) if data.categories is not None else None
         return await self._decide(db, actor, provider_id, "approve", categories=cats)
 
     @post("/{provider_id:str}/reject", guards=[CASE_MANAGER], status_code=200)
     async def reject(
-        self, provider_id: str, data: ms.Reason, db: Database, actor: Actor
-    ) -> ms.StatusOut:
+        self, provider_id: str, data: ms.ProviderStatusUpdate, db: Database, actor: Actor
+    ) -> ms.ProviderStatus:
         """Reject an application; the reason is required and kept."""
         return await self._decide(db, actor, provider_id, "reject", reason=data.reason)
 
     @post("/{provider_id:str}/suspend", guards=[CASE_MANAGER], status_code=200)
     async def suspend(
-        self, provider_id: str, data: ms.Reason, db: Database, actor: Actor
-    ) -> ms.StatusOut:
+        self, provider_id: str, data: ms.ProviderStatusUpdate, db: Database, actor: Actor
+    ) -> ms.ProviderStatus:
         """Suspend an approved provider: it can no longer charge."""
         return await self._decide(db, actor, provider_id, "suspend", reason=data.reason)
 
     @post("/{provider_id:str}/reinstate", guards=[CASE_MANAGER], status_code=200)
     async def reinstate(
-        self, provider_id: str, data: ms.Reason, db: Database, actor: Actor
-    ) -> ms.StatusOut:
+        self, provider_id: str, data: ms.ProviderStatusUpdate, db: Database, actor: Actor
+    ) -> ms.ProviderStatus:
         """Reinstate a suspended provider."""
         return await self._decide(db, actor, provider_id, "reinstate", reason=data.reason)
 
@@ -205,7 +209,7 @@ class DirectoryController(Controller):
         category: Annotated[str | None, Parameter(max_length=40)] = None,
         municipality: Annotated[str | None, Parameter(max_length=100)] = None,
         language: Annotated[str | None, Parameter(max_length=10)] = None,
-    ) -> list[ms.DirectoryEntryOut]:
+    ) -> list[ms.DirectoryEntry]:
         """Approved providers of the caller's county per service, cheapest first, with unit,
         service area and languages. Filter by category, municipality and language."""
         rows = await providers.provider_directory(
@@ -216,11 +220,11 @@ class DirectoryController(Controller):
             language=language,
             display_language=language_of(request),
         )
-        return [ms.DirectoryEntryOut(**vars(r)) for r in rows]
+        return [ms.DirectoryEntry(**vars(r)) for r in rows]
 
 
-def _settlement_out(v: settlements.SettlementView) -> ms.SettlementOut:
-    return ms.SettlementOut(**vars(v))
+def _settlement_out(v: settlements.SettlementView) -> ms.Settlement:
+    return ms.Settlement(**vars(v))
 
 
 def _settlement_scope(actor: Actor) -> uuid.UUID | None:
@@ -242,7 +246,7 @@ class SettlementController(Controller):
         db: Database,
         actor: Actor,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    ) -> list[ms.SettlementOut]:
+    ) -> list[ms.Settlement]:
         """Settlements, newest first: a provider's own, or all of a case manager's county."""
         rows = await settlements.list_settlements(
             db,
@@ -308,7 +312,7 @@ class SettlementController(Controller):
         )
         return ms.SettlementDetail(
             settlement=_settlement_out(view),
-            lines=[ms.SettlementLineOut(**vars(ln)) for ln in lines],
+            lines=[ms.SettlementLine(**vars(ln)) for ln in lines],
         )
 
 

@@ -58,24 +58,24 @@ class ApplicationCreate(Struct, forbid_unknown_fields=True):
         )
 
 
-class ApplicationCreated(Struct):
+class Application(Struct):
     provider_id: uuid.UUID
     status: str
 
 
-class PriceChangeOut(Struct):
+class PriceChange(Struct):
     effective_from: date
     unit_price_cents: int
 
 
-class ProviderPriceOut(Struct):
+class ProviderPrice(Struct):
     category: str
     unit_price_cents: int  # in force today
     approved: bool
-    upcoming: list[PriceChangeOut] = []
+    upcoming: list[PriceChange] = []
 
 
-class ProviderOut(Struct):
+class Provider(Struct):
     provider_id: uuid.UUID
     name: str
     business_id: str
@@ -87,27 +87,27 @@ class ProviderOut(Struct):
     contact_phone: str | None
     languages: list[str]
     municipalities: list[str]
-    prices: list[ProviderPriceOut]
+    prices: list[ProviderPrice]
     decision_reason: str | None
     created_at: datetime
 
 
-class Approve(Struct, forbid_unknown_fields=True):
+class ProviderApprovalCreate(Struct, forbid_unknown_fields=True):
     """``categories``: the services approved (default: every one applied for)."""
 
     categories: Annotated[list[Code], Meta(max_length=40)] | None = None
 
 
-class Reason(Struct, forbid_unknown_fields=True):
+class ProviderStatusUpdate(Struct, forbid_unknown_fields=True):
     reason: types.Reason | None = None
 
 
-class StatusOut(Struct):
+class ProviderStatus(Struct):
     provider_id: uuid.UUID
     status: str
 
 
-class DirectoryEntryOut(Struct):
+class DirectoryEntry(Struct):
     provider_id: uuid.UUID
     provider_name: str
     category: str
@@ -121,7 +121,7 @@ class DirectoryEntryOut(Struct):
     next_price_cents: int | None = None
 
 
-class PriceListEntryOut(Struct):
+class PriceListEntry(Struct):
     """One service in a provider's own price list."""
 
     category: str
@@ -131,10 +131,10 @@ class PriceListEntryOut(Struct):
     approved: bool
     unit_price_cents: int | None
     in_force_since: date | None
-    upcoming: list[PriceChangeOut]
+    upcoming: list[PriceChange]
 
 
-class PriceVersionIn(Struct, forbid_unknown_fields=True):
+class PriceVersionCreate(Struct, forbid_unknown_fields=True):
     """A new price for one service, in force from ``effective_from`` (today or later)."""
 
     category: Code
@@ -142,14 +142,14 @@ class PriceVersionIn(Struct, forbid_unknown_fields=True):
     effective_from: date
 
 
-class PriceVersionOut(Struct):
+class PriceVersion(Struct):
     category: str
     unit_price_cents: int
     effective_from: date
     approved: bool
 
 
-class SettlementOut(Struct):
+class Settlement(Struct):
     id: uuid.UUID
     provider_id: uuid.UUID
     provider_name: str
@@ -160,7 +160,7 @@ class SettlementOut(Struct):
     lines: int
 
 
-class SettlementLineOut(Struct):
+class SettlementLine(Struct):
     transfer_id: int
     charge_id: uuid.UUID | None
     kind: str
@@ -170,5 +170,5 @@ class SettlementLineOut(Struct):
 
 
 class SettlementDetail(Struct):
-    settlement: SettlementOut
-    lines: list[SettlementLineOut]
+    settlement: Settlement
+    lines: list[SettlementLine]

@@ -20,7 +20,7 @@ class ClientCreate(Struct, forbid_unknown_fields=True):
     language: Annotated[str, Meta(pattern=whole("fi|sv|en"))] = "fi"
 
 
-class ClientCreated(Struct):
+class Client(Struct):
     client_id: uuid.UUID
     wallet_id: uuid.UUID
 
@@ -48,14 +48,14 @@ class DecisionLineCreate(Struct, forbid_unknown_fields=True):
     hours_per_week: HoursPerWeek | None = None
 
 
-class DecisionHelperIn(Struct, forbid_unknown_fields=True):
+class MonthlyAmountCreate(Struct, forbid_unknown_fields=True):
     """Turn "hours a week x value per hour" into a monthly amount."""
 
     hours_per_week: HoursPerWeek
     value_per_hour_cents: Cents
 
 
-class DecisionHelperOut(Struct):
+class MonthlyAmount(Struct):
     monthly_amount_cents: int
     formula: str
 
@@ -68,7 +68,7 @@ class DecisionCreate(Struct, forbid_unknown_fields=True):
     carry_over_cap_cents: Annotated[int, Meta(ge=0, le=100_000_000)] = 0
 
 
-class DecisionCreated(Struct):
+class Decision(Struct):
     decision_id: uuid.UUID
 
 

@@ -123,7 +123,7 @@ class ReportController(Controller):
         response_model=None,
         # The union return type would be documented as oneOf [rows, {}], which every array
         # matches twice (found by the schemathesis run): document the JSON rows.
-        responses={200: ResponseSpec(list[schemas.MonthRowOut], description="Rows, or CSV")},
+        responses={200: ResponseSpec(list[schemas.MonthRow], description="Rows, or CSV")},
     )
     async def months(
         self,
@@ -132,7 +132,7 @@ class ReportController(Controller):
         from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
         to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
         format: Literal["json", "csv"] = "json",
-    ) -> list[schemas.MonthRowOut] | Response[bytes]:
+    ) -> list[schemas.MonthRow] | Response[bytes]:
         """Per month x services of a budget line: allotted, funded, spent, refunded, expired
         and the use rate, from the ledger (``format=csv`` for a spreadsheet)."""
         rows = await reports.monthly_report(
@@ -140,13 +140,13 @@ class ReportController(Controller):
         )
         if format == "csv":
             return render.csv_response(reports.to_csv(rows, reports.MonthRow), "report-months")
-        return [schemas.MonthRowOut(**vars(r)) for r in rows]
+        return [schemas.MonthRow(**vars(r)) for r in rows]
 
     @get(
         "/providers",
         guards=[CASE_MANAGER],
         response_model=None,
-        responses={200: ResponseSpec(list[schemas.ProviderRowOut], description="Rows, or CSV")},
+        responses={200: ResponseSpec(list[schemas.ProviderRow], description="Rows, or CSV")},
     )
     async def by_provider(
         self,
@@ -155,7 +155,7 @@ class ReportController(Controller):
         from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
         to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
         format: Literal["json", "csv"] = "json",
-    ) -> list[schemas.ProviderRowOut] | Response[bytes]:
+    ) -> list[schemas.ProviderRow] | Response[bytes]:
         """Per month x provider: earned, refunded, net and settled (``format=csv``)."""
         rows = await reports.provider_report(
             db, organizer_id=actor.organizer_id, from_period=from_period, to_period=to_period
@@ -164,7 +164,7 @@ class ReportController(Controller):
             return render.csv_response(
                 reports.to_csv(rows, reports.ProviderRow), "report-providers"
             )
-        return [schemas.ProviderRowOut(**vars(r)) for r in rows]
+        return [schemas.ProviderRow(**vars(r)) for r in rows]
 
     @get(
         "/clients/{client_id:uuid}",

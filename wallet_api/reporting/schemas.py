@@ -7,7 +7,7 @@ import uuid
 from msgspec import Struct
 
 
-class MonthRowOut(Struct):
+class MonthRow(Struct):
     period: str
     services: str
     allotted_cents: int
@@ -19,7 +19,7 @@ class MonthRowOut(Struct):
     use_rate_pct: str | None
 
 
-class ProviderRowOut(Struct):
+class ProviderRow(Struct):
     period: str
     provider_id: uuid.UUID
     provider: str

@@ -17,7 +17,7 @@ PasskeyName = Annotated[str, Meta(max_length=100, pattern=ONE_LINE)]
 Scope = Annotated[str, Meta(pattern=whole("view|approve|manage-providers"))]
 
 
-class Credential(Struct, forbid_unknown_fields=True):
+class CredentialCreate(Struct, forbid_unknown_fields=True):
     """The browser's ``PublicKeyCredential.toJSON()``, and an optional name for a new key."""
 
     credential: dict[str, Any]
@@ -45,7 +45,7 @@ class CeremonyOptions(Struct):
     publicKey: dict[str, Any]
 
 
-class InviteCode(Struct, forbid_unknown_fields=True):
+class InviteRedemptionCreate(Struct, forbid_unknown_fields=True):
     code: Annotated[str, Meta(min_length=4, max_length=40, pattern=ONE_LINE)]
 
 
@@ -94,7 +94,7 @@ class SignedIn(Struct):
     provider_id: uuid.UUID | None = None
 
 
-class PasskeyOut(Struct):
+class Passkey(Struct):
     id: uuid.UUID
     name: str
     created_at: datetime
@@ -112,18 +112,18 @@ class InviteCreate(Struct, forbid_unknown_fields=True):
     revoke_passkeys: bool = False
 
 
-class CarerInvite(Struct, forbid_unknown_fields=True):
+class CarerInviteCreate(Struct, forbid_unknown_fields=True):
     display_name: Name
     scopes: Annotated[list[Scope], Meta(min_length=1, max_length=3)]
     valid_until: date | None = None
 
 
-class StaffInvite(Struct, forbid_unknown_fields=True):
+class StaffInviteCreate(Struct, forbid_unknown_fields=True):
     display_name: Name
     owner: bool = False
 
 
-class InviteIssued(Struct):
+class Invite(Struct):
     """Shown once: the code, the link and a printable QR code (SVG) of the link."""
 
     invite_id: uuid.UUID
@@ -136,13 +136,13 @@ class InviteIssued(Struct):
     qr_svg: str
 
 
-class MandateSet(Struct, forbid_unknown_fields=True):
+class MandateUpdate(Struct, forbid_unknown_fields=True):
     carer_id: uuid.UUID
     scopes: Annotated[list[Scope], Meta(min_length=1, max_length=3)]
     valid_until: date | None = None
 
 
-class MandateOut(Struct):
+class Mandate(Struct):
     """``status``: ``active``; ``pending`` (the carer must accept it before it grants
     anything); ``declined`` by the carer; or ``ended`` (revoked, withdrawn or past
     ``valid_until``). ``active`` is ``status == "active"``."""
@@ -158,7 +158,7 @@ class MandateOut(Struct):
     status: Literal["active", "pending", "declined", "ended"]
 
 
-class AuditEntryOut(Struct):
+class AuditEntry(Struct):
     id: int
     created_at: datetime
     action: str

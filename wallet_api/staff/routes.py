@@ -46,7 +46,7 @@ async def list_clients(
 
 
 @get("/api/clients/{client_id:uuid}", guards=[CASE_MANAGER], tags=["clients"])
-async def client_file(client_id: uuid.UUID, db: Database, actor: Actor) -> schemas.ClientFileOut:
+async def client_file(client_id: uuid.UUID, db: Database, actor: Actor) -> schemas.ClientFile:
     """A client's file: decisions with their lines, QR cards and invites (audited)."""
     found = await staff_views.client_file(db, actor.organizer_id, client_id)
     await audit.record(
@@ -56,7 +56,7 @@ async def client_file(client_id: uuid.UUID, db: Database, actor: Actor) -> schem
         organizer_id=actor.organizer_id,
         subject_client_id=client_id,
     )
-    return msgspec.convert(found, schemas.ClientFileOut, from_attributes=True)
+    return msgspec.convert(found, schemas.ClientFile, from_attributes=True)
 
 
 @get("/api/funding-runs", guards=[CASE_MANAGER], tags=["funding"])
@@ -64,12 +64,12 @@ async def list_funding_runs(
     db: Database,
     actor: Actor,
     limit: Annotated[int, Parameter(ge=1, le=120)] = 24,
-) -> list[schemas.FundingRunOut]:
+) -> list[schemas.FundingRun]:
     """Monthly funding of the organizer's envelopes, newest month first, from the ledger:
     envelopes funded and the amount, what expired at the month's close, when the run wrote
     its first and last transfer, and how many envelopes had a decision valid that month."""
     runs = await staff_views.funding_runs(db, actor.organizer_id, limit=limit)
-    return msgspec.convert(runs, list[schemas.FundingRunOut], from_attributes=True)
+    return msgspec.convert(runs, list[schemas.FundingRun], from_attributes=True)
 
 
 # A plain handler beside checkout.HoldController (POST /api/holds), merged into its route.
@@ -78,12 +78,12 @@ async def list_open_visits(
     db: Database,
     actor: Actor,
     limit: Annotated[int, Parameter(ge=1, le=200)] = 100,
-) -> list[schemas.OpenVisitOut]:
+) -> list[schemas.OpenVisit]:
     """The provider's own visit holds waiting for check-out, newest first."""
     if actor.provider_id is None:
         raise Forbidden("This principal acts for no provider")
     visits = await staff_views.open_visits(db, actor.provider_id, limit=limit)
-    return msgspec.convert(visits, list[schemas.OpenVisitOut], from_attributes=True)
+    return msgspec.convert(visits, list[schemas.OpenVisit], from_attributes=True)
 
 
 ROUTES = [list_clients, client_file, list_funding_runs, list_open_visits]

@@ -24,23 +24,23 @@ class ClientList(msgspec.Struct):
     next_cursor: str | None
 
 
-class DecisionLineOut(msgspec.Struct):
+class FileDecisionLine(msgspec.Struct):
     label: str
     monthly_amount_cents: int
     categories: list[str]
 
 
-class DecisionOut(msgspec.Struct):
+class FileDecision(msgspec.Struct):
     decision_id: uuid.UUID
     valid_from: date
     valid_to: date | None
     carry_over: str
     carry_over_cap_cents: int
     created_at: datetime
-    lines: list[DecisionLineOut]
+    lines: list[FileDecisionLine]
 
 
-class CardOut(msgspec.Struct):
+class FileCard(msgspec.Struct):
     card_id: uuid.UUID
     card_number: str
     status: str
@@ -49,20 +49,20 @@ class CardOut(msgspec.Struct):
     created_at: datetime
 
 
-class InviteOut(msgspec.Struct):
+class FileInvite(msgspec.Struct):
     created_at: datetime
     expires_at: datetime
     status: str
 
 
-class ClientFileOut(msgspec.Struct):
+class ClientFile(msgspec.Struct):
     client: ClientSummary
-    decisions: list[DecisionOut]
-    cards: list[CardOut]
-    invites: list[InviteOut]
+    decisions: list[FileDecision]
+    cards: list[FileCard]
+    invites: list[FileInvite]
 
 
-class FundingRunOut(msgspec.Struct):
+class FundingRun(msgspec.Struct):
     period: str
     funded_envelopes: int
     funded_cents: int
@@ -73,16 +73,16 @@ class FundingRunOut(msgspec.Struct):
     envelopes_eligible: int
 
 
-class OpenVisitLineOut(msgspec.Struct):
+class OpenVisitLine(msgspec.Struct):
     category: str
     quantity: str | None
     unit_price_cents: int | None
     amount_cents: int
 
 
-class OpenVisitOut(msgspec.Struct):
+class OpenVisit(msgspec.Struct):
     hold_id: uuid.UUID
     amount_cents: int
     created_at: datetime
     expires_at: datetime
-    lines: list[OpenVisitLineOut]
+    lines: list[OpenVisitLine]

@@ -25,7 +25,6 @@ from payments import outbox
 from payments.checkout import trust
 from payments.checkout.charges import (
     Item,
-    Outcome,
     Pricing,
     debit_envelopes,
     per_envelope,
@@ -44,6 +43,7 @@ from payments.errors import (
 )
 from payments.models import Hold, PaymentRequest, Provider, Wallet
 from payments.outbox import emit
+from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 
 REQUEST_CREATED = outbox.PAYMENT_REQUESTED
@@ -210,7 +210,9 @@ async def approve_request(
         ):
             await s.refresh(req)
             if req.status == "approved" and req.wallet_id == wallet_id:
-                return Outcome(200, request_view(req, provider.name), replayed=True)
+                return Outcome(
+                    Happened.ALREADY_DONE, request_view(req, provider.name), replayed=True
+                )
             await _refuse_decided(s, request_id, now)
         if req.hold_id is not None:
             hold = await s.get(Hold, req.hold_id)
@@ -325,7 +327,7 @@ async def approve_request(
             payload=view,
         )
         await uow.commit()
-        return Outcome(200, view)
+        return Outcome(Happened.DONE, view)
 
 
 async def _close_unapproved(
@@ -361,7 +363,9 @@ async def decline_request(
         if not await _decide(s, request_id, "declined", now, actor_id=actor_id, wallet_id=None):
             await s.refresh(req)
             if req.status == "declined":
-                return Outcome(200, request_view(req, provider.name), replayed=True)
+                return Outcome(
+                    Happened.ALREADY_DONE, request_view(req, provider.name), replayed=True
+                )
             await _refuse_decided(s, request_id, now)
         await _close_unapproved(s, req, "declined", "voided", now)
         await s.refresh(req)
@@ -376,7 +380,7 @@ async def decline_request(
             payload=view,
         )
         await uow.commit()
-        return Outcome(200, view)
+        return Outcome(Happened.DONE, view)
 
 
 async def cancel_request(
@@ -394,7 +398,9 @@ async def cancel_request(
         if not await _decide(s, request_id, "cancelled", now, actor_id=None, wallet_id=None):
             await s.refresh(req)
             if req.status == "cancelled":
-                return Outcome(200, request_view(req, provider.name), replayed=True)
+                return Outcome(
+                    Happened.ALREADY_DONE, request_view(req, provider.name), replayed=True
+                )
             await _refuse_decided(s, request_id, now)
         await _close_unapproved(s, req, "cancelled", "voided", now)
         await s.refresh(req)
@@ -409,7 +415,7 @@ async def cancel_request(
             payload=view,
         )
         await uow.commit()
-        return Outcome(200, view)
+        return Outcome(Happened.DONE, view)
 
 
 async def expire_requests(db: Database, *, now: datetime | None = None, limit: int = 500) -> int:

@@ -14,6 +14,7 @@ from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.clock import utcnow
 from payments.db import Database
 from payments.models import Charge, IdempotencyRecord
+from payments.results import Happened
 from payments.uow import UnitOfWork
 from tests.factories import seed_world
 
@@ -35,7 +36,7 @@ async def _charge(db: Database, w, key: str, when) -> dict:
         request_hash="same-body",
         now=when,
     )
-    return {"status": out.status_code, "replayed": out.replayed, "id": out.body["id"]}
+    return {"status": out.what, "replayed": out.replayed, "id": out.body["id"]}
 
 
 async def test_prune_forgets_only_keys_past_the_retention(db: Database) -> None:
@@ -62,4 +63,4 @@ async def test_prune_forgets_only_keys_past_the_retention(db: Database) -> None:
     # Pruning again finds nothing; the books still add up.
     assert await idempotency.prune(db, now=now) == 0
     assert (await check_books(db)).ok
-    assert old["status"] == 201
+    assert old["status"] is Happened.CREATED

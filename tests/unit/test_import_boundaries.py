@@ -18,11 +18,13 @@ SHARED = {
     "payments.outbox",
     "payments.idempotency",
     "payments.clock",
+    "payments.results",
 }
 # What each part of payments may import besides itself, bottom layer first.
 LAYERS: dict[str, set[str]] = {
     "payments.errors": set(),
     "payments.clock": set(),
+    "payments.results": set(),
     "payments.models": set(),
     "payments.db": set(),
     "payments.uow": {"payments.db"},
@@ -33,6 +35,7 @@ LAYERS: dict[str, set[str]] = {
         "payments.models",
         "payments.uow",
         "payments.clock",
+        "payments.results",
     },
     "payments.ledger": SHARED,
     "payments.people": SHARED | {"payments.ledger"},

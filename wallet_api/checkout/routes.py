@@ -15,7 +15,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 
 from payments.checkout import cards, requests, tokens, visits
-from payments.checkout.charges import ChargeLineInput, Customer, Outcome, capture_charge
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.checkout.lookups import LookupKind
 from payments.checkout.phone import create_qr_request, phone_checkout
 from payments.db import Database
@@ -23,6 +23,7 @@ from payments.errors import InvalidInput, NotFound
 from payments.idempotency import validate_key
 from payments.people.access import Actor
 from payments.people.phones import to_e164
+from payments.results import Outcome
 from wallet_api import qr
 from wallet_api.auth import roles
 from wallet_api.charges.schemas import Charge

@@ -21,7 +21,7 @@ from payments.marketplace import prices, providers, settlements
 from payments.models import PROVIDER_STATUSES
 from payments.people.access import Actor
 from wallet_api.auth import roles, signed_in
-from wallet_api.deps import strict_body
+from wallet_api.deps import respond, strict_body
 from wallet_api.marketplace import schemas as ms
 from wallet_api.problems import language_of
 
@@ -120,7 +120,7 @@ class ProviderOnboardingController(Controller):
         date that already has one is ``price-version-exists`` (409); above the county's cap
         is ``price-above-cap`` (422)."""
         data = await strict_body(request, ms.PriceVersionCreate)  # cents: real JSON integers
-        status, body = await prices.publish_price(
+        outcome = await prices.publish_price(
             db,
             provider_id=_own_provider(actor),
             category=data.category,
@@ -128,7 +128,7 @@ class ProviderOnboardingController(Controller):
             effective_from=data.effective_from,
             actor_id=actor.principal_id,
         )
-        return Response(msgspec.convert(body, ms.PriceVersion), status_code=status)
+        return respond(outcome, ms.PriceVersion)
 
     @get("/applications", guards=[CASE_MANAGER])
     async def list_applications(

@@ -13,6 +13,7 @@ from payments.db import Database
 from payments.errors import ProviderNotApproved
 from payments.models import Account, AuditEvent, Principal, Provider, ProviderPrice, ProviderProfile
 from payments.people.access import create_api_key
+from payments.results import Happened
 from payments.uow import UnitOfWork
 from tests.factories import trust_provider
 from tests.wallet_api.conftest import auth
@@ -153,7 +154,7 @@ async def test_approval_flow_gates_charging_and_is_audited(client, db, world, ke
         f"/api/providers/{pid}/approve", json={"categories": ["siivous"]}, headers=cm
     )
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
-    assert (await _charge(db, pid, "siivous")).status_code == 201
+    assert (await _charge(db, pid, "siivous")).what is Happened.CREATED
     with pytest.raises(ProviderNotApproved):
         await _charge(db, pid, "kotiapu")
     # Rejecting an approved provider is not a valid step.
@@ -166,7 +167,7 @@ async def test_approval_flow_gates_charging_and_is_audited(client, db, world, ke
         await _charge(db, pid, "siivous")
     r = await client.post(f"/api/providers/{pid}/reinstate", json={}, headers=cm)
     assert r.json()["status"] == "approved"
-    assert (await _charge(db, pid, "siivous")).status_code == 201
+    assert (await _charge(db, pid, "siivous")).what is Happened.CREATED
     async with UnitOfWork(db, readonly=True) as uow:
         actions = (
             await uow.session.execute(

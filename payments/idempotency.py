@@ -8,7 +8,6 @@ stored result and replays it. The same key with another body is refused.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -21,6 +20,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import IdempotencyKeyReused, InvalidInput
 from payments.models import IdempotencyRecord
+from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 
 MAX_KEY_LENGTH = 200
@@ -30,10 +30,14 @@ MAX_KEY_LENGTH = 200
 RETENTION = timedelta(days=30)
 
 
-@dataclass(frozen=True)
-class Replay:
-    status_code: int
-    body: dict[str, Any]
+# The table keeps the numbers it has always held, so a row stored before ``Outcome`` replays
+# the same: what happened, as stored (this mapping is the store's, not the web's).
+_STORED: dict[Happened, int] = {
+    Happened.DONE: 200,
+    Happened.CREATED: 201,
+    Happened.PENDING_APPROVAL: 202,
+}
+_HAPPENED = {code: what for what, code in _STORED.items()}
 
 
 def request_fingerprint(*parts: bytes | str) -> str:
@@ -82,8 +86,9 @@ _STORE = (
 
 async def claim(
     session: AsyncSession, *, scope: str, key: str, request_hash: str, now: datetime
-) -> Replay | None:
-    """Reserve ``key`` for this request, or return the first result stored under it."""
+) -> Outcome | None:
+    """Reserve ``key`` for this request, or return the first result stored under it (as
+    ``replayed``)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     result = await session.execute(
         _CLAIM["postgresql" if dialect == "postgresql" else "sqlite"],
@@ -101,14 +106,14 @@ async def claim(
     existing = (await session.execute(_EXISTING, {"p_scope": scope, "p_key": key})).one()
     if existing.request_hash != request_hash:
         raise IdempotencyKeyReused()
-    return Replay(status_code=existing.status_code, body=dict(existing.response))
+    return Outcome(_HAPPENED[existing.status_code], dict(existing.response), replayed=True)
 
 
-async def store_result(
-    session: AsyncSession, *, scope: str, key: str, status_code: int, body: dict[str, Any]
-) -> None:
+async def store_result(session: AsyncSession, *, scope: str, key: str, outcome: Outcome) -> None:
+    """Remember what the request under ``key`` answered, for its retries."""
     await session.execute(
-        _STORE, {"p_scope": scope, "p_key": key, "p_status": status_code, "p_body": body}
+        _STORE,
+        {"p_scope": scope, "p_key": key, "p_status": _STORED[outcome.what], "p_body": outcome.body},
     )
 
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Coroutine
 from typing import Any
 
+import msgspec
 from litestar import Litestar, Request, Response, get
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
@@ -19,31 +20,38 @@ from litestar.openapi.spec import Components, SecurityScheme
 from payments.db import Database, create_database
 from payments.people import ratelimits
 from pwa import dev_key_module, static_router
-from wallet_api import identity, live, schemas
 from wallet_api.auth import ApiKeyAuthentication
+from wallet_api.charges import routes as charges
+from wallet_api.checkout import routes as checkout
+from wallet_api.deps import provide_actor, provide_db
+from wallet_api.live import lifecycle
+from wallet_api.live import routes as live
+from wallet_api.marketplace import routes as marketplace
 from wallet_api.migrate import schema_state, upgrade
+from wallet_api.people import routes as people
 from wallet_api.problems import EXCEPTION_HANDLERS, problem
-from wallet_api.routes.admin import ROUTES as ADMIN_ROUTES
-from wallet_api.routes.charges import ChargeController
-from wallet_api.routes.checkout import CONTROLLERS as CHECKOUT_CONTROLLERS
-from wallet_api.routes.deps import provide_actor, provide_db
-from wallet_api.routes.marketplace import ROUTES as MARKETPLACE_ROUTES
-from wallet_api.routes.people import ClientController, DecisionHelperController, SelfController
-from wallet_api.routes.statements import ROUTES as STATEMENT_ROUTES
-from wallet_api.routes.wallets import WalletController
+from wallet_api.reporting import routes as reporting
 from wallet_api.scheduler import Scheduler
 from wallet_api.settings import Settings
+from wallet_api.signin import routes as signin
+from wallet_api.staff import routes as staff
+from wallet_api.wallets import routes as wallets
 
 log = logging.getLogger("wallet")
 JSON_TYPES = ("application/json", "application/problem+json")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+class Health(msgspec.Struct):
+    status: str
+    database: str
+
+
 @get("/health", opt={"public": True, "per_address_limit": None}, tags=["system"])
-async def health(state: State) -> schemas.Health:
+async def health(state: State) -> Health:
     """Liveness: 200 with the database engine in use."""
     db: Database = state.db
-    return schemas.Health(status="ok", database=db.engine.dialect.name)
+    return Health(status="ok", database=db.engine.dialect.name)
 
 
 async def require_json(request: Request[Any, Any, Any]) -> Response[Any] | None:
@@ -142,10 +150,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         app.state.scheduler = Scheduler(database, interval_s=settings.scheduler_interval_s)
         if settings.scheduler:
             app.state.scheduler.start()
-        await live.start(app)
+        await lifecycle.start(app)
 
     async def on_shutdown(app: Litestar) -> None:
-        await _bounded(live.stop(app), "live events")
+        await _bounded(lifecycle.stop(app), "live events")
         scheduler: Scheduler | None = getattr(app.state, "scheduler", None)
         if scheduler is not None:
             await _bounded(scheduler.stop(), "scheduler")
@@ -168,17 +176,15 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app = Litestar(
         route_handlers=[
             health,
-            ChargeController,
-            *CHECKOUT_CONTROLLERS,
-            WalletController,
-            ClientController,
-            DecisionHelperController,
-            SelfController,
-            *MARKETPLACE_ROUTES,
-            *STATEMENT_ROUTES,
-            *ADMIN_ROUTES,
+            *charges.ROUTES,
+            *checkout.ROUTES,
+            *wallets.ROUTES,
+            *people.ROUTES,
+            *marketplace.ROUTES,
+            *reporting.ROUTES,
+            *staff.ROUTES,
             *live.ROUTES,
-            *identity.ROUTES,
+            *signin.ROUTES,
             dev_key_module(settings.dev_api_key_form),
             static_router(),
         ],
@@ -187,7 +193,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             "actor": Provide(provide_actor, sync_to_thread=False),
         },
         middleware=[
-            *identity.MIDDLEWARE,
             DefineMiddleware(ApiKeyAuthentication, exclude=["^/schema", "^/health$"]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -29,7 +29,7 @@ from payments.people.mandates import mandate_scopes
 from payments.people.sessions import SessionInfo, authenticate_session, csrf_matches
 from payments.reporting.wallet_views import OwnedKind, charge_parties, organizer_of, wallet_owner
 from payments.vocabulary import Role
-from wallet_api.signin.cookies import CSRF_HEADER, session_cookie_name
+from wallet_api.cookies import CSRF_HEADER, session_cookie_name
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")

@@ -1,5 +1,5 @@
-"""QR images for checkout: SVG through qrcode's SVG factory, PNG encoded here from qrcode's
-module matrix (zlib + the PNG chunk format), so no imaging library is needed."""
+"""QR images (checkout, cards, invites): SVG through qrcode's SVG factory, PNG encoded here
+from qrcode's module matrix (zlib + the PNG chunk format), so no imaging library is needed."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def svg(payload: str) -> str:
     out = io.BytesIO()
     image.save(out)
     return out.getvalue().decode()
+
+
+def svg_element(payload: str) -> str:
+    """An ``<svg>`` element of the QR, without an XML declaration, to place in a page."""
+    image = qrcode.make(payload, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4)
+    svg: bytes | str = image.to_string(encoding="unicode")
+    return svg.decode() if isinstance(svg, bytes) else svg
 
 
 def png(payload: str, scale: int = 8) -> bytes:

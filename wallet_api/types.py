@@ -43,3 +43,7 @@ Phone = Annotated[str, Meta(min_length=1, max_length=32, pattern=ONE_LINE)]
 Reason = Annotated[str, Meta(max_length=1000, pattern=MULTI_LINE)]
 # Other one-line text: spell out the length where it is used,
 # ``Annotated[str, Meta(max_length=..., pattern=ONE_LINE)]``.
+
+# An amount of money, and a service category's code.
+Cents = Annotated[int, Meta(gt=0, le=100_000_000, description="An amount in euro cents")]
+Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=whole("[a-z0-9][a-z0-9-]*"))]

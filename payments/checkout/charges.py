@@ -51,6 +51,7 @@ from payments.models import (
     Wallet,
 )
 from payments.outbox import CHARGE_CAPTURED, REFUND_CREATED, emit
+from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind, ChargeStatus, TransferKind
 
@@ -121,15 +122,6 @@ class Customer:
     def consented(self) -> bool:
         """Presenting a payment code or a card with its PIN is consent to this charge."""
         return self.token is not None or self.token_code is not None or self.card_verified
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a money use case answers: the HTTP status and body, first time or replayed."""
-
-    status_code: int
-    body: dict[str, Any]
-    replayed: bool = False
 
 
 def line_amount(quantity: Decimal, unit_price_cents: int) -> int:
@@ -473,7 +465,7 @@ async def capture_charge(
             s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
         )
         if replay is not None:
-            return Outcome(replay.status_code, replay.body, replayed=True)
+            return replay
 
         provider = await s.get(Provider, provider_id)
         if provider is None or provider.status != "approved":
@@ -512,11 +504,10 @@ async def capture_charge(
             balances={acc: balance for acc, (balance, _) in debited.items()},
             trust_period=counted,
         )
-        await idempotency.store_result(
-            s, scope=scope, key=idempotency_key, status_code=201, body=body
-        )
+        outcome = Outcome(Happened.CREATED, body)
+        await idempotency.store_result(s, scope=scope, key=idempotency_key, outcome=outcome)
         await uow.commit()
-        return Outcome(201, body)
+        return outcome
 
 
 async def _check_prices(
@@ -723,7 +714,7 @@ async def refund_charge(
             s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
         )
         if replay is not None:
-            return Outcome(replay.status_code, replay.body, replayed=True)
+            return replay
         charge = (
             await s.execute(
                 select(Charge).where(Charge.id == charge_id, Charge.provider_id == provider_id)
@@ -845,8 +836,7 @@ async def refund_charge(
             now=now,
             payload=body,
         )
-        await idempotency.store_result(
-            s, scope=scope, key=idempotency_key, status_code=201, body=body
-        )
+        outcome = Outcome(Happened.CREATED, body)
+        await idempotency.store_result(s, scope=scope, key=idempotency_key, outcome=outcome)
         await uow.commit()
-        return Outcome(201, body)
+        return outcome

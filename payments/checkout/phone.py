@@ -19,7 +19,6 @@ from payments.checkout.charges import (
     ChargeLineInput,
     Customer,
     Listed,
-    Outcome,
     Priced,
     Pricing,
     _find_wallet,
@@ -38,6 +37,7 @@ from payments.errors import (
 )
 from payments.models import AuditEvent, PaymentRequest, Provider
 from payments.outbox import emit
+from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 from payments.vocabulary import RequestStatus
 
@@ -77,8 +77,8 @@ async def phone_checkout(
     request_ttl: timedelta = DEFAULT_REQUEST_TTL,
     now: datetime | None = None,
 ) -> Outcome:
-    """Charge by phone number: captured at once (201) for a trusted provider within its caps,
-    otherwise a payment request with the money held (202).
+    """Charge by phone number: captured at once (``CREATED``) for a trusted provider within
+    its caps, otherwise a payment request with the money held (``PENDING_APPROVAL``).
 
     An unknown number and a client without budget for the service get the same
     ``not-in-budget``. Audited (in the same transaction) when it reaches a client.
@@ -92,7 +92,7 @@ async def phone_checkout(
             s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
         )
         if replay is not None:
-            return Outcome(replay.status_code, replay.body, replayed=True)
+            return replay
         provider = await _approved_provider(s, provider_id)
         pricing = await Pricing.check(s, provider, lines, now)
         wallet = await _find_wallet(s, provider.organizer_id, Customer(phone_e164=phone_e164))
@@ -122,7 +122,8 @@ async def phone_checkout(
                 balances={k: v[0] for k, v in debited.items()},
                 trust_period=counted,
             )
-            status, body = 201, {"outcome": "captured", "charge": charge, "request": None}
+            what = Happened.CREATED
+            body = {"outcome": "captured", "charge": charge, "request": None}
         else:
             hold = await place_hold(
                 s,
@@ -157,7 +158,8 @@ async def phone_checkout(
                 now=now,
                 payload=view,
             )
-            status, body = 202, {"outcome": "pending", "charge": None, "request": view}
+            what = Happened.PENDING_APPROVAL
+            body = {"outcome": "pending", "charge": None, "request": view}
         s.add(
             AuditEvent(
                 organizer_id=provider.organizer_id,
@@ -168,11 +170,10 @@ async def phone_checkout(
                 created_at=now,
             )
         )
-        await idempotency.store_result(
-            s, scope=scope, key=idempotency_key, status_code=status, body=body
-        )
+        outcome = Outcome(what, body)
+        await idempotency.store_result(s, scope=scope, key=idempotency_key, outcome=outcome)
         await uow.commit()
-        return Outcome(status, body)
+        return outcome
 
 
 async def create_qr_request(
@@ -200,7 +201,7 @@ async def create_qr_request(
             s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
         )
         if replay is not None:
-            return Outcome(replay.status_code, replay.body, replayed=True)
+            return replay
         provider = await _approved_provider(s, provider_id)
         listed = (await Pricing.check(s, provider, lines, now)).listed
         req = PaymentRequest(
@@ -216,8 +217,7 @@ async def create_qr_request(
         s.add(req)
         await s.flush()
         body = request_view(req, provider.name)
-        await idempotency.store_result(
-            s, scope=scope, key=idempotency_key, status_code=201, body=body
-        )
+        outcome = Outcome(Happened.CREATED, body)
+        await idempotency.store_result(s, scope=scope, key=idempotency_key, outcome=outcome)
         await uow.commit()
-        return Outcome(201, body)
+        return outcome

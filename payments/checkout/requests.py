@@ -25,7 +25,6 @@ from payments import outbox
 from payments.checkout import trust
 from payments.checkout.charges import (
     Item,
-    Outcome,
     Pricing,
     charge_envelopes,
     per_envelope,
@@ -44,6 +43,7 @@ from payments.errors import (
 )
 from payments.models import Hold, PaymentRequest, Provider, Wallet
 from payments.outbox import emit
+from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 from payments.vocabulary import HoldStatus, RequestStatus
 
@@ -213,7 +213,9 @@ async def approve_request(
         ):
             await s.refresh(req)
             if req.status == RequestStatus.APPROVED and req.wallet_id == wallet_id:
-                return Outcome(200, request_view(req, provider.name), replayed=True)
+                return Outcome(
+                    Happened.ALREADY_DONE, request_view(req, provider.name), replayed=True
+                )
             await _refuse_decided(s, request_id, now)
         if req.hold_id is not None:
             hold = await s.get(Hold, req.hold_id)
@@ -337,7 +339,7 @@ async def approve_request(
             payload=view,
         )
         await uow.commit()
-        return Outcome(200, view)
+        return Outcome(Happened.DONE, view)
 
 
 async def _close_unapproved(
@@ -375,7 +377,9 @@ async def decline_request(
         ):
             await s.refresh(req)
             if req.status == RequestStatus.DECLINED:
-                return Outcome(200, request_view(req, provider.name), replayed=True)
+                return Outcome(
+                    Happened.ALREADY_DONE, request_view(req, provider.name), replayed=True
+                )
             await _refuse_decided(s, request_id, now)
         await _close_unapproved(s, req, RequestStatus.DECLINED, HoldStatus.VOIDED, now)
         await s.refresh(req)
@@ -390,7 +394,7 @@ async def decline_request(
             payload=view,
         )
         await uow.commit()
-        return Outcome(200, view)
+        return Outcome(Happened.DONE, view)
 
 
 async def cancel_request(
@@ -410,7 +414,9 @@ async def cancel_request(
         ):
             await s.refresh(req)
             if req.status == RequestStatus.CANCELLED:
-                return Outcome(200, request_view(req, provider.name), replayed=True)
+                return Outcome(
+                    Happened.ALREADY_DONE, request_view(req, provider.name), replayed=True
+                )
             await _refuse_decided(s, request_id, now)
         await _close_unapproved(s, req, RequestStatus.CANCELLED, HoldStatus.VOIDED, now)
         await s.refresh(req)
@@ -425,7 +431,7 @@ async def cancel_request(
             payload=view,
         )
         await uow.commit()
-        return Outcome(200, view)
+        return Outcome(Happened.DONE, view)
 
 
 async def expire_requests(db: Database, *, now: datetime | None = None, limit: int = 500) -> int:

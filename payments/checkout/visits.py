@@ -20,7 +20,6 @@ from payments.checkout.charges import (
     ChargeLineInput,
     Customer,
     Item,
-    Outcome,
     Pricing,
     _find_wallet,
     validate_lines,
@@ -47,6 +46,7 @@ from payments.errors import (
 )
 from payments.models import Hold, Provider
 from payments.outbox import HOLD_CAPTURED, HOLD_EXPIRED, HOLD_VOIDED, emit
+from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 from payments.vocabulary import HoldStatus
 
@@ -83,7 +83,7 @@ async def create_visit_hold(
             s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
         )
         if replay is not None:
-            return Outcome(replay.status_code, replay.body, replayed=True)
+            return replay
         provider = await s.get(Provider, provider_id)
         if provider is None or provider.status != "approved":
             raise ProviderNotApproved("The provider is not approved to charge")
@@ -109,11 +109,10 @@ async def create_visit_hold(
             trust_period=counted,
         )
         body = hold_view(hold, await hold_lines(s, hold.id), provider.name)
-        await idempotency.store_result(
-            s, scope=scope, key=idempotency_key, status_code=201, body=body
-        )
+        outcome = Outcome(Happened.CREATED, body)
+        await idempotency.store_result(s, scope=scope, key=idempotency_key, outcome=outcome)
         await uow.commit()
-        return Outcome(201, body)
+        return outcome
 
 
 async def _own_hold(s: AsyncSession, provider_id: uuid.UUID, hold_id: uuid.UUID) -> Hold:
@@ -147,7 +146,7 @@ async def capture_hold(
             s, scope=scope, key=idempotency_key, request_hash=request_hash, now=now
         )
         if replay is not None:
-            return Outcome(replay.status_code, replay.body, replayed=True)
+            return replay
         hold = await _own_hold(s, provider_id, hold_id)
         provider = await s.get(Provider, provider_id)
         assert provider is not None
@@ -217,11 +216,10 @@ async def capture_hold(
                 "released_cents": hold.amount_cents - total,
             },
         )
-        await idempotency.store_result(
-            s, scope=scope, key=idempotency_key, status_code=200, body=body
-        )
+        outcome = Outcome(Happened.DONE, body)
+        await idempotency.store_result(s, scope=scope, key=idempotency_key, outcome=outcome)
         await uow.commit()
-        return Outcome(200, body)
+        return outcome
 
 
 async def void_hold(
@@ -238,7 +236,9 @@ async def void_hold(
         if not await transition(s, hold_id, HoldStatus.VOIDED, now, require_unexpired=False):
             await s.refresh(hold)
             if hold.status == HoldStatus.VOIDED:
-                return Outcome(200, hold_view(hold, held, provider.name), replayed=True)
+                return Outcome(
+                    Happened.ALREADY_DONE, hold_view(hold, held, provider.name), replayed=True
+                )
             raise HoldNotOpen()
         await close_hold_money(s, hold, held, {}, now)
         await emit(
@@ -256,7 +256,7 @@ async def void_hold(
             "status": HoldStatus.VOIDED,
             "captured_cents": 0,
         }
-        return Outcome(200, body)
+        return Outcome(Happened.DONE, body)
 
 
 async def expire_holds(db: Database, *, now: datetime | None = None, limit: int = 500) -> int:

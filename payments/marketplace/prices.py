@@ -48,6 +48,7 @@ from payments.models import (
     ProviderPriceVersion,
     ServiceCategory,
 )
+from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 
 # The first version of a price set up before versioning (or at onboarding) is in force "since
@@ -310,11 +311,11 @@ async def publish_price(
     effective_from: date,
     actor_id: uuid.UUID | None,
     now: datetime | None = None,
-) -> tuple[int, dict[str, Any]]:
+) -> Outcome:
     """Publish a new price for one of the provider's services, in force from
-    ``effective_from`` (today or later, Helsinki time). Returns (status, body).
+    ``effective_from`` (today or later, Helsinki time): ``CREATED`` with the version.
 
-    Sending the same version again (same service, date and price) answers 200 with it and
+    Sending the same version again (same service, date and price) answers it ``ALREADY_DONE`` and
     writes nothing, so a retry is safe; a *different* price for a date that already has one is
     ``price-version-exists`` (409): past and announced prices are never rewritten. A price
     above the county's cap is ``price-above-cap`` (422). Nothing is written on any refusal.
@@ -379,7 +380,7 @@ async def publish_price(
         ).scalar_one_or_none()
         if same_day is not None:
             if int(same_day) == unit_price_cents:
-                return 200, body
+                return Outcome(Happened.ALREADY_DONE, body)
             raise PriceVersionExists(
                 f"{category} already has the price {same_day} cents from "
                 f"{effective_from.isoformat()}",
@@ -415,4 +416,4 @@ async def publish_price(
                 f"{category} already has a price from {effective_from.isoformat()}"
             ) from exc
         await uow.commit()
-    return 201, body
+    return Outcome(Happened.CREATED, body)

@@ -11,6 +11,7 @@ from payments.db import Database
 from payments.errors import ProviderNotApproved
 from payments.models import Account, AuditEvent, Principal, Provider, ProviderPrice, ProviderProfile
 from payments.people.access import create_api_key
+from payments.results import Happened
 from payments.uow import UnitOfWork
 from tests.factories import trust_provider
 from tests.support.api import auth
@@ -141,7 +142,9 @@ async def test_approval_flow_gates_charging_and_is_audited(client, db, world, ke
         f"/api/providers/{pid}/approve", json={"categories": ["siivous"]}, headers=cm
     )
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
-    assert (await charge(db, None, [line("siivous", 1, 1000)], provider_id=pid)).status_code == 201
+    assert (
+        await charge(db, None, [line("siivous", 1, 1000)], provider_id=pid)
+    ).what is Happened.CREATED
     with pytest.raises(ProviderNotApproved):
         await charge(db, None, [line("kotiapu", 1, 1000)], provider_id=pid)
     # Rejecting an approved provider is not a valid step.
@@ -154,7 +157,9 @@ async def test_approval_flow_gates_charging_and_is_audited(client, db, world, ke
         await charge(db, None, [line("siivous", 1, 1000)], provider_id=pid)
     r = await client.post(f"/api/providers/{pid}/reinstate", json={}, headers=cm)
     assert r.json()["status"] == "approved"
-    assert (await charge(db, None, [line("siivous", 1, 1000)], provider_id=pid)).status_code == 201
+    assert (
+        await charge(db, None, [line("siivous", 1, 1000)], provider_id=pid)
+    ).what is Happened.CREATED
     async with UnitOfWork(db, readonly=True) as uow:
         actions = (
             await uow.session.execute(

@@ -28,6 +28,7 @@ from payments.marketplace import prices, providers
 from payments.models import AuditEvent, Provider, ProviderPriceVersion
 from payments.people.phones import to_e164
 from payments.reporting.wallet_views import get_charge
+from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 from tests.factories import World, assert_books_ok, assert_refused, seed_world
 from tests.support.api import Keys, auth
@@ -47,7 +48,7 @@ async def charge_at(db: Database, w: World, price: int, when: datetime) -> dict[
 
 async def publish(
     db: Database, w: World, cents: int, eff: date, now: datetime | None = None, **kw: Any
-) -> tuple[int, dict[str, Any]]:
+) -> Outcome:
     return await prices.publish_price(
         db,
         provider_id=kw.get("provider_id", w.provider_id),
@@ -86,10 +87,10 @@ async def in_force(db: Database, w: World, day: date) -> int:
 
 async def test_the_price_in_force_changes_at_helsinki_midnight(db: Database) -> None:
     w = await seed_world(db, period=JAN)
-    status, body = await publish(
+    out = await publish(
         db, w, 3000, date(2026, 2, 1), now=datetime(2026, 1, 10, 12, tzinfo=HELSINKI)
     )
-    assert status == 201 and body["effective_from"] == "2026-02-01"
+    assert out.what is Happened.CREATED and out.body["effective_from"] == "2026-02-01"
     assert await in_force(db, w, date(2026, 1, 31)) == 3500
     assert await in_force(db, w, date(2026, 2, 1)) == 3000
     assert prices.helsinki_day(JAN_LAST) == date(2026, 1, 31)
@@ -117,8 +118,8 @@ async def test_the_price_in_force_changes_at_helsinki_midnight(db: Database) -> 
 async def test_a_future_price_is_not_used_today(db: Database) -> None:
     w = await seed_world(db)
     today = prices.helsinki_day(utcnow())
-    status, _ = await publish(db, w, 3900, today + timedelta(days=1))
-    assert status == 201
+    out = await publish(db, w, 3900, today + timedelta(days=1))
+    assert out.what is Happened.CREATED
     # Today the list price is still 35 EUR: 39 EUR is refused, 35 EUR goes through.
     err = await assert_refused(db, PriceAboveList, charge_at(db, w, 3900, utcnow()))
     assert err.extra == {"list_price_cents": 3500}
@@ -181,8 +182,8 @@ async def test_refusals_write_nothing(db: Database) -> None:
     assert await versions(db) == n and await audits() == a
 
     # The same version twice is a replay (200, nothing new); a different price that day is 409.
-    assert (await publish(db, w, 3300, today + timedelta(days=2)))[0] == 201
-    assert (await publish(db, w, 3300, today + timedelta(days=2)))[0] == 200
+    assert (await publish(db, w, 3300, today + timedelta(days=2))).what is Happened.CREATED
+    assert (await publish(db, w, 3300, today + timedelta(days=2))).what is Happened.ALREADY_DONE
     with pytest.raises(prices.PriceVersionExists) as dup:
         await publish(db, w, 3400, today + timedelta(days=2))
     assert dup.value.status == 409 and dup.value.extra == {"unit_price_cents": 3300}

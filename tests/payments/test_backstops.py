@@ -47,6 +47,7 @@ from payments.models import (
     Transfer,
     TrustedProvider,
 )
+from payments.results import Happened
 from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind
 from tests.factories import (
@@ -145,7 +146,7 @@ async def a_ledger(db: Database) -> Ledger:
         request_hash="a1",
         now=at(JAN, 5),
     )
-    assert requested.status_code == 202, requested.body
+    assert requested.what is Happened.PENDING_APPROVAL, requested.body
     await settle_providers(db, date(2031, 1, 3), now=at(JAN, 6))
     await issue_token(db, wallet_id=w.wallet_id, created_by=w.client_principal)
     card = await issue_card(

@@ -29,7 +29,6 @@ from payments.checkout.cards import issue_card, verify_card
 from payments.checkout.charges import (
     ChargeLineInput,
     Customer,
-    Outcome,
     refund_charge,
 )
 from payments.checkout.phone import phone_checkout
@@ -41,6 +40,7 @@ from payments.errors import CardInvalid, ConsentRequired, InvalidInput, TokenInv
 from payments.models import Hold, OutboxEvent, PaymentToken, QrCard, Refund
 from payments.outbox import REFUND_CREATED
 from payments.people.mandates import grant_mandate, mandate_scopes
+from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 from tests.factories import (
     World,
@@ -97,7 +97,7 @@ async def visit_hold(db: Database, w: World, lines: list[ChargeLineInput]) -> Ou
 async def test_a_trusted_charge_exactly_at_the_per_charge_cap_is_captured(db):
     w = await trusted_world(db, per_charge=7000)
     out = await charge(db, w)
-    assert out.status_code == 201 and out.body["total_cents"] == 7000
+    assert out.what is Happened.CREATED and out.body["total_cents"] == 7000
     assert (await envelope(db, w.wallet_id)).balance_cents == 100_000 - 7000
     await assert_books_ok(db)
 
@@ -114,14 +114,14 @@ async def test_a_trusted_charge_one_cent_above_the_per_charge_cap_is_refused(db)
         idempotency_key=uuid.uuid4().hex,
         request_hash="h",
     )
-    assert asked.status_code == 202 and asked.body["outcome"] == "pending"
+    assert asked.what is Happened.PENDING_APPROVAL and asked.body["outcome"] == "pending"
     await assert_books_ok(db)
 
 
 async def test_a_visit_hold_by_phone_exactly_at_the_per_charge_cap_is_held(db):
     w = await trusted_world(db, per_charge=3800)
     out = await visit_hold(db, w, HOME_HELP_1H)
-    assert out.status_code == 201 and out.body["amount_cents"] == 3800
+    assert out.what is Happened.CREATED and out.body["amount_cents"] == 3800
     assert (await envelope(db, w.wallet_id)).balance_cents == 100_000 - 3800
     await assert_books_ok(db)
 
@@ -139,22 +139,22 @@ async def test_a_visit_hold_by_phone_one_cent_above_the_per_charge_cap_is_refuse
 
 async def test_the_monthly_cap_can_be_reached_exactly_and_not_passed_by_a_cent(db):
     w = await trusted_world(db, per_charge=7000, monthly=14_000)
-    assert (await charge(db, w)).status_code == 201
-    assert (await charge(db, w)).status_code == 201  # 14,000 of 14,000
+    assert (await charge(db, w)).what is Happened.CREATED
+    assert (await charge(db, w)).what is Happened.CREATED  # 14,000 of 14,000
     await assert_refused(db, ConsentRequired, charge(db, w, ONE_CENT))
     # Consent (the client's QR token) still pays, and is counted.
     token = await issue_token(db, wallet_id=w.wallet_id, created_by=w.client_principal)
     paid = await charge(db, w, ONE_CENT, customer=Customer(token=token.token))
-    assert paid.status_code == 201
+    assert paid.what is Happened.CREATED
     await assert_books_ok(db)
 
 
 async def test_a_charge_one_cent_past_the_monthly_cap_is_refused(db):
     w = await trusted_world(db, per_charge=7000, monthly=13_999)
-    assert (await charge(db, w)).status_code == 201
+    assert (await charge(db, w)).what is Happened.CREATED
     await assert_refused(db, ConsentRequired, charge(db, w))  # 14,000 > 13,999
     rest = [ChargeLineInput("siivous", 3, 2333)]  # 6,999: exactly up to the cap
-    assert (await charge(db, w, rest)).status_code == 201
+    assert (await charge(db, w, rest)).what is Happened.CREATED
     await assert_refused(db, ConsentRequired, charge(db, w, ONE_CENT))
     await assert_books_ok(db)
 
@@ -164,9 +164,9 @@ async def test_the_whole_monthly_cap_again_from_the_first_second_of_the_month(db
     again, to the cent and not one more."""
     w = await trusted_world(db, per_charge=14_000, monthly=14_000, period="2031-01")
     month = [ChargeLineInput("siivous", 4, 3500)]  # 14,000
-    assert (await charge(db, w, month, now=JAN_LAST_SECOND)).status_code == 201
+    assert (await charge(db, w, month, now=JAN_LAST_SECOND)).what is Happened.CREATED
     await assert_refused(db, ConsentRequired, charge(db, w, ONE_CENT, now=JAN_LAST_SECOND))
-    assert (await charge(db, w, month, now=FEB_FIRST_SECOND)).status_code == 201
+    assert (await charge(db, w, month, now=FEB_FIRST_SECOND)).what is Happened.CREATED
     await assert_refused(db, ConsentRequired, charge(db, w, ONE_CENT, now=FEB_FIRST_SECOND))
     await assert_books_ok(db)
 
@@ -253,7 +253,7 @@ async def test_a_refund_writes_its_outbox_event_in_its_transaction(db):
         idempotency_key="r-1",
         request_hash="r",
     )
-    assert out.status_code == 201
+    assert out.what is Happened.CREATED
     after = await row_counts(db)
     assert after["outbox"] == before["outbox"] + 1
     async with UnitOfWork(db, readonly=True) as uow:
@@ -373,6 +373,6 @@ async def test_a_token_or_code_of_another_organizer_is_never_accepted(db):
         used = (await uow.session.execute(select(PaymentToken.used_at))).scalar_one()
     assert used is None
     home = await charge(db, eksote, customer=Customer(token=token.token))
-    assert home.status_code == 201 and home.body["wallet_id"] == str(eksote.wallet_id)
+    assert home.what is Happened.CREATED and home.body["wallet_id"] == str(eksote.wallet_id)
     assert (await envelope(db, kainuu.wallet_id)).balance_cents == 30_000
     await assert_books_ok(db)

@@ -34,6 +34,7 @@ from payments.errors import (
 )
 from payments.marketplace import providers
 from payments.reporting.wallet_views import wallet_view
+from payments.results import Happened
 from payments.vocabulary import AccountKind
 from tests.factories import (
     account_balance,
@@ -69,7 +70,7 @@ async def test_capture_moves_the_money_once(db):
 
     out = await charge(db, w, [line("siivous", "2", 3500)])
 
-    assert out.status_code == 201 and not out.replayed
+    assert out.what is Happened.CREATED and not out.replayed
     body = out.body
     assert body["total_cents"] == 7000 and body["refunded_cents"] == 0
     assert body["status"] == "captured" and body["period"] == w.period
@@ -161,7 +162,7 @@ async def test_charge_by_wallet_id(db):
     out = await charge(
         db, w, [line("kotiapu", "1", 3800)], customer=Customer(wallet_id=w.wallet_id)
     )
-    assert out.status_code == 201 and out.body["wallet_id"] == str(w.wallet_id)
+    assert out.what is Happened.CREATED and out.body["wallet_id"] == str(w.wallet_id)
     await assert_books_ok(db)
 
 
@@ -418,7 +419,7 @@ async def test_replay_returns_the_first_result_and_moves_nothing(db):
     counts = await row_counts(db)
     for _ in range(3):
         again = await charge(db, w, lines, key="door-1")
-        assert again.replayed and again.status_code == 201
+        assert again.replayed and again.what is Happened.CREATED
         assert again.body == first.body
     assert await row_counts(db) == counts
     assert len(await transfers(db, kind="charge")) == 1
@@ -472,7 +473,7 @@ async def test_a_refused_request_does_not_burn_its_key(db):
         charge(db, w, [line("siivous", "2", 3500)], key="k", request_hash="h"),
     )
     out = await charge(db, w, [line("siivous", "1", 3500)], key="k", request_hash="h2")
-    assert out.status_code == 201 and not out.replayed
+    assert out.what is Happened.CREATED and not out.replayed
     await assert_books_ok(db)
 
 
@@ -486,7 +487,7 @@ async def test_partial_then_whole_refund(db):
     cid = out.body["id"]
 
     r1 = await refund(db, w, cid, 1000)
-    assert r1.status_code == 201
+    assert r1.what is Happened.CREATED
     assert r1.body["amount_cents"] == 1000 and r1.body["charge_refunded_cents"] == 1000
     assert r1.body["returned_to"] == "envelope" and r1.body["charge_id"] == cid
     assert await charge_row(db, uuid.UUID(cid)) == ("partially_refunded", 7000, 1000)

@@ -12,6 +12,7 @@ from payments.books import check_books
 from payments.clock import utcnow
 from payments.db import Database
 from payments.models import Charge, IdempotencyRecord
+from payments.results import Happened
 from payments.uow import UnitOfWork
 from tests.factories import count, seed_world
 from tests.support.money import by_wallet, charge, cleaning
@@ -19,7 +20,7 @@ from tests.support.money import by_wallet, charge, cleaning
 
 async def _charge(db: Database, w, key: str, when) -> dict:
     out = await charge(db, w, cleaning(1), customer=by_wallet(w), key=key, now=when)
-    return {"status": out.status_code, "replayed": out.replayed, "id": out.body["id"]}
+    return {"status": out.what, "replayed": out.replayed, "id": out.body["id"]}
 
 
 async def test_prune_forgets_only_keys_past_the_retention(db: Database) -> None:
@@ -46,4 +47,4 @@ async def test_prune_forgets_only_keys_past_the_retention(db: Database) -> None:
     # Pruning again finds nothing; the books still add up.
     assert await idempotency.prune(db, now=now) == 0
     assert (await check_books(db)).ok
-    assert old["status"] == 201
+    assert old["status"] is Happened.CREATED

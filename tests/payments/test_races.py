@@ -27,11 +27,11 @@ from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
 from payments.checkout.charges import (
     ChargeLineInput,
-    Outcome,
 )
 from payments.db import Database
 from payments.errors import InsufficientFunds, RefundTooLarge
 from payments.reporting.wallet_views import wallet_view
+from payments.results import Happened, Outcome
 from payments.vocabulary import AccountKind
 from tests.factories import (
     account_balance,
@@ -71,7 +71,7 @@ async def test_concurrent_charges_capture_exactly_what_the_envelope_covers(
     )
 
     ok, errors = split(results)
-    assert len(ok) == captured and all(o.status_code == 201 and not o.replayed for o in ok)
+    assert len(ok) == captured and all(o.what is Happened.CREATED and not o.replayed for o in ok)
     assert len(errors) == 50 - captured
     assert all(isinstance(e, InsufficientFunds) for e in errors), {type(e) for e in errors}
     assert len({o.body["id"] for o in ok}) == captured
@@ -98,7 +98,7 @@ async def test_concurrent_duplicates_of_one_key_make_one_charge(db):
     assert errors == []
     assert len(ok) == 20
     assert Counter(o.replayed for o in ok) == {True: 19, False: 1}
-    assert all(o.status_code == 201 for o in ok)
+    assert all(o.what is Happened.CREATED for o in ok)
     assert all(o.body == ok[0].body for o in ok)
     assert len(await transfers(db, kind="charge")) == 1
     counts = await row_counts(db)
@@ -307,7 +307,7 @@ async def test_charge_racing_the_funding_of_the_next_month(db):
     else:
         await fund_period(db, "2031-02")
         out = await charge(db, w, feb, key="feb", now=at("2031-02", 1, 0))
-    assert out.status_code == 201
+    assert out.what is Happened.CREATED
     env = await envelope(db, w.wallet_id)
     assert (env.balance_cents, env.funded_period) == (2000 + 10_000 - 1500, "2031-02")
     assert len(await transfers(db, kind="funding")) == 2

@@ -40,7 +40,6 @@ from payments.budgets.funding import fund_period
 from payments.checkout.charges import (
     ChargeLineInput,
     Customer,
-    Outcome,
     capture_charge,
     refund_charge,
 )
@@ -58,6 +57,7 @@ from payments.errors import (
 from payments.idempotency import request_fingerprint
 from payments.ledger.periods import next_period
 from payments.reporting.wallet_views import wallet_view
+from payments.results import Happened, Outcome
 from tests.factories import World, account_balance, at, provider_payable_id, seed_world
 from tests.support.databases import truncate
 
@@ -243,7 +243,7 @@ class WalletMachine(RuleBasedStateMachine):
         first = data.draw(st.sampled_from(sorted(self.done.values(), key=lambda r: r.key)))
         out = self._call(first)
         assert isinstance(out, Outcome), out
-        assert out.replayed and out.status_code == 201
+        assert out.replayed and out.what is Happened.CREATED
         assert out.body == first.body
 
     # --- prediction ---------------------------------------------------------------------------
@@ -372,7 +372,7 @@ class WalletMachine(RuleBasedStateMachine):
             assert isinstance(out, expected), f"expected {expected.__name__}, got {out!r}"
             return
         assert isinstance(out, Outcome), f"expected success, got {out!r}"
-        assert out.status_code == 201
+        assert out.what is Happened.CREATED
         what, value = expected
         if what == "replay":
             assert out.replayed and out.body == value

@@ -23,7 +23,6 @@ from sqlalchemy import select
 from payments.checkout.charges import (
     ChargeLineInput,
     Customer,
-    Outcome,
 )
 from payments.checkout.phone import phone_checkout
 from payments.checkout.trust import set_trusted
@@ -31,6 +30,7 @@ from payments.checkout.visits import create_visit_hold, void_hold
 from payments.db import Database
 from payments.errors import ConsentRequired
 from payments.models import TrustedProvider
+from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 from tests.factories import World, assert_books_ok, envelope, seed_world
 from tests.support.money import charge, refund
@@ -105,10 +105,10 @@ async def test_last_months_total_does_not_block_the_first_minute_of_the_next(db)
         await charge(db, w, now=JAN_23_59)
     # 00:00 on 1 February: a new month for the cap, though the money is still January's.
     feb = await charge(db, w, now=FEB_00_00)
-    assert feb.status_code == 201 and feb.body["period"] == JAN
+    assert feb.what is Happened.CREATED and feb.body["period"] == JAN
     assert await month_total(db, w) == (FEB, 7000)
     placed = await hold(db, w, FEB_00_01)
-    assert placed.status_code == 201
+    assert placed.what is Happened.CREATED
     assert await month_total(db, w) == (FEB, 10_800)
     await assert_books_ok(db)
 
@@ -140,9 +140,9 @@ async def test_last_months_refunds_and_releases_do_not_lower_this_months_total(d
     voided = await void_hold(
         db, provider_id=w.provider_id, hold_id=uuid.UUID(jan_hold.body["id"]), now=FEB_00_01
     )
-    assert voided.status_code == 200
+    assert voided.what is Happened.DONE
     refunded = await refund(db, w, jan_charge.body["id"], now=FEB_00_01)
-    assert refunded.status_code == 201
+    assert refunded.what is Happened.CREATED
     assert await month_total(db, w) == (FEB, 7000)
     await assert_books_ok(db)
 
@@ -153,7 +153,7 @@ async def test_a_refund_in_the_charges_own_month_lowers_it(db):
     await charge(db, w, now=JAN_23_58)
     await refund(db, w, first.body["id"], now=JAN_23_59)
     assert await month_total(db, w) == (JAN, 7000)
-    assert (await charge(db, w, now=JAN_23_59)).status_code == 201
+    assert (await charge(db, w, now=JAN_23_59)).what is Happened.CREATED
     await assert_books_ok(db)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from payments.checkout.charges import ChargeLineInput, Customer, capture_charge, refund_charge
 from payments.db import Database
 from payments.idempotency import request_fingerprint
+from payments.results import Happened
 from tests.factories import World
 from tests.support.api import auth
 
@@ -96,7 +97,7 @@ async def charged(
 ) -> uuid.UUID:
     """:func:`charge`, expecting a new captured charge; its id."""
     out = await charge(db, w, lines, **kw)
-    assert out.status_code == 201 and not out.replayed, out
+    assert out.what is Happened.CREATED and not out.replayed, out
     return uuid.UUID(str(out.body["id"]))
 
 

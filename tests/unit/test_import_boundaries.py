@@ -19,6 +19,7 @@ SHARED = {
     "payments.idempotency",
     "payments.clock",
     "payments.vocabulary",
+    "payments.results",
 }
 # What each part of payments may import besides itself, bottom layer first.
 LAYERS: dict[str, set[str]] = {
@@ -26,6 +27,7 @@ LAYERS: dict[str, set[str]] = {
     "payments.vocabulary": set(),
     "payments.errors": set(),
     "payments.clock": set(),
+    "payments.results": set(),
     "payments.models": {"payments.vocabulary"},
     "payments.db": set(),
     "payments.uow": {"payments.db"},
@@ -36,6 +38,7 @@ LAYERS: dict[str, set[str]] = {
         "payments.models",
         "payments.uow",
         "payments.clock",
+        "payments.results",
     },
     "payments.ledger": SHARED,
     "payments.people": SHARED | {"payments.ledger"},
@@ -100,4 +103,67 @@ def test_each_part_of_payments_imports_only_the_layers_below_it():
         for name, where in sorted(uses):
             if name.startswith("payments.") and part_of(name) not in allowed:
                 bad.append(f"{where} ({here}) imports {name}")
+    assert bad == [], "\n".join(bad)
+
+
+# wallet_api: one package per feature (routes, schemas, rendering); the app-wide modules stay at
+# the top. A feature imports payments, notifications and the shared top-level modules, and of
+# another feature at most its schemas or helpers, never its routes. Only the app (and its
+# entry points) assemble the features.
+APP = ROOT / "wallet_api"
+ASSEMBLERS = {"wallet_api.app", "wallet_api.asgi", "wallet_api.cli"}
+
+
+def _features() -> set[str]:
+    return {p.parent.name for p in APP.glob("*/__init__.py") if p.parent.name != "migrations"}
+
+
+def _is_routes(module: str) -> bool:
+    last = module.rsplit(".", 1)[-1]
+    return last == "routes" or last.endswith("_routes")
+
+
+def _app_imports() -> list[tuple[str, str]]:
+    """(importing module, imported wallet_api module) for every file of wallet_api."""
+    found = []
+    for path in APP.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        if "migrations" in rel.parts:
+            continue
+        module = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+                if node.module.count(".") < 2:  # from wallet_api[.feature] import x
+                    names = [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            found += [(module, n) for n in names if n.split(".")[0] == "wallet_api"]
+    return found
+
+
+def test_wallet_api_is_in_feature_packages():
+    features = _features()
+    assert {"charges", "checkout", "live", "marketplace", "people", "reporting", "signin"} <= (
+        features
+    )
+    for feature in features:
+        assert (APP / feature / "routes.py").exists(), f"wallet_api/{feature} has no routes.py"
+
+
+def test_each_feature_imports_no_other_features_routes_and_shared_modules_no_feature():
+    features = _features()
+    bad = []
+    for here, name in sorted(_app_imports()):
+        here_feature = here.split(".")[1] if here.count(".") >= 2 else None
+        parts = name.split(".")
+        target_feature = parts[1] if len(parts) >= 2 and parts[1] in features else None
+        if target_feature is None or target_feature == here_feature:
+            continue
+        if here_feature is None and here not in ASSEMBLERS:
+            bad.append(f"{here} (shared) imports the feature module {name}")
+        elif here_feature is not None and (len(parts) == 2 or _is_routes(name)):
+            bad.append(f"{here} imports another feature's routes: {name}")
     assert bad == [], "\n".join(bad)

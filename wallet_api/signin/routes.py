@@ -13,12 +13,9 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import msgspec
-import qrcode
-import qrcode.image.svg
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import Parameter
 
-from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError, InvalidInput
 from payments.marketplace import directory, providers
@@ -36,24 +33,24 @@ from payments.people.access import Actor
 from payments.people.challenges import ChallengeInvalid
 from payments.people.invites import IssuedInvite
 from payments.people.passkeys import PasskeyUnknown
-from payments.people.sessions import NewSession, SessionInfo
-from wallet_api import marketplace_schemas as ms
+from payments.people.sessions import NewSession
+from wallet_api import qr
 from wallet_api.auth import roles, session_of, signed_in
-from wallet_api.problems import language_of
-from wallet_api.routes.deps import MAX_ROW_ID, strict_body
-from wallet_api.settings import Settings
-from wallet_api.signin import ceremony
-from wallet_api.signin import schemas as s
-from wallet_api.signin.cookies import (
+from wallet_api.cookies import (
     ceremony_cookie_name,
     expired_cookie,
     make_cookie,
     session_cookie_name,
 )
+from wallet_api.deps import MAX_ROW_ID, strict_body
+from wallet_api.marketplace import schemas as ms
+from wallet_api.problems import language_of
+from wallet_api.settings import Settings
+from wallet_api.signin import ceremony
+from wallet_api.signin import schemas as s
 
 PUBLIC = {"public": True}
 APPLICATION = {"public": True, "per_address_limit": "rate_applications"}
-WARN_BEFORE_S = 120
 
 
 # Rate limits answer through the app-wide domain-error handler (with Retry-After).
@@ -69,27 +66,11 @@ def _ip(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def session_status(info: SessionInfo) -> s.SessionStatus:
-    return s.SessionStatus(
-        seconds_left=info.seconds_left(utcnow()),
-        idle_timeout_s=info.idle_timeout_s,
-        idle_expires_at=info.idle_expires_at,
-        expires_at=info.expires_at,
-        warn_before_s=WARN_BEFORE_S,
-    )
-
-
-def _qr_svg(data: str) -> str:
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=4)
-    svg: bytes | str = image.to_string(encoding="unicode")
-    return svg.decode() if isinstance(svg, bytes) else svg
-
-
-def invite_out(settings: Settings, issued: IssuedInvite) -> s.InviteIssued:
+def invite_out(settings: Settings, issued: IssuedInvite) -> s.Invite:
     code = invites.format_code(issued.code)
     # The code travels in the fragment, so it never reaches a server's access log.
     link = f"{settings.origin}/join#{code}"
-    return s.InviteIssued(
+    return s.Invite(
         invite_id=issued.invite_id,
         principal_id=issued.principal_id,
         display_name=issued.display_name,
@@ -97,7 +78,7 @@ def invite_out(settings: Settings, issued: IssuedInvite) -> s.InviteIssued:
         code=code,
         link=link,
         expires_at=issued.expires_at,
-        qr_svg=_qr_svg(link),
+        qr_svg=qr.svg_element(link),
     )
 
 
@@ -151,7 +132,7 @@ def _signed_in_response(
         role=new.actor.role,
         display_name=new.actor.display_name,
         csrf_token=new.info.csrf_token,
-        session=session_status(new.info),
+        session=s.session_status(new.info),
         provider_id=provider_id or new.actor.provider_id,
     )
     return Response(
@@ -197,7 +178,7 @@ class SignInController(Controller):
 
     @post("/api/signin/verify", opt=PUBLIC, status_code=200)
     async def signin_verify(
-        self, request: Request[Any, Any, Any], data: s.Credential, db: Database
+        self, request: Request[Any, Any, Any], data: s.CredentialCreate, db: Database
     ) -> Response[s.SignedIn]:
         """Finish a sign-in: the passkey's signed answer starts a session (HttpOnly cookie);
         the response carries the CSRF token to send as ``X-CSRF-Token`` on writes."""
@@ -237,7 +218,7 @@ class SignInController(Controller):
         """Time left in this session without extending it (null for API keys). Any other
         request extends it; warn the person ``warn_before_s`` seconds before it ends."""
         info = session_of(request)
-        return session_status(info) if info else None
+        return s.session_status(info) if info else None
 
     @post("/api/signout", guards=[signed_in], status_code=204)
     async def signout(
@@ -261,7 +242,7 @@ class InviteRedeemController(Controller):
 
     @post("/api/invites/redeem/options", opt=PUBLIC, status_code=200)
     async def redeem_options(
-        self, request: Request[Any, Any, Any], data: s.InviteCode, db: Database
+        self, request: Request[Any, Any, Any], data: s.InviteRedemptionCreate, db: Database
     ) -> Response[s.InviteOptions]:
         """Check an invite code and return passkey creation options for its person."""
         settings = _settings(request)
@@ -313,7 +294,7 @@ class InviteRedeemController(Controller):
 
     @post("/api/invites/redeem/verify", opt=PUBLIC, status_code=201)
     async def redeem_verify(
-        self, request: Request[Any, Any, Any], data: s.Credential, db: Database
+        self, request: Request[Any, Any, Any], data: s.CredentialCreate, db: Database
     ) -> Response[s.SignedIn]:
         """Register the passkey, use up the invite and sign the person in."""
         settings = _settings(request)
@@ -388,7 +369,7 @@ class ProviderApplyController(Controller):
 
     @post("/api/providers/apply/verify", opt=APPLICATION, status_code=201)
     async def apply_verify(
-        self, request: Request[Any, Any, Any], data: s.Credential, db: Database
+        self, request: Request[Any, Any, Any], data: s.CredentialCreate, db: Database
     ) -> Response[s.SignedIn]:
         """Record the application (status ``applied``, waiting for a case manager's decision)
         with its contact person as the owner and their passkey, and sign the owner in."""
@@ -422,10 +403,10 @@ class PasskeyController(Controller):
     exception_handlers = HANDLERS
 
     @get("/api/me/passkeys", guards=SIGNED_IN)
-    async def list_passkeys(self, db: Database, actor: Actor) -> list[s.PasskeyOut]:
+    async def list_passkeys(self, db: Database, actor: Actor) -> list[s.Passkey]:
         """Your passkeys, by name."""
         return [
-            s.PasskeyOut(
+            s.Passkey(
                 id=p.id,
                 name=p.name,
                 created_at=p.created_at,
@@ -462,8 +443,8 @@ class PasskeyController(Controller):
 
     @post("/api/me/passkeys", guards=SIGNED_IN, status_code=201)
     async def add_passkey(
-        self, request: Request[Any, Any, Any], data: s.Credential, db: Database, actor: Actor
-    ) -> s.PasskeyOut:
+        self, request: Request[Any, Any, Any], data: s.CredentialCreate, db: Database, actor: Actor
+    ) -> s.Passkey:
         """Register the new passkey under the given name."""
         info = session_of(request)
         if info is None:
@@ -483,7 +464,7 @@ class PasskeyController(Controller):
         passkey_id = await passkeys.add_passkey(db, actor, cred)
         mine = {p.id: p for p in await passkeys.list_passkeys(db, actor.principal_id)}
         p = mine[passkey_id]
-        return s.PasskeyOut(
+        return s.Passkey(
             id=p.id,
             name=p.name,
             created_at=p.created_at,
@@ -501,8 +482,8 @@ class PasskeyController(Controller):
         await passkeys.remove_passkey(db, actor, key_id)
 
 
-def _mandate_out(v: mandates.MandateView) -> s.MandateOut:
-    return s.MandateOut(
+def _mandate_out(v: mandates.MandateView) -> s.Mandate:
+    return s.Mandate(
         carer_id=v.carer_id,
         carer_name=v.carer_name,
         client_id=v.client_id,
@@ -533,7 +514,7 @@ class PeopleController(Controller):
     @post("/api/invites", guards=[STAFF_INVITERS], status_code=201)
     async def create_invite(
         self, request: Request[Any, Any, Any], data: s.InviteCreate, db: Database, actor: Actor
-    ) -> s.InviteIssued:
+    ) -> s.Invite:
         """Staff issue a one-time invite (7 days) for an existing person: a case manager for a
         client or carer, a provider's owner for their staff. Audited. With
         ``revoke_passkeys`` (lost phone) the old passkeys, sessions, API keys and push
@@ -553,10 +534,10 @@ class PeopleController(Controller):
         self,
         request: Request[Any, Any, Any],
         client_id: uuid.UUID,
-        data: s.CarerInvite,
+        data: s.CarerInviteCreate,
         db: Database,
         actor: Actor,
-    ) -> s.InviteIssued:
+    ) -> s.Invite:
         """Add a new carer with a mandate (scopes, optional end date) and get their invite."""
         issued = await invites.invite_carer(
             db,
@@ -571,8 +552,8 @@ class PeopleController(Controller):
 
     @post("/api/providers/staff", guards=[roles("provider")], status_code=201)
     async def invite_staff(
-        self, request: Request[Any, Any, Any], data: s.StaffInvite, db: Database, actor: Actor
-    ) -> s.InviteIssued:
+        self, request: Request[Any, Any, Any], data: s.StaffInviteCreate, db: Database, actor: Actor
+    ) -> s.Invite:
         """A provider's owner adds a staff member and gets their invite."""
         issued = await invites.invite_staff(
             db, actor, display_name=data.display_name, owner=data.owner, validity=_validity(request)
@@ -582,15 +563,15 @@ class PeopleController(Controller):
     @get("/api/clients/{client_id:uuid}/mandates", guards=[CLIENT_OR_CM])
     async def list_mandates(
         self, client_id: uuid.UUID, db: Database, actor: Actor
-    ) -> list[s.MandateOut]:
+    ) -> list[s.Mandate]:
         """The carers who hold (or held) a mandate over this client."""
         views = await mandates.list_mandates(db, actor, client_id=client_id)
         return [_mandate_out(v) for v in views]
 
     @put("/api/clients/{client_id:uuid}/mandates", guards=[CLIENT_OR_CM])
     async def set_mandate(
-        self, client_id: uuid.UUID, data: s.MandateSet, db: Database, actor: Actor
-    ) -> list[s.MandateOut]:
+        self, client_id: uuid.UUID, data: s.MandateUpdate, db: Database, actor: Actor
+    ) -> list[s.Mandate]:
         """Grant a carer a mandate, or change its scopes and end date. A case manager's grant
         is in force at once; the client's to an existing carer comes back ``pending``: it
         grants nothing until that carer accepts it."""
@@ -613,21 +594,19 @@ class PeopleController(Controller):
         await mandates.revoke_mandate(db, actor, client_id=client_id, carer_id=carer_id)
 
     @get("/api/me/mandates", guards=[CARER])
-    async def my_mandates(self, db: Database, actor: Actor) -> list[s.MandateOut]:
+    async def my_mandates(self, db: Database, actor: Actor) -> list[s.Mandate]:
         """A carer's live mandates: the clients they can switch between."""
         views = await mandates.list_mandates(db, actor, include_ended=False)
         return [_mandate_out(v) for v in views]
 
     @get("/api/me/mandates/pending", guards=[CARER])
-    async def pending_mandates(self, db: Database, actor: Actor) -> list[s.MandateOut]:
+    async def pending_mandates(self, db: Database, actor: Actor) -> list[s.Mandate]:
         """Mandates that clients ask this carer to take on: who asks, which scopes, until
         when. They grant nothing until accepted."""
         return [_mandate_out(v) for v in await mandates.pending_mandates(db, actor)]
 
     @post("/api/me/mandates/{client_id:uuid}/accept", guards=[CARER], status_code=200)
-    async def accept_mandate(
-        self, client_id: uuid.UUID, db: Database, actor: Actor
-    ) -> s.MandateOut:
+    async def accept_mandate(self, client_id: uuid.UUID, db: Database, actor: Actor) -> s.Mandate:
         """Accept a client's waiting mandate; its scopes apply from now on. Audited."""
         return _mandate_out(await mandates.accept_mandate(db, actor, client_id))
 
@@ -644,7 +623,7 @@ class PeopleController(Controller):
         actor: Actor,
         before_id: Annotated[int | None, Parameter(ge=1, le=MAX_ROW_ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
-    ) -> list[s.AuditEntryOut]:
+    ) -> list[s.AuditEntry]:
         """Who else looked at this client's data, and when (for the client and carers with
         ``view``)."""
         rows = await audit_views.views_of_client(
@@ -662,7 +641,7 @@ class PeopleController(Controller):
         action: Annotated[str | None, Parameter(max_length=60)] = None,
         before_id: Annotated[int | None, Parameter(ge=1, le=MAX_ROW_ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    ) -> list[s.AuditEntryOut]:
+    ) -> list[s.AuditEntry]:
         """The organizer's audit trail, newest first; filter by client, actor or action
         (``mandate.`` matches every mandate action)."""
         rows = await audit_views.organizer_audit(
@@ -677,8 +656,8 @@ class PeopleController(Controller):
         return [_audit_out(e) for e in rows]
 
 
-def _audit_out(e: audit_views.AuditEntry) -> s.AuditEntryOut:
-    return s.AuditEntryOut(
+def _audit_out(e: audit_views.AuditEntry) -> s.AuditEntry:
+    return s.AuditEntry(
         id=e.id,
         created_at=e.created_at,
         action=e.action,
@@ -690,7 +669,7 @@ def _audit_out(e: audit_views.AuditEntry) -> s.AuditEntryOut:
     )
 
 
-CONTROLLERS = [
+ROUTES = [
     SignInController,
     InviteRedeemController,
     ProviderApplyController,

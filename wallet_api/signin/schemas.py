@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
-from wallet_api import schemas
+from payments.clock import utcnow
+from payments.people.sessions import SessionInfo
 from wallet_api.types import ONE_LINE, whole
 
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
@@ -16,7 +17,7 @@ PasskeyName = Annotated[str, Meta(max_length=100, pattern=ONE_LINE)]
 Scope = Annotated[str, Meta(pattern=whole("view|approve|manage-providers"))]
 
 
-class Credential(Struct, forbid_unknown_fields=True):
+class CredentialCreate(Struct, forbid_unknown_fields=True):
     """The browser's ``PublicKeyCredential.toJSON()``, and an optional name for a new key."""
 
     credential: dict[str, Any]
@@ -44,7 +45,7 @@ class CeremonyOptions(Struct):
     publicKey: dict[str, Any]
 
 
-class InviteCode(Struct, forbid_unknown_fields=True):
+class InviteRedemptionCreate(Struct, forbid_unknown_fields=True):
     code: Annotated[str, Meta(min_length=4, max_length=40, pattern=ONE_LINE)]
 
 
@@ -70,6 +71,20 @@ class SessionStatus(Struct):
     warn_before_s: int
 
 
+# Warn this many seconds before a session ends.
+WARN_BEFORE_S = 120
+
+
+def session_status(info: SessionInfo) -> SessionStatus:
+    return SessionStatus(
+        seconds_left=info.seconds_left(utcnow()),
+        idle_timeout_s=info.idle_timeout_s,
+        idle_expires_at=info.idle_expires_at,
+        expires_at=info.expires_at,
+        warn_before_s=WARN_BEFORE_S,
+    )
+
+
 class SignedIn(Struct):
     principal_id: uuid.UUID
     role: str
@@ -79,14 +94,7 @@ class SignedIn(Struct):
     provider_id: uuid.UUID | None = None
 
 
-class MeWithSession(schemas.Me):
-    """``/api/me``: plus the session's time left when signed in with a passkey."""
-
-    session: SessionStatus | None = None
-    csrf_token: str | None = None
-
-
-class PasskeyOut(Struct):
+class Passkey(Struct):
     id: uuid.UUID
     name: str
     created_at: datetime
@@ -104,18 +112,18 @@ class InviteCreate(Struct, forbid_unknown_fields=True):
     revoke_passkeys: bool = False
 
 
-class CarerInvite(Struct, forbid_unknown_fields=True):
+class CarerInviteCreate(Struct, forbid_unknown_fields=True):
     display_name: Name
     scopes: Annotated[list[Scope], Meta(min_length=1, max_length=3)]
     valid_until: date | None = None
 
 
-class StaffInvite(Struct, forbid_unknown_fields=True):
+class StaffInviteCreate(Struct, forbid_unknown_fields=True):
     display_name: Name
     owner: bool = False
 
 
-class InviteIssued(Struct):
+class Invite(Struct):
     """Shown once: the code, the link and a printable QR code (SVG) of the link."""
 
     invite_id: uuid.UUID
@@ -128,13 +136,13 @@ class InviteIssued(Struct):
     qr_svg: str
 
 
-class MandateSet(Struct, forbid_unknown_fields=True):
+class MandateUpdate(Struct, forbid_unknown_fields=True):
     carer_id: uuid.UUID
     scopes: Annotated[list[Scope], Meta(min_length=1, max_length=3)]
     valid_until: date | None = None
 
 
-class MandateOut(Struct):
+class Mandate(Struct):
     """``status``: ``active``; ``pending`` (the carer must accept it before it grants
     anything); ``declined`` by the carer; or ``ended`` (revoked, withdrawn or past
     ``valid_until``). ``active`` is ``status == "active"``."""
@@ -150,7 +158,7 @@ class MandateOut(Struct):
     status: Literal["active", "pending", "declined", "ended"]
 
 
-class AuditEntryOut(Struct):
+class AuditEntry(Struct):
     id: int
     created_at: datetime
     action: str

@@ -11,7 +11,7 @@ from msgspec import Meta, Struct
 
 from payments.marketplace import providers
 from wallet_api import types
-from wallet_api.types import ONE_LINE, Phone, whole
+from wallet_api.types import ONE_LINE, Code, Phone
 
 
 def _line(max_length: int, min_length: int = 1, description: str | None = None) -> Meta:
@@ -22,7 +22,6 @@ def _line(max_length: int, min_length: int = 1, description: str | None = None) 
 
 
 Text200 = Annotated[str, _line(200)]
-Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=whole("[a-z0-9][a-z0-9-]*"))]
 PriceCents = Annotated[int, Meta(gt=0, le=100_000_000, description="Price per unit, euro cents")]
 
 
@@ -59,24 +58,24 @@ class ApplicationCreate(Struct, forbid_unknown_fields=True):
         )
 
 
-class ApplicationCreated(Struct):
+class Application(Struct):
     provider_id: uuid.UUID
     status: str
 
 
-class PriceChangeOut(Struct):
+class PriceChange(Struct):
     effective_from: date
     unit_price_cents: int
 
 
-class ProviderPriceOut(Struct):
+class ProviderPrice(Struct):
     category: str
     unit_price_cents: int  # in force today
     approved: bool
-    upcoming: list[PriceChangeOut] = []
+    upcoming: list[PriceChange] = []
 
 
-class ProviderOut(Struct):
+class Provider(Struct):
     provider_id: uuid.UUID
     name: str
     business_id: str
@@ -88,27 +87,27 @@ class ProviderOut(Struct):
     contact_phone: str | None
     languages: list[str]
     municipalities: list[str]
-    prices: list[ProviderPriceOut]
+    prices: list[ProviderPrice]
     decision_reason: str | None
     created_at: datetime
 
 
-class Approve(Struct, forbid_unknown_fields=True):
+class ProviderApprovalCreate(Struct, forbid_unknown_fields=True):
     """``categories``: the services approved (default: every one applied for)."""
 
     categories: Annotated[list[Code], Meta(max_length=40)] | None = None
 
 
-class Reason(Struct, forbid_unknown_fields=True):
+class ProviderStatusUpdate(Struct, forbid_unknown_fields=True):
     reason: types.Reason | None = None
 
 
-class StatusOut(Struct):
+class ProviderStatus(Struct):
     provider_id: uuid.UUID
     status: str
 
 
-class DirectoryEntryOut(Struct):
+class DirectoryEntry(Struct):
     provider_id: uuid.UUID
     provider_name: str
     category: str
@@ -122,7 +121,7 @@ class DirectoryEntryOut(Struct):
     next_price_cents: int | None = None
 
 
-class PriceListEntryOut(Struct):
+class PriceListEntry(Struct):
     """One service in a provider's own price list."""
 
     category: str
@@ -132,10 +131,10 @@ class PriceListEntryOut(Struct):
     approved: bool
     unit_price_cents: int | None
     in_force_since: date | None
-    upcoming: list[PriceChangeOut]
+    upcoming: list[PriceChange]
 
 
-class PriceVersionIn(Struct, forbid_unknown_fields=True):
+class PriceVersionCreate(Struct, forbid_unknown_fields=True):
     """A new price for one service, in force from ``effective_from`` (today or later)."""
 
     category: Code
@@ -143,14 +142,14 @@ class PriceVersionIn(Struct, forbid_unknown_fields=True):
     effective_from: date
 
 
-class PriceVersionOut(Struct):
+class PriceVersion(Struct):
     category: str
     unit_price_cents: int
     effective_from: date
     approved: bool
 
 
-class SettlementOut(Struct):
+class Settlement(Struct):
     id: uuid.UUID
     provider_id: uuid.UUID
     provider_name: str
@@ -161,7 +160,7 @@ class SettlementOut(Struct):
     lines: int
 
 
-class SettlementLineOut(Struct):
+class SettlementLine(Struct):
     transfer_id: int
     charge_id: uuid.UUID | None
     kind: str
@@ -171,27 +170,5 @@ class SettlementLineOut(Struct):
 
 
 class SettlementDetail(Struct):
-    settlement: SettlementOut
-    lines: list[SettlementLineOut]
-
-
-class MonthRowOut(Struct):
-    period: str
-    services: str
-    allotted_cents: int
-    funded_cents: int
-    spent_cents: int
-    refunded_cents: int
-    expired_cents: int
-    other_cents: int
-    use_rate_pct: str | None
-
-
-class ProviderRowOut(Struct):
-    period: str
-    provider_id: uuid.UUID
-    provider: str
-    earned_cents: int
-    refunded_cents: int
-    net_cents: int
-    settled_cents: int
+    settlement: Settlement
+    lines: list[SettlementLine]

@@ -1,4 +1,4 @@
-"""The providers' marketplace: onboarding, the directory, settlements and organizer reports.
+"""The providers' marketplace: onboarding, the directory and settlements.
 
 Path ids are declared as ``str`` and parsed here (a malformed id is ``not-found``), so every
 route's guard answers first: an anonymous caller gets 401 whatever the id looks like.
@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from payments.db import Database
@@ -21,11 +20,10 @@ from payments.errors import Forbidden, InvalidInput, NoPayingAccount, NotFound
 from payments.marketplace import prices, providers, settlements
 from payments.models import PROVIDER_STATUSES
 from payments.people.access import Actor
-from payments.reporting import reports
-from wallet_api import marketplace_schemas as ms
 from wallet_api.auth import roles, signed_in
+from wallet_api.deps import respond, strict_body
+from wallet_api.marketplace import schemas as ms
 from wallet_api.problems import language_of
-from wallet_api.routes.deps import strict_body
 
 CASE_MANAGER = roles("case_manager")
 PROVIDER = roles("provider")
@@ -46,8 +44,8 @@ def _own_provider(actor: Actor) -> uuid.UUID:
     return actor.provider_id
 
 
-def _provider_out(p: providers.ProviderSummary) -> ms.ProviderOut:
-    return ms.ProviderOut(
+def _provider_out(p: providers.ProviderSummary) -> ms.Provider:
+    return ms.Provider(
         provider_id=p.provider_id,
         name=p.name,
         business_id=p.business_id,
@@ -59,7 +57,7 @@ def _provider_out(p: providers.ProviderSummary) -> ms.ProviderOut:
         contact_phone=p.contact_phone,
         languages=p.languages,
         municipalities=p.municipalities,
-        prices=[msgspec.convert(x, ms.ProviderPriceOut) for x in p.prices],
+        prices=[msgspec.convert(x, ms.ProviderPrice) for x in p.prices],
         decision_reason=p.decision_reason,
         created_at=p.created_at,
     )
@@ -76,7 +74,7 @@ class ProviderOnboardingController(Controller):
     )
     async def apply(
         self, request: Request[Any, Any, Any], data: ms.ApplicationCreate, db: Database
-    ) -> ms.ApplicationCreated:
+    ) -> ms.Application:
         """Apply to become a provider (public, or signed in). Nothing is written unless every
         field is valid: business id (Y-tunnus), IBAN and BIC, contact, languages, service area
         and prices within the county's caps. The status is ``applied`` until a case manager
@@ -95,30 +93,34 @@ class ProviderOnboardingController(Controller):
             application=data.to_domain(),
             actor_id=user.principal_id if isinstance(user, Actor) else None,
         )
-        return ms.ApplicationCreated(provider_id=applied.provider_id, status=applied.status)
+        return ms.Application(provider_id=applied.provider_id, status=applied.status)
 
     @get("/me/prices", guards=[PROVIDER])
     async def my_prices(
         self, request: Request[Any, Any, Any], db: Database, actor: Actor
-    ) -> list[ms.PriceListEntryOut]:
+    ) -> list[ms.PriceListEntry]:
         """The provider's own price list: per service the price in force today (Helsinki),
         the changes announced for later dates, and whether the county approved the service."""
         rows = await prices.price_list(
             db, provider_id=_own_provider(actor), language=language_of(request)
         )
-        return [msgspec.convert(asdict(r), ms.PriceListEntryOut) for r in rows]
+        return [msgspec.convert(asdict(r), ms.PriceListEntry) for r in rows]
 
     @post("/me/prices", guards=[PROVIDER], status_code=201)
     async def publish_price(
-        self, request: Request[Any, Any, Any], data: ms.PriceVersionIn, db: Database, actor: Actor
-    ) -> Response[ms.PriceVersionOut]:
+        self,
+        request: Request[Any, Any, Any],
+        data: ms.PriceVersionCreate,
+        db: Database,
+        actor: Actor,
+    ) -> Response[ms.PriceVersion]:
         """Publish a new price for one of the provider's services, in force from
         ``effective_from`` (today or later, Helsinki). Past prices and charges never change.
         The same version sent again answers 200 and writes nothing; a different price for a
         date that already has one is ``price-version-exists`` (409); above the county's cap
         is ``price-above-cap`` (422)."""
-        data = await strict_body(request, ms.PriceVersionIn)  # cents: real JSON integers
-        status, body = await prices.publish_price(
+        data = await strict_body(request, ms.PriceVersionCreate)  # cents: real JSON integers
+        outcome = await prices.publish_price(
             db,
             provider_id=_own_provider(actor),
             category=data.category,
@@ -126,7 +128,7 @@ class ProviderOnboardingController(Controller):
             effective_from=data.effective_from,
             actor_id=actor.principal_id,
         )
-        return Response(msgspec.convert(body, ms.PriceVersionOut), status_code=status)
+        return respond(outcome, ms.PriceVersion)
 
     @get("/applications", guards=[CASE_MANAGER])
     async def list_applications(
@@ -134,7 +136,7 @@ class ProviderOnboardingController(Controller):
         db: Database,
         actor: Actor,
         status: Annotated[str | None, Parameter(max_length=20)] = "applied",
-    ) -> list[ms.ProviderOut]:
+    ) -> list[ms.Provider]:
         """Providers of the case manager's county by status (default: waiting for a
         decision; ``status=all`` lists every one)."""
         wanted = None if status in (None, "all") else status
@@ -151,7 +153,7 @@ class ProviderOnboardingController(Controller):
         action: str,
         reason: str | None = None,
         categories: list[str] | None = None,
-    ) -> ms.StatusOut:
+    ) -> ms.ProviderStatus:
         pid = _uuid(provider_id, "provider")
         status = await providers.decide_provider(
             db,
@@ -162,34 +164,34 @@ class ProviderOnboardingController(Controller):
             reason=reason,
             categories=categories,
         )
-        return ms.StatusOut(provider_id=pid, status=status)
+        return ms.ProviderStatus(provider_id=pid, status=status)
 
     @post("/{provider_id:str}/approve", guards=[CASE_MANAGER], status_code=200)
     async def approve(
-        self, provider_id: str, data: ms.Approve, db: Database, actor: Actor
-    ) -> ms.StatusOut:
+        self, provider_id: str, data: ms.ProviderApprovalCreate, db: Database, actor: Actor
+    ) -> ms.ProviderStatus:
         """Approve an applied provider for the given services (default: all it applied for)."""
         cats = list(data.categories) if data.categories is not None else None
         return await self._decide(db, actor, provider_id, "approve", categories=cats)
 
     @post("/{provider_id:str}/reject", guards=[CASE_MANAGER], status_code=200)
     async def reject(
-        self, provider_id: str, data: ms.Reason, db: Database, actor: Actor
-    ) -> ms.StatusOut:
+        self, provider_id: str, data: ms.ProviderStatusUpdate, db: Database, actor: Actor
+    ) -> ms.ProviderStatus:
         """Reject an application; the reason is required and kept."""
         return await self._decide(db, actor, provider_id, "reject", reason=data.reason)
 
     @post("/{provider_id:str}/suspend", guards=[CASE_MANAGER], status_code=200)
     async def suspend(
-        self, provider_id: str, data: ms.Reason, db: Database, actor: Actor
-    ) -> ms.StatusOut:
+        self, provider_id: str, data: ms.ProviderStatusUpdate, db: Database, actor: Actor
+    ) -> ms.ProviderStatus:
         """Suspend an approved provider: it can no longer charge."""
         return await self._decide(db, actor, provider_id, "suspend", reason=data.reason)
 
     @post("/{provider_id:str}/reinstate", guards=[CASE_MANAGER], status_code=200)
     async def reinstate(
-        self, provider_id: str, data: ms.Reason, db: Database, actor: Actor
-    ) -> ms.StatusOut:
+        self, provider_id: str, data: ms.ProviderStatusUpdate, db: Database, actor: Actor
+    ) -> ms.ProviderStatus:
         """Reinstate a suspended provider."""
         return await self._decide(db, actor, provider_id, "reinstate", reason=data.reason)
 
@@ -207,7 +209,7 @@ class DirectoryController(Controller):
         category: Annotated[str | None, Parameter(max_length=40)] = None,
         municipality: Annotated[str | None, Parameter(max_length=100)] = None,
         language: Annotated[str | None, Parameter(max_length=10)] = None,
-    ) -> list[ms.DirectoryEntryOut]:
+    ) -> list[ms.DirectoryEntry]:
         """Approved providers of the caller's county per service, cheapest first, with unit,
         service area and languages. Filter by category, municipality and language."""
         rows = await providers.provider_directory(
@@ -218,11 +220,11 @@ class DirectoryController(Controller):
             language=language,
             display_language=language_of(request),
         )
-        return [ms.DirectoryEntryOut(**vars(r)) for r in rows]
+        return [ms.DirectoryEntry(**vars(r)) for r in rows]
 
 
-def _settlement_out(v: settlements.SettlementView) -> ms.SettlementOut:
-    return ms.SettlementOut(**vars(v))
+def _settlement_out(v: settlements.SettlementView) -> ms.Settlement:
+    return ms.Settlement(**vars(v))
 
 
 def _settlement_scope(actor: Actor) -> uuid.UUID | None:
@@ -244,7 +246,7 @@ class SettlementController(Controller):
         db: Database,
         actor: Actor,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    ) -> list[ms.SettlementOut]:
+    ) -> list[ms.Settlement]:
         """Settlements, newest first: a provider's own, or all of a case manager's county."""
         rows = await settlements.list_settlements(
             db,
@@ -310,73 +312,12 @@ class SettlementController(Controller):
         )
         return ms.SettlementDetail(
             settlement=_settlement_out(view),
-            lines=[ms.SettlementLineOut(**vars(ln)) for ln in lines],
+            lines=[ms.SettlementLine(**vars(ln)) for ln in lines],
         )
-
-
-def _csv(body: bytes, name: str) -> Response[bytes]:
-    return Response(
-        body,
-        media_type="text/csv",  # Litestar adds "; charset=utf-8"
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
-
-
-class ReportController(Controller):
-    path = "/api/reports"
-    tags = ["reports"]
-
-    @get(
-        "/months",
-        guards=[CASE_MANAGER],
-        response_model=None,
-        # The union return type would be documented as oneOf [rows, {}], which every array
-        # matches twice (found by the schemathesis run): document the JSON rows.
-        responses={200: ResponseSpec(list[ms.MonthRowOut], description="Rows, or CSV")},
-    )
-    async def months(
-        self,
-        db: Database,
-        actor: Actor,
-        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
-        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
-        format: Literal["json", "csv"] = "json",
-    ) -> list[ms.MonthRowOut] | Response[bytes]:
-        """Per month x services of a budget line: allotted, funded, spent, refunded, expired
-        and the use rate, from the ledger (``format=csv`` for a spreadsheet)."""
-        rows = await reports.monthly_report(
-            db, organizer_id=actor.organizer_id, from_period=from_period, to_period=to_period
-        )
-        if format == "csv":
-            return _csv(reports.to_csv(rows, reports.MonthRow), "report-months")
-        return [ms.MonthRowOut(**vars(r)) for r in rows]
-
-    @get(
-        "/providers",
-        guards=[CASE_MANAGER],
-        response_model=None,
-        responses={200: ResponseSpec(list[ms.ProviderRowOut], description="Rows, or CSV")},
-    )
-    async def by_provider(
-        self,
-        db: Database,
-        actor: Actor,
-        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
-        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
-        format: Literal["json", "csv"] = "json",
-    ) -> list[ms.ProviderRowOut] | Response[bytes]:
-        """Per month x provider: earned, refunded, net and settled (``format=csv``)."""
-        rows = await reports.provider_report(
-            db, organizer_id=actor.organizer_id, from_period=from_period, to_period=to_period
-        )
-        if format == "csv":
-            return _csv(reports.to_csv(rows, reports.ProviderRow), "report-providers")
-        return [ms.ProviderRowOut(**vars(r)) for r in rows]
 
 
 ROUTES = [
     ProviderOnboardingController,
     DirectoryController,
     SettlementController,
-    ReportController,
 ]

@@ -12,7 +12,6 @@ from litestar.params import Parameter
 from payments.checkout.charges import (
     ChargeLineInput,
     Customer,
-    Outcome,
     capture_charge,
     refund_charge,
 )
@@ -23,10 +22,11 @@ from payments.idempotency import validate_key
 from payments.people.access import Actor
 from payments.people.phones import to_e164
 from payments.reporting import wallet_views
-from wallet_api import schemas
+from payments.results import Outcome
 from wallet_api.auth import ensure_charge_visible, roles, signed_in
-from wallet_api.routes.checkout import customer_lookup
-from wallet_api.routes.deps import IdempotencyKey, fingerprint, respond, strict_body
+from wallet_api.charges import schemas
+from wallet_api.checkout.lookup import customer_lookup
+from wallet_api.deps import IdempotencyKey, fingerprint, respond, strict_body
 
 
 class ChargeController(Controller):
@@ -124,3 +124,6 @@ class ChargeController(Controller):
             request_hash=fingerprint(request, data),
         )
         return respond(outcome, schemas.Refund)
+
+
+ROUTES = [ChargeController]

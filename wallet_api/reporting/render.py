@@ -1,8 +1,7 @@
-"""Client statements (JSON, CSV, printable HTML), the per-client report, and SVG charts.
+"""What the reporting routes render besides JSON: statements as CSV and printable HTML,
+charts as SVG, and the responses that carry them.
 
-A statement is seen by the client, a carer with ``view`` and the organizer's case managers
-(``read_wallet``); a case manager's read is audited, as for every wallet read. The
-charts are hand-written SVG (a bar per month and series, with <title>, <desc> and text
+The charts are hand-written SVG (a bar per month and series, with <title>, <desc> and text
 labels, no script): small enough that a chart library would be more code to configure than
 this, and none we know of draws accessible, script-free SVG without a stylesheet.
 """
@@ -10,33 +9,15 @@ this, and none we know of draws accessible, script-free SVG without a stylesheet
 from __future__ import annotations
 
 import html
-import re
-import uuid
-from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, Response, get
-from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar import Response
 
-from payments.db import Database
-from payments.errors import InvalidInput
-from payments.ledger.periods import HELSINKI, current_period, parse_period, previous_period
-from payments.people import audit
-from payments.people.access import Actor
-from payments.reporting import reports, statements
+from payments.ledger.periods import HELSINKI, parse_period
+from payments.reporting import reports
 from payments.reporting.csv_export import Cell, csv_document
 from payments.reporting.statements import EnvelopeStatement, Statement
-from wallet_api.auth import read_wallet, roles
-from wallet_api.problems import language_of
-
-READERS = roles("client", "carer", "case_manager")
-CASE_MANAGER = roles("case_manager")
-PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
-_MONTH_PATH = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))(?:\.(json|csv|html))?$")
-Format = Literal["json", "csv", "html"]
 
 MONTHS = {
     "fi": (
@@ -395,11 +376,11 @@ def bar_chart(
     return "".join(out)
 
 
-def _svg(text: str) -> Response[str]:
+def svg_response(text: str) -> Response[str]:
     return Response(text, media_type="image/svg+xml; charset=utf-8")
 
 
-def _csv(body: bytes, name: str) -> Response[bytes]:
+def csv_response(body: bytes, name: str) -> Response[bytes]:
     # Litestar adds "; charset=utf-8" to a text/ type itself (naming it here doubled it).
     return Response(
         body,
@@ -408,180 +389,36 @@ def _csv(body: bytes, name: str) -> Response[bytes]:
     )
 
 
-def _month_param(text: str) -> tuple[str, str | None]:
-    m = _MONTH_PATH.match(text)
-    if not m:
-        raise InvalidInput(
-            "The month must be YYYY-MM, optionally with .json, .csv or .html",
-            slug="invalid-period",
-        )
-    return m.group(1), m.group(2)
-
-
-class StatementController(Controller):
-    path = "/api/wallets"
-    tags = ["statements"]
-
-    @get("/{wallet_id:uuid}/statements", guards=[READERS])
-    async def list_statements(
-        self, wallet_id: uuid.UUID, db: Database, actor: Actor
-    ) -> list[dict[str, Any]]:
-        """The months this wallet has a statement for, newest first, and whether each month
-        is over (``closed``)."""
-        await read_wallet(db, actor, wallet_id, "statement.viewed")
-        return await statements.statement_months(db, wallet_id)
-
-    @get(
-        "/{wallet_id:uuid}/statements/{period:str}",
-        guards=[READERS],
-        response_model=None,
-        # The union return type would be documented as oneOf [Statement, {}], which every
-        # object matches twice (tests/reliability/test_fuzz.py): document the JSON form.
-        responses={200: ResponseSpec(Statement, description="The statement, or CSV/HTML")},
+def wallet_chart(periods: list[str], granted: list[int], spent: list[int], lang: str) -> str:
+    """A wallet's months: granted vs spent (net of refunds), one bar pair per month."""
+    t = TEXT[lang]
+    return bar_chart(
+        t["wallet_chart"],
+        t["chart_desc"],
+        [month_name(p, lang) for p in periods],
+        [(t["funded"], granted), (t["spent"], spent)],
+        lang,
+        empty=t["no_data"],
     )
-    async def get_statement(
-        self,
-        request: Request[Any, Any, Any],
-        wallet_id: uuid.UUID,
-        period: str,
-        db: Database,
-        actor: Actor,
-        format: Format | None = None,
-    ) -> Statement | Response[str] | Response[bytes]:
-        """One month's statement: per envelope opening balance, funded, each charge (date,
-        provider, service, quantity, amount, own share) and refund, expired, and closing
-        balance. ``YYYY-MM.csv`` or ``?format=csv`` for a spreadsheet, ``.html`` or
-        ``?format=html`` for a printable page in the viewer's language."""
-        month, suffix = _month_param(period)
-        fmt = format or suffix or "json"
-        await read_wallet(db, actor, wallet_id, "statement.viewed")
-        lang = language_of(request)
-        st = await statements.statement(db, wallet_id, month, language=lang)
-        if fmt == "csv":
-            return _csv(statement_csv(st), f"statement-{month}")
-        if fmt == "html":
-            return Response(statement_html(st, lang), media_type="text/html")
-        return st
-
-    @get("/{wallet_id:uuid}/chart.svg", guards=[READERS], response_model=None)
-    async def wallet_chart(
-        self,
-        request: Request[Any, Any, Any],
-        wallet_id: uuid.UUID,
-        db: Database,
-        actor: Actor,
-        months: Annotated[int, Parameter(ge=1, le=24)] = 6,
-    ) -> Response[str]:
-        """This month and the ``months - 1`` before it: granted vs spent (net of refunds), as
-        an SVG bar chart for the app."""
-        await read_wallet(db, actor, wallet_id, "wallet.viewed")
-        lang = language_of(request)
-        t = TEXT[lang]
-        periods = [current_period()]
-        while len(periods) < months:
-            periods.append(previous_period(periods[-1]))
-        periods.reverse()
-        totals = await statements.wallet_totals(db, wallet_id)
-        zero = statements.Flow()
-        granted = [totals.get(p, zero).funded for p in periods]
-        spent = [totals.get(p, zero).spent - totals.get(p, zero).refunded for p in periods]
-        return _svg(
-            bar_chart(
-                t["wallet_chart"],
-                t["chart_desc"],
-                [month_name(p, lang) for p in periods],
-                [(t["funded"], granted), (t["spent"], spent)],
-                lang,
-                empty=t["no_data"],
-            )
-        )
 
 
-class ClientReportController(Controller):
-    path = "/api/reports"
-    tags = ["reports"]
-
-    @get(
-        "/clients/{client_id:uuid}",
-        guards=[CASE_MANAGER],
-        response_model=None,
-        responses={200: ResponseSpec(list[dict[str, Any]], description="Rows, or CSV")},
+def months_chart(per: dict[str, list[int]], lang: str) -> str:
+    """The monthly report: granted vs spent (net of refunds) per month, from ``per`` (period ->
+    [funded, spent, refunded] cents), with the use rate in the month's label."""
+    t = TEXT[lang]
+    periods = sorted(per)
+    labels = []
+    for p in periods:
+        rate = reports.use_rate(per[p][1], per[p][2], per[p][0])
+        labels.append(month_name(p, lang) + (f" ({rate} %)" if rate is not None else ""))
+    return bar_chart(
+        t["months_chart"],
+        t["chart_desc"] + f" {t['use_rate']} = ({t['spent']} − {t['refunded']}) / {t['funded']}.",
+        labels,
+        [
+            (t["funded"], [per[p][0] for p in periods]),
+            (t["spent"], [per[p][1] - per[p][2] for p in periods]),
+        ],
+        lang,
+        empty=t["no_data"],
     )
-    async def client_report(
-        self,
-        client_id: uuid.UUID,
-        db: Database,
-        actor: Actor,
-        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
-        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
-        format: Literal["json", "csv"] = "json",
-    ) -> list[dict[str, Any]] | Response[bytes]:
-        """Per month x envelope of one client: allotted, funded, spent, refunded, expired and
-        the use rate, for reviewing whether the budget fits (``format=csv``). Audited."""
-        rows = await reports.client_report(
-            db,
-            organizer_id=actor.organizer_id,
-            client_id=client_id,
-            from_period=from_period,
-            to_period=to_period,
-        )
-        await audit.record(
-            db,
-            action="client_report.viewed",
-            actor_id=actor.principal_id,
-            organizer_id=actor.organizer_id,
-            subject_client_id=client_id,
-        )
-        if format == "csv":
-            return _csv(reports.to_csv(rows, reports.ClientRow), f"report-client-{client_id}")
-        return [asdict(r) for r in rows]
-
-    @get("/months.svg", guards=[CASE_MANAGER], response_model=None)
-    async def months_chart(
-        self,
-        request: Request[Any, Any, Any],
-        db: Database,
-        actor: Actor,
-        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
-        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
-    ) -> Response[str]:
-        """The monthly report as an SVG bar chart: granted vs spent (net of refunds) per
-        month over every service group, with the use rate in the month's label."""
-        lang = language_of(request)
-        t = TEXT[lang]
-        to_period = to_period or current_period()
-        if from_period is None:
-            from_period = to_period
-            for _ in range(5):
-                from_period = previous_period(from_period)
-        rows = await reports.monthly_report(
-            db, organizer_id=actor.organizer_id, from_period=from_period, to_period=to_period
-        )
-        per: dict[str, list[int]] = {}
-        for r in rows:
-            agg = per.setdefault(r.period, [0, 0, 0])
-            agg[0] += r.funded_cents
-            agg[1] += r.spent_cents
-            agg[2] += r.refunded_cents
-        periods = sorted(per)
-        labels = []
-        for p in periods:
-            rate = reports.use_rate(per[p][1], per[p][2], per[p][0])
-            labels.append(month_name(p, lang) + (f" ({rate} %)" if rate is not None else ""))
-        return _svg(
-            bar_chart(
-                t["months_chart"],
-                t["chart_desc"] + f" {t['use_rate']} = ({t['spent']} − {t['refunded']}) / "
-                f"{t['funded']}.",
-                labels,
-                [
-                    (t["funded"], [per[p][0] for p in periods]),
-                    (t["spent"], [per[p][1] - per[p][2] for p in periods]),
-                ],
-                lang,
-                empty=t["no_data"],
-            )
-        )
-
-
-ROUTES = [StatementController, ClientReportController]

@@ -1,11 +1,10 @@
-"""Wiring of live events into the app: routes, and the hub, dispatcher and push sender that
-``start`` brings up after the database is ready (``stop`` takes them down)."""
+"""Delivery of live events: the hub, dispatcher and push sender that ``start`` brings up
+after the database is ready (``stop`` takes them down)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from litestar import Litestar
 
@@ -14,12 +13,8 @@ from notifications.hub import Hub
 from notifications.outbound import OutboundPolicy
 from notifications.push import PushSender, VapidConfig
 from payments.db import Database, create_database
-from wallet_api.routes import events as events_routes
-from wallet_api.routes import push as push_routes
 
 log = logging.getLogger("wallet.live")
-
-ROUTES: list[Any] = [events_routes.events, *push_routes.ROUTES]
 
 
 @dataclass

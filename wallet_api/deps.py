@@ -9,11 +9,11 @@ from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from payments.checkout.charges import Outcome
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.idempotency import request_fingerprint
 from payments.people.access import Actor
+from payments.results import Happened, Outcome
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -29,14 +29,24 @@ IdempotencyKey = Annotated[
 ]
 
 
+# The status code for what a use case did (payments.results): the web's words for it.
+STATUS: dict[Happened, int] = {
+    Happened.CREATED: 201,
+    Happened.PENDING_APPROVAL: 202,
+    Happened.DONE: 200,
+    Happened.ALREADY_DONE: 200,
+}
+
+
 def respond(
     outcome: Outcome, struct: type[msgspec.Struct], body: dict[str, Any] | None = None
 ) -> Response[Any]:
-    """The answer of a money use case, first time or replayed (then marked as such)."""
+    """The answer of a use case: its status code by what happened, the body as ``struct``, and
+    ``Idempotent-Replayed`` when it repeats an earlier answer."""
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     return Response(
         msgspec.convert(outcome.body if body is None else body, struct),
-        status_code=outcome.status_code,
+        status_code=STATUS[outcome.what],
         headers=headers,
     )
 

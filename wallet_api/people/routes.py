@@ -13,12 +13,11 @@ from payments.db import Database
 from payments.errors import NotFound
 from payments.marketplace import directory
 from payments.people.access import Actor
-from wallet_api import schemas
 from wallet_api.auth import roles, session_of, signed_in
+from wallet_api.deps import strict_body
+from wallet_api.people import schemas
 from wallet_api.problems import language_of
-from wallet_api.routes.deps import strict_body
-from wallet_api.signin.routes import session_status
-from wallet_api.signin.schemas import MeWithSession
+from wallet_api.signin.schemas import session_status
 
 CASE_MANAGER = roles("case_manager")
 
@@ -30,7 +29,7 @@ class ClientController(Controller):
     @post("/", guards=[CASE_MANAGER], status_code=201)
     async def create_client(
         self, data: schemas.ClientCreate, db: Database, actor: Actor
-    ) -> schemas.ClientCreated:
+    ) -> schemas.Client:
         """Create a client with an empty wallet in the case manager's organizer."""
         new = await catalogue.create_client(
             db,
@@ -41,7 +40,7 @@ class ClientController(Controller):
             language=data.language,
             actor_id=actor.principal_id,
         )
-        return schemas.ClientCreated(client_id=new.client_id, wallet_id=new.wallet_id)
+        return schemas.Client(client_id=new.client_id, wallet_id=new.wallet_id)
 
     @post("/{client_id:uuid}/decisions", guards=[CASE_MANAGER], status_code=201)
     async def create_decision(
@@ -51,7 +50,7 @@ class ClientController(Controller):
         data: schemas.DecisionCreate,
         db: Database,
         actor: Actor,
-    ) -> schemas.DecisionCreated:
+    ) -> schemas.Decision:
         """Grant a budget by decision. Its envelopes are funded for the current month at once
         (pro-rated by days if it starts mid-month) and then at the start of every month."""
         data = await strict_body(request, schemas.DecisionCreate)
@@ -80,7 +79,7 @@ class ClientController(Controller):
         scheduler = getattr(request.app.state, "scheduler", None)
         if scheduler is not None:
             await scheduler.fund_now()
-        return schemas.DecisionCreated(decision_id=decision_id)
+        return schemas.Decision(decision_id=decision_id)
 
 
 class DecisionHelperController(Controller):
@@ -89,15 +88,15 @@ class DecisionHelperController(Controller):
 
     @post("/", guards=[CASE_MANAGER], status_code=200)
     async def decision_helper(
-        self, request: Request[Any, Any, Any], data: schemas.DecisionHelperIn
-    ) -> schemas.DecisionHelperOut:
+        self, request: Request[Any, Any, Any], data: schemas.MonthlyAmountCreate
+    ) -> schemas.MonthlyAmount:
         """The case manager's calculator: "hours a week x value per hour" as a monthly amount
         (hours x value x 52 / 12, rounded half up to a cent). Writes nothing."""
-        data = await strict_body(request, schemas.DecisionHelperIn)
+        data = await strict_body(request, schemas.MonthlyAmountCreate)
         monthly, formula = catalogue.monthly_from_weekly_hours(
             data.hours_per_week, data.value_per_hour_cents
         )
-        return schemas.DecisionHelperOut(monthly_amount_cents=monthly, formula=formula)
+        return schemas.MonthlyAmount(monthly_amount_cents=monthly, formula=formula)
 
 
 class SelfController(Controller):
@@ -106,11 +105,11 @@ class SelfController(Controller):
     @get("/api/me", guards=[signed_in])
     async def me(
         self, request: Request[Any, Any, Any], db: Database, actor: Actor
-    ) -> MeWithSession:
+    ) -> schemas.MeWithSession:
         """Who is signed in, their role, and the wallets they can act on; with a passkey
         session also its time left (warn before it ends) and the CSRF token for writes."""
         info = session_of(request)
-        return MeWithSession(
+        return schemas.MeWithSession(
             principal_id=actor.principal_id,
             role=actor.role,
             display_name=actor.display_name,
@@ -129,3 +128,6 @@ class SelfController(Controller):
         """The organizer's service catalogue, names in the caller's language."""
         rows = await directory.list_categories(db, actor.organizer_id, language_of(request))
         return [schemas.Category(**row) for row in rows]
+
+
+ROUTES = [ClientController, DecisionHelperController, SelfController]

@@ -12,8 +12,8 @@ from litestar.params import Parameter
 from payments.db import Database
 from payments.people.access import Actor
 from payments.reporting import wallet_views
-from wallet_api import schemas
 from wallet_api.auth import read_wallet, roles
+from wallet_api.wallets import schemas
 
 READERS = roles("client", "carer", "case_manager")
 
@@ -50,3 +50,6 @@ class WalletController(Controller):
             db, wallet_id, cursor=cursor, limit=limit, kind=kind, period=period
         )
         return msgspec.convert(page, schemas.TransactionPage)
+
+
+ROUTES = [WalletController]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
-from wallet_api.schemas import Charge, ChargeLineCreate
+from wallet_api.charges.schemas import Charge, ChargeLineCreate
 from wallet_api.types import ONE_LINE, Phone, whole
 
 Lines = Annotated[list[ChargeLineCreate], Meta(min_length=1, max_length=20)]
@@ -21,14 +21,14 @@ TypedPin = Annotated[str, Meta(min_length=1, max_length=12, pattern=ONE_LINE)]
 CapCents = Annotated[int, Meta(gt=0, le=10_000_000)]
 
 
-class PhoneCheckout(Struct, forbid_unknown_fields=True):
+class PhoneCheckoutCreate(Struct, forbid_unknown_fields=True):
     """The client tells their phone number; the provider enters the lines."""
 
     phone: Phone
     lines: Lines
 
 
-class TokenCheckout(Struct, forbid_unknown_fields=True):
+class TokenCheckoutCreate(Struct, forbid_unknown_fields=True):
     """The client's QR (``token``) or the 8-digit ``code`` under it."""
 
     lines: Lines
@@ -36,7 +36,7 @@ class TokenCheckout(Struct, forbid_unknown_fields=True):
     code: PaymentCode | None = None
 
 
-class CardCheckout(Struct, forbid_unknown_fields=True):
+class CardCheckoutCreate(Struct, forbid_unknown_fields=True):
     card_number: CardNumber
     pin: TypedPin
     lines: Lines
@@ -55,7 +55,7 @@ class HoldCreate(Struct, forbid_unknown_fields=True):
     ttl_minutes: Annotated[int, Meta(ge=1, le=2880)] = 720
 
 
-class HoldCapture(Struct, forbid_unknown_fields=True):
+class HoldCaptureCreate(Struct, forbid_unknown_fields=True):
     """What was delivered; at most what was held. The rest is released."""
 
     lines: Lines
@@ -118,14 +118,10 @@ class QrRequestCreate(Struct, forbid_unknown_fields=True):
     lines: Lines
 
 
-class Approve(Struct, forbid_unknown_fields=True):
+class RequestApprovalCreate(Struct, forbid_unknown_fields=True):
     """A carer names the wallet they approve for; a client's own wallet is implied."""
 
     wallet_id: uuid.UUID | None = None
-
-
-class Empty(Struct, forbid_unknown_fields=True):
-    pass
 
 
 class PaymentToken(Struct):
@@ -137,11 +133,11 @@ class PaymentToken(Struct):
     qr_png: str
 
 
-class TokenCreate(Struct, forbid_unknown_fields=True):
+class PaymentTokenCreate(Struct, forbid_unknown_fields=True):
     ttl_seconds: Annotated[int, Meta(ge=10, le=120)] = 120
 
 
-class TrustedProviderSet(Struct, forbid_unknown_fields=True):
+class TrustedProviderUpdate(Struct, forbid_unknown_fields=True):
     per_charge_cap_cents: CapCents
     monthly_cap_cents: CapCents | None = None
 
@@ -154,11 +150,11 @@ class TrustedProvider(Struct):
     month_spent_cents: int
 
 
-class CardIssue(Struct, forbid_unknown_fields=True):
+class CardCreate(Struct, forbid_unknown_fields=True):
     pin: Pin | None = None
 
 
-class CardPin(Struct, forbid_unknown_fields=True):
+class CardPinUpdate(Struct, forbid_unknown_fields=True):
     pin: Pin
 
 

@@ -1,4 +1,5 @@
-"""Web Push subscriptions and notification preferences of the signed-in person."""
+"""Live events of the signed-in person: ``GET /api/events`` (Server-Sent Events), Web Push
+subscriptions and notification preferences."""
 
 from __future__ import annotations
 
@@ -7,67 +8,90 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, delete, get, post, put
 from litestar.params import Parameter
+from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from notifications import push, rules
 from notifications.outbound import OutboundPolicy
+from notifications.stream import event_stream
 from payments.db import Database
-from payments.errors import NotFound
+from payments.errors import InvalidInput, NotFound
 from payments.people.access import Actor
 from wallet_api.auth import signed_in
-from wallet_api.routes.deps import strict_body
+from wallet_api.deps import MAX_ROW_ID, strict_body
+from wallet_api.live import schemas
 
 
-class PushKeys(msgspec.Struct):
-    p256dh: Annotated[str, msgspec.Meta(max_length=200)]
-    auth: Annotated[str, msgspec.Meta(max_length=100)]
+def _last_event_id(request: Request[Any, Any, Any], query: int | None) -> int | None:
+    # Browsers send the header on reconnect; the query parameter serves the first connect.
+    header = request.headers.get("last-event-id")
+    if header is None or header.strip() == "":
+        return query
+    try:
+        value = int(header.strip())
+    except ValueError as exc:
+        raise InvalidInput("Last-Event-ID must be an event id") from exc
+    if not 0 <= value <= MAX_ROW_ID:
+        raise InvalidInput("Last-Event-ID must be an event id")
+    return value
 
 
-class PushSubscriptionIn(msgspec.Struct):
-    """The browser's ``PushSubscription.toJSON()``."""
+@get(
+    "/api/events",
+    guards=[signed_in],
+    tags=["events"],
+    media_type="text/event-stream",
+    opt={"session_touch": False},
+)
+async def events(
+    request: Request[Any, Any, Any],
+    db: Database,
+    actor: Actor,
+    last_event_id: Annotated[
+        int | None,
+        Parameter(
+            ge=0,
+            le=MAX_ROW_ID,
+            description="Resume after this event id (like the Last-Event-ID header)",
+        ),
+    ] = None,
+) -> ServerSentEvent:
+    """Live events for the caller: a client's wallet, a carer's wallets under a ``view``
+    mandate, a provider's own charges, a case manager's organizer.
 
-    endpoint: Annotated[str, msgspec.Meta(min_length=10, max_length=2000)]
-    keys: PushKeys
-    expirationTime: int | None = None
-
-
-class PushSubscriptionOut(msgspec.Struct):
-    id: str
-
-
-class VapidKey(msgspec.Struct):
-    public_key: str
-
-
-class PreferencesIO(msgspec.Struct, omit_defaults=True):
-    """Notification rules: type on/off, hide amounts on the lock screen, low-balance threshold
-    in cents (null: a fifth of the month's budget), language of notifications."""
-
-    types: dict[str, bool] | None = None
-    hide_amounts: bool | None = None
-    low_balance_cents: int | msgspec.UnsetType | None = msgspec.UNSET
-    language: str | None = None
+    Each SSE ``id`` is the event's outbox id; with ``Last-Event-ID`` the stream first replays
+    what was missed. Comments every ~15 s keep proxies from closing it.
+    """
+    live = request.app.state.live
+    stream = event_stream(
+        db,
+        live.hub,
+        actor,
+        last_event_id=_last_event_id(request, last_event_id),
+        heartbeat_s=live.heartbeat_s,
+    )
+    return ServerSentEvent(stream, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 @get("/api/push/key", guards=[signed_in], tags=["push"])
-async def vapid_key(request: Request[Any, Any, Any]) -> VapidKey:
+async def vapid_key(request: Request[Any, Any, Any]) -> schemas.VapidKey:
     """The VAPID public key to pass to ``pushManager.subscribe`` as applicationServerKey."""
     key = getattr(request.app.state.settings, "vapid_public_key", None)
     if not key:
         raise NotFound("Web Push is not configured on this server")
-    return VapidKey(public_key=key)
+    return schemas.VapidKey(public_key=key)
 
 
 @post("/api/push/subscriptions", guards=[signed_in], tags=["push"], status_code=HTTP_201_CREATED)
 async def add_subscription(
     request: Request[Any, Any, Any], db: Database, actor: Actor
-) -> PushSubscriptionOut:
+) -> schemas.PushSubscription:
     """Register this device for push notifications (again is fine: same endpoint, same row).
 
     The endpoint must be an https URL of a public host (``url-not-allowed``); a person has at
     most ten devices (``push-device-limit``); an endpoint another person registered first is
     refused (``push-endpoint-taken``)."""
-    body = await strict_body(request, PushSubscriptionIn)
+    body = await strict_body(request, schemas.PushSubscriptionCreate)
     settings = request.app.state.settings
     sub_id = await push.subscribe(
         db,
@@ -77,7 +101,7 @@ async def add_subscription(
         auth=body.keys.auth,
         policy=OutboundPolicy(allow_loopback=settings.outbound_allow_loopback),
     )
-    return PushSubscriptionOut(id=str(sub_id))
+    return schemas.PushSubscription(id=str(sub_id))
 
 
 @delete(
@@ -104,7 +128,7 @@ async def put_preferences(
     request: Request[Any, Any, Any], db: Database, actor: Actor
 ) -> dict[str, Any]:
     """Change some of your notification rules; fields left out stay as they were."""
-    body = await strict_body(request, PreferencesIO)
+    body = await strict_body(request, schemas.PreferencesUpdate)
     low = body.low_balance_cents
     prefs = await rules.set_preferences(
         db,
@@ -118,4 +142,11 @@ async def put_preferences(
     return prefs.as_dict()
 
 
-ROUTES = [vapid_key, add_subscription, remove_subscription, get_preferences, put_preferences]
+ROUTES = [
+    events,
+    vapid_key,
+    add_subscription,
+    remove_subscription,
+    get_preferences,
+    put_preferences,
+]

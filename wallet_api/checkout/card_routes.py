@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import uuid
 from typing import Any
 
@@ -14,10 +13,10 @@ from payments.db import Database
 from payments.errors import Forbidden, NotFound
 from payments.people.access import Actor
 from payments.people.mandates import mandate_scopes
-from wallet_api import checkout_schemas as cs
-from wallet_api import qr
 from wallet_api.auth import roles, wallet_in_organizer
-from wallet_api.routes.deps import strict_body
+from wallet_api.checkout import render
+from wallet_api.checkout import schemas as cs
+from wallet_api.deps import strict_body
 
 
 def _id(value: str) -> uuid.UUID:
@@ -63,13 +62,13 @@ class TrustedProviderController(Controller):
         request: Request[Any, Any, Any],
         wallet_id: uuid.UUID,
         provider_id: str,
-        data: cs.TrustedProviderSet,
+        data: cs.TrustedProviderUpdate,
         db: Database,
         actor: Actor,
     ) -> cs.TrustedProvider:
         """Trust a provider up to caps: by the client, a carer with ``manage-providers``, or a
         case manager."""
-        data = await strict_body(request, cs.TrustedProviderSet)
+        data = await strict_body(request, cs.TrustedProviderUpdate)
         await ensure_may_act(db, actor, wallet_id, "manage-providers", case_manager=True)
         row = await trust.set_trusted(
             db,
@@ -105,12 +104,12 @@ class WalletCardController(Controller):
         self,
         request: Request[Any, Any, Any],
         wallet_id: uuid.UUID,
-        data: cs.CardIssue,
+        data: cs.CardCreate,
         db: Database,
         actor: Actor,
     ) -> cs.Card:
         """Issue a QR card (earlier cards of the wallet are revoked)."""
-        data = await strict_body(request, cs.CardIssue)
+        data = await strict_body(request, cs.CardCreate)
         await ensure_may_act(db, actor, wallet_id, "-", case_manager=True)
         view = await cards.issue_card(
             db,
@@ -146,27 +145,19 @@ class CardController(Controller):
     async def print_card(self, card_id: str, db: Database, actor: Actor) -> str:
         """A print-ready page: the card's QR, the client's first name, the help number."""
         view = await cards.get_card(db, await _card_for(db, actor, card_id, client_too=False))
-        e = html.escape
-        return (
-            "<!doctype html><html lang='fi'><meta charset='utf-8'><title>Maksukortti</title>"
-            "<style>@page{size:85.6mm 54mm;margin:0}body{font:14pt sans-serif;margin:4mm}"
-            ".qr svg{width:30mm;height:30mm}</style>"
-            f"<div class='qr'>{qr.svg(view.card_number)}</div>"
-            f"<p><strong>{e(view.first_name)}</strong><br>{e(view.card_number)}</p>"
-            f"<p>{e(view.organizer_name)}: {e(view.help_phone or '')}</p></html>"
-        )
+        return render.card_page(view)
 
     @post("/{card_id:str}/pin", guards=[roles("case_manager", "client")], status_code=200)
     async def set_pin(
         self,
         request: Request[Any, Any, Any],
         card_id: str,
-        data: cs.CardPin,
+        data: cs.CardPinUpdate,
         db: Database,
         actor: Actor,
     ) -> cs.Card:
         """Set or change the PIN (the client, or a case manager with the client)."""
-        data = await strict_body(request, cs.CardPin)
+        data = await strict_body(request, cs.CardPinUpdate)
         cid = await _card_for(db, actor, card_id, client_too=True)
         view = await cards.set_pin(db, actor_id=actor.principal_id, card_id=cid, pin=data.pin)
         return msgspec.convert(view, cs.Card, from_attributes=True)

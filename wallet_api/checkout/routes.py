@@ -8,60 +8,41 @@ a 404 problem after the guards ran (not a router 404 before them).
 from __future__ import annotations
 
 import uuid
-from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 
-from payments.checkout import cards, lookups, requests, tokens, visits
-from payments.checkout.charges import ChargeLineInput, Customer, Outcome, capture_charge
-from payments.checkout.lookups import Lookup, LookupKind
+from payments.checkout import cards, requests, tokens, visits
+from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
+from payments.checkout.lookups import LookupKind
 from payments.checkout.phone import create_qr_request, phone_checkout
 from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.idempotency import validate_key
 from payments.people.access import Actor
 from payments.people.phones import to_e164
-from wallet_api import checkout_schemas as cs
-from wallet_api import qr, schemas
+from payments.results import Outcome
+from wallet_api import qr
 from wallet_api.auth import roles
-from wallet_api.routes.checkout_cards import (
+from wallet_api.charges.schemas import Charge
+from wallet_api.checkout import schemas as cs
+from wallet_api.checkout.card_routes import (
     CardController,
     TrustedProviderController,
     WalletCardController,
     _id,
     ensure_may_act,
 )
-from wallet_api.routes.deps import IdempotencyKey, fingerprint, respond, strict_body
+from wallet_api.checkout.lookup import customer_lookup, provider_of
+from wallet_api.deps import IdempotencyKey, fingerprint, respond, strict_body
 
 REQUEST_QR_PREFIX = "hbpay:request:"
 
 
-def customer_lookup(
-    db: Database, actor: Actor, kind: LookupKind, *, discloses: bool = False
-) -> AbstractAsyncContextManager[Lookup]:
-    """The provider's lookup of a client through the one gate (limited before, audited):
-    :func:`payments.checkout.lookups.customer_lookup`. Every route that takes a phone number,
-    payment code or card number runs its use case inside this."""
-    return lookups.customer_lookup(
-        db,
-        kind=kind,
-        organizer_id=actor.organizer_id,
-        provider_id=_provider(actor),
-        actor_id=actor.principal_id,
-        discloses=discloses,
-    )
-
-
 def _lines(data: Any) -> list[ChargeLineInput]:
     return [ChargeLineInput(x.category, x.quantity, x.unit_price_cents) for x in data.lines]
-
-
-def _provider(actor: Actor) -> uuid.UUID:
-    assert actor.provider_id is not None
-    return actor.provider_id
 
 
 async def _verify_card(db: Database, actor: Actor, number: str, pin: str | None) -> uuid.UUID:
@@ -70,7 +51,7 @@ async def _verify_card(db: Database, actor: Actor, number: str, pin: str | None)
         return await cards.verify_card(
             db,
             organizer_id=actor.organizer_id,
-            provider_id=_provider(actor),
+            provider_id=provider_of(actor),
             card_number=number,
             pin=pin or "",
         )
@@ -84,7 +65,7 @@ class CheckoutController(Controller):
     async def by_phone(
         self,
         request: Request[Any, Any, Any],
-        data: cs.PhoneCheckout,
+        data: cs.PhoneCheckoutCreate,
         db: Database,
         actor: Actor,
         idempotency_key: IdempotencyKey = None,
@@ -93,14 +74,14 @@ class CheckoutController(Controller):
         its caps, else 202 ``pending`` with a payment request (the money is held). An unknown
         number and "no budget for this" give the same ``not-in-budget``. Rate-limited (429 with
         Retry-After) and audited."""
-        data = await strict_body(request, cs.PhoneCheckout)
+        data = await strict_body(request, cs.PhoneCheckoutCreate)
         key = validate_key(idempotency_key)
         phone = to_e164(data.phone)
         # Even "not enough money" tells the provider the number is a client's: all count.
         async with customer_lookup(db, actor, LookupKind.PHONE, discloses=True) as lookup:
             outcome = await phone_checkout(
                 db,
-                provider_id=_provider(actor),
+                provider_id=provider_of(actor),
                 phone_e164=phone,
                 lines=_lines(data),
                 idempotency_key=key,
@@ -113,51 +94,51 @@ class CheckoutController(Controller):
     async def by_token(
         self,
         request: Request[Any, Any, Any],
-        data: cs.TokenCheckout,
+        data: cs.TokenCheckoutCreate,
         db: Database,
         actor: Actor,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[schemas.Charge]:
+    ) -> Response[Charge]:
         """Charge with the client's QR token (or its 8-digit code): presenting it is consent,
         so the charge is captured at once. Used, expired or foreign tokens: ``token-invalid``."""
-        data = await strict_body(request, cs.TokenCheckout)
+        data = await strict_body(request, cs.TokenCheckoutCreate)
         key = validate_key(idempotency_key)
         if (data.token is None) == (data.code is None):
             raise InvalidInput("Give either token or code")
         async with customer_lookup(db, actor, LookupKind.CODE):
             outcome = await capture_charge(
                 db,
-                provider_id=_provider(actor),
+                provider_id=provider_of(actor),
                 customer=Customer(token=data.token, token_code=data.code),
                 lines=_lines(data),
                 idempotency_key=key,
                 request_hash=fingerprint(request, data),
             )
-        return respond(outcome, schemas.Charge)
+        return respond(outcome, Charge)
 
     @post("/card", guards=[roles("provider")], status_code=201)
     async def by_card(
         self,
         request: Request[Any, Any, Any],
-        data: cs.CardCheckout,
+        data: cs.CardCheckoutCreate,
         db: Database,
         actor: Actor,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[schemas.Charge]:
+    ) -> Response[Charge]:
         """Charge with a QR card and the PIN the client types. Five wrong PINs lock the card
         (``card-locked``); a wrong PIN says ``card-invalid`` with ``attempts_left``."""
-        data = await strict_body(request, cs.CardCheckout)
+        data = await strict_body(request, cs.CardCheckoutCreate)
         key = validate_key(idempotency_key)
         wallet_id = await _verify_card(db, actor, data.card_number, data.pin)
         outcome = await capture_charge(
             db,
-            provider_id=_provider(actor),
+            provider_id=provider_of(actor),
             customer=Customer(wallet_id=wallet_id, card_verified=True),
             lines=_lines(data),
             idempotency_key=key,
             request_hash=fingerprint(request, data),
         )
-        return respond(outcome, schemas.Charge)
+        return respond(outcome, Charge)
 
 
 class HoldController(Controller):
@@ -183,7 +164,7 @@ class HoldController(Controller):
         async def hold(customer: Customer, *, trusted_only: bool = False) -> Outcome:
             return await visits.create_visit_hold(
                 db,
-                provider_id=_provider(actor),
+                provider_id=provider_of(actor),
                 customer=customer,
                 lines=_lines(data),
                 idempotency_key=key,
@@ -208,7 +189,7 @@ class HoldController(Controller):
     @get("/{hold_id:str}", guards=[roles("provider")])
     async def get_hold(self, hold_id: str, db: Database, actor: Actor) -> cs.Hold:
         """One of the provider's own holds."""
-        view = await visits.get_hold(db, provider_id=_provider(actor), hold_id=_id(hold_id))
+        view = await visits.get_hold(db, provider_id=provider_of(actor), hold_id=_id(hold_id))
         return msgspec.convert(view, cs.Hold)
 
     @post("/{hold_id:str}/capture", guards=[roles("provider")], status_code=200)
@@ -216,17 +197,17 @@ class HoldController(Controller):
         self,
         request: Request[Any, Any, Any],
         hold_id: str,
-        data: cs.HoldCapture,
+        data: cs.HoldCaptureCreate,
         db: Database,
         actor: Actor,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[cs.Hold]:
         """Capture what was delivered (at most what was held); the rest goes back."""
-        data = await strict_body(request, cs.HoldCapture)
+        data = await strict_body(request, cs.HoldCaptureCreate)
         key = validate_key(idempotency_key)
         outcome = await visits.capture_hold(
             db,
-            provider_id=_provider(actor),
+            provider_id=provider_of(actor),
             hold_id=_id(hold_id),
             lines=_lines(data),
             idempotency_key=key,
@@ -237,7 +218,7 @@ class HoldController(Controller):
     @post("/{hold_id:str}/void", guards=[roles("provider")], status_code=200)
     async def void(self, hold_id: str, db: Database, actor: Actor) -> Response[cs.Hold]:
         """Release the whole hold. Safe to retry."""
-        outcome = await visits.void_hold(db, provider_id=_provider(actor), hold_id=_id(hold_id))
+        outcome = await visits.void_hold(db, provider_id=provider_of(actor), hold_id=_id(hold_id))
         return respond(outcome, cs.Hold)
 
 
@@ -249,7 +230,7 @@ def _with_qr(view: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _approver_wallet(
-    db: Database, actor: Actor, request_id: uuid.UUID, data: cs.Approve
+    db: Database, actor: Actor, request_id: uuid.UUID, data: cs.RequestApprovalCreate
 ) -> uuid.UUID:
     """The wallet an approval or decline is for, once the actor may act on it."""
     parties = await requests.request_parties(db, request_id)
@@ -283,7 +264,7 @@ class PaymentRequestController(Controller):
         key = validate_key(idempotency_key)
         outcome = await create_qr_request(
             db,
-            provider_id=_provider(actor),
+            provider_id=provider_of(actor),
             lines=_lines(data),
             idempotency_key=key,
             request_hash=fingerprint(request, data),
@@ -314,12 +295,12 @@ class PaymentRequestController(Controller):
         self,
         request: Request[Any, Any, Any],
         request_id: str,
-        data: cs.Approve,
+        data: cs.RequestApprovalCreate,
         db: Database,
         actor: Actor,
     ) -> Response[cs.PaymentRequest]:
         """Approve: the held money is captured (one tap). Safe to retry."""
-        data = await strict_body(request, cs.Approve)
+        data = await strict_body(request, cs.RequestApprovalCreate)
         rid = _id(request_id)
         wallet_id = await _approver_wallet(db, actor, rid, data)
         outcome = await requests.approve_request(
@@ -332,12 +313,12 @@ class PaymentRequestController(Controller):
         self,
         request: Request[Any, Any, Any],
         request_id: str,
-        data: cs.Approve,
+        data: cs.RequestApprovalCreate,
         db: Database,
         actor: Actor,
     ) -> Response[cs.PaymentRequest]:
         """Decline: the held money goes back to the budget. Safe to retry."""
-        data = await strict_body(request, cs.Approve)
+        data = await strict_body(request, cs.RequestApprovalCreate)
         rid = _id(request_id)
         wallet_id = await _approver_wallet(db, actor, rid, data)
         outcome = await requests.decline_request(
@@ -351,7 +332,7 @@ class PaymentRequestController(Controller):
     ) -> Response[cs.PaymentRequest]:
         """The provider withdraws its pending request; held money goes back."""
         outcome = await requests.cancel_request(
-            db, request_id=_id(request_id), provider_id=_provider(actor)
+            db, request_id=_id(request_id), provider_id=provider_of(actor)
         )
         return respond(outcome, cs.PaymentRequest)
 
@@ -365,13 +346,13 @@ class WalletCheckoutController(Controller):
         self,
         request: Request[Any, Any, Any],
         wallet_id: uuid.UUID,
-        data: cs.TokenCreate,
+        data: cs.PaymentTokenCreate,
         db: Database,
         actor: Actor,
     ) -> cs.PaymentToken:
         """A single-use payment QR (SVG and PNG) and its 8-digit code, valid up to 120 s.
         Showing it is consent, so the client or a carer with ``approve`` asks for it."""
-        data = await strict_body(request, cs.TokenCreate)
+        data = await strict_body(request, cs.PaymentTokenCreate)
         await ensure_may_act(db, actor, wallet_id, "approve", case_manager=False)
         issued = await tokens.issue_token(
             db, wallet_id=wallet_id, created_by=actor.principal_id, ttl_s=data.ttl_seconds
@@ -396,7 +377,7 @@ class WalletCheckoutController(Controller):
         )
 
 
-CONTROLLERS = [
+ROUTES = [
     CheckoutController,
     HoldController,
     PaymentRequestController,

@@ -1,0 +1,1 @@
+"""Charges and refunds: POST/GET /api/charges."""

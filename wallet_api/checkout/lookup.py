@@ -1,0 +1,33 @@
+"""The provider's side of the one lookup gate, shared by every route that takes a phone
+number, payment code or card number (charges and checkout)."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import AbstractAsyncContextManager
+
+from payments.checkout import lookups
+from payments.checkout.lookups import Lookup, LookupKind
+from payments.db import Database
+from payments.people.access import Actor
+
+
+def customer_lookup(
+    db: Database, actor: Actor, kind: LookupKind, *, discloses: bool = False
+) -> AbstractAsyncContextManager[Lookup]:
+    """The provider's lookup of a client through the one gate (limited before, audited):
+    :func:`payments.checkout.lookups.customer_lookup`. Every route that takes a phone number,
+    payment code or card number runs its use case inside this."""
+    return lookups.customer_lookup(
+        db,
+        kind=kind,
+        organizer_id=actor.organizer_id,
+        provider_id=provider_of(actor),
+        actor_id=actor.principal_id,
+        discloses=discloses,
+    )
+
+
+def provider_of(actor: Actor) -> uuid.UUID:
+    assert actor.provider_id is not None
+    return actor.provider_id

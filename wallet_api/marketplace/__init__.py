@@ -1,0 +1,1 @@
+"""Providers: onboarding, prices, the directory and settlements."""

@@ -1,0 +1,1 @@
+"""Clients, decisions, the decision helper, me and categories."""

@@ -1,0 +1,96 @@
+"""Request and response bodies of clients, decisions, me and categories. Money is integer
+cents everywhere."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from msgspec import Meta, Struct
+
+from wallet_api.signin.schemas import SessionStatus
+from wallet_api.types import Cents, Code, Label, Name, Phone, whole
+
+
+class ClientCreate(Struct, forbid_unknown_fields=True):
+    first_name: Name
+    last_name: Name
+    phone: Phone
+    language: Annotated[str, Meta(pattern=whole("fi|sv|en"))] = "fi"
+
+
+class Client(Struct):
+    client_id: uuid.UUID
+    wallet_id: uuid.UUID
+
+
+HoursPerWeek = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=12,
+        pattern=whole(r"[0-9]{1,3}(\.[0-9]{1,3})?"),
+        description="Hours a week as a decimal string, at most three decimals, e.g. 7.5",
+    ),
+]
+
+
+class DecisionLineCreate(Struct, forbid_unknown_fields=True):
+    """A budget line, or a service-voucher line with ``voucher_value_cents`` (the most the
+    wallet pays per unit; above it the client pays their own share). With ``hours_per_week``
+    the monthly amount may be left out: it is hours x voucher value x 52 / 12."""
+
+    label: Label
+    categories: Annotated[list[Code], Meta(min_length=1, max_length=20)]
+    monthly_amount_cents: Cents | None = None
+    voucher_value_cents: Cents | None = None
+    hours_per_week: HoursPerWeek | None = None
+
+
+class MonthlyAmountCreate(Struct, forbid_unknown_fields=True):
+    """Turn "hours a week x value per hour" into a monthly amount."""
+
+    hours_per_week: HoursPerWeek
+    value_per_hour_cents: Cents
+
+
+class MonthlyAmount(Struct):
+    monthly_amount_cents: int
+    formula: str
+
+
+class DecisionCreate(Struct, forbid_unknown_fields=True):
+    valid_from: date
+    lines: Annotated[list[DecisionLineCreate], Meta(min_length=1, max_length=20)]
+    valid_to: date | None = None
+    carry_over: Annotated[str, Meta(pattern=whole("none|capped"))] = "none"
+    carry_over_cap_cents: Annotated[int, Meta(ge=0, le=100_000_000)] = 0
+
+
+class Decision(Struct):
+    decision_id: uuid.UUID
+
+
+class Category(Struct):
+    code: str
+    name: str
+    unit: str
+    price_cap_cents: int | None
+
+
+class Me(Struct):
+    principal_id: uuid.UUID
+    role: str
+    display_name: str
+    organizer_id: uuid.UUID
+    client_id: uuid.UUID | None
+    provider_id: uuid.UUID | None
+    wallets: list[uuid.UUID]
+
+
+class MeWithSession(Me):
+    """``/api/me``: plus the session's time left when signed in with a passkey."""
+
+    session: SessionStatus | None = None
+    csrf_token: str | None = None

@@ -1,0 +1,1 @@
+"""Statements, reports and charts (JSON, CSV, HTML, SVG)."""

@@ -1,1 +1,0 @@
-"""HTTP controllers, one module per feature."""

@@ -1,0 +1,1 @@
+"""Staff reads: the client list and file, funding runs, open visits."""

@@ -1,0 +1,1 @@
+"""A wallet and its transactions: /api/wallets/{id}."""

@@ -1,16 +1,32 @@
-"""Domain errors. Each carries the HTTP status and the stable problem ``type`` slug, so the web
-layer maps them to RFC 9457 problem+json without knowing the domain.
+"""Domain errors. Each says, in the domain's words, what kind of refusal it is (``Refusal``)
+and carries a stable problem ``type`` slug; the web layer (``wallet_api.problems``) chooses the
+HTTP status for each kind and maps them to RFC 9457 problem+json without knowing the domain.
 
 Titles are English; the web layer translates them by slug (fi/sv/en) for people.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 
+class Refusal(StrEnum):
+    """Why a use case refused: the few kinds of "no" the web layer has to tell apart."""
+
+    INVALID = "invalid"  # the request itself is malformed or out of range
+    UNAUTHENTICATED = "unauthenticated"  # who is asking is not proven
+    FORBIDDEN = "forbidden"  # known caller, not allowed
+    NOT_FOUND = "not-found"  # no such thing, or not the caller's to know of
+    CONFLICT = "conflict"  # the thing's current state does not allow it
+    GONE = "gone"  # it existed but is used up or expired
+    REFUSED = "refused"  # well-formed, but a money or business rule says no
+    LOCKED = "locked"  # locked after too many failures
+    TOO_MANY = "too-many"  # a rate limit
+
+
 class DomainError(Exception):
-    status = 400
+    kind = Refusal.INVALID
     slug = "bad-request"
     title = "The request cannot be processed"
 
@@ -23,7 +39,7 @@ class DomainError(Exception):
 
 
 class InsufficientFunds(DomainError):
-    status = 422
+    kind = Refusal.REFUSED
     slug = "insufficient-funds"
     title = "Not enough money left in this budget"
 
@@ -31,43 +47,43 @@ class InsufficientFunds(DomainError):
 class NotInBudget(DomainError):
     """Also the answer for an unknown customer: who has a budget must not leak."""
 
-    status = 422
+    kind = Refusal.REFUSED
     slug = "not-in-budget"
     title = "This service is not in the customer's budget"
 
 
 class ProviderNotApproved(DomainError):
-    status = 403
+    kind = Refusal.FORBIDDEN
     slug = "provider-not-approved"
     title = "The provider is not approved for this service"
 
 
 class PriceAboveList(DomainError):
-    status = 422
+    kind = Refusal.REFUSED
     slug = "price-above-list"
     title = "The price is above the list price"
 
 
 class IdempotencyKeyReused(DomainError):
-    status = 409
+    kind = Refusal.CONFLICT
     slug = "idempotency-key-reused"
     title = "This Idempotency-Key was already used for a different request"
 
 
 class IdempotencyKeyMissing(DomainError):
-    status = 400
+    kind = Refusal.INVALID
     slug = "idempotency-key-missing"
     title = "The Idempotency-Key header is required"
 
 
 class RefundTooLarge(DomainError):
-    status = 422
+    kind = Refusal.REFUSED
     slug = "refund-exceeds-charge"
     title = "The refund is larger than what is left of the charge"
 
 
 class UnknownCategory(DomainError):
-    status = 422
+    kind = Refusal.REFUSED
     slug = "unknown-category"
     title = "No such service in the catalogue"
 
@@ -75,7 +91,7 @@ class UnknownCategory(DomainError):
 class ConsentRequired(DomainError):
     """The provider is not trusted by the client (or is over the trusted caps)."""
 
-    status = 403
+    kind = Refusal.FORBIDDEN
     slug = "consent-required"
     title = "The client must approve this payment"
 
@@ -89,25 +105,25 @@ class ConsentRequired(DomainError):
 
 
 class NotFound(DomainError):
-    status = 404
+    kind = Refusal.NOT_FOUND
     slug = "not-found"
     title = "Not found"
 
 
 class Forbidden(DomainError):
-    status = 403
+    kind = Refusal.FORBIDDEN
     slug = "forbidden"
     title = "You may not do this"
 
 
 class InvalidInput(DomainError):
-    status = 400
+    kind = Refusal.INVALID
     slug = "invalid-input"
     title = "The request has invalid values"
 
 
 class Conflict(DomainError):
-    status = 409
+    kind = Refusal.CONFLICT
     slug = "conflict"
     title = "The request conflicts with the current state"
 
@@ -118,7 +134,7 @@ class Conflict(DomainError):
 class TokenInvalid(DomainError):
     """Unknown, expired, used or foreign payment tokens get this one answer."""
 
-    status = 422
+    kind = Refusal.REFUSED
     slug = "token-invalid"
     title = "The payment code is not valid; ask the client to show a new one"
 
@@ -127,43 +143,43 @@ class CardInvalid(DomainError):
     """An unknown card and a wrong PIN of an unlocked card are told apart only by this slug's
     ``attempts_left`` member, which a provider needs to warn the client."""
 
-    status = 422
+    kind = Refusal.REFUSED
     slug = "card-invalid"
     title = "The card or PIN is not valid"
 
 
 class CardLocked(DomainError):
-    status = 423
+    kind = Refusal.LOCKED
     slug = "card-locked"
     title = "The card is locked; the client should contact their case manager"
 
 
 class HoldNotOpen(DomainError):
-    status = 409
+    kind = Refusal.CONFLICT
     slug = "hold-not-open"
     title = "This hold has already been captured, voided or has expired"
 
 
 class CaptureExceedsHold(DomainError):
-    status = 422
+    kind = Refusal.REFUSED
     slug = "capture-exceeds-hold"
     title = "The amount is more than was held"
 
 
 class RequestExpired(DomainError):
-    status = 409
+    kind = Refusal.CONFLICT
     slug = "request-expired"
     title = "The payment request expired before it was approved"
 
 
 class RequestDeclined(DomainError):
-    status = 409
+    kind = Refusal.CONFLICT
     slug = "request-declined"
     title = "The client declined the payment request"
 
 
 class RequestNotPending(DomainError):
-    status = 409
+    kind = Refusal.CONFLICT
     slug = "request-not-pending"
     title = "The payment request has already been decided"
 
@@ -197,7 +213,7 @@ class ProviderStatusConflict(Conflict):
 
 
 class PriceAboveCap(DomainError):
-    status = 422
+    kind = Refusal.REFUSED
     slug = "price-above-cap"
     title = "The price is above the county's cap for this service"
 

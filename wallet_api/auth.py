@@ -22,7 +22,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from payments.db import Database
-from payments.errors import DomainError, Forbidden, NotFound
+from payments.errors import DomainError, Forbidden, NotFound, Refusal
 from payments.people import audit
 from payments.people.access import Actor, authenticate_api_key
 from payments.people.mandates import mandate_scopes
@@ -36,13 +36,13 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class SessionExpired(DomainError):
-    status = 401
+    kind = Refusal.UNAUTHENTICATED
     slug = "session-expired"
     title = "Your session has ended; sign in again"
 
 
 class CsrfInvalid(DomainError):
-    status = 403
+    kind = Refusal.FORBIDDEN
     slug = "csrf-invalid"
     title = "The request lacks a valid CSRF token; reload the page"
 

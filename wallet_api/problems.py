@@ -19,7 +19,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from payments.errors import DomainError
+from payments.errors import DomainError, Refusal
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("wallet.problems")
@@ -373,11 +373,28 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# The HTTP status for each kind of refusal a use case can give (payments.errors.Refusal):
+# the web's words for the domain's "no".
+STATUS_OF: dict[Refusal, int] = {
+    Refusal.INVALID: 400,
+    Refusal.UNAUTHENTICATED: 401,
+    Refusal.FORBIDDEN: 403,
+    Refusal.NOT_FOUND: 404,
+    Refusal.CONFLICT: 409,
+    Refusal.GONE: 410,
+    Refusal.REFUSED: 422,
+    Refusal.LOCKED: 423,
+    Refusal.TOO_MANY: 429,
+}
+
+
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     # A refusal that says when to try again (a rate limit) says it in the standard header too.
     retry_after = getattr(exc, "retry_after", None)
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return problem(request, exc.status, exc.slug, exc.detail, exc.extra or None, headers=headers)
+    return problem(
+        request, STATUS_OF[exc.kind], exc.slug, exc.detail, exc.extra or None, headers=headers
+    )
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

@@ -38,6 +38,7 @@ from payments.errors import (
     NotFound,
     PriceAboveCap,
     ProviderNotApproved,
+    Refusal,
     UnknownCategory,
 )
 from payments.ledger.periods import HELSINKI
@@ -61,7 +62,7 @@ MAX_PRICE_CENTS = 10_000_000  # same bound as a charge line's unit price (100,00
 class PriceVersionExists(DomainError):
     """Another price was already published for this service from this date."""
 
-    status = 409
+    kind = Refusal.CONFLICT
     slug = "price-version-exists"
     title = "A different price has already been published from this date"
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import DomainError
+from payments.errors import DomainError, Refusal
 from payments.models import (
     Challenge,
 )
@@ -22,13 +22,13 @@ from payments.uow import UnitOfWork
 
 
 class ChallengeInvalid(DomainError):
-    status = 400
+    kind = Refusal.INVALID
     slug = "challenge-invalid"
     title = "The sign-in step is unknown or was already used; start again"
 
 
 class ChallengeExpired(DomainError):
-    status = 400
+    kind = Refusal.INVALID
     slug = "challenge-expired"
     title = "The sign-in step took too long; start again"
 

@@ -19,7 +19,7 @@ from sqlalchemy import Uuid, column, delete, select, table, update
 
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import DomainError, Forbidden, InvalidInput, NotFound
+from payments.errors import DomainError, Forbidden, InvalidInput, NotFound, Refusal
 from payments.models import (
     Invite,
     Mandate,
@@ -42,25 +42,25 @@ _CODE_FIXES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
 class InviteInvalid(DomainError):
-    status = 404
+    kind = Refusal.NOT_FOUND
     slug = "invite-invalid"
     title = "This invite code is not valid"
 
 
 class InviteExpired(DomainError):
-    status = 410
+    kind = Refusal.GONE
     slug = "invite-expired"
     title = "This invite has expired; ask for a new one"
 
 
 class InviteUsed(DomainError):
-    status = 410
+    kind = Refusal.GONE
     slug = "invite-used"
     title = "This invite has already been used; ask for a new one"
 
 
 class InviteWrongPerson(DomainError):
-    status = 403
+    kind = Refusal.FORBIDDEN
     slug = "invite-wrong-person"
     title = "This invite was made for someone else"
 

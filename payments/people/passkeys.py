@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import DomainError, NotFound
+from payments.errors import DomainError, NotFound, Refusal
 from payments.models import (
     Invite,
     Passkey,
@@ -34,25 +34,25 @@ from payments.uow import UnitOfWork
 
 
 class PasskeyUnknown(DomainError):
-    status = 401
+    kind = Refusal.UNAUTHENTICATED
     slug = "passkey-unknown"
     title = "This passkey is not known here"
 
 
 class PasskeyRevoked(DomainError):
-    status = 401
+    kind = Refusal.UNAUTHENTICATED
     slug = "passkey-revoked"
     title = "This passkey has been removed"
 
 
 class PasskeyExists(DomainError):
-    status = 409
+    kind = Refusal.CONFLICT
     slug = "passkey-exists"
     title = "This passkey is already registered"
 
 
 class LastPasskey(DomainError):
-    status = 409
+    kind = Refusal.CONFLICT
     slug = "last-passkey"
     title = "You cannot remove your only passkey"
 

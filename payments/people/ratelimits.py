@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import DomainError
+from payments.errors import DomainError, Refusal
 from payments.models import RateCounter
 from payments.uow import UnitOfWork
 
@@ -33,7 +33,7 @@ _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 class RateLimited(DomainError):
-    status = 429
+    kind = Refusal.TOO_MANY
     slug = "too-many-requests"
     title = "Too many attempts; wait a moment and try again"
 

@@ -21,6 +21,7 @@ from payments.errors import (
     PriceAboveCap,
     PriceAboveList,
     ProviderNotApproved,
+    Refusal,
     UnknownCategory,
 )
 from payments.ledger.periods import HELSINKI
@@ -165,7 +166,7 @@ async def test_refusals_write_nothing(db: Database) -> None:
     # Above the county's cap (siivous: 40 EUR).
     with pytest.raises(PriceAboveCap) as cap:
         await publish(db, w, 4001, today + timedelta(days=3))
-    assert cap.value.slug == "price-above-cap" and cap.value.status == 422
+    assert cap.value.slug == "price-above-cap" and cap.value.kind is Refusal.REFUSED
     assert cap.value.extra["price_cap_cents"] == 4000
     # In the past: past prices are never changed.
     with pytest.raises(InvalidInput):
@@ -186,7 +187,7 @@ async def test_refusals_write_nothing(db: Database) -> None:
     assert (await publish(db, w, 3300, today + timedelta(days=2))).what is Happened.ALREADY_DONE
     with pytest.raises(prices.PriceVersionExists) as dup:
         await publish(db, w, 3400, today + timedelta(days=2))
-    assert dup.value.status == 409 and dup.value.extra == {"unit_price_cents": 3300}
+    assert dup.value.kind is Refusal.CONFLICT and dup.value.extra == {"unit_price_cents": 3300}
     assert await versions(db) == n + 1 and await audits() == a + 1
     await assert_books_ok(db)
 

@@ -30,6 +30,7 @@ from payments.errors import (
     PriceAboveList,
     ProviderNotApproved,
     RefundTooLarge,
+    Refusal,
     UnknownCategory,
 )
 from payments.marketplace import providers
@@ -174,7 +175,7 @@ async def test_exact_balance_can_be_spent_and_not_a_cent_more(db):
     err = await assert_refused(
         db, InsufficientFunds, charge(db, w, [line("siivous", "0.001", 1000)])
     )
-    assert err.slug == "insufficient-funds" and err.status == 422
+    assert err.slug == "insufficient-funds" and err.kind is Refusal.REFUSED
     await assert_books_ok(db)
 
 
@@ -187,7 +188,7 @@ async def test_provider_without_a_price_for_the_category_is_not_approved(db):
     err = await assert_refused(
         db, ProviderNotApproved, charge(db, w, [line("kuljetus", "1", 2000)])
     )
-    assert err.slug == "provider-not-approved" and err.status == 403
+    assert err.slug == "provider-not-approved" and err.kind is Refusal.FORBIDDEN
     assert err.extra == {"category": "kuljetus"}
     await assert_books_ok(db)
 
@@ -288,8 +289,8 @@ async def test_an_untrusted_provider_learns_nothing_from_a_number_or_wallet_id(d
             Customer(wallet_id=uuid.uuid4()),
         )
     ]
-    answers = {(e.slug, e.status, e.detail, str(e.extra)) for e in errors}
-    assert len(answers) == 1 and errors[0].status == 403
+    answers = {(e.slug, e.kind, e.detail, str(e.extra)) for e in errors}
+    assert len(answers) == 1 and errors[0].kind is Refusal.FORBIDDEN
     await assert_books_ok(db)
 
 
@@ -384,7 +385,7 @@ async def test_bad_input_is_refused_and_writes_nothing(db):
     for case, lines in BAD_LINES.items():
         try:
             err = await assert_refused(db, InvalidInput, charge(db, w, lines))
-            assert err.slug == "invalid-input" and err.status == 400
+            assert err.slug == "invalid-input" and err.kind is Refusal.INVALID
         except BaseException as exc:
             exc.add_note(f"bad input case: {case}")
             raise
@@ -433,7 +434,7 @@ async def test_same_key_with_another_body_is_refused(db):
     err = await assert_refused(
         db, IdempotencyKeyReused, charge(db, w, [line("siivous", "3", 3500)], key="door-1")
     )
-    assert err.slug == "idempotency-key-reused" and err.status == 409
+    assert err.slug == "idempotency-key-reused" and err.kind is Refusal.CONFLICT
     again = await charge(db, w, [line("siivous", "2", 3500)], key="door-1")
     assert again.body == first.body
     await assert_books_ok(db)
@@ -518,7 +519,7 @@ async def test_refund_larger_than_what_is_left(db):
     await assert_refused(db, RefundTooLarge, refund(db, w, cid, 7001))
     await refund(db, w, cid, 5000)
     err = await assert_refused(db, RefundTooLarge, refund(db, w, cid, 2001))
-    assert err.slug == "refund-exceeds-charge" and err.status == 422
+    assert err.slug == "refund-exceeds-charge" and err.kind is Refusal.REFUSED
     await refund(db, w, cid, 2000)
     assert await charge_row(db, uuid.UUID(cid)) == ("refunded", 7000, 7000)
     await assert_books_ok(db)
@@ -530,7 +531,7 @@ async def test_refund_of_another_providers_charge_is_not_found(db):
     err = await assert_refused(
         db, NotFound, refund(db, w, cid, 1000, provider_id=w.other_provider_id)
     )
-    assert err.slug == "not-found" and err.status == 404
+    assert err.slug == "not-found" and err.kind is Refusal.NOT_FOUND
     no_such = await assert_refused(db, NotFound, refund(db, w, uuid.uuid4(), 1000))
     # "Not yours" and "does not exist" look the same.
     assert (err.slug, err.detail) == (no_such.slug, no_such.detail)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from payments.errors import InvalidInput
+from payments.errors import InvalidInput, Refusal
 from payments.reporting.cursors import MAX_ROW_ID, decode_cursor, encode_cursor
 
 ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
@@ -48,4 +48,4 @@ BAD = {
 def test_anything_else_is_an_invalid_cursor(cursor: str, kinds: tuple[type, ...]) -> None:
     with pytest.raises(InvalidInput) as info:
         decode_cursor(cursor, *kinds)
-    assert info.value.slug == "invalid-cursor" and info.value.status == 400
+    assert info.value.slug == "invalid-cursor" and info.value.kind is Refusal.INVALID

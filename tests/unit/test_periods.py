@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from payments.errors import InvalidInput
+from payments.errors import InvalidInput, Refusal
 from payments.ledger import periods
 from payments.ledger.periods import HELSINKI, period_of, period_start_utc, prorated_cents
 from payments.marketplace.settlements import scheduled_until
@@ -65,7 +65,7 @@ def test_a_bad_month_is_a_400_and_still_a_value_error(text):
     with pytest.raises(InvalidInput) as info:
         periods.parse_period(text)
     assert isinstance(info.value, ValueError)
-    assert info.value.slug == "invalid-input" and info.value.status == 400
+    assert info.value.slug == "invalid-input" and info.value.kind is Refusal.INVALID
 
 
 def test_the_schedule_picks_the_latest_ended_day() -> None:

@@ -31,7 +31,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from payments.errors import DomainError
+from payments.errors import DomainError, Refusal
 from payments.people.challenges import ChallengeInvalid
 from payments.people.passkeys import NewCredential
 from wallet_api.settings import Settings
@@ -41,7 +41,7 @@ ALGORITHMS = [COSEAlgorithmIdentifier.ECDSA_SHA_256, COSEAlgorithmIdentifier.EDD
 
 
 class PasskeyRejected(DomainError):
-    status = 401
+    kind = Refusal.UNAUTHENTICATED
     slug = "passkey-rejected"
     title = "The passkey's answer was not accepted"
 
@@ -65,9 +65,9 @@ def _reason(message: str) -> str:
     return "malformed"
 
 
-def _rejected(exc: Exception, *, status: int) -> PasskeyRejected:
+def _rejected(exc: Exception, *, kind: Refusal) -> PasskeyRejected:
     error = PasskeyRejected(str(exc), reason=_reason(str(exc)))
-    error.status = status
+    error.kind = kind
     return error
 
 
@@ -158,7 +158,7 @@ def verify_registration(
             supported_pub_key_algs=ALGORITHMS,
         )
     except (InvalidRegistrationResponse, WebAuthnException, ValueError, KeyError) as exc:
-        raise _rejected(exc, status=400) from exc
+        raise _rejected(exc, kind=Refusal.INVALID) from exc
     transports = credential.get("response", {}).get("transports")
     return NewCredential(
         credential_id=bytes_to_base64url(verified.credential_id),
@@ -192,5 +192,5 @@ def verify_assertion(
             require_user_verification=True,
         )
     except (InvalidAuthenticationResponse, WebAuthnException, ValueError, KeyError) as exc:
-        raise _rejected(exc, status=401) from exc
+        raise _rejected(exc, kind=Refusal.UNAUTHENTICATED) from exc
     return Assertion(verified.new_sign_count, bool(verified.credential_backed_up))

@@ -1,0 +1,68 @@
+"""``mutmut run`` with each module's mutants tested by that module's tests only.
+
+Started by ``tests/mutation/run.py`` in a scratch directory (as a script, so that the ``tests``
+package is only ever imported by pytest, from mutmut's copy). mutmut itself generates the
+mutants, records which tests reach which function (its "stats" run over every selected test),
+and runs each mutant against the tests that reach its function. Two changes, both here:
+
+- After the stats run, the tests recorded for a function are narrowed to the tests listed for
+  its module in ``tests/mutation/modules.toml`` (``modules.json`` in the scratch directory):
+  one mutmut run serves every module, with one stats run instead of one per module, and a
+  module is still judged by its own tests only.
+- mutmut's "clean run" (every selected test once more, unmutated) is skipped: the stats run
+  has just run exactly those tests and stops the run if any fails.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import mutmut.__main__ as mutmut_main
+import mutmut.workers.isolation as isolation
+from mutmut.state import state
+from mutmut.stats import save_stats
+from mutmut.utils.format_utils import get_module_from_key
+
+TESTS_BY_MODULE: dict[str, set[str]] = {
+    module.removesuffix(".py").replace("/", "."): set(tests)
+    for module, tests in json.loads(Path("modules.json").read_text("utf-8")).items()
+}
+
+
+def own_tests(function_key: str, nodeids: set[str]) -> set[str]:
+    allowed = TESTS_BY_MODULE.get(get_module_from_key(function_key), set())
+    return {nodeid for nodeid in nodeids if nodeid.split("::", 1)[0] in allowed}
+
+
+def narrow_to_own_tests() -> None:
+    table = state().tests_by_mangled_function_name
+    for key in list(table):
+        table[key] = own_tests(key, set(table[key]))
+    save_stats()
+
+
+_original_stats: Callable[..., None] = mutmut_main.run_stats_collection
+
+
+def run_stats_collection(runner: Any, tests: Any = None) -> None:
+    _original_stats(runner, tests)
+    narrow_to_own_tests()
+
+
+def skip_clean_run(self: Any, tests: Any) -> int:
+    return 0
+
+
+mutmut_main.run_stats_collection = run_stats_collection
+for name in dir(isolation):
+    cls = getattr(isolation, name)
+    if isinstance(cls, type) and "run_clean_tests" in vars(cls):
+        cls.run_clean_tests = skip_clean_run  # type: ignore[attr-defined]
+
+if __name__ == "__main__":
+    sys.argv[0] = "mutmut"
+    mutmut_main.cli()

@@ -9,6 +9,8 @@ and runs each mutant against the tests that reach its function. Two changes, bot
   its module in ``tests/mutation/modules.toml`` (``modules.json`` in the scratch directory):
   one mutmut run serves every module, with one stats run instead of one per module, and a
   module is still judged by its own tests only.
+- Mutants are run module by module (in the order of modules.toml; within a module, fastest
+  first, as mutmut does), so a run cut short has whole modules done rather than a sample.
 - mutmut's "clean run" (every selected test once more, unmutated) is skipped: the stats run
   has just run exactly those tests and stops the run if any fails.
 """
@@ -27,10 +29,11 @@ from mutmut.state import state
 from mutmut.stats import save_stats
 from mutmut.utils.format_utils import get_module_from_key
 
+MODULES = json.loads(Path("modules.json").read_text("utf-8"))
 TESTS_BY_MODULE: dict[str, set[str]] = {
-    module.removesuffix(".py").replace("/", "."): set(tests)
-    for module, tests in json.loads(Path("modules.json").read_text("utf-8")).items()
+    module.removesuffix(".py").replace("/", "."): set(tests) for module, tests in MODULES.items()
 }
+ORDER = {name: index for index, name in enumerate(TESTS_BY_MODULE)}
 
 
 def own_tests(function_key: str, nodeids: set[str]) -> set[str]:
@@ -53,11 +56,21 @@ def run_stats_collection(runner: Any, tests: Any = None) -> None:
     narrow_to_own_tests()
 
 
+_original_estimate: Callable[[str], float] = mutmut_main.estimated_worst_case_time
+
+
+def module_then_time(mutant_name: str) -> float:
+    """mutmut sorts the mutants by this: the module's place first, then mutmut's estimate."""
+    module = get_module_from_key(mutant_name.partition("__mutmut_")[0])
+    return ORDER.get(module, len(ORDER)) * 1e6 + _original_estimate(mutant_name)
+
+
 def skip_clean_run(self: Any, tests: Any) -> int:
     return 0
 
 
 mutmut_main.run_stats_collection = run_stats_collection
+mutmut_main.estimated_worst_case_time = module_then_time
 for name in dir(isolation):
     cls = getattr(isolation, name)
     if isinstance(cls, type) and "run_clean_tests" in vars(cls):

@@ -81,7 +81,11 @@ def scratch_pyproject(modules: dict[str, list[str]]) -> str:
 
 
 def run_selection(
-    modules: dict[str, list[str]], children: int, *, collect_only: bool = False
+    modules: dict[str, list[str]],
+    children: int,
+    *,
+    collect_only: bool = False,
+    resume: bool = False,
 ) -> int:
     """One mutmut run over ``modules`` (each judged by its own tests); returns its seconds."""
     work = WORK / ("all" if len(modules) > 1 else slug(next(iter(modules))))
@@ -89,13 +93,17 @@ def run_selection(
     env.pop("CI", None)
     seconds = 0
     if not collect_only:
-        if work.exists():
-            shutil.rmtree(work)
-        work.mkdir(parents=True)
-        for name in LINKED:
-            (work / name).symlink_to(ROOT / name)
-        (work / "pyproject.toml").write_text(scratch_pyproject(modules), "utf-8")
-        (work / "modules.json").write_text(json.dumps(modules), "utf-8")
+        if resume and work.exists():
+            # Go on where a run stopped, with its settings (mutmut keeps the verdicts so far).
+            modules = json.loads((work / "modules.json").read_text("utf-8"))
+        else:
+            if work.exists():
+                shutil.rmtree(work)
+            work.mkdir(parents=True)
+            for name in LINKED:
+                (work / name).symlink_to(ROOT / name)
+            (work / "pyproject.toml").write_text(scratch_pyproject(modules), "utf-8")
+            (work / "modules.json").write_text(json.dumps(modules), "utf-8")
         started = time.monotonic()
         log = work / "mutmut.log"
         with log.open("w") as out:
@@ -298,6 +306,7 @@ def main() -> None:
     parser.add_argument(
         "--collect-only", action="store_true", help="reread the verdicts of a finished run"
     )
+    parser.add_argument("--resume", action="store_true", help="go on with a stopped run")
     args = parser.parse_args()
     modules = load_modules()
     chosen = args.modules or list(modules)
@@ -308,7 +317,7 @@ def main() -> None:
     if not args.report_only:
         selection = {m: modules[m] for m in chosen}
         print(f"mutating {len(selection)} module(s)", flush=True)
-        run_selection(selection, args.children, collect_only=args.collect_only)
+        run_selection(selection, args.children, collect_only=args.collect_only, resume=args.resume)
         for module in chosen:
             result = json.loads((RESULTS / f"{slug(module)}.json").read_text("utf-8"))
             mutants = result["mutants"]

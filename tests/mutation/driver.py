@@ -65,12 +65,24 @@ def module_then_time(mutant_name: str) -> float:
     return ORDER.get(module, len(ORDER)) * 1e6 + _original_estimate(mutant_name)
 
 
+_original_load: Callable[[], bool] = mutmut_main.load_stats
+
+
+def load_stats() -> bool:
+    """Stats saved by an earlier (stopped) run, narrowed to the module lists as they are now."""
+    loaded = _original_load()
+    if loaded:
+        narrow_to_own_tests()
+    return loaded
+
+
 def skip_clean_run(self: Any, tests: Any) -> int:
     return 0
 
 
 mutmut_main.run_stats_collection = run_stats_collection
 mutmut_main.estimated_worst_case_time = module_then_time
+mutmut_main.load_stats = load_stats
 for name in dir(isolation):
     cls = getattr(isolation, name)
     if isinstance(cls, type) and "run_clean_tests" in vars(cls):

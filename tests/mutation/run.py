@@ -236,7 +236,8 @@ def write_report(modules: dict[str, list[str]]) -> tuple[int, int]:
         total_typed += typed
         total_all += total
         total_unchecked += unchecked
-        rate = 100 * killed / total if total else 100.0
+        run_here = total - unchecked
+        rate = 100 * killed / run_here if run_here else 0.0
         note = f" ({unchecked} not run yet)" if unchecked else ""
         rows.append(
             f"| `{module}` | {total} | {typed} | {killed - typed} | {total - killed}{note} |"
@@ -245,7 +246,8 @@ def write_report(modules: dict[str, list[str]]) -> tuple[int, int]:
         for name, m in mutants.items():
             if m["status"] not in KILLED and m["status"] != "not checked":
                 survivors.append((module, name, m["status"], m["diff"]))
-    overall = 100 * total_killed / total_all if total_all else 0.0
+    tried = total_all - total_unchecked
+    overall = 100 * total_killed / tried if tried else 0.0
 
     out = [
         "# Mutation report (generated)",
@@ -261,7 +263,7 @@ def write_report(modules: dict[str, list[str]]) -> tuple[int, int]:
         "committed (`payments.x__mutmut_3 = None` where a date is needed, a dropped argument).",
         "mutmut runs mypy once over all mutants first and does not test the ones it rejects.",
         "",
-        f"**Overall: {total_killed} of {total_all} mutants killed, {overall:.1f} %** "
+        f"**Overall: {total_killed} of {tried} mutants killed, {overall:.1f} %** "
         f"({total_typed} rejected by mypy, {total_killed - total_typed} killed by tests). "
         + _run_time(),
         *(

@@ -10,12 +10,21 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import select
 
+from payments.checkout.holds import ensure_hold_account
 from payments.clock import utcnow
 from payments.db import Database
 from payments.ledger import transfers as ledger
 from payments.ledger.periods import next_period
-from payments.models import EXPIRED, ORGANIZER_BUDGET, PROVIDER_PAYABLE, SETTLEMENT, Account
+from payments.models import (
+    EXPIRED,
+    ORGANIZER_BUDGET,
+    PROVIDER_PAYABLE,
+    SETTLEMENT,
+    Account,
+    Transfer,
+)
 from payments.uow import UnitOfWork
 from tests.factories import (
     envelope,
@@ -154,3 +163,51 @@ def test_the_memory_of_own_accounts_is_bounded(monkeypatch: pytest.MonkeyPatch):
     # Full: forget everything, then remember the new one.
     assert ledger._remember(c, 3) == 3
     assert memory == {c: 3}
+
+
+async def test_a_hold_account_keeps_no_month_and_is_debited_like_an_envelope(db: Database):
+    w = await seed_world(db, monthly_cents=MONTHLY)
+    env = await envelope(db, w.wallet_id)
+    async with UnitOfWork(db) as uow:
+        hold_acc = await ensure_hold_account(uow.session, env.id)
+        assert await ledger.credit_stored(uow.session, hold_acc, 500) == 500
+        # A hold account has no funded month: its debit still returns the new balance.
+        assert await ledger.debit_stored(uow.session, hold_acc, 200) == 300
+        assert await ledger.debit_stored(uow.session, hold_acc, 301) is None
+        assert await ledger.debit_stored(uow.session, hold_acc, 300) == 0
+        await uow.rollback()
+
+
+async def test_a_transfer_of_one_cent_is_written_with_all_it_was_given(db: Database):
+    w = await seed_world(db, monthly_cents=MONTHLY)
+    env = await envelope(db, w.wallet_id)
+    budget = await organizer_account_id(db, w.organizer_id, ORGANIZER_BUDGET)
+    now = utcnow()
+    async with UnitOfWork(db) as uow:
+        await ledger.post_transfer(
+            uow.session,
+            organizer_id=w.organizer_id,
+            debit_account_id=budget,
+            credit_account_id=env.id,
+            amount_cents=1,
+            kind="funding",
+            period="2000-01",
+            now=now,
+            dedupe_key="edge:one-cent",
+        )
+        await uow.commit()
+    async with UnitOfWork(db, readonly=True) as uow:
+        row = (
+            await uow.session.execute(select(Transfer).where(Transfer.period == "2000-01"))
+        ).scalar_one()
+    assert (row.amount_cents, row.kind, row.dedupe_key, row.charge_id) == (
+        1,
+        "funding",
+        "edge:one-cent",
+        None,
+    )
+    assert (row.debit_account_id, row.credit_account_id, row.organizer_id) == (
+        budget,
+        env.id,
+        w.organizer_id,
+    )

@@ -56,7 +56,7 @@ async def test_an_issued_token_is_stored_only_as_hashes_and_lives_its_ttl(
 
 async def test_a_token_for_no_wallet_is_not_found_and_the_refusal_names_the_limits(db: Database):
     w = await seed_world(db)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=r"^No such wallet$"):
         await tokens.issue_token(db, wallet_id=uuid.uuid4(), created_by=w.client_principal)
     with pytest.raises(InvalidInput, match=r"^A payment code lives 10-120 seconds$"):
         await tokens.issue_token(
@@ -72,7 +72,9 @@ def test_a_code_may_be_typed_with_spaces_and_dashes(typed: str, digits: str) -> 
     assert tokens.normalise_code(typed) == digits
 
 
-@pytest.mark.parametrize("typed", ["1234567", "123456789", "1234567a", "1234_5678", ""])
+@pytest.mark.parametrize(
+    "typed", ["1234567", "123456789", "1234567a", "1234_5678", "1234X5678", ""]
+)
 def test_a_code_of_other_length_or_characters_is_invalid(typed: str) -> None:
     with pytest.raises(TokenInvalid):
         tokens.normalise_code(typed)
@@ -172,3 +174,37 @@ async def test_purge_forgets_tokens_expired_or_used_before_the_cutoff(
     kept = {hashlib.sha256(issued[i].token.encode()).hexdigest() for i in (1, 3, 4)}
     assert left == kept
     assert await tokens.purge_tokens(db, older_than=timedelta(0)) == 2
+
+
+async def test_codes_are_drawn_from_all_eight_digits(db: Database) -> None:
+    w = await seed_world(db)
+    codes = [
+        (await tokens.issue_token(db, wallet_id=w.wallet_id, created_by=w.client_principal)).code
+        for _ in range(6)
+    ]
+    # Six codes all below 10^6 would happen once in 10^12 runs: they use the whole range.
+    assert any(int(code) >= 10**6 for code in codes)
+    assert len(set(codes)) == 6
+
+
+async def test_purge_keeps_a_token_that_expired_or_was_used_exactly_at_the_cutoff(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = await seed_world(db)
+    now = utcnow()
+    a = await tokens.issue_token(db, wallet_id=w.wallet_id, created_by=w.client_principal)
+    b = await tokens.issue_token(db, wallet_id=w.wallet_id, created_by=w.client_principal)
+    cutoff = now - timedelta(days=1)
+    async with UnitOfWork(db) as uow:
+        for token, values in (
+            (a, {"expires_at": cutoff}),
+            (b, {"expires_at": now + timedelta(days=1), "used_at": cutoff}),
+        ):
+            await uow.session.execute(
+                update(PaymentToken)
+                .where(PaymentToken.token_hash == hashlib.sha256(token.token.encode()).hexdigest())
+                .values(**values)
+            )
+        await uow.commit()
+    monkeypatch.setattr(clock, "source", lambda: now)
+    assert await tokens.purge_tokens(db) == 0

@@ -270,3 +270,39 @@ async def test_give_back_lowers_only_its_month_never_below_zero(db: Database):
         await trust.give_back(uow.session, w.wallet_id, w.provider_id, 5000, this)
         await uow.commit()
     assert (await _row(db, w.wallet_id, w.provider_id)).month_spent_cents == 0
+
+
+async def test_the_list_is_ordered_by_name_not_by_when_trusted(db: Database):
+    w = await seed_world(db, trusted=False)
+    for provider in (w.other_provider_id, w.provider_id):  # Taksi first, then Siivous...
+        await trust.set_trusted(
+            db,
+            actor_id=w.case_manager,
+            wallet_id=w.wallet_id,
+            provider_id=provider,
+            per_charge_cap_cents=1000,
+        )
+    names = [t.provider_name for t in await trust.list_trusted(db, w.wallet_id)]
+    assert names == ["Siivouspalvelu Kuura Oy", "Taksi Hiltunen"]
+
+
+async def test_each_wallet_has_its_own_row_for_a_provider(db: Database):
+    w = await seed_world(db, trusted=False)
+    from tests.checkout.test_requests_edges import add_second_client
+
+    second = await add_second_client(db, w)
+    for wallet, cap in ((w.wallet_id, 1000), (second, 2000)):
+        await trust.set_trusted(
+            db,
+            actor_id=w.case_manager,
+            wallet_id=wallet,
+            provider_id=w.provider_id,
+            per_charge_cap_cents=cap,
+        )
+    assert (await _row(db, w.wallet_id, w.provider_id)).per_charge_cap_cents == 1000
+    assert (await _row(db, second, w.provider_id)).per_charge_cap_cents == 2000
+    await trust.remove_trusted(
+        db, actor_id=w.case_manager, wallet_id=w.wallet_id, provider_id=w.provider_id
+    )
+    assert await trust.list_trusted(db, w.wallet_id) == []
+    assert [t.per_charge_cap_cents for t in await trust.list_trusted(db, second)] == [2000]

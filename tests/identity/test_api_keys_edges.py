@@ -92,6 +92,9 @@ async def test_a_revoked_key_is_refused_at_once_in_this_process(db: Database):
     assert await access.revoke_api_key(db, prefix) is True
     assert await access.authenticate_api_key(db, key) is None
     assert await access.authenticate_api_key(db, other) is not None
+    # Only that key was revoked, in the database too (not just this process's cache).
+    access.API_KEYS.clear()
+    assert await access.authenticate_api_key(db, other) is not None
     # Revoking it again, or a prefix nobody has: nothing to revoke.
     assert await access.revoke_api_key(db, prefix) is False
     assert await access.revoke_api_key(db, "000000000000") is False
@@ -159,3 +162,12 @@ async def test_actor_of_a_principal(db: Database):
         client_id=w.client_id,
         provider_id=None,
     )
+
+
+async def test_actor_of_a_provider_names_its_provider(db: Database):
+    w = await seed_world(db)
+    async with UnitOfWork(db, readonly=True) as uow:
+        principal = await uow.session.get(Principal, w.provider_principal)
+    assert principal is not None
+    actor = access.actor_of(principal)
+    assert (actor.role, actor.provider_id, actor.client_id) == ("provider", w.provider_id, None)

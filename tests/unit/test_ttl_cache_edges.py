@@ -68,6 +68,11 @@ def test_forget_drops_one_tag_and_a_racing_put_of_an_older_read() -> None:
     assert cache.get("k1") is None
     cache.put("k1", "prefix-a", "A1", cache.generation)
     assert cache.get("k1") == "A1"
+    # Every forget starts a new generation, also a second one.
+    cache.forget("prefix-b")
+    assert cache.generation == started + 2 and cache.get("k1") == "A1"
+    cache.put("k4", "prefix-a", "A4", started + 1)
+    assert cache.get("k4") is None
 
 
 def test_clear_drops_everything_and_older_reads() -> None:

@@ -136,8 +136,12 @@ async def test_set_pin_replaces_the_pin_clears_the_count_and_is_audited(db: Data
     for _ in range(2):
         with pytest.raises(CardInvalid):
             await _verify(db, w, card.card_number, "0000")
+    old_salt = (await _card(db, card.id)).pin_salt
     view = await cards.set_pin(db, actor_id=w.client_principal, card_id=card.id, pin="97531")
     assert view.failed_attempts == 0 and view.has_pin
+    new_salt = (await _card(db, card.id)).pin_salt
+    # A fresh 16-byte salt with every PIN.
+    assert new_salt is not None and len(new_salt) == 32 and new_salt != old_salt
     assert (await _card(db, card.id)).failed_attempts == 0
     with pytest.raises(CardInvalid) as caught:
         await _verify(db, w, card.card_number, "2468")

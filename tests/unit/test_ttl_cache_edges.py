@@ -82,3 +82,13 @@ def test_clear_drops_everything_and_older_reads() -> None:
     assert cache.generation == 1 and cache.get("k") is None
     cache.put("k", "t", 1, 0)
     assert cache.get("k") is None
+    cache.clear()
+    assert cache.generation == 2
+
+
+def test_a_short_ttl_still_caches() -> None:
+    clock = Clock()
+    for ttl in (1.0, 0.5):
+        cache = TtlCache(ttl, clock=clock)
+        cache.put("k", "t", "v", 0)
+        assert cache.get("k") == "v"

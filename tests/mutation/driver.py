@@ -11,6 +11,8 @@ and runs each mutant against the tests that reach its function. Two changes, bot
   module is still judged by its own tests only.
 - Mutants are run module by module (in the order of modules.toml; within a module, fastest
   first, as mutmut does), so a run cut short has whole modules done rather than a sample.
+- ``MUTATION_REUSE_TYPE_CHECK``: a rerun of named survivors takes mypy's verdicts from the
+  run it continues instead of running mypy over every mutant again.
 - mutmut's "clean run" (every selected test once more, unmutated) is skipped: the stats run
   has just run exactly those tests and stops the run if any fails.
 """
@@ -18,6 +20,7 @@ and runs each mutant against the tests that reach its function. Two changes, bot
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -80,6 +83,18 @@ def skip_clean_run(self: Any, tests: Any) -> int:
     return 0
 
 
+def earlier_type_check_verdicts() -> dict[str, object]:
+    """The mutants mypy rejected in the run being continued, read back from mutmut's files
+    (``--recheck``: rerunning a few survivors need not run mypy over every mutant again)."""
+    caught: dict[str, object] = {}
+    for meta in Path("mutants").rglob("*.meta"):
+        codes = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
+        caught.update({name: None for name, code in codes.items() if code == 37})
+    return caught
+
+
+if os.environ.get("MUTATION_REUSE_TYPE_CHECK"):
+    mutmut_main.filter_mutants_with_type_checker = earlier_type_check_verdicts
 mutmut_main.run_stats_collection = run_stats_collection
 mutmut_main.estimated_worst_case_time = module_then_time
 mutmut_main.load_stats = load_stats

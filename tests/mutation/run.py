@@ -99,9 +99,14 @@ def run_selection(
     *,
     collect_only: bool = False,
     resume: bool = False,
+    recheck: bool = False,
+    work_name: str | None = None,
 ) -> int:
-    """One mutmut run over ``modules`` (each judged by its own tests); returns its seconds."""
-    work = WORK / ("all" if len(modules) > 1 else slug(next(iter(modules))))
+    """One mutmut run over ``modules`` (each judged by its own tests); returns its seconds.
+
+    ``resume`` and ``recheck`` continue the full run in ``.mutation/all``."""
+    whole = len(modules) > 1 or resume or recheck
+    work = WORK / (work_name or ("all" if whole else slug(next(iter(modules)))))
     env = {
         **os.environ,
         "WALLET_TEST_ENGINES": "sqlite",
@@ -115,10 +120,10 @@ def run_selection(
     env.pop("CI", None)
     seconds = 0
     if not collect_only:
-        if resume and work.exists():
+        if (resume or recheck) and work.exists():
             # Go on where a run stopped (mutmut keeps the verdicts so far). Test files taken
             # out of a module's list since are dropped; files added need a fresh run.
-            (work / "modules.json").write_text(json.dumps(modules), "utf-8")
+            (work / "modules.json").write_text(json.dumps(load_modules()), "utf-8")
         else:
             if work.exists():
                 shutil.rmtree(work)
@@ -128,7 +133,14 @@ def run_selection(
             (work / "pyproject.toml").write_text(scratch_pyproject(modules), "utf-8")
             (work / "modules.json").write_text(json.dumps(modules), "utf-8")
         started = time.monotonic()
-        log = work / "mutmut.log"
+        names: list[str] = []
+        if recheck:
+            # Run again the mutants that survived, with the tests as they are now, and the
+            # ones not run yet.
+            for module in modules:
+                meta = json.loads((work / "mutants" / (module + ".meta")).read_text("utf-8"))
+                names += [n for n, c in meta["exit_code_by_key"].items() if c in (None, 0, 5, 33)]
+        log = work / ("mutmut-recheck.log" if recheck else "mutmut.log")
         with log.open("w") as out:
             proc = subprocess.run(
                 [
@@ -140,6 +152,7 @@ def run_selection(
                     "run",
                     "--max-children",
                     str(children),
+                    *names,
                 ],
                 cwd=work,
                 env=env,
@@ -151,7 +164,9 @@ def run_selection(
         if proc.returncode != 0:
             tail = log.read_text("utf-8", "replace")[-3000:]
             raise SystemExit(f"mutmut failed (exit {proc.returncode}):\n{tail}")
-        if len(modules) > 1:
+        if recheck:
+            print(f"rechecked {len(names)} survivors in {seconds} s", flush=True)
+        elif len(modules) > 1:
             RESULTS.mkdir(parents=True, exist_ok=True)
             (RESULTS / "run.json").write_text(
                 json.dumps(
@@ -339,6 +354,10 @@ def main() -> None:
         "--collect-only", action="store_true", help="reread the verdicts of a finished run"
     )
     parser.add_argument("--resume", action="store_true", help="go on with a stopped run")
+    parser.add_argument("--work", help="scratch directory under .mutation/ (default: all)")
+    parser.add_argument(
+        "--recheck", action="store_true", help="rerun the survivors of a run with today's tests"
+    )
     args = parser.parse_args()
     modules = load_modules()
     chosen = args.modules or list(modules)
@@ -349,7 +368,14 @@ def main() -> None:
     if not args.report_only:
         selection = {m: modules[m] for m in chosen}
         print(f"mutating {len(selection)} module(s)", flush=True)
-        run_selection(selection, args.children, collect_only=args.collect_only, resume=args.resume)
+        run_selection(
+            selection,
+            args.children,
+            collect_only=args.collect_only,
+            resume=args.resume,
+            recheck=args.recheck,
+            work_name=args.work,
+        )
         for module in chosen:
             result = json.loads((RESULTS / f"{slug(module)}.json").read_text("utf-8"))
             mutants = result["mutants"]

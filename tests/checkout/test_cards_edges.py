@@ -218,7 +218,7 @@ async def test_verify_card_refusals_in_their_order(db: Database):
         assert caught.value.extra == {}
     # Only an approved provider of this organizer may try a PIN.
     for provider in (uuid.uuid4(), other.provider_id):
-        with pytest.raises(ProviderNotApproved):
+        with pytest.raises(ProviderNotApproved, match=r"^The provider is not approved to charge$"):
             await _verify(db, w, card.card_number, "2468", provider_id=provider)
     await set_provider_status(db, w.other_provider_id, "suspended")
     with pytest.raises(ProviderNotApproved):

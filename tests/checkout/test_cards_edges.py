@@ -242,3 +242,44 @@ async def test_verify_card_refusals_in_their_order(db: Database):
     with pytest.raises(CardInvalid) as caught:
         await _verify(db, w, no_pin.card_number, "2468")
     assert caught.value.extra == {}
+
+
+async def test_a_card_and_its_pin_tries_are_its_own(db: Database):
+    from payments.models import Organizer
+    from tests.checkout.test_requests_edges import add_second_client
+
+    w = await seed_world(db)
+    async with UnitOfWork(db) as uow:
+        org = await uow.session.get(Organizer, w.organizer_id)
+        assert org is not None
+        org.help_phone = "+358800123456"
+        await uow.commit()
+    second_wallet = await add_second_client(db, w)
+    gone = await _issue(db, w)
+    mine = await _issue(db, w)  # revokes `gone`
+    revoked_at = (await _card(db, gone.id)).revoked_at
+    theirs = await cards.issue_card(
+        db,
+        actor_id=w.case_manager,
+        organizer_id=w.organizer_id,
+        wallet_id=second_wallet,
+        pin="1357",
+    )
+    assert theirs.help_phone == "+358800123456" and theirs.first_name == "Eino"
+    # Issuing for another wallet revokes nothing here, and a reissue leaves a card that was
+    # revoked earlier as it was.
+    assert (await _card(db, mine.id)).status == "active"
+    await _issue(db, w)
+    assert (await _card(db, gone.id)).revoked_at == revoked_at
+    assert (await _card(db, theirs.id)).status == "active"
+    # Wrong and right PINs count on their own card only.
+    with pytest.raises(CardInvalid):
+        await _verify(db, w, theirs.card_number, "0000")
+    third = await _issue(db, w)
+    for _ in range(2):
+        with pytest.raises(CardInvalid):
+            await _verify(db, w, third.card_number, "0000")
+    assert (await _card(db, theirs.id)).failed_attempts == 1
+    assert await _verify(db, w, third.card_number, "2468") == w.wallet_id
+    assert (await _card(db, theirs.id)).failed_attempts == 1
+    assert (await _card(db, third.id)).failed_attempts == 0

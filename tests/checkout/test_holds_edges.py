@@ -150,3 +150,25 @@ async def test_a_hold_expires_at_its_instant_and_the_job_takes_its_limit(db: Dat
     assert await expire_holds(db, now=now + timedelta(hours=1)) == 1
     assert (await envelope(db, w.wallet_id)).balance_cents == MONTHLY
     await assert_books_ok(db)
+
+
+async def test_two_lines_of_one_envelope_are_released_together(db: Database):
+    w = await seed_world(db)
+    out = await create_visit_hold(
+        db,
+        provider_id=w.provider_id,
+        customer=Customer(phone_e164=PHONE),
+        lines=[
+            ChargeLineInput("siivous", Decimal(1), 3500),
+            ChargeLineInput("kotiapu", Decimal(1), 3800),
+        ],
+        idempotency_key="two-lines",
+        request_hash="h",
+        trusted_only=True,
+    )
+    assert out.body["amount_cents"] == 7300
+    assert (await envelope(db, w.wallet_id)).balance_cents == MONTHLY - 7300
+    await void_hold(db, provider_id=w.provider_id, hold_id=uuid.UUID(out.body["id"]))
+    assert (await envelope(db, w.wallet_id)).balance_cents == MONTHLY
+    assert [balance for _, balance in await _hold_accounts(db)] == [0]
+    await assert_books_ok(db)

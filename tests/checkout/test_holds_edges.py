@@ -12,13 +12,20 @@ from sqlalchemy import select
 
 from payments.checkout import holds
 from payments.checkout.charges import ChargeLineInput, Customer
-from payments.checkout.visits import create_visit_hold, expire_holds, get_hold, void_hold
+from payments.checkout.visits import (
+    capture_hold,
+    create_visit_hold,
+    expire_holds,
+    get_hold,
+    void_hold,
+)
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import HoldNotOpen, NotFound
-from payments.models import HOLD, Account, Hold, OutboxEvent
+from payments.models import HOLD, Account, Hold, HoldLine, OutboxEvent
 from payments.uow import UnitOfWork
-from tests.factories import World, assert_books_ok, envelope, seed_world
+from tests.checkout.test_requests_edges import add_second_client
+from tests.factories import World, assert_books_ok, envelope, seed_world, trust_provider
 
 MONTHLY = 30_000
 PHONE = "+358401234567"
@@ -171,4 +178,74 @@ async def test_two_lines_of_one_envelope_are_released_together(db: Database):
     await void_hold(db, provider_id=w.provider_id, hold_id=uuid.UUID(out.body["id"]))
     assert (await envelope(db, w.wallet_id)).balance_cents == MONTHLY
     assert [balance for _, balance in await _hold_accounts(db)] == [0]
+    await assert_books_ok(db)
+
+
+async def test_hold_accounts_belong_to_their_wallet_and_closing_is_recorded(db: Database):
+    w = await seed_world(db)
+    second = await add_second_client(db, w)
+    await trust_provider(db, second, w.provider_id)
+    now = utcnow()
+    mine = await _hold(db, w, now=now)
+    theirs = await create_visit_hold(
+        db,
+        provider_id=w.provider_id,
+        customer=Customer(phone_e164="+358407654321"),
+        lines=[ChargeLineInput("siivous", Decimal(1), 3500)],
+        idempotency_key="theirs",
+        request_hash="h",
+        trusted_only=True,
+        now=now,
+    )
+    async with UnitOfWork(db, readonly=True) as uow:
+        rows = (
+            await uow.session.execute(
+                select(Account.wallet_id, Account.balance_cents).where(Account.kind == HOLD)
+            )
+        ).all()
+    assert sorted((str(a), b) for a, b in rows) == sorted(
+        [(str(w.wallet_id), 7000), (str(second), 3500)]
+    )
+    # A capture exactly at the hold's end is too late; a moment before, it is taken.
+    expires = now + timedelta(hours=12)
+    with pytest.raises(HoldNotOpen):
+        await capture_hold(
+            db,
+            provider_id=w.provider_id,
+            hold_id=uuid.UUID(theirs.body["id"]),
+            lines=[ChargeLineInput("siivous", Decimal(1), 3500)],
+            idempotency_key="late",
+            request_hash="h",
+            now=expires,
+        )
+    captured = await capture_hold(
+        db,
+        provider_id=w.provider_id,
+        hold_id=uuid.UUID(mine["id"]),
+        lines=[ChargeLineInput("siivous", Decimal(1), 3500)],
+        idempotency_key="in-time",
+        request_hash="h",
+        now=expires - timedelta(seconds=1),
+    )
+    assert captured.status_code in (200, 201)
+    view = await get_hold(db, provider_id=w.provider_id, hold_id=uuid.UUID(mine["id"]))
+    async with UnitOfWork(db, readonly=True) as uow:
+        stored = await uow.session.get(Hold, uuid.UUID(mine["id"]))
+        assert stored is not None
+        categories = {
+            str(c)
+            for c in (
+                await uow.session.execute(
+                    select(HoldLine.category_id).where(HoldLine.hold_id == stored.id)
+                )
+            ).scalars()
+        }
+    assert view["status"] == "captured" and view["charge_id"] == str(stored.charge_id)
+    assert stored.charge_id is not None and stored.closed_at is not None
+    assert view["categories"] == sorted(categories)
+    voided = await void_hold(db, provider_id=w.provider_id, hold_id=uuid.UUID(theirs.body["id"]))
+    assert voided.body["status"] == "voided"
+    async with UnitOfWork(db, readonly=True) as uow:
+        gone = await uow.session.get(Hold, uuid.UUID(theirs.body["id"]))
+    assert gone is not None and gone.captured_cents == 0 and gone.closed_at is not None
     await assert_books_ok(db)

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit lint services bench clean reliability
+.PHONY: install demo test unit lint services bench clean reliability mutation
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -45,5 +45,11 @@ bench: install services
 reliability: install services
 	WALLET_LONG=1 $(VENV)/bin/pytest -q tests/reliability
 
+## Mutation testing of the money modules with mutmut, each module against its own tests, on
+## SQLite (tests/mutation/; not part of `make test`). Writes docs/mutation-report.md.
+## One module: `make mutation MODULES=payments/books.py`.
+mutation: install
+	$(PY) -m tests.mutation.run $(MODULES)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .mutation $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,142 @@
+"""Idempotency keys at their edges, on the primitives themselves (both engines).
+
+The charge and refund tests use keys through the use cases; these pin what the keys are made
+of: which keys are accepted, what a fingerprint separates, what a claim returns before and
+after its result is stored, and which records the pruning keeps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from payments import idempotency
+from payments.clock import utcnow
+from payments.db import Database
+from payments.errors import IdempotencyKeyMissing, IdempotencyKeyReused, InvalidInput
+from payments.models import IdempotencyRecord
+from payments.uow import UnitOfWork
+
+
+def test_a_fingerprint_is_the_sha256_of_its_parts_each_ended_by_nul() -> None:
+    expected = hashlib.sha256(b"POST\x00/api/x\x00{}\x00").hexdigest()
+    assert idempotency.request_fingerprint("POST", "/api/x", b"{}") == expected
+    # Text and bytes of the same characters are the same part ...
+    assert idempotency.request_fingerprint("a", "b") == idempotency.request_fingerprint(b"a", b"b")
+    # ... and where one part ends and the next begins matters.
+    assert idempotency.request_fingerprint("ab", "c") != idempotency.request_fingerprint("a", "bc")
+    assert idempotency.request_fingerprint("a") != idempotency.request_fingerprint("a", "")
+
+
+@pytest.mark.parametrize("key", [None, "", "   ", "\t"])
+def test_a_missing_or_blank_key_is_missing(key: str | None) -> None:
+    with pytest.raises(IdempotencyKeyMissing):
+        idempotency.validate_key(key)
+
+
+@pytest.mark.parametrize("key", ["k" * 201, "tab\there", "new\nline", "nul\x00"])
+def test_a_key_too_long_or_not_printable_is_invalid(key: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        idempotency.validate_key(key)
+    assert caught.value.slug == "invalid-idempotency-key"
+    assert str(caught.value) == "Idempotency-Key must be 1-200 printable characters"
+    assert not isinstance(caught.value, IdempotencyKeyMissing)
+
+
+@pytest.mark.parametrize("key", ["k", "k" * 200, "order 17/2027-01 ä"])
+def test_a_printable_key_up_to_200_characters_is_itself(key: str) -> None:
+    assert idempotency.validate_key(key) == key
+
+
+async def _claim(db: Database, scope: str, key: str, body_hash: str):
+    async with UnitOfWork(db) as uow:
+        replay = await idempotency.claim(
+            uow.session, scope=scope, key=key, request_hash=body_hash, now=utcnow()
+        )
+        await uow.commit()
+    return replay
+
+
+async def test_a_claim_reserves_then_replays_what_was_stored(db: Database) -> None:
+    assert await _claim(db, "provider:1", "k1", "h1") is None
+    # Claimed but no result stored yet (the first request's transaction is the one writing):
+    # the stored placeholder, never a second reservation.
+    pending = await _claim(db, "provider:1", "k1", "h1")
+    assert pending == idempotency.Replay(status_code=0, body={})
+    async with UnitOfWork(db) as uow:
+        await idempotency.store_result(
+            uow.session, scope="provider:1", key="k1", status_code=201, body={"id": "c-1"}
+        )
+        await uow.commit()
+    replay = await _claim(db, "provider:1", "k1", "h1")
+    assert replay == idempotency.Replay(status_code=201, body={"id": "c-1"})
+    with pytest.raises(IdempotencyKeyReused):
+        await _claim(db, "provider:1", "k1", "another body")
+    # The same key in another scope, or another key in the same scope, is a new request.
+    assert await _claim(db, "provider:2", "k1", "h1") is None
+    assert await _claim(db, "provider:1", "k2", "h1") is None
+    # Storing one key's result leaves every other record as it was.
+    assert await _claim(db, "provider:2", "k1", "h1") == idempotency.Replay(0, {})
+
+
+async def _keys(db: Database) -> set[str]:
+    async with UnitOfWork(db, readonly=True) as uow:
+        return set((await uow.session.execute(select(IdempotencyRecord.key))).scalars())
+
+
+async def test_prune_keeps_a_key_exactly_at_the_cutoff_and_counts_what_it_forgot(
+    db: Database,
+) -> None:
+    now = utcnow()
+    for key in ("older", "at-cutoff", "newer", "fresh"):
+        assert await _claim(db, "s", key, "h") is None
+    ages = {
+        "older": idempotency.RETENTION + timedelta(seconds=1),
+        "at-cutoff": idempotency.RETENTION,
+        "newer": idempotency.RETENTION - timedelta(seconds=1),
+        "fresh": timedelta(0),
+    }
+    async with UnitOfWork(db) as uow:
+        for key, age in ages.items():
+            await uow.session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.key == key)
+                .values(created_at=now - age)
+            )
+        await uow.commit()
+    assert await idempotency.prune(db, now=now) == 1
+    assert await _keys(db) == {"at-cutoff", "newer", "fresh"}
+    # A shorter retention, given: forgets everything older than it.
+    assert await idempotency.prune(db, older_than=timedelta(minutes=1), now=now) == 2
+    assert await _keys(db) == {"fresh"}
+    async with UnitOfWork(db, readonly=True) as uow:
+        count = (await uow.session.execute(select(func.count(IdempotencyRecord.key)))).scalar()
+    assert count == 1
+
+
+async def test_prune_defaults_to_the_retention_and_the_clock(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payments import clock
+
+    now = utcnow()
+    assert await _claim(db, "s", "old", "h") is None
+    assert await _claim(db, "s", "new", "h") is None
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.key == "old")
+            .values(created_at=now - timedelta(days=30, minutes=1))
+        )
+        await uow.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.key == "new")
+            .values(created_at=now - timedelta(days=29, hours=23))
+        )
+        await uow.commit()
+    monkeypatch.setattr(clock, "source", lambda: now)
+    assert await idempotency.prune(db) == 1
+    assert await _keys(db) == {"new"}

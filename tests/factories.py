@@ -349,9 +349,10 @@ async def add_client_with_decision(
     valid_to: date | None = None,
     carry_over: str = "none",
     carry_cap_cents: int = 0,
+    trusted: bool = True,
 ) -> catalogue.NewClient:
     """Another client of ``w``'s organizer with one decision (not funded), who trusts ``w``'s
-    providers as ``seed_world``'s client does."""
+    providers as ``seed_world``'s client does (unless not ``trusted``)."""
     client = await catalogue.create_client(
         db, organizer_id=w.organizer_id, first_name="Eino", last_name="Heikkinen", phone=phone
     )
@@ -365,9 +366,28 @@ async def add_client_with_decision(
         carry_over=carry_over,
         carry_over_cap_cents=carry_cap_cents,
     )
-    for provider in (w.provider_id, w.other_provider_id):
-        await trust_provider(db, client.wallet_id, provider)
+    if trusted:
+        for provider in (w.provider_id, w.other_provider_id):
+            await trust_provider(db, client.wallet_id, provider)
     return client
+
+
+async def add_funded_client(
+    db: Database, w: World, *, monthly_cents: int = 30_000, trusted: bool = False
+) -> uuid.UUID:
+    """A second client of ``w``'s organizer (Eino, 040 765 4321) with a cleaning line of
+    ``monthly_cents``, funded for ``w``'s month; their wallet. Trusts no provider unless
+    ``trusted``."""
+    client = await add_client_with_decision(
+        db,
+        w,
+        phone="040 765 4321",
+        lines=[DecisionLineInput("Siivous", monthly_cents, ("siivous",))],
+        valid_from=first_day(w.period),
+        trusted=trusted,
+    )
+    await fund_period(db, w.period)
+    return client.wallet_id
 
 
 def at(period: str, day: int = 15, hour: int = 12) -> datetime:

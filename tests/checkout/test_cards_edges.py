@@ -22,7 +22,7 @@ from payments.errors import (
 )
 from payments.models import AuditEvent, QrCard
 from payments.uow import UnitOfWork
-from tests.factories import World, seed_world, set_provider_status
+from tests.factories import World, add_funded_client, seed_world, set_provider_status
 
 
 async def _card(db: Database, card_id: uuid.UUID) -> QrCard:
@@ -246,7 +246,6 @@ async def test_verify_card_refusals_in_their_order(db: Database):
 
 async def test_a_card_and_its_pin_tries_are_its_own(db: Database):
     from payments.models import Organizer
-    from tests.checkout.test_requests_edges import add_second_client
 
     w = await seed_world(db)
     async with UnitOfWork(db) as uow:
@@ -254,7 +253,7 @@ async def test_a_card_and_its_pin_tries_are_its_own(db: Database):
         assert org is not None
         org.help_phone = "+358800123456"
         await uow.commit()
-    second_wallet = await add_second_client(db, w)
+    second_wallet = await add_funded_client(db, w)
     gone = await _issue(db, w)
     mine = await _issue(db, w)  # revokes `gone`
     revoked_at = (await _card(db, gone.id)).revoked_at

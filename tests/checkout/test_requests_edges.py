@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from payments.checkout import requests as rq
-from payments.checkout.charges import ChargeLineInput
 from payments.checkout.phone import create_qr_request, phone_checkout
 from payments.clock import utcnow
 from payments.db import Database
@@ -24,24 +22,32 @@ from payments.errors import (
     RequestNotPending,
 )
 from payments.models import Hold, OutboxEvent, PaymentRequest
+from payments.results import Happened
 from payments.uow import UnitOfWork
-from tests.factories import World, assert_books_ok, envelope, seed_world, set_provider_status
+from tests.factories import (
+    World,
+    add_funded_client,
+    assert_books_ok,
+    envelope,
+    seed_world,
+    set_provider_status,
+)
+from tests.support.money import PHONE, cleaning
 
 MONTHLY = 30_000
-CLEANING_2H = [ChargeLineInput("siivous", Decimal(2), 3500)]
 
 
 async def _ask(db: Database, w: World, now=None, key: str | None = None) -> dict:
     out = await phone_checkout(
         db,
         provider_id=w.provider_id,
-        phone_e164="+358401234567",
-        lines=CLEANING_2H,
+        phone_e164=PHONE,
+        lines=cleaning(),
         idempotency_key=key or uuid.uuid4().hex,
         request_hash="h",
         now=now,
     )
-    assert out.status_code == 202, out.body
+    assert out.what is Happened.PENDING_APPROVAL, out.body
     return out.body["request"]
 
 
@@ -142,7 +148,7 @@ async def test_approve_captures_once_and_answers_a_retry(db: Database):
     out = await rq.approve_request(
         db, request_id=rid, wallet_id=w.wallet_id, actor_id=w.client_principal, now=now
     )
-    assert out.status_code == 200 and not out.replayed
+    assert out.what is Happened.DONE and not out.replayed
     assert out.body["status"] == "approved" and out.body["charge_id"]
     assert out.body["decided_at"] == now.isoformat()
     row = await _row(db, view["id"])
@@ -155,7 +161,7 @@ async def test_approve_captures_once_and_answers_a_retry(db: Database):
     again = await rq.approve_request(
         db, request_id=rid, wallet_id=w.wallet_id, actor_id=w.client_principal
     )
-    assert again.replayed and again.status_code == 200 and again.body == out.body
+    assert again.replayed and again.what is Happened.ALREADY_DONE and again.body == out.body
     with pytest.raises(RequestNotPending, match=r"^The payment request is approved$"):
         await rq.decline_request(
             db, request_id=rid, wallet_id=w.wallet_id, actor_id=w.client_principal
@@ -181,14 +187,14 @@ async def test_decline_gives_the_money_back_once(db: Database):
     out = await rq.decline_request(
         db, request_id=rid, wallet_id=w.wallet_id, actor_id=w.client_principal
     )
-    assert out.status_code == 200 and not out.replayed and out.body["status"] == "declined"
+    assert out.what is Happened.DONE and not out.replayed and out.body["status"] == "declined"
     assert (await envelope(db, w.wallet_id)).balance_cents == MONTHLY
     row = await _row(db, view["id"])
     assert row.decided_by == w.client_principal and await _hold_status(db, row) == "voided"
     again = await rq.decline_request(
         db, request_id=rid, wallet_id=w.wallet_id, actor_id=w.client_principal
     )
-    assert again.replayed and again.body == out.body
+    assert again.replayed and again.what is Happened.ALREADY_DONE and again.body == out.body
     with pytest.raises(RequestDeclined):
         await rq.approve_request(
             db, request_id=rid, wallet_id=w.wallet_id, actor_id=w.client_principal
@@ -206,12 +212,12 @@ async def test_cancel_by_its_provider_only(db: Database):
     with pytest.raises(NotFound, match=r"^No such payment request$"):
         await rq.cancel_request(db, request_id=rid, provider_id=w.other_provider_id)
     out = await rq.cancel_request(db, request_id=rid, provider_id=w.provider_id)
-    assert out.status_code == 200 and out.body["status"] == "cancelled" and not out.replayed
+    assert out.what is Happened.DONE and out.body["status"] == "cancelled" and not out.replayed
     assert (await envelope(db, w.wallet_id)).balance_cents == MONTHLY
     row = await _row(db, view["id"])
     assert row.decided_by is None and await _hold_status(db, row) == "voided"
     again = await rq.cancel_request(db, request_id=rid, provider_id=w.provider_id)
-    assert again.replayed and again.body == out.body
+    assert again.replayed and again.what is Happened.ALREADY_DONE and again.body == out.body
     with pytest.raises(RequestNotPending, match=r"^The payment request is cancelled$"):
         await rq.approve_request(
             db, request_id=rid, wallet_id=w.wallet_id, actor_id=w.client_principal
@@ -269,11 +275,11 @@ async def test_expiry_takes_at_most_its_limit_oldest_first(db: Database):
 
 async def test_a_qr_request_is_paid_by_whoever_approves_it(db: Database):
     w = await seed_world(db, trusted=False)
-    other = await add_second_client(db, w)
+    other = await add_funded_client(db, w)
     out = await create_qr_request(
-        db, provider_id=w.provider_id, lines=CLEANING_2H, idempotency_key="qr1", request_hash="h"
+        db, provider_id=w.provider_id, lines=cleaning(), idempotency_key="qr1", request_hash="h"
     )
-    assert out.status_code == 201
+    assert out.what is Happened.CREATED
     view = out.body
     assert view["wallet_id"] is None and view["total_cents"] == 7000
     rid = uuid.UUID(view["id"])
@@ -295,14 +301,14 @@ async def test_a_qr_request_is_paid_by_whoever_approves_it(db: Database):
             db, request_id=rid, wallet_id=w.wallet_id, actor_id=w.client_principal
         )
     again = await rq.approve_request(db, request_id=rid, wallet_id=other, actor_id=w.case_manager)
-    assert again.replayed and again.body == approved.body
+    assert again.replayed and again.what is Happened.ALREADY_DONE and again.body == approved.body
     await assert_books_ok(db)
 
 
 async def test_a_qr_request_of_a_provider_suspended_since_is_refused(db: Database):
     w = await seed_world(db, trusted=False)
     out = await create_qr_request(
-        db, provider_id=w.provider_id, lines=CLEANING_2H, idempotency_key="qr2", request_hash="h"
+        db, provider_id=w.provider_id, lines=cleaning(), idempotency_key="qr2", request_hash="h"
     )
     await set_provider_status(db, w.provider_id, "suspended")
     with pytest.raises(ProviderNotApproved):
@@ -314,26 +320,3 @@ async def test_a_qr_request_of_a_provider_suspended_since_is_refused(db: Databas
         )
     assert (await envelope(db, w.wallet_id)).balance_cents == MONTHLY
     assert (await _row(db, out.body["id"])).status == "pending"
-
-
-async def add_second_client(db: Database, w: World) -> uuid.UUID:
-    from payments.budgets import catalogue
-    from payments.budgets.catalogue import DecisionLineInput
-    from payments.budgets.funding import fund_period
-    from payments.ledger.periods import first_day
-
-    client = await catalogue.create_client(
-        db, organizer_id=w.organizer_id, first_name="Eino", last_name="Leino", phone="040 765 4321"
-    )
-    await catalogue.create_decision(
-        db,
-        organizer_id=w.organizer_id,
-        client_id=client.client_id,
-        valid_from=first_day(w.period),
-        valid_to=None,
-        lines=[DecisionLineInput("Siivous", MONTHLY, ("siivous",))],
-        carry_over="none",
-        carry_over_cap_cents=0,
-    )
-    await fund_period(db, w.period)
-    return client.wallet_id

@@ -18,7 +18,7 @@ from payments.errors import ConsentRequired, InvalidInput, NotFound
 from payments.ledger.periods import next_period, period_of, period_start_utc, previous_period
 from payments.models import AuditEvent, TrustedProvider
 from payments.uow import UnitOfWork
-from tests.factories import seed_world
+from tests.factories import add_funded_client, seed_world
 
 
 async def _audit(db: Database) -> list[AuditEvent]:
@@ -288,9 +288,8 @@ async def test_the_list_is_ordered_by_name_not_by_when_trusted(db: Database):
 
 async def test_each_wallet_has_its_own_row_for_a_provider(db: Database):
     w = await seed_world(db, trusted=False)
-    from tests.checkout.test_requests_edges import add_second_client
 
-    second = await add_second_client(db, w)
+    second = await add_funded_client(db, w)
     for wallet, cap in ((w.wallet_id, 1000), (second, 2000)):
         await trust.set_trusted(
             db,

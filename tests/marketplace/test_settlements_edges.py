@@ -14,10 +14,11 @@ from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.marketplace import settlements as st
 from payments.models import ProviderProfile
+from payments.results import Happened
 from payments.uow import UnitOfWork
-from tests.checkout.helpers import give_price
-from tests.factories import seed_world
-from tests.marketplace.helpers import charge, refund, utc
+from tests.factories import give_price, seed_world
+from tests.marketplace.helpers import utc
+from tests.support.money import charged, exactly, refund
 
 P = "2031-01"
 
@@ -114,10 +115,10 @@ async def test_reading_settlements_back(db: Database):
     w = await seed_world(db, period=P)
     await give_price(db, w.other_provider_id, "siivous", 100)
     other = await seed_world(db, period=P)
-    await charge(db, w, 3500, utc(P, 3))
-    await charge(db, w, 2500, utc(P, 3), provider_id=w.other_provider_id)
+    await charged(db, w, exactly(3500), now=utc(P, 3))
+    await charged(db, w, exactly(2500), now=utc(P, 3), provider_id=w.other_provider_id)
     first = await st.settle_providers(db, date(2031, 1, 5), now=utc(P, 6))
-    await charge(db, w, 1000, utc(P, 7))
+    await charged(db, w, exactly(1000), now=utc(P, 7))
     second = await st.settle_providers(db, date(2031, 1, 8), now=utc(P, 9))
     assert [s.amount_cents for s in first.settled] == [3500, 2500]
     assert [s.amount_cents for s in second.settled] == [1000]
@@ -164,7 +165,7 @@ async def test_reading_settlements_back(db: Database):
 
 async def test_payouts_carry_the_providers_bank_account(db: Database):
     w = await seed_world(db, period=P)
-    await charge(db, w, 3500, utc(P, 3))
+    await charged(db, w, exactly(3500), now=utc(P, 3))
     run = await st.settle_providers(db, date(2031, 1, 5), now=utc(P, 6))
     async with UnitOfWork(db) as uow:
         uow.session.add(
@@ -193,9 +194,10 @@ async def test_payouts_carry_the_providers_bank_account(db: Database):
 
 async def test_a_refund_larger_than_the_open_charges_is_carried(db: Database):
     w = await seed_world(db, period=P)
-    c = await charge(db, w, 3500, utc(P, 3))
+    c = await charged(db, w, exactly(3500), now=utc(P, 3))
     await st.settle_providers(db, date(2031, 1, 4), now=utc(P, 5))
-    await refund(db, w, c, 1000, utc(P, 6))
+    refunded = await refund(db, w, c, 1000, now=utc(P, 6))
+    assert refunded.what is Happened.CREATED and not refunded.replayed
     run = await st.settle_providers(db, date(2031, 1, 7), now=utc(P, 8))
     assert run.settled == [] and run.providers_seen == 1
     assert run.carried == [st.CarriedProvider(w.provider_id, "Siivouspalvelu Kuura Oy", -1000)]

@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-import uuid
-from decimal import Decimal
-
-from sqlalchemy import func, select
-
 from payments.books import MAX_REPORTED, CheckReport, PeriodTotals, check_books
-from payments.checkout.charges import ChargeLineInput, Customer, capture_charge, refund_charge
 from payments.db import Database
 from payments.models import Account, Transfer
-from payments.uow import UnitOfWork
-from tests.factories import at, envelope, seed_world
+from payments.results import Happened
+from tests.factories import at, count, envelope, seed_world
+from tests.support.money import by_wallet, charged, cleaning, refund
 
 JAN = "2031-01"
 
@@ -31,37 +26,16 @@ def test_a_report_lists_fifty_violations_and_says_there_are_more() -> None:
     assert len(report.violations) == MAX_REPORTED + 1
 
 
-async def _count(db: Database, stmt) -> int:
-    async with UnitOfWork(db, readonly=True) as uow:
-        return int((await uow.session.execute(stmt)).scalar_one())
-
-
 async def test_the_report_counts_and_totals_a_month(db: Database):
     w = await seed_world(db, period=JAN, monthly_cents=30_000)
-    out = await capture_charge(
-        db,
-        provider_id=w.provider_id,
-        customer=Customer(wallet_id=w.wallet_id),
-        lines=[ChargeLineInput("siivous", Decimal(2), 3500)],
-        idempotency_key="c1",
-        request_hash="h",
-        now=at(JAN, 3),
-    )
-    await refund_charge(
-        db,
-        provider_id=w.provider_id,
-        charge_id=uuid.UUID(out.body["id"]),
-        amount_cents=1500,
-        reason=None,
-        idempotency_key="r1",
-        request_hash="h",
-        now=at(JAN, 4),
-    )
+    charge_id = await charged(db, w, cleaning(2), customer=by_wallet(w), now=at(JAN, 3))
+    out = await refund(db, w, charge_id, 1500, reason=None, now=at(JAN, 4))
+    assert out.what is Happened.CREATED and not out.replayed
     report = await check_books(db)
     assert report.ok, report.violations
-    assert report.transfers == await _count(db, select(func.count(Transfer.id)))
+    assert report.transfers == await count(db, Transfer)
     assert report.transfers == 3
-    assert report.accounts == await _count(db, select(func.count(Account.id)))
+    assert report.accounts == await count(db, Account)
     assert report.envelopes == 1
     assert report.periods == {
         JAN: PeriodTotals(

@@ -70,6 +70,16 @@ class IdempotencyKeyReused(DomainError):
     title = "This Idempotency-Key was already used for a different request"
 
 
+class IdempotencyKeyUnanswered(DomainError):
+    """The key is claimed but holds no answer: a request under it never finished its work.
+    Claim and answer commit together, so this is only ever a half-written key; refusing it
+    keeps a retry from being taken for a second, new request."""
+
+    kind = Refusal.CONFLICT
+    slug = "idempotency-key-unanswered"
+    title = "A request with this Idempotency-Key has not finished; use a new key"
+
+
 class IdempotencyKeyMissing(DomainError):
     kind = Refusal.INVALID
     slug = "idempotency-key-missing"

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import IdempotencyKeyReused, InvalidInput
+from payments.errors import IdempotencyKeyReused, IdempotencyKeyUnanswered, InvalidInput
 from payments.models import IdempotencyRecord
 from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
@@ -106,7 +106,10 @@ async def claim(
     existing = (await session.execute(_EXISTING, {"p_scope": scope, "p_key": key})).one()
     if existing.request_hash != request_hash:
         raise IdempotencyKeyReused()
-    return Outcome(_HAPPENED[existing.status_code], dict(existing.response), replayed=True)
+    what = _HAPPENED.get(existing.status_code)
+    if what is None:  # claimed, never answered: a half-written key, not a result to replay
+        raise IdempotencyKeyUnanswered()
+    return Outcome(what, dict(existing.response), replayed=True)
 
 
 async def store_result(session: AsyncSession, *, scope: str, key: str, outcome: Outcome) -> None:

@@ -50,6 +50,11 @@ TITLES: dict[str, dict[str, str]] = {
         "sv": "Idempotency-Key har redan använts för en annan begäran",
         "en": "This Idempotency-Key was already used for a different request",
     },
+    "idempotency-key-unanswered": {
+        "fi": "Tällä Idempotency-Key-avaimella tehty pyyntö ei valmistunut; käytä uutta avainta",
+        "sv": "En begäran med denna Idempotency-Key blev inte klar; använd en ny nyckel",
+        "en": "A request with this Idempotency-Key has not finished; use a new key",
+    },
     "idempotency-key-missing": {
         "fi": "Idempotency-Key-otsake puuttuu",
         "sv": "Rubriken Idempotency-Key saknas",

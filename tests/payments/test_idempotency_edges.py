@@ -17,7 +17,13 @@ from sqlalchemy import func, select, update
 from payments import idempotency
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import IdempotencyKeyMissing, IdempotencyKeyReused, InvalidInput
+from payments.errors import (
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    IdempotencyKeyUnanswered,
+    InvalidInput,
+    Refusal,
+)
 from payments.models import IdempotencyRecord
 from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
@@ -112,19 +118,19 @@ async def test_each_outcome_is_stored_as_its_number_and_replays_as_itself(
     assert await _claim(db, "s", "k", "h") == Outcome(what, {"n": 1}, replayed=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="today's claim() has no Outcome for a committed placeholder (status_code 0): "
-    "KeyError where the old claim returned Replay(0, {})",
-)
-async def test_a_claim_of_a_key_claimed_but_not_yet_answered_is_not_a_second_reservation(
+async def test_a_key_claimed_but_never_answered_is_refused_not_reserved_again(
     db: Database,
 ) -> None:
-    # Claimed but no result stored yet (the first request's transaction is the one writing):
-    # the stored placeholder, never a second reservation.
+    # Claim and answer commit together, so a committed claim without an answer is a
+    # half-written key. A retry under it is refused, never taken for a new request (that would
+    # move the money twice) and never replayed as an empty answer.
     assert await _claim(db, "provider:1", "k1", "h1") is None
-    assert await _claim(db, "provider:1", "k1", "h1") is not None
+    with pytest.raises(IdempotencyKeyUnanswered) as refused:
+        await _claim(db, "provider:1", "k1", "h1")
+    assert refused.value.kind is Refusal.CONFLICT
+    with pytest.raises(IdempotencyKeyReused):
+        await _claim(db, "provider:1", "k1", "another request")
+    assert await _record(db, "provider:1", "k1") == (0, {})
 
 
 async def _keys(db: Database) -> set[str]:

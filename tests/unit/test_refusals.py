@@ -37,3 +37,17 @@ def test_every_domain_error_is_a_kind_of_refusal_and_speaks_no_http():
     for error in errors:
         assert isinstance(error.kind, Refusal), error
         assert not hasattr(error, "status"), f"{error.__name__} still carries an HTTP status"
+
+
+def test_every_domain_error_has_its_title_in_finnish_swedish_and_english():
+    from wallet_api.problems import TITLES
+
+    _import_all()
+    missing = sorted(
+        {
+            error.slug
+            for error in _subclasses(DomainError)
+            if set(TITLES.get(error.slug, {})) < {"fi", "sv", "en"}
+        }
+    )
+    assert missing == []

@@ -519,3 +519,28 @@ async def trust_provider(
         provider_id=provider_id,
         per_charge_cap_cents=per_charge_cap_cents,
     )
+
+
+async def add_bank_profile(
+    db: Database, w: World, *, iban: str = "FI2112345600000785", bic: str = "NDEAFIHH"
+) -> None:
+    """Give ``w``'s provider the profile a payout needs: business id and bank account."""
+    from payments.models import ProviderProfile
+
+    async with UnitOfWork(db) as uow:
+        uow.session.add(
+            ProviderProfile(
+                provider_id=w.provider_id,
+                organizer_id=w.organizer_id,
+                business_id="1234567-1",
+                iban=iban,
+                bic=bic,
+                contact_name="Kaisa Kuura",
+                contact_email="kaisa@example.fi",
+                contact_phone="+358401111111",
+                languages=["fi"],
+                municipalities=["Kajaani"],
+                created_at=utcnow(),
+            )
+        )
+        await uow.commit()

@@ -14,11 +14,9 @@ from lxml import etree
 from stdnum import iso11649
 
 from payments.books import check_books
-from payments.clock import utcnow
 from payments.db import create_database
 from payments.models import Base, ProviderProfile, Settlement, SettlementLine
-from payments.uow import UnitOfWork
-from tests.factories import seed_world
+from tests.factories import add_bank_profile, seed_world
 from tests.marketplace.helpers import utc
 from tests.support.money import charged, exactly
 from wallet_api.cli import main
@@ -37,23 +35,7 @@ def test_wallet_settle_writes_the_bank_file_and_csv(
 
             await truncate(db)
         w = await seed_world(db, period=P)
-        async with UnitOfWork(db) as uow:
-            uow.session.add(
-                ProviderProfile(
-                    provider_id=w.provider_id,
-                    organizer_id=w.organizer_id,
-                    business_id="1234567-1",
-                    iban="FI2112345600000785",
-                    bic="NDEAFIHH",
-                    contact_name="K",
-                    contact_email="k@example.fi",
-                    contact_phone="+358401111111",
-                    languages=["fi"],
-                    municipalities=["Kajaani"],
-                    created_at=utcnow(),
-                )
-            )
-            await uow.commit()
+        await add_bank_profile(db, w, iban="FI2112345600000785", bic="NDEAFIHH")
         await charged(db, w, exactly(2500), now=utc(P, 3))
         await charged(db, w, exactly(1000), now=utc(P, 4))
         await db.dispose()

@@ -17,8 +17,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.ledger.periods import HELSINKI
 from payments.marketplace import settlements
-from payments.models import ProviderProfile
-from payments.uow import UnitOfWork
+from tests.factories import add_bank_profile
 from tests.support.api import auth
 from tests.support.money import charged, exactly, refund
 from wallet_api.app import create_app
@@ -53,23 +52,7 @@ async def paying_client(db: Database) -> AsyncIterator[AsyncTestClient[Any]]:
 
 
 async def _settled(db: Database, world) -> str:
-    async with UnitOfWork(db) as uow:
-        uow.session.add(
-            ProviderProfile(
-                provider_id=world.provider_id,
-                organizer_id=world.organizer_id,
-                business_id="1234567-1",
-                iban="FI2112345600000785",
-                bic="NDEAFIHH",
-                contact_name="Kuura",
-                contact_email="kuura@example.fi",
-                contact_phone="+358401111111",
-                languages=["fi"],
-                municipalities=["Kajaani"],
-                created_at=utcnow(),
-            )
-        )
-        await uow.commit()
+    await add_bank_profile(db, world)
     c = await charged(db, world, exactly(3000), now=utcnow())
     await refund(db, world, c, 500, now=utcnow())
     today = utcnow().astimezone(HELSINKI).date()

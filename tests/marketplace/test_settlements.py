@@ -14,11 +14,12 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.marketplace import settlements as st
-from payments.models import ProviderProfile, Settlement, SettlementLine, Transfer
+from payments.models import Settlement, SettlementLine, Transfer
 from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind
 from tests.factories import (
     account_balance,
+    add_bank_profile,
     assert_books_ok,
     organizer_account_id,
     provider_payable_id,
@@ -133,23 +134,7 @@ async def test_a_transfer_cannot_be_settled_twice(db, w):
 
 async def test_bank_file_validates_and_csv_adds_up(db, w):
     await charged(db, w, exactly(3500), now=utc(P, 3))
-    async with UnitOfWork(db) as uow:
-        uow.session.add(
-            ProviderProfile(
-                provider_id=w.provider_id,
-                organizer_id=w.organizer_id,
-                business_id="1234567-1",
-                iban="FI2112345600000785",
-                bic="NDEAFIHH",
-                contact_name="Kuura",
-                contact_email="kuura@example.fi",
-                contact_phone="+358401111111",
-                languages=["fi"],
-                municipalities=["Kajaani"],
-                created_at=utcnow(),
-            )
-        )
-        await uow.commit()
+    await add_bank_profile(db, w, iban="FI2112345600000785", bic="NDEAFIHH")
     run = await st.settle_providers(db, date(2031, 1, 5), now=utc(P, 6))
     items = await st.payouts(db, [s.settlement_id for s in run.settled])
     debtor = st.Debtor(name="Kainuun hyvinvointialue", iban="FI4950009420028730", bic="OKOYFIHH")

@@ -9,14 +9,11 @@ from datetime import UTC, date, datetime
 import pytest
 from stdnum import iso11649
 
-from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.marketplace import settlements as st
-from payments.models import ProviderProfile
 from payments.results import Happened
-from payments.uow import UnitOfWork
-from tests.factories import give_price, seed_world
+from tests.factories import add_bank_profile, give_price, seed_world
 from tests.marketplace.helpers import utc
 from tests.support.money import charged, exactly, refund
 
@@ -167,23 +164,7 @@ async def test_payouts_carry_the_providers_bank_account(db: Database):
     w = await seed_world(db, period=P)
     await charged(db, w, exactly(3500), now=utc(P, 3))
     run = await st.settle_providers(db, date(2031, 1, 5), now=utc(P, 6))
-    async with UnitOfWork(db) as uow:
-        uow.session.add(
-            ProviderProfile(
-                provider_id=w.provider_id,
-                organizer_id=w.organizer_id,
-                business_id="1234567-1",
-                iban="FI5542345670000081",
-                bic="NDEAFIHH",
-                contact_name="Kaisa Kuura",
-                contact_email="kaisa@example.fi",
-                contact_phone="+358401111111",
-                languages=["fi"],
-                municipalities=["Kajaani"],
-                created_at=utcnow(),
-            )
-        )
-        await uow.commit()
+    await add_bank_profile(db, w, iban="FI5542345670000081", bic="NDEAFIHH")
     (paid,) = await st.payouts(db, [run.settled[0].settlement_id])
     assert (paid.iban, paid.bic, paid.provider_name) == (
         "FI5542345670000081",

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     and_,
+    false,
     or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -132,6 +133,11 @@ class Principal(Base):
     client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id"))
     provider_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("providers.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # A case manager with the admin right invites, re-roles and removes the organizer's staff.
+    admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Removed people keep their row (the ledger and the audit trail name them) but cannot
+    # sign in, use an API key or redeem an invite.
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Mandate(Base):

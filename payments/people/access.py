@@ -38,6 +38,8 @@ class Actor:
     display_name: str
     client_id: uuid.UUID | None = None
     provider_id: uuid.UUID | None = None
+    # A case manager with the admin right: manages the organizer's staff.
+    admin: bool = False
 
 
 class TtlCache:
@@ -191,14 +193,9 @@ async def authenticate_api_key(db: Database, token: str) -> Actor | None:
     key, principal = row
     if key.revoked_at is not None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
         return None
-    actor = Actor(
-        principal_id=principal.id,
-        organizer_id=principal.organizer_id,
-        role=principal.role,
-        display_name=principal.display_name,
-        client_id=principal.client_id,
-        provider_id=principal.provider_id,
-    )
+    if principal.removed_at is not None:
+        return None
+    actor = actor_of(principal)
     API_KEYS.put(cache_key, f"{db.url}\x00{prefix}", actor, generation)
     return actor
 
@@ -212,4 +209,5 @@ def actor_of(principal: Principal) -> Actor:
         display_name=principal.display_name,
         client_id=principal.client_id,
         provider_id=principal.provider_id,
+        admin=principal.admin,
     )

@@ -120,6 +120,8 @@ async def _may_reissue(uow: UnitOfWork, actor: Actor, target: Principal) -> bool
     """
     if target.organizer_id != actor.organizer_id or target.id == actor.principal_id:
         return False
+    if target.removed_at is not None:
+        return False
     if actor.role == Role.CASE_MANAGER:
         return target.role in (Role.CLIENT, Role.CARER)
     if actor.role == Role.PROVIDER and target.role == Role.PROVIDER:
@@ -135,8 +137,10 @@ async def _invite_may_be_used(uow: UnitOfWork, invite: Invite, target: Principal
     alone: no passkey was ever registered for them and no other client's mandate names them.
     So neither an invite that a client issued for an existing carer under the old rules, nor
     one whose carer a case manager has since given to another client, can hand the carer's
-    account to the client who holds the code.
+    account to the client who holds the code. A removed person's invites never stand.
     """
+    if target.removed_at is not None:
+        return False
     if invite.created_by is None:
         return True
     issuer = await uow.session.get(Principal, invite.created_by)

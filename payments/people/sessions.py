@@ -83,7 +83,7 @@ async def sign_in(
     async with UnitOfWork(db) as uow:
         s = uow.session
         principal = await s.get(Principal, passkey.principal_id)
-        if principal is None:
+        if principal is None or principal.removed_at is not None:
             raise PasskeyUnknown()
         if new_sign_count < passkey.sign_count and (new_sign_count or passkey.sign_count):
             audit.add(
@@ -142,6 +142,8 @@ async def authenticate_session(
     session, principal = row
     info = _info(session)
     if session.ended_at is not None or info.seconds_left(now) <= 0:
+        return SessionLookup(None, None, expired=True)
+    if principal.removed_at is not None:
         return SessionLookup(None, None, expired=True)
     if touch and (now - session.last_seen_at).total_seconds() >= touch_every_s:
         async with UnitOfWork(db) as uow:

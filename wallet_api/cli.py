@@ -1,4 +1,5 @@
-"""The ``wallet`` command line: serve, demo, db upgrade, fund, statements, check, apikey, vapid."""
+"""The ``wallet`` command line: serve, demo, db upgrade, fund, statements, check, apikey,
+organizer, catalogue, invite, vapid."""
 
 from __future__ import annotations
 
@@ -354,6 +355,197 @@ def apikey_revoke(prefix: str) -> None:
         console.print("Revoked.")
     else:
         raise click.ClickException("No active key with that prefix")
+
+
+# ---------------------------------------------------------------------------------------------
+# Setting up a county: organizer, catalogue, first admin (docs/setup.md)
+
+
+def _fail(message: str) -> None:
+    """One line on stderr and exit code 1."""
+    raise click.ClickException(message)
+
+
+@main.group()
+def organizer() -> None:
+    """Organizers (counties): create one, list them."""
+
+
+@organizer.command("create")
+@click.option("--slug", required=True, help="Short id: lowercase letters, digits, dashes.")
+@click.option("--name", required=True, help="The county's name, e.g. Kainuun hyvinvointialue.")
+@click.option("--dry-run", is_flag=True, help="Check and say what would happen; write nothing.")
+def organizer_create(slug: str, name: str, dry_run: bool) -> None:
+    """Create an organizer with its accounts. Running it again with the same slug and name
+    changes nothing; the same slug with another name is an error."""
+    from payments.budgets.organizers import Created, ensure_organizer
+    from payments.errors import DomainError
+
+    try:
+        done = _with_db(lambda d: ensure_organizer(d, slug=slug, name=name, dry_run=dry_run))
+    except DomainError as exc:
+        _fail(exc.detail)
+    said = {
+        Created.CREATED: "created",
+        Created.EXISTS: "exists already; nothing changed",
+        Created.WOULD_CREATE: "would be created (dry run: nothing written)",
+    }[done.status]
+    click.echo(f"Organizer {done.slug} ({done.name}) {said}.")
+
+
+@organizer.command("list")
+def organizer_list() -> None:
+    """List the organizers with their catalogue size and staff."""
+    from payments.budgets.organizers import list_organizers
+
+    found = _with_db(list_organizers)
+    if not found:
+        click.echo("No organizers yet: wallet organizer create --slug SLUG --name NAME")
+        return
+    table = Table(title="Organizers")
+    for col, justify in (
+        ("slug", "left"),
+        ("name", "left"),
+        ("categories", "right"),
+        ("case managers", "right"),
+        ("admins", "right"),
+        ("created", "left"),
+    ):
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for o in found:
+        table.add_row(
+            o.slug,
+            escape(o.name),
+            str(o.categories),
+            str(o.case_managers),
+            str(o.admins),
+            o.created_at.date().isoformat(),
+        )
+    console.print(table)
+
+
+@main.group()
+def catalogue() -> None:
+    """An organizer's service catalogue."""
+
+
+@catalogue.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--organizer", "organizer_slug", required=True, help="The organizer's slug.")
+@click.option("--dry-run", is_flag=True, help="Check and show what would change; write nothing.")
+def catalogue_import(file: str, organizer_slug: str, dry_run: bool) -> None:
+    """Create or update service categories from FILE: CSV (a header row) or JSON (a list of
+    objects), by its extension. Fields: code, name_fi, name_sv, name_en, unit, price_cap
+    (euros, e.g. 45.00; empty: no cap), groups (CSV: separated by ; or |). Running it again
+    changes nothing; on any bad row nothing is written (docs/setup.md)."""
+    from pathlib import Path
+
+    from payments.budgets.catalogue_import import (
+        CatalogueInvalid,
+        Outcome,
+        import_catalogue,
+        parse_catalogue,
+    )
+    from payments.errors import DomainError
+
+    path = Path(file)
+    try:
+        rows = parse_catalogue(path.name, path.read_bytes())
+        result = _with_db(
+            lambda d: import_catalogue(
+                d, organizer_slug=organizer_slug, rows=rows, source=path.name, dry_run=dry_run
+            )
+        )
+    except CatalogueInvalid as exc:
+        for error in exc.errors:
+            click.echo(f"{path.name}: {error}", err=True)
+        _fail(exc.detail)
+    except DomainError as exc:
+        _fail(exc.detail)
+    verb = {
+        Outcome.CREATED: "would create" if dry_run else "created",
+        Outcome.UPDATED: "would update" if dry_run else "updated",
+    }
+    for row in result.rows:
+        if row.outcome in verb:
+            click.echo(f"{row.where}: {verb[row.outcome]} {row.code}")
+            for change in row.changes:
+                click.echo(f"    {change}")
+    click.echo(f"{path.name}: {result.summary()}.")
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+
+
+@main.command()
+@click.option("--organizer", "organizer_slug", required=True, help="The organizer's slug.")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "case-manager"]),
+    required=True,
+    help="admin: a case manager who also invites staff and keeps the catalogue.",
+)
+@click.option("--name", required=True, help="The person's name as colleagues know it.")
+@click.option(
+    "--validity-days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(1, 30),
+    help="Days the link may be used.",
+)
+def invite(organizer_slug: str, role: str, name: str, validity_days: int) -> None:
+    """Create a case manager (or an admin) and print their one-time link and its QR code.
+    They open the link and create a passkey; the link works once."""
+    from datetime import timedelta
+
+    from payments.budgets.organizers import find_organizer
+    from payments.errors import DomainError
+    from payments.people.invites import format_code, invite_first_staff
+    from wallet_api.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # the link would not work: say why, before anyone is created
+        raise click.ClickException(str(exc)) from exc
+
+    async def run(database: Database) -> Any:
+        org = await find_organizer(database, organizer_slug)
+        issued = await invite_first_staff(
+            database,
+            organizer_id=org.organizer_id,
+            display_name=name,
+            admin=role == "admin",
+            validity=timedelta(days=validity_days),
+        )
+        return org, issued
+
+    try:
+        org, issued = _with_db(run)
+    except DomainError as exc:
+        _fail(exc.detail)
+    link = f"{settings.origin}/join#{issued.code}"
+    who = "an admin" if role == "admin" else "a case manager"
+    click.echo(f"{issued.display_name} is now {who} of {org.name} ({org.slug}).")
+    click.echo(f"One-time link, valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC:")
+    click.echo(link)
+    click.echo(f"(or open {settings.origin}/join and type the code {format_code(issued.code)})")
+    _print_qr(link)
+    click.echo("Give the link only to them: whoever opens it first becomes this person.")
+
+
+def _print_qr(payload: str) -> None:
+    """The QR code of ``payload`` in the terminal: with colours forced to black on white on a
+    terminal, as plain Unicode blocks (dark modules drawn) when the output is a file or pipe."""
+    import qrcode
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
+    code.add_data(payload)
+    code.make(fit=True)
+    out = sys.stdout
+    if out.isatty():
+        code.print_ascii(out=out, tty=True)
+    else:
+        code.print_ascii(out=out)
+    out.flush()
 
 
 @main.group()

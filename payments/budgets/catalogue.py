@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.clock import utcnow
 from payments.db import Database
@@ -42,13 +43,22 @@ async def create_organizer(
 ) -> uuid.UUID:
     """Create a county and its own accounts: budget, expired and settlement."""
     async with UnitOfWork(db) as uow:
-        org = Organizer(slug=slug, name=name, help_phone=help_phone, created_at=utcnow())
-        uow.session.add(org)
-        await uow.session.flush()
-        for kind in (AccountKind.ORGANIZER_BUDGET, AccountKind.EXPIRED, AccountKind.SETTLEMENT):
-            uow.session.add(Account(organizer_id=org.id, kind=kind))
+        org = await add_organizer(uow.session, slug=slug, name=name, help_phone=help_phone)
         await uow.commit()
         return org.id
+
+
+async def add_organizer(
+    session: AsyncSession, *, slug: str, name: str, help_phone: str | None = None
+) -> Organizer:
+    """Add a county and its own accounts to the caller's transaction (flushed, not committed)."""
+    org = Organizer(slug=slug, name=name, help_phone=help_phone, created_at=utcnow())
+    session.add(org)
+    await session.flush()
+    for kind in (AccountKind.ORGANIZER_BUDGET, AccountKind.EXPIRED, AccountKind.SETTLEMENT):
+        session.add(Account(organizer_id=org.id, kind=kind))
+    await session.flush()
+    return org
 
 
 async def add_category(
@@ -105,6 +115,19 @@ def clean_name(raw: str, *, max_len: int = 100) -> str:
     if any(ch in _NOT_IN_NAMES for ch in name):
         raise InvalidInput("a name may not contain control or text-direction characters")
     return name
+
+
+def clean_text(raw: str, *, what: str, max_len: int) -> str:
+    """A one-line text such as an organizer's or a service's name, stripped; refused (naming
+    ``what``) if empty, too long or with control or text-direction characters."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not text:
+        raise InvalidInput(f"{what} is required")
+    if len(text) > max_len:
+        raise InvalidInput(f"{what} has at most {max_len} characters")
+    if any(ch in _NOT_IN_NAMES for ch in text):
+        raise InvalidInput(f"{what} may not contain control or text-direction characters")
+    return text
 
 
 async def create_client(

@@ -444,3 +444,54 @@ async def lookup_invite(db: Database, code: str) -> InviteInfo:
         display_name=principal.display_name,
         expires_at=invite.expires_at,
     )
+
+
+async def invite_first_staff(
+    db: Database,
+    *,
+    organizer_id: uuid.UUID,
+    display_name: str,
+    admin: bool,
+    validity: timedelta,
+) -> IssuedInvite:
+    """A new case manager (an admin with ``admin``) for an organizer, and their one-time invite.
+
+    For the operator at the command line (``wallet invite``): no one signed in issues it, so
+    the invite's ``created_by`` is None like every command-line invite. This is how a county's
+    first admin gets in; later staff are invited in the app. Audited as ``staff.created`` and
+    ``invite.created``.
+    """
+    name = display_name.strip()
+    if not name:
+        raise InvalidInput("The person's name is required")
+    if len(name) > 200:
+        raise InvalidInput("A name has at most 200 characters")
+    unfit = "\x7f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # and below 0x20
+    if any(ord(ch) < 0x20 or ch in unfit for ch in name):
+        raise InvalidInput("A name may not contain control or text-direction characters")
+    if not timedelta(0) < validity <= timedelta(days=30):
+        raise InvalidInput("An invite is valid for more than 0 and at most 30 days")
+    async with UnitOfWork(db) as uow:
+        if await uow.session.get(Organizer, organizer_id) is None:
+            raise NotFound("No such organizer")
+        person = Principal(
+            organizer_id=organizer_id,
+            role=Role.CASE_MANAGER,
+            display_name=name,
+            admin=admin,
+            created_at=utcnow(),
+        )
+        uow.session.add(person)
+        await uow.session.flush()
+        audit.add(
+            uow.session,
+            "staff.created",
+            actor_id=None,
+            organizer_id=organizer_id,
+            detail=f"case_manager {person.id}"
+            + (" (admin)" if admin else "")
+            + " from the command line",
+        )
+        issued = await _issue(uow, None, person, validity)
+        await uow.commit()
+    return issued

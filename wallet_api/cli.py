@@ -471,6 +471,8 @@ def catalogue_import(file: str, organizer_slug: str, dry_run: bool) -> None:
             click.echo(f"{row.where}: {verb[row.outcome]} {row.code}")
             for change in row.changes:
                 click.echo(f"    {change}")
+            for note in row.notes:
+                click.echo(f"    note: {note}")
     click.echo(f"{path.name}: {result.summary()}.")
     if dry_run:
         click.echo("Dry run: nothing was written.")

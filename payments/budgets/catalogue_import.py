@@ -22,16 +22,18 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from payments.budgets.catalogue import MAX_CENTS, UNITS, clean_text
 from payments.db import Database
-from payments.errors import InvalidInput, NotFound
+from payments.errors import Conflict, InvalidInput, NotFound
 from payments.models import (
     ChargeLine,
     DecisionLineCategory,
     HoldLine,
     Organizer,
     ProviderPrice,
+    ProviderPriceVersion,
     ServiceCategory,
 )
 from payments.people import audit
@@ -91,6 +93,7 @@ class RowOutcome:
     code: str
     outcome: Outcome
     changes: tuple[str, ...] = ()  # "unit: hour -> visit", for an update
+    notes: tuple[str, ...] = ()  # what the operator should know, e.g. prices above a new cap
 
 
 @dataclass(frozen=True)
@@ -344,6 +347,23 @@ async def _in_use(uow: UnitOfWork, category_id: uuid.UUID) -> bool:
     return False
 
 
+async def _prices_above(uow: UnitOfWork, category_id: uuid.UUID, cap_cents: int) -> int:
+    """How many providers' newest price (in force or announced) for the category is above
+    ``cap_cents``."""
+    rows = await uow.session.execute(
+        select(
+            ProviderPriceVersion.provider_id,
+            ProviderPriceVersion.effective_from,
+            ProviderPriceVersion.unit_price_cents,
+        ).where(ProviderPriceVersion.category_id == category_id)
+    )
+    newest: dict[uuid.UUID, tuple[Any, int]] = {}
+    for provider_id, effective_from, cents in rows.all():
+        if provider_id not in newest or effective_from > newest[provider_id][0]:
+            newest[provider_id] = (effective_from, cents)
+    return sum(1 for _, cents in newest.values() if cents > cap_cents)
+
+
 async def import_catalogue(
     db: Database,
     *,
@@ -398,9 +418,17 @@ async def import_catalogue(
                     f"cannot become {row.unit} (add the service under a new code instead)"
                 )
                 continue
+            notes: tuple[str, ...] = ()
+            if row.price_cap_cents is not None and row.price_cap_cents != current.price_cap_cents:
+                above = await _prices_above(uow, current.id, row.price_cap_cents)
+                if above:
+                    notes = (
+                        f"{above} provider(s) ask more than the new cap; their prices stand "
+                        "until they change them",
+                    )
             for key, value in row.values().items():
                 setattr(current, key, value)
-            result.rows.append(RowOutcome(row.where, row.code, Outcome.UPDATED, changes))
+            result.rows.append(RowOutcome(row.where, row.code, Outcome.UPDATED, changes, notes))
         if errors:
             raise CatalogueInvalid(errors)
         if dry_run:
@@ -413,5 +441,10 @@ async def import_catalogue(
             organizer_id=organizer.id,
             detail=f"{source}: {result.summary()}",
         )
-        await uow.commit()
+        try:
+            await uow.commit()
+        except IntegrityError as exc:  # another import added the same code meanwhile
+            raise Conflict(
+                "the catalogue changed meanwhile; nothing was imported, run again"
+            ) from exc
     return result

@@ -541,3 +541,23 @@ def test_the_catalogue_and_organizer_tables_match_the_models(database_url: str) 
 
     mine = {ServiceCategory.__tablename__, Organizer.__tablename__, Principal.__tablename__}
     assert [d for d in asyncio.run(diff()) if any(t in repr(d) for t in mine)] == []
+
+
+def test_a_lower_cap_names_how_many_providers_ask_more(
+    wallet: Wallet, on_db: Any, tmp_path: Path
+) -> None:
+    world = on_db(lambda db: seed_world(db, fund=False, trusted=False))
+    slug = on_db(lambda db: _slug(db, world.organizer_id))
+    # Kuura asks 35.00 for cleaning and 38.00 for home help (seed_world).
+    rows = (
+        "siivous,Siivous,Städning,Cleaning,hour,30.00,\n"
+        "kotiapu,Kotiapu,Hemhjälp,Home help,hour,40.00,\n"
+    )
+    result = wallet(
+        "catalogue", "import", _file(tmp_path, "cap.csv", HEADER + rows), "--organizer", slug
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "line 2: updated siivous" in out and "price_cap: 40.00 -> 30.00" in out
+    assert out.count("note: 1 provider(s) ask more than the new cap") == 1
+    assert on_db(_categories)["siivous"][4] == 3000

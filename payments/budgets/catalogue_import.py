@@ -240,7 +240,9 @@ def _price_cap_cents(value: Any) -> int | None:
         euros = Decimal(text)
     except InvalidOperation as exc:
         raise InvalidInput(f"price_cap {text!r} is not a number of euros such as 45.00") from exc
-    if not euros.is_finite() or euros.as_tuple().exponent < -2:  # type: ignore[operator]
+    if not euros.is_finite():
+        raise InvalidInput(f"price_cap {text!r} is not a number of euros such as 45.00")
+    if euros.as_tuple().exponent < -2:  # type: ignore[operator]
         raise InvalidInput(f"price_cap {text!r} has more than two decimals")
     cents = int(euros * 100)
     if not 0 < cents <= MAX_CENTS:

@@ -1,11 +1,12 @@
 """Import an organizer's service catalogue from a CSV or JSON file (``wallet catalogue import``).
 
 A file lists service categories by ``code``; each has Finnish, Swedish and English names, a
-unit, an optional price cap in euros and the client groups it is for. Importing is idempotent:
-a category that is already as the file says is ``unchanged``, one that differs is ``updated``
-and a new code is ``created``. Categories missing from the file are kept (decisions, prices
-and charges name them). Every error names its line (CSV) or item (JSON); all are reported at
-once and nothing is written when any row is bad. The whole import is one transaction.
+unit, an optional price cap in euros and the groups of services it belongs to (a decision line
+may fund a whole group). Importing is idempotent: a category that is already as the file says is
+``unchanged``, one that differs is ``updated`` and a new code is ``created``. Categories missing
+from the file are kept (decisions, prices and charges name them). Every error names its line
+(CSV) or item (JSON); all are reported at once and nothing is written when any row is bad. The
+whole import is one transaction.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ FIELDS = ("code", "name_fi", "name_sv", "name_en", "unit", "price_cap", "groups"
 REQUIRED = ("code", "name_fi", "name_sv", "name_en", "unit")
 CODE_MAX = 40  # service_categories.code
 NAME_MAX = 200  # service_categories.name_*
-GROUPS_MAX = 200  # service_categories.client_groups
+GROUPS_MAX = 200  # service_categories.groups
 MAX_ROWS = 1000
 _CODE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _GROUP_SEPARATORS = re.compile(r"[;|]")
@@ -68,7 +69,7 @@ class CategoryRow:
     name_en: str
     unit: str
     price_cap_cents: int | None
-    client_groups: str  # space-separated, sorted, no duplicates
+    groups: str  # space-separated, sorted, no duplicates
 
     def values(self) -> dict[str, Any]:
         return {
@@ -77,7 +78,7 @@ class CategoryRow:
             "name_en": self.name_en,
             "unit": self.unit,
             "price_cap_cents": self.price_cap_cents,
-            "client_groups": self.client_groups,
+            "groups": self.groups,
         }
 
 
@@ -251,7 +252,7 @@ def _price_cap_cents(value: Any) -> int | None:
 
 
 def _groups(value: Any) -> str:
-    """Client groups: a list (JSON) or text separated by ; or | (CSV); codes like the code."""
+    """Groups of services: a list (JSON) or text separated by ; or | (CSV); codes like the code."""
     if value is None:
         return ""
     if isinstance(value, list):
@@ -310,7 +311,7 @@ def _row(where: str, record: dict[str, Any]) -> CategoryRow:
         take(key, lambda key=key: clean_text(_text(record, key), what=key, max_len=NAME_MAX))
     take("unit", unit)
     take("price_cap_cents", lambda: _price_cap_cents(record.get("price_cap")))
-    take("client_groups", lambda: _groups(record.get("groups")))
+    take("groups", lambda: _groups(record.get("groups")))
     if problems:
         raise InvalidInput("; ".join(problems))
     return CategoryRow(where=where, **values)
@@ -321,14 +322,14 @@ def _row(where: str, record: dict[str, Any]) -> CategoryRow:
 
 
 # What a change is called in the file's words.
-_FIELD_OF = {"price_cap_cents": "price_cap", "client_groups": "groups"}
+_FIELD_OF = {"price_cap_cents": "price_cap", "groups": "groups"}
 
 
 def _change(key: str, old: Any, new: Any) -> str:
     def show(value: Any) -> str:
         if key == "price_cap_cents":
             return "no cap" if value is None else f"{Decimal(value) / 100:.2f}"
-        if key == "client_groups":
+        if key == "groups":
             return "|".join(value.split()) or "none"
         return repr(value)
 

@@ -55,6 +55,7 @@ async def list_categories(
             "name": getattr(c, name),
             "unit": c.unit,
             "price_cap_cents": c.price_cap_cents,
+            "groups": c.groups.split(),
         }
         for c in rows
     ]

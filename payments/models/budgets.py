@@ -46,9 +46,9 @@ class ServiceCategory(Base):
     name_en: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(10))  # hour, visit, trip, day, km, meal
     price_cap_cents: Mapped[int | None] = mapped_column(BigInteger)
-    # The client groups the service is meant for (space-separated codes, sorted; empty: any).
-    # Recorded by the catalogue import; nothing enforces them at checkout yet.
-    client_groups: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # The groups of services it belongs to (space-separated codes, sorted; may be empty), so a
+    # decision line can fund a whole group (the decision form picks a group's categories).
+    groups: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class Client(Base):

@@ -77,6 +77,8 @@ class Category(Struct):
     name: str
     unit: str
     price_cap_cents: int | None
+    # The groups of services it belongs to (catalogue import): a decision line may fund a group.
+    groups: list[str] = []
 
 
 class Me(Struct):

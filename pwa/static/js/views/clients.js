@@ -76,6 +76,22 @@ async function renderDecision(main, clientId, walletId, go) {
     h("div", { class: "choices" }, categories.map((c, i) => h("label", { class: "choice" },
       h("input", { type: "checkbox", name: "category", id: `cat-${i}`, value: c.code }),
       h("span", {}, c.name, c.price_cap_cents ? h("span", { class: "small" }, t("decision.cap", { amount: money(c.price_cap_cents), unit: t(`unit.${c.unit}`) })) : null)))));
+  // A line may fund a group of categories (the catalogue's groups): one tap ticks the group's.
+  const groups = [...new Set(categories.flatMap((c) => c.groups || []))].sort();
+  if (groups.length) {
+    const picked = h("p", { role: "status", class: "small" });
+    cats.insertBefore(h("div", { class: "choices", id: "groups" },
+      h("span", { class: "hint" }, t("decision.groupsHint")),
+      groups.map((g) => {
+        const members = categories.filter((c) => (c.groups || []).includes(g));
+        return h("button", { class: "button button--secondary", type: "button", "data-group": g, onclick: () => {
+          for (const box of cats.querySelectorAll("input[name=category]")) {
+            box.checked = members.some((c) => c.code === box.value);
+          }
+          picked.textContent = t("decision.groupPicked", { group: g, count: members.length });
+        } }, t("decision.group", { group: g, count: members.length }));
+      }), picked), cats.querySelector(".choices"));
+  }
   // A service voucher: the wallet pays at most its value per unit (the client pays any price
   // above it themselves). The helper turns "hours a week x value" into the monthly amount.
   const voucher = h("input", { id: "voucher", type: "text", inputmode: "decimal", autocomplete: "off" });

@@ -81,20 +81,14 @@ async def _seed(database_url: str) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def serve(directory: Path, **env_extra: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Seed a fresh database in ``directory`` and serve it with ``wallet serve`` (with these
-    extra ``WALLET_*`` variables) until the block ends. Yields the URL and the seeded keys."""
-    path = directory / "wallet.sqlite3"
-    database_url = f"sqlite+aiosqlite:///{path}"
-    # Playwright's sync API runs an event loop in this thread: seed in another one.
-    with ThreadPoolExecutor(1) as pool:
-        seeded = pool.submit(asyncio.run, _seed(database_url)).result()
-    port = free_port()
+def server_env(directory: Path, port: int, **env_extra: str) -> dict[str, str]:
+    """The environment of ``wallet`` commands and ``wallet serve`` for a database in
+    ``directory`` served at ``http://localhost:port``."""
+    database_url = f"sqlite+aiosqlite:///{directory / 'wallet.sqlite3'}"
     url = f"http://localhost:{port}"
     # Web Push on, so Settings can fetch the key and the browser can try to subscribe.
     vapid_private, vapid_public = generate_vapid_keys()
-    env = {
+    return {
         **os.environ,
         "WALLET_DATABASE_URL": database_url,
         "WALLET_ORIGIN": url,
@@ -107,10 +101,31 @@ def serve(directory: Path, **env_extra: str) -> Iterator[tuple[str, dict[str, An
         "WALLET_RATE_CEREMONIES": "2000",
         **env_extra,
     }
-    wallet = shutil.which("wallet", path=str(Path(sys.executable).parent)) or "wallet"
+
+
+def wallet_command() -> str:
+    return shutil.which("wallet", path=str(Path(sys.executable).parent)) or "wallet"
+
+
+@contextmanager
+def serve(directory: Path, **env_extra: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Seed a fresh database in ``directory`` and serve it with ``wallet serve`` (with these
+    extra ``WALLET_*`` variables) until the block ends. Yields the URL and the seeded keys."""
+    port = free_port()
+    env = server_env(directory, port, **env_extra)
+    # Playwright's sync API runs an event loop in this thread: seed in another one.
+    with ThreadPoolExecutor(1) as pool:
+        seeded = pool.submit(asyncio.run, _seed(env["WALLET_DATABASE_URL"])).result()
+    with serving(directory, port, env) as url:
+        yield url, seeded
+
+
+@contextmanager
+def serving(directory: Path, port: int, env: dict[str, str]) -> Iterator[str]:
+    """``wallet serve`` on ``port`` with ``env`` until the block ends; yields its URL."""
     log = (directory / "server.log").open("wb")
     proc = subprocess.Popen(
-        [wallet, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [wallet_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -127,7 +142,7 @@ def serve(directory: Path, **env_extra: str) -> Iterator[tuple[str, dict[str, An
                         "wallet serve did not start:\n" + (directory / "server.log").read_text()
                     ) from None
                 time.sleep(0.2)
-        yield url, seeded
+        yield env["WALLET_ORIGIN"]
     finally:
         proc.terminate()
         try:

@@ -1,12 +1,13 @@
 """Staff routes: case managers' client list, a client's file and the monthly funding runs; a
 provider's open visits (for check-out on any device); and the people themselves (issue 15):
 an admin's case managers (``/api/staff``) and a provider owner's staff
-(``/api/providers/staff``; inviting one is ``signin``'s ``POST /api/providers/staff``).
+(``/api/providers/staff``).
 
-Read-only routes over ``payments.reporting.staff_views``, scoped to the caller's organizer (or, for
-open visits, to the caller's provider). A
-client's file holds decisions (which services a person uses is health-related), so opening it
-is audited like a wallet view.
+The reads run over ``payments.reporting.staff_views``, scoped to the caller's organizer (or,
+for open visits, to the caller's provider). A client's file holds decisions (which services a
+person uses is health-related), so opening it is audited like a wallet view. Staff management
+runs over ``payments.people.staff`` (and ``invites.invite_staff``), which checks the admin
+right and ownership again from the rows; the invite answers are ``signin``'s ``Invite``.
 """
 
 from __future__ import annotations

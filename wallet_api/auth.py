@@ -112,6 +112,7 @@ PATH_IDS: dict[str, OwnedKind] = {
     "request_id": "payment_request",
     "card_id": "card",
     "settlement_id": "settlement",
+    "principal_id": "principal",
 }
 
 

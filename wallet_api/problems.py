@@ -135,6 +135,27 @@ TITLES: dict[str, dict[str, str]] = {
         "sv": "Inbjudan gäller en annan person",
         "en": "This invite was made for someone else",
     },
+    # Staff (issue 15): admins and providers' owners manage their people.
+    "last-admin": {
+        "fi": "Organisaatiolla on oltava vähintään yksi pääkäyttäjä",
+        "sv": "Organisationen måste ha minst en administratör",
+        "en": "The organizer must keep at least one admin",
+    },
+    "last-owner": {
+        "fi": "Palveluntuottajalla on oltava vähintään yksi omistaja",
+        "sv": "Tjänsteproducenten måste ha minst en ägare",
+        "en": "The provider must keep at least one owner",
+    },
+    "staff-remove-self": {
+        "fi": "Et voi poistaa itseäsi. Pyydä toista pääkäyttäjää tai omistajaa",
+        "sv": "Du kan inte ta bort dig själv. Be en annan administratör eller ägare",
+        "en": "You cannot remove yourself; ask another admin or owner",
+    },
+    "staff-removed": {
+        "fi": "Henkilö on poistettu",
+        "sv": "Personen har tagits bort",
+        "en": "This person has been removed",
+    },
     "challenge-invalid": {
         "fi": "Kirjautuminen keskeytyi. Aloita alusta",
         "sv": "Inloggningen avbröts. Börja om",

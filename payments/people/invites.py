@@ -114,15 +114,22 @@ async def _is_provider_owner(uow: UnitOfWork, actor: Actor) -> bool:
 async def _may_reissue(uow: UnitOfWork, actor: Actor, target: Principal) -> bool:
     """Whether ``actor`` may issue a new invite for the existing person ``target``: staff only.
 
-    A case manager for their organizer's clients and carers; a provider's owner for that
-    provider's staff. Never a client, carer or anyone for themself: whoever redeems an invite
-    *becomes* its person, with every mandate that person holds (DESIGN.md, "Re-issuing").
+    A case manager for their organizer's clients and carers, and one with the admin right
+    for its case managers; a provider's owner for that provider's staff. Never a client, carer
+    or anyone for themself: whoever redeems an invite *becomes* its person, with every mandate
+    that person holds (DESIGN.md, "Re-issuing"). Nobody removed, on either side; the admin
+    right is read from the issuer's row as it is now.
     """
     if target.organizer_id != actor.organizer_id or target.id == actor.principal_id:
         return False
     if target.removed_at is not None:
         return False
+    issuer = await uow.session.get(Principal, actor.principal_id)
+    if issuer is None or issuer.removed_at is not None:
+        return False
     if actor.role == Role.CASE_MANAGER:
+        if target.role == Role.CASE_MANAGER:
+            return issuer.admin
         return target.role in (Role.CLIENT, Role.CARER)
     if actor.role == Role.PROVIDER and target.role == Role.PROVIDER:
         return target.provider_id == actor.provider_id and await _is_provider_owner(uow, actor)

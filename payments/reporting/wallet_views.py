@@ -26,6 +26,7 @@ from payments.models import (
     DecisionLineCategory,
     Hold,
     PaymentRequest,
+    Principal,
     Provider,
     QrCard,
     ServiceCategory,
@@ -42,7 +43,15 @@ MAX_PAGE = 100
 
 # Every kind of row a request can name by id, and the column that says whose it is.
 OwnedKind = Literal[
-    "wallet", "client", "provider", "charge", "hold", "payment_request", "card", "settlement"
+    "wallet",
+    "client",
+    "provider",
+    "charge",
+    "hold",
+    "payment_request",
+    "card",
+    "settlement",
+    "principal",
 ]
 _ORGANIZER_OF = {
     "wallet": (Wallet.id, Wallet.organizer_id),
@@ -53,13 +62,14 @@ _ORGANIZER_OF = {
     "payment_request": (PaymentRequest.id, PaymentRequest.organizer_id),
     "card": (QrCard.id, QrCard.organizer_id),
     "settlement": (Settlement.id, Settlement.organizer_id),
+    "principal": (Principal.id, Principal.organizer_id),
 }
 
 
 async def organizer_of(db: Database, kind: OwnedKind, row_id: uuid.UUID) -> uuid.UUID | None:
-    """The organizer a wallet, client, provider, charge, hold, payment request, card or
-    settlement belongs to, or None if there is no such row. For authorization: another
-    organizer's rows are, to a caller, rows that do not exist."""
+    """The organizer a wallet, client, provider, charge, hold, payment request, card,
+    settlement or person (principal) belongs to, or None if there is no such row. For
+    authorization: another organizer's rows are, to a caller, rows that do not exist."""
     key, organizer = _ORGANIZER_OF[kind]
     async with UnitOfWork(db, readonly=True) as uow:
         found = (await uow.session.execute(select(organizer).where(key == row_id))).first()

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+
 from notifications.push import generate_vapid_keys
 from payments.budgets import catalogue
 from payments.db import create_database
-from payments.models import Organizer
+from payments.models import Organizer, Principal, ProviderOwner
 from payments.people.access import create_api_key
 from payments.people.mandates import grant_mandate
 from payments.uow import UnitOfWork
@@ -48,6 +50,8 @@ class Seeded:
     provider_key: str
     case_manager_key: str
     carer_key: str
+    admin_key: str  # a case manager with the admin right (the Staff screen)
+    owner_key: str  # an owner of the provider (its Staff screen)
     wallet_id: str
     client_phone: str
     organizer_slug: str
@@ -62,11 +66,28 @@ async def _seed(database_url: str) -> dict[str, Any]:
         db, organizer_id=world.organizer_id, role="carer", display_name="Kalle Virtanen"
     )
     await grant_mandate(db, carer_id=carer, client_id=world.client_id, scopes=("view", "approve"))
+    # The seeded case manager and provider stay plain; an admin and an owner of their own.
+    admin = await catalogue.create_principal(
+        db, organizer_id=world.organizer_id, role="case_manager", display_name="Helmi Hallinto"
+    )
+    owner = await catalogue.create_principal(
+        db,
+        organizer_id=world.organizer_id,
+        role="provider",
+        display_name="Olli Omistaja",
+        provider_id=world.provider_id,
+    )
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(update(Principal).where(Principal.id == admin).values(admin=True))
+        uow.session.add(ProviderOwner(provider_id=world.provider_id, principal_id=owner))
+        await uow.commit()
     keys = {
         "client_key": await create_api_key(db, world.client_principal, "e2e"),
         "provider_key": await create_api_key(db, world.provider_principal, "e2e"),
         "case_manager_key": await create_api_key(db, world.case_manager, "e2e"),
         "carer_key": await create_api_key(db, carer, "e2e"),
+        "admin_key": await create_api_key(db, admin, "e2e"),
+        "owner_key": await create_api_key(db, owner, "e2e"),
     }
     async with UnitOfWork(db, readonly=True) as uow:
         organizer = await uow.session.get(Organizer, world.organizer_id)

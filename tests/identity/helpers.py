@@ -86,6 +86,9 @@ class Browser:
     async def put(self, url: str, **kw: Any) -> httpx.Response:
         return await self.request("PUT", url, **kw)
 
+    async def patch(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.request("PATCH", url, **kw)
+
     async def delete(self, url: str, **kw: Any) -> httpx.Response:
         return await self.request("DELETE", url, **kw)
 

@@ -40,6 +40,7 @@ from typing import Any
 
 from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 
 from payments.budgets import catalogue
 from payments.checkout import cards, phone, trust, visits
@@ -47,7 +48,7 @@ from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.ledger.periods import HELSINKI
 from payments.marketplace import providers, settlements
-from payments.models import ProviderOwner
+from payments.models import Principal, ProviderOwner
 from payments.people import mandates
 from payments.people.access import authenticate_api_key
 from payments.people.mandates import grant_mandate
@@ -70,10 +71,10 @@ CARER_REVOKED = "carer_revoked"  # held view + approve + manage-providers, revok
 PROVIDER = "provider"  # approved for siivous, its owner; owns the charge, hold, request, settlement
 OTHER_PROVIDER = "other_provider"  # approved (for kuljetus only), a staff member, owns none of it
 APPLIED_PROVIDER = "applied_provider"  # status 'applied': not approved; its owner
-CASE_MANAGER = "case_manager"  # of the client's organizer
+CASE_MANAGER = "case_manager"  # of the client's organizer, with the admin right
 # Another organizer's people, each with every right there is in their own organizer: a client
 # with a funded wallet, a carer holding all scopes over that client, an approved provider
-# (for 'siivous' too) and its owner, a case manager.
+# (for 'siivous' too) and its owner, a case manager with the admin right.
 FOREIGN_CLIENT = "foreign_client"
 FOREIGN_CARER = "foreign_carer"
 FOREIGN_PROVIDER = "foreign_provider"
@@ -136,6 +137,8 @@ class Res:
     settlement_id: uuid.UUID
     applied_provider_id: uuid.UUID
     spare_carer_id: uuid.UUID
+    spare_cm_id: uuid.UUID  # a case manager of the first organizer (admin right, removal)
+    spare_staff_id: uuid.UUID  # a staff member of the seeded provider (removal)
     pin: str = "4826"
 
 
@@ -252,6 +255,10 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/providers/staff"): Rule(
         PROVIDER_OWNERS, body=lambda r: {"display_name": "Uusi"}
     ),
+    ("GET", "/api/providers/staff"): Rule(PROVIDER_OWNERS),
+    # -- staff: a case manager with the admin right (both seeded case managers have it) --------
+    ("GET", "/api/staff"): Rule(ANY_CM),
+    ("POST", "/api/staff"): Rule(ANY_CM, body=lambda r: {"display_name": "Uusi"}),
     # A provider's own price list; a price dated in the past is refused (400) before anything.
     ("GET", "/api/providers/me/prices"): Rule(ANY_PROVIDER),
     ("POST", "/api/providers/me/prices"): Rule(
@@ -317,6 +324,15 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/payment-requests/{request_id:str}/cancel"): Rule(allow(PROVIDER)),
     ("POST", "/api/cards/{card_id:str}/revoke"): Rule(allow(CASE_MANAGER)),
     ("POST", W + "/cards"): Rule(allow(CASE_MANAGER)),
+    ("PATCH", "/api/staff/{principal_id:uuid}"): Rule(
+        allow(CASE_MANAGER), body=lambda r: {"admin": True}, ids={"principal_id": "spare_cm_id"}
+    ),
+    ("DELETE", "/api/staff/{principal_id:uuid}"): Rule(
+        allow(CASE_MANAGER), ids={"principal_id": "spare_cm_id"}
+    ),
+    ("DELETE", "/api/providers/staff/{principal_id:uuid}"): Rule(
+        allow(PROVIDER), ids={"principal_id": "spare_staff_id"}
+    ),
 }
 
 # Public on purpose (no guard): checked elsewhere; listed so that a new public route is noticed.
@@ -395,6 +411,10 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
         scopes=("view", "approve", "manage-providers"),
     )
     spare_carer = await _principal(db, org, "carer", "Vara")
+    spare_cm = await _principal(db, org, "case_manager", "Varaohjaaja")
+    spare_staff = await catalogue.create_principal(
+        db, organizer_id=org, role="provider", display_name="Työntekijä", provider_id=w.provider_id
+    )
     other_client = await catalogue.create_client(
         db, organizer_id=org, first_name="Eino", last_name="K", phone="0405550000"
     )
@@ -417,6 +437,12 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
     )
     async with UnitOfWork(db) as uow:
         uow.session.add(ProviderOwner(provider_id=f.provider_id, principal_id=f.provider_principal))
+        # Both counties' case managers hold the admin right (they manage case managers).
+        await uow.session.execute(
+            update(Principal)
+            .where(Principal.id.in_((w.case_manager, f.case_manager)))
+            .values(admin=True)
+        )
         await uow.commit()
 
     keys = {
@@ -488,6 +514,8 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
         settlement_id=settled[0].id,
         applied_provider_id=applied,
         spare_carer_id=spare_carer,
+        spare_cm_id=spare_cm,
+        spare_staff_id=spare_staff,
     )
     return res, keys
 
@@ -507,6 +535,8 @@ def concrete(path: str, rule: Rule, res: Res) -> str:
         "provider_id": res.world.provider_id,
         "applied": res.applied_provider_id,
         "applied_provider_id": res.applied_provider_id,
+        "spare_cm_id": res.spare_cm_id,
+        "spare_staff_id": res.spare_staff_id,
         "passkey_id": uuid.uuid4(),
         "period": res.world.period,
     }
@@ -667,6 +697,8 @@ def ghost(res: Res) -> Res:
         settlement_id=uuid.uuid4(),
         applied_provider_id=uuid.uuid4(),
         spare_carer_id=uuid.uuid4(),
+        spare_cm_id=uuid.uuid4(),
+        spare_staff_id=uuid.uuid4(),
     )
 
 

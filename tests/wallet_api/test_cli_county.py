@@ -89,8 +89,7 @@ async def _categories(db: Database) -> dict[str, tuple[Any, ...]]:
         s = uow.session
         rows = (await s.execute(select(ServiceCategory))).scalars().all()
     return {
-        c.code: (c.name_fi, c.name_sv, c.name_en, c.unit, c.price_cap_cents, c.groups)
-        for c in rows
+        c.code: (c.name_fi, c.name_sv, c.name_en, c.unit, c.price_cap_cents, c.groups) for c in rows
     }
 
 

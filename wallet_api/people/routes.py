@@ -12,6 +12,7 @@ from payments.budgets.catalogue import DecisionLineInput
 from payments.db import Database
 from payments.errors import NotFound
 from payments.marketplace import directory
+from payments.people import staff
 from payments.people.access import Actor
 from wallet_api.auth import roles, session_of, signed_in
 from wallet_api.deps import strict_body
@@ -106,8 +107,10 @@ class SelfController(Controller):
     async def me(
         self, request: Request[Any, Any, Any], db: Database, actor: Actor
     ) -> schemas.MeWithSession:
-        """Who is signed in, their role, and the wallets they can act on; with a passkey
-        session also its time left (warn before it ends) and the CSRF token for writes."""
+        """Who is signed in, their role (``admin``: a case manager who manages case managers;
+        ``owner``: a provider's owner, who manages its staff) and the wallets they can act on;
+        with a passkey session also its time left (warn before it ends) and the CSRF token for
+        writes."""
         info = session_of(request)
         return schemas.MeWithSession(
             principal_id=actor.principal_id,
@@ -117,6 +120,8 @@ class SelfController(Controller):
             client_id=actor.client_id,
             provider_id=actor.provider_id,
             wallets=await directory.wallets_for(db, actor),
+            admin=actor.role == "case_manager" and actor.admin,
+            owner=await staff.is_provider_owner(db, actor),
             session=session_status(info) if info else None,
             csrf_token=info.csrf_token if info else None,
         )

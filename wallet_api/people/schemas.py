@@ -89,6 +89,9 @@ class Me(Struct):
     client_id: uuid.UUID | None
     provider_id: uuid.UUID | None
     wallets: list[uuid.UUID]
+    # A case manager's admin right (manages case managers); a provider's owner (its staff).
+    admin: bool = False
+    owner: bool = False
 
 
 class MeWithSession(Me):

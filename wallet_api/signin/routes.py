@@ -31,10 +31,8 @@ from payments.people import (
 )
 from payments.people.access import Actor
 from payments.people.challenges import ChallengeInvalid
-from payments.people.invites import IssuedInvite
 from payments.people.passkeys import PasskeyUnknown
 from payments.people.sessions import NewSession
-from wallet_api import qr
 from wallet_api.auth import roles, session_of, signed_in
 from wallet_api.cookies import (
     ceremony_cookie_name,
@@ -48,6 +46,7 @@ from wallet_api.problems import language_of
 from wallet_api.settings import Settings
 from wallet_api.signin import ceremony
 from wallet_api.signin import schemas as s
+from wallet_api.signin.invite_view import invite_out
 
 PUBLIC = {"public": True}
 APPLICATION = {"public": True, "per_address_limit": "rate_applications"}
@@ -64,22 +63,6 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
 
 def _ip(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def invite_out(settings: Settings, issued: IssuedInvite) -> s.Invite:
-    code = invites.format_code(issued.code)
-    # The code travels in the fragment, so it never reaches a server's access log.
-    link = f"{settings.origin}/join#{code}"
-    return s.Invite(
-        invite_id=issued.invite_id,
-        principal_id=issued.principal_id,
-        display_name=issued.display_name,
-        role=issued.role,
-        code=code,
-        link=link,
-        expires_at=issued.expires_at,
-        qr_svg=qr.svg_element(link),
-    )
 
 
 async def _start_ceremony(
@@ -547,16 +530,6 @@ class PeopleController(Controller):
             scopes=tuple(data.scopes),
             valid_until=data.valid_until,
             validity=_validity(request),
-        )
-        return invite_out(_settings(request), issued)
-
-    @post("/api/providers/staff", guards=[roles("provider")], status_code=201)
-    async def invite_staff(
-        self, request: Request[Any, Any, Any], data: s.StaffInviteCreate, db: Database, actor: Actor
-    ) -> s.Invite:
-        """A provider's owner adds a staff member and gets their invite."""
-        issued = await invites.invite_staff(
-            db, actor, display_name=data.display_name, owner=data.owner, validity=_validity(request)
         )
         return invite_out(_settings(request), issued)
 

@@ -118,11 +118,6 @@ class CarerInviteCreate(Struct, forbid_unknown_fields=True):
     valid_until: date | None = None
 
 
-class StaffInviteCreate(Struct, forbid_unknown_fields=True):
-    display_name: Name
-    owner: bool = False
-
-
 class Invite(Struct):
     """Shown once: the code, the link and a printable QR code (SVG) of the link."""
 

@@ -1,30 +1,52 @@
-"""Staff read routes: case managers' client list, a client's file and the monthly funding runs;
-a provider's open visits (for check-out on any device).
+"""Staff routes: case managers' client list, a client's file and the monthly funding runs; a
+provider's open visits (for check-out on any device); and the people themselves (issue 15):
+an admin's case managers (``/api/staff``) and a provider owner's staff
+(``/api/providers/staff``).
 
-Read-only routes over ``payments.reporting.staff_views``, scoped to the caller's organizer (or, for
-open visits, to the caller's provider). A
-client's file holds decisions (which services a person uses is health-related), so opening it
-is audited like a wallet view.
+The reads run over ``payments.reporting.staff_views``, scoped to the caller's organizer (or,
+for open visits, to the caller's provider). A client's file holds decisions (which services a
+person uses is health-related), so opening it is audited like a wallet view. Staff management
+runs over ``payments.people.staff`` (and ``invites.invite_staff``), which checks the admin
+right and ownership again from the rows; the invite answers are ``signin``'s ``Invite``.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Any
 
 import msgspec
-from litestar import get
+from litestar import Request, delete, get, patch, post
+from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
 from payments.db import Database
 from payments.errors import Forbidden
-from payments.people import audit
+from payments.people import audit, invites, staff
 from payments.people.access import Actor
 from payments.reporting import staff_views
-from wallet_api.auth import roles
+from wallet_api.auth import hide_other_organizers, roles, signed_in
+from wallet_api.settings import Settings
+from wallet_api.signin import schemas as signin_schemas
+from wallet_api.signin.invite_view import invite_out
 from wallet_api.staff import schemas
 
 CASE_MANAGER = roles("case_manager")
+PROVIDER = roles("provider")
+
+
+async def admins_only(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """A case manager with the admin right (the use cases check it again from the row)."""
+    signed_in(connection, handler)
+    actor: Actor = connection.scope["user"]
+    if actor.role != "case_manager" or not actor.admin:
+        await hide_other_organizers(connection, actor)
+        raise PermissionDeniedException("This needs a case manager's admin right")
 
 
 # Plain handlers, not a Controller: people.ClientController already owns /api/clients (POST),
@@ -86,4 +108,94 @@ async def list_open_visits(
     return msgspec.convert(visits, list[schemas.OpenVisit], from_attributes=True)
 
 
-ROUTES = [list_clients, client_file, list_funding_runs, list_open_visits]
+# --- staff management (issue 15) -------------------------------------------------------------
+
+
+def _staff_out(members: list[staff.StaffMember]) -> list[schemas.StaffMember]:
+    return msgspec.convert(members, list[schemas.StaffMember], from_attributes=True)
+
+
+@get("/api/staff", guards=[admins_only], tags=["staff"])
+async def list_case_managers(db: Database, actor: Actor) -> list[schemas.StaffMember]:
+    """The organizer's case managers: the admin right, whether they have signed up (a passkey
+    in use) or an invite waits, and who was removed (last)."""
+    return _staff_out(await staff.list_case_managers(db, actor))
+
+
+@post("/api/staff", guards=[admins_only], tags=["staff"], status_code=201)
+async def invite_case_manager(
+    request: Request[Any, Any, Any], data: schemas.StaffCreate, db: Database, actor: Actor
+) -> signin_schemas.Invite:
+    """Add a case manager (``admin``: with the admin right) and get their one-time invite:
+    the code, the link and its QR code, shown this once. Audited."""
+    settings: Settings = request.app.state.settings
+    issued = await staff.invite_case_manager(
+        db,
+        actor,
+        display_name=data.display_name,
+        admin=data.admin,
+        validity=timedelta(seconds=settings.invite_validity_s),
+    )
+    return invite_out(settings, issued)
+
+
+@patch("/api/staff/{principal_id:uuid}", guards=[admins_only], tags=["staff"])
+async def set_admin(
+    principal_id: uuid.UUID, data: schemas.StaffUpdate, db: Database, actor: Actor
+) -> schemas.StaffMember:
+    """Give or take a case manager's admin right (audited); the organizer keeps at least one
+    admin (409 ``last-admin``)."""
+    member = await staff.set_admin(db, actor, principal_id, admin=data.admin)
+    return msgspec.convert(member, schemas.StaffMember, from_attributes=True)
+
+
+@delete("/api/staff/{principal_id:uuid}", guards=[admins_only], tags=["staff"])
+async def remove_case_manager(principal_id: uuid.UUID, db: Database, actor: Actor) -> None:
+    """Remove a case manager: their passkeys, sessions, API keys and push subscriptions end at
+    once (audited). Not oneself, not the last admin (409)."""
+    await staff.remove_case_manager(db, actor, principal_id)
+
+
+@post("/api/providers/staff", guards=[PROVIDER], tags=["staff"], status_code=201)
+async def invite_provider_staff(
+    request: Request[Any, Any, Any], data: schemas.ProviderStaffCreate, db: Database, actor: Actor
+) -> signin_schemas.Invite:
+    """A provider's owner adds a staff member (``owner``: another owner) and gets their
+    one-time invite, shown this once. Audited."""
+    settings: Settings = request.app.state.settings
+    issued = await invites.invite_staff(
+        db,
+        actor,
+        display_name=data.display_name,
+        owner=data.owner,
+        validity=timedelta(seconds=settings.invite_validity_s),
+    )
+    return invite_out(settings, issued)
+
+
+@get("/api/providers/staff", guards=[PROVIDER], tags=["staff"])
+async def list_provider_staff(db: Database, actor: Actor) -> list[schemas.StaffMember]:
+    """The provider's staff (owners marked), for its owners."""
+    return _staff_out(await staff.list_provider_staff(db, actor))
+
+
+@delete("/api/providers/staff/{principal_id:uuid}", guards=[PROVIDER], tags=["staff"])
+async def remove_provider_staff(principal_id: uuid.UUID, db: Database, actor: Actor) -> None:
+    """An owner removes a staff member as a case manager is removed. Not oneself, not the
+    last owner (409)."""
+    await staff.remove_provider_staff(db, actor, principal_id)
+
+
+ROUTES = [
+    list_clients,
+    client_file,
+    list_funding_runs,
+    list_open_visits,
+    list_case_managers,
+    invite_case_manager,
+    set_admin,
+    remove_case_manager,
+    invite_provider_staff,
+    list_provider_staff,
+    remove_provider_staff,
+]

@@ -1,4 +1,5 @@
-"""Response bodies of the staff reads: the client list and file, funding runs, open visits."""
+"""Bodies of the staff routes: the client list and file, funding runs, open visits; and the
+organizer's case managers and a provider's staff (issue 15)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import uuid
 from datetime import date, datetime
 
 import msgspec
+
+from wallet_api.types import Name
 
 
 class ClientSummary(msgspec.Struct):
@@ -86,3 +89,42 @@ class OpenVisit(msgspec.Struct):
     created_at: datetime
     expires_at: datetime
     lines: list[OpenVisitLine]
+
+
+# --- staff management (issue 15): an organizer's case managers, a provider's staff -----------
+
+
+class StaffMember(msgspec.Struct):
+    """A case manager (``admin``: may manage case managers) or a provider's staff member
+    (``owner``: may manage the provider's staff). ``signed_up``: has a passkey in use;
+    ``invite_expires_at``: an unused invite waits until then; ``removed_at``: removed, can no
+    longer sign in."""
+
+    principal_id: uuid.UUID
+    display_name: str
+    admin: bool
+    owner: bool
+    signed_up: bool
+    removed_at: datetime | None
+    invite_expires_at: datetime | None
+    created_at: datetime
+
+
+class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new case manager; ``admin`` gives them the admin right."""
+
+    display_name: Name
+    admin: bool = False
+
+
+class ProviderStaffCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A provider's new staff member; ``owner`` makes them an owner too."""
+
+    display_name: Name
+    owner: bool = False
+
+
+class StaffUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """A case manager's admin right."""
+
+    admin: bool

@@ -15,6 +15,9 @@ const NAV = {
   case_manager: [["#/clients", "nav.clients"], ["#/approvals", "nav.approvals"], ["#/funding", "nav.funding"],
     ["#/reports", "nav.reports"], ["#/audit", "nav.audit"], ["#/settings", "nav.settings"]],
 };
+// Staff management, only for those who may use it: a case manager with the admin right and a
+// provider's owner (the server checks again). Shown before Settings.
+const STAFF = { case_manager: ["#/staff", "staff.nav", "admin"], provider: ["#/team", "staff.nav", "owner"] };
 const HOME = { client: "#/wallet", carer: "#/wallet", provider: "#/charge", case_manager: "#/clients/new" };
 
 // Views anyone may open before signing in.
@@ -46,11 +49,22 @@ const VIEWS = {
   funding: () => import("./views/cm-funding.js"),
   reports: () => import("./views/cm-reports.js"),
   audit: () => import("./views/cm-audit.js"),
+  // Staff with passkeys (issue 15).
+  staff: () => import("./views/cm-staff.js"),
+  team: () => import("./views/provider-staff.js"),
 };
+
+function navItems(me) {
+  if (!me) return [["#/signin", "nav.signin"], ["#/settings", "nav.settings"]];
+  const items = [...(NAV[me.role] || [])];
+  const staff = STAFF[me.role];
+  if (staff && me[staff[2]]) items.splice(Math.max(items.length - 1, 0), 0, staff.slice(0, 2));
+  return items;
+}
 
 function renderNav() {
   const nav = document.getElementById("nav");
-  const items = state.me ? NAV[state.me.role] || [] : [["#/signin", "nav.signin"], ["#/settings", "nav.settings"]];
+  const items = navItems(state.me);
   const current = location.hash.split("/").slice(0, 2).join("/");
   nav.replaceChildren(...items.map(([href, key]) => h("a", {
     href, "aria-current": href.split("/").slice(0, 2).join("/") === current ? "page" : null,

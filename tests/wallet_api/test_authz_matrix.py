@@ -180,6 +180,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/me/passkeys/options"): Rule(EVERYONE),
     ("POST", "/api/me/passkeys"): Rule(EVERYONE),
     ("DELETE", "/api/me/passkeys/{passkey_id:str}"): Rule(EVERYONE, not_found_ok=True),
+    ("GET", "/api/me/sessions"): Rule(EVERYONE),
+    ("DELETE", "/api/me/sessions/{session_id:uuid}"): Rule(EVERYONE, not_found_ok=True),
     ("GET", "/api/me/mandates"): Rule(CARERS),
     # A carer answers clients' waiting mandates; none waits here, so an allowed carer gets 404.
     ("GET", "/api/me/mandates/pending"): Rule(CARERS),

@@ -510,6 +510,7 @@ def concrete(path: str, rule: Rule, res: Res) -> str:
         "applied": res.applied_provider_id,
         "applied_provider_id": res.applied_provider_id,
         "passkey_id": uuid.uuid4(),
+        "session_id": uuid.uuid4(),
         "period": res.world.period,
     }
 
@@ -520,8 +521,9 @@ def concrete(path: str, rule: Rule, res: Res) -> str:
     return PARAM.sub(fill, path)
 
 
-# Path parameters that name no resource of the first organizer (one's own passkey, a month).
-NOT_FIRST_ORGANIZERS = frozenset({"passkey_id", "period"})
+# Path parameters that name no resource of the first organizer (one's own passkey or session,
+# a month).
+NOT_FIRST_ORGANIZERS = frozenset({"passkey_id", "session_id", "period"})
 
 
 def names_first_organizer(path: str) -> bool:

@@ -163,3 +163,31 @@ async def test_recovery_invite_ends_the_lost_phones_session_key_and_passkey(
             )
         ).scalar_one()
     assert (live, keys) == (1, 1)
+
+
+async def test_a_carers_recovery_invite_signs_the_carer_out(
+    db: Database, county: County, browser_factory
+):
+    staff, carer_phone, new_phone = (
+        await browser_factory(),
+        await browser_factory(),
+        await browser_factory(),
+    )
+    r = await staff.post(
+        f"/api/clients/{county.client_id}/carers",
+        json={"display_name": "Matti Virtanen", "scopes": ["view"]},
+        headers=bearer(county.cm_key),
+    )
+    assert r.status_code == 201, r.text
+    carer = await join(carer_phone, r.json()["code"])
+    assert (await carer_phone.get("/api/me/sessions")).status_code == 200
+
+    recovery = await issue_invite(
+        staff, county.cm_key, principal_id=str(carer.principal_id), revoke_passkeys=True
+    )
+    assert recovery["role"] == "carer"
+    problem_of(await carer_phone.get("/api/me/sessions"), 401, "session-expired")
+    again = await join(new_phone, recovery["code"])
+    assert again.principal_id == carer.principal_id
+    # The mandate stays: the carer is the same person on a new phone.
+    assert len((await new_phone.get("/api/me/mandates")).json()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import sys
@@ -118,8 +119,9 @@ def _serve(host: str, port: int, workers: int = 1, server: str = "uvicorn") -> N
     )
 
 
-def port_in_use(host: str, port: int) -> str | None:
-    """Why the server could not listen on ``host:port`` (e.g. another server has it), or None.
+def port_in_use(host: str, port: int) -> OSError | None:
+    """Why the server could not listen on ``host:port`` (another server has it: EADDRINUSE),
+    or None when it could.
 
     Bound with SO_REUSEADDR as the server binds, so a port left in TIME_WAIT is free; a socket
     listening there is not. The probe is closed again before the server binds."""
@@ -129,7 +131,7 @@ def port_in_use(host: str, port: int) -> str | None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            return exc.strerror or str(exc)
+            return exc
     return None
 
 
@@ -142,13 +144,16 @@ def demo(host: str, port: int) -> None:
     from wallet_api.demo import print_guide, seed_demo
 
     # A busy port fails now, before anything is seeded or printed.
-    busy = port_in_use(host, port)
-    if busy:
-        click.echo(
-            f"Port {port} is in use ({busy}); stop the other server or choose another with "
-            f"PORT=… (make demo PORT=8100) or --port.",
-            err=True,
-        )
+    refused = port_in_use(host, port)
+    if refused is not None:
+        if refused.errno == errno.EADDRINUSE:
+            message = (
+                f"Port {port} is in use; stop the other server or choose another with "
+                f"PORT=… (make demo PORT={port + 1}, or wallet demo --port {port + 1})."
+            )
+        else:
+            message = f"Cannot listen on {host}:{port}: {refused.strerror or refused}."
+        click.echo(message, err=True)
         sys.exit(1)
     # Passkeys are bound to the origin people open; in the demo that is localhost:PORT.
     os.environ.setdefault("WALLET_ORIGIN", f"http://localhost:{port}")

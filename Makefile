@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
 
 .PHONY: install demo test unit lint services bench clean reliability mutation
 
@@ -13,9 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Run the demo server on the embedded SQLite default (http://127.0.0.1:8000).
+## Run the demo server on the embedded SQLite default (http://localhost:8000; another port:
+## `make demo PORT=8100`).
 demo: install
-	$(VENV)/bin/wallet demo
+	$(VENV)/bin/wallet demo --port $(PORT)
 
 ## Lint, type-check and run every test (SQLite and PostgreSQL; PostgreSQL is started if down).
 test: install services lint

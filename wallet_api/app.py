@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Litestar, Request, Response, get
@@ -16,6 +17,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.response import Redirect
 
 from payments.db import Database, create_database
 from payments.people import ratelimits
@@ -107,8 +109,38 @@ async def limit_anonymous(request: Request[Any, Any, Any]) -> None:
     )
 
 
+# What stays on whatever address it was asked on: the API (integrations and curl use any
+# address), the health check and the API docs.
+NOT_REDIRECTED = ("/api/", "/health", "/schema")
+
+
+def redirect_to_origin(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """A page opened on another host than the configured origin's (127.0.0.1 instead of
+    localhost, a bare IP, an old name) moves to the same path on the origin (307), since a
+    passkey made or used there would fail later with a vague browser error. Only GET and HEAD
+    of the app's pages and files; the API, /health and /schema answer on any host. Behind a
+    proxy the host is X-Forwarded-Host when it sends one (Settings.redirect_to_origin)."""
+    settings: Settings = request.app.state.settings
+    if not settings.redirect_to_origin or request.method not in ("GET", "HEAD"):
+        return None
+    path = request.url.path
+    if path.startswith(NOT_REDIRECTED):
+        return None
+    origin = urlsplit(settings.origin)
+    asked = request.headers.get("x-forwarded-host") or request.headers.get("host") or ""
+    asked = asked.split(",")[0].strip().lower()
+    if not asked or asked == origin.netloc.lower():
+        return None
+    query = request.url.query
+    target = f"{settings.origin}{path}" + (f"?{query}" if query else "")
+    return Redirect(target, status_code=307)
+
+
 async def before_request(request: Request[Any, Any, Any]) -> Response[Any] | None:
     """Checks every request passes before its handler runs (in this order)."""
+    moved = redirect_to_origin(request)
+    if moved is not None:
+        return moved
     refused = await require_json(request)
     if refused is None:
         await limit_anonymous(request)

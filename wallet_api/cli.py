@@ -4,7 +4,9 @@ organizer, catalogue, invite, vapid."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import socket
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -118,6 +120,22 @@ def _serve(host: str, port: int, workers: int = 1, server: str = "uvicorn") -> N
     )
 
 
+def port_in_use(host: str, port: int) -> OSError | None:
+    """Why the server could not listen on ``host:port`` (another server has it: EADDRINUSE),
+    or None when it could.
+
+    Bound with SO_REUSEADDR as the server binds, so a port left in TIME_WAIT is free; a socket
+    listening there is not. The probe is closed again before the server binds."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc
+    return None
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -126,13 +144,25 @@ def demo(host: str, port: int) -> None:
     and serve it."""
     from wallet_api.demo import print_guide, seed_demo
 
+    # A busy port fails now, before anything is seeded or printed.
+    refused = port_in_use(host, port)
+    if refused is not None:
+        if refused.errno == errno.EADDRINUSE:
+            message = (
+                f"Port {port} is in use; stop the other server or choose another with "
+                f"PORT=… (make demo PORT={port + 1}, or wallet demo --port {port + 1})."
+            )
+        else:
+            message = f"Cannot listen on {host}:{port}: {refused.strerror or refused}."
+        click.echo(message, err=True)
+        sys.exit(1)
     # Passkeys are bound to the origin people open; in the demo that is localhost:PORT.
     os.environ.setdefault("WALLET_ORIGIN", f"http://localhost:{port}")
     # The demo hands out API keys to paste into the app: its API-key form is on here (and
     # nowhere else unless WALLET_DEV_API_KEY_FORM says so).
     os.environ.setdefault("WALLET_DEV_API_KEY_FORM", "1")
     guide = _with_db(seed_demo)
-    print_guide(console, guide, host, port)
+    print_guide(console, guide, host, port, origin=os.environ["WALLET_ORIGIN"].rstrip("/"))
     _serve(host, port)
 
 

@@ -22,8 +22,8 @@ from payments.db import Database
 from payments.ledger.periods import current_period, first_day
 from payments.marketplace import providers
 from payments.models import Client, Organizer, Principal, Provider, Wallet
-from payments.people.access import Actor, create_api_key
-from payments.people.invites import create_invite
+from payments.people.access import create_api_key
+from payments.people.invites import format_code, issue_invite_for
 from payments.people.mandates import grant_mandate
 from payments.uow import UnitOfWork
 from wallet_api.migrate import schema_state, upgrade
@@ -88,11 +88,28 @@ CLIENTS = (
 )
 
 
+# Who gets a passkey invite, by role: everyone the printed guide mentions. A provider's person
+# is its owner (named after the business in the demo).
+DEMO_PEOPLE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Case manager", ("Liisa Asiakasohjaaja",)),
+    ("Providers", tuple(name for name, _, _ in PROVIDERS)),
+    ("Carers", ("Matti Virtanen",)),
+    ("Clients", ("Aino Virtanen", "Eino Korhonen", "Helmi Nieminen")),
+)
+
+
+@dataclass(frozen=True)
+class DemoInvite:
+    group: str
+    name: str
+    code: str
+
+
 @dataclass
 class DemoGuide:
     period: str
     keys: dict[str, str] = field(default_factory=dict)
-    invites: dict[str, str] = field(default_factory=dict)
+    invites: list[DemoInvite] = field(default_factory=list)
     wallets: dict[str, uuid.UUID] = field(default_factory=dict)
     seeded_now: bool = False
 
@@ -138,18 +155,13 @@ async def seed_demo(db: Database) -> DemoGuide:
         ("carer of Aino", "Matti Virtanen"),
     ):
         guide.keys[label] = await create_api_key(db, by_name[name].id, name="demo")
-    # One-time invites, so a newcomer can try passkey sign-in in the app as Aino or Helmi.
-    cm = by_name["Liisa Asiakasohjaaja"]
-    staff = Actor(
-        principal_id=cm.id,
-        organizer_id=cm.organizer_id,
-        role=cm.role,
-        display_name=cm.display_name,
-    )
-    for first in ("Aino", "Helmi"):
-        client_id = next(p.client_id for p in principals if p.display_name.startswith(first))
-        invite = await create_invite(db, staff, client_id=client_id, validity=timedelta(days=7))
-        guide.invites[first] = invite.code
+    # One-time passkey invites for every person the guide names, so a newcomer can try the
+    # app in each role. Issued by no one (the command line's path), like `wallet` commands.
+    validity = timedelta(days=7)
+    for group, names in DEMO_PEOPLE:
+        for name in names:
+            issued = await issue_invite_for(db, by_name[name].id, validity)
+            guide.invites.append(DemoInvite(group, name, format_code(issued.code)))
     return guide
 
 
@@ -218,12 +230,30 @@ async def _create(db: Database, period: str) -> None:
         )
 
 
-def print_guide(console: Console, guide: DemoGuide, host: str, port: int) -> None:
+def invite_lines(guide: DemoGuide, origin: str) -> str:
+    """The invite links grouped by role, names aligned, one person a line."""
+    width = max((len(i.name) for i in guide.invites), default=0) + 1
+    lines: list[str] = []
+    for group, _ in DEMO_PEOPLE:
+        mine = [i for i in guide.invites if i.group == group]
+        if not mine:
+            continue
+        lines.append(f"  {group}:")
+        for i in mine:
+            lines.append(f"    {i.name + ':':{width}} {origin}/join#{i.code}")
+    return "\n".join(lines)
+
+
+def print_guide(
+    console: Console, guide: DemoGuide, host: str, port: int, origin: str | None = None
+) -> None:
+    """Print what to try. ``origin`` is the app's address (the demo's WALLET_ORIGIN, by default
+    http://localhost:PORT): the invite links point there, since passkeys are bound to it."""
+    origin = origin or f"http://localhost:{port}"
     console = Console(soft_wrap=True)  # commands must stay copyable, never wrapped
     base = f"http://{host}:{port}"
     prov, client = guide.keys["provider (cleaning)"], guide.keys["client Aino"]
     taxi = guide.keys["provider (taxi)"]
-    aino_invite, helmi_invite = guide.invites["Aino"], guide.invites["Helmi"]
     aino, helmi = guide.wallets["Aino"], guide.wallets["Helmi"]
     console.rule("[bold]Personal-budget wallet: demo")
     console.print(
@@ -275,14 +305,14 @@ def print_guide(console: Console, guide: DemoGuide, host: str, port: int) -> Non
   curl -s -H "Authorization: Bearer $CLIENT" {base}/api/wallets/{aino}/transactions
   wallet check
 
-The app: http://localhost:{port}/  (use "localhost": passkeys need a host name, not an IP).
-Try it as a client: open an invite link below on this machine and create a passkey
+The app: {origin}/
+(Passkeys are bound to this address; the app opened on another, such as {base}, moves here.)
+Try any role: open its invite link on this machine and create a passkey
 (one-time, valid 7 days; a new demo run issues new ones):
-  Aino:  http://localhost:{port}/join#{aino_invite}
-  Helmi: http://localhost:{port}/join#{helmi_invite}
+{invite_lines(guide, origin)}
 Or paste one of the API keys above under "Developer settings".
 A provider applies here (passkey; a case manager approves it):
-  http://localhost:{port}/#/apply/{DEMO_SLUG}
+  {origin}/#/apply/{DEMO_SLUG}
 API docs: {base}/schema  (OpenAPI JSON: {base}/schema/openapi.json)
 """
     )

@@ -70,6 +70,11 @@ class Settings:
     # The PWA's "paste an API key" form, for development, tests and the demo only (issue 13):
     # off, the server does not deliver it at all. `wallet demo` turns it on.
     dev_api_key_form: bool = False
+    # A page opened on another host than the origin's (127.0.0.1 for localhost) redirects to
+    # the origin, where passkeys work. On by default when read from the environment
+    # (WALLET_REDIRECT_TO_ORIGIN=0 turns it off, e.g. behind a proxy that rewrites Host and
+    # sends no X-Forwarded-Host); off for a Settings built in code (the tests' own host).
+    redirect_to_origin: bool = False
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.origin)
@@ -120,4 +125,5 @@ class Settings:
             rate_anonymous=_int("WALLET_RATE_ANONYMOUS", 120),
             rate_applications=_int("WALLET_RATE_APPLICATIONS", 10),
             dev_api_key_form=_bool("WALLET_DEV_API_KEY_FORM", False),
+            redirect_to_origin=_bool("WALLET_REDIRECT_TO_ORIGIN", True),
         )

@@ -328,6 +328,31 @@ async def create_invite(
     return issued
 
 
+async def issue_invite_for(
+    db: Database, principal_id: uuid.UUID, validity: timedelta
+) -> IssuedInvite:
+    """An invite issued by no one: for the command line and ``wallet demo`` only, never a
+    web route (whoever runs them already holds the database). Any person of any role,
+    including a case manager or a provider's staff member, whom no web path may invite.
+    Replaces the person's earlier unused invite; audited as ``invite.created`` (or
+    ``invite.reissued`` for someone who had a passkey) with no actor. A removed person is
+    refused."""
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        target = await s.get(Principal, principal_id)
+        if target is None:
+            raise NotFound("No such person")
+        if target.removed_at is not None:
+            raise Forbidden("This person has been removed")
+        had_passkey = (
+            await s.execute(select(Passkey.id).where(Passkey.principal_id == target.id).limit(1))
+        ).first()
+        action = "invite.created" if had_passkey is None else "invite.reissued"
+        issued = await _issue(uow, None, target, validity, action)
+        await uow.commit()
+    return issued
+
+
 async def invite_carer(
     db: Database,
     actor: Actor,

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from payments.clock import utcnow
 from payments.db import Database
+from payments.errors import NotFound
 from payments.models import (
     Passkey,
     Principal,
@@ -178,3 +179,65 @@ async def end_session(db: Database, session_id: uuid.UUID, actor: Actor) -> None
 
 def csrf_matches(expected: str, presented: str | None) -> bool:
     return presented is not None and hmac.compare_digest(expected.encode(), presented.encode())
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    """One of a person's live sessions, as their devices screen shows it."""
+
+    session_id: uuid.UUID
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    passkey_name: str | None
+
+
+async def list_sessions(db: Database, principal_id: uuid.UUID) -> list[ActiveSession]:
+    """This person's sessions that are still live (not ended, not past their idle or absolute
+    limit), the most recently seen first, with the name of the passkey each began with."""
+    now = utcnow()
+    async with UnitOfWork(db, readonly=True) as uow:
+        rows = (
+            await uow.session.execute(
+                select(WebSession, Passkey.name)
+                .outerjoin(Passkey, Passkey.id == WebSession.passkey_id)
+                .where(
+                    WebSession.principal_id == principal_id,
+                    WebSession.ended_at.is_(None),
+                    WebSession.expires_at > now,
+                )
+                .order_by(WebSession.last_seen_at.desc(), WebSession.id)
+            )
+        ).all()
+    return [
+        ActiveSession(row.id, row.created_at, row.last_seen_at, row.expires_at, name)
+        for row, name in rows
+        if _info(row).seconds_left(now) > 0
+    ]
+
+
+async def end_own_session(db: Database, actor: Actor, session_id: uuid.UUID) -> None:
+    """A person ends one of their own sessions (a device they left signed in). Someone else's
+    session, or one already ended, is "not found" (the same answer, so ids reveal nothing).
+    Audited as ``session.ended``."""
+    async with UnitOfWork(db) as uow:
+        ended = await uow.session.execute(
+            update(WebSession)
+            .where(
+                WebSession.id == session_id,
+                WebSession.principal_id == actor.principal_id,
+                WebSession.ended_at.is_(None),
+            )
+            .values(ended_at=utcnow())
+        )
+        if int(ended.rowcount) != 1:  # type: ignore[attr-defined]
+            raise NotFound("No such session")
+        audit.add(
+            uow.session,
+            "session.ended",
+            actor_id=actor.principal_id,
+            organizer_id=actor.organizer_id,
+            subject_client_id=actor.client_id,
+            detail=f"session {session_id}",
+        )
+        await uow.commit()

@@ -324,8 +324,8 @@ def test_wallet_shows_time_allotment_spent_expiry_and_chart(
 def test_passkeys_list_add_and_remove(client_page: tuple[BrowserContext, Page]) -> None:
     _, page = client_page
     page.goto("/#/settings")
-    page.get_by_role("link", name="Pääsyavaimet: lisää tai poista").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Pääsyavaimet")
+    page.get_by_role("link", name="Laitteesi: pääsyavaimet ja kirjautumiset").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Laitteesi")
     rows = page.locator("[data-passkey]")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Ainoaa avainta ei voi poistaa")

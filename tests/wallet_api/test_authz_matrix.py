@@ -183,6 +183,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/me/passkeys/options"): Rule(EVERYONE),
     ("POST", "/api/me/passkeys"): Rule(EVERYONE),
     ("DELETE", "/api/me/passkeys/{passkey_id:str}"): Rule(EVERYONE, not_found_ok=True),
+    ("GET", "/api/me/sessions"): Rule(EVERYONE),
+    ("DELETE", "/api/me/sessions/{session_id:uuid}"): Rule(EVERYONE, not_found_ok=True),
     ("GET", "/api/me/mandates"): Rule(CARERS),
     # A carer answers clients' waiting mandates; none waits here, so an allowed carer gets 404.
     ("GET", "/api/me/mandates/pending"): Rule(CARERS),
@@ -538,6 +540,7 @@ def concrete(path: str, rule: Rule, res: Res) -> str:
         "spare_cm_id": res.spare_cm_id,
         "spare_staff_id": res.spare_staff_id,
         "passkey_id": uuid.uuid4(),
+        "session_id": uuid.uuid4(),
         "period": res.world.period,
     }
 
@@ -548,8 +551,9 @@ def concrete(path: str, rule: Rule, res: Res) -> str:
     return PARAM.sub(fill, path)
 
 
-# Path parameters that name no resource of the first organizer (one's own passkey, a month).
-NOT_FIRST_ORGANIZERS = frozenset({"passkey_id", "period"})
+# Path parameters that name no resource of the first organizer (one's own passkey or session,
+# a month).
+NOT_FIRST_ORGANIZERS = frozenset({"passkey_id", "session_id", "period"})
 
 
 def names_first_organizer(path: str) -> bool:

@@ -4,6 +4,7 @@ A second start on the same database seeds nothing twice and prints fresh keys.""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -68,6 +69,47 @@ def _commands(guide: str) -> list[tuple[str, str]]:
     return steps
 
 
+ROLES = {
+    "Case manager": "case_manager",
+    "Providers": "provider",
+    "Carers": "carer",
+    "Clients": "client",
+}
+
+
+def _check_invite_links(guide: str, port: int) -> None:
+    """Every printed invite link is on the demo's origin and opens an invite for the person
+    and role it is printed under; a page on 127.0.0.1 moves to that origin."""
+    group = ""
+    seen: dict[str, str] = {}
+    for line in guide.split("The app:", 1)[1].splitlines():
+        if line.strip().rstrip(":") in ROLES:
+            group = line.strip().rstrip(":")
+            continue
+        found = re.match(r"^\s+(.+?):\s+(\S+)/join#(\S+)$", line)
+        if not found:
+            continue
+        name, origin, code = found.groups()
+        assert origin == f"http://localhost:{port}"
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/invites/redeem/options",
+            data=json.dumps({"code": code}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            invite = json.loads(r.read())["invite"]
+        assert (invite["display_name"], invite["role"]) == (name, ROLES[group]), line
+        seen[name] = group
+    assert len(seen) == 9 and set(seen.values()) == set(ROLES), seen
+    assert "Eino Korhonen" in seen  # the taxi's payment request goes to Eino
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/join")
+    moved = conn.getresponse()
+    assert moved.status == 307 and moved.getheader("location") == f"http://localhost:{port}/join"
+    conn.close()
+
+
 @pytest.mark.timeout(240)
 def test_demo_guide_commands_work_as_printed(tmp_path: Path) -> None:
     port = _free_port()
@@ -127,6 +169,7 @@ def test_demo_guide_commands_work_as_printed(tmp_path: Path) -> None:
             ("# 4", 201),
             ("# 5", 200),
         ], statuses
+        _check_invite_links(guide, port)
         by_step = {c.split(".")[0]: b for c, _, b in results}
         assert by_step["# 2"]["total_cents"] == 6800
         assert by_step["# 3"]["type"].endswith("insufficient-funds")

@@ -465,6 +465,47 @@ class PasskeyController(Controller):
         await passkeys.remove_passkey(db, actor, key_id)
 
 
+class SessionListController(Controller):
+    """A person's own sessions: where they are signed in, and ending one."""
+
+    tags = ["me"]
+    exception_handlers = HANDLERS
+
+    @get("/api/me/sessions", guards=SIGNED_IN)
+    async def list_sessions(
+        self, request: Request[Any, Any, Any], db: Database, actor: Actor
+    ) -> list[s.DeviceSession]:
+        """Your live sessions (browsers where you are signed in), most recently used first;
+        ``current`` marks this one."""
+        info = session_of(request)
+        this = info.session_id if info else None
+        return [
+            s.DeviceSession(
+                id=x.session_id,
+                created_at=x.created_at,
+                last_seen_at=x.last_seen_at,
+                expires_at=x.expires_at,
+                current=x.session_id == this,
+                passkey_name=x.passkey_name,
+            )
+            for x in await sessions.list_sessions(db, actor.principal_id)
+        ]
+
+    @delete("/api/me/sessions/{session_id:uuid}", guards=SIGNED_IN, status_code=204)
+    async def end_session(
+        self, request: Request[Any, Any, Any], session_id: uuid.UUID, db: Database, actor: Actor
+    ) -> Response[None]:
+        """End one of your sessions: that browser is signed out at its next request. Another
+        person's session is 404. Ending this one also clears its cookie."""
+        await sessions.end_own_session(db, actor, session_id)
+        info = session_of(request)
+        cookies = []
+        if info is not None and info.session_id == session_id:
+            settings = _settings(request)
+            cookies.append(expired_cookie(settings, session_cookie_name(settings)))
+        return Response(None, status_code=204, cookies=cookies)
+
+
 def _mandate_out(v: mandates.MandateView) -> s.Mandate:
     return s.Mandate(
         carer_id=v.carer_id,
@@ -647,5 +688,6 @@ ROUTES = [
     InviteRedeemController,
     ProviderApplyController,
     PasskeyController,
+    SessionListController,
     PeopleController,
 ]

@@ -102,6 +102,18 @@ class Passkey(Struct):
     backed_up: bool
 
 
+class DeviceSession(Struct):
+    """One of your live sessions: a browser where you are signed in. ``current`` is the one
+    asking; ``passkey_name`` is the passkey it began with (no browser details are stored)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    current: bool
+    passkey_name: str | None
+
+
 class InviteCreate(Struct, forbid_unknown_fields=True):
     """Staff invite an existing person: by ``client_id`` (a client) or ``principal_id`` (a
     carer or a provider's staff member). ``revoke_passkeys`` is for a lost phone: it also ends

@@ -146,7 +146,7 @@ function applicationForm(county) {
         const id = FIELD_OF[err.slug] || (err.problem.category ? `price-${err.problem.category}` : null);
         if (id && document.getElementById(id)) return showErrors(form, [{ id, message: err.title }]);
       }
-      status.replaceChildren(h("div", { class: "notice notice--error" }, h("p", {}, failure(err))));
+      status.replaceChildren(h("div", { class: "notice notice--error" }, h("p", {}, failure(err, "add"))));
     }
   });
   return form;

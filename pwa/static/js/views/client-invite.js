@@ -14,13 +14,7 @@ export function inviteBlock(clientId) {
     make.disabled = true;
     try {
       const issued = await api("/api/invites", { method: "POST", body: { client_id: clientId } });
-      invite.replaceChildren(h("section", { class: "card invite", "aria-labelledby": "invite-title" },
-        h("h2", { id: "invite-title", tabindex: "-1" }, t("invite.for", { name: issued.display_name })),
-        h("p", {}, t("invite.howto")),
-        h("p", { class: "total" }, h("span", { class: "visually-hidden" }, `${t("invite.code")}: `), issued.code),
-        h("img", { src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(issued.qr_svg)}`, alt: t("invite.qrAlt"), width: 220, height: 220 }),
-        h("p", { class: "small" }, t("invite.expires", { date: date(issued.expires_at) })),
-        h("button", { class: "button button--secondary no-print", type: "button", onclick: () => window.print() }, t("invite.print"))));
+      invite.replaceChildren(inviteCard(issued));
       make.remove();
       invite.querySelector("h2").focus();
     } catch (err) {
@@ -29,4 +23,15 @@ export function inviteBlock(clientId) {
     }
   });
   return [make, invite];
+}
+
+// An issued invite as a card to print or show: the code, its QR and when it expires.
+export function inviteCard(issued, id = "invite-title") {
+  return h("section", { class: "card invite", "aria-labelledby": id },
+    h("h2", { id, tabindex: "-1" }, t("invite.for", { name: issued.display_name })),
+    h("p", {}, t("invite.howto")),
+    h("p", { class: "total" }, h("span", { class: "visually-hidden" }, `${t("invite.code")}: `), issued.code),
+    h("img", { src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(issued.qr_svg)}`, alt: t("invite.qrAlt"), width: 220, height: 220 }),
+    h("p", { class: "small" }, t("invite.expires", { date: date(issued.expires_at) })),
+    h("button", { class: "button button--secondary no-print", type: "button", onclick: () => window.print() }, t("invite.print")));
 }

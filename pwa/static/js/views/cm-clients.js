@@ -6,7 +6,7 @@ import { announce, h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
 import { date, dateTime, money } from "../format.js";
 import { t } from "../i18n.js";
-import { inviteBlock } from "./client-invite.js";
+import { inviteBlock, inviteCard } from "./client-invite.js";
 
 export async function render(main, params) {
   if (params[0]) return renderFile(main, params[0]);
@@ -63,7 +63,8 @@ async function renderList(main) {
 }
 
 async function renderFile(main, clientId) {
-  const [file, categories] = await Promise.all([api(`/api/clients/${encodeURIComponent(clientId)}`), api("/api/categories")]);
+  const id = encodeURIComponent(clientId);
+  const [file, categories, mandates] = await Promise.all([api(`/api/clients/${id}`), api("/api/categories"), api(`/api/clients/${id}/mandates`).catch(() => [])]);
   const names = Object.fromEntries(categories.map((x) => [x.code, x.name]));
   const c = file.client;
   const [make, invite] = inviteBlock(c.client_id);
@@ -87,7 +88,49 @@ async function renderFile(main, clientId) {
         h("span", {}, dateTime(i.created_at), h("span", { class: "small", style: "display:block" }, t("invite.expires", { date: date(i.expires_at) }))),
         h("span", { class: "tag" }, t(`cm.invite.${i.status}`))))) : h("p", {}, t("cm.client.noInvites")),
       make, invite),
+    recoverySection(c, mandates.filter((m) => m.active)),
     cardsSection(file.cards, c)));
+}
+
+// A lost phone: a recovery invite for the client (or one of their carers) signs that person
+// out everywhere at once (passkeys, sessions, API keys, notifications on the old phone) and
+// lets them make a new passkey. Two steps, since it ends every device of theirs.
+function recoverySection(c, carers) {
+  const people = [{ key: "client", name: `${c.first_name} ${c.last_name}`, body: { client_id: c.client_id } },
+    ...carers.map((m) => ({ key: m.carer_id, name: m.carer_name, body: { principal_id: m.carer_id } }))];
+  const out = h("div", {});
+  return h("section", { "aria-labelledby": "recovery-title", class: "no-print-siblings" },
+    h("h2", { id: "recovery-title" }, t("recovery.title")),
+    h("p", {}, t("recovery.intro")),
+    h("ul", { class: "list card" }, people.map((p) => recoveryRow(p, out))), out);
+}
+
+function recoveryRow(person, out) {
+  const start = h("button", { class: "button button--secondary no-print", type: "button", "aria-label": t("recovery.issueFor", { name: person.name }) }, t("recovery.issue"));
+  const actions = h("span", { class: "actions" }, start);
+  const row = h("li", { "data-recovery": person.key }, h("span", {}, h("strong", { class: "person" }, person.name)), actions);
+  start.addEventListener("click", () => {
+    const confirm = h("button", { class: "button button--warning", type: "button" }, t("recovery.confirm", { name: person.name }));
+    const cancel = h("button", { class: "button button--secondary", type: "button" }, t("recovery.cancel"));
+    actions.replaceChildren(h("span", { class: "small block", id: `recovery-warn-${person.key}` }, t("recovery.warning", { name: person.name })), confirm, cancel);
+    confirm.setAttribute("aria-describedby", `recovery-warn-${person.key}`);
+    confirm.focus();
+    cancel.addEventListener("click", () => { actions.replaceChildren(start); start.focus(); });
+    confirm.addEventListener("click", async () => {
+      confirm.disabled = true;
+      try {
+        const issued = await api("/api/invites", { method: "POST", body: { ...person.body, revoke_passkeys: true } });
+        actions.replaceChildren(h("span", { class: "tag" }, t("recovery.done")));
+        out.replaceChildren(inviteCard(issued, `recovery-invite-${person.key}`));
+        out.querySelector("h2").focus();
+        announce(t("recovery.done"));
+      } catch (err) {
+        confirm.disabled = false;
+        out.replaceChildren(h("div", { class: "notice notice--error", role: "alert" }, h("p", {}, err instanceof ApiError ? err.title : t("charge.err.offline"))));
+      }
+    });
+  });
+  return row;
 }
 
 function decision(d, names) {

@@ -28,9 +28,32 @@ async function signedIn(result) {
   go("#/");
 }
 
-export function failure(err) {
-  if (err instanceof ApiError) return err.title;
-  if (err && (err.name === "NotAllowedError" || err.name === "AbortError")) return t("signin.cancelled");
+// What went wrong in a passkey step, in plain words with what to do next. `step` is "signin"
+// (navigator.credentials.get), "join" (an invite's passkey) or "add" (another passkey);
+// `rpId` is the host the passkey belongs to (from the server's options), for a wrong address.
+const INVITE_SLUGS = ["invite-invalid", "invite-expired", "invite-used", "invite-wrong-person"];
+const STALE_PASSKEY = ["passkey-unknown", "passkey-revoked"];
+export function failure(err, step = "signin", rpId = "") {
+  if (err instanceof ApiError) {
+    const title = err.title || t("signin.failed");
+    if (INVITE_SLUGS.includes(err.slug)) return `${title} ${t("signin.err.askInvite")}`;
+    if (STALE_PASSKEY.includes(err.slug)) return `${title} ${t("signin.err.passkeyGone")}`;
+    if (err.slug === "challenge-invalid" || err.slug === "challenge-expired") return `${title} ${t("signin.err.again")}`;
+    if (err.slug === "passkey-exists") return `${title} ${t("signin.err.useIt")}`;
+    if (err.status === 429) return `${title} ${t("signin.err.wait")}`;
+    if (err.status >= 500) return t("signin.err.server");
+    return title;
+  }
+  const name = err && err.name;
+  if (name === "NotAllowedError" || name === "AbortError") {
+    return step === "signin" ? t("signin.err.notAllowed") : t("signin.err.notCreated");
+  }
+  if (name === "SecurityError") {
+    return t("signin.err.security", { here: location.host, host: rpId || location.hostname });
+  }
+  if (name === "InvalidStateError") return t("signin.err.exists");
+  if (name === "NotSupportedError") return t("signin.err.unsupported");
+  if (err instanceof TypeError) return t("signin.err.offline");
   return t("signin.failed");
 }
 
@@ -41,13 +64,15 @@ export async function render(main, params) {
   button.addEventListener("click", async () => {
     status.replaceChildren();
     button.disabled = true;
+    let rpId = "";
     try {
       const lib = await loadWebAuthn();
       const { publicKey } = await api("/api/signin/options", { method: "POST", body: {} });
+      rpId = publicKey.rpId || "";
       const credential = await lib.startAuthentication({ optionsJSON: publicKey });
       await signedIn(await api("/api/signin/verify", { method: "POST", body: { credential } }));
     } catch (err) {
-      status.replaceChildren(h("div", { class: "notice notice--error" }, h("p", {}, failure(err))));
+      status.replaceChildren(h("div", { class: "notice notice--error" }, h("p", {}, failure(err, "signin", rpId))));
     } finally {
       button.disabled = false;
     }
@@ -87,7 +112,8 @@ function renderJoin(main, code) {
           await signedIn(await api("/api/invites/redeem/verify", { method: "POST", body: { credential, passkey_name: t("join.passkeyName") } }));
         } catch (err) {
           create.disabled = false;
-          status.replaceChildren(h("div", { class: "notice notice--error" }, h("p", {}, failure(err))));
+          status.replaceChildren(h("div", { class: "notice notice--error" }, h("p", {}, failure(err, "join", publicKey.rp?.id)),
+            err?.name === "InvalidStateError" ? h("p", {}, h("a", { href: "#/signin" }, t("signin.passkey"))) : null));
         }
       });
       next.append(h("div", { class: "notice notice--ok" },

@@ -179,8 +179,14 @@ async def _create(db: Database, period: str) -> None:
             price_cap_cents=cap,
         )
     for name, business_id, prices in PROVIDERS:
+        # Each demo provider's person is its owner, so the guide can show the Staff screen.
         await providers.create_provider(
-            db, organizer_id=org, name=name, business_id=business_id, prices=dict(prices)
+            db,
+            organizer_id=org,
+            name=name,
+            business_id=business_id,
+            prices=dict(prices),
+            owner=True,
         )
     cm = await catalogue.create_principal(
         db, organizer_id=org, role="case_manager", display_name="Liisa Asiakasohjaaja"

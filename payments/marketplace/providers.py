@@ -689,11 +689,13 @@ async def create_provider(
     business_id: str,
     prices: dict[str, int],
     language: str = "fi",
+    owner: bool = False,
 ) -> tuple[uuid.UUID, uuid.UUID]:
     """Create an approved provider with list prices (category code -> cents per unit).
 
-    Returns (provider id, principal id of its owner). Providers that apply go through the
-    application instead; this is the set-up path of the demo, the benchmarks and the tests.
+    Returns (provider id, principal id of its first person), who is the provider's owner (may
+    invite and remove staff) with ``owner``. Providers that apply go through the application
+    instead; this is the set-up path of the demo, the benchmarks and the tests.
     """
     async with UnitOfWork(db) as uow:
         s = uow.session
@@ -733,5 +735,8 @@ async def create_provider(
             created_at=now,
         )
         s.add(principal)
+        if owner:
+            await s.flush()
+            s.add(ProviderOwner(provider_id=provider.id, principal_id=principal.id))
         await uow.commit()
         return provider.id, principal.id

@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from payments.db import Database
-from payments.models import AuditEvent, Invite
+from payments.models import AuditEvent, Invite, Principal, ProviderOwner
 from payments.people.invites import InviteInvalid, lookup_invite
 from payments.uow import UnitOfWork
 from payments.vocabulary import Role
@@ -76,6 +76,15 @@ async def test_the_demo_invites_every_role_it_mentions(
         ).all()
     assert creators and set(creators) == {None}
     assert len(audited) >= len(EXPECTED_ROLES)
+    # Each provider's person owns it, so the guide's providers see the Staff screen.
+    async with UnitOfWork(db, readonly=True) as uow:
+        providers = (
+            (await uow.session.execute(select(Principal.id).where(Principal.role == Role.PROVIDER)))
+            .scalars()
+            .all()
+        )
+        owners = (await uow.session.execute(select(ProviderOwner.principal_id))).scalars().all()
+    assert providers and set(providers) == set(owners)
 
     print_guide(None, guide, "127.0.0.1", 8100, origin=ORIGIN)  # type: ignore[arg-type]
     out = capsys.readouterr().out

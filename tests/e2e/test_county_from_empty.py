@@ -182,6 +182,22 @@ def test_a_county_from_an_empty_database(browser: Browser, tmp_path: Path, chrom
             staff.get_by_role("button", name="Veloita 32,50").click()
             expect(staff.get_by_role("heading", level=1)).to_have_text("Maksu onnistui")
             expect(balance).to_contain_text(euros(before - 3250), timeout=10000)
+
+            # The case manager loses her phone: the admin issues a recovery invite, which
+            # signs the old phone out at once; the new phone joins with the new code.
+            admin.reload()  # the staff list as it is now: Kaisa has signed up since
+            kaisa = admin.locator("#main li", has_text="Kaisa Koski")
+            expect(kaisa).not_to_contain_text("Kutsu odottaa")
+            kaisa.get_by_role("button", name="Kadonnut puhelin? Tee palautuskutsu").click()
+            kaisa.get_by_role("button", name="Kyllä, tee palautuskutsu: Kaisa Koski").click()
+            card = admin.locator("[data-invite]")
+            expect(card.get_by_role("heading", level=2)).to_have_text("Kutsu: Kaisa Koski")
+            new_code = card.locator("[data-code]").inner_text()
+            cm.reload()
+            expect(cm.get_by_role("heading", level=1)).to_have_text("Kirjaudu sisään")
+            new_phone = someone()
+            join(new_phone, new_code, "Kaisa Koski")
+            expect(new_phone.locator("#nav").get_by_role("link", name="Asiakkaat")).to_be_visible()
         finally:
             for context in contexts:
                 context.close()

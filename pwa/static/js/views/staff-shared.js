@@ -111,6 +111,21 @@ export async function renderStaff(main, cfg) {
           await redraw();
         }),
       }, t("staff.invite.again")));
+    } else {
+      // A lost phone: the recovery invite ends the person's passkeys, sessions and keys at
+      // once (the server does it when the invite is issued), so the button asks once more.
+      const recover = h("button", { class: "button button--secondary", type: "button", "aria-describedby": nameId, "data-recover": "" }, t("recovery.issue"));
+      const issue = act(async () => {
+        showInvite(await api("/api/invites", { method: "POST", body: { principal_id: id, revoke_passkeys: true } }));
+        await redraw();
+      });
+      recover.addEventListener("click", (ev) => {
+        if (recover.dataset.recover === "armed") return issue(ev);
+        recover.dataset.recover = "armed";
+        recover.textContent = t("recovery.confirm", { name: p.display_name });
+        announce(t("recovery.intro"));
+      });
+      actions.append(recover);
     }
     const remove = h("button", { class: "button button--warning", type: "button", "aria-describedby": nameId }, t("staff.remove"));
     remove.addEventListener("click", () => {

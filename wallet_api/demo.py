@@ -188,8 +188,13 @@ async def _create(db: Database, period: str) -> None:
             prices=dict(prices),
             owner=True,
         )
+    # The demo's case manager is also its admin, so the guide reaches the Staff screen.
     cm = await catalogue.create_principal(
-        db, organizer_id=org, role="case_manager", display_name="Liisa Asiakasohjaaja"
+        db,
+        organizer_id=org,
+        role="case_manager",
+        display_name="Liisa Asiakasohjaaja",
+        admin=True,
     )
     start: date = first_day(period)
     aino: uuid.UUID | None = None

@@ -379,8 +379,11 @@ async def create_principal(
     display_name: str,
     client_id: uuid.UUID | None = None,
     provider_id: uuid.UUID | None = None,
+    admin: bool = False,
 ) -> uuid.UUID:
-    """Create a case manager, carer or provider staff member."""
+    """Create a case manager (an admin with ``admin``), carer or provider staff member."""
+    if admin and role != Role.CASE_MANAGER:
+        raise InvalidInput("Only a case manager has the admin right")
     async with UnitOfWork(db) as uow:
         p = Principal(
             organizer_id=organizer_id,
@@ -388,6 +391,7 @@ async def create_principal(
             display_name=display_name,
             client_id=client_id,
             provider_id=provider_id,
+            admin=admin,
             created_at=utcnow(),
         )
         uow.session.add(p)

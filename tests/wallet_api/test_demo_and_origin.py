@@ -84,7 +84,14 @@ async def test_the_demo_invites_every_role_it_mentions(
             .all()
         )
         owners = (await uow.session.execute(select(ProviderOwner.principal_id))).scalars().all()
+        admins = (
+            (await uow.session.execute(select(Principal.display_name).where(Principal.admin)))
+            .scalars()
+            .all()
+        )
     assert providers and set(providers) == set(owners)
+    # The guide's case manager is the admin too, so the Staff screen can be tried.
+    assert admins == ["Liisa Asiakasohjaaja"]
 
     print_guide(None, guide, "127.0.0.1", 8100, origin=ORIGIN)  # type: ignore[arg-type]
     out = capsys.readouterr().out

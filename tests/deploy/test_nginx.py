@@ -146,7 +146,7 @@ def render(
     text = _sub(r"ssl_certificate_key /etc/\S+;", f"ssl_certificate_key {key};", text, 1)
     servers = "".join(
         f"    server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;\n" for p in upstreams
-    )  # noqa: E501
+    )
     text = _sub(r"(?:^    server 127\.0\.0\.1:800\d .*;\n)+", servers, text, 1)
     return _sub(r"\bwallet_web\b", name, text, 4)
 

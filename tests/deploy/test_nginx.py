@@ -17,7 +17,10 @@ To add after the merge of items 1, 2 and 5 (security headers, trusted proxies): 
 app's security headers through nginx (Content-Security-Policy, X-Content-Type-Options,
 Referrer-Policy, frame-ancestors) on "/" and "/api/...", and that the app sees the client's
 address from X-Forwarded-For (WALLET_TRUSTED_PROXIES=127.0.0.1). After items 3 and 4: GET
-/ready through nginx is 200, and /metrics through nginx is 403 from outside loopback.
+/ready through nginx is 200, and /metrics through nginx answers on loopback (the site denies
+other addresses). After item 6: start the processes as deploy/systemd runs them, two
+``wallet serve --web-only`` and one ``wallet worker`` (which then dispatches the event: the
+web processes no longer do), instead of two plain ``wallet serve`` that dispatch themselves.
 """
 
 from __future__ import annotations

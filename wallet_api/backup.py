@@ -167,6 +167,7 @@ def backup(url: str, path: Path, say: Say = _quiet) -> Written:
         if done.returncode != 0:
             partial.unlink(missing_ok=True)
             raise BackupError(f"pg_dump failed: {_last_line(done.stderr)}")
+    partial.chmod(0o600)  # a backup holds everyone's personal data: its owner reads it only
     os.replace(partial, path)
     return Written(path, engine, path.stat().st_size, time.monotonic() - started)
 

@@ -91,6 +91,7 @@ async def test_backup_while_charging_restores_every_acknowledged_charge(
     await asyncio.gather(*chargers)
     assert code == 0, out
     assert f"Backup written to {target}" in out
+    assert target.stat().st_mode & 0o777 == 0o600
     before = {cid for t, cid in acked if t < started}
     during = [cid for t, cid in acked if started <= t <= finished]
     assert during, "no charge was acknowledged while the backup ran"

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import click
 
+from tests.support.databases import need
 from wallet_api.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,3 +82,29 @@ def test_units_read_the_env_file_and_run_as_the_wallet_user():
         assert "EnvironmentFile=/etc/wallet/wallet.env" in text, unit.name
         assert "User=wallet" in text, unit.name
     assert "EnvironmentFile=/etc/wallet/wallet.env" in (DEPLOY / "wallet-admin").read_text()
+
+
+def test_systemd_accepts_the_units(tmp_path: Path):
+    """``systemd-analyze verify`` on copies (the web template as instance 8001). It runs
+    nothing; that /opt/wallet is not installed on this machine is the one thing it may say."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        need("systemd-analyze is not installed (apt-get install systemd)")
+    assert analyze is not None
+    for unit in (DEPLOY / "systemd").iterdir():
+        shutil.copy(unit, tmp_path / unit.name)
+    shutil.copy(tmp_path / "wallet-web@.service", tmp_path / "wallet-web@8001.service")
+    names = [p.name for p in sorted(tmp_path.iterdir()) if p.name != "wallet-web@.service"]
+    done = subprocess.run(
+        [analyze, "verify", "--man=no", *names],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    said = [
+        line
+        for line in (done.stdout + done.stderr).splitlines()
+        if line.strip() and "/opt/wallet/.venv/bin/wallet is not executable" not in line
+    ]
+    assert said == [], "\n".join(said)

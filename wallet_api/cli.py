@@ -595,5 +595,44 @@ def vapid_generate() -> None:
     click.echo(f"WALLET_VAPID_PUBLIC_KEY={public}")
 
 
+# ---------------------------------------------------------------------------------------------
+# Backups (docs/deploy.md)
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(path_type=str))
+def backup_command(path: str) -> None:
+    """Write a consistent backup of the database to PATH while the server runs: SQLite with
+    VACUUM INTO, PostgreSQL with pg_dump --format=custom. PATH is replaced if it exists."""
+    from pathlib import Path
+
+    from payments.db import database_url_from_env
+    from wallet_api.backup import BackupError, backup
+
+    try:
+        done = backup(database_url_from_env(), Path(path), say=click.echo)
+    except BackupError as exc:
+        _fail(str(exc))
+    click.echo(f"Backup written to {done.path} ({done.size:,} bytes, {done.seconds:.1f} s).")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(path_type=str))
+def restore_command(path: str) -> None:
+    """Put the backup PATH into a new, empty database (WALLET_DATABASE_URL): on SQLite no
+    file there yet, on PostgreSQL a database made with createdb. Stop the servers first; then
+    run 'wallet db upgrade' and 'wallet check'."""
+    from pathlib import Path
+
+    from payments.db import database_url_from_env
+    from wallet_api.backup import BackupError, restore
+
+    try:
+        restore(database_url_from_env(), Path(path), say=click.echo)
+    except BackupError as exc:
+        _fail(str(exc))
+    click.echo("Restored. Next: wallet db upgrade, then wallet check.")
+
+
 if __name__ == "__main__":
     main()

@@ -55,7 +55,7 @@ from tests.factories import (
     transfers,
 )
 from tests.support.databases import truncate
-from tests.support.money import PHONE, charged, cleaning, home_help, refund
+from tests.support.money import PHONE, charged, cleaning, exactly, home_help, refund
 from wallet_api.cli import main
 
 JAN, FEB = "2031-01", "2031-02"
@@ -351,6 +351,37 @@ async def test_money_spent_without_a_charge_is_reported(db):
     assert len(violations) == 1, violations
 
 
+async def test_a_charge_whose_charge_transfer_is_gone_is_reported(db):
+    """Its refund is still there: the charge's transfers are 0, not nothing."""
+    m = await a_month(db)
+    tid = await charge_transfer(db, m.charge_id)
+    await tamper(db, delete(Transfer).where(Transfer.id == tid))
+    await assert_caught(
+        db, f"charge {m.charge_id}: total 7000 vs transfers 0; refunded 1000 vs transfers 1000"
+    )
+
+
+async def test_a_charge_never_refunded_shows_no_refund_transfers(db):
+    w = await seed_world(db, period=JAN)
+    charge_id = await charged(db, w, cleaning(2), now=at(JAN, 3))
+    await assert_books_ok(db)
+    await tamper(db, update(Charge).where(Charge.id == charge_id).values(total_cents=7100))
+    await assert_caught(
+        db, f"charge {charge_id}: total 7100 vs transfers 7000; refunded 0 vs transfers 0"
+    )
+
+
+async def test_a_charge_of_one_cent_without_any_transfer_is_reported(db):
+    """The smallest charge there is, its money never moved (no transfer at all)."""
+    w = await seed_world(db, period=JAN)
+    charge_id = await charged(db, w, exactly(1), now=at(JAN, 3))
+    await assert_books_ok(db)
+    await tamper(db, delete(Transfer).where(Transfer.charge_id == charge_id))
+    await assert_caught(
+        db, f"charge {charge_id}: total 1 vs transfers None; refunded 0 vs transfers None"
+    )
+
+
 # --- 6. settlements ---------------------------------------------------------------------------
 
 
@@ -609,6 +640,23 @@ async def test_a_report_that_is_not_the_ledger_is_reported(db):
         db, f"report of organizer {m.w.organizer_id} for {JAN}: {report} != ledger {ledger}"
     )
     assert len(violations) == 1, violations
+
+
+async def test_a_month_on_one_side_only_is_reported(db):
+    """January's funding is booked to another organizer, one that has no clients: the ledger
+    then has no January for the first organizer, whose report still shows it, and a January
+    for the second, whose report has none. Both sides are named, with zeros for the missing
+    one."""
+    w = await seed_world(db, period=JAN)
+    other = await catalogue.create_organizer(db, slug=f"oulu-{uuid.uuid4().hex[:6]}", name="Oulu")
+    (funding,) = await transfers(db, kind="funding")
+    await tamper(db, update(Transfer).where(Transfer.id == funding.id).values(organizer_id=other))
+    zero = {"funded": 0, "spent": 0, "refunded": 0, "expired": 0}
+    funded = {**zero, "funded": 30_000}
+    violations = await assert_caught(
+        db, f"report of organizer {w.organizer_id} for {JAN}: {funded} != ledger {zero}"
+    )
+    assert f"report of organizer {other} for {JAN}: {zero} != ledger {funded}" in violations
 
 
 # --- the command --------------------------------------------------------------------------------

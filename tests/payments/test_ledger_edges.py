@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState
 
@@ -158,6 +158,30 @@ async def test_a_debit_of_the_whole_balance_leaves_zero_and_names_the_month(db: 
         (env.id, payable, 500),
     ]
     assert {t.period for t in charges} == {w.period}
+
+
+async def test_an_envelope_with_money_but_no_funded_month_is_not_debited(db: Database):
+    """The debit reads the month the money belongs to from the envelope; an envelope that
+    names no funded month (funding writes both together, so only damage can make one) is
+    refused like one without the money, rather than booking a month of "None"."""
+    w = await seed_world(db, monthly_cents=MONTHLY)
+    env = await envelope(db, w.wallet_id)
+    payable = await _payable(db, w)
+    async with db.engine.begin() as conn:
+        await conn.execute(update(Account).where(Account.id == env.id).values(funded_period=None))
+    before = await count(db, Transfer)
+    async with UnitOfWork(db) as uow:
+        with pytest.raises(InsufficientFunds):
+            await move(
+                uow.session,
+                Envelope(env.id),
+                Leg(payable, 1000, TransferKind.CHARGE),
+                organizer_id=w.organizer_id,
+                period=None,
+                now=utcnow(),
+            )
+    assert (await envelope(db, w.wallet_id)).balance_cents == MONTHLY
+    assert await count(db, Transfer) == before
 
 
 # --- money given back to an envelope ---------------------------------------------------------

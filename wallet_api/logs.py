@@ -74,5 +74,9 @@ def logging_config(log_format: str) -> LoggingConfig:
             "litestar": dict(ours),
             "uvicorn": dict(ours),
             "_granian": dict(ours),
+            # The servers' own access lines stay off: the app writes one (wallet.access).
+            # (Configuring "uvicorn" would otherwise reset its child to propagate again.)
+            "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            "granian.access": {"level": "WARNING", "handlers": [], "propagate": False},
         },
     )

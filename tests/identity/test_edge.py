@@ -328,3 +328,10 @@ def test_loggable_path():
     assert loggable_path("/api/x/040%20123%204567") == "/api/x/…"
     assert loggable_path("/api/reports/2026-11-30/x") == "/api/reports/2026-11-30/x"
     assert loggable_path("/join") == "/join"
+
+
+def test_a_log_format_other_than_text_or_json_is_refused():
+    from wallet_api.logs import logging_config
+
+    with pytest.raises(ValueError, match="WALLET_LOG_FORMAT"):
+        logging_config("xml")

@@ -57,7 +57,8 @@ CSP = "; ".join(
         "connect-src 'self'",
         "font-src 'self'",
         "manifest-src 'self'",
-        "worker-src 'self'",
+        # The vendored QR decoder (qr-scanner) starts its worker from a blob: URL it makes.
+        "worker-src 'self' blob:",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",

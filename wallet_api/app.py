@@ -16,16 +16,19 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
 
 from payments.db import Database, create_database
 from payments.people import ratelimits
 from pwa import dev_key_module, static_router
+from wallet_api import edge, logs
 from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.charges import routes as charges
 from wallet_api.checkout import routes as checkout
 from wallet_api.deps import provide_actor, provide_db
+from wallet_api.edge import client_address
 from wallet_api.live import lifecycle
 from wallet_api.live import routes as live
 from wallet_api.marketplace import routes as marketplace
@@ -79,11 +82,6 @@ async def require_json(request: Request[Any, Any, Any]) -> Response[Any] | None:
         except UnicodeDecodeError:
             return problem(request, 400, "invalid-input", "The body must be UTF-8 JSON")
     return None
-
-
-def client_address(request: Request[Any, Any, Any]) -> str:
-    """The address a request came from, for limits per client."""
-    return request.client.host if request.client else "unknown"
 
 
 async def limit_anonymous(request: Request[Any, Any, Any]) -> None:
@@ -204,6 +202,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         ),
         security=[{"apiKey": []}],
         path="/schema",
+        # Litestar's documentation pages load their scripts from CDNs: only with
+        # WALLET_API_DOCS=1; otherwise /schema and /schema/openapi.json are the JSON document.
+        render_plugins=() if settings.api_docs else (JsonRenderPlugin(),),
     )
     app = Litestar(
         route_handlers=[
@@ -232,6 +233,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         openapi_config=openapi,
+        logging_config=logs.logging_config(settings.log_format),
         request_max_body_size=settings.max_body_bytes,
         # gzip what is worth it; never the SSE stream, whose events must leave at once.
         compression_config=CompressionConfig(
@@ -239,4 +241,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         ),
     )
     app.state.settings = settings
+    edge.install(app, settings)  # proxies, request id, security headers, access log
     return app

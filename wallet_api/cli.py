@@ -92,12 +92,15 @@ def serve(host: str, port: int, workers: int, server: str | None) -> None:
 
 
 def _serve(host: str, port: int, workers: int = 1, server: str = "uvicorn") -> None:
+    # Proxies whose X-Forwarded-For/-Proto count (docs/security.md); none by default (uvicorn
+    # would otherwise trust 127.0.0.1). The app resolves through the same list again.
+    trusted = os.environ.get("WALLET_TRUSTED_PROXIES", "").strip()
     if server == "granian":
         from granian import Granian
         from granian.constants import Interfaces, Loops
 
         Granian(
-            "wallet_api.asgi:app",
+            "wallet_api.asgi:granian_app",
             address=host,
             port=port,
             interface=Interfaces.ASGI,
@@ -114,7 +117,9 @@ def _serve(host: str, port: int, workers: int = 1, server: str = "uvicorn") -> N
         port=port,
         workers=workers,
         log_level="info",
-        access_log=False,
+        access_log=False,  # the app logs each request itself (wallet.access)
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         loop="uvloop",
         http="httptools",
     )

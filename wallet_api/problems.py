@@ -20,6 +20,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from payments.errors import DomainError, Refusal
+from wallet_api.edge import loggable_path
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("wallet.problems")
@@ -438,7 +439,8 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    path = loggable_path(request.url.path, request.scope.get("path_params"))  # no secrets
+    log.exception("unhandled error on %s %s", request.method, path, exc_info=exc)
     return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal-error")
 
 

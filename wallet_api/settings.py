@@ -75,6 +75,13 @@ class Settings:
     # (WALLET_REDIRECT_TO_ORIGIN=0 turns it off, e.g. behind a proxy that rewrites Host and
     # sends no X-Forwarded-Host); off for a Settings built in code (the tests' own host).
     redirect_to_origin: bool = False
+    # The edge (issue 16, wallet_api/edge.py, docs/security.md): proxies whose X-Forwarded-*
+    # headers count (addresses or CIDRs, comma-separated; empty: none, the socket peer is the
+    # client), Litestar's API documentation pages (off: only /schema/openapi.json, since the
+    # pages load scripts from CDNs), and the log format (text or json).
+    trusted_proxies: str = ""
+    api_docs: bool = False
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.origin)
@@ -126,4 +133,7 @@ class Settings:
             rate_applications=_int("WALLET_RATE_APPLICATIONS", 10),
             dev_api_key_form=_bool("WALLET_DEV_API_KEY_FORM", False),
             redirect_to_origin=_bool("WALLET_REDIRECT_TO_ORIGIN", True),
+            trusted_proxies=os.environ.get("WALLET_TRUSTED_PROXIES", ""),
+            api_docs=_bool("WALLET_API_DOCS", False),
+            log_format=os.environ.get("WALLET_LOG_FORMAT", "text").strip().lower(),
         )

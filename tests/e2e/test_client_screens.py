@@ -25,7 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from notifications.rules import KNOWN_TYPES
 from payments.people.mandates import SCOPES
-from tests.e2e.helpers import assert_accessible, call_api, screenshot, sign_in_with_key
+from tests.e2e.helpers import add_style, assert_accessible, call_api, screenshot, sign_in_with_key
 from tests.e2e.server import Seeded
 from tests.e2e.test_layout_and_size import no_horizontal_scroll
 from tests.e2e.test_notifications import IPHONE_UA
@@ -242,7 +242,7 @@ def large_text_fits(page: Page) -> None:
     """320 px wide and 200% text: nothing scrolls sideways, long compounds wrap."""
     size = page.viewport_size
     page.set_viewport_size({"width": 320, "height": 640})
-    page.add_style_tag(content="html { font-size: 225% !important; }")
+    add_style(page, "html { font-size: 225% !important; }")
     try:
         no_horizontal_scroll(page)
     finally:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.helpers import assert_accessible
+from tests.e2e.helpers import add_style, assert_accessible
 from tests.e2e.server import Seeded, serve
 
 
@@ -39,7 +39,7 @@ def _open(page: Page, hash_: str) -> None:
 
 def _assert_no_form(page: Page) -> None:
     # Force every element visible, as a hostile or careless stylesheet could: still nothing.
-    page.add_style_tag(content="*{display:revert!important;visibility:visible!important}")
+    add_style(page, "*{display:revert!important;visibility:visible!important}")
     for locator in (
         page.locator("#devkey"),
         page.get_by_label("API-avain"),

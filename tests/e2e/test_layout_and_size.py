@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.helpers import assert_accessible, screenshot, sign_in_with_key
+from tests.e2e.helpers import add_style, assert_accessible, screenshot, sign_in_with_key
 from tests.e2e.server import Seeded
 
 BUDGET_BYTES = 150 * 1024
@@ -38,7 +38,7 @@ def test_320px_wide_and_200_percent_text(
     sign_in_with_key(page, server.client_key)
     expect(page.locator(".envelope__balance").first).to_contain_text("€")
     # 200% of the user's text size: the root size is a percentage, so everything in rem doubles.
-    page.add_style_tag(content="html { font-size: 225% !important; }")
+    add_style(page, "html { font-size: 225% !important; }")
     no_horizontal_scroll(page)
     assert_accessible(page, "wallet at 320px and 200% text")
     screenshot(page, "13-client-320px-200-percent")

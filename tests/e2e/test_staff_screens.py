@@ -16,7 +16,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.helpers import assert_accessible, call_api, screenshot, sign_in_with_key
+from tests.e2e.helpers import add_style, assert_accessible, call_api, screenshot, sign_in_with_key
 from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, Seeded
 from tests.e2e.test_journeys import balance_cents
 from wallet_api.qr import _qr
@@ -574,11 +574,11 @@ def test_provider_screens_at_320px_and_200_percent_text(page: Page, server: Seed
         page.goto(f"/{target}")
         expect(page.get_by_role("heading", level=1)).to_have_text(heading)
         # 200% of the user's text size (the root size is a percentage; everything in rem grows).
-        page.add_style_tag(content="html { font-size: 225% !important; }")
+        add_style(page, "html { font-size: 225% !important; }")
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= 320, f"{target} is {wide}px wide at 200% text"
         assert_accessible(page, f"{target} at 320 px and 200% text")
     page.goto("/#/charge")
-    page.add_style_tag(content="html { font-size: 225% !important; }")
+    add_style(page, "html { font-size: 225% !important; }")
     page.get_by_label("Maksukortti ja PIN").check()
     screenshot(page, "27-provider-charge-320px-200-percent")

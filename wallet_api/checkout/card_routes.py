@@ -17,6 +17,7 @@ from wallet_api.auth import roles, wallet_in_organizer
 from wallet_api.checkout import render
 from wallet_api.checkout import schemas as cs
 from wallet_api.deps import strict_body
+from wallet_api.edge import inline_style_policy
 
 
 def _id(value: str) -> uuid.UUID:
@@ -141,7 +142,12 @@ class CardController(Controller):
         cid = await _card_for(db, actor, card_id, client_too=True)
         return msgspec.convert(await cards.get_card(db, cid), cs.Card, from_attributes=True)
 
-    @get("/{card_id:str}/print", guards=[roles("case_manager")], media_type="text/html")
+    @get(
+        "/{card_id:str}/print",
+        guards=[roles("case_manager")],
+        media_type="text/html",
+        response_headers=inline_style_policy(render.CARD_CSS),
+    )
     async def print_card(self, card_id: str, db: Database, actor: Actor) -> str:
         """A print-ready page: the card's QR, the client's first name, the help number."""
         view = await cards.get_card(db, await _card_for(db, actor, card_id, client_too=False))

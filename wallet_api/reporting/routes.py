@@ -24,6 +24,7 @@ from payments.people.access import Actor
 from payments.reporting import reports, statements
 from payments.reporting.statements import Statement
 from wallet_api.auth import read_wallet, roles
+from wallet_api.edge import inline_style_policy
 from wallet_api.problems import language_of
 from wallet_api.reporting import render, schemas
 
@@ -86,7 +87,11 @@ class StatementController(Controller):
         if fmt == "csv":
             return render.csv_response(render.statement_csv(st), f"statement-{month}")
         if fmt == "html":
-            return Response(render.statement_html(st, lang), media_type="text/html")
+            return Response(
+                render.statement_html(st, lang),
+                media_type="text/html",
+                headers=inline_style_policy(render.PRINT_CSS),
+            )
         return st
 
     @get("/{wallet_id:uuid}/chart.svg", guards=[READERS], response_model=None)

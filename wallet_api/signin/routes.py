@@ -41,6 +41,7 @@ from wallet_api.cookies import (
     session_cookie_name,
 )
 from wallet_api.deps import MAX_ROW_ID, strict_body
+from wallet_api.edge import client_address
 from wallet_api.marketplace import schemas as ms
 from wallet_api.problems import language_of
 from wallet_api.settings import Settings
@@ -62,7 +63,7 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
 
 
 def _ip(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request)  # through trusted proxies only (wallet_api.edge)
 
 
 async def _start_ceremony(

@@ -13,10 +13,10 @@ to one process each. A charge goes in through "a" (process A) and the client's l
 stream is held through "b" (process B), so the event can only arrive by crossing processes
 through Redis, and both legs pass nginx's real locations (the SSE one unbuffered).
 
-To add after the merge of items 1, 2 and 5 (security headers, trusted proxies): assert the
-app's security headers through nginx (Content-Security-Policy, X-Content-Type-Options,
-Referrer-Policy, frame-ancestors) on "/" and "/api/...", and that the app sees the client's
-address from X-Forwarded-For (WALLET_TRUSTED_PROXIES=127.0.0.1). After items 3 and 4: GET
+The app's security headers arrive through nginx on a page and on the API, and public routes are
+limited per forwarded client (nginx is the trusted hop, WALLET_TRUSTED_PROXIES=127.0.0.1: the
+test's two "clients" both connect from loopback, so each names itself in X-Forwarded-For, which
+nginx extends with the address it saw). After items 3 and 4: GET
 /ready through nginx is 200, and /metrics through nginx answers on loopback (the site denies
 other addresses). After item 6: start the processes as deploy/systemd runs them, two
 ``wallet serve --web-only`` and one ``wallet worker`` (which then dispatches the event: the
@@ -225,7 +225,14 @@ async def test_nginx_in_front_of_two_processes(
     provider = await api_key_for(db, world.provider_principal)
     client = await api_key_for(db, world.client_principal)
 
-    env = {"WALLET_REDIS_URL": redis_url, "WALLET_SSE_HEARTBEAT": "1"}
+    env = {
+        "WALLET_REDIS_URL": redis_url,
+        "WALLET_SSE_HEARTBEAT": "1",
+        # nginx connects from loopback: the one trusted hop, as deploy/wallet.env.example has.
+        "WALLET_TRUSTED_PROXIES": "127.0.0.1",
+        # Low, so a few public requests reach the per-address limit.
+        "WALLET_RATE_ANONYMOUS": "3",
+    }
     a, b = Server(db.url, env), Server(db.url, env)
     cert, key = self_signed(tmp_path)
     ports = {n: (free_port(), free_port()) for n in ("full", "a", "b")}
@@ -274,6 +281,34 @@ async def test_nginx_in_front_of_two_processes(
                 # nginx stops a body far above the app's own limit before any process.
                 r = await https.post("/api/charges", content=b"x" * (2 * 1024 * 1024))
                 assert r.status_code == 413
+
+                # The app's own security headers pass through nginx, on pages and the API.
+                for path in ("/", "/api/me"):
+                    r = await https.get(path)
+                    # "/" is sent to the configured origin (this test does not set one).
+                    assert r.status_code in (200, 307, 401), (path, r.status_code)
+                    csp = r.headers["content-security-policy"]
+                    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+                    assert r.headers["x-content-type-options"] == "nosniff"
+                    assert r.headers["x-frame-options"] == "DENY"
+                    assert r.headers["referrer-policy"]
+                    assert "camera=(self)" in r.headers["permissions-policy"]
+                    assert r.headers["x-request-id"]
+                assert r.headers["cache-control"] == "no-store"  # /api/me
+
+                # Public routes are limited per client, and nginx's X-Forwarded-For names the
+                # client: one client's fourth request is refused, another's still answered.
+                async def county(client_address: str) -> int:
+                    r = await https.get(
+                        "/api/providers/apply/county",
+                        params={"organizer": "nowhere"},
+                        headers={"X-Forwarded-For": client_address},
+                    )
+                    return r.status_code
+
+                first = [await county("203.0.113.7") for _ in range(4)]
+                assert first[:3] == [404, 404, 404] and first[3] == 429, first
+                assert await county("198.51.100.9") == 404
 
             # The client's stream is held by process B; the charge is made on process A.
             async with stream_through(via_b, client, tls) as stream:

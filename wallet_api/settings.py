@@ -75,6 +75,8 @@ class Settings:
     # (WALLET_REDIRECT_TO_ORIGIN=0 turns it off, e.g. behind a proxy that rewrites Host and
     # sends no X-Forwarded-Host); off for a Settings built in code (the tests' own host).
     redirect_to_origin: bool = False
+    # Issue 16: the bearer token /metrics asks for (unset: /metrics answers 404).
+    metrics_token: str | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.origin)
@@ -126,4 +128,5 @@ class Settings:
             rate_applications=_int("WALLET_RATE_APPLICATIONS", 10),
             dev_api_key_form=_bool("WALLET_DEV_API_KEY_FORM", False),
             redirect_to_origin=_bool("WALLET_REDIRECT_TO_ORIGIN", True),
+            metrics_token=os.environ.get("WALLET_METRICS_TOKEN") or None,
         )

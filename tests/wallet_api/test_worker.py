@@ -36,6 +36,11 @@ async def _undelivered(db: Database) -> int:
         )
 
 
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("w") as out:
+        return subprocess.Popen([WALLET, "worker"], env=env, stdout=out, stderr=out)
+
+
 async def test_worker_funds_dispatches_and_stops_on_sigterm(db: Database, tmp_path: Path):
     await seed_world(db, fund=False)
     assert await transfers(db, kind=TransferKind.FUNDING) == []
@@ -48,8 +53,7 @@ async def test_worker_funds_dispatches_and_stops_on_sigterm(db: Database, tmp_pa
         "WALLET_DISPATCHER": "0",
     }
     env.pop("WALLET_REDIS_URL", None)
-    with log.open("w") as out:
-        proc = subprocess.Popen([WALLET, "worker"], env=env, stdout=out, stderr=out)
+    proc = _start_worker(env, log)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -142,3 +142,27 @@ async def test_outbox_lag_and_last_funding(client, db, world: World):
     async with db.engine.begin() as conn:
         await conn.execute(update(OutboxEvent).values(delivered_at=utcnow()))
     assert value(await scrape(client), "wallet_outbox_lag_seconds") == 0
+
+
+async def test_a_refused_lookup_is_counted(client, keys: Keys):
+    from payments.checkout import lookups
+    from tests.checkout.helpers import CLEANING_2H, post
+
+    before = await scrape(client)
+    wrong = {"code": "00000000", "lines": CLEANING_2H}
+    limit = lookups.LIMITS[lookups.LookupKind.CODE].per_provider
+    for _ in range(limit):
+        r = await post(client, "/api/checkout/token", keys.provider, wrong)
+        assert r.status_code == 422, r.text
+    r = await post(client, "/api/checkout/token", keys.provider, wrong)
+    assert r.status_code == 429, r.text
+    after = await scrape(client)
+    refused = value(after, "wallet_lookups_refused_total", kind="code") - value(
+        before, "wallet_lookups_refused_total", kind="code"
+    )
+    assert refused == 1
+    # The wrong codes were declined charges by type; the refused lookup was not a charge.
+    declines = value(after, "wallet_charge_declines_total", type="token-invalid") - value(
+        before, "wallet_charge_declines_total", type="token-invalid"
+    )
+    assert declines == limit

@@ -166,3 +166,28 @@ async def test_a_refused_lookup_is_counted(client, keys: Keys):
         before, "wallet_charge_declines_total", type="token-invalid"
     )
     assert declines == limit
+
+
+async def test_open_streams_are_counted(db, keys: Keys):
+    import asyncio
+
+    import httpx
+
+    from tests.notifications.helpers import serve, settings_for, sse
+
+    async with serve(settings_for(db.url, metrics_token=TOKEN)) as base:
+        async with httpx.AsyncClient(base_url=base, headers=BEARER) as scraper:
+
+            async def open_streams() -> float:
+                r = await scraper.get("/metrics")
+                assert r.status_code == 200, r.text
+                return value(r.text, "wallet_sse_streams_open")
+
+            before = await open_streams()
+            async with sse(base, keys.client), sse(base, keys.provider):
+                assert await open_streams() == before + 2
+            for _ in range(100):  # the server notices the disconnect on its next send
+                if await open_streams() == before:
+                    break
+                await asyncio.sleep(0.05)
+            assert await open_streams() == before

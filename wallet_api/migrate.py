@@ -9,6 +9,7 @@ to do. SQLite needs no lock: it serialises writers, and the upgrade is one write
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -36,10 +37,15 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
+@functools.cache
+def head_revision() -> str | None:
+    """The newest revision of the code (read from the scripts once: /ready asks often)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def _state(connection: Connection) -> tuple[str | None, str | None]:
     current = MigrationContext.configure(connection).get_current_revision()
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    return current, head
+    return current, head_revision()
 
 
 async def upgrade(db: Database) -> None:

@@ -34,7 +34,9 @@ used.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
@@ -56,6 +58,7 @@ from payments.models import OutboxEvent, Settlement, Transfer
 from payments.results import Happened, Outcome
 from payments.vocabulary import TransferKind
 
+log = logging.getLogger("wallet.metrics")
 T = TypeVar("T")
 CHARGES = Counter("wallet_charges", "Charges attempted, by outcome", ["outcome"])
 DECLINES = Counter("wallet_charge_declines", "Declined charges, by problem type", ["type"])
@@ -211,7 +214,12 @@ def require_metrics_token(
 
 
 async def _refresh(request: Request[Any, Any, Any]) -> None:
-    await refresh_from_database(request.app.state.db)
+    """Read the database's gauges before the scrape is answered. If the database does not
+    answer, the scrape still answers (these gauges keep their last values, /ready says why)."""
+    try:
+        await asyncio.wait_for(refresh_from_database(request.app.state.db), 5)
+    except Exception:
+        log.warning("metrics: the database gauges could not be read", exc_info=True)
 
 
 class MetricsController(PrometheusController):

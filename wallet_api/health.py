@@ -56,10 +56,10 @@ async def _migrations(db: Database) -> str:
 
 
 async def _redis(state: State) -> str:
-    live = getattr(state, "live", None)
-    if live is None or not live.hub.redis_url:
+    if not state.settings.redis_url:
         return "not-configured"
-    return "ok" if await live.hub.ping() else "failed"
+    live = getattr(state, "live", None)
+    return "ok" if live is not None and await live.hub.ping() else "failed"
 
 
 async def _run(name: str, check: Any) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import text
 
 from payments.db import Database
@@ -71,7 +72,12 @@ async def _run(name: str, check: Any) -> str:
         return "failed"
 
 
-@get("/ready", opt=SYSTEM, tags=["system"])
+@get(
+    "/ready",
+    opt=SYSTEM,
+    tags=["system"],
+    responses={503: ResponseSpec(Readiness, description="A check failed (named in checks)")},
+)
 async def ready(state: State) -> Response[Readiness]:
     """Readiness: the database answers, migrations are at head, Redis answers (if used).
     200 when all pass, 503 otherwise; the body names each check's result."""

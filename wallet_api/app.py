@@ -97,7 +97,7 @@ async def limit_anonymous(request: Request[Any, Any, Any]) -> None:
 
 
 # What stays on whatever address it was asked on: the API (integrations and curl use any
-# address), the health check and the API docs.
+# address), the health and readiness checks, the metrics and the API docs.
 NOT_REDIRECTED = ("/api/", "/health", "/ready", "/metrics", "/schema")
 
 

@@ -1,4 +1,4 @@
-"""The ``wallet`` command line: serve, demo, db upgrade, fund, statements, check, apikey,
+"""The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, check, apikey,
 organizer, catalogue, invite, vapid."""
 
 from __future__ import annotations

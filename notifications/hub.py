@@ -60,6 +60,12 @@ class Hub:
         if self._redis is not None:
             await self._redis.aclose()
 
+    async def ping(self) -> bool:
+        """Whether Redis answers (always true on the memory backend)."""
+        if self._redis is None:
+            return True
+        return bool(await self._redis.ping())
+
     async def publish(self, event: Event) -> None:
         """Publish and wait until the backend has it, so the dispatcher may mark it delivered."""
         await self.channels.wait_published(event.encode(), event.channels())

@@ -376,6 +376,9 @@ class PushSender:
         self.sent = 0
         self.removed = 0
         self.refused = 0
+        # Deliveries that ended without reaching the device (a redirect, a refusal, retries
+        # exhausted): read by wallet_api.metrics as wallet_pushes_total{result="failed"}.
+        self.failed = 0
 
     def enqueue(self, event: ev.Event) -> None:
         try:
@@ -511,6 +514,7 @@ class PushSender:
             if 300 <= status < 400:
                 # Not followed (the policy's session never does): a failed delivery.
                 log.warning("push service answered %s (a redirect); not followed", status)
+                self.failed += 1
                 return
             if status == 429 or status >= 500 or status == 0:
                 delay = self.base_delay_s * (2**attempt)
@@ -519,8 +523,10 @@ class PushSender:
                 await asyncio.sleep(delay)
                 continue
             log.warning("push refused with %s; not retrying", status)
+            self.failed += 1
             return
         log.warning("push gave up after %s attempts", self.max_attempts)
+        self.failed += 1
 
     async def _refuse(self, d: Delivery, exc: UrlNotAllowed) -> None:
         """The outbound policy refused the endpoint at send time (a row from before the

@@ -9,10 +9,8 @@ from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgspec
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -23,7 +21,7 @@ from litestar.response import Redirect
 from payments.db import Database, create_database
 from payments.people import ratelimits
 from pwa import dev_key_module, static_router
-from wallet_api import edge, logs
+from wallet_api import edge, health, logs, metrics
 from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.charges import routes as charges
 from wallet_api.checkout import routes as checkout
@@ -45,18 +43,6 @@ from wallet_api.wallets import routes as wallets
 log = logging.getLogger("wallet")
 JSON_TYPES = ("application/json", "application/problem+json")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-class Health(msgspec.Struct):
-    status: str
-    database: str
-
-
-@get("/health", opt={"public": True, "per_address_limit": None}, tags=["system"])
-async def health(state: State) -> Health:
-    """Liveness: 200 with the database engine in use."""
-    db: Database = state.db
-    return Health(status="ok", database=db.engine.dialect.name)
 
 
 async def require_json(request: Request[Any, Any, Any]) -> Response[Any] | None:
@@ -108,8 +94,8 @@ async def limit_anonymous(request: Request[Any, Any, Any]) -> None:
 
 
 # What stays on whatever address it was asked on: the API (integrations and curl use any
-# address), the health check and the API docs.
-NOT_REDIRECTED = ("/api/", "/health", "/schema")
+# address), the health and readiness checks, the metrics and the API docs.
+NOT_REDIRECTED = ("/api/", "/health", "/ready", "/metrics", "/schema")
 
 
 def redirect_to_origin(request: Request[Any, Any, Any]) -> Response[Any] | None:
@@ -181,8 +167,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         if settings.scheduler:
             app.state.scheduler.start()
         await lifecycle.start(app)
+        metrics.watch_senders([app.state.live.push])
 
     async def on_shutdown(app: Litestar) -> None:
+        live = getattr(app.state, "live", None)
+        if live is not None:
+            metrics.forget_senders([live.push])
         await _bounded(lifecycle.stop(app), "live events")
         scheduler: Scheduler | None = getattr(app.state, "scheduler", None)
         if scheduler is not None:
@@ -208,7 +198,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     app = Litestar(
         route_handlers=[
-            health,
+            *health.ROUTES,
+            metrics.MetricsController,
             *charges.ROUTES,
             *checkout.ROUTES,
             *wallets.ROUTES,
@@ -226,7 +217,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             "actor": Provide(provide_actor, sync_to_thread=False),
         },
         middleware=[
-            DefineMiddleware(ApiKeyAuthentication, exclude=["^/schema", "^/health$"]),
+            metrics.prometheus_config().middleware,
+            DefineMiddleware(
+                ApiKeyAuthentication, exclude=["^/schema", "^/health$", "^/ready$", "^/metrics$"]
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=before_request,

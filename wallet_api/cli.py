@@ -1,4 +1,4 @@
-"""The ``wallet`` command line: serve, demo, db upgrade, fund, statements, check, apikey,
+"""The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, check, apikey,
 organizer, catalogue, invite, vapid."""
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def _euros(cents: int) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="personal-budget-wallet", prog_name="wallet")
 def main() -> None:
     """Personal-budget wallet. The database comes from WALLET_DATABASE_URL (default: a SQLite
     file wallet.sqlite3 in the working directory)."""
@@ -86,8 +87,18 @@ def main() -> None:
     "(it spreads keep-alive connections over the workers; uvicorn's workers did not: "
     "docs/performance.md).",
 )
-def serve(host: str, port: int, workers: int, server: str | None) -> None:
+@click.option(
+    "--web-only",
+    is_flag=True,
+    help="Only answer requests: no scheduler, no outbox dispatcher (run 'wallet worker' "
+    "for those). Same as WALLET_SCHEDULER=0 WALLET_DISPATCHER=0.",
+)
+def serve(host: str, port: int, workers: int, server: str | None, web_only: bool) -> None:
     """Serve the API and the app (migrates an empty database first)."""
+    if web_only:
+        # Read by Settings.from_env in every server process (wallet_api.asgi).
+        os.environ["WALLET_SCHEDULER"] = "0"
+        os.environ["WALLET_DISPATCHER"] = "0"
     _serve(host, port, workers, server or ("granian" if workers > 1 else "uvicorn"))
 
 
@@ -169,6 +180,20 @@ def demo(host: str, port: int) -> None:
     guide = _with_db(seed_demo)
     print_guide(console, guide, host, port, origin=os.environ["WALLET_ORIGIN"].rstrip("/"))
     _serve(host, port)
+
+
+@main.command()
+def worker() -> None:
+    """Run the scheduler (funding, statements, settlements, expiry) and the outbox dispatcher
+    (live events, Web Push) without HTTP, until SIGTERM or Ctrl-C. Pair with
+    'wallet serve --web-only'."""
+    import logging
+
+    from wallet_api.settings import Settings
+    from wallet_api.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(Settings.from_env()))
 
 
 @main.group()

@@ -82,6 +82,8 @@ class Settings:
     trusted_proxies: str = ""
     api_docs: bool = False
     log_format: str = "text"
+    # Issue 16: the bearer token /metrics asks for (unset: /metrics answers 404).
+    metrics_token: str | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.origin)
@@ -136,4 +138,5 @@ class Settings:
             trusted_proxies=os.environ.get("WALLET_TRUSTED_PROXIES", ""),
             api_docs=_bool("WALLET_API_DOCS", False),
             log_format=os.environ.get("WALLET_LOG_FORMAT", "text").strip().lower(),
+            metrics_token=os.environ.get("WALLET_METRICS_TOKEN") or None,
         )

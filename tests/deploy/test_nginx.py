@@ -9,18 +9,18 @@ temporary directory, on free loopback ports; the system's nginx service is never
 
 Which process answers: the site is rendered three times. "full" is the file as shipped (both
 processes in the upstream). "a" and "b" are the same server blocks with the upstream narrowed
-to one process each. A charge goes in through "a" (process A) and the client's live-event
-stream is held through "b" (process B), so the event can only arrive by crossing processes
-through Redis, and both legs pass nginx's real locations (the SSE one unbuffered).
+to one process each. The web processes run as `serve --web-only` does (no scheduler, no
+dispatcher) and one `wallet worker` delivers the outbox, as deploy/systemd runs them. A charge
+goes in through "a" (process A) and the client's live-event stream is held through "b"
+(process B): the event is delivered by the worker and can only reach B through Redis, and both
+legs pass nginx's real locations (the SSE one unbuffered).
 
 The app's security headers arrive through nginx on a page and on the API, and public routes are
 limited per forwarded client (nginx is the trusted hop, WALLET_TRUSTED_PROXIES=127.0.0.1: the
 test's two "clients" both connect from loopback, so each names itself in X-Forwarded-For, which
-nginx extends with the address it saw). After items 3 and 4: GET
-/ready through nginx is 200, and /metrics through nginx answers on loopback (the site denies
-other addresses). After item 6: start the processes as deploy/systemd runs them, two
-``wallet serve --web-only`` and one ``wallet worker`` (which then dispatches the event: the
-web processes no longer do), instead of two plain ``wallet serve`` that dispatch themselves.
+nginx extends with the address it saw). /ready answers 200 through nginx (database,
+migrations and Redis), and /metrics answers with its token (the site lets only loopback reach
+it).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import redis
 from payments.db import Database
 from tests.factories import api_key_for, seed_world
 from tests.notifications.helpers import SSEReader, mark_all_delivered
-from tests.servers import Server, free_port
+from tests.servers import WALLET, Server, free_port
 from tests.support.databases import need
 from tests.support.money import post_charge
 
@@ -232,8 +232,15 @@ async def test_nginx_in_front_of_two_processes(
         "WALLET_TRUSTED_PROXIES": "127.0.0.1",
         # Low, so a few public requests reach the per-address limit.
         "WALLET_RATE_ANONYMOUS": "3",
+        "WALLET_METRICS_TOKEN": "metrics-token-of-the-test",
     }
-    a, b = Server(db.url, env), Server(db.url, env)
+    # As deploy/systemd runs them: web processes that only answer (what `serve --web-only`
+    # sets), and one `wallet worker` that funds and delivers the outbox, events included.
+    web_only = {**env, "WALLET_SCHEDULER": "0", "WALLET_DISPATCHER": "0"}
+    a, b = Server(db.url, web_only), Server(db.url, web_only)
+    worker_log = (tmp_path / "worker.log").open("w")
+    worker_env = {**a.env, **env}
+    worker_env.pop("WALLET_SCHEDULER", None)
     cert, key = self_signed(tmp_path)
     ports = {n: (free_port(), free_port()) for n in ("full", "a", "b")}
     upstreams = {"full": [a.port, b.port], "a": [a.port], "b": [b.port]}
@@ -258,10 +265,14 @@ async def test_nginx_in_front_of_two_processes(
     assert "syntax is ok" in checked.stderr and "test is successful" in checked.stderr
 
     tls = ssl.create_default_context(cafile=str(cert))
+    worker: subprocess.Popen[bytes] | None = None
     try:
         a.start()
         b.start()
         await asyncio.gather(a.ready(), b.ready())
+        worker = subprocess.Popen(  # noqa: ASYNC220
+            [WALLET, "worker"], env=worker_env, stdout=worker_log, stderr=subprocess.STDOUT
+        )
         with running_nginx(nginx, tmp_path, conf) as proc:
             for _, https in ports.values():
                 await _until_listening(proc, https, tmp_path / "error.log")
@@ -281,6 +292,18 @@ async def test_nginx_in_front_of_two_processes(
                 # nginx stops a body far above the app's own limit before any process.
                 r = await https.post("/api/charges", content=b"x" * (2 * 1024 * 1024))
                 assert r.status_code == 413
+
+                r = await https.get("/ready")
+                assert r.status_code == 200, r.text
+                assert r.json()["checks"] == {
+                    "database": "ok",
+                    "migrations": "ok",
+                    "redis": "ok",
+                }
+                r = await https.get(
+                    "/metrics", headers={"Authorization": "Bearer metrics-token-of-the-test"}
+                )
+                assert r.status_code == 200 and "wallet_outbox_lag_seconds" in r.text
 
                 # The app's own security headers pass through nginx, on pages and the API.
                 for path in ("/", "/api/me"):
@@ -319,6 +342,10 @@ async def test_nginx_in_front_of_two_processes(
                 event = await stream.next(15)
                 assert event.data["data"]["charge_id"] == r.json()["id"]
     finally:
+        if worker is not None:
+            worker.terminate()
+            assert worker.wait(timeout=20) == 0, (tmp_path / "worker.log").read_text()
+        worker_log.close()
         a.stop()
         b.stop()
     assert not a.tracebacks() and not b.tracebacks(), a.tracebacks() + b.tracebacks()

@@ -128,3 +128,38 @@ async def test_subscription_input_is_checked(live, people):
             "/api/notifications/preferences", json={"types": {"nope": True}}, headers=h
         )
         assert r.status_code == 400
+
+
+async def test_pushes_sent_and_failed_are_on_metrics(
+    db, world, people, vapid, device, push_service
+):
+    from tests.wallet_api.test_metrics import BEARER, TOKEN, value
+
+    settings = push_settings(db.url, vapid, outbound_allow_loopback=True, metrics_token=TOKEN)
+    async with serve(settings, db=db) as base, httpx.AsyncClient(base_url=base) as http:
+
+        async def pushes(result: str) -> float:
+            r = await http.get("/metrics", headers=BEARER)
+            assert r.status_code == 200, r.text
+            return value(r.text, "wallet_pushes_total", result=result)
+
+        sent, failed = await pushes("sent"), await pushes("failed")
+        h = {"Authorization": f"Bearer {people.client}"}
+        sub = {
+            "endpoint": push_service.url + "/push/metrics",
+            "keys": {"p256dh": device.p256dh, "auth": b64e(device.auth)},
+        }
+        assert (await http.post("/api/push/subscriptions", json=sub, headers=h)).status_code == 201
+        push_service.statuses = [400]  # refused once, not retried: a failed push
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
+
+        async def one_failed() -> bool:
+            return await pushes("failed") == failed + 1
+
+        await _wait(one_failed)
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
+
+        async def one_sent() -> bool:
+            return await pushes("sent") == sent + 1
+
+        await _wait(one_sent)

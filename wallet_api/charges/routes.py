@@ -27,6 +27,7 @@ from wallet_api.auth import ensure_charge_visible, roles, signed_in
 from wallet_api.charges import schemas
 from wallet_api.checkout.lookup import customer_lookup
 from wallet_api.deps import IdempotencyKey, fingerprint, respond, strict_body
+from wallet_api.metrics import counted
 
 
 class ChargeController(Controller):
@@ -59,16 +60,18 @@ class ChargeController(Controller):
 
         async def charge(customer: Customer) -> Outcome:
             assert actor.provider_id is not None
-            return await capture_charge(
-                db,
-                provider_id=actor.provider_id,
-                customer=customer,
-                lines=[
-                    ChargeLineInput(line.category, line.quantity, line.unit_price_cents)
-                    for line in data.lines
-                ],
-                idempotency_key=key,
-                request_hash=fingerprint(request, data),
+            return await counted(
+                capture_charge(
+                    db,
+                    provider_id=actor.provider_id,
+                    customer=customer,
+                    lines=[
+                        ChargeLineInput(line.category, line.quantity, line.unit_price_cents)
+                        for line in data.lines
+                    ],
+                    idempotency_key=key,
+                    request_hash=fingerprint(request, data),
+                )
             )
 
         if data.phone is None:

@@ -37,6 +37,7 @@ from wallet_api.checkout.card_routes import (
 )
 from wallet_api.checkout.lookup import customer_lookup, provider_of
 from wallet_api.deps import IdempotencyKey, fingerprint, respond, strict_body
+from wallet_api.metrics import counted, declined_by_client
 
 REQUEST_QR_PREFIX = "hbpay:request:"
 
@@ -79,13 +80,15 @@ class CheckoutController(Controller):
         phone = to_e164(data.phone)
         # Even "not enough money" tells the provider the number is a client's: all count.
         async with customer_lookup(db, actor, LookupKind.PHONE, discloses=True) as lookup:
-            outcome = await phone_checkout(
-                db,
-                provider_id=provider_of(actor),
-                phone_e164=phone,
-                lines=_lines(data),
-                idempotency_key=key,
-                request_hash=fingerprint(request, data),
+            outcome = await counted(
+                phone_checkout(
+                    db,
+                    provider_id=provider_of(actor),
+                    phone_e164=phone,
+                    lines=_lines(data),
+                    idempotency_key=key,
+                    request_hash=fingerprint(request, data),
+                )
             )
             lookup.outcome = str(outcome.body.get("outcome"))
         return respond(outcome, cs.CheckoutResult)
@@ -106,13 +109,15 @@ class CheckoutController(Controller):
         if (data.token is None) == (data.code is None):
             raise InvalidInput("Give either token or code")
         async with customer_lookup(db, actor, LookupKind.CODE):
-            outcome = await capture_charge(
-                db,
-                provider_id=provider_of(actor),
-                customer=Customer(token=data.token, token_code=data.code),
-                lines=_lines(data),
-                idempotency_key=key,
-                request_hash=fingerprint(request, data),
+            outcome = await counted(
+                capture_charge(
+                    db,
+                    provider_id=provider_of(actor),
+                    customer=Customer(token=data.token, token_code=data.code),
+                    lines=_lines(data),
+                    idempotency_key=key,
+                    request_hash=fingerprint(request, data),
+                )
             )
         return respond(outcome, Charge)
 
@@ -130,13 +135,15 @@ class CheckoutController(Controller):
         data = await strict_body(request, cs.CardCheckoutCreate)
         key = validate_key(idempotency_key)
         wallet_id = await _verify_card(db, actor, data.card_number, data.pin)
-        outcome = await capture_charge(
-            db,
-            provider_id=provider_of(actor),
-            customer=Customer(wallet_id=wallet_id, card_verified=True),
-            lines=_lines(data),
-            idempotency_key=key,
-            request_hash=fingerprint(request, data),
+        outcome = await counted(
+            capture_charge(
+                db,
+                provider_id=provider_of(actor),
+                customer=Customer(wallet_id=wallet_id, card_verified=True),
+                lines=_lines(data),
+                idempotency_key=key,
+                request_hash=fingerprint(request, data),
+            )
         )
         return respond(outcome, Charge)
 
@@ -303,8 +310,10 @@ class PaymentRequestController(Controller):
         data = await strict_body(request, cs.RequestApprovalCreate)
         rid = _id(request_id)
         wallet_id = await _approver_wallet(db, actor, rid, data)
-        outcome = await requests.approve_request(
-            db, request_id=rid, wallet_id=wallet_id, actor_id=actor.principal_id
+        outcome = await counted(
+            requests.approve_request(
+                db, request_id=rid, wallet_id=wallet_id, actor_id=actor.principal_id
+            )
         )
         return respond(outcome, cs.PaymentRequest)
 
@@ -321,8 +330,10 @@ class PaymentRequestController(Controller):
         data = await strict_body(request, cs.RequestApprovalCreate)
         rid = _id(request_id)
         wallet_id = await _approver_wallet(db, actor, rid, data)
-        outcome = await requests.decline_request(
-            db, request_id=rid, wallet_id=wallet_id, actor_id=actor.principal_id
+        outcome = declined_by_client(
+            await requests.decline_request(
+                db, request_id=rid, wallet_id=wallet_id, actor_id=actor.principal_id
+            )
         )
         return respond(outcome, cs.PaymentRequest)
 

@@ -13,6 +13,7 @@ from notifications.hub import Hub
 from notifications.outbound import OutboundPolicy
 from notifications.push import PushSender, VapidConfig
 from payments.db import Database, create_database
+from wallet_api.settings import Settings
 
 log = logging.getLogger("wallet.live")
 
@@ -29,41 +30,52 @@ class Live:
 async def start(app: Litestar) -> None:
     """Start what delivers outbox events (channels, dispatcher, Web Push) once the database is
     ready."""
-    settings = app.state.settings
+    app.state.live = await start_live(app.state.settings, app.state.db)
+
+
+async def start_live(
+    settings: Settings, db: Database, *, dispatcher_on: bool | None = None
+) -> Live:
+    """The hub, dispatcher and push sender for ``db``: for the web app, and for
+    ``wallet worker`` (which has no app). ``dispatcher_on`` overrides ``settings.dispatcher``."""
+    run_dispatcher = settings.dispatcher if dispatcher_on is None else dispatcher_on
     hub = Hub(settings.redis_url)
     await hub.start()
     sender = None
     if settings.vapid_private_key and settings.vapid_public_key:
         sender = PushSender(
-            app.state.db,
+            db,
             VapidConfig(
                 settings.vapid_private_key, settings.vapid_public_key, settings.vapid_subject
             ),
             policy=OutboundPolicy(allow_loopback=settings.outbound_allow_loopback),
         )
         sender.start()
-    db: Database = app.state.db
     # On PostgreSQL the dispatcher gets its own small pool: under load, requests hold every
     # connection of the shared pool and delivery would queue behind them. SQLite keeps one
     # Database, whose in-process write lock must be shared by all writers.
     own_db = create_database(db.url, pool_size=2) if db.is_postgres else None
     dispatcher = Dispatcher(own_db or db, hub, push=sender)
-    if settings.dispatcher:
+    if run_dispatcher:
         dispatcher.start()
-    app.state.live = Live(hub, dispatcher, sender, settings.sse_heartbeat_s, own_db)
     log.info(
         "live events: channels on %s, dispatcher %s, web push %s",
         "redis" if settings.redis_url else "memory",
-        "on" if settings.dispatcher else "off",
+        "on" if run_dispatcher else "off",
         "on" if sender else "off",
     )
+    return Live(hub, dispatcher, sender, settings.sse_heartbeat_s, own_db)
 
 
 async def stop(app: Litestar) -> None:
     """Stop it again on shutdown (streams end, pending pushes are dropped)."""
     live: Live | None = getattr(app.state, "live", None)
-    if live is None:
-        return
+    if live is not None:
+        await stop_live(live)
+
+
+async def stop_live(live: Live) -> None:
+    """Stop what :func:`start_live` started."""
     await live.dispatcher.stop()
     if live.push is not None:
         await live.push.stop()

@@ -20,6 +20,7 @@ from payments.people.access import Actor
 from wallet_api.auth import signed_in
 from wallet_api.deps import MAX_ROW_ID, strict_body
 from wallet_api.live import schemas
+from wallet_api.metrics import counted_stream
 
 
 def _last_event_id(request: Request[Any, Any, Any], query: int | None) -> int | None:
@@ -70,7 +71,9 @@ async def events(
         last_event_id=_last_event_id(request, last_event_id),
         heartbeat_s=live.heartbeat_s,
     )
-    return ServerSentEvent(stream, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return ServerSentEvent(
+        counted_stream(stream), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
 
 
 @get("/api/push/key", guards=[signed_in], tags=["push"])

@@ -1,0 +1,241 @@
+"""Prometheus metrics at ``/metrics``, for the operator's scraper only.
+
+Served only when ``WALLET_METRICS_TOKEN`` is set, to a request that sends it as a bearer token
+(``Authorization: Bearer <token>``, compared in constant time): no token configured, 404, as if
+the route did not exist; a missing or wrong token, 401. The body is Prometheus text.
+
+What is there:
+
+* Litestar's HTTP metrics (``litestar.plugins.prometheus``): ``wallet_requests_total``,
+  ``wallet_request_duration_seconds``, ``wallet_requests_in_progress``, labelled by the route's
+  path template (not the raw path, so ids do not multiply the series).
+* ``wallet_charges_total{outcome}``: captured, pending_approval (a payment request), declined,
+  replayed (an idempotent retry); counted in the web layer after the use case committed.
+* ``wallet_charge_declines_total{type}``: why charges were declined (the problem type slug, or
+  ``declined-by-client`` when a client declines a payment request).
+* ``wallet_lookups_refused_total{kind}``: client lookups (phone, code, card) refused by the
+  lookup gate's limits.
+* ``wallet_sse_streams_open``: live event streams held open by this process.
+* ``wallet_pushes_total{result}``: Web Push deliveries of this process: sent, failed, gone
+  (the subscription had expired: deleted), refused (by the outbound policy).
+* ``wallet_outbox_lag_seconds``: age of the oldest undelivered outbox event (0 when none).
+* ``wallet_last_funding_run_timestamp_seconds`` and
+  ``wallet_last_settlement_run_timestamp_seconds``: Unix time of the newest funding transfer
+  and the newest settlement (0: never).
+
+The last three are read from the database at scrape time, so every process reports the same.
+The counters and gauges before them live in each process: with several processes
+(``--workers``, several hosts, ``wallet worker``), each exposes its own, and the scraper should
+scrape each (Prometheus sums them). Pushes are counted where they are sent, i.e. in the
+processes that run the dispatcher; ``wallet worker`` has no HTTP and so no ``/metrics``
+(its outbox lag is visible from any web process). prometheus_client's multiprocess mode is not
+used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.handlers import BaseRouteHandler
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import select
+
+from payments.clock import utcnow
+from payments.db import Database
+from payments.errors import DomainError
+from payments.models import OutboxEvent, Settlement, Transfer
+from payments.results import Happened, Outcome
+from payments.vocabulary import TransferKind
+
+log = logging.getLogger("wallet.metrics")
+T = TypeVar("T")
+CHARGES = Counter("wallet_charges", "Charges attempted, by outcome", ["outcome"])
+DECLINES = Counter("wallet_charge_declines", "Declined charges, by problem type", ["type"])
+LOOKUPS_REFUSED = Counter(
+    "wallet_lookups_refused", "Client lookups refused by the lookup limits", ["kind"]
+)
+SSE_OPEN = Gauge("wallet_sse_streams_open", "Live event streams open in this process")
+OUTBOX_LAG = Gauge(
+    "wallet_outbox_lag_seconds", "Age of the oldest undelivered outbox event (0: none)"
+)
+LAST_FUNDING = Gauge(
+    "wallet_last_funding_run_timestamp_seconds", "Unix time of the newest funding transfer"
+)
+LAST_SETTLEMENT = Gauge(
+    "wallet_last_settlement_run_timestamp_seconds", "Unix time of the newest settlement"
+)
+
+
+def prometheus_config() -> PrometheusConfig:
+    """Litestar's HTTP metrics: per route template, never for the system routes."""
+    return PrometheusConfig(
+        app_name="wallet",
+        prefix="wallet",
+        group_path=True,
+        exclude_unhandled_paths=True,
+        exclude=["^/metrics$", "^/health$", "^/ready$"],
+    )
+
+
+# --- counted in the web layer ---------------------------------------------------------------
+
+
+async def counted(charge: Awaitable[Outcome]) -> Outcome:
+    """Run a charge use case and count what it did (after its commit) or why it declined."""
+    try:
+        outcome = await charge
+    except DomainError as exc:
+        CHARGES.labels("declined").inc()
+        DECLINES.labels(exc.slug).inc()
+        raise
+    if outcome.replayed or outcome.what is Happened.ALREADY_DONE:
+        CHARGES.labels("replayed").inc()
+    elif outcome.what is Happened.PENDING_APPROVAL:
+        CHARGES.labels("pending_approval").inc()
+    elif outcome.body.get("outcome") == "pending":
+        CHARGES.labels("pending_approval").inc()
+    else:
+        CHARGES.labels("captured").inc()
+    return outcome
+
+
+def declined_by_client(outcome: Outcome) -> Outcome:
+    """A client declined a payment request (not a retry of an earlier decline)."""
+    if outcome.what is Happened.DONE and not outcome.replayed:
+        CHARGES.labels("declined").inc()
+        DECLINES.labels("declined-by-client").inc()
+    return outcome
+
+
+async def counted_stream(stream: AsyncIterator[T]) -> AsyncIterator[T]:
+    """A live event stream, counted in ``wallet_sse_streams_open`` while it is open."""
+    SSE_OPEN.inc()
+    try:
+        async for item in stream:
+            yield item
+    finally:
+        SSE_OPEN.dec()
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()  # its subscription ends now, not when it is collected
+
+
+class PushCollector(Collector):
+    """The Web Push sender's own counts, read at scrape time from the running apps."""
+
+    def __init__(self) -> None:
+        self.senders: list[Any] = []
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "wallet_pushes", "Web Push deliveries of this process, by result", labels=["result"]
+        )
+        totals = {"sent": 0, "failed": 0, "gone": 0, "refused": 0}
+        for sender in self.senders:
+            totals["sent"] += sender.sent
+            totals["failed"] += sender.failed
+            totals["gone"] += sender.removed
+            totals["refused"] += sender.refused
+        for result, value in totals.items():
+            family.add_metric([result], value)
+        yield family
+
+
+PUSHES = PushCollector()
+REGISTRY.register(PUSHES)
+
+
+# --- read at scrape time ------------------------------------------------------------------
+
+
+def _unix(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else 0.0
+
+
+async def refresh_from_database(db: Database) -> None:
+    """Set the gauges that the database knows: outbox lag and the last runs."""
+    async with db.engine.connect() as conn:
+        oldest = (
+            await conn.execute(
+                select(OutboxEvent.created_at)
+                .where(OutboxEvent.delivered_at.is_(None))
+                .order_by(OutboxEvent.id)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        # Transfers only grow: the newest funding transfer is found walking ids backwards.
+        funded = (
+            await conn.execute(
+                select(Transfer.created_at)
+                .where(Transfer.kind == TransferKind.FUNDING)
+                .order_by(Transfer.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        settled = (
+            await conn.execute(
+                select(Settlement.created_at).order_by(Settlement.created_at.desc()).limit(1)
+            )
+        ).scalar_one_or_none()
+    OUTBOX_LAG.set(max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0)
+    LAST_FUNDING.set(_unix(funded))
+    LAST_SETTLEMENT.set(_unix(settled))
+
+
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def require_metrics_token(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """404 unless WALLET_METRICS_TOKEN is set; 401 unless the request sends it."""
+    expected: str | None = connection.app.state.settings.metrics_token
+    if not expected:
+        raise NotFoundException()
+    given = _bearer(connection)
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise NotAuthorizedException(
+            "Send the metrics token as a bearer token",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+
+
+async def _refresh(request: Request[Any, Any, Any]) -> None:
+    """Read the database's gauges before the scrape is answered. If the database does not
+    answer, the scrape still answers (these gauges keep their last values, /ready says why)."""
+    try:
+        await asyncio.wait_for(refresh_from_database(request.app.state.db), 5)
+    except Exception:
+        log.warning("metrics: the database gauges could not be read", exc_info=True)
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    guards = [require_metrics_token]
+    before_request = staticmethod(_refresh)
+    include_in_schema = False
+    opt = {"public": True, "per_address_limit": None}
+
+
+def watch_senders(senders: Iterable[Any]) -> None:
+    """Count the pushes of these senders (the app's live push sender, when it has one)."""
+    PUSHES.senders.extend(s for s in senders if s is not None)
+
+
+def forget_senders(senders: Iterable[Any]) -> None:
+    for s in senders:
+        if s in PUSHES.senders:
+            PUSHES.senders.remove(s)

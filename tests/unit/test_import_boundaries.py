@@ -111,7 +111,8 @@ def test_each_part_of_payments_imports_only_the_layers_below_it():
 # another feature at most its schemas or helpers, never its routes. Only the app (and its
 # entry points) assemble the features.
 APP = ROOT / "wallet_api"
-ASSEMBLERS = {"wallet_api.app", "wallet_api.asgi", "wallet_api.cli"}
+# The worker is an entry point too: the live machinery without HTTP (`wallet worker`).
+ASSEMBLERS = {"wallet_api.app", "wallet_api.asgi", "wallet_api.cli", "wallet_api.worker"}
 
 
 def _features() -> set[str]:

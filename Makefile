@@ -6,13 +6,34 @@ PORT ?= 8000
 
 .PHONY: install demo test unit lint services bench clean reliability mutation
 
-$(STAMP): pyproject.toml
+LOCK := requirements.lock
+LOCK_TOOLS := .lock-tools
+UV_VERSION := 0.13.9
+
+.PHONY: lock
+
+# Exactly the versions (and file hashes) of requirements.lock, pip included; then the project
+# itself, editable, without resolving anything again (its build backend, setuptools, is in the
+# lock too). Reinstalls only when the lock or pyproject.toml changes.
+$(STAMP): $(LOCK) pyproject.toml
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q --require-hashes -r $(LOCK)
+	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Regenerate requirements.lock after changing the dependencies in pyproject.toml: runtime,
+## the dev extra, the build backend and pip, for every platform and Python >= 3.11, with
+## hashes. Versions already locked are kept when they still fit; `make lock UPGRADE=1` takes
+## the newest that the bounds allow.
+lock:
+	test -x $(LOCK_TOOLS)/bin/uv || (python3 -m venv $(LOCK_TOOLS) && \
+		$(LOCK_TOOLS)/bin/pip install -q 'uv==$(UV_VERSION)')
+	python3 -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], 'pip', sep='\n')" \
+		| $(LOCK_TOOLS)/bin/uv pip compile -q pyproject.toml - --extra dev --universal \
+		--python-version 3.11 --generate-hashes --custom-compile-command 'make lock' \
+		$(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 ## Run the demo server on the embedded SQLite default (http://localhost:8000; another port:
 ## `make demo PORT=8100`).
@@ -54,4 +75,4 @@ mutation: install
 	$(PY) -m tests.mutation.run $(MODULES)
 
 clean:
-	rm -rf .mutation $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .mutation $(VENV) $(LOCK_TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

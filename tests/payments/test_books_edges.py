@@ -167,3 +167,60 @@ async def test_the_check_reads_beside_a_writer_without_waiting_for_it(db: Databa
         report = await asyncio.wait_for(check_books(db), timeout=10)
         assert report.ok, report.violations
         await writer.rollback()
+
+
+async def test_two_envelopes_add_up_in_every_months_totals(db: Database):
+    """Every figure of a month is the sum over its envelopes: two service groups, each funded,
+    charged, refunded and expired in January, and in February charged, refunded and holding
+    a visit (``other``) with money left at the end of the month (``closing``)."""
+    w = await seed_world(
+        db,
+        period=JAN,
+        lines=[
+            DecisionLineInput("Kotiapu", 20_000, ("kotiapu",)),
+            DecisionLineInput("Siivous", 10_000, ("siivous",)),
+        ],
+    )
+
+    async def spend(period: str, back: int) -> None:
+        for lines in (home_help(1), cleaning(1)):
+            charge_id = await charged(db, w, lines, customer=by_wallet(w), now=at(period, 3))
+            await refund(db, w, charge_id, back, reason=None, now=at(period, 4))
+
+    await spend(JAN, 500)
+    await fund_period(db, FEB)
+    await spend(FEB, 100)
+    for lines in (home_help(1), cleaning(1)):
+        await create_visit_hold(
+            db,
+            provider_id=w.provider_id,
+            customer=Customer(phone_e164=PHONE),
+            lines=lines,
+            idempotency_key=uuid.uuid4().hex,
+            request_hash=uuid.uuid4().hex,
+            trusted_only=True,
+            now=at(FEB, 5),
+        )
+    report = await check_books(db)
+    assert report.ok, report.violations
+    assert report.envelopes == 2
+    kotiapu_left = 20_000 - 3800 + 100 - 3800
+    siivous_left = 10_000 - 3500 + 100 - 3500
+    assert report.periods == {
+        JAN: PeriodTotals(
+            funded=30_000,
+            spent=7300,
+            refunded=1000,
+            expired=(20_000 - 3800 + 500) + (10_000 - 3500 + 500),
+            other=0,
+            closing=0,
+        ),
+        FEB: PeriodTotals(
+            funded=30_000,
+            spent=7300,
+            refunded=200,
+            expired=0,
+            other=-7300,
+            closing=kotiapu_left + siivous_left,
+        ),
+    }

@@ -285,6 +285,23 @@ async def test_a_closed_month_that_kept_more_than_its_cap_is_reported(db):
     assert len(violations) == 1, violations
 
 
+async def test_a_carry_over_capped_at_nothing_keeps_nothing(db):
+    """Policy ``capped`` with a cap of 0 (allowed: CHECK ``carry_cap`` is ``>= 0``): January
+    may keep nothing, not even a cent."""
+    m = await closed_january(db, carry_over="capped", cap=0)
+    (expiry,) = await transfers(db, kind="expiry")
+    assert expiry.amount_cents == 23_000
+    await tamper(
+        db,
+        update(Transfer).where(Transfer.id == expiry.id).values(amount_cents=22_999),
+        update(Account).where(Account.id == m.envelope).values(balance_cents=30_001),
+    )
+    violations = await assert_caught(
+        db, f"envelope {m.envelope} kept 1 after {JAN} closed (allowed carry-over 0)"
+    )
+    assert len(violations) == 1, violations
+
+
 async def test_a_carry_over_kept_after_the_decision_ended_is_reported(db):
     """A capped decision that ended with January carries nothing over: funding expires all
     of it (``test_funding.py::test_carry_over_ends_with_the_decision``). An envelope that kept

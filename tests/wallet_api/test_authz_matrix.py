@@ -341,6 +341,8 @@ TABLE: dict[tuple[str, str], Rule] = {
 PUBLIC_PREFIXES = ("/schema",)
 PUBLIC = {
     ("GET", "/health"),
+    ("GET", "/ready"),  # readiness: no secrets (tests/wallet_api/test_health.py)
+    ("GET", "/metrics"),  # its own bearer token, WALLET_METRICS_TOKEN (test_metrics.py)
     ("GET", "/"),
     ("GET", "/{file_path:path}"),
     ("GET", "/js/dev-key.js"),  # the API-key form or a stub (tests/wallet_api/test_dev_key_form.py)

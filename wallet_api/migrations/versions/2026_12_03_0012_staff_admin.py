@@ -31,6 +31,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("principals") as batch:
-        batch.drop_column("removed_at")
-        batch.drop_column("admin")
+    # Plain DROP COLUMN (SQLite 3.35+ has it): a batch rebuild would drop and recreate a table
+    # that other tables reference, which SQLite refuses while foreign keys are on.
+    op.drop_column("principals", "removed_at")
+    op.drop_column("principals", "admin")

@@ -30,5 +30,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("service_categories") as batch:
-        batch.drop_column("groups")
+    # Plain DROP COLUMN (SQLite 3.35+ has it): a batch rebuild would drop and recreate a table
+    # that other tables reference, which SQLite refuses while foreign keys are on.
+    op.drop_column("service_categories", "groups")

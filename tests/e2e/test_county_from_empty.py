@@ -181,7 +181,7 @@ def test_a_county_from_an_empty_database(browser: Browser, tmp_path: Path, chrom
             expect(staff.get_by_label("Yksikköhinta")).to_have_value("32,50")
             staff.get_by_role("button", name="Veloita 32,50").click()
             expect(staff.get_by_role("heading", level=1)).to_have_text("Maksu onnistui")
-            expect(balance).to_contain_text(euros(before - 3250), timeout=10000)
+            expect(balance).to_contain_text(euros(before - 3250), timeout=20000)
 
             # The case manager loses her phone: the admin issues a recovery invite, which
             # signs the old phone out at once; the new phone joins with the new code.

@@ -14,7 +14,9 @@ The rules (DESIGN.md, "Requests the server sends out"):
   is sent**: the session from ``session()`` checks the URL again, resolves the name at connect
   time, refuses the request if **any** address is not public, and connects to the very address
   it checked, so a second DNS answer (rebinding) cannot slip in between. TLS still verifies the
-  certificate against the name.
+  certificate against the name. Two clients keep these rules: ``OutboundClient`` (aiohttp,
+  one per process, what Web Push sends with) and ``session()`` (``requests``, for code that
+  is synchronous).
 - Not public: loopback, private, link-local, shared (CGNAT, 100.64/10), multicast, reserved,
   unspecified, documentation ranges, IPv6 ULA and scoped addresses, and the cloud metadata
   addresses (169.254.169.254, fd00:ec2::254, 100.100.100.200, 168.63.129.16, ...). IPv4 inside
@@ -33,16 +35,20 @@ Use::
 
     policy = OutboundPolicy(allow_loopback=settings.outbound_allow_loopback)
     policy.check_url(url)                 # when storing; raises UrlNotAllowed (a 400)
-    with policy.session() as http:        # when sending; UrlNotAllowed if refused
+    http = OutboundClient(policy)         # once per process, in a running event loop
+    resp = await http.post(url, data=...) # when sending; UrlNotAllowed if refused
+    await http.close()                    # when the process stops
+    with policy.session() as http:        # the synchronous client, same rules
         http.post(url, data=..., timeout=10)
 
-A refusal at send time raises ``UrlNotAllowed`` out of ``requests`` (it is not a
-``requests.RequestException``), so a caller tells "refused by policy" (do not retry; drop or
-disable the stored URL) from "the network failed" (retry).
+A refusal at send time raises ``UrlNotAllowed`` out of either client (it is neither an
+``aiohttp.ClientError`` nor a ``requests.RequestException``), so a caller tells "refused by
+policy" (do not retry; drop or disable the stored URL) from "the network failed" (retry).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
 import re
@@ -51,7 +57,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+import aiohttp
 import requests
+from aiohttp.abc import AbstractResolver, ResolveResult
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -351,3 +359,89 @@ class _PolicySession(requests.Session):
         kwargs["allow_redirects"] = False
         kwargs["proxies"] = {}
         return super().request(method, url, *args, **kwargs)
+
+
+# --- the sending side: aiohttp, one session per process --------------------------------------
+
+
+class _PolicyResolver(AbstractResolver):
+    """aiohttp's resolver, replaced: resolve with ``OutboundPolicy.addresses`` (every answer
+    checked, the whole name refused if one is not public) and hand the connector the checked
+    IP literals, which it connects to without another lookup. aiohttp does not ask a resolver
+    about IP literals; ``OutboundClient.post`` checks those with ``check_url``."""
+
+    def __init__(self, policy: OutboundPolicy) -> None:
+        self.policy = policy
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> list[ResolveResult]:
+        # getaddrinfo blocks; aiohttp's own resolver runs it in the loop's executor too. It
+        # happens once per new connection, not once per request.
+        checked = await asyncio.to_thread(self.policy.addresses, host, port)
+        numeric = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+        return [
+            {
+                "hostname": host,
+                "host": ip,
+                "port": p,
+                "family": socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                "proto": 0,
+                "flags": numeric,
+            }
+            for ip, p in checked
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+class OutboundClient:
+    """One aiohttp ``ClientSession`` that keeps the policy: the URL is checked again on every
+    request, names are resolved and checked when a connection is opened and the connection
+    goes to the checked address, redirects are never followed, proxies and ``.netrc`` from the
+    environment are ignored (``trust_env`` off), no cookies are kept, and every request has a
+    deadline (``timeout_s`` in all, ``connect_timeout_s`` to connect) whatever the caller
+    passes. Connections to a push service are kept open and reused.
+
+    Create it in a running event loop (the live machinery's start) and ``close`` it when that
+    stops. ``post`` has the shape pywebpush's ``webpush_async`` calls on its
+    ``aiohttp_session``."""
+
+    def __init__(
+        self,
+        policy: OutboundPolicy,
+        *,
+        timeout_s: float = 10.0,
+        connect_timeout_s: float = 5.0,
+        max_connections: int = 32,
+    ) -> None:
+        self.policy = policy
+        self.timeout = aiohttp.ClientTimeout(
+            total=timeout_s, sock_connect=min(connect_timeout_s, timeout_s)
+        )
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                resolver=_PolicyResolver(policy),
+                use_dns_cache=False,
+                limit=max_connections,
+            ),
+            timeout=self.timeout,
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._session.closed
+
+    async def post(self, url: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        """POST through the policy. The caller's ``timeout``, ``allow_redirects`` and
+        ``proxy`` are replaced by the policy's."""
+        self.policy.check_url(url)
+        for key in ("timeout", "allow_redirects", "proxy", "proxy_auth", "max_redirects"):
+            kwargs.pop(key, None)
+        return await self._session.post(url, allow_redirects=False, timeout=self.timeout, **kwargs)
+
+    async def close(self) -> None:
+        await self._session.close()

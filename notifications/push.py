@@ -1,18 +1,20 @@
 """Web Push: VAPID keys, device subscriptions, notification payloads and the sender.
 
-pywebpush is synchronous (``requests``), so each send runs in a worker thread and never
-blocks the event loop. A 404 or 410 from the push service means the subscription is gone, so
-it is deleted; 429 and 5xx are retried with exponential backoff (honouring ``Retry-After``).
-Each notification's ``tag`` is its event id, so a duplicate delivery (the outbox is
-at-least-once) replaces the first notification instead of showing twice.
+Pushes are sent with pywebpush's async API (``webpush_async``) on the event loop, through one
+``OutboundClient`` (an aiohttp session) per process: the live machinery opens it when it
+starts and closes it when it stops, and connections to a push service are reused. A 404 or
+410 from the push service means the subscription is gone, so it is deleted; 429, 5xx, network
+errors and timeouts are retried with exponential backoff (honouring ``Retry-After``). Each
+notification's ``tag`` is its event id, so a duplicate delivery (the outbox is at-least-once)
+replaces the first notification instead of showing twice.
 
 Endpoints are URLs that a person chose, so the server calls them only as the outbound policy
 (``notifications.outbound``) allows: checked when registered and again when sent, through a
-session that connects only to the checked address and follows no redirect. A push the policy
-refuses at send time is logged and audited and its subscription deleted, as for a 410: a
-public push service never resolves to an inside address, so it is not tried again. A 3xx is a
-failed delivery. A person has at most ``MAX_DEVICES`` subscriptions, and an endpoint stays
-with the person who registered it first.
+client that connects only to the checked address, follows no redirect and times out. A push
+the policy refuses at send time is logged and audited and its subscription deleted, as for a
+410: a public push service never resolves to an inside address, so it is not tried again. A
+3xx is a failed delivery. A person has at most ``MAX_DEVICES`` subscriptions, and an endpoint
+stays with the person who registered it first.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -34,7 +37,13 @@ from sqlalchemy.exc import IntegrityError
 
 from notifications import events as ev
 from notifications.models import PushSubscription
-from notifications.outbound import PRINTABLE_URL, OutboundPolicy, UrlNotAllowed, host_of
+from notifications.outbound import (
+    PRINTABLE_URL,
+    OutboundClient,
+    OutboundPolicy,
+    UrlNotAllowed,
+    host_of,
+)
 from notifications.rules import Follower, Preferences, preferences_of, wallet_followers
 from payments.clock import utcnow
 from payments.db import Database
@@ -345,7 +354,9 @@ class Delivery:
 
 
 class PushSender:
-    """Receives delivered events, works out who wants them, and sends them in threads."""
+    """Receives delivered events, works out who wants them, and sends them through ``http``
+    (the process's ``OutboundClient``; without one, ``start`` opens its own and ``stop``
+    closes it)."""
 
     def __init__(
         self,
@@ -358,12 +369,15 @@ class PushSender:
         timeout_s: float = 10.0,
         queue_size: int = 10_000,
         policy: OutboundPolicy | None = None,
+        http: OutboundClient | None = None,
     ) -> None:
         from py_vapid import Vapid02
 
         self.db = db
         self.vapid = vapid
-        self.policy = policy or OutboundPolicy()
+        self.policy = http.policy if http is not None else (policy or OutboundPolicy())
+        self.http = http
+        self._own_http = False
         self._signer = Vapid02.from_string(vapid.private_key)
         self.max_attempts = max_attempts
         self.base_delay_s = base_delay_s
@@ -388,6 +402,10 @@ class PushSender:
             log.warning("push queue full; dropping push for event %s", event.id)
 
     def start(self) -> None:
+        """Start the workers (in a running event loop)."""
+        if self.http is None:
+            self.http = OutboundClient(self.policy, timeout_s=self.timeout_s)
+            self._own_http = True
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
 
     async def stop(self) -> None:
@@ -397,6 +415,9 @@ class PushSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._tasks = []
+        if self._own_http and self.http is not None:
+            await self.http.close()
+            self.http, self._own_http = None, False
 
     async def idle(self) -> None:
         """Wait until queued events and their sends (with retries) are done (tests)."""
@@ -467,39 +488,41 @@ class PushSender:
                 out.append(Delivery(sub.id, sub.principal_id, info, data, ttl, urgency))
         return out
 
-    def _post(self, d: Delivery) -> tuple[int, str | None]:
-        """Encrypt (RFC 8291 aes128gcm), sign (VAPID) and POST through the outbound policy's
-        session. Runs in a worker thread. Raises ``UrlNotAllowed`` if the policy refuses."""
-        import requests
-        from pywebpush import WebPushException, webpush
+    async def _post(self, d: Delivery) -> tuple[int, str | None]:
+        """Encrypt (RFC 8291 aes128gcm), sign (VAPID) and POST through the process's
+        ``OutboundClient``. Raises ``UrlNotAllowed`` if the policy refuses. Status 0 is a
+        network failure or a timeout (retried)."""
+        from pywebpush import WebPushException, webpush_async
 
-        with self.policy.session() as session:
-            try:
-                resp = webpush(
-                    d.info,
-                    data=d.payload,
-                    vapid_private_key=self._signer,
-                    vapid_claims={"sub": self.vapid.subject},
-                    ttl=d.ttl,
-                    headers={"Urgency": d.urgency},
-                    content_encoding="aes128gcm",
-                    timeout=self.timeout_s,
-                    requests_session=session,
-                )
-            except WebPushException as exc:
-                r = exc.response
-                if r is None:
-                    return 0, None
-                return int(r.status_code), r.headers.get("Retry-After")
-            except requests.RequestException:
+        http = self.http
+        if http is None:
+            raise RuntimeError("PushSender.start() was not called")
+        try:
+            resp = await webpush_async(
+                d.info,
+                data=d.payload,
+                vapid_private_key=self._signer,
+                vapid_claims={"sub": self.vapid.subject},
+                ttl=d.ttl,
+                headers={"Urgency": d.urgency},
+                content_encoding="aes128gcm",
+                timeout=self.timeout_s,  # the client's own deadline applies whatever this is
+                aiohttp_session=http,  # duck-typed: its post() keeps the policy
+            )
+        except WebPushException as exc:
+            status = exc.status_code
+            if status is None:
                 return 0, None
-        return int(resp.status_code), None
+            return int(status), exc.retry_after
+        except (aiohttp.ClientError, TimeoutError):
+            return 0, None
+        return int(resp.status), None
 
     async def _send(self, d: Delivery) -> None:
         for attempt in range(self.max_attempts):
             try:
                 async with self._limit:
-                    status, retry_after = await asyncio.to_thread(self._post, d)
+                    status, retry_after = await self._post(d)
             except UrlNotAllowed as exc:
                 await self._refuse(d, exc)
                 return

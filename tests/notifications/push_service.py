@@ -69,9 +69,17 @@ class PushService:
     """Answers with the queued statuses (then 201) and decrypts what it receives.
 
     ``redirect_to``: answer every push with a 307 to that URL instead (a push service never
-    redirects; the sender must not follow)."""
+    redirects; the sender must not follow). ``keep_alive``: speak HTTP/1.1 and keep each
+    connection open for the next push (as real push services do)."""
 
-    def __init__(self, device: Device, vapid_public: str, *, redirect_to: str | None = None):
+    def __init__(
+        self,
+        device: Device,
+        vapid_public: str,
+        *,
+        redirect_to: str | None = None,
+        keep_alive: bool = False,
+    ):
         self.device = device
         self.vapid_public = vapid_public
         self.redirect_to = redirect_to
@@ -83,6 +91,8 @@ class PushService:
         service = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 service.posts += 1
                 body = self.rfile.read(int(self.headers["Content-Length"]))

@@ -297,6 +297,41 @@ async def test_public_name_resolving_to_loopback_is_refused_at_send_time(
     assert dns_to_loopback in (refusal.detail or "") and "127.0.0.1" in (refusal.detail or "")
 
 
+async def test_public_name_resolving_to_a_private_address_is_refused_even_in_development(
+    db: Database,
+    world: World,
+    people: People,
+    vapid: tuple[str, str],
+    device: Device,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The development setting opens loopback only: a name that resolves to a private address
+    at send time is refused by the sender's client (before any connection), audited, and its
+    row deleted, as in production."""
+    name = "private.push.example.com"
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, bytes):
+            host = host.decode()
+        if isinstance(host, str) and host.rstrip(".").lower() == name:
+            host = "10.20.30.40"
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    await _insert_row(db, world.client_principal, f"https://{name}/push/private", device)
+    async with serve(push_settings(db.url, vapid, outbound_allow_loopback=True), db=db):
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
+
+        async def gone() -> bool:
+            return await _rows(db) == []
+
+        assert await _until(gone)
+    [refusal] = await _audit(db, "push.endpoint_refused")
+    assert name in (refusal.detail or "") and "10.20.30.40" in (refusal.detail or "")
+    assert "private" in (refusal.detail or "")
+
+
 async def test_dns_stand_in_reaches_the_listener_when_loopback_is_allowed(
     db: Database,
     world: World,

@@ -15,11 +15,14 @@ import httpx
 from sqlalchemy import func, select
 
 from notifications.models import PushSubscription
+from notifications.outbound import OutboundPolicy
+from notifications.push import Delivery, PushSender, VapidConfig, subscribe
 from payments.outbox import CHARGE_CAPTURED
 from payments.uow import UnitOfWork
 from tests.notifications.helpers import push_settings, serve
-from tests.notifications.push_service import b64e
+from tests.notifications.push_service import SUBJECT, PushService, b64e
 from tests.support.money import by_wallet, charged, cleaning
+from wallet_api.live.lifecycle import start_live, stop_live
 
 
 async def _wait(cond: Any, seconds: float = 10.0) -> None:
@@ -163,3 +166,73 @@ async def test_pushes_sent_and_failed_are_on_metrics(
             return await pushes("sent") == sent + 1
 
         await _wait(one_sent)
+
+
+async def test_one_client_per_process_carries_every_push_and_closes_with_it(
+    db, world, people, vapid, device
+):
+    """The live machinery (web and ``wallet worker`` alike: both use ``start_live``) opens one
+    outbound client and the sender pushes through it: three pushes to a push service that
+    keeps connections open arrive over one connection. Stopping closes the client."""
+    service = PushService(device, vapid[1], keep_alive=True)
+    live = await start_live(
+        push_settings(db.url, vapid, outbound_allow_loopback=True), db, dispatcher_on=True
+    )
+    try:
+        assert live.push is not None and live.push.http is live.outbound
+        await subscribe(
+            db,
+            world.client_principal,
+            endpoint=service.url + "/push/shared",
+            p256dh=device.p256dh,
+            auth=b64e(device.auth),
+            policy=OutboundPolicy(allow_loopback=True),
+        )
+        for _ in range(3):
+            await charged(db, world, cleaning(1), customer=by_wallet(world))
+        await _wait(lambda: _async(len(service.received) >= 3))
+        assert service.errors == []
+        assert live.push.sent == 3
+        assert service.connections == 1
+    finally:
+        await stop_live(live)
+        service.close()
+    assert live.outbound.closed
+
+
+async def test_push_service_that_never_answers_is_a_failed_push_at_the_deadline(
+    db, world, device, vapid
+):
+    """The sender's client has a deadline: a push service that accepts and never answers is
+    retried, then counted as failed, within the deadline times the attempts."""
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}/push/silent"
+    sender = PushSender(
+        db,
+        VapidConfig(vapid[0], vapid[1], SUBJECT),
+        policy=OutboundPolicy(allow_loopback=True),
+        timeout_s=0.3,
+        max_attempts=2,
+        base_delay_s=0.01,
+    )
+    sender.start()
+    try:
+        started = time.monotonic()
+        await sender._send(
+            Delivery(
+                world.client_principal,  # any id: a failure writes nothing
+                world.client_principal,
+                device.subscription(endpoint),
+                b'{"title": "x"}',
+                60,
+                "normal",
+            )
+        )
+        assert time.monotonic() - started < 3
+        assert (sender.sent, sender.failed, sender.removed) == (0, 1, 0)
+    finally:
+        await sender.stop()
+        silent.close()
+    assert sender.http is None  # its own client, closed by stop

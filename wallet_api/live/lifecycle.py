@@ -1,5 +1,7 @@
 """Delivery of live events: the hub, dispatcher and push sender that ``start`` brings up
-after the database is ready (``stop`` takes them down)."""
+after the database is ready (``stop`` takes them down), and the process's one client for
+requests the server sends out (``OutboundClient``: an aiohttp session under the outbound
+policy, used for every Web Push), opened with them and closed after them."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from litestar import Litestar
 
 from notifications.dispatcher import Dispatcher
 from notifications.hub import Hub
-from notifications.outbound import OutboundPolicy
+from notifications.outbound import OutboundClient, OutboundPolicy
 from notifications.push import PushSender, VapidConfig
 from payments.db import Database, create_database
 from wallet_api.settings import Settings
@@ -24,6 +26,7 @@ class Live:
     dispatcher: Dispatcher
     push: PushSender | None
     heartbeat_s: float
+    outbound: OutboundClient
     own_db: Database | None = None
 
 
@@ -41,6 +44,8 @@ async def start_live(
     run_dispatcher = settings.dispatcher if dispatcher_on is None else dispatcher_on
     hub = Hub(settings.redis_url)
     await hub.start()
+    # One per process (web or worker), shared by every push: connections are reused.
+    outbound = OutboundClient(OutboundPolicy(allow_loopback=settings.outbound_allow_loopback))
     sender = None
     if settings.vapid_private_key and settings.vapid_public_key:
         sender = PushSender(
@@ -48,7 +53,7 @@ async def start_live(
             VapidConfig(
                 settings.vapid_private_key, settings.vapid_public_key, settings.vapid_subject
             ),
-            policy=OutboundPolicy(allow_loopback=settings.outbound_allow_loopback),
+            http=outbound,
         )
         sender.start()
     # On PostgreSQL the dispatcher gets its own small pool: under load, requests hold every
@@ -64,7 +69,7 @@ async def start_live(
         "on" if run_dispatcher else "off",
         "on" if sender else "off",
     )
-    return Live(hub, dispatcher, sender, settings.sse_heartbeat_s, own_db)
+    return Live(hub, dispatcher, sender, settings.sse_heartbeat_s, outbound, own_db)
 
 
 async def stop(app: Litestar) -> None:
@@ -79,6 +84,7 @@ async def stop_live(live: Live) -> None:
     await live.dispatcher.stop()
     if live.push is not None:
         await live.push.stop()
+    await live.outbound.close()
     await live.hub.stop()
     if live.own_db is not None:
         await live.own_db.dispose()

@@ -110,3 +110,14 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         await truncate(database)
     yield database
     await database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_settings() -> Iterator[None]:
+    """A test leaves the ``WALLET_*`` environment as it found it: servers that later tests
+    start inherit it (a leaked ``WALLET_DISPATCHER=0`` once stopped every live event of the
+    browser suite). Use monkeypatch, which restores what it changes."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("WALLET_")}
+    yield
+    after = {k: v for k, v in os.environ.items() if k.startswith("WALLET_")}
+    assert after == before, f"the test changed WALLET_* settings: {before} -> {after}"

@@ -76,8 +76,13 @@ async def test_worker_funds_dispatches_and_stops_on_sigterm(db: Database, tmp_pa
 
 
 def test_serve_web_only_turns_off_scheduler_and_dispatcher(monkeypatch):
+    # `serve --web-only` writes both into os.environ (so server worker processes inherit
+    # them): set each first, so monkeypatch records its value and restores it afterwards. A
+    # plain delenv of an unset name records nothing, and the "0"s leaked into every server
+    # that later tests start (their live events stopped).
     for name in ("WALLET_SCHEDULER", "WALLET_DISPATCHER"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "1")
+        monkeypatch.delenv(name)
     served: list[tuple[str, int]] = []
     monkeypatch.setattr(cli, "_serve", lambda host, port, *a, **k: served.append((host, port)))
     assert Settings.from_env().scheduler and Settings.from_env().dispatcher

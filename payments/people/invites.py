@@ -104,7 +104,8 @@ class InviteInfo:
     expires_at: datetime
 
 
-async def _is_provider_owner(uow: UnitOfWork, actor: Actor) -> bool:
+async def owns_provider(uow: UnitOfWork, actor: Actor) -> bool:
+    """Whether the actor is an owner of their provider (may invite and remove its staff)."""
     if actor.role != Role.PROVIDER or actor.provider_id is None:
         return False
     row = await uow.session.get(ProviderOwner, (actor.provider_id, actor.principal_id))
@@ -132,7 +133,7 @@ async def _may_reissue(uow: UnitOfWork, actor: Actor, target: Principal) -> bool
             return issuer.admin
         return target.role in (Role.CLIENT, Role.CARER)
     if actor.role == Role.PROVIDER and target.role == Role.PROVIDER:
-        return target.provider_id == actor.provider_id and await _is_provider_owner(uow, actor)
+        return target.provider_id == actor.provider_id and await owns_provider(uow, actor)
     return False
 
 
@@ -423,7 +424,7 @@ async def invite_staff(
     if not name:
         raise InvalidInput("The staff member's name is required")
     async with UnitOfWork(db) as uow:
-        if not await _is_provider_owner(uow, actor):
+        if not await owns_provider(uow, actor):
             raise Forbidden("Only the provider's owner may invite staff")
         staff = Principal(
             organizer_id=actor.organizer_id,

@@ -36,6 +36,7 @@ from payments.people.invites import (
     RevokedCredentials,
     _issue,
     _revoke_credentials,
+    owns_provider,
 )
 from payments.uow import UnitOfWork
 from payments.vocabulary import Role
@@ -340,11 +341,10 @@ async def remove_case_manager(db: Database, actor: Actor, principal_id: uuid.UUI
 
 async def is_provider_owner(db: Database, actor: Actor) -> bool:
     """Whether the actor is an owner of their provider (the app shows them its staff)."""
-    if actor.role != Role.PROVIDER or actor.provider_id is None:
+    if actor.role != Role.PROVIDER:
         return False
     async with UnitOfWork(db, readonly=True) as uow:
-        row = await uow.session.get(ProviderOwner, (actor.provider_id, actor.principal_id))
-    return row is not None
+        return await owns_provider(uow, actor)
 
 
 async def list_provider_staff(db: Database, actor: Actor) -> list[StaffMember]:

@@ -7,6 +7,7 @@ PORT ?= 8000
 .PHONY: install demo test unit lint services bench clean reliability mutation
 
 LOCK := requirements.lock
+RUNTIME_LOCK := requirements-runtime.lock
 LOCK_TOOLS := .lock-tools
 UV_VERSION := 0.13.9
 
@@ -26,7 +27,8 @@ install: $(STAMP)
 ## Regenerate requirements.lock after changing the dependencies in pyproject.toml: runtime,
 ## the dev extra, the build backend and pip, for every platform and Python >= 3.11, with
 ## hashes. Versions already locked are kept when they still fit; `make lock UPGRADE=1` takes
-## the newest that the bounds allow.
+## the newest that the bounds allow. Then requirements-runtime.lock, what a server installs
+## (docs/deploy.md): the same without the dev extra, each at requirements.lock's version.
 lock:
 	test -x $(LOCK_TOOLS)/bin/uv || (python3 -m venv $(LOCK_TOOLS) && \
 		$(LOCK_TOOLS)/bin/pip install -q 'uv==$(UV_VERSION)')
@@ -34,6 +36,10 @@ lock:
 		| $(LOCK_TOOLS)/bin/uv pip compile -q pyproject.toml - --extra dev --universal \
 		--python-version 3.11 --generate-hashes --custom-compile-command 'make lock' \
 		$(if $(UPGRADE),--upgrade) -o $(LOCK)
+	python3 -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], 'pip', sep='\n')" \
+		| $(LOCK_TOOLS)/bin/uv pip compile -q pyproject.toml - --constraint $(LOCK) --universal \
+		--python-version 3.11 --generate-hashes --custom-compile-command 'make lock' \
+		-o $(RUNTIME_LOCK)
 
 ## Run the demo server on the embedded SQLite default (http://localhost:8000; another port:
 ## `make demo PORT=8100`).

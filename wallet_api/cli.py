@@ -187,13 +187,12 @@ def worker() -> None:
     """Run the scheduler (funding, statements, settlements, expiry) and the outbox dispatcher
     (live events, Web Push) without HTTP, until SIGTERM or Ctrl-C. Pair with
     'wallet serve --web-only'."""
-    import logging
-
     from wallet_api.settings import Settings
-    from wallet_api.worker import run_worker
+    from wallet_api.worker import configure_logging, run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(Settings.from_env()))
+    settings = Settings.from_env()
+    configure_logging(settings)
+    asyncio.run(run_worker(settings))
 
 
 @main.group()

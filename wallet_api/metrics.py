@@ -26,15 +26,18 @@ What is there:
 The last three are read from the database at scrape time, so every process reports the same.
 The counters and gauges before them live in each process: with several processes
 (``--workers``, several hosts, ``wallet worker``), each exposes its own, and the scraper should
-scrape each (Prometheus sums them). Pushes are counted where they are sent, i.e. in the
-processes that run the dispatcher; ``wallet worker`` has no HTTP and so no ``/metrics``
-(its outbox lag is visible from any web process). prometheus_client's multiprocess mode is not
-used.
+scrape each (Prometheus sums them). prometheus_client's multiprocess mode is not used.
+
+Pushes are counted where they are sent, i.e. in the processes that run the dispatcher: in a
+deployment that is ``wallet worker`` alone, which has no HTTP app. It serves the same metrics
+itself when ``WALLET_WORKER_METRICS_PORT`` is set (:func:`serve_worker_metrics`: ``GET
+/metrics`` on 127.0.0.1 and that port, under the same token rule; off by default).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
@@ -46,7 +49,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.handlers import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import select
@@ -239,3 +242,83 @@ def forget_senders(senders: Iterable[Any]) -> None:
     for s in senders:
         if s in PUSHES.senders:
             PUSHES.senders.remove(s)
+
+
+# --- the worker's own endpoint ----------------------------------------------------------------
+
+_REQUEST_LIMIT = 16 * 1024
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+}
+
+
+def _answer(status: int, body: bytes, content_type: str, extra: str = "") -> bytes:
+    head = (
+        f"HTTP/1.1 {status} {_REASONS[status]}\r\n"
+        f"Content-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Cache-Control: no-store\r\n"
+        f"{extra}"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+async def _scrape(reader: asyncio.StreamReader, token: str | None, db: Database | None) -> bytes:
+    """The answer to one request: the same rule as the web's /metrics."""
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+        return _answer(400, b"bad request\n", "text/plain; charset=utf-8")
+    lines = head.decode("latin-1").split("\r\n")
+    method, _, rest = lines[0].partition(" ")
+    path = rest.partition(" ")[0].partition("?")[0]
+    if path != "/metrics" or not token:
+        return _answer(404, b"not found\n", "text/plain; charset=utf-8")
+    if method != "GET":
+        return _answer(405, b"GET only\n", "text/plain; charset=utf-8", "Allow: GET\r\n")
+    given = ""
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "authorization":
+            scheme, _, credentials = value.strip().partition(" ")
+            given = credentials.strip() if scheme.lower() == "bearer" else ""
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return _answer(
+            401,
+            b"Send the metrics token as a bearer token\n",
+            "text/plain; charset=utf-8",
+            'WWW-Authenticate: Bearer realm="metrics"\r\n',
+        )
+    if db is not None:
+        try:
+            await asyncio.wait_for(refresh_from_database(db), 5)
+        except Exception:
+            log.warning("metrics: the database gauges could not be read", exc_info=True)
+    return _answer(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+
+
+async def serve_worker_metrics(
+    port: int, token: str | None, db: Database | None, host: str = "127.0.0.1"
+) -> asyncio.Server:
+    """``GET /metrics`` for a process without an HTTP app (``wallet worker``): this process's
+    registry (its pushes above all) and the database gauges, one request per connection.
+    No token configured: 404, as the web's; a missing or wrong one: 401. Close the returned
+    server to stop it."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(await _scrape(reader, token, db))
+            await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    return await asyncio.start_server(handle, host, port, limit=_REQUEST_LIMIT)

@@ -237,7 +237,11 @@ def demo(host: str, port: int) -> None:
     # The demo hands out API keys to paste into the app: its API-key form is on here (and
     # nowhere else unless WALLET_DEV_API_KEY_FORM says so).
     os.environ.setdefault("WALLET_DEV_API_KEY_FORM", "1")
+    from wallet_api.demo import prepare_environment
+
+    push_keys = prepare_environment(database_url_from_env())
     guide = _with_db(seed_demo, create=True)
+    guide.push_keys = push_keys
     print_guide(console, guide, host, port, origin=os.environ["WALLET_ORIGIN"].rstrip("/"))
     _serve(host, port)
 

@@ -218,7 +218,7 @@ def port_in_use(host: str, port: int) -> OSError | None:
 def demo(host: str, port: int) -> None:
     """Create a demo county with providers and clients, fund this month, print what to try,
     and serve it."""
-    from wallet_api.demo import print_guide, seed_demo
+    from wallet_api.demo import prepare_environment, print_guide, seed_demo
 
     # A busy port fails now, before anything is seeded or printed.
     refused = port_in_use(host, port)
@@ -237,8 +237,7 @@ def demo(host: str, port: int) -> None:
     # The demo hands out API keys to paste into the app: its API-key form is on here (and
     # nowhere else unless WALLET_DEV_API_KEY_FORM says so).
     os.environ.setdefault("WALLET_DEV_API_KEY_FORM", "1")
-    from wallet_api.demo import prepare_environment
-
+    # Web Push keys kept in the demo's folder, and the county's paying account.
     push_keys = prepare_environment(database_url_from_env())
     guide = _with_db(seed_demo, create=True)
     guide.push_keys = push_keys

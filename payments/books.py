@@ -5,9 +5,11 @@
   sum to zero by construction: there is nothing to check there);
 * every stored balance (envelopes, holds) equals its credits minus its debits;
 * no envelope or hold is negative;
-* for every envelope and period: opening + funded - spent + refunded - expired = closing, no
-  closing is negative, and a closed month keeps no more than its carry-over allowance (the
-  cap of a ``capped`` decision still valid after that month, as funding allows; else 0);
+* for every envelope and period: opening + funded - spent + refunded - expired - held =
+  closing (``spent`` and ``expired`` include what left the envelope's hold account, ``held`` is
+  what open holds still reserve), no closing is negative, a closed month keeps no more than
+  its carry-over allowance (the cap of a ``capped`` decision still valid after that month, as
+  funding allows; else 0), and every envelope belongs to a decision line;
 * every charge's transfers equal its total, and its refunds equal its refunded amount; every
   charge and refund transfer belongs to a charge;
 * every settlement's amount equals its lines and its transfer; no transfer is in two
@@ -46,17 +48,26 @@ from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind, HoldStatus, TransferKind
 
 MAX_REPORTED = 50
+# Each query asks for one row more than a report lists, so that a query with more than
+# MAX_REPORTED findings still makes the report say there are more.
+FETCH = MAX_REPORTED + 1
 REFUND_KINDS = (TransferKind.REFUND, TransferKind.REFUND_CLOSED)
 CHARGE_KINDS = (TransferKind.CHARGE, *REFUND_KINDS)
 
 
 @dataclass
 class PeriodTotals:
+    """One period of an envelope (or of all of them), counted as the organizer's reports count
+    it: ``spent`` is every charge of the period's money, from the envelope or from its hold
+    account (a request or a visit), ``expired`` includes holds released into a closed month,
+    and ``held`` is only what open holds still reserve.
+    opening + funded - spent + refunded - expired - held = closing (the envelope's balance)."""
+
     funded: int = 0
     spent: int = 0
     refunded: int = 0
     expired: int = 0
-    other: int = 0
+    held: int = 0
     closing: int = 0
 
 
@@ -105,7 +116,7 @@ async def check_books(db: Database) -> CheckReport:
                     | (debit.organizer_id != Transfer.organizer_id)
                     | (credit.organizer_id != Transfer.organizer_id)
                 )
-                .limit(MAX_REPORTED)
+                .limit(FETCH)
             )
         ).all()
         for tid, amount in bad:
@@ -176,7 +187,7 @@ async def check_books(db: Database) -> CheckReport:
                     (func.coalesce(per_charge.c.charged, 0) != Charge.total_cents)
                     | (func.coalesce(per_charge.c.refunded, 0) != Charge.refunded_cents)
                 )
-                .limit(MAX_REPORTED)
+                .limit(FETCH)
             )
         ).all()
         for cid, total, charged, refunded_stored, refunded in mismatched:
@@ -193,7 +204,7 @@ async def check_books(db: Database) -> CheckReport:
                 .outerjoin(Charge, Charge.id == Transfer.charge_id)
                 .where(Transfer.kind.in_(CHARGE_KINDS), Charge.id.is_(None))
                 .order_by(Transfer.id)
-                .limit(MAX_REPORTED)
+                .limit(FETCH)
             )
         ).all()
         for tid, kind in orphans:
@@ -276,24 +287,26 @@ async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:
             .group_by(env.id, Transfer.period, Transfer.kind)
         )
     ).all()
-    envelopes = {
-        int(acc_id): (expired_period, balance, carry_policy, cap, valid_to)
-        for acc_id, expired_period, balance, carry_policy, cap, valid_to in (
-            await s.execute(
-                select(
-                    Account.id,
-                    Account.expired_period,
-                    Account.balance_cents,
-                    Decision.carry_over,
-                    Decision.carry_over_cap_cents,
-                    Decision.valid_to,
-                )
-                .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
-                .join(Decision, Decision.id == DecisionLine.decision_id)
-                .where(Account.kind == AccountKind.ENVELOPE)
+    envelopes = {}
+    for acc_id, expired_period, balance, carry_policy, cap, valid_to, decision in (
+        await s.execute(
+            select(
+                Account.id,
+                Account.expired_period,
+                Account.balance_cents,
+                Decision.carry_over,
+                Decision.carry_over_cap_cents,
+                Decision.valid_to,
+                Decision.id,
             )
-        ).all()
-    }
+            .outerjoin(DecisionLine, DecisionLine.id == Account.decision_line_id)
+            .outerjoin(Decision, Decision.id == DecisionLine.decision_id)
+            .where(Account.kind == AccountKind.ENVELOPE)
+        )
+    ).all():
+        envelopes[int(acc_id)] = (expired_period, balance, carry_policy, cap, valid_to)
+        if decision is None:
+            report.add(f"envelope {acc_id} belongs to no decision line")
     report.envelopes = len(envelopes)
     flows: dict[int, dict[str, PeriodTotals]] = defaultdict(dict)
     for acc_id, period, kind, amount in rows:
@@ -307,24 +320,47 @@ async def _check_periods(uow: UnitOfWork, report: CheckReport) -> None:
             totals.refunded += amount
         elif kind == TransferKind.EXPIRY:
             totals.expired += -amount
-        else:
-            totals.other += amount
-    for acc_id, per_period in flows.items():
-        expired_period, balance, policy, cap, valid_to = envelopes.get(
-            acc_id, (None, 0, "none", 0, None)
+        else:  # hold, hold_release: into the envelope's hold account and back
+            totals.held -= amount
+    # What left the hold account for good was spent (a request's or a visit's charge) or
+    # expired (released into a closed month); only open holds stay held.
+    hold, owner = aliased(Account), aliased(Account)
+    for acc_id, period, kind, amount in (
+        await s.execute(
+            select(owner.id, Transfer.period, Transfer.kind, func.sum(Transfer.amount_cents))
+            .join(hold, hold.id == Transfer.debit_account_id)
+            .join(
+                owner,
+                (owner.decision_line_id == hold.decision_line_id)
+                & (owner.kind == AccountKind.ENVELOPE),
+            )
+            .where(
+                hold.kind == AccountKind.HOLD,
+                Transfer.kind.in_((TransferKind.CHARGE, TransferKind.HOLD_EXPIRED)),
+            )
+            .group_by(owner.id, Transfer.period, Transfer.kind)
         )
+    ).all():
+        totals = flows[int(acc_id)].setdefault(str(period), PeriodTotals())
+        if kind == TransferKind.CHARGE:
+            totals.spent += int(amount)
+        else:  # hold_expired
+            totals.expired += int(amount)
+        totals.held -= int(amount)
+    for acc_id, per_period in flows.items():
+        expired_period, balance, policy, cap, valid_to = envelopes[acc_id]
         closing = 0
         for period in sorted(per_period):
             t = per_period[period]
             opening = closing
-            closing = opening + t.funded - t.spent + t.refunded - t.expired + t.other
+            closing = opening + t.funded - t.spent + t.refunded - t.expired - t.held
             t.closing = closing
             agg = report.periods.setdefault(period, PeriodTotals())
             agg.funded += t.funded
             agg.spent += t.spent
             agg.refunded += t.refunded
             agg.expired += t.expired
-            agg.other += t.other
+            agg.held += t.held
             agg.closing += closing
             if closing < 0:
                 report.add(f"envelope {acc_id} closes {period} negative: {closing}")
@@ -372,7 +408,7 @@ async def _check_holds(uow: UnitOfWork, report: CheckReport) -> None:
             .outerjoin(Charge, Charge.id == Hold.charge_id)
             .where(Hold.status == HoldStatus.CAPTURED)
             .where(Charge.id.is_(None) | (Charge.total_cents != Hold.captured_cents))
-            .limit(MAX_REPORTED)
+            .limit(FETCH)
         )
     ).all()
     for hold_id, captured_cents, total in captured:

@@ -10,7 +10,8 @@ import socket
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -18,22 +19,85 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from payments.db import Database, create_database
+from payments.db import Database, create_database, database_url_from_env
 from payments.ledger.periods import current_period, parse_period
+from wallet_api.money_format import euros
 
 T = TypeVar("T")
 console = Console()
 
 
-def _with_db(fn: Callable[[Database], Awaitable[T]]) -> T:
+def _fail(message: str) -> NoReturn:
+    """One line on stderr and exit code 1."""
+    raise click.ClickException(message)
+
+
+def _with_db(fn: Callable[[Database], Awaitable[T]], *, create: bool = False) -> T:
+    """Run ``fn`` on the database of WALLET_DATABASE_URL. Every command that reads or writes the
+    database goes through here, so each one fails the same way when there is no database to
+    work on: one line on stderr and exit code 1, never a traceback. Only ``create`` (``wallet
+    db upgrade``, ``wallet demo``) may start on a database that is not there yet."""
+    url = database_url_from_env()
+    where = _database_name(url)
+    if not create:
+        path = _sqlite_path(url)
+        if path is not None and not path.exists():
+            _fail(
+                f"No database at {where}: set WALLET_DATABASE_URL, or create one with "
+                "'wallet db upgrade'."
+            )
+
     async def run() -> T:
-        db = create_database()
+        db = create_database(url)
         try:
+            if not create:
+                await _require_schema(db, where)
             return await fn(db)
         finally:
             await db.dispose()
 
     return asyncio.run(run())
+
+
+def _database_name(url: str) -> str:
+    """The database as an operator knows it: a SQLite file's path, or the URL without its
+    password."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another engine or an in-memory database)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    return None if name.startswith("file:") else Path(name)
+
+
+async def _require_schema(db: Database, where: str) -> None:
+    """Refuse, in one line, a database that cannot be reached or has no schema."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from wallet_api.migrate import schema_state
+
+    try:
+        current, _ = await schema_state(db)
+    except (OSError, SQLAlchemyError) as exc:
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        first = (str(reason).strip().splitlines() or [type(reason).__name__])[0]
+        _fail(f"Cannot open the database {where}: {first}")
+    if current is None:
+        _fail(
+            f"The database {where} has no tables: create them with 'wallet db upgrade' "
+            "(or start 'wallet demo')."
+        )
 
 
 # What a long use case calls as it goes: (done, total).
@@ -61,10 +125,6 @@ def _with_progress(
             return await work(database, update)
 
     return _with_db(run)
-
-
-def _euros(cents: int) -> str:
-    return f"{cents / 100:,.2f} €".replace(",", " ")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -158,7 +218,7 @@ def port_in_use(host: str, port: int) -> OSError | None:
 def demo(host: str, port: int) -> None:
     """Create a demo county with providers and clients, fund this month, print what to try,
     and serve it."""
-    from wallet_api.demo import print_guide, seed_demo
+    from wallet_api.demo import prepare_environment, print_guide, seed_demo
 
     # A busy port fails now, before anything is seeded or printed.
     refused = port_in_use(host, port)
@@ -177,7 +237,10 @@ def demo(host: str, port: int) -> None:
     # The demo hands out API keys to paste into the app: its API-key form is on here (and
     # nowhere else unless WALLET_DEV_API_KEY_FORM says so).
     os.environ.setdefault("WALLET_DEV_API_KEY_FORM", "1")
-    guide = _with_db(seed_demo)
+    # Web Push keys kept in the demo's folder, and the county's paying account.
+    push_keys = prepare_environment(database_url_from_env())
+    guide = _with_db(seed_demo, create=True)
+    guide.push_keys = push_keys
     print_guide(console, guide, host, port, origin=os.environ["WALLET_ORIGIN"].rstrip("/"))
     _serve(host, port)
 
@@ -209,21 +272,35 @@ def db_upgrade() -> None:
         await upgrade(database)
         return await schema_state(database)
 
-    current, _ = _with_db(run)
+    current, _ = _with_db(run, create=True)
     console.print(f"[green]Database is at revision {current}.[/green]")
 
 
 @main.command()
-@click.option("--month", default=None, help="YYYY-MM (default: the current Helsinki month).")
+@click.option(
+    "--month",
+    default=None,
+    help="YYYY-MM (default: the current Helsinki month; a month not yet begun is refused).",
+)
 def fund(month: str | None) -> None:
-    """Expire last month's remainders and fund every active decision line for MONTH."""
+    """Expire last month's remainders and fund every active decision line for MONTH (this
+    month or an earlier one)."""
     from payments.budgets.funding import fund_period
 
-    period = month or current_period()
+    now = current_period()
+    period = month or now
     try:
         parse_period(period)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--month") from exc
+    if period > now:  # YYYY-MM strings sort as the months do
+        # Funding expires the month before it: run now, it would take this month's money
+        # away in the middle of the month.
+        _fail(
+            f"{period} has not begun (it is {now} in Helsinki): funding it now would expire "
+            f"{now}'s money in the middle of the month. Nothing was moved; run it on the 1st "
+            "(the server's scheduler does)."
+        )
 
     s = _with_progress(
         "Funding", period, lambda db, update: fund_period(db, period, progress=update)
@@ -232,8 +309,8 @@ def fund(month: str | None) -> None:
     table.add_column("")
     table.add_column("envelopes", justify="right")
     table.add_column("amount", justify="right")
-    table.add_row("expired (last month's remainder)", str(s.expired_count), _euros(s.expired_cents))
-    table.add_row("funded", str(s.funded_count), _euros(s.funded_cents))
+    table.add_row("expired (last month's remainder)", str(s.expired_count), euros(s.expired_cents))
+    table.add_row("funded", str(s.funded_count), euros(s.funded_cents))
     console.print(table)
     console.print(f"{s.envelopes_seen} envelopes checked. Running this again moves nothing more.")
 
@@ -275,18 +352,18 @@ def check() -> None:
 
     report = _with_db(check_books)
     table = Table(title="Envelopes by period")
-    for col in ("period", "funded", "spent", "refunded", "expired", "held (net)", "closing"):
+    for col in ("period", "funded", "spent", "refunded", "expired", "held (open)", "closing"):
         table.add_column(col, justify="right")
     for period in sorted(report.periods):
         t = report.periods[period]
         table.add_row(
             period,
-            _euros(t.funded),
-            _euros(t.spent),
-            _euros(t.refunded),
-            _euros(t.expired),
-            _euros(-t.other),
-            _euros(t.closing),
+            euros(t.funded),
+            euros(t.spent),
+            euros(t.refunded),
+            euros(t.expired),
+            euros(t.held),
+            euros(t.closing),
         )
     console.print(table)
     console.print(
@@ -322,7 +399,6 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
     ledger, plus a CSV and a SEPA pain.001 file (paying account: WALLET_SETTLEMENT_DEBTOR_*).
     Running it again settles nothing twice."""
     from datetime import date
-    from pathlib import Path
 
     from payments.errors import DomainError
     from payments.marketplace.settlements import Debtor, batch_files, settle_providers
@@ -333,7 +409,10 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
         pay_on = date.fromisoformat(execution_date) if execution_date else date.today()
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        _fail(str(exc))
     debtor = None
     if settings.settlement_debtor_iban and settings.settlement_debtor_bic:
         debtor = Debtor(
@@ -360,10 +439,10 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for s in result.settled:
         # A provider chooses its own name: print it as text, never as console markup.
-        table.add_row(escape(s.provider_name), s.reference, str(s.lines), _euros(s.amount_cents))
+        table.add_row(escape(s.provider_name), s.reference, str(s.lines), euros(s.amount_cents))
     for c in result.carried:
-        table.add_row(escape(c.provider_name), "[yellow]carried[/yellow]", "", _euros(c.net_cents))
-    table.add_row("[bold]total[/bold]", "", "", f"[bold]{_euros(result.total_cents)}[/bold]")
+        table.add_row(escape(c.provider_name), "[yellow]carried[/yellow]", "", euros(c.net_cents))
+    table.add_row("[bold]total[/bold]", "", "", f"[bold]{euros(result.total_cents)}[/bold]")
     console.print(table)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -418,11 +497,6 @@ def apikey_revoke(prefix: str) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Setting up a county: organizer, catalogue, first admin (docs/setup.md)
-
-
-def _fail(message: str) -> None:
-    """One line on stderr and exit code 1."""
-    raise click.ClickException(message)
 
 
 @main.group()
@@ -497,7 +571,6 @@ def catalogue_import(file: str, organizer_slug: str, dry_run: bool) -> None:
     objects), by its extension. Fields: code, name_fi, name_sv, name_en, unit, price_cap
     (euros, e.g. 45.00; empty: no cap), groups (CSV: separated by ; or |). Running it again
     changes nothing; on any bad row nothing is written (docs/setup.md)."""
-    from pathlib import Path
 
     from payments.budgets.catalogue_import import (
         CatalogueInvalid,
@@ -633,7 +706,6 @@ def vapid_generate() -> None:
 def backup_command(path: str) -> None:
     """Write a consistent backup of the database to PATH while the server runs: SQLite with
     VACUUM INTO, PostgreSQL with pg_dump --format=custom. PATH is replaced if it exists."""
-    from pathlib import Path
 
     from payments.db import database_url_from_env
     from wallet_api.backup import BackupError, backup
@@ -651,7 +723,6 @@ def restore_command(path: str) -> None:
     """Put the backup PATH into a new, empty database (WALLET_DATABASE_URL): on SQLite no
     file there yet, on PostgreSQL a database made with createdb. Stop the servers first; then
     run 'wallet db upgrade' and 'wallet check'."""
-    from pathlib import Path
 
     from payments.db import database_url_from_env
     from wallet_api.backup import BackupError, restore

@@ -3,25 +3,33 @@
 The services and amounts follow the Kainuu, Eksote and Keusote pilots: carer's leave up to
 300 EUR a month, home help and cleaning by the hour, transport by trip, day activity by day.
 Seeding runs once per database; every run prints fresh API keys (keys are shown only once).
+The providers have bank accounts, so ``wallet settle`` writes a pain.001 file; the Web Push
+(VAPID) keys are made once and kept beside the database (:func:`prepare_environment`), so a
+phone's push subscription still works after the demo is started again.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 from rich.console import Console
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from payments.budgets import catalogue
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
 from payments.checkout.trust import set_trusted
+from payments.clock import utcnow
 from payments.db import Database
-from payments.ledger.periods import current_period, first_day
+from payments.ledger.periods import HELSINKI, current_period, first_day
 from payments.marketplace import providers
-from payments.models import Client, Organizer, Principal, Provider, Wallet
+from payments.models import Client, Organizer, Principal, Provider, ProviderProfile, Wallet
 from payments.people.access import create_api_key
 from payments.people.invites import format_code, issue_invite_for
 from payments.people.mandates import grant_mandate
@@ -53,6 +61,19 @@ PROVIDERS = (
     ("Päiväkeskus Kompassi ry", "0116297-6", {"paivatoiminta": 7500, "ateriapalvelu": 850}),
     ("Hoivakoti Ukkohalla Oy", "2780431-8", {"omaishoidon-vapaa": 10000}),
 )
+
+# Each provider's bank account (made-up accounts with valid check digits, each BIC its bank's),
+# so a settlement pays every one of them in the pain.001 file.
+BANK_ACCOUNTS = {
+    "Siivouspalvelu Kuura Oy": ("FI8212345600001239", "NDEAFIHH"),
+    "Taksi Hiltunen": ("FI5350001200005673", "OKOYFIHH"),
+    "Päiväkeskus Kompassi ry": ("FI3980001400009016", "DABAFIHH"),
+    "Hoivakoti Ukkohalla Oy": ("FI5239390000003459", "SBANFIHH"),
+}
+# The county's paying account: the demo server's WALLET_SETTLEMENT_DEBTOR_* unless set.
+DEBTOR = ("Kainuun hyvinvointialue (demo)", "FI8840550000007894", "HELSFIHH")
+# The demo's Web Push keys, beside its database (or in the working directory).
+VAPID_FILE = "wallet-demo-vapid.json"
 
 CLIENTS = (
     # first, last, phone, lines
@@ -112,6 +133,8 @@ class DemoGuide:
     invites: list[DemoInvite] = field(default_factory=list)
     wallets: dict[str, uuid.UUID] = field(default_factory=dict)
     seeded_now: bool = False
+    # Where the demo's Web Push keys are kept (None: they came from WALLET_VAPID_*).
+    push_keys: Path | None = None
 
 
 async def seed_demo(db: Database) -> DemoGuide:
@@ -128,6 +151,7 @@ async def seed_demo(db: Database) -> DemoGuide:
     if org_id is None:
         await _create(db, period)
         guide.seeded_now = True
+    await _bank_accounts(db)
     await fund_period(db, period)
     async with UnitOfWork(db, readonly=True) as uow:
         org_id = (
@@ -163,6 +187,87 @@ async def seed_demo(db: Database) -> DemoGuide:
             issued = await issue_invite_for(db, by_name[name].id, validity)
             guide.invites.append(DemoInvite(group, name, format_code(issued.code)))
     return guide
+
+
+async def _bank_accounts(db: Database) -> None:
+    """Give each demo provider its bank account, unless it has one (a demo county seeded
+    before the providers had accounts gets them on its next start)."""
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        found = (
+            await s.execute(
+                select(Provider.id, Provider.organizer_id, Provider.name, Provider.business_id)
+                .join(Organizer, Organizer.id == Provider.organizer_id)
+                .outerjoin(ProviderProfile, ProviderProfile.provider_id == Provider.id)
+                .where(
+                    Organizer.slug == DEMO_SLUG,
+                    Provider.name.in_(list(BANK_ACCOUNTS)),
+                    ProviderProfile.provider_id.is_(None),
+                )
+            )
+        ).all()
+        for provider_id, organizer_id, name, business_id in found:
+            iban, bic = BANK_ACCOUNTS[name]
+            s.add(
+                ProviderProfile(
+                    provider_id=provider_id,
+                    organizer_id=organizer_id,
+                    business_id=business_id,
+                    iban=iban,
+                    bic=bic,
+                    contact_name=name,
+                    contact_email="demo@example.invalid",
+                    contact_phone="+358861560000",
+                    languages=["fi"],
+                    municipalities=["Kajaani", "Sotkamo", "Kuhmo"],
+                    created_at=utcnow(),
+                )
+            )
+        await uow.commit()
+
+
+def demo_folder(database_url: str) -> Path:
+    """The demo's folder: its SQLite file's, or the working directory for another database."""
+    url = make_url(database_url)
+    name = url.database
+    if url.get_backend_name() == "sqlite" and name and name != ":memory:":
+        if not name.startswith("file:"):
+            return Path(name).resolve().parent
+    return Path.cwd()
+
+
+def demo_vapid_keys(folder: Path) -> tuple[str, str, Path]:
+    """(private key, public key, file): read from ``folder``'s VAPID_FILE, or made once and
+    written there (readable by its owner only), so the next demo start signs pushes with the
+    same keys and the browsers' subscriptions stay valid."""
+    from notifications.push import generate_vapid_keys
+
+    path = folder / VAPID_FILE
+    if path.exists():
+        kept = json.loads(path.read_text())
+        return str(kept["private_key"]), str(kept["public_key"]), path
+    private, public = generate_vapid_keys()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"private_key": private, "public_key": public}, out)
+    return private, public, path
+
+
+def prepare_environment(database_url: str) -> Path | None:
+    """The demo server's settings that ``wallet demo`` fills in unless they are set: Web Push
+    keys (kept in the demo's folder; returns that file) and the county's paying account for
+    settlement files."""
+    name, iban, bic = DEBTOR
+    os.environ.setdefault("WALLET_SETTLEMENT_DEBTOR_NAME", name)
+    os.environ.setdefault("WALLET_SETTLEMENT_DEBTOR_IBAN", iban)
+    os.environ.setdefault("WALLET_SETTLEMENT_DEBTOR_BIC", bic)
+    if os.environ.get("WALLET_VAPID_PRIVATE_KEY") and os.environ.get("WALLET_VAPID_PUBLIC_KEY"):
+        return None
+    private, public, path = demo_vapid_keys(demo_folder(database_url))
+    os.environ["WALLET_VAPID_PRIVATE_KEY"] = private
+    os.environ["WALLET_VAPID_PUBLIC_KEY"] = public
+    return path
 
 
 async def _create(db: Database, period: str) -> None:
@@ -266,6 +371,8 @@ def print_guide(
     prov, client = guide.keys["provider (cleaning)"], guide.keys["client Aino"]
     taxi = guide.keys["provider (taxi)"]
     aino, helmi = guide.wallets["Aino"], guide.wallets["Helmi"]
+    _, debtor_iban, debtor_bic = DEBTOR
+    today = utcnow().astimezone(HELSINKI).date().isoformat()
     console.rule("[bold]Personal-budget wallet: demo")
     console.print(
         f"Demo county funded for {guide.period}. "
@@ -286,9 +393,11 @@ def print_guide(
   curl -s -H "Authorization: Bearer $CLIENT" {base}/api/wallets/{aino}
 
   # 2. The cleaner charges Aino 2 hours at 34.00 EUR, at the door, by phone number
-  curl -s -X POST {base}/api/charges -H "Authorization: Bearer $PROVIDER" \\
+  #    (the answer, the receipt, is kept in CHARGE for step 4)
+  CHARGE=$(curl -s -X POST {base}/api/charges -H "Authorization: Bearer $PROVIDER" \\
        -H "Content-Type: application/json" -H "Idempotency-Key: demo-charge-1" \\
-       -d '{{"phone": "040 123 4567", "lines": [{{"category": "siivous", "quantity": "2", "unit_price_cents": 3400}}]}}'
+       -d '{{"phone": "040 123 4567", "lines": [{{"category": "siivous", "quantity": "2", "unit_price_cents": 3400}}]}}')
+  echo "$CHARGE"
 
   # 3. Helmi has 50.00 EUR for cleaning: 2 hours is an overspend, declined
   curl -s -X POST {base}/api/charges -H "Authorization: Bearer $PROVIDER" \\
@@ -307,14 +416,20 @@ def print_guide(
        -H "Content-Type: application/json" -H "Idempotency-Key: demo-trip-1" \\
        -d '{{"phone": "040 765 4321", "lines": [{{"category": "kuljetus", "quantity": "1", "unit_price_cents": 2500}}]}}'
 
-  # 4. Refund half an hour of the first charge (use the id it returned)
-  curl -s -X POST {base}/api/charges/<charge id>/refunds -H "Authorization: Bearer $PROVIDER" \\
+  # 4. The cleaner refunds half an hour of that charge: its id is in step 2's answer
+  CHARGE_ID=$(echo "$CHARGE" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+  curl -s -X POST {base}/api/charges/$CHARGE_ID/refunds -H "Authorization: Bearer $PROVIDER" \\
        -H "Content-Type: application/json" -H "Idempotency-Key: demo-refund-1" \\
        -d '{{"amount_cents": 1700}}'
 
   # 5. Aino's history, and the books
   curl -s -H "Authorization: Bearer $CLIENT" {base}/api/wallets/{aino}/transactions
   wallet check
+
+  # 6. Pay the providers for what they charged up to today: RF references, a CSV, and a
+  #    SEPA pain.001 bank file (the providers' bank accounts, the demo county's paying one)
+  WALLET_SETTLEMENT_DEBTOR_IBAN={debtor_iban} WALLET_SETTLEMENT_DEBTOR_BIC={debtor_bic} \\
+       wallet settle --until {today} --out demo-settlements
 
 The app: {origin}/
 (Passkeys are bound to this address; the app opened on another, such as {base}, moves here.)
@@ -327,3 +442,8 @@ A provider applies here (passkey; a case manager approves it):
 API docs: {base}/schema  (OpenAPI JSON: {base}/schema/openapi.json)
 """
     )
+    if guide.push_keys is not None:
+        console.print(
+            f"Web Push is on: its keys are kept in {guide.push_keys} and used again by the "
+            "next demo, so a phone's notifications keep working after a restart."
+        )

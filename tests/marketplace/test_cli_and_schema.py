@@ -57,7 +57,7 @@ def test_wallet_settle_writes_the_bank_file_and_csv(
     ]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "35.00" in result.output and "1 settled" in result.output
+    assert "35,00\xa0€" in result.output and "1 settled" in result.output
     (xml_path,) = tmp_path.glob("*.pain001.xml")
     (csv_path,) = tmp_path.glob("*.csv")
     doc = etree.fromstring(xml_path.read_bytes())

@@ -251,6 +251,15 @@ async def test_periods_that_do_not_close_at_the_balance_are_reported(db):
     await assert_caught(db, f"envelope {m.envelope}: periods close at 24000, balance is 24100")
 
 
+async def test_an_envelope_without_a_decision_line_is_reported_as_such(db):
+    """An envelope whose decision line is gone: said in those words, and its periods still
+    close at its real balance (not at a balance of 0 that nothing stored)."""
+    m = await a_month(db)
+    await tamper(db, update(Account).where(Account.id == m.envelope).values(decision_line_id=None))
+    violations = await assert_caught(db, f"envelope {m.envelope} belongs to no decision line")
+    assert not [v for v in violations if "balance is" in v], violations
+
+
 async def test_a_closed_month_that_kept_money_is_reported(db):
     """February's run expired 1 EUR too little of January (policy ``none``): the envelope
     holds more than one month's budget. Ledger and balance agree; only the rule is broken."""

@@ -50,23 +50,68 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _commands(guide: str) -> list[tuple[str, str]]:
-    """(comment, shell command) for each step of the printed guide, continuations joined."""
+def _steps(guide: str) -> list[tuple[str, str]]:
+    """(comment, shell text) for each step of the printed guide, exactly as printed: the lines
+    before the first numbered comment (the keys) are the first step; a step runs up to the
+    next numbered comment."""
     block = guide.split("Try it (in another terminal):", 1)[1].split("The app:", 1)[0]
-    steps: list[tuple[str, str]] = []
-    comment, current = "", ""
+    steps: list[tuple[str, str]] = [("keys", "")]
     for raw in block.splitlines():
         line = raw.strip()
         if re.match(r"^# \d+\w?\. ", line):
-            comment = line  # a numbered step; "#   ..." lines only continue its text
+            steps.append((line, ""))  # a numbered step; "#   ..." lines only continue its text
             continue
         if not line or line.startswith("#"):
             continue
-        current += line[:-1] + " " if line.endswith("\\") else line
-        if not line.endswith("\\"):
-            steps.append((comment, current))
-            current = ""
+        comment, text = steps[-1]
+        steps[-1] = (comment, text + raw + "\n")
     return steps
+
+
+def _run_guide(
+    steps: list[tuple[str, str]], env: dict[str, str], cwd: Path
+) -> dict[str, tuple[list[int], str, int]]:
+    """Run the steps as printed, one after another in one shell (so what a step keeps in a
+    variable is there for the next), as a newcomer pastes them. Each curl also writes its HTTP
+    status to stderr (a shell function wraps curl; the printed text is unchanged) and ``wallet``
+    is the installed command. Returns per step: (HTTP statuses, stdout, exit status)."""
+    script = [
+        'curl() { command curl -w "\\n%{stderr}%{http_code}\\n" "$@"; }',
+    ]
+    for n, (_, text) in enumerate(steps):
+        script += [f'echo "@@{n}"; echo "@@{n}" >&2', text.rstrip("\n"), 'echo "@@rc $?" >&2']
+    path = {**env, "PATH": f"{Path(WALLET).parent}{os.pathsep}{env.get('PATH', '')}"}
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(script)],
+        env=path,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    outs = re.split(r"^@@\d+\n", done.stdout, flags=re.M)[1:]
+    errs = re.split(r"^@@\d+\n", done.stderr, flags=re.M)[1:]
+    assert len(outs) == len(errs) == len(steps), done
+    found: dict[str, tuple[list[int], str, int]] = {}
+    for (comment, _), out, err in zip(steps, outs, errs, strict=True):
+        codes = [int(x) for x in re.findall(r"^(\d{3})$", err, flags=re.M)]
+        rc = int(re.findall(r"^@@rc (\d+)$", err, flags=re.M)[-1])
+        found[comment.split(".")[0]] = (codes, out, rc)
+    return found
+
+
+def _json(out: str) -> dict:
+    """The first JSON document a step printed."""
+    return json.JSONDecoder().raw_decode(out.lstrip())[0]
+
+
+def _push_key(port: int, key: str) -> str:
+    """The Web Push public key the demo server hands to the app."""
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/push/key", headers={"Authorization": f"Bearer {key}"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return str(json.loads(r.read())["public_key"])
 
 
 ROLES = {
@@ -110,7 +155,7 @@ def _check_invite_links(guide: str, port: int) -> None:
     conn.close()
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 def test_demo_guide_commands_work_as_printed(tmp_path: Path) -> None:
     port = _free_port()
     env = {
@@ -119,65 +164,59 @@ def test_demo_guide_commands_work_as_printed(tmp_path: Path) -> None:
         "COLUMNS": "250",
         "WALLET_SCHEDULER": "false",
     }
-    env.pop("WALLET_DEV_API_KEY_FORM", None)
+    for name in (
+        "WALLET_DEV_API_KEY_FORM",
+        "WALLET_VAPID_PRIVATE_KEY",
+        "WALLET_VAPID_PUBLIC_KEY",
+        "WALLET_SETTLEMENT_DEBTOR_IBAN",
+        "WALLET_SETTLEMENT_DEBTOR_BIC",
+    ):
+        env.pop(name, None)
     proc, guide = _start_demo(env, port, tmp_path / "demo1.log")
     try:
         # The guide says to paste a key into the app: the demo serves the API-key form.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/js/dev-key.js", timeout=10) as r:
             assert "export function devKeyForm" in r.read().decode()
-        steps = _commands(guide)
-        exports = {
-            c.split("=", 1)[0]: c.split("=", 1)[1] for _, c in steps if re.match(r"^[A-Z]+=", c)
-        }
+        steps = _steps(guide)
+        exports = dict(line.split("=", 1) for line in steps[0][1].split())
         assert set(exports) == {"PROVIDER", "TAXI", "CLIENT"}
-        shell_env = {**env, **exports}
-        results: list[tuple[str, int, dict]] = []
-        charge_id = None
-        for comment, command in steps:
-            if re.match(r"^[A-Z]+=", command):
-                continue
-            if command.startswith("wallet check"):
-                done = subprocess.run(
-                    [WALLET, "check"], env=env, capture_output=True, text=True, timeout=60
-                )
-                assert done.returncode == 0, done.stdout + done.stderr
-                continue
-            assert command.startswith("curl -s "), command
-            if "<charge id>" in command:
-                assert charge_id, "step 2 returned no charge id"
-                command = command.replace("<charge id>", charge_id)
-            # -w appends the status so each step's outcome is checked, not just its body.
-            done = subprocess.run(
-                ["bash", "-c", command + " -w '\\n%{http_code}'"],
-                env=shell_env,
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
-            body_text, status = done.stdout.rsplit("\n", 1)
-            body = json.loads(body_text)
-            results.append((comment, int(status), body))
-            if "charges -H" in command and int(status) == 201 and charge_id is None:
-                charge_id = body["id"]
-        statuses = [(c.split(".")[0], s) for c, s, _ in results]
-        assert statuses == [
-            ("# 1", 200),
-            ("# 2", 201),
-            ("# 3", 422),
-            ("# 3c", 201),
-            ("# 3b", 202),
-            ("# 4", 201),
-            ("# 5", 200),
-        ], statuses
+        first_push_key = _push_key(port, exports["CLIENT"])
+        ran = _run_guide(steps, env, tmp_path)
+        assert list(ran) == ["keys", "# 1", "# 2", "# 3", "# 3c", "# 3b", "# 4", "# 5", "# 6"]
+        statuses = {step: codes for step, (codes, _, _) in ran.items()}
+        assert statuses == {
+            "keys": [],
+            "# 1": [200],
+            "# 2": [201],
+            "# 3": [422],
+            "# 3c": [201],
+            "# 3b": [202],
+            "# 4": [201],
+            "# 5": [200],
+            "# 6": [],
+        }, statuses
+        assert all(rc == 0 for _, _, rc in ran.values()), ran
         _check_invite_links(guide, port)
-        by_step = {c.split(".")[0]: b for c, _, b in results}
-        assert by_step["# 2"]["total_cents"] == 6800
-        assert by_step["# 3"]["type"].endswith("insufficient-funds")
-        voucher = by_step["# 3c"]
+        charge = _json(ran["# 2"][1])
+        assert charge["total_cents"] == 6800
+        assert _json(ran["# 3"][1])["type"].endswith("insufficient-funds")
+        voucher = _json(ran["# 3c"][1])
         assert (voucher["total_cents"], voucher["client_share_cents"]) == (3200, 600)
-        assert by_step["# 4"]["amount_cents"] == 1700
-        kinds = [item["kind"] for item in by_step["# 5"]["items"]]
+        # The refund, as printed, refunds the charge of step 2.
+        refund = _json(ran["# 4"][1])
+        assert (refund["amount_cents"], refund["charge_id"]) == (1700, charge["id"])
+        history, books = ran["# 5"][1], ran["# 5"][1]
+        kinds = [item["kind"] for item in _json(history)["items"]]
         assert "charge" in kinds and "refund" in kinds
+        assert "OK: the books balance." in books
+        # The settlement pays every provider that charged, to its bank account, in pain.001.
+        settled = ran["# 6"][1]
+        assert "1 settled" in settled and "has no bank account" not in settled, settled
+        (bank_file,) = (tmp_path / "demo-settlements").glob("*.pain001.xml")
+        xml = bank_file.read_text()
+        assert "FI8212345600001239" in xml  # the cleaner's account
+        assert "FI5350001200005673" not in xml  # the taxi's trip waits for approval
+        assert "FI8840550000007894" in xml  # the demo county pays
     finally:
         _stop(proc)
 
@@ -185,11 +224,16 @@ def test_demo_guide_commands_work_as_printed(tmp_path: Path) -> None:
     proc, guide = _start_demo(env, port, tmp_path / "demo2.log")
     try:
         assert "It already existed; new keys below." in guide
-        steps = _commands(guide)
-        command = next(c for _, c in steps if c.startswith("curl -s -H"))
-        exports = {
-            c.split("=", 1)[0]: c.split("=", 1)[1] for _, c in steps if re.match(r"^[A-Z]+=", c)
-        }
+        steps = _steps(guide)
+        exports = dict(line.split("=", 1) for line in steps[0][1].split())
+        # The same Web Push keys: a phone subscribed before the restart still gets pushes.
+        assert _push_key(port, exports["CLIENT"]) == first_push_key
+        keys_file = tmp_path / "wallet-demo-vapid.json"
+        assert f"Web Push is on: its keys are kept in {keys_file}" in guide
+        assert json.loads(keys_file.read_text())["public_key"] == first_push_key
+        assert keys_file.stat().st_mode & 0o077 == 0  # the private key is its owner's only
+        command = steps[1][1].strip()
+        assert command.startswith("curl -s -H")
         done = subprocess.run(
             ["bash", "-c", command], env={**env, **exports}, capture_output=True, text=True
         )

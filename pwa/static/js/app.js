@@ -62,7 +62,19 @@ function navItems(me) {
   return items;
 }
 
+// The header names the app for whoever uses it: the client's own budget, a carer's people,
+// a provider's till, a case manager's work. setLang() re-reads it through data-i18n.
+const BRAND = { carer: "app.short.carer", provider: "app.short.provider", case_manager: "app.short.case_manager" };
+
+function renderBrand() {
+  const brand = document.querySelector(".brand");
+  const key = BRAND[state.me?.role] || "app.short";
+  if (brand) { brand.dataset.i18n = key; brand.textContent = t(key); }
+  document.title = key === "app.short" ? t("app.name") : `${t(key)} – ${t("app.name")}`;
+}
+
 function renderNav() {
+  renderBrand();
   const nav = document.getElementById("nav");
   const items = navItems(state.me);
   const current = location.hash.split("/").slice(0, 2).join("/");

@@ -122,7 +122,7 @@ def test_a_request_names_its_services_and_a_live_charge_shows_at_the_top(
         " return Boolean(n.compareDocumentPosition(pay) & Node.DOCUMENT_POSITION_FOLLOWING); }"
     )
     assert above, "the notice is above everything but the heading"
-    screenshot(page, "59-client-live-charge-notice")
+    screenshot(page, "61-client-live-charge-notice")
     assert_accessible(page, "client home with a live charge notice")
     # The history row: what, who, which service and how much.
     row = rows(page).first
@@ -205,7 +205,7 @@ def test_every_history_row_says_what_happened(
     expect(main).not_to_contain_text(re.compile(r"\bTapahtuma\b"))
     expect(main).not_to_contain_text("Varattu maksu")
     expect(rows(page).last).to_contain_text("Kuukauden raha")
-    screenshot(page, "60-client-history")
+    screenshot(page, "62-client-history")
     check_screen(page, "client history that says what happened")
 
     # In Swedish too.

@@ -219,6 +219,36 @@ def test_every_history_row_says_what_happened(
     expect(page.get_by_role("heading", level=1)).to_have_text("Asetukset")
 
 
+def test_a_charge_while_on_another_screen_shows_there_too(home: Page, server: Seeded) -> None:
+    page = home
+    page.goto("/#/wallet")
+    expect(page.locator(".envelope__balance").first).to_contain_text("230,00")
+    page.get_by_role("button", name="Näytä maksukoodi").click()
+    code = page.locator("#pay-code").inner_text().replace(" ", "")
+    page.goto("/#/providers")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Palveluntuottajat ja hinnat")
+    call_api(
+        server.url,
+        server.provider_key,
+        "POST",
+        "/api/checkout/token",
+        {
+            "code": code,
+            "lines": [{"category": "siivous", "quantity": "1", "unit_price_cents": 3500}],
+        },
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    notice = page.locator("[data-live-notice]")
+    said = f"{KUURA} veloitti 35,00{EUR}. Saldo nyt 195,00{EUR}."
+    expect(notice).to_contain_text(said, timeout=15000)
+    expect(notice).to_be_visible()
+    expect(page.locator("#announce")).to_have_text(said)
+    assert_accessible(page, "a live charge notice on the directory")
+    notice.get_by_role("button", name="Sulje").click()
+    expect(notice).to_have_count(0)
+    expect(page.get_by_role("heading", level=1)).to_be_focused()
+
+
 def test_a_carers_look_is_listed_with_her_name(
     home: Page, server: Seeded, hilkka: tuple[str, str, str]
 ) -> None:

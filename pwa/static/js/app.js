@@ -1,9 +1,9 @@
 // The app shell: the menu by role, the hash router and start-up. It exports nothing: views
 // use session.js (who is signed in) and router.js (go), so no view imports the shell.
-import { ApiError, Offline } from "./api.js";
-import { h } from "./dom.js";
+import { api, ApiError, Offline } from "./api.js";
+import { announce, h } from "./dom.js";
 import { initialLang, setLang, t } from "./i18n.js";
-import { startLive } from "./live.js";
+import { isMoneyEvent, moneyNotice, noticeBox, onLive, startLive } from "./live.js";
 import { go } from "./router.js";
 import { forget, loadMe, setOffline, state } from "./session.js";
 
@@ -121,6 +121,30 @@ async function route() {
   }
 }
 
+// A charge or a refund while a client or carer is on another screen than the wallet (which
+// shows its own): the same notice at the top of the page, until closed, and read out.
+async function moneyElsewhere(event) {
+  const role = state.me?.role;
+  if ((role !== "client" && role !== "carer") || !isMoneyEvent(event)) return;
+  if (location.hash.startsWith("#/wallet") || !location.hash.replace(/^#\/?/, "")) return;
+  const walletId = event.data?.wallet_id;
+  if (!walletId || !(state.me.wallets || []).includes(walletId)) return;
+  const page = document.querySelector("#main .page");
+  const [wallet, history] = await Promise.all([
+    api(`/api/wallets/${walletId}`).catch(() => null),
+    api(`/api/wallets/${walletId}/transactions?limit=10`).catch(() => ({ items: [] })),
+  ]);
+  const notice = moneyNotice(event, wallet, history.items);
+  if (!notice || !page?.isConnected) return;
+  const box = noticeBox(notice, () => {
+    box.remove();
+    page.querySelector("h1")?.focus();
+  });
+  const heading = page.querySelector("h1");
+  if (heading) heading.after(box); else page.prepend(box);
+  announce(notice.text);
+}
+
 async function start() {
   await setLang(initialLang());
   if ("serviceWorker" in navigator) {
@@ -131,6 +155,7 @@ async function start() {
   window.addEventListener("hashchange", route);
   window.addEventListener("wallet:me", renderNav);
   await loadMe();
+  onLive((event) => { moneyElsewhere(event).catch(() => {}); });
   if (state.me && !state.offline) startLive();
   await route();
 }

@@ -6,7 +6,7 @@ import { setOffline } from "../session.js";
 import { announce, h } from "../dom.js";
 import { dateTime, instant, lastDay, money, monthName, time } from "../format.js";
 import { locale, t } from "../i18n.js";
-import { onLive } from "../live.js";
+import { moneyNotice, noticeBox, onLive } from "../live.js";
 import { spendingChart } from "./client-chart.js";
 import { SELECTED, choose, subject } from "./client-context.js";
 
@@ -18,7 +18,6 @@ let unsubscribe = null;
 let flash = null; // the answer to a request, kept on screen while live updates redraw the page
 // What the live events said (a charge, a refund), shown at the top until the person closes it.
 let notices = [];
-const NOTICE_TYPES = { "charge.captured": "live.charged", "refund.created": "live.refunded" };
 
 export async function render(main, params, { state }) {
   unsubscribe?.();
@@ -46,7 +45,7 @@ export async function render(main, params, { state }) {
     const fresh = await load(walletId);
     if (fresh.offline) return;
     Object.assign(view, fresh, { mayApprove: view.mayApprove });
-    const said = liveNotice(event, view);
+    const said = moneyNotice(event, view.wallet, view.items);
     if (said) notices = [said, ...notices.filter((n) => n.id !== said.id)].slice(0, 3);
     draw(main, view, state, walletId);
     if (said) announce(said.text);
@@ -60,32 +59,12 @@ export async function render(main, params, { state }) {
   });
 }
 
-// "Siivouspalvelu Kuura Oy veloitti 34,00 €. Saldo nyt 315,00 €." for a charge or a refund
-// of this wallet; the balance is the wallet's, read again after the event.
-function liveNotice(event, view) {
-  const key = NOTICE_TYPES[event.type || event.data?.type];
-  const d = event.data?.data;
-  if (!key || !d) return null;
-  const amount = d.total_cents ?? d.amount_cents;
-  if (typeof amount !== "number") return null;
-  const balance = view.wallet.envelopes.reduce((sum, e) => sum + e.balance_cents, 0);
-  // A refund's event names its charge, and the history read again names the charge's provider.
-  const provider = d.provider_name || view.items.find((i) => d.charge_id && i.charge_id === d.charge_id)?.provider_name
-    || t("history.someProvider");
-  return { id: event.data.id || event.id || String(Date.now()), text: t(key, { provider, amount: money(amount), balance: money(balance) }) };
-}
-
-function noticeBox(main, view, state, walletId, notice) {
-  return h("div", { class: "notice notice--ok live-notice", "data-live-notice": notice.id },
-    h("p", {}, notice.text),
-    h("button", {
-      class: "button button--secondary", type: "button", "aria-label": t("live.closeNamed", { text: notice.text }),
-      onclick: () => {
-        notices = notices.filter((n) => n !== notice);
-        draw(main, view, state, walletId);
-        main.querySelector("h1")?.focus();
-      },
-    }, t("live.close")));
+function closable(main, view, state, walletId, notice) {
+  return noticeBox(notice, () => {
+    notices = notices.filter((n) => n !== notice);
+    draw(main, view, state, walletId);
+    main.querySelector("h1")?.focus();
+  });
 }
 
 function balances(view) {
@@ -128,7 +107,7 @@ function draw(main, view, state, walletId) {
   const name = `${wallet.client.first_name} ${wallet.client.last_name}`;
   const mine = state.me.role === "client";
   const nodes = [h("h1", { tabindex: "-1" }, mine ? t("wallet.title") : t("wallet.titleFor", { name }))];
-  for (const notice of notices) nodes.push(noticeBox(main, view, state, walletId, notice));
+  for (const notice of notices) nodes.push(closable(main, view, state, walletId, notice));
   if (offline) {
     nodes.push(h("div", { class: "notice notice--error" },
       h("p", { class: "outcome" }, t("offline.title")),

@@ -167,6 +167,8 @@ def test_every_history_row_says_what_happened(
         headers={"Idempotency-Key": str(uuid.uuid4())},
     )
     expect(rows(page).first).to_contain_text("Käynti kesken, raha varattu", timeout=15000)
+    # The live redraw keeps the code on screen (one code per visit is enough).
+    expect(page.locator("#pay-code")).to_have_text(f"{code[:4]} {code[4:]}")
     done = call_api(
         server.url,
         server.provider_key,

@@ -44,7 +44,7 @@ export async function render(main, params, { state }) {
     const before = balances(view);
     const fresh = await load(walletId);
     if (fresh.offline) return;
-    Object.assign(view, fresh, { mayApprove: view.mayApprove });
+    Object.assign(view, fresh, { mayApprove: view.mayApprove, pay: view.pay });
     const said = moneyNotice(event, view.wallet, view.items);
     if (said) notices = [said, ...notices.filter((n) => n.id !== said.id)].slice(0, 3);
     draw(main, view, state, walletId);
@@ -125,11 +125,13 @@ function draw(main, view, state, walletId) {
       view.requests.map((r) => requestItem(r, walletId, state, view.mayApprove !== false, view.categories || {}, name))));
   }
   // Paying comes first: the pay code is what a client opens the app for at the door.
+  // The same section across live redraws, so a code on screen stays while a visit starts.
   if (!offline && state.me.role !== "case_manager") {
-    nodes.push(h("section", { "aria-labelledby": "pay-title", class: "pay" },
+    view.pay ||= h("section", { "aria-labelledby": "pay-title", class: "pay" },
       h("h2", { id: "pay-title" }, t("pay.title")),
       payCode(walletId),
-      h("p", {}, mine ? t("pay.byPhone") : t("pay.byPhoneFor", { name: wallet.client.first_name }))));
+      h("p", {}, mine ? t("pay.byPhone") : t("pay.byPhoneFor", { name: wallet.client.first_name })));
+    nodes.push(view.pay);
   }
   nodes.push(h("p", { class: "small" }, t("wallet.month", { month: monthName(wallet.current_period) })));
   if (!wallet.envelopes.length) nodes.push(h("p", {}, t(mine ? "wallet.noEnvelopes" : "wallet.noEnvelopesFor")));

@@ -311,6 +311,12 @@ def test_each_role_has_its_own_header_and_words(
     expect(page.locator("main")).to_contain_text("yrityksesi maksuista")
     expect(page.locator("main")).not_to_contain_text("budjetistasi")
     assert_accessible(page, "provider's settings in the provider's words")
+    # A balance limit is a client's setting: a provider is not asked for one.
+    page.goto("/#/notifications")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ilmoitusasetukset")
+    expect(page.get_by_role("button", name="Tallenna ilmoitusasetukset")).to_be_visible()
+    expect(page.get_by_label("Ilmoita, kun saldo on alle")).to_have_count(0)
+    assert_accessible(page, "provider's notification settings")
     page.context.close()
 
     page = as_role(browser, browser_context_args, server.case_manager_key)

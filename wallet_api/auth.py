@@ -188,11 +188,12 @@ async def ensure_wallet_visible(
 
 
 async def read_wallet(db: Database, actor: Actor, wallet_id: uuid.UUID, action: str) -> None:
-    """``ensure_wallet_visible``, and a case manager's read recorded in the audit trail as
-    ``action``: which services a person uses is health-related, so every staff view is
-    audited (and shown to the client under "who looked at my data")."""
+    """``ensure_wallet_visible``, and a read by anyone but the client themselves (a case
+    manager, a carer) recorded in the audit trail as ``action``: which services a person uses
+    is health-related, so every such view is audited (and shown to the client under "who
+    looked at my data")."""
     _organizer_id, client_id = await ensure_wallet_visible(db, actor, wallet_id)
-    if actor.role == Role.CASE_MANAGER:
+    if not (actor.role == Role.CLIENT and actor.client_id == client_id):
         await audit.record(
             db,
             action=action,

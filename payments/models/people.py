@@ -185,7 +185,8 @@ class ApiKey(Base):
 
 
 class AuditEvent(Base):
-    """Who did or looked at what. Health-related data: every staff view is recorded."""
+    """Who did or looked at what. Health-related data: every view by someone other than the
+    client is recorded."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_subject", "subject_client_id", "created_at"),)

@@ -34,6 +34,7 @@ from payments.models import (
     Transfer,
     Wallet,
 )
+from payments.reporting import history
 from payments.reporting.cursors import decode_cursor, encode_cursor
 from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind, TransferKind
@@ -199,8 +200,10 @@ async def wallet_history(
     limit: int = 50,
     kind: str | None = None,
     period: str | None = None,
+    lang: str = "fi",
 ) -> dict[str, Any]:
-    """The wallet's transfers, newest first, paged by an opaque cursor."""
+    """The wallet's transfers, newest first, paged by an opaque cursor; each says what it was
+    about (:mod:`payments.reporting.history`), service names in ``lang``."""
     limit = max(1, min(limit, MAX_PAGE))
     env = aliased(Account)
     async with UnitOfWork(db, readonly=True) as uow:
@@ -258,11 +261,13 @@ async def wallet_history(
                 )
             ).all():
                 shares[(cid, int(env_id))] = int(share or 0)
-    env_set = set(env_ids)
+        env_set = set(env_ids)
+        about = await history.describe(s, [t for t, _ in rows[:limit]], env_set, lang)
     items = []
     for t, provider_name in rows[:limit]:
         incoming = t.credit_account_id in env_set
         env_id = t.credit_account_id if incoming else t.debit_account_id
+        story = about.get(t.id) or history.About()
         items.append(
             {
                 "id": t.id,
@@ -271,11 +276,13 @@ async def wallet_history(
                 "envelope_id": env_id,
                 "period": t.period,
                 "charge_id": str(t.charge_id) if t.charge_id else None,
-                "provider_name": provider_name,
+                "provider_name": story.provider_name or provider_name,
                 "created_at": t.created_at.isoformat(),
                 "client_share_cents": shares.get((t.charge_id, env_id), 0)
                 if t.kind == TransferKind.CHARGE and t.charge_id
                 else 0,
+                "services": story.services,
+                "hold": story.hold,
             }
         )
     next_cursor = encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None

@@ -299,8 +299,12 @@ def test_wallet_shows_time_allotment_spent_expiry_and_chart(
     expect(card.locator("dl.facts")).to_contain_text("250,00\u00a0€")
     expect(card.locator("dl.facts")).to_contain_text("Käytetty")
     expect(card.locator("dl.facts")).to_contain_text("Käytettävä viimeistään")
-    # The chart: a picture hidden from screen readers, and a table with the same numbers.
+    # The chart, folded away until asked for: a picture hidden from screen readers, and a
+    # table with the same numbers.
     figure = card.locator("figure.spending")
+    expect(figure).to_be_hidden()
+    card.locator("details.chart-details > summary").click()
+    expect(figure).to_be_visible()
     expect(figure.locator("svg.chart")).to_have_attribute("aria-hidden", "true")
     table = figure.locator("table")
     expect(table.locator("caption")).to_have_text("Kotiapu ja siivous: käytetty kuukausittain")

@@ -168,18 +168,17 @@ async def test_who_may_see_a_statement(client, db, world, keys):
             assert r.status_code in (403, 404), (who, path, r.status_code)
             assert r.headers["content-type"].startswith("application/problem+json")
     assert (await client.get(url)).status_code == 401
-    # A case manager's read is in the audit trail; the client's own is not.
+    # The carer's and the case manager's reads are in the audit trail; the client's own is not.
     async with UnitOfWork(db, readonly=True) as uow:
         actions = (
-            (
-                await uow.session.execute(
-                    select(AuditEvent.action).where(AuditEvent.subject_client_id == world.client_id)
+            await uow.session.execute(
+                select(AuditEvent.action, AuditEvent.actor_id).where(
+                    AuditEvent.subject_client_id == world.client_id
                 )
             )
-            .scalars()
-            .all()
-        )
-    assert actions.count("statement.viewed") == 1
+        ).all()
+    assert [a for a, who in actions if who == world.client_principal] == []
+    assert [a for a, _ in actions].count("statement.viewed") == 2
 
 
 async def _count_ready(db, wallet_id=None) -> int:

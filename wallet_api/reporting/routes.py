@@ -2,7 +2,7 @@
 client) and SVG charts. What is rendered besides JSON is built in ``render``.
 
 A statement is seen by the client, a carer with ``view`` and the organizer's case managers
-(``read_wallet``); a case manager's read is audited, as for every wallet read.
+(``read_wallet``); a read by anyone but the client is audited, as for every wallet read.
 """
 
 from __future__ import annotations

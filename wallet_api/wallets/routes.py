@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.params import Parameter
 
 from payments.db import Database
 from payments.people.access import Actor
 from payments.reporting import wallet_views
 from wallet_api.auth import read_wallet, roles
+from wallet_api.problems import language_of
 from wallet_api.wallets import schemas
 
 READERS = roles("client", "carer", "case_manager")
@@ -34,6 +35,7 @@ class WalletController(Controller):
         wallet_id: uuid.UUID,
         db: Database,
         actor: Actor,
+        request: Request[Any, Any, Any],
         cursor: Annotated[str | None, Parameter(max_length=200)] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
         kind: Annotated[
@@ -44,10 +46,18 @@ class WalletController(Controller):
             str | None, Parameter(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
         ] = None,
     ) -> schemas.TransactionPage:
-        """Movements of the wallet's envelopes, newest first, with a cursor for the next page."""
+        """Movements of the wallet's envelopes, newest first, with a cursor for the next page.
+        Each names its provider and services (names in the reader's language) and, for money
+        held for a payment request or a visit, what became of the hold."""
         await read_wallet(db, actor, wallet_id, "transactions.viewed")
         page = await wallet_views.wallet_history(
-            db, wallet_id, cursor=cursor, limit=limit, kind=kind, period=period
+            db,
+            wallet_id,
+            cursor=cursor,
+            limit=limit,
+            kind=kind,
+            period=period,
+            lang=language_of(request),
         )
         return msgspec.convert(page, schemas.TransactionPage)
 

@@ -38,7 +38,32 @@ class Wallet(Struct):
     envelopes: list[Envelope]
 
 
+class TransactionService(Struct):
+    """A service the row paid, held or refunded: its code, its name in the reader's language,
+    the unit, and how many (None for a hold made without a quantity)."""
+
+    code: str
+    name: str
+    unit: str
+    quantity: str | None
+
+
+class TransactionHold(Struct):
+    """For a hold (money reserved for a payment request or a visit) and its release: what the
+    hold was for and what became of it."""
+
+    purpose: str  # request | visit
+    status: str  # held | captured | voided | expired
+    amount_cents: int
+    captured_cents: int
+    request_status: str | None = None  # a request's: pending, approved, declined, ...
+
+
 class Transaction(Struct):
+    """One movement of an envelope, with what it was about: the provider, the services and,
+    for a hold or its release, the hold (``kind``: funding, charge, refund, expiry, hold,
+    hold_release)."""
+
     id: int
     kind: str
     amount_cents: int
@@ -48,6 +73,8 @@ class Transaction(Struct):
     provider_name: str | None
     created_at: str
     client_share_cents: int = 0  # a charge's own share above a voucher (not wallet money)
+    services: list[TransactionService] = []
+    hold: TransactionHold | None = None
 
 
 class TransactionPage(Struct):

@@ -1,9 +1,9 @@
 // The app shell: the menu by role, the hash router and start-up. It exports nothing: views
 // use session.js (who is signed in) and router.js (go), so no view imports the shell.
-import { ApiError, Offline } from "./api.js";
-import { h } from "./dom.js";
+import { api, ApiError, Offline } from "./api.js";
+import { announce, h } from "./dom.js";
 import { initialLang, setLang, t } from "./i18n.js";
-import { startLive } from "./live.js";
+import { isMoneyEvent, moneyNotice, noticeBox, onLive, startLive } from "./live.js";
 import { go } from "./router.js";
 import { forget, loadMe, setOffline, state } from "./session.js";
 
@@ -62,7 +62,19 @@ function navItems(me) {
   return items;
 }
 
+// The header names the app for whoever uses it: the client's own budget, a carer's people,
+// a provider's till, a case manager's work. setLang() re-reads it through data-i18n.
+const BRAND = { carer: "app.short.carer", provider: "app.short.provider", case_manager: "app.short.case_manager" };
+
+function renderBrand() {
+  const brand = document.querySelector(".brand");
+  const key = BRAND[state.me?.role] || "app.short";
+  if (brand) { brand.dataset.i18n = key; brand.textContent = t(key); }
+  document.title = key === "app.short" ? t("app.name") : `${t(key)} – ${t("app.name")}`;
+}
+
 function renderNav() {
+  renderBrand();
   const nav = document.getElementById("nav");
   const items = navItems(state.me);
   const current = location.hash.split("/").slice(0, 2).join("/");
@@ -109,6 +121,30 @@ async function route() {
   }
 }
 
+// A charge or a refund while a client or carer is on another screen than the wallet (which
+// shows its own): the same notice at the top of the page, until closed, and read out.
+async function moneyElsewhere(event) {
+  const role = state.me?.role;
+  if ((role !== "client" && role !== "carer") || !isMoneyEvent(event)) return;
+  if (location.hash.startsWith("#/wallet") || !location.hash.replace(/^#\/?/, "")) return;
+  const walletId = event.data?.wallet_id;
+  if (!walletId || !(state.me.wallets || []).includes(walletId)) return;
+  const page = document.querySelector("#main .page");
+  const [wallet, history] = await Promise.all([
+    api(`/api/wallets/${walletId}`).catch(() => null),
+    api(`/api/wallets/${walletId}/transactions?limit=10`).catch(() => ({ items: [] })),
+  ]);
+  const notice = moneyNotice(event, wallet, history.items);
+  if (!notice || !page?.isConnected) return;
+  const box = noticeBox(notice, () => {
+    box.remove();
+    page.querySelector("h1")?.focus();
+  });
+  const heading = page.querySelector("h1");
+  if (heading) heading.after(box); else page.prepend(box);
+  announce(notice.text);
+}
+
 async function start() {
   await setLang(initialLang());
   if ("serviceWorker" in navigator) {
@@ -119,6 +155,7 @@ async function start() {
   window.addEventListener("hashchange", route);
   window.addEventListener("wallet:me", renderNav);
   await loadMe();
+  onLive((event) => { moneyElsewhere(event).catch(() => {}); });
   if (state.me && !state.offline) startLive();
   await route();
 }

@@ -6,6 +6,7 @@ import { announce, h } from "../dom.js";
 import { money, parseMoney } from "../format.js";
 import { clearErrors, field, showErrors } from "../forms.js";
 import { LANGS, t } from "../i18n.js";
+import { state } from "../session.js";
 import { pushSection } from "./settings.js";
 
 const NAMES = { fi: "Suomi", sv: "Svenska", en: "English" };
@@ -42,6 +43,8 @@ function preferencesForm(prefs) {
     class: "input-short", value: prefs.low_balance_cents == null ? "" : money(prefs.low_balance_cents).replace(/\s?€/, ""),
   });
   const status = h("div", {});
+  // A balance is a client's: the limit is asked of clients and carers, not of staff.
+  const asksLow = ["client", "carer"].includes(state.me?.role);
   form.append(
     h("h2", {}, t("notif.which")),
     h("fieldset", {},
@@ -50,7 +53,7 @@ function preferencesForm(prefs) {
     h("fieldset", {},
       h("legend", {}, t("notif.privacy")),
       h("div", { class: "choices" }, checkbox("hide-amounts", t("notif.hideAmounts"), prefs.hide_amounts, t("notif.hideAmountsHint")))),
-    field({ id: "low-balance", label: t("notif.low"), hint: t("notif.lowHint"), input: low, unit: "€" }),
+    asksLow ? field({ id: "low-balance", label: t("notif.low"), hint: t("notif.lowHint"), input: low, unit: "€" }) : "",
     h("fieldset", {},
       h("legend", {}, t("notif.language")),
       h("div", { class: "choices" }, LANGS.map((code) => h("label", { class: "choice", lang: code, for: `notif-lang-${code}` },
@@ -61,8 +64,8 @@ function preferencesForm(prefs) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     status.replaceChildren();
-    const text = low.value.trim();
-    const lowCents = text === "" ? null : parseMoney(text);
+    const text = asksLow ? low.value.trim() : "";
+    const lowCents = !asksLow ? prefs.low_balance_cents ?? null : text === "" ? null : parseMoney(text);
     if (text !== "" && (lowCents === null || lowCents <= 0)) {
       return showErrors(form, [{ id: "low-balance", message: t("notif.err.low") }]);
     }

@@ -30,8 +30,8 @@ export async function render(main, params, ctx) {
     box.focus();
     announce(message);
   };
-  if (!trusted.length) main.append(h("p", {}, t("trusted.none")));
-  for (const row of trusted) main.append(trustedCard(row, base, manage, status, redraw));
+  if (!trusted.length) main.append(h("p", {}, who.mine ? t("trusted.none") : t("trusted.noneFor", { name: who.name })));
+  for (const row of trusted) main.append(trustedCard(row, base, manage, status, redraw, who));
   if (!manage) {
     main.append(h("p", { class: "small" }, t("trusted.viewOnly")));
     return;
@@ -42,7 +42,7 @@ export async function render(main, params, ctx) {
   if (choices.size) main.append(capsForm({ base, choices, redraw }));
 }
 
-function trustedCard(row, base, manage, status, redraw) {
+function trustedCard(row, base, manage, status, redraw, who) {
   const titleId = `trusted-${row.provider_id}`;
   const card = h("section", { class: "card", "aria-labelledby": titleId, "data-provider": row.provider_id },
     h("h2", { id: titleId }, row.provider_name),
@@ -72,7 +72,8 @@ function trustedCard(row, base, manage, status, redraw) {
       confirm.disabled = true;
       try {
         await api(`${base}/${row.provider_id}`, { method: "DELETE" });
-        await redraw(t("trusted.removed", { name: row.provider_name }));
+        await redraw(who.mine ? t("trusted.removed", { name: row.provider_name })
+          : t("trusted.removedFor", { name: row.provider_name, client: who.name }));
       } catch (err) {
         confirm.disabled = false;
         status.replaceChildren(h("div", { class: "notice notice--error", role: "alert" },

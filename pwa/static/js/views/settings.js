@@ -2,12 +2,14 @@
 // only in this tab; only where the server offers it, see signin.js).
 import { api, ApiError, devKey, Offline } from "../api.js";
 import { go } from "../router.js";
-import { changeLanguage, forget, loadMe } from "../session.js";
+import { changeLanguage, forget, loadMe, state as session } from "../session.js";
 import { announce, h } from "../dom.js";
 import { LANGS, currentLang, t } from "../i18n.js";
 import { devKeyForm } from "./signin.js";
 
 const NAMES = { fi: "Suomi", sv: "Svenska", en: "English" };
+// What the notifications are about, said to whoever reads it (a client's own budget by default).
+const PUSH_INTRO = { carer: "push.introCarer", provider: "push.introProvider", case_manager: "push.introStaff" };
 
 export async function render(main, _params, { state }) {
   const langs = h("fieldset", {},
@@ -102,7 +104,7 @@ export function pushSection() {
   const buttons = h("div", {});
   const section = h("section", { "aria-labelledby": "push-title", id: "notifications" },
     h("h2", { id: "push-title" }, t("push.title")),
-    h("p", {}, t("push.intro")));
+    h("p", {}, t(PUSH_INTRO[session.me?.role] || "push.intro")));
   const needsGuide = isIos() && !isStandalone();
   if (needsGuide) section.append(iosGuide());
   section.append(live, buttons);

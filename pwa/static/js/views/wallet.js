@@ -5,8 +5,8 @@ import { api, ApiError, Offline } from "../api.js";
 import { setOffline } from "../session.js";
 import { announce, h } from "../dom.js";
 import { dateTime, instant, lastDay, money, monthName, time } from "../format.js";
-import { t } from "../i18n.js";
-import { onLive } from "../live.js";
+import { locale, t } from "../i18n.js";
+import { moneyNotice, noticeBox, onLive } from "../live.js";
 import { spendingChart } from "./client-chart.js";
 import { SELECTED, choose, subject } from "./client-context.js";
 
@@ -16,10 +16,13 @@ const RECENT = 10;
 const PAGE = 100;
 let unsubscribe = null;
 let flash = null; // the answer to a request, kept on screen while live updates redraw the page
+// What the live events said (a charge, a refund), shown at the top until the person closes it.
+let notices = [];
 
 export async function render(main, params, { state }) {
   unsubscribe?.();
   flash = null;
+  notices = [];
   const wallets = state.me.wallets || [];
   const walletId = params[0] || (wallets.includes(localStorage.getItem(SELECTED)) ? localStorage.getItem(SELECTED) : wallets[0]);
   if (!walletId) {
@@ -41,15 +44,26 @@ export async function render(main, params, { state }) {
     const before = balances(view);
     const fresh = await load(walletId);
     if (fresh.offline) return;
-    Object.assign(view, fresh, { mayApprove: view.mayApprove });
+    Object.assign(view, fresh, { mayApprove: view.mayApprove, pay: view.pay });
+    const said = moneyNotice(event, view.wallet, view.items);
+    if (said) notices = [said, ...notices.filter((n) => n.id !== said.id)].slice(0, 3);
     draw(main, view, state, walletId);
+    if (said) announce(said.text);
     const changed = view.wallet.envelopes.filter((e) => before[e.id] !== undefined && before[e.id] !== e.balance_cents);
     for (const env of changed) {
       main.querySelector(`[data-envelope="${env.id}"] .envelope__balance`)?.classList.add("changed");
     }
-    if (changed.length) {
+    if (changed.length && !said) {
       announce(changed.map((e) => t("wallet.changed", { label: e.label, amount: money(e.balance_cents) })).join(". "));
     }
+  });
+}
+
+function closable(main, view, state, walletId, notice) {
+  return noticeBox(notice, () => {
+    notices = notices.filter((n) => n !== notice);
+    draw(main, view, state, walletId);
+    main.querySelector("h1")?.focus();
   });
 }
 
@@ -69,8 +83,11 @@ async function load(walletId) {
       }),
     ]);
     const pendingList = (Array.isArray(requests) ? requests : requests.items || []).filter((r) => r.status === "pending");
+    // A request names its services by code: their names and units, in the UI's language.
+    const categories = pendingList.length ? await api("/api/categories").catch(() => []) : [];
     const view = {
       wallet, items: history.items, complete: !history.next_cursor, requests: pendingList,
+      categories: Object.fromEntries(categories.map((c) => [c.code, c])),
       at: new Date().toISOString(), offline: false,
     };
     localStorage.setItem(LAST(walletId), JSON.stringify(view));
@@ -90,6 +107,7 @@ function draw(main, view, state, walletId) {
   const name = `${wallet.client.first_name} ${wallet.client.last_name}`;
   const mine = state.me.role === "client";
   const nodes = [h("h1", { tabindex: "-1" }, mine ? t("wallet.title") : t("wallet.titleFor", { name }))];
+  for (const notice of notices) nodes.push(closable(main, view, state, walletId, notice));
   if (offline) {
     nodes.push(h("div", { class: "notice notice--error" },
       h("p", { class: "outcome" }, t("offline.title")),
@@ -104,15 +122,25 @@ function draw(main, view, state, walletId) {
   if (!offline && view.requests?.length && state.me.role !== "case_manager") {
     nodes.push(h("section", { "aria-labelledby": "requests-title", class: "card" },
       h("h2", { id: "requests-title" }, t("requests.title")),
-      view.requests.map((r) => requestItem(r, walletId, state, view.mayApprove !== false))));
+      view.requests.map((r) => requestItem(r, walletId, state, view.mayApprove !== false, view.categories || {}, name))));
+  }
+  // Paying comes first: the pay code is what a client opens the app for at the door.
+  // The same section across live redraws, so a code on screen stays while a visit starts.
+  if (!offline && state.me.role !== "case_manager") {
+    view.pay ||= h("section", { "aria-labelledby": "pay-title", class: "pay" },
+      h("h2", { id: "pay-title" }, t("pay.title")),
+      payCode(walletId),
+      h("p", {}, mine ? t("pay.byPhone") : t("pay.byPhoneFor", { name: wallet.client.first_name })));
+    nodes.push(view.pay);
   }
   nodes.push(h("p", { class: "small" }, t("wallet.month", { month: monthName(wallet.current_period) })));
-  if (!wallet.envelopes.length) nodes.push(h("p", {}, t("wallet.noEnvelopes")));
+  if (!wallet.envelopes.length) nodes.push(h("p", {}, t(mine ? "wallet.noEnvelopes" : "wallet.noEnvelopesFor")));
   for (const env of wallet.envelopes) nodes.push(envelopeCard(env, at, view));
-  nodes.push(h("section", { "aria-labelledby": "pay-title" },
-    h("h2", { id: "pay-title" }, t("pay.title")),
-    h("p", {}, t("pay.byPhone")),
-    offline || state.me.role === "case_manager" ? null : payCode(walletId)));
+  if (offline || state.me.role === "case_manager") {
+    nodes.push(h("section", { "aria-labelledby": "pay-title" },
+      h("h2", { id: "pay-title" }, t("pay.title")),
+      h("p", {}, mine ? t("pay.byPhone") : t("pay.byPhoneFor", { name: wallet.client.first_name }))));
+  }
   nodes.push(h("section", { "aria-labelledby": "recent-title" },
     h("h2", { id: "recent-title" }, t("wallet.recent")),
     items.length ? h("ul", { class: "list card" }, items.slice(0, RECENT).map((item) => movement(item, wallet)))
@@ -152,16 +180,62 @@ function envelopeCard(env, at, view) {
       h("div", {}, h("dt", {}, t("wallet.spent")), h("dd", {}, money(env.spent_cents))),
       env.expires_at ? h("div", {}, h("dt", {}, env.carry_over === "capped" ? t("wallet.expiresAboveCap", { cap: money(env.carry_over_cap_cents || 0) }) : t("wallet.expires")),
         h("dd", {}, lastDay(env.expires_at))) : null),
-    spendingChart(env, view));
+    chartDetails(env, view));
+}
+
+// The chart is there for those who want it: collapsed, so balances and paying stay near the top.
+function chartDetails(env, view) {
+  const chart = spendingChart(env, view);
+  if (!chart) return null;
+  return h("details", { class: "chart-details" }, h("summary", {}, t("chart.show")), chart);
+}
+
+// One row of the history: what happened and who did it, which services, and its state if the
+// money was held (a payment request, a visit), as the monthly statement says it.
+export function describe(item) {
+  const provider = item.provider_name || t("history.someProvider");
+  const hold = item.hold;
+  let what;
+  let state = null;
+  if (item.kind === "hold" && hold) {
+    what = t(hold.purpose === "visit" ? "history.visit" : "history.request", { provider });
+    if (hold.status === "captured") {
+      state = hold.captured_cents < hold.amount_cents
+        ? t("history.held.capturedPart", { amount: money(hold.captured_cents) })
+        : t("history.held.captured");
+    } else {
+      state = t(`history.held.${hold.status}.${hold.purpose === "visit" ? "visit" : "request"}`);
+    }
+  } else if (item.kind === "hold_release" && hold) {
+    what = hold.status === "captured"
+      ? t("history.release.unused", { provider })
+      : t(`history.release.${hold.status === "expired" ? "expired" : hold.purpose === "visit" ? "visit" : "request"}`, { provider });
+  } else if (item.kind === "charge") {
+    what = t("history.charge", { provider });
+  } else if (item.kind === "refund") {
+    what = t("history.refund", { provider });
+  } else {
+    const key = { funding: "kind.funding", expiry: "history.expiry", hold: "kind.hold", hold_release: "kind.release" }[item.kind];
+    what = key ? t(key) : t("kind.other");
+  }
+  const services = (item.services || []).map((s) => (s.quantity ? t("history.service", { service: s.name, quantity: quantity(s.quantity), unit: t(`unit.${s.unit}`) }) : s.name)).join(", ");
+  return { what, services, state };
+}
+
+function quantity(q) {
+  const n = Number(q);
+  return Number.isFinite(n) ? new Intl.NumberFormat(locale(), { maximumFractionDigits: 3 }).format(n) : q;
 }
 
 function movement(item, wallet) {
   const env = wallet.envelopes.find((e) => e.id === item.envelope_id);
-  const kind = t(`kind.${item.kind}`);
-  const what = item.provider_name || (kind === `kind.${item.kind}` ? t("kind.other") : kind);
-  return h("li", {},
-    h("span", {}, what, h("span", { class: "small", style: "display:block" },
-      `${dateTime(item.created_at)}${env ? ` · ${env.label}` : ""}`),
+  const { what, services, state } = describe(item);
+  return h("li", { "data-kind": item.kind },
+    h("span", {}, h("span", { class: "movement__what" }, what),
+      services ? h("span", { class: "small movement__services", style: "display:block" }, services) : null,
+      state ? h("span", { class: "small movement__state", style: "display:block" }, state) : null,
+      h("span", { class: "small", style: "display:block" },
+        `${dateTime(item.created_at)}${env ? ` · ${env.label}` : ""}`),
       item.client_share_cents > 0 ? h("span", { class: "small", style: "display:block" },
         t("share.history", { amount: money(item.client_share_cents) })) : null),
     h("span", { class: `amount${item.amount_cents > 0 ? " amount--in" : ""}` },
@@ -169,7 +243,7 @@ function movement(item, wallet) {
 }
 
 // A payment request waiting for this wallet's answer: approve or decline in one tap.
-function requestItem(r, walletId, state, mayApprove) {
+function requestItem(r, walletId, state, mayApprove, categories, name) {
   const status = h("p", { role: "status" });
   const body = state.me.role === "carer" ? { wallet_id: walletId } : {};
   const answer = (what) => async () => {
@@ -185,7 +259,17 @@ function requestItem(r, walletId, state, mayApprove) {
     }
   };
   const box = h("div", { class: "request" },
-    h("p", { class: "outcome" }, t("requests.ask", { provider: r.provider_name, amount: money(r.total_cents) })),
+    h("p", { class: "outcome" }, state.me.role === "client"
+      ? t("requests.ask", { provider: r.provider_name, amount: money(r.total_cents) })
+      : t("requests.askFor", { provider: r.provider_name, amount: money(r.total_cents), name })),
+    h("ul", { class: "request__lines" }, (r.lines || []).map((line) => {
+      const cat = categories[line.category];
+      const service = cat?.name || line.category;
+      const unit = cat ? t(`unit.${cat.unit}`) : "";
+      return h("li", {}, t("requests.line", {
+        service, quantity: quantity(line.quantity || "1"), unit, price: money(line.unit_price_cents), amount: money(line.amount_cents),
+      }));
+    })),
     r.client_share_cents > 0 ? h("p", {}, t("share.request", { amount: money(r.client_share_cents) })) : null,
     h("p", { class: "small" }, t("requests.until", { time: time(r.expires_at) })),
     mayApprove ? [

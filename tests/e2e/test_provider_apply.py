@@ -93,6 +93,7 @@ def test_provider_applies_with_a_passkey_and_is_approved(
     expect(warning).to_be_focused()
     expect(warning).to_contain_text("Samalla tilinumerolla on jo hakemus.")
     expect(warning).not_to_contain_text("Tili Sama")
+    expect(applicant.locator(".error-summary")).to_have_count(0)  # the form itself is right
     assert_accessible(applicant, "duplicate warning")
     screenshot(applicant, "31-provider-apply-duplicate")
     anyway = applicant.get_by_role("button", name="Lähetä silti ja luo pääsyavain")

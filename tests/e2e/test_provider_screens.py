@@ -76,7 +76,7 @@ def test_a_refund_takes_an_amount_and_asks_first(page: Page, server: Seeded) -> 
     amount.fill("1,25")
     expect(confirm).to_have_text("Vahvista palautus 1,25\u00a0€")
     assert_accessible(page, "refund amount")
-    screenshot(page, "27-provider-refund")
+    screenshot(page, "26b-provider-refund")
     # More than is left is refused beside the field, before any request.
     amount.fill("4")
     confirm.click()
@@ -212,7 +212,7 @@ def test_a_decline_for_want_of_money_says_what_is_left(page: Page, server: Seede
         f"Tähän palveluun on käytettävissä {euros(left)}\u00a0€."
     )
     assert_accessible(page, "decline with what is left")
-    screenshot(page, "28-provider-decline-left")
+    screenshot(page, "06b-provider-decline-left")
     assert balance_cents(server) == left
     # By phone number (no code, no card): no figure, only where the client can see it.
     page.get_by_role("button", name="Takaisin veloitukseen").click()

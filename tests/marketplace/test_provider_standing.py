@@ -131,3 +131,23 @@ async def test_a_consented_decline_says_what_is_left_and_a_phone_number_does_not
     assert r.status_code == 422 and r.json()["type"] == "insufficient-funds"
     assert "available_cents" not in r.json()
     assert await _balance(client, keys, world) == left
+
+
+async def test_a_card_and_pin_decline_says_what_is_left(client, world: World, keys: Keys) -> None:
+    card = await client.post(
+        f"/api/wallets/{world.wallet_id}/cards",
+        json={"pin": "2468"},
+        headers=auth(keys.case_manager),
+    )
+    assert card.status_code == 201, card.text
+    r = await client.post(
+        "/api/checkout/card",
+        json={
+            "card_number": card.json()["card_number"],
+            "pin": "2468",
+            "lines": [{"category": "siivous", "quantity": "9", "unit_price_cents": 3500}],
+        },
+        headers=auth(keys.provider, **{"Idempotency-Key": "too-much-card"}),
+    )
+    assert r.status_code == 422 and r.json()["type"] == "insufficient-funds"
+    assert r.json()["available_cents"] == await _balance(client, keys, world) == 30_000

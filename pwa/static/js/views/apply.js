@@ -8,7 +8,7 @@ import { api, ApiError, devKey, setCsrf } from "../api.js";
 import { go } from "../router.js";
 import { loadMe } from "../session.js";
 import { h } from "../dom.js";
-import { field, showErrors } from "../forms.js";
+import { clearErrors, field, showErrors } from "../forms.js";
 import { money, parseMoney } from "../format.js";
 import { t, LANGS } from "../i18n.js";
 import { startLive } from "../live.js";
@@ -164,6 +164,7 @@ function applicationForm(county) {
       button.disabled = false;
       if (err instanceof ApiError && err.slug === "possible-duplicate") {
         // A warning, not a refusal: say what is the same, and let them send it anyway.
+        clearErrors(form); // the form itself passed every check
         confirmed = true;
         button.textContent = t("apply.sendAnyway");
         const matches = err.problem.matches || [];

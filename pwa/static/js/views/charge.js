@@ -62,7 +62,7 @@ function notApproved(main, me) {
   main.append(
     h("h1", {}, t(`standing.${known}.title`)),
     h("div", { class: "notice", role: "status", id: "standing" },
-      h("p", { class: "outcome" }, t(`standing.${known}.text`, { name: me.name })),
+      h("p", {}, t(`standing.${known}.text`, { name: me.name })),
       me.decision_reason && known !== "applied" ? h("p", {}, t("standing.reason", { reason: me.decision_reason })) : null),
     h("p", {}, t("standing.meanwhile")),
     h("p", {}, h("a", { href: "#/prices" }, t("nav.prices"))));

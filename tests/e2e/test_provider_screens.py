@@ -10,11 +10,12 @@ import re
 import uuid
 from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.e2e.helpers import assert_accessible, call_api, screenshot, sign_in_with_key
+from tests.e2e.helpers import add_style, assert_accessible, call_api, screenshot, sign_in_with_key
 from tests.e2e.server import Seeded
 from tests.e2e.test_journeys import balance_cents, euros
+from tests.e2e.test_layout_and_size import no_horizontal_scroll
 
 RAW_CODE = re.compile(r"\b(siivous|kotiapu|kuljetus)\b")  # codes are lower case, names are not
 
@@ -223,3 +224,45 @@ def test_a_decline_for_want_of_money_says_what_is_left(page: Page, server: Seede
     expect(page.locator("#decline-left")).to_contain_text("näkee saldonsa")
     expect(page.locator("main")).not_to_contain_text(euros(left))
     assert balance_cents(server) == left
+
+
+def test_the_audit_logs_show_more_is_shown_only_when_there_is_more(
+    page: Page, server: Seeded
+) -> None:
+    """The same [hidden] rule: "Näytä lisää" under the audit log was shown (and did nothing)
+    even when everything was on the page."""
+    rows = call_api(server.url, server.case_manager_key, "GET", "/api/audit?limit=50")
+    sign_in_with_key(page, server.case_manager_key)
+    page.goto("/#/audit")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    more = page.locator("main button", has_text="Näytä lisää")
+    expect(more).to_have_count(1)
+    if len(rows) < 50:
+        expect(more).to_have_attribute("hidden", "")
+        assert is_hidden(more)
+    else:
+        expect(more).to_be_visible()
+
+
+def test_the_refund_and_the_county_choice_fit_320px_at_200_percent_text(
+    browser: Browser, browser_context_args: dict[str, Any], server: Seeded
+) -> None:
+    charge = charge_by_code(server)
+    context = browser.new_context(
+        **{**browser_context_args, "viewport": {"width": 320, "height": 640}}
+    )
+    page = context.new_page()
+    try:
+        sign_in_with_key(page, server.provider_key)
+        add_style(page, "html { font-size: 225% !important; }")
+        page.locator("#nav").get_by_role("link", name="Veloitukset").click()
+        row = page.locator(f"li[data-charge='{charge['id']}']")
+        row.get_by_role("button", name="Palauta rahat").click()
+        expect(row.get_by_label("Palautettava summa")).to_be_visible()
+        no_horizontal_scroll(page)
+        page.goto("/#/apply")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Hae palveluntuottajaksi")
+        expect(page.get_by_label("Kainuu", exact=True)).to_be_visible()
+        no_horizontal_scroll(page)
+    finally:
+        context.close()

@@ -9,11 +9,12 @@ import uuid
 
 from sqlalchemy import func, select
 
+from payments.budgets.catalogue import DecisionLineInput
 from payments.db import Database
 from payments.models import Provider
 from payments.people.access import create_api_key
 from payments.uow import UnitOfWork
-from tests.factories import World
+from tests.factories import World, api_key_for, seed_world
 from tests.marketplace.test_onboarding import GOOD, _apply, _slug
 from tests.support.api import Keys, auth
 
@@ -151,3 +152,41 @@ async def test_a_card_and_pin_decline_says_what_is_left(client, world: World, ke
     )
     assert r.status_code == 422 and r.json()["type"] == "insufficient-funds"
     assert r.json()["available_cents"] == await _balance(client, keys, world) == 30_000
+
+
+async def test_no_figure_when_several_envelopes_pay_the_lines(client, db: Database) -> None:
+    """Cleaning and home help from two envelopes: one of them short. A sum of both would
+    mislead (it might cover the total), so the decline carries no figure."""
+    w = await seed_world(
+        db,
+        phone="040 765 9999",
+        lines=[
+            DecisionLineInput("Siivous", 10_000, ("siivous",)),
+            DecisionLineInput("Kotiapu", 10_000, ("kotiapu",)),
+        ],
+    )
+    client_key = await api_key_for(db, w.client_principal)
+    provider_key = await api_key_for(db, w.provider_principal)
+    token = (
+        await client.post(
+            f"/api/wallets/{w.wallet_id}/payment-tokens", json={}, headers=auth(client_key)
+        )
+    ).json()
+    lines = [
+        {"category": "siivous", "quantity": "1", "unit_price_cents": 3500},
+        {"category": "kotiapu", "quantity": "3", "unit_price_cents": 3800},
+    ]
+    r = await client.post(
+        "/api/checkout/token",
+        json={"code": token["code"], "lines": lines},
+        headers=auth(provider_key, **{"Idempotency-Key": "two-envelopes"}),
+    )
+    assert r.status_code == 422 and r.json()["type"] == "insufficient-funds"
+    assert "available_cents" not in r.json()
+    # One envelope short on its own: its figure.
+    r = await client.post(
+        "/api/checkout/token",
+        json={"code": token["code"], "lines": lines[1:]},
+        headers=auth(provider_key, **{"Idempotency-Key": "one-envelope"}),
+    )
+    assert r.status_code == 422 and r.json()["available_cents"] == 10_000

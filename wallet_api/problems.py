@@ -284,6 +284,11 @@ TITLES: dict[str, dict[str, str]] = {
         "sv": "En ansökan med detta FO-nummer finns redan",
         "en": "A provider with this business id has already applied",
     },
+    "possible-duplicate": {
+        "fi": "Samalla tilinumerolla tai yhteyshenkilöllä on jo hakemus",
+        "sv": "Det finns redan en ansökan med samma kontonummer eller kontaktperson",
+        "en": "An application with the same bank account or contact person exists",
+    },
     "provider-status": {
         "fi": "Palveluntuottajan tila ei salli tätä",
         "sv": "Tjänsteproducentens status tillåter inte detta",

@@ -25,6 +25,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     ConsentRequired,
+    InsufficientFunds,
     InvalidInput,
     NotFound,
     NotInBudget,
@@ -454,7 +455,7 @@ async def capture_charge(
 
     Refusals: ``provider-not-approved``, ``unknown-category``, ``price-above-list``,
     ``not-in-budget`` (also for an unknown customer), ``consent-required``,
-    ``insufficient-funds``.
+    ``insufficient-funds`` (with ``available_cents`` when the customer consented).
     """
     validate_lines(lines)
     now = now or utcnow()
@@ -490,9 +491,18 @@ async def capture_charge(
 
         # Debit each envelope once, in account order so concurrent charges never deadlock.
         charge_id = uuid.uuid4()
-        debited = await charge_envelopes(
-            s, provider=provider, charge_id=charge_id, per_envelope=per_envelope(priced), now=now
-        )
+        try:
+            debited = await charge_envelopes(
+                s,
+                provider=provider,
+                charge_id=charge_id,
+                per_envelope=per_envelope(priced),
+                now=now,
+            )
+        except InsufficientFunds as exc:
+            if customer.consented:
+                await _tell_what_is_left(s, exc, priced)
+            raise
         items = [p.item(debited[p.envelope_id][1]) for p in priced]
         body = await write_charge(
             s,
@@ -508,6 +518,21 @@ async def capture_charge(
         await idempotency.store_result(s, scope=scope, key=idempotency_key, outcome=outcome)
         await uow.commit()
         return outcome
+
+
+async def _tell_what_is_left(s: AsyncSession, exc: InsufficientFunds, priced: list[Priced]) -> None:
+    """Add ``available_cents`` to a decline: what the envelope paying these services holds.
+    Only for a client who presented their code or card (consent; they can see it themselves),
+    never for a phone number, which anyone might type; and only when one envelope pays every
+    line (a sum over several would mislead). A read, after the refused debit changed nothing."""
+    envelopes = {p.envelope_id for p in priced}
+    if len(envelopes) != 1:
+        return
+    balance = (
+        await s.execute(select(Account.balance_cents).where(Account.id == envelopes.pop()))
+    ).scalar_one_or_none()
+    if balance is not None:
+        exc.extra["available_cents"] = int(balance)
 
 
 async def _check_prices(

@@ -20,7 +20,7 @@ from typing import Any
 
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.exceptions import InvalidChecksum, ValidationError
@@ -32,6 +32,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     AlreadyApplied,
+    Conflict,
     InvalidBic,
     InvalidBusinessId,
     InvalidIban,
@@ -139,6 +140,8 @@ class Application:
     languages: list[str]
     municipalities: list[str]
     prices: dict[str, int]
+    # The applicant saw the ``possible-duplicate`` warning and sends it anyway.
+    confirm_duplicate: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ class CleanApplication:
     languages: list[str]
     municipalities: list[str]
     prices: dict[str, int]
+    confirm_duplicate: bool = False
 
 
 def validate_application(a: Application) -> CleanApplication:
@@ -185,6 +189,7 @@ def validate_application(a: Application) -> CleanApplication:
         languages=languages,
         municipalities=municipalities,
         prices=dict(a.prices),
+        confirm_duplicate=bool(a.confirm_duplicate),
     )
 
 
@@ -223,6 +228,9 @@ class Applied:
     provider_id: uuid.UUID
     principal_id: uuid.UUID
     status: str
+    # What it shares with an earlier application of the county (``duplicates_of``): a warning
+    # for whoever applied through the API, which records it anyway.
+    possible_duplicates: tuple[str, ...] = ()
 
 
 async def organizer_by_slug(db: Database, slug: str) -> uuid.UUID:
@@ -234,6 +242,47 @@ async def organizer_by_slug(db: Database, slug: str) -> uuid.UUID:
     if found is None:
         raise NotFound("No such organizer")
     return found
+
+
+@dataclass(frozen=True)
+class County:
+    slug: str
+    name: str
+
+
+async def counties(db: Database) -> list[County]:
+    """Every organizer a provider may apply to, by name (public: a county is no secret)."""
+    async with UnitOfWork(db, readonly=True) as uow:
+        rows = (
+            await uow.session.execute(
+                select(Organizer.slug, Organizer.name).order_by(Organizer.name, Organizer.slug)
+            )
+        ).all()
+    return [County(slug, name) for slug, name in rows]
+
+
+@dataclass(frozen=True)
+class OwnProvider:
+    provider_id: uuid.UUID
+    name: str
+    status: str
+    decision_reason: str | None
+
+
+async def own_provider(db: Database, provider_id: uuid.UUID) -> OwnProvider:
+    """A provider's own standing, for its own screens: a provider still ``applied`` waits for
+    the county's decision and cannot charge yet."""
+    async with UnitOfWork(db, readonly=True) as uow:
+        row = (
+            await uow.session.execute(
+                select(Provider.name, Provider.status, ProviderProfile.decision_reason)
+                .outerjoin(ProviderProfile, ProviderProfile.provider_id == Provider.id)
+                .where(Provider.id == provider_id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound("No such provider")
+    return OwnProvider(provider_id, row[0], row[1], row[2])
 
 
 @dataclass(frozen=True)
@@ -262,14 +311,56 @@ async def _check_application(
     return cats
 
 
+async def duplicates_of(s: AsyncSession, organizer_id: uuid.UUID, a: CleanApplication) -> list[str]:
+    """What this application shares with an earlier one of the county, whatever its status:
+    ``iban`` (the same bank account) and ``contact`` (the same contact person, by e-mail or
+    phone number). Another business id with the same account or person is most often the same
+    provider applying twice, so the applicant is warned (``possible-duplicate``) and may
+    confirm; the earlier provider is never named."""
+    rows = (
+        await s.execute(
+            select(
+                ProviderProfile.iban, ProviderProfile.contact_email, ProviderProfile.contact_phone
+            ).where(
+                ProviderProfile.organizer_id == organizer_id,
+                or_(
+                    ProviderProfile.iban == a.iban,
+                    func.lower(ProviderProfile.contact_email) == a.contact_email.lower(),
+                    ProviderProfile.contact_phone == a.contact_phone,
+                ),
+            )
+        )
+    ).all()
+    found: list[str] = []
+    if any(iban == a.iban for iban, _, _ in rows):
+        found.append("iban")
+    if any(
+        email.lower() == a.contact_email.lower() or phone == a.contact_phone
+        for _, email, phone in rows
+    ):
+        found.append("contact")
+    return found
+
+
 async def check_application(
     db: Database, *, organizer_id: uuid.UUID, application: Application
 ) -> CleanApplication:
     """Refuse an application before anything is written or a passkey is made for it: the
-    same checks ``apply_provider`` makes (it makes them again, in its own transaction)."""
+    same checks ``apply_provider`` makes (it makes them again, in its own transaction), and a
+    warning that stops the applicant once: ``possible-duplicate`` (409, ``matches``: ``iban``
+    and/or ``contact``) when an earlier application of the county has the same bank account or
+    contact person, until they send it again with ``confirm_duplicate``."""
     a = validate_application(application)
     async with UnitOfWork(db, readonly=True) as uow:
         await _check_application(uow.session, organizer_id, a)
+        same = [] if a.confirm_duplicate else await duplicates_of(uow.session, organizer_id, a)
+    if same:
+        raise Conflict(
+            "An application with the same " + " and ".join(same) + " exists in this county;"
+            " send it again with confirm_duplicate if this is another provider",
+            slug="possible-duplicate",
+            matches=same,
+        )
     return a
 
 
@@ -282,7 +373,9 @@ async def apply_provider(
     owner: ApplicationOwner | None = None,
 ) -> Applied:
     """Record a provider's application (status ``applied``); nothing is written if any field
-    is invalid. The same business id may apply once per organizer (``already-applied``).
+    is invalid. The same business id may apply once per organizer (``already-applied``); the
+    same bank account or contact person as an earlier application is recorded, and said in
+    ``possible_duplicates``.
 
     With ``owner`` (applying in the app), the contact person becomes the provider's owner with
     their first passkey, in the same transaction; otherwise (an API or portal application) the
@@ -292,6 +385,7 @@ async def apply_provider(
     async with UnitOfWork(db) as uow:
         s = uow.session
         cats = await _check_application(s, organizer_id, a)
+        same = await duplicates_of(s, organizer_id, a)
         provider_id = uuid.uuid4()
         language = next((x for x in a.languages if x in ("fi", "sv", "en")), "fi")
         await s.execute(
@@ -362,7 +456,7 @@ async def apply_provider(
             s.add(ProviderOwner(provider_id=provider_id, principal_id=principal.id))
             await add_first_passkey(uow, principal.id, owner.credential)
         await uow.commit()
-        return Applied(provider_id, principal.id, APPLIED)
+        return Applied(provider_id, principal.id, APPLIED, tuple(same))
 
 
 def _audit(

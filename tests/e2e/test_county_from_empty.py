@@ -117,7 +117,7 @@ def test_a_county_from_an_empty_database(browser: Browser, tmp_path: Path, chrom
             owner = someone()
             owner.goto("/#/signin")
             owner.get_by_role("link", name="Oletko palveluntuottaja? Hae mukaan").click()
-            owner.get_by_label("Hyvinvointialueen tunnus").fill("pohjanmaa")
+            owner.get_by_label("Pohjanmaa", exact=True).check()  # the counties, by name
             owner.get_by_role("button", name="Jatka").click()
             expect(owner.get_by_text("Hakemus: Pohjanmaa")).to_be_visible()
             owner.get_by_label("Yrityksen nimi").fill("Siivous Sointu Oy")

@@ -1,9 +1,12 @@
-"""A provider applies in the app: from the sign-in screen to the county's form, mistakes shown
-beside their fields, a passkey made through Chromium's virtual authenticator, and the
-application waiting for the case manager, who approves it; the new provider can then sign in."""
+"""A provider applies in the app: from the sign-in screen to the county (chosen by name), the
+form, mistakes shown beside their fields, a warning when the same bank account applied before,
+a passkey made through Chromium's virtual authenticator, and the application waiting for the
+case manager (the applicant is told so instead of the charge form), who approves it; the new
+provider can then sign in and charge."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
@@ -22,10 +25,40 @@ def test_provider_applies_with_a_passkey_and_is_approved(
     applicant.goto("/#/signin")
     applicant.get_by_role("link", name="Oletko palveluntuottaja? Hae mukaan").click()
     expect(applicant.get_by_role("heading", level=1)).to_have_text("Hae palveluntuottajaksi")
-    applicant.get_by_label("Hyvinvointialueen tunnus").fill(server.organizer_slug)
+    # The counties are listed by name: nobody needs to know a code such as the demo's.
+    counties = call_api(server.url, server.client_key, "GET", "/api/providers/apply/counties")
+    assert {"organizer": server.organizer_slug, "name": "Kainuu"} in counties
+    expect(applicant.get_by_role("group", name="Mille hyvinvointialueelle haet?")).to_be_visible()
+    assert_accessible(applicant, "choose the county")
+    if len(counties) > 1:  # a single county is chosen already
+        applicant.get_by_role("button", name="Jatka").click()
+        expect(applicant.locator(".error-summary")).to_contain_text("Valitse hyvinvointialue")
+    applicant.get_by_label("Kainuu", exact=True).check()
     applicant.get_by_role("button", name="Jatka").click()
     expect(applicant.get_by_text("Hakemus: Kainuu")).to_be_visible()
+    # The example business id is a valid one.
+    expect(applicant.locator("#business_id-hint")).to_have_text("Esimerkiksi 1234567-1")
     assert_accessible(applicant, "application form")
+    # Another company has applied with the same bank account already.
+    call_api(
+        server.url,
+        server.client_key,
+        "POST",
+        "/api/providers/applications",
+        {
+            "organizer": server.organizer_slug,
+            "company_name": "Tili Sama Oy",
+            "business_id": "0112038-9",
+            "iban": "FI21 1234 5600 0007 85",
+            "bic": "NDEAFIHH",
+            "contact_name": "Toinen Henkilö",
+            "contact_email": "toinen@example.fi",
+            "contact_phone": "040 555 0101",
+            "languages": ["fi"],
+            "municipalities": ["Kajaani"],
+            "prices": {"siivous": 3000},
+        },
+    )
 
     # Sent empty: an error summary that takes focus, each error beside its field.
     send = applicant.get_by_role("button", name="Lähetä hakemus ja luo pääsyavain")
@@ -54,8 +87,29 @@ def test_provider_applies_with_a_passkey_and_is_approved(
     applicant.get_by_label("Y-tunnus").fill("2617416-4")
     screenshot(applicant, "30-provider-apply")
     send.click()
+    # The same account: a warning that says so (the other company is not named), then
+    # "send anyway".
+    warning = applicant.locator("#duplicate-warning")
+    expect(warning).to_be_focused()
+    expect(warning).to_contain_text("Samalla tilinumerolla on jo hakemus.")
+    expect(warning).not_to_contain_text("Tili Sama")
+    expect(applicant.locator(".error-summary")).to_have_count(0)  # the form itself is right
+    assert_accessible(applicant, "duplicate warning")
+    screenshot(applicant, "31-provider-apply-duplicate")
+    anyway = applicant.get_by_role("button", name="Lähetä silti ja luo pääsyavain")
+    expect(anyway).to_be_enabled()
+    anyway.click()
     expect(applicant.get_by_role("heading", name="Hakemus on lähetetty")).to_be_visible()
     assert_accessible(applicant, "application sent")
+
+    # Waiting for the county: the charge screen says so, and shows no charge form.
+    applicant.get_by_role("link", name="Jatka sovellukseen").click()
+    expect(applicant.get_by_role("heading", level=1)).to_have_text("Hakemus odottaa hyväksyntää")
+    expect(applicant.locator("#standing")).to_contain_text("Kotiapu Kaste Oy")
+    expect(applicant.get_by_label("Asiakkaan puhelinnumero")).to_have_count(0)
+    expect(applicant.get_by_role("button", name=re.compile("^Veloita"))).to_have_count(0)
+    assert_accessible(applicant, "applicant waiting for approval")
+    screenshot(applicant, "32-provider-waiting-for-approval")
 
     # The case manager finds it and approves it for cleaning.
     apps = call_api(server.url, server.case_manager_key, "GET", "/api/providers/applications")
@@ -71,9 +125,10 @@ def test_provider_applies_with_a_passkey_and_is_approved(
     )
 
     # The owner signs out and in again with the passkey: a provider of the county now.
-    applicant.get_by_role("link", name="Jatka sovellukseen").click()
     applicant.get_by_role("link", name="Asetukset").click()
     applicant.get_by_role("button", name="Kirjaudu ulos").click()
     applicant.get_by_role("button", name="Kirjaudu pääsyavaimella").click()
     expect(applicant.locator("#nav")).to_contain_text("Veloita")
+    expect(applicant.get_by_role("heading", level=1)).to_have_text("Veloita asiakasta")
+    expect(applicant.get_by_label("Asiakkaan puhelinnumero")).to_be_visible()
     context.close()

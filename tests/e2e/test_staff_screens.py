@@ -237,7 +237,7 @@ def test_visit_check_in_and_check_out(page: Page, server: Seeded) -> None:
     expect(page.get_by_role("status").filter(has_text="veloitettu 52,50")).to_be_visible()
     assert balance_cents(server) == before - 5250
     page.reload()
-    expect(page.get_by_text("Ei avoimia käyntejä tällä laitteella.")).to_be_visible()
+    expect(page.get_by_text("Ei avoimia käyntejä.", exact=True)).to_be_visible()
 
 
 def test_provider_price_list_settlements_and_todays_charges(page: Page, server: Seeded) -> None:

@@ -262,6 +262,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/staff"): Rule(ANY_CM),
     ("POST", "/api/staff"): Rule(ANY_CM, body=lambda r: {"display_name": "Uusi"}),
     # A provider's own price list; a price dated in the past is refused (400) before anything.
+    ("GET", "/api/providers/me"): Rule(ANY_PROVIDER),
     ("GET", "/api/providers/me/prices"): Rule(ANY_PROVIDER),
     ("POST", "/api/providers/me/prices"): Rule(
         ANY_PROVIDER,
@@ -351,6 +352,7 @@ PUBLIC = {
     ("POST", "/api/signin/verify"),
     ("POST", "/api/invites/redeem/options"),
     ("POST", "/api/invites/redeem/verify"),
+    ("GET", "/api/providers/apply/counties"),
     ("GET", "/api/providers/apply/county"),
     ("POST", "/api/providers/apply/options"),
     ("POST", "/api/providers/apply/verify"),

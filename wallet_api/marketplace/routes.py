@@ -78,7 +78,8 @@ class ProviderOnboardingController(Controller):
         """Apply to become a provider (public, or signed in). Nothing is written unless every
         field is valid: business id (Y-tunnus), IBAN and BIC, contact, languages, service area
         and prices within the county's caps. The status is ``applied`` until a case manager
-        decides."""
+        decides. ``possible_duplicates`` warns when an earlier application of the county has
+        the same bank account (``iban``) or contact person (``contact``)."""
         data = await strict_body(request, ms.ApplicationCreate)  # prices: real JSON integers
         user = request.scope.get("user")
         if data.organizer:
@@ -93,7 +94,25 @@ class ProviderOnboardingController(Controller):
             application=data.to_domain(),
             actor_id=user.principal_id if isinstance(user, Actor) else None,
         )
-        return ms.Application(provider_id=applied.provider_id, status=applied.status)
+        return ms.Application(
+            provider_id=applied.provider_id,
+            status=applied.status,
+            possible_duplicates=list(applied.possible_duplicates),
+        )
+
+    @get("/apply/counties", opt={"public": True})
+    async def counties(self, db: Database) -> list[ms.County]:
+        """The counties a provider may apply to (public): slug and name, for the application
+        form's choice."""
+        return [ms.County(organizer=o.slug, name=o.name) for o in await providers.counties(db)]
+
+    @get("/me", guards=[PROVIDER])
+    async def me(self, db: Database, actor: Actor) -> ms.OwnProvider:
+        """The signed-in provider's own standing: ``applied`` (waiting for the county's
+        decision), ``approved``, ``rejected`` or ``suspended``, and the decision's reason."""
+        return msgspec.convert(
+            asdict(await providers.own_provider(db, _own_provider(actor))), ms.OwnProvider
+        )
 
     @get("/me/prices", guards=[PROVIDER])
     async def my_prices(

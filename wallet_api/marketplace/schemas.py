@@ -42,6 +42,9 @@ class ApplicationCreate(Struct, forbid_unknown_fields=True):
     ]
     prices: Annotated[dict[Code, PriceCents], Meta(min_length=1, max_length=40)]
     organizer: Annotated[str, _line(40)] | None = None
+    # Send anyway after a ``possible-duplicate`` warning (the same IBAN or contact person as an
+    # earlier application of the county).
+    confirm_duplicate: bool = False
 
     def to_domain(self) -> providers.Application:
         return providers.Application(
@@ -55,12 +58,33 @@ class ApplicationCreate(Struct, forbid_unknown_fields=True):
             languages=list(self.languages),
             municipalities=list(self.municipalities),
             prices=dict(self.prices),
+            confirm_duplicate=self.confirm_duplicate,
         )
 
 
 class Application(Struct):
+    """``possible_duplicates``: what the application shares with an earlier one of the county
+    (``iban``, ``contact``), a warning; it is recorded all the same."""
+
     provider_id: uuid.UUID
     status: str
+    possible_duplicates: list[str] = []
+
+
+class County(Struct):
+    """A county that providers may apply to: ``organizer`` is its slug."""
+
+    organizer: str
+    name: str
+
+
+class OwnProvider(Struct):
+    """The signed-in provider's standing: only ``approved`` may charge."""
+
+    provider_id: uuid.UUID
+    name: str
+    status: str
+    decision_reason: str | None
 
 
 class PriceChange(Struct):

@@ -1,12 +1,14 @@
 // A provider applies to the county in the app: company, business id, bank account, contact,
 // languages, area and a price for each service; then creates the passkey it will sign in with.
 // The server checks the whole application before the passkey is made, and writes it with the
-// passkey in one go. Reached from the sign-in screen, or by the county's link #/apply/<county>.
+// passkey in one go. Reached from the sign-in screen (the county chosen by name), or by the
+// county's link #/apply/<county>. The same bank account or contact person as an earlier
+// application is a warning (possible-duplicate) that the applicant may send past.
 import { api, ApiError, devKey, setCsrf } from "../api.js";
 import { go } from "../router.js";
 import { loadMe } from "../session.js";
 import { h } from "../dom.js";
-import { field, showErrors } from "../forms.js";
+import { clearErrors, field, showErrors } from "../forms.js";
 import { money, parseMoney } from "../format.js";
 import { t, LANGS } from "../i18n.js";
 import { startLive } from "../live.js";
@@ -44,15 +46,29 @@ export async function render(main, params) {
   main.append(applicationForm(county));
 }
 
-function chooseCounty(main) {
-  const input = h("input", { id: "county", name: "county", type: "text", autocomplete: "off", spellcheck: "false" });
-  const form = h("form", { novalidate: true },
-    field({ id: "county", label: t("apply.county"), hint: t("apply.countyHint"), input }),
-    h("button", { class: "button", type: "submit" }, t("apply.next")));
+// The counties come from the server, by name, so nobody has to know a county's code (the
+// demo's is not "kainuu"). Without the list (an older server, a lost connection) the code is typed.
+async function chooseCounty(main) {
+  let counties = [];
+  try { counties = await api("/api/providers/apply/counties"); } catch { counties = []; }
+  const form = h("form", { novalidate: true });
+  let chosen;
+  if (counties.length) {
+    const radios = counties.map((c, i) => h("input", { type: "radio", name: "county", id: `county-${i}`, value: c.organizer, checked: counties.length === 1 }));
+    form.append(h("fieldset", { class: "fieldset", "data-field": "county-0" },
+      h("legend", {}, t("apply.chooseCounty")),
+      h("div", { class: "choices" }, radios.map((radio, i) => h("label", { class: "choice" }, radio, counties[i].name)))));
+    chosen = () => radios.find((r) => r.checked)?.value || "";
+  } else {
+    const input = h("input", { id: "county-0", name: "county", type: "text", autocomplete: "off", spellcheck: "false" });
+    form.append(field({ id: "county-0", label: t("apply.county"), hint: t("apply.countyHint"), input }));
+    chosen = () => input.value.trim().toLowerCase();
+  }
+  form.append(h("button", { class: "button", type: "submit" }, t("apply.next")));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const value = input.value.trim().toLowerCase();
-    if (!/^[a-z0-9-]{1,40}$/.test(value)) return showErrors(form, [{ id: "county", message: t("apply.err.county") }]);
+    const value = chosen();
+    if (!/^[a-z0-9-]{1,40}$/.test(value)) return showErrors(form, [{ id: "county-0", message: t(counties.length ? "apply.err.chooseCounty" : "apply.err.county") }]);
     go(`#/apply/${encodeURIComponent(value)}`);
   });
   main.append(form);
@@ -72,6 +88,9 @@ function applicationForm(county) {
     input: h("input", { id: `price-${svc.code}`, name: `price-${svc.code}`, type: "text", inputmode: "decimal", autocomplete: "off" }),
   }));
   const status = h("div", { role: "alert" });
+  // Set after the server's possible-duplicate warning: the applicant read it and sends anyway.
+  let confirmed = false;
+  const changedSince = () => { if (!confirmed) return; confirmed = false; form.querySelector("button[type=submit]").textContent = t("apply.send"); };
   form.append(
     h("p", { class: "notice" }, t("apply.to", { county: county.name })),
     part(t("apply.company"),
@@ -100,11 +119,12 @@ function applicationForm(county) {
     status,
     h("button", { class: "button button--wide", type: "submit" }, t("apply.send")));
 
+  form.addEventListener("input", changedSince);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    status.replaceChildren();
+    if (!confirmed) status.replaceChildren();
     const errors = [];
-    const body = { organizer: county.organizer };
+    const body = { organizer: county.organizer, ...(confirmed ? { confirm_duplicate: true } : {}) };
     for (const [name] of TEXT_FIELDS) {
       body[name] = inputs[name].value.trim();
       if (!body[name]) errors.push({ id: name, message: t(`apply.err.${name}`) });
@@ -142,6 +162,20 @@ function applicationForm(county) {
       done.focus();
     } catch (err) {
       button.disabled = false;
+      if (err instanceof ApiError && err.slug === "possible-duplicate") {
+        // A warning, not a refusal: say what is the same, and let them send it anyway.
+        clearErrors(form); // the form itself passed every check
+        confirmed = true;
+        button.textContent = t("apply.sendAnyway");
+        const matches = err.problem.matches || [];
+        const warning = h("div", { class: "notice", id: "duplicate-warning", tabindex: "-1" },
+          h("h2", {}, t("apply.duplicate.title")),
+          h("ul", {}, matches.map((m) => h("li", {}, t(`apply.duplicate.${m === "iban" ? "iban" : "contact"}`)))),
+          h("p", {}, t("apply.duplicate.text")));
+        status.replaceChildren(warning);
+        warning.focus();
+        return;
+      }
       if (err instanceof ApiError) {
         const id = FIELD_OF[err.slug] || (err.problem.category ? `price-${err.problem.category}` : null);
         if (id && document.getElementById(id)) return showErrors(form, [{ id, message: err.title }]);

@@ -46,8 +46,32 @@ export function readScanned(text) {
   return null;
 }
 
+// A provider that is not approved (an applicant waiting for the county, or one rejected or
+// suspended) cannot charge: it is told where it stands instead of being shown the form.
+async function standing() {
+  try {
+    return await api("/api/providers/me");
+  } catch (err) {
+    if (err instanceof ApiError && err.status !== 401) return null; // the form's own refusals say it
+    throw err;
+  }
+}
+
+function notApproved(main, me) {
+  const known = ["applied", "rejected", "suspended"].includes(me.status) ? me.status : "applied";
+  main.append(
+    h("h1", {}, t(`standing.${known}.title`)),
+    h("div", { class: "notice", role: "status", id: "standing" },
+      h("p", {}, t(`standing.${known}.text`, { name: me.name })),
+      me.decision_reason && known !== "applied" ? h("p", {}, t("standing.reason", { reason: me.decision_reason })) : null),
+    h("p", {}, t("standing.meanwhile")),
+    h("p", {}, h("a", { href: "#/prices" }, t("nav.prices"))));
+}
+
 export async function render(main, params, ctx) {
   const visit = params[0] === "visit";
+  const me = await standing();
+  if (me && me.status !== "approved") return notApproved(main, me);
   const [categories, prices] = await Promise.all([api("/api/categories"), listPrices(ctx.state)]);
   // Only the services on the provider's list, when it has one (the others would be refused).
   const listed = categories.filter((c) => prices[c.code]);
@@ -291,9 +315,15 @@ function outcome(main, result) {
       h("p", {}, h("a", { href: "#/charges" }, t("nav.charges"))));
   } else {
     const extra = t(`decline.${result.err.slug}`);
+    // Not enough money: the server says what is left for this service only when the client
+    // presented their code or card (consent); by phone number only the way to find out.
+    const left = result.err.problem?.available_cents;
+    const short = result.err.slug === "insufficient-funds"
+      ? h("p", { id: "decline-left" }, Number.isInteger(left) ? t("decline.available", { amount: money(left) }) : t("decline.checkBalance"))
+      : null;
     nodes.push(h("div", { class: "notice notice--error", role: "alert" },
       h("p", { class: "outcome" }, result.err.title || t("error.generic.text")),
-      h("p", {}, extra === `decline.${result.err.slug}` ? "" : extra)),
+      h("p", {}, extra === `decline.${result.err.slug}` ? "" : extra), short),
       result.retry ? h("button", { class: "button button--wide", type: "button", onclick: result.retry }, t("charge.retry"))
         : h("button", { class: "button button--wide", type: "button", onclick: () => result.again() }, t("charge.next")));
   }
@@ -335,6 +365,8 @@ function waitForAnswer(main, request, ctx) {
     }
   };
   const check = async () => {
+    // The provider left this screen (a new charge, another page): stop listening.
+    if (!main.isConnected) { clearInterval(poll); off(); return; }
     try {
       const req = await api(`/api/payment-requests/${request.id}`);
       if (req.status !== "pending") finish(req);

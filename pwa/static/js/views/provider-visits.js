@@ -1,4 +1,5 @@
-// Visits (#/visits): the holds this device checked in, and check-out. At check-out the provider
+// Visits (#/visits): the provider's open visits (kept on the server, so any device of the
+// provider sees them; this device adds who each one was for), and check-out. At check-out the provider
 // enters what was delivered (at most what was held); the server charges that and releases the
 // rest. "Cancel the visit" releases everything.
 import { api, ApiError, newKey, Offline } from "../api.js";

@@ -45,7 +45,7 @@ class AuditEntry:
 
 # "provider 0b9c…", "carer 0b9c…", "for case_manager 0b9c…": who else an entry concerns.
 _NAMED_ID = re.compile(
-    r"\b(provider|carer|case_manager|client|admin|organizer_admin)\s+"
+    r"\b(provider|carer|case_manager|client)\s+"
     r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b"
 )
 _CARD = re.compile(r"\bcard\s+([0-9A-Za-z-]{4,40})\b")

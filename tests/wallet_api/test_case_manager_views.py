@@ -14,6 +14,9 @@ from lxml import etree
 
 from payments.budgets import catalogue
 from payments.clock import utcnow
+from payments.models import Principal
+from payments.people import audit
+from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for
 from tests.support.api import auth
 from tests.support.money import charged, exactly, refund
@@ -62,6 +65,21 @@ async def test_audit_entries_name_who_and_what_they_concern(client, db, world: W
     for e in entries:
         for field in ("client_name", "provider_name", "person_name"):
             assert e[field] is None or not UUID.search(e[field]), e
+
+    # A provider's staff member is "provider <principal id>" in some details: a person.
+    await audit.record(
+        db,
+        action="staff.removed",
+        actor_id=world.provider_principal,
+        organizer_id=world.organizer_id,
+        detail=f"provider {world.provider_principal}: sessions 1",
+    )
+    async with UnitOfWork(db, readonly=True) as uow:
+        staff = await uow.session.get(Principal, world.provider_principal)
+        assert staff is not None
+    (removed,) = (await client.get("/api/audit?action=staff.removed", headers=cm)).json()
+    assert (removed["person_name"], removed["person_role"]) == (staff.display_name, "provider")
+    assert removed["provider_name"] is None
 
     # The filter still narrows by prefix, and the names come with it.
     cards = (await client.get("/api/audit?action=card.", headers=cm)).json()

@@ -1,19 +1,26 @@
 """Reading the audit trail: a case manager's view of their organizer, and a client's view of
-who looked at their data."""
+who looked at their data.
+
+A case manager's entries carry names, so the screen can say what happened in words: the
+client it concerns, and the provider, the other person (a carer, a case manager) or the QR card
+that its ``detail`` names by id or number (``provider <id>``, ``carer <id>``, ``card <n>``).
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import Forbidden, NotFound
 from payments.ledger.periods import HELSINKI
-from payments.models import AuditEvent, Client, Mandate, Principal
+from payments.models import AuditEvent, Client, Mandate, Principal, Provider
 from payments.people.access import Actor
 from payments.uow import UnitOfWork
 from payments.vocabulary import Role
@@ -29,6 +36,82 @@ class AuditEntry:
     actor_role: str | None
     subject_client_id: uuid.UUID | None
     detail: str | None
+    client_name: str | None = None
+    provider_name: str | None = None
+    person_name: str | None = None
+    person_role: str | None = None
+    card_number: str | None = None
+
+
+# "provider 0b9c…", "carer 0b9c…", "for case_manager 0b9c…": who else an entry concerns.
+_NAMED_ID = re.compile(
+    r"\b(provider|carer|case_manager|client)\s+"
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b"
+)
+_CARD = re.compile(r"\bcard\s+([0-9A-Za-z-]{4,40})\b")
+
+
+async def _with_names(s: AsyncSession, entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Fill in the names of the client, provider, other person and card each entry concerns
+    (one query per kind for the whole page)."""
+    clients = {e.subject_client_id for e in entries if e.subject_client_id}
+    provider_ref: dict[int, uuid.UUID] = {}
+    person_ref: dict[int, uuid.UUID] = {}
+    for e in entries:
+        for kind, raw in _NAMED_ID.findall(e.detail or ""):
+            (provider_ref if kind == "provider" else person_ref).setdefault(e.id, uuid.UUID(raw))
+    provider_ids = set(provider_ref.values())
+    # A provider's staff member is "provider <principal id>" in some details: a "provider" id
+    # that is no provider is looked up among the people.
+    person_ids = set(person_ref.values()) | provider_ids
+    client_names: dict[uuid.UUID, str] = {}
+    if clients:
+        client_names = {
+            cid: f"{first} {last}"
+            for cid, first, last in (
+                await s.execute(
+                    select(Client.id, Client.first_name, Client.last_name).where(
+                        Client.id.in_(clients)
+                    )
+                )
+            ).all()
+        }
+    providers: dict[uuid.UUID, str] = {}
+    if provider_ids:
+        rows = await s.execute(
+            select(Provider.id, Provider.name).where(Provider.id.in_(provider_ids))
+        )
+        providers = {pid: name for pid, name in rows.all()}
+    people: dict[uuid.UUID, tuple[str, str]] = {}
+    if person_ids:
+        people = {
+            pid: (name, role)
+            for pid, name, role in (
+                await s.execute(
+                    select(Principal.id, Principal.display_name, Principal.role).where(
+                        Principal.id.in_(person_ids)
+                    )
+                )
+            ).all()
+        }
+    out = []
+    for e in entries:
+        provider = providers.get(provider_ref[e.id]) if e.id in provider_ref else None
+        person = people.get(person_ref[e.id]) if e.id in person_ref else None
+        if person is None and provider is None and e.id in provider_ref:
+            person = people.get(provider_ref[e.id])
+        card = _CARD.search(e.detail or "") if e.action.startswith("card.") else None
+        out.append(
+            replace(
+                e,
+                client_name=client_names.get(e.subject_client_id) if e.subject_client_id else None,
+                provider_name=provider,
+                person_name=person[0] if person else None,
+                person_role=person[1] if person else None,
+                card_number=card.group(1) if card else None,
+            )
+        )
+    return out
 
 
 def _entries(rows: list[tuple[AuditEvent, Principal | None]], *, detail: bool) -> list[AuditEntry]:
@@ -82,7 +165,7 @@ async def organizer_audit(
         stmt = stmt.where(AuditEvent.id < before_id)
     async with UnitOfWork(db, readonly=True) as uow:
         rows = (await uow.session.execute(stmt.order_by(AuditEvent.id.desc()).limit(limit))).all()
-    return _entries([(e, p) for e, p in rows], detail=True)
+        return await _with_names(uow.session, _entries([(e, p) for e, p in rows], detail=True))
 
 
 async def views_of_client(

@@ -3,10 +3,12 @@
 * ``monthly_report``: per month x budget line service group (the categories a decision line
   covers, e.g. ``kotiapu+siivous``; a one-service line is that service): allotted (what the
   decisions grant for the month, pro-rated like funding), funded, spent, refunded (to the
-  envelope), expired, other (any later kinds, signed), and the use rate
-  (spent - refunded) / funded. Funded/spent/refunded/expired are the transfers of the
-  envelopes and their hold accounts by month (a capture from a hold is spent, a hold released
-  after its month closed is expired), the figures ``check_books`` reconciles per period.
+  envelope), expired, other (any later kinds, signed), the use rate
+  (spent - refunded) / funded, and spent net of refunds (spent - refunded), the "used"
+  figure that the case manager's table and chart show. Funded/spent/refunded/expired are the
+  transfers of the envelopes and their hold accounts by month (a capture from a hold is
+  spent, a hold released after its month closed is expired), the figures ``check_books``
+  reconciles per period.
 * ``client_report``: per month x envelope of one client, the same figures, for a case manager
   reviewing whether a budget fits.
 * ``provider_report``: per month x provider: earned (into the payable account), refunded (out
@@ -58,6 +60,8 @@ class MonthRow:
     expired_cents: int = 0
     other_cents: int = 0
     use_rate_pct: str | None = None
+    # Spent net of refunds (spent - refunded): the "used" figure of the table and the chart.
+    spent_net_cents: int = 0
 
 
 @dataclass
@@ -194,6 +198,7 @@ async def month_rows(
     out = sorted(rows.values(), key=lambda r: (r.period, r.services))
     for r in out:
         r.use_rate_pct = use_rate(r.spent_cents, r.refunded_cents, r.funded_cents)
+        r.spent_net_cents = r.spent_cents - r.refunded_cents
     return out
 
 

@@ -469,14 +469,14 @@ def test_directory_sorted_by_price_and_filtered(client_page: tuple[BrowserContex
 
     page.get_by_label("Kunta").select_option("Kuhmo")
     page.get_by_role("button", name="Näytä").click()
-    expect(page.locator("#dir-count")).to_have_text("1 hintaa")
+    expect(page.locator("#dir-count")).to_have_text("1 hinta")
     expect(page.locator("[data-category=siivous] li")).to_have_text(re.compile("Hoiva Lehtonen Oy"))
 
     page.get_by_label("Kunta").select_option("")
     page.get_by_label("Palvelun kieli").select_option("sv")
     page.get_by_label("Palvelu", exact=True).select_option("siivous")
     page.get_by_role("button", name="Näytä").click()
-    expect(page.locator("#dir-count")).to_have_text("1 hintaa")
+    expect(page.locator("#dir-count")).to_have_text("1 hinta")
     expect(page.locator("[data-category=siivous] li")).to_contain_text("Kotipalvelu Aalto Oy")
     expect(page.locator("[data-category=kotiapu]")).to_have_count(0)
     assert_accessible(page, "directory, filtered")

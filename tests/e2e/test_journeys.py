@@ -179,6 +179,8 @@ def test_language_switch(page: Page, server: Seeded) -> None:
 
 def test_case_manager_creates_client_and_decision(page: Page, server: Seeded) -> None:
     sign_in_with_key(page, server.case_manager_key)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Asiakkaat")  # home: the list
+    page.get_by_role("link", name="Uusi asiakas").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Uusi asiakas")
     assert_accessible(page, "new client")
     page.get_by_role("button", name="Luo asiakas").click()

@@ -48,6 +48,50 @@ def test_320px_wide_and_200_percent_text(
     context.close()
 
 
+# Every role's main pages (its menu, plus the pages its menu leads to first).
+MAIN_PAGES = {
+    "client_key": ["#/wallet", "#/providers", "#/settings", "#/passkeys", "#/notifications",
+                   "#/trusted", "#/carers", "#/views", "#/statements"],
+    "carer_key": ["#/supported", "#/wallet", "#/settings"],
+    "provider_key": ["#/charge", "#/visits", "#/charges", "#/prices", "#/settlements",
+                     "#/settings"],
+    "owner_key": ["#/team"],
+    "case_manager_key": ["#/clients", "#/clients/new", "#/approvals", "#/approvals/approved",
+                         "#/catalogue", "#/funding", "#/reports", "#/audit", "#/settings"],
+    "admin_key": ["#/staff"],
+}  # fmt: skip
+
+
+def test_every_main_page_of_every_role_fits_320px_at_200_percent_text(
+    browser: Browser, browser_context_args: dict[str, Any], server: Seeded
+) -> None:
+    """Nothing scrolls sideways on any role's main page at 320 px with 200 % text. Words
+    hyphenate in the page's language (<html lang>, hyphens: auto) and break only when they do
+    not fit (overflow-wrap: break-word); only flex boxes, headings and controls may break a
+    word anywhere."""
+    for role, hashes in MAIN_PAGES.items():
+        context = browser.new_context(
+            **{**browser_context_args, "viewport": {"width": 320, "height": 640}}
+        )
+        page = context.new_page()
+        sign_in_with_key(page, getattr(server, role))
+        add_style(page, "html { font-size: 225% !important; }")
+        for target in hashes:
+            page.goto(f"/{target}")
+            expect(page.locator("main h1")).to_be_visible()
+            expect(page.locator("main h1")).not_to_have_text("Ladataan…")
+            page.wait_for_timeout(400)  # the page's own requests (lists, charts) settle
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= 320, f"{role} {target} is {wide}px wide at 200% text"
+            no_horizontal_scroll(page)
+        style = page.evaluate(
+            "(() => { const s = getComputedStyle(document.body); return [document.documentElement"
+            ".lang, s.hyphens || s.webkitHyphens, s.overflowWrap]; })()"
+        )
+        assert style == ["fi", "auto", "break-word"], f"{role}: {style}"
+        context.close()
+
+
 def _phone_checkout(server: Seeded, cents: int) -> dict[str, Any]:
     body = {
         "phone": server.client_phone,

@@ -61,6 +61,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart_desc": "Pylväät kuukausittain: myönnetty ja käytetty (hyvitykset vähennetty).",
         "no_data": "Ei tietoja.",
         "use_rate": "käyttöaste",
+        "spent_net": "Käytetty (hyvitykset vähennetty)",
     },
     "sv": {
         "title": "Månadsutdrag",
@@ -90,6 +91,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart_desc": "Staplar per månad: beviljat och använt (återbetalningar avdragna).",
         "no_data": "Inga uppgifter.",
         "use_rate": "användningsgrad",
+        "spent_net": "Använt (återbetalningar avdragna)",
     },
     "en": {
         "title": "Monthly statement",
@@ -119,6 +121,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart_desc": "Bars per month: granted, and spent (net of refunds).",
         "no_data": "No data.",
         "use_rate": "use rate",
+        "spent_net": "Spent (net of refunds)",
     },
 }
 
@@ -130,6 +133,14 @@ def eur(cents: int, lang: str) -> str:
     if lang == "en":
         return f"{sign}€{whole:,}.{part:02d}"
     return sign + f"{whole:,}".replace(",", "\u00a0") + f",{part:02d}\u00a0€"
+
+
+def percent(rate: str, lang: str) -> str:
+    """A use rate ("20.6", a percentage as text) as the UI's Intl.NumberFormat writes it:
+    ``20,6 %`` (fi, sv; a no-break space) or ``20.6%`` (en)."""
+    if lang == "en":
+        return f"{rate}%"
+    return rate.replace(".", ",").replace("-", "−") + "\u00a0%"
 
 
 def month_name(period: str, lang: str) -> str:
@@ -323,7 +334,7 @@ SERIES_COLOURS = ("#1f5f99", "#b35c00")  # dark blue, dark orange: 4.5:1 on whit
 def bar_chart(
     title: str,
     desc: str,
-    labels: list[str],
+    labels: list[str] | list[list[str]],
     series: list[tuple[str, list[int]]],
     lang: str,
     *,
@@ -331,7 +342,8 @@ def bar_chart(
 ) -> str:
     """A grouped bar chart: one group per label, one bar per series, each with its value as
     text, and a legend. Accessible by <title>/<desc> (role="img") and readable without
-    colour: the legend and the values are text."""
+    colour: the legend and the values are text. A label may be several lines (a month's name,
+    its year, its use rate), each narrow enough to fit under its group of bars."""
     esc = html.escape
     n, k = len(labels), len(series)
     group_w, bar_w, left, top, height = 24 * k + 28, 24, 10, 56, 220
@@ -345,10 +357,11 @@ def bar_chart(
         '<rect width="100%" height="100%" fill="#fff"/>',
     ]
     for i, (name, _) in enumerate(series):
-        x = left + i * 150
+        # One legend line per series: two names side by side do not fit a 320 px chart.
+        x, y = left, 10 + i * 18
         out.append(
-            f'<rect x="{x}" y="10" width="12" height="12" fill="{SERIES_COLOURS[i % 2]}"/>'
-            f'<text x="{x + 16}" y="20">{esc(name)}</text>'
+            f'<rect x="{x}" y="{y}" width="12" height="12" fill="{SERIES_COLOURS[i % 2]}"/>'
+            f'<text x="{x + 16}" y="{y + 10}">{esc(name)}</text>'
         )
     base = top + height
     out.append(f'<line x1="{left}" y1="{base}" x2="{width - left}" y2="{base}" stroke="#333"/>')
@@ -356,21 +369,29 @@ def bar_chart(
         out.append(f'<text x="{left}" y="{top + 20}">{esc(empty)}</text>')
     for g, label in enumerate(labels):
         gx = left + g * group_w + 14
+        lines = [label] if isinstance(label, str) else label
         for i, (name, vals) in enumerate(series):
             v = max(vals[g], 0)
-            h = round(height * v / top_value)
+            # The tallest bar leaves room above it for its value, which reads upwards from
+            # the bar's top (below it would run into the month's label).
+            h = round((height - 70) * v / top_value)
             x = gx + i * bar_w
             out.append(
                 f'<rect x="{x}" y="{base - h}" width="{bar_w - 4}" height="{h}"'
-                f' fill="{SERIES_COLOURS[i % 2]}"><title>{esc(name)} {esc(label)}: '
+                f' fill="{SERIES_COLOURS[i % 2]}"><title>{esc(name)} {esc(" ".join(lines))}: '
                 f"{esc(eur(vals[g], lang))}</title></rect>"
-                f'<text x="{x + (bar_w - 4) / 2}" y="{base - h - 4}" text-anchor="end"'
+                f'<text x="{x + (bar_w - 4) / 2}" y="{base - h - 4}" text-anchor="start"'
                 f' transform="rotate(-90 {x + (bar_w - 4) / 2} {base - h - 4})">'
                 f"{esc(eur(vals[g], lang))}</text>"
             )
+        mid = gx + (k * bar_w) / 2
         out.append(
-            f'<text x="{gx + (k * bar_w) / 2}" y="{base + 16}" text-anchor="middle">'
-            f"{esc(label)}</text>"
+            f'<text x="{mid}" y="{base + 16}" text-anchor="middle">'
+            + "".join(
+                f'<tspan x="{mid}" dy="{0 if j == 0 else 14}">{esc(line)}</tspan>'
+                for j, line in enumerate(lines)
+            )
+            + "</text>"
         )
     out.append("</svg>")
     return "".join(out)
@@ -407,17 +428,19 @@ def months_chart(per: dict[str, list[int]], lang: str) -> str:
     [funded, spent, refunded] cents), with the use rate in the month's label."""
     t = TEXT[lang]
     periods = sorted(per)
-    labels = []
+    labels: list[list[str]] = []
     for p in periods:
+        # Three short lines, so no label is wider than its bars: month, year, use rate.
         rate = reports.use_rate(per[p][1], per[p][2], per[p][0])
-        labels.append(month_name(p, lang) + (f" ({rate} %)" if rate is not None else ""))
+        month, year = month_name(p, lang).rsplit(" ", 1)
+        labels.append([month, year] + ([percent(rate, lang)] if rate is not None else []))
     return bar_chart(
         t["months_chart"],
         t["chart_desc"] + f" {t['use_rate']} = ({t['spent']} − {t['refunded']}) / {t['funded']}.",
         labels,
         [
             (t["funded"], [per[p][0] for p in periods]),
-            (t["spent"], [per[p][1] - per[p][2] for p in periods]),
+            (t["spent_net"], [per[p][1] - per[p][2] for p in periods]),
         ],
         lang,
         empty=t["no_data"],

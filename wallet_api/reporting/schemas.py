@@ -17,6 +17,7 @@ class MonthRow(Struct):
     expired_cents: int
     other_cents: int
     use_rate_pct: str | None
+    spent_net_cents: int = 0  # spent - refunded: what the table and chart call "spent"
 
 
 class ProviderRow(Struct):

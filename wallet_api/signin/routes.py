@@ -681,6 +681,11 @@ def _audit_out(e: audit_views.AuditEntry) -> s.AuditEntry:
         actor_role=e.actor_role,
         subject_client_id=e.subject_client_id,
         detail=e.detail,
+        client_name=e.client_name,
+        provider_name=e.provider_name,
+        person_name=e.person_name,
+        person_role=e.person_role,
+        card_number=e.card_number,
     )
 
 

@@ -174,3 +174,9 @@ class AuditEntry(Struct):
     actor_role: str | None
     subject_client_id: uuid.UUID | None
     detail: str | None = None
+    # For the case manager's log (``/api/audit``): who and what the entry concerns, by name.
+    client_name: str | None = None
+    provider_name: str | None = None
+    person_name: str | None = None
+    person_role: str | None = None
+    card_number: str | None = None

@@ -18,7 +18,7 @@ const NAV = {
 // Staff management, only for those who may use it: a case manager with the admin right and a
 // provider's owner (the server checks again). Shown before Settings.
 const STAFF = { case_manager: ["#/staff", "staff.nav", "admin"], provider: ["#/team", "staff.nav", "owner"] };
-const HOME = { client: "#/wallet", carer: "#/wallet", provider: "#/charge", case_manager: "#/clients/new" };
+const HOME = { client: "#/wallet", carer: "#/wallet", provider: "#/charge", case_manager: "#/clients" };
 
 // Views anyone may open before signing in.
 const PUBLIC_VIEWS = new Set(["signin", "settings", "apply"]);

@@ -60,3 +60,22 @@ export function monthName(period) {
   const [y, m] = period.split("-").map(Number);
   return new Intl.DateTimeFormat(locale(), { month: "long", year: "numeric" }).format(new Date(y, m - 1, 15));
 }
+
+// A use rate from the API ("20.6", a percentage as text) in the UI locale: "20,6 %" (fi, sv),
+// "20.6%" (en). The float is for display only.
+export function percent(text) {
+  return new Intl.NumberFormat(locale(), { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 })
+    .format(Number(text) / 100);
+}
+
+// A phone number as people read it: "+358401234567" -> "+358 40 123 4567" (a Finnish mobile
+// prefix 4x/50 or a two-digit area code 1x, else a one-digit area code, then groups of three
+// and the rest). Other countries' numbers are shown as stored.
+export function phone(e164) {
+  const m = /^\+358(\d{5,12})$/.exec(e164 || "");
+  if (!m) return e164 || "";
+  const digits = m[1];
+  const head = /^(4\d|50|1\d)/.test(digits) ? 2 : 1;
+  const rest = digits.slice(head);
+  return `+358 ${digits.slice(0, head)} ${rest.slice(0, 3)} ${rest.slice(3)}`.trim();
+}

@@ -30,3 +30,12 @@ export function t(key, vars = {}) {
   const text = strings[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
 }
+
+// A count in words: tn("cm.clients.count", 1) -> "1 asiakas näkyvissä", from the keys
+// "cm.clients.count.one" / ".other", chosen by Intl.PluralRules for the UI language (a category
+// the file does not have falls back to ".other"). {count} is the number in the UI locale.
+export function tn(key, count, vars = {}) {
+  const rule = new Intl.PluralRules(LOCALES[lang]).select(count);
+  const chosen = `${key}.${rule}` in strings ? `${key}.${rule}` : `${key}.other`;
+  return t(chosen, { ...vars, count: new Intl.NumberFormat(LOCALES[lang]).format(count) });
+}

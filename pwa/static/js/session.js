@@ -3,7 +3,7 @@
 // "wallet:me"; views read `state` and call loadMe/forget from here, never from app.js.
 import { api, ApiError, devKey, Offline, setCsrf } from "./api.js";
 import { h } from "./dom.js";
-import { setLang, t } from "./i18n.js";
+import { setLang, t, tn } from "./i18n.js";
 import { stopLive } from "./live.js";
 import { go } from "./router.js";
 
@@ -75,7 +75,7 @@ function watchSession(session) {
     if (now.seconds_left > now.warn_before_s) return watchSession(now);
     const stay = h("button", { class: "button", type: "button", onclick: async () => { await loadMe(); } }, t("session.stay"));
     const box = h("div", { id: "session-warning", class: "notice notice--error", role: "alert" },
-      h("p", { class: "outcome" }, t("session.ending", { minutes: Math.max(1, Math.round(now.seconds_left / 60)) })), stay);
+      h("p", { class: "outcome" }, tn("session.ending", Math.max(1, Math.round(now.seconds_left / 60)))), stay);
     document.getElementById("main").prepend(box);
     stay.focus();
     sessionTimer = setTimeout(() => { forget(); go("#/signin"); }, now.seconds_left * 1000);

@@ -4,7 +4,7 @@ import { api } from "../api.js";
 import { h } from "../dom.js";
 import { money } from "../format.js";
 import { field } from "../forms.js";
-import { t } from "../i18n.js";
+import { t, tn } from "../i18n.js";
 
 const LANG_NAMES = { fi: "Suomi", sv: "Svenska", en: "English" };
 
@@ -47,7 +47,7 @@ export async function render(main) {
     draw(rows);
   });
   function draw(rows) {
-    count.textContent = rows.length ? t("directory.count", { n: rows.length }) : t("directory.none");
+    count.textContent = rows.length ? tn("directory.count", rows.length) : t("directory.none");
     // Grouped per service, in the catalogue's order; inside a service the API's order: cheapest first.
     const groups = new Map();
     for (const e of rows) {

@@ -5,7 +5,7 @@ import { api, ApiError } from "../api.js";
 import { h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
 import { money, parseMoney } from "../format.js";
-import { t } from "../i18n.js";
+import { t, tn } from "../i18n.js";
 import { inviteBlock } from "./client-invite.js";
 
 const NAME_FIELDS = { first_name: "first", last_name: "last", phone: "phone" };
@@ -88,8 +88,8 @@ async function renderDecision(main, clientId, walletId, go) {
           for (const box of cats.querySelectorAll("input[name=category]")) {
             box.checked = members.some((c) => c.code === box.value);
           }
-          picked.textContent = t("decision.groupPicked", { group: g, count: members.length });
-        } }, t("decision.group", { group: g, count: members.length }));
+          picked.textContent = tn("decision.groupPicked", members.length, { group: g });
+        } }, tn("decision.group", members.length, { group: g }));
       }), picked), cats.querySelector(".choices"));
   }
   // A service voucher: the wallet pays at most its value per unit (the client pays any price

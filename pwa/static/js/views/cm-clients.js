@@ -1,11 +1,12 @@
-// Case manager: the clients of the county with a search (#/clients), and a client's file
+// Case manager: the clients of the county with a search by name or phone (#/clients, the case
+// manager's home; phone numbers shown as "+358 40 123 4567"), and a client's file
 // (#/clients/ID): decisions, the wallet, invites (print) and QR cards (issue, print, revoke,
 // unlock). Opening a file is recorded in the audit trail by the server.
 import { api, ApiError, headers } from "../api.js";
 import { announce, h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
-import { date, dateTime, money } from "../format.js";
-import { t } from "../i18n.js";
+import { date, dateTime, money, phone } from "../format.js";
+import { t, tn } from "../i18n.js";
 import { inviteBlock, inviteCard } from "./client-invite.js";
 
 export async function render(main, params) {
@@ -41,10 +42,10 @@ async function renderList(main) {
     if (!list) { list = h("ul", { class: "list card" }); results.append(list); }
     for (const c of page.items) list.append(h("li", {},
       h("span", {}, h("a", { href: `#/clients/${c.client_id}` }, `${c.last_name} ${c.first_name}`),
-        h("span", { class: "small", style: "display:block" }, c.phone)),
+        h("span", { class: "small block phone" }, phone(c.phone))),
       h("span", { class: "small" }, c.has_passkey ? t("cm.clients.hasPasskey") : t("cm.clients.noPasskey"))));
     shown += page.items.length;
-    count.textContent = t("cm.clients.count", { count: shown });
+    count.textContent = tn("cm.clients.count", shown);
     if (page.next_cursor) {
       const more = h("button", { class: "button button--secondary more", type: "button" }, t("cm.more"));
       more.addEventListener("click", async () => {
@@ -71,7 +72,7 @@ async function renderFile(main, clientId) {
   main.append(h("div", { class: "desk" },
     h("h1", {}, `${c.first_name} ${c.last_name}`),
     h("dl", { class: "facts card" },
-      fact(t("clients.phone"), c.phone),
+      fact(t("clients.phone"), phone(c.phone)),
       fact(t("clients.language"), { fi: "Suomi", sv: "Svenska", en: "English" }[c.language] || c.language),
       fact(t("cm.client.since"), date(c.created_at)),
       fact(t("cm.client.passkey"), c.has_passkey ? t("cm.yes") : t("cm.no"))),
@@ -215,7 +216,7 @@ function cardRow(card, status, redraw) {
     h("span", {}, h("span", { class: "mono" }, card.card_number),
       h("span", { class: "small", style: "display:block" },
         [t(`cm.card.status.${card.status}`), card.has_pin ? t("cm.card.hasPin") : t("cm.card.noPin"),
-          card.failed_attempts ? t("cm.card.failed", { count: card.failed_attempts }) : null].filter(Boolean).join(" · "))),
+          card.failed_attempts ? tn("cm.card.failed", card.failed_attempts) : null].filter(Boolean).join(" · "))),
     h("span", {},
       card.status !== "revoked" ? h("button", { class: "button button--secondary", type: "button", onclick: print, "aria-label": `${t("cm.card.print")} ${card.card_number}` }, t("cm.card.print")) : null,
       card.status === "locked" ? h("button", { class: "button", type: "button", onclick: act("unlock"), "aria-label": `${t("cm.card.unlock")} ${card.card_number}` }, t("cm.card.unlock")) : null,

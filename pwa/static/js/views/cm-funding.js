@@ -4,7 +4,7 @@
 import { api } from "../api.js";
 import { h } from "../dom.js";
 import { dateTime, money, monthName } from "../format.js";
-import { t } from "../i18n.js";
+import { t, tn } from "../i18n.js";
 
 export async function render(main) {
   const runs = await api("/api/funding-runs?limit=24");
@@ -22,8 +22,8 @@ export async function render(main) {
           h("th", { scope: "col" }, t("cm.funding.when")))),
         h("tbody", {}, runs.map((r) => h("tr", {},
           h("th", { scope: "row" }, monthName(r.period)),
-          h("td", { class: "num" }, money(r.funded_cents), h("span", { class: "small", style: "display:block" }, t("cm.funding.envelopes", { count: r.funded_envelopes }))),
-          h("td", { class: "num" }, money(r.expired_cents), h("span", { class: "small", style: "display:block" }, t("cm.funding.envelopes", { count: r.expired_envelopes }))),
+          h("td", { class: "num" }, money(r.funded_cents), h("span", { class: "small", style: "display:block" }, tn("cm.funding.envelopes", r.funded_envelopes))),
+          h("td", { class: "num" }, money(r.expired_cents), h("span", { class: "small", style: "display:block" }, tn("cm.funding.envelopes", r.expired_envelopes))),
           h("td", {}, r.funded_envelopes >= r.envelopes_eligible
             ? h("span", { class: "tag tag--ok" }, t("cm.funding.complete"))
             : h("span", { class: "tag tag--warn" }, t("cm.funding.partial", { done: r.funded_envelopes, total: r.envelopes_eligible }))),

@@ -4,7 +4,7 @@
 import { api, ApiError } from "../api.js";
 import { announce, h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
-import { date, money } from "../format.js";
+import { date, money, phone } from "../format.js";
 import { t } from "../i18n.js";
 
 const STATUSES = ["applied", "approved", "suspended", "rejected"];
@@ -66,14 +66,14 @@ function providerCard(p, names, live) {
     h("dl", { class: "facts" },
       fact(t("cm.providers.businessId"), p.business_id),
       fact(t("cm.providers.applied"), date(p.created_at)),
-      p.contact_name ? fact(t("cm.providers.contact"), [p.contact_name, p.contact_phone, p.contact_email].filter(Boolean).join(", ")) : null,
+      p.contact_name ? fact(t("cm.providers.contact"), [p.contact_name, p.contact_phone && phone(p.contact_phone), p.contact_email].filter(Boolean).join(", ")) : null,
       p.iban ? fact("IBAN", `${p.iban}${p.bic ? ` / ${p.bic}` : ""}`) : null,
       p.municipalities.length ? fact(t("cm.providers.area"), p.municipalities.join(", ")) : null,
       p.languages.length ? fact(t("cm.providers.languages"), p.languages.join(", ")) : null),
     p.prices.length ? h("ul", { class: "list", "aria-label": t("cm.providers.prices") }, p.prices.map((x) => h("li", {},
       h("span", {}, names[x.category]?.name || x.category,
         x.approved || p.status === "applied" ? null : h("span", { class: "small", style: "display:block" }, t("prices.notApproved"))),
-      h("span", { class: "amount" }, `${money(x.unit_price_cents)} / ${t(`unit.${names[x.category]?.unit || "hour"}`)}`)))) : null,
+      h("span", { class: "amount" }, money(x.unit_price_cents), h("span", { class: "per-unit" }, ` / ${t(`unit.${names[x.category]?.unit || "hour"}`)}`))))) : null,
     p.decision_reason ? h("p", { class: "small" }, t("cm.providers.reasonWas", { reason: p.decision_reason })) : null,
     actionsForm, reasonForm].filter(Boolean));
   return card;

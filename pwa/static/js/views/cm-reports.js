@@ -1,10 +1,12 @@
 // Case manager: reports (#/reports) from the ledger: per month and budget line (allotted,
-// funded, spent, refunded, expired, use rate) and per provider (earned, refunded, net,
-// settled), with CSV downloads and, when the server draws it, a chart of the months.
+// funded, spent net of refunds, refunded, expired, use rate) and per provider (earned,
+// refunded, net, settled), with CSV downloads and, when the server draws it, a chart of the
+// months. "Spent" is the same figure in the table and the chart: net of refunds. Services are
+// named in the UI language (the catalogue), never by code.
 import { api, ApiError, hasRoute, headers } from "../api.js";
 import { h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
-import { money, monthName } from "../format.js";
+import { money, monthName, percent } from "../format.js";
 import { t } from "../i18n.js";
 
 const PERIOD = /^\d{4}-(0[1-9]|1[0-2])$/;
@@ -18,7 +20,8 @@ export async function render(main) {
     h("button", { class: "button", type: "submit" }, t("cm.reports.show")));
   const out = h("div", {});
   main.append(h("div", { class: "desk" }, h("h1", {}, t("cm.reports.title")), form, out));
-  const svg = await hasRoute("/api/reports/months.svg");
+  const [svg, categories] = await Promise.all([hasRoute("/api/reports/months.svg"), api("/api/categories").catch(() => [])]);
+  const names = Object.fromEntries(categories.map((x) => [x.code, x.name]));
   async function load() {
     const q = new URLSearchParams();
     if (from.value.trim()) q.set("from", from.value.trim());
@@ -28,7 +31,7 @@ export async function render(main) {
       h("section", { "aria-labelledby": "months-title" },
         h("h2", { id: "months-title" }, t("cm.reports.months")),
         svg ? await chart(q) : null,
-        months.length ? monthsTable(months) : h("p", {}, t("cm.reports.none")),
+        months.length ? monthsTable(months, names) : h("p", {}, t("cm.reports.none")),
         download(`/api/reports/months?${withCsv(q)}`, "report-months.csv", t("cm.reports.csvMonths"))),
       h("section", { "aria-labelledby": "providers-title" },
         h("h2", { id: "providers-title" }, t("cm.reports.providers")),
@@ -82,23 +85,31 @@ function download(path, name, label) {
   return h("p", {}, button);
 }
 
+// The scrolling box is a region named "Table: …", so its name differs from the section's
+// (axe landmark-unique), and a keyboard user can scroll it.
 function table(id, caption, heads, rows) {
-  return h("div", { class: "table-wrap", role: "region", "aria-labelledby": id, tabindex: "0" },
+  return h("div", { class: "table-wrap", role: "region", "aria-label": t("cm.reports.tableOf", { title: caption }), tabindex: "0" },
     h("table", { class: "table" },
       h("caption", { id, class: "visually-hidden" }, caption),
       h("thead", {}, h("tr", {}, heads.map(([text, num]) => h("th", { scope: "col", class: num ? "num" : null }, text)))),
       h("tbody", {}, rows)));
 }
 
-function monthsTable(rows) {
+// "kotiapu+siivous" -> "Kotiapu, Siivous" (a code the catalogue no longer has stays a code).
+function services(group, names) {
+  return group.split("+").map((code) => names[code] || code).join(", ");
+}
+
+function monthsTable(rows, names) {
   return table("months-caption", t("cm.reports.months"), [
     [t("cm.funding.month")], [t("cm.reports.services")], [t("cm.reports.allotted"), 1], [t("cm.reports.funded"), 1],
-    [t("cm.reports.spent"), 1], [t("cm.reports.refunded"), 1], [t("cm.reports.expired"), 1], [t("cm.reports.useRate"), 1],
+    [t("cm.reports.spentNet"), 1], [t("cm.reports.refunded"), 1], [t("cm.reports.expired"), 1], [t("cm.reports.useRate"), 1],
   ], rows.map((r) => h("tr", {},
     h("th", { scope: "row" }, monthName(r.period)),
-    h("td", {}, r.services),
-    ...[r.allotted_cents, r.funded_cents, r.spent_cents, r.refunded_cents, r.expired_cents].map((c) => h("td", { class: "num" }, money(c))),
-    h("td", { class: "num" }, r.use_rate_pct == null ? "–" : `${String(r.use_rate_pct).replace(".", ",")} %`))));
+    h("td", {}, services(r.services, names)),
+    ...[r.allotted_cents, r.funded_cents, r.spent_net_cents ?? r.spent_cents - r.refunded_cents, r.refunded_cents, r.expired_cents]
+      .map((c) => h("td", { class: "num" }, money(c))),
+    h("td", { class: "num" }, r.use_rate_pct == null ? "–" : percent(r.use_rate_pct)))));
 }
 
 function providersTable(rows) {

@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { h } from "../dom.js";
 import { date, dateTime, money } from "../format.js";
-import { t } from "../i18n.js";
+import { t, tn } from "../i18n.js";
 
 export async function render(main, params, { state }) {
   if (params[0]) return renderOne(main, params[0]);
@@ -21,7 +21,7 @@ export async function render(main, params, { state }) {
         h("th", { scope: "col", class: "num" }, t("settlements.amount")))),
       h("tbody", {}, rows.map((s) => h("tr", {},
         h("th", { scope: "row" }, h("a", { href: `#/settlements/${s.id}` }, s.reference),
-          h("span", { class: "small", style: "display:block" }, t("settlements.lines", { count: s.lines }))),
+          h("span", { class: "small", style: "display:block" }, tn("settlements.lines", s.lines))),
         staff ? h("td", {}, s.provider_name) : null,
         h("td", {}, date(s.until)),
         h("td", { class: "num" }, money(s.amount_cents))))))));

@@ -5,7 +5,7 @@ import { api, ApiError, Offline } from "../api.js";
 import { setOffline } from "../session.js";
 import { announce, h } from "../dom.js";
 import { dateTime, instant, lastDay, money, monthName, time } from "../format.js";
-import { locale, t } from "../i18n.js";
+import { locale, t, tn } from "../i18n.js";
 import { moneyNotice, noticeBox, onLive } from "../live.js";
 import { spendingChart } from "./client-chart.js";
 import { SELECTED, choose, subject } from "./client-context.js";
@@ -294,7 +294,7 @@ function payCode(walletId) {
       const left = h("p", { class: "small", role: "timer", "aria-live": "off" });
       const tick = () => {
         const s = Math.max(0, Math.round((ends - Date.now()) / 1000));
-        left.textContent = t("pay.left", { s });
+        left.textContent = tn("pay.left", s);
         if (s === 0 || !area.isConnected) {
           clearInterval(timer);
           area.replaceChildren(h("p", {}, t("pay.expired")));

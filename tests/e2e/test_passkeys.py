@@ -34,6 +34,8 @@ def test_invite_to_passkey_to_balance(
 ) -> None:
     # The case manager creates a client and a decision, and prints an invite.
     sign_in_with_key(page, server.case_manager_key)
+    # The case manager's home is the client list; a new client is one link away.
+    page.get_by_role("link", name="Uusi asiakas").click()
     page.get_by_label("Etunimi").fill("Helmi")
     page.get_by_label("Sukunimi").fill("Nieminen")
     page.get_by_label("Puhelinnumero").fill("050 555 1234")

@@ -6,7 +6,7 @@ import { api, ApiError, newKey, Offline } from "../api.js";
 import { h } from "../dom.js";
 import { field, showErrors, clearErrors } from "../forms.js";
 import { date, dateTime, money, parseMoney } from "../format.js";
-import { t } from "../i18n.js";
+import { t, tn } from "../i18n.js";
 
 const PAGE = 30;
 const keys = new Map(); // charge id -> {amount, key}: a refund's Idempotency-Key, reused on a retry
@@ -35,7 +35,7 @@ export async function render(main) {
     try {
       add(await api(`/api/charges?limit=${PAGE}&cursor=${encodeURIComponent(cursor)}`));
       list.children[before]?.querySelector("button, a")?.focus();
-      status.textContent = t("charges.shown", { count: list.children.length });
+      status.textContent = tn("charges.shown", list.children.length);
     } catch (err) {
       status.textContent = err instanceof ApiError ? err.title : t("charge.err.offline");
     } finally {

@@ -7,18 +7,40 @@ closed month's charge when the same envelope has been charged again since. Both 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
-from payments.checkout.charges import MAX_LINES, MAX_UNIT_PRICE_CENTS, Customer
+from payments.checkout.charges import (
+    MAX_LINES,
+    MAX_QUANTITY,
+    MAX_UNIT_PRICE_CENTS,
+    QUANTITY_RULE,
+    Customer,
+    parse_quantity,
+    validate_lines,
+)
+from payments.checkout.phone import phone_checkout
+from payments.checkout.tokens import issue_token
 from payments.checkout.trust import list_trusted
 from payments.checkout.visits import capture_hold, create_visit_hold
-from payments.errors import InvalidInput, NotFound, RefundTooLarge
+from payments.errors import (
+    ConsentRequired,
+    InvalidInput,
+    NotFound,
+    NotInBudget,
+    PriceAboveList,
+    ProviderNotApproved,
+    RefundTooLarge,
+    UnknownCategory,
+)
 from payments.models import Charge, OutboxEvent, Refund
 from payments.outbox import CHARGE_CAPTURED
+from payments.results import Happened
 from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind
 from tests.factories import (
@@ -31,6 +53,7 @@ from tests.factories import (
     envelopes,
     organizer_account_id,
     seed_world,
+    set_provider_status,
     transfers,
 )
 from tests.support.money import PHONE, charge, line, refund
@@ -278,3 +301,156 @@ async def test_a_charge_writes_its_captured_event_for_the_wallet_and_the_provide
         "client_share_cents": 0,
         "balances": {str(env.id): 23_000},
     }
+
+
+async def test_a_line_that_comes_to_nothing_within_the_voucher_is_refused(db):
+    """A voucher of one cent an hour: 0.4 hours is 1,520 cents at the list price, of which the
+    wallet's part rounds to 0. Refused, with what is wrong, and nothing is written."""
+    w = await seed_world(
+        db,
+        lines=[
+            DecisionLineInput(
+                "Kotiapu (palveluseteli)",
+                None,
+                ("kotiapu",),
+                voucher_value_cents=1,
+                hours_per_week="10",
+            )
+        ],
+    )
+    err = await assert_refused(db, InvalidInput, charge(db, w, [line("kotiapu", "0.4", 3800)]))
+    assert err.detail == "a line must come to at least one cent within the voucher"
+    out = await charge(db, w, [line("kotiapu", "0.5", 3800)])  # 0.5 cents rounds half up to 1
+    assert out.body["lines"][0]["amount_cents"] == 1
+    assert out.body["lines"][0]["client_share_cents"] == 1900 - 1
+
+
+async def test_a_decision_starts_at_midnight_helsinki_time_not_utc(db):
+    """00:30 on 1 March in Helsinki is still 28 February in UTC: a decision that starts on
+    1 March covers the charge (and one that ended on 28 February would not)."""
+    w = await seed_world(db, fund=False, period="2031-03")
+    await fund_period(db, "2031-03")
+    just_after_midnight = datetime(2031, 2, 28, 22, 30, tzinfo=UTC)  # 00:30 EET, 1 March
+    err = await assert_refused(
+        db,
+        NotInBudget,
+        charge(db, w, [line("siivous", "1", 3500)], now=just_after_midnight - timedelta(hours=1)),
+    )
+    assert err.detail == "This service is not in the customer's budget"
+    out = await charge(db, w, [line("siivous", "1", 3500)], now=just_after_midnight)
+    assert out.body["period"] == "2031-03"
+    await assert_books_ok(db)
+
+
+async def test_a_provider_not_approved_to_charge_is_told_so(db):
+    w = await seed_world(db)
+    await set_provider_status(db, w.provider_id, "suspended")
+    err = await assert_refused(db, ProviderNotApproved, charge(db, w, [line("siivous", "1", 3500)]))
+    assert err.detail == "The provider is not approved to charge"
+
+
+async def test_a_card_and_pin_charge_needs_no_trust(db):
+    """A card with its PIN is the client's consent: a provider the client has not trusted may
+    charge it (by phone number or wallet id alone it may not)."""
+    w = await seed_world(db, trusted=False)
+    card = Customer(wallet_id=w.wallet_id, card_verified=True)
+    out = await charge(db, w, [line("siivous", "2", 3500)], customer=card)
+    assert out.body["total_cents"] == 7000
+    assert (await envelope(db, w.wallet_id)).balance_cents == 30_000 - 7000
+
+
+async def test_a_card_charge_by_a_trusted_provider_counts_toward_its_month(db):
+    w = await seed_world(db)
+    card = Customer(wallet_id=w.wallet_id, card_verified=True)
+    cid = (await charge(db, w, [line("siivous", "2", 3500)], customer=card)).body["id"]
+    assert await _month_spent(db, w) == 7000
+    async with UnitOfWork(db, readonly=True) as uow:
+        stored = await uow.session.get(Charge, uuid.UUID(cid))
+    assert stored is not None and stored.trust_period == w.period
+
+
+async def test_a_charge_by_the_payment_codes_digits_alone(db):
+    """The client reads out the short code instead of showing the QR: the code alone finds the
+    wallet (no trust needed: the code is consent); no customer at all is refused."""
+    w = await seed_world(db, trusted=False)
+    token = await issue_token(db, wallet_id=w.wallet_id, created_by=w.client_principal)
+    out = await charge(
+        db, w, [line("siivous", "1", 3500)], customer=Customer(token_code=token.code)
+    )
+    assert out.body["wallet_id"] == str(w.wallet_id) and out.body["total_cents"] == 3500
+    err = await assert_refused(db, InvalidInput, charge(db, w, customer=Customer()))
+    assert err.detail == "Identify the customer by phone number or wallet"
+
+
+async def test_checkout_by_an_unknown_phone_number_is_not_in_budget(db):
+    """Checkout by phone (a payment request for an untrusted provider) finds the client by
+    number without asking for trust; an unknown number gets the same `not-in-budget` as a
+    client without budget, not the trusted charge's `consent-required`."""
+    w = await seed_world(db, trusted=False)
+
+    async def checkout(phone: str):
+        return await phone_checkout(
+            db,
+            provider_id=w.provider_id,
+            phone_e164=phone,
+            lines=[line("siivous", "1", 3500)],
+            idempotency_key=uuid.uuid4().hex,
+            request_hash=uuid.uuid4().hex,
+        )
+
+    out = await checkout(PHONE)
+    assert out.what is Happened.PENDING_APPROVAL
+    err = await assert_refused(db, NotInBudget, checkout("+358409999999"))
+    assert err.detail == "This service is not in the customer's budget"
+
+
+async def test_the_price_and_consent_refusals_say_what_is_wrong(db):
+    """Each refusal names what the provider can fix: the unknown code, the service it is not
+    approved for, the list price it asked more than, and what to do instead of a charge
+    without consent."""
+    w = await seed_world(db, trusted=False)
+    err = await assert_refused(db, UnknownCategory, charge(db, w, [line("hieronta", "1", 3500)]))
+    assert err.detail == "Unknown service: hieronta"
+    err = await assert_refused(
+        db, ProviderNotApproved, charge(db, w, [line("kuljetus", "1", 2500)])
+    )
+    assert err.detail == "The provider is not approved for this service: kuljetus"
+    err = await assert_refused(db, PriceAboveList, charge(db, w, [line("siivous", "1", 3501)]))
+    assert err.detail == "The price is above the list price (3500 cents)"
+    err = await assert_refused(db, ConsentRequired, charge(db, w, [line("siivous", "1", 3500)]))
+    assert err.detail == (
+        "The client has not let this provider charge without asking: send a payment request "
+        "(POST /api/checkout/phone) or charge the client's payment code"
+    )
+
+
+def test_a_quantity_is_read_in_plain_notation_and_never_from_a_float():
+    """A Decimal in exponent notation is read as the number it is (no exponent is stored);
+    a float is refused even when its text would pass (1.5, 2.0)."""
+    assert parse_quantity(Decimal("1E+3")) == Decimal(1000)
+    assert str(parse_quantity(Decimal("1E+3"))) == "1000"
+    assert parse_quantity(Decimal("2.50")) == Decimal("2.5")
+    assert parse_quantity("1000") == MAX_QUANTITY == Decimal(1000)
+    assert parse_quantity("0.001") == Decimal("0.001")
+    # A float, text that is not plain digits, and text out of (0, 1000]: the same rule.
+    for bad in (1.5, 2.0, True, "1e3", " 1", "0", "0.000", "1000.001"):
+        with pytest.raises(InvalidInput) as refused:
+            parse_quantity(bad)
+        assert refused.value.detail == f"quantity: {QUANTITY_RULE}", bad
+
+
+def test_the_lines_refusals_say_what_is_wrong():
+    def refused(lines: list) -> str:
+        with pytest.raises(InvalidInput) as info:
+            validate_lines(lines)
+        return info.value.detail
+
+    ok = line("siivous", "1", 3500)
+    assert refused([]) == "A charge needs at least one line"
+    assert refused([ok] * (MAX_LINES + 1)) == f"A charge has at most {MAX_LINES} lines"
+    validate_lines([ok] * MAX_LINES)
+    validate_lines([line("siivous", "1", MAX_UNIT_PRICE_CENTS)])
+    for price in (0, MAX_UNIT_PRICE_CENTS + 1):
+        bad = line("siivous", "1", price)
+        assert refused([bad]) == "unit_price_cents must be a positive whole number of cents"
+    assert refused([line("siivous", "0.001", 100)]) == "a line must come to at least one cent"

@@ -40,8 +40,14 @@ ORDER = {name: index for index, name in enumerate(TESTS_BY_MODULE)}
 
 
 def own_tests(function_key: str, nodeids: set[str]) -> set[str]:
+    """A module's tests: every test of a file it lists, and a test it lists by its node id
+    (``file::test``, all of its parametrized cases)."""
     allowed = TESTS_BY_MODULE.get(get_module_from_key(function_key), set())
-    return {nodeid for nodeid in nodeids if nodeid.split("::", 1)[0] in allowed}
+    return {
+        nodeid
+        for nodeid in nodeids
+        if nodeid.split("::", 1)[0] in allowed or nodeid.split("[", 1)[0] in allowed
+    }
 
 
 def narrow_to_own_tests() -> None:

@@ -3,6 +3,7 @@
     .venv/bin/python -m tests.mutation.run                 # every module, then the report
     .venv/bin/python -m tests.mutation.run payments/books.py   # one module (report keeps the rest)
     .venv/bin/python -m tests.mutation.run --report-only   # rebuild the report from the results
+    .venv/bin/python -m tests.mutation.run --restore       # results back from the report
 
 mutmut generates the mutants and runs them. It reads its settings from ``pyproject.toml`` in the
 working directory and writes everything to ``mutants/`` there, so each module gets its own
@@ -15,6 +16,12 @@ in ``.mutation/results/<module>.json`` (status and diff of each mutant), so the 
 rebuilt, and a module rerun, without rerunning the rest. The report is
 ``docs/mutation-report.md``; the reasons for the survivors that are left come from
 ``tests/mutation/survivors.toml``.
+
+``.mutation/`` is not kept in git. When its results are gone (a fresh checkout), ``--restore``
+reads the modules' last figures and survivors back from the committed report, marked with the
+date of the run they come from, so running one module does not drop the others' rows;
+``--recheck`` then reruns those survivors (by name, in a fresh scratch directory) with the
+tests as they are now.
 """
 
 from __future__ import annotations
@@ -101,6 +108,7 @@ def run_selection(
     resume: bool = False,
     recheck: bool = False,
     work_name: str | None = None,
+    unexplained_only: bool = False,
 ) -> int:
     """One mutmut run over ``modules`` (each judged by its own tests); returns its seconds.
 
@@ -119,8 +127,14 @@ def run_selection(
     }
     env.pop("CI", None)
     seconds = 0
+    # A recheck with no earlier run to continue (its scratch directory is gone): rerun, by name,
+    # the survivors the results (or the restored report) list, in a fresh scratch directory.
+    # Its names are kept in the scratch directory, so a stopped recheck can still be collected.
+    names_file = work / "recheck-names.json"
+    from_results = recheck and (not (work / "mutants").exists() or names_file.exists())
+    names: list[str] = []
     if not collect_only:
-        if (resume or recheck) and work.exists():
+        if (resume or recheck) and not from_results and work.exists():
             # Go on where a run stopped (mutmut keeps the verdicts so far). Test files taken
             # out of a module's list since are dropped; files added need a fresh run.
             (work / "modules.json").write_text(json.dumps(load_modules()), "utf-8")
@@ -133,8 +147,12 @@ def run_selection(
             (work / "pyproject.toml").write_text(scratch_pyproject(modules), "utf-8")
             (work / "modules.json").write_text(json.dumps(modules), "utf-8")
         started = time.monotonic()
-        names: list[str] = []
-        if recheck:
+        if from_results:
+            names = survivors_in_results(modules, unexplained=unexplained_only)
+            if not names:
+                raise SystemExit("no survivors in the results of these modules to recheck")
+            names_file.write_text(json.dumps(names), "utf-8")
+        elif recheck:
             # Run again the mutants that survived, with the tests as they are now, and the
             # ones not run yet.
             for module in modules:
@@ -178,9 +196,61 @@ def run_selection(
                 ),
                 "utf-8",
             )
+    if from_results and collect_only:
+        names = json.loads(names_file.read_text("utf-8"))
     for module, tests in modules.items():
-        collect(module, tests, work, env, seconds)
+        if from_results:
+            merge_recheck(module, work, names)
+        else:
+            collect(module, tests, work, env, seconds)
     return seconds
+
+
+def survivors_in_results(modules: dict[str, list[str]], *, unexplained: bool) -> list[str]:
+    """The survivors the results list; with ``unexplained``, only those that survivors.toml
+    does not explain as equivalent or not worth a test (a test was written for them since,
+    they are left to check, or no group names them): the others would only survive again,
+    each running every test of its module."""
+    explained = [
+        patterns
+        for patterns, verdict, _ in load_reasons()
+        if not verdict.startswith(("Test written", "To check"))
+    ]
+    names = []
+    for module in modules:
+        path = RESULTS / f"{slug(module)}.json"
+        if path.exists():
+            mutants = json.loads(path.read_text("utf-8"))["mutants"]
+            names += [
+                n
+                for n, m in mutants.items()
+                if m["status"] not in KILLED | {"not checked"}
+                and not (unexplained and any(_matches(n, p) for p in explained))
+            ]
+    return names
+
+
+def merge_recheck(module: str, work: Path, names: list[str]) -> None:
+    """Update the named mutants of ``module``'s results with the verdicts of a recheck run
+    (the other mutants were not run again: their verdicts stand)."""
+    path = RESULTS / f"{slug(module)}.json"
+    meta_path = work / "mutants" / (module + ".meta")
+    if not path.exists() or not meta_path.exists():
+        return
+    from mutmut.stats import status_by_exit_code
+
+    result = json.loads(path.read_text("utf-8"))
+    codes = json.loads(meta_path.read_text("utf-8"))["exit_code_by_key"]
+    changed = 0
+    for name in names:
+        if name in result["mutants"] and name in codes and codes[name] is not None:
+            status = status_by_exit_code[codes[name]]
+            entry = result["mutants"][name]
+            changed += entry["status"] != status
+            entry["status"] = status
+    result["rechecked"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
+    path.write_text(json.dumps(result, indent=1), "utf-8")
+    print(f"  {module}: recheck changed {changed} verdict(s)", flush=True)
 
 
 def collect(
@@ -213,6 +283,7 @@ def collect(
         "tests": tests,
         "seconds": test_seconds,
         "run_seconds": seconds,
+        "run": f"{datetime.now(UTC):%Y-%m-%d}",
         "mutants": mutants,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -236,17 +307,23 @@ def write_report(modules: dict[str, list[str]]) -> tuple[int, int]:
     rows = []
     survivors: list[tuple[str, str, str]] = []  # module, name, diff
     total_killed = total_all = total_typed = total_unchecked = 0
+    restored: list[str] = []
     for module in modules:
         path = RESULTS / f"{slug(module)}.json"
         if not path.exists():
-            rows.append(f"| `{module}` | not run | | | | | |")
+            rows.append(f"| `{module}` | not run | | | | | | |")
             continue
         result = json.loads(path.read_text("utf-8"))
         mutants = result["mutants"]
-        killed = sum(1 for m in mutants.values() if m["status"] in KILLED)
-        typed = sum(1 for m in mutants.values() if m["status"] == "caught by type check")
+        # A result restored from an earlier report lists only its survivors; the killed
+        # mutants are counted in "unlisted" (their names were never in the report).
+        unlisted = result.get("unlisted", {"total": 0, "typed": 0})
+        killed = unlisted["total"] + sum(1 for m in mutants.values() if m["status"] in KILLED)
+        typed = unlisted["typed"] + sum(
+            1 for m in mutants.values() if m["status"] == "caught by type check"
+        )
         unchecked = sum(1 for m in mutants.values() if m["status"] == "not checked")
-        total = len(mutants)
+        total = unlisted["total"] + len(mutants)
         total_killed += killed
         total_typed += typed
         total_all += total
@@ -254,9 +331,16 @@ def write_report(modules: dict[str, list[str]]) -> tuple[int, int]:
         run_here = total - unchecked
         rate = 100 * killed / run_here if run_here else 0.0
         note = f" ({unchecked} not run yet)" if unchecked else ""
+        run = result.get("run", "")
+        if "restored" in result:
+            run += " *"
+            restored.append(module)
+        if "rechecked" in result:
+            run += f", survivors rechecked {result['rechecked']}"
         rows.append(
             f"| `{module}` | {total} | {typed} | {killed - typed} | {total - killed}{note} |"
             f" {rate:.1f} % | {result['seconds'] // 60} min {result['seconds'] % 60:02d} s |"
+            f" {run} |"
         )
         for name, m in mutants.items():
             if m["status"] not in KILLED and m["status"] != "not checked":
@@ -290,10 +374,21 @@ def write_report(modules: dict[str, list[str]]) -> tuple[int, int]:
         "The time of a module is the time its mutants' tests took (two at a time, on a shared",
         "2-core machine); the whole run also spends one pass over every selected test first.",
         "",
-        "| module | mutants | rejected by mypy | killed by tests | not killed | killed % | time |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| module | mutants | rejected by mypy | killed by tests | not killed | killed % | time"
+        " | run |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
         *rows,
         "",
+        *(
+            [
+                "\\* Figures of that day's run, kept from the report it wrote (`run.py",
+                "--restore`): its result files in `.mutation/` are not kept in git. The report",
+                "lists only the survivors by name; a recheck reruns them with today's tests.",
+                "",
+            ]
+            if restored
+            else []
+        ),
         "## Survivors",
         "",
     ]
@@ -317,6 +412,59 @@ def write_report(modules: dict[str, list[str]]) -> tuple[int, int]:
         out += _diffs(unexplained)
     REPORT.write_text("\n".join(out).rstrip() + "\n", "utf-8")
     return total_killed, total_all
+
+
+def restore_from_report(modules: dict[str, list[str]]) -> list[str]:
+    """Write ``.mutation/results/`` back from the committed report for each module that has no
+    results: its row's counts and its survivors with their diffs. Returns the modules restored.
+    """
+    import re
+
+    text = REPORT.read_text("utf-8")
+    day = re.search(r" on (\d{4}-\d{2}-\d{2}) \d{2}:\d{2} UTC", text)
+    row_re = re.compile(
+        r"^\| `(?P<module>[^`]+)` \| (?P<total>\d+) \| (?P<typed>\d+) \| (?P<tested>\d+) \|"
+        r" (?P<left>\d+)(?: \((?P<unrun>\d+) not run yet\))? \| [\d.]+ % \|"
+        r" (?P<min>\d+) min (?P<sec>\d+) s \|(?: (?P<run>[^|*]*?)(?: \*)?(?:, [^|]*)? \|)?$",
+        re.M,
+    )
+    detail_re = re.compile(
+        r"<details><summary><code>(?P<name>[^<]+)</code>(?: \((?P<status>[^)]+)\))?</summary>"
+        r"\n\n```diff\n(?P<diff>.*?)\n```\n\n</details>",
+        re.S,
+    )
+    survivors: dict[str, dict[str, dict[str, str]]] = {}
+    for m in detail_re.finditer(text):
+        name = m["name"]
+        owner = re.split(r"\.x[_ǁ]", name, maxsplit=1)[0]
+        survivors.setdefault(owner, {})[name] = {
+            "status": m["status"] or "survived",
+            "diff": m["diff"],
+        }
+    restored = []
+    for m in row_re.finditer(text):
+        module = m["module"]
+        path = RESULTS / f"{slug(module)}.json"
+        if module not in modules or path.exists() or m["unrun"]:
+            continue  # a module the run had not finished is better run again
+        listed = survivors.get(slug(module), {})
+        total, typed, left = int(m["total"]), int(m["typed"]), int(m["left"])
+        if len(listed) != left:
+            raise SystemExit(f"{module}: {left} survivors in its row, {len(listed)} listed")
+        result = {
+            "module": module,
+            "tests": modules[module],
+            "seconds": int(m["min"]) * 60 + int(m["sec"]),
+            "run_seconds": 0,
+            "run": (m["run"] or "").strip() or (day[1] if day else ""),
+            "restored": "docs/mutation-report.md",
+            "unlisted": {"total": total - left, "typed": typed},
+            "mutants": listed,
+        }
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1), "utf-8")
+        restored.append(module)
+    return restored
 
 
 def _run_time() -> str:
@@ -358,6 +506,16 @@ def main() -> None:
     parser.add_argument(
         "--recheck", action="store_true", help="rerun the survivors of a run with today's tests"
     )
+    parser.add_argument(
+        "--unexplained-only",
+        action="store_true",
+        help="with --recheck: skip the survivors survivors.toml explains as equivalent",
+    )
+    parser.add_argument(
+        "--restore",
+        action="store_true",
+        help="read the results of modules that have none back from the committed report",
+    )
     args = parser.parse_args()
     modules = load_modules()
     chosen = args.modules or list(modules)
@@ -365,6 +523,11 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"not in tests/mutation/modules.toml: {unknown}")
     started = time.monotonic()
+    if args.restore:
+        for module in restore_from_report(modules):
+            print(f"  {module}: restored from {REPORT.relative_to(ROOT)}", flush=True)
+        if not args.report_only:
+            return
     if not args.report_only:
         selection = {m: modules[m] for m in chosen}
         print(f"mutating {len(selection)} module(s)", flush=True)
@@ -375,6 +538,7 @@ def main() -> None:
             resume=args.resume,
             recheck=args.recheck,
             work_name=args.work,
+            unexplained_only=args.unexplained_only,
         )
         for module in chosen:
             result = json.loads((RESULTS / f"{slug(module)}.json").read_text("utf-8"))

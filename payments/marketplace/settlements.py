@@ -443,8 +443,14 @@ class Debtor:
 
 def pain001(debtor: Debtor, items: Sequence[Payout], execution_date: date) -> bytes:
     """A SEPA credit transfer initiation (pain.001.001.03) paying ``items``, validated against
-    the schema that sepaxml ships. Payouts without a bank account are refused, not skipped."""
+    the schema that sepaxml ships. Payouts without a bank account are refused, not skipped.
+
+    Each payment carries its RF reference as a structured creditor reference
+    (``RmtInf/Strd/CdtrRefInf``, type ``SCOR``, issuer ``ISO``), where the provider's bank and
+    bookkeeping match incoming payments by reference; the EPC rules allow the structured or the
+    unstructured remittance field, not both, so there is no free text beside it."""
     from sepaxml import SepaTransfer
+    from sepaxml.validation import try_valid_xml
 
     missing = [p.provider_name for p in items if not p.iban]
     if missing:
@@ -465,13 +471,45 @@ def pain001(debtor: Debtor, items: Sequence[Payout], execution_date: date) -> by
             "IBAN": p.iban,
             "amount": p.amount_cents,
             "execution_date": execution_date,
-            "description": f"{p.reference} Tilitys {p.until:%d.%m.%Y}",
+            "description": p.reference,  # replaced by the structured reference below
             "endtoend_id": p.reference,
         }
         if p.bic:
             payment["BIC"] = p.bic
         sepa.add_payment(payment)
-    out: bytes = sepa.export(validate=True)
+    out = _structured_references(sepa.export(validate=False))
+    try_valid_xml(out, "pain.001.001.03")
+    return out
+
+
+_PAIN001_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
+
+
+def _structured_references(document: bytes) -> bytes:
+    """Move each payment's RF reference from the free-text ``Ustrd`` (all that sepaxml writes)
+    into ``Strd/CdtrRefInf`` with the ISO 11649 type ``SCOR``. The reference is the payment's
+    end-to-end id, which sepaxml writes from the same value."""
+    from xml.etree import ElementTree as ET
+
+    ET.register_namespace("", _PAIN001_NS)  # written back as the default namespace
+    # Our own document, just built by sepaxml from validated values: nothing untrusted to parse.
+    root = ET.fromstring(document)  # noqa: S314
+    q = f"{{{_PAIN001_NS}}}"
+    for tx in root.iter(f"{q}CdtTrfTxInf"):
+        reference = tx.findtext(f"{q}PmtId/{q}EndToEndId")
+        remittance = tx.find(f"{q}RmtInf")
+        if reference is None or remittance is None:
+            raise RuntimeError("a payment without its reference")  # sepaxml always writes both
+        for free_text in remittance.findall(f"{q}Ustrd"):
+            remittance.remove(free_text)
+        structured = ET.SubElement(remittance, f"{q}Strd")
+        creditor_ref = ET.SubElement(structured, f"{q}CdtrRefInf")
+        kind = ET.SubElement(creditor_ref, f"{q}Tp")
+        code = ET.SubElement(kind, f"{q}CdOrPrtry")
+        ET.SubElement(code, f"{q}Cd").text = "SCOR"
+        ET.SubElement(kind, f"{q}Issr").text = "ISO"
+        ET.SubElement(creditor_ref, f"{q}Ref").text = reference
+    out: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
     return out
 
 

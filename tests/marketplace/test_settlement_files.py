@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from wallet_api.app import create_app
 from wallet_api.settings import Settings
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+_DAY = date(2031, 1, 7)
 
 
 def _settings(url: str, **extra: Any) -> Settings:
@@ -80,7 +82,8 @@ async def test_case_manager_downloads_csv_and_a_valid_bank_file(paying_client, d
     assert r.headers["content-type"].startswith("application/xml")
     doc = etree.fromstring(r.content)
     assert doc.findtext(".//p:GrpHdr/p:CtrlSum", namespaces=NS) == "25.00"
-    assert doc.findtext(".//p:RmtInf/p:Ustrd", namespaces=NS).startswith(row["reference"])
+    # The RF reference where the provider's bank matches it: a structured creditor reference.
+    assert doc.findtext(".//p:RmtInf/p:Strd/p:CdtrRefInf/p:Ref", namespaces=NS) == row["reference"]
     assert doc.findtext(".//p:DbtrAcct/p:Id/p:IBAN", namespaces=NS) == "FI4950009420028730"
 
 
@@ -116,3 +119,46 @@ async def test_bad_dates_and_a_missing_paying_account_are_clear_problems(client,
     body = r.json()
     assert body["type"].endswith("no-paying-account")
     assert "maksutili" in body["title"]
+
+
+def test_each_payment_carries_its_rf_reference_as_a_structured_creditor_reference():
+    """pain.001's RmtInf/Strd/CdtrRefInf with type SCOR (ISO 11649) and the RF reference, no
+    free text beside it (EPC: one or the other), and the file still valid against the XSD."""
+    import xmlschema
+    from sepaxml import validation
+
+    debtor = settlements.Debtor(
+        name="Kainuun hyvinvointialue", iban="FI4950009420028730", bic="OKOYFIHH"
+    )
+    common = {"organizer_id": None, "business_id": "1234567-1", "bic": "", "until": _DAY}
+    items = [
+        settlements.Payout(
+            settlement_id=None,  # type: ignore[arg-type]
+            provider_id=None,  # type: ignore[arg-type]
+            provider_name=name,
+            iban=iban,
+            reference=ref,
+            amount_cents=cents,
+            **common,  # type: ignore[arg-type]
+        )
+        for name, iban, ref, cents in (
+            ("Taksi Hiltunen", "FI2112345600000785", "RF18539007547034", 3500),
+            ("Siivouspalvelu Kuura Oy", "FI5810171000000122", "RF712348231", 1250),
+        )
+    ]
+    xml = settlements.pain001(debtor, items, _DAY)
+    schema = xmlschema.XMLSchema(
+        f"{validation.__file__.rsplit('/', 1)[0]}/schemas/pain.001.001.03.xsd"
+    )
+    schema.validate(xml.decode())
+    doc = etree.fromstring(xml)
+    txs = doc.findall(".//p:CdtTrfTxInf", namespaces=NS)
+    assert len(txs) == 2
+    for tx, item in zip(txs, items, strict=True):
+        assert tx.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS) == item.iban
+        ref = tx.find("p:RmtInf/p:Strd/p:CdtrRefInf", namespaces=NS)
+        assert ref is not None
+        assert ref.findtext("p:Tp/p:CdOrPrtry/p:Cd", namespaces=NS) == "SCOR"
+        assert ref.findtext("p:Tp/p:Issr", namespaces=NS) == "ISO"
+        assert ref.findtext("p:Ref", namespaces=NS) == item.reference
+        assert tx.findall("p:RmtInf/p:Ustrd", namespaces=NS) == []

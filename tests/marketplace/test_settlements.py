@@ -145,7 +145,9 @@ async def test_bank_file_validates_and_csv_adds_up(db, w):
     assert doc.findtext(".//p:CdtTrfTxInf/p:CdtrAcct/p:Id/p:IBAN", namespaces=ns) == (
         "FI2112345600000785"
     )
-    assert run.settled[0].reference in doc.findtext(".//p:RmtInf/p:Ustrd", namespaces=ns)
+    assert doc.findtext(".//p:RmtInf/p:Strd/p:CdtrRefInf/p:Ref", namespaces=ns) == (
+        run.settled[0].reference
+    )
     csv_text = st.payouts_csv(items).decode("utf-8-sig")  # UTF-8 with a BOM, CRLF lines
     header, row = csv_text.splitlines()
     assert header.split(",")[-2:] == ["amount_cents", "amount_eur"]

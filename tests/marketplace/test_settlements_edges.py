@@ -101,7 +101,7 @@ def test_the_bank_file_pays_each_item_with_its_reference() -> None:
     assert xml.count("<CdtTrfTxInf>") == 2
     assert '<InstdAmt Ccy="EUR">55.00</InstdAmt>' in xml
     assert '<InstdAmt Ccy="EUR">0.01</InstdAmt>' in xml
-    assert f"<Ustrd>{items[0].reference} Tilitys 10.01.2031</Ustrd>" in xml
+    assert f"<Cd>SCOR</Cd></CdOrPrtry><Issr>ISO</Issr></Tp><Ref>{items[0].reference}</Ref>" in xml
     assert f"<EndToEndId>{items[0].reference}</EndToEndId>" in xml
     assert "<ReqdExctnDt>2031-01-12</ReqdExctnDt>" in xml
     assert xml.count("<BIC>NDEAFIHH</BIC>") == 2  # the debtor's and Kuura's; Hiltunen has none

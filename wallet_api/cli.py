@@ -462,6 +462,47 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
     )
 
 
+@main.command("export-ledger")
+@click.option("--organizer", "organizer_slug", required=True, help="The county's slug.")
+@click.option("--month", required=True, help="YYYY-MM: the budget month whose money to export.")
+@click.option(
+    "--out",
+    "out_dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, writable=True),
+    help="Directory for the journal and totals CSV files.",
+)
+def export_ledger_command(organizer_slug: str, month: str, out_dir: str) -> None:
+    """Export one budget month of a county's ledger for its accounting system: every transfer
+    as a debit and a credit line (the journal) and the totals per account and transfer kind,
+    as CSV with a BOM. The totals reconcile to `wallet check`'s table for that month."""
+    from payments.errors import DomainError
+    from payments.marketplace.providers import organizer_by_slug
+    from payments.reporting.ledger_export import export_ledger
+
+    async def run(database: Database) -> Any:
+        return await export_ledger(
+            database, await organizer_by_slug(database, organizer_slug), month
+        )
+
+    try:
+        export = _with_db(run)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in zip(
+        export.file_names, (export.journal_csv, export.totals_csv), strict=True
+    ):
+        (out / name).write_bytes(content)
+        console.print(f"wrote {out / name}")
+    console.print(
+        f"{export.transfers} transfers of {month}: debits {euros(export.debit_cents)}, "
+        f"credits {euros(export.credit_cents)}."
+    )
+
+
 @main.group()
 def apikey() -> None:
     """API keys for integrations (shown once, stored hashed)."""

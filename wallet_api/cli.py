@@ -495,8 +495,10 @@ def export_ledger_command(organizer_slug: str, month: str, out_dir: str) -> None
     for name, content in zip(
         export.file_names, (export.journal_csv, export.totals_csv), strict=True
     ):
-        (out / name).write_bytes(content)
-        console.print(f"wrote {out / name}")
+        # The county's slug first: two counties' files can share a directory.
+        path = out / f"{organizer_slug}-{name}"
+        path.write_bytes(content)
+        console.print(f"wrote {path}")
     console.print(
         f"{export.transfers} transfers of {month}: debits {euros(export.debit_cents)}, "
         f"credits {euros(export.credit_cents)}."

@@ -132,8 +132,8 @@ def test_wallet_export_ledger_writes_both_files(
         main, ["export-ledger", "--organizer", slug, "--month", period, "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
-    journal = tmp_path / f"ledger-{period}-journal.csv"
-    totals = tmp_path / f"ledger-{period}-totals.csv"
+    journal = tmp_path / f"{slug}-ledger-{period}-journal.csv"
+    totals = tmp_path / f"{slug}-ledger-{period}-totals.csv"
     # One funding, two charges and one refund: four transfers, two lines each.
     assert len(_rows(journal.read_bytes())) == 8
     assert _rows(totals.read_bytes())[-1]["debit_cents"] != "0"

@@ -422,7 +422,12 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
         )
 
     async def run(database: Database, update: Progress_) -> Any:
-        result = await settle_providers(database, until, progress=update)
+        result = await settle_providers(
+            database,
+            until,
+            progress=update,
+            minimum_payout_cents=settings.settlement_minimum_payout_cents,
+        )
         return result, await batch_files(database, result, debtor, pay_on)
 
     try:

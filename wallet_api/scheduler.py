@@ -127,7 +127,9 @@ class Scheduler:
         until = scheduled_until(utcnow().astimezone(HELSINKI).date(), settings.settlement_days)
         if until is None:
             return
-        run = await settle_providers(self.db, until)
+        run = await settle_providers(
+            self.db, until, minimum_payout_cents=settings.settlement_minimum_payout_cents
+        )
         if not run.settled:
             return
         log.info("settled %d providers up to %s", len(run.settled), until)

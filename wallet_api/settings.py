@@ -67,6 +67,9 @@ class Settings:
     settlement_debtor_name: str | None = None
     settlement_debtor_iban: str | None = None
     settlement_debtor_bic: str | None = None
+    # A provider owed less than this (cents) is paid in a later settlement, with what it earns
+    # by then; 0 pays every positive balance.
+    settlement_minimum_payout_cents: int = 0
     # The PWA's "paste an API key" form, for development, tests and the demo only (issue 13):
     # off, the server does not deliver it at all. `wallet demo` turns it on.
     dev_api_key_form: bool = False
@@ -86,6 +89,8 @@ class Settings:
     metrics_token: str | None = None
 
     def __post_init__(self) -> None:
+        if self.settlement_minimum_payout_cents < 0:
+            raise ValueError("WALLET_SETTLEMENT_MINIMUM_PAYOUT_CENTS may not be negative")
         parts = urlsplit(self.origin)
         host = parts.hostname or ""
         if parts.scheme not in ("https", "http") or not host:
@@ -121,6 +126,7 @@ class Settings:
             settlement_debtor_name=os.environ.get("WALLET_SETTLEMENT_DEBTOR_NAME") or None,
             settlement_debtor_iban=os.environ.get("WALLET_SETTLEMENT_DEBTOR_IBAN") or None,
             settlement_debtor_bic=os.environ.get("WALLET_SETTLEMENT_DEBTOR_BIC") or None,
+            settlement_minimum_payout_cents=_int("WALLET_SETTLEMENT_MINIMUM_PAYOUT_CENTS", 0),
             rp_id=os.environ.get("WALLET_RP_ID", "localhost"),
             rp_name=os.environ.get("WALLET_RP_NAME", "Henkilökohtainen budjetti"),
             origin=os.environ.get("WALLET_ORIGIN", "http://localhost:8000").rstrip("/"),

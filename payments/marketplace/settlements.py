@@ -99,7 +99,8 @@ class SettledProvider:
 
 @dataclass(frozen=True)
 class CarriedProvider:
-    """A provider with open movements that do not add up to a payment (refunds >= charges)."""
+    """A provider with open movements that do not add up to a payment (refunds >= charges, or
+    less than the minimum payout)."""
 
     provider_id: uuid.UUID
     provider_name: str
@@ -153,12 +154,17 @@ async def settle_providers(
     organizer_id: uuid.UUID | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    minimum_payout_cents: int = 0,
 ) -> SettlementRun:
     """Settle every provider (of one organizer, or all) up to the end of ``until`` (Helsinki).
 
     One transaction per provider; idempotent (a rerun moves nothing) and crash-safe. Returns
-    what was settled and which providers carry a non-positive balance into the next run.
+    what was settled and which providers carry their balance into the next run: a
+    non-positive one, or one below ``minimum_payout_cents`` (a bank transfer that costs more
+    to make than it pays); their movements stay open and are paid with the next run's.
     """
+    if minimum_payout_cents < 0:
+        raise InvalidInput("The minimum payout may not be negative")
     now = now or utcnow()
     cutoff = cutoff_instant(until)
     if cutoff > now + timedelta(days=1):
@@ -188,14 +194,14 @@ async def settle_providers(
     for done, provider_id in enumerate(candidates, start=1):
         if provider_id is not None:
             run.providers_seen += 1
-            await _settle_one(db, run, provider_id, now)
+            await _settle_one(db, run, provider_id, now, minimum_payout_cents)
         if progress is not None:
             progress(done, total)
     return run
 
 
 async def _settle_one(
-    db: Database, run: SettlementRun, provider_id: uuid.UUID, now: datetime
+    db: Database, run: SettlementRun, provider_id: uuid.UUID, now: datetime, minimum_cents: int
 ) -> None:
     async with UnitOfWork(db) as uow:
         s = uow.session
@@ -214,7 +220,7 @@ async def _settle_one(
         net = sum(int(r.signed) for r in rows)
         if not rows:
             return
-        if net <= 0:
+        if net <= 0 or net < minimum_cents:
             run.carried.append(CarriedProvider(provider_id, name, net))
             return
         settlement_id = uuid.uuid4()

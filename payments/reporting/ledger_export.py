@@ -4,7 +4,8 @@ Two CSV files (UTF-8 with a BOM, through ``csv_document``):
 
 * **the journal**: every transfer of the month's money as two lines, a debit on the account
   the money left and a credit on the account it reached, with the transfer's id, kind and
-  booking time (Helsinki), so each transfer can be followed on both of its accounts;
+  booking time (Helsinki); the lines are grouped per account (a general ledger), and the
+  transfer id joins a transfer's two lines;
 * **the totals**: for each account kind and transfer kind, the month's debits and credits.
 
 "The month" is the budget month the money belongs to (``transfers.period``), the same month
@@ -105,6 +106,8 @@ async def export_ledger(db: Database, organizer_id: uuid.UUID, period: str) -> L
         export.credit_cents += amount
     export.transfers = len(rows)
     export.totals = dict(sorted(totals.items()))
+    # A general ledger: each account's lines together, in booking order.
+    lines.sort(key=lambda line: (line[4], line[0]))
     export.journal_csv = csv_document(JOURNAL_COLUMNS, lines)
     total_rows: list[list[Cell]] = [[a, k, d, c] for (a, k), (d, c) in export.totals.items()]
     total_rows.append(["all", "all", export.debit_cents, export.credit_cents])

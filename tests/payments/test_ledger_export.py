@@ -56,6 +56,9 @@ async def test_the_journal_is_the_countys_own_transfers_two_lines_each(db: Datab
     assert ids == await _transfer_ids(db, a)
     assert not ids & await _transfer_ids(db, b)
     assert len(journal) == 2 * export.transfers == 2 * len(ids)
+    # A general ledger: each account's lines together, in booking order.
+    order = [(int(r["account_id"]), int(r["transfer_id"])) for r in journal]
+    assert order == sorted(order)
     for r in journal:  # each line is a debit or a credit, never both
         assert (int(r["debit_cents"]) == 0) != (int(r["credit_cents"]) == 0), r
         assert r["period"] == period

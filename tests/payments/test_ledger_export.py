@@ -150,3 +150,47 @@ def test_wallet_export_ledger_writes_both_files(
         assert result.exit_code == 1, result.output
         assert "Error" in result.output
         assert not out.exists()
+
+
+async def test_a_case_manager_downloads_the_countys_ledger(db: Database, database_url: str):
+    """GET /api/reports/ledger: the same files as the CLI, the county's own only."""
+    from litestar.testing import AsyncTestClient
+
+    from tests.factories import api_key_for
+    from tests.support.api import auth
+    from wallet_api.app import create_app
+    from wallet_api.settings import Settings
+
+    a, b = await _two_counties(db)
+    period = current_period()
+    app = create_app(
+        Settings(
+            database_url=database_url,
+            redis_url=None,
+            scheduler=False,
+            scheduler_interval_s=300,
+            max_body_bytes=64 * 1024,
+        )
+    )
+    async with AsyncTestClient(app) as client:
+        for w in (a, b):
+            key = await api_key_for(db, w.case_manager)
+            r = await client.get("/api/reports/ledger", params={"month": period}, headers=auth(key))
+            assert r.status_code == 200, r.text
+            assert r.headers["content-type"].startswith("text/csv")
+            assert f"ledger-{period}-journal.csv" in r.headers["content-disposition"]
+            ids = {int(row["transfer_id"]) for row in _rows(r.content)}
+            assert ids == await _transfer_ids(db, w)
+        r = await client.get(
+            "/api/reports/ledger", params={"month": period, "part": "totals"}, headers=auth(key)
+        )
+        assert r.status_code == 200 and _rows(r.content)[-1]["account_kind"] == "all"
+        for month in ("2026-13", next_period(period)):
+            r = await client.get("/api/reports/ledger", params={"month": month}, headers=auth(key))
+            assert r.status_code == 400, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+        provider_key = await api_key_for(db, a.provider_principal)
+        r = await client.get(
+            "/api/reports/ledger", params={"month": period}, headers=auth(provider_key)
+        )
+        assert r.status_code == 403

@@ -292,6 +292,10 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/reports/months"): Rule(ANY_CM),
     ("GET", "/api/reports/providers"): Rule(ANY_CM),
     ("GET", "/api/reports/months.svg"): Rule(ANY_CM),
+    # Each county's case managers get their own county's ledger (another county's: its own).
+    ("GET", "/api/reports/ledger"): Rule(
+        ANY_CM, params=lambda r: {"month": datetime.now(HELSINKI).strftime("%Y-%m")}
+    ),
     ("GET", "/api/reports/clients/{client_id:uuid}"): Rule(allow(CASE_MANAGER)),
     ("GET", "/api/providers/applications"): Rule(ANY_CM),
     # Decisions on a provider whose status they cannot move from (409 for the case manager).

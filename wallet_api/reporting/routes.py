@@ -21,7 +21,7 @@ from payments.errors import InvalidInput
 from payments.ledger.periods import current_period, previous_period
 from payments.people import audit
 from payments.people.access import Actor
-from payments.reporting import reports, statements
+from payments.reporting import ledger_export, reports, statements
 from payments.reporting.statements import Statement
 from wallet_api.auth import read_wallet, roles
 from wallet_api.edge import inline_style_policy
@@ -207,6 +207,24 @@ class ReportController(Controller):
                 reports.to_csv(rows, reports.ClientRow), f"report-client-{client_id}"
             )
         return [asdict(r) for r in rows]
+
+    @get("/ledger", guards=[CASE_MANAGER], response_model=None)
+    async def ledger(
+        self,
+        db: Database,
+        actor: Actor,
+        month: Annotated[str, Parameter(pattern=PERIOD)],
+        part: Literal["journal", "totals"] = "journal",
+    ) -> Response[bytes]:
+        """One budget month of the county's ledger for its accounting system, as CSV with a
+        BOM: the journal (a debit and a credit line per transfer, grouped per account) or the
+        totals per account and transfer kind, which reconcile to ``wallet check``. The same
+        files as ``wallet export-ledger``."""
+        export = await ledger_export.export_ledger(db, actor.organizer_id, month)
+        journal_name, totals_name = export.file_names
+        if part == "totals":
+            return render.csv_response(export.totals_csv, totals_name.removesuffix(".csv"))
+        return render.csv_response(export.journal_csv, journal_name.removesuffix(".csv"))
 
     @get("/months.svg", guards=[CASE_MANAGER], response_model=None)
     async def months_chart(

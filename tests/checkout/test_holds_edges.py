@@ -269,3 +269,17 @@ async def test_hold_accounts_belong_to_their_wallet_and_closing_is_recorded(db: 
         gone = await uow.session.get(Hold, uuid.UUID(theirs.body["id"]))
     assert gone is not None and gone.captured_cents == 0 and gone.closed_at is not None
     await assert_books_ok(db)
+
+
+async def test_a_holds_lines_keep_their_quantity_and_unit_price(db: Database):
+    """What the provider priced is stored on the hold's line (the visit's receipt shows it)."""
+    w = await seed_world(db)
+    view = await _hold(db, w, hours=2)
+    async with UnitOfWork(db, readonly=True) as uow:
+        (line,) = (
+            await uow.session.execute(
+                select(HoldLine).where(HoldLine.hold_id == uuid.UUID(view["id"]))
+            )
+        ).scalars()
+    assert (line.quantity, line.unit_price_cents, line.amount_cents) == ("2", 3500, 7000)
+    assert line.id is not None and line.position == 0

@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from payments import clock
 from payments.checkout import trust
@@ -16,7 +16,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import ConsentRequired, InvalidInput, NotFound
 from payments.ledger.periods import next_period, period_of, period_start_utc, previous_period
-from payments.models import AuditEvent, TrustedProvider
+from payments.models import AuditEvent, Provider, TrustedProvider
 from payments.uow import UnitOfWork
 from tests.factories import add_funded_client, seed_world
 
@@ -284,6 +284,27 @@ async def test_the_list_is_ordered_by_name_not_by_when_trusted(db: Database):
         )
     names = [t.provider_name for t in await trust.list_trusted(db, w.wallet_id)]
     assert names == ["Siivouspalvelu Kuura Oy", "Taksi Hiltunen"]
+
+
+async def test_the_list_is_ordered_by_name_not_by_the_providers_ids(db: Database):
+    """Names against the order of the ids (SQLite reads the rows in the order of the
+    (wallet, provider) index): the provider with the smaller id sorts last by name."""
+    w = await seed_world(db, trusted=False)
+    first, last = sorted((w.provider_id, w.other_provider_id), key=str)
+    async with UnitOfWork(db) as uow:
+        for pid, name in ((first, "Ö-kuljetus Oy"), (last, "Apu Oy")):
+            await uow.session.execute(update(Provider).where(Provider.id == pid).values(name=name))
+        await uow.commit()
+    for provider in (first, last):
+        await trust.set_trusted(
+            db,
+            actor_id=w.case_manager,
+            wallet_id=w.wallet_id,
+            provider_id=provider,
+            per_charge_cap_cents=1000,
+        )
+    names = [t.provider_name for t in await trust.list_trusted(db, w.wallet_id)]
+    assert names == ["Apu Oy", "Ö-kuljetus Oy"]
 
 
 async def test_each_wallet_has_its_own_row_for_a_provider(db: Database):

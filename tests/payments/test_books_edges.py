@@ -27,7 +27,15 @@ from payments.uow import UnitOfWork
 from payments.vocabulary import HoldStatus, TransferKind
 from tests.factories import World, at, count, envelope, seed_world, transfers
 from tests.support.databases import truncate
-from tests.support.money import PHONE, by_wallet, charged, cleaning, home_help, refund
+from tests.support.money import (
+    PHONE,
+    by_phone,
+    by_wallet,
+    charged,
+    cleaning,
+    home_help,
+    refund,
+)
 from wallet_api.cli import main
 
 JAN = "2031-01"
@@ -379,3 +387,34 @@ async def test_more_than_fifty_findings_of_one_query_say_there_are_more(db: Data
         v.endswith(": captured 100 but its charge took None") for v in report.violations[:-1]
     ), report.violations
     assert report.violations[-1] == "... more violations not shown"
+
+
+async def test_a_direct_charge_and_a_checked_out_visit_of_one_month_are_both_spent(db: Database):
+    """Money that left the envelope directly (a trusted charge) and through its hold account
+    (a visit checked out) in the same month add up in the month's spent."""
+    w = await seed_world(db, period=JAN)
+    await charged(db, w, cleaning(2), customer=by_wallet(w), now=at(JAN, 3))
+    held = await create_visit_hold(
+        db,
+        provider_id=w.provider_id,
+        customer=by_phone(),
+        lines=cleaning(1),
+        idempotency_key=uuid.uuid4().hex,
+        request_hash="h",
+        trusted_only=True,
+        now=at(JAN, 4),
+    )
+    assert held.what is Happened.CREATED, held.body
+    captured = await capture_hold(
+        db,
+        provider_id=w.provider_id,
+        hold_id=uuid.UUID(held.body["id"]),
+        lines=cleaning(1),
+        idempotency_key=uuid.uuid4().hex,
+        request_hash="h",
+        now=at(JAN, 4, 1),
+    )
+    assert captured.what is Happened.DONE, captured.body
+    report = await check_books(db)
+    assert report.ok, report.violations
+    assert report.periods[JAN].spent == 7000 + 3500

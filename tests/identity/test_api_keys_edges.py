@@ -173,3 +173,18 @@ async def test_actor_of_a_provider_names_its_provider(db: Database):
     assert principal is not None
     actor = access.actor_of(principal)
     assert (actor.role, actor.provider_id, actor.client_id) == ("provider", w.provider_id, None)
+
+
+async def test_actor_of_an_admin_is_an_admin(db: Database):
+    """The county's admin flag travels with the principal into its actor (the staff screens'
+    guard reads ``actor.admin``)."""
+    w = await seed_world(db)
+    async with UnitOfWork(db) as uow:
+        principal = await uow.session.get(Principal, w.case_manager)
+        assert principal is not None
+        principal.admin = True
+        await uow.commit()
+    async with UnitOfWork(db, readonly=True) as uow:
+        principal = await uow.session.get(Principal, w.case_manager)
+    assert principal is not None
+    assert access.actor_of(principal).admin is True

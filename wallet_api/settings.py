@@ -19,7 +19,14 @@ def _bool(name: str, default: bool) -> bool:
 
 
 def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, str(default)))
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        # Named, so an operator knows which line of wallet.env to mend.
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -113,8 +120,8 @@ class Settings:
             database_url=database_url_from_env(),
             redis_url=os.environ.get("WALLET_REDIS_URL") or None,
             scheduler=_bool("WALLET_SCHEDULER", True),
-            scheduler_interval_s=int(os.environ.get("WALLET_SCHEDULER_INTERVAL", "300")),
-            max_body_bytes=int(os.environ.get("WALLET_MAX_BODY_BYTES", str(64 * 1024))),
+            scheduler_interval_s=_int("WALLET_SCHEDULER_INTERVAL", 300),
+            max_body_bytes=_int("WALLET_MAX_BODY_BYTES", 64 * 1024),
             vapid_private_key=os.environ.get("WALLET_VAPID_PRIVATE_KEY") or None,
             vapid_public_key=os.environ.get("WALLET_VAPID_PUBLIC_KEY") or None,
             vapid_subject=os.environ.get("WALLET_VAPID_SUBJECT", "mailto:tuki@example.invalid"),

@@ -68,3 +68,12 @@ def test_the_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("WALLET_SETTLEMENT_MINIMUM_PAYOUT_CENTS", "-5")
     with pytest.raises(ValueError, match="MINIMUM_PAYOUT"):
         Settings.from_env()
+
+
+def test_a_setting_that_is_not_a_number_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not Python's "invalid literal for int()": the setting's name and what it must be."""
+    monkeypatch.setenv("WALLET_SETTLEMENT_MINIMUM_PAYOUT_CENTS", "10 €")
+    with pytest.raises(ValueError, match=r"WALLET_SETTLEMENT_MINIMUM_PAYOUT_CENTS must be a whole"):
+        Settings.from_env()
+    monkeypatch.setenv("WALLET_SETTLEMENT_MINIMUM_PAYOUT_CENTS", "")  # empty: the default
+    assert Settings.from_env().settlement_minimum_payout_cents == 0

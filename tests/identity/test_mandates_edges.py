@@ -386,3 +386,105 @@ async def test_a_carer_of_another_organizer_cannot_answer(db: Database):
     with pytest.raises(NotFound):
         await m.accept_mandate(db, impostor, w.client_id)
     assert await m.mandate_scopes(db, carer.principal_id, w.wallet_id) == frozenset()
+
+
+async def test_grant_mandate_names_its_refusal_and_keeps_the_last_day(db: Database):
+    """Mutation survivors (issue 23): the slug of an unknown scope, and ``valid_until``."""
+    w = await seed_world(db)
+    a = await _actors(db, w)
+    with pytest.raises(InvalidInput) as caught:
+        await m.grant_mandate(
+            db, carer_id=a["carer_a"].principal_id, client_id=w.client_id, scopes=("root",)
+        )
+    assert caught.value.slug == "invalid-scope"
+    await m.grant_mandate(
+        db,
+        carer_id=a["carer_a"].principal_id,
+        client_id=w.client_id,
+        scopes=("view",),
+        valid_until=_today() - timedelta(days=1),
+    )
+    assert await m.mandate_scopes(db, a["carer_a"].principal_id, w.wallet_id) == frozenset()
+    (view,) = await m.list_mandates(db, a["client"], client_id=w.client_id)
+    assert (view.valid_until, view.status) == (_today() - timedelta(days=1), "ended")
+
+
+async def test_each_mandate_audit_names_its_organizer_and_client(db: Database):
+    """Mutation survivors (issue 23): the organizer and client of a mandate's audit rows."""
+    w = await seed_world(db)
+    a = await _actors(db, w)
+    carer_a = a["carer_a"]
+    await m.set_mandate(
+        db, a["client"], client_id=w.client_id, carer_id=carer_a.principal_id, scopes=["view"]
+    )
+    waiting = await m.pending_mandates(db, carer_a)
+    assert [(v.client_id, v.wallet_id) for v in waiting] == [(w.client_id, w.wallet_id)]
+    await m.accept_mandate(db, carer_a, w.client_id)
+    await m.revoke_mandate(db, a["cm"], client_id=w.client_id, carer_id=carer_a.principal_id)
+    async with UnitOfWork(db, readonly=True) as uow:
+        rows = (await uow.session.execute(select(AuditEvent).order_by(AuditEvent.id))).scalars()
+        seen = [
+            (e.action, e.organizer_id, e.subject_client_id)
+            for e in rows
+            if e.action.startswith("mandate.")
+        ]
+    assert seen == [
+        ("mandate.requested", w.organizer_id, w.client_id),
+        ("mandate.accepted", w.organizer_id, w.client_id),
+        ("mandate.revoked", w.organizer_id, w.client_id),
+    ]
+
+
+async def _second_client(db: Database, w: World) -> uuid.UUID:
+    from payments.models import Wallet
+    from tests.factories import add_funded_client
+
+    wallet_id = await add_funded_client(db, w)
+    async with UnitOfWork(db, readonly=True) as uow:
+        wallet = await uow.session.get(Wallet, wallet_id)
+        assert wallet is not None
+        return wallet.client_id
+
+
+async def test_a_carer_of_two_clients_answers_and_loses_each_mandate_apart(db: Database):
+    """Mutation survivors (issue 23): answering and revoking look at the one client named."""
+    w = await seed_world(db)
+    a = await _actors(db, w)
+    carer_a = a["carer_a"]
+    other = await _second_client(db, w)
+    other_actor = Actor(uuid.uuid4(), w.organizer_id, "client", "Eero", client_id=other)
+    for actor, client_id in ((a["client"], w.client_id), (other_actor, other)):
+        # Nothing from the other client waits yet: the one that does is not answered instead.
+        with pytest.raises(NotFound):
+            await m.accept_mandate(db, carer_a, other)
+        await m.set_mandate(
+            db, actor, client_id=client_id, carer_id=carer_a.principal_id, scopes=["view"]
+        )
+    # By last name: Eino Heikkinen before Aino Virtanen, who asked first.
+    waiting = await m.pending_mandates(db, carer_a)
+    assert [v.client_id for v in waiting] == [other, w.client_id]
+    accepted = await m.accept_mandate(db, carer_a, other)
+    assert accepted.client_id == other
+    assert [v.client_id for v in await m.pending_mandates(db, carer_a)] == [w.client_id]
+    await m.accept_mandate(db, carer_a, w.client_id)
+    await m.revoke_mandate(db, a["cm"], client_id=w.client_id, carer_id=carer_a.principal_id)
+    assert [v.status for v in await m.list_mandates(db, a["cm"], client_id=other)] == ["active"]
+
+
+async def test_a_mandate_ends_after_its_last_day_in_helsinki(db: Database, monkeypatch):
+    """Mutation survivors (issue 23): the reads take today in Helsinki, not the machine's zone
+    (on a machine in UTC, 00:30 in Helsinki is still yesterday)."""
+    w = await seed_world(db)
+    a = await _actors(db, w)
+    carer = a["carer_a"].principal_id
+    helsinki_morning = datetime.combine(
+        _today() + timedelta(days=1), datetime.min.time(), HELSINKI
+    ) + timedelta(minutes=30)
+    monkeypatch.setattr(clock, "source", lambda: helsinki_morning.astimezone(clock.UTC))
+    yesterday = helsinki_morning.date() - timedelta(days=1)
+    await m.grant_mandate(
+        db, carer_id=carer, client_id=w.client_id, scopes=("view",), valid_until=yesterday
+    )
+    assert await m.mandate_scopes(db, carer, w.wallet_id) == frozenset()
+    (view,) = await m.list_mandates(db, a["client"], client_id=w.client_id)
+    assert view.status == "ended"

@@ -9,7 +9,7 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -449,11 +449,7 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
         table.add_row(escape(c.provider_name), "[yellow]carried[/yellow]", "", euros(c.net_cents))
     table.add_row("[bold]total[/bold]", "", "", f"[bold]{euros(result.total_cents)}[/bold]")
     console.print(table)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, content in files.files.items():
-        (out / name).write_bytes(content)
-        console.print(f"wrote {out / name}")
+    _write_files(out_dir, files.files)
     if result.settled and debtor is None:
         console.print("[yellow]No bank file: set WALLET_SETTLEMENT_DEBTOR_IBAN and _BIC.[/yellow]")
     for p in files.without_account:
@@ -495,19 +491,28 @@ def export_ledger_command(organizer_slug: str, month: str, out_dir: str) -> None
         export = _with_db(run)
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
+    journal, totals = export.file_stems
+    # The county's slug first: two counties' files can share a directory.
+    _write_files(
+        out_dir,
+        {
+            f"{organizer_slug}-{journal}.csv": export.journal_csv,
+            f"{organizer_slug}-{totals}.csv": export.totals_csv,
+        },
+    )
+    console.print(
+        f"{export.transfers} transfers of {month}, moving {euros(export.moved_cents)} "
+        "(debits equal credits)."
+    )
+
+
+def _write_files(out_dir: str, files: Mapping[str, bytes]) -> None:
+    """Write a command's output files into ``out_dir`` (made if missing), saying each path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for name, content in zip(
-        export.file_names, (export.journal_csv, export.totals_csv), strict=True
-    ):
-        # The county's slug first: two counties' files can share a directory.
-        path = out / f"{organizer_slug}-{name}"
-        path.write_bytes(content)
-        console.print(f"wrote {path}")
-    console.print(
-        f"{export.transfers} transfers of {month}: debits {euros(export.debit_cents)}, "
-        f"credits {euros(export.credit_cents)}."
-    )
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+        console.print(f"wrote {out / name}")
 
 
 @main.group()

@@ -51,16 +51,17 @@ class LedgerExport:
 
     period: str
     transfers: int = 0
-    debit_cents: int = 0
-    credit_cents: int = 0
+    # The money the month's transfers moved: the journal's debits, and so also its credits.
+    moved_cents: int = 0
     # (account kind, transfer kind) -> [debits, credits]
     totals: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     journal_csv: bytes = b""
     totals_csv: bytes = b""
 
     @property
-    def file_names(self) -> tuple[str, str]:
-        return f"ledger-{self.period}-journal.csv", f"ledger-{self.period}-totals.csv"
+    def file_stems(self) -> tuple[str, str]:
+        """The journal's and the totals' file names, without ``.csv``."""
+        return f"ledger-{self.period}-journal", f"ledger-{self.period}-totals"
 
 
 async def export_ledger(db: Database, organizer_id: uuid.UUID, period: str) -> LedgerExport:
@@ -102,14 +103,13 @@ async def export_ledger(db: Database, organizer_id: uuid.UUID, period: str) -> L
         lines.append([int(tid), booked, per, kind, int(c_id), c_kind, 0, amount, charge])
         totals[(str(d_kind), str(kind))][0] += amount
         totals[(str(c_kind), str(kind))][1] += amount
-        export.debit_cents += amount
-        export.credit_cents += amount
+        export.moved_cents += amount
     export.transfers = len(rows)
     export.totals = dict(sorted(totals.items()))
     # A general ledger: each account's lines together, in booking order.
     lines.sort(key=lambda line: (line[4], line[0]))
     export.journal_csv = csv_document(JOURNAL_COLUMNS, lines)
     total_rows: list[list[Cell]] = [[a, k, d, c] for (a, k), (d, c) in export.totals.items()]
-    total_rows.append(["all", "all", export.debit_cents, export.credit_cents])
+    total_rows.append(["all", "all", export.moved_cents, export.moved_cents])
     export.totals_csv = csv_document(TOTALS_COLUMNS, total_rows)
     return export

@@ -221,10 +221,10 @@ class ReportController(Controller):
         totals per account and transfer kind, which reconcile to ``wallet check``. The same
         files as ``wallet export-ledger``."""
         export = await ledger_export.export_ledger(db, actor.organizer_id, month)
-        journal_name, totals_name = export.file_names
+        journal_stem, totals_stem = export.file_stems
         if part == "totals":
-            return render.csv_response(export.totals_csv, totals_name.removesuffix(".csv"))
-        return render.csv_response(export.journal_csv, journal_name.removesuffix(".csv"))
+            return render.csv_response(export.totals_csv, totals_stem)
+        return render.csv_response(export.journal_csv, journal_stem)
 
     @get("/months.svg", guards=[CASE_MANAGER], response_model=None)
     async def months_chart(

@@ -470,7 +470,7 @@ def pain001(debtor: Debtor, items: Sequence[Payout], execution_date: date) -> by
         "batch": True,
         "currency": "EUR",
     }
-    sepa = SepaTransfer(config, schema="pain.001.001.03", clean=True)
+    sepa = SepaTransfer(config, schema=_PAIN001, clean=True)
     for p in items:
         payment: dict[str, Any] = {
             "name": p.provider_name,
@@ -484,11 +484,12 @@ def pain001(debtor: Debtor, items: Sequence[Payout], execution_date: date) -> by
             payment["BIC"] = p.bic
         sepa.add_payment(payment)
     out = _structured_references(sepa.export(validate=False))
-    try_valid_xml(out, "pain.001.001.03")
+    try_valid_xml(out, _PAIN001)
     return out
 
 
-_PAIN001_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
+_PAIN001 = "pain.001.001.03"  # the message version sepaxml builds and validates against
+_PAIN001_NS = f"urn:iso:std:iso:20022:tech:xsd:{_PAIN001}"
 
 
 def _structured_references(document: bytes) -> bytes:

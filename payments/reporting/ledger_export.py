@@ -9,10 +9,11 @@ Two CSV files (UTF-8 with a BOM, through ``csv_document``):
 * **the totals**: for each account kind and transfer kind, the month's debits and credits.
 
 "The month" is the budget month the money belongs to (``transfers.period``), the same month
-`wallet check` reports in its "Envelopes by period" table: the envelopes' funded, spent,
-refunded and expired figures of a period are the envelope rows of this export's totals, so the
-two reconcile line by line. Each journal's debits equal its credits (every transfer is one of
-each); the export refuses a month that has not begun.
+`wallet check` reports in its "Envelopes by period" table: its funded, spent and refunded
+figures of a period are the envelope rows of this export's totals (spent: the charges from
+envelopes and hold accounts), so the two reconcile (`tests/payments/test_ledger_export.py`).
+Each journal's debits equal its credits (every transfer is one of each); the export refuses a
+month that has not begun.
 """
 
 from __future__ import annotations

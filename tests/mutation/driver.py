@@ -15,6 +15,12 @@ and runs each mutant against the tests that reach its function. Two changes, bot
   run it continues instead of running mypy over every mutant again.
 - mutmut's "clean run" (every selected test once more, unmutated) is skipped: the stats run
   has just run exactly those tests and stops the run if any fails.
+- ``explained.json`` (written by run.py for a whole run): survivors that survivors.toml
+  explains as equivalent or not worth a test, each with the diff it had when it was explained.
+  A mutant of that name whose diff is still the same is not run again (mutmut's "skipped"; the
+  report still counts it as not killed). A survivor runs every test of its module that reaches
+  it, so these were about a fifth of a whole run while never changing its outcome. A changed
+  diff (the code moved, so the number names another mutant) is run as usual.
 """
 
 from __future__ import annotations
@@ -85,6 +91,34 @@ def load_stats() -> bool:
     return loaded
 
 
+_original_collect: Callable[..., Any] = mutmut_main.collect_source_file_mutation_data
+SKIPPED = 34  # mutmut's exit code for "skipped"
+
+
+def skip_explained(*, mutant_names: Any) -> Any:
+    """mutmut's list of mutants, with the explained survivors marked skipped (a whole run
+    only: a run of named mutants, such as a recheck, runs each of them)."""
+    mutants, by_path = _original_collect(mutant_names=mutant_names)
+    path = Path("explained.json")
+    if mutant_names or not path.exists():
+        return mutants, by_path
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    explained: dict[str, str] = json.loads(path.read_text("utf-8"))
+    marked = []
+    for data, name, result in mutants:
+        if result is None and name in explained:
+            diff = get_diff_for_mutant(name, path=str(data.path))
+            if diff.strip() == explained[name].strip():
+                data.exit_code_by_key[name] = SKIPPED
+                data.save()
+                result = SKIPPED
+        marked.append((data, name, result))
+    skipped = sum(1 for _, _, r in marked if r == SKIPPED)
+    print(f"    {skipped} explained survivors not rerun (their diffs are unchanged)", flush=True)
+    return marked, by_path
+
+
 def skip_clean_run(self: Any, tests: Any) -> int:
     return 0
 
@@ -104,6 +138,7 @@ if os.environ.get("MUTATION_REUSE_TYPE_CHECK"):
 mutmut_main.run_stats_collection = run_stats_collection
 mutmut_main.estimated_worst_case_time = module_then_time
 mutmut_main.load_stats = load_stats
+mutmut_main.collect_source_file_mutation_data = skip_explained
 for name in dir(isolation):
     cls = getattr(isolation, name)
     if isinstance(cls, type) and "run_clean_tests" in vars(cls):

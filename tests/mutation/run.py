@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,13 @@ REPORT = ROOT / "docs" / "mutation-report.md"
 VENV_BIN = ROOT / ".venv" / "bin"
 # What the tests import besides the mutated module: symlinked into each scratch directory.
 LINKED = ["payments", "wallet_api", "notifications", "pwa", "tests"]
+
+# A survivor in the report: its name, its status when not "survived", and its diff.
+DETAIL_RE = re.compile(
+    r"<details><summary><code>(?P<name>[^<]+)</code>(?: \((?P<status>[^)]+)\))?</summary>"
+    r"\n\n```diff\n(?P<diff>.*?)\n```\n\n</details>",
+    re.S,
+)
 
 # mutmut's exit codes of a mutant's test run, as its own status names.
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
@@ -76,7 +84,10 @@ def scratch_pyproject(modules: dict[str, list[str]]) -> str:
         "only_mutate": list(modules),
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": [
-            *("-p", "no:cacheprovider", "-p", "tests.mutation.plugin", "--timeout=120"),
+            # The slowest test these lists hold takes under 3 s alone here: a test still
+            # running after 20 s is a mutant that hangs (a lock never released, a loop that
+            # never ends), and counts as a timeout at once rather than after minutes.
+            *("-p", "no:cacheprovider", "-p", "tests.mutation.plugin", "--timeout=20"),
         ],
         "use_git_change_detection": False,
         # mypy --strict is a commit gate for payments/ (docs/ and COMMON rules): a mutant it
@@ -92,8 +103,9 @@ def scratch_pyproject(modules: dict[str, list[str]]) -> str:
             # mutmut's trampolines carry "type: ignore" comments that strict mypy finds unused.
             "--no-warn-unused-ignores",
         ],
-        "timeout_multiplier": 5.0,
-        "timeout_constant": 10.0,
+        # mutmut's own limit, in CPU seconds: (the tests' time + 5) x 2 x 2.
+        "timeout_multiplier": 2.0,
+        "timeout_constant": 5.0,
     }
     lines = ["", "[tool.mutmut]"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
@@ -109,6 +121,7 @@ def run_selection(
     recheck: bool = False,
     work_name: str | None = None,
     unexplained_only: bool = False,
+    rerun_explained: bool = False,
 ) -> int:
     """One mutmut run over ``modules`` (each judged by its own tests); returns its seconds.
 
@@ -146,6 +159,9 @@ def run_selection(
                 (work / name).symlink_to(ROOT / name)
             (work / "pyproject.toml").write_text(scratch_pyproject(modules), "utf-8")
             (work / "modules.json").write_text(json.dumps(modules), "utf-8")
+            if not recheck and not rerun_explained:
+                explained = explained_survivors()
+                (work / "explained.json").write_text(json.dumps(explained), "utf-8")
         started = time.monotonic()
         if from_results:
             names = survivors_in_results(modules, unexplained=unexplained_only)
@@ -204,6 +220,24 @@ def run_selection(
         else:
             collect(module, tests, work, env, seconds)
     return seconds
+
+
+def explained_survivors() -> dict[str, str]:
+    """Each survivor of the last report that survivors.toml explains as equivalent or not worth
+    a test, with its diff: driver.py does not run such a mutant again while its diff is the
+    same (it would survive again, after running every test of its module that reaches it)."""
+    if not REPORT.exists():
+        return {}
+    explained = [
+        patterns
+        for patterns, verdict, _ in load_reasons()
+        if not verdict.startswith(("Test written", "To check"))
+    ]
+    return {
+        m["name"]: m["diff"]
+        for m in DETAIL_RE.finditer(REPORT.read_text("utf-8"))
+        if any(_matches(m["name"], p) for p in explained)
+    }
 
 
 def survivors_in_results(modules: dict[str, list[str]], *, unexplained: bool) -> list[str]:
@@ -305,7 +339,7 @@ def _matches(name: str, patterns: list[str]) -> bool:
 def write_report(modules: dict[str, list[str]]) -> tuple[int, int]:
     reasons = load_reasons()
     rows = []
-    survivors: list[tuple[str, str, str]] = []  # module, name, diff
+    survivors: list[tuple[str, str, str, str]] = []  # module, name, status, diff
     total_killed = total_all = total_typed = total_unchecked = 0
     restored: list[str] = []
     for module in modules:
@@ -361,6 +395,9 @@ def write_report(modules: dict[str, list[str]]) -> tuple[int, int]:
         "rejects it: mypy strict is a commit gate for `payments/`, so such a bug could not be",
         "committed (`payments.x__mutmut_3 = None` where a date is needed, a dropped argument).",
         "mutmut runs mypy once over all mutants first and does not test the ones it rejects.",
+        "A survivor explained in survivors.toml as equivalent or not worth a test is not run",
+        "again while its diff is unchanged: it is marked *(skipped)* and still counts as not",
+        "killed (`--rerun-explained` runs them too).",
         "",
         f"**Overall: {total_killed} of {tried} mutants killed, {overall:.1f} %** "
         f"({total_typed} rejected by mypy, {total_killed - total_typed} killed by tests). "
@@ -395,7 +432,7 @@ def write_report(modules: dict[str, list[str]]) -> tuple[int, int]:
     if not survivors:
         out.append("None.")
     groups: dict[int, list[tuple[str, str, str, str]]] = {}
-    unexplained = []
+    unexplained: list[tuple[str, str, str, str]] = []
     for item in survivors:
         for index, (patterns, _, _) in enumerate(reasons):
             if _matches(item[1], patterns):
@@ -418,8 +455,6 @@ def restore_from_report(modules: dict[str, list[str]]) -> list[str]:
     """Write ``.mutation/results/`` back from the committed report for each module that has no
     results: its row's counts and its survivors with their diffs. Returns the modules restored.
     """
-    import re
-
     text = REPORT.read_text("utf-8")
     day = re.search(r" on (\d{4}-\d{2}-\d{2}) \d{2}:\d{2} UTC", text)
     row_re = re.compile(
@@ -428,13 +463,8 @@ def restore_from_report(modules: dict[str, list[str]]) -> list[str]:
         r" (?P<min>\d+) min (?P<sec>\d+) s \|(?: (?P<run>[^|*]*?)(?: \*)?(?:, [^|]*)? \|)?$",
         re.M,
     )
-    detail_re = re.compile(
-        r"<details><summary><code>(?P<name>[^<]+)</code>(?: \((?P<status>[^)]+)\))?</summary>"
-        r"\n\n```diff\n(?P<diff>.*?)\n```\n\n</details>",
-        re.S,
-    )
     survivors: dict[str, dict[str, dict[str, str]]] = {}
-    for m in detail_re.finditer(text):
+    for m in DETAIL_RE.finditer(text):
         name = m["name"]
         owner = re.split(r"\.x[_ǁ]", name, maxsplit=1)[0]
         survivors.setdefault(owner, {})[name] = {
@@ -512,6 +542,11 @@ def main() -> None:
         help="with --recheck: skip the survivors survivors.toml explains as equivalent",
     )
     parser.add_argument(
+        "--rerun-explained",
+        action="store_true",
+        help="run the survivors survivors.toml explains too (skipped by default if unchanged)",
+    )
+    parser.add_argument(
         "--restore",
         action="store_true",
         help="read the results of modules that have none back from the committed report",
@@ -539,6 +574,7 @@ def main() -> None:
             recheck=args.recheck,
             work_name=args.work,
             unexplained_only=args.unexplained_only,
+            rerun_explained=args.rerun_explained,
         )
         for module in chosen:
             result = json.loads((RESULTS / f"{slug(module)}.json").read_text("utf-8"))

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.e2e.helpers import add_style, assert_accessible, call_api, screenshot, sign_in_with_key
 from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, Seeded
@@ -471,6 +471,41 @@ def test_audit_log_pages_and_speaks_each_language(page: Page, server: Seeded) ->
     expect(entries.first).to_contain_text("made a budget decision for Aino Virtanen.")
     page.goto("/#/settings")
     page.get_by_label("Suomi").check()
+
+
+def test_a_search_is_not_overwritten_by_the_slower_first_page(page: Page, server: Seeded) -> None:
+    """The list of all clients is still on its way when the case manager searches: when it
+    arrives after the search's answer, it is dropped, and the search's result stays."""
+    held: list[Route] = []
+
+    def hold_the_first_page(route: Route) -> None:
+        if "q=" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(re.compile(r"/api/clients\?"), hold_the_first_page)
+    sign_in_with_key(page, server.case_manager_key)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Asiakkaat")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the first page of clients was never requested"
+    page.get_by_label("Hae asiakasta").fill("ketään ei ole tämän nimistä")
+    page.get_by_role("button", name="Hae", exact=True).click()
+    status = page.get_by_role("status").filter(has_text="asiakkaita")
+    expect(status).to_have_text("Ei asiakkaita.")
+    with page.expect_response(lambda r: "/api/clients?" in r.url and "q=" not in r.url) as late:
+        held[0].continue_()
+    late.value.finished()
+    # The page has its body now; a few event-loop turns later it would have drawn it (the app's
+    # live stream keeps the network busy, so "network idle" never comes).
+    page.wait_for_timeout(300)
+    # Aino Virtanen is always on the first page: had it been drawn, she would be listed.
+    expect(page.locator("#client-results li")).to_have_count(0)
+    expect(status).to_have_text("Ei asiakkaita.")
+    expect(page.locator("#client-results")).to_have_text("Ei asiakkaita.")
 
 
 def test_case_manager_home_is_the_client_list_with_search(page: Page, server: Seeded) -> None:

@@ -26,11 +26,16 @@ async function renderList(main) {
     h("p", {}, h("a", { class: "button button--secondary", href: "#/clients/new" }, t("cm.clients.new"))),
     form, count, results));
   let shown = 0;
+  // Only the latest request may draw: the first page of all clients, still on its way when a
+  // search is sent, must not replace the search's results when it arrives after them.
+  let latest = 0;
   async function load(cursor) {
+    const mine = ++latest;
     const query = new URLSearchParams({ limit: "25" });
     if (search.value.trim()) query.set("q", search.value.trim());
     if (cursor) query.set("cursor", cursor);
     const page = await api(`/api/clients?${query}`);
+    if (mine !== latest) return;
     if (!cursor) { results.replaceChildren(); shown = 0; }
     results.querySelector(".more")?.remove();
     if (!page.items.length && !cursor) {

@@ -32,6 +32,9 @@ HOLD_EXPIRED = "hold.expired"
 MANDATE_CHANGED = "mandate.changed"
 BALANCE_LOW = "balance.low"
 STATEMENT_READY = "statement.ready"  # a closed month's statement (payments.reporting.statements)
+# What the bank said of a provider's payout (payments.marketplace.bank_files).
+SETTLEMENT_PAID = "settlement.paid"
+SETTLEMENT_REJECTED = "settlement.rejected"
 
 
 async def emit(

@@ -38,6 +38,9 @@ class TransferKind(StrEnum):
     HOLD_RELEASE = "hold_release"  # hold account -> envelope, its month still open
     HOLD_EXPIRED = "hold_expired"  # hold account -> expired, month closed
     SETTLEMENT = "settlement"  # provider payable -> settlement, paid out
+    # settlement -> provider payable: the bank returned or rejected a payout (migration 0014);
+    # the money is the provider's again and the next settlement pays it.
+    SETTLEMENT_RETURNED = "settlement_returned"
 
 
 class ChargeStatus(StrEnum):
@@ -61,6 +64,14 @@ class RequestStatus(StrEnum):
     DECLINED = "declined"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+
+
+class SettlementStatus(StrEnum):
+    """What the bank said about a settlement's payout (``wallet bank import``)."""
+
+    PENDING = "pending"  # in a bank file, nothing heard back yet
+    PAID = "paid"  # the bank booked it (camt.054) or reported it settled (pain.002)
+    REJECTED = "rejected"  # rejected (pain.002) or returned (camt.054); paid again next run
 
 
 class Role(StrEnum):

@@ -1,5 +1,5 @@
-"""The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, check, apikey,
-organizer, catalogue, invite, vapid."""
+"""The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, check, settle,
+bank import, export-ledger, apikey, organizer, catalogue, invite, vapid."""
 
 from __future__ import annotations
 
@@ -461,6 +461,63 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
         f"{len(result.settled)} settled, {len(result.carried)} carried. "
         "Running this again moves nothing more."
     )
+
+
+@main.group()
+def bank() -> None:
+    """What the bank says of the settlements' payouts."""
+
+
+@bank.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--dry-run", is_flag=True, help="Show what each line would do; write nothing.")
+def bank_import(file: str, dry_run: bool) -> None:
+    """Read a camt.054 booking notice or a pain.002 status report from the bank and mark the
+    settlements it names paid or rejected, matched by their RF reference. A rejected payout
+    goes back to the provider and is paid in the next settlement. The whole file is recorded
+    at once or not at all; reading it again changes nothing. Exits 1 when a line needs a
+    person (no settlement has its reference, its amount differs, ...)."""
+    from payments.errors import DomainError
+    from payments.marketplace.bank_files import import_bank_file
+
+    path = Path(file)
+    try:
+        data = path.read_bytes()
+        result = _with_db(lambda d: import_bank_file(d, data, dry_run=dry_run))
+    except DomainError as exc:
+        _fail(f"{path.name}: {exc.detail}")
+    table = Table(title=f"{path.name} ({result.kind})")
+    for col, justify in (
+        ("line", "right"),
+        ("reference", "left"),
+        ("provider", "left"),
+        ("amount", "right"),
+        ("result", "left"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for n, x in enumerate(result.lines, start=1):
+        amount = x.line.amount_cents if x.line.amount_cents is not None else x.settlement_cents
+        what = str(x.result) + (f" ({x.line.reason})" if x.line.reason else "")
+        table.add_row(
+            str(n),
+            x.line.reference or "",
+            escape(x.provider_name or ""),
+            euros(amount) if amount is not None else "",
+            f"[yellow]{escape(what)}[/yellow]" if x.needs_a_person else escape(what),
+        )
+    console.print(table)
+    for n, x in enumerate(result.lines, start=1):
+        if x.needs_a_person:
+            # Plain lines as well, for a log or a mail: what a person has to look into.
+            note = f"; {x.line.note}" if x.line.note else ""
+            click.echo(f"{path.name}: line {n}: {x.line.reference or '-'}: {x.result}{note}")
+    counts = {str(r): result.count(r) for r in dict.fromkeys(x.result for x in result.lines)}
+    summary = ", ".join(f"{n} {what}" for what, n in counts.items()) or "no payments"
+    click.echo(f"{path.name}: {len(result.lines)} lines: {summary}.")
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+    if result.needs_a_person:
+        sys.exit(1)
 
 
 @main.command("export-ledger")

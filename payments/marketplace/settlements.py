@@ -55,7 +55,7 @@ from payments.models import (
 )
 from payments.reporting.csv_export import csv_document
 from payments.uow import UnitOfWork
-from payments.vocabulary import AccountKind, TransferKind
+from payments.vocabulary import AccountKind, SettlementStatus, TransferKind
 
 log = logging.getLogger("wallet.settlements")
 
@@ -294,6 +294,8 @@ class SettlementView:
     amount_cents: int
     created_at: datetime
     lines: int
+    status: str  # SettlementStatus: what the bank said of the payout
+    bank_reason: str | None  # the bank's reason for a rejection
 
 
 @dataclass(frozen=True)
@@ -330,6 +332,8 @@ async def list_settlements(
             Settlement.amount_cents,
             Settlement.created_at,
             line_count,
+            Settlement.status,
+            Settlement.bank_reason,
         )
         .join(Provider, Provider.id == Settlement.provider_id)
         .where(Settlement.organizer_id == organizer_id)
@@ -568,7 +572,8 @@ async def check_settlements(s: AsyncSession, add: Callable[[str], None]) -> int:
       ``settlement`` transfer from the provider's payable account to the organizer's settlement
       account;
     * every line's amount is its transfer's, signed by direction through that payable account;
-    * no transfer is in two settlements, and no settlement transfer lacks its settlement.
+    * no transfer is in two settlements, and no settlement transfer lacks its settlement;
+    * a payout the bank returned is booked back exactly once (:func:`_check_returned`).
 
     Returns how many settlements were checked.
     """
@@ -675,7 +680,87 @@ async def check_settlements(s: AsyncSession, add: Callable[[str], None]) -> int:
     )
     for tid in orphans:
         add(f"settlement transfer {tid} has no settlement")
+    await _check_returned(s, add)
     return len(rows)
+
+
+async def _check_returned(s: AsyncSession, add: Callable[[str], None]) -> None:
+    """The bank loop's invariants (``payments.marketplace.bank_files``): a rejected payout, and
+    only a rejected one, has its return transfer, ``settlement_returned`` of exactly its amount
+    from its organizer's settlement account back to its provider's payable account; and every
+    such transfer returns a settlement."""
+    debit, credit = aliased(Account), aliased(Account)
+    rows = (
+        await s.execute(
+            select(
+                Settlement.id,
+                Settlement.status,
+                Settlement.returned_transfer_id,
+                Settlement.amount_cents,
+                Transfer.amount_cents,
+                Transfer.kind,
+                debit.kind,
+                debit.organizer_id,
+                credit.kind,
+                credit.provider_id,
+                Settlement.organizer_id,
+                Settlement.provider_id,
+            )
+            .outerjoin(Transfer, Transfer.id == Settlement.returned_transfer_id)
+            .outerjoin(debit, debit.id == Transfer.debit_account_id)
+            .outerjoin(credit, credit.id == Transfer.credit_account_id)
+            .where(
+                (Settlement.status == SettlementStatus.REJECTED)
+                | Settlement.returned_transfer_id.is_not(None)
+            )
+        )
+    ).all()
+    for (
+        sid,
+        status,
+        tid,
+        amount,
+        t_amount,
+        t_kind,
+        d_kind,
+        d_org,
+        c_kind,
+        c_prov,
+        org,
+        prov,
+    ) in rows:
+        if status != SettlementStatus.REJECTED:
+            add(f"settlement {sid}: {status}, yet returned by transfer {tid}")
+        elif tid is None or t_amount is None:
+            add(f"settlement {sid}: rejected, but its payout was not returned")
+        elif (
+            t_kind != TransferKind.SETTLEMENT_RETURNED
+            or int(t_amount) != amount
+            or d_kind != AccountKind.SETTLEMENT
+            or d_org != org
+            or c_kind != AccountKind.PROVIDER_PAYABLE
+            or c_prov != prov
+        ):
+            add(
+                f"settlement {sid}: its return transfer {tid} is not {amount} cents "
+                "settlement -> its provider's payable"
+            )
+    unclaimed = (
+        (
+            await s.execute(
+                select(Transfer.id)
+                .where(
+                    Transfer.kind == TransferKind.SETTLEMENT_RETURNED,
+                    ~exists().where(Settlement.returned_transfer_id == Transfer.id),
+                )
+                .limit(50)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for tid in unclaimed:
+        add(f"returned payout transfer {tid} returns no settlement")
 
 
 # ---------------------------------------------------------------------------------------------

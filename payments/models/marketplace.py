@@ -7,7 +7,9 @@ their own module so the core tables stay untouched.
   languages) and the case manager's last decision about it. The provider row itself keeps the
   status that the charge path reads.
 * ``settlements``: one payout to one provider, with its ISO 11649 (RF) creditor reference and
-  the ONE ledger transfer (provider payable -> organizer's settlement account) that books it.
+  the ONE ledger transfer (provider payable -> organizer's settlement account) that books it;
+  ``status`` is what the bank said of it (``wallet bank import``), and a rejected payout keeps
+  the transfer that gave the money back to the provider's payable account.
 * ``settlement_lines``: the ledger transfers (charges, refunds) that a settlement covers, signed
   as the provider sees them. ``transfer_id`` is unique, so a transfer is settled at most once.
 """
@@ -34,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payments.models.base import Base, BigId, UtcDateTime, new_id
+from payments.vocabulary import SettlementStatus, sql_in
 
 # Provider statuses. Only ``approved`` may charge (checkout.charges reads providers.status).
 APPLIED = "applied"
@@ -70,8 +73,12 @@ class Settlement(Base):
     __tablename__ = "settlements"
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="amount_positive"),
+        # Migration 0014.
+        CheckConstraint(sql_in("status", SettlementStatus), name="status_known"),
         Index("ix_settlements_provider_created", "provider_id", "created_at"),
         Index("ix_settlements_org_created", "organizer_id", "created_at"),
+        # A transfer gives back at most one payout.
+        Index("ix_settlements_returned_transfer", "returned_transfer_id", unique=True),
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))
@@ -83,6 +90,15 @@ class Settlement(Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(
+        String(10), default=SettlementStatus.PENDING, server_default=SettlementStatus.PENDING
+    )
+    # When the bank's answer was imported, and its reason for a rejection (code and text).
+    bank_status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    bank_reason: Mapped[str | None] = mapped_column(String(140))
+    # The ``settlement_returned`` transfer of a rejected payout. No foreign key: SQLite cannot
+    # add one to an existing table without rebuilding it; ``wallet check`` proves it instead.
+    returned_transfer_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class SettlementLine(Base):

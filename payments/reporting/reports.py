@@ -313,28 +313,22 @@ async def provider_report(
     _check_range(from_period, to_period)
     payable = aliased(Account)
     is_credit = Transfer.credit_account_id == payable.id
+    # A payout the bank returned (settlement_returned) is neither earned nor settled: it takes
+    # back its settlement, and the next settlement pays it again.
+    payout = Transfer.kind.in_((TransferKind.SETTLEMENT, TransferKind.SETTLEMENT_RETURNED))
     stmt = (
         select(
             Transfer.period,
             payable.provider_id,
             Provider.name,
+            func.sum(case((~payout & is_credit, Transfer.amount_cents), else_=0)),
+            func.sum(case((~payout & ~is_credit, Transfer.amount_cents), else_=0)),
             func.sum(
                 case(
-                    ((Transfer.kind != TransferKind.SETTLEMENT) & is_credit, Transfer.amount_cents),
+                    (Transfer.kind == TransferKind.SETTLEMENT, Transfer.amount_cents),
+                    (Transfer.kind == TransferKind.SETTLEMENT_RETURNED, -Transfer.amount_cents),
                     else_=0,
                 )
-            ),
-            func.sum(
-                case(
-                    (
-                        (Transfer.kind != TransferKind.SETTLEMENT) & ~is_credit,
-                        Transfer.amount_cents,
-                    ),
-                    else_=0,
-                )
-            ),
-            func.sum(
-                case((Transfer.kind == TransferKind.SETTLEMENT, Transfer.amount_cents), else_=0)
             ),
         )
         .join(

@@ -36,6 +36,8 @@ async def test_settlements_are_seen_by_their_provider_and_case_managers(client, 
     assert r.status_code == 200
     (item,) = r.json()
     assert item["id"] == str(sid) and item["amount_cents"] == 3700 and item["lines"] == 3
+    # Nothing heard from the bank yet (wallet bank import).
+    assert (item["status"], item["bank_reason"]) == ("pending", None)
     detail = (await client.get(f"/api/settlements/{sid}", headers=auth(keys.provider))).json()
     assert sum(ln["amount_cents"] for ln in detail["lines"]) == 3700
     assert sorted(ln["kind"] for ln in detail["lines"]) == ["charge", "charge", "refund"]

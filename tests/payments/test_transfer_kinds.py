@@ -190,11 +190,19 @@ async def test_the_migration_adds_and_drops_the_constraint_on_existing_rows(scra
         await db.dispose()
 
 
-def test_the_kinds_in_the_migration_are_the_vocabulary():
-    """Migration 0011 writes its list out; today it is the enum's, in the enum's order."""
+def test_the_kinds_in_the_migrations_are_the_vocabulary():
+    """Migrations 0011 and 0014 write their lists out: 0011 the first nine kinds, 0014 every
+    kind of the enum, in the enum's order."""
     path = MIGRATIONS / "versions" / "2026_12_03_0011_transfer_kinds.py"
     spec = importlib.util.spec_from_file_location("transfer_kinds_0011", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.KINDS == tuple(TransferKind)
+    assert module.KINDS == tuple(TransferKind)[:9]
+    path = MIGRATIONS / "versions" / "2026_12_04_0014_bank_loop.py"
+    spec = importlib.util.spec_from_file_location("bank_loop_0014", path)
+    assert spec is not None and spec.loader is not None
+    latest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(latest)
+    assert latest.OLD_KINDS == module.KINDS
+    assert latest.KINDS == tuple(TransferKind)

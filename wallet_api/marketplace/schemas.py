@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
@@ -182,6 +182,10 @@ class Settlement(Struct):
     amount_cents: int
     created_at: datetime
     lines: int
+    # What the bank said of the payout (``wallet bank import``): pending until it answers; a
+    # rejected payout is the provider's again and is paid in the next settlement.
+    status: Literal["pending", "paid", "rejected"]
+    bank_reason: str | None
 
 
 class SettlementLine(Struct):

@@ -1,5 +1,6 @@
 // Settlements (#/settlements, #/settlements/ID): a provider sees its own payouts, a case
-// manager the county's; one settlement lists the charges (+) and refunds (-) it covers.
+// manager the county's; one settlement lists the charges (+) and refunds (-) it covers, and
+// what the bank said of the payout (pending until `wallet bank import` reads its answer).
 import { api } from "../api.js";
 import { h } from "../dom.js";
 import { date, dateTime, money } from "../format.js";
@@ -18,12 +19,14 @@ export async function render(main, params, { state }) {
         h("th", { scope: "col" }, t("settlements.reference")),
         staff ? h("th", { scope: "col" }, t("settlements.provider")) : null,
         h("th", { scope: "col" }, t("settlements.until")),
+        h("th", { scope: "col" }, t("settlements.status")),
         h("th", { scope: "col", class: "num" }, t("settlements.amount")))),
       h("tbody", {}, rows.map((s) => h("tr", {},
         h("th", { scope: "row" }, h("a", { href: `#/settlements/${s.id}` }, s.reference),
           h("span", { class: "small", style: "display:block" }, tn("settlements.lines", s.lines))),
         staff ? h("td", {}, s.provider_name) : null,
         h("td", {}, date(s.until)),
+        h("td", { "data-status": s.status }, t(`settlements.status.${s.status}`)),
         h("td", { class: "num" }, money(s.amount_cents))))))));
 }
 
@@ -34,7 +37,9 @@ async function renderOne(main, id) {
       fact(t("settlements.provider"), s.provider_name),
       fact(t("settlements.until"), date(s.until)),
       fact(t("settlements.made"), dateTime(s.created_at)),
-      fact(t("settlements.amount"), money(s.amount_cents))),
+      fact(t("settlements.amount"), money(s.amount_cents)),
+      fact(t("settlements.status"), t(`settlements.status.${s.status}`)),
+      s.bank_reason ? fact(t("settlements.bankReason"), s.bank_reason) : null),
     h("div", { class: "table-wrap", role: "region", "aria-labelledby": "lines-caption", tabindex: "0" },
       h("table", { class: "table" },
         h("caption", { id: "lines-caption" }, t("settlements.linesTitle")),

@@ -1,5 +1,5 @@
 """The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, check, settle,
-bank import, export-ledger, apikey, organizer, catalogue, invite, vapid."""
+bank import, export-ledger, apikey, organizer, catalogue, import clients, invite, vapid."""
 
 from __future__ import annotations
 
@@ -461,6 +461,73 @@ def settle(until_text: str, out_dir: str, execution_date: str | None) -> None:
         f"{len(result.settled)} settled, {len(result.carried)} carried. "
         "Running this again moves nothing more."
     )
+
+
+@main.group("import")
+def import_group() -> None:
+    """Bring a county's records in from its own systems."""
+
+
+@import_group.command("clients")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--organizer", "organizer_slug", required=True, help="The county's slug.")
+@click.option(
+    "--apply",
+    is_flag=True,
+    help="Write the clients and decisions (without it: a dry run that writes nothing).",
+)
+def import_clients_command(file: str, organizer_slug: str, apply: bool) -> None:
+    """Import clients and their budget decisions from a CSV file (columns: docs/setup.md).
+    A dry run unless --apply: every row is checked and reported, and nothing is written. Rows
+    are matched by the county's references (client_ref, decision_ref), so importing the same
+    file again adds nothing; if any row is refused, nothing is written. With --apply the new
+    decisions are funded for the current month at once."""
+    from payments.budgets.client_import import (
+        ClientOutcome,
+        ClientsInvalid,
+        DecisionOutcome,
+        import_clients,
+        parse_clients,
+    )
+    from payments.budgets.funding import fund_period
+    from payments.budgets.organizers import find_organizer
+    from payments.errors import DomainError
+
+    path = Path(file)
+
+    async def run(database: Database, update: Progress_) -> Any:
+        organizer = await find_organizer(database, organizer_slug)
+        result = await import_clients(
+            database,
+            organizer_id=organizer.organizer_id,
+            rows=rows,
+            source=path.name,
+            dry_run=not apply,
+            progress=update,
+        )
+        if apply and result.decisions(DecisionOutcome.CREATED):
+            await fund_period(database, current_period())
+        return result
+
+    try:
+        rows = parse_clients(path.read_bytes())
+        result = _with_progress("Importing", path.name, run)
+    except ClientsInvalid as exc:
+        for error in exc.errors:
+            click.echo(f"{path.name}: {error}", err=True)
+        _fail(exc.detail)
+    except DomainError as exc:
+        _fail(f"{path.name}: {exc.detail}")
+    verb = "would be " if not apply else ""
+    for row in result.rows:
+        if row.client != ClientOutcome.UNCHANGED or row.decision == DecisionOutcome.CREATED:
+            what = f"client {row.client_ref} {verb}{row.client}"
+            if row.decision is not None:
+                what += f", decision {row.decision_ref} {verb}{row.decision}"
+            click.echo(f"{row.where}: {what}")
+    click.echo(f"{path.name}: {len(result.rows)} rows; {result.summary()}.")
+    if not apply:
+        click.echo("Dry run: nothing was written. Run again with --apply to import.")
 
 
 @main.group()

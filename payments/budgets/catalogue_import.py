@@ -124,7 +124,7 @@ def parse_catalogue(filename: str, content: bytes) -> list[CategoryRow]:
         raise CatalogueInvalid([f"line {line}: the file is not UTF-8 text"]) from exc
     lower = filename.lower()
     if lower.endswith(".csv"):
-        raw = list(_csv_rows(text))
+        raw = list(csv_records(text))
     elif lower.endswith(".json"):
         raw = list(_json_rows(text))
     else:
@@ -155,9 +155,13 @@ def parse_catalogue(filename: str, content: bytes) -> list[CategoryRow]:
     return rows
 
 
-def _csv_rows(text: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
-    """(where, record or error) per data row. Comma- or semicolon-separated, chosen from the
-    header row (a Finnish spreadsheet saves CSV with semicolons). Line 1 is the header."""
+def csv_records(
+    text: str, fields: tuple[str, ...] = FIELDS, required: tuple[str, ...] = REQUIRED
+) -> Iterator[tuple[str, dict[str, Any] | str]]:
+    """(where, record or error) per data row of a CSV file with a header row naming some of
+    ``fields`` (all of ``required``). Comma- or semicolon-separated, chosen from the header row
+    (a Finnish spreadsheet saves CSV with semicolons). Line 1 is the header. Also the reader of
+    ``payments.budgets.client_import``."""
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -169,11 +173,11 @@ def _csv_rows(text: str) -> Iterator[tuple[str, dict[str, Any] | str]]:
     if header is None:
         return
     columns = [h.strip().lower() for h in header]
-    problems = [f"unknown column {c!r}" for c in columns if c not in FIELDS]
-    problems += [f"column {c!r} is missing" for c in REQUIRED if c not in columns]
+    problems = [f"unknown column {c!r}" for c in columns if c not in fields]
+    problems += [f"column {c!r} is missing" for c in required if c not in columns]
     problems += [f"column {c!r} appears twice" for c in set(columns) if columns.count(c) > 1]
     if problems:
-        yield "line 1", "; ".join(problems) + f" (the columns are: {', '.join(FIELDS)})"
+        yield "line 1", "; ".join(problems) + f" (the columns are: {', '.join(fields)})"
         return
     line = reader.line_num + 1
     while True:

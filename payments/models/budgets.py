@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     String,
     UniqueConstraint,
     Uuid,
@@ -55,7 +56,11 @@ class Client(Base):
     """A person who holds a personal budget. Phone numbers are stored in E.164."""
 
     __tablename__ = "clients"
-    __table_args__ = (UniqueConstraint("organizer_id", "phone_e164"),)
+    __table_args__ = (
+        UniqueConstraint("organizer_id", "phone_e164"),
+        # Migration 0015: the county's own reference, by which an import finds the client again.
+        Index("ix_clients_external_ref", "organizer_id", "external_ref", unique=True),
+    )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))
     first_name: Mapped[str] = mapped_column(String(100))
@@ -63,6 +68,9 @@ class Client(Base):
     phone_e164: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(2), default="fi")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The client's reference in the county's client information system (``wallet import
+    # clients``); None for a client made by hand.
+    external_ref: Mapped[str | None] = mapped_column(String(64))
 
 
 class Wallet(Base):
@@ -82,6 +90,7 @@ class Decision(Base):
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_range"),
         CheckConstraint("carry_over IN ('none', 'capped')", name="carry_policy"),
         CheckConstraint("carry_over_cap_cents >= 0", name="carry_cap"),
+        Index("ix_decisions_external_ref", "organizer_id", "external_ref", unique=True),
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))
@@ -91,6 +100,8 @@ class Decision(Base):
     carry_over: Mapped[str] = mapped_column(String(10), default="none")
     carry_over_cap_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The decision's reference in the county's system (``wallet import clients``), or None.
+    external_ref: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

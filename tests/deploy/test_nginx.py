@@ -151,7 +151,7 @@ def render(
         f"    server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;\n" for p in upstreams
     )
     text = _sub(r"(?:^    server 127\.0\.0\.1:800\d .*;\n)+", servers, text, 1)
-    return _sub(r"\bwallet_web\b", name, text, 4)
+    return _sub(r"\bwallet_web\b", name, text, 5)
 
 
 def nginx_conf(tmp: Path, sites: list[Path]) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 
-from payments.budgets import catalogue
+from payments.budgets import catalogue, client_import
 from payments.budgets.catalogue import DecisionLineInput
 from payments.db import Database
 from payments.errors import NotFound
@@ -42,6 +42,54 @@ class ClientController(Controller):
             actor_id=actor.principal_id,
         )
         return schemas.Client(client_id=new.client_id, wallet_id=new.wallet_id)
+
+    # A county's whole client list, not a JSON body: its own limit (the app's is 64 KiB).
+    @post(
+        "/import",
+        guards=[CASE_MANAGER],
+        status_code=200,
+        request_max_body_size=client_import.MAX_BYTES,
+    )
+    async def import_clients(
+        self, request: Request[Any, Any, Any], db: Database, actor: Actor, apply: bool = False
+    ) -> schemas.ClientImport:
+        """Import clients and decisions from a CSV file sent as the body (``text/csv``; the
+        columns of ``wallet import clients``, docs/setup.md), into the case manager's county.
+        A dry run unless ``apply=true``: every row checked and reported, nothing written. If
+        any row is refused the answer is 400 ``invalid-input`` with ``refused`` (one "line N:
+        why" each) and nothing is written. Importing the same file again adds nothing."""
+        rows = client_import.parse_clients(await request.body())
+        result = await client_import.import_clients(
+            db,
+            organizer_id=actor.organizer_id,
+            rows=rows,
+            source="the app",
+            dry_run=not apply,
+            actor_id=actor.principal_id,
+        )
+        created = client_import.DecisionOutcome.CREATED
+        scheduler = getattr(request.app.state, "scheduler", None)
+        if apply and result.decisions(created) and scheduler is not None:
+            await scheduler.fund_now()
+        Out = client_import.ClientOutcome
+        return schemas.ClientImport(
+            dry_run=result.dry_run,
+            clients_created=result.clients(Out.CREATED),
+            clients_linked=result.clients(Out.LINKED),
+            clients_unchanged=result.clients(Out.UNCHANGED),
+            decisions_created=result.decisions(created),
+            decisions_unchanged=result.decisions(client_import.DecisionOutcome.UNCHANGED),
+            rows=[
+                schemas.ImportedRow(
+                    line=r.where,
+                    client_ref=r.client_ref,
+                    client=r.client.value,
+                    decision_ref=r.decision_ref,
+                    decision=r.decision.value if r.decision else None,
+                )
+                for r in result.rows
+            ],
+        )
 
     @post("/{client_id:uuid}/decisions", guards=[CASE_MANAGER], status_code=201)
     async def create_decision(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
@@ -23,6 +23,26 @@ class ClientCreate(Struct, forbid_unknown_fields=True):
 class Client(Struct):
     client_id: uuid.UUID
     wallet_id: uuid.UUID
+
+
+class ImportedRow(Struct):
+    """What one row of an imported client file does (or, in a dry run, would do)."""
+
+    line: str  # "line 2": the row's line in the file
+    client_ref: str
+    client: Literal["created", "linked", "unchanged"]
+    decision_ref: str | None
+    decision: Literal["created", "unchanged"] | None
+
+
+class ClientImport(Struct):
+    dry_run: bool
+    clients_created: int
+    clients_linked: int
+    clients_unchanged: int
+    decisions_created: int
+    decisions_unchanged: int
+    rows: list[ImportedRow]
 
 
 HoursPerWeek = Annotated[

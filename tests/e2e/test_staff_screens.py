@@ -726,3 +726,71 @@ def test_provider_screens_at_320px_and_200_percent_text(page: Page, server: Seed
     add_style(page, "html { font-size: 225% !important; }")
     page.get_by_label("Maksukortti ja PIN").check()
     screenshot(page, "27-provider-charge-320px-200-percent")
+
+
+IMPORT_HEADER = (
+    "client_ref;first_name;last_name;phone;decision_ref;valid_from;label;categories;"
+    "monthly_amount\n"
+)
+
+
+def test_case_manager_imports_clients_from_a_file_after_checking_it(
+    page: Page, server: Seeded
+) -> None:
+    """Asiakkaat -> Tuo asiakkaita: the check writes nothing and shows each row; Import writes
+    it; a file with a refused row lists the row and writes nothing."""
+    first = date.today().replace(day=1).strftime("%-d.%-m.%Y")
+    good = (
+        IMPORT_HEADER
+        + f"E2E-1;Tuomas;Tuonti;045 700 1001;E2E-P1;{first};Siivous;siivous;120,00\n"
+        + "E2E-2;Tiina;Tuonti;045 700 1002;;;;;\n"
+    ).encode()
+    sign_in_with_key(page, server.case_manager_key)
+    page.get_by_role("link", name="Tuo asiakkaita").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tuo asiakkaita")
+    apply = page.get_by_role("button", name="Tuo", exact=True)
+    expect(apply).to_be_hidden()
+    # Check without a file: the field says what is missing.
+    page.get_by_role("button", name="Tarkista").click()
+    expect(page.locator(".error-summary")).to_contain_text("Valitse CSV-tiedosto.")
+    page.get_by_label("CSV-tiedosto").set_input_files(
+        files=[{"name": "asiakkaat.csv", "mimeType": "text/csv", "buffer": good}]
+    )
+    page.get_by_role("button", name="Tarkista").click()
+    status = page.locator("#import-status")
+    expect(status).to_contain_text("mitään ei ole vielä tallennettu")
+    expect(status).to_contain_text("Uusia asiakkaita 2")
+    expect(status).to_contain_text("uusia päätöksiä 1")
+    rows = page.locator("#import-result tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("E2E-1: uusi")
+    expect(rows.first).to_contain_text("E2E-P1: uusi")
+    expect(page.locator(".error-summary")).to_have_count(0)
+    assert_accessible(page, "client import, checked")
+    found = call_api(server.url, server.case_manager_key, "GET", "/api/clients?q=Tuonti")
+    assert found["items"] == []  # the check wrote nothing
+    expect(apply).to_be_visible()
+    apply.click()
+    expect(status).to_contain_text("Tuotu.")
+    expect(apply).to_be_hidden()
+    found = call_api(server.url, server.case_manager_key, "GET", "/api/clients?q=Tuonti")
+    assert sorted(c["first_name"] for c in found["items"]) == ["Tiina", "Tuomas"]
+
+    # The same file again: nothing new, nothing to import.
+    page.get_by_role("button", name="Tarkista").click()
+    expect(status).to_contain_text("Tiedostossa ei ole mitään uutta.")
+    expect(rows.first).to_contain_text("E2E-1: ennallaan")
+    expect(apply).to_be_hidden()
+
+    # A refused row: listed with its line and reason, nothing written.
+    bad = (IMPORT_HEADER + "E2E-3;Toivo;Tuonti;12;;;;;\n").encode()
+    page.get_by_label("CSV-tiedosto").set_input_files(
+        files=[{"name": "virhe.csv", "mimeType": "text/csv", "buffer": bad}]
+    )
+    page.get_by_role("button", name="Tarkista").click()
+    expect(page.locator(".error-summary")).to_contain_text("Tiedostossa on 1 hylätty rivi.")
+    expect(page.locator("#refused-rows li")).to_have_text(["line 2: Not a valid phone number"])
+    expect(apply).to_be_hidden()
+    assert_accessible(page, "client import, refused")
+    found = call_api(server.url, server.case_manager_key, "GET", "/api/clients?q=Toivo")
+    assert found["items"] == []

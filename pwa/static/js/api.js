@@ -37,9 +37,11 @@ export function headers(extra = {}) {
   return h;
 }
 
-export async function api(path, { method = "GET", body, idempotencyKey, signal } = {}) {
+// ``file``: a body sent as it is ({ type: "text/csv", data: a File or text }) instead of JSON.
+export async function api(path, { method = "GET", body, file, idempotencyKey, signal } = {}) {
   const extra = {};
   if (body !== undefined) extra["Content-Type"] = "application/json";
+  if (file) extra["Content-Type"] = file.type;
   if (idempotencyKey) extra["Idempotency-Key"] = idempotencyKey;
   const csrf = sessionStorage.getItem(CSRF);
   if (method !== "GET" && csrf && !devKey.get()) extra["X-CSRF-Token"] = csrf;
@@ -47,7 +49,7 @@ export async function api(path, { method = "GET", body, idempotencyKey, signal }
   try {
     res = await fetch(path, {
       method, signal, credentials: "same-origin", headers: headers(extra),
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: file ? file.data : body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
     if (err.name === "AbortError") throw err;

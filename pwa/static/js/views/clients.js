@@ -1,6 +1,7 @@
 // Case manager: the client list and a client's file (#/clients, #/clients/CLIENT: cm-clients.js),
 // create a client (#/clients/new), grant a budget by decision (#/clients/CLIENT/WALLET/decision),
-// and print an invite so the client can make a passkey.
+// and print an invite so the client can make a passkey; many clients from a CSV file
+// (#/clients/import: cm-import.js).
 import { api, ApiError } from "../api.js";
 import { h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
@@ -13,6 +14,7 @@ const NAME_FIELDS = { first_name: "first", last_name: "last", phone: "phone" };
 export async function render(main, params, ctx) {
   const { go } = ctx;
   if (params[0] === "new") return renderNew(main, go);
+  if (params[0] === "import") return (await import("./cm-import.js")).render(main);
   // The list (#/clients) and a client's file (#/clients/ID) live in cm-clients.js.
   if (params.length < 2) return (await import("./cm-clients.js")).render(main, params, ctx);
   const [clientId, walletId, step] = params;

@@ -23,7 +23,8 @@ async function renderList(main) {
   const count = h("p", { role: "status", class: "small" });
   main.append(h("div", { class: "desk" },
     h("h1", {}, t("cm.clients.title")),
-    h("p", {}, h("a", { class: "button button--secondary", href: "#/clients/new" }, t("cm.clients.new"))),
+    h("p", {}, h("a", { class: "button button--secondary", href: "#/clients/new" }, t("cm.clients.new")),
+      " ", h("a", { class: "button button--secondary", href: "#/clients/import" }, t("cm.import.link"))),
     form, count, results));
   let shown = 0;
   // Only the latest request may draw: the first page of all clients, still on its way when a

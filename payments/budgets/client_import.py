@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from payments.budgets.catalogue import (
@@ -54,6 +54,7 @@ from payments.models import (
     Decision,
     DecisionLine,
     DecisionLineCategory,
+    Organizer,
     Principal,
     ServiceCategory,
     Wallet,
@@ -405,6 +406,16 @@ async def import_clients(
     result = ClientImport(organizer_id=organizer_id, dry_run=dry_run)
     now = utcnow()
     async with UnitOfWork(db) as uow:
+        if db.is_postgres:
+            # One import per county at a time: what is there is read in several statements,
+            # and another import committing between them would be half seen (its clients not
+            # yet, its decisions already). SQLite's transaction reads one snapshot anyway.
+            # FOR NO KEY UPDATE: the county's charges (KEY SHARE, by foreign key) never wait.
+            await uow.session.execute(
+                select(Organizer.id)
+                .where(Organizer.id == organizer_id)
+                .with_for_update(key_share=True)
+            )
         known = await _known(uow, organizer_id)
         errors: list[str] = []
         plan = _Plan(organizer_id, now, actor_id, f"import {source}"[:200])
@@ -621,6 +632,8 @@ class _Plan:
                 .values(external_ref=ref)
             )
         # Parents before children (the dict's order), in chunks of 1,000 rows per statement.
+        # Core inserts on the tables: the ORM's bulk path costs more than the statements.
         for model, rows in self.tables.items():
+            table = cast(Table, model.__table__)
             for start in range(0, len(rows), 1000):
-                await s.execute(insert(model), rows[start : start + 1000])
+                await s.execute(insert(table), rows[start : start + 1000])

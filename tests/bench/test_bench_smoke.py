@@ -67,3 +67,23 @@ def test_every_phase_of_the_benchmark_runs(
     assert ratios["B1_pg_http_vs_pgbench"] and ratios["B1_pg_http_vs_floor"]
     assert ratios["B2_sqlite_http_vs_raw"]
     assert "stack floor" in printed and f"results: {written}" in printed
+
+
+def test_the_import_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """B6 with 40 rows on both engines: every phase ran, the books check passed, and the
+    table and JSON are written (the rates of so small a run mean nothing)."""
+    from bench import import_bench
+
+    if not asyncio.run(pg_ready()):
+        need(f"PostgreSQL at {PG_BASE} is not reachable")
+    code = import_bench.cli(
+        ["--rows", "40", "--reference", "3", "--pg", PG_BASE, "--results", str(tmp_path)]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    [written] = tmp_path.glob("import-*.json")
+    results = json.loads(written.read_text())
+    for engine in ("sqlite", "postgres"):
+        assert results[engine]["books_ok"] is True
+        assert results[engine]["rows"] == 40
+    assert "sqlite         40" in printed and "postgres       40" in printed

@@ -59,6 +59,7 @@ from payments.ledger.periods import next_period
 from payments.reporting.wallet_views import wallet_view
 from payments.results import Happened, Outcome
 from tests.factories import World, account_balance, at, provider_payable_id, seed_world
+from tests.reliability.bounds import pick
 from tests.support.databases import truncate
 
 T = TypeVar("T")
@@ -398,8 +399,9 @@ class WalletMachine(RuleBasedStateMachine):
             assert b <= m + self.cap  # money rule 4
 
 
+# 15 runs of 30 steps per engine in CI (about 40 s on SQLite); 100 in the long run.
 SETTINGS = settings(
-    max_examples=25,
+    max_examples=int(pick(15, 100)),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

@@ -449,6 +449,8 @@ def judge(where: str, status: int, content_type: str, body: bytes) -> Finding | 
     return None
 
 
+# PostgreSQL in CI (the stricter driver: int64, NUL, text encodings); both in the long run.
+@pytest.mark.parametrize("engine_name", ["sqlite", "postgres"] if LONG else ["postgres"])
 async def test_bad_input_beyond_the_schema_is_a_clean_4xx_everywhere(app_client, db):
     """Every operation, with the world's real ids in its path: no answer is a 5xx, every
     refusal is a problem document, and no refusal changes the database (issue 13, item 7)."""

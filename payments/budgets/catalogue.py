@@ -258,7 +258,7 @@ def monthly_from_weekly_hours(hours_per_week: str, value_per_hour_cents: int) ->
     return monthly, formula
 
 
-def _line_amount(line: DecisionLineInput) -> int:
+def decision_line_amount(line: DecisionLineInput) -> int:
     """The line's monthly amount, checked against its voucher and weekly hours."""
     if line.voucher_value_cents is not None and not 0 < line.voucher_value_cents <= MAX_CENTS:
         raise InvalidInput("voucher_value_cents must be a positive number of cents")
@@ -302,7 +302,7 @@ async def create_decision(
         raise InvalidInput("carry_over must be 'none' or 'capped'")
     if not 0 <= carry_over_cap_cents <= MAX_CENTS:
         raise InvalidInput("carry-over cap out of range")
-    amounts = [_line_amount(line) for line in lines]
+    amounts = [decision_line_amount(line) for line in lines]
     for line, amount in zip(lines, amounts, strict=True):
         if not 0 < amount <= MAX_CENTS:
             raise InvalidInput("a monthly amount must be a positive number of cents")

@@ -38,9 +38,9 @@ from payments.budgets.catalogue import (
     LANGUAGES,
     MAX_CENTS,
     DecisionLineInput,
-    _line_amount,
     clean_name,
     clean_text,
+    decision_line_amount,
     parse_hours,
 )
 from payments.budgets.catalogue_import import csv_records
@@ -224,7 +224,7 @@ def _row(where: str, record: dict[str, Any]) -> ClientRow:
             hours_per_week=hours,
         )
         # The same checks as a decision made in the app (a computed amount must match).
-        _line_amount(_input(line, line.categories))
+        decision_line_amount(_input(line, line.categories))
     elif any(cell(c) for c in FIELDS[6:]):
         raise InvalidInput("decision columns are filled but decision_ref is empty")
     return ClientRow(
@@ -562,7 +562,7 @@ class _Plan:
         ref = row.decision_ref
         assert ref is not None and row.valid_from is not None
         codes = self._codes(line, known)
-        monthly = _line_amount(_input(line, codes))
+        monthly = decision_line_amount(_input(line, codes))
         key = (line.label, monthly, line.voucher_value_cents, line.hours_per_week, codes)
         have = known.decisions.get(ref)
         if have is not None:

@@ -81,8 +81,13 @@ async def test_backup_while_charging_restores_every_acknowledged_charge(
             acked.append((loop.time(), await charged(db, world, exactly(100))))
 
     chargers = [asyncio.create_task(keep_charging()) for _ in range(3)]
-    await asyncio.sleep(0.5)  # some money moves before the backup starts
-    assert len(acked) >= 5
+    # Some money moves before the backup starts. Wait for it rather than for a fixed time: on a
+    # loaded CI machine the first PostgreSQL connections alone can take longer than half a second.
+    deadline = loop.time() + 60
+    while len(acked) < 5:
+        assert loop.time() < deadline, f"only {len(acked)} charges in 60 s"
+        assert not any(t.done() for t in chargers), [t.exception() for t in chargers if t.done()]
+        await asyncio.sleep(0.05)
     target = tmp_path / ("wallet.dump" if engine_name == "postgres" else "wallet.sqlite3.bak")
     started = loop.time()
     code, out = await _wallet(db.url, "backup", str(target))

@@ -10,8 +10,11 @@
   what open holds still reserve), no closing is negative, a closed month keeps no more than
   its carry-over allowance (the cap of a ``capped`` decision still valid after that month, as
   funding allows; else 0), and every envelope belongs to a decision line;
-* every charge's transfers equal its total, and its refunds equal its refunded amount; every
-  charge and refund transfer belongs to a charge;
+* every charge's transfers equal its total, and its refunds and corrections equal its refunded
+  amount; every charge, refund and correction transfer belongs to a charge;
+* every approved correction has its own ``correction`` transfer, of its amount and charge, from
+  the charge's provider's payable account to its organizer's budget, and every ``correction``
+  transfer belongs to an approved correction (issue 18);
 * every settlement's amount equals its lines and its transfer; no transfer is in two
   settlements (``payments.settlements.check_settlements``);
 * every hold account holds exactly its open holds, and every captured hold's amount is what
@@ -36,6 +39,7 @@ from payments.models import (
     STORED_BALANCE_KINDS,
     Account,
     Charge,
+    Correction,
     Decision,
     DecisionLine,
     Hold,
@@ -45,13 +49,15 @@ from payments.models import (
 )
 from payments.reporting.reports import month_rows
 from payments.uow import UnitOfWork
-from payments.vocabulary import AccountKind, HoldStatus, TransferKind
+from payments.vocabulary import AccountKind, CorrectionStatus, HoldStatus, TransferKind
 
 MAX_REPORTED = 50
 # Each query asks for one row more than a report lists, so that a query with more than
 # MAX_REPORTED findings still makes the report say there are more.
 FETCH = MAX_REPORTED + 1
-REFUND_KINDS = (TransferKind.REFUND, TransferKind.REFUND_CLOSED)
+# What a charge gives back: a provider's refund (to the envelope, or to the organizer once the
+# month has closed) and a case manager's correction (to the organizer).
+REFUND_KINDS = (TransferKind.REFUND, TransferKind.REFUND_CLOSED, TransferKind.CORRECTION)
 CHARGE_KINDS = (TransferKind.CHARGE, *REFUND_KINDS)
 
 
@@ -210,11 +216,62 @@ async def check_books(db: Database) -> CheckReport:
         for tid, kind in orphans:
             report.add(f"{kind} transfer {tid} belongs to no charge")
 
+        await _check_corrections(uow, report)
+
         # 6. Settlements equal their lines and their transfer; no transfer in two settlements.
         await check_settlements(s, report.add)
         await _check_holds(uow, report)
         await _check_reports(uow, report)
     return report
+
+
+async def _check_corrections(uow: UnitOfWork, report: CheckReport) -> None:
+    """Approved corrections and ``correction`` transfers are one to one, and agree."""
+    s = uow.session
+    debit, credit = aliased(Account), aliased(Account)
+    approved = (
+        await s.execute(
+            select(Correction.id)
+            .join(Charge, Charge.id == Correction.charge_id)
+            .outerjoin(Transfer, Transfer.id == Correction.transfer_id)
+            .outerjoin(debit, debit.id == Transfer.debit_account_id)
+            .outerjoin(credit, credit.id == Transfer.credit_account_id)
+            .where(
+                Correction.status == CorrectionStatus.APPROVED,
+                (Transfer.id.is_(None))
+                | (Transfer.kind != TransferKind.CORRECTION)
+                | (Transfer.amount_cents != Correction.amount_cents)
+                | (Transfer.charge_id.is_(None))
+                | (Transfer.charge_id != Correction.charge_id)
+                | (debit.kind != AccountKind.PROVIDER_PAYABLE)
+                | (debit.provider_id != Charge.provider_id)
+                | (credit.kind != AccountKind.ORGANIZER_BUDGET)
+                | (credit.organizer_id != Charge.organizer_id),
+            )
+            .order_by(Correction.id)
+            .limit(FETCH)
+        )
+    ).all()
+    for (cid,) in approved:
+        report.add(
+            f"correction {cid}: its transfer is not a correction of its amount and charge "
+            "from the provider's payable to the organizer's budget"
+        )
+    orphans = (
+        await s.execute(
+            select(Transfer.id)
+            .outerjoin(
+                Correction,
+                (Correction.transfer_id == Transfer.id)
+                & (Correction.status == CorrectionStatus.APPROVED),
+            )
+            .where(Transfer.kind == TransferKind.CORRECTION, Correction.id.is_(None))
+            .order_by(Transfer.id)
+            .limit(FETCH)
+        )
+    ).all()
+    for (tid,) in orphans:
+        report.add(f"correction transfer {tid} belongs to no approved correction")
 
 
 # The ledger's own reading of a period, by transfer kind alone: every charge leaves an

@@ -194,6 +194,33 @@ class RequestNotPending(DomainError):
     title = "The payment request has already been decided"
 
 
+# --- Corrections after a month has closed (issue 18) -----------------------------------------
+
+
+class CorrectionTooLarge(DomainError):
+    kind = Refusal.REFUSED
+    slug = "correction-exceeds-charge"
+    title = "The correction is larger than what is left of the charge"
+
+
+class MonthStillOpen(DomainError):
+    kind = Refusal.CONFLICT
+    slug = "month-open"
+    title = "The charge's month is still open: the provider refunds it to the client's budget"
+
+
+class CorrectionNotPending(DomainError):
+    kind = Refusal.CONFLICT
+    slug = "correction-not-pending"
+    title = "The correction has already been decided"
+
+
+class SecondApproverRequired(DomainError):
+    kind = Refusal.FORBIDDEN
+    slug = "second-approver-required"
+    title = "Another case manager must approve this correction"
+
+
 # --- Providers' marketplace (issue 7) ---------------------------------------------------------
 
 

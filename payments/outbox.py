@@ -18,6 +18,8 @@ from payments.models import OutboxEvent
 # Every event type, in one place: payments writes them, notifications delivers them.
 CHARGE_CAPTURED = "charge.captured"
 REFUND_CREATED = "refund.created"
+# A case manager corrected a charge of a closed month (payments.checkout.corrections).
+CHARGE_CORRECTED = "charge.corrected"
 ENVELOPE_FUNDED = "envelope.funded"
 REMAINDER_EXPIRED = "remainder.expired"
 PAYMENT_REQUESTED = "payment.requested"

@@ -41,6 +41,9 @@ class TransferKind(StrEnum):
     # settlement -> provider payable: the bank returned or rejected a payout (migration 0014);
     # the money is the provider's again and the next settlement pays it.
     SETTLEMENT_RETURNED = "settlement_returned"
+    # provider payable -> organizer budget: a case manager's correction of a wrong charge whose
+    # month has closed (migration 0016; payments.checkout.corrections).
+    CORRECTION = "correction"
 
 
 class ChargeStatus(StrEnum):
@@ -64,6 +67,14 @@ class RequestStatus(StrEnum):
     DECLINED = "declined"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+
+
+class CorrectionStatus(StrEnum):
+    """A correction of a charge: made at once, or waiting for a second case manager."""
+
+    PENDING = "pending"  # above the organizer's limit: waits for a second case manager
+    APPROVED = "approved"  # the money moved (its transfer_id names the transfer)
+    REJECTED = "rejected"  # the second case manager said no; nothing moved
 
 
 class SettlementStatus(StrEnum):

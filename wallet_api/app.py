@@ -25,6 +25,7 @@ from wallet_api import edge, health, logs, metrics
 from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.charges import routes as charges
 from wallet_api.checkout import routes as checkout
+from wallet_api.corrections import routes as corrections
 from wallet_api.deps import provide_actor, provide_db
 from wallet_api.edge import client_address
 from wallet_api.live import lifecycle
@@ -207,6 +208,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             *health.ROUTES,
             metrics.MetricsController,
             *charges.ROUTES,
+            *corrections.ROUTES,
             *checkout.ROUTES,
             *wallets.ROUTES,
             *people.ROUTES,

@@ -113,6 +113,7 @@ PATH_IDS: dict[str, OwnedKind] = {
     "card_id": "card",
     "settlement_id": "settlement",
     "principal_id": "principal",
+    "correction_id": "correction",
 }
 
 
@@ -214,3 +215,14 @@ async def ensure_charge_visible(db: Database, actor: Actor, charge_id: uuid.UUID
             raise NotFound("No such charge")
         return
     await ensure_wallet_visible(db, actor, wallet_id)
+
+
+async def admins_only(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """A case manager with the admin right (the use cases check it again from the row)."""
+    signed_in(connection, handler)
+    actor: Actor = connection.scope["user"]
+    if actor.role != "case_manager" or not actor.admin:
+        await hide_other_organizers(connection, actor)
+        raise PermissionDeniedException("This needs a case manager's admin right")

@@ -268,6 +268,29 @@ TITLES: dict[str, dict[str, str]] = {
         "sv": "Betalningsbegäran har redan behandlats",
         "en": "The payment request has already been decided",
     },
+    # Corrections after a month has closed (issue 18).
+    "correction-exceeds-charge": {
+        "fi": "Korjaus on suurempi kuin veloituksesta on jäljellä",
+        "sv": "Rättelsen är större än det som återstår av debiteringen",
+        "en": "The correction is larger than what is left of the charge",
+    },
+    "month-open": {
+        "fi": "Veloituksen kuukausi on vielä auki: palveluntuottaja hyvittää sen asiakkaan "
+        "budjettiin",
+        "sv": "Debiteringens månad är ännu öppen: tjänsteproducenten återbetalar den till "
+        "kundens budget",
+        "en": "The charge's month is still open: the provider refunds it to the client's budget",
+    },
+    "correction-not-pending": {
+        "fi": "Korjaus on jo käsitelty",
+        "sv": "Rättelsen har redan behandlats",
+        "en": "The correction has already been decided",
+    },
+    "second-approver-required": {
+        "fi": "Toisen asiakasohjaajan on hyväksyttävä tämä korjaus",
+        "sv": "En annan klienthandledare måste godkänna rättelsen",
+        "en": "Another case manager must approve this correction",
+    },
     # Providers' marketplace (issue 7).
     "invalid-iban": {
         "fi": "IBAN-tilinumero ei kelpaa",

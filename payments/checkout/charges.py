@@ -25,6 +25,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
     ConsentRequired,
+    DomainError,
     InsufficientFunds,
     InvalidInput,
     NotFound,
@@ -752,58 +753,7 @@ async def refund_charge(
         )
         if amount <= 0:
             raise RefundTooLarge("This charge has been refunded in full")
-        # The conditional update serializes refunds of one charge and bounds their sum.
-        updated = await s.execute(
-            update(Charge)
-            .where(Charge.id == charge_id, Charge.refunded_cents + amount <= Charge.total_cents)
-            .values(
-                refunded_cents=Charge.refunded_cents + amount,
-                status=ChargeStatus.PARTIALLY_REFUNDED,
-            )
-            .returning(Charge.refunded_cents, Charge.total_cents)
-        )
-        row = updated.first()
-        if row is None:
-            raise RefundTooLarge(
-                f"At most {charge.total_cents - charge.refunded_cents} cents can be refunded"
-            )
-        refunded_total, total = int(row[0]), int(row[1])
-        if refunded_total == total:
-            await s.execute(
-                update(Charge).where(Charge.id == charge_id).values(status=ChargeStatus.REFUNDED)
-            )
-        if charge.trust_period is not None:
-            # Before the envelopes: the trust row comes first in every money path's lock order.
-            await trust.give_back(s, charge.wallet_id, provider_id, amount, charge.trust_period)
-
-        # Spread the refund over the lines, last line first.
-        lines = (
-            (
-                await s.execute(
-                    select(ChargeLine)
-                    .where(ChargeLine.charge_id == charge_id)
-                    .order_by(ChargeLine.position.desc())
-                )
-            )
-            .scalars()
-            .all()
-        )
-        per_envelope: dict[int, int] = defaultdict(int)
-        left = amount
-        for line in lines:
-            take = min(left, line.amount_cents - line.refunded_cents)
-            if take <= 0:
-                continue
-            await s.execute(
-                update(ChargeLine)
-                .where(ChargeLine.id == line.id)
-                .values(refunded_cents=ChargeLine.refunded_cents + take)
-            )
-            per_envelope[line.envelope_id] += take
-            left -= take
-            if left == 0:
-                break
-        assert left == 0, "line refunds must cover the refund"
+        refunded_total, per_envelope = await take_back(s, charge, amount)
 
         payable = await transfers.provider_payable_account(s, provider_id)
         # The month each envelope's money came from, as the charge's transfers recorded it.
@@ -865,3 +815,72 @@ async def refund_charge(
         await idempotency.store_result(s, scope=scope, key=idempotency_key, outcome=outcome)
         await uow.commit()
         return outcome
+
+
+async def take_back(
+    s: AsyncSession,
+    charge: Charge,
+    amount: int,
+    too_large: type[DomainError] = RefundTooLarge,
+    verb: str = "refunded",
+) -> tuple[int, dict[int, int]]:
+    """Mark ``amount`` of ``charge``'s wallet part as given back (a refund or a case manager's
+    correction) and say how much each envelope paid of it: (the charge's refunded total now,
+    {envelope id: amount}). Moves no money; the caller moves it, in this transaction.
+
+    The conditional update serializes everything given back of one charge and bounds its sum
+    by the charge's total (else ``too_large``, nothing changed). The amount is spread over the
+    lines last line first, each line taking at most its own unrefunded part, so every line's
+    envelope is named for exactly what left it. A charge that counted toward a trusted
+    provider's month gives the amount back to that month's total
+    (:func:`payments.checkout.trust.give_back`), before any envelope: the lock order of every
+    money path.
+    """
+    updated = await s.execute(
+        update(Charge)
+        .where(Charge.id == charge.id, Charge.refunded_cents + amount <= Charge.total_cents)
+        .values(
+            refunded_cents=Charge.refunded_cents + amount,
+            status=ChargeStatus.PARTIALLY_REFUNDED,
+        )
+        .returning(Charge.refunded_cents, Charge.total_cents)
+    )
+    row = updated.first()
+    if row is None:
+        left = charge.total_cents - charge.refunded_cents
+        raise too_large(f"At most {left} cents can be {verb}")
+    refunded_total, total = int(row[0]), int(row[1])
+    if refunded_total == total:
+        await s.execute(
+            update(Charge).where(Charge.id == charge.id).values(status=ChargeStatus.REFUNDED)
+        )
+    if charge.trust_period is not None:
+        await trust.give_back(s, charge.wallet_id, charge.provider_id, amount, charge.trust_period)
+    lines = (
+        (
+            await s.execute(
+                select(ChargeLine)
+                .where(ChargeLine.charge_id == charge.id)
+                .order_by(ChargeLine.position.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    per_envelope: dict[int, int] = defaultdict(int)
+    left = amount
+    for line in lines:
+        take = min(left, line.amount_cents - line.refunded_cents)
+        if take <= 0:
+            continue
+        await s.execute(
+            update(ChargeLine)
+            .where(ChargeLine.id == line.id)
+            .values(refunded_cents=ChargeLine.refunded_cents + take)
+        )
+        per_envelope[line.envelope_id] += take
+        left -= take
+        if left == 0:
+            break
+    assert left == 0, "line refunds must cover the refund"
+    return refunded_total, per_envelope

@@ -26,6 +26,7 @@ from payments.models.budgets import (
 from payments.models.checkout import (
     Charge,
     ChargeLine,
+    Correction,
     Hold,
     HoldLine,
     PaymentRequest,
@@ -89,6 +90,7 @@ __all__ = [
     "Charge",
     "ChargeLine",
     "Client",
+    "Correction",
     "Decision",
     "DecisionLine",
     "DecisionLineCategory",

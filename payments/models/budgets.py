@@ -29,6 +29,11 @@ class Organizer(Base):
     name: Mapped[str] = mapped_column(String(200))
     help_phone: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # A correction of a charge above this amount waits for a second case manager's approval
+    # (payments.checkout.corrections); at or below it, the case manager's own word moves it.
+    correction_approval_above_cents: Mapped[int] = mapped_column(
+        BigInteger, default=10_000, server_default="10000"
+    )
 
 
 class ServiceCategory(Base):

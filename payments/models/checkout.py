@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payments.models.base import Base, UtcDateTime, new_id
-from payments.vocabulary import HoldStatus, RequestStatus, sql_in
+from payments.vocabulary import CorrectionStatus, HoldStatus, RequestStatus, sql_in
 
 
 class Hold(Base):
@@ -253,3 +253,37 @@ class Refund(Base):
     to_envelope: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Correction(Base):
+    """A case manager's correction of a wrong charge whose month has closed: the amount goes
+    from the provider's payable back to the organizer's budget by a ``correction`` transfer,
+    never to the client's envelope (a closed month is not refilled).
+
+    Above the organizer's ``correction_approval_above_cents`` it waits (``pending``) for a
+    second case manager, who may not be the one who asked. ``transfer_id`` is set, once, when
+    the money moves; ``wallet check`` proves every approved correction has its transfer and
+    every ``correction`` transfer its approved correction.
+    """
+
+    __tablename__ = "corrections"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint(sql_in("status", CorrectionStatus), name="status_known"),
+        CheckConstraint(
+            "(status = 'approved') = (transfer_id IS NOT NULL)", name="moved_when_approved"
+        ),
+        Index("ix_corrections_organizer_status", "organizer_id", "status", "requested_at"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))
+    charge_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("charges.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(10))  # a CorrectionStatus
+    requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decision_note: Mapped[str | None] = mapped_column(String(500))
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), unique=True)

@@ -38,6 +38,7 @@ from payments.models import (
     Account,
     Charge,
     ChargeLine,
+    Correction,
     DecisionLine,
     DecisionLineCategory,
     OutboxEvent,
@@ -50,7 +51,7 @@ from payments.models import (
 from payments.outbox import STATEMENT_READY
 from payments.reporting.wallet_views import wallet_with_client
 from payments.uow import UnitOfWork
-from payments.vocabulary import AccountKind, TransferKind
+from payments.vocabulary import AccountKind, CorrectionStatus, TransferKind
 
 # Transfer kinds as a statement reads them. Holds and their releases move money between an
 # envelope and its own hold account, so on the pair they sum to zero.
@@ -202,6 +203,18 @@ class RefundItem:
 
 
 @dataclass
+class CorrectionItem:
+    """A case manager's correction of one of the month's charges (issue 18): the amount went
+    back to the county's budget, not to the envelope (the month had closed)."""
+
+    date: str
+    charge_id: str
+    provider: str
+    amount_cents: int
+    reason: str
+
+
+@dataclass
 class EnvelopeStatement:
     envelope_id: int
     label: str
@@ -237,6 +250,7 @@ class Statement:
     closing_cents: int = 0
     held_cents: int = 0
     client_share_cents: int = 0
+    corrections: list[CorrectionItem] = field(default_factory=list)
 
 
 def check_period(period: str) -> None:
@@ -308,6 +322,7 @@ async def statement(
             s, lambda c: [c.wallet_id == wallet_id, Transfer.period <= period]
         )
         items = await _items(s, wallet_id, period, lang)
+        corrected = await _corrections(s, wallet_id, period)
     out = Statement(
         wallet_id=str(wallet.id),
         client_id=str(client.id),
@@ -317,6 +332,7 @@ async def statement(
         closed=period < current_period(),
         language=lang,
         envelopes=[],
+        corrections=corrected,
     )
     charges, refunds = items
     for env_id, line_id, label in envs:
@@ -433,6 +449,40 @@ async def _items(
             )
         )
     return charges, refunds
+
+
+async def _corrections(s: AsyncSession, wallet_id: uuid.UUID, period: str) -> list[CorrectionItem]:
+    """The approved corrections of the wallet's charges whose money is this month's."""
+    rows = (
+        await s.execute(
+            select(
+                Transfer.created_at,
+                Correction.charge_id,
+                Provider.name,
+                Correction.amount_cents,
+                Correction.reason,
+            )
+            .join(Transfer, Transfer.id == Correction.transfer_id)
+            .join(Charge, Charge.id == Correction.charge_id)
+            .join(Provider, Provider.id == Charge.provider_id)
+            .where(
+                Charge.wallet_id == wallet_id,
+                Correction.status == CorrectionStatus.APPROVED,
+                Transfer.period == period,
+            )
+            .order_by(Transfer.id)
+        )
+    ).all()
+    return [
+        CorrectionItem(
+            date=at.isoformat(),
+            charge_id=str(cid),
+            provider=str(name),
+            amount_cents=int(amount),
+            reason=str(reason),
+        )
+        for at, cid, name, amount, reason in rows
+    ]
 
 
 # --- statement-ready notices ------------------------------------------------------------------
@@ -562,6 +612,7 @@ async def issue_statements(
 
 __all__ = [
     "ChargeItem",
+    "CorrectionItem",
     "EnvelopeStatement",
     "Flow",
     "NoticeRun",

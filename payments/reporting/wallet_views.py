@@ -21,6 +21,7 @@ from payments.models import (
     Charge,
     ChargeLine,
     Client,
+    Correction,
     Decision,
     DecisionLine,
     DecisionLineCategory,
@@ -53,6 +54,7 @@ OwnedKind = Literal[
     "card",
     "settlement",
     "principal",
+    "correction",
 ]
 _ORGANIZER_OF = {
     "wallet": (Wallet.id, Wallet.organizer_id),
@@ -64,12 +66,13 @@ _ORGANIZER_OF = {
     "card": (QrCard.id, QrCard.organizer_id),
     "settlement": (Settlement.id, Settlement.organizer_id),
     "principal": (Principal.id, Principal.organizer_id),
+    "correction": (Correction.id, Correction.organizer_id),
 }
 
 
 async def organizer_of(db: Database, kind: OwnedKind, row_id: uuid.UUID) -> uuid.UUID | None:
     """The organizer a wallet, client, provider, charge, hold, payment request, card,
-    settlement or person (principal) belongs to, or None if there is no such row. For
+    settlement, person (principal) or correction belongs to, or None if there is no such row. For
     authorization: another organizer's rows are, to a caller, rows that do not exist."""
     key, organizer = _ORGANIZER_OF[kind]
     async with UnitOfWork(db, readonly=True) as uow:

@@ -190,19 +190,24 @@ async def test_the_migration_adds_and_drops_the_constraint_on_existing_rows(scra
         await db.dispose()
 
 
-def test_the_kinds_in_the_migrations_are_the_vocabulary():
-    """Migrations 0011 and 0014 write their lists out: 0011 the first nine kinds, 0014 every
-    kind of the enum, in the enum's order."""
-    path = MIGRATIONS / "versions" / "2026_12_03_0011_transfer_kinds.py"
-    spec = importlib.util.spec_from_file_location("transfer_kinds_0011", path)
+def _migration(name: str) -> Any:
+    path = MIGRATIONS / "versions" / name
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.KINDS == tuple(TransferKind)[:9]
-    path = MIGRATIONS / "versions" / "2026_12_04_0014_bank_loop.py"
-    spec = importlib.util.spec_from_file_location("bank_loop_0014", path)
-    assert spec is not None and spec.loader is not None
-    latest = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(latest)
-    assert latest.OLD_KINDS == module.KINDS
+    return module
+
+
+def test_the_kinds_in_the_migrations_are_the_vocabulary():
+    """Migrations 0011, 0014 and 0016 write their lists out: 0011 the first nine kinds, each
+    later one the list before it plus its own, and the latest every kind of the enum, in the
+    enum's order."""
+    first = _migration("2026_12_03_0011_transfer_kinds.py")
+    assert first.KINDS == tuple(TransferKind)[:9]
+    bank_loop = _migration("2026_12_04_0014_bank_loop.py")
+    assert bank_loop.OLD_KINDS == first.KINDS
+    assert bank_loop.KINDS == tuple(TransferKind)[:10]
+    latest = _migration("2026_12_04_0016_corrections.py")
+    assert latest.OLD_KINDS == bank_loop.KINDS
     assert latest.KINDS == tuple(TransferKind)

@@ -48,7 +48,7 @@ from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
 from payments.db import Database
 from payments.ledger.periods import HELSINKI
 from payments.marketplace import providers, settlements
-from payments.models import Principal, ProviderOwner
+from payments.models import Correction, Principal, ProviderOwner
 from payments.people import mandates
 from payments.people.access import authenticate_api_key
 from payments.people.mandates import grant_mandate
@@ -139,6 +139,7 @@ class Res:
     spare_carer_id: uuid.UUID
     spare_cm_id: uuid.UUID  # a case manager of the first organizer (admin right, removal)
     spare_staff_id: uuid.UUID  # a staff member of the seeded provider (removal)
+    correction_id: uuid.UUID  # a correction of the charge, asked by spare_cm, waiting
     pin: str = "4826"
 
 
@@ -218,6 +219,19 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/charges/{charge_id:uuid}/refunds"): Rule(
         allow(PROVIDER), body=lambda r: {"amount_cents": 99_000_000}
     ),
+    # -- corrections: the charge's organizer's case managers (the charge's month is open, so
+    # an allowed caller is told month-open) ---------------------------------------------------
+    ("POST", "/api/charges/{charge_id:uuid}/corrections"): Rule(
+        allow(CASE_MANAGER), body=lambda r: {"amount_cents": 100, "reason": "Väärä"}
+    ),
+    ("GET", "/api/corrections"): Rule(ANY_CM),
+    ("GET", "/api/organizer/settings"): Rule(ANY_CM),
+    ("PUT", "/api/organizer/settings"): Rule(
+        ANY_CM, body=lambda r: {"correction_approval_above_cents": 10_000}
+    ),
+    # The waiting correction was asked by another case manager: CASE_MANAGER may decide it.
+    ("POST", "/api/corrections/{correction_id:uuid}/reject"): Rule(allow(CASE_MANAGER)),
+    ("POST", "/api/corrections/{correction_id:uuid}/approve"): Rule(allow(CASE_MANAGER)),
     # -- checkout at the door -----------------------------------------------------------------
     ("POST", "/api/checkout/phone"): Rule(
         AT_THE_DOOR, body=lambda r: {"phone": r.world.phone, "lines": TOO_MUCH}
@@ -516,6 +530,21 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
     await settlements.settle_providers(db, datetime.now(HELSINKI).date(), organizer_id=org)
     settled = await settlements.list_settlements(db, organizer_id=org, provider_id=w.provider_id)
     assert settled, "the provider's charge should have been settled"
+    correction_id = uuid.uuid4()
+    async with UnitOfWork(db) as uow:
+        uow.session.add(
+            Correction(
+                id=correction_id,
+                organizer_id=org,
+                charge_id=uuid.UUID(str(charge.body["id"])),
+                amount_cents=100,
+                reason="Väärä",
+                status="pending",
+                requested_by=spare_cm,
+                requested_at=datetime.now(HELSINKI),
+            )
+        )
+        await uow.commit()
     res = Res(
         world=w,
         charge_id=uuid.UUID(str(charge.body["id"])),
@@ -528,6 +557,7 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
         spare_carer_id=spare_carer,
         spare_cm_id=spare_cm,
         spare_staff_id=spare_staff,
+        correction_id=correction_id,
     )
     return res, keys
 
@@ -549,6 +579,7 @@ def concrete(path: str, rule: Rule, res: Res) -> str:
         "applied_provider_id": res.applied_provider_id,
         "spare_cm_id": res.spare_cm_id,
         "spare_staff_id": res.spare_staff_id,
+        "correction_id": res.correction_id,
         "passkey_id": uuid.uuid4(),
         "session_id": uuid.uuid4(),
         "period": res.world.period,
@@ -713,6 +744,7 @@ def ghost(res: Res) -> Res:
         spare_carer_id=uuid.uuid4(),
         spare_cm_id=uuid.uuid4(),
         spare_staff_id=uuid.uuid4(),
+        correction_id=uuid.uuid4(),
     )
 
 

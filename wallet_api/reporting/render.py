@@ -62,6 +62,10 @@ TEXT: dict[str, dict[str, str]] = {
         "no_data": "Ei tietoja.",
         "use_rate": "käyttöaste",
         "spent_net": "Käytetty (hyvitykset vähennetty)",
+        "corrections": "Korjaukset",
+        "corrections_note": "Hyvinvointialue korjasi nämä maksut kuukauden päätyttyä. Summa "
+        "palautui hyvinvointialueelle palveluntuottajalta, ei budjettiin.",
+        "reason": "Syy",
     },
     "sv": {
         "title": "Månadsutdrag",
@@ -92,6 +96,11 @@ TEXT: dict[str, dict[str, str]] = {
         "no_data": "Inga uppgifter.",
         "use_rate": "användningsgrad",
         "spent_net": "Använt (återbetalningar avdragna)",
+        "corrections": "Rättelser",
+        "corrections_note": "Välfärdsområdet rättade dessa betalningar efter att månaden tog "
+        "slut. Beloppet gick tillbaka till välfärdsområdet från serviceproducenten, inte till "
+        "budgeten.",
+        "reason": "Orsak",
     },
     "en": {
         "title": "Monthly statement",
@@ -122,6 +131,10 @@ TEXT: dict[str, dict[str, str]] = {
         "no_data": "No data.",
         "use_rate": "use rate",
         "spent_net": "Spent (net of refunds)",
+        "corrections": "Corrections",
+        "corrections_note": "The county corrected these payments after the month had ended. "
+        "The amount went back to the county from the provider, not to the budget.",
+        "reason": "Reason",
     },
 }
 
@@ -212,6 +225,15 @@ def statement_csv(st: Statement) -> bytes:
         if e.other_cents:
             row("other", e.other_cents)
         row("closing", e.closing_cents)
+    # A correction moved no envelope's money (the county took it back from the provider), so
+    # its rows name no envelope: per envelope, the sum above still holds.
+    for fix in st.corrections:
+        rows.append(
+            [
+                *(st.period, None, None, "correction", fix.date, fix.provider, fix.reason),
+                *(None, fix.amount_cents, None),
+            ]
+        )
     return csv_document(CSV_FIELDS, rows)
 
 
@@ -322,6 +344,23 @@ def statement_html(st: Statement, lang: str) -> str:
                 )
             parts.append("</tbody></table>")
         parts.append("</section>")
+    if st.corrections:
+        parts += [
+            '<section aria-labelledby="corrections">',
+            f'<h2 id="corrections">{esc(t["corrections"])}</h2>',
+            f"<p>{esc(t['corrections_note'])}</p>",
+            f"<table><caption>{esc(t['corrections'])}</caption><thead><tr>"
+            f'<th scope="col">{esc(t["date"])}</th><th scope="col">{esc(t["provider"])}</th>'
+            f'<th scope="col">{esc(t["reason"])}</th>'
+            f'<th scope="col" class="num">{esc(t["amount"])}</th></tr></thead><tbody>',
+        ]
+        for fix in st.corrections:
+            parts.append(
+                f"<tr><td>{local_date(fix.date)}</td><td>{esc(fix.provider)}</td>"
+                f"<td>{esc(fix.reason)}</td>"
+                f'<td class="num">{eur(fix.amount_cents, lang)}</td></tr>'
+            )
+        parts.append("</tbody></table></section>")
     parts.append("</main></body></html>")
     return "".join(parts)
 

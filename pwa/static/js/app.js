@@ -12,7 +12,7 @@ const NAV = {
   carer: [["#/supported", "nav.supported"], ["#/wallet", "nav.wallet"], ["#/settings", "nav.settings"]],
   provider: [["#/charge", "nav.charge"], ["#/visits", "nav.visits"], ["#/charges", "nav.charges"], ["#/prices", "nav.prices"],
     ["#/settlements", "nav.settlements"], ["#/settings", "nav.settings"]],
-  case_manager: [["#/clients", "nav.clients"], ["#/approvals", "nav.approvals"], ["#/funding", "nav.funding"],
+  case_manager: [["#/clients", "nav.clients"], ["#/approvals", "nav.approvals"], ["#/corrections", "cm.corrections.nav"], ["#/funding", "nav.funding"],
     ["#/reports", "nav.reports"], ["#/audit", "nav.audit"], ["#/settings", "nav.settings"]],
 };
 // Staff management, only for those who may use it: a case manager with the admin right and a
@@ -49,6 +49,7 @@ const VIEWS = {
   funding: () => import("./views/cm-funding.js"),
   reports: () => import("./views/cm-reports.js"),
   audit: () => import("./views/cm-audit.js"),
+  corrections: () => import("./views/cm-corrections.js"),
   // Staff with passkeys (issue 15).
   staff: () => import("./views/cm-staff.js"),
   team: () => import("./views/provider-staff.js"),

@@ -143,7 +143,7 @@ function draw(main, view, state, walletId) {
   }
   nodes.push(h("section", { "aria-labelledby": "recent-title" },
     h("h2", { id: "recent-title" }, t("wallet.recent")),
-    items.length ? h("ul", { class: "list card" }, items.slice(0, RECENT).map((item) => movement(item, wallet)))
+    items.length ? h("ul", { class: "list card" }, items.slice(0, RECENT).map((item) => movement(item, wallet, state.me.role)))
       : h("p", {}, t("wallet.noMovements"))));
   if (!offline && state.me.role !== "case_manager") nodes.push(moreLinks(state));
   main.replaceChildren(...nodes);
@@ -227,7 +227,12 @@ function quantity(q) {
   return Number.isFinite(n) ? new Intl.NumberFormat(locale(), { maximumFractionDigits: 3 }).format(n) : q;
 }
 
-function movement(item, wallet) {
+// A case manager may correct a charge whose month has closed (#/corrections).
+function correctable(item, wallet, role) {
+  return role === "case_manager" && item.kind === "charge" && item.charge_id && item.period < wallet.current_period;
+}
+
+function movement(item, wallet, role) {
   const env = wallet.envelopes.find((e) => e.id === item.envelope_id);
   const { what, services, state } = describe(item);
   return h("li", { "data-kind": item.kind },
@@ -237,7 +242,9 @@ function movement(item, wallet) {
       h("span", { class: "small", style: "display:block" },
         `${dateTime(item.created_at)}${env ? ` · ${env.label}` : ""}`),
       item.client_share_cents > 0 ? h("span", { class: "small", style: "display:block" },
-        t("share.history", { amount: money(item.client_share_cents) })) : null),
+        t("share.history", { amount: money(item.client_share_cents) })) : null,
+      correctable(item, wallet, role) ? h("a", { class: "small", style: "display:block", href: `#/corrections/charge/${item.charge_id}` },
+        t("cm.corrections.correct")) : null),
     h("span", { class: `amount${item.amount_cents > 0 ? " amount--in" : ""}` },
       `${item.amount_cents > 0 ? "+" : "−"}${money(Math.abs(item.amount_cents))}`));
 }

@@ -113,6 +113,8 @@ PATH_IDS: dict[str, OwnedKind] = {
     "card_id": "card",
     "settlement_id": "settlement",
     "principal_id": "principal",
+    "endpoint_id": "webhook_endpoint",
+    "delivery_id": "webhook_delivery",
 }
 
 
@@ -133,6 +135,18 @@ async def hide_other_organizers(
             raise NotFound("Not found") from exc
         if await organizer_of(db, kind, row_id) != actor.organizer_id:
             raise NotFound("Not found")
+
+
+async def admins_only(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """A case manager with the admin right (the use cases check it again from the row): staff
+    management and webhooks."""
+    signed_in(connection, handler)
+    actor: Actor = connection.scope["user"]
+    if actor.role != "case_manager" or not actor.admin:
+        await hide_other_organizers(connection, actor)
+        raise PermissionDeniedException("This needs a case manager's admin right")
 
 
 def roles(*allowed: str) -> Guard:

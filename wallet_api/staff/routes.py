@@ -18,9 +18,6 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, delete, get, patch, post
-from litestar.connection import ASGIConnection
-from litestar.exceptions import PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
 from payments.db import Database
@@ -28,7 +25,7 @@ from payments.errors import Forbidden
 from payments.people import audit, invites, staff
 from payments.people.access import Actor
 from payments.reporting import staff_views
-from wallet_api.auth import hide_other_organizers, roles, signed_in
+from wallet_api.auth import admins_only, roles
 from wallet_api.settings import Settings
 from wallet_api.signin import schemas as signin_schemas
 from wallet_api.signin.invite_view import invite_out
@@ -36,17 +33,6 @@ from wallet_api.staff import schemas
 
 CASE_MANAGER = roles("case_manager")
 PROVIDER = roles("provider")
-
-
-async def admins_only(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    """A case manager with the admin right (the use cases check it again from the row)."""
-    signed_in(connection, handler)
-    actor: Actor = connection.scope["user"]
-    if actor.role != "case_manager" or not actor.admin:
-        await hide_other_organizers(connection, actor)
-        raise PermissionDeniedException("This needs a case manager's admin right")
 
 
 # Plain handlers, not a Controller: people.ClientController already owns /api/clients (POST),

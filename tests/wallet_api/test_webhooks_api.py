@@ -264,3 +264,76 @@ async def test_update_log_pages_replay_and_delete(
         "webhook.replayed",
         "webhook.deleted",
     ]
+
+
+def test_the_command_line_lists_and_replays(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from click.testing import CliRunner
+
+    from payments.db import create_database
+    from payments.models import Organizer
+    from wallet_api.cli import main
+
+    async def seed() -> tuple[str, str, str]:
+        db = create_database(database_url)
+        if db.is_postgres:
+            from tests.support.databases import truncate
+
+            await truncate(db)
+        w = await seed_world(db)
+        made, _ = await webhooks.create_endpoint(
+            db,
+            organizer_id=w.organizer_id,
+            actor_id=None,
+            url="https://hooks.example.com/cli",
+            event_types=["charge.captured"],
+            policy=webhooks.OutboundPolicy(),
+        )
+        pinged = await webhooks.ping(
+            db, organizer_id=w.organizer_id, actor_id=None, endpoint_id=made.id
+        )
+        async with UnitOfWork(db) as uow:
+            slug = (await uow.session.get(Organizer, w.organizer_id)).slug  # type: ignore[union-attr]
+            await uow.session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == pinged.id)
+                .values(status="failed", attempts=8, last_error="HTTP 500")
+            )
+            await uow.commit()
+        await db.dispose()
+        return slug, str(made.id), str(pinged.id)
+
+    slug, endpoint_id, delivery_id = asyncio.run(seed())
+    monkeypatch.setenv("WALLET_DATABASE_URL", database_url)
+    from wallet_api import cli
+
+    monkeypatch.setattr(cli.console, "width", 300)  # tables unfolded, for the asserts
+    runner = CliRunner()
+    listed = runner.invoke(main, ["webhooks", "list", "--organizer", slug])
+    assert listed.exit_code == 0, listed.output
+    assert "hooks.example.com/cli" in listed.output and "charge.captured" in listed.output
+    assert "whsec_" not in listed.output
+    log = runner.invoke(main, ["webhooks", "deliveries", endpoint_id, "--status", "failed"])
+    assert log.exit_code == 0, log.output
+    assert delivery_id[:8] in log.output and "HTTP 500" in log.output
+    again = runner.invoke(main, ["webhooks", "replay", delivery_id])
+    assert again.exit_code == 0, again.output
+    assert "queued again" in again.output
+    missing = runner.invoke(main, ["webhooks", "replay", str(uuid.uuid4())])
+    assert missing.exit_code == 1 and "No such webhook delivery" in missing.output
+    nobody = runner.invoke(main, ["webhooks", "list", "--organizer", "nope"])
+    assert nobody.exit_code == 1 and "no organizer" in nobody.output
+
+    async def state() -> tuple[str, list[str]]:
+        db = create_database(database_url)
+        async with UnitOfWork(db, readonly=True) as uow:
+            status = (await uow.session.get(WebhookDelivery, uuid.UUID(delivery_id))).status  # type: ignore[union-attr]
+            actions = (await uow.session.execute(select(AuditEvent.action))).scalars().all()
+        await db.dispose()
+        return status, list(actions)
+
+    status, actions = asyncio.run(state())
+    assert status == "pending" and "webhook.replayed" in actions

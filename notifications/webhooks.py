@@ -491,6 +491,24 @@ async def ping(
     return view
 
 
+# Finished deliveries (their bodies hold wallet ids and balances) are kept this long.
+RETENTION = timedelta(days=30)
+
+
+async def prune(db: Database, *, keep: timedelta = RETENTION) -> int:
+    """Delete succeeded and failed deliveries older than ``keep`` (the scheduler's expiry run).
+    Pending ones stay, however old: they are still owed."""
+    async with UnitOfWork(db) as uow:
+        gone = await uow.session.execute(
+            _DELIVERIES.delete().where(
+                _DELIVERIES.c.status.in_(("succeeded", "failed")),
+                _DELIVERIES.c.created_at < utcnow() - keep,
+            )
+        )
+        await uow.commit()
+    return int(gone.rowcount)  # type: ignore[attr-defined]
+
+
 # --- enqueue: in the dispatcher's round ----------------------------------------------------
 
 _ENDPOINTS = cast(Table, WebhookEndpoint.__table__)

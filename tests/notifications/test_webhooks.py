@@ -362,3 +362,23 @@ async def test_the_migration_matches_the_webhook_models(db: Database) -> None:
         )
     mine = [d for d in found if "webhook_" in repr(d)]
     assert mine == []
+
+
+async def test_finished_deliveries_are_pruned_after_thirty_days(db: Database, world: World) -> None:
+    hook, _ = await endpoint(db, world.organizer_id, "https://hooks.example.com/x")
+    made = [
+        await webhooks.ping(db, organizer_id=world.organizer_id, actor_id=None, endpoint_id=hook)
+        for _ in range(4)
+    ]
+    old = utcnow() - timedelta(days=31)
+    async with UnitOfWork(db) as uow:
+        for d, status in zip(made, ("succeeded", "failed", "pending", "succeeded"), strict=True):
+            await uow.session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == d.id)
+                .values(status=status, created_at=old if d is not made[3] else utcnow())
+            )
+        await uow.commit()
+    assert await webhooks.prune(db) == 2
+    left = {d.id for d in await deliveries(db)}
+    assert left == {made[2].id, made[3].id}  # the old pending one is still owed

@@ -22,7 +22,6 @@ from payments.db import Database
 from payments.outbox import EVENT_TYPES
 from payments.people.access import Actor
 from wallet_api.auth import admins_only
-from wallet_api.deps import strict_body
 from wallet_api.settings import Settings
 from wallet_api.webhooks import schemas
 
@@ -51,12 +50,12 @@ async def list_endpoints(db: Database, actor: Actor) -> schemas.WebhookEndpoints
 
 @post("/api/webhooks", guards=[admins_only], tags=["webhooks"], status_code=HTTP_201_CREATED)
 async def create_endpoint(
-    request: Request[Any, Any, Any], db: Database, actor: Actor
+    request: Request[Any, Any, Any], data: schemas.WebhookEndpointCreate, db: Database, actor: Actor
 ) -> schemas.WebhookEndpointCreated:
     """Add an endpoint: an https URL of a public host (``url-not-allowed``) and its event
     types. The answer holds the signing secret, shown this once. At most ten per organizer
     (``webhook-endpoint-limit``). Audited."""
-    body = await strict_body(request, schemas.WebhookEndpointCreate)
+    body = data
     settings: Settings = request.app.state.settings
     endpoint, secret = await webhooks.create_endpoint(
         db,
@@ -71,10 +70,10 @@ async def create_endpoint(
 
 @patch(E, guards=[admins_only], tags=["webhooks"])
 async def update_endpoint(
-    endpoint_id: uuid.UUID, request: Request[Any, Any, Any], db: Database, actor: Actor
+    endpoint_id: uuid.UUID, data: schemas.WebhookEndpointUpdate, db: Database, actor: Actor
 ) -> schemas.WebhookEndpoint:
     """Turn an endpoint on or off, or change its event types. Audited."""
-    body = await strict_body(request, schemas.WebhookEndpointUpdate)
+    body = data
     found = await webhooks.update_endpoint(
         db,
         organizer_id=actor.organizer_id,

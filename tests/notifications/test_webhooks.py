@@ -382,3 +382,52 @@ async def test_finished_deliveries_are_pruned_after_thirty_days(db: Database, wo
     assert await webhooks.prune(db) == 2
     left = {d.id for d in await deliveries(db)}
     assert left == {made[2].id, made[3].id}  # the old pending one is still owed
+
+
+async def test_the_app_sends_a_charge_to_an_endpoint_its_admin_added(
+    db: Database, world: World, receiver: Receiver
+) -> None:
+    """Wired as deployed: the app's own dispatcher and webhook sender (lifecycle), an endpoint
+    added through the API by an admin, a charge through the HTTP charge route."""
+    import asyncio
+
+    import httpx
+
+    from payments.models import Principal
+    from tests.factories import api_key_for
+    from tests.notifications.helpers import serve, settings_for
+
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(
+            update(Principal).where(Principal.id == world.case_manager).values(admin=True)
+        )
+        await uow.commit()
+    admin = {"Authorization": f"Bearer {await api_key_for(db, world.case_manager)}"}
+    provider = {"Authorization": f"Bearer {await api_key_for(db, world.provider_principal)}"}
+    settings = settings_for(db.url, outbound_allow_loopback=True)
+    async with serve(settings, db=db) as base, httpx.AsyncClient(base_url=base) as http:
+        r = await http.post(
+            "/api/webhooks",
+            json={"url": receiver.url, "event_types": [CHARGE_CAPTURED]},
+            headers=admin,
+        )
+        assert r.status_code == 201, r.text
+        receiver.secret = r.json()["secret"]
+        r = await http.post(
+            "/api/charges",
+            json={
+                "wallet_id": str(world.wallet_id),
+                "lines": [{"category": "siivous", "quantity": "1", "unit_price_cents": 3500}],
+            },
+            headers={**provider, "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 201, r.text
+        charge_id = r.json()["id"]
+        await asyncio.wait_for(receiver.arrived.wait(), 10)
+    assert receiver.forged == []
+    [got] = receiver.received
+    assert got.payload["type"] == CHARGE_CAPTURED
+    assert got.payload["data"]["charge_id"] == charge_id
+    assert got.payload["data"]["total_cents"] == 3500
+    [d] = await deliveries(db)
+    assert got.headers["webhook-id"] == str(d.event_id)

@@ -4,6 +4,7 @@ and answers with the statuses it is told, in turn (then 200)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -50,6 +51,8 @@ class Receiver:
     # Requests whose signature either check refused.
     forged: list[str] = field(default_factory=list)
     url: str = ""
+    # Set when a delivery arrives (tests wait on it).
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -65,6 +68,7 @@ class Receiver:
             return web.Response(status=400)
         status = self.statuses.pop(0) if self.statuses else 200
         self.received.append(Received(headers, body, msgspec.json.decode(body), status))
+        self.arrived.set()
         return web.Response(status=status, text="ok")
 
     async def start(self) -> Receiver:

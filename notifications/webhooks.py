@@ -14,8 +14,9 @@ rows stay undelivered); a round that is run again cannot enqueue twice. The body
 (``{"type", "timestamp", "data"}``), so every attempt sends the same bytes.
 
 **Sending.** :class:`WebhookSender` runs where the dispatcher runs (``wallet worker``, or
-``wallet serve`` with the dispatcher on). It claims due deliveries in a short transaction
-(PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: the one writer) by moving their
+``wallet serve`` with the dispatcher on). It polls with a read (and is woken by the dispatcher
+and by replays); when something is due it claims it in a short write transaction
+(PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: the one writer) by moving its
 ``next_attempt_at`` a lease ahead, commits, and only then POSTs, through the process's
 ``OutboundClient`` (the policy again at send time, no redirects, a deadline): no transaction is
 open during the HTTP call. A process that dies mid-send leaves the delivery pending; the lease
@@ -702,6 +703,11 @@ class WebhookSender:
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
             .limit(self.batch)
         )
+        # A read first: most polls find nothing due, and on SQLite a write transaction would
+        # take the one write lock (which money movements wait for) every second for nothing.
+        async with UnitOfWork(self.db, readonly=True) as uow:
+            if (await uow.session.execute(q.limit(1))).first() is None:
+                return []
         if self.db.is_postgres:
             q = q.with_for_update(skip_locked=True, of=WebhookDelivery)
         async with UnitOfWork(self.db) as uow:

@@ -1,7 +1,8 @@
 """The outbox dispatcher: deliver committed outbox rows to the channels, at least once.
 
 A round is one transaction: claim undelivered rows in id order, publish each to the channels
-(and wait until the backend has it), mark them delivered, commit. A crash anywhere before the
+(and wait until the backend has it), enqueue their webhook deliveries, mark them delivered,
+commit. A crash anywhere before the
 commit leaves the rows undelivered, so the next round (in this or a restarted process)
 publishes them again with the same ids, and clients drop what they already have.
 
@@ -32,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from notifications import events as ev
+from notifications import webhooks
 from notifications.hub import Hub
 from notifications.models import DispatchLock
 from notifications.rules import low_balance_alerts
@@ -164,9 +166,14 @@ class Dispatcher:
                 await low_balance_alerts(s, charges, now)
             for e in events:
                 await self.hub.publish(e)
+            # Webhooks are enqueued with the mark, so a round that rolls back enqueues nothing
+            # and a round run again enqueues nothing twice (notifications.webhooks).
+            hooks = await webhooks.enqueue(s, events, now)
             await s.execute(_MARK_DELIVERED, {"p_ids": [e.id for e in events], "p_now": now})
             await uow.commit()
         self.delivered += len(events)
+        if hooks:
+            webhooks.poke_senders()
         if self.push is not None:
             for e in events:
                 self.push.enqueue(e)

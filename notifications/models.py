@@ -1,4 +1,5 @@
-"""Tables of the live-events feature, on the same metadata as ``payments.models``.
+"""Tables of the live-events feature (and of webhooks, which deliver the same events to an
+organizer's integrations), on the same metadata as ``payments.models``.
 
 The outbox itself (``payments.models.OutboxEvent``) is the dispatcher's cursor: a row is done
 when its ``delivered_at`` is set, so no separate cursor table is needed.
@@ -10,7 +11,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from payments.models import Base, UtcDateTime, new_id
@@ -68,3 +81,62 @@ class DispatchLock(Base):
 
     __tablename__ = "dispatch_locks"
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+# The states of one webhook delivery (``notifications.webhooks``).
+DELIVERY_STATUSES = ("pending", "succeeded", "failed")
+
+
+class WebhookEndpoint(Base):
+    """An organizer's integration: a URL that receives the event types it subscribed to, each
+    delivery signed with ``secret`` (Standard Webhooks, ``whsec_`` + base64). The secret is
+    kept as it is, since signing needs it (docs/security.md); the API shows it only once."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_organizer", "organizer_id"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(100))
+    # The outbox event types (``payments.outbox.EVENT_TYPES``) this endpoint receives.
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Why the server turned it off (the outbound policy refused its address at send time).
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WebhookDelivery(Base):
+    """One event on its way to one endpoint: enqueued by the dispatcher in the transaction that
+    marks the outbox row delivered (once per endpoint and event: the unique key), then sent,
+    retried and logged by ``notifications.webhooks.WebhookSender``. ``body`` is the exact JSON
+    sent, so every retry and replay sends the same bytes under the same ``webhook-id``.
+    ``event_id`` is NULL for a test ping."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_log", "endpoint_id", "created_at"),
+        CheckConstraint(
+            "status IN (" + ",".join(f"'{s}'" for s in DELIVERY_STATUSES) + ")",
+            name="status_known",
+        ),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    # The endpoint's organizer, kept on the row: authorization resolves a delivery id to it.
+    organizer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    event_type: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -37,6 +37,29 @@ STATEMENT_READY = "statement.ready"  # a closed month's statement (payments.repo
 # What the bank said of a provider's payout (payments.marketplace.bank_files).
 SETTLEMENT_PAID = "settlement.paid"
 SETTLEMENT_REJECTED = "settlement.rejected"
+# All of them, in this order: what an integration's webhook may subscribe to
+# (``notifications.webhooks``); a name outside it is refused.
+EVENT_TYPES = (
+    CHARGE_CAPTURED,
+    REFUND_CREATED,
+    CHARGE_CORRECTED,
+    ENVELOPE_FUNDED,
+    REMAINDER_EXPIRED,
+    PAYMENT_REQUESTED,
+    PAYMENT_APPROVED,
+    PAYMENT_DECLINED,
+    PAYMENT_EXPIRED,
+    PAYMENT_CANCELLED,
+    HOLD_PLACED,
+    HOLD_CAPTURED,
+    HOLD_VOIDED,
+    HOLD_EXPIRED,
+    MANDATE_CHANGED,
+    BALANCE_LOW,
+    STATEMENT_READY,
+    SETTLEMENT_PAID,
+    SETTLEMENT_REJECTED,
+)
 
 
 async def emit(

@@ -40,6 +40,7 @@ from wallet_api.settings import Settings
 from wallet_api.signin import routes as signin
 from wallet_api.staff import routes as staff
 from wallet_api.wallets import routes as wallets
+from wallet_api.webhooks import routes as webhooks
 
 log = logging.getLogger("wallet")
 JSON_TYPES = ("application/json", "application/problem+json")
@@ -215,6 +216,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             *marketplace.ROUTES,
             *reporting.ROUTES,
             *staff.ROUTES,
+            *webhooks.ROUTES,
             *live.ROUTES,
             *signin.ROUTES,
             dev_key_module(settings.dev_api_key_form),

@@ -114,6 +114,8 @@ PATH_IDS: dict[str, OwnedKind] = {
     "settlement_id": "settlement",
     "principal_id": "principal",
     "correction_id": "correction",
+    "endpoint_id": "webhook_endpoint",
+    "delivery_id": "webhook_delivery",
 }
 
 
@@ -134,6 +136,18 @@ async def hide_other_organizers(
             raise NotFound("Not found") from exc
         if await organizer_of(db, kind, row_id) != actor.organizer_id:
             raise NotFound("Not found")
+
+
+async def admins_only(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """A case manager with the admin right (the use cases check it again from the row): staff
+    management and webhooks."""
+    signed_in(connection, handler)
+    actor: Actor = connection.scope["user"]
+    if actor.role != "case_manager" or not actor.admin:
+        await hide_other_organizers(connection, actor)
+        raise PermissionDeniedException("This needs a case manager's admin right")
 
 
 def roles(*allowed: str) -> Guard:
@@ -215,14 +229,3 @@ async def ensure_charge_visible(db: Database, actor: Actor, charge_id: uuid.UUID
             raise NotFound("No such charge")
         return
     await ensure_wallet_visible(db, actor, wallet_id)
-
-
-async def admins_only(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    """A case manager with the admin right (the use cases check it again from the row)."""
-    signed_in(connection, handler)
-    actor: Actor = connection.scope["user"]
-    if actor.role != "case_manager" or not actor.admin:
-        await hide_other_organizers(connection, actor)
-        raise PermissionDeniedException("This needs a case manager's admin right")

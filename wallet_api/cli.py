@@ -1,5 +1,6 @@
 """The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, check, settle,
-bank import, export-ledger, apikey, organizer, catalogue, import clients, invite, vapid."""
+bank import, export-ledger, apikey, webhooks, organizer, catalogue, import clients, invite,
+vapid."""
 
 from __future__ import annotations
 
@@ -670,6 +671,113 @@ def apikey_revoke(prefix: str) -> None:
         console.print("Revoked.")
     else:
         raise click.ClickException("No active key with that prefix")
+
+
+@main.group()
+def webhooks() -> None:
+    """An organizer's webhook endpoints and their deliveries (docs/webhooks.md)."""
+
+
+@webhooks.command("list")
+@click.option("--organizer", "organizer_slug", required=True, help="The county's slug.")
+def webhooks_list(organizer_slug: str) -> None:
+    """List a county's webhook endpoints (never their secrets): URL, event types, on or off
+    (and why the server turned one off), deliveries waiting and failed."""
+    from notifications import webhooks as hooks
+    from payments.budgets.organizers import find_organizer
+    from payments.errors import DomainError
+
+    async def run(database: Database) -> Any:
+        found = await find_organizer(database, organizer_slug)
+        return await hooks.list_endpoints(database, found.organizer_id)
+
+    try:
+        found = _with_db(run)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    if not found:
+        click.echo(f"No webhook endpoints for {organizer_slug}; an admin adds them in the app.")
+        return
+    table = Table(title=f"Webhook endpoints of {organizer_slug}")
+    for col, justify in (
+        ("id", "left"),
+        ("url", "left"),
+        ("event types", "left"),
+        ("state", "left"),
+        ("pending", "right"),
+        ("failed", "right"),
+    ):
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for e in found:
+        state = "on" if e.enabled else f"off: {e.disabled_reason}" if e.disabled_reason else "off"
+        table.add_row(
+            str(e.id),
+            escape(e.url),
+            ", ".join(e.event_types),
+            escape(state),
+            str(e.pending),
+            str(e.failed),
+        )
+    console.print(table)
+
+
+@webhooks.command("deliveries")
+@click.argument("endpoint_id", type=click.UUID)
+@click.option("--status", type=click.Choice(["pending", "succeeded", "failed"]), help="Only these.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100))
+def webhooks_deliveries(endpoint_id: uuid.UUID, status: str | None, limit: int) -> None:
+    """An endpoint's latest deliveries, newest first (their ids are what replay takes)."""
+    from notifications import webhooks as hooks
+    from notifications.models import WebhookEndpoint
+    from payments.errors import DomainError, NotFound
+    from payments.uow import UnitOfWork
+
+    async def run(database: Database) -> Any:
+        async with UnitOfWork(database, readonly=True) as uow:
+            found = await uow.session.get(WebhookEndpoint, endpoint_id)
+            if found is None:
+                raise NotFound(f"no webhook endpoint {endpoint_id}")
+            organizer_id = found.organizer_id
+        return await hooks.list_deliveries(
+            database, organizer_id=organizer_id, endpoint_id=endpoint_id, status=status, limit=limit
+        )
+
+    try:
+        page = _with_db(run)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    table = Table(title=f"Deliveries to {endpoint_id}")
+    for col in ("id", "webhook-id", "type", "status", "attempts", "last answer", "created"):
+        table.add_column(col, overflow="fold")
+    for d in page.items:
+        answer = d.last_error or (str(d.last_status_code) if d.last_status_code else "")
+        table.add_row(
+            str(d.id),
+            d.webhook_id,
+            d.event_type,
+            d.status,
+            str(d.attempts),
+            escape(answer),
+            d.created_at.isoformat(timespec="seconds"),
+        )
+    console.print(table)
+
+
+@webhooks.command("replay")
+@click.argument("delivery_id", type=click.UUID)
+def webhooks_replay(delivery_id: uuid.UUID) -> None:
+    """Send a delivery again: pending now, a fresh retry schedule, the same webhook-id and
+    body (audited). The worker sends it within a second."""
+    from notifications import webhooks as hooks
+    from payments.errors import DomainError
+
+    try:
+        done = _with_db(
+            lambda d: hooks.replay(d, organizer_id=None, actor_id=None, delivery_id=delivery_id)
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"Delivery {done.id} (webhook-id {done.webhook_id}) is queued again.")
 
 
 # ---------------------------------------------------------------------------------------------

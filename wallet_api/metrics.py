@@ -19,6 +19,8 @@ What is there:
 * ``wallet_pushes_total{result}``: Web Push deliveries of this process: sent, failed, gone
   (the subscription had expired: deleted), refused (by the outbound policy).
 * ``wallet_outbox_lag_seconds``: age of the oldest undelivered outbox event (0 when none).
+* ``wallet_webhook_deliveries{status}``: webhook deliveries waiting (``pending``) and given up
+  (``failed``, kept 30 days): read from the database, so every process reports the same.
 * ``wallet_last_funding_run_timestamp_seconds`` and
   ``wallet_last_settlement_run_timestamp_seconds``: Unix time of the newest funding transfer
   and the newest settlement (0: never).
@@ -52,8 +54,9 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from notifications.models import WebhookDelivery
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError
@@ -71,6 +74,11 @@ LOOKUPS_REFUSED = Counter(
 SSE_OPEN = Gauge("wallet_sse_streams_open", "Live event streams open in this process")
 OUTBOX_LAG = Gauge(
     "wallet_outbox_lag_seconds", "Age of the oldest undelivered outbox event (0: none)"
+)
+WEBHOOKS = Gauge(
+    "wallet_webhook_deliveries",
+    "Webhook deliveries waiting (pending) and given up (failed, kept 30 days)",
+    ["status"],
 )
 LAST_FUNDING = Gauge(
     "wallet_last_funding_run_timestamp_seconds", "Unix time of the newest funding transfer"
@@ -167,7 +175,8 @@ def _unix(moment: datetime | None) -> float:
 
 
 async def refresh_from_database(db: Database) -> None:
-    """Set the gauges that the database knows: outbox lag and the last runs."""
+    """Set the gauges that the database knows: outbox lag, webhook deliveries waiting and
+    failed, and the last runs."""
     async with db.engine.connect() as conn:
         oldest = (
             await conn.execute(
@@ -191,6 +200,17 @@ async def refresh_from_database(db: Database) -> None:
                 select(Settlement.created_at).order_by(Settlement.created_at.desc()).limit(1)
             )
         ).scalar_one_or_none()
+        hooks = dict(
+            (
+                await conn.execute(
+                    select(WebhookDelivery.status, func.count())
+                    .where(WebhookDelivery.status.in_(("pending", "failed")))
+                    .group_by(WebhookDelivery.status)
+                )
+            ).all()
+        )
+    for status in ("pending", "failed"):
+        WEBHOOKS.labels(status).set(float(hooks.get(status, 0)))
     OUTBOX_LAG.set(max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0)
     LAST_FUNDING.set(_unix(funded))
     LAST_SETTLEMENT.set(_unix(settled))

@@ -357,6 +357,16 @@ TITLES: dict[str, dict[str, str]] = {
         "sv": "Servern får inte skicka förfrågningar till den här adressen",
         "en": "The server may not send requests to this address",
     },
+    "webhook-endpoint-limit": {
+        "fi": "Järjestäjällä on jo enimmäismäärä webhook-osoitteita; poista ensin jokin",
+        "sv": "Organisatören har redan högsta antalet webhook-adresser; ta först bort någon",
+        "en": "The organizer already has the most webhook endpoints it may have",
+    },
+    "webhook-endpoint-disabled": {
+        "fi": "Webhook-osoite on pois käytöstä; ota se ensin käyttöön",
+        "sv": "Webhook-adressen är avstängd; slå först på den",
+        "en": "The webhook endpoint is disabled; enable it first",
+    },
     "push-device-limit": {
         "fi": "Ilmoitukset ovat jo päällä liian monessa laitteessa. Poista ne ensin käytöstä "
         "jossakin laitteessa.",

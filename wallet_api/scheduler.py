@@ -24,6 +24,7 @@ import logging
 
 from sqlalchemy import text
 
+from notifications import webhooks
 from payments import idempotency
 from payments.budgets.funding import FundingSummary, fund_period
 from payments.checkout.requests import expire_requests
@@ -160,6 +161,7 @@ class Scheduler:
         await purge_tokens(self.db)
         await idempotency.prune(self.db)
         await prune_rate_counters(self.db)
+        await webhooks.prune(self.db)
         return expired_requests, expired_holds
 
     async def _run_expiry(self) -> None:

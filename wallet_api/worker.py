@@ -1,7 +1,7 @@
 """``wallet worker``: the background work of a deployment, without HTTP.
 
 It runs the scheduler (monthly funding, statement notices, settlements, expiry of payment
-requests and holds) and the outbox dispatcher (live events and Web Push) until SIGTERM or
+requests and holds) and the outbox dispatcher (live events, Web Push, webhooks) until SIGTERM or
 SIGINT, then stops them and exits 0. Web processes then run with ``wallet serve --web-only``
 (or ``WALLET_SCHEDULER=0`` and ``WALLET_DISPATCHER=0``), so they only answer requests.
 

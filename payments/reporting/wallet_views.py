@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Uuid, and_, column, func, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -55,7 +55,16 @@ OwnedKind = Literal[
     "settlement",
     "principal",
     "correction",
+    "webhook_endpoint",
+    "webhook_delivery",
 ]
+# notifications' webhook tables, by name (payments may not import notifications).
+_WEBHOOK_ENDPOINTS = table(
+    "webhook_endpoints", column("id", Uuid()), column("organizer_id", Uuid())
+)
+_WEBHOOK_DELIVERIES = table(
+    "webhook_deliveries", column("id", Uuid()), column("organizer_id", Uuid())
+)
 _ORGANIZER_OF = {
     "wallet": (Wallet.id, Wallet.organizer_id),
     "client": (Client.id, Client.organizer_id),
@@ -67,13 +76,16 @@ _ORGANIZER_OF = {
     "settlement": (Settlement.id, Settlement.organizer_id),
     "principal": (Principal.id, Principal.organizer_id),
     "correction": (Correction.id, Correction.organizer_id),
+    "webhook_endpoint": (_WEBHOOK_ENDPOINTS.c.id, _WEBHOOK_ENDPOINTS.c.organizer_id),
+    "webhook_delivery": (_WEBHOOK_DELIVERIES.c.id, _WEBHOOK_DELIVERIES.c.organizer_id),
 }
 
 
 async def organizer_of(db: Database, kind: OwnedKind, row_id: uuid.UUID) -> uuid.UUID | None:
     """The organizer a wallet, client, provider, charge, hold, payment request, card,
-    settlement, person (principal) or correction belongs to, or None if there is no such row. For
-    authorization: another organizer's rows are, to a caller, rows that do not exist."""
+    settlement, person (principal), correction, webhook endpoint or delivery belongs to, or
+    None if there is no such row. For authorization: another organizer's rows are, to a caller,
+    rows that do not exist."""
     key, organizer = _ORGANIZER_OF[kind]
     async with UnitOfWork(db, readonly=True) as uow:
         found = (await uow.session.execute(select(organizer).where(key == row_id))).first()

@@ -6,7 +6,7 @@
 // approve/decline buttons are answered here, with the session cookie and the CSRF token read
 // from /api/me (the worker cannot see the page's memory); if that is not possible the app
 // opens at the wallet, where the request waits.
-const VERSION = "v21";
+const VERSION = "v22";
 const CACHE = `wallet-shell-${VERSION}`;
 const SHELL = [
   "/",
@@ -56,6 +56,7 @@ const SHELL = [
   "/js/views/cm-staff.js",
   "/js/views/provider-staff.js",
   "/js/views/staff-shared.js",
+  "/js/views/cm-webhooks.js",
   // Not listed: views/provider-scan.js and vendor/qr-scanner*.js, fetched only when a
   // provider opens the camera (scanning needs a connection to charge anyway).
   "/i18n/fi.json",

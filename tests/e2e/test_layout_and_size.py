@@ -58,7 +58,7 @@ MAIN_PAGES = {
     "owner_key": ["#/team"],
     "case_manager_key": ["#/clients", "#/clients/new", "#/approvals", "#/approvals/approved",
                          "#/catalogue", "#/funding", "#/reports", "#/audit", "#/settings"],
-    "admin_key": ["#/staff"],
+    "admin_key": ["#/staff", "#/webhooks"],
 }  # fmt: skip
 
 

@@ -42,6 +42,8 @@ from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
+from notifications import webhooks
+from notifications.outbound import OutboundPolicy
 from payments.budgets import catalogue
 from payments.checkout import cards, phone, trust, visits
 from payments.checkout.charges import ChargeLineInput, Customer, capture_charge
@@ -140,6 +142,8 @@ class Res:
     spare_cm_id: uuid.UUID  # a case manager of the first organizer (admin right, removal)
     spare_staff_id: uuid.UUID  # a staff member of the seeded provider (removal)
     correction_id: uuid.UUID  # a correction of the charge, asked by spare_cm, waiting
+    endpoint_id: uuid.UUID  # a webhook endpoint of the first organizer
+    delivery_id: uuid.UUID  # a (ping) delivery to it
     pin: str = "4826"
 
 
@@ -162,6 +166,7 @@ class Rule:
 
 W = "/api/wallets/{wallet_id:uuid}"
 C = "/api/clients/{client_id:uuid}"
+HOOK = "/api/webhooks/{endpoint_id:uuid}"
 
 # Walk order matters only for the rows that change shared state; they come last.
 TABLE: dict[tuple[str, str], Rule] = {
@@ -275,6 +280,13 @@ TABLE: dict[tuple[str, str], Rule] = {
     # -- staff: a case manager with the admin right (both seeded case managers have it) --------
     ("GET", "/api/staff"): Rule(ANY_CM),
     ("POST", "/api/staff"): Rule(ANY_CM, body=lambda r: {"display_name": "Uusi"}),
+    # -- webhooks: a case manager with the admin right, their own organizer's only -------------
+    ("GET", "/api/webhooks"): Rule(ANY_CM),
+    ("POST", "/api/webhooks"): Rule(
+        ANY_CM,
+        body=lambda r: {"url": "https://hooks.example.com/in", "event_types": ["charge.captured"]},
+    ),
+    ("GET", HOOK + "/deliveries"): Rule(allow(CASE_MANAGER)),
     # A provider's own price list; a price dated in the past is refused (400) before anything.
     ("GET", "/api/providers/me"): Rule(ANY_PROVIDER),
     ("GET", "/api/providers/me/prices"): Rule(ANY_PROVIDER),
@@ -356,6 +368,10 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/providers/staff/{principal_id:uuid}"): Rule(
         allow(PROVIDER), ids={"principal_id": "spare_staff_id"}
     ),
+    ("POST", HOOK + "/ping"): Rule(allow(CASE_MANAGER)),
+    ("POST", "/api/webhooks/deliveries/{delivery_id:uuid}/replay"): Rule(allow(CASE_MANAGER)),
+    ("PATCH", HOOK): Rule(allow(CASE_MANAGER), body=lambda r: {"enabled": True}),
+    ("DELETE", HOOK): Rule(allow(CASE_MANAGER)),  # the endpoint and its log: the very last
 }
 
 # Public on purpose (no guard): checked elsewhere; listed so that a new public route is noticed.
@@ -528,6 +544,15 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
         db, actor_id=w.case_manager, organizer_id=org, wallet_id=w.wallet_id, pin="4826"
     )
     await settlements.settle_providers(db, datetime.now(HELSINKI).date(), organizer_id=org)
+    hook, _secret = await webhooks.create_endpoint(
+        db,
+        organizer_id=org,
+        actor_id=w.case_manager,
+        url="https://hooks.example.com/county",
+        event_types=["charge.captured"],
+        policy=OutboundPolicy(),
+    )
+    pinged = await webhooks.ping(db, organizer_id=org, actor_id=w.case_manager, endpoint_id=hook.id)
     settled = await settlements.list_settlements(db, organizer_id=org, provider_id=w.provider_id)
     assert settled, "the provider's charge should have been settled"
     correction_id = uuid.uuid4()
@@ -558,6 +583,8 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
         spare_cm_id=spare_cm,
         spare_staff_id=spare_staff,
         correction_id=correction_id,
+        endpoint_id=hook.id,
+        delivery_id=pinged.id,
     )
     return res, keys
 
@@ -580,6 +607,8 @@ def concrete(path: str, rule: Rule, res: Res) -> str:
         "spare_cm_id": res.spare_cm_id,
         "spare_staff_id": res.spare_staff_id,
         "correction_id": res.correction_id,
+        "endpoint_id": res.endpoint_id,
+        "delivery_id": res.delivery_id,
         "passkey_id": uuid.uuid4(),
         "session_id": uuid.uuid4(),
         "period": res.world.period,
@@ -745,6 +774,8 @@ def ghost(res: Res) -> Res:
         spare_cm_id=uuid.uuid4(),
         spare_staff_id=uuid.uuid4(),
         correction_id=uuid.uuid4(),
+        endpoint_id=uuid.uuid4(),
+        delivery_id=uuid.uuid4(),
     )
 
 

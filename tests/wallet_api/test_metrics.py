@@ -97,6 +97,7 @@ async def test_metric_names(client):
         "wallet_sse_streams_open",
         "wallet_pushes_total",
         "wallet_outbox_lag_seconds",
+        "wallet_webhook_deliveries",
         "wallet_last_funding_run_timestamp_seconds",
         "wallet_last_settlement_run_timestamp_seconds",
     ):
@@ -191,3 +192,33 @@ async def test_open_streams_are_counted(db, keys: Keys):
                     break
                 await asyncio.sleep(0.05)
             assert await open_streams() == before
+
+
+async def test_webhook_deliveries_waiting_and_failed(client, db, world: World):
+    from sqlalchemy import update as sql_update
+
+    from notifications import webhooks
+    from notifications.models import WebhookDelivery
+    from notifications.outbound import OutboundPolicy
+
+    made, _ = await webhooks.create_endpoint(
+        db,
+        organizer_id=world.organizer_id,
+        actor_id=None,
+        url="https://hooks.example.com/m",
+        event_types=["charge.captured"],
+        policy=OutboundPolicy(),
+    )
+    pings = [
+        await webhooks.ping(db, organizer_id=world.organizer_id, actor_id=None, endpoint_id=made.id)
+        for _ in range(3)
+    ]
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            sql_update(WebhookDelivery)
+            .where(WebhookDelivery.id == pings[0].id)
+            .values(status="failed")
+        )
+    text = await scrape(client)
+    assert value(text, "wallet_webhook_deliveries", status="pending") == 2
+    assert value(text, "wallet_webhook_deliveries", status="failed") == 1

@@ -1,7 +1,8 @@
-"""Delivery of live events: the hub, dispatcher and push sender that ``start`` brings up
-after the database is ready (``stop`` takes them down), and the process's one client for
-requests the server sends out (``OutboundClient``: an aiohttp session under the outbound
-policy, used for every Web Push), opened with them and closed after them."""
+"""Delivery of live events: the hub, dispatcher, push sender and webhook sender that ``start``
+brings up after the database is ready (``stop`` takes them down), and the process's one client
+for requests the server sends out (``OutboundClient``: an aiohttp session under the outbound
+policy, used for every Web Push and webhook), opened with them and closed after them. The
+webhook sender runs where the dispatcher runs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.hub import Hub
 from notifications.outbound import OutboundClient, OutboundPolicy
 from notifications.push import PushSender, VapidConfig
+from notifications.webhooks import WebhookSender
 from payments.db import Database, create_database
 from wallet_api.settings import Settings
 
@@ -28,6 +30,7 @@ class Live:
     heartbeat_s: float
     outbound: OutboundClient
     own_db: Database | None = None
+    webhooks: WebhookSender | None = None
 
 
 async def start(app: Litestar) -> None:
@@ -61,15 +64,19 @@ async def start_live(
     # Database, whose in-process write lock must be shared by all writers.
     own_db = create_database(db.url, pool_size=2) if db.is_postgres else None
     dispatcher = Dispatcher(own_db or db, hub, push=sender)
+    hooks = None
     if run_dispatcher:
         dispatcher.start()
+        hooks = WebhookSender(own_db or db, http=outbound)
+        hooks.start()
     log.info(
-        "live events: channels on %s, dispatcher %s, web push %s",
+        "live events: channels on %s, dispatcher %s, web push %s, webhooks %s",
         "redis" if settings.redis_url else "memory",
         "on" if run_dispatcher else "off",
         "on" if sender else "off",
+        "on" if hooks else "off",
     )
-    return Live(hub, dispatcher, sender, settings.sse_heartbeat_s, outbound, own_db)
+    return Live(hub, dispatcher, sender, settings.sse_heartbeat_s, outbound, own_db, hooks)
 
 
 async def stop(app: Litestar) -> None:
@@ -84,6 +91,8 @@ async def stop_live(live: Live) -> None:
     await live.dispatcher.stop()
     if live.push is not None:
         await live.push.stop()
+    if live.webhooks is not None:
+        await live.webhooks.stop()
     await live.outbound.close()
     await live.hub.stop()
     if live.own_db is not None:

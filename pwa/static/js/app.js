@@ -53,6 +53,8 @@ const VIEWS = {
   // Staff with passkeys (issue 15).
   staff: () => import("./views/cm-staff.js"),
   team: () => import("./views/provider-staff.js"),
+  // Webhooks for integrations (issue 18), from the Staff screen.
+  webhooks: () => import("./views/cm-webhooks.js"),
 };
 
 function navItems(me) {

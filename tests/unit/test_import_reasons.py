@@ -134,6 +134,12 @@ def test_every_code_has_a_text_in_every_language_filled_from_its_params() -> Non
         assert not spare, f"{lang}.json: texts for no code: {spare}"
 
 
+def test_docs_name_every_code_for_integrators() -> None:
+    setup = (ROOT / "docs" / "setup.md").read_text(encoding="utf-8")
+    missing = [code for code in _codes() if f"`{code}`" not in setup]
+    assert not missing, f"docs/setup.md does not name {missing}"
+
+
 HEADER = "client_ref;first_name;last_name;phone;decision_ref;valid_from;label;categories;"
 HEADER += "monthly_amount;voucher_value;hours_per_week\n"
 

@@ -7,6 +7,7 @@ Titles are English; the web layer translates them by slug (fi/sv/en) for people.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -25,16 +26,36 @@ class Refusal(StrEnum):
     TOO_MANY = "too-many"  # a rate limit
 
 
+@dataclass(frozen=True)
+class Why:
+    """What is wrong with one value, for a person to read in their own language: a stable
+    ``code`` (a slug per kind of reason) and the ``params`` its texts are filled with. The
+    English ``detail`` beside it stays the text for logs, the CLI and integrators. Used where a
+    refusal is listed to a person row by row (the client import's refused rows)."""
+
+    code: str
+    params: dict[str, str | int] = field(default_factory=dict)
+
+
 class DomainError(Exception):
     kind = Refusal.INVALID
     slug = "bad-request"
     title = "The request cannot be processed"
 
-    def __init__(self, detail: str | None = None, *, slug: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        slug: str | None = None,
+        why: Why | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         if slug is not None:
             self.slug = slug
+        # Not in ``extra``: ``why`` is for the callers that list reasons, not every problem.
+        self.why = why
         self.extra = extra
 
 

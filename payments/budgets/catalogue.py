@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import Conflict, InvalidInput, NotFound, UnknownCategory
+from payments.errors import Conflict, InvalidInput, NotFound, UnknownCategory, Why
 from payments.models import (
     Account,
     AuditEvent,
@@ -109,11 +109,16 @@ def clean_name(raw: str, *, max_len: int = 100) -> str:
     belong in a name. Every way in (API, CLI, demo, imports) goes through here."""
     name = raw.strip()
     if not name:
-        raise InvalidInput("first and last name are required")
+        raise InvalidInput("first and last name are required", why=Why("name-required"))
     if len(name) > max_len:
-        raise InvalidInput(f"a name has at most {max_len} characters")
+        raise InvalidInput(
+            f"a name has at most {max_len} characters", why=Why("name-too-long", {"max": max_len})
+        )
     if any(ch in _NOT_IN_NAMES for ch in name):
-        raise InvalidInput("a name may not contain control or text-direction characters")
+        raise InvalidInput(
+            "a name may not contain control or text-direction characters",
+            why=Why("name-bad-characters"),
+        )
     return name
 
 
@@ -122,11 +127,17 @@ def clean_text(raw: str, *, what: str, max_len: int) -> str:
     ``what``) if empty, too long or with control or text-direction characters."""
     text = raw.strip() if isinstance(raw, str) else ""
     if not text:
-        raise InvalidInput(f"{what} is required")
+        raise InvalidInput(f"{what} is required", why=Why("text-required", {"column": what}))
     if len(text) > max_len:
-        raise InvalidInput(f"{what} has at most {max_len} characters")
+        raise InvalidInput(
+            f"{what} has at most {max_len} characters",
+            why=Why("text-too-long", {"column": what, "max": max_len}),
+        )
     if any(ch in _NOT_IN_NAMES for ch in text):
-        raise InvalidInput(f"{what} may not contain control or text-direction characters")
+        raise InvalidInput(
+            f"{what} may not contain control or text-direction characters",
+            why=Why("text-bad-characters", {"column": what}),
+        )
     return text
 
 
@@ -227,11 +238,18 @@ def parse_hours(text: str) -> Decimal:
     try:
         hours = Decimal(text.strip()) if isinstance(text, str) else Decimal("NaN")
     except InvalidOperation as exc:
-        raise InvalidInput("hours_per_week must be a decimal number such as 7.5") from exc
+        raise InvalidInput(
+            "hours_per_week must be a decimal number such as 7.5", why=Why("hours-not-number")
+        ) from exc
     if not hours.is_finite() or not 0 < hours <= MAX_HOURS_PER_WEEK:
-        raise InvalidInput("hours_per_week must be more than 0 and at most 168")
+        raise InvalidInput(
+            "hours_per_week must be more than 0 and at most 168",
+            why=Why("hours-out-of-range", {"max": int(MAX_HOURS_PER_WEEK)}),
+        )
     if hours.as_tuple().exponent < -3:  # type: ignore[operator]
-        raise InvalidInput("hours_per_week has at most three decimals")
+        raise InvalidInput(
+            "hours_per_week has at most three decimals", why=Why("hours-too-precise")
+        )
     return hours
 
 
@@ -244,13 +262,19 @@ def monthly_from_weekly_hours(hours_per_week: str, value_per_hour_cents: int) ->
         or isinstance(value_per_hour_cents, bool)
         or not 0 < value_per_hour_cents <= MAX_CENTS
     ):
-        raise InvalidInput("value_per_hour_cents must be a positive whole number of cents")
+        raise InvalidInput(
+            "value_per_hour_cents must be a positive whole number of cents",
+            why=Why("voucher-out-of-range"),
+        )
     milli_hours = int(hours * 1000)  # exact: at most three decimals
     num = milli_hours * value_per_hour_cents * WEEKS_PER_YEAR
     den = 1000 * MONTHS_PER_YEAR
     monthly = (2 * num + den) // (2 * den)  # half up
     if not 0 < monthly <= MAX_CENTS:
-        raise InvalidInput("the monthly amount would be out of range")
+        raise InvalidInput(
+            "the monthly amount would be out of range",
+            why=Why("computed-out-of-range", {"computed_cents": monthly}),
+        )
     formula = (
         f"{hours.normalize():f} h/week × {value_per_hour_cents} c/h × "
         f"{WEEKS_PER_YEAR} / {MONTHS_PER_YEAR} = {monthly} c/month"
@@ -261,20 +285,33 @@ def monthly_from_weekly_hours(hours_per_week: str, value_per_hour_cents: int) ->
 def decision_line_amount(line: DecisionLineInput) -> int:
     """The line's monthly amount, checked against its voucher and weekly hours."""
     if line.voucher_value_cents is not None and not 0 < line.voucher_value_cents <= MAX_CENTS:
-        raise InvalidInput("voucher_value_cents must be a positive number of cents")
+        raise InvalidInput(
+            "voucher_value_cents must be a positive number of cents",
+            why=Why("voucher-out-of-range"),
+        )
     if line.hours_per_week is not None:
         if line.voucher_value_cents is None:
-            raise InvalidInput("hours_per_week needs voucher_value_cents (the value per hour)")
+            raise InvalidInput(
+                "hours_per_week needs voucher_value_cents (the value per hour)",
+                why=Why("hours-need-voucher"),
+            )
         computed, _ = monthly_from_weekly_hours(line.hours_per_week, line.voucher_value_cents)
         if line.monthly_amount_cents is not None and line.monthly_amount_cents != computed:
             raise InvalidInput(
                 f"monthly_amount_cents {line.monthly_amount_cents} does not match "
                 f"hours_per_week × voucher_value_cents ({computed})",
                 computed_cents=computed,
+                why=Why(
+                    "amount-mismatch",
+                    {"amount_cents": line.monthly_amount_cents, "computed_cents": computed},
+                ),
             )
         return computed
     if line.monthly_amount_cents is None:
-        raise InvalidInput("a line needs monthly_amount_cents (or hours_per_week and a voucher)")
+        raise InvalidInput(
+            "a line needs monthly_amount_cents (or hours_per_week and a voucher)",
+            why=Why("amount-missing"),
+        )
     return line.monthly_amount_cents
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from payments.budgets.catalogue import MAX_CENTS, UNITS, clean_text
 from payments.db import Database
-from payments.errors import Conflict, InvalidInput, NotFound
+from payments.errors import Conflict, InvalidInput, NotFound, Why
 from payments.models import (
     ChargeLine,
     DecisionLineCategory,
@@ -155,29 +155,56 @@ def parse_catalogue(filename: str, content: bytes) -> list[CategoryRow]:
     return rows
 
 
+class Unreadable(str):
+    """An error :func:`csv_records` found while reading (the English text, as before), with
+    :attr:`why`: its code and params for a person's language (``payments.errors.Why``)."""
+
+    why: Why
+
+    def __new__(cls, text: str, why: Why) -> Unreadable:
+        made = super().__new__(cls, text)
+        made.why = why
+        return made
+
+
 def csv_records(
     text: str, fields: tuple[str, ...] = FIELDS, required: tuple[str, ...] = REQUIRED
 ) -> Iterator[tuple[str, dict[str, Any] | str]]:
     """(where, record or error) per data row of a CSV file with a header row naming some of
     ``fields`` (all of ``required``). Comma- or semicolon-separated, chosen from the header row
     (a Finnish spreadsheet saves CSV with semicolons). Line 1 is the header. Also the reader of
-    ``payments.budgets.client_import``."""
+    ``payments.budgets.client_import``. An error is an :class:`Unreadable` (a ``str``)."""
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        yield "line 1", f"not valid CSV ({exc})"
+        yield "line 1", Unreadable(f"not valid CSV ({exc})", Why("csv-invalid"))
         return
     if header is None:
         return
     columns = [h.strip().lower() for h in header]
-    problems = [f"unknown column {c!r}" for c in columns if c not in fields]
-    problems += [f"column {c!r} is missing" for c in required if c not in columns]
-    problems += [f"column {c!r} appears twice" for c in set(columns) if columns.count(c) > 1]
+    unknown = [c for c in columns if c not in fields]
+    missing = [c for c in required if c not in columns]
+    twice = [c for c in dict.fromkeys(columns) if columns.count(c) > 1]
+    problems = [f"unknown column {c!r}" for c in unknown]
+    problems += [f"column {c!r} is missing" for c in missing]
+    problems += [f"column {c!r} appears twice" for c in twice]
     if problems:
-        yield "line 1", "; ".join(problems) + f" (the columns are: {', '.join(fields)})"
+        why = Why(
+            "header-invalid",
+            {
+                "unknown": ", ".join(unknown),
+                "missing": ", ".join(missing),
+                "twice": ", ".join(twice),
+                "columns": ", ".join(fields),
+            },
+        )
+        yield (
+            "line 1",
+            Unreadable("; ".join(problems) + f" (the columns are: {', '.join(fields)})", why),
+        )
         return
     line = reader.line_num + 1
     while True:
@@ -186,14 +213,15 @@ def csv_records(
         except StopIteration:
             return
         except csv.Error as exc:
-            yield f"line {line}", f"not valid CSV ({exc})"
+            yield f"line {line}", Unreadable(f"not valid CSV ({exc})", Why("csv-invalid"))
             return
         where = f"line {line}"
         line = reader.line_num + 1
         if not any(c.strip() for c in cells):
             continue  # a blank line
         if len(cells) != len(columns):
-            yield where, f"{len(cells)} cells for {len(columns)} columns"
+            why = Why("cells-count", {"count": len(cells), "columns": len(columns)})
+            yield where, Unreadable(f"{len(cells)} cells for {len(columns)} columns", why)
             continue
         yield where, dict(zip(columns, cells, strict=True))
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,10 +43,10 @@ from payments.budgets.catalogue import (
     decision_line_amount,
     parse_hours,
 )
-from payments.budgets.catalogue_import import csv_records
+from payments.budgets.catalogue_import import Unreadable, csv_records
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import Conflict, InvalidInput
+from payments.errors import Conflict, InvalidInput, Why
 from payments.models import (
     Account,
     AuditEvent,
@@ -88,13 +88,85 @@ _SEPARATORS = re.compile(r"[\s;|,]+")
 _EUROS = re.compile(r"(\d+)(?:[.,](\d{1,2}))?")
 
 
-class ClientsInvalid(InvalidInput):
-    """The file has refused rows: ``errors`` names each one's line, in file order."""
+VALUE_MAX = 80  # the most of a refused cell a refused row repeats
+_T = TypeVar("_T")
 
-    def __init__(self, errors: list[str]) -> None:
-        # ``refused`` travels in the problem document, one "line N: why" per refused row.
-        super().__init__(f"{len(errors)} row(s) refused; nothing was imported", refused=errors)
+
+@dataclass(frozen=True)
+class Refused:
+    """One refused row: ``where`` (``line N``; None for the whole file), the English
+    ``detail`` and :class:`~payments.errors.Why`: a stable code and params for a person's
+    language (the app's texts ``cm.import.why.<code>``)."""
+
+    where: str | None
+    detail: str
+    why: Why
+
+    @property
+    def text(self) -> str:
+        """The English line of ``refused`` (the CLI's and integrators' text): "line N: why"."""
+        return f"{self.where}: {self.detail}" if self.where else self.detail
+
+    @property
+    def line(self) -> int | None:
+        return _no(self.where)
+
+    def document(self) -> dict[str, Any]:
+        """As ``refused_rows`` in the problem document (docs/setup.md)."""
+        params = self.why.params
+        return {
+            "line": self.line,
+            "code": self.why.code,
+            "column": params.get("column"),
+            "value": params.get("value"),
+            "params": params,
+            "text": self.text,
+        }
+
+
+def _no(where: str | None) -> int | None:
+    """The number of a ``line N``."""
+    found = re.fullmatch(r"line (\d+)", where or "")
+    return int(found.group(1)) if found else None
+
+
+def _row_no(row: ClientRow) -> int:
+    """The line of a row (a row read from the file is always at a ``line N``)."""
+    return _no(row.where) or 0
+
+
+def _refused(where: str | None, exc: InvalidInput) -> Refused:
+    # Every refusal the import can meet has a code; "other" keeps an unforeseen one listed.
+    return Refused(where, exc.detail, exc.why or Why("other", {"text": exc.detail}))
+
+
+def _cell(column: str, value: str, check: Callable[[str], _T]) -> _T:
+    """``check(value)``, a refusal naming the column and the cell it was given."""
+    try:
+        return check(value)
+    except InvalidInput as exc:
+        shown = value if len(value) <= VALUE_MAX else value[: VALUE_MAX - 1] + "\u2026"
+        why = exc.why or Why("other", {"text": exc.detail})
+        exc.why = Why(why.code, {**why.params, "column": column, "value": shown})
+        raise
+
+
+class ClientsInvalid(InvalidInput):
+    """The file has refused rows: ``errors`` names each one's line, in file order (English);
+    ``refused`` is each one's :class:`Refused`."""
+
+    def __init__(self, refused: list[Refused]) -> None:
+        errors = [r.text for r in refused]
+        # In the problem document: ``refused``, one "line N: why" per refused row (English, as
+        # integrators and the CLI read it), and ``refused_rows``, the same rows with a code and
+        # params each, for a person's language.
+        super().__init__(
+            f"{len(errors)} row(s) refused; nothing was imported",
+            refused=errors,
+            refused_rows=[r.document() for r in refused],
+        )
         self.errors = errors
+        self.refused = refused
 
 
 class ClientOutcome(StrEnum):
@@ -171,10 +243,16 @@ def _euros(text: str, what: str) -> int | None:
         return None
     match = _EUROS.fullmatch(compact)
     if match is None:
-        raise InvalidInput(f"{what} must be euros such as 250,00 (not {text.strip()!r})")
+        raise InvalidInput(
+            f"{what} must be euros such as 250,00 (not {text.strip()!r})",
+            why=Why("amount-not-euros"),
+        )
     cents = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
     if not 0 < cents <= MAX_CENTS:
-        raise InvalidInput(f"{what} must be more than 0 and at most 1 000 000 euros")
+        raise InvalidInput(
+            f"{what} must be more than 0 and at most 1 000 000 euros",
+            why=Why("amount-out-of-range", {"max_cents": MAX_CENTS}),
+        )
     return cents
 
 
@@ -188,11 +266,13 @@ def _date(text: str, what: str) -> date | None:
             return date(year, month, day)
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{what} must be a date such as 2026-12-01 or 1.12.2026") from None
+        raise InvalidInput(
+            f"{what} must be a date such as 2026-12-01 or 1.12.2026", why=Why("date-invalid")
+        ) from None
 
 
 def _ref(text: str, what: str) -> str:
-    return clean_text(text, what=what, max_len=REF_MAX)
+    return _cell(what, text, lambda t: clean_text(t, what=what, max_len=REF_MAX))
 
 
 def _row(where: str, record: dict[str, Any]) -> ClientRow:
@@ -201,44 +281,69 @@ def _row(where: str, record: dict[str, Any]) -> ClientRow:
 
     language = cell("language").lower() or "fi"
     if language not in LANGUAGES:
-        raise InvalidInput("language must be fi, sv or en")
+        raise InvalidInput(
+            "language must be fi, sv or en",
+            why=Why("language-invalid", {"column": "language", "value": cell("language")}),
+        )
     decision_ref = cell("decision_ref")
     line: LineRow | None = None
     valid_from = valid_to = None
     if decision_ref:
         missing = [c for c in DECISION_FIELDS if not cell(c)]
         if missing:
-            raise InvalidInput(f"a decision needs {', '.join(missing)}")
-        valid_from = _date(cell("valid_from"), "valid_from")
-        valid_to = _date(cell("valid_to"), "valid_to")
+            raise InvalidInput(
+                f"a decision needs {', '.join(missing)}",
+                why=Why("decision-incomplete", {"columns": ", ".join(missing)}),
+            )
+        valid_from = _cell("valid_from", cell("valid_from"), lambda t: _date(t, "valid_from"))
+        valid_to = _cell("valid_to", cell("valid_to"), lambda t: _date(t, "valid_to"))
         if valid_from is not None and valid_to is not None and valid_to < valid_from:
-            raise InvalidInput("valid_to is before valid_from")
+            raise InvalidInput(
+                "valid_to is before valid_from",
+                why=Why(
+                    "dates-reversed",
+                    {"column": "valid_to", "value": cell("valid_to"), "from": cell("valid_from")},
+                ),
+            )
         hours = cell("hours_per_week") or None
         if hours is not None:
-            hours = f"{parse_hours(hours.replace(',', '.')).normalize():f}"
+            hours = _cell(
+                "hours_per_week",
+                hours,
+                lambda t: f"{parse_hours(t.replace(',', '.')).normalize():f}",
+            )
         line = LineRow(
-            label=clean_text(cell("label"), what="label", max_len=LABEL_MAX),
+            label=_cell(
+                "label", cell("label"), lambda t: clean_text(t, what="label", max_len=LABEL_MAX)
+            ),
             categories=tuple(dict.fromkeys(t for t in _SEPARATORS.split(cell("categories")) if t)),
-            monthly_amount_cents=_euros(cell("monthly_amount"), "monthly_amount"),
-            voucher_value_cents=_euros(cell("voucher_value"), "voucher_value"),
+            monthly_amount_cents=_money(cell, "monthly_amount"),
+            voucher_value_cents=_money(cell, "voucher_value"),
             hours_per_week=hours,
         )
         # The same checks as a decision made in the app (a computed amount must match).
         decision_line_amount(_input(line, line.categories))
     elif any(cell(c) for c in FIELDS[6:]):
-        raise InvalidInput("decision columns are filled but decision_ref is empty")
+        raise InvalidInput(
+            "decision columns are filled but decision_ref is empty",
+            why=Why("decision-ref-missing", {"column": "decision_ref"}),
+        )
     return ClientRow(
         where=where,
         client_ref=_ref(cell("client_ref"), "client_ref"),
-        first_name=clean_name(cell("first_name")),
-        last_name=clean_name(cell("last_name")),
-        phone_e164=to_e164(cell("phone")),
+        first_name=_cell("first_name", cell("first_name"), clean_name),
+        last_name=_cell("last_name", cell("last_name"), clean_name),
+        phone_e164=_cell("phone", cell("phone"), to_e164),
         language=language,
         decision_ref=_ref(decision_ref, "decision_ref") if decision_ref else None,
         valid_from=valid_from,
         valid_to=valid_to,
         line=line,
     )
+
+
+def _money(cell: Callable[[str], str], column: str) -> int | None:
+    return _cell(column, cell(column), lambda t: _euros(t, column))
 
 
 def _input(line: LineRow, categories: tuple[str, ...]) -> DecisionLineInput:
@@ -256,48 +361,75 @@ def parse_clients(content: bytes) -> list[ClientRow]:
     refused row by its line if any is refused. Checks each row on its own and the rows against
     each other (a client or decision written twice must be written the same)."""
     if len(content) > MAX_BYTES:
-        raise ClientsInvalid([f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB"])
+        mb = MAX_BYTES // (1024 * 1024)
+        why = Why("file-too-large", {"max_mb": mb})
+        raise ClientsInvalid([Refused(None, f"the file is larger than {mb} MB", why)])
     try:
         text = content.decode("utf-8-sig")  # a spreadsheet's UTF-8 export starts with a BOM
     except UnicodeDecodeError as exc:
         line = content[: exc.start].count(b"\n") + 1
-        raise ClientsInvalid([f"line {line}: the file is not UTF-8 text"]) from exc
-    errors: list[str] = []
+        refused = Refused(f"line {line}", "the file is not UTF-8 text", Why("not-utf8"))
+        raise ClientsInvalid([refused]) from exc
+    errors: list[Refused] = []
     rows: list[ClientRow] = []
     clients: dict[str, ClientRow] = {}
     phones: dict[str, ClientRow] = {}
     decisions: dict[str, ClientRow] = {}
     for where, record in csv_records(text, FIELDS, REQUIRED):
         if isinstance(record, str):
-            errors.append(f"{where}: {record}")
+            why = record.why if isinstance(record, Unreadable) else Why("other", {"text": record})
+            errors.append(Refused(where, record, why))
             continue
         try:
             row = _row(where, record)
         except InvalidInput as exc:
-            errors.append(f"{where}: {exc.detail}")
+            errors.append(_refused(where, exc))
             continue
         first = clients.setdefault(row.client_ref, row)
         same = (first.first_name, first.last_name, first.phone_e164, first.language)
         if same != (row.first_name, row.last_name, row.phone_e164, row.language):
-            errors.append(f"{where}: client {row.client_ref} differs from {first.where}")
+            detail = f"client {row.client_ref} differs from {first.where}"
+            why = Why("client-differs", {"client": row.client_ref, "other_line": _row_no(first)})
+            errors.append(Refused(where, detail, why))
             continue
         other = phones.setdefault(row.phone_e164, row)
         if other.client_ref != row.client_ref:
-            errors.append(f"{where}: the phone is also client {other.client_ref}'s ({other.where})")
+            detail = f"the phone is also client {other.client_ref}'s ({other.where})"
+            why = Why(
+                "phone-shared",
+                {
+                    "column": "phone",
+                    "value": str(record.get("phone") or "").strip(),
+                    "client": other.client_ref,
+                    "other_line": _row_no(other),
+                },
+            )
+            errors.append(Refused(where, detail, why))
             continue
         if row.decision_ref is not None:
             d = decisions.setdefault(row.decision_ref, row)
             if d.client_ref != row.client_ref:
-                errors.append(f"{where}: decision {row.decision_ref} is client {d.client_ref}'s")
+                detail = f"decision {row.decision_ref} is client {d.client_ref}'s"
+                why = Why(
+                    "decision-other-client", {"decision": row.decision_ref, "client": d.client_ref}
+                )
+                errors.append(Refused(where, detail, why))
                 continue
             if (d.valid_from, d.valid_to) != (row.valid_from, row.valid_to):
-                errors.append(f"{where}: decision {row.decision_ref}'s dates differ from {d.where}")
+                detail = f"decision {row.decision_ref}'s dates differ from {d.where}"
+                why = Why(
+                    "decision-dates-differ",
+                    {"decision": row.decision_ref, "other_line": _row_no(d)},
+                )
+                errors.append(Refused(where, detail, why))
                 continue
         rows.append(row)
     if not rows and not errors:
-        errors.append("line 1: the file has no clients")
+        errors.append(Refused("line 1", "the file has no clients", Why("no-clients")))
     if len(rows) > MAX_ROWS:
-        errors.append(f"the file has {len(rows)} rows; at most {MAX_ROWS} at a time")
+        detail = f"the file has {len(rows)} rows; at most {MAX_ROWS} at a time"
+        why = Why("too-many-rows", {"count": len(rows), "max": MAX_ROWS})
+        errors.append(Refused(None, detail, why))
     if errors:
         raise ClientsInvalid(errors)
     return rows
@@ -417,13 +549,13 @@ async def import_clients(
                 .with_for_update(key_share=True)
             )
         known = await _known(uow, organizer_id)
-        errors: list[str] = []
+        errors: list[Refused] = []
         plan = _Plan(organizer_id, now, actor_id, f"import {source}"[:200])
         for n, row in enumerate(rows, start=1):
             try:
                 result.rows.append(plan.add(row, known))
             except InvalidInput as exc:
-                errors.append(f"{row.where}: {exc.detail}")
+                errors.append(_refused(row.where, exc))
             if progress is not None and (n % 500 == 0 or n == len(rows)):
                 progress(n, len(rows))
         if errors:
@@ -497,7 +629,8 @@ class _Plan:
             if (have.first_name, have.last_name, have.phone_e164, have.language) != mine:
                 raise InvalidInput(
                     f"client {row.client_ref} exists with another name, phone or language; "
-                    "change it in the client's file, not by import"
+                    "change it in the client's file, not by import",
+                    why=Why("client-exists-differs", {"client": row.client_ref}),
                 )
             return have.id, ClientOutcome.UNCHANGED
         same_phone = known.by_phone.get(row.phone_e164)
@@ -510,9 +643,10 @@ class _Plan:
                     self.links.append((same_phone.id, row.client_ref))
                     self._audit("client.linked", same_phone.id, f"{self.detail}: {row.client_ref}")
                 return same_phone.id, ClientOutcome.LINKED
+            name = f"{same_phone.first_name} {same_phone.last_name}"
             raise InvalidInput(
-                f"the phone {row.phone_e164} is another client's "
-                f"({same_phone.first_name} {same_phone.last_name})"
+                f"the phone {row.phone_e164} is another client's ({name})",
+                why=Why("phone-taken", {"column": "phone", "phone": row.phone_e164, "name": name}),
             )
         client_id, wallet_id = uuid.uuid4(), uuid.uuid4()
         self.new_clients[row.client_ref] = (client_id, wallet_id)
@@ -553,7 +687,10 @@ class _Plan:
             elif token in known.groups:
                 codes.extend(known.groups[token])
             else:
-                raise InvalidInput(f"no service category or group {token!r}")
+                raise InvalidInput(
+                    f"no service category or group {token!r}",
+                    why=Why("category-unknown", {"column": "categories", "value": token}),
+                )
         return tuple(sorted(set(codes)))
 
     def _decision(
@@ -568,10 +705,14 @@ class _Plan:
         if have is not None:
             cid, valid_from, valid_to, lines = have
             if cid != client_id or (valid_from, valid_to) != (row.valid_from, row.valid_to):
-                raise InvalidInput(f"decision {ref} exists for another client or other dates")
+                raise InvalidInput(
+                    f"decision {ref} exists for another client or other dates",
+                    why=Why("decision-exists-differs", {"decision": ref}),
+                )
             if key not in lines:
                 raise InvalidInput(
-                    f"decision {ref} exists without this line; decisions are not changed by import"
+                    f"decision {ref} exists without this line; decisions are not changed by import",
+                    why=Why("decision-exists-line", {"decision": ref}),
                 )
             return DecisionOutcome.UNCHANGED
         if ref not in self.new_decisions:
@@ -594,7 +735,9 @@ class _Plan:
             self._audit("decision.created", client_id, str(decision_id))
         decision_id, lines_so_far = self.new_decisions[ref]
         if key in lines_so_far:
-            raise InvalidInput(f"decision {ref} has this line twice")
+            raise InvalidInput(
+                f"decision {ref} has this line twice", why=Why("line-twice", {"decision": ref})
+            )
         lines_so_far.append(key)
         line_id = uuid.uuid4()
         self.tables[DecisionLine].append(

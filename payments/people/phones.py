@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import phonenumbers
 
-from payments.errors import InvalidInput
+from payments.errors import InvalidInput, Why
+
+_INVALID = "Not a valid phone number"
+_WHY = Why("phone-invalid")
 
 
 def to_e164(raw: str, region: str = "FI") -> str:
     """``040 123 4567`` -> ``+358401234567``; anything that is not a valid number is refused."""
     if not isinstance(raw, str) or len(raw) > 32 or not raw.isprintable():
-        raise InvalidInput("Not a valid phone number", slug="invalid-phone")
+        raise InvalidInput(_INVALID, slug="invalid-phone", why=_WHY)
     try:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidInput("Not a valid phone number", slug="invalid-phone") from exc
+        raise InvalidInput(_INVALID, slug="invalid-phone", why=_WHY) from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidInput("Not a valid phone number", slug="invalid-phone")
+        raise InvalidInput(_INVALID, slug="invalid-phone", why=_WHY)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

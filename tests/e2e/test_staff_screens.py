@@ -782,15 +782,49 @@ def test_case_manager_imports_clients_from_a_file_after_checking_it(
     expect(rows.first).to_contain_text("E2E-1: ennallaan")
     expect(apply).to_be_hidden()
 
-    # A refused row: listed with its line and reason, nothing written.
+    # A refused row: listed with its line and reason, in Finnish, nothing written.
     bad = (IMPORT_HEADER + "E2E-3;Toivo;Tuonti;12;;;;;\n").encode()
     page.get_by_label("CSV-tiedosto").set_input_files(
         files=[{"name": "virhe.csv", "mimeType": "text/csv", "buffer": bad}]
     )
     page.get_by_role("button", name="Tarkista").click()
     expect(page.locator(".error-summary")).to_contain_text("Tiedostossa on 1 hylätty rivi.")
-    expect(page.locator("#refused-rows li")).to_have_text(["line 2: Not a valid phone number"])
+    expect(page.locator("#refused-rows li")).to_have_text(
+        ["Rivi 2: puhelinnumero 12 ei ole kelvollinen puhelinnumero. Korjaa numero."]
+    )
     expect(apply).to_be_hidden()
     assert_accessible(page, "client import, refused")
+    found = call_api(server.url, server.case_manager_key, "GET", "/api/clients?q=Toivo")
+    assert found["items"] == []
+
+    # Every reason in the case manager's words: amounts in euros, the header's problems named.
+    mismatch = (
+        IMPORT_HEADER.replace("monthly_amount", "monthly_amount;voucher_value;hours_per_week")
+        + f"E2E-4;Toivo;Tuonti;045 700 1004;E2E-P4;{first};Seteli;siivous;100;32,00;7,5\n"
+    ).encode()
+    page.get_by_label("CSV-tiedosto").set_input_files(
+        files=[{"name": "summa.csv", "mimeType": "text/csv", "buffer": mismatch}]
+    )
+    page.get_by_role("button", name="Tarkista").click()
+    expect(page.locator("#refused-rows li")).to_have_text(
+        [
+            re.compile(
+                r"^Rivi 2: kuukausisumma 100,00\s€ ei vastaa tunteja ja setelin arvoa "
+                r"\(1\s040,00\s€\)\. Korjaa summa tai jätä se tyhjäksi\.$"
+            )
+        ]
+    )
+    header = b"client_ref;nimi;last_name;phone\nE2E-5;Toivo;Tuonti;045 700 1005\n"
+    page.get_by_label("CSV-tiedosto").set_input_files(
+        files=[{"name": "otsikko.csv", "mimeType": "text/csv", "buffer": header}]
+    )
+    page.get_by_role("button", name="Tarkista").click()
+    refused = page.locator("#refused-rows li")
+    expect(refused).to_have_count(1)
+    expect(refused).to_contain_text(
+        "Rivi 1: korjaa otsikkorivi. Tuntemattomat sarakkeet: nimi. "
+        "Puuttuvat sarakkeet: first_name. Sarakkeet voivat olla: client_ref, first_name"
+    )
+    expect(refused).not_to_contain_text("Kahdesti")
     found = call_api(server.url, server.case_manager_key, "GET", "/api/clients?q=Toivo")
     assert found["items"] == []

@@ -153,6 +153,35 @@ async def test_refused_rows_are_listed_with_their_lines_and_nothing_is_written(d
         "line 10: decision D-1 is client K-1's",
         "line 11: valid_from must be a date such as 2026-12-01 or 1.12.2026",
     ]
+    # Beside each English line, its code and params for the case manager's language.
+    assert [(r.line, r.why.code) for r in refused.value.refused] == [
+        (3, "phone-invalid"),
+        (4, "language-invalid"),
+        (5, "decision-ref-missing"),
+        (6, "amount-not-euros"),
+        (7, "hours-need-voucher"),
+        (8, "client-differs"),
+        (9, "phone-shared"),
+        (10, "decision-other-client"),
+        (11, "date-invalid"),
+    ]
+    assert [r.text for r in refused.value.refused] == refused.value.errors
+    assert refused.value.refused[0].document() == {
+        "line": 3,
+        "code": "phone-invalid",
+        "column": "phone",
+        "value": "12",
+        "params": {"column": "phone", "value": "12"},
+        "text": "line 3: Not a valid phone number",
+    }
+    assert refused.value.refused[3].why.params == {"column": "monthly_amount", "value": "150,001"}
+    assert refused.value.refused[5].why.params == {"client": "K-1", "other_line": 2}
+    assert refused.value.refused[6].why.params == {
+        "column": "phone",
+        "value": "040 765 4321",
+        "client": "K-1",
+        "other_line": 2,
+    }
     # Against the county: an unknown category, and Aino's phone under another name.
     against = csv(
         'K-1,Eino,Korhonen,040 765 4321,fi,D-1,1.1.2024,,Sauna,sauna,"150,00",,',
@@ -164,6 +193,10 @@ async def test_refused_rows_are_listed_with_their_lines_and_nothing_is_written(d
     assert county.value.errors == [
         "line 2: no service category or group 'sauna'",
         "line 3: the phone +358401234567 is another client's (Aino Virtanen)",
+    ]
+    assert [(r.why.code, r.why.params) for r in county.value.refused] == [
+        ("category-unknown", {"column": "categories", "value": "sauna"}),
+        ("phone-taken", {"column": "phone", "phone": "+358401234567", "name": "Aino Virtanen"}),
     ]
     assert await _counts(db) == before
 

@@ -75,6 +75,25 @@ async def test_refused_rows_are_a_problem_that_lists_them(
         "line 2: Not a valid phone number",
         "line 3: valid_from must be a date such as 2026-12-01 or 1.12.2026",
     ]
+    # The same rows for a person's language: a code and its params, the English as "text".
+    assert problem["refused_rows"] == [
+        {
+            "line": 2,
+            "code": "phone-invalid",
+            "column": "phone",
+            "value": "12",
+            "params": {"column": "phone", "value": "12"},
+            "text": "line 2: Not a valid phone number",
+        },
+        {
+            "line": 3,
+            "code": "date-invalid",
+            "column": "valid_from",
+            "value": "x",
+            "params": {"column": "valid_from", "value": "x"},
+            "text": "line 3: valid_from must be a date such as 2026-12-01 or 1.12.2026",
+        },
+    ]
     assert await _clients(db) == before
     # A file sent as anything but text/csv is refused before it is read.
     json_typed = await client.post(

@@ -56,8 +56,10 @@ class ClientController(Controller):
         """Import clients and decisions from a CSV file sent as the body (``text/csv``; the
         columns of ``wallet import clients``, docs/setup.md), into the case manager's county.
         A dry run unless ``apply=true``: every row checked and reported, nothing written. If
-        any row is refused the answer is 400 ``invalid-input`` with ``refused`` (one "line N:
-        why" each) and nothing is written. Importing the same file again adds nothing."""
+        any row is refused the answer is 400 ``invalid-input`` with ``refused`` (one English
+        "line N: why" each) and ``refused_rows`` (the same rows with a code and params each, for
+        a person's language; docs/setup.md) and nothing is written. Importing the same file
+        again adds nothing."""
         rows = client_import.parse_clients(await request.body())
         result = await client_import.import_clients(
             db,

@@ -31,6 +31,9 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
 }
 
+// Whether the UI language has a text for key (a caller with a fallback of its own asks first).
+export function has(key) { return key in strings; }
+
 // A count in words: tn("cm.clients.count", 1) -> "1 asiakas näkyvissä", from the keys
 // "cm.clients.count.one" / ".other", chosen by Intl.PluralRules for the UI language (a category
 // the file does not have falls back to ".other"). {count} is the number in the UI locale.

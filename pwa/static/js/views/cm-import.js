@@ -1,11 +1,13 @@
 // Case manager: many clients and their decisions at once from the county's CSV file
 // (#/clients/import; the columns of `wallet import clients`, docs/setup.md). "Check" sends the
 // file as a dry run and shows what each row would do; only then does "Import" write it. A file
-// with a refused row writes nothing: its rows are listed with their lines and reasons.
+// with a refused row writes nothing: its rows are listed with their lines and reasons, in the
+// case manager's language (the problem's refused_rows: a code and params per row).
 import { api, ApiError } from "../api.js";
 import { announce, h } from "../dom.js";
+import { money } from "../format.js";
 import { field, showErrors } from "../forms.js";
-import { t, tn } from "../i18n.js";
+import { has, locale, t, tn } from "../i18n.js";
 
 export async function render(main) {
   const input = h("input", { id: "import-file", type: "file", accept: ".csv,text/csv" });
@@ -79,9 +81,36 @@ export async function render(main) {
     if (refused) {
       out.replaceChildren(h("section", { "aria-labelledby": "refused-title" },
         h("h2", { id: "refused-title" }, t("cm.import.refusedTitle")),
-        h("ul", { class: "list card", id: "refused-rows" }, refused.map((line) => h("li", {}, line)))));
+        h("ul", { class: "list card", id: "refused-rows" },
+          (err.problem.refused_rows ?? refused.map((text) => ({ text }))).map((row) => h("li", {}, reason(row))))));
     }
   }
+}
+
+// A refused row in the case manager's words: "cm.import.why.<code>" filled from its params,
+// after "Rivi N:" (a reason about the whole file has no line). The server's English line when
+// the app has no text for the code (a newer server than this app).
+function reason(row) {
+  const key = `cm.import.why.${row.code}`;
+  const params = row.params || {};
+  const vars = {};
+  for (const [name, value] of Object.entries(params)) {
+    if (typeof value !== "number") vars[name] = value;
+    else vars[name] = name.endsWith("_cents") ? money(value) : new Intl.NumberFormat(locale()).format(value);
+  }
+  let why;
+  if (typeof params.count === "number" && has(`${key}.other`)) {
+    why = tn(key, params.count, vars);
+  } else if (row.code && has(key)) {
+    // The header's problems, each a sentence of its own (only the kinds the file has).
+    const problems = ["unknown", "missing", "twice"].filter((p) => params[p])
+      .map((p) => t(`cm.import.why.header-invalid.${p}`, { columns: params[p] })).join(" ");
+    why = t(key, { ...vars, problems });
+  } else {
+    return row.text;
+  }
+  if (row.line == null) return why.charAt(0).toUpperCase() + why.slice(1);
+  return t("cm.import.why.line", { line: row.line, why });
 }
 
 function counts(r) {

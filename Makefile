@@ -64,12 +64,13 @@ services:
 
 ## B1-B6 in one go (about 10 minutes; run it on a quiet machine): charges vs pgbench and raw
 ## sqlite3, monthly funding vs a bare INSERT ... SELECT, live-event latency and SSE memory,
-## the client import vs clients made one by one.
+## the client import vs clients made one by one, each role's first screen on a phone (Lighthouse).
 bench: install services
 	$(PY) -m bench.run --wait-quiet 60
 	$(PY) -m bench.funding_bench
 	$(PY) -m bench.live_bench --rate 60
 	$(PY) -m bench.import_bench
+	$(PY) -m bench.first_screen
 
 ## The long reliability suite: bank test, 20 kill -9s and PostgreSQL restarts, deep fuzzing
 ## (docs/reliability.md). The short version runs inside `make test`.

@@ -14,6 +14,11 @@
   X-Content-Type-Options, Referrer-Policy, Permissions-Policy, HSTS on an https origin, and
   ``Cache-Control: no-store`` on every ``/api/`` response that sets none itself. A response that
   sets its own Content-Security-Policy (a printable page with its stylesheet inline) keeps it.
+- **The app's own files** (everything outside ``/api/`` and ``/schema``) carry
+  ``Cache-Control: no-cache``: a browser keeps them and asks again each time, and a request
+  whose ``If-None-Match`` names the file's ETag is answered ``304 Not Modified`` without the
+  body. Their names are not versioned (no build step), so nothing may be kept unasked; the
+  installed app's service worker serves its shell offline and from its cache meanwhile.
 - **Access log**: one line per request on ``wallet.access``: method, path (codes, tokens,
   card numbers and phone numbers replaced by ``…``; never the query string), status, duration,
   request id, client address.
@@ -191,6 +196,23 @@ def _looks_secret(segment: str) -> bool:
     return bool(NUMBER_LIKE.fullmatch(segment)) and digits >= 6 and not DATE_LIKE.fullmatch(segment)
 
 
+_BODY_HEADERS = (b"content-length", b"content-type", b"content-encoding")
+
+
+def _is_app_file(path: str) -> bool:
+    """The PWA's static files: not the API, its schema, health or metrics."""
+    return not path.startswith(("/api/", "/schema", "/health", "/ready", "/metrics"))
+
+
+def _etag_matches(if_none_match: str, headers: list[tuple[bytes, bytes]]) -> bool:
+    """RFC 9110 weak comparison of ``If-None-Match`` with the response's ETag."""
+    etag = next((v.decode("latin-1") for k, v in headers if k.lower() == b"etag"), None)
+    if etag is None:
+        return False
+    wanted = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in wanted or etag.removeprefix("W/") in wanted
+
+
 class Edge:
     """The ASGI wrapper around Litestar's handler (see the module's docstring)."""
 
@@ -216,11 +238,26 @@ class Edge:
         started = time.perf_counter()
         status = 500
 
+        # A revalidation of one of the app's files (see the module's docstring).
+        revalidating = scope.get("method") in ("GET", "HEAD") and _is_app_file(path)
+        if_none_match = (headers.get(b"if-none-match") or [""])[0] if revalidating else ""
+        not_modified = False
+
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, not_modified
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = self._headers(path, message.get("headers") or [], request_id)
+                out = self._headers(path, message.get("headers") or [], request_id)
+                if if_none_match and status == 200 and _etag_matches(if_none_match, out):
+                    status, not_modified = 304, True
+                    out = [(k, v) for k, v in out if k.lower() not in _BODY_HEADERS]
+                    message = {"type": "http.response.start", "status": 304, "headers": out}
+                else:
+                    message["headers"] = out
+            elif not_modified and message["type"] == "http.response.body":
+                if message.get("more_body"):
+                    return  # the body a 304 does not carry
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
         try:
@@ -256,8 +293,11 @@ class Edge:
         out += [(k, v) for k, v in HEADERS if k not in names]
         if self.hsts and b"strict-transport-security" not in names:
             out.append((b"strict-transport-security", HSTS))
-        if path.startswith("/api/") and b"cache-control" not in names:
-            out.append((b"cache-control", b"no-store"))
+        if b"cache-control" not in names:
+            if path.startswith("/api/"):
+                out.append((b"cache-control", b"no-store"))
+            elif _is_app_file(path):
+                out.append((b"cache-control", b"no-cache"))
         return out
 
     def _log(self, scope: Scope, status: int, started: float) -> None:

@@ -62,17 +62,6 @@ export async function api(path, { method = "GET", body, file, idempotencyKey, si
   return data;
 }
 
-// Does the server offer this route yet? (Features from other issues arrive over time.)
-let schema;
-export async function hasRoute(path) {
-  try {
-    schema ??= await fetch("/schema/openapi.json").then((r) => (r.ok ? r.json() : { paths: {} }));
-  } catch {
-    return false;
-  }
-  return Object.prototype.hasOwnProperty.call(schema.paths || {}, path);
-}
-
 export function newKey() {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }

@@ -4,7 +4,7 @@
 // Once the customer is identified it takes at most three taps (service, charge; the quantity
 // and the list price are already filled in). Declines show the problem's title, which the
 // server words for a provider in their language.
-import { api, ApiError, hasRoute, newKey, Offline } from "../api.js";
+import { api, ApiError, newKey, Offline } from "../api.js";
 import { announce, h } from "../dom.js";
 import { field, showErrors, clearErrors } from "../forms.js";
 import { lineCents, money, parseMoney, parseQuantity, time } from "../format.js";
@@ -17,18 +17,12 @@ let pending = null; // {body, key}: a retry after a lost connection reuses the I
 
 export const keepFocus = false;
 
-// The provider's prices in force today: {category: cents}. The price-list route when the server
-// has it, else the county's directory (which lists approved providers' prices).
-export async function listPrices(state) {
+// The provider's prices in force today: {category: cents}, from its own price list.
+export async function listPrices() {
   try {
-    if (await hasRoute("/api/providers/me/prices")) {
-      const got = await api("/api/providers/me/prices");
-      const rows = Array.isArray(got) ? got : got.items || got.prices || [];
-      return Object.fromEntries(rows.filter((r) => r.unit_price_cents && r.approved !== false)
-        .map((r) => [r.category, r.unit_price_cents]));
-    }
-    const rows = await api("/api/directory");
-    return Object.fromEntries(rows.filter((r) => r.provider_id === state.me?.provider_id)
+    const got = await api("/api/providers/me/prices");
+    const rows = Array.isArray(got) ? got : got.items || got.prices || [];
+    return Object.fromEntries(rows.filter((r) => r.unit_price_cents && r.approved !== false)
       .map((r) => [r.category, r.unit_price_cents]));
   } catch (err) {
     if (err instanceof ApiError || err instanceof Offline) return {};
@@ -70,9 +64,9 @@ function notApproved(main, me) {
 
 export async function render(main, params, ctx) {
   const visit = params[0] === "visit";
-  const me = await standing();
+  // One round trip: where the provider stands, the services and its prices, asked together.
+  const [me, categories, prices] = await Promise.all([standing(), api("/api/categories"), listPrices()]);
   if (me && me.status !== "approved") return notApproved(main, me);
-  const [categories, prices] = await Promise.all([api("/api/categories"), listPrices(ctx.state)]);
   // Only the services on the provider's list, when it has one (the others would be refused).
   const listed = categories.filter((c) => prices[c.code]);
   const offered = listed.length ? listed : categories;

@@ -3,7 +3,7 @@
 // refunded, net, settled), with CSV downloads and, when the server draws it, a chart of the
 // months. "Spent" is the same figure in the table and the chart: net of refunds. Services are
 // named in the UI language (the catalogue), never by code.
-import { api, ApiError, hasRoute, headers } from "../api.js";
+import { api, ApiError, headers } from "../api.js";
 import { h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
 import { money, monthName, percent } from "../format.js";
@@ -20,7 +20,7 @@ export async function render(main) {
     h("button", { class: "button", type: "submit" }, t("cm.reports.show")));
   const out = h("div", {});
   main.append(h("div", { class: "desk" }, h("h1", {}, t("cm.reports.title")), form, out));
-  const [svg, categories] = await Promise.all([hasRoute("/api/reports/months.svg"), api("/api/categories").catch(() => [])]);
+  const categories = await api("/api/categories").catch(() => []);
   const names = Object.fromEntries(categories.map((x) => [x.code, x.name]));
   async function load() {
     const q = new URLSearchParams();
@@ -30,7 +30,7 @@ export async function render(main) {
     out.replaceChildren(
       h("section", { "aria-labelledby": "months-title" },
         h("h2", { id: "months-title" }, t("cm.reports.months")),
-        svg ? await chart(q) : null,
+        await chart(q),
         months.length ? monthsTable(months, names) : h("p", {}, t("cm.reports.none")),
         download(`/api/reports/months?${withCsv(q)}`, "report-months.csv", t("cm.reports.csvMonths"))),
       h("section", { "aria-labelledby": "providers-title" },

@@ -1,7 +1,7 @@
 // The provider's price list (#/prices): each service's price in force, the county's cap and
 // announced changes; publishing a new price from a date, when the server offers it. Prices are
 // never edited in place: a new version starts on its date, so no past charge changes.
-import { api, ApiError, hasRoute } from "../api.js";
+import { api, ApiError } from "../api.js";
 import { h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
 import { date, money, parseMoney } from "../format.js";
@@ -10,26 +10,12 @@ import { t } from "../i18n.js";
 const ROUTE = "/api/providers/me/prices";
 
 export async function render(main, _params, { state }) {
-  const versioned = await hasRoute(ROUTE);
-  let rows;
-  if (versioned) {
-    const got = await api(ROUTE);
-    rows = Array.isArray(got) ? got : got.items || got.prices || [];
-  } else {
-    // Before the price-list route: what the county's directory says about this provider.
-    const [cats, dir] = await Promise.all([api("/api/categories"), api("/api/directory")]);
-    const mine = dir.filter((r) => r.provider_id === state.me?.provider_id);
-    rows = mine.map((r) => {
-      const cat = cats.find((c) => c.code === r.category) || {};
-      return { category: r.category, category_name: r.category_name, unit: r.unit, price_cap_cents: cat.price_cap_cents ?? null,
-        approved: true, unit_price_cents: r.unit_price_cents,
-        upcoming: r.next_price_from ? [{ effective_from: r.next_price_from, unit_price_cents: r.next_price_cents }] : [] };
-    });
-  }
+  const got = await api(ROUTE);
+  const rows = Array.isArray(got) ? got : got.items || got.prices || [];
   main.append(h("h1", {}, t("prices.title")), h("p", {}, t("prices.intro")));
   if (!rows.length) main.append(h("p", {}, t("prices.none")));
   else main.append(table(rows));
-  const canPublish = versioned && rows.some((r) => r.approved !== false);
+  const canPublish = rows.some((r) => r.approved !== false);
   if (canPublish) main.append(publishForm(rows, main));
 }
 

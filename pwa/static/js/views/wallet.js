@@ -143,7 +143,9 @@ function draw(main, view, state, walletId) {
   }
   nodes.push(h("section", { "aria-labelledby": "recent-title" },
     h("h2", { id: "recent-title" }, t("wallet.recent")),
-    items.length ? h("ul", { class: "list card" }, items.slice(0, RECENT).map((item) => movement(item, wallet, state.me.role)))
+    // A case manager looks further back (up to a page of 100): a charge to correct may be weeks old.
+    items.length ? h("ul", { class: "list card" }, items.slice(0, state.me.role === "case_manager" ? PAGE : RECENT)
+      .map((item) => movement(item, wallet, state.me.role)))
       : h("p", {}, t("wallet.noMovements"))));
   if (!offline && state.me.role !== "case_manager") nodes.push(moreLinks(state));
   main.replaceChildren(...nodes);

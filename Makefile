@@ -46,9 +46,12 @@ lock:
 demo: install
 	$(VENV)/bin/wallet demo --port $(PORT)
 
-## Lint, type-check and run every test (SQLite and PostgreSQL; PostgreSQL is started if down).
+## Lint, type-check and run every test (SQLite and PostgreSQL; PostgreSQL is started if down),
+## on both cores: two pytest-xdist workers. `--dist load` hands tests out in collection order,
+## so each worker still runs the browser suite last (tests/conftest.py); `loadfile` and
+## `loadgroup` reorder by file or group size and would not (ARCHITECTURE.md#tests).
 test: install services lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist load
 
 ## Only the pure-logic tier (tests/unit: no database, no server); runs in seconds.
 unit: install

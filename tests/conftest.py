@@ -36,8 +36,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Run the browser suite last. pytest-playwright's session-scoped sync API keeps an event
     loop running in the main thread, and every async test after it would fail to start.
 
-    Under pytest-xdist each worker sorts its own collection; ``--dist load`` (``make test``)
-    hands tests out in that order, so each worker still reaches the browser suite last."""
+    ``make test`` runs everything else on two pytest-xdist workers, then the browser suite in
+    a second, serial pass, as one run would: one server, in this order (its tests build on
+    what earlier ones left on the server)."""
     items.sort(key=_in_browser_suite)
 
 
@@ -56,8 +57,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     elif _browser_suite_started:
         pytest.fail(
             "this test runs after the browser suite in the same process, where Playwright's "
-            "event loop is still running; keep tests/e2e last (pytest -n 2 --dist load, as "
-            "make test does, or no xdist)",
+            "event loop is still running; keep tests/e2e last, or in a pass of its own as "
+            "make test does",
             pytrace=False,
         )
 

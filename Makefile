@@ -46,9 +46,14 @@ lock:
 demo: install
 	$(VENV)/bin/wallet demo --port $(PORT)
 
-## Lint, type-check and run every test (SQLite and PostgreSQL; PostgreSQL is started if down).
+## Lint, type-check and run every test (SQLite and PostgreSQL; PostgreSQL is started if down):
+## all but the browser suite on both cores (two pytest-xdist workers), then the browser suite
+## in a serial pass of its own, as one run would have it (ARCHITECTURE.md#tests says why).
+## Both passes always run; either failing fails the target.
 test: install services lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist load --ignore=tests/e2e; parallel=$$?; \
+	$(VENV)/bin/pytest -q tests/e2e; browser=$$?; \
+	test $$parallel -eq 0 && test $$browser -eq 0
 
 ## Only the pure-logic tier (tests/unit: no database, no server); runs in seconds.
 unit: install

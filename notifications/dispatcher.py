@@ -141,8 +141,12 @@ class Dispatcher:
             backoff = 0.1
             if n:
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11, wait_for returns normally when the
+            # task is cancelled in the same loop iteration the wait completes (a poke during
+            # stop()), the loop goes on polling, and stop() waits for it forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
 
     async def run_once(self) -> int:
         """One round: claim, publish, mark delivered, commit. Returns how many were delivered."""

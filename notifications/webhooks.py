@@ -670,8 +670,11 @@ class WebhookSender:
                 n = 0
             if n:
                 continue
+            # asyncio.timeout, not wait_for: see Dispatcher._run (a poke during stop() left
+            # the loop polling on Python 3.11, and stop() waiting for it forever).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
 
     async def run_once(self) -> int:
         """Claim a batch of due deliveries, send them, record each outcome. Returns how many

@@ -28,13 +28,44 @@ ENGINES = os.environ.get("WALLET_TEST_ENGINES", "sqlite,postgres").split(",")
 _skips: list[str] = []
 
 
+def _in_browser_suite(item: pytest.Item) -> bool:
+    return "/tests/e2e/" in item.path.as_posix()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the browser suite last. pytest-playwright's session-scoped sync API keeps an event
-    loop running in the main thread, and every async test after it would fail to start."""
-    items.sort(key=lambda item: "/tests/e2e/" in item.path.as_posix())
+    loop running in the main thread, and every async test after it would fail to start.
+
+    ``make test`` runs everything else on two pytest-xdist workers, then the browser suite in
+    a second, serial pass, as one run would: one server, in this order (its tests build on
+    what earlier ones left on the server)."""
+    items.sort(key=_in_browser_suite)
+
+
+_browser_suite_started = False  # in this process: under pytest-xdist, on this worker
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail by name, with the cause, a test that comes after the browser suite in the same
+    process: it would otherwise fail inside pytest-asyncio or ``asyncio.run`` with "cannot be
+    called from a running event loop". That happens when a scheduler reorders the tests
+    (``pytest -n 2 --dist loadfile`` or ``loadgroup`` send the biggest files or groups first)."""
+    global _browser_suite_started
+    if _in_browser_suite(item):
+        _browser_suite_started = True
+    elif _browser_suite_started:
+        pytest.fail(
+            "this test runs after the browser suite in the same process, where Playwright's "
+            "event loop is still running; keep tests/e2e last, or in a pass of its own as "
+            "make test does",
+            pytrace=False,
+        )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Under pytest-xdist the controller gets every worker's reports through this hook too, so
+    # the check below, in the controller's pytest_sessionfinish, sees the skips of all workers.
     if report.skipped:
         _skips.append(report.nodeid)
 

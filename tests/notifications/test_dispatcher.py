@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -131,3 +132,19 @@ async def test_set_based_funding_events_carry_amount_and_balance(db, world, hub)
     assert funded.data["amount_cents"] == 30_000
     assert funded.data["balance_cents"] == 30_000
     assert funded.wallet_id == world.wallet_id
+
+
+async def test_stop_returns_when_a_poke_comes_with_it(db, hub):
+    """stop() cancels the loop; a poke completing the loop's wait in the same iteration must not
+    swallow that. With asyncio.wait_for (Python 3.11) it did: the loop went on polling and
+    stop() never returned (test_push hung for its 300 s under pytest -n 2)."""
+    d = Dispatcher(db, hub, poll_s=30)
+    d.start()
+    for _ in range(50):  # its first round (nothing to deliver) is done: it waits for a poke
+        await asyncio.sleep(0.01)
+    d.poke()
+    await asyncio.sleep(0)  # the wait completes in this iteration, and the cancel comes with it
+    started = time.monotonic()
+    # (stop() itself swallows a cancel, so wait_for returns either way: time it.)
+    await asyncio.wait_for(d.stop(), 5)
+    assert time.monotonic() - started < 2, "stop() waited for a loop that was not cancelled"

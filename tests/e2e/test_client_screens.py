@@ -698,7 +698,7 @@ def test_screens_that_need_the_server_say_so_offline(
     try:
         page.evaluate("() => { location.hash = '#/trusted'; }")
         expect(page.get_by_role("heading", level=1)).to_have_text("Ei verkkoyhteyttä")
-        expect(page.locator("#status")).to_contain_text("Maksaminen vaatii yhteyden")
+        expect(page.locator("#status")).to_contain_text("Maksukoodi toimii vasta, kun yhteys palaa")
         assert_accessible(page, "trusted providers, offline")
     finally:
         context.set_offline(False)

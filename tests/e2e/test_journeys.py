@@ -146,7 +146,7 @@ def test_offline_shows_last_known_balances(page: Page, server: Seeded) -> None:
     page.reload()
     expect(page.get_by_text("Ei verkkoyhteyttä", exact=True)).to_be_visible()
     expect(page.locator(".envelope__balance").first).to_have_text(shown)
-    expect(page.get_by_text("Maksaminen vaatii verkkoyhteyden.")).to_be_visible()
+    expect(page.get_by_text("Maksukoodi toimii vain verkkoyhteyden kanssa. Palveluntuottaja, johon luotat, voi silti veloittaa puhelinnumerolla.")).to_be_visible()
     expect(page.get_by_text(re.compile(r"Saldot on haettu viimeksi"))).to_be_visible()
     assert_accessible(page, "offline wallet")
     screenshot(page, "07-client-offline")

@@ -279,7 +279,10 @@ function requestItem(r, walletId, state, mayApprove, categories, name) {
         service, quantity: quantity(line.quantity || "1"), unit, price: money(line.unit_price_cents), amount: money(line.amount_cents),
       }));
     })),
-    r.client_share_cents > 0 ? h("p", {}, t("share.request", { amount: money(r.client_share_cents) })) : null,
+    // The client pays the own share; a carer reads who does.
+    r.client_share_cents > 0 ? h("p", {}, state.me.role === "client"
+      ? t("share.request", { amount: money(r.client_share_cents) })
+      : t("share.requestFor", { amount: money(r.client_share_cents), name })) : null,
     h("p", { class: "small" }, t("requests.until", { time: time(r.expires_at) })),
     mayApprove ? [
       h("button", { class: "button", type: "button", onclick: answer("approve") }, t("requests.approve")),
@@ -303,7 +306,8 @@ function payCode(walletId) {
       const left = h("p", { class: "small", role: "timer", "aria-live": "off" });
       const tick = () => {
         const s = Math.max(0, Math.round((ends - Date.now()) / 1000));
-        left.textContent = tn("pay.left", s);
+        // As people say it: "about 2 minutes", then the last minute in seconds.
+        left.textContent = s > 60 ? tn("pay.leftMinutes", Math.ceil(s / 60)) : tn("pay.left", s);
         if (s === 0 || !area.isConnected) {
           clearInterval(timer);
           area.replaceChildren(h("p", {}, t("pay.expired")));

@@ -155,6 +155,19 @@ async def wallet_view(db: Database, wallet_id: uuid.UUID) -> dict[str, Any]:
             ).all()
             for acc_id, kind, amount in signed_kind:
                 flows.setdefault(int(acc_id), {})[str(kind)] = int(amount)
+        # What open holds and payment requests reserve, per decision line: the client's money
+        # still, not yet spent (a request may be declined, a visit captures less).
+        held: dict[uuid.UUID | None, int] = {
+            line_id: int(balance or 0)
+            for line_id, balance in (
+                await s.execute(
+                    select(Account.decision_line_id, Account.balance_cents).where(
+                        Account.kind == AccountKind.HOLD,
+                        Account.decision_line_id.in_([line.id for _, line, _ in envs]),
+                    )
+                )
+            ).all()
+        }
         cats = (
             await s.execute(
                 select(DecisionLineCategory.line_id, ServiceCategory.code)
@@ -179,11 +192,14 @@ async def wallet_view(db: Database, wallet_id: uuid.UUID) -> dict[str, Any]:
                 "voucher_value_cents": line.voucher_value_cents,
                 "period": funded_period,
                 "funded_cents": f.get(TransferKind.FUNDING, 0),
-                # Money out of the envelope this month: charges, and holds not released.
+                # Money out of the envelope this month: charges, and holds not released,
+                # less what open holds still reserve (that is held, not spent).
                 "spent_cents": f.get(TransferKind.CHARGE, 0)
                 + f.get(TransferKind.HOLD, 0)
                 - f.get(TransferKind.HOLD_RELEASE, 0)
-                - f.get(TransferKind.REFUND, 0),
+                - f.get(TransferKind.REFUND, 0)
+                - held.get(line.id, 0),
+                "held_cents": held.get(line.id, 0),
                 "expires_at": period_start_utc(next_period(funded_period)).isoformat()
                 if funded_period
                 else None,

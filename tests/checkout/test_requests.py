@@ -37,6 +37,14 @@ async def test_untrusted_phone_holds_then_client_approves(client, db, world, key
     # The money is held at once, so the approval cannot fail later.
     assert await balance(db, world) == 30_000 - 7000
     await assert_books_ok(db)
+
+    async def spent_and_held() -> tuple[int, int]:
+        got = await client.get(f"/api/wallets/{world.wallet_id}", headers=auth(keys.client))
+        (env,) = got.json()["envelopes"]
+        return env["spent_cents"], env["held_cents"]
+
+    # Not yet approved: reserved, not spent (issue 22: money not yet spent is not "spent").
+    assert await spent_and_held() == (0, 7000)
     again = await phone(client, keys.provider, idem_key="p1")
     assert again.status_code == 202 and again.json() == r.json()
 
@@ -63,6 +71,7 @@ async def test_untrusted_phone_holds_then_client_approves(client, db, world, key
     charge = await client.get(f"/api/charges/{ok.json()['charge_id']}", headers=auth(keys.provider))
     assert charge.status_code == 200 and charge.json()["total_cents"] == 7000
     assert await balance(db, world) == 30_000 - 7000
+    assert await spent_and_held() == (7000, 0)
     assert await charges(db) == 1
     assert (await transfer_kinds(db)).count("hold") == 1
     late = await client.post(url + "/decline", json={}, headers=auth(keys.client))

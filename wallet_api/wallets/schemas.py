@@ -22,6 +22,8 @@ class Envelope(Struct):
     valid_to: str | None
     voucher_value_cents: int | None = None  # a service voucher: the most paid per unit
     carry_over_cap_cents: int = 0  # with carry_over "capped": what may stay past month's end
+    # Reserved by open holds and payment requests: not in the balance, not yet spent.
+    held_cents: int = 0
 
 
 class WalletClient(Struct):

@@ -180,6 +180,7 @@ function envelopeCard(env, at, view) {
       h("div", {}, h("dt", {}, t("wallet.allotment")), h("dd", {}, money(env.monthly_amount_cents))),
       h("div", {}, h("dt", {}, t("wallet.funded")), h("dd", {}, money(env.funded_cents))),
       h("div", {}, h("dt", {}, t("wallet.spent")), h("dd", {}, money(env.spent_cents))),
+      env.held_cents > 0 ? h("div", { "data-held": "" }, h("dt", {}, t("wallet.held")), h("dd", {}, money(env.held_cents))) : null,
       env.expires_at ? h("div", {}, h("dt", {}, env.carry_over === "capped" ? t("wallet.expiresAboveCap", { cap: money(env.carry_over_cap_cents || 0) }) : t("wallet.expires")),
         h("dd", {}, lastDay(env.expires_at))) : null),
     chartDetails(env, view));

@@ -169,6 +169,13 @@ def test_a_case_manager_corrects_a_closed_months_charge_and_another_approves_a_l
             "Tallennettu: yli 50,00 € korjaukset odottavat toista hyväksyjää."
         )
         assert_accessible(page, "corrections decided")
+        # The audit log says it in words, and its filter finds the corrections.
+        page.goto("/#/audit")
+        page.locator("#audit-action").select_option("charge.")
+        page.locator("main form.filters button[type=submit]").click()
+        said = page.locator("main ul.audit > li")
+        expect(said.filter(has_text="korjasi asiakkaan Eero Korjattava maksun")).to_have_count(2)
+        expect(said.filter(has_text="pyysi korjausta asiakkaan Eero Korjattava")).to_have_count(1)
         context.close()
 
         # Last month's statement of the client names both, with their reasons.

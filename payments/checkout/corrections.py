@@ -184,15 +184,7 @@ async def correct_charge(
             raise CorrectionTooLarge(
                 f"At most {max(left, 0)} cents of this charge can still be corrected"
             )
-        limit = int(
-            (
-                await s.execute(
-                    select(Organizer.correction_approval_above_cents).where(
-                        Organizer.id == organizer_id
-                    )
-                )
-            ).scalar_one()
-        )
+        limit = await _limit(s, organizer_id)
         correction = Correction(
             id=uuid.uuid4(),
             organizer_id=organizer_id,
@@ -565,13 +557,11 @@ async def set_approval_limit(
 
 
 async def approval_limit(db: Database, organizer_id: uuid.UUID) -> int:
+    """The amount above which the organizer's corrections wait for a second case manager."""
     async with UnitOfWork(db, readonly=True) as uow:
-        return int(
-            (
-                await uow.session.execute(
-                    select(Organizer.correction_approval_above_cents).where(
-                        Organizer.id == organizer_id
-                    )
-                )
-            ).scalar_one()
-        )
+        return await _limit(uow.session, organizer_id)
+
+
+async def _limit(s: AsyncSession, organizer_id: uuid.UUID) -> int:
+    stmt = select(Organizer.correction_approval_above_cents).where(Organizer.id == organizer_id)
+    return int((await s.execute(stmt)).scalar_one())

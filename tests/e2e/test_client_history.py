@@ -156,6 +156,8 @@ def test_every_history_row_says_what_happened(
 
     # A visit: checked in with her pay code for two hours, checked out after one and a half.
     page.get_by_role("button", name="Näytä maksukoodi").click()
+    # The time left as people say it (a fresh code lasts 120 s): minutes, not "120 sekuntia".
+    expect(page.get_by_role("timer")).to_have_text("Koodi toimii vielä noin 2 minuuttia")
     code = page.locator("#pay-code").inner_text().replace(" ", "")
     two_hours = [{"category": "kotiapu", "quantity": "2", "unit_price_cents": 3800}]
     hold = call_api(

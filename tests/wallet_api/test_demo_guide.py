@@ -38,6 +38,17 @@ def _start_demo(env: dict[str, str], port: int, log: Path) -> tuple[subprocess.P
             proc.kill()
             raise AssertionError("wallet demo did not start:\n" + log.read_text())
         time.sleep(0.2)
+    # The log line can come before the port answers (seen under pytest -n on a restart): wait
+    # until /health does, so the guide's commands run against a listening server.
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError("wallet demo is not answering:\n" + log.read_text()) from None
+            time.sleep(0.2)
     return proc, log.read_text()
 
 

@@ -122,14 +122,14 @@ TITLES: dict[str, dict[str, str]] = {
         "en": "This invite code is not valid",
     },
     "invite-expired": {
-        "fi": "Kutsu on vanhentunut. Pyydä uusi kutsu",
-        "sv": "Inbjudan har gått ut. Be om en ny inbjudan",
-        "en": "This invite has expired; ask for a new one",
+        "fi": "Kutsu on vanhentunut",
+        "sv": "Inbjudan har gått ut",
+        "en": "This invite has expired",
     },
     "invite-used": {
-        "fi": "Kutsu on jo käytetty. Pyydä uusi kutsu",
-        "sv": "Inbjudan har redan använts. Be om en ny inbjudan",
-        "en": "This invite has already been used; ask for a new one",
+        "fi": "Kutsu on jo käytetty",
+        "sv": "Inbjudan har redan använts",
+        "en": "This invite has already been used",
     },
     "invite-wrong-person": {
         "fi": "Kutsu on tehty toiselle henkilölle",
@@ -188,9 +188,9 @@ TITLES: dict[str, dict[str, str]] = {
         "en": "This passkey is already registered",
     },
     "last-passkey": {
-        "fi": "Et voi poistaa ainoaa kirjautumisavaintasi",
-        "sv": "Du kan inte ta bort din enda nyckel",
-        "en": "You cannot remove your only passkey",
+        "fi": "Et voi poistaa ainoaa kirjautumisavaintasi. Lisää ensin toinen avain",
+        "sv": "Du kan inte ta bort din enda nyckel. Lägg först till en annan nyckel",
+        "en": "You cannot remove your only passkey. Add another one first",
     },
     "session-expired": {
         "fi": "Sinut on kirjattu ulos. Kirjaudu uudelleen",
@@ -379,9 +379,9 @@ TITLES: dict[str, dict[str, str]] = {
         "en": "Notifications on this device belong to another account",
     },
     "internal-error": {
-        "fi": "Palvelussa tapahtui virhe",
-        "sv": "Ett fel inträffade i tjänsten",
-        "en": "Something went wrong on our side",
+        "fi": "Palvelussa tapahtui virhe. Yritä hetken kuluttua uudelleen",
+        "sv": "Ett fel inträffade i tjänsten. Försök igen om en stund",
+        "en": "Something went wrong on our side. Try again in a moment",
     },
 }
 

@@ -176,7 +176,7 @@ def test_a_used_invite_says_to_ask_for_a_new_one(
     page = context.new_page()
     page.goto(f"/join#{client['code']}")
     expect(page.locator("#code-error, .error-summary").first).to_contain_text(
-        "Pyydä asiakasohjaajaltasi uusi kutsu."
+        "Kutsu on jo käytetty. Pyydä uusi kutsu siltä, joka antoi sen."
     )
     context.close()
 

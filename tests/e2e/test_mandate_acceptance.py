@@ -92,7 +92,7 @@ def test_mandate_to_an_existing_carer_waits_until_she_accepts(
     # Ilona's carers screen shows the mandate as waiting for Tuula.
     ilona.goto("/#/carers")
     expect(ilona.get_by_role("heading", level=1)).to_have_text("Omaiset")
-    expect(ilona.get_by_role("heading", name="Omainen ei ole vielä hyväksynyt")).to_be_visible()
+    expect(ilona.get_by_role("heading", name="Odottaa omaisen vastausta")).to_be_visible()
     waiting = ilona.locator(f"[data-waiting='{people.tuula_id}']")
     expect(waiting).to_contain_text("Tuula Rantanen ei ole vielä hyväksynyt lupaa.")
     expect(waiting).to_contain_text("nähdä budjetin ja tapahtumat, hyväksyä maksuja")

@@ -1,6 +1,6 @@
-"""The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, check, settle,
-bank import, export-ledger, apikey, webhooks, organizer, catalogue, import clients, invite,
-vapid."""
+"""The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, prune, check,
+settle, bank import, export-ledger, apikey, webhooks, organizer, catalogue, import clients,
+invite, vapid."""
 
 from __future__ import annotations
 
@@ -344,6 +344,32 @@ def statements(month: str | None) -> None:
         f"{r.issued} statement(s) of {period} announced; {r.wallets_seen - r.issued} were "
         "already announced by another run. Running this again announces nothing more."
     )
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
+def prune(dry_run: bool) -> None:
+    """Delete personal data past its retention period (WALLET_RETENTION_*, docs/privacy.md)
+    and pseudonymise long-closed clients; the books are never touched. The scheduler runs
+    this daily."""
+    from payments.people.retention import Kind
+    from payments.people.retention import prune as prune_all
+    from wallet_api.scheduler import report_pruned
+    from wallet_api.settings import Settings
+
+    try:
+        retention = Settings.from_env().retention()
+    except ValueError as exc:
+        _fail(str(exc))
+
+    def said(kind: Kind, n: int) -> None:
+        console.print(f"  {kind}: {n}")
+
+    console.print("Would prune:" if dry_run else "Pruning:")
+    pruned = _with_db(lambda d: prune_all(d, retention, dry_run=dry_run, progress=said))
+    report_pruned(pruned)
+    verb = "would be pruned" if dry_run else "pruned"
+    console.print(f"{pruned.total} rows {verb}. Transfers, accounts and charges are kept.")
 
 
 @main.command()

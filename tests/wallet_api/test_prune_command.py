@@ -1,0 +1,112 @@
+"""``wallet prune [--dry-run]`` and the scheduler's daily prune (issue 19): counts per kind in
+the output, the log and the ``wallet_pruned_rows_total`` metric; a dry run deletes nothing; a
+retention setting out of range stops before anything runs (both engines)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from prometheus_client import REGISTRY
+
+from payments.clock import utcnow
+from payments.db import Database, create_database
+from payments.models import WebSession
+from payments.uow import UnitOfWork
+from tests.factories import count, seed_world
+from wallet_api.cli import main
+from wallet_api.scheduler import Scheduler
+
+
+async def _old_sessions(db: Database, n: int) -> None:
+    w = await seed_world(db)
+    long_ago = utcnow() - timedelta(days=31)
+    async with UnitOfWork(db) as uow:
+        for i in range(n):
+            uow.session.add(
+                WebSession(
+                    token_hash=f"{i:064d}",
+                    principal_id=w.client_principal,
+                    csrf_token="x",
+                    idle_timeout_s=1800,
+                    created_at=long_ago,
+                    last_seen_at=long_ago,
+                    expires_at=long_ago,
+                    ended_at=long_ago,
+                )
+            )
+        await uow.commit()
+
+
+def _run(database_url: str, work) -> int:  # type: ignore[no-untyped-def]
+    async def go() -> int:
+        db = create_database(database_url)
+        try:
+            if db.is_postgres and work is _seed:
+                from tests.support.databases import truncate
+
+                await truncate(db)
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+async def _seed(db: Database) -> int:
+    await _old_sessions(db, 3)
+    return 0
+
+
+async def _sessions(db: Database) -> int:
+    return await count(db, WebSession)
+
+
+def test_wallet_prune_dry_run_then_for_real(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(database_url, _seed)
+    monkeypatch.setenv("WALLET_DATABASE_URL", database_url)
+    runner = CliRunner()
+    dry = runner.invoke(main, ["prune", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "sessions: 3" in dry.output and "3 rows would be pruned" in dry.output
+    assert _run(database_url, _sessions) == 3
+    real = runner.invoke(main, ["prune"])
+    assert real.exit_code == 0, real.output
+    assert "sessions: 3" in real.output and "3 rows pruned" in real.output
+    assert _run(database_url, _sessions) == 0
+    again = runner.invoke(main, ["prune"])
+    assert "0 rows pruned" in again.output
+
+
+def test_a_retention_out_of_range_is_refused_before_anything_runs(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(database_url, _seed)
+    monkeypatch.setenv("WALLET_DATABASE_URL", database_url)
+    monkeypatch.setenv("WALLET_RETENTION_SESSIONS_DAYS", "-5")
+    out = CliRunner().invoke(main, ["prune"])
+    assert out.exit_code == 1
+    assert "WALLET_RETENTION_SESSIONS_DAYS must be between 1 and 3650, not -5" in out.output
+    assert _run(database_url, _sessions) == 3
+
+
+def _pruned_metric() -> float:
+    return REGISTRY.get_sample_value("wallet_pruned_rows_total", {"kind": "sessions"}) or 0.0
+
+
+async def test_the_scheduler_prunes_logs_and_counts(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _old_sessions(db, 2)
+    before = _pruned_metric()
+    with caplog.at_level(logging.INFO, logger="wallet.scheduler"):
+        pruned = await Scheduler(db).prune_now()
+    assert pruned is not None and pruned.counts["sessions"] == 2  # type: ignore[index]
+    assert _pruned_metric() - before == 2
+    assert "pruned 2 rows past retention: sessions 2" in caplog.text
+    assert await count(db, WebSession) == 0

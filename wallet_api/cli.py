@@ -1,6 +1,6 @@
 """The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, prune, check,
-settle, bank import, export-ledger, apikey, webhooks, organizer, catalogue, import clients,
-invite, vapid."""
+settle, bank import, export-ledger, apikey, webhooks, client close, organizer, catalogue, import
+clients, invite, vapid."""
 
 from __future__ import annotations
 
@@ -804,6 +804,43 @@ def webhooks_replay(delivery_id: uuid.UUID) -> None:
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
     click.echo(f"Delivery {done.id} (webhook-id {done.webhook_id}) is queued again.")
+
+
+@main.group()
+def client() -> None:
+    """A client's account: close it (docs/privacy.md)."""
+
+
+@client.command("close")
+@click.argument("client_id", type=click.UUID)
+def client_close(client_id: uuid.UUID) -> None:
+    """Close a client's account whose decisions have ended: the money left goes to the
+    county, every credential, mandate, trusted provider and card ends, no charge finds the
+    client any more (audited). Running it again changes nothing."""
+    from payments.budgets.closing import close_client
+    from payments.errors import DomainError
+
+    try:
+        done = _with_db(
+            lambda d: close_client(
+                d,
+                case_manager_id=None,
+                organizer_id=None,
+                client_id=client_id,
+                idempotency_key=f"cli-close:{client_id}",
+                request_hash="cli",
+            )
+        )
+    except DomainError as exc:
+        _fail(exc.detail)
+    b = done.body
+    console.print(
+        f"Closed {'earlier' if done.replayed else 'now'}: {euros(b['expired_cents'])} to the "
+        f"county; ended {b['passkeys']} passkey(s), {b['sessions']} session(s), "
+        f"{b['api_keys']} API key(s), {b['push_subscriptions']} push subscription(s), "
+        f"{b['mandates']} mandate(s), {b['trusted_providers']} trusted provider(s), "
+        f"{b['cards']} card(s)."
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,20 +1,25 @@
-"""``wallet prune [--dry-run]`` and the scheduler's daily prune (issue 19): counts per kind in
-the output, the log and the ``wallet_pruned_rows_total`` metric; a dry run deletes nothing; a
-retention setting out of range stops before anything runs (both engines)."""
+"""``wallet prune [--dry-run]``, the scheduler's daily prune and ``wallet client close`` (issue
+19): counts per kind in the output, the log and the ``wallet_pruned_rows_total`` metric; a dry
+run deletes nothing; a retention setting out of range stops before anything runs; a close
+refused while a decision is in force, then done once (both engines)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from prometheus_client import REGISTRY
+from sqlalchemy import update
 
 from payments.clock import utcnow
 from payments.db import Database, create_database
-from payments.models import WebSession
+from payments.ledger.periods import HELSINKI
+from payments.models import Decision, WebSession
 from payments.uow import UnitOfWork
 from tests.factories import count, seed_world
 from wallet_api.cli import main
@@ -110,3 +115,42 @@ async def test_the_scheduler_prunes_logs_and_counts(
     assert _pruned_metric() - before == 2
     assert "pruned 2 rows past retention: sessions 2" in caplog.text
     assert await count(db, WebSession) == 0
+
+
+def test_wallet_client_close(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids: dict[str, Any] = {}
+
+    async def seed(db: Database) -> int:
+        if db.is_postgres:
+            from tests.support.databases import truncate
+
+            await truncate(db)
+        w = await seed_world(db)
+        ids["client"] = w.client_id
+        return 0
+
+    async def end(db: Database) -> int:
+        today = utcnow().astimezone(HELSINKI).date()
+        async with UnitOfWork(db) as uow:
+            await uow.session.execute(
+                update(Decision)
+                .where(Decision.client_id == ids["client"])
+                .values(valid_from=today - timedelta(days=60), valid_to=today - timedelta(days=1))
+            )
+            await uow.commit()
+        return 0
+
+    _run(database_url, seed)
+    monkeypatch.setenv("WALLET_DATABASE_URL", database_url)
+    runner = CliRunner()
+    refused = runner.invoke(main, ["client", "close", str(ids["client"])])
+    assert refused.exit_code == 1
+    assert "decision in force" in refused.output
+    _run(database_url, end)
+    done = runner.invoke(main, ["client", "close", str(ids["client"])])
+    assert done.exit_code == 0, done.output
+    assert "Closed now" in done.output and "2 trusted provider(s)" in done.output
+    again = runner.invoke(main, ["client", "close", str(ids["client"])])
+    assert again.exit_code == 0 and "Closed earlier" in again.output
+    nobody = runner.invoke(main, ["client", "close", str(uuid.uuid4())])
+    assert nobody.exit_code == 1 and "No such client" in nobody.output

@@ -17,6 +17,7 @@ from notifications.models import PushSubscription
 from payments.books import check_books
 from payments.budgets import catalogue
 from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.client_import import ClientsInvalid, import_clients, parse_clients
 from payments.budgets.closing import close_client
 from payments.checkout.cards import issue_card
 from payments.checkout.visits import create_visit_hold
@@ -380,3 +381,34 @@ async def test_the_checkout_gate_finds_no_closed_client_whatever_is_left(db: Dat
         )
     after = await row_counts(db)
     assert after["charges"] == before["charges"] and after["transfers"] == before["transfers"]
+
+
+async def test_an_import_naming_a_closed_client_is_refused_and_writes_nothing(
+    db: Database,
+) -> None:
+    w = await seed_world(db)
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(
+            update(Client).where(Client.id == w.client_id).values(external_ref="K-1")
+        )
+        await uow.commit()
+    await _end_decisions(db, w)
+    await _close(db, w)
+    header = (
+        "client_ref,first_name,last_name,phone,language,decision_ref,valid_from,valid_to,"
+        "label,categories,monthly_amount,voucher_value,hours_per_week\n"
+    )
+    for row in (
+        'K-1,Aino,Virtanen,040 123 4567,fi,D-9,1.1.2024,,Siivous,siivous,"150,00",,',
+        "K-2,Uusi,Asiakas,040 123 4567,fi,,,,,,,,",  # the closed account's number
+    ):
+        before = await row_counts(db)
+        with pytest.raises(ClientsInvalid) as refused:
+            await import_clients(
+                db,
+                organizer_id=w.organizer_id,
+                rows=parse_clients((header + row + "\n").encode()),
+                source="test.csv",
+            )
+        assert [r.why.code for r in refused.value.refused] == ["client-closed"]
+        assert await row_counts(db) == before

@@ -156,11 +156,24 @@ def main() -> None:
 )
 def serve(host: str, port: int, workers: int, server: str | None, web_only: bool) -> None:
     """Serve the API and the app (migrates an empty database first)."""
+    _check_settings()
     if web_only:
         # Read by Settings.from_env in every server process (wallet_api.asgi).
         os.environ["WALLET_SCHEDULER"] = "0"
         os.environ["WALLET_DISPATCHER"] = "0"
     _serve(host, port, workers, server or ("granian" if workers > 1 else "uvicorn"))
+
+
+def _check_settings() -> Any:
+    """The settings, or one line naming the one that is wrong (a retention out of range, an
+    origin that is not https, …) before any server starts, instead of a traceback from each
+    server process."""
+    from wallet_api.settings import Settings
+
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 def _serve(host: str, port: int, workers: int = 1, server: str = "uvicorn") -> None:
@@ -251,10 +264,9 @@ def worker() -> None:
     """Run the scheduler (funding, statements, settlements, expiry) and the outbox dispatcher
     (live events, Web Push) without HTTP, until SIGTERM or Ctrl-C. Pair with
     'wallet serve --web-only'."""
-    from wallet_api.settings import Settings
     from wallet_api.worker import configure_logging, run_worker
 
-    settings = Settings.from_env()
+    settings = _check_settings()
     configure_logging(settings)
     asyncio.run(run_worker(settings))
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from notifications.models import PushSubscription, WebhookDelivery, WebhookEndpoint
 from payments.books import check_books
@@ -309,3 +309,20 @@ def test_the_named_notifications_tables_are_the_models() -> None:
         assert named.name == real.name
         for col in named.c:
             assert col.name in real.c, f"{real.name}.{col.name}"
+
+
+async def test_an_event_id_is_never_given_twice_after_a_prune(db: Database) -> None:
+    """Every delivered event is due; the newest stays, so the next event's id is higher than
+    any an SSE client has seen (SQLite would otherwise hand out the deleted newest id again)."""
+    w = await seed_world(db)
+    old = utcnow() - timedelta(days=60)
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(update(OutboxEvent).values(created_at=old, delivered_at=old))
+        await uow.commit()
+    async with UnitOfWork(db) as uow:
+        seen = (await uow.session.execute(select(func.max(OutboxEvent.id)))).scalar_one()
+    await prune(db, Retention())
+    await charged(db, w, cleaning(1), customer=by_wallet(w))
+    async with UnitOfWork(db) as uow:
+        ids = list((await uow.session.execute(select(OutboxEvent.id))).scalars())
+    assert min(ids) == seen and max(ids) > seen

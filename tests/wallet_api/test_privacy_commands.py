@@ -154,3 +154,13 @@ def test_wallet_client_close(database_url: str, monkeypatch: pytest.MonkeyPatch)
     assert again.exit_code == 0 and "Closed earlier" in again.output
     nobody = runner.invoke(main, ["client", "close", str(uuid.uuid4())])
     assert nobody.exit_code == 1 and "No such client" in nobody.output
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["worker"]])
+def test_a_server_with_a_retention_out_of_range_does_not_start(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("WALLET_RETENTION_AUDIT_EVENTS_YEARS", "120")
+    out = CliRunner().invoke(main, command)
+    assert out.exit_code == 1
+    assert "WALLET_RETENTION_AUDIT_EVENTS_YEARS must be between 1 and 50, not 120" in out.output

@@ -283,18 +283,18 @@ TITLES: dict[str, dict[str, str]] = {
     },
     "decision-in-force": {
         "fi": "Asiakkaalla on voimassa oleva budjettipäätös: päätä se ennen tilin sulkemista",
-        "sv": "Kunden har ett gällande budgetbeslut: avsluta det innan kontot stängs",
+        "sv": "Klienten har ett gällande budgetbeslut: avsluta det innan kontot stängs",
         "en": "The client has a budget decision in force: end it before closing the account",
     },
     "payments-open": {
         "fi": "Asiakkaalla on avoin käynti tai maksupyyntö: vie se loppuun ennen sulkemista",
-        "sv": "Kunden har ett öppet besök eller en öppen betalningsbegäran: slutför den innan "
+        "sv": "Klienten har ett öppet besök eller en öppen betalningsbegäran: slutför den innan "
         "kontot stängs",
         "en": "The client has an open visit or payment request: finish it before closing",
     },
     "client-closed": {
         "fi": "Asiakkaan tili on suljettu",
-        "sv": "Kundens konto är stängt",
+        "sv": "Klientens konto är stängt",
         "en": "The client's account is closed",
     },
     "correction-not-pending": {

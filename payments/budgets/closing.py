@@ -13,7 +13,8 @@ A case manager closes the account in one transaction:
 * mandates end, both carers' mandates over the client and requests waiting for an answer;
   trusted providers are taken off the list, QR cards revoked, unused payment codes deleted;
 * ``clients.closed_at`` is set: no checkout finds the client any more
-  (:func:`payments.checkout.charges._find_wallet`) and no decision can be added;
+  (:func:`payments.checkout.charges._find_wallet`), and no decision, mandate or card can be
+  added (``client-closed``);
 * ``client.closed`` in the outbox, ``client.closed`` in the audit trail.
 
 Refused, with nothing written: ``decision-in-force`` while a decision has not ended (no end

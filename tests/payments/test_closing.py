@@ -45,7 +45,8 @@ from payments.models import (
     TrustedProvider,
     WebSession,
 )
-from payments.people.mandates import grant_mandate
+from payments.people.access import Actor
+from payments.people.mandates import grant_mandate, set_mandate
 from payments.people.retention import Kind, Retention, prune, pseudonym
 from payments.reporting.reports import client_report
 from payments.reporting.staff_views import list_clients
@@ -412,3 +413,21 @@ async def test_an_import_naming_a_closed_client_is_refused_and_writes_nothing(
             )
         assert [r.why.code for r in refused.value.refused] == ["client-closed"]
         assert await row_counts(db) == before
+
+
+async def test_a_closed_account_gets_no_new_mandate_and_no_new_card(db: Database) -> None:
+    w = await seed_world(db)
+    carer = await catalogue.create_principal(
+        db, organizer_id=w.organizer_id, role="carer", display_name="Kalle Hoitaja"
+    )
+    await _end_decisions(db, w)
+    await _close(db, w)
+    cm = Actor(w.case_manager, w.organizer_id, "case_manager", "Liisa Ohjaaja")
+    with pytest.raises(ClientClosed):
+        await set_mandate(db, cm, client_id=w.client_id, carer_id=carer, scopes=["view"])
+    with pytest.raises(ClientClosed):
+        await issue_card(
+            db, actor_id=w.case_manager, organizer_id=w.organizer_id, wallet_id=w.wallet_id
+        )
+    assert await count(db, Mandate, Mandate.revoked_at.is_(None)) == 0
+    assert await count(db, QrCard) == 0

@@ -164,3 +164,26 @@ def test_a_server_with_a_retention_out_of_range_does_not_start(
     out = CliRunner().invoke(main, command)
     assert out.exit_code == 1
     assert "WALLET_RETENTION_AUDIT_EVENTS_YEARS must be between 1 and 50, not 120" in out.output
+
+
+async def test_one_process_prunes_at_a_time(db: Database) -> None:
+    """On PostgreSQL a process that finds another one pruning (the advisory lock taken) skips
+    its turn and deletes nothing; SQLite has one process."""
+    from sqlalchemy import text
+
+    from wallet_api.scheduler import PRUNE_LOCK_KEY
+
+    await _old_sessions(db, 1)
+    if not db.is_postgres:
+        pruned = await Scheduler(db).prune_now()
+        assert pruned is not None and pruned.total == 1
+        return
+    async with db.engine.connect() as other:
+        await other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": PRUNE_LOCK_KEY})
+        await other.commit()
+        assert await Scheduler(db).prune_now() is None
+        assert await count(db, WebSession) == 1
+        await other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PRUNE_LOCK_KEY})
+        await other.commit()
+    pruned = await Scheduler(db).prune_now()
+    assert pruned is not None and pruned.total == 1

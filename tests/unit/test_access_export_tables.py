@@ -66,3 +66,10 @@ def test_the_walk_finds_the_tables_it_must() -> None:
     # A guard on the walk itself: a loose id column, a foreign key two steps away.
     tables = personal_tables()
     assert {"audit_events", "outbox", "charge_lines", "hold_lines", "push_subscriptions"} <= tables
+
+
+def test_every_reason_is_written_in_finnish_and_swedish_too() -> None:
+    from wallet_api.privacy.render import REASONS
+
+    for lang in ("fi", "sv"):
+        assert set(REASONS[lang]) == set(access_export.EXCLUDED), lang

@@ -498,6 +498,13 @@ async def test_the_printable_page_escapes_names_and_speaks_the_readers_language(
         assert "default-src 'none'" in csp and "script-src" not in csp
         assert r.headers["cache-control"] == "no-store"
         assert "content-disposition" not in r.headers
+        # What is left out is said in the reader's language too.
+        left_out = {
+            "fi": "Yrityskerrat osoitetta",
+            "sv": "Antal försök",
+            "en": "Counts of attempts",
+        }
+        assert left_out[lang] in page
     # The JSON carries the name as it is (JSON escapes it itself).
     data = json.loads((await client.get("/api/me/export", headers=auth(sc.anna.key))).text)
     assert data["person"]["first_name"] == "<script>alert(1)</script>"

@@ -467,6 +467,45 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# Why a kind of record is not in the export, for readers of Finnish and Swedish (the JSON, and
+# the English page, say it in ``access_export.EXCLUDED``'s words).
+REASONS: dict[str, dict[str, str]] = {
+    "fi": {
+        "idempotency_keys": "Tallennetut vastaukset uudelleen lähetettyihin pyyntöihin (30 "
+        "päivää), ettei mitään tehdä kahdesti; niissä olevat maksut ja hyvitykset ovat tässä.",
+        "rate_counters": "Yrityskerrat osoitetta tai numeroa kohden muutaman minuutin ajalta "
+        "arvailun estämiseksi; teknisiä ja lyhytikäisiä.",
+        "webauthn_challenges": "Kesken olevan kirjautumisen kertakäyttöiset arvot; ne "
+        "poistetaan käytettäessä ja vanhenevat minuuteissa.",
+        "provider_owners": "Palveluntuottajan omistajat; ei koskaan asiakas.",
+        "provider_profiles": "Palveluntuottajan yritys- ja pankkitiedot ja yhteyshenkilö.",
+        "provider_price_versions": "Palveluntuottajan hinnasto ja sen hyväksyjä; ei asiakkaasta.",
+        "settlements": "Palveluntuottajien tilitykset; niihin kuuluvat maksusi ovat tässä.",
+        "settlement_lines": "Tilitysten rivit; niihin kuuluvat maksusi ovat tässä.",
+        "webhook_endpoints": "Hyvinvointialueen järjestelmäliittymät; ei koskaan asiakas.",
+        "webhook_deliveries": "Liittymiin lähetetyt kopiot tapahtumista; samat tapahtumat ovat "
+        "kohdassa Tapahtumat.",
+    },
+    "sv": {
+        "idempotency_keys": "Sparade svar på begäran som skickats på nytt (30 dagar), så att "
+        "inget görs två gånger; betalningarna och återbetalningarna i dem finns här.",
+        "rate_counters": "Antal försök per adress eller nummer under några minuter, mot "
+        "gissning; tekniska och kortlivade.",
+        "webauthn_challenges": "Engångsvärden för en pågående inloggning; de raderas när de "
+        "används och går ut på några minuter.",
+        "provider_owners": "Serviceproducentens ägare; aldrig en klient.",
+        "provider_profiles": "Serviceproducentens företags- och bankuppgifter och kontaktperson.",
+        "provider_price_versions": "Serviceproducentens prislista och vem som godkände den; "
+        "inte om en klient.",
+        "settlements": "Serviceproducenternas utbetalningar; dina betalningar i dem finns här.",
+        "settlement_lines": "Utbetalningarnas rader; dina betalningar i dem finns här.",
+        "webhook_endpoints": "Välfärdsområdets integrationer; aldrig en klient.",
+        "webhook_deliveries": "Kopior av händelser som skickats till integrationerna; samma "
+        "händelser finns under Händelser.",
+    },
+}
+
+
 def _when(text: str) -> str:
     """An ISO instant as a Helsinki date and time (a date stays a date)."""
     try:
@@ -558,6 +597,9 @@ def export_html(data: dict[str, Any], lang: str) -> str:
         parts.append(f"<p>{esc(intro)}</p>")
         if key == "wallet" and isinstance(value, dict):
             value = value.get("accounts") or []
+        if key == "not_included" and isinstance(value, list):
+            said = REASONS.get(lang, {})
+            value = [{**row, "reason": said.get(row["table"], row["reason"])} for row in value]
         if isinstance(value, dict):
             parts.append(_facts(title, value, lang))
         elif value:

@@ -620,8 +620,11 @@ def test_download_my_data(
     assert data["wallet"]["id"] == world.wallet_id
     assert [c["provider"] for c in data["charges"]] == ["Siivouspalvelu Kuura Oy"]
     assert "Veikko" not in json.dumps(data, ensure_ascii=False)
+    printable_link = section.get_by_role("link", name="Avaa tietoni tulostettavana sivuna")
+    # In the app's language, whatever the browser's.
+    expect(printable_link).to_have_attribute("href", "/api/me/export?format=html&lang=fi")
     with context.expect_page() as opened:
-        section.get_by_role("link", name="Avaa tietoni tulostettavana sivuna").click()
+        printable_link.click()
     printable = opened.value
     expect(printable.get_by_role("heading", level=1)).to_have_text("Kaikki tietosi")
     expect(printable.locator("header")).to_contain_text("Sanni Kärkkäinen")

@@ -125,7 +125,7 @@ def test_case_manager_issues_a_card_and_provider_charges_by_card_and_pin_with_ke
     export = cm.get_by_role("link", name="Lataa asiakkaan tiedot")
     expect(export).to_have_attribute("href", re.compile(r"^/api/clients/[0-9a-f-]{36}/export$"))
     expect(cm.get_by_role("link", name="Asiakkaan tiedot tulostettavina")).to_have_attribute(
-        "href", re.compile(r"/export\?format=html$")
+        "href", re.compile(r"/export\?format=html&lang=fi$")
     )
     data = call_api(server.url, server.case_manager_key, "GET", export.get_attribute("href") or "")
     assert (data["person"]["first_name"], data["person"]["last_name"]) == ("Aino", "Virtanen")

@@ -38,7 +38,7 @@ from payments.models import (
 from payments.people import audit, invites, passkeys, sessions
 from payments.people.access import Actor
 from payments.people.mandates import grant_mandate
-from payments.reporting.access_export import EXCLUDED
+from payments.reporting.access_export import COVERED, EXCLUDED
 from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind
 from tests.factories import World, api_key_for, seed_world, trust_provider
@@ -330,6 +330,7 @@ async def test_the_export_holds_every_kind_of_data_and_nothing_of_others(
         "external_ref": None,
         "created_at": data["person"]["created_at"],
     }
+    assert set(COVERED.values()) <= set(data)  # every table read lands in a section
     empty = [name for name in SECTIONS if not data[name]]
     assert not empty, f"sections without rows: {empty}"
     assert data["wallet"]["id"] == str(sc.anna.wallet_id)
@@ -505,6 +506,13 @@ async def test_the_printable_page_escapes_names_and_speaks_the_readers_language(
             "en": "Counts of attempts",
         }
         assert left_out[lang] in page
+    # The app's own language wins over the browser's when the link names it.
+    r = await client.get(
+        "/api/me/export",
+        params={"format": "html", "lang": "sv"},
+        headers=auth(sc.anna.key, **{"Accept-Language": "en"}),
+    )
+    assert '<html lang="sv">' in r.text and "<h1>Alla dina uppgifter</h1>" in r.text
     # The JSON carries the name as it is (JSON escapes it itself).
     data = json.loads((await client.get("/api/me/export", headers=auth(sc.anna.key))).text)
     assert data["person"]["first_name"] == "<script>alert(1)</script>"

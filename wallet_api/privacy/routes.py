@@ -3,7 +3,8 @@ case manager does it on the client's behalf (another organizer's client answers 
 everywhere). A carer acts for the client but is not the data subject, so gets no export.
 
 ``?format=json`` (the default) is a file download; ``?format=html`` a printable page in the
-reader's language. Each download is audited (``data_export.viewed``, with its format).
+reader's language (``lang``, else ``Accept-Language``). Each download is audited
+(``data_export.viewed``, with its format).
 """
 
 from __future__ import annotations
@@ -28,15 +29,22 @@ from wallet_api.problems import language_of
 from wallet_api.reporting.render import PRINT_CSS
 
 Format = Literal["json", "html"]
+Language = Literal["fi", "sv", "en"]
 DOC = {200: ResponseSpec(schemas.AccessExport, description="The export, or a printable page")}
 
 
 def _answer(
-    request: Request[Any, Any, Any], data: dict[str, Any], fmt: Format, name: str
+    request: Request[Any, Any, Any],
+    data: dict[str, Any],
+    fmt: Format,
+    name: str,
+    lang: Language | None,
 ) -> Response[Any]:
     if fmt == "html":
         return Response(
-            render.export_html(data, language_of(request)),
+            # The app's own language when it says so (a link opens with the browser's
+            # Accept-Language, which need not be the one chosen in the app).
+            render.export_html(data, lang or language_of(request)),
             media_type="text/html",
             headers=inline_style_policy(PRINT_CSS),
         )
@@ -49,7 +57,11 @@ def _answer(
 
 @get("/api/me/export", guards=[roles("client")], tags=["privacy"], responses=DOC)
 async def my_export(
-    request: Request[Any, Any, Any], db: Database, actor: Actor, format: Format = "json"
+    request: Request[Any, Any, Any],
+    db: Database,
+    actor: Actor,
+    format: Format = "json",
+    lang: Language | None = None,
 ) -> Response[Any]:
     """Everything the system holds about me: details, decisions, every transfer, charge,
     hold and request, statements, carers, trusted providers, cards, devices, sign-ins,
@@ -63,7 +75,7 @@ async def my_export(
         requested_by=actor.principal_id,
         fmt=format,
     )
-    return _answer(request, data, format, "my-data")
+    return _answer(request, data, format, "my-data", lang)
 
 
 @get(
@@ -78,6 +90,7 @@ async def client_export(
     db: Database,
     actor: Actor,
     format: Format = "json",
+    lang: Language | None = None,
 ) -> Response[Any]:
     """A case manager's download of everything held about one of the organizer's clients,
     for the client's right-of-access request. Audited, and shown to the client."""
@@ -88,7 +101,7 @@ async def client_export(
         requested_by=actor.principal_id,
         fmt=format,
     )
-    return _answer(request, data, format, f"client-data-{client_id}")
+    return _answer(request, data, format, f"client-data-{client_id}", lang)
 
 
 ROUTES = [my_export, client_export]

@@ -58,7 +58,7 @@ function myData() {
     h("p", { class: "links-inline" },
       h("a", { class: "button button--secondary", href: "/api/me/export", download: true }, t("settings.myDataDownload")),
       " ",
-      h("a", { href: "/api/me/export?format=html", target: "_blank", rel: "noopener" }, t("settings.myDataPrint"))));
+      h("a", { href: `/api/me/export?format=html&lang=${currentLang()}`, target: "_blank", rel: "noopener" }, t("settings.myDataPrint"))));
 }
 
 // --- Notifications (Web Push) ---------------------------------------------------------------

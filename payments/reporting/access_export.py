@@ -23,7 +23,19 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import JSON, Boolean, DateTime, String, Uuid, column, or_, select, table, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    String,
+    Uuid,
+    and_,
+    column,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.clock import utcnow
@@ -290,7 +302,8 @@ async def _gather(s: AsyncSession, client: Client, who: Principal) -> dict[str, 
     out["carers"] = await _carers(s, client.id, person_ids, names)
     out |= await _sign_in(s, person_ids, names)
     out |= await _notification_rows(s, person_ids)
-    out["audit"] = await _audit(s, client.id, person_ids)
+    cards = [c["card_number"] for c in out["qr_cards"]]
+    out["audit"] = await _audit(s, client.organizer_id, client.id, person_ids, cards)
     out["not_included"] = [{"table": t, "reason": why} for t, why in sorted(EXCLUDED.items())]
     return out
 
@@ -997,14 +1010,26 @@ async def _notification_rows(
 
 
 async def _audit(
-    s: AsyncSession, client_id: uuid.UUID, person_ids: list[uuid.UUID]
+    s: AsyncSession,
+    organizer_id: uuid.UUID,
+    client_id: uuid.UUID,
+    person_ids: list[uuid.UUID],
+    card_numbers: list[str],
 ) -> list[dict[str, Any]]:
-    """Every audit event about the client (who viewed or changed their data) and every act of
-    the client's own identities, oldest first; details (internal ids) are left out, as in
-    "who looked at my data"."""
+    """Every audit event about the client (who viewed or changed their data), every act of the
+    client's own identities, and what staff did to the client's QR cards (a card's PIN and
+    status changes name the card, not the client), oldest first."""
     conds = [AuditEvent.subject_client_id == client_id]
     if person_ids:
         conds.append(AuditEvent.actor_id.in_(person_ids))
+    if card_numbers:
+        conds.append(
+            and_(
+                AuditEvent.organizer_id == organizer_id,
+                AuditEvent.action.startswith("card."),
+                AuditEvent.detail.in_([f"card {n}" for n in card_numbers]),
+            )
+        )
     rows = (
         await s.execute(
             select(AuditEvent, Principal.display_name, Principal.role)

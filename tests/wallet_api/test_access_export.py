@@ -145,13 +145,15 @@ async def everything(
         request_hash=request_fingerprint(e164, "capture"),
     )
     await tokens.issue_token(db, wallet_id=made.wallet_id, created_by=made.principal_id)
-    await cards.issue_card(
+    card = await cards.issue_card(
         db,
         actor_id=w.case_manager,
         organizer_id=w.organizer_id,
         wallet_id=made.wallet_id,
         pin="4826",
     )
+    # A PIN change names the card, not the client: the export finds it by the card.
+    await cards.set_pin(db, actor_id=w.case_manager, card_id=card.id, pin="9173")
     carer = await catalogue.create_principal(
         db, organizer_id=w.organizer_id, role="carer", display_name=f"Hoitaja {last}"
     )
@@ -363,6 +365,9 @@ async def test_the_export_holds_every_kind_of_data_and_nothing_of_others(
     assert any(
         e["action"] == "wallet.viewed" and e["actor"] == "Liisa Ohjaaja" for e in data["audit"]
     )
+    actions = [e["action"] for e in data["audit"]]
+    assert actions.count("card.pin_set") == 1  # Anna's card; Bertta's is not hers
+    assert {"card.issued", "decision.created", "passkey.added", "signin.succeeded"} <= set(actions)
     assert {row["table"] for row in data["not_included"]} == set(EXCLUDED)
 
     # Nothing secret, by any name, anywhere in it.

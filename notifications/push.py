@@ -84,14 +84,14 @@ PROVIDER_TYPES = frozenset({PAYMENT_APPROVED, PAYMENT_DECLINED, PAYMENT_EXPIRED}
 TEXT: dict[str, dict[str, str]] = {
     "fi": {
         CHARGE_CAPTURED: "Maksu",
-        REFUND_CREATED: "Hyvitys",
+        REFUND_CREATED: "Palautus",
         BALANCE_LOW: "Budjetti vähissä",
         PAYMENT_REQUESTED: "Maksupyyntö",
         PAYMENT_APPROVED: "Maksu hyväksytty",
         PAYMENT_DECLINED: "Maksu hylätty",
         PAYMENT_EXPIRED: "Maksupyyntö vanheni",
         ENVELOPE_FUNDED: "Kuukauden budjetti",
-        REMAINDER_EXPIRED: "Edellisen kuun jäännös palautui",
+        REMAINDER_EXPIRED: "Käyttämätön raha vanheni",
         STATEMENT_READY: "Kuukausiote on valmis",
         "remaining": "Jäljellä",
         "approve": "Hyväksy",

@@ -33,8 +33,8 @@ TITLES: dict[str, dict[str, str]] = {
     },
     "not-in-budget": {
         "fi": "Palvelu ei kuulu asiakkaan budjettiin",
-        "sv": "Tjänsten ingår inte i kundens budget",
-        "en": "This service is not in the customer's budget",
+        "sv": "Tjänsten ingår inte i klientens budget",
+        "en": "This service is not in the client's budget",
     },
     "provider-not-approved": {
         "fi": "Palveluntuottajaa ei ole hyväksytty tähän palveluun",
@@ -62,13 +62,13 @@ TITLES: dict[str, dict[str, str]] = {
         "en": "The Idempotency-Key header is required",
     },
     "refund-exceeds-charge": {
-        "fi": "Hyvitys on suurempi kuin veloituksesta on jäljellä",
+        "fi": "Palautus on suurempi kuin veloituksesta on jäljellä",
         "sv": "Återbetalningen är större än det som återstår av debiteringen",
         "en": "The refund is larger than what is left of the charge",
     },
     "consent-required": {
         "fi": "Asiakkaan täytyy hyväksyä maksu: lähetä maksupyyntö tai käytä maksukoodia",
-        "sv": "Kunden måste godkänna betalningen: skicka en betalningsbegäran eller använd koden",
+        "sv": "Klienten måste godkänna betalningen: skicka en betalningsbegäran eller använd koden",
         "en": "The client must approve this payment: send a payment request or use their code",
     },
     "unknown-category": {
@@ -122,14 +122,14 @@ TITLES: dict[str, dict[str, str]] = {
         "en": "This invite code is not valid",
     },
     "invite-expired": {
-        "fi": "Kutsu on vanhentunut. Pyydä uusi kutsu",
-        "sv": "Inbjudan har gått ut. Be om en ny inbjudan",
-        "en": "This invite has expired; ask for a new one",
+        "fi": "Kutsu on vanhentunut",
+        "sv": "Inbjudan har gått ut",
+        "en": "This invite has expired",
     },
     "invite-used": {
-        "fi": "Kutsu on jo käytetty. Pyydä uusi kutsu",
-        "sv": "Inbjudan har redan använts. Be om en ny inbjudan",
-        "en": "This invite has already been used; ask for a new one",
+        "fi": "Kutsu on jo käytetty",
+        "sv": "Inbjudan har redan använts",
+        "en": "This invite has already been used",
     },
     "invite-wrong-person": {
         "fi": "Kutsu on tehty toiselle henkilölle",
@@ -168,37 +168,37 @@ TITLES: dict[str, dict[str, str]] = {
         "en": "The sign-in step took too long; start again",
     },
     "passkey-rejected": {
-        "fi": "Pääsyavaimen vastausta ei hyväksytty",
+        "fi": "Kirjautumisavaimen vastausta ei hyväksytty",
         "sv": "Nyckelns svar godkändes inte",
         "en": "The passkey's answer was not accepted",
     },
     "passkey-unknown": {
-        "fi": "Tätä pääsyavainta ei tunneta",
+        "fi": "Tätä kirjautumisavainta ei tunneta",
         "sv": "Den här nyckeln är okänd",
         "en": "This passkey is not known here",
     },
     "passkey-revoked": {
-        "fi": "Tämä pääsyavain on poistettu käytöstä",
+        "fi": "Tämä kirjautumisavain on poistettu käytöstä",
         "sv": "Den här nyckeln har tagits ur bruk",
         "en": "This passkey has been removed",
     },
     "passkey-exists": {
-        "fi": "Tämä pääsyavain on jo käytössä",
+        "fi": "Tämä kirjautumisavain on jo käytössä",
         "sv": "Den här nyckeln är redan registrerad",
         "en": "This passkey is already registered",
     },
     "last-passkey": {
-        "fi": "Et voi poistaa ainoaa pääsyavaintasi",
-        "sv": "Du kan inte ta bort din enda nyckel",
-        "en": "You cannot remove your only passkey",
+        "fi": "Et voi poistaa ainoaa kirjautumisavaintasi. Lisää ensin toinen avain",
+        "sv": "Du kan inte ta bort din enda nyckel. Lägg först till en annan nyckel",
+        "en": "You cannot remove your only passkey. Add another one first",
     },
     "session-expired": {
-        "fi": "Istunto on päättynyt. Kirjaudu uudelleen",
-        "sv": "Sessionen har gått ut. Logga in igen",
-        "en": "Your session has ended; sign in again",
+        "fi": "Sinut on kirjattu ulos. Kirjaudu uudelleen",
+        "sv": "Du har loggats ut. Logga in igen",
+        "en": "You have been signed out; sign in again",
     },
     "session-needed": {
-        "fi": "Tämä vaatii kirjautumisen pääsyavaimella",
+        "fi": "Tämä vaatii kirjautumisen kirjautumisavaimella",
         "sv": "Detta kräver inloggning med nyckel",
         "en": "This needs a passkey sign-in",
     },
@@ -225,7 +225,7 @@ TITLES: dict[str, dict[str, str]] = {
     # Checkout at the door (issue 4): what a provider reads at the door.
     "token-invalid": {
         "fi": "Maksukoodi ei kelpaa; pyydä asiakasta näyttämään uusi koodi",
-        "sv": "Betalningskoden är ogiltig; be kunden visa en ny kod",
+        "sv": "Betalningskoden är ogiltig; be klienten visa en ny kod",
         "en": "The payment code is not valid; ask the client to show a new one",
     },
     "card-invalid": {
@@ -235,7 +235,7 @@ TITLES: dict[str, dict[str, str]] = {
     },
     "card-locked": {
         "fi": "Kortti on lukittu; asiakas voi ottaa yhteyttä asiakasohjaajaansa",
-        "sv": "Kortet är låst; kunden kan kontakta sin klienthandledare",
+        "sv": "Kortet är låst; klienten kan kontakta sin klienthandledare",
         "en": "The card is locked; the client should contact their case manager",
     },
     "invalid-pin": {
@@ -260,7 +260,7 @@ TITLES: dict[str, dict[str, str]] = {
     },
     "request-declined": {
         "fi": "Asiakas hylkäsi maksupyynnön",
-        "sv": "Kunden avböjde betalningsbegäran",
+        "sv": "Klienten avböjde betalningsbegäran",
         "en": "The client declined the payment request",
     },
     "request-not-pending": {
@@ -275,10 +275,10 @@ TITLES: dict[str, dict[str, str]] = {
         "en": "The correction is larger than what is left of the charge",
     },
     "month-open": {
-        "fi": "Veloituksen kuukausi on vielä auki: palveluntuottaja hyvittää sen asiakkaan "
+        "fi": "Veloituksen kuukausi on vielä auki: palveluntuottaja palauttaa sen asiakkaan "
         "budjettiin",
         "sv": "Debiteringens månad är ännu öppen: tjänsteproducenten återbetalar den till "
-        "kundens budget",
+        "klientens budget",
         "en": "The charge's month is still open: the provider refunds it to the client's budget",
     },
     "correction-not-pending": {
@@ -349,7 +349,7 @@ TITLES: dict[str, dict[str, str]] = {
     },
     "phone-taken": {
         "fi": "Tällä puhelinnumerolla on jo asiakas",
-        "sv": "Det finns redan en kund med det här telefonnumret",
+        "sv": "Det finns redan en klient med det här telefonnumret",
         "en": "A client with this phone number exists",
     },
     "url-not-allowed": {
@@ -379,9 +379,9 @@ TITLES: dict[str, dict[str, str]] = {
         "en": "Notifications on this device belong to another account",
     },
     "internal-error": {
-        "fi": "Palvelussa tapahtui virhe",
-        "sv": "Ett fel inträffade i tjänsten",
-        "en": "Something went wrong on our side",
+        "fi": "Palvelussa tapahtui virhe. Yritä hetken kuluttua uudelleen",
+        "sv": "Ett fel inträffade i tjänsten. Försök igen om en stund",
+        "en": "Something went wrong on our side. Try again in a moment",
     },
 }
 

@@ -45,7 +45,7 @@ def home(
     page = context.new_page()
     virtual_authenticator(context, page)
     page.goto(f"/join#{hilkka[2]}")
-    page.get_by_role("button", name="Luo pääsyavain").click()
+    page.get_by_role("button", name="Luo kirjautumisavain").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Oma budjetti")
     yield page
     context.close()
@@ -112,7 +112,7 @@ def test_a_request_names_its_services_and_a_live_charge_shows_at_the_top(
     request.get_by_role("button", name="Hyväksy").click()
     # The charge, live: a notice at the top of the page, and read out too.
     notice = page.locator("[data-live-notice]")
-    said = f"{KUURA} veloitti 70,00{EUR}. Saldo nyt 230,00{EUR}."
+    said = f"{KUURA} veloitti 70,00{EUR}. Saldo on nyt 230,00{EUR}."
     expect(notice).to_have_text(re.compile(re.escape(said)), timeout=15000)
     expect(notice).to_be_visible()
     expect(page.locator("#announce")).to_have_text(said)
@@ -185,7 +185,7 @@ def test_every_history_row_says_what_happened(
     visit = rows(page).nth(1)
     expect(visit).to_contain_text(f"Käynti: {KUURA}")
     expect(visit).to_contain_text("Kotiapu: 1,5 × tunti")
-    expect(visit).to_contain_text(f"Veloitettu 57,00{EUR}, loput palautettu")
+    expect(visit).to_contain_text(f"Maksettu 57,00{EUR}, loput palautettiin budjettiin")
     expect(visit.locator(".amount")).to_have_text(f"−76,00{EUR}")
 
     # A refund says so, with the provider and the service.
@@ -198,11 +198,11 @@ def test_every_history_row_says_what_happened(
         headers={"Idempotency-Key": str(uuid.uuid4())},
     )
     refund = rows(page).first
-    expect(refund).to_contain_text(f"Hyvitys: {KUURA}", timeout=15000)
+    expect(refund).to_contain_text(f"Palautus: {KUURA}", timeout=15000)
     expect(refund).to_contain_text("Kotiapu: 1,5 × tunti")
     expect(refund.locator(".amount")).to_have_text(f"+57,00{EUR}")
     expect(page.locator("[data-live-notice]").first).to_contain_text(
-        f"{KUURA} hyvitti 57,00{EUR}. Saldo nyt 230,00{EUR}."
+        f"{KUURA} palautti 57,00{EUR}. Saldo on nyt 230,00{EUR}."
     )
     # No row is a bare "Tapahtuma" or "Varattu maksu"; the month's money says what it is.
     main = page.locator("main")
@@ -230,7 +230,7 @@ def test_a_charge_while_on_another_screen_shows_there_too(home: Page, server: Se
     page.get_by_role("button", name="Näytä maksukoodi").click()
     code = page.locator("#pay-code").inner_text().replace(" ", "")
     page.goto("/#/providers")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Palveluntuottajat ja hinnat")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Palveluyritykset ja hinnat")
     call_api(
         server.url,
         server.provider_key,
@@ -243,7 +243,7 @@ def test_a_charge_while_on_another_screen_shows_there_too(home: Page, server: Se
         headers={"Idempotency-Key": str(uuid.uuid4())},
     )
     notice = page.locator("[data-live-notice]")
-    said = f"{KUURA} veloitti 35,00{EUR}. Saldo nyt 195,00{EUR}."
+    said = f"{KUURA} veloitti 35,00{EUR}. Saldo on nyt 195,00{EUR}."
     expect(notice).to_contain_text(said, timeout=15000)
     expect(notice).to_be_visible()
     expect(page.locator("#announce")).to_have_text(said)
@@ -277,7 +277,7 @@ def test_a_carers_look_is_listed_with_her_name(
         )
     page = home
     page.goto("/#/views")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Kuka on katsonut tietojani")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kuka on katsonut tietoja")
     first = page.locator("#views-list li").first
     expect(first).to_contain_text("Kalle Virtanen (omainen)")
     expect(first).to_contain_text("Katsoi saldot")
@@ -296,14 +296,16 @@ def test_each_role_has_its_own_header_and_words(
 ) -> None:
     page = as_role(browser, browser_context_args, server.carer_key)
     expect(page.get_by_role("heading", level=1)).to_have_text("Budjetti: Aino Virtanen")
-    expect(page.locator(".brand")).to_have_text("Läheisten budjetit")
+    expect(page.locator(".brand")).to_have_text("Omaisen näkymä")
     main = page.locator("main")
-    expect(main).to_contain_text("Aino kertoo palveluntuottajalle puhelinnumeronsa")
+    expect(main).to_contain_text(
+        "Aino voi näyttää maksukoodin tai kertoa puhelinnumeronsa palveluyritykselle"
+    )
     expect(main).not_to_contain_text("puhelinnumerosi")
     expect(main).not_to_contain_text("budjetistasi")
     assert_accessible(page, "carer's wallet in the carer's words")
     page.goto("/#/settings")
-    expect(main).to_contain_text("avustamasi asiakkaan budjetista")
+    expect(main).to_contain_text("kun asiakkaan budjetista maksetaan")
     expect(main).not_to_contain_text("budjetistasi")
     page.context.close()
 

@@ -32,6 +32,7 @@ from tests.e2e.test_notifications import IPHONE_UA
 from tests.e2e.test_passkeys import virtual_authenticator
 
 STATIC = Path(__file__).parents[2] / "pwa" / "static"
+NO_CARERS = "Et ole vielä antanut lupaa yhdellekään omaiselle."
 MY_VIEWS = [
     "client-context.js",
     "client-chart.js",
@@ -188,7 +189,7 @@ def client_page(
     page = context.new_page()
     virtual_authenticator(context, page)
     page.goto(f"/join#{world.invite_code}")
-    page.get_by_role("button", name="Luo pääsyavain").click()
+    page.get_by_role("button", name="Luo kirjautumisavain").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Oma budjetti")
     yield context, page
     context.close()
@@ -305,7 +306,7 @@ def test_wallet_shows_time_allotment_spent_expiry_and_chart(
     page.goto("/#/wallet")
     card = page.locator("[data-envelope]").first
     expect(card.locator(".updated")).to_have_text(re.compile(r"Päivitetty klo \d\d\.\d\d"))
-    expect(card.locator("dl.facts")).to_contain_text("Kuukauden määrä")
+    expect(card.locator("dl.facts")).to_contain_text("Kuukauden raha")
     expect(card.locator("dl.facts")).to_contain_text("250,00\u00a0€")
     expect(card.locator("dl.facts")).to_contain_text("Käytetty")
     expect(card.locator("dl.facts")).to_contain_text("Käytettävä viimeistään")
@@ -324,11 +325,11 @@ def test_wallet_shows_time_allotment_spent_expiry_and_chart(
     links = page.locator("section[aria-labelledby=more-title] a")
     expect(links).to_have_text(
         [
-            "Luotetut palveluntuottajat",
-            "Palveluntuottajat ja hinnat",
-            "Avustajat",
+            "Luotetut palveluyritykset",
+            "Palveluyritykset ja hinnat",
+            "Omaiset",
             "Kuukausiotteet",
-            "Kuka on katsonut tietojani",
+            "Kuka on katsonut tietoja",
         ]
     )
     screenshot(page, "50-client-wallet-chart")
@@ -338,7 +339,7 @@ def test_wallet_shows_time_allotment_spent_expiry_and_chart(
 def test_passkeys_list_add_and_remove(client_page: tuple[BrowserContext, Page]) -> None:
     _, page = client_page
     page.goto("/#/settings")
-    page.get_by_role("link", name="Laitteesi: pääsyavaimet ja kirjautumiset").click()
+    page.get_by_role("link", name="Laitteesi: kirjautumisavaimet ja kirjautumiset").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Laitteesi")
     rows = page.locator("[data-passkey]")
     expect(rows).to_have_count(1)
@@ -347,14 +348,14 @@ def test_passkeys_list_add_and_remove(client_page: tuple[BrowserContext, Page]) 
 
     # Empty name: the error summary, nothing added.
     page.get_by_label("Avaimen nimi").fill("")
-    page.get_by_role("button", name="Luo pääsyavain").click()
+    page.get_by_role("button", name="Luo kirjautumisavain").click()
     expect(page.locator(".error-summary")).to_be_focused()
     assert_accessible(page, "passkeys, name missing")
     assert len(in_page_api(page, "GET", "/api/me/passkeys")["body"]) == 1
 
     page.get_by_label("Avaimen nimi").fill("Tabletti")
-    page.get_by_role("button", name="Luo pääsyavain").click()
-    expect(page.locator(".notice--ok")).to_have_text("Pääsyavain Tabletti lisättiin.")
+    page.get_by_role("button", name="Luo kirjautumisavain").click()
+    expect(page.locator(".notice--ok")).to_have_text("Kirjautumisavain Tabletti lisättiin.")
     expect(rows).to_have_count(2)
     names = [p["name"] for p in in_page_api(page, "GET", "/api/me/passkeys")["body"]]
     assert "Tabletti" in names and len(names) == 2
@@ -426,8 +427,8 @@ def test_trusted_providers_add_change_remove(
     _, page = client_page
     base = f"/api/wallets/{world.wallet_id}/trusted-providers"
     page.goto("/#/wallet")
-    page.get_by_role("link", name="Luotetut palveluntuottajat").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Luotetut palveluntuottajat")
+    page.get_by_role("link", name="Luotetut palveluyritykset").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Luotetut palveluyritykset")
     expect(page.locator("main")).to_contain_text("Et luota vielä yhteenkään")
     check_screen(page, "trusted providers, none")
 
@@ -436,12 +437,12 @@ def test_trusted_providers_add_change_remove(
     summary = page.locator(".error-summary")
     expect(summary).to_be_focused()
     expect(summary.locator("a")).to_have_text(
-        ["Valitse palveluntuottaja", "Kirjoita enimmäissumma euroina, esimerkiksi 60,00"]
+        ["Valitse palveluyritys", "Kirjoita enimmäissumma euroina, esimerkiksi 60,00"]
     )
     assert_accessible(page, "trusted providers, errors")
     assert in_page_api(page, "GET", base)["body"] == []
 
-    page.get_by_label("Palveluntuottaja").select_option(label="Kotipalvelu Aalto Oy")
+    page.get_by_label("Palveluyritys").select_option(label="Kotipalvelu Aalto Oy")
     page.get_by_label("Enintään yhdellä kertaa").fill("60")
     page.get_by_role("button", name="Lisää luotetuksi").click()
     expect(page.locator(".notice--ok")).to_have_text("Kotipalvelu Aalto Oy on nyt luotettu.")
@@ -454,7 +455,7 @@ def test_trusted_providers_add_change_remove(
     card.get_by_role("button", name="Muuta rajoja: Kotipalvelu Aalto Oy").click()
     expect(card.get_by_label("Enintään yhdellä kertaa")).to_be_focused()
     card.get_by_label("Enintään yhdellä kertaa").fill("80,50")
-    card.get_by_label("Enintään kuukaudessa (vapaaehtoinen)").fill("300")
+    card.get_by_label("Enintään kuukaudessa (voit jättää tyhjäksi)").fill("300")
     assert_accessible(page, "trusted providers, changing")
     card.get_by_role("button", name="Tallenna rajat").click()
     expect(page.locator(".notice--ok")).to_have_text("Rajat tallennettiin: Kotipalvelu Aalto Oy.")
@@ -471,8 +472,8 @@ def test_trusted_providers_add_change_remove(
 def test_directory_sorted_by_price_and_filtered(client_page: tuple[BrowserContext, Page]) -> None:
     _, page = client_page
     page.goto("/#/wallet")
-    page.locator("#nav").get_by_role("link", name="Palveluntuottajat").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Palveluntuottajat ja hinnat")
+    page.locator("#nav").get_by_role("link", name="Palveluyritykset").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Palveluyritykset ja hinnat")
     cleaning = page.locator("[data-category=siivous] li")
     expect(cleaning).to_have_count(3)
     prices = [
@@ -501,7 +502,9 @@ def test_directory_sorted_by_price_and_filtered(client_page: tuple[BrowserContex
 
     page.get_by_label("Kunta").select_option("Kuhmo")
     page.get_by_role("button", name="Näytä").click()
-    expect(page.locator("#dir-count")).to_have_text("Ei palveluntuottajia näillä valinnoilla.")
+    expect(page.locator("#dir-count")).to_have_text(
+        "Ei palveluyrityksiä näillä valinnoilla. Valitse toinen palvelu, kunta tai kieli."
+    )
     assert_accessible(page, "directory, nothing found")
 
 
@@ -511,9 +514,9 @@ def test_carers_invite_change_and_end(
     _, page = client_page
     base = f"/api/clients/{world.client_id}/mandates"
     page.goto("/#/wallet")
-    page.get_by_role("link", name="Avustajat").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Avustajat")
-    expect(page.locator("main")).to_contain_text("Sinulla ei ole avustajia.")
+    page.get_by_role("link", name="Omaiset").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Omaiset")
+    expect(page.locator("main")).to_contain_text(NO_CARERS)
     check_screen(page, "carers, none")
 
     # No name and nothing allowed: two errors, nothing written.
@@ -521,12 +524,12 @@ def test_carers_invite_change_and_end(
     page.get_by_label("hyväksyä maksuja").uncheck()
     page.get_by_role("button", name="Luo kutsu").click()
     expect(page.locator(".error-summary a")).to_have_text(
-        ["Kirjoita avustajan nimi", "Valitse ainakin yksi"]
+        ["Kirjoita omaisen nimi", "Valitse ainakin yksi"]
     )
     assert_accessible(page, "carers, invite errors")
     assert in_page_api(page, "GET", base)["body"] == []
 
-    page.get_by_label("Avustajan nimi").fill("Kaisa Korhonen")
+    page.get_by_label("Omaisen nimi").fill("Kaisa Korhonen")
     page.get_by_label("nähdä budjetin ja tapahtumat").check()
     page.get_by_role("button", name="Luo kutsu").click()
     invite = page.locator(".invite")
@@ -537,7 +540,7 @@ def test_carers_invite_change_and_end(
     (m,) = in_page_api(page, "GET", base)["body"]
     assert m["carer_name"] == "Kaisa Korhonen" and m["scopes"] == ["view"]
     # The list above shows her at once, and the code stays on screen.
-    expect(page.locator("main")).not_to_contain_text("Sinulla ei ole avustajia.")
+    expect(page.locator("main")).not_to_contain_text(NO_CARERS)
     expect(page.locator(f"[data-carer='{m['carer_id']}']")).to_be_visible()
     expect(invite.locator(".total")).to_be_visible()
 
@@ -545,20 +548,20 @@ def test_carers_invite_change_and_end(
     card = page.locator(f"[data-carer='{m['carer_id']}']")
     expect(card.get_by_role("heading")).to_have_text("Kaisa Korhonen")
     card.get_by_label("hyväksyä maksuja").check()
-    card.get_by_role("button", name="Tallenna valtuus").click()
-    expect(page.locator(".notice--ok")).to_have_text("Valtuus tallennettiin: Kaisa Korhonen.")
+    card.get_by_role("button", name="Tallenna lupa").click()
+    expect(page.locator(".notice--ok")).to_have_text("Lupa tallennettiin: Kaisa Korhonen.")
     (m,) = in_page_api(page, "GET", base)["body"]
     assert sorted(m["scopes"]) == ["approve", "view"]
     screenshot(page, "56-client-carers")
     check_screen(page, "carers, one")
 
     card = page.locator(f"[data-carer='{m['carer_id']}']")
-    card.get_by_role("button", name="Lopeta valtuus: Kaisa Korhonen").click()
-    page.get_by_role("button", name="Vahvista: lopeta Kaisa Korhonen valtuus").click()
-    expect(page.locator(".notice--ok")).to_contain_text("Valtuus päättyi")
+    card.get_by_role("button", name="Lopeta lupa: Kaisa Korhonen").click()
+    page.get_by_role("button", name="Vahvista: lopeta omaisen Kaisa Korhonen lupa").click()
+    expect(page.locator(".notice--ok")).to_contain_text("Lupa päättyi")
     (m,) = in_page_api(page, "GET", base)["body"]
     assert m["active"] is False
-    expect(page.get_by_role("heading", name="Päättyneet valtuudet")).to_be_visible()
+    expect(page.get_by_role("heading", name="Päättyneet luvat")).to_be_visible()
 
 
 def test_who_looked_at_my_data(
@@ -568,8 +571,8 @@ def test_who_looked_at_my_data(
     # The case manager opens Sanni's balances: that is what she should be able to see.
     call_api(server.url, server.case_manager_key, "GET", f"/api/wallets/{world.wallet_id}")
     page.goto("/#/wallet")
-    page.get_by_role("link", name="Kuka on katsonut tietojani").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Kuka on katsonut tietojani")
+    page.get_by_role("link", name="Kuka on katsonut tietoja").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kuka on katsonut tietoja")
     first = page.locator("#views-list li").first
     expect(first).to_contain_text("Liisa Ohjaaja")
     expect(first).to_contain_text("Katsoi saldot")
@@ -642,9 +645,9 @@ def test_download_my_data(
 def test_client_screens_in_swedish_and_english(client_page: tuple[BrowserContext, Page]) -> None:
     _, page = client_page
     for lang, label, title in (
-        ("sv", "Svenska", "Betrodda tjänsteproducenter"),
+        ("sv", "Svenska", "Betrodda tjänsteföretag"),
         ("en", "English", "Trusted providers"),
-        ("fi", "Suomi", "Luotetut palveluntuottajat"),
+        ("fi", "Suomi", "Luotetut palveluyritykset"),
     ):
         page.goto("/#/settings")
         page.locator("fieldset").first.get_by_label(label).check()
@@ -667,7 +670,7 @@ def test_carer_switches_between_clients(page: Page, server: Seeded, world: World
     aino = page.locator("[data-client]", has_text="Aino Virtanen")
     veikko = page.locator(f"[data-client='{world.second_client_id}']")
     expect(aino).to_contain_text("nähdä budjetin ja tapahtumat, hyväksyä maksuja")
-    expect(veikko).to_contain_text("valita luotetut palveluntuottajat")
+    expect(veikko).to_contain_text("valita luotetut palveluyritykset")
     screenshot(page, "58-carer-clients")
     check_screen(page, "carer's clients")
 
@@ -687,17 +690,17 @@ def test_carer_switches_between_clients(page: Page, server: Seeded, world: World
     veikko.get_by_role("button", name="Valitse Veikko Heikkinen").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Budjetti: Veikko Heikkinen")
     request = page.locator(".request")
-    expect(request).to_contain_text("Valtuutesi ei riitä maksun hyväksymiseen")
+    expect(request).to_contain_text("Sinulla ei ole lupaa hyväksyä maksuja")
     expect(request.get_by_role("button")).to_have_count(0)
     expect(page.locator("[data-envelope] dl.facts").first).to_contain_text("120,00\u00a0€")
     # A carer's links: no carers screen (the client's own), the rest as the mandate allows.
     links = page.locator("section[aria-labelledby=more-title] a")
     expect(links).to_have_text(
         [
-            "Luotetut palveluntuottajat",
-            "Palveluntuottajat ja hinnat",
+            "Luotetut palveluyritykset",
+            "Palveluyritykset ja hinnat",
             "Kuukausiotteet",
-            "Kuka on katsonut tietojani",
+            "Kuka on katsonut tietoja",
         ]
     )
     check_screen(page, "carer, Veikko's wallet")
@@ -712,20 +715,20 @@ def test_carer_switches_between_clients(page: Page, server: Seeded, world: World
     page.locator(".subject").get_by_role("link", name="Vaihda asiakasta").click()
     page.get_by_role("button", name="Valitse Aino Virtanen").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Budjetti: Aino Virtanen")
-    page.get_by_role("link", name="Luotetut palveluntuottajat").click()
+    page.get_by_role("link", name="Luotetut palveluyritykset").click()
     expect(page.locator(".subject")).to_contain_text("Asiakas: Aino Virtanen.")
     expect(page.get_by_role("button", name="Lisää luotetuksi")).to_have_count(0)
-    expect(page.locator("main")).to_contain_text("Valtuutesi sallii vain katsomisen.")
+    expect(page.locator("main")).to_contain_text("Sinulla on lupa vain katsoa.")
     check_screen(page, "carer, Aino's trusted providers (view only)")
 
     page.goto("/#/views")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Kuka on katsonut tietojani")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kuka on katsonut tietoja")
     expect(page.locator(".subject")).to_contain_text("Aino Virtanen")
     assert_accessible(page, "carer, who looked at Aino's data")
 
     # The carers screen is the client's own; the server agrees.
     page.goto("/#/carers")
-    expect(page.locator("main")).to_contain_text("Vain asiakas itse voi muuttaa avustajiaan.")
+    expect(page.locator("main")).to_contain_text("Vain asiakas itse voi muuttaa omaisten lupia.")
     with pytest.raises(urllib.error.HTTPError) as refused:
         call_api(
             server.url, server.carer_key, "GET", f"/api/clients/{world.second_client_id}/mandates"
@@ -748,7 +751,7 @@ def test_screens_that_need_the_server_say_so_offline(
     finally:
         context.set_offline(False)
     # Back online, the same screen loads by itself.
-    expect(page.get_by_role("heading", level=1)).to_have_text("Luotetut palveluntuottajat")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Luotetut palveluyritykset")
 
 
 def test_notification_screen_guides_iphone_users_first(

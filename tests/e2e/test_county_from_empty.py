@@ -45,7 +45,7 @@ def join(page: Page, link_or_code: str, name: str) -> None:
     """Open an invite and make a passkey with it."""
     page.goto(link_or_code if link_or_code.startswith("http") else f"/join#{link_or_code}")
     expect(page.get_by_role("heading", name=f"Kutsu: {name}")).to_be_visible()
-    page.get_by_role("button", name="Luo pääsyavain").click()
+    page.get_by_role("button", name="Luo kirjautumisavain").click()
     expect(page.locator("main h1")).not_to_have_text("Kirjaudu sisään")
 
 
@@ -129,11 +129,11 @@ def test_a_county_from_an_empty_database(browser: Browser, tmp_path: Path, chrom
             owner.get_by_label("Puhelinnumero").fill("040 765 4321")
             owner.get_by_label("Kunnat, joissa palvelette").fill("Vaasa")
             owner.get_by_label("Siivous (tunti)").fill("32,50")
-            owner.get_by_role("button", name="Lähetä hakemus ja luo pääsyavain").click()
+            owner.get_by_role("button", name="Lähetä hakemus ja luo kirjautumisavain").click()
             expect(owner.get_by_role("heading", name="Hakemus on lähetetty")).to_be_visible()
 
             # ... and the case manager approves it.
-            cm.locator("#nav").get_by_role("link", name="Tuottajat").click()
+            cm.locator("#nav").get_by_role("link", name="Palveluntuottajat").click()
             card = cm.locator("section.provider").filter(has_text="Siivous Sointu Oy")
             card.get_by_role("button", name="Hyväksy").click()
             expect(cm.locator("main .notice--ok")).to_contain_text("Siivous Sointu Oy")

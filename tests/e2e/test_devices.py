@@ -82,7 +82,7 @@ def phone(
     page = context.new_page()
     cdp, auth_id = authenticator(context, page)
     page.goto(f"/join#{client['code']}")
-    page.get_by_role("button", name="Luo pääsyavain").click()
+    page.get_by_role("button", name="Luo kirjautumisavain").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Oma budjetti")
     yield context, page, cdp, auth_id, client
     context.close()
@@ -95,21 +95,21 @@ def test_devices_list_passkeys_and_sessions_add_and_end(
 ) -> None:
     _, page, cdp, auth_id, _ = phone
     page.goto("/#/settings")
-    page.get_by_role("link", name="Laitteesi: pääsyavaimet ja kirjautumiset").click()
+    page.get_by_role("link", name="Laitteesi: kirjautumisavaimet ja kirjautumiset").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Laitteesi")
     expect(page.locator("[data-passkey]")).to_have_count(1)
     sessions = page.locator("[data-session]")
     expect(sessions).to_have_count(1)
     expect(sessions.first).to_contain_text("Tämä laite")
-    expect(sessions.first).to_contain_text("Pääsyavaimella Puhelin")
+    expect(sessions.first).to_contain_text("Avaimella Puhelin")
     # This browser's own session is ended by signing out, not from this list.
     expect(sessions.first.get_by_role("button")).to_have_count(0)
     assert_accessible(page, "devices, one of each")
 
     # A second passkey on the same phone: two are listed.
     page.get_by_label("Avaimen nimi").fill("Tabletti")
-    page.get_by_role("button", name="Luo pääsyavain").click()
-    expect(page.locator(".notice--ok")).to_have_text("Pääsyavain Tabletti lisättiin.")
+    page.get_by_role("button", name="Luo kirjautumisavain").click()
+    expect(page.locator(".notice--ok")).to_have_text("Kirjautumisavain Tabletti lisättiin.")
     expect(page.locator("[data-passkey]")).to_have_count(2)
     assert len(in_page_api(page, "GET", "/api/me/passkeys")["body"]) == 2
 
@@ -122,7 +122,7 @@ def test_devices_list_passkeys_and_sessions_add_and_end(
             "WebAuthn.addCredential", {"authenticatorId": tablet_auth, "credential": cred}
         )
     tablet.goto("/#/signin")
-    tablet.get_by_role("button", name="Kirjaudu pääsyavaimella").click()
+    tablet.get_by_role("button", name="Kirjaudu sisään", exact=True).click()
     expect(tablet.get_by_role("heading", level=1)).to_have_text("Oma budjetti")
     assert in_page_api(tablet, "GET", "/api/me")["status"] == 200
 
@@ -142,7 +142,7 @@ def test_devices_list_passkeys_and_sessions_add_and_end(
     end.click()
     expect(other).to_contain_text("Selain kirjataan ulos heti.")
     page.get_by_role("button", name="Vahvista: kirjaa ulos").click()
-    expect(page.locator(".notice--ok")).to_contain_text("Kirjautuminen päätettiin")
+    expect(page.locator(".notice--ok")).to_contain_text("Selain on kirjattu ulos.")
     expect(sessions).to_have_count(1)
     expect(sessions.first).to_contain_text("Tämä laite")
     # The tablet is signed out; the phone is not.
@@ -158,10 +158,10 @@ def test_a_sign_in_with_no_passkey_on_this_device_says_what_to_do(
     page = context.new_page()
     authenticator(context, page)  # an authenticator that holds no passkey
     page.goto("/#/signin")
-    page.get_by_role("button", name="Kirjaudu pääsyavaimella").click()
-    alert = page.get_by_role("alert").filter(has_text="pääsyavain")
+    page.get_by_role("button", name="Kirjaudu sisään", exact=True).click()
+    alert = page.get_by_role("alert").filter(has_text="kirjautumisavain")
     expect(alert).to_contain_text("Yritä uudelleen", timeout=90_000)
-    expect(alert).to_contain_text("pyydä asiakasohjaajaltasi uusi kutsu")
+    expect(alert).to_contain_text("pyytää asiakasohjaajalta uuden kutsun")
     assert_accessible(page, "sign-in failed")
     context.close()
 
@@ -176,7 +176,7 @@ def test_a_used_invite_says_to_ask_for_a_new_one(
     page = context.new_page()
     page.goto(f"/join#{client['code']}")
     expect(page.locator("#code-error, .error-summary").first).to_contain_text(
-        "Pyydä asiakasohjaajaltasi uusi kutsu."
+        "Kutsu on jo käytetty. Pyydä uusi kutsu siltä, joka antoi sen."
     )
     context.close()
 
@@ -220,7 +220,7 @@ def test_recovery_invite_from_the_client_file_signs_the_old_phone_out(
     new_phone = new_context.new_page()
     authenticator(new_context, new_phone)
     new_phone.goto(f"/join#{code}")
-    new_phone.get_by_role("button", name="Luo pääsyavain").click()
+    new_phone.get_by_role("button", name="Luo kirjautumisavain").click()
     expect(new_phone.get_by_role("heading", level=1)).to_have_text("Oma budjetti")
     assert len(in_page_api(new_phone, "GET", "/api/me/passkeys")["body"]) == 1
     assert len(in_page_api(new_phone, "GET", "/api/me/sessions")["body"]) == 1

@@ -52,7 +52,7 @@ def test_client_sees_balances(page: Page, server: Seeded) -> None:
     expect(card.get_by_role("heading")).to_have_text("Kotiapu ja siivous")
     expect(card.locator(".envelope__balance")).to_contain_text(euros(balance_cents(server)))
     expect(card.locator(".updated")).to_have_text(re.compile(r"Päivitetty klo \d\d\.\d\d"))
-    expect(card).to_contain_text("Kuukauden määrä")
+    expect(card).to_contain_text("Kuukauden raha")
     assert_accessible(page, "client wallet")
     screenshot(page, "02-client-balances")
 
@@ -152,7 +152,7 @@ def test_offline_shows_last_known_balances(page: Page, server: Seeded) -> None:
     page.reload()
     expect(page.get_by_text("Ei verkkoyhteyttä", exact=True)).to_be_visible()
     expect(page.locator(".envelope__balance").first).to_have_text(shown)
-    needs_connection = "Maksukoodi toimii vain verkkoyhteyden kanssa."
+    needs_connection = "Maksukoodi toimii vain, kun verkkoyhteys toimii."
     expect(page.get_by_text(needs_connection, exact=False)).to_be_visible()
     expect(page.get_by_text(re.compile(r"Saldot on haettu viimeksi"))).to_be_visible()
     assert_accessible(page, "offline wallet")

@@ -57,7 +57,7 @@ def _joined(browser: Browser, args: dict[str, Any], code: str) -> tuple[BrowserC
     page = context.new_page()
     virtual_authenticator(context, page)
     page.goto(f"/join#{code}")
-    page.get_by_role("button", name="Luo pääsyavain").click()
+    page.get_by_role("button", name="Luo kirjautumisavain").click()
     # Clients and carers both start at the wallet screen ("Oma budjetti", "Budjetti: NAME").
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("budjetti", re.I))
     expect(page.locator("#nav a").first).not_to_have_text("Kirjaudu")
@@ -91,10 +91,10 @@ def test_mandate_to_an_existing_carer_waits_until_she_accepts(
 
     # Ilona's carers screen shows the mandate as waiting for Tuula.
     ilona.goto("/#/carers")
-    expect(ilona.get_by_role("heading", level=1)).to_have_text("Avustajat")
-    expect(ilona.get_by_role("heading", name="Odottaa avustajan hyväksyntää")).to_be_visible()
+    expect(ilona.get_by_role("heading", level=1)).to_have_text("Omaiset")
+    expect(ilona.get_by_role("heading", name="Odottaa omaisen vastausta")).to_be_visible()
     waiting = ilona.locator(f"[data-waiting='{people.tuula_id}']")
-    expect(waiting).to_contain_text("Tuula Rantanen ei ole vielä hyväksynyt valtuutta.")
+    expect(waiting).to_contain_text("Tuula Rantanen ei ole vielä hyväksynyt lupaa.")
     expect(waiting).to_contain_text("nähdä budjetin ja tapahtumat, hyväksyä maksuja")
     expect(ilona.locator(f"[data-carer='{people.tuula_id}']")).to_have_count(0)
     screenshot(ilona, "56b-client-carer-waiting")
@@ -105,7 +105,7 @@ def test_mandate_to_an_existing_carer_waits_until_she_accepts(
     expect(tuula.get_by_role("heading", level=1)).to_have_text("Asiakkaani")
     request = tuula.locator(f"[data-pending='{people.ilona_client_id}']")
     expect(request.get_by_role("heading")).to_have_text("Ilona Saarinen")
-    expect(request).to_contain_text("Ilona Saarinen pyytää sinua avustajakseen.")
+    expect(request).to_contain_text("Ilona Saarinen pyytää, että hoidat hänen budjettiaan.")
     expect(request.get_by_role("listitem")).to_have_text(
         ["nähdä budjetin ja tapahtumat", "hyväksyä maksuja"]
     )
@@ -118,7 +118,7 @@ def test_mandate_to_an_existing_carer_waits_until_she_accepts(
 
     # She accepts: Ilona's wallet appears among her clients and opens.
     request.get_by_role("button", name="Hyväksy: Ilona Saarinen").click()
-    expect(tuula.locator(".notice--ok")).to_contain_text("Hyväksyit valtuuden.")
+    expect(tuula.locator(".notice--ok")).to_contain_text("Hyväksyit luvan.")
     expect(tuula.locator(f"[data-pending='{people.ilona_client_id}']")).to_have_count(0)
     ilona_row = tuula.locator(f"[data-client='{people.ilona_client_id}']")
     expect(ilona_row).to_contain_text("nähdä budjetin ja tapahtumat, hyväksyä maksuja")
@@ -155,6 +155,6 @@ def test_a_carer_declines_and_the_client_sees_it(ilona: Page, tuula: Page, peopl
     assert in_page_api(tuula, "GET", f"/api/wallets/{people.ilona_wallet_id}")["status"] == 403
 
     ilona.reload()  # she is still on her carers screen
-    expect(ilona.get_by_role("heading", name="Päättyneet valtuudet")).to_be_visible()
+    expect(ilona.get_by_role("heading", name="Päättyneet luvat")).to_be_visible()
     expect(ilona.locator("main")).to_contain_text("Kieltäytyi")
     check_screen(ilona, "carers, a declined mandate")

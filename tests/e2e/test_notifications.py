@@ -32,7 +32,7 @@ TURN_OFF = "Poista ilmoitukset käytöstä"
 STATE_ON = "Ilmoitukset ovat päällä tässä laitteessa."
 STATE_OFF = "Ilmoitukset eivät ole päällä tässä laitteessa."
 STATE_ERROR = "Ilmoituksia ei saatu päälle tässä selaimessa."
-UNAVAILABLE = "Ilmoitukset eivät ole käytössä tällä palvelimella."
+UNAVAILABLE = "Ilmoitukset eivät ole käytössä tässä palvelussa. Näet maksut sovelluksesta."
 
 
 def b64url(data: bytes) -> str:

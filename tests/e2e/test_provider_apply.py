@@ -61,7 +61,7 @@ def test_provider_applies_with_a_passkey_and_is_approved(
     )
 
     # Sent empty: an error summary that takes focus, each error beside its field.
-    send = applicant.get_by_role("button", name="Lähetä hakemus ja luo pääsyavain")
+    send = applicant.get_by_role("button", name="Lähetä hakemus ja luo kirjautumisavain")
     send.click()
     summary = applicant.locator(".error-summary")
     expect(summary).to_be_focused()
@@ -96,7 +96,7 @@ def test_provider_applies_with_a_passkey_and_is_approved(
     expect(applicant.locator(".error-summary")).to_have_count(0)  # the form itself is right
     assert_accessible(applicant, "duplicate warning")
     screenshot(applicant, "31-provider-apply-duplicate")
-    anyway = applicant.get_by_role("button", name="Lähetä silti ja luo pääsyavain")
+    anyway = applicant.get_by_role("button", name="Lähetä silti ja luo kirjautumisavain")
     expect(anyway).to_be_enabled()
     anyway.click()
     expect(applicant.get_by_role("heading", name="Hakemus on lähetetty")).to_be_visible()
@@ -127,7 +127,7 @@ def test_provider_applies_with_a_passkey_and_is_approved(
     # The owner signs out and in again with the passkey: a provider of the county now.
     applicant.get_by_role("link", name="Asetukset").click()
     applicant.get_by_role("button", name="Kirjaudu ulos").click()
-    applicant.get_by_role("button", name="Kirjaudu pääsyavaimella").click()
+    applicant.get_by_role("button", name="Kirjaudu sisään", exact=True).click()
     expect(applicant.locator("#nav")).to_contain_text("Veloita")
     expect(applicant.get_by_role("heading", level=1)).to_have_text("Veloita asiakasta")
     expect(applicant.get_by_label("Asiakkaan puhelinnumero")).to_be_visible()

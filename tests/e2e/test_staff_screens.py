@@ -167,8 +167,8 @@ def test_case_manager_issues_a_card_and_provider_charges_by_card_and_pin_with_ke
     page.keyboard.press("Enter")
 
     # The handover: a clear step for the client, the amount, the PIN field focused next.
-    expect(page.get_by_role("heading", level=1)).to_have_text("Anna puhelin asiakkaalle")
-    expect(page.locator("main")).to_contain_text("Asiakas näppäilee PIN-koodin itse.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Näppäile PIN-koodisi")
+    expect(page.locator("main")).to_contain_text("Sinä näppäilet PIN-koodin itse.")
     expect(page.locator("main")).to_contain_text("35,00")
     assert_accessible(page, "PIN handover")
     screenshot(page, "22-provider-pin-handover")
@@ -177,14 +177,16 @@ def test_case_manager_issues_a_card_and_provider_charges_by_card_and_pin_with_ke
     page.keyboard.press("Enter")
     summary = page.locator(".error-summary")
     expect(summary).to_be_focused()
-    expect(summary).to_contain_text("Väärä PIN-koodi. Yrityksiä jäljellä: 4.")
+    expect(summary).to_contain_text(
+        "Väärä PIN-koodi. Kirjoita se uudelleen. Yrityksiä jäljellä: 4."
+    )
     assert_accessible(page, "wrong PIN")
     assert balance_cents(server) == before
     tab_to(page, page.get_by_label("PIN-koodisi"))
     page.keyboard.type("4826")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Maksu onnistui")
-    expect(page.locator("main")).to_contain_text("Anna puhelin takaisin palveluntuottajalle.")
+    expect(page.locator("main")).to_contain_text("Anna puhelin takaisin palveluyritykselle.")
     expect(page.locator(".outcome")).to_have_text("Veloitettu 35,00\u00a0€")
     assert balance_cents(server) == before - 3500
     assert_accessible(page, "card charge done")
@@ -326,7 +328,7 @@ def test_case_manager_approves_a_provider_with_keyboard(page: Page, server: Seed
     assert applied["status"] == "applied"
     sign_in_with_key(page, server.case_manager_key)
     page.locator("main h1").focus()
-    tab_to(page, page.locator("#nav a", has_text="Tuottajat"))
+    tab_to(page, page.locator("#nav a", has_text="Palveluntuottajat"))
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Palveluntuottajat")
     card = page.locator("section.provider").filter(has_text="Kotiapu Lumo Oy")
@@ -353,13 +355,13 @@ def test_case_manager_approves_a_provider_with_keyboard(page: Page, server: Seed
     # Suspend with a reason, then reinstate.
     lumo.get_by_role("button", name="Keskeytä").click()
     lumo.get_by_label("Perustelu").fill("Laskutus selvitettävänä")
-    lumo.get_by_role("button", name="Keskeytä tuottaja").click()
+    lumo.get_by_role("button", name="Keskeytä palveluntuottaja").click()
     expect(page.locator("main .notice--ok")).to_have_text("Kotiapu Lumo Oy: Keskeytetyt")
     page.get_by_role("link", name="Keskeytetyt").click()
     lumo = page.locator("section.provider").filter(has_text="Kotiapu Lumo Oy")
     expect(lumo).to_contain_text("Perustelu: Laskutus selvitettävänä")
     lumo.get_by_role("button", name="Palauta").click()
-    lumo.get_by_role("button", name="Palauta tuottaja").click()
+    lumo.get_by_role("button", name="Palauta palveluntuottaja").click()
     expect(page.locator("main .notice--ok")).to_have_text("Kotiapu Lumo Oy: Hyväksytyt")
     page.get_by_role("link", name="Palveluvalikoima").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Palveluvalikoima")
@@ -384,7 +386,7 @@ def test_case_manager_funding_reports_and_audit(page: Page, server: Seeded) -> N
     # Services by name in the UI language, "spent" said to be net of refunds (the chart's
     # figure too), the use rate as Intl writes it in Finnish ("20,6 %").
     months = page.get_by_role("region", name="Taulukko: Budjetit kuukausittain")
-    expect(months.locator("thead")).to_contain_text("Käytetty (hyvitykset vähennetty)")
+    expect(months.locator("thead")).to_contain_text("Käytetty (palautukset vähennetty)")
     seeded = months.locator("tbody tr").filter(has_text="Kotiapu, Siivous").first
     expect(seeded.locator("td").first).to_have_text("Kotiapu, Siivous")
     expect(months.locator("tbody")).not_to_contain_text("kotiapu+siivous")
@@ -554,7 +556,7 @@ def test_staff_screens_fit_a_narrow_phone(page: Page, server: Seeded) -> None:
     sign_in_with_key(page, server.case_manager_key)
     for link, heading in (
         ("Asiakkaat", "Asiakkaat"),
-        ("Tuottajat", "Palveluntuottajat"),
+        ("Palveluntuottajat", "Palveluntuottajat"),
         ("Rahoitusajot", "Rahoitusajot"),
         ("Raportit", "Raportit"),
         ("Lokitiedot", "Lokitiedot"),
@@ -589,7 +591,7 @@ def test_case_manager_screens_on_a_desktop(page: Page, server: Seeded) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in_with_key(page, server.case_manager_key)
     page.locator("#nav").get_by_role("link", name="Raportit").click()
-    expect(page.get_by_role("heading", name="Tuottajat kuukausittain")).to_be_visible()
+    expect(page.get_by_role("heading", name="Palveluntuottajat kuukausittain")).to_be_visible()
     width = page.evaluate("document.querySelector('main').getBoundingClientRect().width")
     assert width > 1000, f"the reports page is {width}px wide on a desktop"
     assert_accessible(page, "reports on a desktop")

@@ -76,6 +76,6 @@ def test_voucher_decision_and_own_share(page: Page, server: Seeded) -> None:
         f"{left // 100},{left % 100:02d}"
     )
     expect(page.locator("main")).to_contain_text(
-        "Omavastuu 6,00\u00a0€ maksettu palveluntuottajalle"
+        "Omavastuu 6,00\u00a0€ maksettu palveluyritykselle"
     )
     assert_accessible(page, "wallet with an own share")

@@ -102,7 +102,7 @@ async def test_report_spent_is_net_of_refunds_in_rows_csv_and_chart(
     assert parsed["spent_net_cents"] == "6200"
 
     for lang, spent, rate, legend in (
-        ("fi", "62,00\u00a0€", "20,7\u00a0%", "Käytetty (hyvitykset vähennetty)"),
+        ("fi", "62,00\u00a0€", "20,7\u00a0%", "Käytetty (palautukset vähennetty)"),
         ("sv", "62,00\u00a0€", "20,7\u00a0%", "Använt (återbetalningar avdragna)"),
         ("en", "€62.00", "20.7%", "Spent (net of refunds)"),
     ):

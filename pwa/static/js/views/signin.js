@@ -33,9 +33,12 @@ async function signedIn(result) {
 // `rpId` is the host the passkey belongs to (from the server's options), for a wrong address.
 const INVITE_SLUGS = ["invite-invalid", "invite-expired", "invite-used", "invite-wrong-person"];
 const STALE_PASSKEY = ["passkey-unknown", "passkey-revoked"];
+// The server's title, then what to do next: two sentences, so the title ends with a full stop.
+function sentence(text) { return /[.!?]$/.test(text) ? text : `${text}.`; }
+
 export function failure(err, step = "signin", rpId = "") {
   if (err instanceof ApiError) {
-    const title = err.title || t("signin.failed");
+    const title = sentence(err.title || t("signin.failed"));
     if (INVITE_SLUGS.includes(err.slug)) return `${title} ${t("signin.err.askInvite")}`;
     if (STALE_PASSKEY.includes(err.slug)) return `${title} ${t("signin.err.passkeyGone")}`;
     if (err.slug === "challenge-invalid" || err.slug === "challenge-expired") return `${title} ${t("signin.err.again")}`;

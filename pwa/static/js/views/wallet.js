@@ -26,7 +26,9 @@ export async function render(main, params, { state }) {
   const wallets = state.me.wallets || [];
   const walletId = params[0] || (wallets.includes(localStorage.getItem(SELECTED)) ? localStorage.getItem(SELECTED) : wallets[0]);
   if (!walletId) {
-    main.append(h("h1", {}, t("wallet.title")), h("p", {}, t(state.me.role === "carer" ? "carer.none" : "wallet.none")));
+    // A carer with no client yet reads the carer's title, not the client's "Oma budjetti".
+    const carer = state.me.role === "carer";
+    main.append(h("h1", {}, t(carer ? "carer.title" : "wallet.title")), h("p", {}, t(carer ? "carer.none" : "wallet.none")));
     // A carer's first client may be waiting for an answer on the carer's own page.
     if (state.me.role === "carer") main.append(h("p", {}, h("a", { href: "#/supported" }, t("carer.requestsLink"))));
     return;

@@ -50,7 +50,8 @@ class NotificationPreference(Base):
     principal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"), primary_key=True)
     # Overrides of the default on/off per event type, e.g. {"envelope.funded": true}.
     types: Mapped[dict[str, Any]] = mapped_column()
-    hide_amounts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Amounts stay off the lock screen unless the person chooses to show them (issue 19).
+    hide_amounts: Mapped[bool] = mapped_column(Boolean, default=True)
     # NULL: a fifth of the envelope's monthly allotment.
     low_balance_cents: Mapped[int | None] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(2), default="fi")

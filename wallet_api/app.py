@@ -33,6 +33,7 @@ from wallet_api.live import routes as live
 from wallet_api.marketplace import routes as marketplace
 from wallet_api.migrate import schema_state, upgrade
 from wallet_api.people import routes as people
+from wallet_api.privacy import routes as privacy
 from wallet_api.problems import EXCEPTION_HANDLERS, problem
 from wallet_api.reporting import routes as reporting
 from wallet_api.scheduler import Scheduler
@@ -215,6 +216,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             *people.ROUTES,
             *marketplace.ROUTES,
             *reporting.ROUTES,
+            *privacy.ROUTES,
             *staff.ROUTES,
             *webhooks.ROUTES,
             *live.ROUTES,

@@ -190,6 +190,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/me/passkeys"): Rule(EVERYONE),
     ("DELETE", "/api/me/passkeys/{passkey_id:str}"): Rule(EVERYONE, not_found_ok=True),
     ("GET", "/api/me/sessions"): Rule(EVERYONE),
+    # The right of access: a client's own data; a carer is not the data subject.
+    ("GET", "/api/me/export"): Rule(allow(CLIENT, OTHER_CLIENT, FOREIGN_CLIENT)),
     ("DELETE", "/api/me/sessions/{session_id:uuid}"): Rule(EVERYONE, not_found_ok=True),
     ("GET", "/api/me/mandates"): Rule(CARERS),
     # A carer answers clients' waiting mandates; none waits here, so an allowed carer gets 404.
@@ -315,6 +317,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/audit"): Rule(ANY_CM),
     ("GET", "/api/clients"): Rule(ANY_CM),
     ("GET", C): Rule(allow(CASE_MANAGER)),
+    ("GET", C + "/export"): Rule(allow(CASE_MANAGER)),
     ("GET", "/api/funding-runs"): Rule(ANY_CM),
     ("GET", "/api/holds"): Rule(ANY_PROVIDER),
     ("GET", "/api/reports/months"): Rule(ANY_CM),

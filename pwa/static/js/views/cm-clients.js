@@ -6,7 +6,7 @@ import { api, ApiError, headers } from "../api.js";
 import { announce, h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
 import { date, dateTime, money, phone } from "../format.js";
-import { t, tn } from "../i18n.js";
+import { currentLang, t, tn } from "../i18n.js";
 import { inviteBlock, inviteCard } from "./client-invite.js";
 
 export async function render(main, params) {
@@ -85,7 +85,10 @@ async function renderFile(main, clientId) {
     h("p", { class: "no-print" },
       h("a", { class: "button button--secondary", href: `#/wallet/${c.wallet_id}` }, t("clients.viewWallet")),
       h("a", { class: "button button--secondary", href: `#/clients/${c.client_id}/${c.wallet_id}/decision` }, t("cm.client.newDecision")),
-      h("a", { class: "button button--secondary", href: `#/audit/${c.client_id}` }, t("cm.client.audit"))),
+      h("a", { class: "button button--secondary", href: `#/audit/${c.client_id}` }, t("cm.client.audit")),
+      // The client's right of access, asked of the county: the server records the download.
+      h("a", { class: "button button--secondary", href: `/api/clients/${id}/export`, download: true }, t("cm.client.export")),
+      h("a", { class: "button button--secondary", href: `/api/clients/${id}/export?format=html&lang=${currentLang()}`, target: "_blank", rel: "noopener" }, t("cm.client.exportPrint"))),
     h("section", { "aria-labelledby": "decisions-title" },
       h("h2", { id: "decisions-title" }, t("cm.client.decisions")),
       file.decisions.length ? file.decisions.map((d) => decision(d, names)) : h("p", {}, t("cm.client.noDecisions"))),

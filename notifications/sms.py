@@ -417,10 +417,6 @@ def _insert(session: AsyncSession, table: Table, keys: list[str]) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
 
 
-def _total(balances: Any) -> int:
-    return sum(int(v) for v in (balances or {}).values())
-
-
 async def _wallet_balance(s: AsyncSession, wallet_id: uuid.UUID) -> int:
     found = await s.execute(
         select(Account.balance_cents).where(
@@ -434,16 +430,6 @@ async def _text_for(
     s: AsyncSession, e: ev.Event, choice: str, lang: str, balances: dict[uuid.UUID, int]
 ) -> str | None:
     d = e.data
-    if choice == "receipt":
-        return render(
-            "receipt",
-            lang,
-            amount=money(int(d.get("total_cents", 0)), lang),
-            provider=str(d.get("provider_name", "")),
-            balance=money(_total(d.get("balances")), lang),
-        )
-    if choice == "refund":
-        return render("refund", lang, amount=money(int(d.get("amount_cents", 0)), lang))
     if choice == "request":
         until = datetime.fromisoformat(str(d["expires_at"]))
         return render(
@@ -453,9 +439,21 @@ async def _text_for(
             amount=money(int(d.get("total_cents", 0)), lang),
             until=clock(until),
         )
+    if choice == "refund":
+        return render("refund", lang, amount=money(int(d.get("amount_cents", 0)), lang))
+    # What is left in the whole wallet now (a charge's event names only the envelopes it
+    # touched, and an approved request's none), read once per wallet and round.
     assert e.wallet_id is not None
     if e.wallet_id not in balances:
         balances[e.wallet_id] = await _wallet_balance(s, e.wallet_id)
+    if choice == "receipt":
+        return render(
+            "receipt",
+            lang,
+            amount=money(int(d.get("total_cents", 0)), lang),
+            provider=str(d.get("provider_name", "")),
+            balance=money(balances[e.wallet_id], lang),
+        )
     if choice == "low_balance":
         return render("low_balance", lang, balance=money(int(d.get("balance_cents", 0)), lang))
     if choice == "statement":

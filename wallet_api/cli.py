@@ -219,7 +219,12 @@ def port_in_use(host: str, port: int) -> OSError | None:
 def demo(host: str, port: int) -> None:
     """Create a demo county with providers and clients, fund this month, print what to try,
     and serve it."""
-    from wallet_api.demo import prepare_environment, print_guide, seed_demo
+    from wallet_api.demo import (
+        prepare_environment,
+        print_guide,
+        seed_demo,
+        start_fake_sms_gateway,
+    )
 
     # A busy port fails now, before anything is seeded or printed.
     refused = port_in_use(host, port)
@@ -242,6 +247,9 @@ def demo(host: str, port: int) -> None:
     push_keys = prepare_environment(database_url_from_env())
     guide = _with_db(seed_demo, create=True)
     guide.push_keys = push_keys
+    # SMS through a fake gateway on loopback, unless a real one is configured (docs/sms.md).
+    fake = start_fake_sms_gateway(port)
+    guide.sms_gateway = f"http://127.0.0.1:{fake.port}" if fake is not None else None
     print_guide(console, guide, host, port, origin=os.environ["WALLET_ORIGIN"].rstrip("/"))
     _serve(host, port)
 

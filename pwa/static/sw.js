@@ -46,6 +46,7 @@ const SHELL = [
   "/js/views/provider-prices.js",
   "/js/views/provider-settlements.js",
   "/js/views/cm-clients.js",
+  "/js/views/cm-sms.js",
   "/js/views/cm-import.js",
   "/js/views/cm-corrections.js",
   "/js/views/cm-providers.js",

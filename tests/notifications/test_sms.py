@@ -186,7 +186,8 @@ async def test_the_whole_loop_a_basic_phone_approves_by_reply(db: Database, loop
         texts = await loop.gateway.wait_for(loop.phone, 4)
         bodies = [t.message for t in texts[2:]]
         assert any(b.startswith("Hyväksytty. Siivouspalvelu Kuura Oy saa 35,00 €") for b in bodies)
-        assert any(b.startswith("Maksettu 35,00 €: Siivouspalvelu Kuura Oy.") for b in bodies)
+        # 300 € funded, 35 € paid: what is left in the whole wallet.
+        assert "Maksettu 35,00 €: Siivouspalvelu Kuura Oy. Budjettia jäljellä 265,00 €." in bodies
     assert len(await audited(db, "sms.reply_approved")) == 1
     # Every text is stored without its code: the sent bodies kept "{code}".
     async with UnitOfWork(db, readonly=True) as uow:

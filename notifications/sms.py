@@ -141,6 +141,13 @@ def code_hash(row_id: uuid.UUID, code: str) -> str:
     return hashlib.sha256(f"{row_id}:{code}".encode()).hexdigest()
 
 
+async def _client_of(s: AsyncSession, wallet_id: uuid.UUID) -> uuid.UUID | None:
+    """The client whose wallet it is: audit entries name them, so the client's own audit view
+    and the case manager's filter by client show them."""
+    wallet = await s.get(Wallet, wallet_id)
+    return None if wallet is None else wallet.client_id
+
+
 def _masked(phone: str) -> str:
     """A number as the audit trail shows it: enough to tell two apart, not to call."""
     return phone[:4] + "…" + phone[-3:] if len(phone) > 7 else "…"
@@ -343,6 +350,7 @@ async def confirm(db: Database, *, optin_id: uuid.UUID, code: str, actor_id: uui
                 "sms.optin_code_refused",
                 actor_id=actor_id,
                 organizer_id=row.organizer_id,
+                subject_client_id=await _client_of(s, row.wallet_id),
                 detail=f"opt-in {row.id}: {'wrong code' if live else 'no live code'}",
             )
             await uow.commit()
@@ -356,6 +364,7 @@ async def confirm(db: Database, *, optin_id: uuid.UUID, code: str, actor_id: uui
             "sms.optin_confirmed",
             actor_id=actor_id,
             organizer_id=row.organizer_id,
+            subject_client_id=await _client_of(s, row.wallet_id),
             detail=f"opt-in {row.id}: {_masked(row.phone_e164)}",
         )
         view = _view(row)
@@ -377,6 +386,7 @@ async def turn_off(db: Database, *, optin_id: uuid.UUID, actor_id: uuid.UUID) ->
             "sms.optin_removed",
             actor_id=actor_id,
             organizer_id=row.organizer_id,
+            subject_client_id=await _client_of(s, row.wallet_id),
             detail=f"opt-in {row.id}: {_masked(row.phone_e164)}",
         )
         await s.delete(row)
@@ -584,14 +594,17 @@ async def _answer(s: AsyncSession, o: SmsOptIn, kind: str, now: datetime, **valu
     s.add(_new_message(o, "answer", render(kind, o.language, **values), now))
 
 
-def _refusal(
-    s: AsyncSession, why: str, organizer_id: uuid.UUID | None, phone: str, detail: str = ""
+async def _refusal(
+    s: AsyncSession, why: str, o: SmsOptIn | None, phone: str, detail: str = ""
 ) -> None:
+    """A reply that changed nothing, with why (the detail starts with it) and the number
+    masked. A number that is no one's belongs to no county (``organizer_id`` NULL)."""
     audit.add(
         s,
         "sms.reply_refused",
         actor_id=None,
-        organizer_id=organizer_id,
+        organizer_id=o.organizer_id if o is not None else None,
+        subject_client_id=await _client_of(s, o.wallet_id) if o is not None else None,
         detail=f"{why}: {_masked(phone)}{'; ' + detail if detail else ''}",
     )
 
@@ -637,7 +650,7 @@ async def handle_inbound(
         )
     except ratelimits.RateLimited:
         async with UnitOfWork(db) as uow:
-            _refusal(uow.session, "rate-limited", None, e164)
+            await _refusal(uow.session, "rate-limited", None, e164)
             await uow.commit()
         return ReplyOutcome("rate-limited", False)
     async with UnitOfWork(db, readonly=True) as uow:
@@ -652,7 +665,7 @@ async def handle_inbound(
         )
     if not optins:
         async with UnitOfWork(db) as uow:
-            _refusal(uow.session, "unknown-number", None, e164)
+            await _refusal(uow.session, "unknown-number", None, e164)
             await uow.commit()
         return ReplyOutcome("unknown-number", False)
     what, typed = parse_reply(text)
@@ -661,7 +674,7 @@ async def handle_inbound(
     if what == "unknown" or typed is None:
         async with UnitOfWork(db) as uow:
             o = await uow.session.merge(optins[0])
-            _refusal(uow.session, "not-understood", o.organizer_id, e164)
+            await _refusal(uow.session, "not-understood", o, e164)
             await _answer(uow.session, o, "help", now)
             await uow.commit()
         poke_senders()
@@ -681,6 +694,7 @@ async def _balance(db: Database, optins: list[SmsOptIn], now: datetime) -> Reply
                 "sms.balance_sent",
                 actor_id=o.principal_id,
                 organizer_id=o.organizer_id,
+                subject_client_id=await _client_of(s, o.wallet_id),
                 detail=f"opt-in {o.id}",
             )
         await uow.commit()
@@ -744,6 +758,7 @@ async def _decide(
             f"sms.reply_{result}",
             actor_id=o.principal_id,
             organizer_id=o.organizer_id,
+            subject_client_id=await _client_of(s, o.wallet_id),
             detail=f"{where} by {_masked(phone)}",
         )
         await _answer(
@@ -771,7 +786,7 @@ async def _refuse(
     async with UnitOfWork(db) as uow:
         s = uow.session
         o = await s.merge(o)
-        _refusal(s, why, o.organizer_id, phone, detail)
+        await _refusal(s, why, o, phone, detail)
         await _answer(s, o, text, now)
         await uow.commit()
     poke_senders()

@@ -138,6 +138,17 @@ def test_a_case_manager_turns_texts_on_and_confirms_the_number(
     )
     assert len(gateway.sent) == 1  # only the code: nothing else before confirmation
 
+    # The audit log says each step in a sentence; the filter finds them.
+    page.goto("/#/audit")
+    page.get_by_label("Tapahtuma").select_option(label="Tekstiviestit")
+    page.get_by_role("button", name="Näytä", exact=True).click()
+    entries = page.locator("ul.audit li")
+    expect(entries).to_have_count(4)
+    expect(entries.nth(0)).to_contain_text("lopetti tekstiviestit asiakkaalle Aino Virtanen.")
+    expect(entries.nth(1)).to_contain_text("vahvisti asiakkaan Aino Virtanen tekstiviestinumeron.")
+    expect(entries.nth(2)).to_contain_text("antoi väärän tekstiviestin vahvistuskoodin")
+    expect(entries.nth(3)).to_contain_text("otti tekstiviestit käyttöön asiakkaalle Aino Virtanen.")
+
 
 def test_without_a_gateway_the_section_says_so(page: Page, server: Any) -> None:
     sign_in_with_key(page, server.case_manager_key)

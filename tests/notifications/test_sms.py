@@ -18,15 +18,22 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from notifications.models import SmsMessage, SmsReplyCode, SmsUsage
-from notifications.sms_gateway import FakeGateway
+from notifications import events as ev
+from notifications import sms
+from notifications.dispatcher import Dispatcher
+from notifications.hub import Hub
+from notifications.models import SmsMessage, SmsOptIn, SmsReplyCode, SmsUsage
+from notifications.outbound import OutboundClient, OutboundPolicy
+from notifications.sms import SmsConfig, SmsSender
+from notifications.sms_gateway import FakeGateway, gateway_from_settings
 from payments.clock import utcnow
 from payments.db import Database
-from payments.models import AuditEvent, Charge, PaymentRequest
+from payments.models import AuditEvent, Charge, OutboxEvent, PaymentRequest
 from payments.people.phones import to_e164
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for, seed_world
 from tests.notifications.helpers import mark_all_delivered, serve, settings_for, sse
+from tests.support.money import charged, cleaning, refund
 
 SECRET = "inbound-secret-for-tests"
 
@@ -345,3 +352,82 @@ async def test_the_migration_matches_the_sms_models(db: Database) -> None:
             lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
         )
     assert [d for d in found if "sms_" in repr(d)] == []
+
+
+# --- delivery without a server: the dispatcher's round and the sender -----------------------
+
+
+async def _confirmed_optin(db: Database, w: World, events: list[str]) -> None:
+    async with UnitOfWork(db) as uow:
+        uow.session.add(
+            SmsOptIn(
+                organizer_id=w.organizer_id,
+                wallet_id=w.wallet_id,
+                principal_id=w.client_principal,
+                phone_e164=to_e164(w.phone),
+                language="en",
+                events=events,
+                confirmed_at=utcnow(),
+                code_attempts=0,
+                created_at=utcnow(),
+            )
+        )
+        await uow.commit()
+
+
+async def test_a_text_is_enqueued_once_per_event_retried_with_backoff_and_sent(
+    db: Database, gateway: FakeGateway
+) -> None:
+    w = await seed_world(db)
+    await mark_all_delivered(db)
+    await _confirmed_optin(db, w, ["receipt", "refund"])
+    config = SmsConfig(
+        gateway=gateway_from_settings(gateway.base_url, gateway.token, "Budjetti"),
+        inbound_secret=SECRET,
+        monthly_cap=100,
+    )
+    hub = Hub()
+    await hub.start()
+    http = OutboundClient(OutboundPolicy(allow_loopback=True), timeout_s=5)
+    try:
+        charge_id = await charged(db, w, cleaning(1))
+        assert await Dispatcher(db, hub, sms_config=config).run_once() == 1
+        # The same event enqueued again (a round run twice) writes nothing twice.
+        async with UnitOfWork(db) as uow:
+            rows = await uow.session.execute(ev.outbox_select().where(OutboxEvent.id > 0))
+            events = await ev.to_events(uow.session, rows.all())
+            assert await sms.enqueue(uow.session, events, utcnow(), config) == 1
+            await uow.commit()
+        async with UnitOfWork(db, readonly=True) as uow:
+            (msg,) = (await uow.session.execute(select(SmsMessage))).scalars().all()
+        assert msg.kind == "receipt" and msg.phone_e164 == "+358401234567"
+
+        # The gateway fails once (503): retried after the backoff, then sent, once.
+        gateway.fail_next = 1
+        sender = SmsSender(db, config, http, schedule=(0.2,))
+        assert await sender.run_once() == 1
+        async with UnitOfWork(db, readonly=True) as uow:
+            msg = (await uow.session.execute(select(SmsMessage))).scalar_one()
+        assert (msg.status, msg.attempts) == ("pending", 1)
+        assert msg.last_error is not None and msg.last_error.startswith("HTTP 503")
+        assert await sender.run_once() == 0  # not due yet
+        await asyncio.sleep(0.3)
+        assert await sender.run_once() == 1
+        async with UnitOfWork(db, readonly=True) as uow:
+            msg = (await uow.session.execute(select(SmsMessage))).scalar_one()
+            use = (await uow.session.execute(select(SmsUsage))).scalar_one()
+        assert (msg.status, msg.attempts) == ("sent", 2)
+        assert msg.gateway_id == gateway.sent[0].id
+        assert [t.message for t in gateway.sent] == [
+            "Paid €35.00: Siivouspalvelu Kuura Oy. Left in your budget €265.00."
+        ]
+        assert (sender.sent, sender.retried, use.sent) == (1, 1, 1)  # counted once in the cap
+
+        # A refund: its own text; nothing for events nobody chose (the refund's hold events).
+        await refund(db, w, charge_id, 1000)
+        await Dispatcher(db, hub, sms_config=config).run_once()
+        assert await sender.run_once() == 1
+        assert gateway.sent[-1].message == "€10.00 was paid back to your budget."
+    finally:
+        await http.close()
+        await hub.stop()

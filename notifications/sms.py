@@ -59,6 +59,7 @@ from notifications.models import (
     SmsUsage,
 )
 from notifications.outbound import OutboundClient, UrlNotAllowed
+from notifications.rules import followers_of
 from notifications.sms_gateway import GatewayAnswer, SmsGateway
 from notifications.sms_texts import LANGUAGES, clock, money, render
 from payments.checkout import requests as payment_requests
@@ -66,7 +67,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError, InvalidInput, NotFound, Refusal
 from payments.ledger.periods import period_of
-from payments.models import Account, Principal, Wallet, new_id
+from payments.models import Account, Client, Principal, Wallet, new_id
 from payments.outbox import (
     BALANCE_LOW,
     CHARGE_CAPTURED,
@@ -479,6 +480,18 @@ async def _text_for(
     return None
 
 
+async def _first_names(s: AsyncSession, wallet_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The clients' first names by wallet: a carer's texts say whose wallet they are about."""
+    if not wallet_ids:
+        return {}
+    rows = await s.execute(
+        select(Wallet.id, Client.first_name)
+        .join(Client, Client.id == Wallet.client_id)
+        .where(Wallet.id.in_(list(wallet_ids)))
+    )
+    return {w: str(name) for w, name in rows.all()}
+
+
 async def enqueue(
     session: AsyncSession, events: Sequence[ev.Event], now: datetime, config: SmsConfig
 ) -> int:
@@ -503,9 +516,17 @@ async def enqueue(
     )
     if not optins:
         return 0
+    # Who may hear of each wallet now: its client, and carers whose mandate in force has
+    # ``view`` (a revoked carer's number hears nothing more); a request's code goes only to
+    # those who may approve it.
+    followers = await followers_of(session, {o.wallet_id for o in optins})
+    allowed = {(w, f.principal_id): f.can_approve for w, fs in followers.items() for f in fs}
+    carers = {(w, f.principal_id) for w, fs in followers.items() for f in fs if f.role != "client"}
+    names = await _first_names(session, {w for w, _ in carers})
     by_wallet: dict[uuid.UUID, list[SmsOptIn]] = {}
     for o in optins:
-        by_wallet.setdefault(o.wallet_id, []).append(o)
+        if (o.wallet_id, o.principal_id) in allowed:
+            by_wallet.setdefault(o.wallet_id, []).append(o)
     messages: list[dict[str, Any]] = []
     codes: list[dict[str, Any]] = []
     balances: dict[uuid.UUID, int] = {}
@@ -518,9 +539,13 @@ async def enqueue(
             # A low-balance alert is one person's (their own threshold): only their number.
             if choice == "low_balance" and e.data.get("principal_id") != str(o.principal_id):
                 continue
+            if choice == "request" and not allowed[(o.wallet_id, o.principal_id)]:
+                continue
             body = await _text_for(session, e, choice, o.language, balances)
             if body is None:
                 continue
+            if (o.wallet_id, o.principal_id) in carers:
+                body = f"{names.get(o.wallet_id, '')}: {body}"
             code_ref = None
             if choice == "request":
                 code_id = new_id()
@@ -688,7 +713,12 @@ async def _balance(db: Database, optins: list[SmsOptIn], now: datetime) -> Reply
         for o in optins:
             o = await s.merge(o)
             balance = await _wallet_balance(s, o.wallet_id)
-            await _answer(s, o, "balance", now, balance=money(balance, o.language))
+            who = await s.get(Principal, o.principal_id)
+            prefix = ""
+            if who is not None and who.role != Role.CLIENT:
+                prefix = (await _first_names(s, {o.wallet_id})).get(o.wallet_id, "") + ": "
+            text = prefix + render("balance", o.language, balance=money(balance, o.language))
+            s.add(_new_message(o, "answer", text, now))
             audit.add(
                 s,
                 "sms.balance_sent",
@@ -729,7 +759,7 @@ async def _decide(
     if match.expires_at <= now:
         return await _refuse(db, o, phone, "expired", "expired", now, where)
     if not await _may_approve(db, o):
-        return await _refuse(db, o, phone, "no-approve-right", "expired", now, where)
+        return await _refuse(db, o, phone, "no-approve-right", "not_allowed", now, where)
     # Once-only: the code is spent in its own conditional update before the decision runs,
     # so two replies with one code cannot both decide.
     async with UnitOfWork(db) as uow:

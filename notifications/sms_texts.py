@@ -1,5 +1,8 @@
 """The texts an SMS carries, in plain Finnish, Swedish and English.
 
+A carer's texts start with the client's first name (``Aino: ``), so a carer of several
+clients knows whose wallet each is about.
+
 Each fits in one 160-character GSM-7 message with realistic values
 (``tests/unit/test_sms_texts.py`` measures every template); money is written ``35,00 €`` in
 Finnish and Swedish and ``€35.00`` in English. ``{code}`` stays in the stored text and is filled
@@ -91,6 +94,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "sv": "Den här koden är redan använd. Inget ändrades.",
         "en": "This code was already used. Nothing changed.",
     },
+    "not_allowed": {
+        "fi": "Sinulla ei ole enää oikeutta hyväksyä tätä maksua. Mitään ei muutettu.",
+        "sv": "Du har inte längre rätt att godkänna den här betalningen. Inget ändrades.",
+        "en": "You may no longer approve this payment. Nothing changed.",
+    },
     "help": {
         "fi": "Vastaa KYLLÄ ja koodi maksaaksesi, EI ja koodi hylätäksesi, tai SALDO.",
         "sv": "Svara JA och koden för att betala, NEJ och koden för att avslå, eller SALDO.",
@@ -103,6 +111,7 @@ SAMPLES: dict[str, str] = {
     "amount": "1 234,50 €",
     "balance": "12 345,67 €",
     "provider": "Siivouspalvelu Kuura Oy",
+    "name": "Aino-Kaarina",
     "code": "4821",
     "until": "14.35",
     "period": "11/2026",

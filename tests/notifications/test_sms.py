@@ -431,3 +431,69 @@ async def test_a_text_is_enqueued_once_per_event_retried_with_backoff_and_sent(
     finally:
         await http.close()
         await hub.stop()
+
+
+async def test_a_carers_number_hears_whose_wallet_and_approves_until_the_mandate_ends(
+    db: Database, loop: Loop
+) -> None:
+    from payments.budgets import catalogue
+    from payments.people.mandates import grant_mandate
+
+    carer = await catalogue.create_principal(
+        db, organizer_id=loop.world.organizer_id, role="carer", display_name="Matti"
+    )
+    await grant_mandate(
+        db, carer_id=carer, client_id=loop.world.client_id, scopes=("view", "approve")
+    )
+    carer_phone = "+358405550001"
+    async with httpx.AsyncClient(base_url=loop.base, timeout=20) as http:
+        made = await http.post(
+            f"/api/wallets/{loop.world.wallet_id}/sms",
+            json={
+                "phone": "040 555 0001",
+                "language": "fi",
+                "events": ["request"],
+                "carer_id": str(carer),
+            },
+            headers=auth(loop.case_manager),
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["principal_id"] == str(carer)
+        (sent,) = await loop.gateway.wait_for(carer_phone, 1)
+        code = re.search(r"(\d{6})", sent.message)
+        assert code
+        done = await http.post(
+            f"/api/sms/optins/{made.json()['id']}/confirm",
+            json={"code": code.group(1)},
+            headers=auth(loop.case_manager),
+        )
+        assert done.status_code == 200, done.text
+
+        req = await charge_by_phone(http, loop)
+        texts = await loop.gateway.wait_for(carer_phone, 2)
+        assert texts[-1].message.startswith("Aino: Siivouspalvelu Kuura Oy pyytää 35,00 €.")
+        reply = re.search(r"KYLLÄ (\d{4})", texts[-1].message)
+        assert reply
+        await loop.gateway.reply(carer_phone, f"KYLLÄ {reply.group(1)}")
+        assert await status_of(db, req["id"]) == "approved"
+        async with UnitOfWork(db, readonly=True) as uow:
+            decided_by = (
+                await uow.session.execute(
+                    select(PaymentRequest.decided_by).where(
+                        PaymentRequest.id == uuid.UUID(req["id"])
+                    )
+                )
+            ).scalar_one()
+        assert decided_by == carer  # the carer approved, as in the app
+
+        # The mandate ends: the carer's number hears nothing more.
+        gone = await http.delete(
+            f"/api/clients/{loop.world.client_id}/mandates",
+            params={"carer_id": str(carer)},
+            headers=auth(loop.case_manager),
+        )
+        assert gone.status_code in (200, 204), gone.text
+        before = len(loop.gateway.to(carer_phone))
+        await charge_by_phone(http, loop)
+        await asyncio.sleep(1.0)
+        assert len(loop.gateway.to(carer_phone)) == before

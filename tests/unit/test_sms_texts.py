@@ -1,5 +1,6 @@
 """Every SMS text in every language fits one 160-character GSM-7 message with values as long
-as they get (issue 20), and the reply parser reads what people type on a basic phone."""
+as they get, even with a carer's prefix (issue 20), and the reply parser reads what people
+type on a basic phone."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from notifications.sms_texts import (
 @pytest.mark.parametrize("kind", sorted(TEXTS))
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_text_fits_one_gsm7_message(kind: str, language: str) -> None:
-    text = render(kind, language, **SAMPLES)
+    # As a carer gets it: with the client's first name first.
+    text = f"{SAMPLES['name']}: " + render(kind, language, **SAMPLES)
     assert "{" not in text, text
     length = gsm7_length(text)
     assert length is not None, f"{kind}/{language} needs UCS-2: {text!r}"

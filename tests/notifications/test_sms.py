@@ -497,3 +497,33 @@ async def test_a_carers_number_hears_whose_wallet_and_approves_until_the_mandate
         await charge_by_phone(http, loop)
         await asyncio.sleep(1.0)
         assert len(loop.gateway.to(carer_phone)) == before
+
+
+async def test_finished_texts_and_lapsed_codes_are_pruned_after_thirty_days(
+    db: Database, gateway: FakeGateway
+) -> None:
+    w = await seed_world(db)
+    await mark_all_delivered(db)
+    await _confirmed_optin(db, w, ["receipt"])
+    async with UnitOfWork(db, readonly=True) as uow:
+        optin = (await uow.session.execute(select(SmsOptIn))).scalar_one()
+    old = utcnow() - timedelta(days=31)
+    async with UnitOfWork(db) as uow:
+        for status, at in (("sent", old), ("failed", old), ("pending", old), ("sent", utcnow())):
+            uow.session.add(
+                SmsMessage(
+                    organizer_id=w.organizer_id,
+                    optin_id=optin.id,
+                    kind="answer",
+                    phone_e164=optin.phone_e164,
+                    body="x",
+                    status=status,
+                    attempts=0,
+                    created_at=at,
+                )
+            )
+        await uow.commit()
+    assert await sms.prune(db) == 2
+    async with UnitOfWork(db, readonly=True) as uow:
+        left = (await uow.session.execute(select(SmsMessage.status))).scalars().all()
+    assert sorted(left) == ["pending", "sent"]  # still owed, and recent

@@ -729,32 +729,6 @@ def webhooks_list(organizer_slug: str) -> None:
     console.print(table)
 
 
-@main.group()
-def sms() -> None:
-    """SMS to basic phones (docs/sms.md)."""
-
-
-@sms.command("cap")
-@click.option("--organizer", "organizer_slug", required=True, help="The county's slug.")
-@click.argument("monthly_cap", type=click.IntRange(min=0))
-def sms_cap(organizer_slug: str, monthly_cap: int) -> None:
-    """Set a county's own monthly cap of texts (instead of WALLET_SMS_MONTHLY_CAP); 0 sends
-    none. Texts over the cap are refused and counted (wallet_sms_cap_used_ratio)."""
-    from notifications import sms as texts
-    from payments.budgets.organizers import find_organizer
-    from payments.errors import DomainError
-
-    async def run(database: Database) -> None:
-        found = await find_organizer(database, organizer_slug)
-        await texts.set_cap(database, organizer_id=found.organizer_id, monthly_cap=monthly_cap)
-
-    try:
-        _with_db(run)
-    except DomainError as exc:
-        raise click.ClickException(exc.detail) from exc
-    click.echo(f"{organizer_slug}: at most {monthly_cap} texts a month")
-
-
 @webhooks.command("deliveries")
 @click.argument("endpoint_id", type=click.UUID)
 @click.option("--status", type=click.Choice(["pending", "succeeded", "failed"]), help="Only these.")
@@ -812,6 +786,32 @@ def webhooks_replay(delivery_id: uuid.UUID) -> None:
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
     click.echo(f"Delivery {done.id} (webhook-id {done.webhook_id}) is queued again.")
+
+
+@main.group()
+def sms() -> None:
+    """SMS to basic phones (docs/sms.md)."""
+
+
+@sms.command("cap")
+@click.option("--organizer", "organizer_slug", required=True, help="The county's slug.")
+@click.argument("monthly_cap", type=click.IntRange(min=0))
+def sms_cap(organizer_slug: str, monthly_cap: int) -> None:
+    """Set a county's own monthly cap of texts (instead of WALLET_SMS_MONTHLY_CAP); 0 sends
+    none. Texts over the cap are refused and counted (wallet_sms_cap_used_ratio)."""
+    from notifications import sms as texts
+    from payments.budgets.organizers import find_organizer
+    from payments.errors import DomainError
+
+    async def run(database: Database) -> None:
+        found = await find_organizer(database, organizer_slug)
+        await texts.set_cap(database, organizer_id=found.organizer_id, monthly_cap=monthly_cap)
+
+    try:
+        _with_db(run)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"{organizer_slug}: at most {monthly_cap} texts a month")
 
 
 # ---------------------------------------------------------------------------------------------

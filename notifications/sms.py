@@ -3,8 +3,9 @@ and the balance by ``SALDO``.
 
 **Opt-in.** A case manager turns SMS on for a client's wallet: the client's own number or a
 carer's, a language and the events wanted (:data:`SMS_EVENTS`). A six-digit code goes to the
-number at once; nothing else is sent until the code comes back (the client tells it to the case
-manager, or types it in the app): :func:`confirm`. Five wrong codes or 15 minutes end it.
+number at once; nothing else is sent until the code comes back: replied from that number, told
+to the case manager, or typed in the app (:func:`confirm`). Five wrong codes or 15 minutes end
+it.
 
 **Codes are never stored readable.** A code is derived when its text is sent:
 HMAC-SHA256 of the code's reference under a key derived from ``WALLET_SMS_INBOUND_SECRET``
@@ -255,9 +256,10 @@ async def turn_on(
         if carer_id is None:
             who = (
                 await s.execute(
-                    select(Principal.id).where(
-                        Principal.client_id == wallet.client_id, Principal.role == Role.CLIENT
-                    )
+                    select(Principal.id)
+                    .where(Principal.client_id == wallet.client_id, Principal.role == Role.CLIENT)
+                    .order_by(Principal.created_at)
+                    .limit(1)
                 )
             ).scalar_one_or_none()
             if who is None:
@@ -616,6 +618,9 @@ def parse_reply(text: str) -> tuple[str, str | None]:
 
 
 async def _answer(s: AsyncSession, o: SmsOptIn, kind: str, now: datetime, **values: str) -> None:
+    """Queue an answer to ``o``'s number in ``s``'s transaction. ``o`` may come from another
+    session: only its id, county, number and language are read (never merged back, which
+    would write its stale state over the row)."""
     s.add(_new_message(o, "answer", render(kind, o.language, **values), now))
 
 
@@ -688,7 +693,26 @@ async def handle_inbound(
                 )
             ).scalars()
         )
+    if optins:
+        # Only while the person still follows the wallet: a carer whose mandate ended (or lost
+        # ``view``) gets no balance and can decide nothing, whatever their number still has.
+        async with UnitOfWork(db, readonly=True) as uow:
+            followers = await followers_of(uow.session, {o.wallet_id for o in optins})
+        live = [
+            o
+            for o in optins
+            if any(f.principal_id == o.principal_id for f in followers[o.wallet_id])
+        ]
+        if not live:
+            async with UnitOfWork(db) as uow:
+                await _refusal(uow.session, "mandate-ended", optins[0], e164)
+                await uow.commit()
+            return ReplyOutcome("mandate-ended", False)
+        optins = live
     if not optins:
+        confirming = await _confirm_by_reply(db, e164, text, now)
+        if confirming is not None:
+            return confirming
         async with UnitOfWork(db) as uow:
             await _refusal(uow.session, "unknown-number", None, e164)
             await uow.commit()
@@ -698,7 +722,7 @@ async def handle_inbound(
         return await _balance(db, optins, now)
     if what == "unknown" or typed is None:
         async with UnitOfWork(db) as uow:
-            o = await uow.session.merge(optins[0])
+            o = optins[0]
             await _refusal(uow.session, "not-understood", o, e164)
             await _answer(uow.session, o, "help", now)
             await uow.commit()
@@ -707,11 +731,55 @@ async def handle_inbound(
     return await _decide(db, optins, e164, what, typed, now)
 
 
+async def _confirm_by_reply(
+    db: Database, phone: str, text: str, now: datetime
+) -> ReplyOutcome | None:
+    """A number waiting for its confirmation may send the code back itself: the reply proves
+    the number is theirs. None if the number waits for no code or the text is no code."""
+    typed = text.strip()
+    if len(typed) != CONFIRM_DIGITS or not re.fullmatch(r"[0-9]+", typed):
+        return None
+    async with UnitOfWork(db, readonly=True) as uow:
+        waiting = list(
+            (
+                await uow.session.execute(
+                    select(SmsOptIn)
+                    .where(
+                        SmsOptIn.phone_e164 == phone,
+                        SmsOptIn.confirmed_at.is_(None),
+                        SmsOptIn.code_hash.is_not(None),
+                    )
+                    .order_by(SmsOptIn.created_at.desc())
+                )
+            ).scalars()
+        )
+    if not waiting:
+        return None
+    for o in waiting:
+        if hmac.compare_digest(o.code_hash or "", code_hash(o.id, typed)):
+            try:
+                await confirm(db, optin_id=o.id, code=typed, actor_id=o.principal_id)
+            except SmsCodeWrong:
+                break  # expired or out of tries: told below
+            async with UnitOfWork(db) as uow:
+                await _answer(uow.session, o, "confirmed", now)
+                await uow.commit()
+            poke_senders()
+            return ReplyOutcome("confirmed", True)
+    # A wrong code counts against the newest number's tries (and is audited there).
+    with contextlib.suppress(SmsCodeWrong):
+        await confirm(db, optin_id=waiting[0].id, code="-", actor_id=waiting[0].principal_id)
+    async with UnitOfWork(db) as uow:
+        await _answer(uow.session, waiting[0], "confirm_wrong", now)
+        await uow.commit()
+    poke_senders()
+    return ReplyOutcome("confirm-wrong", True)
+
+
 async def _balance(db: Database, optins: list[SmsOptIn], now: datetime) -> ReplyOutcome:
     async with UnitOfWork(db) as uow:
         s = uow.session
         for o in optins:
-            o = await s.merge(o)
             balance = await _wallet_balance(s, o.wallet_id)
             who = await s.get(Principal, o.principal_id)
             prefix = ""
@@ -782,7 +850,6 @@ async def _decide(
     result = "approved" if what == "yes" else "declined"
     async with UnitOfWork(db) as uow:
         s = uow.session
-        o = await s.merge(o)
         audit.add(
             s,
             f"sms.reply_{result}",
@@ -815,7 +882,6 @@ async def _refuse(
 ) -> ReplyOutcome:
     async with UnitOfWork(db) as uow:
         s = uow.session
-        o = await s.merge(o)
         await _refusal(s, why, o, phone, detail)
         await _answer(s, o, text, now)
         await uow.commit()

@@ -60,9 +60,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{amount} was added to your budget. You now have {balance}.",
     },
     "confirm": {
-        "fi": "Vahvistuskoodi: {code}. Kerro se ohjaajallesi. Koodi on voimassa 15 minuuttia.",
-        "sv": "Bekräftelsekod: {code}. Säg den till din handledare. Koden gäller 15 minuter.",
-        "en": "Confirmation code: {code}. Tell it to your case manager. It is valid 15 minutes.",
+        "fi": "Vahvistuskoodi: {code}. Vastaa tähän viestiin koodilla tai kerro se ohjaajallesi. "
+        "Koodi on voimassa 15 minuuttia.",
+        "sv": "Bekräftelsekod: {code}. Svara på det här meddelandet med koden eller säg den till "
+        "din handledare. Koden gäller 15 minuter.",
+        "en": "Confirmation code: {code}. Reply to this text with the code, or tell it to your "
+        "case manager. It is valid 15 minutes.",
+    },
+    "confirmed": {
+        "fi": "Kiitos! Numero on vahvistettu. Saat nyt tekstiviestejä budjetistasi.",
+        "sv": "Tack! Numret är bekräftat. Nu får du sms om din budget.",
+        "en": "Thank you! Your number is confirmed. You will now get texts about your budget.",
+    },
+    "confirm_wrong": {
+        "fi": "Koodi ei täsmää tai ei ole enää voimassa. Pyydä ohjaajaltasi uusi koodi.",
+        "sv": "Koden stämmer inte eller gäller inte längre. Be din handledare om en ny kod.",
+        "en": "The code does not match or is no longer valid. Ask your case manager for a new one.",
     },
     "balance": {
         "fi": "Budjettia jäljellä {balance}.",

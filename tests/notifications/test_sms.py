@@ -495,8 +495,12 @@ async def test_a_carers_number_hears_whose_wallet_and_approves_until_the_mandate
         assert gone.status_code in (200, 204), gone.text
         before = len(loop.gateway.to(carer_phone))
         await charge_by_phone(http, loop)
+        # Nor does it get the balance any more.
+        status, _ = await loop.gateway.reply(carer_phone, "SALDO")
+        assert status == 200
         await asyncio.sleep(1.0)
         assert len(loop.gateway.to(carer_phone)) == before
+    assert any(d.startswith("mandate-ended") for d in await audited(db, "sms.reply_refused"))
 
 
 async def test_finished_texts_and_lapsed_codes_are_pruned_after_thirty_days(
@@ -527,3 +531,37 @@ async def test_finished_texts_and_lapsed_codes_are_pruned_after_thirty_days(
     async with UnitOfWork(db, readonly=True) as uow:
         left = (await uow.session.execute(select(SmsMessage.status))).scalars().all()
     assert sorted(left) == ["pending", "sent"]  # still owed, and recent
+
+
+async def test_the_number_confirms_itself_by_replying_the_code(db: Database, loop: Loop) -> None:
+    async with httpx.AsyncClient(base_url=loop.base, timeout=20) as http:
+        made = await http.post(
+            f"/api/wallets/{loop.world.wallet_id}/sms",
+            json={"phone": loop.world.phone, "language": "fi", "events": ["request"]},
+            headers=auth(loop.case_manager),
+        )
+        assert made.status_code == 201, made.text
+        (sent,) = await loop.gateway.wait_for(loop.phone, 1)
+        assert "Vastaa tähän viestiin koodilla" in sent.message
+        code = re.search(r"Vahvistuskoodi: (\d{6})\.", sent.message)
+        assert code
+        # A wrong code first: told so, still waiting; then the right one confirms.
+        wrong = f"{(int(code.group(1)) + 1) % 1_000_000:06d}"
+        await loop.gateway.reply(loop.phone, wrong)
+        texts = await loop.gateway.wait_for(loop.phone, 2)
+        assert texts[-1].message.startswith("Koodi ei täsmää tai ei ole enää voimassa.")
+        await loop.gateway.reply(loop.phone, f" {code.group(1)} ")
+        texts = await loop.gateway.wait_for(loop.phone, 3)
+        assert texts[-1].message.startswith("Kiitos! Numero on vahvistettu.")
+        listed = await http.get(
+            f"/api/wallets/{loop.world.wallet_id}/sms", headers=auth(loop.case_manager)
+        )
+        assert listed.json()["items"][0]["confirmed"] is True, listed.json()
+        # Now a payment request reaches it.
+        await charge_by_phone(http, loop)
+        await request_code(loop, 4)
+    assert len(await audited(db, "sms.optin_code_refused")) == 1
+    assert len(await audited(db, "sms.optin_confirmed")) == 1
+    # A stranger's six digits get nothing back.
+    await loop.gateway.reply("+358405559999", code.group(1))
+    assert loop.gateway.to("+358405559999") == []

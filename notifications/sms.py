@@ -846,6 +846,15 @@ async def _decide(
         )
     except DomainError as exc:
         return await _refuse(db, o, phone, "expired", "expired", now, f"{where}: {exc.slug}")
+    except Exception:
+        # Nothing was decided (the use case rolled back): the code is the person's again, so
+        # the gateway's retry of this webhook call (it retries what is not 2xx) can decide.
+        async with UnitOfWork(db) as uow:
+            await uow.session.execute(
+                update(SmsReplyCode).where(SmsReplyCode.id == match.id).values(used_at=None)
+            )
+            await uow.commit()
+        raise
     view = outcome.body
     result = "approved" if what == "yes" else "declined"
     async with UnitOfWork(db) as uow:

@@ -9,11 +9,14 @@ from typing import Annotated, Literal
 import msgspec
 
 from notifications.models import SMS_EVENTS
-from wallet_api.types import Phone
+from wallet_api.types import Phone, whole
 
 SmsEvent = Literal[SMS_EVENTS]  # type: ignore[valid-type]
 Language = Literal["fi", "sv", "en"]
-ConfirmCode = Annotated[str, msgspec.Meta(min_length=1, max_length=12, pattern=r"^\s*\d+\s*$")]
+# Digits, perhaps with spaces around them as people type them.
+ConfirmCode = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=12, pattern=whole(r" *[0-9]+ *"))
+]
 
 
 class SmsOptInCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -639,8 +639,20 @@ async def _refusal(
     )
 
 
+# Forged webhook calls audited per client address and five minutes; more are only refused, so
+# a flood of them cannot fill the audit trail.
+FORGED_AUDITED = 20
+
+
 async def record_forged(db: Database, *, address: str) -> None:
-    """A webhook call without the shared secret: audited, nothing else."""
+    """A webhook call without the shared secret: audited (up to :data:`FORGED_AUDITED` per
+    address and five minutes), nothing else."""
+    try:
+        await ratelimits.take_attempt(
+            db, f"sms-forged:{address}", limit=FORGED_AUDITED, window_s=300
+        )
+    except ratelimits.RateLimited:
+        return
     async with UnitOfWork(db) as uow:
         audit.add(
             uow.session,

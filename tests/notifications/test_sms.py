@@ -233,6 +233,11 @@ async def test_abuse_changes_nothing_and_each_is_audited(db: Database, loop: Loo
             r = await http.post("/api/sms/inbound", data=form, headers=headers)
             assert r.status_code == 401
         assert len(await audited(db, "sms.inbound_forged")) == 2
+        # A flood of forged calls is refused, and audited only up to a limit per address.
+        for _ in range(sms.FORGED_AUDITED + 5):
+            r = await http.post("/api/sms/inbound", data=form)
+            assert r.status_code == 401
+        assert len(await audited(db, "sms.inbound_forged")) == sms.FORGED_AUDITED
 
         # The right code from another number: nothing, and nothing texted back.
         status, _ = await loop.gateway.reply("+358405559999", f"KYLLÄ {code}")

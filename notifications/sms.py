@@ -32,6 +32,7 @@ number, which gets nothing, so no one can make us text strangers) answered with 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import hmac
@@ -647,6 +648,7 @@ FORGED_AUDITED = 20
 async def record_forged(db: Database, *, address: str) -> None:
     """A webhook call without the shared secret: audited (up to :data:`FORGED_AUDITED` per
     address and five minutes), nothing else."""
+    REPLIES["forged"] += 1
     try:
         await ratelimits.take_attempt(
             db, f"sms-forged:{address}", limit=FORGED_AUDITED, window_s=300
@@ -677,10 +679,23 @@ async def _may_approve(db: Database, o: SmsOptIn) -> bool:
     return who.role == Role.CARER and "approve" in await mandate_scopes(db, who.id, o.wallet_id)
 
 
+# Replies this process handled, by what they came to (``forged``: webhook calls without the
+# secret); read by the metrics as ``wallet_sms_replies_total``.
+REPLIES: collections.Counter[str] = collections.Counter()
+
+
 async def handle_inbound(
     db: Database, config: SmsConfig, *, phone: str, text: str, now: datetime | None = None
 ) -> ReplyOutcome:
     """Act on one text a person sent (the webhook has authenticated the gateway)."""
+    done = await _handle_inbound(db, config, phone=phone, text=text, now=now)
+    REPLIES[done.result] += 1
+    return done
+
+
+async def _handle_inbound(
+    db: Database, config: SmsConfig, *, phone: str, text: str, now: datetime | None
+) -> ReplyOutcome:
     now = utcnow(now)
     try:
         e164 = to_e164(phone)

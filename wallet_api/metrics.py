@@ -171,7 +171,7 @@ REGISTRY.register(PUSHES)
 
 class SmsCollector(Collector):
     """``wallet_sms_sent_total``: texts of this process's SMS sender, by result (``refused``:
-    over the organizer's monthly cap)."""
+    over the organizer's monthly cap); ``wallet_sms_replies_total``: replies by outcome."""
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(
@@ -180,6 +180,15 @@ class SmsCollector(Collector):
         for result, value in sms.sender_counts().items():
             family.add_metric([result], value)
         yield family
+        replies = CounterMetricFamily(
+            "wallet_sms_replies",
+            "Texts people sent to the SMS webhook, by what they came to (approved, declined, "
+            "balance, wrong-code, replayed-code, expired, unknown-number, forged, ...)",
+            labels=["result"],
+        )
+        for result, value in sorted(sms.REPLIES.items()):
+            replies.add_metric([result], value)
+        yield replies
 
 
 REGISTRY.register(SmsCollector())

@@ -280,6 +280,9 @@ async def test_abuse_changes_nothing_and_each_is_audited(db: Database, loop: Loo
         assert await status_of(db, req2["id"]) == "pending"  # the expiry job's to close
         assert await charges(db, loop.world.wallet_id) == 1
 
+    # Counted for the metrics too (wallet_sms_replies_total), in this process.
+    for result in ("forged", "unknown-number", "wrong-code", "approved", "replayed-code"):
+        assert sms.REPLIES[result] >= 1, (result, sms.REPLIES)
     refused = await audited(db, "sms.reply_refused")
     for why in ("unknown-number", "wrong-code", "replayed-code", "expired"):
         assert any(d.startswith(why) for d in refused), (why, refused)

@@ -573,3 +573,23 @@ async def test_the_number_confirms_itself_by_replying_the_code(db: Database, loo
     # A stranger's six digits get nothing back.
     await loop.gateway.reply("+358405559999", code.group(1))
     assert loop.gateway.to("+358405559999") == []
+
+
+async def test_without_a_gateway_the_webhook_is_not_there(db: Database) -> None:
+    await seed_world(db)
+    async with (
+        serve(settings_for(db.url), db=db) as base,
+        httpx.AsyncClient(base_url=base, timeout=20) as http,
+    ):
+        r = await http.post(
+            "/api/sms/inbound",
+            data={"from": "+358401234567", "message": "SALDO"},
+            headers={"Authorization": "Basic c21zOng="},
+        )
+        assert r.status_code == 404
+        # Another type of body than JSON or the gateway's form is refused before the route.
+        r = await http.post(
+            "/api/sms/inbound", content=b"x", headers={"Content-Type": "text/plain"}
+        )
+        assert r.status_code == 415
+    assert await audited(db, "sms.inbound_forged") == []

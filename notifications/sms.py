@@ -105,7 +105,7 @@ REPLY_DIGITS = 4
 YES = frozenset({"KYLLÄ", "KYLLA", "JA", "YES"})
 NO = frozenset({"EI", "NEJ", "NO"})
 BALANCE_WORDS = frozenset({"SALDO", "BALANCE"})
-_REPLY = re.compile(r"^\s*([A-ZÄÖÅ]+)\s*[:.,-]?\s*(\d{4})\s*[.!]?\s*$")
+_REPLY = re.compile(r"^\s*([A-ZÄÖÅ]+)\s*[:.,-]?\s*([0-9]{4})\s*[.!]?\s*$")
 
 
 class SmsNotConfigured(DomainError):

@@ -58,6 +58,7 @@ def test_money_in_each_language() -> None:
         ("KYLLÄ", ("unknown", None)),
         ("KYLLÄ 48211", ("unknown", None)),
         ("MAYBE 4821", ("unknown", None)),
+        ("KYLLÄ ٤٨٢١", ("unknown", None)),  # digits of another script are no code
         ("", ("unknown", None)),
     ],
 )

@@ -1,7 +1,8 @@
 """The texts an SMS carries, in plain Finnish, Swedish and English.
 
-A carer's texts start with the client's first name (``Aino: ``), so a carer of several
-clients knows whose wallet each is about.
+The words are the app's glossary's (pwa/glossary.json: "kuukausiote", "asiakasohjaaja",
+"klienthandledare", ...). A carer's texts start with the client's first name (``Aino: ``), so
+a carer of several clients knows whose wallet each is about.
 
 Each fits in one 160-character GSM-7 message with realistic values
 (``tests/unit/test_sms_texts.py`` measures every template); money is written ``35,00 €`` in
@@ -50,9 +51,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Your budget is running low. {balance} left.",
     },
     "statement": {
-        "fi": "Tiliote kuukaudelta {period} on valmis. Ohjaajasi voi tulostaa sen sinulle.",
-        "sv": "Kontoutdraget för {period} är klart. Din handledare kan skriva ut det åt dig.",
-        "en": "Your statement for {period} is ready. Your case manager can print it for you.",
+        "fi": "Kuukausiote {period} on valmis. Asiakasohjaajasi voi tulostaa sen sinulle.",
+        "sv": "Månadsutdraget för {period} är klart. "
+        "Din klienthandledare kan skriva ut det åt dig.",
+        "en": "Your monthly statement for {period} is ready. "
+        "Your case manager can print it for you.",
     },
     "funding": {
         "fi": "Budjettiisi tuli {amount}. Nyt käytettävissä {balance}.",
@@ -60,10 +63,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{amount} was added to your budget. You now have {balance}.",
     },
     "confirm": {
-        "fi": "Vahvistuskoodi: {code}. Vastaa tähän viestiin koodilla tai kerro se ohjaajallesi. "
-        "Koodi on voimassa 15 minuuttia.",
+        "fi": "Vahvistuskoodi: {code}. Vastaa tähän viestiin koodilla "
+        "tai kerro se asiakasohjaajallesi. Koodi on voimassa 15 minuuttia.",
         "sv": "Bekräftelsekod: {code}. Svara på det här meddelandet med koden eller säg den till "
-        "din handledare. Koden gäller 15 minuter.",
+        "din klienthandledare. Koden gäller 15 minuter.",
         "en": "Confirmation code: {code}. Reply to this text with the code, or tell it to your "
         "case manager. It is valid 15 minutes.",
     },
@@ -73,8 +76,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Thank you! Your number is confirmed. You will now get texts about your budget.",
     },
     "confirm_wrong": {
-        "fi": "Koodi ei täsmää tai ei ole enää voimassa. Pyydä ohjaajaltasi uusi koodi.",
-        "sv": "Koden stämmer inte eller gäller inte längre. Be din handledare om en ny kod.",
+        "fi": "Koodi ei täsmää tai ei ole enää voimassa. Pyydä asiakasohjaajaltasi uusi koodi.",
+        "sv": "Koden stämmer inte eller gäller inte längre. Be din klienthandledare om en ny kod.",
         "en": "The code does not match or is no longer valid. Ask your case manager for a new one.",
     },
     "balance": {

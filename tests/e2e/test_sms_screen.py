@@ -89,10 +89,10 @@ def test_a_case_manager_turns_texts_on_and_confirms_the_number(
     expect(
         section.get_by_role("checkbox", name="Maksupyyntö (hyväksy vastaamalla)")
     ).to_be_checked()
-    expect(section.get_by_role("checkbox", name="Tiliote valmis")).not_to_be_checked()
+    expect(section.get_by_role("checkbox", name="Kuukausiote valmis")).not_to_be_checked()
     assert_accessible(page, "SMS section, nothing on")
 
-    section.get_by_role("checkbox", name="Tiliote valmis").check()
+    section.get_by_role("checkbox", name="Kuukausiote valmis").check()
     section.get_by_role("button", name="Lähetä vahvistuskoodi").click()
     expect(section.get_by_role("status")).to_have_text(
         "Vahvistuskoodi lähetetty numeroon +358 40 123 4567."
@@ -100,7 +100,7 @@ def test_a_case_manager_turns_texts_on_and_confirms_the_number(
     row = section.locator("[data-optin]")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Odottaa koodia")
-    expect(row).to_contain_text("Tiliote valmis")
+    expect(row).to_contain_text("Kuukausiote valmis")
     expect(section.get_by_label("Vahvistuskoodi")).to_be_focused()
     text = wait_for_text(gateway, 1)
     assert gateway.sent[0].to == "+358401234567"

@@ -24,7 +24,7 @@ import logging
 
 from sqlalchemy import text
 
-from notifications import webhooks
+from notifications import sms, webhooks
 from payments import idempotency
 from payments.budgets.funding import FundingSummary, fund_period
 from payments.checkout.requests import expire_requests
@@ -162,6 +162,7 @@ class Scheduler:
         await idempotency.prune(self.db)
         await prune_rate_counters(self.db)
         await webhooks.prune(self.db)
+        await sms.prune(self.db)
         return expired_requests, expired_holds
 
     async def _run_expiry(self) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -109,6 +109,8 @@ COVERED: dict[str, str] = {
     "push_subscriptions": "push_devices",
     "notification_preferences": "notification_settings",
     "low_balance_alerts": "low_balance_alerts",
+    "sms_optins": "sms_numbers",
+    "sms_messages": "sms_texts",
     "outbox": "notifications",
     "audit_events": "audit",
 }
@@ -137,6 +139,10 @@ EXCLUDED: dict[str, str] = {
     ),
     "settlement_lines": (
         "The lines of a provider's payout; the client's charges they pay are in this export."
+    ),
+    "sms_reply_codes": (
+        "Hashes of the one-time codes in payment requests' text messages, to check a reply; "
+        "a code is a secret, and the texts that carried them are in this export."
     ),
     "webhook_endpoints": "The county's integrations, made by staff; never a client.",
     "webhook_deliveries": (
@@ -170,6 +176,29 @@ _LOW = table(
     column("balance_cents", String()),
     column("threshold_cents", String()),
     column("created_at", DateTime(timezone=True)),
+)
+
+
+_SMS_OPTINS = table(
+    "sms_optins",
+    column("id", Uuid()),
+    column("wallet_id", Uuid()),
+    column("principal_id", Uuid()),
+    column("phone_e164", String()),
+    column("language", String()),
+    column("events", JSON()),
+    column("confirmed_at", DateTime(timezone=True)),
+    column("created_at", DateTime(timezone=True)),
+)
+_SMS_MESSAGES = table(
+    "sms_messages",
+    column("optin_id", Uuid()),
+    column("kind", String()),
+    column("phone_e164", String()),
+    column("body", String()),
+    column("status", String()),
+    column("created_at", DateTime(timezone=True)),
+    column("sent_at", DateTime(timezone=True)),
 )
 
 
@@ -302,6 +331,7 @@ async def _gather(s: AsyncSession, client: Client, who: Principal) -> dict[str, 
     out["carers"] = await _carers(s, client.id, person_ids, names)
     out |= await _sign_in(s, person_ids, names)
     out |= await _notification_rows(s, person_ids)
+    out |= await _sms(s, wallet.id if wallet else None, names)
     cards = [c["card_number"] for c in out["qr_cards"]]
     out["audit"] = await _audit(s, client.organizer_id, client.id, person_ids, cards)
     out["not_included"] = [{"table": t, "reason": why} for t, why in sorted(EXCLUDED.items())]
@@ -1005,6 +1035,71 @@ async def _notification_rows(
                 "created_at": _iso(created),
             }
             for account, period, balance, threshold, created in low
+        ],
+    }
+
+
+async def _sms(
+    s: AsyncSession, wallet_id: uuid.UUID | None, names: _Names
+) -> dict[str, list[dict[str, Any]]]:
+    """The numbers that receive the wallet's text messages and the texts sent to them. A text
+    waiting for its code shows ``{code}``: codes are never stored readable."""
+    if wallet_id is None:
+        return {"sms_numbers": [], "sms_texts": []}
+    numbers = (
+        await s.execute(
+            select(
+                _SMS_OPTINS.c.id,
+                _SMS_OPTINS.c.principal_id,
+                _SMS_OPTINS.c.phone_e164,
+                _SMS_OPTINS.c.language,
+                _SMS_OPTINS.c.events,
+                _SMS_OPTINS.c.confirmed_at,
+                _SMS_OPTINS.c.created_at,
+            )
+            .where(_SMS_OPTINS.c.wallet_id == wallet_id)
+            .order_by(_SMS_OPTINS.c.created_at)
+        )
+    ).all()
+    texts: Sequence[Any] = []
+    if numbers:
+        texts = (
+            await s.execute(
+                select(
+                    _SMS_MESSAGES.c.phone_e164,
+                    _SMS_MESSAGES.c.kind,
+                    _SMS_MESSAGES.c.body,
+                    _SMS_MESSAGES.c.status,
+                    _SMS_MESSAGES.c.created_at,
+                    _SMS_MESSAGES.c.sent_at,
+                )
+                .where(_SMS_MESSAGES.c.optin_id.in_([n[0] for n in numbers]))
+                .order_by(_SMS_MESSAGES.c.created_at)
+            )
+        ).all()
+    await _fill_people(s, names, (n[1] for n in numbers))
+    return {
+        "sms_numbers": [
+            {
+                "phone": phone,
+                "person": names.person(person),
+                "language": language,
+                "events": list(events or []),
+                "confirmed_at": _iso(confirmed),
+                "created_at": _iso(created),
+            }
+            for _id, person, phone, language, events, confirmed, created in numbers
+        ],
+        "sms_texts": [
+            {
+                "phone": phone,
+                "kind": kind,
+                "text": body,
+                "status": status,
+                "created_at": _iso(created),
+                "sent_at": _iso(sent),
+            }
+            for phone, kind, body, status, created, sent in texts
         ],
     }
 

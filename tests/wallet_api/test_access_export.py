@@ -18,7 +18,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from sqlalchemy import insert, update
 
-from notifications.models import LowBalanceAlert, PushSubscription
+from notifications.models import LowBalanceAlert, PushSubscription, SmsMessage, SmsOptIn
 from notifications.rules import set_preferences
 from payments.budgets import catalogue
 from payments.budgets.catalogue import DecisionLineInput
@@ -65,6 +65,8 @@ SECTIONS = (
     "push_devices",
     "notification_settings",
     "low_balance_alerts",
+    "sms_numbers",
+    "sms_texts",
     "notifications",
     "audit",
 )
@@ -220,6 +222,35 @@ async def everything(
                 created_at=now,
             )
         )
+        optin_id = uuid.uuid4()
+        await s.execute(
+            insert(SmsOptIn).values(
+                id=optin_id,
+                organizer_id=w.organizer_id,
+                wallet_id=made.wallet_id,
+                principal_id=made.principal_id,
+                phone_e164=e164,
+                language="fi",
+                events=["receipt"],
+                confirmed_at=now,
+                code_attempts=0,
+                created_at=now,
+            )
+        )
+        await s.execute(
+            insert(SmsMessage).values(
+                id=uuid.uuid4(),
+                organizer_id=w.organizer_id,
+                optin_id=optin_id,
+                kind="receipt",
+                phone_e164=e164,
+                body=f"Maksettu 35,00 €: Siivous {last}.",
+                status="sent",
+                attempts=1,
+                created_at=now,
+                sent_at=now,
+            )
+        )
         await s.execute(
             insert(StatementNotice).values(
                 wallet_id=made.wallet_id,
@@ -357,6 +388,9 @@ async def test_the_export_holds_every_kind_of_data_and_nothing_of_others(
             "last_success_at": None,
         }
     ]
+    assert data["sms_numbers"][0]["phone"] == "+358401112233"
+    assert data["sms_numbers"][0]["person"] == data["people"][0]["display_name"]
+    assert data["sms_texts"][0]["text"] == "Maksettu 35,00 €: Siivous Aaltonen."
     assert data["notification_settings"][0]["hide_amounts"] is False
     assert data["notification_settings"][0]["language"] == "sv"
     month = data["statements"][-1]

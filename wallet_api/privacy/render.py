@@ -36,6 +36,8 @@ ORDER = (
     "push_devices",
     "notification_settings",
     "low_balance_alerts",
+    "sms_numbers",
+    "sms_texts",
     "notifications",
     "audit",
     "not_included",
@@ -67,6 +69,14 @@ SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
         "push_devices": ("Ilmoituslaitteet", "Laitteet, joihin ilmoitukset lähetetään."),
         "notification_settings": ("Ilmoitusasetukset", "Mistä haluat ilmoituksen ja miten."),
         "low_balance_alerts": ("Vähäisen saldon ilmoitukset", "Milloin saldo oli vähissä."),
+        "sms_numbers": (
+            "Tekstiviestinumerot",
+            "Numerot, joihin budjetin tekstiviestit lähetetään.",
+        ),
+        "sms_texts": (
+            "Tekstiviestit",
+            "Lähetetyt tekstiviestit. Koodeja ei tallenneta luettavana.",
+        ),
         "notifications": ("Tapahtumat", "Budjetin tapahtumat, joista lähti ilmoitus."),
         "audit": ("Kuka katsoi tai muutti tietojasi", "Jokainen katselu ja muutos, vanhin ensin."),
         "not_included": ("Mitä tässä ei ole", "Tekniset tiedot, jotka eivät kerro sinusta."),
@@ -95,6 +105,8 @@ SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
         "push_devices": ("Enheter för aviseringar", "Enheterna som aviseringarna skickas till."),
         "notification_settings": ("Aviseringsinställningar", "Vad du vill aviseras om och hur."),
         "low_balance_alerts": ("Aviseringar om lågt saldo", "När saldot var lågt."),
+        "sms_numbers": ("Nummer för sms", "Numren som budgetens sms skickas till."),
+        "sms_texts": ("Sms", "Skickade sms. Koder sparas inte läsbara."),
         "notifications": ("Händelser", "Händelser i budgeten som det kom en avisering om."),
         "audit": ("Vem som tittat på eller ändrat dina uppgifter", "Varje gång, äldst först."),
         "not_included": ("Vad som inte finns här", "Tekniska uppgifter som inte gäller dig."),
@@ -123,6 +135,8 @@ SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
         "push_devices": ("Notification devices", "The devices notifications are sent to."),
         "notification_settings": ("Notification settings", "What you hear about, and how."),
         "low_balance_alerts": ("Low balance alerts", "When a balance ran low."),
+        "sms_numbers": ("Text message numbers", "The numbers the budget's text messages go to."),
+        "sms_texts": ("Text messages", "The text messages sent. Codes are not stored readable."),
         "notifications": ("Events", "Events in the budget that were notified."),
         "audit": ("Who looked at or changed your data", "Every view and change, oldest first."),
         "not_included": ("What is not here", "Technical records that say nothing about you."),
@@ -485,6 +499,8 @@ REASONS: dict[str, dict[str, str]] = {
         "provider_price_versions": "Palveluyrityksen hinnasto ja sen hyväksyjä; ei asiakkaasta.",
         "settlements": "Palveluyritysten tilitykset; niihin kuuluvat maksusi ovat tässä.",
         "settlement_lines": "Tilitysten rivit; niihin kuuluvat maksusi ovat tässä.",
+        "sms_reply_codes": "Maksupyyntöjen tekstiviestien kertakäyttökoodien tiivisteet "
+        "vastausten tarkistamiseen; koodi on salainen, ja viestit ovat tässä.",
         "webhook_endpoints": "Hyvinvointialueen järjestelmäliittymät; ei koskaan asiakas.",
         "webhook_deliveries": "Liittymiin lähetetyt kopiot tapahtumista; samat tapahtumat ovat "
         "kohdassa Tapahtumat.",
@@ -502,6 +518,8 @@ REASONS: dict[str, dict[str, str]] = {
         "inte om en klient.",
         "settlements": "Tjänsteföretagens utbetalningar; dina betalningar i dem finns här.",
         "settlement_lines": "Utbetalningarnas rader; dina betalningar i dem finns här.",
+        "sms_reply_codes": "Hashvärden av engångskoderna i betalningsbegärans sms, för att "
+        "kontrollera svar; en kod är hemlig, och meddelandena finns här.",
         "webhook_endpoints": "Välfärdsområdets integrationer; aldrig en klient.",
         "webhook_deliveries": "Kopior av händelser som skickats till integrationerna; samma "
         "händelser finns under Händelser.",

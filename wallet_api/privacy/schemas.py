@@ -36,6 +36,8 @@ class AccessExport(Struct):
     push_devices: Rows
     notification_settings: Rows
     low_balance_alerts: Rows
+    sms_numbers: Rows
+    sms_texts: Rows
     notifications: Rows
     audit: Rows
     not_included: Rows

@@ -1,13 +1,14 @@
 // Case manager: the clients of the county with a search by name or phone (#/clients, the case
 // manager's home; phone numbers shown as "+358 40 123 4567"), and a client's file
-// (#/clients/ID): decisions, the wallet, invites (print) and QR cards (issue, print, revoke,
-// unlock). Opening a file is recorded in the audit trail by the server.
+// (#/clients/ID): decisions, the wallet, invites (print), SMS (cm-sms.js) and QR cards (issue,
+// print, revoke, unlock). Opening a file is recorded in the audit trail by the server.
 import { api, ApiError, headers } from "../api.js";
 import { announce, h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
 import { date, dateTime, money, phone } from "../format.js";
 import { currentLang, t, tn } from "../i18n.js";
 import { inviteBlock, inviteCard } from "./client-invite.js";
+import { smsSection } from "./cm-sms.js";
 
 export async function render(main, params) {
   if (params[0]) return renderFile(main, params[0]);
@@ -75,6 +76,8 @@ async function renderFile(main, clientId) {
   const names = Object.fromEntries(categories.map((x) => [x.code, x.name]));
   const c = file.client;
   const [make, invite] = inviteBlock(c.client_id);
+  const active = mandates.filter((m) => m.active);
+  const texts = await smsSection(c, active);
   main.append(h("div", { class: "desk" },
     h("h1", {}, `${c.first_name} ${c.last_name}`),
     h("dl", { class: "facts card" },
@@ -98,7 +101,8 @@ async function renderFile(main, clientId) {
         h("span", {}, dateTime(i.created_at), h("span", { class: "small", style: "display:block" }, t("invite.expires", { date: date(i.expires_at) }))),
         h("span", { class: "tag" }, t(`cm.invite.${i.status}`))))) : h("p", {}, t("cm.client.noInvites")),
       make, invite),
-    recoverySection(c, mandates.filter((m) => m.active)),
+    recoverySection(c, active),
+    texts,
     cardsSection(file.cards, c)));
 }
 

@@ -1,8 +1,8 @@
 """The outbox dispatcher: deliver committed outbox rows to the channels, at least once.
 
 A round is one transaction: claim undelivered rows in id order, publish each to the channels
-(and wait until the backend has it), enqueue their webhook deliveries, mark them delivered,
-commit. A crash anywhere before the
+(and wait until the backend has it), enqueue their webhook deliveries and texts (SMS), mark
+them delivered, commit. A crash anywhere before the
 commit leaves the rows undelivered, so the next round (in this or a restarted process)
 publishes them again with the same ids, and clients drop what they already have.
 
@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from notifications import events as ev
-from notifications import webhooks
+from notifications import sms, webhooks
 from notifications.hub import Hub
 from notifications.models import DispatchLock
 from notifications.rules import low_balance_alerts
@@ -78,12 +78,14 @@ class Dispatcher:
         hub: Hub,
         *,
         push: EventSink | None = None,
+        sms_config: sms.SmsConfig | None = None,
         batch: int = 200,
         poll_s: float = 1.0,
     ) -> None:
         self.db = db
         self.hub = hub
         self.push = push
+        self.sms = sms_config
         self.batch = batch
         self.poll_s = poll_s
         self.delivered = 0
@@ -173,11 +175,14 @@ class Dispatcher:
             # Webhooks are enqueued with the mark, so a round that rolls back enqueues nothing
             # and a round run again enqueues nothing twice (notifications.webhooks).
             hooks = await webhooks.enqueue(s, events, now)
+            texts = await sms.enqueue(s, events, now, self.sms) if self.sms else 0
             await s.execute(_MARK_DELIVERED, {"p_ids": [e.id for e in events], "p_now": now})
             await uow.commit()
         self.delivered += len(events)
         if hooks:
             webhooks.poke_senders()
+        if texts:
+            sms.poke_senders()
         if self.push is not None:
             for e in events:
                 self.push.enqueue(e)

@@ -50,7 +50,8 @@ class NotificationPreference(Base):
     principal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"), primary_key=True)
     # Overrides of the default on/off per event type, e.g. {"envelope.funded": true}.
     types: Mapped[dict[str, Any]] = mapped_column()
-    hide_amounts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Amounts stay off the lock screen unless the person chooses to show them (issue 19).
+    hide_amounts: Mapped[bool] = mapped_column(Boolean, default=True)
     # NULL: a fifth of the envelope's monthly allotment.
     low_balance_cents: Mapped[int | None] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(2), default="fi")
@@ -140,3 +141,103 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# --- SMS (issue 20, ``notifications.sms``) ----------------------------------------------------
+
+# The events a person may choose to hear of by SMS, by their short names.
+SMS_EVENTS = ("receipt", "refund", "request", "low_balance", "statement", "funding")
+SMS_STATUSES = ("pending", "sent", "failed", "refused")
+
+
+class SmsOptIn(Base):
+    """A number that receives a wallet's texts: the client's own or a carer's (``principal_id``
+    is whose number it is). A case manager turns it on; it sends nothing but its confirmation
+    code until the code comes back (``confirmed_at``). The code is never stored, only its hash
+    (``notifications.sms``)."""
+
+    __tablename__ = "sms_optins"
+    __table_args__ = (
+        UniqueConstraint("wallet_id", "phone_e164"),
+        Index("ix_sms_optins_phone", "phone_e164"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))
+    wallet_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wallets.id"))
+    principal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"))
+    phone_e164: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2))
+    # A subset of SMS_EVENTS.
+    events: Mapped[list[str]] = mapped_column(JSON)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("principals.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SmsMessage(Base):
+    """One text on its way to one number, sent and retried by ``SmsSender`` like a webhook
+    delivery. An event's text is enqueued by the dispatcher's round, once per (opt-in, event):
+    the unique key. ``body`` may hold ``{code}``, filled in only when it is sent from
+    ``code_ref`` (so no code is ever stored readable)."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (
+        UniqueConstraint("optin_id", "event_id"),
+        Index("ix_sms_messages_due", "status", "next_attempt_at"),
+        CheckConstraint(
+            "status IN (" + ",".join(f"'{s}'" for s in SMS_STATUSES) + ")",
+            name="status_known",
+        ),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    organizer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    optin_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sms_optins.id", ondelete="CASCADE"))
+    # NULL for a confirmation code or an answer to a reply.
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(20))
+    phone_e164: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    code_ref: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    gateway_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SmsReplyCode(Base):
+    """The one-time code a payment request's text carries, bound to the request and to the
+    opt-in's number, valid while the request is; ``used_at`` makes it once-only."""
+
+    __tablename__ = "sms_reply_codes"
+    __table_args__ = (UniqueConstraint("request_id", "optin_id"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_requests.id"))
+    optin_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sms_optins.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SmsUsage(Base):
+    """Texts an organizer sent in a Helsinki month, and those its cap refused."""
+
+    __tablename__ = "sms_usage"
+    organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SmsBudget(Base):
+    """An organizer's own monthly cap on texts (no row: ``WALLET_SMS_MONTHLY_CAP``)."""
+
+    __tablename__ = "sms_budgets"
+    organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"), primary_key=True)
+    monthly_cap: Mapped[int] = mapped_column(Integer)

@@ -59,7 +59,9 @@ class Preferences:
     """A person's rules, with the defaults filled in."""
 
     types: dict[str, bool] = field(default_factory=dict)
-    hide_amounts: bool = False
+    # Which services a person uses, and what they cost, is health-related: a lock screen is
+    # seen by others, so amounts are hidden until the person chooses to show them.
+    hide_amounts: bool = True
     low_balance_cents: int | None = None
     language: str = "fi"
 
@@ -132,7 +134,7 @@ async def set_preferences(
             row = NotificationPreference(
                 principal_id=principal_id,
                 types={},
-                hide_amounts=False,
+                hide_amounts=True,
                 low_balance_cents=None,
                 language="fi",
                 updated_at=utcnow(),

@@ -33,20 +33,25 @@ from wallet_api.live import routes as live
 from wallet_api.marketplace import routes as marketplace
 from wallet_api.migrate import schema_state, upgrade
 from wallet_api.people import routes as people
+from wallet_api.privacy import routes as privacy
 from wallet_api.problems import EXCEPTION_HANDLERS, problem
 from wallet_api.reporting import routes as reporting
 from wallet_api.scheduler import Scheduler
 from wallet_api.settings import Settings
 from wallet_api.signin import routes as signin
+from wallet_api.sms import routes as sms
+from wallet_api.sms.routes import INBOUND_PATH
 from wallet_api.staff import routes as staff
 from wallet_api.wallets import routes as wallets
 from wallet_api.webhooks import routes as webhooks
 
 log = logging.getLogger("wallet")
 JSON_TYPES = ("application/json", "application/problem+json")
-# The one write that takes a file as it is: a county's client list (text/csv is not a type a
-# cross-site form can send, so, like JSON, it needs CORS, which the app never grants).
-FILE_TYPES = {"/api/clients/import": "text/csv"}
+# The writes that are not JSON: a county's client list (text/csv is not a type a cross-site
+# form can send, so, like JSON, it needs CORS, which the app never grants), and the SMS
+# gateway's inbound webhook, a form as 46elks sends it: a cross-site form could send that type,
+# but not the shared secret in its Authorization header, which the route requires.
+FILE_TYPES = {"/api/clients/import": "text/csv", INBOUND_PATH: "application/x-www-form-urlencoded"}
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -217,8 +222,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             *people.ROUTES,
             *marketplace.ROUTES,
             *reporting.ROUTES,
+            *privacy.ROUTES,
             *staff.ROUTES,
             *webhooks.ROUTES,
+            *sms.ROUTES,
             *live.ROUTES,
             *signin.ROUTES,
             dev_key_module(settings.dev_api_key_form),
@@ -231,7 +238,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         middleware=[
             metrics.prometheus_config().middleware,
             DefineMiddleware(
-                ApiKeyAuthentication, exclude=["^/schema", "^/health$", "^/ready$", "^/metrics$"]
+                ApiKeyAuthentication,
+                exclude=["^/schema", "^/health$", "^/ready$", "^/metrics$", f"^{INBOUND_PATH}$"],
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

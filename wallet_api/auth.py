@@ -116,6 +116,7 @@ PATH_IDS: dict[str, OwnedKind] = {
     "correction_id": "correction",
     "endpoint_id": "webhook_endpoint",
     "delivery_id": "webhook_delivery",
+    "optin_id": "sms_optin",
 }
 
 

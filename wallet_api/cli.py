@@ -1,6 +1,6 @@
 """The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, prune, check,
-settle, bank import, export-ledger, apikey, webhooks, client close, organizer, catalogue, import
-clients, invite, vapid."""
+settle, bank import, export-ledger, apikey, webhooks, sms, client close, organizer, catalogue,
+import clients, invite, vapid."""
 
 from __future__ import annotations
 
@@ -232,7 +232,12 @@ def port_in_use(host: str, port: int) -> OSError | None:
 def demo(host: str, port: int) -> None:
     """Create a demo county with providers and clients, fund this month, print what to try,
     and serve it."""
-    from wallet_api.demo import prepare_environment, print_guide, seed_demo
+    from wallet_api.demo import (
+        prepare_environment,
+        print_guide,
+        seed_demo,
+        start_fake_sms_gateway,
+    )
 
     # A busy port fails now, before anything is seeded or printed.
     refused = port_in_use(host, port)
@@ -255,6 +260,9 @@ def demo(host: str, port: int) -> None:
     push_keys = prepare_environment(database_url_from_env())
     guide = _with_db(seed_demo, create=True)
     guide.push_keys = push_keys
+    # SMS through a fake gateway on loopback, unless a real one is configured (docs/sms.md).
+    fake = start_fake_sms_gateway(port)
+    guide.sms_gateway = f"http://127.0.0.1:{fake.port}" if fake is not None else None
     print_guide(console, guide, host, port, origin=os.environ["WALLET_ORIGIN"].rstrip("/"))
     _serve(host, port)
 
@@ -853,6 +861,32 @@ def client_close(client_id: uuid.UUID) -> None:
         f"{b['mandates']} mandate(s), {b['trusted_providers']} trusted provider(s), "
         f"{b['cards']} card(s)."
     )
+
+
+@main.group()
+def sms() -> None:
+    """SMS to basic phones (docs/sms.md)."""
+
+
+@sms.command("cap")
+@click.option("--organizer", "organizer_slug", required=True, help="The county's slug.")
+@click.argument("monthly_cap", type=click.IntRange(min=0))
+def sms_cap(organizer_slug: str, monthly_cap: int) -> None:
+    """Set a county's own monthly cap of texts (instead of WALLET_SMS_MONTHLY_CAP); 0 sends
+    none. Texts over the cap are refused and counted (wallet_sms_cap_used_ratio)."""
+    from notifications import sms as texts
+    from payments.budgets.organizers import find_organizer
+    from payments.errors import DomainError
+
+    async def run(database: Database) -> None:
+        found = await find_organizer(database, organizer_slug)
+        await texts.set_cap(database, organizer_id=found.organizer_id, monthly_cap=monthly_cap)
+
+    try:
+        _with_db(run)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"{organizer_slug}: at most {monthly_cap} texts a month")
 
 
 # ---------------------------------------------------------------------------------------------

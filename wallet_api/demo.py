@@ -5,13 +5,19 @@ The services and amounts follow the Kainuu, Eksote and Keusote pilots: carer's l
 Seeding runs once per database; every run prints fresh API keys (keys are shown only once).
 The providers have bank accounts, so ``wallet settle`` writes a pain.001 file; the Web Push
 (VAPID) keys are made once and kept beside the database (:func:`prepare_environment`), so a
-phone's push subscription still works after the demo is started again.
+phone's push subscription still works after the demo is started again. Unless a real SMS
+gateway is configured, the demo starts the fake 46elks gateway on loopback
+(:func:`start_fake_sms_gateway`, docs/sms.md): Eino gets his payment requests by SMS and approves
+them by a reply sent through the fake.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import secrets
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -21,6 +27,8 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from notifications.models import SMS_EVENTS, SmsOptIn
+from notifications.sms_gateway import FakeGateway
 from payments.budgets import catalogue
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
@@ -33,6 +41,7 @@ from payments.models import Client, Organizer, Principal, Provider, ProviderProf
 from payments.people.access import create_api_key
 from payments.people.invites import format_code, issue_invite_for
 from payments.people.mandates import grant_mandate
+from payments.people.phones import to_e164
 from payments.uow import UnitOfWork
 from wallet_api.migrate import schema_state, upgrade
 
@@ -135,6 +144,8 @@ class DemoGuide:
     seeded_now: bool = False
     # Where the demo's Web Push keys are kept (None: they came from WALLET_VAPID_*).
     push_keys: Path | None = None
+    # The fake SMS gateway's address (None: a real gateway is configured, or SMS is off).
+    sms_gateway: str | None = None
 
 
 async def seed_demo(db: Database) -> DemoGuide:
@@ -171,6 +182,7 @@ async def seed_demo(db: Database) -> DemoGuide:
         ).all()
     guide.wallets = {name: wid for name, wid in wallets}
     by_name = {p.display_name: p for p in principals}
+    await _sms_optin(db, org_id, guide.wallets["Eino"], by_name["Eino Korhonen"].id)
     for label, name in (
         ("case manager", "Liisa Asiakasohjaaja"),
         ("provider (cleaning)", "Siivouspalvelu Kuura Oy"),
@@ -187,6 +199,63 @@ async def seed_demo(db: Database) -> DemoGuide:
             issued = await issue_invite_for(db, by_name[name].id, validity)
             guide.invites.append(DemoInvite(group, name, format_code(issued.code)))
     return guide
+
+
+# Eino has a basic phone: every text, in Finnish, his number confirmed.
+SMS_CLIENT = ("Eino", "040 765 4321")
+
+
+async def _sms_optin(
+    db: Database, organizer_id: uuid.UUID, wallet_id: uuid.UUID, principal_id: uuid.UUID
+) -> None:
+    """Eino's number receives every text (once per database; confirmed, as if he had told the
+    case manager his code)."""
+    phone = to_e164(SMS_CLIENT[1])
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        found = (
+            await s.execute(
+                select(SmsOptIn.id).where(
+                    SmsOptIn.wallet_id == wallet_id, SmsOptIn.phone_e164 == phone
+                )
+            )
+        ).first()
+        if found is None:
+            now = utcnow()
+            s.add(
+                SmsOptIn(
+                    organizer_id=organizer_id,
+                    wallet_id=wallet_id,
+                    principal_id=principal_id,
+                    phone_e164=phone,
+                    language="fi",
+                    events=list(SMS_EVENTS),
+                    confirmed_at=now,
+                    code_attempts=0,
+                    created_at=now,
+                )
+            )
+            await uow.commit()
+
+
+def start_fake_sms_gateway(port: int) -> FakeGateway | None:
+    """Unless ``WALLET_SMS_GATEWAY_TOKEN`` names a real gateway: start the fake 46elks gateway
+    on 127.0.0.1 (its own event loop, in a daemon thread, for the life of the demo), and point
+    the demo server at it (loopback allowed for outbound requests, demo only). Its replies go
+    to the demo's inbound webhook with the shared secret."""
+    if os.environ.get("WALLET_SMS_GATEWAY_TOKEN"):
+        return None
+    secret = os.environ.setdefault("WALLET_SMS_INBOUND_SECRET", secrets.token_urlsafe(24))
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="fake-sms-gateway", daemon=True).start()
+    fake = FakeGateway(
+        inbound_url=f"http://127.0.0.1:{port}/api/sms/inbound", inbound_secret=secret
+    )
+    asyncio.run_coroutine_threadsafe(fake.start(), loop).result(10)
+    os.environ["WALLET_SMS_GATEWAY_URL"] = fake.base_url
+    os.environ["WALLET_SMS_GATEWAY_TOKEN"] = fake.token
+    os.environ["WALLET_OUTBOUND_ALLOW_LOOPBACK"] = "1"
+    return fake
 
 
 async def _bank_accounts(db: Database) -> None:
@@ -442,6 +511,21 @@ A provider applies here (passkey; a case manager approves it):
 API docs: {base}/schema  (OpenAPI JSON: {base}/schema/openapi.json)
 """
     )
+    if guide.sms_gateway is not None:
+        gw = guide.sms_gateway
+        eino = to_e164(SMS_CLIENT[1])
+        console.print(
+            f"""[bold]SMS[/bold] goes to a fake gateway on this machine: {gw}/messages lists every
+text. Eino has a basic phone; step 3b's payment request was texted to him. Reply as he would
+(the four digits are in that text), and the taxi's screen updates as for an approval in the app:
+
+  curl -s {gw}/messages?to=%2B{eino[1:]}
+  curl -s -X POST {gw}/reply -H "Content-Type: application/json" \\
+       -d '{{"from": "{eino}", "message": "KYLLÄ 1234"}}'
+  curl -s -X POST {gw}/reply -H "Content-Type: application/json" \\
+       -d '{{"from": "{eino}", "message": "SALDO"}}'
+"""
+        )
     if guide.push_keys is not None:
         console.print(
             f"Web Push is on: its keys are kept in {guide.push_keys} and used again by the "

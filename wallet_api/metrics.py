@@ -56,10 +56,12 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from notifications import sms
 from notifications.models import WebhookDelivery
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError
+from payments.ledger.periods import period_of
 from payments.models import OutboxEvent, Settlement, Transfer
 from payments.results import Happened, Outcome
 from payments.vocabulary import TransferKind
@@ -172,6 +174,41 @@ PUSHES = PushCollector()
 REGISTRY.register(PUSHES)
 
 
+class SmsCollector(Collector):
+    """``wallet_sms_sent_total``: texts of this process's SMS sender, by result (``refused``:
+    over the organizer's monthly cap); ``wallet_sms_replies_total``: replies by outcome."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "wallet_sms_sent", "SMS texts of this process, by result", labels=["result"]
+        )
+        for result, value in sms.sender_counts().items():
+            family.add_metric([result], value)
+        yield family
+        replies = CounterMetricFamily(
+            "wallet_sms_replies",
+            "Texts people sent to the SMS webhook, by what they came to (approved, declined, "
+            "balance, wrong-code, replayed-code, expired, unknown-number, forged, ...)",
+            labels=["result"],
+        )
+        for result, value in sorted(sms.REPLIES.items()):
+            replies.add_metric([result], value)
+        yield replies
+
+
+REGISTRY.register(SmsCollector())
+SMS_CAP_USED = Gauge(
+    "wallet_sms_cap_used_ratio",
+    "Texts an organizer sent this Helsinki month, as a share of its monthly SMS cap",
+    ["organizer"],
+)
+SMS_MONTH = Gauge(
+    "wallet_sms_month_texts",
+    "Texts an organizer sent and had refused by its cap this Helsinki month",
+    ["organizer", "result"],
+)
+
+
 # --- read at scrape time ------------------------------------------------------------------
 
 
@@ -179,9 +216,9 @@ def _unix(moment: datetime | None) -> float:
     return moment.timestamp() if moment is not None else 0.0
 
 
-async def refresh_from_database(db: Database) -> None:
+async def refresh_from_database(db: Database, sms_default_cap: int | None = None) -> None:
     """Set the gauges that the database knows: outbox lag, webhook deliveries waiting and
-    failed, and the last runs."""
+    failed, the last runs, and each organizer's SMS use of its monthly cap."""
     async with db.engine.connect() as conn:
         oldest = (
             await conn.execute(
@@ -219,6 +256,12 @@ async def refresh_from_database(db: Database) -> None:
     OUTBOX_LAG.set(max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0)
     LAST_FUNDING.set(_unix(funded))
     LAST_SETTLEMENT.set(_unix(settled))
+    if sms_default_cap is None:
+        return  # the worker's scrape: the web process's has the settings' default cap
+    for organizer, sent, refused, cap in await sms.usage(db, period_of(utcnow()), sms_default_cap):
+        SMS_CAP_USED.labels(str(organizer)).set(sent / cap if cap else 1.0)
+        SMS_MONTH.labels(str(organizer), "sent").set(sent)
+        SMS_MONTH.labels(str(organizer), "refused").set(refused)
 
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -245,7 +288,10 @@ async def _refresh(request: Request[Any, Any, Any]) -> None:
     """Read the database's gauges before the scrape is answered. If the database does not
     answer, the scrape still answers (these gauges keep their last values, /ready says why)."""
     try:
-        await asyncio.wait_for(refresh_from_database(request.app.state.db), 5)
+        settings = request.app.state.settings
+        await asyncio.wait_for(
+            refresh_from_database(request.app.state.db, settings.sms_monthly_cap), 5
+        )
     except Exception:
         log.warning("metrics: the database gauges could not be read", exc_info=True)
 

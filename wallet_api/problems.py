@@ -373,6 +373,16 @@ TITLES: dict[str, dict[str, str]] = {
         "sv": "Servern får inte skicka förfrågningar till den här adressen",
         "en": "The server may not send requests to this address",
     },
+    "sms-not-configured": {
+        "fi": "Tekstiviestit eivät ole käytössä tällä palvelimella",
+        "sv": "SMS används inte på den här servern",
+        "en": "SMS is not set up on this server",
+    },
+    "sms-code-wrong": {
+        "fi": "Vahvistuskoodi ei täsmää tai ei ole enää voimassa",
+        "sv": "Bekräftelsekoden stämmer inte eller gäller inte längre",
+        "en": "The confirmation code does not match, or it is no longer valid",
+    },
     "webhook-endpoint-limit": {
         "fi": "Järjestäjällä on jo enimmäismäärä webhook-osoitteita; poista ensin jokin",
         "sv": "Organisatören har redan högsta antalet webhook-adresser; ta först bort någon",

@@ -113,6 +113,16 @@ class Settings:
     log_format: str = "text"
     # Issue 16: the bearer token /metrics asks for (unset: /metrics answers 404).
     metrics_token: str | None = None
+    # Issue 20 (docs/sms.md): the SMS gateway (46elks' API), its ``username:password``, the
+    # sender name or number replies go to, the shared secret of the inbound webhook (Basic
+    # auth password), the default monthly cap of texts per organizer, and replies per number
+    # and hour. SMS is on when the token and the inbound secret are both set.
+    sms_gateway_url: str = "https://api.46elks.com/a1"
+    sms_gateway_token: str | None = None
+    sms_sender: str = "Budjetti"
+    sms_inbound_secret: str | None = None
+    sms_monthly_cap: int = 2000
+    sms_reply_limit: int = 10
     # Issue 19, docs/privacy.md: how long each kind of personal data is kept after it ended
     # (``WALLET_RETENTION_<KIND>_DAYS`` / ``_YEARS``); the daily prune deletes what is older.
     retention_sessions_days: int = 30
@@ -167,6 +177,10 @@ class Settings:
         )
 
     @property
+    def sms_on(self) -> bool:
+        return bool(self.sms_gateway_token and self.sms_inbound_secret)
+
+    @property
     def secure_cookies(self) -> bool:
         """Cookies are Secure except in development on http://localhost."""
         return urlsplit(self.origin).scheme == "https"
@@ -209,6 +223,12 @@ class Settings:
             api_docs=_bool("WALLET_API_DOCS", False),
             log_format=os.environ.get("WALLET_LOG_FORMAT", "text").strip().lower(),
             metrics_token=os.environ.get("WALLET_METRICS_TOKEN") or None,
+            sms_gateway_url=os.environ.get("WALLET_SMS_GATEWAY_URL", "https://api.46elks.com/a1"),
+            sms_gateway_token=os.environ.get("WALLET_SMS_GATEWAY_TOKEN") or None,
+            sms_sender=os.environ.get("WALLET_SMS_SENDER", "Budjetti"),
+            sms_inbound_secret=os.environ.get("WALLET_SMS_INBOUND_SECRET") or None,
+            sms_monthly_cap=_int("WALLET_SMS_MONTHLY_CAP", 2000),
+            sms_reply_limit=_int("WALLET_SMS_REPLY_LIMIT", 10),
             **{
                 f"retention_{name}": _int(env, getattr(cls, f"retention_{name}"))
                 for name, env, _, _ in RETENTION_LIMITS

@@ -57,14 +57,16 @@ OwnedKind = Literal[
     "correction",
     "webhook_endpoint",
     "webhook_delivery",
+    "sms_optin",
 ]
-# notifications' webhook tables, by name (payments may not import notifications).
+# notifications' webhook and SMS tables, by name (payments may not import notifications).
 _WEBHOOK_ENDPOINTS = table(
     "webhook_endpoints", column("id", Uuid()), column("organizer_id", Uuid())
 )
 _WEBHOOK_DELIVERIES = table(
     "webhook_deliveries", column("id", Uuid()), column("organizer_id", Uuid())
 )
+_SMS_OPTINS = table("sms_optins", column("id", Uuid()), column("organizer_id", Uuid()))
 _ORGANIZER_OF = {
     "wallet": (Wallet.id, Wallet.organizer_id),
     "client": (Client.id, Client.organizer_id),
@@ -78,14 +80,15 @@ _ORGANIZER_OF = {
     "correction": (Correction.id, Correction.organizer_id),
     "webhook_endpoint": (_WEBHOOK_ENDPOINTS.c.id, _WEBHOOK_ENDPOINTS.c.organizer_id),
     "webhook_delivery": (_WEBHOOK_DELIVERIES.c.id, _WEBHOOK_DELIVERIES.c.organizer_id),
+    "sms_optin": (_SMS_OPTINS.c.id, _SMS_OPTINS.c.organizer_id),
 }
 
 
 async def organizer_of(db: Database, kind: OwnedKind, row_id: uuid.UUID) -> uuid.UUID | None:
     """The organizer a wallet, client, provider, charge, hold, payment request, card,
-    settlement, person (principal), correction, webhook endpoint or delivery belongs to, or
-    None if there is no such row. For authorization: another organizer's rows are, to a caller,
-    rows that do not exist."""
+    settlement, person (principal), correction, webhook endpoint or delivery, or SMS opt-in
+    belongs to, or None if there is no such row. For authorization: another organizer's rows
+    are, to a caller, rows that do not exist."""
     key, organizer = _ORGANIZER_OF[kind]
     async with UnitOfWork(db, readonly=True) as uow:
         found = (await uow.session.execute(select(organizer).where(key == row_id))).first()

@@ -384,6 +384,14 @@ def test_notification_settings(client_page: tuple[BrowserContext, Page]) -> None
     expect(page.get_by_role("button", name="Ota ilmoitukset käyttöön")).to_be_visible()
     funded = page.get_by_label("Kuukauden raha tuli")
     expect(funded).not_to_be_checked()
+    # Amounts stay off the lock screen until she chooses otherwise (issue 19), and the switch
+    # says so in plain words.
+    hide = page.get_by_label("Piilota summat lukitusnäytön ilmoituksista")
+    expect(hide).to_be_checked()
+    expect(page.locator("label[for=hide-amounts]")).to_contain_text(
+        "ei summaa eikä saldoa, joten muut eivät näe niitä puhelimesi näytöltä"
+    )
+    assert in_page_api(page, "GET", "/api/notifications/preferences")["body"]["hide_amounts"]
     expect(page.get_by_label("Maksu odottaa hyväksyntää")).to_be_checked()
     screenshot(page, "52-client-notifications")
     check_screen(page, "notification settings")
@@ -399,14 +407,14 @@ def test_notification_settings(client_page: tuple[BrowserContext, Page]) -> None
     assert in_page_api(page, "GET", "/api/notifications/preferences")["body"] == before
 
     funded.check()
-    page.get_by_label("Piilota summat ilmoituksista").check()
+    hide.uncheck()
     page.get_by_label("Ilmoita, kun saldo on alle").fill("50,00")
     page.get_by_label("Svenska").check()
     page.get_by_role("button", name="Tallenna ilmoitusasetukset").click()
     expect(page.locator(".notice--ok")).to_have_text("Ilmoitusasetukset tallennettiin.")
     after = in_page_api(page, "GET", "/api/notifications/preferences")["body"]
     assert after["types"]["envelope.funded"] is True
-    assert after["hide_amounts"] is True
+    assert after["hide_amounts"] is False
     assert after["low_balance_cents"] == 5000
     assert after["language"] == "sv"
     # The app's own language did not change with the notifications' language.
@@ -595,6 +603,43 @@ def test_monthly_statements_open_as_a_page_and_a_csv(
     assert csv_response.status == 200
     assert csv_response.body().startswith(b"\xef\xbb\xbfperiod,")  # UTF-8 BOM, then the header
     screenshot(page, "59-client-statements")
+
+
+def test_download_my_data(
+    client_page: tuple[BrowserContext, Page], server: Seeded, world: World
+) -> None:
+    """The right of access: from her settings Sanni downloads everything held about her, as a
+    file and as a page to print; the case manager's download shows in who looked."""
+    context, page = client_page
+    page.goto("/#/settings")
+    section = page.get_by_role("region", name="Omat tietosi")
+    expect(section).to_contain_text("Voit ladata kaikki tiedot, jotka palvelu on sinusta")
+    check_screen(page, "settings with my data")
+    with page.expect_download() as download:
+        section.get_by_role("link", name="Lataa omat tietoni").click()
+    assert re.fullmatch(r"my-data-\d{4}-\d\d-\d\d\.json", download.value.suggested_filename)
+    data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert data["person"]["first_name"] == "Sanni" and data["person"]["last_name"] == "Kärkkäinen"
+    assert data["wallet"]["id"] == world.wallet_id
+    assert [c["provider"] for c in data["charges"]] == ["Siivouspalvelu Kuura Oy"]
+    assert "Veikko" not in json.dumps(data, ensure_ascii=False)
+    printable_link = section.get_by_role("link", name="Avaa tietoni tulostettavana sivuna")
+    # In the app's language, whatever the browser's.
+    expect(printable_link).to_have_attribute("href", "/api/me/export?format=html&lang=fi")
+    with context.expect_page() as opened:
+        printable_link.click()
+    printable = opened.value
+    expect(printable.get_by_role("heading", level=1)).to_have_text("Kaikki tietosi")
+    expect(printable.locator("header")).to_contain_text("Sanni Kärkkäinen")
+    expect(printable.get_by_role("heading", name="Maksut")).to_be_visible()
+    assert_accessible(printable, "my data, printable")
+    printable.close()
+    # The case manager downloads it for her: she sees that under who looked at her data.
+    call_api(server.url, server.case_manager_key, "GET", f"/api/clients/{world.client_id}/export")
+    page.goto("/#/views")
+    first = page.locator("#views-list li").first
+    expect(first).to_contain_text("Liisa Ohjaaja")
+    expect(first).to_contain_text("Latasi kaikki tietosi")
 
 
 def test_client_screens_in_swedish_and_english(client_page: tuple[BrowserContext, Page]) -> None:

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
+from notifications.events import Event
+from notifications.push import build_payload
+from notifications.rules import Preferences
 from tests.e2e.helpers import assert_accessible, screenshot, sign_in_with_key
 from tests.e2e.server import Seeded
 
@@ -218,6 +224,41 @@ def test_service_worker_shows_a_pushed_request(
             {"action": "decline", "title": "Hylkää"},
         ],
     }
+    shown = _push(page, cdp, server, registration, payload)
+    assert shown is not None, "the service worker showed no notification within 10 s"
+    assert shown["title"] == "Maksupyyntö"
+    assert shown["body"] == payload["body"]
+    assert shown["lang"] == "fi"
+    assert shown["renotify"] is False
+    assert shown["data"]["request_id"] == payload["request_id"]
+    assert shown["data"]["url"] == payload["url"]
+    assert shown["actions"] == ["approve", "decline"]
+
+    # A charge as the server words it for a person who keeps the default (amounts hidden on the
+    # lock screen, issue 19): the service worker shows the body as sent and adds no amount.
+    event = Event(
+        id=991,
+        type="charge.captured",
+        organizer_id=uuid.uuid4(),
+        wallet_id=uuid.UUID(server.wallet_id),
+        provider_id=uuid.uuid4(),
+        created_at=datetime.now(UTC),
+        data={"provider_name": "Siivous Oy", "total_cents": 3500, "balance_cents": 26500},
+    )
+    hidden = build_payload(event, Preferences(), can_approve=False)
+    shown = _push(page, cdp, server, registration, hidden)
+    assert shown is not None, "the service worker showed no notification within 10 s"
+    assert shown["title"] == hidden["title"] and shown["body"] == "Siivous Oy"
+    assert not re.search(r"€|35|265", shown["title"] + shown["body"])
+    assert set(shown["data"]) == {"url", "request_id", "wallet_id", "lang"}  # no amount in it
+    context.close()
+
+
+def _push(
+    page: Page, cdp: Any, server: Seeded, registration: dict[str, Any], payload: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Deliver ``payload`` to the service worker and read back the notification it showed
+    (found by the payload's tag), or None after 10 s."""
     cdp.send(
         "ServiceWorker.deliverPushMessage",
         {
@@ -232,21 +273,14 @@ def test_service_worker_shows_a_pushed_request(
     deadline = time.monotonic() + 10
     while shown is None and time.monotonic() < deadline:
         shown = page.evaluate(
-            """async () => {
+            """async (tag) => {
               const reg = await navigator.serviceWorker.ready;
-              const [n] = await reg.getNotifications({ tag: "wallet-event-e2e-1" });
+              const [n] = await reg.getNotifications({ tag });
               return n ? { title: n.title, body: n.body, lang: n.lang, data: n.data,
                            actions: n.actions.map((a) => a.action), renotify: n.renotify } : null;
-            }"""
+            }""",
+            payload["tag"],
         )
         if shown is None:
             page.wait_for_timeout(100)
-    assert shown is not None, "the service worker showed no notification within 10 s"
-    assert shown["title"] == "Maksupyyntö"
-    assert shown["body"] == payload["body"]
-    assert shown["lang"] == "fi"
-    assert shown["renotify"] is False
-    assert shown["data"]["request_id"] == payload["request_id"]
-    assert shown["data"]["url"] == payload["url"]
-    assert shown["actions"] == ["approve", "decline"]
-    context.close()
+    return shown

@@ -120,6 +120,15 @@ def test_case_manager_issues_a_card_and_provider_charges_by_card_and_pin_with_ke
     expect(cm.get_by_role("heading", level=1)).to_have_text("Aino Virtanen")
     expect(cm.get_by_role("heading", name="Päätökset")).to_be_visible()
     expect(cm.locator("main")).to_contain_text("Kotiapu ja siivous")
+    # The client's right of access, from the file: a download and a page to print (plain links
+    # for a passkey session; this page signed in with a key, so the API is asked directly).
+    export = cm.get_by_role("link", name="Lataa asiakkaan tiedot")
+    expect(export).to_have_attribute("href", re.compile(r"^/api/clients/[0-9a-f-]{36}/export$"))
+    expect(cm.get_by_role("link", name="Asiakkaan tiedot tulostettavina")).to_have_attribute(
+        "href", re.compile(r"/export\?format=html&lang=fi$")
+    )
+    data = call_api(server.url, server.case_manager_key, "GET", export.get_attribute("href") or "")
+    assert (data["person"]["first_name"], data["person"]["last_name"]) == ("Aino", "Virtanen")
     assert_accessible(cm, "client file")
     cm.get_by_label("PIN-koodi (asiakas näppäilee)").fill("4826")
     cm.get_by_role("button", name="Anna kortti").click()

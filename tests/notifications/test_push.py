@@ -61,21 +61,25 @@ async def test_charge_reaches_the_device_encrypted_and_signed(
         charge_id = await charged(db, world, cleaning(1), customer=by_wallet(world))
         await _wait(lambda: _async(len(push_service.received) >= 2))
         assert push_service.errors == []
-        got = push_service.received[-1]
-        assert got["type"] == CHARGE_CAPTURED
-        assert got["who"] == "Siivouspalvelu Kuura Oy"
-        assert got["amount_cents"] == 3500 and got["remaining_cents"] == 30_000 - 3500
-        assert got["tag"] == f"wallet-event-{got['id']}"
-        assert charge_id  # the charge committed before the push was built
-
-        # Hidden amounts: who and what, but no euros on the lock screen.
-        r = await http.put("/api/notifications/preferences", json={"hide_amounts": True}, headers=h)
-        assert r.status_code == 200 and r.json()["hide_amounts"] is True
-        await charged(db, world, cleaning(1), customer=by_wallet(world))
-        await _wait(lambda: _async(len(push_service.received) >= 3))
+        # By default amounts stay off the lock screen: who and what, but no euros.
         hidden = push_service.received[-1]
+        assert hidden["type"] == CHARGE_CAPTURED
+        assert hidden["who"] == "Siivouspalvelu Kuura Oy"
+        assert hidden["tag"] == f"wallet-event-{hidden['id']}"
         assert "amount_cents" not in hidden and "remaining_cents" not in hidden
         assert "€" not in hidden["body"]
+        assert charge_id  # the charge committed before the push was built
+
+        # The client chooses to show amounts: the amount and the balance left are in it.
+        r = await http.put(
+            "/api/notifications/preferences", json={"hide_amounts": False}, headers=h
+        )
+        assert r.status_code == 200 and r.json()["hide_amounts"] is False
+        await charged(db, world, cleaning(1), customer=by_wallet(world))
+        await _wait(lambda: _async(len(push_service.received) >= 3))
+        got = push_service.received[-1]
+        assert got["amount_cents"] == 3500 and got["remaining_cents"] == 30_000 - 2 * 3500
+        assert "35,00\u00a0€" in got["body"]
 
         # Charges turned off: nothing more is pushed.
         r = await http.put(

@@ -43,6 +43,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
 from notifications import webhooks
+from notifications.models import SmsOptIn
 from notifications.outbound import OutboundPolicy
 from payments.budgets import catalogue
 from payments.checkout import cards, phone, trust, visits
@@ -144,6 +145,7 @@ class Res:
     correction_id: uuid.UUID  # a correction of the charge, asked by spare_cm, waiting
     endpoint_id: uuid.UUID  # a webhook endpoint of the first organizer
     delivery_id: uuid.UUID  # a (ping) delivery to it
+    optin_id: uuid.UUID  # the client's SMS number, waiting for its code
     pin: str = "4826"
 
 
@@ -167,6 +169,7 @@ class Rule:
 W = "/api/wallets/{wallet_id:uuid}"
 C = "/api/clients/{client_id:uuid}"
 HOOK = "/api/webhooks/{endpoint_id:uuid}"
+OPTIN = "/api/sms/optins/{optin_id:uuid}"
 
 # Walk order matters only for the rows that change shared state; they come last.
 TABLE: dict[tuple[str, str], Rule] = {
@@ -190,6 +193,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/api/me/passkeys"): Rule(EVERYONE),
     ("DELETE", "/api/me/passkeys/{passkey_id:str}"): Rule(EVERYONE, not_found_ok=True),
     ("GET", "/api/me/sessions"): Rule(EVERYONE),
+    # The right of access: a client's own data; a carer is not the data subject.
+    ("GET", "/api/me/export"): Rule(allow(CLIENT, OTHER_CLIENT, FOREIGN_CLIENT)),
     ("DELETE", "/api/me/sessions/{session_id:uuid}"): Rule(EVERYONE, not_found_ok=True),
     ("GET", "/api/me/mandates"): Rule(CARERS),
     # A carer answers clients' waiting mandates; none waits here, so an allowed carer gets 404.
@@ -287,6 +292,15 @@ TABLE: dict[tuple[str, str], Rule] = {
         body=lambda r: {"url": "https://hooks.example.com/in", "event_types": ["charge.captured"]},
     ),
     ("GET", HOOK + "/deliveries"): Rule(allow(CASE_MANAGER)),
+    # -- SMS: the wallet's readers see its numbers and may confirm one; its case manager turns
+    # them on and off (this app has no gateway: turning on and a new code are 409 for them).
+    ("GET", W + "/sms"): Rule(WALLET_READERS),
+    ("POST", W + "/sms"): Rule(
+        allow(CASE_MANAGER),
+        body=lambda r: {"phone": "040 123 4567", "language": "fi", "events": ["request"]},
+    ),
+    ("POST", OPTIN + "/confirm"): Rule(WALLET_READERS, body=lambda r: {"code": "000000"}),
+    ("POST", OPTIN + "/code"): Rule(allow(CASE_MANAGER)),
     # A provider's own price list; a price dated in the past is refused (400) before anything.
     ("GET", "/api/providers/me"): Rule(ANY_PROVIDER),
     ("GET", "/api/providers/me/prices"): Rule(ANY_PROVIDER),
@@ -317,6 +331,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/api/audit"): Rule(ANY_CM),
     ("GET", "/api/clients"): Rule(ANY_CM),
     ("GET", C): Rule(allow(CASE_MANAGER)),
+    ("GET", C + "/export"): Rule(allow(CASE_MANAGER)),
     ("GET", "/api/funding-runs"): Rule(ANY_CM),
     ("GET", "/api/holds"): Rule(ANY_PROVIDER),
     ("GET", "/api/reports/months"): Rule(ANY_CM),
@@ -370,6 +385,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/providers/staff/{principal_id:uuid}"): Rule(
         allow(PROVIDER), ids={"principal_id": "spare_staff_id"}
     ),
+    ("DELETE", OPTIN): Rule(allow(CASE_MANAGER)),
     ("POST", HOOK + "/ping"): Rule(allow(CASE_MANAGER)),
     ("POST", "/api/webhooks/deliveries/{delivery_id:uuid}/replay"): Rule(allow(CASE_MANAGER)),
     ("PATCH", HOOK): Rule(allow(CASE_MANAGER), body=lambda r: {"enabled": True}),
@@ -386,6 +402,8 @@ PUBLIC = {
     ("GET", "/{file_path:path}"),
     ("GET", "/js/dev-key.js"),  # the API-key form or a stub (tests/wallet_api/test_dev_key_form.py)
     ("POST", "/api/providers/applications"),
+    # The SMS gateway's webhook: its shared secret (tests/notifications/test_sms.py).
+    ("POST", "/api/sms/inbound"),
     ("POST", "/api/signin/options"),
     ("POST", "/api/signin/verify"),
     ("POST", "/api/invites/redeem/options"),
@@ -558,7 +576,21 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
     settled = await settlements.list_settlements(db, organizer_id=org, provider_id=w.provider_id)
     assert settled, "the provider's charge should have been settled"
     correction_id = uuid.uuid4()
+    optin_id = uuid.uuid4()
     async with UnitOfWork(db) as uow:
+        uow.session.add(
+            SmsOptIn(
+                id=optin_id,
+                organizer_id=org,
+                wallet_id=w.wallet_id,
+                principal_id=w.client_principal,
+                phone_e164=to_e164(w.phone),
+                language="fi",
+                events=["request"],
+                code_attempts=0,
+                created_at=datetime.now(HELSINKI),
+            )
+        )
         uow.session.add(
             Correction(
                 id=correction_id,
@@ -587,6 +619,7 @@ async def build(db: Database) -> tuple[Res, dict[str, str]]:
         correction_id=correction_id,
         endpoint_id=hook.id,
         delivery_id=pinged.id,
+        optin_id=optin_id,
     )
     return res, keys
 
@@ -611,6 +644,7 @@ def concrete(path: str, rule: Rule, res: Res) -> str:
         "correction_id": res.correction_id,
         "endpoint_id": res.endpoint_id,
         "delivery_id": res.delivery_id,
+        "optin_id": res.optin_id,
         "passkey_id": uuid.uuid4(),
         "session_id": uuid.uuid4(),
         "period": res.world.period,

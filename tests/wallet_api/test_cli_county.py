@@ -560,3 +560,22 @@ def test_a_lower_cap_names_how_many_providers_ask_more(
     assert "line 2: updated siivous" in out and "price_cap: 40.00 -> 30.00" in out
     assert out.count("note: 1 provider(s) ask more than the new cap") == 1
     assert on_db(_categories)["siivous"][4] == 3000
+
+
+def test_sms_cap_sets_a_countys_own_monthly_cap(wallet: Wallet, on_db: Any) -> None:
+    from notifications.models import SmsBudget
+
+    assert wallet("organizer", "create", "--slug", "kainuu", "--name", "Kainuu").exit_code == 0
+    done = wallet("sms", "cap", "--organizer", "kainuu", "500")
+    assert done.exit_code == 0, done.output
+    assert "kainuu: at most 500 texts a month" in done.output
+    assert wallet("sms", "cap", "--organizer", "kainuu", "120").exit_code == 0
+
+    async def caps(db: Database) -> list[int]:
+        async with UnitOfWork(db, readonly=True) as uow:
+            return list((await uow.session.execute(select(SmsBudget.monthly_cap))).scalars())
+
+    assert on_db(caps) == [120]
+    unknown = wallet("sms", "cap", "--organizer", "nowhere", "5")
+    assert unknown.exit_code == 1 and "nowhere" in unknown.output
+    assert wallet("sms", "cap", "--organizer", "kainuu", "-1").exit_code == 2

@@ -166,6 +166,42 @@ def _check_invite_links(guide: str, port: int) -> None:
     conn.close()
 
 
+def _sms_texts(listing: str) -> list[str]:
+    return [m["message"] for m in json.loads(listing)]
+
+
+def _check_sms(guide: str) -> None:
+    """The printed SMS commands, as printed: step 3b's payment request reached the fake
+    gateway for Eino, his reply (with the code from that text instead of 1234) approves it,
+    and SALDO answers his balance."""
+    block = guide.split("SMS goes to a fake gateway", 1)[1].split("Web Push is on", 1)[0]
+    commands = [
+        c.strip() for c in re.split(r"\n(?=  curl )", block.split("\n\n", 1)[1]) if c.strip()
+    ]
+    assert len(commands) == 3, commands
+
+    def run(command: str) -> str:
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done
+        return done.stdout
+
+    deadline = time.monotonic() + 20
+    while not any("pyytää 25,00 €" in t for t in _sms_texts(run(commands[0]))):
+        assert time.monotonic() < deadline, run(commands[0])
+        time.sleep(0.2)
+    request = next(t for t in _sms_texts(run(commands[0])) if "pyytää" in t)
+    assert request.startswith("Taksi Hiltunen pyytää 25,00 €. Hyväksy: vastaa KYLLÄ "), request
+    code = re.search(r"KYLLÄ (\d{4})", request)
+    assert code
+    assert json.loads(run(commands[1].replace("1234", code.group(1))))["status"] == 200
+    assert json.loads(run(commands[2]))["status"] == 200
+    while not any(t.startswith("Budjettia jäljellä") for t in _sms_texts(run(commands[0]))):
+        assert time.monotonic() < deadline, run(commands[0])
+        time.sleep(0.2)
+    texts = _sms_texts(run(commands[0]))
+    assert "Hyväksytty. Taksi Hiltunen saa 25,00 €." in texts, texts
+
+
 @pytest.mark.timeout(300)
 def test_demo_guide_commands_work_as_printed(tmp_path: Path) -> None:
     port = _free_port()
@@ -208,6 +244,7 @@ def test_demo_guide_commands_work_as_printed(tmp_path: Path) -> None:
         }, statuses
         assert all(rc == 0 for _, _, rc in ran.values()), ran
         _check_invite_links(guide, port)
+        _check_sms(guide)
         charge = _json(ran["# 2"][1])
         assert charge["total_cents"] == 6800
         assert _json(ran["# 3"][1])["type"].endswith("insufficient-funds")
@@ -226,7 +263,8 @@ def test_demo_guide_commands_work_as_printed(tmp_path: Path) -> None:
         (bank_file,) = (tmp_path / "demo-settlements").glob("*.pain001.xml")
         xml = bank_file.read_text()
         assert "FI8212345600001239" in xml  # the cleaner's account
-        assert "FI5350001200005673" not in xml  # the taxi's trip waits for approval
+        # The taxi's trip was approved by SMS after the settlement ran: paid in the next one.
+        assert "FI5350001200005673" not in xml
         assert "FI8840550000007894" in xml  # the demo county pays
     finally:
         _stop(proc)

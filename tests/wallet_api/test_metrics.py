@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import insert as sql_insert
 from sqlalchemy import update
 
 from payments.clock import utcnow
@@ -98,6 +99,7 @@ async def test_metric_names(client):
         "wallet_pushes_total",
         "wallet_outbox_lag_seconds",
         "wallet_webhook_deliveries",
+        "wallet_sms_sent_total",
         "wallet_last_funding_run_timestamp_seconds",
         "wallet_last_settlement_run_timestamp_seconds",
     ):
@@ -222,3 +224,21 @@ async def test_webhook_deliveries_waiting_and_failed(client, db, world: World):
     text = await scrape(client)
     assert value(text, "wallet_webhook_deliveries", status="pending") == 2
     assert value(text, "wallet_webhook_deliveries", status="failed") == 1
+
+
+async def test_sms_use_of_the_monthly_cap(client, db, world: World):
+    from notifications import sms
+    from notifications.models import SmsUsage
+    from payments.ledger.periods import current_period
+
+    await sms.set_cap(db, organizer_id=world.organizer_id, monthly_cap=40)
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            sql_insert(SmsUsage).values(
+                organizer_id=world.organizer_id, period=current_period(), sent=10, refused=3
+            )
+        )
+    text = await scrape(client)
+    org = str(world.organizer_id)
+    assert value(text, "wallet_sms_cap_used_ratio", organizer=org) == 0.25
+    assert value(text, "wallet_sms_month_texts", organizer=org, result="refused") == 3

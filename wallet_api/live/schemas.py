@@ -29,8 +29,9 @@ class VapidKey(msgspec.Struct):
 
 
 class PreferencesUpdate(msgspec.Struct, omit_defaults=True):
-    """Notification rules: type on/off, hide amounts on the lock screen, low-balance threshold
-    in cents (null: a fifth of the month's budget), language of notifications."""
+    """Notification rules: type on/off, hide amounts on the lock screen (true unless the person
+    chose to show them), low-balance threshold in cents (null: a fifth of the month's budget),
+    language of notifications."""
 
     types: dict[str, bool] | None = None
     hide_amounts: bool | None = None

@@ -10,8 +10,8 @@ import { dateTime } from "../format.js";
 import { t, tn } from "../i18n.js";
 
 // Prefixes the server matches (a name ending in "." matches every action that starts with it).
-const ACTIONS = ["", "wallet.", "transactions.", "statement.", "client.", "decision.", "card.", "checkout.", "provider.",
-  "mandate.", "trusted_provider.", "invite.", "signin.", "passkey.", "staff.", "webhook.", "charge.", "organizer."];
+const ACTIONS = ["", "wallet.", "transactions.", "statement.", "client.", "data_export.", "decision.", "card.", "checkout.", "provider.",
+  "mandate.", "trusted_provider.", "invite.", "signin.", "passkey.", "staff.", "webhook.", "sms.", "charge.", "organizer."];
 const PAGE = 50;
 
 export async function render(main, params) {

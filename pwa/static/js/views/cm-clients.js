@@ -1,15 +1,16 @@
 // Case manager: the clients of the county with a search by name or phone (#/clients, the case
 // manager's home; phone numbers shown as "+358 40 123 4567"), and a client's file
-// (#/clients/ID): decisions, the wallet, invites (print) and QR cards (issue, print, revoke,
-// unlock), and closing the account once its decisions have ended (issue 19; two steps, the
-// server refuses while a decision is in force). Opening a file is recorded in the audit trail
-// by the server.
+// (#/clients/ID): decisions, the wallet, invites (print), SMS (cm-sms.js) and QR cards (issue,
+// print, revoke, unlock), and closing the account once its decisions have ended (issue 19; two
+// steps, the server refuses while a decision is in force). Opening a file is recorded in the
+// audit trail by the server.
 import { api, ApiError, headers } from "../api.js";
 import { announce, h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
 import { date, dateTime, money, phone } from "../format.js";
-import { t, tn } from "../i18n.js";
+import { currentLang, t, tn } from "../i18n.js";
 import { inviteBlock, inviteCard } from "./client-invite.js";
+import { smsSection } from "./cm-sms.js";
 
 export async function render(main, params) {
   if (params[0]) return renderFile(main, params[0]);
@@ -78,6 +79,8 @@ async function renderFile(main, clientId) {
   const names = Object.fromEntries(categories.map((x) => [x.code, x.name]));
   const c = file.client;
   const [make, invite] = inviteBlock(c.client_id);
+  const active = mandates.filter((m) => m.active);
+  const texts = await smsSection(c, active);
   main.append(h("div", { class: "desk" },
     h("h1", {}, `${c.first_name} ${c.last_name}`),
     c.closed_at ? h("div", { class: "notice client-closed" }, h("p", {}, t("cm.client.closed", { date: date(c.closed_at) }))) : null,
@@ -89,7 +92,10 @@ async function renderFile(main, clientId) {
     h("p", { class: "no-print" },
       h("a", { class: "button button--secondary", href: `#/wallet/${c.wallet_id}` }, t("clients.viewWallet")),
       h("a", { class: "button button--secondary", href: `#/clients/${c.client_id}/${c.wallet_id}/decision` }, t("cm.client.newDecision")),
-      h("a", { class: "button button--secondary", href: `#/audit/${c.client_id}` }, t("cm.client.audit"))),
+      h("a", { class: "button button--secondary", href: `#/audit/${c.client_id}` }, t("cm.client.audit")),
+      // The client's right of access, asked of the county: the server records the download.
+      h("a", { class: "button button--secondary", href: `/api/clients/${id}/export`, download: true }, t("cm.client.export")),
+      h("a", { class: "button button--secondary", href: `/api/clients/${id}/export?format=html&lang=${currentLang()}`, target: "_blank", rel: "noopener" }, t("cm.client.exportPrint"))),
     h("section", { "aria-labelledby": "decisions-title" },
       h("h2", { id: "decisions-title" }, t("cm.client.decisions")),
       file.decisions.length ? file.decisions.map((d) => decision(d, names)) : h("p", {}, t("cm.client.noDecisions"))),
@@ -99,7 +105,8 @@ async function renderFile(main, clientId) {
         h("span", {}, dateTime(i.created_at), h("span", { class: "small", style: "display:block" }, t("invite.expires", { date: date(i.expires_at) }))),
         h("span", { class: "tag" }, t(`cm.invite.${i.status}`))))) : h("p", {}, t("cm.client.noInvites")),
       make, invite),
-    c.closed_at ? null : recoverySection(c, mandates.filter((m) => m.active)),
+    c.closed_at ? null : recoverySection(c, active),
+    c.closed_at ? null : texts,
     cardsSection(file.cards, c),
     c.closed_at ? null : closeSection(c)));
 }

@@ -31,6 +31,10 @@ export async function render(main, _params, { state }) {
       h("p", {}, h("a", { href: "#/notifications" }, t("settings.notificationsLink"))));
   }
   if (state.me) {
+    // The right of access: a client downloads everything held about them (the server records
+    // the download). Carers and staff are not the data subject; a case manager downloads a
+    // client's data from the client's file.
+    if (state.me.role === "client") main.append(myData());
     main.append(h("h2", {}, t("settings.account")),
       h("p", {}, h("a", { href: "#/passkeys" }, t("settings.passkeysLink"))),
       h("button", { class: "button button--secondary", type: "button", onclick: async () => {
@@ -45,6 +49,16 @@ export async function render(main, _params, { state }) {
     const dev = await devKeyForm(async () => { await loadMe(); go("#/"); });
     if (dev) main.append(dev);
   }
+}
+
+function myData() {
+  return h("section", { "aria-labelledby": "my-data-title", id: "my-data" },
+    h("h2", { id: "my-data-title" }, t("settings.myData")),
+    h("p", {}, t("settings.myDataIntro")),
+    h("p", { class: "links-inline" },
+      h("a", { class: "button button--secondary", href: "/api/me/export", download: true }, t("settings.myDataDownload")),
+      " ",
+      h("a", { href: `/api/me/export?format=html&lang=${currentLang()}`, target: "_blank", rel: "noopener" }, t("settings.myDataPrint"))));
 }
 
 // --- Notifications (Web Push) ---------------------------------------------------------------

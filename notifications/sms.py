@@ -67,7 +67,7 @@ from notifications.sms_texts import LANGUAGES, clock, money, render
 from payments.checkout import requests as payment_requests
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import DomainError, InvalidInput, NotFound, Refusal
+from payments.errors import ClientClosed, DomainError, InvalidInput, NotFound, Refusal
 from payments.ledger.periods import period_of
 from payments.models import Account, Client, Principal, Wallet, new_id
 from payments.outbox import (
@@ -254,6 +254,9 @@ async def turn_on(
         wallet = await s.get(Wallet, wallet_id)
         if wallet is None or wallet.organizer_id != organizer_id:
             raise NotFound("No such wallet")
+        closed = await s.scalar(select(Client.closed_at).where(Client.id == wallet.client_id))
+        if closed is not None:  # closing turned its numbers off (payments.budgets.closing)
+            raise ClientClosed()
         if carer_id is None:
             who = (
                 await s.execute(

@@ -859,7 +859,7 @@ def client_close(client_id: uuid.UUID) -> None:
         f"county; ended {b['passkeys']} passkey(s), {b['sessions']} session(s), "
         f"{b['api_keys']} API key(s), {b['push_subscriptions']} push subscription(s), "
         f"{b['mandates']} mandate(s), {b['trusted_providers']} trusted provider(s), "
-        f"{b['cards']} card(s)."
+        f"{b['cards']} card(s), {b['sms_numbers']} SMS number(s)."
     )
 
 

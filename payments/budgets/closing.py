@@ -11,7 +11,10 @@ A case manager closes the account in one transaction:
   and push subscriptions (the lost-phone revocation of :mod:`payments.people.invites`), open
   invites, and the client's principal is marked removed, so it cannot sign in again;
 * mandates end, both carers' mandates over the client and requests waiting for an answer;
-  trusted providers are taken off the list, QR cards revoked, unused payment codes deleted;
+  trusted providers are taken off the list, QR cards revoked, unused payment codes deleted, and
+  the wallet's SMS numbers turned off (with their texts and reply codes, as
+  ``notifications.sms.turn_off`` does; its tables are named here by ``table()``, since
+  ``payments`` may not import ``notifications``);
 * ``clients.closed_at`` is set: no checkout finds the client any more
   (:func:`payments.checkout.charges._find_wallet`), and no decision, mandate or card can be
   added (``client-closed``);
@@ -32,7 +35,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import Uuid, column, delete, exists, or_, select, table, update
 
 from payments import idempotency
 from payments.clock import utcnow
@@ -65,6 +68,13 @@ from payments.vocabulary import AccountKind, HoldStatus, RequestStatus, Transfer
 
 def _count(result: Any) -> int:
     return int(result.rowcount)
+
+
+# notifications' SMS tables, by the columns the deletes need (tests/payments/test_closing.py
+# checks them against notifications.models).
+SMS_OPTINS = table("sms_optins", column("id", Uuid()), column("wallet_id", Uuid()))
+SMS_MESSAGES = table("sms_messages", column("optin_id", Uuid()))
+SMS_REPLY_CODES = table("sms_reply_codes", column("optin_id", Uuid()))
 
 
 async def close_client(
@@ -213,6 +223,10 @@ async def close_client(
                 PaymentToken.wallet_id == wallet_id, PaymentToken.used_at.is_(None)
             )
         )
+        numbers = select(SMS_OPTINS.c.id).where(SMS_OPTINS.c.wallet_id == wallet_id)
+        for owned in (SMS_REPLY_CODES, SMS_MESSAGES):
+            await s.execute(delete(owned).where(owned.c.optin_id.in_(numbers)))
+        texts = await s.execute(delete(SMS_OPTINS).where(SMS_OPTINS.c.wallet_id == wallet_id))
         client.closed_at = now
 
         body: dict[str, Any] = {
@@ -227,6 +241,7 @@ async def close_client(
             "mandates": _count(mandates),
             "trusted_providers": _count(trusted),
             "cards": _count(cards),
+            "sms_numbers": _count(texts),
         }
         await emit(
             s,
@@ -246,7 +261,8 @@ async def close_client(
                 f"{expired_cents} cents to the organizer; ended {passkeys} passkey(s), "
                 f"{sessions} session(s), {len(revoked_keys)} API key(s), {push} push "
                 f"subscription(s), {body['mandates']} mandate(s), "
-                f"{body['trusted_providers']} trusted provider(s), {body['cards']} card(s)"
+                f"{body['trusted_providers']} trusted provider(s), {body['cards']} card(s), "
+                f"{body['sms_numbers']} SMS number(s)"
             ),
         )
         outcome = Outcome(Happened.DONE, body)

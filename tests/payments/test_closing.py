@@ -431,3 +431,74 @@ async def test_a_closed_account_gets_no_new_mandate_and_no_new_card(db: Database
         )
     assert await count(db, Mandate, Mandate.revoked_at.is_(None)) == 0
     assert await count(db, QrCard) == 0
+
+
+async def test_closing_turns_the_wallets_texts_off_and_no_new_number_is_taken(
+    db: Database,
+) -> None:
+    from notifications import sms
+    from notifications.models import SmsMessage, SmsOptIn
+    from notifications.sms import SmsConfig
+    from notifications.sms_gateway import gateway_from_settings
+
+    w = await seed_world(db)
+    now = utcnow()
+    async with UnitOfWork(db) as uow:
+        optin = SmsOptIn(
+            organizer_id=w.organizer_id,
+            wallet_id=w.wallet_id,
+            principal_id=w.client_principal,
+            phone_e164="+358401234567",
+            language="fi",
+            events=["receipt"],
+            confirmed_at=now,
+            code_attempts=0,
+            created_at=now,
+        )
+        uow.session.add(optin)
+        await uow.session.flush()
+        uow.session.add(
+            SmsMessage(
+                organizer_id=w.organizer_id,
+                optin_id=optin.id,
+                kind="receipt",
+                phone_e164="+358401234567",
+                body="Kuitti",
+                status="sent",
+                attempts=1,
+                created_at=now,
+            )
+        )
+        await uow.commit()
+    await _end_decisions(db, w)
+    out = await _close(db, w)
+    assert out.body["sms_numbers"] == 1
+    assert await count(db, SmsOptIn) == 0 and await count(db, SmsMessage) == 0
+    gateway = gateway_from_settings("https://127.0.0.1:9/a1", "u:p", "Budjetti")  # never called
+    config = SmsConfig(gateway=gateway, inbound_secret="s", monthly_cap=10)
+    with pytest.raises(ClientClosed):
+        await sms.turn_on(
+            db,
+            config,
+            organizer_id=w.organizer_id,
+            wallet_id=w.wallet_id,
+            actor_id=w.case_manager,
+            phone="040 123 4567",
+            language="fi",
+            events=["receipt"],
+        )
+    assert await count(db, SmsOptIn) == 0
+
+
+def test_the_named_sms_tables_are_the_models() -> None:
+    from notifications.models import SmsMessage, SmsOptIn, SmsReplyCode
+    from payments.budgets import closing
+
+    for named, model in (
+        (closing.SMS_OPTINS, SmsOptIn),
+        (closing.SMS_MESSAGES, SmsMessage),
+        (closing.SMS_REPLY_CODES, SmsReplyCode),
+    ):
+        real = model.__table__
+        assert named.name == real.name
+        assert all(col.name in real.c for col in named.c)

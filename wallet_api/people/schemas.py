@@ -40,6 +40,7 @@ class ClientClosed(Struct):
     mandates: int
     trusted_providers: int
     cards: int
+    sms_numbers: int = 0
 
 
 class ImportedRow(Struct):

@@ -930,25 +930,8 @@ async def _refuse(
 
 # --- retention -------------------------------------------------------------------------------
 
-# Finished texts (amounts, providers, numbers) and spent or lapsed reply codes are kept this long.
-RETENTION = timedelta(days=30)
-
-
-async def prune(db: Database, *, keep: timedelta = RETENTION) -> int:
-    """Delete texts sent, failed or refused, and reply codes used or expired, older than
-    ``keep`` (the scheduler's expiry run). Pending texts stay: they are still owed."""
-    cutoff = utcnow() - keep
-    async with UnitOfWork(db) as uow:
-        s = uow.session
-        texts = await s.execute(
-            _MESSAGES.delete().where(
-                _MESSAGES.c.status.in_(("sent", "failed", "refused")),
-                _MESSAGES.c.created_at < cutoff,
-            )
-        )
-        codes = await s.execute(_REPLY_CODES.delete().where(_REPLY_CODES.c.expires_at < cutoff))
-        await uow.commit()
-    return int(texts.rowcount) + int(codes.rowcount)  # type: ignore[attr-defined]
+# Texts sent, failed or refused, and reply codes used or lapsed, are deleted by the retention
+# prune (payments.people.retention, WALLET_RETENTION_SMS_MESSAGES_DAYS); texts owed stay.
 
 
 # --- the monthly cap ---------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
-from notifications import sms
 from payments.budgets.funding import FundingSummary, fund_period
 from payments.checkout.requests import expire_requests
 from payments.checkout.tokens import purge_tokens
@@ -194,7 +193,6 @@ class Scheduler:
         expired_requests = await expire_requests(self.db)
         expired_holds = await expire_holds(self.db)
         await purge_tokens(self.db)
-        await sms.prune(self.db)
         return expired_requests, expired_holds
 
     async def _run_expiry(self) -> None:

@@ -43,6 +43,7 @@ RETENTION_LIMITS: tuple[tuple[str, str, int, int], ...] = (
     ("idempotency_keys_days", "WALLET_RETENTION_IDEMPOTENCY_KEYS_DAYS", 1, 3650),
     ("rate_counters_days", "WALLET_RETENTION_RATE_COUNTERS_DAYS", 1, 365),
     ("webhook_deliveries_days", "WALLET_RETENTION_WEBHOOK_DELIVERIES_DAYS", 1, 3650),
+    ("sms_messages_days", "WALLET_RETENTION_SMS_MESSAGES_DAYS", 1, 3650),
     ("audit_events_years", "WALLET_RETENTION_AUDIT_EVENTS_YEARS", 1, 50),
     ("closed_clients_years", "WALLET_RETENTION_CLOSED_CLIENTS_YEARS", 1, 50),
 )
@@ -133,6 +134,7 @@ class Settings:
     retention_idempotency_keys_days: int = 30
     retention_rate_counters_days: int = 1
     retention_webhook_deliveries_days: int = 30
+    retention_sms_messages_days: int = 30
     retention_audit_events_years: int = 12
     retention_closed_clients_years: int = 7
 
@@ -172,6 +174,8 @@ class Settings:
             idempotency_keys=days("idempotency_keys"),
             rate_counters=days("rate_counters"),
             webhook_deliveries=days("webhook_deliveries"),
+            sms_messages=days("sms_messages"),
+            sms_reply_codes=days("sms_messages"),
             audit_events=years(self.retention_audit_events_years),
             closed_clients=years(self.retention_closed_clients_years),
         )

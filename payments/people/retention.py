@@ -9,8 +9,8 @@ batch in flight; a rerun continues. ``dry_run`` counts instead.
 
 What it never touches: transfers, accounts, charges, holds, requests, settlements, decisions,
 clients' rows (only their personal fields) — everything ``wallet check`` reads. Web Push
-subscriptions and webhook deliveries are ``notifications``' tables, which ``payments`` may not
-import: they are named here by the few columns the deletes need (as in
+subscriptions, webhook deliveries and texts are ``notifications``' tables, which ``payments``
+may not import: they are named here by the few columns the deletes need (as in
 :mod:`payments.people.invites`), and tests/payments/test_retention.py checks the names against
 ``notifications.models``.
 """
@@ -74,6 +74,8 @@ class Kind(StrEnum):
     IDEMPOTENCY_KEYS = "idempotency_keys"
     RATE_COUNTERS = "rate_counters"
     WEBHOOK_DELIVERIES = "webhook_deliveries"
+    SMS_MESSAGES = "sms_messages"
+    SMS_REPLY_CODES = "sms_reply_codes"
     AUDIT_EVENTS = "audit_events"
     CLOSED_CLIENTS = "closed_clients"
 
@@ -99,6 +101,8 @@ class Retention:
     idempotency_keys: timedelta = timedelta(days=30)
     rate_counters: timedelta = timedelta(days=1)  # after the window started
     webhook_deliveries: timedelta = timedelta(days=30)  # a finished delivery
+    sms_messages: timedelta = timedelta(days=30)  # a text sent, failed or refused
+    sms_reply_codes: timedelta = timedelta(days=30)  # after the code expired
     audit_events: timedelta = _TWELVE_YEARS
     closed_clients: timedelta = _SEVEN_YEARS  # after closing: then pseudonymised
 
@@ -123,6 +127,15 @@ WEBHOOK_DELIVERIES = table(
     column("id", Uuid()),
     column("status", String()),
     column("created_at", DateTime(timezone=True)),
+)
+SMS_MESSAGES = table(
+    "sms_messages",
+    column("id", Uuid()),
+    column("status", String()),
+    column("created_at", DateTime(timezone=True)),
+)
+SMS_REPLY_CODES = table(
+    "sms_reply_codes", column("id", Uuid()), column("expires_at", DateTime(timezone=True))
 )
 
 
@@ -193,6 +206,20 @@ RULES: dict[Kind, _Rule] = {
             WEBHOOK_DELIVERIES.c.status.in_(("succeeded", "failed")),
             WEBHOOK_DELIVERIES.c.created_at < cutoff,
         ),
+    ),
+    # A text still owed (pending) stays, however old.
+    Kind.SMS_MESSAGES: _Rule(
+        SMS_MESSAGES,
+        (SMS_MESSAGES.c.id,),
+        lambda cutoff, now: and_(
+            SMS_MESSAGES.c.status.in_(("sent", "failed", "refused")),
+            SMS_MESSAGES.c.created_at < cutoff,
+        ),
+    ),
+    Kind.SMS_REPLY_CODES: _Rule(
+        SMS_REPLY_CODES,
+        (SMS_REPLY_CODES.c.id,),
+        lambda cutoff, now: SMS_REPLY_CODES.c.expires_at < cutoff,
     ),
     Kind.AUDIT_EVENTS: _Rule(
         AuditEvent,

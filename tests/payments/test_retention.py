@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from notifications.models import PushSubscription, WebhookDelivery, WebhookEndpoint
+from notifications.models import (
+    PushSubscription,
+    SmsMessage,
+    SmsOptIn,
+    SmsReplyCode,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from payments.books import check_books
 from payments.clock import utcnow
 from payments.db import Database
@@ -174,6 +181,37 @@ async def _seed(db: Database, w: World, r: Retention) -> dict[str, dict[str, Any
         for group in (sessions, invites, challenges, push, keys, counters, audits):
             s.add_all(group.values())
         s.add_all(deliveries.values())
+        optin = SmsOptIn(
+            organizer_id=w.organizer_id,
+            wallet_id=w.wallet_id,
+            principal_id=w.client_principal,
+            phone_e164="+358401234567",
+            language="fi",
+            events=["receipt"],
+            code_attempts=0,
+            created_at=now,
+        )
+        s.add(optin)
+        await s.flush()
+        texts = {
+            tag: SmsMessage(
+                organizer_id=w.organizer_id,
+                optin_id=optin.id,
+                kind="receipt",
+                phone_e164="+358401234567",
+                body="Kuitti",
+                status=status,
+                attempts=1,
+                created_at=when,
+            )
+            for tag, status, when in (
+                ("sent-old", "sent", past(r.sms_messages)),
+                ("refused-old", "refused", past(r.sms_messages)),
+                ("pending-old", "pending", past(r.sms_messages)),
+                ("sent-new", "sent", within(r.sms_messages)),
+            )
+        }
+        s.add_all(texts.values())
         s.add_all(outbox.values())
         await s.flush()
         rows = {
@@ -186,6 +224,7 @@ async def _seed(db: Database, w: World, r: Retention) -> dict[str, dict[str, Any
             "audits": {t: o.id for t, o in audits.items()},
             "deliveries": {t: o.id for t, o in deliveries.items()},
             "outbox": {t: o.id for t, o in outbox.items()},
+            "texts": {t: o.id for t, o in texts.items()},
         }
         await uow.commit()
     return rows
@@ -201,6 +240,7 @@ TABLES = {
     "audits": (AuditEvent, AuditEvent.id),
     "deliveries": (WebhookDelivery, WebhookDelivery.id),
     "outbox": (OutboxEvent, OutboxEvent.id),
+    "texts": (SmsMessage, SmsMessage.id),
 }
 GONE = {
     "sessions": {"ended-old", "expired-old"},
@@ -212,6 +252,7 @@ GONE = {
     "audits": {"old"},
     "deliveries": {"succeeded-old", "failed-old"},
     "outbox": {"delivered-old"},
+    "texts": {"sent-old", "refused-old"},
 }
 
 
@@ -242,6 +283,8 @@ async def test_a_prune_deletes_exactly_what_has_passed_its_retention(
             idempotency_keys=day,
             rate_counters=day,
             webhook_deliveries=day,
+            sms_messages=day,
+            sms_reply_codes=day,
             audit_events=retention.years(1),
             closed_clients=retention.years(1),
         )
@@ -263,6 +306,8 @@ async def test_a_prune_deletes_exactly_what_has_passed_its_retention(
         Kind.IDEMPOTENCY_KEYS: 1,
         Kind.RATE_COUNTERS: 1,
         Kind.WEBHOOK_DELIVERIES: 2,
+        Kind.SMS_MESSAGES: 2,
+        Kind.SMS_REPLY_CODES: 0,
         Kind.AUDIT_EVENTS: 1,
         Kind.CLOSED_CLIENTS: 0,
     }
@@ -304,6 +349,8 @@ def test_the_named_notifications_tables_are_the_models() -> None:
     for named, model in (
         (retention.PUSH_SUBSCRIPTIONS, PushSubscription),
         (retention.WEBHOOK_DELIVERIES, WebhookDelivery),
+        (retention.SMS_MESSAGES, SmsMessage),
+        (retention.SMS_REPLY_CODES, SmsReplyCode),
     ):
         real = model.__table__
         assert named.name == real.name

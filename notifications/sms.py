@@ -67,7 +67,7 @@ from notifications.sms_texts import LANGUAGES, clock, money, render
 from payments.checkout import requests as payment_requests
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import DomainError, InvalidInput, NotFound, Refusal
+from payments.errors import ClientClosed, DomainError, InvalidInput, NotFound, Refusal
 from payments.ledger.periods import period_of
 from payments.models import Account, Client, Principal, Wallet, new_id
 from payments.outbox import (
@@ -254,6 +254,9 @@ async def turn_on(
         wallet = await s.get(Wallet, wallet_id)
         if wallet is None or wallet.organizer_id != organizer_id:
             raise NotFound("No such wallet")
+        closed = await s.scalar(select(Client.closed_at).where(Client.id == wallet.client_id))
+        if closed is not None:  # closing turned its numbers off (payments.budgets.closing)
+            raise ClientClosed()
         if carer_id is None:
             who = (
                 await s.execute(
@@ -927,25 +930,8 @@ async def _refuse(
 
 # --- retention -------------------------------------------------------------------------------
 
-# Finished texts (amounts, providers, numbers) and spent or lapsed reply codes are kept this long.
-RETENTION = timedelta(days=30)
-
-
-async def prune(db: Database, *, keep: timedelta = RETENTION) -> int:
-    """Delete texts sent, failed or refused, and reply codes used or expired, older than
-    ``keep`` (the scheduler's expiry run). Pending texts stay: they are still owed."""
-    cutoff = utcnow() - keep
-    async with UnitOfWork(db) as uow:
-        s = uow.session
-        texts = await s.execute(
-            _MESSAGES.delete().where(
-                _MESSAGES.c.status.in_(("sent", "failed", "refused")),
-                _MESSAGES.c.created_at < cutoff,
-            )
-        )
-        codes = await s.execute(_REPLY_CODES.delete().where(_REPLY_CODES.c.expires_at < cutoff))
-        await uow.commit()
-    return int(texts.rowcount) + int(codes.rowcount)  # type: ignore[attr-defined]
+# Texts sent, failed or refused, and reply codes used or lapsed, are deleted by the retention
+# prune (payments.people.retention, WALLET_RETENTION_SMS_MESSAGES_DAYS); texts owed stay.
 
 
 # --- the monthly cap ---------------------------------------------------------------------------

@@ -492,22 +492,9 @@ async def ping(
     return view
 
 
-# Finished deliveries (their bodies hold wallet ids and balances) are kept this long.
-RETENTION = timedelta(days=30)
-
-
-async def prune(db: Database, *, keep: timedelta = RETENTION) -> int:
-    """Delete succeeded and failed deliveries older than ``keep`` (the scheduler's expiry run).
-    Pending ones stay, however old: they are still owed."""
-    async with UnitOfWork(db) as uow:
-        gone = await uow.session.execute(
-            _DELIVERIES.delete().where(
-                _DELIVERIES.c.status.in_(("succeeded", "failed")),
-                _DELIVERIES.c.created_at < utcnow() - keep,
-            )
-        )
-        await uow.commit()
-    return int(gone.rowcount)  # type: ignore[attr-defined]
+# Finished deliveries (their bodies hold wallet ids and balances) are deleted by the retention
+# prune (payments.people.retention) after WALLET_RETENTION_WEBHOOK_DELIVERIES_DAYS; pending ones
+# stay until sent or given up.
 
 
 # --- enqueue: in the dispatcher's round ----------------------------------------------------

@@ -242,6 +242,27 @@ class SecondApproverRequired(DomainError):
     title = "Another case manager must approve this correction"
 
 
+# --- Closing a client's account (issue 19) --------------------------------------------------
+
+
+class DecisionInForce(DomainError):
+    kind = Refusal.CONFLICT
+    slug = "decision-in-force"
+    title = "The client has a budget decision in force: end it before closing the account"
+
+
+class PaymentsOpen(DomainError):
+    kind = Refusal.CONFLICT
+    slug = "payments-open"
+    title = "The client has an open visit or payment request: finish it before closing"
+
+
+class ClientClosed(DomainError):
+    kind = Refusal.CONFLICT
+    slug = "client-closed"
+    title = "The client's account is closed"
+
+
 # --- Providers' marketplace (issue 7) ---------------------------------------------------------
 
 

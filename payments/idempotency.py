@@ -8,26 +8,21 @@ stored result and replays it. The same key with another body is refused.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments.clock import utcnow
-from payments.db import Database
 from payments.errors import IdempotencyKeyReused, IdempotencyKeyUnanswered, InvalidInput
 from payments.models import IdempotencyRecord
 from payments.results import Happened, Outcome
-from payments.uow import UnitOfWork
 
 MAX_KEY_LENGTH = 200
-# How long a key is remembered. A retry comes within seconds or minutes (a dropped connection at
-# the door, a phone that was offline); a month is far beyond any retry and keeps the table
-# from growing with every charge ever made.
-RETENTION = timedelta(days=30)
+# How long a key is remembered is a retention setting (WALLET_RETENTION_IDEMPOTENCY_KEYS_DAYS,
+# 30 days): payments.people.retention forgets older keys with the other kinds of data.
 
 
 # The table keeps the numbers it has always held, so a row stored before ``Outcome`` replays
@@ -118,17 +113,3 @@ async def store_result(session: AsyncSession, *, scope: str, key: str, outcome: 
         _STORE,
         {"p_scope": scope, "p_key": key, "p_status": _STORED[outcome.what], "p_body": outcome.body},
     )
-
-
-async def prune(
-    db: Database, *, older_than: timedelta = RETENTION, now: datetime | None = None
-) -> int:
-    """Forget keys older than ``older_than`` (the scheduler calls this). The charges, refunds
-    and transfers they produced stay; only the replay of a long-finished request is gone."""
-    cutoff = (now or utcnow()).astimezone(UTC) - older_than
-    async with UnitOfWork(db) as uow:
-        result = await uow.session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
-        )
-        await uow.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -37,6 +37,9 @@ STATEMENT_READY = "statement.ready"  # a closed month's statement (payments.repo
 # What the bank said of a provider's payout (payments.marketplace.bank_files).
 SETTLEMENT_PAID = "settlement.paid"
 SETTLEMENT_REJECTED = "settlement.rejected"
+# A case manager closed a client's account; its remaining money went to the organizer
+# (payments.budgets.closing).
+CLIENT_CLOSED = "client.closed"
 # All of them, in this order: what an integration's webhook may subscribe to
 # (``notifications.webhooks``); a name outside it is refused.
 EVENT_TYPES = (
@@ -59,6 +62,7 @@ EVENT_TYPES = (
     STATEMENT_READY,
     SETTLEMENT_PAID,
     SETTLEMENT_REJECTED,
+    CLIENT_CLOSED,
 )
 
 

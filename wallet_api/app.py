@@ -176,7 +176,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         database = db or create_database(settings.database_url)
         app.state.db = database
         await ensure_schema(database)
-        app.state.scheduler = Scheduler(database, interval_s=settings.scheduler_interval_s)
+        app.state.scheduler = Scheduler(
+            database, interval_s=settings.scheduler_interval_s, retention=settings.retention()
+        )
         if settings.scheduler:
             app.state.scheduler.start()
         await lifecycle.start(app)

@@ -1,6 +1,6 @@
-"""The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, check, settle,
-bank import, export-ledger, apikey, webhooks, sms, organizer, catalogue, import clients,
-invite, vapid."""
+"""The ``wallet`` command line: serve, worker, demo, db upgrade, fund, statements, prune, check,
+settle, bank import, export-ledger, apikey, webhooks, sms, client close, organizer, catalogue,
+import clients, invite, vapid."""
 
 from __future__ import annotations
 
@@ -156,11 +156,24 @@ def main() -> None:
 )
 def serve(host: str, port: int, workers: int, server: str | None, web_only: bool) -> None:
     """Serve the API and the app (migrates an empty database first)."""
+    _check_settings()
     if web_only:
         # Read by Settings.from_env in every server process (wallet_api.asgi).
         os.environ["WALLET_SCHEDULER"] = "0"
         os.environ["WALLET_DISPATCHER"] = "0"
     _serve(host, port, workers, server or ("granian" if workers > 1 else "uvicorn"))
+
+
+def _check_settings() -> Any:
+    """The settings, or one line naming the one that is wrong (a retention out of range, an
+    origin that is not https, …) before any server starts, instead of a traceback from each
+    server process."""
+    from wallet_api.settings import Settings
+
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 def _serve(host: str, port: int, workers: int = 1, server: str = "uvicorn") -> None:
@@ -259,10 +272,9 @@ def worker() -> None:
     """Run the scheduler (funding, statements, settlements, expiry) and the outbox dispatcher
     (live events, Web Push) without HTTP, until SIGTERM or Ctrl-C. Pair with
     'wallet serve --web-only'."""
-    from wallet_api.settings import Settings
     from wallet_api.worker import configure_logging, run_worker
 
-    settings = Settings.from_env()
+    settings = _check_settings()
     configure_logging(settings)
     asyncio.run(run_worker(settings))
 
@@ -352,6 +364,32 @@ def statements(month: str | None) -> None:
         f"{r.issued} statement(s) of {period} announced; {r.wallets_seen - r.issued} were "
         "already announced by another run. Running this again announces nothing more."
     )
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
+def prune(dry_run: bool) -> None:
+    """Delete personal data past its retention period (WALLET_RETENTION_*, docs/privacy.md)
+    and pseudonymise long-closed clients; the books are never touched. The scheduler runs
+    this daily."""
+    from payments.people.retention import Kind
+    from payments.people.retention import prune as prune_all
+    from wallet_api.scheduler import report_pruned
+    from wallet_api.settings import Settings
+
+    try:
+        retention = Settings.from_env().retention()
+    except ValueError as exc:
+        _fail(str(exc))
+
+    def said(kind: Kind, n: int) -> None:
+        console.print(f"  {kind}: {n}")
+
+    console.print("Would prune:" if dry_run else "Pruning:")
+    pruned = _with_db(lambda d: prune_all(d, retention, dry_run=dry_run, progress=said))
+    report_pruned(pruned)
+    verb = "would be pruned" if dry_run else "pruned"
+    console.print(f"{pruned.total} rows {verb}. Transfers, accounts and charges are kept.")
 
 
 @main.command()
@@ -786,6 +824,43 @@ def webhooks_replay(delivery_id: uuid.UUID) -> None:
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
     click.echo(f"Delivery {done.id} (webhook-id {done.webhook_id}) is queued again.")
+
+
+@main.group()
+def client() -> None:
+    """A client's account: close it (docs/privacy.md)."""
+
+
+@client.command("close")
+@click.argument("client_id", type=click.UUID)
+def client_close(client_id: uuid.UUID) -> None:
+    """Close a client's account whose decisions have ended: the money left goes to the
+    county, every credential, mandate, trusted provider and card ends, no charge finds the
+    client any more (audited). Running it again changes nothing."""
+    from payments.budgets.closing import close_client
+    from payments.errors import DomainError
+
+    try:
+        done = _with_db(
+            lambda d: close_client(
+                d,
+                case_manager_id=None,
+                organizer_id=None,
+                client_id=client_id,
+                idempotency_key=f"cli-close:{client_id}",
+                request_hash="cli",
+            )
+        )
+    except DomainError as exc:
+        _fail(exc.detail)
+    b = done.body
+    console.print(
+        f"Closed {'earlier' if done.replayed else 'now'}: {euros(b['expired_cents'])} to the "
+        f"county; ended {b['passkeys']} passkey(s), {b['sessions']} session(s), "
+        f"{b['api_keys']} API key(s), {b['push_subscriptions']} push subscription(s), "
+        f"{b['mandates']} mandate(s), {b['trusted_providers']} trusted provider(s), "
+        f"{b['cards']} card(s), {b['sms_numbers']} SMS number(s)."
+    )
 
 
 @main.group()

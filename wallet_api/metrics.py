@@ -73,13 +73,18 @@ DECLINES = Counter("wallet_charge_declines", "Declined charges, by problem type"
 LOOKUPS_REFUSED = Counter(
     "wallet_lookups_refused", "Client lookups refused by the lookup limits", ["kind"]
 )
+PRUNED = Counter(
+    "wallet_pruned_rows",
+    "Rows deleted (closed clients: pseudonymised) by the retention prune, by kind",
+    ["kind"],
+)
 SSE_OPEN = Gauge("wallet_sse_streams_open", "Live event streams open in this process")
 OUTBOX_LAG = Gauge(
     "wallet_outbox_lag_seconds", "Age of the oldest undelivered outbox event (0: none)"
 )
 WEBHOOKS = Gauge(
     "wallet_webhook_deliveries",
-    "Webhook deliveries waiting (pending) and given up (failed, kept 30 days)",
+    "Webhook deliveries waiting (pending) and given up (failed, kept for their retention period)",
     ["status"],
 )
 LAST_FUNDING = Gauge(

@@ -281,6 +281,22 @@ TITLES: dict[str, dict[str, str]] = {
         "klientens budget",
         "en": "The charge's month is still open: the provider refunds it to the client's budget",
     },
+    "decision-in-force": {
+        "fi": "Asiakkaalla on voimassa oleva budjettipäätös: päätä se ennen tilin sulkemista",
+        "sv": "Klienten har ett gällande budgetbeslut: avsluta det innan kontot stängs",
+        "en": "The client has a budget decision in force: end it before closing the account",
+    },
+    "payments-open": {
+        "fi": "Asiakkaalla on avoin käynti tai maksupyyntö: vie se loppuun ennen sulkemista",
+        "sv": "Klienten har ett öppet besök eller en öppen betalningsbegäran: slutför den innan "
+        "kontot stängs",
+        "en": "The client has an open visit or payment request: finish it before closing",
+    },
+    "client-closed": {
+        "fi": "Asiakkaan tili on suljettu",
+        "sv": "Klientens konto är stängt",
+        "en": "The client's account is closed",
+    },
     "correction-not-pending": {
         "fi": "Korjaus on jo käsitelty",
         "sv": "Rättelsen har redan behandlats",

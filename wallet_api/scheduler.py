@@ -21,27 +21,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
-from notifications import sms, webhooks
-from payments import idempotency
 from payments.budgets.funding import FundingSummary, fund_period
 from payments.checkout.requests import expire_requests
 from payments.checkout.tokens import purge_tokens
 from payments.checkout.visits import expire_holds
+from payments.clock import utcnow
 from payments.db import Database
 from payments.ledger.periods import current_period, previous_period
-from payments.people.ratelimits import prune_rate_counters
+from payments.people.retention import Pruned, Retention, prune
 from payments.reporting.statements import NoticeRun, issue_statements
+from wallet_api.metrics import PRUNED
 
 log = logging.getLogger("wallet.scheduler")
 FUNDING_LOCK_KEY = 0x57414C4C  # "WALL"
+PRUNE_LOCK_KEY = 0x5052554E  # "PRUN"
+PRUNE_EVERY = timedelta(days=1)
 
 
 class Scheduler:
-    def __init__(self, db: Database, *, interval_s: int = 300, expiry_interval_s: int = 30) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        interval_s: int = 300,
+        expiry_interval_s: int = 30,
+        retention: Retention | None = None,
+    ) -> None:
         self.db = db
+        self.retention = retention or Retention()
+        self._pruned_at: datetime | None = None
         self.interval_s = interval_s
         self.expiry_interval_s = expiry_interval_s
         self._task: asyncio.Task[None] | None = None
@@ -96,7 +108,30 @@ class Scheduler:
                 await self.settle_now()
             except Exception:
                 log.exception("settlement run failed; retrying next interval")
+            try:
+                if self._pruned_at is None or utcnow() - self._pruned_at >= PRUNE_EVERY:
+                    await self.prune_now()
+                    self._pruned_at = utcnow()
+            except Exception:
+                log.exception("retention prune failed; retrying next interval")
             await asyncio.sleep(self.interval_s)
+
+    async def prune_now(self) -> Pruned | None:
+        """Prune what has passed its retention period, unless another process is at it."""
+        if not self.db.is_postgres:
+            return report_pruned(await prune(self.db, self.retention))
+        async with self.db.engine.connect() as conn:
+            got = (
+                await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": PRUNE_LOCK_KEY})
+            ).scalar_one()
+            await conn.commit()
+            if not got:
+                return None
+            try:
+                return report_pruned(await prune(self.db, self.retention))
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PRUNE_LOCK_KEY})
+                await conn.commit()
 
     async def issue_statements_now(self, *, funded: str | None = None) -> NoticeRun | None:
         """Announce last month's statements for wallets whose month has closed. Idempotent.
@@ -114,7 +149,6 @@ class Scheduler:
         """Settle up to the latest scheduled settlement day that has ended, if any."""
         from pathlib import Path
 
-        from payments.clock import utcnow
         from payments.ledger.periods import HELSINKI
         from payments.marketplace.settlements import (
             Debtor,
@@ -159,10 +193,6 @@ class Scheduler:
         expired_requests = await expire_requests(self.db)
         expired_holds = await expire_holds(self.db)
         await purge_tokens(self.db)
-        await idempotency.prune(self.db)
-        await prune_rate_counters(self.db)
-        await webhooks.prune(self.db)
-        await sms.prune(self.db)
         return expired_requests, expired_holds
 
     async def _run_expiry(self) -> None:
@@ -188,3 +218,18 @@ class Scheduler:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._task = self._expiry_task = None
+
+
+def report_pruned(pruned: Pruned) -> Pruned:
+    """Log and count what a prune deleted (the scheduler's and ``wallet prune``'s)."""
+    for kind, n in pruned.counts.items():
+        if n and not pruned.dry_run:
+            PRUNED.labels(str(kind)).inc(n)
+    if pruned.total:
+        log.info(
+            "%s %d rows past retention: %s",
+            "would prune" if pruned.dry_run else "pruned",
+            pruned.total,
+            ", ".join(f"{kind} {n}" for kind, n in pruned.counts.items() if n),
+        )
+    return pruned

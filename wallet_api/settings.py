@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from payments.db import database_url_from_env
+from payments.people.retention import Retention, years
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -27,6 +29,24 @@ def _int(name: str, default: int) -> int:
     except ValueError:
         # Named, so an operator knows which line of wallet.env to mend.
         raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+# (setting's name after retention_, least, most): a retention shorter than the least breaks
+# something (a retried request must find its key, an SSE client its missed events, a rate
+# window its counter); one longer than the most is a typo (days for years), not a policy.
+RETENTION_LIMITS: tuple[tuple[str, str, int, int], ...] = (
+    ("sessions_days", "WALLET_RETENTION_SESSIONS_DAYS", 1, 3650),
+    ("invites_days", "WALLET_RETENTION_INVITES_DAYS", 1, 3650),
+    ("challenges_days", "WALLET_RETENTION_CHALLENGES_DAYS", 1, 365),
+    ("push_subscriptions_days", "WALLET_RETENTION_PUSH_SUBSCRIPTIONS_DAYS", 7, 3650),
+    ("outbox_days", "WALLET_RETENTION_OUTBOX_DAYS", 1, 3650),
+    ("idempotency_keys_days", "WALLET_RETENTION_IDEMPOTENCY_KEYS_DAYS", 1, 3650),
+    ("rate_counters_days", "WALLET_RETENTION_RATE_COUNTERS_DAYS", 1, 365),
+    ("webhook_deliveries_days", "WALLET_RETENTION_WEBHOOK_DELIVERIES_DAYS", 1, 3650),
+    ("sms_messages_days", "WALLET_RETENTION_SMS_MESSAGES_DAYS", 1, 3650),
+    ("audit_events_years", "WALLET_RETENTION_AUDIT_EVENTS_YEARS", 1, 50),
+    ("closed_clients_years", "WALLET_RETENTION_CLOSED_CLIENTS_YEARS", 1, 50),
+)
 
 
 @dataclass(frozen=True)
@@ -104,8 +124,27 @@ class Settings:
     sms_inbound_secret: str | None = None
     sms_monthly_cap: int = 2000
     sms_reply_limit: int = 10
+    # Issue 19, docs/privacy.md: how long each kind of personal data is kept after it ended
+    # (``WALLET_RETENTION_<KIND>_DAYS`` / ``_YEARS``); the daily prune deletes what is older.
+    retention_sessions_days: int = 30
+    retention_invites_days: int = 30
+    retention_challenges_days: int = 1
+    retention_push_subscriptions_days: int = 365
+    retention_outbox_days: int = 30
+    retention_idempotency_keys_days: int = 30
+    retention_rate_counters_days: int = 1
+    retention_webhook_deliveries_days: int = 30
+    retention_sms_messages_days: int = 30
+    retention_audit_events_years: int = 12
+    retention_closed_clients_years: int = 7
 
     def __post_init__(self) -> None:
+        for name, env, low, high in RETENTION_LIMITS:
+            value = getattr(self, f"retention_{name}")
+            if not low <= value <= high:
+                raise ValueError(
+                    f"{env} must be between {low} and {high}, not {value} (docs/privacy.md)"
+                )
         if self.settlement_minimum_payout_cents < 0:
             raise ValueError("WALLET_SETTLEMENT_MINIMUM_PAYOUT_CENTS may not be negative")
         parts = urlsplit(self.origin)
@@ -118,6 +157,28 @@ class Settings:
             raise ValueError("WALLET_ORIGIN must use https (plain http only on localhost)")
         if host != self.rp_id and not host.endswith("." + self.rp_id):
             raise ValueError(f"WALLET_RP_ID {self.rp_id!r} must be the origin's host or a parent")
+
+    def retention(self) -> Retention:
+        """The retention periods for ``payments.people.retention.prune``."""
+        d = self.__dict__
+
+        def days(name: str) -> timedelta:
+            return timedelta(days=d[f"retention_{name}_days"])
+
+        return Retention(
+            sessions=days("sessions"),
+            invites=days("invites"),
+            challenges=days("challenges"),
+            push_subscriptions=days("push_subscriptions"),
+            outbox=days("outbox"),
+            idempotency_keys=days("idempotency_keys"),
+            rate_counters=days("rate_counters"),
+            webhook_deliveries=days("webhook_deliveries"),
+            sms_messages=days("sms_messages"),
+            sms_reply_codes=days("sms_messages"),
+            audit_events=years(self.retention_audit_events_years),
+            closed_clients=years(self.retention_closed_clients_years),
+        )
 
     @property
     def sms_on(self) -> bool:
@@ -172,4 +233,8 @@ class Settings:
             sms_inbound_secret=os.environ.get("WALLET_SMS_INBOUND_SECRET") or None,
             sms_monthly_cap=_int("WALLET_SMS_MONTHLY_CAP", 2000),
             sms_reply_limit=_int("WALLET_SMS_REPLY_LIMIT", 10),
+            **{
+                f"retention_{name}": _int(env, getattr(cls, f"retention_{name}"))
+                for name, env, _, _ in RETENTION_LIMITS
+            },
         )

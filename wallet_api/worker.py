@@ -100,7 +100,9 @@ async def run_worker(
                 port,
                 "" if settings.metrics_token else " (404 until WALLET_METRICS_TOKEN is set)",
             )
-        scheduler = Scheduler(db, interval_s=settings.scheduler_interval_s)
+        scheduler = Scheduler(
+            db, interval_s=settings.scheduler_interval_s, retention=settings.retention()
+        )
         scheduler.start()
         log.info("worker running: scheduler and dispatcher on; SIGTERM stops it")
         await stop.wait()

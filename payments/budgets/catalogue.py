@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import Conflict, InvalidInput, NotFound, UnknownCategory, Why
+from payments.errors import ClientClosed, Conflict, InvalidInput, NotFound, UnknownCategory, Why
 from payments.models import (
     Account,
     AuditEvent,
@@ -348,9 +348,12 @@ async def create_decision(
     async with UnitOfWork(db) as uow:
         s = uow.session
         now = utcnow()
-        client = await s.get(Client, client_id)
+        # Locked: a decision and the account's closing (payments.budgets.closing) take turns.
+        client = await s.get(Client, client_id, with_for_update=True)
         if client is None or client.organizer_id != organizer_id:
             raise NotFound("No such client")
+        if client.closed_at is not None:
+            raise ClientClosed()
         wallet_id = (
             await s.execute(select(Wallet.id).where(Wallet.client_id == client_id))
         ).scalar_one()

@@ -462,6 +462,7 @@ async def _known(uow: UnitOfWork, organizer_id: uuid.UUID) -> _Known:
                 Client.last_name,
                 Client.phone_e164,
                 Client.language,
+                Client.closed_at,
                 Wallet.id.label("wallet_id"),
             )
             .join(Wallet, Wallet.client_id == Client.id)
@@ -625,6 +626,13 @@ class _Plan:
             return self.new_clients[row.client_ref][0], ClientOutcome.CREATED
         mine = (row.first_name, row.last_name, row.phone_e164, row.language)
         have = known.by_ref.get(row.client_ref)
+        for closed in (have, known.by_phone.get(row.phone_e164)):
+            # A closed account takes no new decision and lends its number to nobody.
+            if closed is not None and closed.closed_at is not None:
+                raise InvalidInput(
+                    f"client {closed.external_ref or row.client_ref}'s account is closed",
+                    why=Why("client-closed", {"client": closed.external_ref or row.client_ref}),
+                )
         if have is not None:
             if (have.first_name, have.last_name, have.phone_e164, have.language) != mine:
                 raise InvalidInput(

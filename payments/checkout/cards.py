@@ -22,6 +22,7 @@ from payments.db import Database
 from payments.errors import (
     CardInvalid,
     CardLocked,
+    ClientClosed,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -105,6 +106,9 @@ async def issue_card(
         wallet = await s.get(Wallet, wallet_id)
         if wallet is None or wallet.organizer_id != organizer_id:
             raise NotFound("No such wallet")
+        closed = await s.scalar(select(Client.closed_at).where(Client.id == wallet.client_id))
+        if closed is not None:  # a closed account pays with nothing (payments.budgets.closing)
+            raise ClientClosed()
         await s.execute(
             update(QrCard)
             .execution_options(synchronize_session=False)

@@ -637,14 +637,24 @@ async def _find_wallet(
 # (bench.charge_cpu; see payments.prices.listings for the price check's).
 _INSERT_CHARGE = insert(cast(Table, Charge.__table__))
 _INSERT_CHARGE_LINE = insert(cast(Table, ChargeLine.__table__))
-_WALLET_BY_ID = select(Wallet).where(
-    Wallet.id == bindparam("wallet_id"), Wallet.organizer_id == bindparam("organizer_id")
+# Every checkout finds its wallet here, and never a closed client's (payments.budgets.closing):
+# a closed account answers as no client at all.
+_WALLET_BY_ID = (
+    select(Wallet)
+    .join(Client, Client.id == Wallet.client_id)
+    .where(
+        Wallet.id == bindparam("wallet_id"),
+        Wallet.organizer_id == bindparam("organizer_id"),
+        Client.closed_at.is_(None),
+    )
 )
 _WALLET_BY_PHONE = (
     select(Wallet)
     .join(Client, Client.id == Wallet.client_id)
     .where(
-        Client.organizer_id == bindparam("organizer_id"), Client.phone_e164 == bindparam("phone")
+        Client.organizer_id == bindparam("organizer_id"),
+        Client.phone_e164 == bindparam("phone"),
+        Client.closed_at.is_(None),
     )
 )
 _TRUSTED = TrustedProvider.__table__

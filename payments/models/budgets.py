@@ -65,6 +65,7 @@ class Client(Base):
         UniqueConstraint("organizer_id", "phone_e164"),
         # Migration 0015: the county's own reference, by which an import finds the client again.
         Index("ix_clients_external_ref", "organizer_id", "external_ref", unique=True),
+        Index("ix_clients_closed", "closed_at"),
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))
@@ -76,6 +77,11 @@ class Client(Base):
     # The client's reference in the county's client information system (``wallet import
     # clients``); None for a client made by hand.
     external_ref: Mapped[str | None] = mapped_column(String(64))
+    # Migration 0018 (payments.budgets.closing): a closed account finds no charge, and after
+    # WALLET_RETENTION_CLOSED_CLIENT_YEARS the prune replaces its personal fields with a
+    # pseudonym (payments.people.retention); the ids and the books stay.
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    pseudonymised_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Wallet(Base):

@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from payments.clock import utcnow
 from payments.db import Database
-from payments.errors import Forbidden, InvalidInput, NotFound
+from payments.errors import ClientClosed, Forbidden, InvalidInput, NotFound
 from payments.ledger.periods import HELSINKI
 from payments.models import AuditEvent, Client, Mandate, Principal, Wallet
 from payments.people.access import Actor
@@ -175,7 +175,9 @@ async def set_mandate(
     staff = actor.role == Role.CASE_MANAGER
     async with UnitOfWork(db) as uow:
         s = uow.session
-        await _client_for_mandates(uow, actor, client_id)
+        client = await _client_for_mandates(uow, actor, client_id)
+        if client.closed_at is not None:  # payments.budgets.closing ended every mandate
+            raise ClientClosed()
         await _lock_carer(uow, actor, carer_id)
         mandate = (
             await s.execute(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, text, update
+from sqlalchemy import text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from payments.clock import utcnow
@@ -26,7 +26,8 @@ from payments.errors import DomainError, Refusal
 from payments.models import RateCounter
 from payments.uow import UnitOfWork
 
-# The longest window any limit uses; counters of windows that ended longer ago are pruned.
+# The longest window any limit uses: the retention prune (payments.people.retention) keeps a
+# counter at least this long.
 MAX_WINDOW_S = 24 * 60 * 60
 # A counter lost in a crash forgives a few attempts: its commit need not wait for the disk.
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
@@ -98,14 +99,3 @@ async def give_back(db: Database, attempt: Attempt) -> None:
             .values(hits=RateCounter.hits - 1)
         )
         await uow.commit()
-
-
-async def prune_rate_counters(db: Database) -> int:
-    """Forget counters of windows that ended (the scheduler calls this). Returns the count."""
-    horizon = int(utcnow().timestamp()) - MAX_WINDOW_S
-    async with UnitOfWork(db) as uow:
-        result = await uow.session.execute(
-            delete(RateCounter).where(RateCounter.window_start < horizon)
-        )
-        await uow.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]

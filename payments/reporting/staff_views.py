@@ -50,6 +50,8 @@ class ClientRow:
     language: str
     created_at: datetime
     has_passkey: bool
+    # When the account was closed (payments.budgets.closing); None: open.
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ async def list_clients(
             language=c.language,
             created_at=c.created_at,
             has_passkey=bool(passkeys),
+            closed_at=c.closed_at,
         )
         for c, wallet_id, passkeys in page
     ]
@@ -301,6 +304,7 @@ async def client_file(db: Database, organizer_id: uuid.UUID, client_id: uuid.UUI
             language=client.language,
             created_at=client.created_at,
             has_passkey=passkeys > 0,
+            closed_at=client.closed_at,
         ),
         decisions=[
             DecisionRow(

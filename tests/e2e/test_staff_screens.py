@@ -844,3 +844,81 @@ def test_case_manager_imports_clients_from_a_file_after_checking_it(
     expect(refused).not_to_contain_text("Kahdesti")
     found = call_api(server.url, server.case_manager_key, "GET", "/api/clients?q=Toivo")
     assert found["items"] == []
+
+
+def test_case_manager_closes_an_account_whose_decisions_have_ended(
+    page: Page, server: Seeded
+) -> None:
+    """Issue 19: the client file's "Close the account" asks first; an account with a decision
+    in force is refused with the server's Finnish reason and nothing changes; one whose
+    decision ended is closed, says what went back to the county, and is marked closed in the
+    file and the list."""
+    cm = server.case_manager_key
+    wallet = call_api(server.url, cm, "GET", f"/api/wallets/{server.wallet_id}")
+    open_file = f"#/clients/{wallet['client']['id']}"
+    sign_in_with_key(page, cm)
+    page.goto(f"/{open_file}")
+    section = page.locator("section.close-account")
+    expect(section.get_by_role("heading", level=2)).to_have_text("Tilin sulkeminen")
+    section.get_by_role("button", name="Sulje tili…").click()
+    confirm = section.get_by_role("button", name="Sulje tili pysyvästi")
+    expect(confirm).to_be_focused()
+    expect(section.locator("#close-warning")).to_contain_text("Tiliä ei voi avata uudelleen.")
+    assert_accessible(page, "closing an account, the confirm step")
+    # Cancel puts the first button back; nothing was sent.
+    section.get_by_role("button", name="Peruuta").click()
+    expect(section.get_by_role("button", name="Sulje tili…")).to_be_focused()
+    section.get_by_role("button", name="Sulje tili…").click()
+    section.get_by_role("button", name="Sulje tili pysyvästi").click()
+    expect(section.get_by_role("alert")).to_have_text(
+        "Asiakkaalla on voimassa oleva budjettipäätös: päätä se ennen tilin sulkemista"
+    )
+    assert call_api(server.url, cm, "GET", f"/api/wallets/{server.wallet_id}")["envelopes"]
+
+    # A client whose only decision ended last month.
+    this_month = date.today().replace(day=1)
+    last_month_end = date.fromordinal(this_month.toordinal() - 1)
+    made = call_api(
+        server.url,
+        cm,
+        "POST",
+        "/api/clients",
+        {"first_name": "Sulevi", "last_name": "Suljettava", "phone": "045 700 1900"},
+    )
+    call_api(
+        server.url,
+        cm,
+        "POST",
+        f"/api/clients/{made['client_id']}/decisions",
+        {
+            "valid_from": last_month_end.replace(day=1).isoformat(),
+            "valid_to": last_month_end.isoformat(),
+            "lines": [
+                {"label": "Siivous", "monthly_amount_cents": 10_000, "categories": ["siivous"]}
+            ],
+        },
+    )
+    page.goto(f"/#/clients/{made['client_id']}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sulevi Suljettava")
+    section.get_by_role("button", name="Sulje tili…").click()
+    section.get_by_role("button", name="Sulje tili pysyvästi").click()
+    done = section.locator(".notice--ok")
+    expect(done).to_have_text(re.compile(r"^Tili on suljettu\. Alueelle palasi 0,00\s€\.$"))
+    expect(done).to_be_focused()
+    expect(section.get_by_role("button")).to_have_count(0)
+    assert_accessible(page, "an account just closed")
+
+    page.reload()
+    expect(page.locator(".client-closed")).to_contain_text("Tili suljettiin")
+    expect(page.locator("section.close-account")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Kadonnut puhelin")).to_have_count(0)
+    page.goto(f"/#/audit/{made['client_id']}")
+    expect(page.locator("main")).to_contain_text(
+        "Liisa Ohjaaja sulki asiakkaan Sulevi Suljettava tilin."
+    )
+    page.goto("/#/clients")
+    page.get_by_label("Hae asiakasta").fill("Suljettava")
+    page.get_by_role("button", name="Hae").click()
+    expect(
+        page.locator("main li").filter(has_text="Suljettava").locator(".tag.closed")
+    ).to_have_text("Tili suljettu")

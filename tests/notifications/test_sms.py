@@ -30,6 +30,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.models import AuditEvent, Charge, OutboxEvent, PaymentRequest
 from payments.people.phones import to_e164
+from payments.people.retention import Kind, prune
 from payments.uow import UnitOfWork
 from tests.factories import World, api_key_for, seed_world
 from tests.notifications.helpers import mark_all_delivered, serve, settings_for, sse
@@ -535,7 +536,7 @@ async def test_finished_texts_and_lapsed_codes_are_pruned_after_thirty_days(
                 )
             )
         await uow.commit()
-    assert await sms.prune(db) == 2
+    assert (await prune(db)).counts[Kind.SMS_MESSAGES] == 2
     async with UnitOfWork(db, readonly=True) as uow:
         left = (await uow.session.execute(select(SmsMessage.status))).scalars().all()
     assert sorted(left) == ["pending", "sent"]  # still owed, and recent

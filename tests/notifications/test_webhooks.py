@@ -23,6 +23,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.models import AuditEvent
 from payments.outbox import CHARGE_CAPTURED, REFUND_CREATED
+from payments.people.retention import Kind, prune
 from payments.uow import UnitOfWork
 from tests.factories import World, seed_world
 from tests.notifications.helpers import mark_all_delivered
@@ -379,7 +380,7 @@ async def test_finished_deliveries_are_pruned_after_thirty_days(db: Database, wo
                 .values(status=status, created_at=old if d is not made[3] else utcnow())
             )
         await uow.commit()
-    assert await webhooks.prune(db) == 2
+    assert (await prune(db)).counts[Kind.WEBHOOK_DELIVERIES] == 2
     left = {d.id for d in await deliveries(db)}
     assert left == {made[2].id, made[3].id}  # the old pending one is still owed
 

@@ -25,6 +25,7 @@ from payments.errors import (
     Refusal,
 )
 from payments.models import IdempotencyRecord
+from payments.people.retention import Kind, Retention, prune
 from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 
@@ -138,16 +139,25 @@ async def _keys(db: Database) -> set[str]:
         return set((await uow.session.execute(select(IdempotencyRecord.key))).scalars())
 
 
+async def _forget(db: Database, retention: Retention | None = None) -> int:
+    """The retention prune's count of idempotency keys (the one prune that forgets them)."""
+    return (await prune(db, retention)).counts[Kind.IDEMPOTENCY_KEYS]
+
+
 async def test_prune_keeps_a_key_exactly_at_the_cutoff_and_counts_what_it_forgot(
-    db: Database,
+    db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from payments import clock
+
     now = utcnow()
+    monkeypatch.setattr(clock, "source", lambda: now)
+    kept = Retention().idempotency_keys
     for key in ("older", "at-cutoff", "newer", "fresh"):
         assert await _claim(db, "s", key, "h") is None
     ages = {
-        "older": idempotency.RETENTION + timedelta(seconds=1),
-        "at-cutoff": idempotency.RETENTION,
-        "newer": idempotency.RETENTION - timedelta(seconds=1),
+        "older": kept + timedelta(seconds=1),
+        "at-cutoff": kept,
+        "newer": kept - timedelta(seconds=1),
         "fresh": timedelta(0),
     }
     async with UnitOfWork(db) as uow:
@@ -158,10 +168,10 @@ async def test_prune_keeps_a_key_exactly_at_the_cutoff_and_counts_what_it_forgot
                 .values(created_at=now - age)
             )
         await uow.commit()
-    assert await idempotency.prune(db, now=now) == 1
+    assert await _forget(db) == 1
     assert await _keys(db) == {"at-cutoff", "newer", "fresh"}
     # A shorter retention, given: forgets everything older than it.
-    assert await idempotency.prune(db, older_than=timedelta(minutes=1), now=now) == 2
+    assert await _forget(db, Retention(idempotency_keys=timedelta(minutes=1))) == 2
     assert await _keys(db) == {"fresh"}
     async with UnitOfWork(db, readonly=True) as uow:
         count = (await uow.session.execute(select(func.count(IdempotencyRecord.key)))).scalar()
@@ -189,5 +199,5 @@ async def test_prune_defaults_to_the_retention_and_the_clock(
         )
         await uow.commit()
     monkeypatch.setattr(clock, "source", lambda: now)
-    assert await idempotency.prune(db) == 1
+    assert await _forget(db) == 1
     assert await _keys(db) == {"new"}

@@ -1,5 +1,5 @@
-"""Old idempotency keys are forgotten after the retention; recent ones still replay, and the
-money they moved stays in the ledger."""
+"""Old idempotency keys are forgotten by the retention prune (30 days by default); recent ones
+still replay, and the money they moved stays in the ledger."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from payments import idempotency
 from payments.books import check_books
 from payments.clock import utcnow
 from payments.db import Database
 from payments.models import Charge, IdempotencyRecord
+from payments.people.retention import Kind, prune
 from payments.results import Happened
 from payments.uow import UnitOfWork
 from tests.factories import count, seed_world
@@ -37,7 +37,7 @@ async def test_prune_forgets_only_keys_past_the_retention(db: Database) -> None:
                 .values(created_at=now - timedelta(days=age))
             )
         await uow.commit()
-    assert await idempotency.prune(db, now=now) == 1
+    assert (await prune(db)).counts[Kind.IDEMPOTENCY_KEYS] == 1
     assert await count(db, IdempotencyRecord) == 1
     assert await count(db, Charge) == 2  # the money stays
     # The recent key still replays the first answer; nothing is charged twice.
@@ -45,6 +45,6 @@ async def test_prune_forgets_only_keys_past_the_retention(db: Database) -> None:
     assert again["replayed"] and again["id"] == recent["id"]
     assert await count(db, Charge) == 2
     # Pruning again finds nothing; the books still add up.
-    assert await idempotency.prune(db, now=now) == 0
+    assert (await prune(db)).counts[Kind.IDEMPOTENCY_KEYS] == 0
     assert (await check_books(db)).ok
     assert old["status"] is Happened.CREATED

@@ -323,6 +323,8 @@ TABLE: dict[tuple[str, str], Rule] = {
             "lines": [{"label": "x", "monthly_amount_cents": 100, "categories": ["ei-ole"]}],
         },
     ),
+    # The client's decision is in force: an allowed case manager is told decision-in-force.
+    ("POST", C + "/close"): Rule(allow(CASE_MANAGER)),
     ("POST", "/api/decision-helper"): Rule(
         ANY_CM, body=lambda r: {"hours_per_week": "7.5", "value_per_hour_cents": 3200}
     ),

@@ -5,17 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 
-from payments.budgets import catalogue, client_import
+from payments.budgets import catalogue, client_import, closing
 from payments.budgets.catalogue import DecisionLineInput
 from payments.db import Database
 from payments.errors import NotFound
+from payments.idempotency import request_fingerprint, validate_key
 from payments.marketplace import directory
 from payments.people import staff
 from payments.people.access import Actor
 from wallet_api.auth import roles, session_of, signed_in
-from wallet_api.deps import strict_body
+from wallet_api.deps import IdempotencyKey, respond, strict_body
 from wallet_api.people import schemas
 from wallet_api.problems import language_of
 from wallet_api.signin.schemas import session_status
@@ -92,6 +93,31 @@ class ClientController(Controller):
                 for r in result.rows
             ],
         )
+
+    @post("/{client_id:uuid}/close", guards=[CASE_MANAGER], status_code=200)
+    async def close_client(
+        self,
+        request: Request[Any, Any, Any],
+        client_id: uuid.UUID,
+        db: Database,
+        actor: Actor,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[schemas.ClientClosed]:
+        """Close a client's account whose decisions have ended (no body; ``Idempotency-Key``
+        required): the money left goes to the county, passkeys, sessions, API keys, push
+        subscriptions, mandates, trusted providers and cards end, and no provider can charge
+        the client any more. Refusals (``409``, nothing written): ``decision-in-force``,
+        ``payments-open`` (an open visit or payment request), ``client-closed``."""
+        key = validate_key(idempotency_key)
+        outcome = await closing.close_client(
+            db,
+            case_manager_id=actor.principal_id,
+            organizer_id=actor.organizer_id,
+            client_id=client_id,
+            idempotency_key=key,
+            request_hash=request_fingerprint(request.url.path),
+        )
+        return respond(outcome, schemas.ClientClosed)
 
     @post("/{client_id:uuid}/decisions", guards=[CASE_MANAGER], status_code=201)
     async def create_decision(

@@ -4,7 +4,7 @@ cents everywhere."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
@@ -23,6 +23,24 @@ class ClientCreate(Struct, forbid_unknown_fields=True):
 class Client(Struct):
     client_id: uuid.UUID
     wallet_id: uuid.UUID
+
+
+class ClientClosed(Struct):
+    """What closing a client's account did: the money that went to the county, and how many
+    of each thing ended."""
+
+    client_id: uuid.UUID
+    wallet_id: uuid.UUID
+    closed_at: datetime
+    expired_cents: int
+    passkeys: int
+    sessions: int
+    api_keys: int
+    push_subscriptions: int
+    mandates: int
+    trusted_providers: int
+    cards: int
+    sms_numbers: int = 0
 
 
 class ImportedRow(Struct):

@@ -20,6 +20,7 @@ class ClientSummary(msgspec.Struct):
     language: str
     created_at: datetime
     has_passkey: bool
+    closed_at: datetime | None = None  # the account was closed (POST /api/clients/{id}/close)
 
 
 class ClientList(msgspec.Struct):

@@ -13,7 +13,7 @@ Issue 20: receipts, alerts and approval by reply for clients with a basic phone.
 New tables only. Downgrade drops them.
 
 Revision ID: 0019
-Revises: 0017 (the lead re-chains it onto 0018 when merging)
+Revises: 0018
 Create Date: 2026-12-04
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,9 @@
 // Case manager: the clients of the county with a search by name or phone (#/clients, the case
 // manager's home; phone numbers shown as "+358 40 123 4567"), and a client's file
 // (#/clients/ID): decisions, the wallet, invites (print), SMS (cm-sms.js) and QR cards (issue,
-// print, revoke, unlock). Opening a file is recorded in the audit trail by the server.
+// print, revoke, unlock), and closing the account once its decisions have ended (issue 19; two
+// steps, the server refuses while a decision is in force). Opening a file is recorded in the
+// audit trail by the server.
 import { api, ApiError, headers } from "../api.js";
 import { announce, h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
@@ -50,7 +52,8 @@ async function renderList(main) {
     for (const c of page.items) list.append(h("li", {},
       h("span", {}, h("a", { href: `#/clients/${c.client_id}` }, `${c.last_name} ${c.first_name}`),
         h("span", { class: "small block phone" }, phone(c.phone))),
-      h("span", { class: "small" }, c.has_passkey ? t("cm.clients.hasPasskey") : t("cm.clients.noPasskey"))));
+      c.closed_at ? h("span", { class: "tag closed" }, t("cm.clients.closed"))
+        : h("span", { class: "small" }, c.has_passkey ? t("cm.clients.hasPasskey") : t("cm.clients.noPasskey"))));
     shown += page.items.length;
     count.textContent = tn("cm.clients.count", shown);
     if (page.next_cursor) {
@@ -80,6 +83,7 @@ async function renderFile(main, clientId) {
   const texts = await smsSection(c, active);
   main.append(h("div", { class: "desk" },
     h("h1", {}, `${c.first_name} ${c.last_name}`),
+    c.closed_at ? h("div", { class: "notice client-closed" }, h("p", {}, t("cm.client.closed", { date: date(c.closed_at) }))) : null,
     h("dl", { class: "facts card" },
       fact(t("clients.phone"), phone(c.phone)),
       fact(t("clients.language"), { fi: "Suomi", sv: "Svenska", en: "English" }[c.language] || c.language),
@@ -101,9 +105,45 @@ async function renderFile(main, clientId) {
         h("span", {}, dateTime(i.created_at), h("span", { class: "small", style: "display:block" }, t("invite.expires", { date: date(i.expires_at) }))),
         h("span", { class: "tag" }, t(`cm.invite.${i.status}`))))) : h("p", {}, t("cm.client.noInvites")),
       make, invite),
-    recoverySection(c, active),
-    texts,
-    cardsSection(file.cards, c)));
+    c.closed_at ? null : recoverySection(c, active),
+    c.closed_at ? null : texts,
+    cardsSection(file.cards, c),
+    c.closed_at ? null : closeSection(c)));
+}
+
+// Closing the account: the money left goes back to the county and every way to pay or sign in
+// as the client ends, for good. Two steps; one Idempotency-Key per confirmation, so a double
+// click or a retry after a lost answer closes once.
+function closeSection(c) {
+  const start = h("button", { class: "button button--warning", type: "button" }, t("cm.close.start"));
+  const actions = h("div", { class: "actions" }, start);
+  const out = h("div", {});
+  start.addEventListener("click", () => {
+    const key = crypto.randomUUID();
+    const name = `${c.first_name} ${c.last_name}`;
+    const confirm = h("button", { class: "button button--warning", type: "button", "aria-describedby": "close-warning" }, t("cm.close.confirm"));
+    const cancel = h("button", { class: "button button--secondary", type: "button" }, t("cm.close.cancel"));
+    actions.replaceChildren(h("p", { id: "close-warning" }, t("cm.close.warning", { name })), confirm, cancel);
+    confirm.focus();
+    cancel.addEventListener("click", () => { actions.replaceChildren(start); out.replaceChildren(); start.focus(); });
+    confirm.addEventListener("click", async () => {
+      confirm.disabled = true;
+      try {
+        const done = await api(`/api/clients/${encodeURIComponent(c.client_id)}/close`, { method: "POST", body: {}, idempotencyKey: key });
+        const message = t("cm.close.done", { amount: money(done.expired_cents) });
+        actions.replaceChildren();
+        out.replaceChildren(h("div", { class: "notice notice--ok", tabindex: "-1" }, h("p", {}, message)));
+        out.firstChild.focus();
+        announce(message);
+      } catch (err) {
+        confirm.disabled = false;
+        out.replaceChildren(h("div", { class: "notice notice--error", role: "alert" }, h("p", {}, err instanceof ApiError ? err.title : t("charge.err.offline"))));
+      }
+    });
+  });
+  return h("section", { "aria-labelledby": "close-title", class: "no-print close-account" },
+    h("h2", { id: "close-title" }, t("cm.close.title")),
+    h("p", {}, t("cm.close.intro")), actions, out);
 }
 
 // A lost phone: a recovery invite for the client (or one of their carers) signs that person

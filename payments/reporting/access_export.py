@@ -301,6 +301,9 @@ async def _gather(s: AsyncSession, client: Client, who: Principal) -> dict[str, 
             "language": client.language,
             "external_ref": client.external_ref,
             "created_at": _iso(client.created_at),
+            # A closed account is still exported: the data is held until it is pseudonymised.
+            "closed_at": _iso(client.closed_at),
+            "pseudonymised_at": _iso(client.pseudonymised_at),
         },
         "people": [
             {

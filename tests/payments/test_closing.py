@@ -6,6 +6,7 @@ replay doubles nothing; and a pseudonymised client leaves no name or phone numbe
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -48,6 +49,7 @@ from payments.models import (
 from payments.people.access import Actor
 from payments.people.mandates import grant_mandate, set_mandate
 from payments.people.retention import Kind, Retention, prune, pseudonym
+from payments.reporting.access_export import export_client
 from payments.reporting.reports import client_report
 from payments.reporting.staff_views import list_clients
 from payments.results import Happened
@@ -354,6 +356,16 @@ async def test_a_pseudonymised_client_leaves_no_name_or_number_and_the_books_pro
     assert row.closed_at is not None
     months = await client_report(db, organizer_id=w.organizer_id, client_id=w.client_id)
     assert sum(m.expired_cents for m in months) == 30_000 - 7_000
+    # A right-of-access export of the closed account says when it was closed and
+    # pseudonymised, and holds no name or number any more.
+    export = await export_client(
+        db, organizer_id=w.organizer_id, client_id=w.client_id, requested_by=w.case_manager
+    )
+    person = export["person"]
+    assert person["closed_at"] is not None and person["pseudonymised_at"] is not None
+    dumped = json.dumps(export)
+    for needle in ("Aino", "Virtanen", "4567", "ASIAKAS-77"):
+        assert needle not in dumped, needle
 
 
 async def test_the_checkout_gate_finds_no_closed_client_whatever_is_left(db: Database) -> None:

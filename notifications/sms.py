@@ -31,7 +31,6 @@ number, which gets nothing, so no one can make us text strangers) answered with 
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import hashlib
@@ -61,6 +60,7 @@ from notifications.models import (
     SmsUsage,
 )
 from notifications.outbound import OutboundClient, UrlNotAllowed
+from notifications.polling import PollingSender
 from notifications.rules import followers_of
 from notifications.sms_gateway import GatewayAnswer, SmsGateway
 from notifications.sms_texts import LANGUAGES, clock, money, render
@@ -1045,7 +1045,7 @@ def next_delay(attempts: int, rnd: random.Random, schedule: Sequence[float]) -> 
 
 
 @dataclass
-class SmsSender:
+class SmsSender(PollingSender):
     """Claims due texts and sends them through ``config.gateway`` and ``http``."""
 
     db: Database
@@ -1060,45 +1060,18 @@ class SmsSender:
     failed: int = 0
     refused: int = 0
     retried: int = 0
-    _wake: asyncio.Event | None = None
-    _task: asyncio.Task[None] | None = None
+    task_name = "sms-sender"
 
     def __hash__(self) -> int:
         return id(self)
 
-    def poke(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
-
     def start(self) -> None:
-        self._wake = asyncio.Event()
         _senders.add(self)
-        self._task = asyncio.create_task(self._run(), name="sms-sender")
+        self.start_polling()
 
     async def stop(self) -> None:
         _senders.discard(self)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        assert self._wake is not None
-        while True:
-            self._wake.clear()
-            try:
-                n = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("sms round failed; trying again")
-                n = 0
-            if n:
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_s):
-                    await self._wake.wait()
+        await self.stop_polling()
 
     async def run_once(self) -> int:
         """Claim a batch of due texts, send them, record each outcome."""

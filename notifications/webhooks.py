@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import random
 import secrets
@@ -56,6 +55,7 @@ from standardwebhooks import Webhook
 from notifications import events as ev
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from notifications.outbound import OutboundClient, OutboundPolicy, UrlNotAllowed, host_of
+from notifications.polling import PollingSender
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -587,7 +587,7 @@ class Attempt:
     retry_after: str | None = None
 
 
-class WebhookSender:
+class WebhookSender(PollingSender):
     """Claims due deliveries and sends them through ``http`` (the process's
     ``OutboundClient``; without one, ``start`` opens its own and ``stop`` closes it)."""
 
@@ -615,53 +615,23 @@ class WebhookSender:
         self.lease_s = lease_s
         self.rnd = rnd or random.Random()
         self._limit = asyncio.Semaphore(concurrency)
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
         self.sent = 0
         self.failed = 0
         self.retried = 0
-
-    def poke(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
 
     def start(self) -> None:
         if self.http is None:
             self.http = OutboundClient(self.policy, timeout_s=TIMEOUT_S)
             self._own_http = True
-        self._wake = asyncio.Event()
         _senders.add(self)
-        self._task = asyncio.create_task(self._run(), name="webhook-sender")
+        self.start_polling()
 
     async def stop(self) -> None:
         _senders.discard(self)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.stop_polling()
         if self._own_http and self.http is not None:
             await self.http.close()
             self.http, self._own_http = None, False
-
-    async def _run(self) -> None:
-        assert self._wake is not None
-        while True:
-            self._wake.clear()
-            try:
-                n = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhook round failed; trying again")
-                n = 0
-            if n:
-                continue
-            # asyncio.timeout, not wait_for: see Dispatcher._run (a poke during stop() left
-            # the loop polling on Python 3.11, and stop() waiting for it forever).
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_s):
-                    await self._wake.wait()
 
     async def run_once(self) -> int:
         """Claim a batch of due deliveries, send them, record each outcome. Returns how many

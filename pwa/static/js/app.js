@@ -1,6 +1,6 @@
 // The app shell: the menu by role, the hash router and start-up. It exports nothing: views
 // use session.js (who is signed in) and router.js (go), so no view imports the shell.
-import { api, ApiError, Offline } from "./api.js";
+import { api, ApiError, dropEarly, Offline } from "./api.js";
 import { announce, h } from "./dom.js";
 import { initialLang, setLang, t } from "./i18n.js";
 import { isMoneyEvent, moneyNotice, noticeBox, onLive, startLive } from "./live.js";
@@ -184,6 +184,8 @@ async function start() {
   // The menu is drawn together with the first page (route), not before it: drawn on its own
   // it pushed the loading text down (a layout shift). Later sign-ins and role changes redraw it.
   await route();
+  // What the early start asked for and the first screen did not use is not used later.
+  dropEarly();
   window.addEventListener("wallet:me", renderNav);
 }
 

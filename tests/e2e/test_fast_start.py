@@ -6,6 +6,7 @@ app's modules have arrived; the app uses each answer instead of asking again, bu
 from __future__ import annotations
 
 import json
+import re
 
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -45,20 +46,25 @@ def test_each_first_screen_asks_once_for_its_data(context: BrowserContext, serve
         sign_in_with_key(page, key)
         page.goto(f"/{home}")
         expect(page.locator(content).first).to_be_visible()
-        # Opened again, as a person opens the app: this device knows who was here last. And
-        # on a device that has seen no one: from the address alone, and the wallet's id from
-        # the /api/me asked beside them.
-        for seen_before in (True, False):
+        # Opened again, as a person opens the app: this device knows who was here last (at the
+        # screen's address, and at the installed app's start address, which moves on to the
+        # role's home). And on a device that has seen no one: from the address alone, and the
+        # wallet's id from the /api/me asked beside them.
+        for seen_before, address in ((True, home), (True, ""), (False, home)):
             if not seen_before:
                 page.evaluate("localStorage.removeItem('wallet.me')")
             seen = _asked(page)
-            page.reload()
+            if address == home:
+                page.reload()  # the page is at its screen already
+            else:
+                page.goto(f"/{address}")
+            expect(page).to_have_url(re.compile(re.escape(home) + "$"))
             expect(page.locator(content).first).to_be_visible()
             page.wait_for_timeout(300)
             early = page.evaluate("Object.keys(window.walletEarly.answers)")
             assert early == [], early  # each used, or dropped after the first screen
             for path in ["api/me", "i18n/fi.json", *data]:
-                assert seen.count(path) == 1, (home, seen_before, path, seen)
+                assert seen.count(path) == 1, (address, seen_before, path, seen)
         page.close()
 
 

@@ -118,6 +118,9 @@ async function route() {
         h("p", {}, err instanceof ApiError ? err.title : t("error.generic.text")));
     }
   }
+  // What the early start asked for and the first page drawn did not use is never used later
+  // (the first route may only have moved on to the role's home: that page is the first).
+  dropEarly();
   // Move focus to the new page's heading, so screen readers announce where the person is.
   const heading = page.querySelector("h1");
   if (id === renderId && heading && !main.contains(document.activeElement)) {
@@ -184,8 +187,6 @@ async function start() {
   // The menu is drawn together with the first page (route), not before it: drawn on its own
   // it pushed the loading text down (a layout shift). Later sign-ins and role changes redraw it.
   await route();
-  // What the early start asked for and the first screen did not use is not used later.
-  dropEarly();
   window.addEventListener("wallet:me", renderNav);
 }
 

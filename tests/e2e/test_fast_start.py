@@ -90,3 +90,27 @@ def test_a_different_person_signed_in_gets_no_early_answer(
     stored = json.loads(page.evaluate("localStorage.getItem('wallet.me')"))
     assert stored["role"] == "case_manager"
     page.close()
+
+
+def test_the_first_page_does_not_move_with_its_menu(
+    context: BrowserContext, server: Seeded
+) -> None:
+    """On a phone the provider's menu wraps onto rows of its own. Drawn in one frame with a
+    charge form that had already arrived, the whole form moved down by them (a layout shift,
+    CLS 0.19 in B7); the menu gets a frame of its own first, while the page is still empty."""
+    page = context.new_page()
+    page.set_viewport_size({"width": 412, "height": 823})
+    sign_in_with_key(page, server.provider_key)
+    page.goto("/#/charge")
+    expect(page.locator("form.charge")).to_be_visible()
+    page.reload()
+    expect(page.locator("form.charge")).to_be_visible()
+    page.wait_for_timeout(500)
+    shifts = page.evaluate(
+        "new Promise((done) => new PerformanceObserver((list) => done(list.getEntries()"
+        ".filter((e) => !e.hadRecentInput).reduce((sum, e) => sum + e.value, 0)))"
+        ".observe({ type: 'layout-shift', buffered: true }))"
+    )
+    assert page.locator("#nav").bounding_box()["height"] > 60  # the menu wraps here
+    assert shifts < 0.1, shifts
+    page.close()

@@ -11,7 +11,16 @@ header on every request). Three runs per screen; the median of each figure:
   after the first view rendered: the balances, the charge form with its prices, the client
   list), and LCP, FCP, CLS and what was transferred. The goal is content ≤ 1.5 s.
 
-Run: ``.venv/bin/python -m bench.first_screen [--runs 3]`` (or ``pwa/lighthouse-bench.sh``).
+Two ways to the server, each measured (``--via direct``, ``nginx`` or ``both``, the default):
+
+* ``direct``: the browser talks to ``wallet serve`` over plain HTTP/1.1, at most six requests
+  at a time, each paying the full round trip;
+* ``nginx``: as deployed, through ``deploy/nginx/wallet.conf`` (TLS and HTTP/2: one
+  connection, every request at once), the same nginx set-up ``tests/deploy/test_nginx.py`` runs
+  on loopback, with a self-signed certificate the benchmark's Chromium is told to accept.
+
+Run: ``.venv/bin/python -m bench.first_screen [--runs 3] [--via both]`` (or
+``pwa/lighthouse-bench.sh``).
 Lighthouse simulates the network and the CPU from a trace of the real load, so a busy machine
 still moves the figures: run it on a quiet one.
 """
@@ -20,16 +29,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import shutil
+import socket
 import statistics
 import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bench.machine import machine_info
-from bench.server import Server
+from bench.server import REPO, Server, free_port
 
 LIGHTHOUSE_DIR = Path(
     os.environ.get("LIGHTHOUSE_DIR", Path.home() / ".cache" / "wallet-lighthouse")
@@ -75,7 +89,42 @@ async def demo_keys(database_url: str) -> dict[str, str]:
         await db.dispose()
 
 
+@contextlib.contextmanager
+def behind_nginx(tmp: Path, upstream: int, https: int) -> Iterator[str]:
+    """The shipped nginx site in front of ``upstream`` on loopback; yields its https URL."""
+    from tests.deploy.test_nginx import nginx_conf, render, running_nginx, self_signed
+
+    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if binary is None:
+        raise RuntimeError("nginx is not installed (apt-get install nginx)")
+    cert, key = self_signed(tmp)
+    site = tmp / "wallet.conf"
+    site.write_text(
+        render(
+            (REPO / "deploy" / "nginx" / "wallet.conf").read_text(),
+            name="wallet_web",
+            http=free_port(),
+            https=https,
+            upstreams=[upstream],
+            cert=cert,
+            key=key,
+        )
+    )
+    conf = tmp / "nginx.conf"
+    conf.write_text(nginx_conf(tmp, [site]))
+    with running_nginx(binary, tmp, conf) as proc:
+        for _ in range(200):
+            if proc.poll() is not None:
+                raise RuntimeError(f"nginx exited; see {tmp / 'error.log'}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", https)):
+                break
+            time.sleep(0.05)
+        yield f"https://127.0.0.1:{https}"
+
+
 def lighthouse(url: str, key: str, out: Path) -> dict[str, float]:
+    # The benchmark's own self-signed certificate on loopback (the nginx phase) only.
+    tls = " --ignore-certificate-errors" if url.startswith("https://127.0.0.1:") else ""
     done = subprocess.run(
         [
             str(LIGHTHOUSE),
@@ -83,7 +132,7 @@ def lighthouse(url: str, key: str, out: Path) -> dict[str, float]:
             "--quiet",
             f"--extra-headers={json.dumps({'Authorization': f'Bearer {key}'})}",
             # The Finnish UI, as the county's people see it.
-            "--chrome-flags=--headless=new --no-sandbox --lang=fi-FI --accept-lang=fi-FI",
+            f"--chrome-flags=--headless=new --no-sandbox --lang=fi-FI --accept-lang=fi-FI{tls}",
             "--only-categories=performance",
             "--form-factor=mobile",
             # Slow 4G and a 4x slower CPU applied to the real load (not simulated from an
@@ -113,39 +162,64 @@ def lighthouse(url: str, key: str, out: Path) -> dict[str, float]:
     return found
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    install_lighthouse()
-    print(json.dumps(machine_info()))
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'wallet.sqlite3'}"
-        keys = asyncio.run(demo_keys(url))
-        server = Server(url, log_path=Path(tmp) / "server.log")
-        # The origin the app redirects to: this very server.
-        server.extra_env["WALLET_ORIGIN"] = server.base_url
-        server.extra_env["WALLET_RP_ID"] = "127.0.0.1"
-        with server:
-            results: dict[str, list[dict[str, float]]] = {}
-            for name, path, who in SCREENS:
-                for i in range(args.runs):
-                    out = Path(tmp) / f"lh-{i}.json"
-                    results.setdefault(name, []).append(
-                        lighthouse(f"{server.base_url}/{path}", keys[who], out)
-                    )
-    print(f"\nmedian of {args.runs} runs, Lighthouse mobile profile:")
+def measure(
+    base: str, keys: dict[str, str], runs: int, tmp: Path
+) -> dict[str, list[dict[str, float]]]:
+    results: dict[str, list[dict[str, float]]] = {}
+    for name, path, who in SCREENS:
+        for i in range(runs):
+            out = Path(tmp) / f"lh-{i}.json"
+            results.setdefault(name, []).append(lighthouse(f"{base}/{path}", keys[who], out))
+    return results
+
+
+def report(title: str, runs: int, results: dict[str, list[dict[str, float]]]) -> None:
+    load = os.getloadavg()[0]
+    print(f"\n{title}: median of {runs} runs, Lighthouse mobile profile (load {load:.2f}):")
     print(f"{'screen':26} {'content':>8} {'LCP':>8} {'FCP':>8} {'CLS':>6} {'KiB':>6}")
-    for name, runs in results.items():
+    for name, each_run in results.items():
         med: dict[str, Any] = {
-            k: statistics.median(r[k] for r in runs) for k in (*AUDITS, "content_ms")
+            k: statistics.median(r[k] for r in each_run) for k in (*AUDITS, "content_ms")
         }
-        each = ", ".join(f"{r['content_ms'] / 1000:.2f}" for r in runs)
+        each = ", ".join(f"{r['content_ms'] / 1000:.2f}" for r in each_run)
         print(
             f"{name:26} {med['content_ms'] / 1000:7.2f}s {med['lcp_ms'] / 1000:7.2f}s "
             f"{med['fcp_ms'] / 1000:7.2f}s {med['cls']:6.3f} {med['bytes'] / 1024:6.0f}"
             f"   (content runs: {each})"
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--via", choices=("direct", "nginx", "both"), default="both")
+    args = parser.parse_args()
+    install_lighthouse()
+    print(json.dumps(machine_info()))
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        url = f"sqlite+aiosqlite:///{tmp / 'wallet.sqlite3'}"
+        keys = asyncio.run(demo_keys(url))
+        if args.via in ("direct", "both"):
+            server = Server(url, log_path=tmp / "server.log")
+            # The origin the app redirects to: this very server.
+            server.extra_env["WALLET_ORIGIN"] = server.base_url
+            server.extra_env["WALLET_RP_ID"] = "127.0.0.1"
+            with server:
+                direct = measure(server.base_url, keys, args.runs, tmp)
+            report("direct to wallet serve (HTTP/1.1)", args.runs, direct)
+        if args.via in ("nginx", "both"):
+            server = Server(url, log_path=tmp / "server.log")
+            https = free_port()
+            server.extra_env["WALLET_ORIGIN"] = f"https://127.0.0.1:{https}"
+            server.extra_env["WALLET_RP_ID"] = "127.0.0.1"
+            server.extra_env["WALLET_TRUSTED_PROXIES"] = "127.0.0.1"
+            # nginx forwards the host without its port (X-Forwarded-Host $host), and a loopback
+            # port is no real origin: the move to the origin would loop.
+            server.extra_env["WALLET_REDIRECT_TO_ORIGIN"] = "0"
+            with server, behind_nginx(tmp, server.port, https) as base:
+                proxied = measure(base, keys, args.runs, tmp)
+            report("through nginx (TLS, HTTP/2)", args.runs, proxied)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from base64 import b64encode
 from pathlib import Path
 
 from litestar import Response, get
@@ -10,12 +13,23 @@ from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
 STATIC_DIR = Path(__file__).parent / "static"
+INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 # The developer setting's API-key form, outside static/ so that only dev_key_module serves it.
 DEV_KEY_FORM = Path(__file__).parent / "dev" / "dev-key.js"
 DEV_KEY_STUB = (
     "// The API-key form is for development and the demo only (WALLET_DEV_API_KEY_FORM).\n"
     "export const devKeyForm = null;\n"
 )
+
+
+def inline_script_sources() -> tuple[str, ...]:
+    """The Content-Security-Policy sources (``'sha256-…'``) of the app shell's inline scripts
+    (index.html's early start), read from the file itself so the hash never lags behind it."""
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    return tuple(
+        f"'sha256-{b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+        for body in INLINE_SCRIPT.findall(html)
+    )
 
 
 def static_router() -> Router:

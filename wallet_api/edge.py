@@ -10,7 +10,8 @@
 - **Request id**: an incoming ``X-Request-ID`` of at most 64 of ``[A-Za-z0-9._-]`` is kept,
   anything else replaced by a new one; it is in a context variable (``wallet_api.logs``) for
   every log line of the request, and in ``X-Request-ID`` on the response.
-- **Security headers** on every response (docs/security.md): CSP, X-Frame-Options,
+- **Security headers** on every response (docs/security.md): CSP (scripts from this origin and
+  the app shell's one inline script by its hash, ``pwa.inline_script_sources``), X-Frame-Options,
   X-Content-Type-Options, Referrer-Policy, Permissions-Policy, HSTS on an https origin, and
   ``Cache-Control: no-store`` on every ``/api/`` response that sets none itself. A response that
   sets its own Content-Security-Policy (a printable page with its stylesheet inline) keeps it.
@@ -42,6 +43,7 @@ from urllib.parse import unquote
 
 from litestar.enums import ScopeType
 
+from pwa import inline_script_sources
 from wallet_api.logs import REQUEST_ID
 
 if TYPE_CHECKING:
@@ -56,7 +58,8 @@ SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 CSP = "; ".join(
     (
         "default-src 'self'",
-        "script-src 'self'",
+        # The app shell's one inline script (index.html's early start), by its hash.
+        " ".join(("script-src 'self'", *inline_script_sources())),
         "style-src 'self'",
         "img-src 'self' data:",
         "connect-src 'self'",

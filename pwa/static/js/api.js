@@ -30,6 +30,33 @@ export function setCsrf(token) {
   if (token) sessionStorage.setItem(CSRF, token); else sessionStorage.removeItem(CSRF);
 }
 
+// The early start's answers (index.html): each used once, by the first GET of the same address,
+// and only after /api/me has named the person they were asked for (confirmEarly): the person
+// this device saw last, or, when it had seen no one, whoever the /api/me asked beside them
+// names (the same request wave, the same credentials). Whatever the first screen did not use
+// is dropped (dropEarly).
+const early = window.walletEarly || { who: null, answers: {} };
+let confirmed = false;
+let meWasEarly = false;
+
+export function confirmEarly(principalId) {
+  confirmed = Boolean(principalId) && (early.who ? principalId === early.who : meWasEarly);
+  if (!confirmed) dropEarly();
+}
+
+export function dropEarly() {
+  early.answers = {};
+  confirmed = false;
+}
+
+function takeEarly(path) {
+  const answer = early.answers[path];
+  if (!answer || (path !== "/api/me" && !confirmed)) return null;
+  delete early.answers[path];
+  if (path === "/api/me") meWasEarly = true;
+  return answer;
+}
+
 export function headers(extra = {}) {
   const h = { Accept: "application/json", "Accept-Language": currentLang(), ...extra };
   const key = devKey.get();
@@ -47,10 +74,10 @@ export async function api(path, { method = "GET", body, file, idempotencyKey, si
   if (method !== "GET" && csrf && !devKey.get()) extra["X-CSRF-Token"] = csrf;
   let res;
   try {
-    res = await fetch(path, {
+    res = await ((method === "GET" && !signal && takeEarly(path)) || fetch(path, {
       method, signal, credentials: "same-origin", headers: headers(extra),
       body: file ? file.data : body === undefined ? undefined : JSON.stringify(body),
-    });
+    }));
   } catch (err) {
     if (err.name === "AbortError") throw err;
     throw new Offline(String(err));

@@ -9,7 +9,11 @@ export function locale() { return LOCALES[lang]; }
 
 export async function setLang(next) {
   lang = LANGS.includes(next) ? next : "fi";
-  const res = await fetch(`/i18n/${lang}.json`);
+  // The file index.html's early start asked for, when it is this language's (once).
+  const early = window.walletEarly;
+  const asked = early?.lang === lang && early.strings;
+  if (early) early.strings = null;
+  const res = await (asked || fetch(`/i18n/${lang}.json`));
   strings = await res.json();
   localStorage.setItem("wallet.lang", lang);
   document.documentElement.lang = lang;

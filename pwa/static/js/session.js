@@ -1,7 +1,7 @@
 // Who is signed in on this device: /api/me, kept for offline use, the session's idle timer,
 // and forgetting it all at sign-out. The shell (app.js) draws the menu when it hears
 // "wallet:me"; views read `state` and call loadMe/forget from here, never from app.js.
-import { api, ApiError, devKey, Offline, setCsrf } from "./api.js";
+import { api, ApiError, confirmEarly, devKey, dropEarly, Offline, setCsrf } from "./api.js";
 import { h } from "./dom.js";
 import { setLang, t, tn } from "./i18n.js";
 import { stopLive } from "./live.js";
@@ -22,6 +22,8 @@ export function setOffline(offline) {
 export async function loadMe() {
   try {
     const me = await api("/api/me");
+    // The early start's answers are this person's only if the device saw this person last.
+    confirmEarly(me.principal_id);
     if (me.csrf_token) setCsrf(me.csrf_token);
     const { csrf_token: _secret, session: _s, ...keep } = me;
     state.me = keep;
@@ -29,6 +31,7 @@ export async function loadMe() {
     watchSession(me.session);
     setOffline(false);
   } catch (err) {
+    dropEarly();
     if (err instanceof Offline) {
       state.me = JSON.parse(localStorage.getItem(ME) || "null");
       setOffline(true);

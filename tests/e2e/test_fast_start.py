@@ -1,0 +1,116 @@
+"""The early start (issue 22; pwa/README.md, "A fast start"): index.html asks for /api/me, the
+language file and, from the person this device saw last, the first screen's data before the
+app's modules have arrived; the app uses each answer instead of asking again, but only when
+/api/me names that same person. Counted from the requests the browser sends."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.e2e.helpers import sign_in_with_key
+from tests.e2e.server import Seeded
+
+
+def _asked(page: Page) -> list[str]:
+    """The paths (and queries) of the requests the page sends from now on."""
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url.split("://", 1)[1].split("/", 1)[1]))
+    return seen
+
+
+def test_each_first_screen_asks_once_for_its_data(context: BrowserContext, server: Seeded) -> None:
+    screens = (
+        (
+            server.client_key,
+            "#/wallet",
+            [
+                f"api/wallets/{server.wallet_id}",
+                f"api/wallets/{server.wallet_id}/transactions?limit=100",
+                f"api/wallets/{server.wallet_id}/payment-requests",
+            ],
+            ".envelope__balance",
+        ),
+        (
+            server.provider_key,
+            "#/charge",
+            ["api/providers/me", "api/categories", "api/providers/me/prices"],
+            "form.charge",
+        ),
+        (server.case_manager_key, "#/clients", ["api/clients?limit=25"], "#client-results li"),
+    )
+    for key, home, data, content in screens:
+        page = context.new_page()
+        sign_in_with_key(page, key)
+        page.goto(f"/{home}")
+        expect(page.locator(content).first).to_be_visible()
+        # Opened again, as a person opens the app: this device knows who was here last (at the
+        # screen's address, and at the installed app's start address, which moves on to the
+        # role's home). And on a device that has seen no one: from the address alone, and the
+        # wallet's id from the /api/me asked beside them.
+        for seen_before, address in ((True, home), (True, ""), (False, home)):
+            if not seen_before:
+                page.evaluate("localStorage.removeItem('wallet.me')")
+            seen = _asked(page)
+            if address == home:
+                page.reload()  # the page is at its screen already
+            else:
+                page.goto(f"/{address}")
+            expect(page).to_have_url(re.compile(re.escape(home) + "$"))
+            expect(page.locator(content).first).to_be_visible()
+            page.wait_for_timeout(300)
+            early = page.evaluate("Object.keys(window.walletEarly.answers)")
+            assert early == [], early  # each used, or dropped after the first screen
+            for path in ["api/me", "i18n/fi.json", *data]:
+                assert seen.count(path) == 1, (address, seen_before, path, seen)
+        page.close()
+
+
+def test_a_different_person_signed_in_gets_no_early_answer(
+    context: BrowserContext, server: Seeded
+) -> None:
+    """The device last saw the client; now the case manager is signed in and opens that
+    client's wallet. The early start asked for it, but /api/me names someone else: the answer
+    is dropped and the wallet asked for again as the case manager."""
+    page = context.new_page()
+    sign_in_with_key(page, server.case_manager_key)
+    client = {"principal_id": "someone-else", "role": "client", "wallets": [server.wallet_id]}
+    page.evaluate("(me) => localStorage.setItem('wallet.me', JSON.stringify(me))", client)
+    page.goto(f"/#/wallet/{server.wallet_id}")
+    expect(page.locator(".envelope__balance").first).to_be_visible()
+    page.wait_for_timeout(300)
+    seen = _asked(page)
+    page.reload()
+    expect(page.locator("main h1")).to_contain_text("Budjetti:")
+    expect(page.locator(".envelope__balance").first).to_be_visible()
+    page.wait_for_timeout(300)
+    assert seen.count(f"api/wallets/{server.wallet_id}") == 2, seen
+    stored = json.loads(page.evaluate("localStorage.getItem('wallet.me')"))
+    assert stored["role"] == "case_manager"
+    page.close()
+
+
+def test_the_first_page_does_not_move_with_its_menu(
+    context: BrowserContext, server: Seeded
+) -> None:
+    """On a phone the provider's menu wraps onto rows of its own. Drawn in one frame with a
+    charge form that had already arrived, the whole form moved down by them (a layout shift,
+    CLS 0.19 in B7); the menu gets a frame of its own first, while the page is still empty."""
+    page = context.new_page()
+    page.set_viewport_size({"width": 412, "height": 823})
+    sign_in_with_key(page, server.provider_key)
+    page.goto("/#/charge")
+    expect(page.locator("form.charge")).to_be_visible()
+    page.reload()
+    expect(page.locator("form.charge")).to_be_visible()
+    page.wait_for_timeout(500)
+    shifts = page.evaluate(
+        "new Promise((done) => new PerformanceObserver((list) => done(list.getEntries()"
+        ".filter((e) => !e.hadRecentInput).reduce((sum, e) => sum + e.value, 0)))"
+        ".observe({ type: 'layout-shift', buffered: true }))"
+    )
+    assert page.locator("#nav").bounding_box()["height"] > 60  # the menu wraps here
+    assert shifts < 0.1, shifts
+    page.close()

@@ -68,8 +68,8 @@ from payments.checkout import requests as payment_requests
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import ClientClosed, DomainError, InvalidInput, NotFound, Refusal
-from payments.ledger.periods import period_of
-from payments.models import Account, Client, Principal, Wallet, new_id
+from payments.ledger.periods import HELSINKI, period_of
+from payments.models import Account, Client, Mandate, Principal, Wallet, new_id
 from payments.outbox import (
     BALANCE_LOW,
     CHARGE_CAPTURED,
@@ -273,6 +273,20 @@ async def turn_on(
             carer = await s.get(Principal, carer_id)
             if carer is None or carer.organizer_id != organizer_id or carer.role != Role.CARER:
                 raise NotFound("No such carer")
+            # Only a carer who follows the wallet now: the texts would reach nobody else (the
+            # senders check the mandate again for every text and reply), and a number taken
+            # for a stranger would only wait for a code.
+            scopes = (
+                await s.execute(
+                    select(Mandate.scopes).where(
+                        Mandate.carer_id == carer_id,
+                        Mandate.client_id == wallet.client_id,
+                        Mandate.in_force(now.astimezone(HELSINKI).date()),
+                    )
+                )
+            ).scalar_one_or_none()
+            if not scopes or "view" not in scopes.split():
+                raise NotFound("No such carer of this client")
             principal_id = carer_id
         row = (
             await s.execute(

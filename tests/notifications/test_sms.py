@@ -512,6 +512,52 @@ async def test_a_carers_number_hears_whose_wallet_and_approves_until_the_mandate
     assert any(d.startswith("mandate-ended") for d in await audited(db, "sms.reply_refused"))
 
 
+async def test_a_number_is_taken_only_for_a_carer_who_follows_the_wallet(
+    db: Database, loop: Loop
+) -> None:
+    """A carer of the county without a mandate over this client, or with one that only
+    waits for the carer's answer, is no carer of this wallet: 404, no row, no code texted."""
+    from payments.budgets import catalogue
+    from payments.people.access import Actor
+    from payments.people.mandates import set_mandate
+
+    stranger = await catalogue.create_principal(
+        db, organizer_id=loop.world.organizer_id, role="carer", display_name="Vieras"
+    )
+    waiting = await catalogue.create_principal(
+        db, organizer_id=loop.world.organizer_id, role="carer", display_name="Odottava"
+    )
+    # The client's own grant to an existing carer waits for the carer's acceptance.
+    asker = Actor(
+        loop.world.client_principal,
+        loop.world.organizer_id,
+        "client",
+        "",
+        client_id=loop.world.client_id,
+    )
+    await set_mandate(
+        db, asker, client_id=loop.world.client_id, carer_id=waiting, scopes=["view", "approve"]
+    )
+    async with httpx.AsyncClient(base_url=loop.base, timeout=20) as http:
+        for carer, phone in ((stranger, "040 555 0002"), (waiting, "040 555 0003")):
+            made = await http.post(
+                f"/api/wallets/{loop.world.wallet_id}/sms",
+                json={
+                    "phone": phone,
+                    "language": "fi",
+                    "events": ["request"],
+                    "carer_id": str(carer),
+                },
+                headers=auth(loop.case_manager),
+            )
+            assert made.status_code == 404, made.text
+    async with UnitOfWork(db, readonly=True) as uow:
+        numbers = (await uow.session.execute(select(SmsOptIn.phone_e164))).scalars().all()
+    assert "+358405550002" not in numbers and "+358405550003" not in numbers
+    await asyncio.sleep(0.3)
+    assert not loop.gateway.to("+358405550002") and not loop.gateway.to("+358405550003")
+
+
 async def test_finished_texts_and_lapsed_codes_are_pruned_after_thirty_days(
     db: Database, gateway: FakeGateway
 ) -> None:

@@ -145,6 +145,10 @@ class Settings:
                 raise ValueError(
                     f"{env} must be between {low} and {high}, not {value} (docs/privacy.md)"
                 )
+        if self.sms_inbound_secret is not None and len(self.sms_inbound_secret) < 16:
+            # It is the whole of the inbound webhook's authentication, and it keys the reply
+            # codes texts carry: a short one could be guessed.
+            raise ValueError("WALLET_SMS_INBOUND_SECRET must be at least 16 characters long")
         if self.settlement_minimum_payout_cents < 0:
             raise ValueError("WALLET_SETTLEMENT_MINIMUM_PAYOUT_CENTS may not be negative")
         parts = urlsplit(self.origin)

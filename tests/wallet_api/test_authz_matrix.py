@@ -196,6 +196,14 @@ TABLE: dict[tuple[str, str], Rule] = {
     # The right of access: a client's own data; a carer is not the data subject.
     ("GET", "/api/me/export"): Rule(allow(CLIENT, OTHER_CLIENT, FOREIGN_CLIENT)),
     ("DELETE", "/api/me/sessions/{session_id:uuid}"): Rule(EVERYONE, not_found_ok=True),
+    # The first of one's own wallets (a client's, or one a carer holds 'view' over, which
+    # every scope brings): a carer without a mandate in force has none (404); providers and
+    # case managers have no wallet of their own (403).
+    ("GET", "/api/me/wallet"): Rule(
+        allow(CLIENT, OTHER_CLIENT, FOREIGN_CLIENT, CARER_VIEW, CARER, CARER_PROVIDERS)
+        | {FOREIGN_CARER},
+        not_found_ok=True,
+    ),
     ("GET", "/api/me/mandates"): Rule(CARERS),
     # A carer answers clients' waiting mandates; none waits here, so an allowed carer gets 404.
     ("GET", "/api/me/mandates/pending"): Rule(CARERS),

@@ -65,8 +65,13 @@ def test_each_first_screen_asks_once_for_its_data(context: BrowserContext, serve
             early = page.evaluate("Object.keys(window.walletEarly.answers)")
             assert early == [], early  # each used, or dropped after the first screen
             mine = home == "#/wallet" and not seen_before
-            for path in ["api/me", "i18n/fi.json", *(["api/me/wallet"] if mine else data)]:
-                assert seen.count(path) == 1, (address, seen_before, path, seen)
+            # The language: first the first screens' texts, the whole file after the content;
+            # the screen used no text the first file lacks (it would have shown a key).
+            texts = ["api/me", "i18n/fi.first.json", "i18n/fi.json"]
+            for path in [*texts, *(["api/me/wallet"] if mine else data)]:
+                assert seen.count(path) == 1, (address, seen_before, path, " ".join(seen))
+            assert seen.index("i18n/fi.first.json") < seen.index("i18n/fi.json"), seen
+            assert page.evaluate("[...window.walletMissedTexts]") == []
             if mine:
                 assert not [p for p in data if p in seen], seen
                 assert page.evaluate("window.walletEarly.mine") is None  # dropped once drawn

@@ -182,7 +182,7 @@ function prefetchView() {
 // it (each layer is a round trip on a phone's network).
 const ALSO = {
   wallet: [() => import("./views/client-chart.js"), () => import("./views/client-context.js")],
-  clients: [() => import("./views/cm-clients.js"), () => import("./views/client-invite.js")],
+  clients: [() => import("./views/cm-clients.js"), () => import("./views/client-invite.js"), () => import("./views/cm-sms.js")],
 };
 
 // The screens the first language file (/i18n/{lang}.first.json, pwa.first_strings) is for.

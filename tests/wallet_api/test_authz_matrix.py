@@ -409,6 +409,10 @@ PUBLIC = {
     ("GET", "/"),
     ("GET", "/{file_path:path}"),
     ("GET", "/js/dev-key.js"),  # the API-key form or a stub (tests/wallet_api/test_dev_key_form.py)
+    # The first screens' texts (tests/wallet_api/test_first_strings.py), like the app's files.
+    ("GET", "/i18n/fi.first.json"),
+    ("GET", "/i18n/sv.first.json"),
+    ("GET", "/i18n/en.first.json"),
     ("POST", "/api/providers/applications"),
     # The SMS gateway's webhook: its shared secret (tests/notifications/test_sms.py).
     ("POST", "/api/sms/inbound"),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from base64 import b64encode
 from pathlib import Path
+from typing import Any
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
@@ -30,6 +32,65 @@ def inline_script_sources() -> tuple[str, ...]:
         f"'sha256-{b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
         for body in INLINE_SCRIPT.findall(html)
     )
+
+
+# What the first screens' texts are read from: index.html, the modules it preloads and the views
+# its early start names (code([...])), and app.js.
+PRELOADED = re.compile(r'href="/(js/[\w/-]+\.js)"')
+EARLY_VIEWS = re.compile(r"code\(\[([^\]]*)\]\)")
+# A text's key written out ("wallet.title") or the start of one built in a template
+# (`nav.${name}`): every key with that start.
+LITERAL = re.compile(r"""["'`]([\w.-]+)["'`]""")
+PREFIX = re.compile(r"`([\w.-]+\.)\$\{")
+LANGS = ("fi", "sv", "en")
+
+
+def first_screen_files() -> list[Path]:
+    """index.html, app.js, the shell's modules it preloads and the early start's views."""
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    names = ["js/app.js", *PRELOADED.findall(html)]
+    for group in EARLY_VIEWS.findall(html):
+        names += [f"js/views/{n}.js" for n in re.findall(r'"([\w-]+)"', group)]
+    return [STATIC_DIR / "index.html", *(STATIC_DIR / n for n in dict.fromkeys(names))]
+
+
+def first_strings(lang: str) -> dict[str, str]:
+    """The texts of ``lang`` that the first screens use (the balances, the charge form, the
+    client list and the shell around them): each key their files name, every key that starts
+    as one they build does, and both forms of a count. About a third of the whole file; the
+    app loads the rest after the first screen (js/i18n.js, ``restOfStrings``)."""
+    strings: dict[str, str] = json.loads(
+        (STATIC_DIR / "i18n" / f"{lang}.json").read_text(encoding="utf-8")
+    )
+    keys: set[str] = set()
+    starts: list[str] = []
+    for path in first_screen_files():
+        src = path.read_text(encoding="utf-8")
+        for word in LITERAL.findall(src):
+            keys |= {word, f"{word}.one", f"{word}.other"}
+        starts += PREFIX.findall(src)
+    return {k: v for k, v in strings.items() if k in keys or k.startswith(tuple(starts))}
+
+
+def first_strings_module() -> HTTPRouteHandler:
+    """``/i18n/{fi,sv,en}.first.json``: :func:`first_strings`, read from the files when the
+    server starts (they change only with a release, like the files themselves)."""
+    bodies = {
+        f"/i18n/{lang}.first.json": json.dumps(first_strings(lang), ensure_ascii=False)
+        for lang in LANGS
+    }
+    tags = {path: hashlib.sha256(body.encode()).hexdigest()[:32] for path, body in bodies.items()}
+
+    @get(list(bodies), opt={"public": True}, include_in_schema=False, name="pwa-first-strings")
+    async def first(request: Request[Any, Any, Any]) -> Response[str]:
+        path = request.url.path
+        return Response(
+            bodies[path],
+            media_type="application/json",
+            headers={"Cache-Control": "no-cache", "ETag": f'"{tags[path]}"'},
+        )
+
+    return first
 
 
 def static_router() -> Router:

@@ -20,7 +20,7 @@ from litestar.response import Redirect
 
 from payments.db import Database, create_database
 from payments.people import ratelimits
-from pwa import dev_key_module, static_router
+from pwa import dev_key_module, first_strings_module, static_router
 from wallet_api import edge, health, logs, metrics
 from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.charges import routes as charges
@@ -229,6 +229,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             *live.ROUTES,
             *signin.ROUTES,
             dev_key_module(settings.dev_api_key_form),
+            first_strings_module(),
             static_router(),
         ],
         dependencies={

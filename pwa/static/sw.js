@@ -6,7 +6,7 @@
 // approve/decline buttons are answered here, with the session cookie and the CSRF token read
 // from /api/me (the worker cannot see the page's memory); if that is not possible the app
 // opens at the wallet, where the request waits.
-const VERSION = "v32";
+const VERSION = "v35";
 const CACHE = `wallet-shell-${VERSION}`;
 const SHELL = [
   "/",
@@ -63,6 +63,9 @@ const SHELL = [
   "/i18n/fi.json",
   "/i18n/sv.json",
   "/i18n/en.json",
+  "/i18n/fi.first.json",
+  "/i18n/sv.first.json",
+  "/i18n/en.first.json",
 ];
 
 self.addEventListener("install", (event) => {

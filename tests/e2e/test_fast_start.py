@@ -48,8 +48,9 @@ def test_each_first_screen_asks_once_for_its_data(context: BrowserContext, serve
         expect(page.locator(content).first).to_be_visible()
         # Opened again, as a person opens the app: this device knows who was here last (at the
         # screen's address, and at the installed app's start address, which moves on to the
-        # role's home). And on a device that has seen no one: from the address alone, and the
-        # wallet's id from the /api/me asked beside them.
+        # role's home). And on a device that has seen no one: from the address alone; the
+        # balances, whose wallet id it does not know, in one answer without the id
+        # (GET /api/me/wallet), whose parts stand in for the three addresses by id.
         for seen_before, address in ((True, home), (True, ""), (False, home)):
             if not seen_before:
                 page.evaluate("localStorage.removeItem('wallet.me')")
@@ -63,8 +64,17 @@ def test_each_first_screen_asks_once_for_its_data(context: BrowserContext, serve
             page.wait_for_timeout(300)
             early = page.evaluate("Object.keys(window.walletEarly.answers)")
             assert early == [], early  # each used, or dropped after the first screen
-            for path in ["api/me", "i18n/fi.json", *data]:
-                assert seen.count(path) == 1, (address, seen_before, path, seen)
+            mine = home == "#/wallet" and not seen_before
+            # The language: first the first screens' texts, the whole file after the content;
+            # the screen used no text the first file lacks (it would have shown a key).
+            texts = ["api/me", "i18n/fi.first.json", "i18n/fi.json"]
+            for path in [*texts, *(["api/me/wallet"] if mine else data)]:
+                assert seen.count(path) == 1, (address, seen_before, path, " ".join(seen))
+            assert seen.index("i18n/fi.first.json") < seen.index("i18n/fi.json"), seen
+            assert page.evaluate("[...window.walletMissedTexts]") == []
+            if mine:
+                assert not [p for p in data if p in seen], seen
+                assert page.evaluate("window.walletEarly.mine") is None  # dropped once drawn
         page.close()
 
 

@@ -196,6 +196,14 @@ TABLE: dict[tuple[str, str], Rule] = {
     # The right of access: a client's own data; a carer is not the data subject.
     ("GET", "/api/me/export"): Rule(allow(CLIENT, OTHER_CLIENT, FOREIGN_CLIENT)),
     ("DELETE", "/api/me/sessions/{session_id:uuid}"): Rule(EVERYONE, not_found_ok=True),
+    # The first of one's own wallets (a client's, or one a carer holds 'view' over, which
+    # every scope brings): a carer without a mandate in force has none (404); providers and
+    # case managers have no wallet of their own (403).
+    ("GET", "/api/me/wallet"): Rule(
+        allow(CLIENT, OTHER_CLIENT, FOREIGN_CLIENT, CARER_VIEW, CARER, CARER_PROVIDERS)
+        | {FOREIGN_CARER},
+        not_found_ok=True,
+    ),
     ("GET", "/api/me/mandates"): Rule(CARERS),
     # A carer answers clients' waiting mandates; none waits here, so an allowed carer gets 404.
     ("GET", "/api/me/mandates/pending"): Rule(CARERS),
@@ -401,6 +409,10 @@ PUBLIC = {
     ("GET", "/"),
     ("GET", "/{file_path:path}"),
     ("GET", "/js/dev-key.js"),  # the API-key form or a stub (tests/wallet_api/test_dev_key_form.py)
+    # The first screens' texts (tests/wallet_api/test_first_strings.py), like the app's files.
+    ("GET", "/i18n/fi.first.json"),
+    ("GET", "/i18n/sv.first.json"),
+    ("GET", "/i18n/en.first.json"),
     ("POST", "/api/providers/applications"),
     # The SMS gateway's webhook: its shared secret (tests/notifications/test_sms.py).
     ("POST", "/api/sms/inbound"),

@@ -9,7 +9,10 @@ import msgspec
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 
+from payments.checkout import requests
 from payments.db import Database
+from payments.errors import NotFound
+from payments.marketplace import directory
 from payments.people.access import Actor
 from payments.reporting import wallet_views
 from wallet_api.auth import read_wallet, roles
@@ -62,4 +65,33 @@ class WalletController(Controller):
         return msgspec.convert(page, schemas.TransactionPage)
 
 
-ROUTES = [WalletController]
+class FirstWalletController(Controller):
+    tags = ["wallets"]
+
+    @get("/api/me/wallet", guards=[roles("client", "carer")])
+    async def first_wallet(
+        self, db: Database, actor: Actor, request: Request[Any, Any, Any]
+    ) -> schemas.FirstWallet:
+        """The wallet a client's (or a carer's) balances open on: the first of ``/api/me``'s
+        wallets, with its latest 100 movements and the payment requests waiting for it. The
+        same answers and the same rules as its three routes by id, in one request that needs
+        no id, so a device that has seen no one asks for it beside ``/api/me`` (pwa/README.md,
+        "A fast start")."""
+        mine = await directory.wallets_for(db, actor)
+        if not mine:
+            raise NotFound("No wallet")
+        wallet_id = mine[0]
+        await read_wallet(db, actor, wallet_id, "wallet.viewed")
+        await read_wallet(db, actor, wallet_id, "transactions.viewed")
+        wallet = await wallet_views.wallet_view(db, wallet_id)
+        page = await wallet_views.wallet_history(
+            db, wallet_id, cursor=None, limit=100, kind=None, period=None, lang=language_of(request)
+        )
+        pending = await requests.pending_for_wallet(db, wallet_id)
+        return msgspec.convert(
+            {"wallet": wallet, "transactions": page, "payment_requests": pending},
+            schemas.FirstWallet,
+        )
+
+
+ROUTES = [WalletController, FirstWalletController]

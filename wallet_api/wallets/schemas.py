@@ -6,6 +6,8 @@ import uuid
 
 from msgspec import Struct
 
+from wallet_api.checkout.schemas import PaymentRequest
+
 
 class Envelope(Struct):
     id: int
@@ -82,3 +84,11 @@ class Transaction(Struct):
 class TransactionPage(Struct):
     items: list[Transaction]
     next_cursor: str | None
+
+
+class FirstWallet(Struct):
+    """What the balances screen draws first, in one answer (``GET /api/me/wallet``)."""
+
+    wallet: Wallet
+    transactions: TransactionPage
+    payment_requests: list[PaymentRequest]

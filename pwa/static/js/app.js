@@ -2,7 +2,7 @@
 // use session.js (who is signed in) and router.js (go), so no view imports the shell.
 import { api, ApiError, dropEarly, Offline } from "./api.js";
 import { announce, h } from "./dom.js";
-import { initialLang, setLang, t } from "./i18n.js";
+import { initialLang, restOfStrings, setLang, t } from "./i18n.js";
 import { isMoneyEvent, moneyNotice, noticeBox, onLive, startLive } from "./live.js";
 import { go } from "./router.js";
 import { forget, loadMe, setOffline, state } from "./session.js";
@@ -96,7 +96,10 @@ async function route() {
   const load = VIEWS[name];
   if (!load) return go("#/");
   const main = document.getElementById("main");
-  const view = await load();
+  // Only the first screens are drawn from the first texts (index.html's early start asked for
+  // them); any other page waits for the whole language file.
+  const first = firstPage && FIRST_SCREENS.has(name) && (params.length === 0 || name === "wallet");
+  const [view] = await Promise.all([load(), first ? null : restOfStrings()]);
   if (id !== renderId) return;
   renderNav();
   // Each page renders into its own box: a page still loading (or a live redraw) after the
@@ -129,6 +132,9 @@ async function route() {
   // What the early start asked for and the first page drawn did not use is never used later
   // (the first route may only have moved on to the role's home: that page is the first).
   dropEarly();
+  // The rest of the texts, after the first screen's content; a page that showed a key the
+  // first file lacked is drawn again (none should: tests/e2e/test_fast_start.py).
+  restOfStrings().then((again) => { if (again && id === renderId) route(); });
   // Move focus to the new page's heading, so screen readers announce where the person is.
   const heading = page.querySelector("h1");
   if (id === renderId && heading && !main.contains(document.activeElement)) {
@@ -176,13 +182,16 @@ function prefetchView() {
 // it (each layer is a round trip on a phone's network).
 const ALSO = {
   wallet: [() => import("./views/client-chart.js"), () => import("./views/client-context.js")],
-  clients: [() => import("./views/cm-clients.js"), () => import("./views/client-invite.js")],
+  clients: [() => import("./views/cm-clients.js"), () => import("./views/client-invite.js"), () => import("./views/cm-sms.js")],
 };
+
+// The screens the first language file (/i18n/{lang}.first.json, pwa.first_strings) is for.
+const FIRST_SCREENS = new Set(["wallet", "charge", "clients"]);
 
 async function start() {
   // Three things the first screen waits for, asked at once rather than one after another.
   prefetchView();
-  await Promise.all([setLang(initialLang()), loadMe()]);
+  await Promise.all([setLang(initialLang(), { first: Boolean(window.walletEarly?.first) }), loadMe()]);
   if (state.offline) setOffline(true); // its banner, now in the person's language
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});

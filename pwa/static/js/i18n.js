@@ -3,23 +3,48 @@ export const LANGS = ["fi", "sv", "en"];
 const LOCALES = { fi: "fi-FI", sv: "sv-FI", en: "en-GB" };
 let lang = "fi";
 let strings = {};
+// The first screens' texts only (setLang's `first`: /i18n/{lang}.first.json, a third of the
+// file), until restOfStrings() has brought the whole file; the keys asked for meanwhile that
+// the first file lacks (tests/e2e/test_fast_start.py reads them: none on the first screens).
+let partial = false;
+let rest = null;
+const missed = window.walletMissedTexts = new Set();
 
 export function currentLang() { return lang; }
 export function locale() { return LOCALES[lang]; }
 
-export async function setLang(next) {
+export async function setLang(next, { first = false } = {}) {
   lang = LANGS.includes(next) ? next : "fi";
-  // The file index.html's early start asked for, when it is this language's (once).
+  const file = `/i18n/${lang}${first ? ".first" : ""}.json`;
+  // The file index.html's early start asked for, when it is this one (once).
   const early = window.walletEarly;
-  const asked = early?.lang === lang && early.strings;
+  const asked = early?.stringsFile === file && early.strings;
   if (early) early.strings = null;
-  const res = await (asked || fetch(`/i18n/${lang}.json`));
+  const res = await (asked || fetch(file));
   strings = await res.json();
+  partial = first;
+  rest = null;
+  missed.clear();
   localStorage.setItem("wallet.lang", lang);
   document.documentElement.lang = lang;
   document.title = t("app.name");
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of document.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+}
+
+// The whole language file after the first screen's (once; at once when it was whole from the
+// start). Resolves to whether a text was asked for that the first file lacked: then the page
+// showed a key and is drawn again (app.js).
+export function restOfStrings() {
+  if (!partial) return Promise.resolve(false);
+  const asking = lang;
+  rest ||= fetch(`/i18n/${lang}.json`).then((res) => res.json()).then((all) => {
+    if (asking !== lang || !partial) return false;
+    strings = all;
+    partial = false;
+    return missed.size > 0;
+  }).catch(() => { rest = null; return false; });
+  return rest;
 }
 
 export function initialLang() {
@@ -31,12 +56,16 @@ export function initialLang() {
 
 // t("balance.updated", {time: "14.05"}) -> "Päivitetty klo 14.05"
 export function t(key, vars = {}) {
+  if (partial && !(key in strings)) missed.add(key);
   const text = strings[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
 }
 
 // Whether the UI language has a text for key (a caller with a fallback of its own asks first).
-export function has(key) { return key in strings; }
+export function has(key) {
+  if (partial && !(key in strings)) missed.add(key);
+  return key in strings;
+}
 
 // A count in words: tn("cm.clients.count", 1) -> "1 asiakas näkyvissä", from the keys
 // "cm.clients.count.one" / ".other", chosen by Intl.PluralRules for the UI language (a category

@@ -73,6 +73,9 @@ async def wallets_for(db: Database, actor: Actor) -> list[uuid.UUID]:
                 select(Wallet.id)
                 .join(Mandate, Mandate.client_id == Wallet.client_id)
                 .where(Mandate.carer_id == actor.principal_id, Mandate.in_force(today))
+                # One order every reader shares (the mandate in force longest first): /api/me
+                # lists these, and /api/me/wallet answers the first, which the app matches.
+                .order_by(Mandate.accepted_at, Wallet.id)
             )
         else:
             return []

@@ -3,6 +3,10 @@ start asks for it beside /api/me). The same data and the same rules as the route
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy import select
+
 from tests.factories import World, api_key_for
 from tests.support.api import Foreign, Keys, auth
 
@@ -83,3 +87,31 @@ async def test_a_carers_look_is_audited_a_clients_own_is_not(
         if e["action"] in ("wallet.viewed", "transactions.viewed")
     }
     assert seen == {("wallet.viewed", "Katsoja"), ("transactions.viewed", "Katsoja")}
+
+
+async def test_a_carer_of_two_clients_gets_the_first_wallet_me_lists(
+    client, db, world: World, keys: Keys
+) -> None:
+    """/api/me lists a carer's wallets in the order the mandates came in force, and
+    /api/me/wallet answers the first of them: the app matches the two by id."""
+    from payments.models import Wallet
+    from payments.people.mandates import grant_mandate
+    from payments.uow import UnitOfWork
+
+    me = (await client.get("/api/me", headers=auth(keys.carer_view))).json()
+    assert me["wallets"] == [str(world.wallet_id)]
+    other = (await client.get("/api/me/wallet", headers=auth(keys.other_client))).json()
+    other_wallet = other["wallet"]["id"]
+    async with UnitOfWork(db, readonly=True) as uow:
+        other_client = await uow.session.scalar(
+            select(Wallet.client_id).where(Wallet.id == uuid.UUID(other_wallet))
+        )
+    assert other_client is not None
+    await grant_mandate(
+        db, carer_id=uuid.UUID(me["principal_id"]), client_id=other_client, scopes=("view",)
+    )
+    for _ in range(3):  # the same answer every time, whatever order the rows lie in
+        listed = (await client.get("/api/me", headers=auth(keys.carer_view))).json()["wallets"]
+        assert listed == [str(world.wallet_id), other_wallet]
+        first = (await client.get("/api/me/wallet", headers=auth(keys.carer_view))).json()
+        assert first["wallet"]["id"] == listed[0]

@@ -73,7 +73,7 @@ from payments.models import (
     Wallet,
     WebSession,
 )
-from payments.reporting.statements import Flow, client_accounts, client_flows
+from payments.reporting.statements import Flow, client_accounts, wallet_flows
 from payments.uow import UnitOfWork
 from payments.vocabulary import Role
 
@@ -813,19 +813,9 @@ async def _holds(s: AsyncSession, wallet_id: uuid.UUID, names: _Names) -> list[d
 
 
 async def _statements(s: AsyncSession, wallet_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Each month with any movement, as its statement sums it (``statements.client_flows``),
+    """Each month with any movement, as its statement sums it (``statements.wallet_flows``),
     and whether its ``statement.ready`` notice was sent."""
-    flows = await client_flows(s, lambda c: [c.wallet_id == wallet_id])
-    per_period: dict[str, Flow] = defaultdict(Flow)
-    for by_period in flows.values():
-        for period, f in by_period.items():
-            t = per_period[period]
-            t.funded += f.funded
-            t.spent += f.spent
-            t.refunded += f.refunded
-            t.expired += f.expired
-            t.other += f.other
-            t.held += f.held
+    per_period = await wallet_flows(s, wallet_id)
     noticed = {
         str(p): created
         for p, created in (

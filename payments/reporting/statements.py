@@ -163,7 +163,12 @@ async def client_flows(
 async def wallet_totals(db: Database, wallet_id: uuid.UUID) -> dict[str, Flow]:
     """A wallet's flows per period, over all its envelopes (for its chart)."""
     async with UnitOfWork(db, readonly=True) as uow:
-        flows = await client_flows(uow.session, lambda c: [c.wallet_id == wallet_id])
+        return await wallet_flows(uow.session, wallet_id)
+
+
+async def wallet_flows(s: AsyncSession, wallet_id: uuid.UUID) -> dict[str, Flow]:
+    """``wallet_totals`` inside a caller's transaction (the access export's one snapshot)."""
+    flows = await client_flows(s, lambda c: [c.wallet_id == wallet_id])
     out: dict[str, Flow] = defaultdict(Flow)
     for per_period in flows.values():
         for period, f in per_period.items():

@@ -46,6 +46,9 @@ class Database:
     engine: AsyncEngine
     url: str
     write_lock: asyncio.Lock | None = field(default=None)
+    # What a process keeps per database beside the engine (the charge pipeline,
+    # payments.checkout.pipeline), by name.
+    extensions: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_sqlite(self) -> bool:

@@ -113,3 +113,86 @@ async def store_result(session: AsyncSession, *, scope: str, key: str, outcome: 
         _STORE,
         {"p_scope": scope, "p_key": key, "p_status": _STORED[outcome.what], "p_body": outcome.body},
     )
+
+
+async def claim_many(
+    session: AsyncSession, claims: list[tuple[str, str, str]], *, now: datetime
+) -> dict[tuple[str, str], Outcome | Exception | None]:
+    """:func:`claim` for many keys in one statement (the group commit): ``claims`` are
+    (scope, key, request hash), no (scope, key) twice. For each: None when this transaction
+    now holds the key, else the first result to replay, or the error :func:`claim` would
+    raise (:class:`IdempotencyKeyReused`, :class:`IdempotencyKeyUnanswered`) to answer with.
+
+    The rows go in (scope, key) order, so two transactions claiming overlapping keys wait for
+    each other in one order and never deadlock on the unique index."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    ordered = sorted(claims)
+    stmt = (
+        ins(_records)
+        .values(
+            [
+                {
+                    "scope": scope,
+                    "key": key,
+                    "request_hash": request_hash,
+                    "status_code": 0,
+                    "response": {},
+                    "created_at": now,
+                }
+                for scope, key, request_hash in ordered
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(_rec.scope, _rec.key)
+    )
+    won = {(str(scope), str(key)) for scope, key in (await session.execute(stmt)).all()}
+    out: dict[tuple[str, str], Outcome | Exception | None] = {}
+    for scope, key, request_hash in ordered:
+        if (scope, key) in won:
+            out[(scope, key)] = None
+            continue
+        # Someone else's key (a retry of an earlier request): rare, so one read each.
+        existing = (await session.execute(_EXISTING, {"p_scope": scope, "p_key": key})).one()
+        if existing.request_hash != request_hash:
+            out[(scope, key)] = IdempotencyKeyReused()
+            continue
+        what = _HAPPENED.get(existing.status_code)
+        out[(scope, key)] = (
+            IdempotencyKeyUnanswered()
+            if what is None
+            else Outcome(what, dict(existing.response), replayed=True)
+        )
+    return out
+
+
+async def store_many(session: AsyncSession, results: list[tuple[str, str, Outcome]]) -> None:
+    """:func:`store_result` for many keys at once (one executemany)."""
+    if results:
+        await session.execute(
+            _STORE,
+            [
+                {
+                    "p_scope": scope,
+                    "p_key": key,
+                    "p_status": _STORED[outcome.what],
+                    "p_body": outcome.body,
+                }
+                for scope, key, outcome in results
+            ],
+        )
+
+
+async def release_many(session: AsyncSession, keys: list[tuple[str, str]]) -> None:
+    """Give back keys claimed in this transaction for requests that were refused: a refusal
+    writes nothing, as a rolled-back :func:`claim` leaves nothing (the group commit refuses
+    some requests of a batch and commits the rest)."""
+    if keys:
+        await session.execute(_RELEASE, [{"p_scope": scope, "p_key": key} for scope, key in keys])
+
+
+_RELEASE = _records.delete().where(
+    _rec.scope == bindparam("p_scope"),
+    _rec.key == bindparam("p_key"),
+    _rec.status_code == 0,
+)

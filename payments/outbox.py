@@ -66,6 +66,26 @@ EVENT_TYPES = (
 )
 
 
+def event_row(
+    *,
+    type: str,
+    organizer_id: uuid.UUID,
+    now: datetime,
+    payload: dict[str, Any],
+    wallet_id: uuid.UUID | None = None,
+    provider_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """An outbox row, for :data:`INSERT_EVENT` (one, or many at once)."""
+    return {
+        "type": type,
+        "organizer_id": organizer_id,
+        "wallet_id": wallet_id,
+        "provider_id": provider_id,
+        "payload": payload,
+        "created_at": now,
+    }
+
+
 async def emit(
     session: AsyncSession,
     *,
@@ -77,18 +97,18 @@ async def emit(
     provider_id: uuid.UUID | None = None,
 ) -> None:
     await session.execute(
-        _INSERT_EVENT,
-        {
-            "type": type,
-            "organizer_id": organizer_id,
-            "wallet_id": wallet_id,
-            "provider_id": provider_id,
-            "payload": payload,
-            "created_at": now,
-        },
+        INSERT_EVENT,
+        event_row(
+            type=type,
+            organizer_id=organizer_id,
+            now=now,
+            payload=payload,
+            wallet_id=wallet_id,
+            provider_id=provider_id,
+        ),
     )
 
 
 # Built once on the table: every money movement writes an event, and building an ORM insert
 # per call (statement, cache key, ORM DML path) cost more CPU than running it.
-_INSERT_EVENT = insert(cast(Table, OutboxEvent.__table__))
+INSERT_EVENT = insert(cast(Table, OutboxEvent.__table__))

@@ -37,7 +37,7 @@ from payments.errors import (
 )
 from payments.ledger import transfers
 from payments.ledger.periods import HELSINKI
-from payments.marketplace.prices import helsinki_day, listings
+from payments.marketplace.prices import Listing, Seller, helsinki_day, listings
 from payments.models import (
     Account,
     Charge,
@@ -52,7 +52,7 @@ from payments.models import (
     TrustedProvider,
     Wallet,
 )
-from payments.outbox import CHARGE_CAPTURED, REFUND_CREATED, emit
+from payments.outbox import CHARGE_CAPTURED, INSERT_EVENT, REFUND_CREATED, emit, event_row
 from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind, ChargeStatus, TransferKind
@@ -263,13 +263,13 @@ class Pricing:
         """Each line on the envelope of a decision valid today that covers it (envelopes and
         their vouchers in one query)."""
         envelopes, vouchers = await _envelopes_for(s, wallet, self.category_ids, now)
-        return self._split(envelopes, vouchers)
+        return self.split(envelopes, vouchers)
 
     async def for_envelopes(self, s: AsyncSession, envelopes: dict[uuid.UUID, int]) -> list[Priced]:
         """Each line on the given envelope (category id -> envelope), split at its voucher."""
-        return self._split(envelopes, await _vouchers(s, set(envelopes.values())))
+        return self.split(envelopes, await _vouchers(s, set(envelopes.values())))
 
-    def _split(
+    def split(
         self, envelopes: dict[uuid.UUID, int], vouchers: dict[int, int | None]
     ) -> list[Priced]:
         out: list[Priced] = []
@@ -345,58 +345,50 @@ async def charge_envelopes(
     return out
 
 
-async def write_charge(
-    s: AsyncSession,
+def charge_record(
     *,
     charge_id: uuid.UUID,
-    provider: Provider,
+    provider: Provider | Seller,
     wallet_id: uuid.UUID,
     items: list[Item],
     now: datetime,
     balances: dict[int, int] | None = None,
     trust_period: str | None = None,
-) -> dict[str, Any]:
-    """Write a captured charge, its lines and its outbox event. The caller has already moved
-    the money to the provider's payable under ``charge_id`` (:func:`charge_envelopes`, or a
-    hold's close), and counted it toward a trusted provider's month (``trust_period``, see
-    :mod:`payments.checkout.trust`) if it did."""
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """What a captured charge writes, as rows: (the charge, its lines, the answer's body, its
+    ``charge.captured`` outbox event). One definition for the single path (:func:`write_charge`)
+    and the group commit (:mod:`payments.checkout.pipeline`), which inserts many at once."""
     total = sum(i.amount_cents for i in items)
     share = sum(i.client_share_cents for i in items)
     period = min(i.period for i in items)
-    await s.execute(
-        _INSERT_CHARGE,
+    charge = {
+        "id": charge_id,
+        "organizer_id": provider.organizer_id,
+        "provider_id": provider.id,
+        "wallet_id": wallet_id,
+        "status": ChargeStatus.CAPTURED,
+        "total_cents": total,
+        "refunded_cents": 0,
+        "period": period,
+        "created_at": now,
+        "client_share_cents": share,
+        "trust_period": trust_period,
+    }
+    lines = [
         {
-            "id": charge_id,
-            "organizer_id": provider.organizer_id,
-            "provider_id": provider.id,
-            "wallet_id": wallet_id,
-            "status": ChargeStatus.CAPTURED,
-            "total_cents": total,
+            "id": uuid.uuid4(),
+            "charge_id": charge_id,
+            "position": pos,
+            "category_id": i.category_id,
+            "envelope_id": i.envelope_id,
+            "quantity": i.quantity,
+            "unit_price_cents": i.unit_price_cents,
+            "amount_cents": i.amount_cents,
             "refunded_cents": 0,
-            "period": period,
-            "created_at": now,
-            "client_share_cents": share,
-            "trust_period": trust_period,
-        },
-    )
-    await s.execute(
-        _INSERT_CHARGE_LINE,
-        [
-            {
-                "id": uuid.uuid4(),
-                "charge_id": charge_id,
-                "position": pos,
-                "category_id": i.category_id,
-                "envelope_id": i.envelope_id,
-                "quantity": i.quantity,
-                "unit_price_cents": i.unit_price_cents,
-                "amount_cents": i.amount_cents,
-                "refunded_cents": 0,
-                "client_share_cents": i.client_share_cents,
-            }
-            for pos, i in enumerate(items)
-        ],
-    )
+            "client_share_cents": i.client_share_cents,
+        }
+        for pos, i in enumerate(items)
+    ]
     body: dict[str, Any] = {
         "id": str(charge_id),
         "status": ChargeStatus.CAPTURED,
@@ -419,8 +411,7 @@ async def write_charge(
             for i in items
         ],
     }
-    await emit(
-        s,
+    event = event_row(
         type=CHARGE_CAPTURED,
         organizer_id=provider.organizer_id,
         wallet_id=wallet_id,
@@ -434,6 +425,36 @@ async def write_charge(
             "balances": {str(k): v for k, v in (balances or {}).items()},
         },
     )
+    return charge, lines, body, event
+
+
+async def write_charge(
+    s: AsyncSession,
+    *,
+    charge_id: uuid.UUID,
+    provider: Provider,
+    wallet_id: uuid.UUID,
+    items: list[Item],
+    now: datetime,
+    balances: dict[int, int] | None = None,
+    trust_period: str | None = None,
+) -> dict[str, Any]:
+    """Write a captured charge, its lines and its outbox event. The caller has already moved
+    the money to the provider's payable under ``charge_id`` (:func:`charge_envelopes`, or a
+    hold's close), and counted it toward a trusted provider's month (``trust_period``, see
+    :mod:`payments.checkout.trust`) if it did."""
+    charge, lines, body, event = charge_record(
+        charge_id=charge_id,
+        provider=provider,
+        wallet_id=wallet_id,
+        items=items,
+        now=now,
+        balances=balances,
+        trust_period=trust_period,
+    )
+    await s.execute(INSERT_CHARGE, charge)
+    await s.execute(INSERT_CHARGE_LINE, lines)
+    await s.execute(INSERT_EVENT, event)
     return body
 
 
@@ -459,6 +480,19 @@ async def capture_charge(
     ``insufficient-funds`` (with ``available_cents`` when the customer consented).
     """
     validate_lines(lines)
+    if not customer.consented:
+        # A phone number or wallet id is not consent: only a provider the client trusts,
+        # within the caps they set, may charge without asking (DESIGN: checkout at the door);
+        # everyone else sends a payment request or uses the client's payment code. These are
+        # the charges that come most, so they go through the group commit, many in one
+        # transaction (imported here: the pipeline builds on this module).
+        from payments.checkout.pipeline import Request, pipeline_for
+
+        if customer.phone_e164 is None and customer.wallet_id is None:
+            raise InvalidInput("Identify the customer by phone number or wallet")
+        return await pipeline_for(db).submit(
+            Request(provider_id, customer, lines, idempotency_key, request_hash, now)
+        )
     now = now or utcnow()
     scope = f"charge:{provider_id}"
     async with UnitOfWork(db) as uow:
@@ -473,22 +507,11 @@ async def capture_charge(
         if provider is None or provider.status != "approved":
             raise ProviderNotApproved("The provider is not approved to charge")
         pricing = await Pricing.check(s, provider, lines, now)
-
-        # A phone number or wallet id finds only a client who trusts this provider.
-        trusting = None if customer.consented else provider_id
-        wallet = await _find_wallet(s, provider.organizer_id, customer, trusting=trusting)
+        wallet = await _find_wallet(s, provider.organizer_id, customer)
         priced = await pricing.for_wallet(s, wallet, now)
         total_asked = sum(p.amount_cents for p in priced)
-        if customer.consented:
-            # Consent is never refused by a cap, but a trusted provider's month counts it.
-            counted = await trust.count_consented(s, wallet.id, provider_id, total_asked, now)
-        else:
-            # A phone number or wallet id is not consent: only a provider the client trusts,
-            # within the caps they set, may charge without asking (DESIGN: checkout at the
-            # door). Everyone else sends a payment request or uses the client's payment code.
-            counted = await trust.use_trust(s, wallet.id, provider_id, total_asked, now)
-            if counted is None:
-                raise ConsentRequired()
+        # Consent is never refused by a cap, but a trusted provider's month counts it.
+        counted = await trust.count_consented(s, wallet.id, provider_id, total_asked, now)
 
         # Debit each envelope once, in account order so concurrent charges never deadlock.
         charge_id = uuid.uuid4()
@@ -501,8 +524,7 @@ async def capture_charge(
                 now=now,
             )
         except InsufficientFunds as exc:
-            if customer.consented:
-                await _tell_what_is_left(s, exc, priced)
+            await _tell_what_is_left(s, exc, priced)
             raise
         items = [p.item(debited[p.envelope_id][1]) for p in priced]
         body = await write_charge(
@@ -548,6 +570,13 @@ async def _check_prices(
         codes={line.category for line in lines},
         day=helsinki_day(now),
     )
+    return check_listed(lines, listed)
+
+
+def check_listed(lines: list[ChargeLineInput], listed: dict[str, Listing]) -> list[Listed]:
+    """The lines checked against the provider's listings of their day ({code: listing}):
+    ``unknown-category``, ``provider-not-approved`` or ``price-above-list`` (list price or the
+    county's cap), in the lines' order."""
     priced: list[Listed] = []
     for line in lines:
         if line.category not in listed:
@@ -587,7 +616,7 @@ _NOT_IN_BUDGET = "This service is not in the customer's budget"
 # The answer for a phone number or wallet id that finds no client who trusts the provider:
 # one answer for "no such client" and "not trusted", so a number tells an untrusted provider
 # nothing, and it says what to do instead.
-_ASK_FIRST = (
+ASK_FIRST = (
     "The client has not let this provider charge without asking: send a payment request "
     "(POST /api/checkout/phone) or charge the client's payment code"
 )
@@ -627,7 +656,7 @@ async def _find_wallet(
     wallet = (await s.execute(stmt, {**params, "organizer_id": organizer_id})).scalar_one_or_none()
     if wallet is None:
         if trusting is not None and stmt is not _WALLET_BY_ID:
-            raise ConsentRequired(_ASK_FIRST)
+            raise ConsentRequired(ASK_FIRST)
         raise NotInBudget(_NOT_IN_BUDGET)
     return wallet
 
@@ -635,8 +664,8 @@ async def _find_wallet(
 # Built once with bound parameters: the charge path runs these on every charge, and building
 # a statement per call (construction, cache key, ORM DML path) cost more CPU than running it
 # (bench.charge_cpu; see payments.prices.listings for the price check's).
-_INSERT_CHARGE = insert(cast(Table, Charge.__table__))
-_INSERT_CHARGE_LINE = insert(cast(Table, ChargeLine.__table__))
+INSERT_CHARGE = insert(cast(Table, Charge.__table__))
+INSERT_CHARGE_LINE = insert(cast(Table, ChargeLine.__table__))
 # Every checkout finds its wallet here, and never a closed client's (payments.budgets.closing):
 # a closed account answers as no client at all.
 _WALLET_BY_ID = (
@@ -670,8 +699,14 @@ _LINE_CATS = DecisionLineCategory.__table__
 _LINES = DecisionLine.__table__
 _DECISIONS = Decision.__table__
 _ACCOUNTS = Account.__table__
-_ENVELOPES_FOR = (
-    select(_LINE_CATS.c.category_id, _ACCOUNTS.c.id, _LINES.c.voucher_value_cents)
+# For one wallet or many (the group commit asks for a batch's wallets at once).
+ENVELOPES_FOR = (
+    select(
+        _ACCOUNTS.c.wallet_id,
+        _LINE_CATS.c.category_id,
+        _ACCOUNTS.c.id,
+        _LINES.c.voucher_value_cents,
+    )
     .join(_LINES, _LINES.c.id == _LINE_CATS.c.line_id)
     .join(_DECISIONS, _DECISIONS.c.id == _LINES.c.decision_id)
     .join(
@@ -679,7 +714,7 @@ _ENVELOPES_FOR = (
         and_(_ACCOUNTS.c.decision_line_id == _LINES.c.id, _ACCOUNTS.c.kind == AccountKind.ENVELOPE),
     )
     .where(
-        _ACCOUNTS.c.wallet_id == bindparam("wallet_id"),
+        _ACCOUNTS.c.wallet_id.in_(bindparam("wallet_ids", expanding=True)),
         _LINE_CATS.c.category_id.in_(bindparam("category_ids", expanding=True)),
         _DECISIONS.c.valid_from <= bindparam("today"),
         or_(_DECISIONS.c.valid_to.is_(None), _DECISIONS.c.valid_to >= bindparam("today")),
@@ -697,10 +732,19 @@ async def _envelopes_for(
     today = now.astimezone(HELSINKI).date()
     rows = (
         await s.execute(
-            _ENVELOPES_FOR,
-            {"wallet_id": wallet.id, "category_ids": list(category_ids), "today": today},
+            ENVELOPES_FOR,
+            {"wallet_ids": [wallet.id], "category_ids": list(category_ids), "today": today},
         )
     ).all()
+    return pick_envelopes([(cat, acc, voucher) for _, cat, acc, voucher in rows], category_ids)
+
+
+def pick_envelopes(
+    rows: list[tuple[uuid.UUID, int, int | None]], category_ids: set[uuid.UUID]
+) -> tuple[dict[uuid.UUID, int], dict[int, int | None]]:
+    """From one wallet's (category, envelope, voucher) rows in envelope order: each category's
+    envelope (the oldest wins if several cover it) and each envelope's voucher value;
+    ``not-in-budget`` when a category has none."""
     found: dict[uuid.UUID, int] = {}
     vouchers: dict[int, int | None] = {}
     for cat_id, acc_id, voucher in rows:

@@ -21,7 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    and_,
+    bindparam,
+    column,
+    insert,
+    or_,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.errors import InsufficientFunds
@@ -250,3 +261,63 @@ async def provider_payable_account(session: AsyncSession, provider_id: uuid.UUID
         return _OWN_ACCOUNTS[key]
     result = await session.execute(_PROVIDER_PAYABLE, {"p_provider": provider_id})
     return _remember(key, int(result.scalar_one()))
+
+
+async def insert_transfers(s: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write transfer rows whose balances the caller has already moved (the group commit's
+    charges, debited by :func:`debit_envelopes`): one multi-row INSERT."""
+    if rows:
+        await s.execute(_INSERT_TRANSFER, rows)
+
+
+async def debit_envelopes(s: AsyncSession, amounts: dict[int, int]) -> dict[int, tuple[int, str]]:
+    """The envelope debit of :func:`move` for many envelopes in one statement, each envelope
+    once: {envelope: (balance after, the month its money belongs to)} for those that covered
+    their amount; an envelope missing from the answer was not touched. The caller writes the
+    transfers (a charge's, in :mod:`payments.checkout.pipeline`)."""
+    if not amounts:
+        return {}
+    v = (
+        values(column("id", BigInteger), column("amount", BigInteger), name="v")
+        .data(sorted(amounts.items()))
+        .cte("v")
+    )
+    stmt = (
+        update(_accounts)
+        .where(_acc.id == v.c.id, _acc.balance_cents >= v.c.amount)
+        .values(balance_cents=_acc.balance_cents - v.c.amount)
+        .returning(_acc.id, _acc.balance_cents, _acc.funded_period)
+        .add_cte(v)
+    )
+    out: dict[int, tuple[int, str]] = {}
+    for acc_id, balance, period in (await s.execute(stmt)).all():
+        if balance is None or period is None:  # not an envelope: a caller's error
+            raise ValueError(f"account {acc_id} is not a funded envelope")
+        out[int(acc_id)] = (int(balance), str(period))
+    return out
+
+
+async def undo_debits(s: AsyncSession, amounts: dict[int, int]) -> None:
+    """Give back debits made by :func:`debit_envelopes` in this transaction, for charges of a
+    batch refused after them: as a rollback would, with no transfer."""
+    if amounts:
+        await s.execute(
+            _UNDO_DEBIT,
+            [{"p_id": acc, "p_amount": amount} for acc, amount in sorted(amounts.items())],
+        )
+
+
+_UNDO_DEBIT = (
+    update(_accounts)
+    .where(_acc.id == bindparam("p_id"))
+    .values(balance_cents=_acc.balance_cents + bindparam("p_amount"))
+)
+
+
+async def lock_envelopes(s: AsyncSession, ids: set[int]) -> None:
+    """Lock envelopes in id order (PostgreSQL; SQLite has one writer and ignores it), after
+    the trust rows: the order of every money path, so batches never deadlock each other."""
+    if ids:
+        await s.execute(
+            select(_acc.id).where(_acc.id.in_(sorted(ids))).order_by(_acc.id).with_for_update()
+        )

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import text, update
+from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from payments.clock import utcnow
@@ -67,17 +68,15 @@ async def take_attempt(db: Database, key: str, *, limit: int, window_s: int) -> 
     start, left = _window(utcnow(), window_s)
     if limit <= 0:
         raise RateLimited(max(1, left))
-    dialect = postgresql if db.is_postgres else sqlite
-    upsert = dialect.insert(RateCounter).values(key=key, window_start=start, hits=1)
-    stmt = upsert.on_conflict_do_update(
-        index_elements=[RateCounter.key, RateCounter.window_start],
-        set_={"hits": RateCounter.hits + 1},
-        where=RateCounter.hits < limit,
-    ).returning(RateCounter.hits)
     async with UnitOfWork(db) as uow:
         if db.is_postgres:
             await uow.session.execute(_ASYNC_COMMIT)
-        counted = (await uow.session.execute(stmt)).first()
+        counted = (
+            await uow.session.execute(
+                _TAKE["postgresql" if db.is_postgres else "sqlite"],
+                {"p_key": key, "p_start": start, "p_limit": limit},
+            )
+        ).first()
         await uow.commit()
     if counted is None:
         raise RateLimited(max(1, left))
@@ -90,12 +89,34 @@ async def give_back(db: Database, attempt: Attempt) -> None:
         if db.is_postgres:
             await uow.session.execute(_ASYNC_COMMIT)
         await uow.session.execute(
-            update(RateCounter)
-            .where(
-                RateCounter.key == attempt.key,
-                RateCounter.window_start == attempt.window_start,
-                RateCounter.hits > 0,
-            )
-            .values(hits=RateCounter.hits - 1)
+            _GIVE_BACK, {"p_key": attempt.key, "p_start": attempt.window_start}
         )
         await uow.commit()
+
+
+# Built once (bound parameters), as the charge path's statements are: every phone number a
+# provider types runs both (payments/ledger/transfers.py says why building per call cost).
+_RC = cast(Table, RateCounter.__table__)
+
+
+def _take_statement(dialect: Any) -> Any:
+    upsert = dialect.insert(_RC).values(
+        key=bindparam("p_key"), window_start=bindparam("p_start"), hits=1
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[_RC.c.key, _RC.c.window_start],
+        set_={"hits": _RC.c.hits + 1},
+        where=_RC.c.hits < bindparam("p_limit"),
+    ).returning(_RC.c.hits)
+
+
+_TAKE = {"postgresql": _take_statement(postgresql), "sqlite": _take_statement(sqlite)}
+_GIVE_BACK = (
+    update(_RC)
+    .where(
+        _RC.c.key == bindparam("p_key"),
+        _RC.c.window_start == bindparam("p_start"),
+        _RC.c.hits > 0,
+    )
+    .values(hits=_RC.c.hits - 1)
+)

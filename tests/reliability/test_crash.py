@@ -23,10 +23,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
 from payments.db import Database
+from payments.ledger.periods import first_day
 from payments.models import Charge, ChargeLine, IdempotencyRecord, OutboxEvent, Transfer
 from payments.outbox import CHARGE_CAPTURED
-from tests.factories import api_key_for, seed_world
+from tests.factories import add_client_with_decision, api_key_for, seed_world
 from tests.reliability.bounds import LONG, LONG_TIMEOUT, pick
 from tests.servers import WALLET, Server
 
@@ -102,11 +105,29 @@ async def _restart_postgres() -> None:
 
 
 @pytest.mark.timeout(LONG_TIMEOUT)
-async def test_kill_9_under_load_loses_and_duplicates_nothing(db: Database, server: Server):
+@pytest.mark.parametrize("wallets", ["one wallet", "a wallet each"])
+async def test_kill_9_under_load_loses_and_duplicates_nothing(
+    db: Database, server: Server, wallets: str
+):
+    """With one wallet every charge is a batch of its own (the group commit takes one charge
+    per wallet in a batch); with a wallet for each client, the charges in flight share
+    batches, and a kill lands in the middle of one."""
     if PG_RESTARTS and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
         # A restart drops every connection to the cluster: the other workers' tests would fail.
         pytest.fail("the long run restarts PostgreSQL: run it without -n (make reliability)")
     w = await seed_world(db, monthly_cents=5_000_000)
+    phones = [w.phone] * CLIENTS
+    if wallets == "a wallet each":
+        phones = [w.phone] + [f"040 700 {i:04d}" for i in range(1, CLIENTS)]
+        for number in phones[1:]:
+            await add_client_with_decision(
+                db,
+                w,
+                phone=number,
+                lines=[DecisionLineInput("Siivous", 5_000_000, ("siivous",))],
+                valid_from=first_day(w.period),
+            )
+        await fund_period(db, w.period)
     key = await api_key_for(db, w.provider_principal)
     await db.dispose()  # the test's pool must not hold connections across PostgreSQL restarts
     server.start()
@@ -114,7 +135,7 @@ async def test_kill_9_under_load_loses_and_duplicates_nothing(db: Database, serv
     log = Log()
     per_client = int(pick(40, 150))
     clients = asyncio.gather(
-        *(_client(server.base, key, w.phone, log, per_client) for _ in range(CLIENTS))
+        *(_client(server.base, key, number, log, per_client) for number in phones)
     )
     restarts_at = {KILLS * (i + 1) // (PG_RESTARTS + 1) for i in range(PG_RESTARTS)}
     started = time.monotonic()
@@ -145,6 +166,7 @@ async def test_kill_9_under_load_loses_and_duplicates_nothing(db: Database, serv
 
     async with db.engine.connect() as conn:
         charges = dict((await conn.execute(select(Charge.id, Charge.total_cents))).all())
+        moments = (await conn.execute(select(func.count(Charge.created_at.distinct())))).scalar()
         records = (
             await conn.execute(
                 select(
@@ -184,6 +206,8 @@ async def test_kill_9_under_load_loses_and_duplicates_nothing(db: Database, serv
     assert all(charged.get(cid) == total == PRICE for cid, total in charges.items())
     assert all(lines.get(cid) == 1 for cid in charges)
     assert all(events[str(cid)] == 1 for cid in charges) and len(events) == len(charges)
+    if wallets == "a wallet each":  # charges of one batch share their moment
+        assert moments is not None and moments < len(charges), "no batch held two charges"
 
     # Events committed but not yet published when a kill came are delivered after the restart.
     undelivered = -1

@@ -1,0 +1,457 @@
+"""Group commit: the charges that providers take without asking, many in one transaction.
+
+A trusted provider's charge by phone number or wallet id (:func:`capture_charge` without the
+client's code or card) is the charge that comes most often, at the door. Instead of one
+transaction per charge, each process queues them in its :class:`Pipeline`: while one batch is
+in the database, the charges that arrive wait, and the next batch takes all of them (at most
+:data:`MAX_BATCH`). A charge that arrives when nothing is running goes at once, alone: nothing
+waits for a timer, so a quiet server answers as fast as before and a busy one commits (and
+fsyncs) once per batch.
+
+A batch is one transaction of set-based statements, each the same rule as the single path's
+(:mod:`payments.checkout.charges`), run for every charge of the batch at once:
+
+1. read the providers with their listings of the day, and the wallets of the clients who trust
+   each provider (one or two statements);
+2. claim the idempotency keys (one ``INSERT … ON CONFLICT DO NOTHING RETURNING``); a key that
+   is someone's earlier request replays its stored answer;
+3. check each charge's prices and find its envelopes (one statement for all wallets);
+4. lock the trusted rows, then the envelopes, each set in one order (PostgreSQL): the lock order
+   of every money path, so two batches (two processes) never deadlock each other;
+5. count each charge toward its trusted provider's month, within the caps (one conditional
+   ``UPDATE … FROM (VALUES …) … RETURNING``), then debit the envelopes (one conditional
+   ``UPDATE``, ``balance >= amount``);
+6. write every transfer, charge, line and outbox event (one multi-row ``INSERT`` per table) and
+   store the answers under their keys; commit.
+
+**A refusal never fails its batch.** Each charge's refusal is decided by those conditional
+statements (or by the checks between them), and what a refused charge changed in the
+transaction before it was refused (its key's claim, its month's count, a debit of another of its
+envelopes) is put back in the same transaction, as a rollback of its own transaction would
+have. Only the others commit. A batch holds each wallet and each idempotency key at most once
+(a second charge of the same wallet waits for the next batch), so no row is updated twice by one
+statement.
+
+**An acknowledged charge is committed.** A request's answer is set only after its batch's
+commit returned. If a batch fails as a whole (a deadlock with another kind of transaction, a
+lost connection), each of its charges runs again alone; a charge whose batch did commit before
+the connection broke then replays its stored answer. A request whose caller went away (a
+closed connection) still completes, as the single path's transaction would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from payments import idempotency
+from payments.checkout import charges, trust
+from payments.clock import utcnow
+from payments.db import Database
+from payments.errors import (
+    ConsentRequired,
+    DomainError,
+    InsufficientFunds,
+    ProviderNotApproved,
+)
+from payments.ledger import transfers
+from payments.ledger.periods import HELSINKI
+from payments.marketplace.prices import Seller, helsinki_day, listings_of_providers
+from payments.models import Client, TrustedProvider, Wallet
+from payments.outbox import INSERT_EVENT
+from payments.results import Happened, Outcome
+from payments.uow import UnitOfWork
+from payments.vocabulary import TransferKind
+
+MAX_BATCH = 64
+
+
+@dataclass(eq=False)
+class Request:
+    """One charge waiting in the pipeline, as :func:`capture_charge` was called."""
+
+    provider_id: uuid.UUID
+    customer: charges.Customer
+    lines: list[charges.ChargeLineInput]
+    idempotency_key: str
+    request_hash: str
+    now: datetime | None
+    future: asyncio.Future[Outcome] = field(init=False, repr=False)
+
+    @property
+    def scope(self) -> str:
+        return f"charge:{self.provider_id}"
+
+
+@dataclass
+class Stats:
+    """What this process's pipeline has done (tests and the benchmark read it)."""
+
+    batches: int = 0
+    charges: int = 0
+    largest: int = 0
+    retried_alone: int = 0
+
+
+class Pipeline:
+    """One process's queue of charges for one database (:func:`pipeline_for`)."""
+
+    def __init__(self, db: Database, max_batch: int = MAX_BATCH) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self.stats = Stats()
+        self._queue: deque[Request] = deque()
+        self._runner: asyncio.Task[None] | None = None
+
+    async def submit(self, request: Request) -> Outcome:
+        """Queue ``request`` and wait for its answer (or its refusal, raised here)."""
+        loop = asyncio.get_running_loop()
+        request.future = loop.create_future()
+        self._queue.append(request)
+        if self._runner is None or self._runner.done():
+            self._runner = loop.create_task(self._run(), name="charge-pipeline")
+        # Shielded: a caller that goes away does not cancel a charge already in a batch.
+        return await asyncio.shield(request.future)
+
+    async def _run(self) -> None:
+        while self._queue:
+            batch = self._take()
+            try:
+                await self._settle(batch)
+            except BaseException as exc:  # cancelled at shutdown: no caller waits forever
+                for r in [*batch, *self._queue]:
+                    if not r.future.done():
+                        r.future.set_exception(
+                            exc if isinstance(exc, Exception) else RuntimeError("shut down")
+                        )
+                self._queue.clear()
+                raise
+
+    def _take(self) -> list[Request]:
+        """The next batch: the requests at the head of the queue that share their clock (only
+        tests set one), at most ``max_batch``."""
+        first = self._queue.popleft()
+        batch = [first]
+        while self._queue and len(batch) < self.max_batch and self._queue[0].now == first.now:
+            batch.append(self._queue.popleft())
+        return batch
+
+    async def _settle(self, batch: list[Request]) -> None:
+        try:
+            deferred = await capture_batch(self.db, batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0].future.done():
+                    batch[0].future.set_exception(exc)
+                return
+            # The batch failed as a whole (not a refusal: those never fail it). Each charge
+            # runs alone, so one charge's failure is its own.
+            self.stats.retried_alone += len(batch)
+            for r in batch:
+                await self._settle([r])
+            return
+        self.stats.batches += 1
+        self.stats.charges += len(batch) - len(deferred)
+        self.stats.largest = max(self.stats.largest, len(batch) - len(deferred))
+        # A second charge of a wallet (or key) in the batch goes first in the next one.
+        self._queue.extendleft(reversed(deferred))
+
+
+def pipeline_for(db: Database) -> Pipeline:
+    """The process's pipeline for ``db``, made on first use."""
+    pipe = db.extensions.get("charge-pipeline")
+    if pipe is None:
+        pipe = db.extensions["charge-pipeline"] = Pipeline(db)
+    return cast(Pipeline, pipe)
+
+
+@dataclass(eq=False)
+class _Charge:
+    """A request on its way through a batch."""
+
+    request: Request
+    seller: Seller | None = None
+    wallet_id: uuid.UUID | None = None
+    priced: list[charges.Priced] = field(default_factory=list)
+    counted: str | None = None
+
+
+async def capture_batch(db: Database, batch: list[Request]) -> list[Request]:
+    """Run ``batch`` in one transaction (see the module's docstring) and answer each request
+    whose answer is known; return the requests deferred to the next batch (a second charge of a
+    wallet or key already in this one). Raises only when the transaction itself fails."""
+    now = batch[0].now or utcnow()
+    answers: list[tuple[Request, Outcome | Exception]] = []
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        sellers = await listings_of_providers(
+            s,
+            provider_ids={r.provider_id for r in batch},
+            codes={line.category for r in batch for line in r.lines},
+            day=helsinki_day(now),
+        )
+        wallets = await _trusting_wallets(s, batch, sellers)
+
+        # One charge per wallet and per key in a batch; the rest wait for the next one.
+        active: list[_Charge] = []
+        deferred: list[Request] = []
+        seen_wallets: set[uuid.UUID] = set()
+        seen_keys: set[tuple[str, str]] = set()
+        for r in batch:
+            wallet_id = wallets.get(id(r))
+            key = (r.scope, r.idempotency_key)
+            if key in seen_keys or (wallet_id is not None and wallet_id in seen_wallets):
+                deferred.append(r)
+                continue
+            seen_keys.add(key)
+            if wallet_id is not None:
+                seen_wallets.add(wallet_id)
+            active.append(_Charge(r, sellers.get(r.provider_id, (None, {}))[0], wallet_id))
+
+        claims = await idempotency.claim_many(
+            s,
+            [(c.request.scope, c.request.idempotency_key, c.request.request_hash) for c in active],
+            now=now,
+        )
+        claimed: list[_Charge] = []
+        for c in active:
+            earlier = claims[(c.request.scope, c.request.idempotency_key)]
+            if earlier is None:
+                claimed.append(c)
+            else:
+                answers.append((c.request, earlier))
+
+        refused: list[tuple[_Charge, DomainError]] = []
+        # The single path's checks, in its order: the provider, its prices, the customer.
+        listed: dict[int, list[charges.Listed]] = {}
+        going: list[_Charge] = []
+        for c in claimed:
+            try:
+                if c.seller is None or c.seller.status != "approved":
+                    raise ProviderNotApproved("The provider is not approved to charge")
+                listed[id(c)] = charges.check_listed(
+                    c.request.lines, sellers[c.request.provider_id][1]
+                )
+                if c.wallet_id is None:
+                    raise ConsentRequired(charges.ASK_FIRST)
+                going.append(c)
+            except DomainError as exc:
+                refused.append((c, exc))
+
+        going = await _price(s, going, listed, now, refused)
+
+        # Locks: trust rows, then envelopes, each in one order.
+        pairs = {(c.wallet_id, c.request.provider_id) for c in going if c.wallet_id}
+        before = await trust.lock_many(s, pairs)
+        await transfers.lock_envelopes(s, {p.envelope_id for c in going for p in c.priced})
+
+        totals = {
+            (cast(uuid.UUID, c.wallet_id), c.request.provider_id): sum(
+                p.amount_cents for p in c.priced
+            )
+            for c in going
+        }
+        counted = await trust.use_trust_many(s, totals, now)
+        paying: list[_Charge] = []
+        for c in going:
+            pair = (cast(uuid.UUID, c.wallet_id), c.request.provider_id)
+            if pair in counted:
+                c.counted = counted[pair]
+                paying.append(c)
+            else:
+                refused.append((c, ConsentRequired()))
+
+        amounts: dict[int, int] = {}
+        for c in paying:
+            for env, amount in charges.per_envelope(c.priced).items():
+                assert env not in amounts, "one wallet per batch: an envelope pays one charge"
+                amounts[env] = amount
+        debited = await transfers.debit_envelopes(s, amounts)
+        done: list[_Charge] = []
+        undo: dict[int, int] = {}
+        put_back: list[trust.TrustRow] = []
+        for c in paying:
+            envelopes = charges.per_envelope(c.priced)
+            if all(env in debited for env in envelopes):
+                done.append(c)
+                continue
+            refused.append((c, InsufficientFunds("There is not enough money left in this budget")))
+            undo.update({env: amt for env, amt in envelopes.items() if env in debited})
+            put_back.append(before[(cast(uuid.UUID, c.wallet_id), c.request.provider_id)])
+        await transfers.undo_debits(s, undo)
+        await trust.put_back_many(s, put_back)
+
+        results = await _write(s, done, debited, now)
+        await idempotency.store_many(
+            s, [(c.request.scope, c.request.idempotency_key, out) for c, out in results]
+        )
+        await idempotency.release_many(
+            s, [(c.request.scope, c.request.idempotency_key) for c, _ in refused]
+        )
+        await uow.commit()
+    # Answers only after the commit: an acknowledged charge is durable.
+    answers.extend((c.request, out) for c, out in results)
+    answers.extend((c.request, exc) for c, exc in refused)
+    for request, answer in answers:
+        if request.future.done():
+            continue
+        if isinstance(answer, Exception):
+            request.future.set_exception(answer)
+        else:
+            request.future.set_result(answer)
+    return deferred
+
+
+async def _price(
+    s: AsyncSession,
+    going: list[_Charge],
+    listed: dict[int, list[charges.Listed]],
+    now: datetime,
+    refused: list[tuple[_Charge, DomainError]],
+) -> list[_Charge]:
+    """Each charge's lines on its envelopes, split at their vouchers (one read for every
+    wallet of the batch); ``not-in-budget`` when a service has no envelope."""
+    if not going:
+        return []
+    category_ids = {x.category_id for c in going for x in listed[id(c)]}
+    rows = (
+        await s.execute(
+            charges.ENVELOPES_FOR,
+            {
+                "wallet_ids": sorted({c.wallet_id for c in going if c.wallet_id}),
+                "category_ids": sorted(category_ids),
+                "today": now.astimezone(HELSINKI).date(),
+            },
+        )
+    ).all()
+    by_wallet: dict[uuid.UUID, list[tuple[uuid.UUID, int, int | None]]] = defaultdict(list)
+    for wallet_id, cat_id, acc_id, voucher in rows:
+        by_wallet[wallet_id].append((cat_id, acc_id, voucher))
+    priced: list[_Charge] = []
+    for c in going:
+        pricing = charges.Pricing(listed[id(c)])
+        wanted = pricing.category_ids
+        try:
+            envelopes, vouchers = charges.pick_envelopes(
+                [row for row in by_wallet[cast(uuid.UUID, c.wallet_id)] if row[0] in wanted],
+                wanted,
+            )
+            c.priced = pricing.split(envelopes, vouchers)
+        except DomainError as exc:
+            refused.append((c, exc))
+            continue
+        priced.append(c)
+    return priced
+
+
+async def _write(
+    s: AsyncSession, done: list[_Charge], debited: dict[int, tuple[int, str]], now: datetime
+) -> list[tuple[_Charge, Outcome]]:
+    """The captured charges' transfers, charges, lines and events: one INSERT per table."""
+    if not done:
+        return []
+    transfer_rows: list[dict[str, Any]] = []
+    charge_rows: list[dict[str, Any]] = []
+    line_rows: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    out: list[tuple[_Charge, Outcome]] = []
+    for c in done:
+        seller = cast(Seller, c.seller)
+        payable = await transfers.provider_payable_account(s, seller.id)
+        charge_id = uuid.uuid4()
+        envelopes = charges.per_envelope(c.priced)
+        for env in sorted(envelopes):
+            transfer_rows.append(
+                {
+                    "organizer_id": seller.organizer_id,
+                    "debit_account_id": env,
+                    "credit_account_id": payable,
+                    "amount_cents": envelopes[env],
+                    "kind": TransferKind.CHARGE,
+                    "period": debited[env][1],
+                    "charge_id": charge_id,
+                    "dedupe_key": None,
+                    "created_at": now,
+                }
+            )
+        charge, lines, body, event = charges.charge_record(
+            charge_id=charge_id,
+            provider=seller,
+            wallet_id=cast(uuid.UUID, c.wallet_id),
+            items=[p.item(debited[p.envelope_id][1]) for p in c.priced],
+            now=now,
+            balances={env: debited[env][0] for env in envelopes},
+            trust_period=c.counted,
+        )
+        charge_rows.append(charge)
+        line_rows.extend(lines)
+        events.append(event)
+        out.append((c, Outcome(Happened.CREATED, body)))
+    await transfers.insert_transfers(s, transfer_rows)
+    await s.execute(charges.INSERT_CHARGE, charge_rows)
+    await s.execute(charges.INSERT_CHARGE_LINE, line_rows)
+    await s.execute(INSERT_EVENT, events)
+    return out
+
+
+async def _trusting_wallets(
+    s: AsyncSession, batch: list[Request], sellers: dict[uuid.UUID, tuple[Seller, Any]]
+) -> dict[int, uuid.UUID]:
+    """{id(request): wallet} for each request whose phone number or wallet id finds a client
+    of the provider's organizer who trusts that provider and whose account is open: the single
+    path's ``_TRUSTING_WALLET_BY_*`` for the whole batch, in one statement per way of naming
+    the customer."""
+    out: dict[int, uuid.UUID] = {}
+    organizer = {pid: seller.organizer_id for pid, (seller, _) in sellers.items()}
+    providers = sorted({r.provider_id for r in batch})
+    phones = sorted({r.customer.phone_e164 for r in batch if r.customer.phone_e164})
+    ids = sorted({r.customer.wallet_id for r in batch if r.customer.wallet_id})
+    if phones:
+        rows = await s.execute(_BY_PHONE, {"phones": phones, "provider_ids": providers})
+        found = {(org, phone, pid): w for w, org, phone, pid in rows.all()}
+        for r in batch:
+            if r.customer.phone_e164 and r.provider_id in organizer:
+                w = found.get((organizer[r.provider_id], r.customer.phone_e164, r.provider_id))
+                if w is not None:
+                    out[id(r)] = w
+    if ids:
+        by_id = await s.execute(_BY_WALLET, {"wallet_ids": ids, "provider_ids": providers})
+        found_ids = {(org, w, pid): w for w, org, pid in by_id.all()}
+        for r in batch:
+            if r.customer.wallet_id and r.provider_id in organizer:
+                w = found_ids.get((organizer[r.provider_id], r.customer.wallet_id, r.provider_id))
+                if w is not None:
+                    out[id(r)] = w
+    return out
+
+
+_W = cast(Table, Wallet.__table__)
+_C = cast(Table, Client.__table__)
+_T = cast(Table, TrustedProvider.__table__)
+_BY_PHONE = (
+    select(_W.c.id, _C.c.organizer_id, _C.c.phone_e164, _T.c.provider_id)
+    .join(_C, _C.c.id == _W.c.client_id)
+    .join(_T, _T.c.wallet_id == _W.c.id)
+    .where(
+        _C.c.phone_e164.in_(bindparam("phones", expanding=True)),
+        _T.c.provider_id.in_(bindparam("provider_ids", expanding=True)),
+        _C.c.closed_at.is_(None),
+    )
+)
+_BY_WALLET = (
+    select(_W.c.id, _W.c.organizer_id, _T.c.provider_id)
+    .join(_C, _C.c.id == _W.c.client_id)
+    .join(_T, _T.c.wallet_id == _W.c.id)
+    .where(
+        _W.c.id.in_(bindparam("wallet_ids", expanding=True)),
+        _T.c.provider_id.in_(bindparam("provider_ids", expanding=True)),
+        _C.c.closed_at.is_(None),
+    )
+)

@@ -1,0 +1,228 @@
+"""The group commit (payments.checkout.pipeline), on SQLite and PostgreSQL.
+
+Charges taken without asking queue in the process's pipeline and run many to a transaction.
+These tests put many charges into one batch on purpose (``asyncio.gather`` queues them all
+before the pipeline's runner first runs) and check that each charge is answered exactly as it
+would be alone: a refusal refuses only its own charge and leaves nothing of it behind, and
+every captured charge is in the books once. The last test races two pipelines (two processes'
+worth) against one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from payments.budgets.catalogue import DecisionLineInput
+from payments.budgets.funding import fund_period
+from payments.checkout.charges import ChargeLineInput, Customer
+from payments.checkout.pipeline import pipeline_for
+from payments.checkout.trust import set_trusted
+from payments.db import Database, create_database
+from payments.errors import (
+    ConsentRequired,
+    InsufficientFunds,
+    PriceAboveList,
+    ProviderNotApproved,
+)
+from payments.ledger.periods import first_day
+from payments.models import Charge, IdempotencyRecord, TrustedProvider
+from payments.people.phones import to_e164
+from payments.results import Happened, Outcome
+from tests.factories import (
+    World,
+    add_client_with_decision,
+    assert_books_ok,
+    envelopes,
+    row_counts,
+    seed_world,
+    set_provider_status,
+)
+from tests.support.money import charge, cleaning, home_help
+
+
+async def clients(db: Database, w: World, n: int, *, monthly: int = 20_000) -> list[Any]:
+    """``n`` more clients of ``w``'s county, each with a cleaning + home help line of
+    ``monthly`` cents, trusting both providers; funded."""
+    out = []
+    for i in range(n):
+        out.append(
+            await add_client_with_decision(
+                db,
+                w,
+                phone=f"040 700 {i:04d}",
+                lines=[DecisionLineInput("Kotiapu ja siivous", monthly, ("siivous", "kotiapu"))],
+                valid_from=first_day(w.period),
+            )
+        )
+    await fund_period(db, w.period)
+    return out
+
+
+def phone(i: int) -> Customer:
+    return Customer(phone_e164=to_e164(f"040 700 {i:04d}"))
+
+
+async def gathered(*calls: Any) -> list[Any]:
+    return list(await asyncio.gather(*calls, return_exceptions=True))
+
+
+async def test_one_batch_answers_each_charge_as_if_it_were_alone(db: Database):
+    w = await seed_world(db)
+    cs = await clients(db, w, 8)
+    # Client 1 has 30 EUR left (not two hours of cleaning); client 2's per-charge cap is 50 EUR;
+    # client 3 has two lines: home help of 10 EUR a month and cleaning of 200 EUR.
+    await charge(db, w, cleaning(hours="4.85"), customer=phone(1))  # 169.75 of 200 EUR
+    await set_trusted(
+        db,
+        actor_id=uuid.uuid4(),
+        wallet_id=cs[2].wallet_id,
+        provider_id=w.provider_id,
+        per_charge_cap_cents=5000,
+    )
+    two_lines = await add_client_with_decision(
+        db,
+        w,
+        phone="040 799 0000",
+        lines=[
+            DecisionLineInput("Siivous", 20_000, ("siivous",)),
+            DecisionLineInput("Kotiapu", 1000, ("kotiapu",)),
+        ],
+        valid_from=first_day(w.period),
+    )
+    await fund_period(db, w.period)
+    earlier = await charge(db, w, cleaning(), customer=phone(4), key="earlier")
+    pipe = pipeline_for(db)
+    before_stats = pipe.stats.batches
+    before = await row_counts(db)
+    balances = {e.id: e.balance_cents for e in await envelopes(db)}
+    spent_before = await _spent(db)
+
+    results = await gathered(
+        charge(db, w, cleaning(), customer=phone(0)),  # 0: captured
+        charge(db, w, cleaning(), customer=phone(1)),  # 1: 70 EUR > 30.25 left
+        charge(db, w, cleaning(), customer=phone(2)),  # 2: above the per-charge cap
+        charge(db, w, cleaning(), customer=Customer(phone_e164="+358409999999")),  # 3: nobody
+        charge(db, w, cleaning(), customer=phone(4), key="earlier"),  # 4: a retry: replayed
+        charge(db, w, [ChargeLineInput("siivous", Decimal(1), 9999)], customer=phone(5)),  # 5
+        charge(  # 6: cleaning fits its envelope, home help does not: nothing of it stays
+            db,
+            w,
+            [*cleaning(hours=1), *home_help(hours=1)],
+            customer=Customer(phone_e164=to_e164("040 799 0000")),
+        ),
+        charge(db, w, home_help(), customer=phone(7)),  # 7: captured
+        charge(db, w, cleaning(hours=1), customer=phone(0)),  # 8: client 0 again: next batch
+        charge(db, w, cleaning(), provider_id=w.other_provider_id, customer=phone(3)),  # 9
+    )
+
+    ok = {i for i, r in enumerate(results) if isinstance(r, Outcome)}
+    assert ok == {0, 4, 7, 8}, results
+    assert isinstance(results[1], InsufficientFunds)
+    assert isinstance(results[2], ConsentRequired)
+    assert isinstance(results[3], ConsentRequired)
+    assert isinstance(results[5], PriceAboveList)
+    assert isinstance(results[6], InsufficientFunds)
+    assert isinstance(results[9], ProviderNotApproved)  # the taxi has no cleaning price
+    assert results[4].replayed and results[4].body == earlier.body
+    assert all(results[i].what is Happened.CREATED and not results[i].replayed for i in (0, 7, 8))
+    # The charges of one batch share their moment; client 0's second came a batch later.
+    assert results[0].body["created_at"] == results[7].body["created_at"]
+    assert results[8].body["created_at"] > results[0].body["created_at"]
+    assert pipe.stats.batches - before_stats == 2 and pipe.stats.largest >= 9
+
+    after = await row_counts(db)
+    assert after["charges"] - before["charges"] == 3
+    assert after["transfers"] - before["transfers"] == 3
+    assert after["idempotency_keys"] - before["idempotency_keys"] == 3  # refused: no key kept
+    assert after["outbox"] - before["outbox"] == 3
+    # Only the captured charges moved money; the refused two-line charge's debit was undone.
+    moved = {
+        e.id: balances[e.id] - e.balance_cents
+        for e in await envelopes(db)
+        if e.balance_cents != balances[e.id]
+    }
+    assert sorted(moved.values()) == [3800, 7000 + 3500]  # client 7; client 0 twice
+    spent_after = await _spent(db)
+    changed = {w for (w, _), cents in spent_after.items() if cents != spent_before[(w, _)]}
+    assert changed == {cs[0].wallet_id, cs[7].wallet_id}  # no refused charge's month moved
+    assert two_lines.wallet_id not in changed
+    keys = await _rows(db, select(func.count()).where(IdempotencyRecord.status_code == 0))
+    assert keys == [(0,)]
+    await assert_books_ok(db)
+
+
+async def test_a_provider_refused_in_a_batch_refuses_only_its_own_charges(db: Database):
+    w = await seed_world(db)
+    await clients(db, w, 4)
+    await set_provider_status(db, w.other_provider_id, "suspended")
+    results = await gathered(
+        *(charge(db, w, cleaning(hours=1), customer=phone(i)) for i in range(4)),
+        charge(
+            db,
+            w,
+            [ChargeLineInput("kuljetus", Decimal(1), 2500)],
+            provider_id=w.other_provider_id,
+            customer=phone(0),
+        ),
+    )
+    assert [type(r).__name__ for r in results] == ["Outcome"] * 4 + ["ProviderNotApproved"]
+    await assert_books_ok(db)
+
+
+async def test_two_pipelines_racing_spend_exactly_what_each_envelope_holds(
+    db: Database, database_url: str
+):
+    """Two processes' pipelines (two engines) charge twenty wallets at once; each wallet holds
+    exactly five charges. Batches of both overlap in the database (PostgreSQL) or queue on
+    SQLite's lock; neither deadlocks, none overspends, and every refusal is for money."""
+    w = await seed_world(db)
+    cs = await clients(db, w, 20, monthly=5 * 700)
+    other = create_database(database_url)
+    try:
+        calls = [
+            charge(
+                db if n % 2 else other,
+                w,
+                [ChargeLineInput("siivous", Decimal("0.2"), 3500)],
+                customer=phone(i),
+            )
+            for n in range(8)
+            for i in range(20)
+        ]
+        results = await gathered(*calls)
+    finally:
+        stats = (pipeline_for(db).stats, pipeline_for(other).stats)
+        await other.dispose()
+    ok = [r for r in results if isinstance(r, Outcome)]
+    refused = [r for r in results if not isinstance(r, Outcome)]
+    assert len(ok) == 20 * 5
+    assert all(isinstance(r, InsufficientFunds) for r in refused), refused[:3]
+    assert all(s.largest > 1 for s in stats), stats
+    for c in cs:
+        assert [e.balance_cents for e in await envelopes(db, c.wallet_id)] == [0]
+    wallets = await _rows(db, select(Charge.wallet_id, func.count()).group_by(Charge.wallet_id))
+    assert sorted(n for _, n in wallets) == [5] * 20
+    await assert_books_ok(db)
+
+
+async def _spent(db: Database) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+    """Each trusted row's month total: {(wallet, provider): cents}."""
+    rows = await _rows(
+        db,
+        select(
+            TrustedProvider.wallet_id,
+            TrustedProvider.provider_id,
+            TrustedProvider.month_spent_cents,
+        ),
+    )
+    return {(w, p): int(c) for w, p, c in rows}
+
+
+async def _rows(db: Database, stmt: Any) -> list[Any]:
+    async with db.engine.connect() as conn:
+        return list((await conn.execute(stmt)).all())

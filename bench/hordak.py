@@ -66,8 +66,9 @@ def ensure_venv(venv: Path = VENV, log: Callable[[str], None] = print) -> Path:
     log(f"hordak: installing {REQUIREMENTS.name} into {venv} (first use)")
     if not venv_python(venv).exists():
         shutil.rmtree(venv, ignore_errors=True)
-        base = shutil.which("python3") or sys.executable
-        subprocess.run([base, "-m", "venv", str(venv)], check=True, capture_output=True)
+        # The project's own Python version (a venv made from a venv is based on the same
+        # interpreter), which the pins were resolved for.
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
     done = subprocess.run(
         [str(venv_python(venv)), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)],
         capture_output=True,

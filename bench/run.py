@@ -490,7 +490,7 @@ async def wait_quiet(limit_s: float, window_s: float = 3.0) -> float:
         rounds += 1
         before = cpu_sample({})
         await asyncio.sleep(window_s)
-        busy = cpu_usage(before, cpu_sample({}))["machine_cores"]
+        busy = float(cpu_usage(before, cpu_sample({}))["machine_cores"])
         if busy < BUSY_CORES:
             log(f"machine quiet ({busy} cores busy)")
             return busy

@@ -146,6 +146,6 @@ def cpu_usage(before: CpuSample, after: CpuSample) -> dict[str, Any]:
         max(out["machine_cores"] - sum(v for k, v in out.items() if k != "machine_cores"), 0), 2
     )
     result: dict[str, Any] = dict(out)
-    for name, each in per_process.items():
-        result[f"{name}_per_process_cores"] = each  # e.g. how evenly server workers share
+    for name, shares in per_process.items():
+        result[f"{name}_per_process_cores"] = shares  # e.g. how evenly server workers share
     return result

@@ -3,6 +3,8 @@
 Measures, in order:
 
 (a) ``pgbench`` tpcb-like on the same PostgreSQL (scale 10, -c16 -j2 -M prepared);
+(h) only with ``--hordak``: django-hordak 2.0's ``Account.transfer_to`` from 4 threads, the
+    library alone without HTTP or overdraft check (``bench.hordak``), issue 21's reference;
 (e) the stack's floor: pgbench's own transaction behind the app's HTTP and database stack
     (``bench.floor``), as many per second as the same load generator gets;
 (b) captured charges per second through HTTP on PostgreSQL, the full charge path, from C
@@ -11,7 +13,8 @@ Measures, in order:
 (d) a raw ``sqlite3`` loop doing the same writes with the same durability;
 (c) captured charges per second through HTTP on SQLite.
 
-and prints the ratios (b)/(a), (e)/(a), (b)/(e), (c)/(d), hot/uniform, with p50/p99
+and prints the ratios (b)/(a), (e)/(a), (b)/(e), (c)/(d), hot/uniform (and (h)/(a), (b)/(h)
+with ``--hordak``), with p50/p99
 latencies. Results go to ``bench/results/<timestamp>.json`` (with the server logs beside
 them). Everything runs on loopback, every phase is bounded in time and in count, the server
 subprocess is stopped and the scratch databases are dropped, also on failure.
@@ -35,6 +38,7 @@ from typing import Any
 
 from bench import floor
 from bench import pg as pgmod
+from bench.hordak import run_hordak
 from bench.load import ChargeLoad, run_load
 from bench.machine import cpu_sample, cpu_usage, machine_info
 from bench.pgbench import run_pgbench
@@ -53,6 +57,9 @@ TARGETS = {
     "B1_p99_ms_at_half_rate": 50.0,
     "B2_sqlite_http_vs_raw": 0.25,
     "B3_hot_vs_uniform": 0.6,
+    # Issue 21: at least as many charges per second through HTTP as django-hordak makes
+    # library-only transfers from 4 threads, measured in the same run (``--hordak``).
+    "B1_pg_http_vs_hordak": 1.0,
 }
 
 
@@ -91,6 +98,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-pgbench", action="store_true", help="skip pgbench (no B1 ratio)")
     p.add_argument("--no-floor", action="store_true", help="skip the stack's floor (bench.floor)")
     p.add_argument(
+        "--hordak",
+        action="store_true",
+        help="after pgbench, django-hordak 2.0's transfers as a reference (bench.hordak; "
+        "installs Django and hordak under ~/.cache/wallet-hordak on first use)",
+    )
+    p.add_argument("--hordak-threads", type=int, default=4, help="threads of the hordak phase")
+    p.add_argument(
         "--floor-driver",
         choices=("sqlalchemy", "asyncpg"),
         default="sqlalchemy",
@@ -113,6 +127,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.engines) - {"pg", "sqlite"}
     if unknown:
         p.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
+    if args.hordak and "pg" not in args.engines:
+        p.error("--hordak needs the pg engine (it runs on the same PostgreSQL)")
+    if not 1 <= args.hordak_threads <= 64:
+        p.error("--hordak-threads must be in [1, 64]")
     if args.quick:
         args.duration = 5 if args.duration == 30 else args.duration
         args.clients = args.clients or 300
@@ -347,6 +365,21 @@ async def floor_phase(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
         await floor.drop(args.pg)
 
 
+async def hordak_phase(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
+    """(h) issue 21's reference: hordak's transfers on as many accounts as the HTTP phases seed
+    (clients as asset accounts, providers as income accounts), for as long as each phase."""
+    return await run_hordak(
+        args.pg,
+        duration=args.duration,
+        warmup=args.warmup,
+        threads=args.hordak_threads,
+        assets=args.clients,
+        incomes=args.providers,
+        log=log,
+        stderr_path=args.results / f"{stamp}-hordak.log",
+    )
+
+
 async def pg_http(args: argparse.Namespace, stamp: str, results: dict[str, Any]) -> None:
     url = f"{args.pg}/{PG_WALLET_DB}"
     await pgmod.recreate_database(args.pg, PG_WALLET_DB)
@@ -390,6 +423,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "server": args.server or "default",
             "profiled": args.profile,
             "quick": args.quick,
+            "hordak": args.hordak,
+            "hordak_threads": args.hordak_threads if args.hordak else None,
             "sqlite_workdir": str(workdir),
         },
         "machine": machine_info(),
@@ -406,6 +441,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     "pgbench",
                     lambda: run_pgbench(args.pg, duration=max(1, round(args.duration)), log=log),
                 )
+            if args.hordak:
+                await quiet(args)
+                await guarded(results, "hordak", lambda: hordak_phase(args, stamp))
             if not args.no_floor:
                 await guarded(results, "floor", lambda: floor_phase(args, stamp))
             await guarded(results, "pg_phases", lambda: pg_http(args, stamp, results))
@@ -452,7 +490,7 @@ async def wait_quiet(limit_s: float, window_s: float = 3.0) -> float:
         rounds += 1
         before = cpu_sample({})
         await asyncio.sleep(window_s)
-        busy = cpu_usage(before, cpu_sample({}))["machine_cores"]
+        busy = float(cpu_usage(before, cpu_sample({}))["machine_cores"])
         if busy < BUSY_CORES:
             log(f"machine quiet ({busy} cores busy)")
             return busy
@@ -471,6 +509,10 @@ def ratios(r: dict[str, Any]) -> dict[str, float | None]:
         "B1_pg_http_vs_pgbench": ratio(get("pg_http", "charges_per_s"), get("pgbench", "tps")),
         "B1_p99_ms_at_half_rate": get("pg_http_open", "p99_ms"),
         "floor_vs_pgbench": ratio(get("floor", "charges_per_s"), get("pgbench", "tps")),
+        "hordak_vs_pgbench": ratio(get("hordak", "transfers_per_s"), get("pgbench", "tps")),
+        "B1_pg_http_vs_hordak": ratio(
+            get("pg_http", "charges_per_s"), get("hordak", "transfers_per_s")
+        ),
         "B1_pg_http_vs_floor": ratio(
             get("pg_http", "charges_per_s"), get("floor", "charges_per_s")
         ),
@@ -526,6 +568,12 @@ def render(r: dict[str, Any]) -> str:
 
     add("pgbench tpcb-like (c16 j2 prepared)", "pgbench", "tps", "1x")
     add(
+        f"Hordak {s.get('hordak_threads') or 4} threads (transfer_to, library only)",
+        "hordak",
+        "transfers_per_s",
+        x(rat.get("hordak_vs_pgbench")) + " pgbench",
+    )
+    add(
         f"stack floor: pgbench's txn via HTTP, C={s['concurrency']}",
         "floor",
         "charges_per_s",
@@ -538,7 +586,8 @@ def render(r: dict[str, Any]) -> str:
         x(rat["B1_pg_http_vs_pgbench"])
         + " pgbench, "
         + x(rat.get("B1_pg_http_vs_floor"))
-        + " floor",
+        + " floor"
+        + (f", {x(rat['B1_pg_http_vs_hordak'])} Hordak" if rat.get("B1_pg_http_vs_hordak") else ""),
     )
     add(
         "  same, every charge to one provider",
@@ -581,6 +630,15 @@ def render(r: dict[str, Any]) -> str:
         ("B2 HTTP SQLite / raw", rat["B2_sqlite_http_vs_raw"], t["B2_sqlite_http_vs_raw"], ">="),
         ("B3 hot / uniform", rat["B3_hot_vs_uniform"], t["B3_hot_vs_uniform"], ">="),
     ]
+    if s.get("hordak"):
+        verdicts.append(
+            (
+                f"B1 HTTP PG / Hordak {s.get('hordak_threads')} thr",
+                rat.get("B1_pg_http_vs_hordak"),
+                t.get("B1_pg_http_vs_hordak", 1.0),
+                ">=",
+            )
+        )
     lines.append("")
     for name, got, want, op in verdicts:
         if got is None:
@@ -589,6 +647,13 @@ def render(r: dict[str, Any]) -> str:
             ok = got >= want if op == ">=" else got <= want
             mark = "meets" if ok else "SHORT"
         lines.append(f"{name:28} {_fmt(got):>8}   target {op} {want:<6} {mark}")
+    hv = (r.get("hordak") or {}).get("verify")
+    if hv:
+        lines.append(
+            f"hordak books after the run: {hv['transactions_in_db']} transactions, "
+            f"{hv['legs_in_db']} legs for {r['hordak']['completed_all']} transfers completed, "
+            f"counts match: {hv['counts_match']}, debits = credits: {hv['sums_match']}"
+        )
     for eng in ("pg", "sqlite"):
         v = r.get(f"{eng}_verify")
         if v:

@@ -125,6 +125,8 @@ async def claim_many(
 
     The rows go in (scope, key) order, so two transactions claiming overlapping keys wait for
     each other in one order and never deadlock on the unique index."""
+    if not claims:
+        return {}
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     ins = pg_insert if dialect == "postgresql" else sqlite_insert
     ordered = sorted(claims)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import idempotency
 from payments.checkout import tokens, trust
+from payments.checkout.lookups import Looker
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
@@ -467,6 +468,7 @@ async def capture_charge(
     idempotency_key: str,
     request_hash: str,
     now: datetime | None = None,
+    looker: Looker | None = None,
 ) -> Outcome:
     """Charge a client's budget for delivered services and capture it at once.
 
@@ -478,6 +480,10 @@ async def capture_charge(
     Refusals: ``provider-not-approved``, ``unknown-category``, ``price-above-list``,
     ``not-in-budget`` (also for an unknown customer), ``consent-required``,
     ``insufficient-funds`` (with ``available_cents`` when the customer consented).
+
+    ``looker``: the phone number was typed at the door by this provider; the charge then goes
+    through the lookup gate (:mod:`payments.checkout.lookups`) in its own transaction:
+    ``too-many-requests`` past the provider's limit, and a number that finds nobody counts.
     """
     validate_lines(lines)
     if not customer.consented:
@@ -491,7 +497,7 @@ async def capture_charge(
         if customer.phone_e164 is None and customer.wallet_id is None:
             raise InvalidInput("Identify the customer by phone number or wallet")
         return await pipeline_for(db).submit(
-            Request(provider_id, customer, lines, idempotency_key, request_hash, now)
+            Request(provider_id, customer, lines, idempotency_key, request_hash, now, looker)
         )
     now = now or utcnow()
     scope = f"charge:{provider_id}"

@@ -26,11 +26,14 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.db import Database
 from payments.errors import DomainError
-from payments.people import audit
+from payments.people import audit, ratelimits
 from payments.people.ratelimits import Attempt, RateLimited, give_back, take_attempt
 
 
@@ -131,3 +134,74 @@ async def customer_lookup(
         else:
             for attempt in taken:
                 await give_back(db, attempt)
+
+
+# ------------------------------------------------------------------ inside one transaction
+# The charge pipeline (payments.checkout.pipeline) runs many phone lookups in one
+# transaction: the same gate, with its counting and its audit in that transaction instead of
+# two of their own per lookup.
+
+
+@dataclass(frozen=True)
+class Looker:
+    """Who typed a phone number at the door: the provider, its principal and its organizer
+    (what the gate counts by and the audit trail names)."""
+
+    provider_id: uuid.UUID
+    actor_id: uuid.UUID | None
+    organizer_id: uuid.UUID
+
+    @property
+    def key(self) -> str:
+        return f"lookup:{LookupKind.PHONE}:provider:{self.provider_id}"
+
+
+async def admit_phone_lookups(
+    s: AsyncSession, lookers: list[Looker], now: datetime
+) -> list[RateLimited | None]:
+    """For each lookup in order: None when it may run, or the refusal when its provider's
+    limit is used up (audited as :func:`customer_lookup` does). Holds the providers' counters
+    until the caller's commit, so the lookups let through and then counted by
+    :func:`keep_phone_misses` can never together pass the limit."""
+    limit = LIMITS[LookupKind.PHONE]
+    windows = await ratelimits.hold_windows(
+        s, sorted({x.key for x in lookers}), window_s=limit.window_s, now=now
+    )
+    used = {key: hits for key, (hits, _) in windows.items()}
+    out: list[RateLimited | None] = []
+    for x in lookers:
+        if used[x.key] < limit.per_provider:
+            used[x.key] += 1  # in flight: counts until it turns out found
+            out.append(None)
+            continue
+        out.append(RateLimited(max(1, windows[x.key][1])))
+        audit.add(
+            s,
+            "checkout.lookup_limited",
+            actor_id=x.actor_id,
+            organizer_id=x.organizer_id,
+            detail=str(LookupKind.PHONE),
+        )
+    return out
+
+
+async def keep_phone_misses(
+    s: AsyncSession, misses: list[tuple[Looker, str]], now: datetime
+) -> None:
+    """Count and audit the lookups that found nobody (their refusal's slug is a
+    :data:`MISSES` answer); found ones leave no trace, as with :func:`customer_lookup`."""
+    counts: dict[str, int] = {}
+    for looker, outcome in misses:
+        counts[looker.key] = counts.get(looker.key, 0) + 1
+        audit.add(
+            s,
+            f"checkout.{LookupKind.PHONE}_lookup",
+            actor_id=looker.actor_id,
+            organizer_id=looker.organizer_id,
+            detail=outcome,
+        )
+    await ratelimits.count_in(s, counts, window_s=LIMITS[LookupKind.PHONE].window_s, now=now)
+
+
+def is_phone_miss(slug: str) -> bool:
+    return slug in MISSES[LookupKind.PHONE]

@@ -52,7 +52,7 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import idempotency
-from payments.checkout import charges, trust
+from payments.checkout import charges, lookups, trust
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import (
@@ -83,6 +83,8 @@ class Request:
     idempotency_key: str
     request_hash: str
     now: datetime | None
+    # Set when the number was typed at the door: the batch runs the lookup gate for it.
+    looker: lookups.Looker | None = None
     future: asyncio.Future[Outcome] = field(init=False, repr=False)
 
     @property
@@ -215,6 +217,19 @@ async def capture_batch(db: Database, batch: list[Request]) -> list[Request]:
                 seen_wallets.add(wallet_id)
             active.append(_Charge(r, sellers.get(r.provider_id, (None, {}))[0], wallet_id))
 
+        # The lookup gate for numbers typed at the door: past the provider's limit, refused
+        # before anything else is done for them.
+        gated = [c for c in active if c.request.looker and c.request.customer.phone_e164]
+        if gated:
+            verdicts = await lookups.admit_phone_lookups(
+                s, [cast(lookups.Looker, c.request.looker) for c in gated], now
+            )
+            limited = {id(c) for c, verdict in zip(gated, verdicts, strict=True) if verdict}
+            answers.extend(
+                (c.request, verdict) for c, verdict in zip(gated, verdicts, strict=True) if verdict
+            )
+            active = [c for c in active if id(c) not in limited]
+
         claims = await idempotency.claim_many(
             s,
             [(c.request.scope, c.request.idempotency_key, c.request.request_hash) for c in active],
@@ -294,6 +309,18 @@ async def capture_batch(db: Database, batch: list[Request]) -> list[Request]:
         )
         await idempotency.release_many(
             s, [(c.request.scope, c.request.idempotency_key) for c, _ in refused]
+        )
+        # A number that found nobody keeps its attempt, counted and audited; found ones not.
+        await lookups.keep_phone_misses(
+            s,
+            [
+                (c.request.looker, exc.slug)
+                for c, exc in refused
+                if c.request.looker
+                and c.request.customer.phone_e164
+                and lookups.is_phone_miss(exc.slug)
+            ],
+            now,
         )
         await uow.commit()
     # Answers only after the commit: an acknowledged charge is durable.

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.clock import utcnow
 from payments.db import Database
@@ -119,4 +120,48 @@ _GIVE_BACK = (
         _RC.c.hits > 0,
     )
     .values(hits=_RC.c.hits - 1)
+)
+
+
+async def hold_windows(
+    session: AsyncSession, keys: list[str], *, window_s: int, now: datetime
+) -> dict[str, tuple[int, int]]:
+    """Lock the current window's counter of each key, in key order, in the caller's
+    transaction (made at 0 if missing): {key: (hits so far, seconds left in the window)}.
+
+    For a caller that counts attempts inside its own transaction (the charge pipeline's phone
+    lookups): while it holds the rows, nobody else can count on them, so the attempts it lets
+    through and then counts can never together pass a limit, as with :func:`take_attempt`."""
+    if not keys:
+        return {}
+    start, left = _window(now, window_s)
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    ins = (postgresql if dialect == "postgresql" else sqlite).insert(_RC)
+    stmt = (
+        ins.values([{"key": key, "window_start": start, "hits": 0} for key in sorted(keys)])
+        .on_conflict_do_update(
+            index_elements=[_RC.c.key, _RC.c.window_start], set_={"hits": _RC.c.hits}
+        )
+        .returning(_RC.c.key, _RC.c.hits)
+    )
+    rows = (await session.execute(stmt)).all()
+    return {str(key): (int(hits), left) for key, hits in rows}
+
+
+async def count_in(
+    session: AsyncSession, counts: dict[str, int], *, window_s: int, now: datetime
+) -> None:
+    """Add ``counts`` to the keys' current windows, whose rows :func:`hold_windows` holds."""
+    start, _ = _window(now, window_s)
+    if counts:
+        await session.execute(
+            _ADD,
+            [{"p_key": key, "p_start": start, "p_n": n} for key, n in sorted(counts.items())],
+        )
+
+
+_ADD = (
+    update(_RC)
+    .where(_RC.c.key == bindparam("p_key"), _RC.c.window_start == bindparam("p_start"))
+    .values(hits=_RC.c.hits + bindparam("p_n"))
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import func, select
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
 from payments.checkout.charges import ChargeLineInput, Customer
+from payments.checkout.lookups import LIMITS, Looker, LookupKind
 from payments.checkout.pipeline import pipeline_for
 from payments.checkout.trust import set_trusted
 from payments.db import Database, create_database
@@ -30,7 +32,7 @@ from payments.errors import (
     ProviderNotApproved,
 )
 from payments.ledger.periods import first_day
-from payments.models import Charge, IdempotencyRecord, TrustedProvider
+from payments.models import AuditEvent, Charge, IdempotencyRecord, RateCounter, TrustedProvider
 from payments.people.phones import to_e164
 from payments.results import Happened, Outcome
 from tests.factories import (
@@ -226,3 +228,52 @@ async def _spent(db: Database) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
 async def _rows(db: Database, stmt: Any) -> list[Any]:
     async with db.engine.connect() as conn:
         return list((await conn.execute(stmt)).all())
+
+
+async def test_the_lookup_gate_holds_across_batches_and_pipelines(db: Database, database_url: str):
+    """Fifty guessed numbers from one provider at once, through two pipelines (two processes'
+    worth): exactly the limit's thirty run and are counted and audited as misses, the other
+    twenty are refused before anything is done for them, and a client found by number in the
+    same batches leaves no count behind."""
+    w = await seed_world(db)
+    await clients(db, w, 3)
+    looker = Looker(w.provider_id, w.provider_principal, w.organizer_id)
+    other = create_database(database_url)
+    try:
+        results = await gathered(
+            *(
+                charge(
+                    db if i % 2 else other,
+                    w,
+                    cleaning(hours=1),
+                    customer=Customer(phone_e164=f"+3584099{i:05d}"),
+                    looker=looker,
+                )
+                for i in range(50)
+            ),
+            *(charge(db, w, cleaning(hours=1), customer=phone(i), looker=looker) for i in range(3)),
+        )
+    finally:
+        await other.dispose()
+    guesses, found = results[:50], results[50:]
+    slugs = Counter(getattr(r, "slug", "captured") for r in guesses)
+    limit = LIMITS[LookupKind.PHONE].per_provider
+    assert slugs == {"consent-required": limit, "too-many-requests": 50 - limit}, slugs
+    assert (
+        sum(isinstance(r, Outcome) for r in found)
+        + sum(getattr(r, "slug", "") == "too-many-requests" for r in found)
+        == 3
+    )
+    hits = await _rows(db, select(RateCounter.hits).where(RateCounter.key == looker.key))
+    assert hits == [(limit,)]
+    audited = await _rows(
+        db,
+        select(AuditEvent.action, func.count())
+        .where(AuditEvent.action.like("checkout.%"))
+        .group_by(AuditEvent.action),
+    )
+    assert dict(audited) == {
+        "checkout.phone_lookup": limit,
+        "checkout.lookup_limited": 50 - limit + sum(not isinstance(r, Outcome) for r in found),
+    }
+    await assert_books_ok(db)

@@ -15,19 +15,20 @@ from payments.checkout.charges import (
     capture_charge,
     refund_charge,
 )
-from payments.checkout.lookups import LookupKind
+from payments.checkout.lookups import Looker, LookupKind
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.idempotency import validate_key
 from payments.people.access import Actor
 from payments.people.phones import to_e164
+from payments.people.ratelimits import RateLimited
 from payments.reporting import wallet_views
 from payments.results import Outcome
 from wallet_api.auth import ensure_charge_visible, roles, signed_in
 from wallet_api.charges import schemas
-from wallet_api.checkout.lookup import customer_lookup
+from wallet_api.checkout.lookup import provider_of
 from wallet_api.deps import IdempotencyKey, fingerprint, respond, strict_body
-from wallet_api.metrics import counted
+from wallet_api.metrics import LOOKUPS_REFUSED, counted
 
 
 class ChargeController(Controller):
@@ -58,7 +59,7 @@ class ChargeController(Controller):
         if (data.phone is None) == (data.wallet_id is None):
             raise InvalidInput("Give either phone or wallet_id")
 
-        async def charge(customer: Customer) -> Outcome:
+        async def charge(customer: Customer, looker: Looker | None = None) -> Outcome:
             assert actor.provider_id is not None
             return await counted(
                 capture_charge(
@@ -71,15 +72,21 @@ class ChargeController(Controller):
                     ],
                     idempotency_key=key,
                     request_hash=fingerprint(request, data),
+                    looker=looker,
                 )
             )
 
         if data.phone is None:
             outcome = await charge(Customer(wallet_id=data.wallet_id))
         else:
-            phone = to_e164(data.phone)
-            async with customer_lookup(db, actor, LookupKind.PHONE):
-                outcome = await charge(Customer(phone_e164=phone))
+            # The lookup gate (limited, audited) runs inside the charge's own transaction:
+            # charges by phone number go many to a transaction (payments.checkout.pipeline).
+            looker = Looker(provider_of(actor), actor.principal_id, actor.organizer_id)
+            try:
+                outcome = await charge(Customer(phone_e164=to_e164(data.phone)), looker)
+            except RateLimited:
+                LOOKUPS_REFUSED.labels(str(LookupKind.PHONE)).inc()
+                raise
         return respond(outcome, schemas.Charge)
 
     @get("/", guards=[roles("provider")])

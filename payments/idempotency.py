@@ -66,6 +66,10 @@ def _claim_statement(ins: Any) -> Any:
 
 # Built once (see payments/ledger/transfers.py for why): one per dialect, run with bound parameters.
 _CLAIM = {"postgresql": _claim_statement(pg_insert), "sqlite": _claim_statement(sqlite_insert)}
+_CLAIM_MANY = {
+    name: stmt.returning(_rec.scope, _rec.key, sort_by_parameter_order=True)
+    for name, stmt in _CLAIM.items()
+}
 _EXISTING = select(_rec.request_hash, _rec.status_code, _rec.response).where(
     _rec.scope == bindparam("p_scope"), _rec.key == bindparam("p_key")
 )
@@ -128,27 +132,21 @@ async def claim_many(
     if not claims:
         return {}
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    ins = pg_insert if dialect == "postgresql" else sqlite_insert
     ordered = sorted(claims)
-    stmt = (
-        ins(_records)
-        .values(
-            [
-                {
-                    "scope": scope,
-                    "key": key,
-                    "request_hash": request_hash,
-                    "status_code": 0,
-                    "response": {},
-                    "created_at": now,
-                }
-                for scope, key, request_hash in ordered
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-        .returning(_rec.scope, _rec.key)
-    )
-    won = {(str(scope), str(key)) for scope, key in (await session.execute(stmt)).all()}
+    # One statement, its rows sent together (SQLAlchemy's "insertmanyvalues"): compiled once.
+    stmt = _CLAIM_MANY["postgresql" if dialect == "postgresql" else "sqlite"]
+    rows = [
+        {
+            "scope": scope,
+            "key": key,
+            "request_hash": request_hash,
+            "status_code": 0,
+            "response": {},
+            "created_at": now,
+        }
+        for scope, key, request_hash in ordered
+    ]
+    won = {(str(scope), str(key)) for scope, key in (await session.execute(stmt, rows)).all()}
     out: dict[tuple[str, str], Outcome | Exception | None] = {}
     for scope, key, request_hash in ordered:
         if (scope, key) in won:

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import idempotency
@@ -437,11 +437,14 @@ async def _trusting_wallets(
     the customer."""
     out: dict[int, uuid.UUID] = {}
     organizer = {pid: seller.organizer_id for pid, (seller, _) in sellers.items()}
-    providers = sorted({r.provider_id for r in batch})
-    phones = sorted({r.customer.phone_e164 for r in batch if r.customer.phone_e164})
-    ids = sorted({r.customer.wallet_id for r in batch if r.customer.wallet_id})
+    # (number or wallet, provider) pairs, not numbers x providers: every client may trust
+    # every provider of the batch, and the cross product's rows cost more than the query.
+    phones = sorted(
+        {(r.customer.phone_e164, r.provider_id) for r in batch if r.customer.phone_e164}
+    )
+    ids = sorted({(r.customer.wallet_id, r.provider_id) for r in batch if r.customer.wallet_id})
     if phones:
-        rows = await s.execute(_BY_PHONE, {"phones": phones, "provider_ids": providers})
+        rows = await s.execute(_BY_PHONE, {"pairs": phones})
         found = {(org, phone, pid): w for w, org, phone, pid in rows.all()}
         for r in batch:
             if r.customer.phone_e164 and r.provider_id in organizer:
@@ -449,7 +452,7 @@ async def _trusting_wallets(
                 if w is not None:
                     out[id(r)] = w
     if ids:
-        by_id = await s.execute(_BY_WALLET, {"wallet_ids": ids, "provider_ids": providers})
+        by_id = await s.execute(_BY_WALLET, {"pairs": ids})
         found_ids = {(org, w, pid): w for w, org, pid in by_id.all()}
         for r in batch:
             if r.customer.wallet_id and r.provider_id in organizer:
@@ -467,8 +470,7 @@ _BY_PHONE = (
     .join(_C, _C.c.id == _W.c.client_id)
     .join(_T, _T.c.wallet_id == _W.c.id)
     .where(
-        _C.c.phone_e164.in_(bindparam("phones", expanding=True)),
-        _T.c.provider_id.in_(bindparam("provider_ids", expanding=True)),
+        tuple_(_C.c.phone_e164, _T.c.provider_id).in_(bindparam("pairs", expanding=True)),
         _C.c.closed_at.is_(None),
     )
 )
@@ -477,8 +479,7 @@ _BY_WALLET = (
     .join(_C, _C.c.id == _W.c.client_id)
     .join(_T, _T.c.wallet_id == _W.c.id)
     .where(
-        _W.c.id.in_(bindparam("wallet_ids", expanding=True)),
-        _T.c.provider_id.in_(bindparam("provider_ids", expanding=True)),
+        tuple_(_W.c.id, _T.c.provider_id).in_(bindparam("pairs", expanding=True)),
         _C.c.closed_at.is_(None),
     )
 )

@@ -46,7 +46,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -55,14 +55,13 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     case,
-    column,
     delete,
     or_,
     select,
     tuple_,
     update,
-    values,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.clock import utcnow
@@ -70,6 +69,7 @@ from payments.db import Database
 from payments.errors import ConsentRequired, InvalidInput, NotFound
 from payments.ledger.periods import period_of
 from payments.models import AuditEvent, Provider, TrustedProvider, Wallet
+from payments.rows import JsonRows
 from payments.uow import UnitOfWork
 
 MAX_CAP_CENTS = 100_000_00  # 100,000 EUR: a typo guard, not a policy
@@ -337,6 +337,37 @@ _GIVE_BACK = (
 )
 
 
+def _use_trust_many_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
+    """:data:`_USE_TRUST` over a batch's rows (payments.rows), built once per engine."""
+    rows = JsonRows(dialect, "v", wallet_id=Uuid(), provider_id=Uuid(), total=BigInteger())
+    v = rows.table.c
+    new_month = or_(_T.c.month_period.is_(None), _T.c.month_period < _P_PERIOD)
+    spent_after = case((new_month, v.total), else_=_T.c.month_spent_cents + v.total)
+    return rows, (
+        update(_T)
+        .where(
+            _T.c.wallet_id == v.wallet_id,
+            _T.c.provider_id == v.provider_id,
+            _T.c.per_charge_cap_cents >= v.total,
+            or_(_T.c.monthly_cap_cents.is_(None), spent_after <= _T.c.monthly_cap_cents),
+        )
+        .values(
+            month_spent_cents=spent_after,
+            month_period=case((new_month, _P_PERIOD), else_=_T.c.month_period),
+        )
+        .returning(_T.c.wallet_id, _T.c.provider_id, _T.c.month_period)
+    )
+
+
+_USE_MANY: dict[str, tuple[JsonRows, Any]] = {}
+_LOCK_MANY = (
+    select(_T.c.wallet_id, _T.c.provider_id, _T.c.month_spent_cents, _T.c.month_period)
+    .where(tuple_(_T.c.wallet_id, _T.c.provider_id).in_(bindparam("p_pairs", expanding=True)))
+    .order_by(_T.c.wallet_id, _T.c.provider_id)
+    .with_for_update()
+)
+
+
 @dataclass(frozen=True)
 class TrustRow:
     """A trusted row's month as it stood before a batch counted in it (to put it back)."""
@@ -355,14 +386,7 @@ async def lock_many(
     SQLite has one writer at a time and ignores ``FOR UPDATE``."""
     if not pairs:
         return {}
-    rows = (
-        await s.execute(
-            select(_T.c.wallet_id, _T.c.provider_id, _T.c.month_spent_cents, _T.c.month_period)
-            .where(tuple_(_T.c.wallet_id, _T.c.provider_id).in_(sorted(pairs)))
-            .order_by(_T.c.wallet_id, _T.c.provider_id)
-            .with_for_update()
-        )
-    ).all()
+    rows = (await s.execute(_LOCK_MANY, {"p_pairs": sorted(pairs)})).all()
     return {(w, p): TrustRow(w, p, int(spent), period) for w, p, spent, period in rows}
 
 
@@ -375,35 +399,16 @@ async def use_trust_many(
     :data:`_USE_TRUST`, on a ``VALUES`` list."""
     if not totals:
         return {}
-    v = (
-        values(
-            column("wallet_id", Uuid),
-            column("provider_id", Uuid),
-            column("total", BigInteger),
-            name="v",
-        )
-        .data([(w, p, total) for (w, p), total in sorted(totals.items())])
-        .cte("v")
-    )
-    period = bindparam("p_period", period_of(now), type_=String)
-    new_month = or_(_T.c.month_period.is_(None), _T.c.month_period < period)
-    spent_after = case((new_month, v.c.total), else_=_T.c.month_spent_cents + v.c.total)
-    stmt = (
-        update(_T)
-        .where(
-            _T.c.wallet_id == v.c.wallet_id,
-            _T.c.provider_id == v.c.provider_id,
-            _T.c.per_charge_cap_cents >= v.c.total,
-            or_(_T.c.monthly_cap_cents.is_(None), spent_after <= _T.c.monthly_cap_cents),
-        )
-        .values(
-            month_spent_cents=spent_after,
-            month_period=case((new_month, period), else_=_T.c.month_period),
-        )
-        .returning(_T.c.wallet_id, _T.c.provider_id, _T.c.month_period)
-        .add_cte(v)
-    )
-    return {(w, p): str(month) for w, p, month in (await s.execute(stmt)).all()}
+    dialect = s.get_bind().dialect
+    built = _USE_MANY.get(dialect.name)
+    if built is None:
+        built = _USE_MANY[dialect.name] = _use_trust_many_statement(dialect)
+    rows, stmt = built
+    params = {
+        **rows.bind([(w, p, total) for (w, p), total in sorted(totals.items())]),
+        "p_period": period_of(now),
+    }
+    return {(w, p): str(month) for w, p, month in (await s.execute(stmt, params)).all()}
 
 
 async def put_back_many(s: AsyncSession, rows: list[TrustRow]) -> None:

@@ -26,17 +26,16 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    column,
     insert,
     or_,
     select,
     update,
-    values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.errors import InsufficientFunds
 from payments.models import Account, Transfer
+from payments.rows import JsonRows
 from payments.vocabulary import AccountKind, TransferKind
 
 _accounts = cast(Table, Account.__table__)
@@ -277,20 +276,22 @@ async def debit_envelopes(s: AsyncSession, amounts: dict[int, int]) -> dict[int,
     transfers (a charge's, in :mod:`payments.checkout.pipeline`)."""
     if not amounts:
         return {}
-    v = (
-        values(column("id", BigInteger), column("amount", BigInteger), name="v")
-        .data(sorted(amounts.items()))
-        .cte("v")
-    )
-    stmt = (
-        update(_accounts)
-        .where(_acc.id == v.c.id, _acc.balance_cents >= v.c.amount)
-        .values(balance_cents=_acc.balance_cents - v.c.amount)
-        .returning(_acc.id, _acc.balance_cents, _acc.funded_period)
-        .add_cte(v)
-    )
+    dialect = s.get_bind().dialect
+    built = _DEBIT_MANY.get(dialect.name)
+    if built is None:
+        v = JsonRows(dialect, "v", id=BigInteger(), amount=BigInteger())
+        built = _DEBIT_MANY[dialect.name] = (
+            v,
+            update(_accounts)
+            .where(_acc.id == v.table.c.id, _acc.balance_cents >= v.table.c.amount)
+            .values(balance_cents=_acc.balance_cents - v.table.c.amount)
+            .returning(_acc.id, _acc.balance_cents, _acc.funded_period),
+        )
+    rows, stmt = built
     out: dict[int, tuple[int, str]] = {}
-    for acc_id, balance, period in (await s.execute(stmt)).all():
+    for acc_id, balance, period in (
+        await s.execute(stmt, rows.bind(sorted(amounts.items())))
+    ).all():
         if balance is None or period is None:  # not an envelope: a caller's error
             raise ValueError(f"account {acc_id} is not a funded envelope")
         out[int(acc_id)] = (int(balance), str(period))
@@ -307,6 +308,14 @@ async def undo_debits(s: AsyncSession, amounts: dict[int, int]) -> None:
         )
 
 
+# Built on first use per engine (payments.rows: the batch's rows as one parameter).
+_DEBIT_MANY: dict[str, tuple[JsonRows, Any]] = {}
+_LOCK_ENVELOPES = (
+    select(_acc.id)
+    .where(_acc.id.in_(bindparam("p_ids", expanding=True)))
+    .order_by(_acc.id)
+    .with_for_update()
+)
 _UNDO_DEBIT = (
     update(_accounts)
     .where(_acc.id == bindparam("p_id"))
@@ -318,6 +327,4 @@ async def lock_envelopes(s: AsyncSession, ids: set[int]) -> None:
     """Lock envelopes in id order (PostgreSQL; SQLite has one writer and ignores it), after
     the trust rows: the order of every money path, so batches never deadlock each other."""
     if ids:
-        await s.execute(
-            select(_acc.id).where(_acc.id.in_(sorted(ids))).order_by(_acc.id).with_for_update()
-        )
+        await s.execute(_LOCK_ENVELOPES, {"p_ids": sorted(ids)})

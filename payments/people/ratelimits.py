@@ -136,15 +136,12 @@ async def hold_windows(
         return {}
     start, left = _window(now, window_s)
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    ins = (postgresql if dialect == "postgresql" else sqlite).insert(_RC)
-    stmt = (
-        ins.values([{"key": key, "window_start": start, "hits": 0} for key in sorted(keys)])
-        .on_conflict_do_update(
-            index_elements=[_RC.c.key, _RC.c.window_start], set_={"hits": _RC.c.hits}
+    rows = (
+        await session.execute(
+            _HOLD["postgresql" if dialect == "postgresql" else "sqlite"],
+            [{"key": key, "window_start": start, "hits": 0} for key in sorted(keys)],
         )
-        .returning(_RC.c.key, _RC.c.hits)
-    )
-    rows = (await session.execute(stmt)).all()
+    ).all()
     return {str(key): (int(hits), left) for key, hits in rows}
 
 
@@ -165,3 +162,17 @@ _ADD = (
     .where(_RC.c.key == bindparam("p_key"), _RC.c.window_start == bindparam("p_start"))
     .values(hits=_RC.c.hits + bindparam("p_n"))
 )
+
+
+def _hold_statement(dialect: Any) -> Any:
+    return (
+        dialect.insert(_RC)
+        .on_conflict_do_update(
+            index_elements=[_RC.c.key, _RC.c.window_start], set_={"hits": _RC.c.hits}
+        )
+        .returning(_RC.c.key, _RC.c.hits, sort_by_parameter_order=True)
+    )
+
+
+# hold_windows' upsert, its rows sent together in key order (compiled once).
+_HOLD = {"postgresql": _hold_statement(postgresql), "sqlite": _hold_statement(sqlite)}

@@ -193,9 +193,6 @@ async function start() {
   prefetchView();
   await Promise.all([setLang(initialLang(), { first: Boolean(window.walletEarly?.first) }), loadMe()]);
   if (state.offline) setOffline(true); // its banner, now in the person's language
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
-  }
   window.addEventListener("online", () => { setOffline(false); route(); });
   window.addEventListener("offline", () => setOffline(true));
   window.addEventListener("hashchange", route);
@@ -205,6 +202,11 @@ async function start() {
   // it pushed the loading text down (a layout shift). Later sign-ins and role changes redraw it.
   await route();
   window.addEventListener("wallet:me", renderNav);
+  // The service worker after the first page: its install fetches the whole shell (55 files),
+  // which on a first visit would share the network and the processor with the first screen.
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  }
 }
 
 start();

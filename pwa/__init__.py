@@ -52,26 +52,37 @@ PREFIX = re.compile(r"`([\w.-]+\.)\$\{")
 LANGS = ("fi", "sv", "en")
 
 
-def first_screen_files() -> list[Path]:
-    """index.html, app.js, the shell's modules it preloads and the early start's views."""
+def first_views() -> dict[str, list[str]]:
+    """The early start's first screens (index.html's ``code([...])``): each view's name, the
+    first of its group, and the modules of the group."""
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    groups = [re.findall(r'"([\w-]+)"', group) for group in EARLY_VIEWS.findall(html)]
+    return {names[0]: names for names in groups if names}
+
+
+def first_screen_files(view: str | None = None) -> list[Path]:
+    """index.html, app.js, the shell's modules it preloads and the early start's views (only
+    ``view``'s group, when named)."""
     html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     names = ["js/app.js", *PRELOADED.findall(html)]
-    for group in EARLY_VIEWS.findall(html):
-        names += [f"js/views/{n}.js" for n in re.findall(r'"([\w-]+)"', group)]
+    for name, group in first_views().items():
+        if view is None or name == view:
+            names += [f"js/views/{n}.js" for n in group]
     return [STATIC_DIR / "index.html", *(STATIC_DIR / n for n in dict.fromkeys(names))]
 
 
-def first_strings(lang: str) -> dict[str, str]:
-    """The texts of ``lang`` that the first screens use (the balances, the charge form, the
-    client list and the shell around them): each key their files name, every key that starts
-    as one they build does, and both forms of a count. About a third of the whole file; the
-    app loads the rest after the first screen (js/i18n.js, ``restOfStrings``)."""
+def first_strings(lang: str, view: str | None = None) -> dict[str, str]:
+    """The texts of ``lang`` that a first screen uses (``view``: the balances, the charge form
+    or the client list; all three when None) and the shell around it: each key their files
+    name, every key that starts as one they build does, and both forms of a count. A tenth of
+    the whole file for one screen; the app loads the rest after the first screen (js/i18n.js,
+    ``restOfStrings``)."""
     strings: dict[str, str] = json.loads(
         (STATIC_DIR / "i18n" / f"{lang}.json").read_text(encoding="utf-8")
     )
     keys: set[str] = set()
     starts: list[str] = []
-    for path in first_screen_files():
+    for path in first_screen_files(view):
         src = path.read_text(encoding="utf-8")
         for word in LITERAL.findall(src):
             keys |= {word, f"{word}.one", f"{word}.other"}
@@ -80,17 +91,22 @@ def first_strings(lang: str) -> dict[str, str]:
 
 
 def first_strings_module() -> HTTPRouteHandler:
-    """``/i18n/{fi,sv,en}.first.json``: :func:`first_strings`, read from the files when the
-    server starts (they change only with a release, like the files themselves)."""
+    """``/i18n/{fi,sv,en}.first.{view}.json`` (view: ``wallet``, ``charge``, ``clients``):
+    :func:`first_strings`, read from the files when the server starts (they change only with a
+    release, like the files themselves)."""
     return precompressed_files(
-        {f"/i18n/{lang}.first.json": first_strings_asset(lang) for lang in LANGS},
+        {
+            f"/i18n/{lang}.first.{view}.json": first_strings_asset(lang, view)
+            for lang in LANGS
+            for view in first_views()
+        },
         name="pwa-first-strings",
     )
 
 
 @functools.cache
-def first_strings_asset(lang: str) -> Asset:
-    body = json.dumps(first_strings(lang), ensure_ascii=False, separators=(",", ":"))
+def first_strings_asset(lang: str, view: str) -> Asset:
+    body = json.dumps(first_strings(lang, view), ensure_ascii=False, separators=(",", ":"))
     return Asset.of(body.encode(), "application/json")
 
 

@@ -63,9 +63,15 @@ const SHELL = [
   "/i18n/fi.json",
   "/i18n/sv.json",
   "/i18n/en.json",
-  "/i18n/fi.first.json",
-  "/i18n/sv.first.json",
-  "/i18n/en.first.json",
+  "/i18n/fi.first.wallet.json",
+  "/i18n/fi.first.charge.json",
+  "/i18n/fi.first.clients.json",
+  "/i18n/sv.first.wallet.json",
+  "/i18n/sv.first.charge.json",
+  "/i18n/sv.first.clients.json",
+  "/i18n/en.first.wallet.json",
+  "/i18n/en.first.charge.json",
+  "/i18n/en.first.clients.json",
 ];
 
 self.addEventListener("install", (event) => {

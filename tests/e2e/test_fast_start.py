@@ -67,14 +67,15 @@ def test_each_first_screen_asks_once_for_its_data(context: BrowserContext, serve
             mine = home == "#/wallet" and not seen_before
             # The language: first the first screens' texts, the whole file after the content;
             # the screen used no text the first file lacks (it would have shown a key).
-            texts = ["api/me", "i18n/fi.first.json", "i18n/fi.json"]
+            first_texts = f"i18n/fi.first.{home[2:]}.json"  # this screen's texts only
+            texts = ["api/me", first_texts, "i18n/fi.json"]
             for path in [*texts, *(["api/me/wallet"] if mine else data)]:
                 assert seen.count(path) == 1, (address, seen_before, path, " ".join(seen))
-            assert seen.index("i18n/fi.first.json") < seen.index("i18n/fi.json"), seen
+            assert seen.index(first_texts) < seen.index("i18n/fi.json"), seen
             # The language file, among the largest answers, is sent before /api/me and the
             # data (each of them small): all travel together, the largest first.
             first_data = "api/me/wallet" if mine else data[0]
-            assert seen.index("i18n/fi.first.json") < seen.index("api/me"), seen
+            assert seen.index(first_texts) < seen.index("api/me"), seen
             assert seen.index("api/me") < seen.index(first_data), seen
             assert page.evaluate("[...window.walletMissedTexts]") == []
             if mine:

@@ -98,7 +98,7 @@ async function route() {
   const main = document.getElementById("main");
   // Only the first screens are drawn from the first texts (index.html's early start asked for
   // them); any other page waits for the whole language file.
-  const first = firstPage && FIRST_SCREENS.has(name) && (params.length === 0 || name === "wallet");
+  const first = firstPage && name === FIRST_SCREEN && (params.length === 0 || name === "wallet");
   const [view] = await Promise.all([load(), first ? null : restOfStrings()]);
   if (id !== renderId) return;
   renderNav();
@@ -185,13 +185,14 @@ const ALSO = {
   clients: [() => import("./views/cm-clients.js"), () => import("./views/client-invite.js"), () => import("./views/cm-sms.js")],
 };
 
-// The screens the first language file (/i18n/{lang}.first.json, pwa.first_strings) is for.
-const FIRST_SCREENS = new Set(["wallet", "charge", "clients"]);
+// The screen the first language file (/i18n/{lang}.first.{name}.json, pwa.first_strings) is
+// for: the one index.html's early start asked for (wallet, charge or clients), if any.
+const FIRST_SCREEN = window.walletEarly?.first || null;
 
 async function start() {
   // Three things the first screen waits for, asked at once rather than one after another.
   prefetchView();
-  await Promise.all([setLang(initialLang(), { first: Boolean(window.walletEarly?.first) }), loadMe()]);
+  await Promise.all([setLang(initialLang(), { first: FIRST_SCREEN }), loadMe()]);
   if (state.offline) setOffline(true); // its banner, now in the person's language
   window.addEventListener("online", () => { setOffline(false); route(); });
   window.addEventListener("offline", () => setOffline(true));

@@ -99,19 +99,31 @@ async function route() {
   // Only the first screens are drawn from the first texts (index.html's early start asked for
   // them); any other page waits for the whole language file.
   const first = firstPage && name === FIRST_SCREEN && (params.length === 0 || name === "wallet");
-  const [view] = await Promise.all([load(), first ? null : restOfStrings()]);
-  if (id !== renderId) return;
-  renderNav();
+  const loading = Promise.all([load(), first ? null : restOfStrings()]);
   // Each page renders into its own box: a page still loading (or a live redraw) after the
   // person has moved on writes into a detached box, never over the next page.
   const page = h("div", { class: "page" });
-  main.replaceChildren(page);
   // The first page: the menu and the page's still empty box get a frame of their own before
   // the content. Drawn in one frame with content that had already arrived (the early start),
-  // the whole page moved down by the menu's height, a larger layout shift.
-  if (firstPage) {
+  // the whole page moved down by the menu's height, a larger layout shift. A first screen
+  // (its code and texts asked for by the early start) has that frame drawn while its code is
+  // still being read, not after.
+  const frame = () => new Promise((done) => { requestAnimationFrame(() => setTimeout(done, 0)); setTimeout(done, 100); });
+  if (first) {
     firstPage = false;
-    await new Promise((done) => { requestAnimationFrame(() => setTimeout(done, 0)); setTimeout(done, 100); });
+    renderNav();
+    main.replaceChildren(page);
+    await Promise.all([loading.catch(() => null), frame()]);
+  }
+  const [view] = await loading;
+  if (id !== renderId) return;
+  if (!first) {
+    renderNav();
+    main.replaceChildren(page);
+    if (firstPage) {
+      firstPage = false;
+      await frame();
+    }
   }
   try {
     await view.render(page, params, { state, go });

@@ -20,7 +20,8 @@ Two ways to the server, each measured (``--via direct``, ``nginx`` or ``both``, 
   on loopback, with a self-signed certificate the benchmark's Chromium is told to accept.
 
 Run: ``.venv/bin/python -m bench.first_screen [--runs 3] [--via both]`` (or
-``pwa/lighthouse-bench.sh``).
+``pwa/lighthouse-bench.sh``); ``--screen '#/charge'`` measures one screen (repeatable),
+``--keep DIR`` keeps each run's Lighthouse report (its network records) and trace.
 Lighthouse simulates the network and the CPU from a trace of the real load, so a busy machine
 still moves the figures: run it on a quiet one.
 """

@@ -12,9 +12,7 @@
   every log line of the request, and in ``X-Request-ID`` on the response.
 - **Security headers** on every response (docs/security.md): CSP (scripts from this origin and
   the app shell's one inline script by its hash, ``pwa.inline_script_sources``), X-Frame-Options,
-  X-Content-Type-Options, Referrer-Policy, Permissions-Policy, HSTS on an https origin (the app's
-  own modules, stylesheet, language files and manifest without the three a document or worker
-  alone reads: CSP, X-Frame-Options, Permissions-Policy; ``SUBRESOURCE``), and
+  X-Content-Type-Options, Referrer-Policy, Permissions-Policy, HSTS on an https origin, and
   ``Cache-Control: no-store`` on every ``/api/`` response that sets none itself. A response that
   sets its own Content-Security-Policy (a printable page with its stylesheet inline) keeps it.
 - **The app's own files** (everything outside ``/api/`` and ``/schema``) carry
@@ -99,13 +97,6 @@ HEADERS = (
     (b"permissions-policy", b"camera=(self), microphone=(), geolocation=(), payment=()"),
 )
 HSTS = b"max-age=31536000; includeSubDomains"
-# The app's own code, stylesheet, language files and manifest are never a document nor a
-# worker (sw.js is one, and the vendored QR decoder's worker is under /vendor/), so the headers
-# that only a document or a worker reads (CSP, X-Frame-Options, Permissions-Policy) do nothing
-# on them. Without them each is some 420 bytes shorter: nginx's HTTP/2 sends every response's
-# headers whole, and a first screen's second wave is 16 of them (docs/performance.md, B7).
-SUBRESOURCE = re.compile(r"/(js/[\w/.-]+\.js|app\.css|i18n/[\w.-]+\.json|manifest\.webmanifest)")
-DOCUMENT_ONLY = frozenset((b"content-security-policy", b"x-frame-options", b"permissions-policy"))
 
 # Path parameters whose values are secrets or personal data: never in a log line.
 SECRET_PARAM = re.compile(r"code|token|phone|card|pin|secret|key|nonce", re.IGNORECASE)
@@ -299,15 +290,10 @@ class Edge:
         out = [(k, v) for k, v in raw if k.lower() != b"x-request-id"]
         names = {k.lower() for k, _ in out}
         out.append((b"x-request-id", request_id.encode()))
-        subresource = SUBRESOURCE.fullmatch(path) is not None
-        if b"content-security-policy" not in names and not subresource:
+        if b"content-security-policy" not in names:
             docs_page = self.api_docs and path.startswith("/schema")
             out.append((b"content-security-policy", (DOCS_CSP if docs_page else CSP).encode()))
-        out += [
-            (k, v)
-            for k, v in HEADERS
-            if k not in names and not (subresource and k in DOCUMENT_ONLY)
-        ]
+        out += [(k, v) for k, v in HEADERS if k not in names]
         if self.hsts and b"strict-transport-security" not in names:
             out.append((b"strict-transport-security", HSTS))
         if b"cache-control" not in names:

@@ -161,17 +161,7 @@ async def test_scheme_and_client_the_app_sees_come_from_a_trusted_proxy_only(db)
     assert seen == [("https", "198.51.100.4"), ("http", "203.0.113.7")]
 
 
-EVERY_RESPONSE = (
-    "/",
-    "/sw.js",
-    "/vendor/qr-scanner-worker.min.js",
-    "/health",
-    "/api/me",
-    "/api/nothing",
-    "/nothing",
-    "/nothing.js",
-    SIGNIN,
-)
+EVERY_RESPONSE = ("/", "/js/app.js", "/health", "/api/me", "/api/nothing", "/nothing", SIGNIN)
 
 
 async def test_security_headers_on_every_response(edge_app):
@@ -203,24 +193,6 @@ async def test_security_headers_on_every_response(edge_app):
         assert re.fullmatch(r"[0-9a-f]{32}", h["x-request-id"])
         if path.startswith("/api/"):
             assert h["cache-control"] == "no-store", path
-
-
-async def test_the_app_modules_and_texts_go_without_the_headers_only_a_document_reads(edge_app):
-    """Never a document or a worker: no CSP, X-Frame-Options or Permissions-Policy (some 420
-    bytes each, sent whole by nginx's HTTP/2); the rest as on every response."""
-    c = (await edge_app())("203.0.113.7")
-    for path in ("/js/app.js", "/js/views/charge.js", "/app.css", "/i18n/fi.first.charge.json"):
-        r = await c.get(path)
-        assert r.status_code == 200, path
-        h = r.headers
-        for name in ("content-security-policy", "x-frame-options", "permissions-policy"):
-            assert name not in h, (path, name)
-        assert h["x-content-type-options"] == "nosniff"
-        assert h["referrer-policy"] == "strict-origin-when-cross-origin"
-        assert "max-age=" in h["strict-transport-security"]
-        assert h["cache-control"] == "no-cache"
-    # The API's JSON keeps them all, whatever its path looks like.
-    assert "content-security-policy" in (await c.get("/api/nothing.json")).headers
 
 
 async def test_no_hsts_on_a_plain_http_origin(edge_app):

@@ -20,7 +20,8 @@ Two ways to the server, each measured (``--via direct``, ``nginx`` or ``both``, 
   on loopback, with a self-signed certificate the benchmark's Chromium is told to accept.
 
 Run: ``.venv/bin/python -m bench.first_screen [--runs 3] [--via both]`` (or
-``pwa/lighthouse-bench.sh``).
+``pwa/lighthouse-bench.sh``); ``--screen '#/charge'`` measures one screen (repeatable),
+``--keep DIR`` keeps each run's Lighthouse report (its network records) and trace.
 Lighthouse simulates the network and the CPU from a trace of the real load, so a busy machine
 still moves the figures: run it on a quiet one.
 """
@@ -122,7 +123,7 @@ def behind_nginx(tmp: Path, upstream: int, https: int) -> Iterator[str]:
         yield f"https://127.0.0.1:{https}"
 
 
-def lighthouse(url: str, key: str, out: Path) -> dict[str, float]:
+def lighthouse(url: str, key: str, out: Path, trace: bool = False) -> dict[str, float]:
     # The benchmark's own self-signed certificate on loopback (the nginx phase) only.
     tls = " --ignore-certificate-errors" if url.startswith("https://127.0.0.1:") else ""
     done = subprocess.run(
@@ -143,6 +144,8 @@ def lighthouse(url: str, key: str, out: Path) -> dict[str, float]:
             "*/api/events*",
             "--output=json",
             f"--output-path={out}",
+            # With --keep, the trace too (what the main thread did, for DevTools).
+            *(["--save-assets"] if trace else []),
         ],
         env={**os.environ, "CHROME_PATH": "/usr/bin/chromium"},
         capture_output=True,
@@ -163,13 +166,20 @@ def lighthouse(url: str, key: str, out: Path) -> dict[str, float]:
 
 
 def measure(
-    base: str, keys: dict[str, str], runs: int, tmp: Path
+    base: str,
+    keys: dict[str, str],
+    runs: int,
+    tmp: Path,
+    keep: Path | None = None,
+    only: list[str] | None = None,
 ) -> dict[str, list[dict[str, float]]]:
     results: dict[str, list[dict[str, float]]] = {}
-    for name, path, who in SCREENS:
+    for name, path, who in [s for s in SCREENS if not only or s[1] in only]:
         for i in range(runs):
-            out = Path(tmp) / f"lh-{i}.json"
-            results.setdefault(name, []).append(lighthouse(f"{base}/{path}", keys[who], out))
+            # Lighthouse's own report of each run, kept with --keep (its network records).
+            out = (keep or tmp) / f"lh-{path.strip('#/')}-{i}.json"
+            found = lighthouse(f"{base}/{path}", keys[who], out, trace=keep is not None)
+            results.setdefault(name, []).append(found)
     return results
 
 
@@ -193,7 +203,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--via", choices=("direct", "nginx", "both"), default="both")
+    parser.add_argument(
+        "--keep", type=Path, help="a folder to keep Lighthouse's reports and traces in"
+    )
+    parser.add_argument(
+        "--screen", action="append", choices=[s[1] for s in SCREENS], help="only these screens"
+    )
     args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     install_lighthouse()
     print(json.dumps(machine_info()))
     with tempfile.TemporaryDirectory() as name:
@@ -206,7 +224,7 @@ def main() -> None:
             server.extra_env["WALLET_ORIGIN"] = server.base_url
             server.extra_env["WALLET_RP_ID"] = "127.0.0.1"
             with server:
-                direct = measure(server.base_url, keys, args.runs, tmp)
+                direct = measure(server.base_url, keys, args.runs, tmp, args.keep, args.screen)
             report("direct to wallet serve (HTTP/1.1)", args.runs, direct)
         if args.via in ("nginx", "both"):
             server = Server(url, log_path=tmp / "server.log")
@@ -218,7 +236,7 @@ def main() -> None:
             # port is no real origin: the move to the origin would loop.
             server.extra_env["WALLET_REDIRECT_TO_ORIGIN"] = "0"
             with server, behind_nginx(tmp, server.port, https) as base:
-                proxied = measure(base, keys, args.runs, tmp)
+                proxied = measure(base, keys, args.runs, tmp, args.keep, args.screen)
             report("through nginx (TLS, HTTP/2)", args.runs, proxied)
 
 

@@ -1,15 +1,22 @@
-"""The PWA: static files served from ``pwa/static`` at ``/``. No build step."""
+"""The PWA: static files served from ``pwa/static`` at ``/``. No build step: the app's code and
+stylesheet are minified and compressed in memory when the server starts (:func:`assets`)."""
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import json
 import re
 from base64 import b64encode
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Response, get
+import brotli
+import minify
+from litestar import HttpMethod, Request, Response, get, route
 from litestar.handlers import HTTPRouteHandler
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
@@ -45,26 +52,37 @@ PREFIX = re.compile(r"`([\w.-]+\.)\$\{")
 LANGS = ("fi", "sv", "en")
 
 
-def first_screen_files() -> list[Path]:
-    """index.html, app.js, the shell's modules it preloads and the early start's views."""
+def first_views() -> dict[str, list[str]]:
+    """The early start's first screens (index.html's ``code([...])``): each view's name, the
+    first of its group, and the modules of the group."""
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    groups = [re.findall(r'"([\w-]+)"', group) for group in EARLY_VIEWS.findall(html)]
+    return {names[0]: names for names in groups if names}
+
+
+def first_screen_files(view: str | None = None) -> list[Path]:
+    """index.html, app.js, the shell's modules it preloads and the early start's views (only
+    ``view``'s group, when named)."""
     html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     names = ["js/app.js", *PRELOADED.findall(html)]
-    for group in EARLY_VIEWS.findall(html):
-        names += [f"js/views/{n}.js" for n in re.findall(r'"([\w-]+)"', group)]
+    for name, group in first_views().items():
+        if view is None or name == view:
+            names += [f"js/views/{n}.js" for n in group]
     return [STATIC_DIR / "index.html", *(STATIC_DIR / n for n in dict.fromkeys(names))]
 
 
-def first_strings(lang: str) -> dict[str, str]:
-    """The texts of ``lang`` that the first screens use (the balances, the charge form, the
-    client list and the shell around them): each key their files name, every key that starts
-    as one they build does, and both forms of a count. About a third of the whole file; the
-    app loads the rest after the first screen (js/i18n.js, ``restOfStrings``)."""
+def first_strings(lang: str, view: str | None = None) -> dict[str, str]:
+    """The texts of ``lang`` that a first screen uses (``view``: the balances, the charge form
+    or the client list; all three when None) and the shell around it: each key their files
+    name, every key that starts as one they build does, and both forms of a count. A tenth of
+    the whole file for one screen; the app loads the rest after the first screen (js/i18n.js,
+    ``restOfStrings``)."""
     strings: dict[str, str] = json.loads(
         (STATIC_DIR / "i18n" / f"{lang}.json").read_text(encoding="utf-8")
     )
     keys: set[str] = set()
     starts: list[str] = []
-    for path in first_screen_files():
+    for path in first_screen_files(view):
         src = path.read_text(encoding="utf-8")
         for word in LITERAL.findall(src):
             keys |= {word, f"{word}.one", f"{word}.other"}
@@ -73,24 +91,149 @@ def first_strings(lang: str) -> dict[str, str]:
 
 
 def first_strings_module() -> HTTPRouteHandler:
-    """``/i18n/{fi,sv,en}.first.json``: :func:`first_strings`, read from the files when the
-    server starts (they change only with a release, like the files themselves)."""
-    bodies = {
-        f"/i18n/{lang}.first.json": json.dumps(first_strings(lang), ensure_ascii=False)
-        for lang in LANGS
-    }
-    tags = {path: hashlib.sha256(body.encode()).hexdigest()[:32] for path, body in bodies.items()}
+    """``/i18n/{fi,sv,en}.first.{view}.json`` (view: ``wallet``, ``charge``, ``clients``):
+    :func:`first_strings`, read from the files when the server starts (they change only with a
+    release, like the files themselves)."""
+    return precompressed_files(
+        {
+            f"/i18n/{lang}.first.{view}.json": first_strings_asset(lang, view)
+            for lang in LANGS
+            for view in first_views()
+        },
+        name="pwa-first-strings",
+    )
 
-    @get(list(bodies), opt={"public": True}, include_in_schema=False, name="pwa-first-strings")
-    async def first(request: Request[Any, Any, Any]) -> Response[str]:
-        path = request.url.path
-        return Response(
-            bodies[path],
-            media_type="application/json",
-            headers={"Cache-Control": "no-cache", "ETag": f'"{tags[path]}"'},
+
+@functools.cache
+def first_strings_asset(lang: str, view: str) -> Asset:
+    body = json.dumps(first_strings(lang, view), ensure_ascii=False, separators=(",", ":"))
+    return Asset.of(body.encode(), "application/json")
+
+
+# The files served from memory, minified and compressed once (the rest, index.html, the icons,
+# the vendored libraries, through the static files router as they are on disk): the app's
+# code, its stylesheet, the language files, the service worker, the manifest.
+MINIFIED = {".js": "application/javascript", ".css": "text/css"}
+MEDIA_TYPES = {
+    ".js": "text/javascript",  # text/*: Litestar adds "; charset=utf-8"
+    ".css": "text/css",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+}
+# Served as they are: already minified by their authors (and not ours to rewrite).
+AS_IS = ("vendor/",)
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One file as served: its body as it is (``identity``), gzipped and brotli-compressed (each
+    only if smaller), with one validator (the identity body's hash; a compressed copy's
+    carries its encoding)."""
+
+    media_type: str
+    tag: str
+    bodies: dict[str, bytes]
+
+    @classmethod
+    def of(cls, body: bytes, media_type: str) -> Asset:
+        compressed = {
+            "gzip": gzip.compress(body, compresslevel=9, mtime=0),
+            # Quality 11: too slow for each request (about 1 MB/s), once per file is fine.
+            "br": brotli.compress(body, quality=11),
+        }
+        return cls(
+            media_type=media_type,
+            tag=hashlib.sha256(body).hexdigest()[:32],
+            bodies={
+                "identity": body,
+                **{name: data for name, data in compressed.items() if len(data) < len(body)},
+            },
         )
 
-    return first
+    def etag(self, encoding: str) -> str:
+        return f'"{self.tag}"' if encoding == "identity" else f'"{self.tag}-{encoding}"'
+
+
+def minified(path: Path) -> bytes:
+    """``path``'s text as served: JavaScript and CSS minified (tdewolff's minifier, local names
+    kept so that an error's stack still names them), anything else as it is."""
+    text = path.read_text(encoding="utf-8")
+    kind = MINIFIED.get(path.suffix)
+    if kind is None or path.relative_to(STATIC_DIR).as_posix().startswith(AS_IS):
+        return text.encode()
+    minify.config({"js-keep-var-names": True})
+    return str(minify.string(kind, text)).encode()
+
+
+@functools.cache
+def assets() -> dict[str, Asset]:
+    """Every file of ``pwa/static`` served from memory, by its address: read, minified and
+    compressed once per process (about a second), when the app is created."""
+    found: dict[str, Asset] = {}
+    for path in sorted(STATIC_DIR.rglob("*")):
+        media_type = MEDIA_TYPES.get(path.suffix)
+        if media_type is None or not path.is_file():
+            continue
+        found["/" + path.relative_to(STATIC_DIR).as_posix()] = Asset.of(minified(path), media_type)
+    return found
+
+
+def encoding_for(accept_encoding: str, offered: Iterable[str] = ("br", "gzip")) -> str:
+    """br where the client accepts it, else gzip, else the body as it is (``q=0`` refuses);
+    of the ``offered`` ones."""
+    accepted: dict[str, float] = {}
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if name:
+            accepted[name.strip()] = q
+    for encoding in ("br", "gzip"):
+        if encoding in offered and accepted.get(encoding, accepted.get("*", 0.0)) > 0:
+            return encoding
+    return "identity"
+
+
+def precompressed_files(files: dict[str, Asset], *, name: str) -> HTTPRouteHandler:
+    """GET (and HEAD) for ``files``: the copy the client's Accept-Encoding takes, with its ETag
+    and ``Cache-Control: no-cache`` (revalidated each time: 304 when it has not changed).
+    ``precompressed`` keeps the app's gzip middleware off them (wallet_api/app.py)."""
+
+    @route(
+        list(files),
+        http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        opt={"public": True, "precompressed": True},
+        include_in_schema=False,
+        name=name,
+    )
+    async def serve(request: Request[Any, Any, Any]) -> Response[bytes]:
+        asset = files[request.url.path]
+        encoding = encoding_for(request.headers.get("accept-encoding", ""), asset.bodies)
+        etag = asset.etag(encoding)
+        headers = {"Cache-Control": "no-cache", "ETag": etag, "Vary": "Accept-Encoding"}
+        if encoding != "identity":
+            headers["Content-Encoding"] = encoding
+        tags = {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
+        if etag in tags or "*" in tags:
+            return Response(b"", status_code=304, headers=headers)
+        body = asset.bodies[encoding]
+        if request.method == HttpMethod.HEAD:
+            headers["Content-Length"] = str(len(body))
+            body = b""
+        return Response(body, media_type=asset.media_type, headers=headers)
+
+    return serve
+
+
+def static_files_module() -> HTTPRouteHandler:
+    """:func:`assets` at their addresses (before the static files router, which serves the rest)."""
+    return precompressed_files(assets(), name="pwa-assets")
 
 
 def static_router() -> Router:

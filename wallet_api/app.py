@@ -20,7 +20,7 @@ from litestar.response import Redirect
 
 from payments.db import Database, create_database
 from payments.people import ratelimits
-from pwa import dev_key_module, first_strings_module, static_router
+from pwa import dev_key_module, first_strings_module, static_files_module, static_router
 from wallet_api import edge, health, logs, metrics
 from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.charges import routes as charges
@@ -230,6 +230,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             *signin.ROUTES,
             dev_key_module(settings.dev_api_key_form),
             first_strings_module(),
+            static_files_module(),
             static_router(),
         ],
         dependencies={
@@ -250,9 +251,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         openapi_config=openapi,
         logging_config=logs.logging_config(settings.log_format),
         request_max_body_size=settings.max_body_bytes,
-        # gzip what is worth it; never the SSE stream, whose events must leave at once.
+        # gzip what is worth it; never the SSE stream, whose events must leave at once, nor the
+        # app's files, compressed once when it starts (pwa.precompressed_files).
         compression_config=CompressionConfig(
-            backend="gzip", gzip_compress_level=6, minimum_size=1024, exclude=["^/api/events"]
+            backend="gzip",
+            gzip_compress_level=6,
+            minimum_size=1024,
+            exclude=["^/api/events"],
+            exclude_opt_key="precompressed",
         ),
     )
     app.state.settings = settings

@@ -6,7 +6,7 @@
 // approve/decline buttons are answered here, with the session cookie and the CSRF token read
 // from /api/me (the worker cannot see the page's memory); if that is not possible the app
 // opens at the wallet, where the request waits.
-const VERSION = "v35";
+const VERSION = "v36";
 const CACHE = `wallet-shell-${VERSION}`;
 const SHELL = [
   "/",
@@ -63,9 +63,15 @@ const SHELL = [
   "/i18n/fi.json",
   "/i18n/sv.json",
   "/i18n/en.json",
-  "/i18n/fi.first.json",
-  "/i18n/sv.first.json",
-  "/i18n/en.first.json",
+  "/i18n/fi.first.wallet.json",
+  "/i18n/fi.first.charge.json",
+  "/i18n/fi.first.clients.json",
+  "/i18n/sv.first.wallet.json",
+  "/i18n/sv.first.charge.json",
+  "/i18n/sv.first.clients.json",
+  "/i18n/en.first.wallet.json",
+  "/i18n/en.first.charge.json",
+  "/i18n/en.first.clients.json",
 ];
 
 self.addEventListener("install", (event) => {

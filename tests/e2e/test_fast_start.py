@@ -67,10 +67,16 @@ def test_each_first_screen_asks_once_for_its_data(context: BrowserContext, serve
             mine = home == "#/wallet" and not seen_before
             # The language: first the first screens' texts, the whole file after the content;
             # the screen used no text the first file lacks (it would have shown a key).
-            texts = ["api/me", "i18n/fi.first.json", "i18n/fi.json"]
+            first_texts = f"i18n/fi.first.{home[2:]}.json"  # this screen's texts only
+            texts = ["api/me", first_texts, "i18n/fi.json"]
             for path in [*texts, *(["api/me/wallet"] if mine else data)]:
                 assert seen.count(path) == 1, (address, seen_before, path, " ".join(seen))
-            assert seen.index("i18n/fi.first.json") < seen.index("i18n/fi.json"), seen
+            assert seen.index(first_texts) < seen.index("i18n/fi.json"), seen
+            # The language file, among the largest answers, is sent before /api/me and the
+            # data (each of them small): all travel together, the largest first.
+            first_data = "api/me/wallet" if mine else data[0]
+            assert seen.index(first_texts) < seen.index("api/me"), seen
+            assert seen.index("api/me") < seen.index(first_data), seen
             assert page.evaluate("[...window.walletMissedTexts]") == []
             if mine:
                 assert not [p for p in data if p in seen], seen
@@ -123,4 +129,27 @@ def test_the_first_page_does_not_move_with_its_menu(
     )
     assert page.locator("#nav").bounding_box()["height"] > 60  # the menu wraps here
     assert shifts < 0.1, shifts
+    page.close()
+
+
+def test_the_service_worker_is_registered_after_the_first_screen(
+    context: BrowserContext, server: Seeded
+) -> None:
+    """Its install fetches the whole shell: on a first visit that would share the network and
+    the processor with the first screen. It is registered once the content is drawn, and the
+    app still comes under its control (offline start: tests/e2e/test_journeys.py)."""
+    page = context.new_page()
+    page.add_init_script(
+        "const register = navigator.serviceWorker.register.bind(navigator.serviceWorker);"
+        "navigator.serviceWorker.register = (...args) => {"
+        "  window.swRegisteredAfter = performance.getEntriesByName('content').length;"
+        "  return register(...args); };"
+    )
+    sign_in_with_key(page, server.provider_key)
+    page.goto("/#/charge")
+    page.reload()  # a page load of its own, at the charge form
+    expect(page.locator("form.charge")).to_be_visible()
+    page.wait_for_function("window.swRegisteredAfter !== undefined")
+    assert page.evaluate("window.swRegisteredAfter") == 1
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.close()

@@ -42,6 +42,7 @@ from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
+import pwa
 from notifications import webhooks
 from notifications.models import SmsOptIn
 from notifications.outbound import OutboundPolicy
@@ -410,9 +411,14 @@ PUBLIC = {
     ("GET", "/{file_path:path}"),
     ("GET", "/js/dev-key.js"),  # the API-key form or a stub (tests/wallet_api/test_dev_key_form.py)
     # The first screens' texts (tests/wallet_api/test_first_strings.py), like the app's files.
-    ("GET", "/i18n/fi.first.json"),
-    ("GET", "/i18n/sv.first.json"),
-    ("GET", "/i18n/en.first.json"),
+    *(
+        ("GET", f"/i18n/{lang}.first.{view}.json")
+        for lang in ("fi", "sv", "en")
+        for view in ("wallet", "charge", "clients")
+    ),
+    # The app's files, served from memory minified and compressed (pwa.assets: every .js, .css,
+    # .json and .webmanifest of pwa/static; tests/wallet_api/test_pwa_assets.py).
+    *(("GET", path) for path in pwa.assets()),
     ("POST", "/api/providers/applications"),
     # The SMS gateway's webhook: its shared secret (tests/notifications/test_sms.py).
     ("POST", "/api/sms/inbound"),

@@ -1,4 +1,4 @@
-"""/i18n/{lang}.first.json: the first screens' texts, served before the whole language file
+"""/i18n/{lang}.first.{view}.json: a first screen's texts, served before the whole language file
 (pwa.first_strings; the browser side is tests/e2e/test_fast_start.py)."""
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ WHOLE = {
 
 
 def test_the_first_texts_are_a_part_of_the_whole_with_the_same_keys_in_each_language() -> None:
-    firsts = {lang: pwa.first_strings(lang) for lang in pwa.LANGS}
-    assert set(firsts["fi"]) == set(firsts["sv"]) == set(firsts["en"])
-    for lang, first in firsts.items():
-        assert first.items() <= WHOLE[lang].items()
-        # Small enough to be worth a file of its own (measured: about a third).
-        assert len(json.dumps(first)) < len(json.dumps(WHOLE[lang])) / 2
+    assert set(pwa.first_views()) == {"wallet", "charge", "clients"}
+    for view in pwa.first_views():
+        firsts = {lang: pwa.first_strings(lang, view) for lang in pwa.LANGS}
+        assert set(firsts["fi"]) == set(firsts["sv"]) == set(firsts["en"])
+        for lang, first in firsts.items():
+            assert first.items() <= WHOLE[lang].items()
+            # Small enough to be worth a file of its own (measured: a tenth to a seventh).
+            assert len(json.dumps(first)) < len(json.dumps(WHOLE[lang])) / 4, view
 
 
 def test_they_hold_what_the_first_screens_name_and_not_what_other_screens_do() -> None:
@@ -32,14 +34,24 @@ def test_they_hold_what_the_first_screens_name_and_not_what_other_screens_do() -
     assert "cm.clients.count.one" in first and "cm.clients.count.other" in first
     # A screen the early start never draws first: its own texts wait for the whole file.
     assert not [k for k in first if k.startswith("cm.audit.")]
+    # Each first screen's file: the shell's texts and its own, not the other two screens'.
+    charge, clients = pwa.first_strings("fi", "charge"), pwa.first_strings("fi", "clients")
+    assert {k for k in WHOLE["fi"] if k.startswith("nav.")} <= set(charge) & set(clients)
+    assert "charge.submit" in charge and "charge.submit" not in clients
+    assert "clients.create" in clients and "clients.create" not in charge
+    views = {p.name for p in pwa.first_screen_files("charge") if p.parent.name == "views"}
+    assert views == {"charge.js"}
 
 
 async def test_served_with_a_validator_and_revalidated(client) -> None:
-    r = await client.get("/i18n/sv.first.json")
+    r = await client.get("/i18n/sv.first.charge.json")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/json")
-    assert r.json() == pwa.first_strings("sv")
+    assert r.json() == pwa.first_strings("sv", "charge")
     assert r.headers["cache-control"] == "no-cache"
-    again = await client.get("/i18n/sv.first.json", headers={"If-None-Match": r.headers["etag"]})
+    again = await client.get(
+        "/i18n/sv.first.charge.json", headers={"If-None-Match": r.headers["etag"]}
+    )
     assert again.status_code == 304
-    assert (await client.get("/i18n/de.first.json")).status_code == 404
+    assert (await client.get("/i18n/de.first.charge.json")).status_code == 404
+    assert (await client.get("/i18n/sv.first.settings.json")).status_code == 404

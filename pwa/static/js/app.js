@@ -98,20 +98,32 @@ async function route() {
   const main = document.getElementById("main");
   // Only the first screens are drawn from the first texts (index.html's early start asked for
   // them); any other page waits for the whole language file.
-  const first = firstPage && FIRST_SCREENS.has(name) && (params.length === 0 || name === "wallet");
-  const [view] = await Promise.all([load(), first ? null : restOfStrings()]);
-  if (id !== renderId) return;
-  renderNav();
+  const first = firstPage && name === FIRST_SCREEN && (params.length === 0 || name === "wallet");
+  const loading = Promise.all([load(), first ? null : restOfStrings()]);
   // Each page renders into its own box: a page still loading (or a live redraw) after the
   // person has moved on writes into a detached box, never over the next page.
   const page = h("div", { class: "page" });
-  main.replaceChildren(page);
   // The first page: the menu and the page's still empty box get a frame of their own before
   // the content. Drawn in one frame with content that had already arrived (the early start),
-  // the whole page moved down by the menu's height, a larger layout shift.
-  if (firstPage) {
+  // the whole page moved down by the menu's height, a larger layout shift. A first screen
+  // (its code and texts asked for by the early start) has that frame drawn while its code is
+  // still being read, not after.
+  const frame = () => new Promise((done) => { requestAnimationFrame(() => setTimeout(done, 0)); setTimeout(done, 100); });
+  if (first) {
     firstPage = false;
-    await new Promise((done) => { requestAnimationFrame(() => setTimeout(done, 0)); setTimeout(done, 100); });
+    renderNav();
+    main.replaceChildren(page);
+    await Promise.all([loading.catch(() => null), frame()]);
+  }
+  const [view] = await loading;
+  if (id !== renderId) return;
+  if (!first) {
+    renderNav();
+    main.replaceChildren(page);
+    if (firstPage) {
+      firstPage = false;
+      await frame();
+    }
   }
   try {
     await view.render(page, params, { state, go });
@@ -185,17 +197,15 @@ const ALSO = {
   clients: [() => import("./views/cm-clients.js"), () => import("./views/client-invite.js"), () => import("./views/cm-sms.js")],
 };
 
-// The screens the first language file (/i18n/{lang}.first.json, pwa.first_strings) is for.
-const FIRST_SCREENS = new Set(["wallet", "charge", "clients"]);
+// The screen the first language file (/i18n/{lang}.first.{name}.json, pwa.first_strings) is
+// for: the one index.html's early start asked for (wallet, charge or clients), if any.
+const FIRST_SCREEN = window.walletEarly?.first || null;
 
 async function start() {
   // Three things the first screen waits for, asked at once rather than one after another.
   prefetchView();
-  await Promise.all([setLang(initialLang(), { first: Boolean(window.walletEarly?.first) }), loadMe()]);
+  await Promise.all([setLang(initialLang(), { first: FIRST_SCREEN }), loadMe()]);
   if (state.offline) setOffline(true); // its banner, now in the person's language
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
-  }
   window.addEventListener("online", () => { setOffline(false); route(); });
   window.addEventListener("offline", () => setOffline(true));
   window.addEventListener("hashchange", route);
@@ -205,6 +215,11 @@ async function start() {
   // it pushed the loading text down (a layout shift). Later sign-ins and role changes redraw it.
   await route();
   window.addEventListener("wallet:me", renderNav);
+  // The service worker after the first page: its install fetches the whole shell (55 files),
+  // which on a first visit would share the network and the processor with the first screen.
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  }
 }
 
 start();

@@ -3,8 +3,8 @@ export const LANGS = ["fi", "sv", "en"];
 const LOCALES = { fi: "fi-FI", sv: "sv-FI", en: "en-GB" };
 let lang = "fi";
 let strings = {};
-// The first screens' texts only (setLang's `first`: /i18n/{lang}.first.json, a third of the
-// file), until restOfStrings() has brought the whole file; the keys asked for meanwhile that
+// The first screen's texts only (setLang's `first`, the screen's name: /i18n/{lang}.first.{name}.json,
+// a tenth of the file), until restOfStrings() has brought the whole file; the keys asked for meanwhile that
 // the first file lacks (tests/e2e/test_fast_start.py reads them: none on the first screens).
 let partial = false;
 let rest = null;
@@ -13,16 +13,16 @@ const missed = window.walletMissedTexts = new Set();
 export function currentLang() { return lang; }
 export function locale() { return LOCALES[lang]; }
 
-export async function setLang(next, { first = false } = {}) {
+export async function setLang(next, { first = null } = {}) {
   lang = LANGS.includes(next) ? next : "fi";
-  const file = `/i18n/${lang}${first ? ".first" : ""}.json`;
+  const file = `/i18n/${lang}${first ? `.first.${first}` : ""}.json`;
   // The file index.html's early start asked for, when it is this one (once).
   const early = window.walletEarly;
   const asked = early?.stringsFile === file && early.strings;
   if (early) early.strings = null;
   const res = await (asked || fetch(file));
   strings = await res.json();
-  partial = first;
+  partial = Boolean(first);
   rest = null;
   missed.clear();
   localStorage.setItem("wallet.lang", lang);

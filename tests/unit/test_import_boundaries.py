@@ -20,6 +20,7 @@ SHARED = {
     "payments.clock",
     "payments.vocabulary",
     "payments.results",
+    "payments.rows",
 }
 # What each part of payments may import besides itself, bottom layer first.
 LAYERS: dict[str, set[str]] = {
@@ -30,6 +31,7 @@ LAYERS: dict[str, set[str]] = {
     "payments.results": set(),
     "payments.models": {"payments.vocabulary"},
     "payments.db": set(),
+    "payments.rows": set(),
     "payments.uow": {"payments.db"},
     "payments.outbox": {"payments.models"},
     "payments.idempotency": {

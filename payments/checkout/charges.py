@@ -482,7 +482,7 @@ async def capture_charge(
     ``insufficient-funds`` (with ``available_cents`` when the customer consented).
 
     ``looker``: the phone number was typed at the door by this provider; the charge then goes
-    through the lookup gate (:mod:`payments.checkout.lookups`) in its own transaction:
+    through the lookup gate (:mod:`payments.checkout.lookups`) inside its batch's transaction:
     ``too-many-requests`` past the provider's limit, and a number that finds nobody counts.
     """
     validate_lines(lines)

@@ -72,6 +72,11 @@ MISSES: dict[LookupKind, frozenset[str]] = {
 }
 
 
+def provider_key(kind: LookupKind, provider_id: uuid.UUID) -> str:
+    """The rate counter of a provider's lookups of one kind, wherever they are counted."""
+    return f"lookup:{kind}:provider:{provider_id}"
+
+
 @dataclass
 class Lookup:
     """The outcome of one lookup, set by the caller when it is more than "found"."""
@@ -97,7 +102,7 @@ async def customer_lookup(
     may set ``lookup.outcome`` for the audit trail; a domain error sets it to its slug.
     """
     limit = LIMITS[kind]
-    keys = [(f"lookup:{kind}:provider:{provider_id}", limit.per_provider)]
+    keys = [(provider_key(kind, provider_id), limit.per_provider)]
     if limit.per_organizer is not None:
         keys.append((f"lookup:{kind}:organizer:{organizer_id}", limit.per_organizer))
     taken: list[Attempt] = []
@@ -153,7 +158,7 @@ class Looker:
 
     @property
     def key(self) -> str:
-        return f"lookup:{LookupKind.PHONE}:provider:{self.provider_id}"
+        return provider_key(LookupKind.PHONE, self.provider_id)
 
 
 async def admit_phone_lookups(

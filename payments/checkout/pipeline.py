@@ -19,7 +19,8 @@ A batch is one transaction of set-based statements, each the same rule as the si
 4. lock the trusted rows, then the envelopes, each set in one order (PostgreSQL): the lock order
    of every money path, so two batches (two processes) never deadlock each other;
 5. count each charge toward its trusted provider's month, within the caps (one conditional
-   ``UPDATE … FROM (VALUES …) … RETURNING``), then debit the envelopes (one conditional
+   ``UPDATE … FROM <the batch's rows> … RETURNING``, the rows one JSON parameter:
+   :mod:`payments.rows`), then debit the envelopes (one conditional
    ``UPDATE``, ``balance >= amount``);
 6. write every transfer, charge, line and outbox event (one multi-row ``INSERT`` per table) and
    store the answers under their keys; commit.
@@ -44,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -445,40 +447,29 @@ async def _trusting_wallets(
     the customer."""
     out: dict[int, uuid.UUID] = {}
     organizer = {pid: seller.organizer_id for pid, (seller, _) in sellers.items()}
-    # (number or wallet, provider) pairs, not numbers x providers: every client may trust
-    # every provider of the batch, and the cross product's rows cost more than the query.
-    phones = sorted(
-        {(r.customer.phone_e164, r.provider_id) for r in batch if r.customer.phone_e164}
+    named_by: tuple[tuple[Any, Callable[[charges.Customer], Any]], ...] = (
+        (_BY_PHONE, lambda customer: customer.phone_e164),
+        (_BY_WALLET, lambda customer: customer.wallet_id),
     )
-    ids = sorted({(r.customer.wallet_id, r.provider_id) for r in batch if r.customer.wallet_id})
-    if phones:
+    for stmt, name_of in named_by:
+        # (number or wallet, provider) pairs, not numbers x providers: every client may trust
+        # every provider of the batch, and the cross product's rows cost more than the query.
+        pairs = sorted({(name_of(r.customer), r.provider_id) for r in batch if name_of(r.customer)})
+        if not pairs:
+            continue
         rows = await s.execute(
-            _BY_PHONE,
+            stmt,
             {
-                "pairs": phones,
-                "phones": sorted({p for p, _ in phones}),
-                "provider_ids": sorted({p for _, p in phones}),
+                "pairs": pairs,
+                "names": sorted({name for name, _ in pairs}),
+                "provider_ids": sorted({pid for _, pid in pairs}),
             },
         )
-        found = {(org, phone, pid): w for w, org, phone, pid in rows.all()}
+        found = {(org, name, pid): w for w, org, name, pid in rows.all()}
         for r in batch:
-            if r.customer.phone_e164 and r.provider_id in organizer:
-                w = found.get((organizer[r.provider_id], r.customer.phone_e164, r.provider_id))
-                if w is not None:
-                    out[id(r)] = w
-    if ids:
-        by_id = await s.execute(
-            _BY_WALLET,
-            {
-                "pairs": ids,
-                "wallet_ids": sorted({w for w, _ in ids}),
-                "provider_ids": sorted({p for _, p in ids}),
-            },
-        )
-        found_ids = {(org, w, pid): w for w, org, pid in by_id.all()}
-        for r in batch:
-            if r.customer.wallet_id and r.provider_id in organizer:
-                w = found_ids.get((organizer[r.provider_id], r.customer.wallet_id, r.provider_id))
+            name = name_of(r.customer)
+            if name and r.provider_id in organizer:
+                w = found.get((organizer[r.provider_id], name, r.provider_id))
                 if w is not None:
                     out[id(r)] = w
     return out
@@ -487,24 +478,25 @@ async def _trusting_wallets(
 _W = cast(Table, Wallet.__table__)
 _C = cast(Table, Client.__table__)
 _T = cast(Table, TrustedProvider.__table__)
+# Each: (wallet, organizer, what named the customer, provider) for the pairs asked.
 _BY_PHONE = (
     select(_W.c.id, _C.c.organizer_id, _C.c.phone_e164, _T.c.provider_id)
     .join(_C, _C.c.id == _W.c.client_id)
     .join(_T, _T.c.wallet_id == _W.c.id)
     .where(
         # The single columns let SQLite use its indexes; the pairs keep the rows few.
-        _C.c.phone_e164.in_(bindparam("phones", expanding=True)),
+        _C.c.phone_e164.in_(bindparam("names", expanding=True)),
         _T.c.provider_id.in_(bindparam("provider_ids", expanding=True)),
         tuple_(_C.c.phone_e164, _T.c.provider_id).in_(bindparam("pairs", expanding=True)),
         _C.c.closed_at.is_(None),
     )
 )
 _BY_WALLET = (
-    select(_W.c.id, _W.c.organizer_id, _T.c.provider_id)
+    select(_W.c.id, _W.c.organizer_id, _W.c.id.label("named"), _T.c.provider_id)
     .join(_C, _C.c.id == _W.c.client_id)
     .join(_T, _T.c.wallet_id == _W.c.id)
     .where(
-        _W.c.id.in_(bindparam("wallet_ids", expanding=True)),
+        _W.c.id.in_(bindparam("names", expanding=True)),
         _T.c.provider_id.in_(bindparam("provider_ids", expanding=True)),
         tuple_(_W.c.id, _T.c.provider_id).in_(bindparam("pairs", expanding=True)),
         _C.c.closed_at.is_(None),

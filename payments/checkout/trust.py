@@ -302,27 +302,37 @@ async def hold_by_phone(
 _T = cast(Table, TrustedProvider.__table__)
 _P_PERIOD = bindparam("p_period", type_=String)
 _P_TOTAL = bindparam("p_total", type_=BigInteger)
-_NEW_MONTH = or_(_T.c.month_period.is_(None), _T.c.month_period < _P_PERIOD)
-_SPENT_AFTER = case((_NEW_MONTH, _P_TOTAL), else_=_T.c.month_spent_cents + _P_TOTAL)
-_PERIOD_AFTER = case((_NEW_MONTH, _P_PERIOD), else_=_T.c.month_period)
+
+
+def _counted(total: Any) -> dict[str, Any]:
+    """The trusted row's month after counting ``total`` in it (the SET of every count)."""
+    new_month = or_(_T.c.month_period.is_(None), _T.c.month_period < _P_PERIOD)
+    return {
+        "month_spent_cents": case((new_month, total), else_=_T.c.month_spent_cents + total),
+        "month_period": case((new_month, _P_PERIOD), else_=_T.c.month_period),
+    }
+
+
+def _within_caps(total: Any) -> tuple[Any, ...]:
+    """A count without asking fits the per-charge cap and, after it, the month's cap."""
+    return (
+        _T.c.per_charge_cap_cents >= total,
+        or_(
+            _T.c.monthly_cap_cents.is_(None),
+            _counted(total)["month_spent_cents"] <= _T.c.monthly_cap_cents,
+        ),
+    )
+
+
 _THIS_ROW = (
     _T.c.wallet_id == bindparam("p_wallet"),
     _T.c.provider_id == bindparam("p_provider"),
 )
-_COUNT = (
-    update(_T)
-    .where(*_THIS_ROW)
-    .values(month_spent_cents=_SPENT_AFTER, month_period=_PERIOD_AFTER)
-    .returning(_T.c.month_period)
-)
+_COUNT = update(_T).where(*_THIS_ROW).values(_counted(_P_TOTAL)).returning(_T.c.month_period)
 _USE_TRUST = (
     update(_T)
-    .where(
-        *_THIS_ROW,
-        _T.c.per_charge_cap_cents >= _P_TOTAL,
-        or_(_T.c.monthly_cap_cents.is_(None), _SPENT_AFTER <= _T.c.monthly_cap_cents),
-    )
-    .values(month_spent_cents=_SPENT_AFTER, month_period=_PERIOD_AFTER)
+    .where(*_THIS_ROW, *_within_caps(_P_TOTAL))
+    .values(_counted(_P_TOTAL))
     .returning(_T.c.month_period)
 )
 _P_AMOUNT = bindparam("p_amount", type_=BigInteger)
@@ -341,20 +351,14 @@ def _use_trust_many_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
     """:data:`_USE_TRUST` over a batch's rows (payments.rows), built once per engine."""
     rows = JsonRows(dialect, "v", wallet_id=Uuid(), provider_id=Uuid(), total=BigInteger())
     v = rows.table.c
-    new_month = or_(_T.c.month_period.is_(None), _T.c.month_period < _P_PERIOD)
-    spent_after = case((new_month, v.total), else_=_T.c.month_spent_cents + v.total)
     return rows, (
         update(_T)
         .where(
             _T.c.wallet_id == v.wallet_id,
             _T.c.provider_id == v.provider_id,
-            _T.c.per_charge_cap_cents >= v.total,
-            or_(_T.c.monthly_cap_cents.is_(None), spent_after <= _T.c.monthly_cap_cents),
+            *_within_caps(v.total),
         )
-        .values(
-            month_spent_cents=spent_after,
-            month_period=case((new_month, _P_PERIOD), else_=_T.c.month_period),
-        )
+        .values(_counted(v.total))
         .returning(_T.c.wallet_id, _T.c.provider_id, _T.c.month_period)
     )
 
@@ -396,7 +400,7 @@ async def use_trust_many(
     """:func:`use_trust` for many (wallet, provider) pairs in one statement, each pair once:
     {pair: the month it counted in} for the totals that fit the caps; a pair missing from the
     answer was not counted (not trusted, or past a cap) and must ask. The same conditions as
-    :data:`_USE_TRUST`, on a ``VALUES`` list."""
+    :data:`_USE_TRUST`, on the batch's rows (:mod:`payments.rows`)."""
     if not totals:
         return {}
     dialect = s.get_bind().dialect

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import csv
 import subprocess
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, expect
 
+from payments.ledger.periods import HELSINKI
 from tests.e2e.helpers import assert_accessible, call_api, sign_in_with_key
 from tests.e2e.server import PHONE, serve, server_env, wallet_command
 from tests.support.bank_files import Booked, Status, camt054, pain002
@@ -44,8 +45,11 @@ def _wallet(env: dict[str, str], *args: str, expect_code: int = 0) -> str:
 
 
 def _settle(env: dict[str, str], out: Path) -> str:
-    """``wallet settle`` up to today; the reference of the one settlement it made."""
-    _wallet(env, "settle", "--until", date.today().isoformat(), "--out", str(out))
+    """``wallet settle`` up to today in Helsinki (the day the charges were made on: from 22:00
+    UTC on, the machine's own date is still yesterday); the reference of the one settlement
+    it made."""
+    today = datetime.now(HELSINKI).date()
+    _wallet(env, "settle", "--until", today.isoformat(), "--out", str(out))
     (sheet,) = out.glob("*.csv")
     (row,) = list(csv.DictReader(sheet.open(encoding="utf-8-sig")))
     return str(row["reference"])

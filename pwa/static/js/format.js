@@ -1,10 +1,8 @@
 // Money is integer cents in logic; it becomes text only here, through Intl.
-import { locale } from "./i18n.js";
-
-const EUR = new Intl.NumberFormat("fi-FI", { style: "currency", currency: "EUR" });
+import { intl } from "./i18n.js";
 
 export function money(cents) {
-  return EUR.format(cents / 100);
+  return intl(Intl.NumberFormat, { style: "currency", currency: "EUR" }, "fi-FI").format(cents / 100);
 }
 
 // "12,50" / "12.5" / "12" -> 1250; anything else -> null. No floats: the digits are read as text.
@@ -35,36 +33,36 @@ export function instant(iso) {
 }
 
 const HELSINKI = "Europe/Helsinki";
+const DAY = { day: "numeric", month: "numeric", year: "numeric", timeZone: HELSINKI };
 
 export function time(iso) {
-  return new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", timeZone: HELSINKI }).format(instant(iso));
+  return intl(Intl.DateTimeFormat, { hour: "2-digit", minute: "2-digit", timeZone: HELSINKI }).format(instant(iso));
 }
 
 export function date(iso) {
-  return new Intl.DateTimeFormat(locale(), { day: "numeric", month: "numeric", year: "numeric", timeZone: HELSINKI }).format(instant(iso));
+  return intl(Intl.DateTimeFormat, DAY).format(instant(iso));
 }
 
 // The last day something can be used when it ends at `iso` (an end at midnight -> the day before).
 export function lastDay(iso) {
-  return new Intl.DateTimeFormat(locale(), { day: "numeric", month: "numeric", year: "numeric", timeZone: HELSINKI })
-    .format(new Date(instant(iso).getTime() - 1));
+  return intl(Intl.DateTimeFormat, DAY).format(new Date(instant(iso).getTime() - 1));
 }
 
 export function dateTime(iso) {
-  return new Intl.DateTimeFormat(locale(), {
+  return intl(Intl.DateTimeFormat, {
     day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit", timeZone: HELSINKI,
   }).format(instant(iso));
 }
 
 export function monthName(period) {
   const [y, m] = period.split("-").map(Number);
-  return new Intl.DateTimeFormat(locale(), { month: "long", year: "numeric" }).format(new Date(y, m - 1, 15));
+  return intl(Intl.DateTimeFormat, { month: "long", year: "numeric" }).format(new Date(y, m - 1, 15));
 }
 
 // A use rate from the API ("20.6", a percentage as text) in the UI locale: "20,6 %" (fi, sv),
 // "20.6%" (en). The float is for display only.
 export function percent(text) {
-  return new Intl.NumberFormat(locale(), { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 })
+  return intl(Intl.NumberFormat, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 })
     .format(Number(text) / 100);
 }
 

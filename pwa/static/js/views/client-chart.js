@@ -3,7 +3,7 @@
 // (the picture itself is hidden from them). Amounts stay integer cents until they become text.
 import { h } from "../dom.js";
 import { money, monthName } from "../format.js";
-import { locale, t } from "../i18n.js";
+import { intl, t } from "../i18n.js";
 
 const MONTHS = 4;
 // Money out of an envelope: charges and holds (negative amounts), less refunds and returned
@@ -53,7 +53,7 @@ export function spendingChart(env, view) {
   const bars = rows.map((r, i) => {
     const hgt = Math.round((r.cents * 70) / top);
     const x = Math.round(i * slot + slot * 0.2);
-    const short = new Intl.DateTimeFormat(locale(), { month: "short" }).format(new Date(`${r.period}-15T12:00:00`));
+    const short = intl(Intl.DateTimeFormat, { month: "short" }).format(new Date(`${r.period}-15T12:00:00`));
     return svg("g", {},
       svg("rect", { x, y: base - hgt, width: Math.round(slot * 0.6), height: Math.max(hgt, 1), class: i === rows.length - 1 ? "chart__now" : "chart__bar" }),
       svg("text", { x: Math.round(i * slot + slot / 2), y: base - hgt - 4, "text-anchor": "middle", class: "chart__value" }, money(r.cents)),

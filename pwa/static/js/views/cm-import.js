@@ -7,7 +7,7 @@ import { api, ApiError } from "../api.js";
 import { announce, h } from "../dom.js";
 import { money } from "../format.js";
 import { field, showErrors } from "../forms.js";
-import { has, locale, t, tn } from "../i18n.js";
+import { has, intl, t, tn } from "../i18n.js";
 
 export async function render(main) {
   const input = h("input", { id: "import-file", type: "file", accept: ".csv,text/csv" });
@@ -96,7 +96,7 @@ function reason(row) {
   const vars = {};
   for (const [name, value] of Object.entries(params)) {
     if (typeof value !== "number") vars[name] = value;
-    else vars[name] = name.endsWith("_cents") ? money(value) : new Intl.NumberFormat(locale()).format(value);
+    else vars[name] = name.endsWith("_cents") ? money(value) : intl(Intl.NumberFormat).format(value);
   }
   let why;
   if (typeof params.count === "number" && has(`${key}.other`)) {

@@ -5,7 +5,7 @@ import { api, ApiError } from "../api.js";
 import { h } from "../dom.js";
 import { field, showErrors } from "../forms.js";
 import { date, money, parseMoney } from "../format.js";
-import { t } from "../i18n.js";
+import { intl, t } from "../i18n.js";
 
 const ROUTE = "/api/providers/me/prices";
 
@@ -59,7 +59,7 @@ function publishForm(rows, main) {
     const errors = [];
     if (!cents) errors.push({ id: "price-new", message: t("charge.err.price") });
     // Today (Helsinki) up to two years ahead, as the server allows; ISO dates compare as text.
-    const today = new Intl.DateTimeFormat("sv-SE", { timeZone: "Europe/Helsinki" }).format(new Date());
+    const today = intl(Intl.DateTimeFormat, { timeZone: "Europe/Helsinki" }, "sv-SE").format(new Date());
     const last = `${Number(today.slice(0, 4)) + 2}${today.slice(4)}`;
     if (!from.value || from.value < today || from.value > last) errors.push({ id: "price-from", message: t("prices.err.date") });
     if (errors.length) return showErrors(form, errors);

@@ -5,7 +5,7 @@ import { api, ApiError, Offline } from "../api.js";
 import { setOffline } from "../session.js";
 import { announce, h } from "../dom.js";
 import { dateTime, instant, lastDay, money, monthName, time } from "../format.js";
-import { locale, t, tn } from "../i18n.js";
+import { intl, t, tn } from "../i18n.js";
 import { moneyNotice, noticeBox, onLive } from "../live.js";
 import { spendingChart } from "./client-chart.js";
 import { SELECTED, choose, subject } from "./client-context.js";
@@ -229,7 +229,7 @@ export function describe(item) {
 
 function quantity(q) {
   const n = Number(q);
-  return Number.isFinite(n) ? new Intl.NumberFormat(locale(), { maximumFractionDigits: 3 }).format(n) : q;
+  return Number.isFinite(n) ? intl(Intl.NumberFormat, { maximumFractionDigits: 3 }).format(n) : q;
 }
 
 // A case manager may correct a charge whose month has closed (#/corrections).

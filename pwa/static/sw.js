@@ -6,7 +6,7 @@
 // approve/decline buttons are answered here, with the session cookie and the CSRF token read
 // from /api/me (the worker cannot see the page's memory); if that is not possible the app
 // opens at the wallet, where the request waits.
-const VERSION = "v37";
+const VERSION = "v38";
 const CACHE = `wallet-shell-${VERSION}`;
 const SHELL = [
   "/",
@@ -47,6 +47,7 @@ const SHELL = [
   "/js/views/provider-settlements.js",
   "/js/views/cm-clients.js",
   "/js/views/cm-sms.js",
+  "/js/views/cm-client-file.js",
   "/js/views/cm-import.js",
   "/js/views/cm-corrections.js",
   "/js/views/cm-providers.js",

@@ -186,10 +186,15 @@ function prefetchView() {
 }
 
 // Modules a first screen imports one layer further down, fetched beside it rather than after
-// it (each layer is a round trip on a phone's network).
+// it (each layer is a round trip on a phone's network). For the client list also a client's
+// file (with its SMS section): the list does not wait for them (index.html's early start does
+// not ask for them), but a file opened from it, or by its address, finds them here.
 const ALSO = {
   wallet: [() => import("./views/client-chart.js"), () => import("./views/client-context.js")],
-  clients: [() => import("./views/cm-clients.js"), () => import("./views/client-invite.js")],
+  clients: [
+    () => import("./views/cm-clients.js"), () => import("./views/client-invite.js"),
+    () => import("./views/cm-client-file.js"), () => import("./views/cm-sms.js"),
+  ],
 };
 
 // The screen the first language file (/i18n/{lang}.first.{name}.json, pwa.first_strings) is

@@ -99,6 +99,7 @@ async function route() {
   // Only the first screens are drawn from the first texts (index.html's early start asked for
   // them); any other page waits for the whole language file.
   const first = firstPage && name === FIRST_SCREEN && (params.length === 0 || name === "wallet");
+  firstPage = false;
   const loading = Promise.all([load(), first ? null : restOfStrings()]);
   // Each page renders into its own box: a page still loading (or a live redraw) after the
   // person has moved on writes into a detached box, never over the next page.
@@ -109,14 +110,12 @@ async function route() {
   // the menu and the content need no frame of their own (a layout shift, CLS 0.06, when they
   // had none; a frame's wait, about 0.1 s on a slow phone, when they had).
   if (first) {
-    firstPage = false;
     renderNav();
     main.replaceChildren(page);
   }
   const [view] = await loading;
   if (id !== renderId) return;
   if (!first) {
-    firstPage = false;
     renderNav();
     main.replaceChildren(page);
   }

@@ -7,6 +7,7 @@ import functools
 import gzip
 import hashlib
 import json
+import posixpath
 import re
 from base64 import b64encode
 from collections.abc import Iterable
@@ -56,7 +57,7 @@ def first_views() -> dict[str, list[str]]:
     """The early start's first screens (index.html's ``code([...])``): each view's name, the
     first of its group, and the modules of the group."""
     html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-    groups = [re.findall(r'"([\w-]+)"', group) for group in EARLY_VIEWS.findall(html)]
+    groups = [re.findall(r'"([\w./-]+)"', group) for group in EARLY_VIEWS.findall(html)]
     return {names[0]: names for names in groups if names}
 
 
@@ -67,7 +68,8 @@ def first_screen_files(view: str | None = None) -> list[Path]:
     names = ["js/app.js", *PRELOADED.findall(html)]
     for name, group in first_views().items():
         if view is None or name == view:
-            names += [f"js/views/{n}.js" for n in group]
+            # A group may name a shell module from the views' folder ("../forms").
+            names += [posixpath.normpath(f"js/views/{n}.js") for n in group]
     return [STATIC_DIR / "index.html", *(STATIC_DIR / n for n in dict.fromkeys(names))]
 
 

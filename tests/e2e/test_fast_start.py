@@ -136,6 +136,47 @@ def test_the_first_page_does_not_move_with_its_menu(
     page.close()
 
 
+# Before the first page's content: the manifest link (none yet), and the modules fetched.
+AT_CONTENT = """
+new MutationObserver(() => {
+  if (document.querySelector('link[rel="manifest"]') && window.manifestAfterContent === undefined)
+    window.manifestAfterContent = performance.getEntriesByName("content").length;
+}).observe(document, { childList: true, subtree: true });
+new PerformanceObserver((list) => {
+  if (window.modulesAtContent) return;
+  window.modulesAtContent = performance.getEntriesByType("resource")
+    .map((e) => new URL(e.name).pathname).filter((p) => p.startsWith("/js/"));
+}).observe({ type: "mark" });
+"""
+
+
+def test_the_first_page_asks_only_for_what_it_uses(context: BrowserContext, server: Seeded) -> None:
+    """Each request of a first page shares a phone's slow network with the rest. The manifest
+    (install metadata) is linked only after the first page's content; forms.js comes with the
+    screens that have a form (the charge form, the client list), not with the balances."""
+    for key, home, content, forms in (
+        (server.client_key, "#/wallet", ".envelope__balance", False),
+        (server.provider_key, "#/charge", "form.charge", True),
+        (server.case_manager_key, "#/clients", "#client-results li", True),
+    ):
+        page = context.new_page()
+        sign_in_with_key(page, key)
+        page.goto(f"/{home}")
+        expect(page.locator(content).first).to_be_visible()
+        page.add_init_script(AT_CONTENT)
+        page.reload()
+        expect(page.locator(content).first).to_be_visible()
+        page.wait_for_function("window.manifestAfterContent !== undefined")
+        assert page.evaluate("window.manifestAfterContent") == 1, home
+        expect(page.locator('link[rel="manifest"]')).to_have_attribute(
+            "href", "/manifest.webmanifest"
+        )
+        modules = page.evaluate("window.modulesAtContent")
+        assert f"/js/views/{home[2:]}.js" in modules, (home, modules)
+        assert ("/js/forms.js" in modules) is forms, (home, modules)
+        page.close()
+
+
 def test_a_slow_start_still_says_it_is_loading(browser: Browser, server: Seeded) -> None:
     """The hidden "loading" text appears after a second when the app has not drawn its first
     page by then (here its code never arrives; a browser with no service worker to serve it)."""

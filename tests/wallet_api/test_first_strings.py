@@ -41,6 +41,14 @@ def test_they_hold_what_the_first_screens_name_and_not_what_other_screens_do() -
     assert "clients.create" in clients and "clients.create" not in charge
     views = {p.name for p in pwa.first_screen_files("charge") if p.parent.name == "views"}
     assert views == {"charge.js"}
+    # forms.js comes with the first screens that have a form (code(["charge", "../forms"])),
+    # not with the balances; its texts come with it.
+    shell = {p.relative_to(pwa.STATIC_DIR).as_posix() for p in pwa.first_screen_files("charge")}
+    assert "js/forms.js" in shell
+    assert "js/forms.js" not in {
+        p.relative_to(pwa.STATIC_DIR).as_posix() for p in pwa.first_screen_files("wallet")
+    }
+    assert "errors.title" in charge and "errors.title" in clients
 
 
 async def test_served_with_a_validator_and_revalidated(client) -> None:

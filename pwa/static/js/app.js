@@ -214,6 +214,9 @@ async function start() {
   // it pushed the loading text down (a layout shift). Later sign-ins and role changes redraw it.
   await route();
   window.addEventListener("wallet:me", renderNav);
+  // The install metadata after the first page too: the browser fetches a manifest as soon as
+  // its link is in the page, and no first screen needs it (index.html has none).
+  document.head.append(h("link", { rel: "manifest", href: "/manifest.webmanifest" }));
   // The service worker after the first page: its install fetches the whole shell (55 files),
   // which on a first visit would share the network and the processor with the first screen.
   if ("serviceWorker" in navigator) {

@@ -56,7 +56,14 @@ def provide_db(state: State) -> Database:
     return db
 
 
-def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+def provide_actor(request: Request[Any, Any, Any], db: Database) -> Actor:
+    """The signed-in principal (``ApiKeyAuthentication`` put it on the scope).
+
+    ``db`` is not used: naming it makes the actor depend on the database, so Litestar resolves
+    the two one after the other. As one batch of two independent providers it starts an anyio
+    task group on every request that needs both (most routes), for two providers that only
+    read an attribute: about a tenth of a charge's HTTP-layer CPU (bench.charge_cpu).
+    """
     actor: Actor = request.scope["user"]
     return actor
 

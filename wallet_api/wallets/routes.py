@@ -81,8 +81,7 @@ class FirstWalletController(Controller):
         if not mine:
             raise NotFound("No wallet")
         wallet_id = mine[0]
-        await read_wallet(db, actor, wallet_id, "wallet.viewed")
-        await read_wallet(db, actor, wallet_id, "transactions.viewed")
+        await read_wallet(db, actor, wallet_id, "wallet.viewed", "transactions.viewed")
         wallet = await wallet_views.wallet_view(db, wallet_id)
         page = await wallet_views.wallet_history(
             db, wallet_id, cursor=None, limit=100, kind=None, period=None, lang=language_of(request)

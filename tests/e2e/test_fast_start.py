@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.e2e.helpers import sign_in_with_key
 from tests.e2e.server import Seeded
@@ -193,6 +193,35 @@ def test_a_slow_start_still_says_it_is_loading(browser: Browser, server: Seeded)
     assert style == ["loading-shows", "1s"], style
     expect(loading).to_be_visible(timeout=5000)
     expect(loading.locator("p")).to_have_text("Ladataan…")
+    fresh.close()
+
+
+def test_the_app_draws_the_first_page_while_the_stylesheet_is_on_its_way(
+    browser: Browser, server: Seeded
+) -> None:
+    """index.html's early start imports the app: a <script type="module"> would run only after
+    the stylesheet arrived (and after the browser had laid out the empty shell). The stylesheet
+    still holds back the first paint: nothing is painted before it arrives."""
+    fresh = browser.new_context(base_url=server.url, locale="fi-FI", service_workers="block")
+    page = fresh.new_page()
+    sign_in_with_key(page, server.provider_key)
+    page.goto("/#/charge")
+    expect(page.locator("form.charge")).to_be_visible()
+    held: list[Route] = []
+    page.route("**/app.css", lambda route: held.append(route))  # answered when the test says
+    page.reload(wait_until="commit")
+    for _ in range(100):
+        if page.evaluate("performance.getEntriesByName('content').length"):
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("performance.getEntriesByName('content').length") == 1
+    assert page.locator("form.charge").count() == 1  # drawn, not yet painted
+    assert page.evaluate("performance.getEntriesByType('paint').length") == 0
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("form.charge")).to_be_visible()
+    # Styled once it is in (the header's colour comes from app.css).
+    expect(page.locator("header.bar")).not_to_have_css("background-color", "rgba(0, 0, 0, 0)")
     fresh.close()
 
 

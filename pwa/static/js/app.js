@@ -224,4 +224,8 @@ async function start() {
   }
 }
 
-start();
+// index.html's early start imports this module as soon as its requests are out: on any real
+// network long after the page is parsed, but not by rule (the installed app's modules come
+// from the service worker's cache), so the page's elements are waited for if need be.
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start, { once: true });
+else start();

@@ -203,17 +203,19 @@ async def ensure_wallet_visible(
     raise Forbidden("You may not see this wallet")
 
 
-async def read_wallet(db: Database, actor: Actor, wallet_id: uuid.UUID, *actions: str) -> None:
+async def read_wallet(
+    db: Database, actor: Actor, wallet_id: uuid.UUID, action: str, *more: str
+) -> None:
     """``ensure_wallet_visible``, and a read by anyone but the client themselves (a case
-    manager, a carer) recorded in the audit trail as each of ``actions`` (one answer may show
-    several things, checked once): which services a person uses is health-related, so every
+    manager, a carer) recorded in the audit trail as ``action`` and each of ``more`` (one answer
+    may show several things, checked once): which services a person uses is health-related, so every
     such view is audited (and shown to the client under "who looked at my data")."""
     _organizer_id, client_id = await ensure_wallet_visible(db, actor, wallet_id)
     if not (actor.role == Role.CLIENT and actor.client_id == client_id):
-        for action in actions:
+        for each in (action, *more):
             await audit.record(
                 db,
-                action=action,
+                action=each,
                 actor_id=actor.principal_id,
                 organizer_id=actor.organizer_id,
                 subject_client_id=client_id,

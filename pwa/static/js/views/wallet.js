@@ -195,7 +195,8 @@ function chartDetails(env, view) {
   if (!monthlySpending(env, view).length) return null;
   const details = h("details", { class: "chart-details" }, h("summary", {}, t("chart.show")));
   details.addEventListener("toggle", () => {
-    if (details.open && !details.querySelector("figure")) details.append(spendingChart(env, view));
+    const chart = details.open && !details.querySelector("figure") && spendingChart(env, view);
+    if (chart) details.append(chart);
   });
   return details;
 }

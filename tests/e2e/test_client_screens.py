@@ -16,7 +16,6 @@ import urllib.error
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from notifications.rules import KNOWN_TYPES
+from payments.ledger.periods import current_period, first_day
 from payments.people.mandates import SCOPES
 from tests.e2e.helpers import add_style, assert_accessible, call_api, screenshot, sign_in_with_key
 from tests.e2e.server import Seeded
@@ -84,7 +84,7 @@ def _client(server: Seeded, first: str, last: str, phone: str, cents: int) -> tu
         "POST",
         f"/api/clients/{made['client_id']}/decisions",
         {
-            "valid_from": date.today().replace(day=1).isoformat(),
+            "valid_from": first_day(current_period()).isoformat(),
             "lines": [
                 {
                     "label": "Kotiapu ja siivous",

@@ -7,12 +7,12 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, expect
 
+from payments.ledger.periods import current_period, first_day
 from tests.e2e.helpers import assert_accessible, call_api, screenshot, sign_in_with_key
 from tests.e2e.server import Seeded
 
@@ -62,7 +62,7 @@ def _new_client(server: Seeded, first: str, last: str, phone: str) -> dict[str, 
         "POST",
         f"/api/clients/{made['client_id']}/decisions",
         {
-            "valid_from": date.today().replace(day=1).isoformat(),
+            "valid_from": first_day(current_period()).isoformat(),
             "lines": [
                 {"label": "Siivous", "monthly_amount_cents": 10_000, "categories": ["siivous"]}
             ],

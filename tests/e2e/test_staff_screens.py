@@ -16,6 +16,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, Route, expect
 
+from payments.ledger.periods import current_period, first_day
 from tests.e2e.helpers import add_style, assert_accessible, call_api, screenshot, sign_in_with_key
 from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, Seeded
 from tests.e2e.test_journeys import balance_cents
@@ -275,7 +276,7 @@ def test_provider_price_list_settlements_and_todays_charges(page: Page, server: 
     page.get_by_label("Voimassa alkaen").fill("2099-01-01")  # too far ahead: the date is wrong
     page.get_by_role("button", name="Julkaise hinta").click()
     expect(page.locator(".error-summary a")).to_have_text(re.compile("Valitse päivä"))
-    next_year = date.today().year + 1
+    next_year = first_day(current_period()).year + 1
     page.get_by_label("Voimassa alkaen").fill(f"{next_year}-01-01")
     page.get_by_role("button", name="Julkaise hinta").click()
     expect(page.get_by_role("status").filter(has_text="Uusi hinta 36,50")).to_be_visible()
@@ -755,7 +756,7 @@ def test_case_manager_imports_clients_from_a_file_after_checking_it(
 ) -> None:
     """Asiakkaat -> Tuo asiakkaita: the check writes nothing and shows each row; Import writes
     it; a file with a refused row lists the row and writes nothing."""
-    first = date.today().replace(day=1).strftime("%-d.%-m.%Y")
+    first = first_day(current_period()).strftime("%-d.%-m.%Y")
     good = (
         IMPORT_HEADER
         + f"E2E-1;Tuomas;Tuonti;045 700 1001;E2E-P1;{first};Siivous;siivous;120,00\n"
@@ -876,7 +877,7 @@ def test_case_manager_closes_an_account_whose_decisions_have_ended(
     assert call_api(server.url, cm, "GET", f"/api/wallets/{server.wallet_id}")["envelopes"]
 
     # A client whose only decision ended last month.
-    this_month = date.today().replace(day=1)
+    this_month = first_day(current_period())
     last_month_end = date.fromordinal(this_month.toordinal() - 1)
     made = call_api(
         server.url,

@@ -27,8 +27,9 @@ import threading
 import weakref
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import BigInteger, Table, Uuid, bindparam, func, select, update
 from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +42,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.models import OutboxEvent
 from payments.outbox import CHARGE_CAPTURED
+from payments.rows import JsonRows, PerEngine
 from payments.uow import UnitOfWork
 
 log = logging.getLogger("wallet.dispatcher")
@@ -176,7 +178,8 @@ class Dispatcher:
             # and a round run again enqueues nothing twice (notifications.webhooks).
             hooks = await webhooks.enqueue(s, events, now)
             texts = await sms.enqueue(s, events, now, self.sms) if self.sms else 0
-            await s.execute(_MARK_DELIVERED, {"p_ids": [e.id for e in events], "p_now": now})
+            delivered, mark = _MARK_DELIVERED.of(s)
+            await s.execute(mark, {**delivered.bind_each(e.id for e in events), "p_now": now})
             await uow.commit()
         self.delivered += len(events)
         if hooks:
@@ -204,14 +207,9 @@ class Dispatcher:
         wallets = {r[0].wallet_id for r in rows if r[0].wallet_id is not None}
         if not wallets:
             return rows
-        blocked = dict(
-            (
-                await s.execute(
-                    _EARLIER_UNDELIVERED,
-                    {"p_wallets": list(wallets), "p_ids": ids, "p_max_id": max(ids)},
-                )
-            ).all()
-        )
+        (of_wallets, of_ids), stmt = _EARLIER_UNDELIVERED.of(s)
+        params = {**of_wallets.bind_each(wallets), **of_ids.bind_each(ids), "p_max_id": max(ids)}
+        blocked = dict((await s.execute(stmt, params)).all())
         if not blocked:
             return rows
         return [
@@ -224,18 +222,31 @@ class Dispatcher:
 # Built once with bound parameters (see Dispatcher.__init__ for why).
 _OUTBOX = cast(Table, OutboxEvent.__table__)
 _TAKE_TURN = select(DispatchLock.name).where(DispatchLock.name == "outbox").with_for_update()
-_MARK_DELIVERED = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id.in_(bindparam("p_ids", expanding=True)))
-    .values(delivered_at=bindparam("p_now"))
-)
-_EARLIER_UNDELIVERED = (
-    select(_OUTBOX.c.wallet_id, func.min(_OUTBOX.c.id))
-    .where(
-        _OUTBOX.c.delivered_at.is_(None),
-        _OUTBOX.c.wallet_id.in_(bindparam("p_wallets", expanding=True)),
-        _OUTBOX.c.id < bindparam("p_max_id"),
-        _OUTBOX.c.id.not_in(bindparam("p_ids", expanding=True)),
+
+
+# A round's lists travel as one parameter each (payments.rows): one SQL text whatever their
+# length, compiled and prepared once.
+def _mark_delivered(dialect: Dialect) -> tuple[JsonRows, Any]:
+    ids = JsonRows(dialect, "ids", id=BigInteger())
+    return ids, (
+        update(_OUTBOX).where(ids.has(_OUTBOX.c.id)).values(delivered_at=bindparam("p_now"))
     )
-    .group_by(_OUTBOX.c.wallet_id)
-)
+
+
+def _earlier_undelivered(dialect: Dialect) -> tuple[tuple[JsonRows, JsonRows], Any]:
+    wallets = JsonRows(dialect, "wallets", id=Uuid())
+    ids = JsonRows(dialect, "ids", id=BigInteger())
+    return (wallets, ids), (
+        select(_OUTBOX.c.wallet_id, func.min(_OUTBOX.c.id))
+        .where(
+            _OUTBOX.c.delivered_at.is_(None),
+            wallets.has(_OUTBOX.c.wallet_id),
+            _OUTBOX.c.id < bindparam("p_max_id"),
+            ~ids.has(_OUTBOX.c.id),
+        )
+        .group_by(_OUTBOX.c.wallet_id)
+    )
+
+
+_MARK_DELIVERED = PerEngine(_mark_delivered)
+_EARLIER_UNDELIVERED = PerEngine(_earlier_undelivered)

@@ -4,11 +4,13 @@ the once-a-month low-balance alert."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, bindparam, insert, select
+from sqlalchemy import BigInteger, Date, Uuid, bindparam, insert, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifications import events as ev
@@ -31,6 +33,7 @@ from payments.outbox import (
     REMAINDER_EXPIRED,
     STATEMENT_READY,
 )
+from payments.rows import JsonRows, PerEngine
 from payments.uow import UnitOfWork
 
 # Push notifications that are on unless a person turns them off: money leaving the wallet and
@@ -92,9 +95,7 @@ async def preferences_of(
     session: AsyncSession, principal_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, Preferences]:
     rows = (
-        (await session.execute(_PREFERENCES, {"principal_ids": list(principal_ids)}))
-        .scalars()
-        .all()
+        (await session.execute(*_bound(session, _PREFERENCES, principal_ids))).scalars().all()
         if principal_ids
         else []
     )
@@ -180,12 +181,11 @@ async def followers_of(
     out: dict[uuid.UUID, list[Follower]] = {w: [] for w in wallet_ids}
     if not wallet_ids:
         return out
-    clients = await session.execute(_CLIENT_PRINCIPALS, {"wallet_ids": list(wallet_ids)})
+    clients = await session.execute(*_bound(session, _CLIENT_PRINCIPALS, wallet_ids))
     for w, p in clients.all():
         out[w].append(Follower(p, "client", True))
-    carers = await session.execute(
-        _CARER_MANDATES, {"wallet_ids": list(wallet_ids), "today": _today()}
-    )
+    stmt, params = _bound(session, _CARER_MANDATES, wallet_ids)
+    carers = await session.execute(stmt, {**params, "today": _today()})
     for w, carer_id, scopes in carers.all():
         granted = set(str(scopes).split())
         if "view" in granted:
@@ -220,7 +220,7 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
             latest[int(k)] = (int(v), charge)
     if not latest:
         return 0
-    envs = (await session.execute(_ENVELOPE_ALLOTMENTS, {"account_ids": list(latest)})).all()
+    envs = (await session.execute(*_bound(session, _ENVELOPE_ALLOTMENTS, latest))).all()
     wallets = {c.wallet_id for _, c in latest.values() if c.wallet_id is not None}
     followers = await followers_of(session, wallets)
     prefs = await preferences_of(session, {f.principal_id for fs in followers.values() for f in fs})
@@ -276,24 +276,50 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
 # Built once with bound parameters: the outbox dispatcher asks these in every round that
 # delivers a charge (up to one round per charge at moderate rates), and building them per round
 # cost more CPU than running them.
-_CLIENT_PRINCIPALS = (
-    select(Wallet.id, Principal.id)
-    .join(Principal, Principal.client_id == Wallet.client_id)
-    .where(Wallet.id.in_(bindparam("wallet_ids", expanding=True)), Principal.role == "client")
-)
-_CARER_MANDATES = (
-    select(Wallet.id, Mandate.carer_id, Mandate.scopes)
-    .join(Mandate, Mandate.client_id == Wallet.client_id)
-    .where(
-        Wallet.id.in_(bindparam("wallet_ids", expanding=True)),
-        Mandate.in_force(bindparam("today", type_=Date)),
+# Their lists travel as one parameter each (payments.rows): one SQL text whatever the length.
+def _client_principals(dialect: Dialect) -> tuple[JsonRows, Any]:
+    wallets = JsonRows(dialect, "wallets", id=Uuid())
+    return wallets, (
+        select(Wallet.id, Principal.id)
+        .join(Principal, Principal.client_id == Wallet.client_id)
+        .where(wallets.has(Wallet.id), Principal.role == "client")
     )
-)
-_PREFERENCES = select(NotificationPreference).where(
-    NotificationPreference.principal_id.in_(bindparam("principal_ids", expanding=True))
-)
-_ENVELOPE_ALLOTMENTS = (
-    select(Account.id, Account.funded_period, DecisionLine.monthly_amount_cents)
-    .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
-    .where(Account.id.in_(bindparam("account_ids", expanding=True)))
-)
+
+
+def _carer_mandates(dialect: Dialect) -> tuple[JsonRows, Any]:
+    wallets = JsonRows(dialect, "wallets", id=Uuid())
+    return wallets, (
+        select(Wallet.id, Mandate.carer_id, Mandate.scopes)
+        .join(Mandate, Mandate.client_id == Wallet.client_id)
+        .where(wallets.has(Wallet.id), Mandate.in_force(bindparam("today", type_=Date)))
+    )
+
+
+def _preferences(dialect: Dialect) -> tuple[JsonRows, Any]:
+    principals = JsonRows(dialect, "principals", id=Uuid())
+    return principals, select(NotificationPreference).where(
+        principals.has(NotificationPreference.principal_id)
+    )
+
+
+def _envelope_allotments(dialect: Dialect) -> tuple[JsonRows, Any]:
+    accounts = JsonRows(dialect, "accounts", id=BigInteger())
+    return accounts, (
+        select(Account.id, Account.funded_period, DecisionLine.monthly_amount_cents)
+        .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
+        .where(accounts.has(Account.id))
+    )
+
+
+_CLIENT_PRINCIPALS = PerEngine(_client_principals)
+_CARER_MANDATES = PerEngine(_carer_mandates)
+_PREFERENCES = PerEngine(_preferences)
+_ENVELOPE_ALLOTMENTS = PerEngine(_envelope_allotments)
+
+
+def _bound(
+    session: AsyncSession, built: PerEngine[tuple[JsonRows, Any]], values: Iterable[Any]
+) -> tuple[Any, dict[str, str]]:
+    """One of the statements above for this engine, and its list bound."""
+    asked, stmt = built.of(session)
+    return stmt, asked.bind_each(values)

@@ -46,9 +46,10 @@ from typing import Any, cast
 
 import aiohttp
 import msgspec
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, Uuid, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks import Webhook
 
@@ -63,6 +64,7 @@ from payments.models import Organizer, Principal, new_id
 from payments.outbox import EVENT_TYPES
 from payments.people import audit
 from payments.reporting.cursors import decode_cursor, encode_cursor
+from payments.rows import JsonRows, PerEngine
 from payments.uow import UnitOfWork
 from payments.vocabulary import Role
 
@@ -501,10 +503,16 @@ async def ping(
 
 _ENDPOINTS = cast(Table, WebhookEndpoint.__table__)
 _DELIVERIES = cast(Table, WebhookDelivery.__table__)
-_ENABLED_OF = select(_ENDPOINTS.c.id, _ENDPOINTS.c.organizer_id, _ENDPOINTS.c.event_types).where(
-    _ENDPOINTS.c.organizer_id.in_(bindparam("p_orgs", expanding=True)),
-    _ENDPOINTS.c.enabled.is_(True),
-)
+
+
+def _enabled_of(dialect: Dialect) -> tuple[JsonRows, Any]:
+    orgs = JsonRows(dialect, "orgs", id=Uuid())
+    return orgs, select(_ENDPOINTS.c.id, _ENDPOINTS.c.organizer_id, _ENDPOINTS.c.event_types).where(
+        orgs.has(_ENDPOINTS.c.organizer_id), _ENDPOINTS.c.enabled.is_(True)
+    )
+
+
+_ENABLED_OF = PerEngine(_enabled_of)
 _INSERT = {
     "postgresql": pg_insert(_DELIVERIES).on_conflict_do_nothing(
         index_elements=["endpoint_id", "event_id"]
@@ -522,7 +530,8 @@ async def enqueue(session: AsyncSession, events: Sequence[ev.Event], now: dateti
     if not events:
         return 0
     orgs = list({e.organizer_id for e in events})
-    endpoints = (await session.execute(_ENABLED_OF, {"p_orgs": orgs})).all()
+    asked, stmt = _ENABLED_OF.of(session)
+    endpoints = (await session.execute(stmt, asked.bind_each(orgs))).all()
     if not endpoints:
         return 0
     by_org: dict[uuid.UUID, list[tuple[uuid.UUID, frozenset[str]]]] = {}

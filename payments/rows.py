@@ -6,19 +6,39 @@ compiles it again for every batch, and that compiling cost more CPU than the sta
 (py-spy on ``bench.charge_cpu``). Here the rows travel as one JSON text instead, read back as a
 table by the engine's own JSON functions (``jsonb_to_recordset`` on PostgreSQL, ``json_each``
 on SQLite), so each statement is built and compiled once per engine.
+
+The same holds for a list a statement tests with ``IN``: an expanding parameter
+(``bindparam(..., expanding=True)``) is rendered into the SQL anew for every length of the list,
+and on PostgreSQL each new text is also prepared anew by the driver. :meth:`JsonRows.has` tests
+against the rows instead, one text whatever the length; :class:`PerEngine` builds such a
+statement once for each engine on first use.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BindParameter, Text, bindparam, column, func, literal_column, select
+from sqlalchemy import (
+    BindParameter,
+    Text,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.types import TypeEngine
+
+T = TypeVar("T")
 
 
 class JsonRows:
@@ -64,3 +84,33 @@ class JsonRows:
                 item[key] = process(value) if process is not None and value is not None else value
             out.append(item)
         return {self.param.key: json.dumps(out, default=str)}
+
+    def bind_each(self, values: Iterable[Any]) -> dict[str, str]:
+        """:meth:`bind` for rows of one column: one row per value."""
+        return self.bind([(value,) for value in values])
+
+    def has(self, *what: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnElement[bool]:
+        """``what IN`` the rows: one column against the rows' one column, or a tuple of
+        columns against all of them, in order."""
+        mine = [self.table.c[key] for key in self.columns]
+        if len(what) != len(mine):
+            raise ValueError(f"{len(what)} columns against rows of {len(mine)}")
+        if len(what) == 1:
+            return what[0].in_(select(mine[0]))
+        return tuple_(*what).in_(select(*mine))
+
+
+class PerEngine(Generic[T]):
+    """Something built from the engine's dialect (a statement over :class:`JsonRows`), built
+    once per engine on first use: ``_STATEMENT.of(session)``."""
+
+    def __init__(self, build: Callable[[Dialect], T]) -> None:
+        self._build = build
+        self._built: dict[str, T] = {}
+
+    def of(self, s: AsyncSession) -> T:
+        dialect = s.get_bind().dialect
+        built = self._built.get(dialect.name)
+        if built is None:
+            built = self._built[dialect.name] = self._build(dialect)
+        return built

@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Table, Uuid, and_, bindparam, insert, or_, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import idempotency
@@ -55,6 +57,7 @@ from payments.models import (
 )
 from payments.outbox import CHARGE_CAPTURED, INSERT_EVENT, REFUND_CREATED, emit, event_row
 from payments.results import Happened, Outcome
+from payments.rows import JsonRows, PerEngine
 from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind, ChargeStatus, TransferKind
 
@@ -705,29 +708,55 @@ _LINE_CATS = DecisionLineCategory.__table__
 _LINES = DecisionLine.__table__
 _DECISIONS = Decision.__table__
 _ACCOUNTS = Account.__table__
-# For one wallet or many (the group commit asks for a batch's wallets at once).
-ENVELOPES_FOR = (
-    select(
-        _ACCOUNTS.c.wallet_id,
-        _LINE_CATS.c.category_id,
-        _ACCOUNTS.c.id,
-        _LINES.c.voucher_value_cents,
+
+
+# For one wallet or many (the group commit asks for a batch's wallets at once); the lists
+# travel as one parameter each (payments.rows): one SQL text whatever their length.
+def _envelopes_for_statement(dialect: Dialect) -> tuple[tuple[JsonRows, JsonRows], Any]:
+    wallets = JsonRows(dialect, "wallets", id=Uuid())
+    categories = JsonRows(dialect, "categories", id=Uuid())
+    return (wallets, categories), (
+        select(
+            _ACCOUNTS.c.wallet_id,
+            _LINE_CATS.c.category_id,
+            _ACCOUNTS.c.id,
+            _LINES.c.voucher_value_cents,
+        )
+        .join(_LINES, _LINES.c.id == _LINE_CATS.c.line_id)
+        .join(_DECISIONS, _DECISIONS.c.id == _LINES.c.decision_id)
+        .join(
+            _ACCOUNTS,
+            and_(
+                _ACCOUNTS.c.decision_line_id == _LINES.c.id,
+                _ACCOUNTS.c.kind == AccountKind.ENVELOPE,
+            ),
+        )
+        .where(
+            wallets.has(_ACCOUNTS.c.wallet_id),
+            categories.has(_LINE_CATS.c.category_id),
+            _DECISIONS.c.valid_from <= bindparam("today"),
+            or_(_DECISIONS.c.valid_to.is_(None), _DECISIONS.c.valid_to >= bindparam("today")),
+            _ACCOUNTS.c.funded_period.is_not(None),
+        )
+        .order_by(_ACCOUNTS.c.id)
     )
-    .join(_LINES, _LINES.c.id == _LINE_CATS.c.line_id)
-    .join(_DECISIONS, _DECISIONS.c.id == _LINES.c.decision_id)
-    .join(
-        _ACCOUNTS,
-        and_(_ACCOUNTS.c.decision_line_id == _LINES.c.id, _ACCOUNTS.c.kind == AccountKind.ENVELOPE),
-    )
-    .where(
-        _ACCOUNTS.c.wallet_id.in_(bindparam("wallet_ids", expanding=True)),
-        _LINE_CATS.c.category_id.in_(bindparam("category_ids", expanding=True)),
-        _DECISIONS.c.valid_from <= bindparam("today"),
-        or_(_DECISIONS.c.valid_to.is_(None), _DECISIONS.c.valid_to >= bindparam("today")),
-        _ACCOUNTS.c.funded_period.is_not(None),
-    )
-    .order_by(_ACCOUNTS.c.id)
-)
+
+
+_ENVELOPES_FOR = PerEngine(_envelopes_for_statement)
+
+
+async def envelope_rows(
+    s: AsyncSession, wallet_ids: Iterable[uuid.UUID], category_ids: Iterable[uuid.UUID], today: date
+) -> list[Any]:
+    """(wallet, category, envelope, voucher value) of each funded envelope of a decision valid
+    ``today`` that covers one of the categories, for the wallets asked, in envelope order."""
+    (wallets, categories), stmt = _ENVELOPES_FOR.of(s)
+    params = {
+        **wallets.bind_each(sorted(set(wallet_ids))),
+        **categories.bind_each(sorted(set(category_ids))),
+        "today": today,
+    }
+    return list((await s.execute(stmt, params)).all())
 
 
 async def _envelopes_for(
@@ -736,12 +765,7 @@ async def _envelopes_for(
     """For each category, the funded envelope (account id) of a decision valid today that
     covers it (the oldest line wins if several do), and each envelope's voucher value."""
     today = now.astimezone(HELSINKI).date()
-    rows = (
-        await s.execute(
-            ENVELOPES_FOR,
-            {"wallet_ids": [wallet.id], "category_ids": list(category_ids), "today": today},
-        )
-    ).all()
+    rows = await envelope_rows(s, [wallet.id], category_ids, today)
     return pick_envelopes([(cat, acc, voucher) for _, cat, acc, voucher in rows], category_ids)
 
 

@@ -358,16 +358,12 @@ async def _price(
     if not going:
         return []
     category_ids = {x.category_id for c in going for x in listed[id(c)]}
-    rows = (
-        await s.execute(
-            charges.ENVELOPES_FOR,
-            {
-                "wallet_ids": sorted({c.wallet_id for c in going if c.wallet_id}),
-                "category_ids": sorted(category_ids),
-                "today": now.astimezone(HELSINKI).date(),
-            },
-        )
-    ).all()
+    rows = await charges.envelope_rows(
+        s,
+        {c.wallet_id for c in going if c.wallet_id},
+        category_ids,
+        now.astimezone(HELSINKI).date(),
+    )
     by_wallet: dict[uuid.UUID, list[tuple[uuid.UUID, int, int | None]]] = defaultdict(list)
     for wallet_id, cat_id, acc_id, voucher in rows:
         by_wallet[wallet_id].append((cat_id, acc_id, voucher))
@@ -478,7 +474,9 @@ async def _trusting_wallets(
 _W = cast(Table, Wallet.__table__)
 _C = cast(Table, Client.__table__)
 _T = cast(Table, TrustedProvider.__table__)
-# Each: (wallet, organizer, what named the customer, provider) for the pairs asked.
+# Each: (wallet, organizer, what named the customer, provider) for the pairs asked. These two
+# keep expanding lists, not one parameter (payments.rows): with the lists as a subquery, SQLite
+# (with no statistics) went through every open client instead of the wallets' key.
 _BY_PHONE = (
     select(_W.c.id, _C.c.organizer_id, _C.c.phone_e164, _T.c.provider_id)
     .join(_C, _C.c.id == _W.c.client_id)

@@ -58,7 +58,6 @@ from sqlalchemy import (
     delete,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.engine import Dialect
@@ -69,7 +68,7 @@ from payments.db import Database
 from payments.errors import ConsentRequired, InvalidInput, NotFound
 from payments.ledger.periods import period_of
 from payments.models import AuditEvent, Provider, TrustedProvider, Wallet
-from payments.rows import JsonRows
+from payments.rows import JsonRows, PerEngine
 from payments.uow import UnitOfWork
 
 MAX_CAP_CENTS = 100_000_00  # 100,000 EUR: a typo guard, not a policy
@@ -363,13 +362,20 @@ def _use_trust_many_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
     )
 
 
-_USE_MANY: dict[str, tuple[JsonRows, Any]] = {}
-_LOCK_MANY = (
-    select(_T.c.wallet_id, _T.c.provider_id, _T.c.month_spent_cents, _T.c.month_period)
-    .where(tuple_(_T.c.wallet_id, _T.c.provider_id).in_(bindparam("p_pairs", expanding=True)))
-    .order_by(_T.c.wallet_id, _T.c.provider_id)
-    .with_for_update()
-)
+_USE_MANY = PerEngine(_use_trust_many_statement)
+
+
+def _lock_many_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
+    pairs = JsonRows(dialect, "pairs", wallet_id=Uuid(), provider_id=Uuid())
+    return pairs, (
+        select(_T.c.wallet_id, _T.c.provider_id, _T.c.month_spent_cents, _T.c.month_period)
+        .where(pairs.has(_T.c.wallet_id, _T.c.provider_id))
+        .order_by(_T.c.wallet_id, _T.c.provider_id)
+        .with_for_update()
+    )
+
+
+_LOCK_MANY = PerEngine(_lock_many_statement)
 
 
 @dataclass(frozen=True)
@@ -390,7 +396,8 @@ async def lock_many(
     SQLite has one writer at a time and ignores ``FOR UPDATE``."""
     if not pairs:
         return {}
-    rows = (await s.execute(_LOCK_MANY, {"p_pairs": sorted(pairs)})).all()
+    asked, stmt = _LOCK_MANY.of(s)
+    rows = (await s.execute(stmt, asked.bind(sorted(pairs)))).all()
     return {(w, p): TrustRow(w, p, int(spent), period) for w, p, spent, period in rows}
 
 
@@ -403,11 +410,7 @@ async def use_trust_many(
     :data:`_USE_TRUST`, on the batch's rows (:mod:`payments.rows`)."""
     if not totals:
         return {}
-    dialect = s.get_bind().dialect
-    built = _USE_MANY.get(dialect.name)
-    if built is None:
-        built = _USE_MANY[dialect.name] = _use_trust_many_statement(dialect)
-    rows, stmt = built
+    rows, stmt = _USE_MANY.of(s)
     params = {
         **rows.bind([(w, p, total) for (w, p), total in sorted(totals.items())]),
         "p_period": period_of(now),

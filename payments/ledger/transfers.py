@@ -31,11 +31,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.errors import InsufficientFunds
 from payments.models import Account, Transfer
-from payments.rows import JsonRows
+from payments.rows import JsonRows, PerEngine
 from payments.vocabulary import AccountKind, TransferKind
 
 _accounts = cast(Table, Account.__table__)
@@ -276,18 +277,7 @@ async def debit_envelopes(s: AsyncSession, amounts: dict[int, int]) -> dict[int,
     transfers (a charge's, in :mod:`payments.checkout.pipeline`)."""
     if not amounts:
         return {}
-    dialect = s.get_bind().dialect
-    built = _DEBIT_MANY.get(dialect.name)
-    if built is None:
-        v = JsonRows(dialect, "v", id=BigInteger(), amount=BigInteger())
-        built = _DEBIT_MANY[dialect.name] = (
-            v,
-            update(_accounts)
-            .where(_acc.id == v.table.c.id, _acc.balance_cents >= v.table.c.amount)
-            .values(balance_cents=_acc.balance_cents - v.table.c.amount)
-            .returning(_acc.id, _acc.balance_cents, _acc.funded_period),
-        )
-    rows, stmt = built
+    rows, stmt = _DEBIT_MANY.of(s)
     out: dict[int, tuple[int, str]] = {}
     for acc_id, balance, period in (
         await s.execute(stmt, rows.bind(sorted(amounts.items())))
@@ -309,13 +299,23 @@ async def undo_debits(s: AsyncSession, amounts: dict[int, int]) -> None:
 
 
 # Built on first use per engine (payments.rows: the batch's rows as one parameter).
-_DEBIT_MANY: dict[str, tuple[JsonRows, Any]] = {}
-_LOCK_ENVELOPES = (
-    select(_acc.id)
-    .where(_acc.id.in_(bindparam("p_ids", expanding=True)))
-    .order_by(_acc.id)
-    .with_for_update()
-)
+def _debit_many_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
+    v = JsonRows(dialect, "v", id=BigInteger(), amount=BigInteger())
+    return v, (
+        update(_accounts)
+        .where(_acc.id == v.table.c.id, _acc.balance_cents >= v.table.c.amount)
+        .values(balance_cents=_acc.balance_cents - v.table.c.amount)
+        .returning(_acc.id, _acc.balance_cents, _acc.funded_period)
+    )
+
+
+def _lock_envelopes_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
+    ids = JsonRows(dialect, "ids", id=BigInteger())
+    return ids, select(_acc.id).where(ids.has(_acc.id)).order_by(_acc.id).with_for_update()
+
+
+_DEBIT_MANY = PerEngine(_debit_many_statement)
+_LOCK_ENVELOPES = PerEngine(_lock_envelopes_statement)
 _UNDO_DEBIT = (
     update(_accounts)
     .where(_acc.id == bindparam("p_id"))
@@ -327,4 +327,5 @@ async def lock_envelopes(s: AsyncSession, ids: set[int]) -> None:
     """Lock envelopes in id order (PostgreSQL; SQLite has one writer and ignores it), after
     the trust rows: the order of every money path, so batches never deadlock each other."""
     if ids:
-        await s.execute(_LOCK_ENVELOPES, {"p_ids": sorted(ids)})
+        asked, stmt = _LOCK_ENVELOPES.of(s)
+        await s.execute(stmt, asked.bind_each(sorted(ids)))

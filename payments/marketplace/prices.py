@@ -20,13 +20,16 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Date,
+    String,
     Table,
+    Uuid,
     and_,
     bindparam,
     exists,
     insert,
     select,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +53,7 @@ from payments.models import (
     ServiceCategory,
 )
 from payments.results import Happened, Outcome
+from payments.rows import JsonRows, PerEngine
 from payments.uow import UnitOfWork
 
 # The first version of a price set up before versioning (or at onboarding) is in force "since
@@ -189,10 +193,13 @@ async def listings_of_providers(
     """:func:`listings` for several providers at once, with each provider itself: {provider:
     (seller, {code: listing})} for the codes among its organizer's categories; an unknown
     provider is missing. One round trip for a whole batch of charges (the group commit)."""
-    rows = await s.execute(
-        _PROVIDER_LISTINGS,
-        {"provider_ids": sorted(provider_ids), "codes": sorted(codes), "day": day},
-    )
+    (of_providers, of_codes), stmt = _PROVIDER_LISTINGS.of(s)
+    params = {
+        **of_providers.bind_each(sorted(provider_ids)),
+        **of_codes.bind_each(sorted(codes)),
+        "day": day,
+    }
+    rows = await s.execute(stmt, params)
     out: dict[uuid.UUID, tuple[Seller, dict[str, Listing]]] = {}
     for pid, org, name, status, cat_id, code, cap, approved, price in rows.all():
         listed = out.setdefault(pid, (Seller(pid, org, name, status), {}))[1]
@@ -208,41 +215,50 @@ async def listings_of_providers(
 
 
 _PROVIDERS = cast(Table, Provider.__table__)
-# _LISTINGS for a set of providers: each provider joined to its own organizer's categories.
-_PROVIDER_LISTINGS = (
-    select(
-        _PROVIDERS.c.id,
-        _PROVIDERS.c.organizer_id,
-        _PROVIDERS.c.name,
-        _PROVIDERS.c.status,
-        _CATS.c.id,
-        _CATS.c.code,
-        _CATS.c.price_cap_cents,
-        _LISTED.c.approved,
-        _V.c.unit_price_cents,
+
+
+# _LISTINGS for a set of providers: each provider joined to its own organizer's categories. The
+# batch's lists travel as one parameter each (payments.rows): one SQL text whatever their length.
+def _provider_listings(dialect: Dialect) -> tuple[tuple[JsonRows, JsonRows], Any]:
+    providers = JsonRows(dialect, "providers", id=Uuid())
+    codes = JsonRows(dialect, "codes", code=String())
+    return (providers, codes), (
+        select(
+            _PROVIDERS.c.id,
+            _PROVIDERS.c.organizer_id,
+            _PROVIDERS.c.name,
+            _PROVIDERS.c.status,
+            _CATS.c.id,
+            _CATS.c.code,
+            _CATS.c.price_cap_cents,
+            _LISTED.c.approved,
+            _V.c.unit_price_cents,
+        )
+        .select_from(_PROVIDERS)
+        .outerjoin(
+            _CATS,
+            and_(
+                _CATS.c.organizer_id == _PROVIDERS.c.organizer_id,
+                codes.has(_CATS.c.code),
+            ),
+        )
+        .outerjoin(
+            _LISTED,
+            and_(_LISTED.c.category_id == _CATS.c.id, _LISTED.c.provider_id == _PROVIDERS.c.id),
+        )
+        .outerjoin(
+            _V,
+            and_(
+                _V.c.provider_id == _PROVIDERS.c.id,
+                _V.c.category_id == _CATS.c.id,
+                in_force_on(bindparam("day", type_=Date)),
+            ),
+        )
+        .where(providers.has(_PROVIDERS.c.id))
     )
-    .select_from(_PROVIDERS)
-    .outerjoin(
-        _CATS,
-        and_(
-            _CATS.c.organizer_id == _PROVIDERS.c.organizer_id,
-            _CATS.c.code.in_(bindparam("codes", expanding=True)),
-        ),
-    )
-    .outerjoin(
-        _LISTED,
-        and_(_LISTED.c.category_id == _CATS.c.id, _LISTED.c.provider_id == _PROVIDERS.c.id),
-    )
-    .outerjoin(
-        _V,
-        and_(
-            _V.c.provider_id == _PROVIDERS.c.id,
-            _V.c.category_id == _CATS.c.id,
-            in_force_on(bindparam("day", type_=Date)),
-        ),
-    )
-    .where(_PROVIDERS.c.id.in_(bindparam("provider_ids", expanding=True)))
-)
+
+
+_PROVIDER_LISTINGS = PerEngine(_provider_listings)
 
 
 async def upcoming_changes(

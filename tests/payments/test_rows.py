@@ -1,0 +1,92 @@
+"""A list as one bound parameter (payments.rows): the same rows as ``IN (…)`` would find, on both
+engines, and one SQL text whatever the list's length (compiled once, and prepared once by
+PostgreSQL's driver), where an expanding list was rendered anew for each length."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, Table, event, insert, select
+from sqlalchemy.engine import Dialect
+
+from payments.db import Database
+from payments.ledger import transfers
+from payments.models import RateCounter
+from payments.rows import JsonRows, PerEngine
+from payments.uow import UnitOfWork
+
+_RC = RateCounter.__table__
+assert isinstance(_RC, Table)
+
+
+def _by_key(dialect: Dialect) -> tuple[JsonRows, Any]:
+    keys = JsonRows(dialect, "keys", key=String())
+    return keys, select(_RC.c.key).where(keys.has(_RC.c.key)).order_by(_RC.c.key)
+
+
+def _by_key_and_window(dialect: Dialect) -> tuple[JsonRows, Any]:
+    pairs = JsonRows(dialect, "pairs", key=String(), window_start=BigInteger())
+    stmt = select(_RC.c.key, _RC.c.hits).where(pairs.has(_RC.c.key, _RC.c.window_start))
+    return pairs, stmt.order_by(_RC.c.key)
+
+
+BY_KEY = PerEngine(_by_key)
+BY_KEY_AND_WINDOW = PerEngine(_by_key_and_window)
+
+
+async def _counters(db: Database) -> None:
+    async with UnitOfWork(db) as uow:
+        await uow.session.execute(
+            insert(_RC),
+            [
+                {"key": "a", "window_start": 1, "hits": 10},
+                {"key": "b", "window_start": 1, "hits": 20},
+                {"key": "b", "window_start": 2, "hits": 21},
+                {"key": "c", "window_start": 1, "hits": 30},
+            ],
+        )
+        await uow.commit()
+
+
+async def test_a_list_finds_exactly_its_members(db: Database):
+    await _counters(db)
+    async with UnitOfWork(db, readonly=True) as uow:
+        s = uow.session
+        keys, stmt = BY_KEY.of(s)
+        found = (await s.execute(stmt, keys.bind_each(["c", "a", "x"]))).scalars().all()
+        assert found == ["a", "c"]
+        assert (await s.execute(stmt, keys.bind_each([]))).scalars().all() == []
+
+        pairs, stmt = BY_KEY_AND_WINDOW.of(s)
+        rows = (await s.execute(stmt, pairs.bind([("b", 2), ("c", 2), ("a", 1)]))).all()
+        assert [tuple(r) for r in rows] == [("a", 10), ("b", 21)]
+
+
+async def test_one_sql_text_whatever_the_lists_length(db: Database):
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "accounts" in statement:
+            seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        for n in (1, 2, 5):
+            async with UnitOfWork(db) as uow:
+                await transfers.lock_envelopes(uow.session, set(range(1, n + 1)))
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert len(seen) == 3
+    assert len(set(seen)) == 1, seen
+
+
+def test_the_columns_must_match_the_rows():
+    from sqlalchemy.dialects import sqlite
+
+    pairs = JsonRows(sqlite.dialect(), "pairs", key=String(), hits=Integer())
+    try:
+        pairs.has(_RC.c.key)
+    except ValueError as exc:
+        assert "1 columns against rows of 2" in str(exc)
+    else:
+        raise AssertionError("one column against two-column rows was accepted")

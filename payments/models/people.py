@@ -125,7 +125,11 @@ class Principal(Base):
     """
 
     __tablename__ = "principals"
-    __table_args__ = (CheckConstraint(sql_in("role", Role), name="role_known"),)
+    __table_args__ = (
+        CheckConstraint(sql_in("role", Role), name="role_known"),
+        # A client's own principal, found from a wallet (every charge's notification round).
+        Index("ix_principals_client", "client_id"),
+    )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))
     role: Mapped[str] = mapped_column(String(20))  # a Role
@@ -151,7 +155,11 @@ class Mandate(Base):
     """
 
     __tablename__ = "mandates"
-    __table_args__ = (UniqueConstraint("carer_id", "client_id"),)
+    __table_args__ = (
+        UniqueConstraint("carer_id", "client_id"),
+        # A client's carers, found from a wallet (every charge's notification round).
+        Index("ix_mandates_client", "client_id"),
+    )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     carer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("principals.id"))
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"))

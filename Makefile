@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install demo test unit lint services bench clean reliability mutation
+.PHONY: install demo test unit lint services bench clean reliability mutation bundle
 
 LOCK := requirements.lock
 RUNTIME_LOCK := requirements-runtime.lock
@@ -54,6 +54,13 @@ test: install services lint
 	$(VENV)/bin/pytest -q -n 2 --dist load --ignore=tests/e2e; parallel=$$?; \
 	$(VENV)/bin/pytest -q tests/e2e; browser=$$?; \
 	test $$parallel -eq 0 && test $$browser -eq 0
+
+## After changing a module the app shell preloads (pwa/static/index.html): build the shell's
+## bundle again and commit it (pwa/bundle.mjs; needs Node.js and npm, esbuild pinned in
+## pwa/package-lock.json). Until then the server serves the modules themselves, and
+## tests/wallet_api/test_shell_bundle.py fails.
+bundle:
+	cd pwa && npm ci --no-audit --no-fund --ignore-scripts && node bundle.mjs
 
 ## Only the pure-logic tier (tests/unit: no database, no server); runs in seconds.
 unit: install

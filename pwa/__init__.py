@@ -1,5 +1,7 @@
-"""The PWA: static files served from ``pwa/static`` at ``/``. No build step: the app's code and
-stylesheet are minified and compressed in memory when the server starts (:func:`assets`)."""
+"""The PWA: static files served from ``pwa/static`` at ``/``. The app's code and stylesheet are
+minified and compressed in memory when the server starts (:func:`assets`). One file is built
+ahead, by developers, and committed: the shell's modules in one (``make bundle``), served in
+their place only while it is built from them as they are (:func:`shell_bundle`)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from litestar.router import Router
 from litestar.static_files import create_static_files_router
 
 STATIC_DIR = Path(__file__).parent / "static"
-INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+# index.html's inline scripts: the early start, and the import map the server puts before it.
+INLINE_SCRIPT = re.compile(r'<script(?: type="importmap")?>(.*?)</script>', re.DOTALL)
 # The developer setting's API-key form, outside static/ so that only dev_key_module serves it.
 DEV_KEY_FORM = Path(__file__).parent / "dev" / "dev-key.js"
 DEV_KEY_STUB = (
@@ -34,12 +37,75 @@ DEV_KEY_STUB = (
 
 def inline_script_sources() -> tuple[str, ...]:
     """The Content-Security-Policy sources (``'sha256-…'``) of the app shell's inline scripts
-    (index.html's early start), read from the file itself so the hash never lags behind it."""
-    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    (index.html's early start and the bundle's import map), read from the page as served
+    (:func:`shell_page`) so the hash never lags behind it."""
     return tuple(
         f"'sha256-{b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
-        for body in INLINE_SCRIPT.findall(html)
+        for body in INLINE_SCRIPT.findall(shell_page())
     )
+
+
+# ------------------------------------------------------------------ the shell's bundle
+# On a phone's slow network every answer of the first screen's second wave costs its headers
+# and some of the slowed processor's time; the shell's eight modules as one file saved 0.08 to
+# 0.15 s of the first screen (docs/performance.md, B7 round 8). Built by pwa/bundle.mjs with
+# esbuild (a developer's tool, like vendor.sh: nothing of Node runs on a server).
+SHELL_BUNDLE = "js/shell.bundle.js"
+BUNDLE_SOURCES = re.compile(
+    r"^// sources: (?P<names>[\w./ -]+) sha256:(?P<digest>[0-9a-f]{64})$", re.M
+)
+SHELL_PRELOAD = re.compile(r'<link rel="modulepreload" href="/(js/[\w-]+\.js)">\n')
+
+
+def sources_digest(static_dir: Path, names: Iterable[str]) -> str:
+    """pwa/bundle.mjs's hash of the bundle's sources: each name, a NUL, its bytes, a NUL."""
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(name.encode() + b"\0")
+        digest.update((static_dir / name).read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def shell_bundle(static_dir: Path = STATIC_DIR) -> tuple[str, ...]:
+    """The modules (``js/….js``) that the committed bundle holds, when it was built from them
+    as they are now; none when it is missing or any of them changed since (then the page loads
+    the modules themselves, and ``tests/wallet_api/test_shell_bundle.py`` fails until
+    ``make bundle`` is run)."""
+    try:
+        head = (static_dir / SHELL_BUNDLE).read_text(encoding="utf-8")[:2000]
+        found = BUNDLE_SOURCES.search(head)
+        if found is None:
+            return ()
+        names = tuple(found["names"].split())
+        fresh = sources_digest(static_dir, names) == found["digest"]
+    except FileNotFoundError:
+        return ()
+    return names if fresh else ()
+
+
+def shell_page(static_dir: Path = STATIC_DIR) -> str:
+    """index.html as served. With a fresh bundle (:func:`shell_bundle`): an import map before
+    the early start sends each bundled module's address to the bundle (the views import them
+    by their own addresses, and the early start imports ``/js/app.js``), and the bundle is
+    preloaded in the place of the modules it holds. Without one: the file as it is."""
+    html = (static_dir / "index.html").read_text(encoding="utf-8")
+    bundled = shell_bundle(static_dir)
+    if not bundled:
+        return html
+    imports = {f"/{name}": f"/{SHELL_BUNDLE}" for name in bundled}
+    import_map = json.dumps({"imports": imports}, separators=(",", ":"))
+    html = html.replace("<script>", f'<script type="importmap">{import_map}</script>\n<script>', 1)
+    first = True
+
+    def preload(link: re.Match[str]) -> str:
+        nonlocal first
+        if link[1] not in bundled:
+            return link[0]
+        keep, first = first, False
+        return f'<link rel="modulepreload" href="/{SHELL_BUNDLE}">\n' if keep else ""
+
+    return SHELL_PRELOAD.sub(preload, html)
 
 
 # What the first screens' texts are read from: index.html, the modules it preloads and the views
@@ -216,19 +282,40 @@ def precompressed_files(files: dict[str, Asset], *, name: str) -> HTTPRouteHandl
         name=name,
     )
     async def serve(request: Request[Any, Any, Any]) -> Response[bytes]:
-        asset = files[request.url.path]
-        encoding = encoding_for(request.headers.get("accept-encoding", ""), asset.bodies)
-        etag = asset.etag(encoding)
-        headers = {"Cache-Control": "no-cache", "ETag": etag, "Vary": "Accept-Encoding"}
-        if encoding != "identity":
-            headers["Content-Encoding"] = encoding
-        body = asset.bodies[encoding]
-        if request.method == HttpMethod.HEAD:
-            headers["Content-Length"] = str(len(body))
-            body = b""
-        return Response(body, media_type=asset.media_type, headers=headers)
+        return asset_response(request, files[request.url.path])
 
     return serve
+
+
+def asset_response(request: Request[Any, Any, Any], asset: Asset) -> Response[bytes]:
+    """``asset`` in the encoding the request accepts, with its ETag (see precompressed_files)."""
+    encoding = encoding_for(request.headers.get("accept-encoding", ""), asset.bodies)
+    headers = {"Cache-Control": "no-cache", "ETag": asset.etag(encoding), "Vary": "Accept-Encoding"}
+    if encoding != "identity":
+        headers["Content-Encoding"] = encoding
+    body = asset.bodies[encoding]
+    if request.method == HttpMethod.HEAD:
+        headers["Content-Length"] = str(len(body))
+        body = b""
+    return Response(body, media_type=asset.media_type, headers=headers)
+
+
+@functools.cache
+def shell_page_asset() -> Asset:
+    return Asset.of(shell_page().encode(), "text/html")
+
+
+# Compressed here: the app's gzip middleware leaves these addresses alone (wallet_api/app.py).
+SHELL_PAGE_PATHS = ("/", "/index.html")
+
+
+async def serve_shell_page(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """``/`` and ``/index.html`` are :func:`shell_page`, from memory and compressed; None for
+    every other address. Called by the app's ``before_request`` (wallet_api/app.py) after its
+    checks, in the place of the static files router, which serves the rest as it is on disk."""
+    if request.url.path in SHELL_PAGE_PATHS and request.method in ("GET", "HEAD"):
+        return asset_response(request, shell_page_asset())
+    return None
 
 
 def static_files_module() -> HTTPRouteHandler:

@@ -20,7 +20,14 @@ from litestar.response import Redirect
 
 from payments.db import Database, create_database
 from payments.people import ratelimits
-from pwa import dev_key_module, first_strings_module, static_files_module, static_router
+from pwa import (
+    SHELL_PAGE_PATHS,
+    dev_key_module,
+    first_strings_module,
+    serve_shell_page,
+    static_files_module,
+    static_router,
+)
 from wallet_api import edge, health, logs, metrics
 from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.charges import routes as charges
@@ -141,7 +148,8 @@ async def before_request(request: Request[Any, Any, Any]) -> Response[Any] | Non
     refused = await require_json(request)
     if refused is None:
         await limit_anonymous(request)
-    return refused
+    # The app's page with its shell's bundle (pwa.shell_page), instead of index.html as it is.
+    return refused or await serve_shell_page(request)
 
 
 async def ensure_schema(db: Database) -> None:
@@ -252,12 +260,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         logging_config=logs.logging_config(settings.log_format),
         request_max_body_size=settings.max_body_bytes,
         # gzip what is worth it; never the SSE stream, whose events must leave at once, nor the
-        # app's files, compressed once when it starts (pwa.precompressed_files).
+        # app's files, compressed once when it starts (pwa.precompressed_files, and the page
+        # itself, pwa.serve_shell_page).
         compression_config=CompressionConfig(
             backend="gzip",
             gzip_compress_level=6,
             minimum_size=1024,
-            exclude=["^/api/events"],
+            exclude=["^/api/events", *(f"^{re.escape(p)}$" for p in SHELL_PAGE_PATHS)],
             exclude_opt_key="precompressed",
         ),
     )

@@ -11,7 +11,7 @@
   anything else replaced by a new one; it is in a context variable (``wallet_api.logs``) for
   every log line of the request, and in ``X-Request-ID`` on the response.
 - **Security headers** on every response (docs/security.md): CSP (scripts from this origin and
-  the app shell's one inline script by its hash, ``pwa.inline_script_sources``; on what is
+  the app shell's inline scripts by their hashes, ``pwa.inline_script_sources``; on what is
   never a document or a worker, modules, stylesheet and JSON, one that allows nothing),
   X-Frame-Options, X-Content-Type-Options, Referrer-Policy, Permissions-Policy, HSTS on an
   https origin, and
@@ -60,7 +60,8 @@ SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 CSP = "; ".join(
     (
         "default-src 'self'",
-        # The app shell's one inline script (index.html's early start), by its hash.
+        # The app shell's inline scripts (index.html's early start, and the import map of the
+        # shell's bundle: pwa.shell_page), by their hashes.
         " ".join(("script-src 'self'", *inline_script_sources())),
         "style-src 'self'",
         "img-src 'self' data:",

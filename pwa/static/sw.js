@@ -6,7 +6,7 @@
 // approve/decline buttons are answered here, with the session cookie and the CSRF token read
 // from /api/me (the worker cannot see the page's memory); if that is not possible the app
 // opens at the wallet, where the request waits.
-const VERSION = "v43";
+const VERSION = "v44";
 const CACHE = `wallet-shell-${VERSION}`;
 const SHELL = [
   "/",
@@ -24,6 +24,9 @@ const SHELL = [
   "/js/live.js",
   "/js/router.js",
   "/js/session.js",
+  // The modules above in one file, which the page loads in their place while it is built
+  // from them as they are (pwa.shell_page; make bundle).
+  "/js/shell.bundle.js",
   "/js/views/wallet.js",
   "/js/views/charge.js",
   "/js/views/charges.js",

@@ -10,6 +10,7 @@ import re
 
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
+import pwa
 from tests.e2e.helpers import sign_in_with_key
 from tests.e2e.server import Seeded
 
@@ -153,7 +154,10 @@ new PerformanceObserver((list) => {
 def test_the_first_page_asks_only_for_what_it_uses(context: BrowserContext, server: Seeded) -> None:
     """Each request of a first page shares a phone's slow network with the rest. The manifest
     (install metadata) is linked only after the first page's content; forms.js comes with the
-    screens that have a form (the charge form, the client list), not with the balances."""
+    screens that have a form (the charge form, the client list), not with the balances; the
+    shell's modules come as one file (pwa.shell_page), none of them on its own."""
+    bundled = [f"/{name}" for name in pwa.shell_bundle()]
+    assert "/js/app.js" in bundled
     for key, home, content, forms in (
         (server.client_key, "#/wallet", ".envelope__balance", False),
         (server.provider_key, "#/charge", "form.charge", True),
@@ -174,6 +178,8 @@ def test_the_first_page_asks_only_for_what_it_uses(context: BrowserContext, serv
         modules = page.evaluate("window.modulesAtContent")
         assert f"/js/views/{home[2:]}.js" in modules, (home, modules)
         assert ("/js/forms.js" in modules) is forms, (home, modules)
+        assert "/js/shell.bundle.js" in modules, (home, modules)
+        assert not set(bundled) & set(modules), (home, modules)
         page.close()
 
 
@@ -182,7 +188,7 @@ def test_a_slow_start_still_says_it_is_loading(browser: Browser, server: Seeded)
     page by then (here its code never arrives; a browser with no service worker to serve it)."""
     fresh = browser.new_context(base_url=server.url, locale="fi-FI", service_workers="block")
     page = fresh.new_page()
-    page.route("**/js/app.js", lambda route: None)  # never answered
+    page.route("**/js/shell.bundle.js", lambda route: None)  # the shell's code, never answered
     page.goto("/#/charge", wait_until="commit")
     loading = page.locator("main .loading")
     expect(loading).to_be_attached()

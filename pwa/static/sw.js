@@ -6,7 +6,7 @@
 // approve/decline buttons are answered here, with the session cookie and the CSRF token read
 // from /api/me (the worker cannot see the page's memory); if that is not possible the app
 // opens at the wallet, where the request waits.
-const VERSION = "v44";
+const VERSION = "v45";
 const CACHE = `wallet-shell-${VERSION}`;
 const SHELL = [
   "/",
@@ -49,6 +49,7 @@ const SHELL = [
   "/js/views/provider-prices.js",
   "/js/views/provider-settlements.js",
   "/js/views/cm-clients.js",
+  "/js/views/cm-new-client.js",
   "/js/views/cm-sms.js",
   "/js/views/cm-client-file.js",
   "/js/views/cm-import.js",

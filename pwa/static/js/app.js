@@ -186,13 +186,15 @@ function prefetchView() {
 
 // Modules a first screen imports one layer further down, fetched beside it rather than after
 // it (each layer is a round trip on a phone's network). For the client list also a client's
-// file (with its SMS section): the list does not wait for them (index.html's early start does
-// not ask for them), but a file opened from it, or by its address, finds them here.
+// file (with its SMS section) and the new client's pages (with the invite): the list does not
+// wait for them (index.html's early start does not ask for them), but a page opened from it,
+// or by its address, finds them here.
 const ALSO = {
   wallet: [() => import("./views/client-chart.js"), () => import("./views/client-context.js")],
   clients: [
-    () => import("./views/cm-clients.js"), () => import("./views/client-invite.js"),
-    () => import("./views/cm-client-file.js"), () => import("./views/cm-sms.js"),
+    () => import("./views/cm-clients.js"), () => import("./views/cm-client-file.js"),
+    () => import("./views/cm-sms.js"), () => import("./views/cm-new-client.js"),
+    () => import("./views/client-invite.js"),
   ],
 };
 

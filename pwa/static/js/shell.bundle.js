@@ -1,6 +1,6 @@
 // The app shell's modules in one file: built by pwa/bundle.mjs (esbuild), `make bundle`.
 // Do not edit; served in their place only while it matches them (pwa.shell_bundle).
-// sources: js/i18n.js js/api.js js/dom.js js/format.js js/live.js js/router.js js/session.js js/app.js sha256:8f92530d3e055ed14605ca529c27ea518cb587b47ca3070b16648cccf5120ef7
+// sources: js/i18n.js js/api.js js/dom.js js/format.js js/live.js js/router.js js/session.js js/app.js sha256:bf43443fd281b786c10af7f90c4a2f17f1f6635ff0c25b460741ac29cbdbba38
 // js/i18n.js
 var LANGS = ["fi", "sv", "en"];
 var LOCALES = { fi: "fi-FI", sv: "sv-FI", en: "en-GB" };
@@ -624,9 +624,10 @@ var ALSO = {
   wallet: [() => import("./views/client-chart.js"), () => import("./views/client-context.js")],
   clients: [
     () => import("./views/cm-clients.js"),
-    () => import("./views/client-invite.js"),
     () => import("./views/cm-client-file.js"),
-    () => import("./views/cm-sms.js")
+    () => import("./views/cm-sms.js"),
+    () => import("./views/cm-new-client.js"),
+    () => import("./views/client-invite.js")
   ]
 };
 var FIRST_SCREEN = window.walletEarly?.first || null;

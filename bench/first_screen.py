@@ -232,9 +232,8 @@ def main() -> None:
             server.extra_env["WALLET_ORIGIN"] = f"https://127.0.0.1:{https}"
             server.extra_env["WALLET_RP_ID"] = "127.0.0.1"
             server.extra_env["WALLET_TRUSTED_PROXIES"] = "127.0.0.1"
-            # nginx forwards the host without its port (X-Forwarded-Host $host), and a loopback
-            # port is no real origin: the move to the origin would loop.
-            server.extra_env["WALLET_REDIRECT_TO_ORIGIN"] = "0"
+            # The move to the origin stays on: nginx forwards the host with its port
+            # (X-Forwarded-Host $http_host), so the origin's own pages are served.
             with server, behind_nginx(tmp, server.port, https) as base:
                 proxied = measure(base, keys, args.runs, tmp, args.keep, args.screen)
             report("through nginx (TLS, HTTP/2)", args.runs, proxied)

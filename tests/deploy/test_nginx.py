@@ -225,7 +225,11 @@ async def test_nginx_in_front_of_two_processes(
     provider = await api_key_for(db, world.provider_principal)
     client = await api_key_for(db, world.client_principal)
 
+    ports = {n: (free_port(), free_port()) for n in ("full", "a", "b")}
     env = {
+        # The site's address as a browser has it, on a port that is not 443.
+        "WALLET_ORIGIN": f"https://127.0.0.1:{ports['full'][1]}",
+        "WALLET_RP_ID": "127.0.0.1",
         "WALLET_REDIS_URL": redis_url,
         "WALLET_SSE_HEARTBEAT": "1",
         # nginx connects from loopback: the one trusted hop, as deploy/wallet.env.example has.
@@ -242,7 +246,6 @@ async def test_nginx_in_front_of_two_processes(
     worker_env = {**a.env, **env}
     worker_env.pop("WALLET_SCHEDULER", None)
     cert, key = self_signed(tmp_path)
-    ports = {n: (free_port(), free_port()) for n in ("full", "a", "b")}
     upstreams = {"full": [a.port, b.port], "a": [a.port], "b": [b.port]}
     site = SITE.read_text()
     sites = []
@@ -305,14 +308,22 @@ async def test_nginx_in_front_of_two_processes(
                 )
                 assert r.status_code == 200 and "wallet_outbox_lag_seconds" in r.text
 
+                # The page at the origin, its port included, is served there: nginx passes
+                # the host with its port (a port other than 443 used to move it to itself
+                # again, without end). The same page on another site's port moves to it.
+                r = await https.get("/", follow_redirects=False)
+                assert r.status_code == 200 and 'type="importmap"' in r.text, r.status_code
+                async with httpx.AsyncClient(base_url=via_a, verify=tls) as other:
+                    moved = await other.get("/", follow_redirects=False)
+                assert moved.status_code == 307, moved.status_code
+                assert moved.headers["location"] == f"{full}/"
+
                 # The app's own security headers pass through nginx, on pages and the API.
                 for path in ("/", "/api/me"):
                     r = await https.get(path)
-                    # "/" is sent to the configured origin (this test does not set one).
-                    assert r.status_code in (200, 307, 401), (path, r.status_code)
+                    assert r.status_code in (200, 401), (path, r.status_code)
                     csp = r.headers["content-security-policy"]
-                    # A page gets the whole policy; the API's JSON (and the redirect's empty
-                    # JSON body) the one that allows nothing.
+                    # A page gets the whole policy; the API's JSON the one that allows nothing.
                     page = r.headers["content-type"].startswith("text/html")
                     default = "'self'" if page else "'none'"
                     assert f"default-src {default}" in csp and "frame-ancestors 'none'" in csp

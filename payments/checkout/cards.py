@@ -175,15 +175,7 @@ async def set_pin(db: Database, *, actor_id: uuid.UUID, card_id: uuid.UUID, pin:
         card.pin_salt = secrets.token_hex(16)
         card.pin_hash = _scrypt(pin, card.pin_salt)
         card.failed_attempts = 0
-        uow.session.add(
-            AuditEvent(
-                organizer_id=card.organizer_id,
-                actor_id=actor_id,
-                action="card.pin_set",
-                detail=f"card {card.card_number}",
-                created_at=utcnow(),
-            )
-        )
+        await _audit_card(uow, card, actor_id, "card.pin_set", utcnow())
         view = await _view(uow, card)
         await uow.commit()
         return view
@@ -206,18 +198,30 @@ async def set_status(
             card.status, card.revoked_at = "revoked", now
         else:
             raise InvalidInput("action is unlock or revoke")
-        uow.session.add(
-            AuditEvent(
-                organizer_id=card.organizer_id,
-                actor_id=actor_id,
-                action=f"card.{action}",
-                detail=f"card {card.card_number}",
-                created_at=now,
-            )
-        )
+        await _audit_card(uow, card, actor_id, f"card.{action}", now)
         view = await _view(uow, card)
         await uow.commit()
         return view
+
+
+async def _audit_card(
+    uow: UnitOfWork, card: QrCard, actor_id: uuid.UUID, action: str, now: datetime
+) -> None:
+    """A change to a card, in the audit trail under the client whose wallet it pays from (so
+    the client's page of the trail shows it, as it shows the card's issue), and naming the card."""
+    client_id = await uow.session.scalar(
+        select(Wallet.client_id).where(Wallet.id == card.wallet_id)
+    )
+    uow.session.add(
+        AuditEvent(
+            organizer_id=card.organizer_id,
+            actor_id=actor_id,
+            action=action,
+            subject_client_id=client_id,
+            detail=f"card {card.card_number}",
+            created_at=now,
+        )
+    )
 
 
 async def verify_card(

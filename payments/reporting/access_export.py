@@ -1105,8 +1105,8 @@ async def _audit(
     card_numbers: list[str],
 ) -> list[dict[str, Any]]:
     """Every audit event about the client (who viewed or changed their data), every act of the
-    client's own identities, and what staff did to the client's QR cards (a card's PIN and
-    status changes name the card, not the client), oldest first."""
+    client's own identities, and what staff did to the client's QR cards (by the card's number
+    too: its changes named only the card before migration 0022), oldest first."""
     conds = [AuditEvent.subject_client_id == client_id]
     if person_ids:
         conds.append(AuditEvent.actor_id.in_(person_ids))

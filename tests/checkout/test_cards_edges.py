@@ -148,8 +148,9 @@ async def test_set_pin_replaces_the_pin_clears_the_count_and_is_audited(db: Data
     assert caught.value.extra == {"attempts_left": 4}
     assert await _verify(db, w, card.card_number, "97531") == w.wallet_id
     pin_set = [a for a in await _audit(db) if a.action == "card.pin_set"]
-    assert [(a.actor_id, a.detail, a.organizer_id) for a in pin_set] == [
-        (w.client_principal, f"card {card.card_number}", w.organizer_id)
+    # Under the client whose card it is, like the issue: the client's page of the trail.
+    assert [(a.actor_id, a.detail, a.organizer_id, a.subject_client_id) for a in pin_set] == [
+        (w.client_principal, f"card {card.card_number}", w.organizer_id, w.client_id)
     ]
     assert pin_set[0].created_at is not None
     with pytest.raises(NotFound, match=r"^No such card$"):
@@ -183,8 +184,8 @@ async def test_five_wrong_pins_lock_the_card_until_a_case_manager_unlocks_it(db:
     assert (await _card(db, card.id)).locked_at is None
     assert await _verify(db, w, card.card_number, "2468") == w.wallet_id
     unlock = [a for a in await _audit(db) if a.action == "card.unlock"]
-    assert [(a.actor_id, a.detail) for a in unlock] == [
-        (w.case_manager, f"card {card.card_number}")
+    assert [(a.actor_id, a.detail, a.subject_client_id) for a in unlock] == [
+        (w.case_manager, f"card {card.card_number}", w.client_id)
     ]
 
 
@@ -202,8 +203,8 @@ async def test_set_status_revokes_refuses_unknown_actions_and_revoked_cards(db: 
     with pytest.raises(Forbidden, match=r"^This card has been revoked; issue a new one$"):
         await cards.set_status(db, actor_id=w.case_manager, card_id=card.id, action="unlock")
     revoke = [a for a in await _audit(db) if a.action == "card.revoke"]
-    assert [(a.actor_id, a.detail, a.organizer_id) for a in revoke] == [
-        (w.case_manager, f"card {card.card_number}", w.organizer_id)
+    assert [(a.actor_id, a.detail, a.organizer_id, a.subject_client_id) for a in revoke] == [
+        (w.case_manager, f"card {card.card_number}", w.organizer_id, w.client_id)
     ]
 
 

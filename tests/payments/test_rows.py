@@ -4,6 +4,7 @@ PostgreSQL's driver), where an expanding list was rendered anew for each length.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import BigInteger, Integer, String, Table, event, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 
+from payments.checkout import trust
 from payments.db import Database
 from payments.ledger import transfers
 from payments.models import RateCounter
@@ -68,14 +70,16 @@ async def test_one_sql_text_whatever_the_lists_length(db: Database):
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "accounts" in statement:
+        if "trusted_providers" in statement:
             seen.append(statement)
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     try:
+        # The group commit's first lock (and read) of the trusted rows, on both engines.
         for n in (1, 2, 5):
             async with UnitOfWork(db) as uow:
-                await transfers.lock_envelopes(uow.session, set(range(1, n + 1)))
+                pairs = {(uuid.uuid4(), uuid.uuid4()) for _ in range(n)}
+                assert await trust.lock_many(uow.session, pairs) == {}
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     assert len(seen) == 3
@@ -86,3 +90,24 @@ def test_the_columns_must_match_the_rows():
     pairs = JsonRows(sqlite.dialect(), "pairs", key=String(), hits=Integer())
     with pytest.raises(ValueError, match="1 columns against rows of 2"):
         pairs.has(_RC.c.key)
+
+
+async def test_envelopes_are_locked_on_postgresql_and_not_read_on_sqlite(db: Database):
+    """The group commit's envelope lock (in id order, after the trust rows) is PostgreSQL's;
+    SQLite has one writer and ignores FOR UPDATE, so there it would only cost a round trip."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "accounts" in statement:
+            seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with UnitOfWork(db) as uow:
+            await transfers.lock_envelopes(uow.session, {3, 1, 2})
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    if db.is_sqlite:
+        assert seen == []
+    else:
+        assert len(seen) == 1 and "FOR UPDATE" in seen[0] and "ORDER BY" in seen[0], seen

@@ -37,11 +37,13 @@ DEV_KEY_STUB = (
 
 def inline_script_sources() -> tuple[str, ...]:
     """The Content-Security-Policy sources (``'sha256-…'``) of the app shell's inline scripts
-    (index.html's early start and the bundle's import map), read from the page as served
-    (:func:`shell_page`) so the hash never lags behind it."""
+    (index.html's early start and the bundle's import map), read from the very page this
+    process serves (:func:`shell_page_asset`, made once), so the hash never lags behind it, even
+    when the bundle is built again while the server runs."""
+    page = shell_page_asset().bodies["identity"].decode()
     return tuple(
         f"'sha256-{b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
-        for body in INLINE_SCRIPT.findall(shell_page())
+        for body in INLINE_SCRIPT.findall(page)
     )
 
 
@@ -302,6 +304,7 @@ def asset_response(request: Request[Any, Any, Any], asset: Asset) -> Response[by
 
 @functools.cache
 def shell_page_asset() -> Asset:
+    """:func:`shell_page` as served, compressed; made once per process, like :func:`assets`."""
     return Asset.of(shell_page().encode(), "text/html")
 
 

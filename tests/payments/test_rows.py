@@ -5,6 +5,8 @@ PostgreSQL's driver), where an expanding list was rendered anew for each length.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -66,22 +68,29 @@ async def test_a_list_finds_exactly_its_members(db: Database):
         assert [tuple(r) for r in rows] == [("a", 10), ("b", 21)]
 
 
-async def test_one_sql_text_whatever_the_lists_length(db: Database):
+@contextmanager
+def _statements_on(db: Database, table: str) -> Iterator[list[str]]:
+    """The SQL of every statement sent to the database that names ``table``, while open."""
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "trusted_providers" in statement:
+        if table in statement:
             seen.append(statement)
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_one_sql_text_whatever_the_lists_length(db: Database):
+    with _statements_on(db, "trusted_providers") as seen:
         # The group commit's first lock (and read) of the trusted rows, on both engines.
         for n in (1, 2, 5):
             async with UnitOfWork(db) as uow:
                 pairs = {(uuid.uuid4(), uuid.uuid4()) for _ in range(n)}
                 assert await trust.lock_many(uow.session, pairs) == {}
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     assert len(seen) == 3
     assert len(set(seen)) == 1, seen
 
@@ -95,18 +104,9 @@ def test_the_columns_must_match_the_rows():
 async def test_envelopes_are_locked_on_postgresql_and_not_read_on_sqlite(db: Database):
     """The group commit's envelope lock (in id order, after the trust rows) is PostgreSQL's;
     SQLite has one writer and ignores FOR UPDATE, so there it would only cost a round trip."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "accounts" in statement:
-            seen.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with _statements_on(db, "accounts") as seen:
         async with UnitOfWork(db) as uow:
             await transfers.lock_envelopes(uow.session, {3, 1, 2})
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     if db.is_sqlite:
         assert seen == []
     else:

@@ -42,7 +42,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.models import OutboxEvent
 from payments.outbox import CHARGE_CAPTURED
-from payments.rows import JsonRows, PerEngine
+from payments.rows import JsonRows, PerEngine, with_list
 from payments.uow import UnitOfWork
 
 log = logging.getLogger("wallet.dispatcher")
@@ -178,8 +178,8 @@ class Dispatcher:
             # and a round run again enqueues nothing twice (notifications.webhooks).
             hooks = await webhooks.enqueue(s, events, now)
             texts = await sms.enqueue(s, events, now, self.sms) if self.sms else 0
-            delivered, mark = _MARK_DELIVERED.of(s)
-            await s.execute(mark, {**delivered.bind_each(e.id for e in events), "p_now": now})
+            mark, delivered = with_list(s, _MARK_DELIVERED, (e.id for e in events))
+            await s.execute(mark, {**delivered, "p_now": now})
             await uow.commit()
         self.delivered += len(events)
         if hooks:

@@ -4,7 +4,6 @@ the once-a-month low-balance alert."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -33,7 +32,7 @@ from payments.outbox import (
     REMAINDER_EXPIRED,
     STATEMENT_READY,
 )
-from payments.rows import JsonRows, PerEngine
+from payments.rows import JsonRows, PerEngine, with_list
 from payments.uow import UnitOfWork
 
 # Push notifications that are on unless a person turns them off: money leaving the wallet and
@@ -95,7 +94,7 @@ async def preferences_of(
     session: AsyncSession, principal_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, Preferences]:
     rows = (
-        (await session.execute(*_bound(session, _PREFERENCES, principal_ids))).scalars().all()
+        (await session.execute(*with_list(session, _PREFERENCES, principal_ids))).scalars().all()
         if principal_ids
         else []
     )
@@ -181,10 +180,10 @@ async def followers_of(
     out: dict[uuid.UUID, list[Follower]] = {w: [] for w in wallet_ids}
     if not wallet_ids:
         return out
-    clients = await session.execute(*_bound(session, _CLIENT_PRINCIPALS, wallet_ids))
+    clients = await session.execute(*with_list(session, _CLIENT_PRINCIPALS, wallet_ids))
     for w, p in clients.all():
         out[w].append(Follower(p, "client", True))
-    stmt, params = _bound(session, _CARER_MANDATES, wallet_ids)
+    stmt, params = with_list(session, _CARER_MANDATES, wallet_ids)
     carers = await session.execute(stmt, {**params, "today": _today()})
     for w, carer_id, scopes in carers.all():
         granted = set(str(scopes).split())
@@ -220,7 +219,7 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
             latest[int(k)] = (int(v), charge)
     if not latest:
         return 0
-    envs = (await session.execute(*_bound(session, _ENVELOPE_ALLOTMENTS, latest))).all()
+    envs = (await session.execute(*with_list(session, _ENVELOPE_ALLOTMENTS, latest))).all()
     wallets = {c.wallet_id for _, c in latest.values() if c.wallet_id is not None}
     followers = await followers_of(session, wallets)
     prefs = await preferences_of(session, {f.principal_id for fs in followers.values() for f in fs})
@@ -315,11 +314,3 @@ _CLIENT_PRINCIPALS = PerEngine(_client_principals)
 _CARER_MANDATES = PerEngine(_carer_mandates)
 _PREFERENCES = PerEngine(_preferences)
 _ENVELOPE_ALLOTMENTS = PerEngine(_envelope_allotments)
-
-
-def _bound(
-    session: AsyncSession, built: PerEngine[tuple[JsonRows, Any]], values: Iterable[Any]
-) -> tuple[Any, dict[str, str]]:
-    """One of the statements above for this engine, and its list bound."""
-    asked, stmt = built.of(session)
-    return stmt, asked.bind_each(values)

@@ -64,7 +64,7 @@ from payments.models import Organizer, Principal, new_id
 from payments.outbox import EVENT_TYPES
 from payments.people import audit
 from payments.reporting.cursors import decode_cursor, encode_cursor
-from payments.rows import JsonRows, PerEngine
+from payments.rows import JsonRows, PerEngine, with_list
 from payments.uow import UnitOfWork
 from payments.vocabulary import Role
 
@@ -530,8 +530,7 @@ async def enqueue(session: AsyncSession, events: Sequence[ev.Event], now: dateti
     if not events:
         return 0
     orgs = list({e.organizer_id for e in events})
-    asked, stmt = _ENABLED_OF.of(session)
-    endpoints = (await session.execute(stmt, asked.bind_each(orgs))).all()
+    endpoints = (await session.execute(*with_list(session, _ENABLED_OF, orgs))).all()
     if not endpoints:
         return 0
     by_org: dict[uuid.UUID, list[tuple[uuid.UUID, frozenset[str]]]] = {}

@@ -114,3 +114,12 @@ class PerEngine(Generic[T]):
         if built is None:
             built = self._built[dialect.name] = self._build(dialect)
         return built
+
+
+def with_list(
+    s: AsyncSession, built: PerEngine[tuple[JsonRows, Any]], values: Iterable[Any]
+) -> tuple[Any, dict[str, str]]:
+    """A statement that tests one list (built over :class:`JsonRows` of one column), for this
+    session's engine, and its parameters with ``values`` bound: ``s.execute(*with_list(...))``."""
+    asked, stmt = built.of(s)
+    return stmt, asked.bind_each(values)

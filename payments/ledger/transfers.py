@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.errors import InsufficientFunds
 from payments.models import Account, Transfer
-from payments.rows import JsonRows, PerEngine
+from payments.rows import JsonRows, PerEngine, with_list
 from payments.vocabulary import AccountKind, TransferKind
 
 _accounts = cast(Table, Account.__table__)
@@ -329,5 +329,4 @@ async def lock_envelopes(s: AsyncSession, ids: set[int]) -> None:
     batch already is (its claims were written before), and it ignores ``FOR UPDATE``, so the
     statement would be a read of nothing used, a round trip to its thread per batch."""
     if ids and s.get_bind().dialect.name != "sqlite":
-        asked, stmt = _LOCK_ENVELOPES.of(s)
-        await s.execute(stmt, asked.bind_each(sorted(ids)))
+        await s.execute(*with_list(s, _LOCK_ENVELOPES, sorted(ids)))

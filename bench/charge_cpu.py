@@ -119,6 +119,7 @@ async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
 
     seeded = await seed(url, clients=args.clients, providers=args.providers, log=lambda m: None)
     os.environ["WALLET_DATABASE_URL"] = url
+    from payments.checkout.pipeline import pipeline_for
     from wallet_api.app import create_app
     from wallet_api.settings import Settings
 
@@ -168,9 +169,12 @@ async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
         await run(args.warmup)
         statuses.clear()
         statements = 0
+        batched = pipeline_for(db).stats
+        batches, in_batches = batched.batches, batched.charges
         cpu, wall = time.process_time(), time.monotonic()
         await run(args.charges)
         cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+        batches, in_batches = batched.batches - batches, batched.charges - in_batches
     finally:
         await client.stop()
     return {
@@ -181,6 +185,9 @@ async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "cpu_ms_per_charge": round(1000 * cpu / args.charges, 3),
         "wall_charges_per_s": round(args.charges / wall, 1),
         "statements_per_charge": round(statements / args.charges, 2),
+        # The charge pipeline's batches (payments.checkout.pipeline): how many charges each
+        # transaction carried on average.
+        "charges_per_batch": round(in_batches / batches, 2) if batches else None,
         "api_key_cache_s": os.environ.get("WALLET_API_KEY_CACHE_SECONDS", "default"),
     }
 

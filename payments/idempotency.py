@@ -11,14 +11,16 @@ import hashlib
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import String, Table, bindparam, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.errors import IdempotencyKeyReused, IdempotencyKeyUnanswered, InvalidInput
 from payments.models import IdempotencyRecord
 from payments.results import Happened, Outcome
+from payments.rows import JsonRows, PerEngine
 
 MAX_KEY_LENGTH = 200
 # How long a key is remembered is a retention setting (WALLET_RETENTION_IDEMPOTENCY_KEYS_DAYS,
@@ -66,10 +68,41 @@ def _claim_statement(ins: Any) -> Any:
 
 # Built once (see payments/ledger/transfers.py for why): one per dialect, run with bound parameters.
 _CLAIM = {"postgresql": _claim_statement(pg_insert), "sqlite": _claim_statement(sqlite_insert)}
-_CLAIM_MANY = {
-    name: stmt.returning(_rec.scope, _rec.key, sort_by_parameter_order=True)
-    for name, stmt in _CLAIM.items()
-}
+
+
+def _claim_many(dialect: Dialect) -> tuple[JsonRows, Any]:
+    """The batch's claims as one ``INSERT … SELECT`` from its rows (payments.rows), in (scope,
+    key) order. Not an executemany with ``RETURNING``: with rows to return in the parameters'
+    order and no sentinel column, SQLAlchemy sends that as one statement, one round trip, per
+    row."""
+    claims = JsonRows(dialect, "claims", scope=String(), key=String(), request_hash=String())
+    c = claims.table.c
+    rows = (
+        select(
+            c.scope,
+            c.key,
+            c.request_hash,
+            literal(0, _rec.status_code.type),
+            bindparam("p_response", type_=_rec.response.type),
+            bindparam("p_now", type_=_rec.created_at.type),
+        )
+        # SQLite: an INSERT … SELECT with an upsert clause needs a WHERE (its parser's rule).
+        .where(true())
+        .order_by(c.scope, c.key)
+    )
+    insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(_records)
+        .from_select(
+            ["scope", "key", "request_hash", "status_code", "response", "created_at"], rows
+        )
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(_rec.scope, _rec.key)
+    )
+    return claims, stmt
+
+
+_CLAIM_MANY = PerEngine(_claim_many)
 _EXISTING = select(_rec.request_hash, _rec.status_code, _rec.response).where(
     _rec.scope == bindparam("p_scope"), _rec.key == bindparam("p_key")
 )
@@ -131,22 +164,11 @@ async def claim_many(
     each other in one order and never deadlock on the unique index."""
     if not claims:
         return {}
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     ordered = sorted(claims)
-    # One statement, its rows sent together (SQLAlchemy's "insertmanyvalues"): compiled once.
-    stmt = _CLAIM_MANY["postgresql" if dialect == "postgresql" else "sqlite"]
-    rows = [
-        {
-            "scope": scope,
-            "key": key,
-            "request_hash": request_hash,
-            "status_code": 0,
-            "response": {},
-            "created_at": now,
-        }
-        for scope, key, request_hash in ordered
-    ]
-    won = {(str(scope), str(key)) for scope, key in (await session.execute(stmt, rows)).all()}
+    # One statement whatever the batch's size: compiled, and prepared, once.
+    rows, stmt = _CLAIM_MANY.of(session)
+    params = {**rows.bind(ordered), "p_response": {}, "p_now": now}
+    won = {(str(scope), str(key)) for scope, key in (await session.execute(stmt, params)).all()}
     out: dict[tuple[str, str], Outcome | Exception | None] = {}
     for scope, key, request_hash in ordered:
         if (scope, key) in won:

@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, text, update
+from sqlalchemy import String, Table, bindparam, literal, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError, Refusal
 from payments.models import RateCounter
+from payments.rows import JsonRows, PerEngine
 from payments.uow import UnitOfWork
 
 # The longest window any limit uses: the retention prune (payments.people.retention) keeps a
@@ -135,13 +137,9 @@ async def hold_windows(
     if not keys:
         return {}
     start, left = _window(now, window_s)
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    rows = (
-        await session.execute(
-            _HOLD["postgresql" if dialect == "postgresql" else "sqlite"],
-            [{"key": key, "window_start": start, "hits": 0} for key in sorted(keys)],
-        )
-    ).all()
+    held, stmt = _HOLD.of(session)
+    params = {**held.bind_each(sorted(keys)), "p_start": start}
+    rows = (await session.execute(stmt, params)).all()
     return {str(key): (int(hits), left) for key, hits in rows}
 
 
@@ -164,15 +162,27 @@ _ADD = (
 )
 
 
-def _hold_statement(dialect: Any) -> Any:
-    return (
-        dialect.insert(_RC)
+def _hold_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
+    """hold_windows' upsert: one ``INSERT … SELECT`` from the keys (payments.rows), in key
+    order, one text whatever their number. Not an executemany with ``RETURNING``: with rows to
+    return in the parameters' order and no sentinel column, SQLAlchemy sends that as one
+    statement, one round trip, per key."""
+    keys = JsonRows(dialect, "keys", key=String())
+    rows = (
+        select(keys.table.c.key, bindparam("p_start", type_=_RC.c.window_start.type), literal(0))
+        # SQLite: an INSERT … SELECT with an upsert clause needs a WHERE (its parser's rule).
+        .where(true())
+        .order_by(keys.table.c.key)
+    )
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    return keys, (
+        insert(_RC)
+        .from_select(["key", "window_start", "hits"], rows)
         .on_conflict_do_update(
             index_elements=[_RC.c.key, _RC.c.window_start], set_={"hits": _RC.c.hits}
         )
-        .returning(_RC.c.key, _RC.c.hits, sort_by_parameter_order=True)
+        .returning(_RC.c.key, _RC.c.hits)
     )
 
 
-# hold_windows' upsert, its rows sent together in key order (compiled once).
-_HOLD = {"postgresql": _hold_statement(postgresql), "sqlite": _hold_statement(sqlite)}
+_HOLD = PerEngine(_hold_statement)

@@ -176,6 +176,32 @@ async def test_a_provider_refused_in_a_batch_refuses_only_its_own_charges(db: Da
     await assert_books_ok(db)
 
 
+async def test_a_busy_pipeline_waits_a_few_turns_for_the_charges_on_their_way(db: Database):
+    """While charges come together, a batch lets the event loop turn a few times first, so
+    that a charge still on its way (its request being read) joins it; a lone charge on a quiet
+    pipeline goes at once, and one two turns behind it waits for the next batch."""
+    w = await seed_world(db)
+    await clients(db, w, 6)
+    pipe = pipeline_for(db)
+
+    async def late(i: int) -> Any:
+        for _ in range(2):
+            await asyncio.sleep(0)
+        return await charge(db, w, cleaning(hours=1), customer=phone(i))
+
+    await charge(db, w, cleaning(hours=1), customer=phone(0))  # alone: the pipeline is quiet
+    before = pipe.stats.batches
+    quiet = await gathered(charge(db, w, cleaning(hours=1), customer=phone(1)), late(2))
+    assert pipe.stats.batches - before == 2, "a quiet pipeline's batch waited for nobody"
+
+    await gathered(*(charge(db, w, cleaning(hours=1), customer=phone(i)) for i in (3, 4)))
+    before = pipe.stats.batches
+    busy = await gathered(charge(db, w, cleaning(hours=1), customer=phone(5)), late(0))
+    assert pipe.stats.batches - before == 1, "the charge on its way missed the busy batch"
+    assert all(isinstance(r, Outcome) and r.what is Happened.CREATED for r in quiet + busy)
+    await assert_books_ok(db)
+
+
 async def test_two_pipelines_racing_spend_exactly_what_each_envelope_holds(
     db: Database, database_url: str
 ):

@@ -14,10 +14,14 @@ from sqlalchemy import BigInteger, Integer, String, Table, event, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 
+from payments import idempotency
 from payments.checkout import trust
+from payments.clock import utcnow
 from payments.db import Database
+from payments.errors import IdempotencyKeyReused, IdempotencyKeyUnanswered
 from payments.ledger import transfers
 from payments.models import RateCounter
+from payments.people import ratelimits
 from payments.rows import JsonRows, PerEngine
 from payments.uow import UnitOfWork
 
@@ -111,3 +115,42 @@ async def test_envelopes_are_locked_on_postgresql_and_not_read_on_sqlite(db: Dat
         assert seen == []
     else:
         assert len(seen) == 1 and "FOR UPDATE" in seen[0] and "ORDER BY" in seen[0], seen
+
+
+async def test_a_batchs_claims_and_counter_holds_are_one_statement_each(db: Database):
+    """The group commit's idempotency claims and its lookup counters' hold insert rows and read
+    back which were new: one statement per batch whatever its size. As an executemany with
+    ``RETURNING`` in the parameters' order they went one row, one round trip, at a time (the
+    tables have no sentinel column for SQLAlchemy to sort the returned rows by)."""
+    now = utcnow()
+    with (
+        _statements_on(db, "idempotency_keys") as claims,
+        _statements_on(db, "rate_counters") as holds,
+    ):
+        async with UnitOfWork(db) as uow:
+            s = uow.session
+            first = await idempotency.claim_many(
+                s, [("charge:p", f"k{i}", "h") for i in (3, 1, 2)], now=now
+            )
+            windows = await ratelimits.hold_windows(s, ["z", "y", "x"], window_s=60, now=now)
+            await uow.commit()
+    assert first == {("charge:p", "k1"): None, ("charge:p", "k2"): None, ("charge:p", "k3"): None}
+    assert sorted(windows) == ["x", "y", "z"] and {h for h, _ in windows.values()} == {0}
+    assert len(claims) == 1 and len(holds) == 1, (claims, holds)
+
+    # Again, with one key new: the two held ones are someone's earlier requests (a replay
+    # read each, as before); the counters are held again, not counted.
+    async with UnitOfWork(db) as uow:
+        s = uow.session
+        again = await idempotency.claim_many(
+            s,
+            [("charge:p", "k1", "h"), ("charge:p", "k4", "h"), ("charge:p", "k2", "other")],
+            now=now,
+        )
+        assert await ratelimits.hold_windows(s, ["x"], window_s=60, now=now) == {
+            "x": (0, windows["x"][1])
+        }
+        await uow.commit()
+    assert again[("charge:p", "k4")] is None
+    assert isinstance(again[("charge:p", "k1")], IdempotencyKeyUnanswered)  # not yet answered
+    assert isinstance(again[("charge:p", "k2")], IdempotencyKeyReused)

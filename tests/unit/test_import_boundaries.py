@@ -41,6 +41,7 @@ LAYERS: dict[str, set[str]] = {
         "payments.uow",
         "payments.clock",
         "payments.results",
+        "payments.rows",
     },
     "payments.ledger": SHARED,
     "payments.people": SHARED | {"payments.ledger"},

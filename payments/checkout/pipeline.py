@@ -142,10 +142,11 @@ class Pipeline:
 
     async def _run(self) -> None:
         while self._queue:
-            if self._busy and len(self._queue) < self.max_batch:
-                await self._gather()
-            batch = self._take()
+            batch: list[Request] = []
             try:
+                if self._busy and len(self._queue) < self.max_batch:
+                    await self._gather()
+                batch = self._take()
                 await self._settle(batch)
             except BaseException as exc:  # cancelled at shutdown: no caller waits forever
                 for r in [*batch, *self._queue]:

@@ -16,6 +16,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from payments.budgets.catalogue import DecisionLineInput
@@ -200,6 +201,23 @@ async def test_a_busy_pipeline_waits_a_few_turns_for_the_charges_on_their_way(db
     assert pipe.stats.batches - before == 1, "the charge on its way missed the busy batch"
     assert all(isinstance(r, Outcome) and r.what is Happened.CREATED for r in quiet + busy)
     await assert_books_ok(db)
+
+
+async def test_a_batch_stopped_while_it_gathers_answers_its_charges(db: Database):
+    """A busy batch's runner cancelled (the server shutting down) while it waits for the
+    charges on their way: the charge already queued gets an answer, not a wait forever."""
+    w = await seed_world(db)
+    await clients(db, w, 3)
+    pipe = pipeline_for(db)
+    await gathered(*(charge(db, w, cleaning(hours=1), customer=phone(i)) for i in (0, 1)))
+    waiting = asyncio.ensure_future(charge(db, w, cleaning(hours=1), customer=phone(2)))
+    for _ in range(2):  # the charge is queued, and its runner has begun to gather
+        await asyncio.sleep(0)
+    assert pipe._runners and pipe._queue
+    for runner in list(pipe._runners):
+        runner.cancel()
+    with pytest.raises(RuntimeError, match="shut down"):
+        await asyncio.wait_for(waiting, 10)
 
 
 async def test_two_pipelines_racing_spend_exactly_what_each_envelope_holds(

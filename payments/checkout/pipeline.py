@@ -51,7 +51,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, tuple_
+from sqlalchemy import String, Table, Uuid, and_, bindparam, select, tuple_
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments import idempotency
@@ -70,6 +71,7 @@ from payments.marketplace.prices import Seller, helsinki_day, listings_of_provid
 from payments.models import Client, TrustedProvider, Wallet
 from payments.outbox import INSERT_EVENT
 from payments.results import Happened, Outcome
+from payments.rows import JsonRows, PerEngine
 from payments.uow import UnitOfWork
 from payments.vocabulary import TransferKind
 
@@ -465,24 +467,34 @@ async def _trusting_wallets(
     the customer."""
     out: dict[int, uuid.UUID] = {}
     organizer = {pid: seller.organizer_id for pid, (seller, _) in sellers.items()}
-    named_by: tuple[tuple[Any, Callable[[charges.Customer], Any]], ...] = (
-        (_BY_PHONE, lambda customer: customer.phone_e164),
-        (_BY_WALLET, lambda customer: customer.wallet_id),
+    on_postgres = s.get_bind().dialect.name == "postgresql"
+    named_by: tuple[tuple[Any, PerEngine[tuple[JsonRows, Any]], Callable[..., Any]], ...] = (
+        (_BY_PHONE, _ASKED_BY_PHONE, lambda customer: customer.phone_e164),
+        (_BY_WALLET, _ASKED_BY_WALLET, lambda customer: customer.wallet_id),
     )
-    for stmt, name_of in named_by:
+    for stmt, asked_by, name_of in named_by:
         # (number or wallet, provider) pairs, not numbers x providers: every client may trust
         # every provider of the batch, and the cross product's rows cost more than the query.
-        pairs = sorted({(name_of(r.customer), r.provider_id) for r in batch if name_of(r.customer)})
+        pairs = sorted(
+            {
+                (name_of(r.customer), r.provider_id)
+                for r in batch
+                if name_of(r.customer) and r.provider_id in organizer
+            }
+        )
         if not pairs:
             continue
-        rows = await s.execute(
-            stmt,
-            {
+        params: dict[str, Any]
+        if on_postgres:
+            asked, stmt = asked_by.of(s)
+            params = asked.bind([(organizer[pid], name, pid) for name, pid in pairs])
+        else:
+            params = {
                 "pairs": pairs,
                 "names": sorted({name for name, _ in pairs}),
                 "provider_ids": sorted({pid for _, pid in pairs}),
-            },
-        )
+            }
+        rows = await s.execute(stmt, params)
         found = {(org, name, pid): w for w, org, name, pid in rows.all()}
         for r in batch:
             name = name_of(r.customer)
@@ -496,9 +508,12 @@ async def _trusting_wallets(
 _W = cast(Table, Wallet.__table__)
 _C = cast(Table, Client.__table__)
 _T = cast(Table, TrustedProvider.__table__)
-# Each: (wallet, organizer, what named the customer, provider) for the pairs asked. These two
-# keep expanding lists, not one parameter (payments.rows): with the lists as a subquery, SQLite
-# (with no statistics) went through every open client instead of the wallets' key.
+# Each: (wallet, organizer, what named the customer, provider) for the pairs asked. On SQLite
+# these two keep expanding lists, not one parameter (payments.rows): with the lists as a
+# subquery, SQLite (with no statistics) went through every open client instead of the wallets'
+# key. On PostgreSQL the lists' lengths made a new SQL text, which its driver prepared again, in
+# nearly every batch: there the asked rows drive the join (_ASKED_BY_*), one text, each row
+# found by the clients' (organizer, number) key or the wallet's id.
 _BY_PHONE = (
     select(_W.c.id, _C.c.organizer_id, _C.c.phone_e164, _T.c.provider_id)
     .join(_C, _C.c.id == _W.c.client_id)
@@ -522,3 +537,33 @@ _BY_WALLET = (
         _C.c.closed_at.is_(None),
     )
 )
+
+
+def _asked_by_phone(dialect: Dialect) -> tuple[JsonRows, Any]:
+    asked = JsonRows(dialect, "asked", organizer_id=Uuid(), named=String(), provider_id=Uuid())
+    a = asked.table.c
+    return asked, (
+        select(_W.c.id, _C.c.organizer_id, _C.c.phone_e164, _T.c.provider_id)
+        .select_from(asked.table)
+        .join(_C, and_(_C.c.organizer_id == a.organizer_id, _C.c.phone_e164 == a.named))
+        .join(_W, _W.c.client_id == _C.c.id)
+        .join(_T, and_(_T.c.wallet_id == _W.c.id, _T.c.provider_id == a.provider_id))
+        .where(_C.c.closed_at.is_(None))
+    )
+
+
+def _asked_by_wallet(dialect: Dialect) -> tuple[JsonRows, Any]:
+    asked = JsonRows(dialect, "asked", organizer_id=Uuid(), named=Uuid(), provider_id=Uuid())
+    a = asked.table.c
+    return asked, (
+        select(_W.c.id, _W.c.organizer_id, _W.c.id.label("named"), _T.c.provider_id)
+        .select_from(asked.table)
+        .join(_W, and_(_W.c.id == a.named, _W.c.organizer_id == a.organizer_id))
+        .join(_C, _C.c.id == _W.c.client_id)
+        .join(_T, and_(_T.c.wallet_id == _W.c.id, _T.c.provider_id == a.provider_id))
+        .where(_C.c.closed_at.is_(None))
+    )
+
+
+_ASKED_BY_PHONE = PerEngine(_asked_by_phone)
+_ASKED_BY_WALLET = PerEngine(_asked_by_wallet)

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
@@ -218,6 +218,39 @@ async def test_a_batch_stopped_while_it_gathers_answers_its_charges(db: Database
         runner.cancel()
     with pytest.raises(RuntimeError, match="shut down"):
         await asyncio.wait_for(waiting, 10)
+
+
+async def test_batches_find_their_clients_by_number_or_wallet_with_one_sql_text(db: Database):
+    """The batch's lookups of the trusting wallets, by phone number and by wallet id, find the
+    same clients whatever the batch's size; on PostgreSQL with one SQL text each (the asked
+    rows as one parameter), not one text, prepared again, per length of the lists."""
+    w = await seed_world(db)
+    cs = await clients(db, w, 5)
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "trusted_providers.provider_id" in statement and "JOIN" in statement:
+            seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        for size in (1, 2, 4):
+            results = await gathered(
+                *(charge(db, w, cleaning(hours=1), customer=phone(i)) for i in range(size)),
+                *(
+                    charge(db, w, cleaning(hours=1), customer=Customer(wallet_id=c.wallet_id))
+                    for c in cs[size : size + 1]
+                ),
+            )
+            assert all(isinstance(r, Outcome) for r in results), results
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    by_phone = {t for t in seen if "phone_e164" in t.split("FROM")[0]}
+    by_wallet = set(seen) - by_phone
+    assert by_phone and by_wallet
+    if db.is_postgres:
+        assert len(by_phone) == 1 and len(by_wallet) == 1, seen
+    await assert_books_ok(db)
 
 
 async def test_two_pipelines_racing_spend_exactly_what_each_envelope_holds(

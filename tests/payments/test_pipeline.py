@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
@@ -45,6 +45,7 @@ from tests.factories import (
     seed_world,
     set_provider_status,
 )
+from tests.support.databases import statements_on
 from tests.support.money import charge, cleaning, home_help
 
 
@@ -226,14 +227,7 @@ async def test_batches_find_their_clients_by_number_or_wallet_with_one_sql_text(
     rows as one parameter), not one text, prepared again, per length of the lists."""
     w = await seed_world(db)
     cs = await clients(db, w, 5)
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "trusted_providers.provider_id" in statement and "JOIN" in statement:
-            seen.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_on(db, "JOIN trusted_providers") as seen:
         for size in (1, 2, 4):
             results = await gathered(
                 *(charge(db, w, cleaning(hours=1), customer=phone(i)) for i in range(size)),
@@ -243,8 +237,6 @@ async def test_batches_find_their_clients_by_number_or_wallet_with_one_sql_text(
                 ),
             )
             assert all(isinstance(r, Outcome) for r in results), results
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     by_phone = {t for t in seen if "phone_e164" in t.split("FROM")[0]}
     by_wallet = set(seen) - by_phone
     assert by_phone and by_wallet

@@ -5,12 +5,10 @@ PostgreSQL's driver), where an expanding list was rendered anew for each length.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import BigInteger, Integer, String, Table, event, insert, select
+from sqlalchemy import BigInteger, Integer, String, Table, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 
@@ -24,6 +22,7 @@ from payments.models import RateCounter
 from payments.people import ratelimits
 from payments.rows import JsonRows, PerEngine
 from payments.uow import UnitOfWork
+from tests.support.databases import statements_on
 
 _RC = RateCounter.__table__
 assert isinstance(_RC, Table)
@@ -72,24 +71,8 @@ async def test_a_list_finds_exactly_its_members(db: Database):
         assert [tuple(r) for r in rows] == [("a", 10), ("b", 21)]
 
 
-@contextmanager
-def _statements_on(db: Database, table: str) -> Iterator[list[str]]:
-    """The SQL of every statement sent to the database that names ``table``, while open."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if table in statement:
-            seen.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_one_sql_text_whatever_the_lists_length(db: Database):
-    with _statements_on(db, "trusted_providers") as seen:
+    with statements_on(db, "trusted_providers") as seen:
         # The group commit's first lock (and read) of the trusted rows, on both engines.
         for n in (1, 2, 5):
             async with UnitOfWork(db) as uow:
@@ -108,7 +91,7 @@ def test_the_columns_must_match_the_rows():
 async def test_envelopes_are_locked_on_postgresql_and_not_read_on_sqlite(db: Database):
     """The group commit's envelope lock (in id order, after the trust rows) is PostgreSQL's;
     SQLite has one writer and ignores FOR UPDATE, so there it would only cost a round trip."""
-    with _statements_on(db, "accounts") as seen:
+    with statements_on(db, "accounts") as seen:
         async with UnitOfWork(db) as uow:
             await transfers.lock_envelopes(uow.session, {3, 1, 2})
     if db.is_sqlite:
@@ -124,8 +107,8 @@ async def test_a_batchs_claims_and_counter_holds_are_one_statement_each(db: Data
     tables have no sentinel column for SQLAlchemy to sort the returned rows by)."""
     now = utcnow()
     with (
-        _statements_on(db, "idempotency_keys") as claims,
-        _statements_on(db, "rate_counters") as holds,
+        statements_on(db, "idempotency_keys") as claims,
+        statements_on(db, "rate_counters") as holds,
     ):
         async with UnitOfWork(db) as uow:
             s = uow.session

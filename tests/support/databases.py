@@ -1,11 +1,16 @@
-"""The test databases: is PostgreSQL there, how to empty one, and the CI rule for skips."""
+"""The test databases: is PostgreSQL there, how to empty one, the CI rule for skips, and the
+statements a test sends."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import event
 
 from payments.db import Database
 
@@ -54,3 +59,20 @@ async def truncate(db: Database) -> None:
         await conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         for name in names:
             await conn.exec_driver_sql(f'DELETE FROM "{name}"')
+
+
+@contextmanager
+def statements_on(db: Database, naming: str) -> Iterator[list[str]]:
+    """The SQL of every statement sent to ``db`` whose text contains ``naming`` (a table, a
+    join), while open."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if naming in statement:
+            seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)

@@ -252,3 +252,47 @@ def test_the_service_worker_is_registered_after_the_first_screen(
     assert page.evaluate("window.swRegisteredAfter") == 1
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.close()
+
+
+def test_the_balances_load_the_chart_only_when_it_is_opened(
+    browser: Browser, server: Seeded
+) -> None:
+    """The spending chart is folded away on the balances: its module is no part of the early
+    start's wave (index.html asks only for the wallet's own), and wallet.js imports it when the
+    person opens the chart. Here its module never arrives: the balances are drawn all the same,
+    and opening the chart says to try again instead of opening onto nothing."""
+    fresh = browser.new_context(base_url=server.url, locale="fi-FI", service_workers="block")
+    page = fresh.new_page()
+    sign_in_with_key(page, server.client_key)
+    page.goto("/#/wallet")
+    expect(page.locator(".envelope__balance").first).to_be_visible()
+    asked_for_chart: list[str] = []
+    page.route(
+        "**/js/views/client-chart.js",
+        lambda route: (asked_for_chart.append(route.request.url), route.abort()),
+    )
+    page.reload()
+    expect(page.locator(".envelope__balance").first).to_be_visible()
+    preloaded = page.evaluate(
+        "[...document.querySelectorAll('link[rel=modulepreload]')]"
+        ".map((l) => new URL(l.href).pathname)"
+    )
+    assert "/js/views/wallet.js" in preloaded, preloaded
+    assert "/js/views/client-chart.js" not in preloaded, preloaded
+    details = page.locator("[data-envelope] details.chart-details").first
+    expect(details.locator("summary")).to_have_text("Näytä kulutus kuukausittain")
+    details.locator("summary").click()
+    expect(details.locator("[data-chart-error]")).to_have_text("Yritä hetken päästä uudelleen.")
+    expect(details.locator("figure")).to_have_count(0)
+    assert asked_for_chart, "the chart's module was never asked for"
+    # With its module there, the chart opens in the person's language, its texts loaded with it
+    # (they are not in the first screen's language file).
+    page.unroute("**/js/views/client-chart.js")
+    page.reload()
+    details = page.locator("[data-envelope] details.chart-details").first
+    details.locator("summary").click()
+    expect(details.locator("figure.spending figcaption")).to_have_text(
+        "Käytetty kuukausittain. Katkoviiva on kuukauden määrä."
+    )
+    expect(details.locator("[data-chart-error]")).to_have_count(0)
+    fresh.close()

@@ -185,7 +185,10 @@ function prefetchView() {
 }
 
 // Modules a first screen imports one layer further down, fetched beside it rather than after
-// it (each layer is a round trip on a phone's network). For the client list also a client's
+// it (each layer is a round trip on a phone's network). For the balances also the chart's
+// module, which wallet.js imports only when the chart is opened: fetched now, it arrives after
+// the content (index.html's early start does not ask for it) and is there when the person opens
+// the chart. For the client list also a client's
 // file (with its SMS section) and the new client's pages (with the invite): the list does not
 // wait for them (index.html's early start does not ask for them), but a page opened from it,
 // or by its address, finds them here.

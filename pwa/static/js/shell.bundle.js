@@ -1,6 +1,6 @@
 // The app shell's modules in one file: built by pwa/bundle.mjs (esbuild), `make bundle`.
 // Do not edit; served in their place only while it matches them (pwa.shell_bundle).
-// sources: js/i18n.js js/api.js js/dom.js js/format.js js/live.js js/router.js js/session.js js/app.js sha256:bf43443fd281b786c10af7f90c4a2f17f1f6635ff0c25b460741ac29cbdbba38
+// sources: js/i18n.js js/api.js js/dom.js js/format.js js/live.js js/router.js js/session.js js/app.js sha256:08357335ab622bff021a9055e2893e68238fcf230fc1747f183167c216e6a21d
 // js/i18n.js
 var LANGS = ["fi", "sv", "en"];
 var LOCALES = { fi: "fi-FI", sv: "sv-FI", en: "en-GB" };

@@ -1,38 +1,10 @@
 // A small chart per envelope: what was spent this month and in the months before, drawn as an
-// inline SVG from the wallet's movements, with a table of the same numbers for screen readers
-// (the picture itself is hidden from them). Amounts stay integer cents until they become text.
+// inline SVG with a table of the same numbers for screen readers (the picture itself is hidden
+// from them). Amounts stay integer cents until they become text. The sums come from wallet.js
+// (monthlySpending), which loads this module only when the person opens the chart.
 import { h } from "../dom.js";
 import { money, monthName } from "../format.js";
 import { intl, t } from "../i18n.js";
-
-const MONTHS = 4;
-// Money out of an envelope: charges and holds (negative amounts), less refunds and returned
-// holds (positive) — the same sum as the wallet's "spent".
-const SPENDING = new Set(["charge", "hold", "hold_release", "refund"]);
-
-function previous(period, back) {
-  const [y, m] = period.split("-").map(Number);
-  const index = y * 12 + (m - 1) - back;
-  return `${Math.floor(index / 12)}-${String((index % 12) + 1).padStart(2, "0")}`;
-}
-
-// [{period, cents}] oldest first; months the page of movements may not fully cover are left out.
-export function monthlySpending(env, view) {
-  const current = view.wallet.current_period;
-  const periods = Array.from({ length: MONTHS }, (_, i) => previous(current, MONTHS - 1 - i));
-  const sums = Object.fromEntries(periods.map((p) => [p, 0]));
-  let oldest = null;
-  for (const item of view.items || []) {
-    if (!oldest || item.period < oldest) oldest = item.period;
-    if (item.envelope_id !== env.id || !SPENDING.has(item.kind) || !(item.period in sums)) continue;
-    sums[item.period] -= item.amount_cents;
-  }
-  // A cut-off page: its oldest month may be partly missing, and older ones entirely.
-  const covered = (p) => view.complete !== false || (oldest !== null && p > oldest);
-  // Months before the decision started are not "0 spent": they are simply not there.
-  const from = (env.valid_from || "").slice(0, 7);
-  return periods.filter((p) => covered(p) && (!from || p >= from)).map((p) => ({ period: p, cents: Math.max(0, sums[p]) }));
-}
 
 const NS = "http://www.w3.org/2000/svg";
 function svg(tag, attrs = {}, ...children) {
@@ -42,14 +14,13 @@ function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
-export function spendingChart(env, view) {
-  const rows = monthlySpending(env, view);
-  if (!rows.length) return null;
+// rows: [{period, cents}] oldest first, at most `months` of them, one slot each.
+export function spendingChart(env, rows, months) {
   const top = Math.max(env.monthly_amount_cents || 0, ...rows.map((r) => r.cents), 1);
   const width = 300;
   const height = 120;
   const base = 96;
-  const slot = width / MONTHS;
+  const slot = width / months;
   const bars = rows.map((r, i) => {
     const hgt = Math.round((r.cents * 70) / top);
     const x = Math.round(i * slot + slot * 0.2);

@@ -5,9 +5,8 @@ import { api, ApiError, Offline } from "../api.js";
 import { setOffline } from "../session.js";
 import { announce, h } from "../dom.js";
 import { dateTime, instant, lastDay, money, monthName, time } from "../format.js";
-import { intl, t, tn } from "../i18n.js";
+import { intl, restOfStrings, t, tn } from "../i18n.js";
 import { moneyNotice, noticeBox, onLive } from "../live.js";
-import { monthlySpending, spendingChart } from "./client-chart.js";
 import { SELECTED, choose, subject } from "./client-context.js";
 
 const LAST = (id) => `wallet.last.${id}`;
@@ -18,6 +17,36 @@ let unsubscribe = null;
 let flash = null; // the answer to a request, kept on screen while live updates redraw the page
 // What the live events said (a charge, a refund), shown at the top until the person closes it.
 let notices = [];
+
+// The chart's months: money out of an envelope in this month and the ones before it.
+const MONTHS = 4;
+// Money out of an envelope: charges and holds (negative amounts), less refunds and returned
+// holds (positive) — the same sum as the wallet's "spent".
+const SPENDING = new Set(["charge", "hold", "hold_release", "refund"]);
+
+function previous(period, back) {
+  const [y, m] = period.split("-").map(Number);
+  const index = y * 12 + (m - 1) - back;
+  return `${Math.floor(index / 12)}-${String((index % 12) + 1).padStart(2, "0")}`;
+}
+
+// [{period, cents}] oldest first; months the page of movements may not fully cover are left out.
+function monthlySpending(env, view) {
+  const current = view.wallet.current_period;
+  const periods = Array.from({ length: MONTHS }, (_, i) => previous(current, MONTHS - 1 - i));
+  const sums = Object.fromEntries(periods.map((p) => [p, 0]));
+  let oldest = null;
+  for (const item of view.items || []) {
+    if (!oldest || item.period < oldest) oldest = item.period;
+    if (item.envelope_id !== env.id || !SPENDING.has(item.kind) || !(item.period in sums)) continue;
+    sums[item.period] -= item.amount_cents;
+  }
+  // A cut-off page: its oldest month may be partly missing, and older ones entirely.
+  const covered = (p) => view.complete !== false || (oldest !== null && p > oldest);
+  // Months before the decision started are not "0 spent": they are simply not there.
+  const from = (env.valid_from || "").slice(0, 7);
+  return periods.filter((p) => covered(p) && (!from || p >= from)).map((p) => ({ period: p, cents: Math.max(0, sums[p]) }));
+}
 
 export async function render(main, params, { state }) {
   unsubscribe?.();
@@ -189,14 +218,25 @@ function envelopeCard(env, at, view) {
 }
 
 // The chart is there for those who want it: collapsed, so balances and paying stay near the top.
-// Drawn when first opened: most visits never open it, and on a slow phone the picture (its
-// formatters, the SVG) was a third of the balances' first render.
+// Drawn when first opened, and its code (client-chart.js) and texts loaded then too: most visits
+// never open it, and on a slow phone the picture (its formatters, the SVG) was a third of the
+// balances' first render, its module a request in the first screen's wave (app.js fetches it
+// after the content, so opening it does not wait on the network).
 function chartDetails(env, view) {
-  if (!monthlySpending(env, view).length) return null;
+  const rows = monthlySpending(env, view);
+  if (!rows.length) return null;
   const details = h("details", { class: "chart-details" }, h("summary", {}, t("chart.show")));
-  details.addEventListener("toggle", () => {
-    const chart = details.open && !details.querySelector("figure") && spendingChart(env, view);
-    if (chart) details.append(chart);
+  details.addEventListener("toggle", async () => {
+    if (!details.open || details.querySelector("figure")) return;
+    details.querySelector("[data-chart-error]")?.remove();
+    try {
+      const [{ spendingChart }] = await Promise.all([import("./client-chart.js"), restOfStrings()]);
+      // Opened twice while it loaded: drawn once.
+      if (!details.querySelector("figure")) details.append(spendingChart(env, rows, MONTHS));
+    } catch {
+      // Offline before the app's files were saved: say so; opening it again tries again.
+      details.append(h("p", { class: "small", "data-chart-error": "" }, t("error.generic.text")));
+    }
   });
   return details;
 }

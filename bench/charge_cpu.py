@@ -123,7 +123,7 @@ async def measure(args: argparse.Namespace, url: str) -> dict[str, Any]:
     from wallet_api.app import create_app
     from wallet_api.settings import Settings
 
-    app = create_app(Settings.from_env())
+    app = create_app(Settings.from_env(), served=True)  # as wallet_api.asgi builds it
     client = AsgiClient(app)
     await client.start()
     statements = 0

@@ -52,6 +52,8 @@ async def _counters(db: Database) -> None:
                 {"key": "b", "window_start": 1, "hits": 20},
                 {"key": "b", "window_start": 2, "hits": 21},
                 {"key": "c", "window_start": 1, "hits": 30},
+                # Text the JSON parameter must carry as it is: quotes, a backslash, non-ASCII.
+                {"key": 'Äiti "Ö" \\ ☂', "window_start": 1, "hits": 40},
             ],
         )
         await uow.commit()
@@ -64,6 +66,8 @@ async def test_a_list_finds_exactly_its_members(db: Database):
         keys, stmt = BY_KEY.of(s)
         found = (await s.execute(stmt, keys.bind_each(["c", "a", "x"]))).scalars().all()
         assert found == ["a", "c"]
+        odd = 'Äiti "Ö" \\ ☂'
+        assert (await s.execute(stmt, keys.bind_each([odd, "Aiti"]))).scalars().all() == [odd]
         assert (await s.execute(stmt, keys.bind_each([]))).scalars().all() == []
 
         pairs, stmt = BY_KEY_AND_WINDOW.of(s)

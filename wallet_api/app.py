@@ -179,7 +179,7 @@ async def _bounded(step: Coroutine[Any, Any, None], what: str, seconds: float = 
 def freeze_heap() -> None:
     """Take what the process holds once it has started (modules, routes, the engine) out of
     Python's cyclic garbage collector: a full collection walked all of it, some 200,000 objects,
-    and stopped every request for 50-130 ms several times a minute under load, the charges' p99
+    and stopped every request for 116-141 ms several times a minute under load: the charges' p99
     (docs/performance.md, "The collector's pauses"). Collected first, so that only what is in
     use is kept; later garbage is collected as always."""
     gc.collect()

@@ -6,7 +6,7 @@
 // approve/decline buttons are answered here, with the session cookie and the CSRF token read
 // from /api/me (the worker cannot see the page's memory); if that is not possible the app
 // opens at the wallet, where the request waits.
-const VERSION = "v46";
+const VERSION = "v47";
 const CACHE = `wallet-shell-${VERSION}`;
 const SHELL = [
   "/",

@@ -234,7 +234,7 @@ function chartDetails(env, view) {
       // Opened twice while it loaded: drawn once.
       if (!details.querySelector("figure")) details.append(spendingChart(env, rows, MONTHS));
     } catch {
-      // Offline before the app's files were saved: say so; opening it again tries again.
+      // Offline before the app's files were saved: say so, rather than open onto nothing.
       details.append(h("p", { class: "small", "data-chart-error": "" }, t("error.generic.text")));
     }
   });

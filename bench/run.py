@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench import floor
 from bench import pg as pgmod
@@ -44,8 +46,11 @@ from bench.machine import cpu_sample, cpu_usage, machine_info
 from bench.pgbench import run_pgbench
 from bench.raw_sqlite import run_raw_sqlite
 from bench.seed import Seeded, seed
-from bench.server import DEFAULT_WALLET, HOST, Server
+from bench.server import DEFAULT_WALLET, HOST, Server, Worker
 from bench.stats import ratio
+
+# Live events between the web process and the worker (--worker): a database of its own.
+REDIS = "redis://127.0.0.1:6379/13"
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUSY_CORES = 0.25  # CPU used by processes outside the benchmark that makes a phase suspect
@@ -86,6 +91,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="wallet serve --server (default: wallet serve's own default)",
     )
+    p.add_argument(
+        "--worker",
+        action="store_true",
+        help="PostgreSQL as deployed (deploy/systemd): wallet serve --web-only, and the "
+        "scheduler and the outbox dispatcher in a wallet worker beside it, live events between "
+        "them through Redis (--redis); its CPU is counted as the worker's. SQLite stays one "
+        "process (a one-process trial, docs/deploy.md)",
+    )
+    p.add_argument("--redis", default=REDIS, help="Redis for --worker (loopback only)")
     p.add_argument(
         "--profile",
         action="store_true",
@@ -141,6 +155,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not 0 < args.duration <= 3600 or not 1 <= args.concurrency <= 256:
         p.error("duration must be in (0, 3600] s and concurrency in [1, 256]")
     pgmod.check_loopback(args.pg)
+    if args.worker and urlsplit(args.redis).hostname not in ("127.0.0.1", "localhost", "::1"):
+        p.error("--redis must be on loopback")
     return args
 
 
@@ -160,13 +176,21 @@ async def guarded(results: dict[str, Any], name: str, fn: Callable[[], Awaitable
 
 
 async def measured_load(
-    server: Server, load: ChargeLoad, args: argparse.Namespace, *, rate: float | None = None
+    server: Server,
+    load: ChargeLoad,
+    args: argparse.Namespace,
+    *,
+    rate: float | None = None,
+    worker: Server | None = None,
 ) -> dict[str, Any]:
     """Run the load and sample CPU over exactly the measured window."""
     samples: dict[str, Any] = {}
 
     def groups() -> dict[str, list[int]]:
-        return {"server": server.pids(), "loadgen": [os.getpid()]}
+        found = {"server": server.pids(), "loadgen": [os.getpid()]}
+        if worker is not None:
+            found["worker"] = worker.pids()
+        return found
 
     async def sampler() -> None:
         await asyncio.sleep(args.warmup)
@@ -221,8 +245,18 @@ async def verify(url: str, expected_charges: int, check: bool) -> dict[str, Any]
                     .where(OutboxEvent.type == "charge.captured")
                 )
             ).scalar_one()
+            # The dispatcher's backlog when the server stopped (in the worker with --worker):
+            # whether it kept up with the charges.
+            undelivered = (
+                await s.execute(
+                    select(func.count())
+                    .select_from(OutboxEvent)
+                    .where(OutboxEvent.delivered_at.is_(None))
+                )
+            ).scalar_one()
         out: dict[str, Any] = {
             "charges_answered_201": expected_charges,
+            "events_undelivered_at_stop": undelivered,
             "charges_in_db": charges,
             "charge_transfers_in_db": transfers,
             "charge_events_in_outbox": events,
@@ -257,6 +291,13 @@ async def http_phases(
     log_path = args.results / f"{stamp}-server-{engine}.log"
     answered = 0
     serve_args = ["--server", args.server] if args.server else []
+    # The deployed shape (--worker): the web process only answers requests. PostgreSQL's only:
+    # SQLite is a one-process trial (docs/deploy.md), and a second process would be a second
+    # writer.
+    deployed = args.worker and engine == "pg"
+    shape_env = {"WALLET_REDIS_URL": args.redis} if deployed else {}
+    if deployed:
+        serve_args.append("--web-only")
     wrapper: list[str] = []
     if args.profile:
         spy = Path(sys.executable).parent / "py-spy"
@@ -264,15 +305,28 @@ async def http_phases(
         wrapper = [str(spy), "record", "--format", "raw", "--rate", "250", "--subprocesses"]
         wrapper += ["--output", str(profile), "--"]
         results[f"{engine}_profile"] = str(profile)
-    with Server(
-        url,
-        log_path=log_path,
-        wallet=args.wallet,
-        workers=args.workers,
-        serve_args=serve_args,
-        wrapper=wrapper,
-    ) as server:
-        log(f"{engine}: wallet serve on {server.base_url} (pids {server.pids()})")
+    worker: Worker | None = None
+    if deployed:
+        worker = Worker(
+            url,
+            log_path=args.results / f"{stamp}-worker-{engine}.log",
+            wallet=args.wallet,
+            extra_env=shape_env,
+        )
+    with (
+        Server(
+            url,
+            log_path=log_path,
+            wallet=args.wallet,
+            workers=args.workers,
+            serve_args=serve_args,
+            wrapper=wrapper,
+            extra_env=shape_env,
+        ) as server,
+        worker or contextlib.nullcontext(),
+    ):
+        shape = f", wallet worker beside it (pids {worker.pids()})" if worker else ""
+        log(f"{engine}: wallet serve on {server.base_url} (pids {server.pids()}){shape}")
 
         def load(hot: bool = False, seed: int = 1) -> ChargeLoad:
             return ChargeLoad(
@@ -297,7 +351,7 @@ async def http_phases(
         await pg_checkpoint()
         log(f"{engine}: closed loop, C={args.concurrency}, {args.duration:g} s, uniform providers")
         uniform = await guarded(
-            results, f"{engine}_http", lambda: measured_load(server, load(), args)
+            results, f"{engine}_http", lambda: measured_load(server, load(), args, worker=worker)
         )
         answered += (uniform or {}).get("all_captured", 0)
         if uniform:
@@ -309,7 +363,7 @@ async def http_phases(
             hot = await guarded(
                 results,
                 f"{engine}_http_hot",
-                lambda: measured_load(server, load(hot=True, seed=2), args),
+                lambda: measured_load(server, load(hot=True, seed=2), args, worker=worker),
             )
             answered += (hot or {}).get("all_captured", 0)
             if hot:
@@ -323,7 +377,7 @@ async def http_phases(
                 opened = await guarded(
                     results,
                     f"{engine}_http_open",
-                    lambda: measured_load(server, load(seed=3), args, rate=rate),
+                    lambda: measured_load(server, load(seed=3), args, rate=rate, worker=worker),
                 )
                 answered += (opened or {}).get("all_captured", 0)
                 if opened:
@@ -420,6 +474,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "clients": args.clients,
             "providers": args.providers,
             "server_workers": args.workers,
+            # wallet serve --web-only and a wallet worker beside it, as deployed.
+            "worker_process": args.worker,
             "server": args.server or "default",
             "profiled": args.profile,
             "quick": args.quick,
@@ -661,6 +717,7 @@ def render(r: dict[str, Any]) -> str:
                 f"{eng} ledger after the run: {v['charges_in_db']} charges for "
                 f"{v['charges_answered_201']} answered 201, counts match: {v['counts_match']}"
                 + (f", books ok: {v['books_ok']}" if "books_ok" in v else "")
+                + f", events not yet dispatched at stop: {v.get('events_undelivered_at_stop')}"
             )
     lines.append("")
     lines.append(
@@ -677,7 +734,13 @@ def render(r: dict[str, Any]) -> str:
     lines.append(
         f"phases {s['duration_s']:g} s after {s['warmup_s']:g} s warm-up; "
         f"{s['clients']} clients, {s['providers']} providers; server workers "
-        f"{s['server_workers']}; total {r['total_s']} s"
+        f"{s['server_workers']}"
+        + (
+            ", PostgreSQL's web-only with a wallet worker beside it"
+            if s.get("worker_process")
+            else ""
+        )
+        + f"; total {r['total_s']} s"
     )
     busy = [
         f"{name} {p['cpu']['other_cores']}"

@@ -171,3 +171,34 @@ class Server:
             self._log.close()
             self._log = None
         return code
+
+
+class Worker(Server):
+    """``wallet worker`` (the scheduler and the outbox dispatcher, no HTTP) beside a server
+    started with ``--web-only``: the shape a county runs (deploy/systemd: web processes and
+    one worker). Started when its log says it runs; stopped like the server."""
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        env["WALLET_DATABASE_URL"] = self.database_url
+        cmd = [*self.wrapper, str(self.wallet), "worker"]
+        self._log = self.log_path.open("ab")
+        self._log.write(f"\n$ {' '.join(cmd)}\n".encode())
+        self._log.flush()
+        self.proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + self.start_timeout
+        while "worker running" not in self.log_tail():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                tail = self.log_tail()
+                self.stop()
+                raise RuntimeError(f"wallet worker did not start (log: {self.log_path}):\n{tail}")
+            time.sleep(0.2)

@@ -87,3 +87,53 @@ def test_the_import_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture
         assert results[engine]["books_ok"] is True
         assert results[engine]["rows"] == 40
     assert "sqlite         40" in printed and "postgres       40" in printed
+
+
+def test_the_deployed_shape_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--worker``: PostgreSQL served as deployed (deploy/systemd), ``wallet serve --web-only``
+    and a ``wallet worker`` beside it with Redis between them. The worker's CPU is counted on
+    its own, and every charge answered 201 is in the ledger once."""
+    if not asyncio.run(pg_ready()):
+        need(f"PostgreSQL at {PG_BASE} is not reachable")
+    if not DEFAULT_WALLET.exists():
+        need("the wallet executable is not installed in .venv (make install)")
+    code = bench_run.cli(
+        [
+            "--quick",
+            "--duration",
+            "2",
+            "--warmup",
+            "0.5",
+            "--clients",
+            "40",
+            "--providers",
+            "3",
+            "--concurrency",
+            "4",
+            "--engines",
+            "pg",
+            "--no-pgbench",
+            "--no-floor",
+            "--no-hot",
+            "--no-open-loop",
+            "--worker",
+            "--pg",
+            PG_BASE,
+            "--results",
+            str(tmp_path),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    [written] = tmp_path.glob("*Z.json")
+    results = json.loads(written.read_text())
+    assert not results.get("errors"), results.get("errors")
+    assert results["settings"]["worker_process"] is True
+    http = results["pg_http"]
+    assert http["captured"] > 0 and set(http["statuses"]) == {"201"}, http
+    assert "worker_cores" in http["cpu"], http["cpu"]
+    verified = results["pg_verify"]
+    assert verified["counts_match"] and verified["books_ok"], verified
+    assert "web-only with a wallet worker beside it" in printed
+    assert "--web-only" in next(tmp_path.glob("*-server-pg.log")).read_text()
+    assert "worker running" in next(tmp_path.glob("*-worker-pg.log")).read_text()

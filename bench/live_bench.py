@@ -6,7 +6,8 @@ memory of one process holding many idle SSE streams.
 Everything runs on loopback: PostgreSQL at 127.0.0.1:5432 (a scratch database is created and
 dropped), Redis at 127.0.0.1:6379, two ``wallet serve`` processes. Process A takes the
 charges (and dispatches their outbox rows); process B holds the SSE streams, so every event
-crosses processes through Redis.
+crosses processes through Redis. ``--worker``: as deployed, both started ``--web-only`` and a
+``wallet worker`` beside them dispatches every event.
 
 Latency is measured per event as SSE arrival at the reader minus the event's ``created_at``,
 which the use case stamps *before* its transaction; the figure therefore includes the charge's
@@ -109,13 +110,15 @@ async def seed(url: str, clients: int) -> dict[str, Any]:
 
 
 class Serve:
-    def __init__(self, url: str, name: str, env: dict[str, str]) -> None:
+    def __init__(
+        self, url: str, name: str, env: dict[str, str], serve_args: tuple[str, ...] = ()
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         RESULTS.mkdir(parents=True, exist_ok=True)
         self.log = open(RESULTS / f"live_{name}.log", "w")
         self.proc = subprocess.Popen(
-            [str(WALLET), "serve", "--port", str(self.port)],
+            [str(WALLET), "serve", "--port", str(self.port), *serve_args],
             env={**os.environ, "WALLET_DATABASE_URL": url, "WALLET_SCHEDULER": "0", **env},
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -149,6 +152,31 @@ class Serve:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
+
+
+class WorkerProcess(Serve):
+    """``wallet worker``: the outbox dispatcher (and the scheduler) of the deployed shape, beside
+    web processes started ``--web-only``."""
+
+    def __init__(self, url: str, env: dict[str, str]) -> None:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        self.log_path = RESULTS / "live_worker.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [str(WALLET), "worker"],
+            env={**os.environ, "WALLET_DATABASE_URL": url, "WALLET_SCHEDULER": "0", **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def ready(self) -> None:
+        for _ in range(600):
+            if self.proc.poll() is not None:
+                raise SystemExit(f"worker exited; see {self.log.name}")
+            if "worker running" in self.log_path.read_text(errors="replace"):
+                return
+            await asyncio.sleep(0.05)
+        raise SystemExit("worker did not start")
 
 
 async def open_stream(port: int, key: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -346,6 +374,12 @@ async def main(argv: list[str] | None = None) -> None:
         help="post charges to A only, or alternately to A and B (streams are on B either way; "
         "every event goes through Redis)",
     )
+    ap.add_argument(
+        "--worker",
+        action="store_true",
+        help="as deployed (deploy/systemd): A and B started --web-only, and a wallet worker "
+        "dispatching the outbox beside them",
+    )
     args = ap.parse_args(argv)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -357,10 +391,13 @@ async def main(argv: list[str] | None = None) -> None:
         log(f"seeding {args.clients} clients")
         data = await seed(url, args.clients)
         env = {"WALLET_REDIS_URL": REDIS}
-        a, b = Serve(url, "a", env), Serve(url, "b", env)
+        shape: tuple[str, ...] = ("--web-only",) if args.worker else ()
+        a, b = Serve(url, "a", env, shape), Serve(url, "b", env, shape)
         servers += [a, b]
-        await a.ready()
-        await b.ready()
+        if args.worker:
+            servers.append(WorkerProcess(url, env))
+        for server in servers:
+            await server.ready()
         log(f"latency: {args.rate}/s for {args.seconds}s, charges to {args.ingest}, SSE on B")
         results["latency"] = await latency(
             a, b, data, args.rate, args.seconds, both=args.ingest == "ab"

@@ -15,7 +15,9 @@ the only one for the duration of its round.
 
 A commit anywhere in this process wakes the dispatcher at once (an SQLAlchemy ``after_commit``
 hook), so delivery does not wait for the poll; the poll catches commits of other processes
-(for example ``wallet fund``).
+(for example ``wallet fund``). A dispatcher that ``listen``s (the one in ``wallet worker``,
+whose events are all committed by the web processes) is also woken by PostgreSQL: a
+transaction that adds outbox rows notifies :data:`CHANNEL` when it commits (migration 0023).
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ import threading
 import weakref
 from typing import Any, Protocol, cast
 
+import asyncpg
 from sqlalchemy import BigInteger, Table, Uuid, bindparam, func, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +49,12 @@ from payments.rows import JsonRows, PerEngine, with_list
 from payments.uow import UnitOfWork
 
 log = logging.getLogger("wallet.dispatcher")
+
+# What the outbox's trigger notifies when a transaction that added rows commits (migration
+# 0023), and how long a listener whose connection was lost waits before it connects again (the
+# poll delivers meanwhile).
+CHANNEL = "wallet_outbox"
+RELISTEN_S = 5.0
 _SKIP_POKE = "wallet_dispatcher"
 
 
@@ -83,6 +92,7 @@ class Dispatcher:
         sms_config: sms.SmsConfig | None = None,
         batch: int = 200,
         poll_s: float = 1.0,
+        listen: bool = False,
     ) -> None:
         self.db = db
         self.hub = hub
@@ -90,6 +100,8 @@ class Dispatcher:
         self.sms = sms_config
         self.batch = batch
         self.poll_s = poll_s
+        self.listen = listen and db.is_postgres
+        self._listener: asyncio.Task[None] | None = None
         self.delivered = 0
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -118,14 +130,43 @@ class Dispatcher:
         _install_hook()
         _live.add(self)
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+        if self.listen:
+            self._listener = asyncio.create_task(self._listen(), name="outbox-listener")
 
     async def stop(self) -> None:
         _live.discard(self)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._listener, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._listener = None
+
+    async def _listen(self) -> None:
+        """LISTEN on :data:`CHANNEL` from a connection of its own (not the pool's: it is held
+        for the process's life), poking the dispatcher at each notification; connect again
+        after a lost connection."""
+        dsn = make_url(self.db.url).set(drivername="postgresql")
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                await conn.add_listener(CHANNEL, lambda *_: self.poke())
+                # Rows committed before the LISTEN began: the round after it finds them.
+                self.poke()
+                await lost.wait()
+                log.warning("outbox listener lost its connection; the poll delivers meanwhile")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox listener could not listen; the poll delivers meanwhile")
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(conn.close(timeout=2))
+            await asyncio.sleep(RELISTEN_S)
 
     async def _run(self) -> None:
         assert self._wake is not None

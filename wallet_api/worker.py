@@ -91,7 +91,9 @@ async def run_worker(
                 "WALLET_REDIS_URL is not set: web processes' streams get the events this worker "
                 "delivers only when they reconnect"
             )
-        live = await start_live(settings, db, dispatcher_on=True)
+        # Every event the worker delivers is committed by a web process: woken by each commit
+        # (PostgreSQL's notification), not by the next poll a second later.
+        live = await start_live(settings, db, dispatcher_on=True, listen=True)
         metrics.watch_senders([live.push])
         if port is not None:
             endpoint = await metrics.serve_worker_metrics(port, settings.metrics_token, db)

@@ -4,7 +4,8 @@ Rates from so short a run mean nothing; what is checked is that each phase ran (
 stack's floor, the HTTP charge load on PostgreSQL with its hot-provider and open-loop phases,
 the raw sqlite3 loop and the HTTP load on SQLite), that every charge answered 201 is in the
 ledger exactly once, that the books check passed afterwards, and that the command printed the
-table and wrote the JSON it points to.
+table and wrote the JSON it points to; then PostgreSQL once more in the deployed shape
+(``--worker``).
 """
 
 from __future__ import annotations
@@ -67,36 +68,16 @@ def test_every_phase_of_the_benchmark_runs(
     assert ratios["B1_pg_http_vs_pgbench"] and ratios["B1_pg_http_vs_floor"]
     assert ratios["B2_sqlite_http_vs_raw"]
     assert "stack floor" in printed and f"results: {written}" in printed
+    deployed = tmp_path / "deployed"
+    deployed.mkdir()
+    _the_deployed_shape_runs(deployed, capsys)
 
 
-def test_the_import_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """B6 with 40 rows on both engines: every phase ran, the books check passed, and the
-    table and JSON are written (the rates of so small a run mean nothing)."""
-    from bench import import_bench
-
-    if not asyncio.run(pg_ready()):
-        need(f"PostgreSQL at {PG_BASE} is not reachable")
-    code = import_bench.cli(
-        ["--rows", "40", "--reference", "3", "--pg", PG_BASE, "--results", str(tmp_path)]
-    )
-    printed = capsys.readouterr().out
-    assert code == 0, printed
-    [written] = tmp_path.glob("import-*.json")
-    results = json.loads(written.read_text())
-    for engine in ("sqlite", "postgres"):
-        assert results[engine]["books_ok"] is True
-        assert results[engine]["rows"] == 40
-    assert "sqlite         40" in printed and "postgres       40" in printed
-
-
-def test_the_deployed_shape_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _the_deployed_shape_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--worker``: PostgreSQL served as deployed (deploy/systemd), ``wallet serve --web-only``
     and a ``wallet worker`` beside it with Redis between them. The worker's CPU is counted on
-    its own, and every charge answered 201 is in the ledger once."""
-    if not asyncio.run(pg_ready()):
-        need(f"PostgreSQL at {PG_BASE} is not reachable")
-    if not DEFAULT_WALLET.exists():
-        need("the wallet executable is not installed in .venv (make install)")
+    its own, and every charge answered 201 is in the ledger once. (Part of the test above: both
+    use the benchmark's one scratch database, so they must not run at once.)"""
     code = bench_run.cli(
         [
             "--quick",
@@ -137,3 +118,23 @@ def test_the_deployed_shape_runs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "web-only with a wallet worker beside it" in printed
     assert "--web-only" in next(tmp_path.glob("*-server-pg.log")).read_text()
     assert "worker running" in next(tmp_path.glob("*-worker-pg.log")).read_text()
+
+
+def test_the_import_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """B6 with 40 rows on both engines: every phase ran, the books check passed, and the
+    table and JSON are written (the rates of so small a run mean nothing)."""
+    from bench import import_bench
+
+    if not asyncio.run(pg_ready()):
+        need(f"PostgreSQL at {PG_BASE} is not reachable")
+    code = import_bench.cli(
+        ["--rows", "40", "--reference", "3", "--pg", PG_BASE, "--results", str(tmp_path)]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    [written] = tmp_path.glob("import-*.json")
+    results = json.loads(written.read_text())
+    for engine in ("sqlite", "postgres"):
+        assert results[engine]["books_ok"] is True
+        assert results[engine]["rows"] == 40
+    assert "sqlite         40" in printed and "postgres       40" in printed

@@ -59,10 +59,12 @@ async def start(app: Litestar) -> None:
 
 
 async def start_live(
-    settings: Settings, db: Database, *, dispatcher_on: bool | None = None
+    settings: Settings, db: Database, *, dispatcher_on: bool | None = None, listen: bool = False
 ) -> Live:
     """The hub, dispatcher and push sender for ``db``: for the web app, and for
-    ``wallet worker`` (which has no app). ``dispatcher_on`` overrides ``settings.dispatcher``."""
+    ``wallet worker`` (which has no app). ``dispatcher_on`` overrides ``settings.dispatcher``;
+    ``listen``: the dispatcher is also woken by other processes' commits (PostgreSQL's
+    notification, notifications.dispatcher), as the worker's must be."""
     run_dispatcher = settings.dispatcher if dispatcher_on is None else dispatcher_on
     hub = Hub(settings.redis_url)
     await hub.start()
@@ -83,7 +85,7 @@ async def start_live(
     # Database, whose in-process write lock must be shared by all writers.
     own_db = create_database(db.url, pool_size=2) if db.is_postgres else None
     sms_config = sms_config_of(settings)
-    dispatcher = Dispatcher(own_db or db, hub, push=sender, sms_config=sms_config)
+    dispatcher = Dispatcher(own_db or db, hub, push=sender, sms_config=sms_config, listen=listen)
     hooks = None
     texts = None
     if run_dispatcher:

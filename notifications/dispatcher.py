@@ -150,7 +150,10 @@ class Dispatcher:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+                conn = await asyncpg.connect(
+                    dsn.render_as_string(hide_password=False),
+                    server_settings={"application_name": "wallet-outbox-listener"},
+                )
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, lambda *_: self.poke())

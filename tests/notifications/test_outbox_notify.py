@@ -129,7 +129,7 @@ async def test_a_listener_that_loses_its_connection_listens_again(
         try:
             ended = await admin.fetchval(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+                "WHERE application_name = 'wallet-outbox-listener' AND datname = current_database()"
             )
         finally:
             await admin.close()

@@ -88,17 +88,26 @@ class Server:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, **self.extra_env, "WALLET_DATABASE_URL": self.database_url}
+
     def start(self) -> None:
-        env = dict(os.environ)
-        env.update(self.extra_env)
-        env["WALLET_DATABASE_URL"] = self.database_url
+        env = self._env()
         if self.command is not None:
             cmd = [*self.command, "--port", str(self.port)]
         else:
             cmd = [str(self.wallet), "serve", "--host", HOST, "--port", str(self.port)]
             if self.workers != 1:
                 cmd += ["--workers", str(self.workers)]
-        cmd = self.wrapper + cmd + self.serve_args
+        self._spawn(self.wrapper + cmd + self.serve_args, env)
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, cmd: list[str], env: dict[str, str]) -> None:
+        """Start ``cmd`` in a process group of its own, its output appended to the log."""
         self._log = self.log_path.open("ab")
         self._log.write(f"\n$ {' '.join(cmd)}\n".encode())
         self._log.flush()
@@ -111,11 +120,6 @@ class Server:
             cwd=REPO,
             start_new_session=True,
         )
-        try:
-            self._wait_healthy()
-        except BaseException:
-            self.stop()
-            raise
 
     def _wait_healthy(self) -> None:
         assert self.proc is not None
@@ -179,22 +183,8 @@ class Worker(Server):
     one worker). Started when its log says it runs; stopped like the server."""
 
     def start(self) -> None:
-        env = dict(os.environ)
-        env.update(self.extra_env)
-        env["WALLET_DATABASE_URL"] = self.database_url
-        cmd = [*self.wrapper, str(self.wallet), "worker"]
-        self._log = self.log_path.open("ab")
-        self._log.write(f"\n$ {' '.join(cmd)}\n".encode())
-        self._log.flush()
-        self.proc = subprocess.Popen(
-            cmd,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=REPO,
-            start_new_session=True,
-        )
+        self._spawn([*self.wrapper, str(self.wallet), "worker"], self._env())
+        assert self.proc is not None
         deadline = time.monotonic() + self.start_timeout
         while "worker running" not in self.log_tail():
             if self.proc.poll() is not None or time.monotonic() > deadline:

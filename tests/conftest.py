@@ -152,3 +152,13 @@ def no_leaked_settings() -> Iterator[None]:
     yield
     after = {k: v for k, v in os.environ.items() if k.startswith("WALLET_")}
     assert after == before, f"the test changed WALLET_* settings: {before} -> {after}"
+
+
+@pytest.fixture
+async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
+    """The PostgreSQL database alone, emptied, for what only PostgreSQL has (lifting a
+    constraint, notifications); not parametrized, so nothing is skipped on SQLite."""
+    database = create_database(postgres_url)
+    await truncate(database)
+    yield database
+    await database.dispose()

@@ -14,12 +14,32 @@ import asyncio
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench import run as bench_run
 from bench.server import DEFAULT_WALLET
 from tests.support.databases import PG_BASE, need, pg_ready
+
+
+def _quick(
+    results_dir: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[str, Path, dict[str, Any]]:
+    """A short ``bench.run`` of a small county into ``results_dir``: (what it printed, the JSON
+    it wrote, its contents), once it has exited 0."""
+    code = bench_run.cli(
+        [
+            *("--quick", "--duration", "2", "--warmup", "0.5"),
+            *("--clients", "40", "--providers", "3", "--concurrency", "4"),
+            *("--pg", PG_BASE, "--results", str(results_dir)),
+            *extra,
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    [written] = results_dir.glob("*Z.json")
+    return printed, written, json.loads(written.read_text())
 
 
 def test_every_phase_of_the_benchmark_runs(
@@ -31,29 +51,7 @@ def test_every_phase_of_the_benchmark_runs(
         need("pgbench is not installed (postgresql-client)")
     if not DEFAULT_WALLET.exists():
         need("the wallet executable is not installed in .venv (make install)")
-    code = bench_run.cli(
-        [
-            "--quick",
-            "--duration",
-            "2",
-            "--warmup",
-            "0.5",
-            "--clients",
-            "40",
-            "--providers",
-            "3",
-            "--concurrency",
-            "4",
-            "--pg",
-            PG_BASE,
-            "--results",
-            str(tmp_path),
-        ]
-    )
-    printed = capsys.readouterr().out
-    assert code == 0, printed
-    [written] = tmp_path.glob("*Z.json")
-    results = json.loads(written.read_text())
+    printed, written, results = _quick(tmp_path, capsys)
 
     assert not results.get("errors"), results.get("errors")
     for phase in ("pgbench", "floor", "pg_http_hot", "pg_http_open", "sqlite_raw"):
@@ -78,36 +76,17 @@ def _the_deployed_shape_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     and a ``wallet worker`` beside it with Redis between them. The worker's CPU is counted on
     its own, and every charge answered 201 is in the ledger once. (Part of the test above: both
     use the benchmark's one scratch database, so they must not run at once.)"""
-    code = bench_run.cli(
-        [
-            "--quick",
-            "--duration",
-            "2",
-            "--warmup",
-            "0.5",
-            "--clients",
-            "40",
-            "--providers",
-            "3",
-            "--concurrency",
-            "4",
-            "--engines",
-            "pg",
-            "--no-pgbench",
-            "--no-floor",
-            "--no-hot",
-            "--no-open-loop",
-            "--worker",
-            "--pg",
-            PG_BASE,
-            "--results",
-            str(tmp_path),
-        ]
+    printed, _, results = _quick(
+        tmp_path,
+        capsys,
+        "--engines",
+        "pg",
+        "--no-pgbench",
+        "--no-floor",
+        "--no-hot",
+        "--no-open-loop",
+        "--worker",
     )
-    printed = capsys.readouterr().out
-    assert code == 0, printed
-    [written] = tmp_path.glob("*Z.json")
-    results = json.loads(written.read_text())
     assert not results.get("errors"), results.get("errors")
     assert results["settings"]["worker_process"] is True
     http = results["pg_http"]

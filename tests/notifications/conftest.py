@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from notifications.hub import Hub
 from notifications.push import generate_vapid_keys
 from payments.budgets import catalogue
 from payments.db import Database
@@ -14,6 +15,15 @@ from payments.people.mandates import grant_mandate
 from tests.factories import World, api_key_for, seed_world
 from tests.notifications.helpers import People, mark_all_delivered, serve, settings_for
 from tests.notifications.push_service import Device, PushService
+
+
+@pytest.fixture
+async def hub() -> AsyncIterator[Hub]:
+    """The in-process channels (no Redis), started and stopped around the test."""
+    h = Hub()
+    await h.start()
+    yield h
+    await h.stop()
 
 
 @pytest.fixture

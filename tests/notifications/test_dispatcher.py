@@ -30,14 +30,6 @@ async def _listen(hub: Hub, channels: list[str], into: list[ev.Event]) -> None:
             into.append(ev.Event.decode(raw))
 
 
-@pytest.fixture
-async def hub():
-    h = Hub()
-    await h.start()
-    yield h
-    await h.stop()
-
-
 async def _heard(into: list[ev.Event], n: int) -> list[ev.Event]:
     for _ in range(200):
         if len(into) >= n:

@@ -8,7 +8,6 @@ without the SQLAlchemy session whose commit hook wakes this process's dispatcher
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -16,11 +15,10 @@ import pytest
 from notifications import events as ev
 from notifications.dispatcher import Dispatcher
 from notifications.hub import Hub
-from payments.db import Database, create_database
+from payments.db import Database
 from payments.outbox import CHARGE_CAPTURED
 from tests.factories import World, seed_world
 from tests.notifications.helpers import mark_all_delivered
-from tests.support.databases import truncate
 from tests.support.money import by_wallet, charged, cleaning
 
 # A copy of the last event, as another process's transaction would add one.
@@ -32,21 +30,12 @@ RETURNING id
 """
 
 
-@pytest.fixture
-async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
-    """PostgreSQL alone: SQLite has one process and no notifications."""
-    database = create_database(postgres_url)
-    await truncate(database)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-async def hub() -> AsyncIterator[Hub]:
-    h = Hub()
-    await h.start()
-    yield h
-    await h.stop()
+async def _a_delivered_charge(db: Database) -> World:
+    """A county with one charge, its event delivered: the row the other process copies."""
+    world = await seed_world(db)
+    await charged(db, world, cleaning(1), customer=by_wallet(world))
+    await mark_all_delivered(db)
+    return world
 
 
 async def _heard_within(hub: Hub, world: World, seconds: float, write: str) -> list[ev.Event]:
@@ -79,9 +68,7 @@ async def _heard_within(hub: Hub, world: World, seconds: float, write: str) -> l
 async def test_a_listening_dispatcher_delivers_another_processs_commit_at_once(
     pg_db: Database, hub: Hub, postgres_url: str
 ) -> None:
-    world = await seed_world(pg_db)
-    await charged(pg_db, world, cleaning(1), customer=by_wallet(world))
-    await mark_all_delivered(pg_db)
+    world = await _a_delivered_charge(pg_db)
     # A poll this slow would fail the test: only the notification can wake it in time.
     listening = Dispatcher(pg_db, hub, poll_s=60, listen=True)
     listening.start()
@@ -98,9 +85,7 @@ async def test_a_dispatcher_that_does_not_listen_waits_for_its_poll(
 ) -> None:
     """The web processes' dispatchers (when they run one) are woken by their own commits: they
     do not listen, so a commit elsewhere waits for their poll, as before."""
-    world = await seed_world(pg_db)
-    await charged(pg_db, world, cleaning(1), customer=by_wallet(world))
-    await mark_all_delivered(pg_db)
+    world = await _a_delivered_charge(pg_db)
     polling = Dispatcher(pg_db, hub, poll_s=60)
     polling.start()
     try:
@@ -118,9 +103,7 @@ async def test_a_listener_that_loses_its_connection_listens_again(
     import notifications.dispatcher as dispatcher
 
     monkeypatch.setattr(dispatcher, "RELISTEN_S", 0.1)
-    world = await seed_world(pg_db)
-    await charged(pg_db, world, cleaning(1), customer=by_wallet(world))
-    await mark_all_delivered(pg_db)
+    world = await _a_delivered_charge(pg_db)
     listening = Dispatcher(pg_db, hub, poll_s=60, listen=True)
     listening.start()
     try:

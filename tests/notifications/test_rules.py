@@ -5,20 +5,11 @@ from __future__ import annotations
 import pytest
 
 from notifications.dispatcher import Dispatcher
-from notifications.hub import Hub
 from notifications.rules import get_preferences, set_preferences
 from payments.errors import InvalidInput
 from payments.outbox import BALANCE_LOW, CHARGE_CAPTURED, ENVELOPE_FUNDED, PAYMENT_REQUESTED
 from tests.notifications.helpers import outbox
 from tests.support.money import by_wallet, charged, cleaning
-
-
-@pytest.fixture
-async def hub():
-    h = Hub()
-    await h.start()
-    yield h
-    await h.stop()
 
 
 async def _dispatch_all(d: Dispatcher) -> None:

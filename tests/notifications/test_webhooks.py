@@ -35,14 +35,6 @@ LOOPBACK = OutboundPolicy(allow_loopback=True)
 
 
 @pytest.fixture
-async def hub() -> AsyncIterator[Hub]:
-    h = Hub()
-    await h.start()
-    yield h
-    await h.stop()
-
-
-@pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     r = await Receiver().start()
     yield r

@@ -541,15 +541,6 @@ async def test_a_settlement_transfer_without_its_settlement_is_reported(db):
     assert len(violations) == 1, violations
 
 
-@pytest.fixture
-async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
-    """The PostgreSQL database alone: SQLite cannot lift a unique constraint."""
-    database = create_database(postgres_url)
-    await truncate(database)
-    yield database
-    await database.dispose()
-
-
 async def test_a_charge_settled_twice_is_reported(pg_db):
     """Only with ``uq_settlement_lines_transfer_id`` lifted: the schema refuses it on both
     engines (``test_backstops.py``)."""

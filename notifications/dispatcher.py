@@ -213,11 +213,14 @@ class Dispatcher:
                     return 0
             events = await ev.to_events(s, rows)
             now = utcnow()
+            # Published first: the streams need nothing the rules read. A round that fails
+            # later publishes them again with the same ids (at least once; clients drop what
+            # they have), and the low-balance events it writes go out in the next round.
+            for e in events:
+                await self.hub.publish(e)
             charges = [e for e in events if e.type == CHARGE_CAPTURED]
             if charges:
                 await low_balance_alerts(s, charges, now)
-            for e in events:
-                await self.hub.publish(e)
             # Webhooks are enqueued with the mark, so a round that rolls back enqueues nothing
             # and a round run again enqueues nothing twice (notifications.webhooks).
             hooks = await webhooks.enqueue(s, events, now)

@@ -92,6 +92,33 @@ async def test_crash_mid_round_leaves_rows_for_the_next_dispatcher(db, world, hu
     assert [e.id for e in got] == charges
 
 
+async def test_the_streams_get_a_charge_before_the_rules_run(db, world, hub, monkeypatch):
+    """A round publishes its events before the low-balance rules read anything (they are a
+    handful of statements each round, and commit → SSE waited for them). A round whose rules
+    fail has published already; its rows stay undelivered and the next round publishes them
+    again with the same ids (at least once: clients drop what they have)."""
+    import notifications.dispatcher as dispatcher
+
+    async def broken_rules(*_: object) -> int:
+        raise RuntimeError("the rules failed")
+
+    heard: list[ev.Event] = []
+    listener = asyncio.create_task(_listen(hub, [ev.wallet_channel(world.wallet_id)], heard))
+    await asyncio.sleep(0.01)
+    await charged(db, world, cleaning(1), customer=by_wallet(world))
+    monkeypatch.setattr(dispatcher, "low_balance_alerts", broken_rules)
+    with pytest.raises(RuntimeError, match="the rules failed"):
+        await Dispatcher(db, hub).run_once()
+    first = await _heard(heard, 1)
+    assert [e.type for e in first] == [CHARGE_CAPTURED]
+    assert [d for _, t, d in await outbox(db) if t == CHARGE_CAPTURED] == [False]
+    monkeypatch.undo()
+    assert await Dispatcher(db, hub).run_once() == 1
+    again = await _heard(heard, 2)
+    listener.cancel()
+    assert [e.id for e in again] == [first[0].id, first[0].id]
+
+
 async def test_running_dispatcher_is_woken_by_commits(db, world, hub):
     heard: list[ev.Event] = []
     listener = asyncio.create_task(_listen(hub, [ev.wallet_channel(world.wallet_id)], heard))

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ import httpx
 
 from bench.machine import machine_info
 from bench.pg import PG_BASE, drop_database, recreate_database
-from bench.server import free_port
+from bench.server import Worker, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 WALLET = REPO / ".venv" / "bin" / "wallet"
@@ -152,31 +153,6 @@ class Serve:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
-
-
-class WorkerProcess(Serve):
-    """``wallet worker``: the outbox dispatcher (and the scheduler) of the deployed shape, beside
-    web processes started ``--web-only``."""
-
-    def __init__(self, url: str, env: dict[str, str]) -> None:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        self.log_path = RESULTS / "live_worker.log"
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [str(WALLET), "worker"],
-            env={**os.environ, "WALLET_DATABASE_URL": url, "WALLET_SCHEDULER": "0", **env},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    async def ready(self) -> None:
-        for _ in range(600):
-            if self.proc.poll() is not None:
-                raise SystemExit(f"worker exited; see {self.log.name}")
-            if "worker running" in self.log_path.read_text(errors="replace"):
-                return
-            await asyncio.sleep(0.05)
-        raise SystemExit("worker did not start")
 
 
 async def open_stream(port: int, key: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -387,6 +363,7 @@ async def main(argv: list[str] | None = None) -> None:
     await recreate_database(PG_BASE, DB_NAME)
     results: dict[str, Any] = {"machine": machine_info(), "args": vars(args)}
     servers: list[Serve] = []
+    stops: list[Callable[[], object]] = []
     try:
         log(f"seeding {args.clients} clients")
         data = await seed(url, args.clients)
@@ -395,7 +372,12 @@ async def main(argv: list[str] | None = None) -> None:
         a, b = Serve(url, "a", env, shape), Serve(url, "b", env, shape)
         servers += [a, b]
         if args.worker:
-            servers.append(WorkerProcess(url, env))
+            # The deployed shape's dispatcher; started (and waited for) before the web processes
+            # answer, stopped with them.
+            quiet = {**env, "WALLET_SCHEDULER": "0"}
+            worker = Worker(url, log_path=RESULTS / "live_worker.log", extra_env=quiet)
+            await asyncio.to_thread(worker.start)
+            stops.append(worker.stop)
         for server in servers:
             await server.ready()
         log(f"latency: {args.rate}/s for {args.seconds}s, charges to {args.ingest}, SSE on B")
@@ -411,6 +393,8 @@ async def main(argv: list[str] | None = None) -> None:
     finally:
         for s in servers:
             s.stop()
+        for stop in stops:
+            stop()
         await drop_database(PG_BASE, DB_NAME)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"live_{datetime.now(UTC):%Y%m%dT%H%M%S}.json"

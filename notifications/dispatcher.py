@@ -45,7 +45,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.models import OutboxEvent
 from payments.outbox import CHARGE_CAPTURED
-from payments.rows import JsonRows, PerEngine, with_list
+from payments.rows import BatchRows, PerEngine, with_list
 from payments.uow import UnitOfWork
 
 log = logging.getLogger("wallet.dispatcher")
@@ -273,16 +273,16 @@ _TAKE_TURN = select(DispatchLock.name).where(DispatchLock.name == "outbox").with
 
 # A round's lists travel as one parameter each (payments.rows): one SQL text whatever their
 # length, compiled and prepared once.
-def _mark_delivered(dialect: Dialect) -> tuple[JsonRows, Any]:
-    ids = JsonRows(dialect, "ids", id=BigInteger())
+def _mark_delivered(dialect: Dialect) -> tuple[BatchRows, Any]:
+    ids = BatchRows(dialect, "ids", id=BigInteger())
     return ids, (
         update(_OUTBOX).where(ids.has(_OUTBOX.c.id)).values(delivered_at=bindparam("p_now"))
     )
 
 
-def _earlier_undelivered(dialect: Dialect) -> tuple[tuple[JsonRows, JsonRows], Any]:
-    wallets = JsonRows(dialect, "wallets", id=Uuid())
-    ids = JsonRows(dialect, "ids", id=BigInteger())
+def _earlier_undelivered(dialect: Dialect) -> tuple[tuple[BatchRows, BatchRows], Any]:
+    wallets = BatchRows(dialect, "wallets", id=Uuid())
+    ids = BatchRows(dialect, "ids", id=BigInteger())
     return (wallets, ids), (
         select(_OUTBOX.c.wallet_id, func.min(_OUTBOX.c.id))
         .where(

@@ -32,7 +32,7 @@ from payments.outbox import (
     REMAINDER_EXPIRED,
     STATEMENT_READY,
 )
-from payments.rows import JsonRows, PerEngine, with_list
+from payments.rows import BatchRows, PerEngine, with_list
 from payments.uow import UnitOfWork
 
 # Push notifications that are on unless a person turns them off: money leaving the wallet and
@@ -276,8 +276,8 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
 # delivers a charge (up to one round per charge at moderate rates), and building them per round
 # cost more CPU than running them.
 # Their lists travel as one parameter each (payments.rows): one SQL text whatever the length.
-def _client_principals(dialect: Dialect) -> tuple[JsonRows, Any]:
-    wallets = JsonRows(dialect, "wallets", id=Uuid())
+def _client_principals(dialect: Dialect) -> tuple[BatchRows, Any]:
+    wallets = BatchRows(dialect, "wallets", id=Uuid())
     return wallets, (
         select(Wallet.id, Principal.id)
         .join(Principal, Principal.client_id == Wallet.client_id)
@@ -285,8 +285,8 @@ def _client_principals(dialect: Dialect) -> tuple[JsonRows, Any]:
     )
 
 
-def _carer_mandates(dialect: Dialect) -> tuple[JsonRows, Any]:
-    wallets = JsonRows(dialect, "wallets", id=Uuid())
+def _carer_mandates(dialect: Dialect) -> tuple[BatchRows, Any]:
+    wallets = BatchRows(dialect, "wallets", id=Uuid())
     return wallets, (
         select(Wallet.id, Mandate.carer_id, Mandate.scopes)
         .join(Mandate, Mandate.client_id == Wallet.client_id)
@@ -294,15 +294,15 @@ def _carer_mandates(dialect: Dialect) -> tuple[JsonRows, Any]:
     )
 
 
-def _preferences(dialect: Dialect) -> tuple[JsonRows, Any]:
-    principals = JsonRows(dialect, "principals", id=Uuid())
+def _preferences(dialect: Dialect) -> tuple[BatchRows, Any]:
+    principals = BatchRows(dialect, "principals", id=Uuid())
     return principals, select(NotificationPreference).where(
         principals.has(NotificationPreference.principal_id)
     )
 
 
-def _envelope_allotments(dialect: Dialect) -> tuple[JsonRows, Any]:
-    accounts = JsonRows(dialect, "accounts", id=BigInteger())
+def _envelope_allotments(dialect: Dialect) -> tuple[BatchRows, Any]:
+    accounts = BatchRows(dialect, "accounts", id=BigInteger())
     return accounts, (
         select(Account.id, Account.funded_period, DecisionLine.monthly_amount_cents)
         .join(DecisionLine, DecisionLine.id == Account.decision_line_id)

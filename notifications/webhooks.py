@@ -64,7 +64,7 @@ from payments.models import Organizer, Principal, new_id
 from payments.outbox import EVENT_TYPES
 from payments.people import audit
 from payments.reporting.cursors import decode_cursor, encode_cursor
-from payments.rows import JsonRows, PerEngine, with_list
+from payments.rows import BatchRows, PerEngine, with_list
 from payments.uow import UnitOfWork
 from payments.vocabulary import Role
 
@@ -505,8 +505,8 @@ _ENDPOINTS = cast(Table, WebhookEndpoint.__table__)
 _DELIVERIES = cast(Table, WebhookDelivery.__table__)
 
 
-def _enabled_of(dialect: Dialect) -> tuple[JsonRows, Any]:
-    orgs = JsonRows(dialect, "orgs", id=Uuid())
+def _enabled_of(dialect: Dialect) -> tuple[BatchRows, Any]:
+    orgs = BatchRows(dialect, "orgs", id=Uuid())
     return orgs, select(_ENDPOINTS.c.id, _ENDPOINTS.c.organizer_id, _ENDPOINTS.c.event_types).where(
         orgs.has(_ENDPOINTS.c.organizer_id), _ENDPOINTS.c.enabled.is_(True)
     )

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from payments.errors import IdempotencyKeyReused, IdempotencyKeyUnanswered, InvalidInput
 from payments.models import IdempotencyRecord
 from payments.results import Happened, Outcome
-from payments.rows import JsonRows, PerEngine
+from payments.rows import BatchRows, PerEngine
 
 MAX_KEY_LENGTH = 200
 # How long a key is remembered is a retention setting (WALLET_RETENTION_IDEMPOTENCY_KEYS_DAYS,
@@ -70,12 +70,12 @@ def _claim_statement(ins: Any) -> Any:
 _CLAIM = {"postgresql": _claim_statement(pg_insert), "sqlite": _claim_statement(sqlite_insert)}
 
 
-def _claim_many(dialect: Dialect) -> tuple[JsonRows, Any]:
+def _claim_many(dialect: Dialect) -> tuple[BatchRows, Any]:
     """The batch's claims as one ``INSERT … SELECT`` from its rows (payments.rows), in (scope,
     key) order. Not an executemany with ``RETURNING``: with rows to return in the parameters'
     order and no sentinel column, SQLAlchemy sends that as one statement, one round trip, per
     row."""
-    claims = JsonRows(dialect, "claims", scope=String(), key=String(), request_hash=String())
+    claims = BatchRows(dialect, "claims", scope=String(), key=String(), request_hash=String())
     c = claims.table.c
     rows = (
         select(

@@ -57,7 +57,7 @@ from payments.models import (
 )
 from payments.outbox import CHARGE_CAPTURED, INSERT_EVENT, REFUND_CREATED, emit, event_row
 from payments.results import Happened, Outcome
-from payments.rows import JsonRows, PerEngine
+from payments.rows import BatchRows, PerEngine
 from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind, ChargeStatus, TransferKind
 
@@ -712,9 +712,9 @@ _ACCOUNTS = Account.__table__
 
 # For one wallet or many (the group commit asks for a batch's wallets at once); the lists
 # travel as one parameter each (payments.rows): one SQL text whatever their length.
-def _envelopes_for_statement(dialect: Dialect) -> tuple[tuple[JsonRows, JsonRows], Any]:
-    wallets = JsonRows(dialect, "wallets", id=Uuid())
-    categories = JsonRows(dialect, "categories", id=Uuid())
+def _envelopes_for_statement(dialect: Dialect) -> tuple[tuple[BatchRows, BatchRows], Any]:
+    wallets = BatchRows(dialect, "wallets", id=Uuid())
+    categories = BatchRows(dialect, "categories", id=Uuid())
     return (wallets, categories), (
         select(
             _ACCOUNTS.c.wallet_id,

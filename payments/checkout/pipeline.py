@@ -71,7 +71,7 @@ from payments.marketplace.prices import Seller, helsinki_day, listings_of_provid
 from payments.models import Client, TrustedProvider, Wallet
 from payments.outbox import INSERT_EVENT
 from payments.results import Happened, Outcome
-from payments.rows import JsonRows, PerEngine
+from payments.rows import BatchRows, PerEngine
 from payments.uow import UnitOfWork
 from payments.vocabulary import TransferKind
 
@@ -468,7 +468,7 @@ async def _trusting_wallets(
     out: dict[int, uuid.UUID] = {}
     organizer = {pid: seller.organizer_id for pid, (seller, _) in sellers.items()}
     on_postgres = s.get_bind().dialect.name == "postgresql"
-    named_by: tuple[tuple[Any, PerEngine[tuple[JsonRows, Any]], Callable[..., Any]], ...] = (
+    named_by: tuple[tuple[Any, PerEngine[tuple[BatchRows, Any]], Callable[..., Any]], ...] = (
         (_BY_PHONE, _ASKED_BY_PHONE, lambda customer: customer.phone_e164),
         (_BY_WALLET, _ASKED_BY_WALLET, lambda customer: customer.wallet_id),
     )
@@ -539,8 +539,8 @@ _BY_WALLET = (
 )
 
 
-def _asked_by_phone(dialect: Dialect) -> tuple[JsonRows, Any]:
-    asked = JsonRows(dialect, "asked", organizer_id=Uuid(), named=String(), provider_id=Uuid())
+def _asked_by_phone(dialect: Dialect) -> tuple[BatchRows, Any]:
+    asked = BatchRows(dialect, "asked", organizer_id=Uuid(), named=String(), provider_id=Uuid())
     a = asked.table.c
     return asked, (
         select(_W.c.id, _C.c.organizer_id, _C.c.phone_e164, _T.c.provider_id)
@@ -552,8 +552,8 @@ def _asked_by_phone(dialect: Dialect) -> tuple[JsonRows, Any]:
     )
 
 
-def _asked_by_wallet(dialect: Dialect) -> tuple[JsonRows, Any]:
-    asked = JsonRows(dialect, "asked", organizer_id=Uuid(), named=Uuid(), provider_id=Uuid())
+def _asked_by_wallet(dialect: Dialect) -> tuple[BatchRows, Any]:
+    asked = BatchRows(dialect, "asked", organizer_id=Uuid(), named=Uuid(), provider_id=Uuid())
     a = asked.table.c
     return asked, (
         select(_W.c.id, _W.c.organizer_id, _W.c.id.label("named"), _T.c.provider_id)

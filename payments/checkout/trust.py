@@ -68,7 +68,7 @@ from payments.db import Database
 from payments.errors import ConsentRequired, InvalidInput, NotFound
 from payments.ledger.periods import period_of
 from payments.models import AuditEvent, Provider, TrustedProvider, Wallet
-from payments.rows import JsonRows, PerEngine
+from payments.rows import BatchRows, PerEngine
 from payments.uow import UnitOfWork
 
 MAX_CAP_CENTS = 100_000_00  # 100,000 EUR: a typo guard, not a policy
@@ -346,9 +346,9 @@ _GIVE_BACK = (
 )
 
 
-def _use_trust_many_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
+def _use_trust_many_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
     """:data:`_USE_TRUST` over a batch's rows (payments.rows), built once per engine."""
-    rows = JsonRows(dialect, "v", wallet_id=Uuid(), provider_id=Uuid(), total=BigInteger())
+    rows = BatchRows(dialect, "v", wallet_id=Uuid(), provider_id=Uuid(), total=BigInteger())
     v = rows.table.c
     return rows, (
         update(_T)
@@ -365,8 +365,8 @@ def _use_trust_many_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
 _USE_MANY = PerEngine(_use_trust_many_statement)
 
 
-def _lock_many_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
-    pairs = JsonRows(dialect, "pairs", wallet_id=Uuid(), provider_id=Uuid())
+def _lock_many_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
+    pairs = BatchRows(dialect, "pairs", wallet_id=Uuid(), provider_id=Uuid())
     return pairs, (
         select(_T.c.wallet_id, _T.c.provider_id, _T.c.month_spent_cents, _T.c.month_period)
         .where(pairs.has(_T.c.wallet_id, _T.c.provider_id))

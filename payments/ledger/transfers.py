@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.errors import InsufficientFunds
 from payments.models import Account, Transfer
-from payments.rows import JsonRows, PerEngine, with_list
+from payments.rows import BatchRows, PerEngine, with_list
 from payments.vocabulary import AccountKind, TransferKind
 
 _accounts = cast(Table, Account.__table__)
@@ -299,8 +299,8 @@ async def undo_debits(s: AsyncSession, amounts: dict[int, int]) -> None:
 
 
 # Built on first use per engine (payments.rows: the batch's rows as one parameter).
-def _debit_many_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
-    v = JsonRows(dialect, "v", id=BigInteger(), amount=BigInteger())
+def _debit_many_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
+    v = BatchRows(dialect, "v", id=BigInteger(), amount=BigInteger())
     return v, (
         update(_accounts)
         .where(_acc.id == v.table.c.id, _acc.balance_cents >= v.table.c.amount)
@@ -309,8 +309,8 @@ def _debit_many_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
     )
 
 
-def _lock_envelopes_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
-    ids = JsonRows(dialect, "ids", id=BigInteger())
+def _lock_envelopes_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
+    ids = BatchRows(dialect, "ids", id=BigInteger())
     return ids, select(_acc.id).where(ids.has(_acc.id)).order_by(_acc.id).with_for_update()
 
 

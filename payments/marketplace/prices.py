@@ -53,7 +53,7 @@ from payments.models import (
     ServiceCategory,
 )
 from payments.results import Happened, Outcome
-from payments.rows import JsonRows, PerEngine
+from payments.rows import BatchRows, PerEngine
 from payments.uow import UnitOfWork
 
 # The first version of a price set up before versioning (or at onboarding) is in force "since
@@ -219,9 +219,9 @@ _PROVIDERS = cast(Table, Provider.__table__)
 
 # _LISTINGS for a set of providers: each provider joined to its own organizer's categories. The
 # batch's lists travel as one parameter each (payments.rows): one SQL text whatever their length.
-def _provider_listings(dialect: Dialect) -> tuple[tuple[JsonRows, JsonRows], Any]:
-    providers = JsonRows(dialect, "providers", id=Uuid())
-    codes = JsonRows(dialect, "codes", code=String())
+def _provider_listings(dialect: Dialect) -> tuple[tuple[BatchRows, BatchRows], Any]:
+    providers = BatchRows(dialect, "providers", id=Uuid())
+    codes = BatchRows(dialect, "codes", code=String())
     return (providers, codes), (
         select(
             _PROVIDERS.c.id,

@@ -27,7 +27,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError, Refusal
 from payments.models import RateCounter
-from payments.rows import JsonRows, PerEngine
+from payments.rows import BatchRows, PerEngine
 from payments.uow import UnitOfWork
 
 # The longest window any limit uses: the retention prune (payments.people.retention) keeps a
@@ -162,12 +162,12 @@ _ADD = (
 )
 
 
-def _hold_statement(dialect: Dialect) -> tuple[JsonRows, Any]:
+def _hold_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
     """hold_windows' upsert: one ``INSERT … SELECT`` from the keys (payments.rows), in key
     order, one text whatever their number. Not an executemany with ``RETURNING``: with rows to
     return in the parameters' order and no sentinel column, SQLAlchemy sends that as one
     statement, one round trip, per key."""
-    keys = JsonRows(dialect, "keys", key=String())
+    keys = BatchRows(dialect, "keys", key=String())
     rows = (
         select(keys.table.c.key, bindparam("p_start", type_=_RC.c.window_start.type), literal(0))
         # SQLite: an INSERT … SELECT with an upsert clause needs a WHERE (its parser's rule).

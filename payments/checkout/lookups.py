@@ -165,11 +165,14 @@ async def admit_phone_lookups(
     s: AsyncSession, lookers: list[Looker], now: datetime
 ) -> list[RateLimited | None]:
     """For each lookup in order: None when it may run, or the refusal when its provider's
-    limit is used up (audited as :func:`customer_lookup` does). Holds the providers' counters
-    until the caller's commit, so the lookups let through and then counted by
-    :func:`keep_phone_misses` can never together pass the limit."""
+    limit is used up (audited as :func:`customer_lookup` does).
+
+    Reads the providers' counters without locking them, so concurrent batches (of this
+    process or another) do not wait on each other here: a batch that holds every provider's
+    counter until its commit lets the next batch start only then. What counts is decided at
+    the end, by :func:`keep_phone_misses`, under the counters' locks."""
     limit = LIMITS[LookupKind.PHONE]
-    windows = await ratelimits.hold_windows(
+    windows = await ratelimits.read_windows(
         s, sorted({x.key for x in lookers}), window_s=limit.window_s, now=now
     )
     used = {key: hits for key, (hits, _) in windows.items()}
@@ -180,24 +183,38 @@ async def admit_phone_lookups(
             out.append(None)
             continue
         out.append(RateLimited(max(1, windows[x.key][1])))
-        audit.add(
-            s,
-            "checkout.lookup_limited",
-            actor_id=x.actor_id,
-            organizer_id=x.organizer_id,
-            detail=str(LookupKind.PHONE),
-        )
+        _audit_limited(s, x)
     return out
 
 
 async def keep_phone_misses(
     s: AsyncSession, misses: list[tuple[Looker, str]], now: datetime
-) -> None:
+) -> list[RateLimited | None]:
     """Count and audit the lookups that found nobody (their refusal's slug is a
-    :data:`MISSES` answer); found ones leave no trace, as with :func:`customer_lookup`."""
+    :data:`MISSES` answer); found ones leave no trace, as with :func:`customer_lookup`.
+
+    The counters are locked here (in key order, after every money row of the caller's
+    transaction) and held until its commit, so misses counted by concurrent batches can never
+    together pass the limit: for each miss in order, None when it is counted, or the refusal
+    that replaces its answer when its provider's limit was used up meanwhile (a miss changed
+    nothing, so answering it "too many" instead is all there is to undo)."""
+    if not misses:
+        return []
+    limit = LIMITS[LookupKind.PHONE]
+    windows = await ratelimits.hold_windows(
+        s, sorted({looker.key for looker, _ in misses}), window_s=limit.window_s, now=now
+    )
+    used = {key: hits for key, (hits, _) in windows.items()}
     counts: dict[str, int] = {}
+    out: list[RateLimited | None] = []
     for looker, outcome in misses:
+        if used[looker.key] >= limit.per_provider:
+            out.append(RateLimited(max(1, windows[looker.key][1])))
+            _audit_limited(s, looker)
+            continue
+        used[looker.key] += 1
         counts[looker.key] = counts.get(looker.key, 0) + 1
+        out.append(None)
         audit.add(
             s,
             f"checkout.{LookupKind.PHONE}_lookup",
@@ -205,7 +222,18 @@ async def keep_phone_misses(
             organizer_id=looker.organizer_id,
             detail=outcome,
         )
-    await ratelimits.count_in(s, counts, window_s=LIMITS[LookupKind.PHONE].window_s, now=now)
+    await ratelimits.count_in(s, counts, window_s=limit.window_s, now=now)
+    return out
+
+
+def _audit_limited(s: AsyncSession, looker: Looker) -> None:
+    audit.add(
+        s,
+        "checkout.lookup_limited",
+        actor_id=looker.actor_id,
+        organizer_id=looker.organizer_id,
+        detail=str(LookupKind.PHONE),
+    )
 
 
 def is_phone_miss(slug: str) -> bool:

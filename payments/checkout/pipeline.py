@@ -76,9 +76,12 @@ from payments.uow import UnitOfWork
 from payments.vocabulary import TransferKind
 
 MAX_BATCH = 64
-# Batches of one process in the database at once. Two on PostgreSQL measured no faster than
-# one (296 against 350 charges/s in bench.run, 2026-12-04): the second batch waits for the
-# first's locks on the providers' lookup counters, which nearly every batch holds.
+# Batches of one process in the database at once. Two on PostgreSQL measured slower than one:
+# 296 against 350 charges/s in bench.run on 2026-12-04, when the second batch waited for the
+# first's locks on the providers' lookup counters; and still 762/718 against 876/824 on
+# 2026-12-05, when no batch holds them any longer (lookups.admit_phone_lookups), with batches
+# of at most 12 so that each runner had some: two half batches cost more CPU than their
+# overlap saved.
 RUNNERS = 1
 # Turns of the event loop a batch waits for the charges on their way to join it, while the
 # pipeline is busy (the last batch had company). Without them a batch took what had reached the
@@ -345,17 +348,26 @@ async def capture_batch(db: Database, batch: list[Request]) -> list[Request]:
             s, [(c.request.scope, c.request.idempotency_key) for c, _ in refused]
         )
         # A number that found nobody keeps its attempt, counted and audited; found ones not.
-        await lookups.keep_phone_misses(
+        # A miss past the limit (counted meanwhile by a concurrent batch) is answered "too
+        # many" instead.
+        misses = [
+            i
+            for i, (c, exc) in enumerate(refused)
+            if c.request.looker
+            and c.request.customer.phone_e164
+            and lookups.is_phone_miss(exc.slug)
+        ]
+        verdicts = await lookups.keep_phone_misses(
             s,
             [
-                (c.request.looker, exc.slug)
-                for c, exc in refused
-                if c.request.looker
-                and c.request.customer.phone_e164
-                and lookups.is_phone_miss(exc.slug)
+                (cast(lookups.Looker, refused[i][0].request.looker), refused[i][1].slug)
+                for i in misses
             ],
             now,
         )
+        for i, verdict in zip(misses, verdicts, strict=True):
+            if verdict is not None:
+                refused[i] = (refused[i][0], verdict)
         await uow.commit()
     # Answers only after the commit: an acknowledged charge is durable.
     answers.extend((c.request, out) for c, out in results)

@@ -143,6 +143,21 @@ async def hold_windows(
     return {str(key): (int(hits), left) for key, hits in rows}
 
 
+async def read_windows(
+    session: AsyncSession, keys: list[str], *, window_s: int, now: datetime
+) -> dict[str, tuple[int, int]]:
+    """The current window's count of each key, read without a lock (0 where nobody counted
+    yet): {key: (hits so far, seconds left in the window)}. For a caller that admits attempts
+    by it and counts them later under :func:`hold_windows`, which decides."""
+    if not keys:
+        return {}
+    start, left = _window(now, window_s)
+    asked, stmt = _READ.of(session)
+    params = {**asked.bind_each(sorted(keys)), "p_start": start}
+    hits = {str(key): int(n) for key, n in (await session.execute(stmt, params)).all()}
+    return {key: (hits.get(key, 0), left) for key in keys}
+
+
 async def count_in(
     session: AsyncSession, counts: dict[str, int], *, window_s: int, now: datetime
 ) -> None:
@@ -185,4 +200,12 @@ def _hold_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
     )
 
 
+def _read_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
+    keys = BatchRows(dialect, "keys", key=String())
+    return keys, select(_RC.c.key, _RC.c.hits).where(
+        keys.has(_RC.c.key), _RC.c.window_start == bindparam("p_start")
+    )
+
+
 _HOLD = PerEngine(_hold_statement)
+_READ = PerEngine(_read_statement)

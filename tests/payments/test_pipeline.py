@@ -21,10 +21,12 @@ from sqlalchemy import func, select
 
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
+from payments.checkout import lookups
 from payments.checkout.charges import ChargeLineInput, Customer
 from payments.checkout.lookups import LIMITS, Looker, LookupKind
 from payments.checkout.pipeline import pipeline_for
 from payments.checkout.trust import set_trusted
+from payments.clock import utcnow
 from payments.db import Database, create_database
 from payments.errors import (
     ConsentRequired,
@@ -34,8 +36,10 @@ from payments.errors import (
 )
 from payments.ledger.periods import first_day
 from payments.models import AuditEvent, Charge, IdempotencyRecord, RateCounter, TrustedProvider
+from payments.people import ratelimits
 from payments.people.phones import to_e164
 from payments.results import Happened, Outcome
+from payments.uow import UnitOfWork
 from tests.factories import (
     World,
     add_client_with_decision,
@@ -346,3 +350,45 @@ async def test_the_lookup_gate_holds_across_batches_and_pipelines(db: Database, 
         "checkout.lookup_limited": 50 - limit + sum(not isinstance(r, Outcome) for r in found),
     }
     await assert_books_ok(db)
+
+
+async def test_the_gate_reads_the_counters_without_waiting_and_decides_at_the_end(
+    pg_db: Database,
+):
+    """A batch reads its providers' lookup counters without locking them: another batch that
+    holds a counter (until its commit) does not stop this one from starting. Misses are counted
+    at the end under the counters' locks, so when another process used the allowance up
+    meanwhile, the misses past the limit are answered "too many" and audited as such, and the
+    count never passes the limit."""
+    w = await seed_world(pg_db)
+    looker = Looker(w.provider_id, w.provider_principal, w.organizer_id)
+    limit = LIMITS[LookupKind.PHONE].per_provider
+    window = LIMITS[LookupKind.PHONE].window_s
+    now = utcnow()
+    async with UnitOfWork(pg_db) as holder:
+        await ratelimits.hold_windows(holder.session, [looker.key], window_s=window, now=now)
+        await holder.session.flush()
+        async with UnitOfWork(pg_db) as uow:
+            admitted = await asyncio.wait_for(
+                lookups.admit_phone_lookups(uow.session, [looker] * 3, now), timeout=5
+            )
+            assert admitted == [None, None, None]
+            # The holder (another process) counts all but one of the allowance and commits.
+            await ratelimits.count_in(
+                holder.session, {looker.key: limit - 1}, window_s=window, now=now
+            )
+            await holder.commit()
+            kept = await lookups.keep_phone_misses(
+                uow.session, [(looker, "consent-required")] * 3, now
+            )
+            await uow.commit()
+    assert [type(v).__name__ for v in kept] == ["NoneType", "RateLimited", "RateLimited"]
+    hits = await _rows(pg_db, select(RateCounter.hits).where(RateCounter.key == looker.key))
+    assert hits == [(limit,)]
+    audited = await _rows(
+        pg_db,
+        select(AuditEvent.action, func.count())
+        .where(AuditEvent.action.like("checkout.%"))
+        .group_by(AuditEvent.action),
+    )
+    assert dict(audited) == {"checkout.phone_lookup": 1, "checkout.lookup_limited": 2}

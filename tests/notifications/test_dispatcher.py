@@ -12,7 +12,7 @@ from notifications.dispatcher import Dispatcher
 from notifications.hub import Hub
 from payments.budgets.funding import fund_period
 from payments.ledger.periods import current_period, next_period
-from payments.outbox import CHARGE_CAPTURED, ENVELOPE_FUNDED, REMAINDER_EXPIRED
+from payments.outbox import BALANCE_LOW, CHARGE_CAPTURED, ENVELOPE_FUNDED, REMAINDER_EXPIRED
 from tests.notifications.helpers import outbox
 from tests.support.money import by_wallet, charged, cleaning
 
@@ -167,3 +167,47 @@ async def test_stop_returns_when_a_poke_comes_with_it(db, hub):
     # (stop() itself swallows a cancel, so wait_for returns either way: time it.)
     await asyncio.wait_for(d.stop(), 5)
     assert time.monotonic() - started < 2, "stop() waited for a loop that was not cancelled"
+
+
+async def test_a_running_dispatcher_takes_no_empty_round_and_sends_its_own_alerts_at_once(
+    db, world, people, hub
+):
+    """After a round that delivered what there was, the dispatcher waits for the next commit:
+    it used to run one more round at once only to find nothing (a transaction and two
+    statements per commit under load). A round whose rules wrote balance.low events is still
+    followed at once, with no commit of anyone else's to wake it and a poll too slow to."""
+    d = Dispatcher(db, hub, poll_s=30)
+    rounds: list[int] = []
+    run_once = d.run_once
+
+    async def counted() -> int:
+        rounds.append(await run_once())
+        return rounds[-1]
+
+    d.run_once = counted  # type: ignore[method-assign]
+    d.start()
+    try:
+        await asyncio.sleep(0.05)
+        rounds.clear()  # the first round at start
+        await charged(db, world, cleaning(1), customer=by_wallet(world))  # 265 EUR left
+        for _ in range(200):
+            if rounds:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+        assert rounds == [1]
+
+        rounds.clear()
+        await charged(db, world, cleaning(7), customer=by_wallet(world))  # 20 EUR: the alert
+        for _ in range(300):
+            if len(rounds) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+    finally:
+        await d.stop()
+    rows = await outbox(db)
+    alerts = [t for _, t, _ in rows].count(BALANCE_LOW)
+    assert alerts >= 1
+    assert rounds == [1, alerts]  # the charge (its round writing the alerts), then the alerts
+    assert all(delivered for *_, delivered in rows)

@@ -30,10 +30,12 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     BindParameter,
+    Table,
     Text,
     bindparam,
     column,
     func,
+    insert,
     literal_column,
     select,
     tuple_,
@@ -141,3 +143,29 @@ def with_list(
     session's engine, and its parameters with ``values`` bound: ``s.execute(*with_list(...))``."""
     asked, stmt = built.of(s)
     return stmt, asked.bind_each(values)
+
+
+_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[BatchRows, Any]] = {}
+
+
+async def insert_many(s: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table`` with one statement,
+    ``INSERT … SELECT`` from the batch's rows, whose text does not change with their number.
+
+    Not an executemany: SQLAlchemy sends that as one statement per row, each one executed by
+    PostgreSQL on its own (0.02-0.05 ms each in its log, 23 rows to a batch, for each of the
+    group commit's four tables)."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    dialect = s.get_bind().dialect
+    key = (dialect.name, table.name, columns)
+    built = _INSERTS.get(key)
+    if built is None:
+        batch = BatchRows(dialect, table.name, **{c: table.c[c].type for c in columns})
+        stmt = insert(table).from_select(
+            list(columns), select(*(batch.table.c[c] for c in columns))
+        )
+        built = _INSERTS[key] = (batch, stmt)
+    batch, stmt = built
+    await s.execute(stmt, batch.bind([tuple(row[c] for c in columns) for row in rows]))

@@ -20,10 +20,11 @@ A batch is one transaction of set-based statements, each the same rule as the si
 4. lock the trusted rows, then the envelopes, each set in one order (PostgreSQL): the lock order
    of every money path, so two batches (two processes) never deadlock each other;
 5. count each charge toward its trusted provider's month, within the caps (one conditional
-   ``UPDATE … FROM <the batch's rows> … RETURNING``, the rows one JSON parameter:
+   ``UPDATE … FROM <the batch's rows> … RETURNING``, the rows bound as arrays:
    :mod:`payments.rows`), then debit the envelopes (one conditional
    ``UPDATE``, ``balance >= amount``);
-6. write every transfer, charge, line and outbox event (one multi-row ``INSERT`` per table) and
+6. write every transfer, charge, line and outbox event (one ``INSERT … SELECT`` from the batch's
+   rows per table, :func:`payments.rows.insert_many`) and
    store the answers under their keys; commit.
 
 **A refusal never fails its batch.** Each charge's refusal is decided by those conditional
@@ -68,10 +69,9 @@ from payments.errors import (
 from payments.ledger import transfers
 from payments.ledger.periods import HELSINKI
 from payments.marketplace.prices import Seller, helsinki_day, listings_of_providers
-from payments.models import Client, TrustedProvider, Wallet
-from payments.outbox import INSERT_EVENT
+from payments.models import Charge, ChargeLine, Client, OutboxEvent, TrustedProvider, Wallet
 from payments.results import Happened, Outcome
-from payments.rows import BatchRows, PerEngine
+from payments.rows import BatchRows, PerEngine, insert_many
 from payments.uow import UnitOfWork
 from payments.vocabulary import TransferKind
 
@@ -464,9 +464,9 @@ async def _write(
         events.append(event)
         out.append((c, Outcome(Happened.CREATED, body)))
     await transfers.insert_transfers(s, transfer_rows)
-    await s.execute(charges.INSERT_CHARGE, charge_rows)
-    await s.execute(charges.INSERT_CHARGE_LINE, line_rows)
-    await s.execute(INSERT_EVENT, events)
+    await insert_many(s, _CHARGES, charge_rows)
+    await insert_many(s, _CHARGE_LINES, line_rows)
+    await insert_many(s, _OUTBOX, events)
     return out
 
 
@@ -517,6 +517,9 @@ async def _trusting_wallets(
     return out
 
 
+_CHARGES = cast(Table, Charge.__table__)
+_CHARGE_LINES = cast(Table, ChargeLine.__table__)
+_OUTBOX = cast(Table, OutboxEvent.__table__)
 _W = cast(Table, Wallet.__table__)
 _C = cast(Table, Client.__table__)
 _T = cast(Table, TrustedProvider.__table__)

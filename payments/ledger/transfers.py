@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.errors import InsufficientFunds
 from payments.models import Account, Transfer
-from payments.rows import BatchRows, PerEngine, with_list
+from payments.rows import BatchRows, PerEngine, insert_many, with_list
 from payments.vocabulary import AccountKind, TransferKind
 
 _accounts = cast(Table, Account.__table__)
@@ -265,9 +265,9 @@ async def provider_payable_account(session: AsyncSession, provider_id: uuid.UUID
 
 async def insert_transfers(s: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Write transfer rows whose balances the caller has already moved (the group commit's
-    charges, debited by :func:`debit_envelopes`): one multi-row INSERT."""
-    if rows:
-        await s.execute(_INSERT_TRANSFER, rows)
+    charges, debited by :func:`debit_envelopes`): one statement
+    (:func:`payments.rows.insert_many`)."""
+    await insert_many(s, _transfers, rows)
 
 
 async def debit_envelopes(s: AsyncSession, amounts: dict[int, int]) -> dict[int, tuple[int, str]]:

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import BigInteger, Integer, String, Table, insert, select
+from sqlalchemy import BigInteger, Integer, String, Table, event, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 
@@ -18,10 +18,11 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import IdempotencyKeyReused, IdempotencyKeyUnanswered
 from payments.ledger import transfers
-from payments.models import RateCounter
+from payments.models import OutboxEvent, RateCounter
 from payments.people import ratelimits
-from payments.rows import BatchRows, PerEngine
+from payments.rows import BatchRows, PerEngine, insert_many
 from payments.uow import UnitOfWork
+from tests.factories import seed_world
 from tests.support.databases import statements_on
 
 _RC = RateCounter.__table__
@@ -161,3 +162,52 @@ async def test_a_batchs_claims_and_counter_holds_are_one_statement_each(db: Data
     assert again[("charge:p", "k4")] is None
     assert isinstance(again[("charge:p", "k1")], IdempotencyKeyUnanswered)  # not yet answered
     assert isinstance(again[("charge:p", "k2")], IdempotencyKeyReused)
+
+
+async def test_insert_many_writes_every_value_as_it_is_with_one_statement(db: Database):
+    """The group commit's inserts (payments.rows.insert_many): one statement for all rows, not
+    an executemany (which PostgreSQL runs row by row), and each value read back as written on
+    both engines: timestamps with their zone, JSON with quotes and non-ASCII, NULLs."""
+    w = await seed_world(db)
+    now = utcnow()
+    rows = [
+        {
+            "type": "charge.captured",
+            "organizer_id": w.organizer_id,
+            "wallet_id": wallet,
+            "provider_id": None,
+            "payload": {"provider_name": 'Äiti "Ö" \\ ☂', "n": i, "none": None},
+            "created_at": now,
+        }
+        for i, wallet in enumerate([uuid.uuid4(), None, uuid.uuid4()])
+    ]
+    sent: list[bool] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, ctx: Any, many: bool) -> None:
+        if "INSERT INTO outbox" in statement:
+            sent.append(many)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with UnitOfWork(db) as uow:
+            await insert_many(uow.session, OutboxEvent.__table__, rows)  # type: ignore[arg-type]
+            await uow.commit()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert sent == [False]
+    async with UnitOfWork(db, readonly=True) as uow:
+        got = (
+            await uow.session.execute(
+                select(
+                    OutboxEvent.type,
+                    OutboxEvent.organizer_id,
+                    OutboxEvent.wallet_id,
+                    OutboxEvent.provider_id,
+                    OutboxEvent.payload,
+                    OutboxEvent.created_at,
+                )
+                .where(OutboxEvent.type == "charge.captured")
+                .order_by(OutboxEvent.id)
+            )
+        ).all()
+    assert [dict(r._mapping) for r in got] == rows

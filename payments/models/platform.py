@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,11 +33,23 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+_UNDELIVERED: dict[str, Any] = {
+    "postgresql_where": text("delivered_at IS NULL"),
+    "sqlite_where": text("delivered_at IS NULL"),
+}
+
+
 class OutboxEvent(Base):
     """A domain event written in the same transaction as the change it reports."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_undelivered", "delivered_at", "id"),)
+    # Only the rows still owed, so the dispatcher's claim (in id order) and its wallet-order
+    # check each read a few index entries, however long the delivered history and whatever
+    # the planner's statistics say of it (migration 0024).
+    __table_args__ = (
+        Index("ix_outbox_undelivered", "id", **_UNDELIVERED),
+        Index("ix_outbox_undelivered_wallet", "wallet_id", "id", **_UNDELIVERED),
+    )
     # The row id is the event id that clients see (SSE ``id``) and use to drop duplicates.
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizers.id"))

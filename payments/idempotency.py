@@ -189,20 +189,39 @@ async def claim_many(
 
 
 async def store_many(session: AsyncSession, results: list[tuple[str, str, Outcome]]) -> None:
-    """:func:`store_result` for many keys at once (one executemany)."""
+    """:func:`store_result` for many keys at once: one ``UPDATE … FROM`` the batch's rows
+    (:mod:`payments.rows`), not an executemany, which PostgreSQL ran row by row."""
     if results:
+        stored, stmt = _STORE_MANY.of(session)
         await session.execute(
-            _STORE,
-            [
-                {
-                    "p_scope": scope,
-                    "p_key": key,
-                    "p_status": _STORED[outcome.what],
-                    "p_body": outcome.body,
-                }
-                for scope, key, outcome in results
-            ],
+            stmt,
+            stored.bind(
+                [
+                    (scope, key, _STORED[outcome.what], outcome.body)
+                    for scope, key, outcome in results
+                ]
+            ),
         )
+
+
+def _store_many(dialect: Dialect) -> tuple[BatchRows, Any]:
+    stored = BatchRows(
+        dialect,
+        "stored",
+        scope=String(),
+        key=String(),
+        status=_rec.status_code.type,
+        body=_rec.response.type,
+    )
+    v = stored.table.c
+    return stored, (
+        update(_records)
+        .where(_rec.scope == v.scope, _rec.key == v.key)
+        .values(status_code=v.status, response=v.body)
+    )
+
+
+_STORE_MANY = PerEngine(_store_many)
 
 
 async def release_many(session: AsyncSession, keys: list[tuple[str, str]]) -> None:

@@ -16,23 +16,13 @@ from notifications.hub import Hub
 from payments.db import Database
 from payments.uow import UnitOfWork
 from tests.factories import seed_world
+from tests.support.databases import explain
 
 _HISTORY = """
 INSERT INTO outbox (organizer_id, wallet_id, type, payload, created_at, delivered_at)
 SELECT :org, gen_random_uuid(), 'charge.captured', '{}', now(), now()
 FROM generate_series(1, 5000)
 """
-
-
-async def _plan(db: Database, stmt: object, params: dict[str, object], mode: str) -> str:
-    async with UnitOfWork(db, readonly=True) as uow:
-        s = uow.session
-        compiled = stmt.compile(dialect=s.get_bind().dialect)  # type: ignore[attr-defined]
-        raw = (await (await s.connection()).get_raw_connection()).driver_connection
-        assert raw is not None
-        await raw.execute(f"SET LOCAL plan_cache_mode = {mode}")
-        args = [params[name] for name in compiled.positiontup or []]
-        return "\n".join(r[0] for r in await raw.fetch(f"EXPLAIN {compiled}", *args))
 
 
 @pytest.mark.parametrize("mode", ["force_custom_plan", "force_generic_plan"])
@@ -43,7 +33,7 @@ async def test_the_rounds_reads_use_the_undelivered_rows_index(pg_db: Database, 
         await uow.commit()
 
     claim = Dispatcher(pg_db, Hub())._claim_locked
-    plan = await _plan(pg_db, claim, {"param_1": 200}, mode)
+    plan = await explain(pg_db, claim, {"param_1": 200}, mode)
     assert "ix_outbox_undelivered" in plan and "Filter: (delivered_at IS NULL)" not in plan, plan
 
     async with UnitOfWork(pg_db, readonly=True) as uow:
@@ -53,5 +43,5 @@ async def test_the_rounds_reads_use_the_undelivered_rows_index(pg_db: Database, 
         **ids.bind_each([6000, 6001]),
         "p_max_id": 6001,
     }
-    plan = await _plan(pg_db, earlier, params, mode)
+    plan = await explain(pg_db, earlier, params, mode)
     assert "ix_outbox_undelivered_wallet" in plan, plan

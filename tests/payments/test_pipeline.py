@@ -303,6 +303,17 @@ async def _rows(db: Database, stmt: Any) -> list[Any]:
         return list((await conn.execute(stmt)).all())
 
 
+async def _checkout_audit(db: Database) -> dict[str, int]:
+    """How many rows of each ``checkout.*`` action the audit trail holds."""
+    rows = await _rows(
+        db,
+        select(AuditEvent.action, func.count())
+        .where(AuditEvent.action.like("checkout.%"))
+        .group_by(AuditEvent.action),
+    )
+    return {str(action): int(n) for action, n in rows}
+
+
 async def test_the_lookup_gate_holds_across_batches_and_pipelines(db: Database, database_url: str):
     """Fifty guessed numbers from one provider at once, through two pipelines (two processes'
     worth): exactly the limit's thirty run and are counted and audited as misses, the other
@@ -339,13 +350,7 @@ async def test_the_lookup_gate_holds_across_batches_and_pipelines(db: Database, 
     )
     hits = await _rows(db, select(RateCounter.hits).where(RateCounter.key == looker.key))
     assert hits == [(limit,)]
-    audited = await _rows(
-        db,
-        select(AuditEvent.action, func.count())
-        .where(AuditEvent.action.like("checkout.%"))
-        .group_by(AuditEvent.action),
-    )
-    assert dict(audited) == {
+    assert await _checkout_audit(db) == {
         "checkout.phone_lookup": limit,
         "checkout.lookup_limited": 50 - limit + sum(not isinstance(r, Outcome) for r in found),
     }
@@ -385,10 +390,7 @@ async def test_the_gate_reads_the_counters_without_waiting_and_decides_at_the_en
     assert [type(v).__name__ for v in kept] == ["NoneType", "RateLimited", "RateLimited"]
     hits = await _rows(pg_db, select(RateCounter.hits).where(RateCounter.key == looker.key))
     assert hits == [(limit,)]
-    audited = await _rows(
-        pg_db,
-        select(AuditEvent.action, func.count())
-        .where(AuditEvent.action.like("checkout.%"))
-        .group_by(AuditEvent.action),
-    )
-    assert dict(audited) == {"checkout.phone_lookup": 1, "checkout.lookup_limited": 2}
+    assert await _checkout_audit(pg_db) == {
+        "checkout.phone_lookup": 1,
+        "checkout.lookup_limited": 2,
+    }

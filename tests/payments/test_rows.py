@@ -23,7 +23,7 @@ from payments.people import ratelimits
 from payments.rows import BatchRows, PerEngine, insert_many
 from payments.uow import UnitOfWork
 from tests.factories import seed_world
-from tests.support.databases import statements_on
+from tests.support.databases import explain, statements_on
 
 _RC = RateCounter.__table__
 assert isinstance(_RC, Table)
@@ -94,15 +94,8 @@ async def test_postgresqls_planner_counts_the_batchs_rows(pg_db: Database):
     to scan all of it (docs/performance.md)."""
     await _counters(pg_db)
     async with UnitOfWork(pg_db, readonly=True) as uow:
-        s = uow.session
-        pairs, stmt = BY_KEY_AND_WINDOW.of(s)
-        compiled = stmt.compile(dialect=s.get_bind().dialect)
-        params = pairs.bind([("a", 1), ("b", 2), ("c", 1)])
-        raw = await (await s.connection()).get_raw_connection()
-        rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]
-            f"EXPLAIN {compiled}", *(params[name] for name in compiled.positiontup or [])
-        )
-        plan = "\n".join(r[0] for r in rows)
+        pairs, stmt = BY_KEY_AND_WINDOW.of(uow.session)
+    plan = await explain(pg_db, stmt, pairs.bind([("a", 1), ("b", 2), ("c", 1)]))
     scans = [line for line in plan.splitlines() if "Function Scan" in line]
     assert scans and all(" rows=3 " in line for line in scans), plan
 

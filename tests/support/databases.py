@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from payments.db import Database
+from payments.uow import UnitOfWork
 
 PG_BASE = os.environ.get("WALLET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 IN_CI = bool(os.environ.get("CI"))
@@ -76,3 +77,19 @@ def statements_on(db: Database, naming: str) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def explain(
+    db: Database, stmt: Any, params: dict[str, Any], plan_cache_mode: str = "auto"
+) -> str:
+    """PostgreSQL's plan for ``stmt`` (built once, run with ``params`` by name) as asyncpg
+    would run it, under ``plan_cache_mode`` (``force_generic_plan``: the plan a statement
+    prepared and run many times may settle on)."""
+    async with UnitOfWork(db, readonly=True) as uow:
+        s = uow.session
+        compiled = stmt.compile(dialect=s.get_bind().dialect)
+        raw = (await (await s.connection()).get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.execute(f"SET LOCAL plan_cache_mode = {plan_cache_mode}")
+        args = [params[name] for name in compiled.positiontup or []]
+        return "\n".join(r[0] for r in await raw.fetch(f"EXPLAIN {compiled}", *args))

@@ -207,6 +207,7 @@ def create_app(
             app.state.scheduler.start()
         await lifecycle.start(app)
         metrics.watch_senders([app.state.live.push])
+        metrics.watch_pipeline(database)
         if served:
             freeze_heap()
 
@@ -214,6 +215,9 @@ def create_app(
         live = getattr(app.state, "live", None)
         if live is not None:
             metrics.forget_senders([live.push])
+        database = getattr(app.state, "db", None)
+        if database is not None:
+            metrics.forget_pipeline(database)
         await _bounded(lifecycle.stop(app), "live events")
         scheduler: Scheduler | None = getattr(app.state, "scheduler", None)
         if scheduler is not None:

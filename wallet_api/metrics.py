@@ -18,6 +18,10 @@ What is there:
 * ``wallet_sse_streams_open``: live event streams held open by this process.
 * ``wallet_pushes_total{result}``: Web Push deliveries of this process: sent, failed, gone
   (the subscription had expired: deleted), refused (by the outbound policy).
+* ``wallet_charge_batches_total``, ``wallet_charge_batch_charges_total`` and
+  ``wallet_charge_batch_retried_total``: the charge pipeline's transactions in this process,
+  the charges they carried (the ratio is the charges per transaction) and the charges run
+  again alone after their batch failed as a whole (payments.checkout.pipeline).
 * ``wallet_outbox_lag_seconds``: age of the oldest undelivered outbox event (0 when none).
 * ``wallet_webhook_deliveries{status}``: webhook deliveries waiting (``pending``) and given up
   (``failed``, kept 30 days): read from the database, so every process reports the same.
@@ -58,6 +62,7 @@ from sqlalchemy import func, select
 
 from notifications import sms
 from notifications.models import WebhookDelivery
+from payments.checkout import pipeline
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError
@@ -172,6 +177,39 @@ class PushCollector(Collector):
 
 PUSHES = PushCollector()
 REGISTRY.register(PUSHES)
+
+
+class PipelineCollector(Collector):
+    """The charge pipeline's group commits (payments.checkout.pipeline), read at scrape time
+    from the running apps' databases: ``wallet_charge_batch_charges_total`` divided by
+    ``wallet_charge_batches_total`` is how many charges a transaction carried."""
+
+    def __init__(self) -> None:
+        self.databases: list[Database] = []
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        totals = {"batches": 0, "charges": 0, "retried_alone": 0}
+        for db in self.databases:
+            stats = pipeline.stats_of(db)
+            totals["batches"] += stats.batches
+            totals["charges"] += stats.charges
+            totals["retried_alone"] += stats.retried_alone
+        for name, key, text in (
+            ("wallet_charge_batches", "batches", "Transactions of this process's charge pipeline"),
+            ("wallet_charge_batch_charges", "charges", "Charges those transactions carried"),
+            (
+                "wallet_charge_batch_retried",
+                "retried_alone",
+                "Charges run again alone because their batch failed as a whole",
+            ),
+        ):
+            family = CounterMetricFamily(name, text)
+            family.add_metric([], totals[key])
+            yield family
+
+
+PIPELINES = PipelineCollector()
+REGISTRY.register(PIPELINES)
 
 
 class SmsCollector(Collector):
@@ -302,6 +340,16 @@ class MetricsController(PrometheusController):
     before_request = staticmethod(_refresh)
     include_in_schema = False
     opt = {"public": True, "per_address_limit": None}
+
+
+def watch_pipeline(db: Database) -> None:
+    """Count the group commits of this app's charge pipeline."""
+    PIPELINES.databases.append(db)
+
+
+def forget_pipeline(db: Database) -> None:
+    if db in PIPELINES.databases:
+        PIPELINES.databases.remove(db)
 
 
 def watch_senders(senders: Iterable[Any]) -> None:

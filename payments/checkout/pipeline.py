@@ -203,12 +203,21 @@ class Pipeline:
         self._queue.extendleft(reversed(deferred))
 
 
+_EXTENSION = "charge-pipeline"
+
+
 def pipeline_for(db: Database) -> Pipeline:
     """The process's pipeline for ``db``, made on first use."""
-    pipe = db.extensions.get("charge-pipeline")
+    pipe = db.extensions.get(_EXTENSION)
     if pipe is None:
-        pipe = db.extensions["charge-pipeline"] = Pipeline(db)
+        pipe = db.extensions[_EXTENSION] = Pipeline(db)
     return cast(Pipeline, pipe)
+
+
+def stats_of(db: Database) -> Stats:
+    """What the process's pipeline for ``db`` has done (nothing yet if it has none)."""
+    pipe = db.extensions.get(_EXTENSION)
+    return cast(Pipeline, pipe).stats if pipe is not None else Stats()
 
 
 @dataclass(eq=False)

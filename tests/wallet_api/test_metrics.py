@@ -97,6 +97,9 @@ async def test_metric_names(client):
         "wallet_lookups_refused_total",
         "wallet_sse_streams_open",
         "wallet_pushes_total",
+        "wallet_charge_batches_total",
+        "wallet_charge_batch_charges_total",
+        "wallet_charge_batch_retried_total",
         "wallet_outbox_lag_seconds",
         "wallet_webhook_deliveries",
         "wallet_sms_sent_total",
@@ -121,6 +124,9 @@ async def test_a_charge_and_a_decline_are_counted(client, keys: Keys):
 
     assert delta("wallet_charges_total", outcome="captured") == 1
     assert delta("wallet_charges_total", outcome="declined") == 1
+    # Both went through the charge pipeline, each in a transaction of its own.
+    assert delta("wallet_charge_batches_total") == 2
+    assert delta("wallet_charge_batch_charges_total") == 2
     assert delta("wallet_charge_declines_total", type=slug) == 1
     # Litestar's HTTP metrics, by route template.
     for status in ("201", str(r.status_code)):

@@ -60,10 +60,6 @@ class BatchRows:
         self.name = name
         self.columns = columns
         self._on_postgres = dialect.name == "postgresql"
-        self._process = {
-            key: type_.dialect_impl(dialect).bind_processor(dialect)
-            for key, type_ in columns.items()
-        }
         if self._on_postgres:
             arrays = [
                 sql_cast(bindparam(f"{name}_{key}", type_=ARRAY(type_)), ARRAY(type_))
@@ -75,6 +71,12 @@ class BatchRows:
                 .render_derived(name=name)
             )
         else:
+            # SQLite's JSON text carries each value as the column would store it; PostgreSQL's
+            # arrays are processed by SQLAlchemy's array type.
+            self._process = {
+                key: type_.dialect_impl(dialect).bind_processor(dialect)
+                for key, type_ in columns.items()
+            }
             self._param: BindParameter[str] = bindparam(f"{name}_rows", type_=Text)
             value: ColumnElement[Any] = literal_column("value")
             self.table = (

@@ -101,7 +101,16 @@ def create_database(url: str | None = None, *, echo: bool = False, pool_size: in
             # JIT compiling pays off for long analytic queries only; the funding job's batch
             # statements are estimated high enough to trigger it and spent 100-300 ms each
             # compiling (EXPLAIN ANALYZE, docs/performance.md).
-            "server_settings": {"application_name": "wallet", "jit": "off"},
+            # random_page_cost 1.1, not 4: the wallet's tables are read from memory or SSD,
+            # where an index probe costs about what a sequential page does. At 4 the planner
+            # read the whole clients table to hash-join a charge batch's 24 numbers (0.9 ms,
+            # and growing with the county) rather than probe its (organizer, phone) key 24
+            # times (0.4 ms; auto_explain under bench.run, docs/performance.md).
+            "server_settings": {
+                "application_name": "wallet",
+                "jit": "off",
+                "random_page_cost": "1.1",
+            },
             # Prepared statements per connection (SQLAlchemy's default is 100): the app has
             # more distinct statements than that across its routes, and a miss costs a
             # Parse/Describe round trip.

@@ -17,11 +17,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from payments.budgets.catalogue import DecisionLineInput
 from payments.budgets.funding import fund_period
-from payments.checkout import lookups
+from payments.checkout import lookups, pipeline
 from payments.checkout.charges import ChargeLineInput, Customer
 from payments.checkout.lookups import LIMITS, Looker, LookupKind
 from payments.checkout.pipeline import pipeline_for
@@ -49,7 +49,7 @@ from tests.factories import (
     seed_world,
     set_provider_status,
 )
-from tests.support.databases import statements_on
+from tests.support.databases import explain, statements_on
 from tests.support.money import charge, cleaning, home_help
 
 
@@ -394,3 +394,29 @@ async def test_the_gate_reads_the_counters_without_waiting_and_decides_at_the_en
         "checkout.phone_lookup": 1,
         "checkout.lookup_limited": 2,
     }
+
+
+_MANY_CLIENTS = """
+INSERT INTO clients (id, organizer_id, first_name, last_name, phone_e164, language, created_at)
+SELECT gen_random_uuid(), :org, 'Asiakas', 'N' || i, '+35840' || lpad(i::text, 7, '0'), 'fi', now()
+FROM generate_series(1, 3000) AS i
+"""
+
+
+async def test_a_batch_finds_its_numbers_by_the_clients_key_not_by_reading_them_all(
+    pg_db: Database,
+):
+    """The batch's numbers are probed in the clients' (organizer, number) key, a few rows
+    each, however many clients the county has. The app's connections plan with
+    ``random_page_cost`` 1.1 (payments.db); at PostgreSQL's default 4 the planner read the whole
+    clients table to hash-join 24 numbers, once it had a few thousand clients."""
+    w = await seed_world(pg_db)
+    async with UnitOfWork(pg_db) as uow:
+        await uow.session.execute(text(_MANY_CLIENTS), {"org": w.organizer_id})
+        await uow.session.execute(text("ANALYZE clients"))
+        await uow.commit()
+    async with UnitOfWork(pg_db, readonly=True) as uow:
+        asked, stmt = pipeline._ASKED_BY_PHONE.of(uow.session)
+    rows = [(w.organizer_id, f"+35840{i:07d}", w.provider_id) for i in range(1, 25)]
+    plan = await explain(pg_db, stmt, asked.bind(rows))
+    assert "Seq Scan on clients" not in plan and "uq_clients_organizer_id" in plan, plan

@@ -8,7 +8,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Uuid, bindparam, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    String,
+    Uuid,
+    bindparam,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -176,19 +187,21 @@ async def wallet_followers(session: AsyncSession, wallet_id: uuid.UUID) -> list[
 async def followers_of(
     session: AsyncSession, wallet_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, list[Follower]]:
-    """:func:`wallet_followers` for many wallets in two queries."""
+    """:func:`wallet_followers` for many wallets in one query: each wallet's clients first,
+    then its carers."""
     out: dict[uuid.UUID, list[Follower]] = {w: [] for w in wallet_ids}
     if not wallet_ids:
         return out
-    clients = await session.execute(*with_list(session, _CLIENT_PRINCIPALS, wallet_ids))
-    for w, p in clients.all():
-        out[w].append(Follower(p, "client", True))
-    stmt, params = with_list(session, _CARER_MANDATES, wallet_ids)
-    carers = await session.execute(stmt, {**params, "today": _today()})
-    for w, carer_id, scopes in carers.all():
+    stmt, params = with_list(session, _FOLLOWERS, wallet_ids)
+    rows = (await session.execute(stmt, {**params, "today": _today()})).all()
+    # role: 0 the client, 1 a carer (and its mandate's scopes).
+    for w, role, principal_id, scopes in sorted(rows, key=lambda r: r[1]):
+        if role == 0:
+            out[w].append(Follower(principal_id, "client", True))
+            continue
         granted = set(str(scopes).split())
         if "view" in granted:
-            out[w].append(Follower(carer_id, "carer", "approve" in granted))
+            out[w].append(Follower(principal_id, "carer", "approve" in granted))
     return out
 
 
@@ -276,22 +289,21 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
 # delivers a charge (up to one round per charge at moderate rates), and building them per round
 # cost more CPU than running them.
 # Their lists travel as one parameter each (payments.rows): one SQL text whatever the length.
-def _client_principals(dialect: Dialect) -> tuple[BatchRows, Any]:
+def _followers(dialect: Dialect) -> tuple[BatchRows, Any]:
+    # The clients' principals and the carers' mandates in force, one statement: the dispatcher
+    # asks in every round that delivers a charge.
     wallets = BatchRows(dialect, "wallets", id=Uuid())
-    return wallets, (
-        select(Wallet.id, Principal.id)
+    clients = (
+        select(Wallet.id, literal(0), Principal.id, null().cast(String))
         .join(Principal, Principal.client_id == Wallet.client_id)
         .where(wallets.has(Wallet.id), Principal.role == "client")
     )
-
-
-def _carer_mandates(dialect: Dialect) -> tuple[BatchRows, Any]:
-    wallets = BatchRows(dialect, "wallets", id=Uuid())
-    return wallets, (
-        select(Wallet.id, Mandate.carer_id, Mandate.scopes)
+    carers = (
+        select(Wallet.id, literal(1), Mandate.carer_id, Mandate.scopes)
         .join(Mandate, Mandate.client_id == Wallet.client_id)
         .where(wallets.has(Wallet.id), Mandate.in_force(bindparam("today", type_=Date)))
     )
+    return wallets, union_all(clients, carers)
 
 
 def _preferences(dialect: Dialect) -> tuple[BatchRows, Any]:
@@ -310,7 +322,6 @@ def _envelope_allotments(dialect: Dialect) -> tuple[BatchRows, Any]:
     )
 
 
-_CLIENT_PRINCIPALS = PerEngine(_client_principals)
-_CARER_MANDATES = PerEngine(_carer_mandates)
+_FOLLOWERS = PerEngine(_followers)
 _PREFERENCES = PerEngine(_preferences)
 _ENVELOPE_ALLOTMENTS = PerEngine(_envelope_allotments)

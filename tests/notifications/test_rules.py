@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from notifications.dispatcher import Dispatcher
-from notifications.rules import get_preferences, set_preferences
+from notifications.rules import Follower, followers_of, get_preferences, set_preferences
+from payments.budgets import catalogue
 from payments.errors import InvalidInput
 from payments.outbox import BALANCE_LOW, CHARGE_CAPTURED, ENVELOPE_FUNDED, PAYMENT_REQUESTED
+from payments.people.mandates import grant_mandate
+from payments.uow import UnitOfWork
 from tests.notifications.helpers import outbox
 from tests.support.money import by_wallet, charged, cleaning
 
@@ -54,3 +59,32 @@ async def test_preferences_defaults_and_validation(db, world, people):
         await set_preferences(db, people.carer_id, low_balance_cents=-1)
     with pytest.raises(InvalidInput):
         await set_preferences(db, people.carer_id, language="de")
+
+
+async def test_a_wallets_followers_are_its_client_and_the_carers_who_may_view_it(db, world, people):
+    """Who hears of a wallet's events (the dispatcher's rules read them in one statement): its
+    client, and each carer whose mandate in force includes ``view``; not a carer who may only
+    manage providers, nor one whose mandate has ended."""
+    manager = await catalogue.create_principal(
+        db, organizer_id=world.organizer_id, role="carer", display_name="Liisa"
+    )
+    await grant_mandate(
+        db, carer_id=manager, client_id=world.client_id, scopes=("manage-providers",)
+    )
+    ended = await catalogue.create_principal(
+        db, organizer_id=world.organizer_id, role="carer", display_name="Pekka"
+    )
+    await grant_mandate(
+        db,
+        carer_id=ended,
+        client_id=world.client_id,
+        scopes=("view",),
+        valid_until=date.today() - timedelta(days=2),
+    )
+    async with UnitOfWork(db, readonly=True) as uow:
+        found = await followers_of(uow.session, {world.wallet_id, people.other_wallet})
+    assert found[world.wallet_id] == [
+        Follower(world.client_principal, "client", True),
+        Follower(people.carer_id, "carer", True),
+    ]
+    assert [f.role for f in found[people.other_wallet]] == ["client"]

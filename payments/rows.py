@@ -107,6 +107,14 @@ class BatchRows:
             out.append(item)
         return {self._param.key: json.dumps(out, default=str)}
 
+    def bind_dicts(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """:meth:`bind` for rows as dicts keyed by the columns' names. On PostgreSQL each
+        column's array is read straight from the dicts, with no tuple per row between (the
+        group commit binds some 250 values a table per batch this way)."""
+        if self._on_postgres:
+            return {f"{self.name}_{key}": [row[key] for row in rows] for key in self.columns}
+        return self.bind([tuple(row[key] for key in self.columns) for row in rows])
+
     def bind_each(self, values: Iterable[Any]) -> dict[str, Any]:
         """:meth:`bind` for rows of one column: one row per value."""
         return self.bind([(value,) for value in values])
@@ -170,4 +178,4 @@ async def insert_many(s: AsyncSession, table: Table, rows: list[dict[str, Any]])
         )
         built = _INSERTS[key] = (batch, stmt)
     batch, stmt = built
-    await s.execute(stmt, batch.bind([tuple(row[c] for c in columns) for row in rows]))
+    await s.execute(stmt, batch.bind_dicts(rows))

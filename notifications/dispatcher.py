@@ -275,7 +275,9 @@ class Dispatcher:
         (of_wallets, of_ids), stmt = _EARLIER_UNDELIVERED.of(s)
         params = {**of_wallets.bind_each(wallets), **of_ids.bind_each(ids), "p_max_id": max(ids)}
         blocked = {
-            w: first for w, first in (await s.execute(stmt, params)).all() if first is not None
+            w: earliest
+            for w, earliest in (await s.execute(stmt, params)).all()
+            if earliest is not None
         }
         if not blocked:
             return rows

@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Date,
+    Integer,
     String,
     Uuid,
     bindparam,
     insert,
-    literal,
+    literal_column,
     null,
     select,
     union_all,
@@ -194,15 +195,22 @@ async def followers_of(
         return out
     stmt, params = with_list(session, _FOLLOWERS, wallet_ids)
     rows = (await session.execute(stmt, {**params, "today": _today()})).all()
-    # role: 0 the client, 1 a carer (and its mandate's scopes).
     for w, role, principal_id, scopes in sorted(rows, key=lambda r: r[1]):
-        if role == 0:
-            out[w].append(Follower(principal_id, "client", True))
-            continue
-        granted = set(str(scopes).split())
-        if "view" in granted:
-            out[w].append(Follower(principal_id, "carer", "approve" in granted))
+        follower = _follower(role, principal_id, scopes)
+        if follower is not None:
+            out[w].append(follower)
     return out
+
+
+def _follower(role: int, principal_id: uuid.UUID, scopes: str | None) -> Follower | None:
+    """A row of :data:`_FOLLOWERS` as a follower (role 0 the client, 1 a carer), or None for a
+    carer whose mandate does not include ``view``."""
+    if role == 0:
+        return Follower(principal_id, "client", True)
+    granted = set(str(scopes).split())
+    if "view" not in granted:
+        return None
+    return Follower(principal_id, "carer", "approve" in granted)
 
 
 async def carer_wallets(session: AsyncSession, carer_id: uuid.UUID) -> set[uuid.UUID]:
@@ -220,8 +228,7 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
     fallen below, once per person, envelope and month (the alert row's key makes it once).
 
     Runs in the dispatcher's transaction, so the alert and the delivery mark commit together.
-    A round's charges are looked at together: a fixed handful of queries per round, not per
-    charge.
+    A round's charges are looked at together: one read per round, not per charge.
     """
     # The last balance seen per envelope in this round, and the wallet and charge behind it.
     latest: dict[int, tuple[int, ev.Event]] = {}
@@ -232,56 +239,63 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
             latest[int(k)] = (int(v), charge)
     if not latest:
         return 0
-    envs = (await session.execute(*with_list(session, _ENVELOPE_ALLOTMENTS, latest))).all()
     wallets = {c.wallet_id for _, c in latest.values() if c.wallet_id is not None}
-    followers = await followers_of(session, wallets)
-    prefs = await preferences_of(session, {f.principal_id for fs in followers.values() for f in fs})
+    # Each envelope with its allotment, and each of its wallet's followers with their rules:
+    # one statement (it ran as four, in every round that delivers a charge).
+    (of_accounts, of_wallets), stmt = _LOW_BALANCE_READ.of(session)
+    params = {**of_accounts.bind_each(latest), **of_wallets.bind_each(wallets), "today": _today()}
+    rows = (await session.execute(stmt, params)).all()
     written = 0
-    for acc_id, period, monthly in envs:
+    # In envelope order, and for each envelope its clients before its carers.
+    for acc_id, period, monthly, role, principal_id, scopes, row in sorted(
+        rows, key=lambda r: (r[0], r[3])
+    ):
         balance, charge = latest[int(acc_id)]
         assert charge.wallet_id is not None
-        for f in followers.get(charge.wallet_id, []):
-            p = prefs[f.principal_id]
-            if not p.wants(BALANCE_LOW):
-                continue
-            threshold = (
-                p.low_balance_cents
-                if p.low_balance_cents is not None
-                else int(monthly) // DEFAULT_LOW_FRACTION
+        f = _follower(role, principal_id, scopes)
+        if f is None:
+            continue
+        p = _prefs(row)
+        if not p.wants(BALANCE_LOW):
+            continue
+        threshold = (
+            p.low_balance_cents
+            if p.low_balance_cents is not None
+            else int(monthly) // DEFAULT_LOW_FRACTION
+        )
+        if balance >= threshold:
+            continue
+        key = (f.principal_id, int(acc_id), str(period))
+        if await session.get(LowBalanceAlert, key) is not None:
+            continue
+        await session.execute(
+            insert(LowBalanceAlert).values(
+                principal_id=f.principal_id,
+                account_id=int(acc_id),
+                period=str(period),
+                balance_cents=balance,
+                threshold_cents=threshold,
+                created_at=now,
             )
-            if balance >= threshold:
-                continue
-            key = (f.principal_id, int(acc_id), str(period))
-            if await session.get(LowBalanceAlert, key) is not None:
-                continue
-            await session.execute(
-                insert(LowBalanceAlert).values(
-                    principal_id=f.principal_id,
-                    account_id=int(acc_id),
-                    period=str(period),
-                    balance_cents=balance,
-                    threshold_cents=threshold,
-                    created_at=now,
-                )
+        )
+        await session.execute(
+            insert(OutboxEvent).values(
+                type=BALANCE_LOW,
+                organizer_id=charge.organizer_id,
+                wallet_id=charge.wallet_id,
+                provider_id=None,
+                payload={
+                    "principal_id": str(f.principal_id),
+                    "account_id": int(acc_id),
+                    "balance_cents": balance,
+                    "threshold_cents": threshold,
+                    "period": str(period),
+                    "charge_id": charge.data.get("charge_id"),
+                },
+                created_at=now,
             )
-            await session.execute(
-                insert(OutboxEvent).values(
-                    type=BALANCE_LOW,
-                    organizer_id=charge.organizer_id,
-                    wallet_id=charge.wallet_id,
-                    provider_id=None,
-                    payload={
-                        "principal_id": str(f.principal_id),
-                        "account_id": int(acc_id),
-                        "balance_cents": balance,
-                        "threshold_cents": threshold,
-                        "period": str(period),
-                        "charge_id": charge.data.get("charge_id"),
-                    },
-                    created_at=now,
-                )
-            )
-            written += 1
+        )
+        written += 1
     return written
 
 
@@ -291,19 +305,49 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
 # Their lists travel as one parameter each (payments.rows): one SQL text whatever the length.
 def _followers(dialect: Dialect) -> tuple[BatchRows, Any]:
     # The clients' principals and the carers' mandates in force, one statement: the dispatcher
-    # asks in every round that delivers a charge.
+    # asks in every round that delivers a charge. Rows (wallet_id, role, principal_id, scopes),
+    # role 0 for the client and 1 for a carer (:func:`_follower`).
     wallets = BatchRows(dialect, "wallets", id=Uuid())
     clients = (
-        select(Wallet.id, literal(0), Principal.id, null().cast(String))
+        select(
+            Wallet.id.label("wallet_id"),
+            literal_column("0", Integer).label("role"),
+            Principal.id.label("principal_id"),
+            null().cast(String).label("scopes"),
+        )
         .join(Principal, Principal.client_id == Wallet.client_id)
         .where(wallets.has(Wallet.id), Principal.role == "client")
     )
     carers = (
-        select(Wallet.id, literal(1), Mandate.carer_id, Mandate.scopes)
+        select(Wallet.id, literal_column("1", Integer), Mandate.carer_id, Mandate.scopes)
         .join(Mandate, Mandate.client_id == Wallet.client_id)
         .where(wallets.has(Wallet.id), Mandate.in_force(bindparam("today", type_=Date)))
     )
     return wallets, union_all(clients, carers)
+
+
+def _low_balance_read(dialect: Dialect) -> tuple[tuple[BatchRows, BatchRows], Any]:
+    # The round's envelopes with their allotments, joined to their wallets' followers
+    # (:func:`_followers`) and each follower's rules (none: the defaults).
+    accounts = BatchRows(dialect, "accounts", id=BigInteger())
+    wallets, followers = _followers(dialect)
+    f = followers.subquery("followers")
+    return (accounts, wallets), (
+        select(
+            Account.id,
+            Account.funded_period,
+            DecisionLine.monthly_amount_cents,
+            f.c.role,
+            f.c.principal_id,
+            f.c.scopes,
+            NotificationPreference,
+        )
+        .select_from(Account)
+        .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
+        .join(f, f.c.wallet_id == Account.wallet_id)
+        .outerjoin(NotificationPreference, NotificationPreference.principal_id == f.c.principal_id)
+        .where(accounts.has(Account.id))
+    )
 
 
 def _preferences(dialect: Dialect) -> tuple[BatchRows, Any]:
@@ -313,15 +357,6 @@ def _preferences(dialect: Dialect) -> tuple[BatchRows, Any]:
     )
 
 
-def _envelope_allotments(dialect: Dialect) -> tuple[BatchRows, Any]:
-    accounts = BatchRows(dialect, "accounts", id=BigInteger())
-    return accounts, (
-        select(Account.id, Account.funded_period, DecisionLine.monthly_amount_cents)
-        .join(DecisionLine, DecisionLine.id == Account.decision_line_id)
-        .where(accounts.has(Account.id))
-    )
-
-
 _FOLLOWERS = PerEngine(_followers)
 _PREFERENCES = PerEngine(_preferences)
-_ENVELOPE_ALLOTMENTS = PerEngine(_envelope_allotments)
+_LOW_BALANCE_READ = PerEngine(_low_balance_read)

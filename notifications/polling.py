@@ -5,6 +5,11 @@ A sender subclasses :class:`PollingSender`, implements ``run_once`` (claim a bat
 return how many it claimed) and calls ``start_polling`` / ``stop_polling`` from its own
 ``start`` / ``stop`` (which may open and close what the sender owns). The outbox dispatcher has
 its own loop: it is poked from other threads and backs off after a failed round.
+
+Stopping lets a round under way finish (for at most :attr:`PollingSender.stop_grace_s`) before
+it cancels it: a round cut off in the middle of a statement leaves SQLAlchemy closing its
+connection in a task of its own, which on SQLite (aiosqlite) was still running when the event
+loop closed ("Event loop is closed" from aiosqlite's thread at every test server's shutdown).
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ class PollingSender:
     # Set by each subclass (and the instance may override ``poll_s``).
     task_name: str = "sender"
     poll_s: float = 1.0
+    # How long stop_polling waits for a round under way before it cancels it.
+    stop_grace_s: float = 5.0
     _wake: asyncio.Event | None = None
     _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
 
     async def run_once(self) -> int:
         """One round: how many items it claimed (0: nothing due, so the loop sleeps)."""
@@ -35,19 +43,30 @@ class PollingSender:
             self._wake.set()
 
     def start_polling(self) -> None:
+        self._stopping = False
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=self.task_name)
 
     async def stop_polling(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Stop after the round under way, if any (cancelled after :attr:`stop_grace_s`)."""
+        task = self._task
+        if task is None:
+            return
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        try:
+            async with asyncio.timeout(self.stop_grace_s):
+                await asyncio.shield(task)
+        except TimeoutError:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._task = None
 
     async def _run(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 n = await self.run_once()
@@ -56,7 +75,7 @@ class PollingSender:
             except Exception:
                 log.exception("%s: round failed; trying again", self.task_name)
                 n = 0
-            if n:
+            if n or self._stopping:
                 continue
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
             # arrives in the loop step the wait finishes, and stop_polling() then waits forever

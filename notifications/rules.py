@@ -30,7 +30,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.ledger.periods import HELSINKI
-from payments.models import Account, DecisionLine, Mandate, OutboxEvent, Principal, Wallet
+from payments.models import Account, DecisionLine, Mandate, Principal, Wallet
 from payments.outbox import (
     BALANCE_LOW,
     CHARGE_CAPTURED,
@@ -43,6 +43,7 @@ from payments.outbox import (
     REFUND_CREATED,
     REMAINDER_EXPIRED,
     STATEMENT_READY,
+    emit,
 )
 from payments.rows import BatchRows, PerEngine, with_list
 from payments.uow import UnitOfWork
@@ -278,22 +279,20 @@ async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now
                 created_at=now,
             )
         )
-        await session.execute(
-            insert(OutboxEvent).values(
-                type=BALANCE_LOW,
-                organizer_id=charge.organizer_id,
-                wallet_id=charge.wallet_id,
-                provider_id=None,
-                payload={
-                    "principal_id": str(f.principal_id),
-                    "account_id": int(acc_id),
-                    "balance_cents": balance,
-                    "threshold_cents": threshold,
-                    "period": str(period),
-                    "charge_id": charge.data.get("charge_id"),
-                },
-                created_at=now,
-            )
+        await emit(
+            session,
+            type=BALANCE_LOW,
+            organizer_id=charge.organizer_id,
+            wallet_id=charge.wallet_id,
+            now=now,
+            payload={
+                "principal_id": str(f.principal_id),
+                "account_id": int(acc_id),
+                "balance_cents": balance,
+                "threshold_cents": threshold,
+                "period": str(period),
+                "charge_id": charge.data.get("charge_id"),
+            },
         )
         written += 1
     return written

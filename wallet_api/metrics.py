@@ -189,7 +189,8 @@ class PipelineCollector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         totals = {"batches": 0, "charges": 0, "retried_alone": 0}
-        for db in self.databases:
+        # Each database once: apps that share an engine (tests) share its pipeline too.
+        for db in {id(db): db for db in self.databases}.values():
             stats = pipeline.stats_of(db)
             totals["batches"] += stats.batches
             totals["charges"] += stats.charges

@@ -39,6 +39,7 @@ from payments.models import (
     Wallet,
 )
 from payments.people.access import create_api_key
+from payments.people.mandates import grant_mandate
 from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind
 
@@ -544,3 +545,23 @@ async def add_bank_profile(
             )
         )
         await uow.commit()
+
+
+async def add_carer(
+    db: Database,
+    *,
+    organizer_id: uuid.UUID,
+    client_id: uuid.UUID,
+    scopes: tuple[str, ...],
+    valid_until: date | None = None,
+    display_name: str = "Matti",
+) -> uuid.UUID:
+    """A carer of ``organizer_id`` with a mandate in force over ``client_id`` (accepted, as
+    :func:`payments.people.mandates.grant_mandate` records it), until ``valid_until``."""
+    carer = await catalogue.create_principal(
+        db, organizer_id=organizer_id, role="carer", display_name=display_name
+    )
+    await grant_mandate(
+        db, carer_id=carer, client_id=client_id, scopes=scopes, valid_until=valid_until
+    )
+    return carer

@@ -8,11 +8,10 @@ import pytest
 
 from notifications.dispatcher import Dispatcher
 from notifications.rules import Follower, followers_of, get_preferences, set_preferences
-from payments.budgets import catalogue
 from payments.errors import InvalidInput
 from payments.outbox import BALANCE_LOW, CHARGE_CAPTURED, ENVELOPE_FUNDED, PAYMENT_REQUESTED
-from payments.people.mandates import grant_mandate
 from payments.uow import UnitOfWork
+from tests.factories import add_carer
 from tests.notifications.helpers import outbox
 from tests.support.money import by_wallet, charged, cleaning
 
@@ -65,21 +64,20 @@ async def test_a_wallets_followers_are_its_client_and_the_carers_who_may_view_it
     """Who hears of a wallet's events (the dispatcher's rules read them in one statement): its
     client, and each carer whose mandate in force includes ``view``; not a carer who may only
     manage providers, nor one whose mandate has ended."""
-    manager = await catalogue.create_principal(
-        db, organizer_id=world.organizer_id, role="carer", display_name="Liisa"
-    )
-    await grant_mandate(
-        db, carer_id=manager, client_id=world.client_id, scopes=("manage-providers",)
-    )
-    ended = await catalogue.create_principal(
-        db, organizer_id=world.organizer_id, role="carer", display_name="Pekka"
-    )
-    await grant_mandate(
+    await add_carer(
         db,
-        carer_id=ended,
+        organizer_id=world.organizer_id,
+        client_id=world.client_id,
+        scopes=("manage-providers",),
+        display_name="Liisa",
+    )
+    await add_carer(
+        db,
+        organizer_id=world.organizer_id,
         client_id=world.client_id,
         scopes=("view",),
         valid_until=date.today() - timedelta(days=2),
+        display_name="Pekka",
     )
     async with UnitOfWork(db, readonly=True) as uow:
         found = await followers_of(uow.session, {world.wallet_id, people.other_wallet})

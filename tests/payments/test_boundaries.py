@@ -24,7 +24,6 @@ import pytest
 from sqlalchemy import select
 
 from payments import clock
-from payments.budgets import catalogue
 from payments.checkout.cards import issue_card, verify_card
 from payments.checkout.charges import (
     ChargeLineInput,
@@ -39,11 +38,12 @@ from payments.db import Database
 from payments.errors import CardInvalid, ConsentRequired, InvalidInput, TokenInvalid
 from payments.models import Hold, OutboxEvent, PaymentToken, QrCard, Refund
 from payments.outbox import REFUND_CREATED
-from payments.people.mandates import grant_mandate, mandate_scopes
+from payments.people.mandates import mandate_scopes
 from payments.results import Happened, Outcome
 from payments.uow import UnitOfWork
 from tests.factories import (
     World,
+    add_carer,
     assert_books_ok,
     assert_refused,
     count,
@@ -175,17 +175,13 @@ async def test_the_whole_monthly_cap_again_from_the_first_second_of_the_month(db
 
 
 async def carer_with_mandate_until(db: Database, w: World, last_day: date) -> uuid.UUID:
-    carer = await catalogue.create_principal(
-        db, organizer_id=w.organizer_id, role="carer", display_name="Matti"
-    )
-    await grant_mandate(
+    return await add_carer(
         db,
-        carer_id=carer,
+        organizer_id=w.organizer_id,
         client_id=w.client_id,
         scopes=("view", "approve"),
         valid_until=last_day,
     )
-    return carer
 
 
 # 00:30 on 11 March 2031 in Helsinki is still 10 March in UTC.

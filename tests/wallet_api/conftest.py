@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from payments.budgets import catalogue
 from payments.db import Database
 from payments.people.mandates import grant_mandate
-from tests.factories import World, api_key_for, seed_world
+from tests.factories import World, add_carer, api_key_for, seed_world
 from tests.support.api import Foreign, Keys
 from wallet_api.app import create_app
 from wallet_api.settings import Settings
@@ -63,14 +63,12 @@ async def keys(db: Database, world: World) -> Keys:
 async def foreign(db: Database, world: World) -> Foreign:
     """A second organizer beside ``world``, seeded the same way."""
     other = await seed_world(db, phone="040 765 4321")
-    carer = await catalogue.create_principal(
-        db, organizer_id=other.organizer_id, role="carer", display_name="Vieras"
-    )
-    await grant_mandate(
+    carer = await add_carer(
         db,
-        carer_id=carer,
+        organizer_id=other.organizer_id,
         client_id=other.client_id,
         scopes=("view", "approve", "manage-providers"),
+        display_name="Vieras",
     )
     return Foreign(
         world=other,

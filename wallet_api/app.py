@@ -34,7 +34,7 @@ from wallet_api.auth import ApiKeyAuthentication
 from wallet_api.charges import routes as charges
 from wallet_api.checkout import routes as checkout
 from wallet_api.corrections import routes as corrections
-from wallet_api.deps import provide_actor, provide_db
+from wallet_api.deps import StrictBodies, provide_actor, provide_db
 from wallet_api.edge import client_address
 from wallet_api.live import lifecycle
 from wallet_api.live import routes as live
@@ -274,6 +274,7 @@ def create_app(
                 exclude=["^/schema", "^/health$", "^/ready$", "^/metrics$", f"^{INBOUND_PATH}$"],
             ),
         ],
+        plugins=[StrictBodies()],  # money bodies decoded once, strictly (wallet_api.types)
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=before_request,
         on_startup=[on_startup],

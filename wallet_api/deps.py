@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
+from litestar.dto import AbstractDTO
+from litestar.exceptions import ImproperlyConfiguredException
+from litestar.openapi.spec import Reference, Schema
 from litestar.params import Parameter
+from litestar.plugins import SerializationPlugin
+from litestar.typing import FieldDefinition
 
 from payments.db import Database
 from payments.errors import InvalidInput
 from payments.idempotency import request_fingerprint
 from payments.people.access import Actor
 from payments.results import Happened, Outcome
+from wallet_api.types import StrictBody
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -79,14 +86,68 @@ def fingerprint(request: Request[Any, Any, Any], data: msgspec.Struct) -> str:
 MAX_ROW_ID = 2**63 - 1
 
 
-async def strict_body(request: Request[Any, Any, Any], struct: type[S]) -> S:
-    """Decode the body again in msgspec's strict mode.
+class _StrictDTO(AbstractDTO[S]):
+    """Litestar's DTO for one :class:`~wallet_api.types.StrictBody` type: as a route's
+    ``data``, the body's bytes decoded straight into it, strictly, once (Litestar's own decode
+    is lenient, and a second, strict decode in the handler cost a decode per request:
+    docs/performance.md); as an answer (a settings route answers with what it takes), the
+    value as it is. The OpenAPI schema is the type's own, as without a DTO."""
 
-    Litestar converts bodies leniently (``"3500"`` becomes ``3500``); money must not guess, so
-    money routes accept only real JSON integers for cents. The body bytes are cached by the
-    request, so this is one more decode, not one more read.
-    """
-    try:
-        return msgspec.json.decode(await request.body(), type=struct, strict=True)
-    except msgspec.DecodeError as exc:  # wrong values, and empty or malformed JSON alike
-        raise InvalidInput(str(exc)) from exc
+    @classmethod
+    def generate_field_definitions(cls, model_type: type[Any]) -> Any:
+        return iter(())  # no transfer model: the type itself is decoded
+
+    @classmethod
+    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
+        return False
+
+    @classmethod
+    def create_for_field_definition(
+        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: Any = None
+    ) -> None:
+        if field_definition.annotation is not cls.model_type:  # not list[...] nor Response[...]
+            raise ImproperlyConfiguredException(
+                f"{handler_id}: a StrictBody goes as it is, not as {field_definition.annotation}"
+            )
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: Any
+    ) -> Reference | Schema:
+        return schema_creator.for_field_definition(  # type: ignore[no-any-return]
+            FieldDefinition.from_annotation(
+                cls.model_type, kwarg_definition=field_definition.kwarg_definition
+            )
+        )
+
+    def decode_bytes(self, value: bytes) -> Any:
+        try:
+            return msgspec.json.decode(value, type=self.model_type, strict=True)
+        except msgspec.DecodeError as exc:  # wrong values, and malformed JSON alike
+            raise InvalidInput(str(exc)) from exc
+
+    def decode_builtins(self, value: Any) -> Any:
+        try:
+            return msgspec.convert(value, type=self.model_type, strict=True)
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(str(exc)) from exc
+
+    def data_to_encodable_type(self, data: Any | Collection[Any]) -> Any:
+        return data
+
+
+class StrictBodies(SerializationPlugin):
+    """Decode every :class:`~wallet_api.types.StrictBody` a route takes as its ``data`` with
+    :class:`_StrictDTO` (a Litestar serialization plugin: the routes name only the type)."""
+
+    def __init__(self) -> None:
+        self._dtos: dict[type[Any], type[AbstractDTO[Any]]] = {}
+
+    def supports_type(self, field_definition: FieldDefinition) -> bool:
+        return field_definition.is_subclass_of(StrictBody)
+
+    def create_dto_for_type(self, field_definition: FieldDefinition) -> type[AbstractDTO[Any]]:
+        model = field_definition.annotation
+        if model not in self._dtos:
+            self._dtos[model] = _StrictDTO[model]  # type: ignore[valid-type]
+        return self._dtos[model]

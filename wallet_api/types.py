@@ -15,7 +15,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from msgspec import Meta
+from msgspec import Meta, Struct
+
+
+class StrictBody(Struct):
+    """A request body decoded once, in msgspec's strict mode: ``"3500"`` is not ``3500``.
+
+    Litestar converts bodies leniently (a string of digits becomes an integer); money must not
+    guess, so every body that carries money or a secret subclasses this. A route only names it
+    as its ``data``: ``wallet_api.deps.StrictBodies`` decodes it, and refuses what does not fit
+    with the usual ``400 invalid-input`` before the handler runs."""
+
 
 # The end of the text. Python's "$" also matches before a final newline (msgspec checks a
 # pattern with re.search), which let "fi\n" through; "nothing follows" means the same in Python

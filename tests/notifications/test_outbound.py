@@ -536,7 +536,9 @@ async def test_control_characters_in_push_input_are_refused(
         for c in CONTROL:
             body = device.subscription(f"{PUBLIC}nul{c}tail")
             r = await http.post("/api/push/subscriptions", json=body, headers=h)
-            _refused(r, "url-not-allowed")
+            # A C0/C1 control is refused by the body's text rule (wallet_api.types) before the
+            # URL is looked at; a line separator by the URL's own check.
+            _refused(r, "url-not-allowed" if c == "\u2028" else "invalid-input")
             for key in ("p256dh", "auth"):
                 body = device.subscription(f"{PUBLIC}keys")
                 value = body["keys"][key]

@@ -27,7 +27,7 @@ from payments.results import Outcome
 from wallet_api.auth import ensure_charge_visible, roles, signed_in
 from wallet_api.charges import schemas
 from wallet_api.checkout.lookup import provider_of
-from wallet_api.deps import IdempotencyKey, fingerprint, respond, strict_body
+from wallet_api.deps import IdempotencyKey, fingerprint, respond
 from wallet_api.metrics import LOOKUPS_REFUSED, counted
 
 
@@ -54,7 +54,6 @@ class ChargeController(Controller):
         ``type`` ``insufficient-funds``, ``not-in-budget``, ``provider-not-approved``,
         ``price-above-list``, ``unknown-category`` or ``idempotency-key-reused``.
         """
-        data = await strict_body(request, schemas.ChargeCreate)
         key = validate_key(idempotency_key)
         if (data.phone is None) == (data.wallet_id is None):
             raise InvalidInput("Give either phone or wallet_id")
@@ -121,7 +120,6 @@ class ChargeController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.Refund]:
         """Refund part or all of a charge, back to the envelope it came from."""
-        data = await strict_body(request, schemas.RefundCreate)
         key = validate_key(idempotency_key)
         assert actor.provider_id is not None
         outcome = await refund_charge(

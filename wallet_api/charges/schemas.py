@@ -9,7 +9,7 @@ from msgspec import Meta, Struct
 
 from payments.checkout.charges import MAX_QUANTITY, QUANTITY_PATTERN, parse_quantity
 from payments.errors import InvalidInput
-from wallet_api.types import Cents, Code, Phone, Reason, whole
+from wallet_api.types import Cents, Code, Phone, Reason, StrictBody, whole
 
 # THE quantity of every charge line a route takes (charges, checkout, holds, requests): a JSON
 # string of ASCII digits with at most one "." and three decimals, or a whole JSON number. A JSON
@@ -53,7 +53,7 @@ class ChargeLineCreate(Struct, forbid_unknown_fields=True):
             raise ValueError(exc.detail) from None
 
 
-class ChargeCreate(Struct, forbid_unknown_fields=True):
+class ChargeCreate(StrictBody, forbid_unknown_fields=True):
     """Identify the customer by ``phone`` (the client tells it) or ``wallet_id``."""
 
     lines: Annotated[list[ChargeLineCreate], Meta(min_length=1, max_length=20)]
@@ -94,7 +94,7 @@ class ChargePage(Struct):
     next_cursor: str | None
 
 
-class RefundCreate(Struct, forbid_unknown_fields=True):
+class RefundCreate(StrictBody, forbid_unknown_fields=True):
     """Omit ``amount_cents`` to refund everything that is left of the charge."""
 
     amount_cents: Cents | None = None

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, delete, get, post, put
 
 from payments.checkout import cards, trust
 from payments.db import Database
@@ -16,7 +15,6 @@ from payments.people.mandates import mandate_scopes
 from wallet_api.auth import roles, wallet_in_organizer
 from wallet_api.checkout import render
 from wallet_api.checkout import schemas as cs
-from wallet_api.deps import strict_body
 from wallet_api.edge import inline_style_policy
 
 
@@ -60,7 +58,6 @@ class TrustedProviderController(Controller):
     @put("/{provider_id:str}", guards=[roles("client", "carer", "case_manager")])
     async def set_trusted(
         self,
-        request: Request[Any, Any, Any],
         wallet_id: uuid.UUID,
         provider_id: str,
         data: cs.TrustedProviderUpdate,
@@ -69,7 +66,6 @@ class TrustedProviderController(Controller):
     ) -> cs.TrustedProvider:
         """Trust a provider up to caps: by the client, a carer with ``manage-providers``, or a
         case manager."""
-        data = await strict_body(request, cs.TrustedProviderUpdate)
         await ensure_may_act(db, actor, wallet_id, "manage-providers", case_manager=True)
         row = await trust.set_trusted(
             db,
@@ -103,14 +99,12 @@ class WalletCardController(Controller):
     @post("/", guards=[roles("case_manager")], status_code=201)
     async def issue_card(
         self,
-        request: Request[Any, Any, Any],
         wallet_id: uuid.UUID,
         data: cs.CardCreate,
         db: Database,
         actor: Actor,
     ) -> cs.Card:
         """Issue a QR card (earlier cards of the wallet are revoked)."""
-        data = await strict_body(request, cs.CardCreate)
         await ensure_may_act(db, actor, wallet_id, "-", case_manager=True)
         view = await cards.issue_card(
             db,
@@ -156,14 +150,12 @@ class CardController(Controller):
     @post("/{card_id:str}/pin", guards=[roles("case_manager", "client")], status_code=200)
     async def set_pin(
         self,
-        request: Request[Any, Any, Any],
         card_id: str,
         data: cs.CardPinUpdate,
         db: Database,
         actor: Actor,
     ) -> cs.Card:
         """Set or change the PIN (the client, or a case manager with the client)."""
-        data = await strict_body(request, cs.CardPinUpdate)
         cid = await _card_for(db, actor, card_id, client_too=True)
         view = await cards.set_pin(db, actor_id=actor.principal_id, card_id=cid, pin=data.pin)
         return msgspec.convert(view, cs.Card, from_attributes=True)

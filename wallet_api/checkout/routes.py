@@ -36,7 +36,7 @@ from wallet_api.checkout.card_routes import (
     ensure_may_act,
 )
 from wallet_api.checkout.lookup import customer_lookup, provider_of
-from wallet_api.deps import IdempotencyKey, fingerprint, respond, strict_body
+from wallet_api.deps import IdempotencyKey, fingerprint, respond
 from wallet_api.metrics import counted, declined_by_client
 
 REQUEST_QR_PREFIX = "hbpay:request:"
@@ -75,7 +75,6 @@ class CheckoutController(Controller):
         its caps, else 202 ``pending`` with a payment request (the money is held). An unknown
         number and "no budget for this" give the same ``not-in-budget``. Rate-limited (429 with
         Retry-After) and audited."""
-        data = await strict_body(request, cs.PhoneCheckoutCreate)
         key = validate_key(idempotency_key)
         phone = to_e164(data.phone)
         # Even "not enough money" tells the provider the number is a client's: all count.
@@ -104,7 +103,6 @@ class CheckoutController(Controller):
     ) -> Response[Charge]:
         """Charge with the client's QR token (or its 8-digit code): presenting it is consent,
         so the charge is captured at once. Used, expired or foreign tokens: ``token-invalid``."""
-        data = await strict_body(request, cs.TokenCheckoutCreate)
         key = validate_key(idempotency_key)
         if (data.token is None) == (data.code is None):
             raise InvalidInput("Give either token or code")
@@ -132,7 +130,6 @@ class CheckoutController(Controller):
     ) -> Response[Charge]:
         """Charge with a QR card and the PIN the client types. Five wrong PINs lock the card
         (``card-locked``); a wrong PIN says ``card-invalid`` with ``attempts_left``."""
-        data = await strict_body(request, cs.CardCheckoutCreate)
         key = validate_key(idempotency_key)
         wallet_id = await _verify_card(db, actor, data.card_number, data.pin)
         outcome = await counted(
@@ -162,7 +159,6 @@ class HoldController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[cs.Hold]:
         """Hold the expected price at check-in (default 12 h)."""
-        data = await strict_body(request, cs.HoldCreate)
         key = validate_key(idempotency_key)
         given = [data.token or data.code, data.card_number, data.phone]
         if sum(x is not None for x in given) != 1:
@@ -210,7 +206,6 @@ class HoldController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[cs.Hold]:
         """Capture what was delivered (at most what was held); the rest goes back."""
-        data = await strict_body(request, cs.HoldCaptureCreate)
         key = validate_key(idempotency_key)
         outcome = await visits.capture_hold(
             db,
@@ -267,7 +262,6 @@ class PaymentRequestController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[cs.PaymentRequest]:
         """A request the provider shows as a QR (``qr_svg``); the client scans and approves."""
-        data = await strict_body(request, cs.QrRequestCreate)
         key = validate_key(idempotency_key)
         outcome = await create_qr_request(
             db,
@@ -300,14 +294,12 @@ class PaymentRequestController(Controller):
     @post("/{request_id:str}/approve", guards=[roles("client", "carer")], status_code=200)
     async def approve(
         self,
-        request: Request[Any, Any, Any],
         request_id: str,
         data: cs.RequestApprovalCreate,
         db: Database,
         actor: Actor,
     ) -> Response[cs.PaymentRequest]:
         """Approve: the held money is captured (one tap). Safe to retry."""
-        data = await strict_body(request, cs.RequestApprovalCreate)
         rid = _id(request_id)
         wallet_id = await _approver_wallet(db, actor, rid, data)
         outcome = await counted(
@@ -320,14 +312,12 @@ class PaymentRequestController(Controller):
     @post("/{request_id:str}/decline", guards=[roles("client", "carer")], status_code=200)
     async def decline(
         self,
-        request: Request[Any, Any, Any],
         request_id: str,
         data: cs.RequestApprovalCreate,
         db: Database,
         actor: Actor,
     ) -> Response[cs.PaymentRequest]:
         """Decline: the held money goes back to the budget. Safe to retry."""
-        data = await strict_body(request, cs.RequestApprovalCreate)
         rid = _id(request_id)
         wallet_id = await _approver_wallet(db, actor, rid, data)
         outcome = declined_by_client(
@@ -355,7 +345,6 @@ class WalletCheckoutController(Controller):
     @post("/payment-tokens", guards=[roles("client", "carer")], status_code=201)
     async def new_token(
         self,
-        request: Request[Any, Any, Any],
         wallet_id: uuid.UUID,
         data: cs.PaymentTokenCreate,
         db: Database,
@@ -363,7 +352,6 @@ class WalletCheckoutController(Controller):
     ) -> cs.PaymentToken:
         """A single-use payment QR (SVG and PNG) and its 8-digit code, valid up to 120 s.
         Showing it is consent, so the client or a carer with ``approve`` asks for it."""
-        data = await strict_body(request, cs.PaymentTokenCreate)
         await ensure_may_act(db, actor, wallet_id, "approve", case_manager=False)
         issued = await tokens.issue_token(
             db, wallet_id=wallet_id, created_by=actor.principal_id, ttl_s=data.ttl_seconds

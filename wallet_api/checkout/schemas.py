@@ -8,7 +8,7 @@ from typing import Annotated
 from msgspec import Meta, Struct
 
 from wallet_api.charges.schemas import Charge, ChargeLineCreate
-from wallet_api.types import ONE_LINE, Phone, whole
+from wallet_api.types import ONE_LINE, Phone, StrictBody, whole
 
 Lines = Annotated[list[ChargeLineCreate], Meta(min_length=1, max_length=20)]
 Pin = Annotated[str, Meta(min_length=4, max_length=6, pattern=whole("[0-9]{4,6}"))]
@@ -21,14 +21,14 @@ TypedPin = Annotated[str, Meta(min_length=1, max_length=12, pattern=ONE_LINE)]
 CapCents = Annotated[int, Meta(gt=0, le=10_000_000)]
 
 
-class PhoneCheckoutCreate(Struct, forbid_unknown_fields=True):
+class PhoneCheckoutCreate(StrictBody, forbid_unknown_fields=True):
     """The client tells their phone number; the provider enters the lines."""
 
     phone: Phone
     lines: Lines
 
 
-class TokenCheckoutCreate(Struct, forbid_unknown_fields=True):
+class TokenCheckoutCreate(StrictBody, forbid_unknown_fields=True):
     """The client's QR (``token``) or the 8-digit ``code`` under it."""
 
     lines: Lines
@@ -36,13 +36,13 @@ class TokenCheckoutCreate(Struct, forbid_unknown_fields=True):
     code: PaymentCode | None = None
 
 
-class CardCheckoutCreate(Struct, forbid_unknown_fields=True):
+class CardCheckoutCreate(StrictBody, forbid_unknown_fields=True):
     card_number: CardNumber
     pin: TypedPin
     lines: Lines
 
 
-class HoldCreate(Struct, forbid_unknown_fields=True):
+class HoldCreate(StrictBody, forbid_unknown_fields=True):
     """Hold the expected price at check-in. Identify the client by ``token``/``code`` (their
     QR), ``card_number`` + ``pin``, or ``phone`` (trusted providers only)."""
 
@@ -55,7 +55,7 @@ class HoldCreate(Struct, forbid_unknown_fields=True):
     ttl_minutes: Annotated[int, Meta(ge=1, le=2880)] = 720
 
 
-class HoldCaptureCreate(Struct, forbid_unknown_fields=True):
+class HoldCaptureCreate(StrictBody, forbid_unknown_fields=True):
     """What was delivered; at most what was held. The rest is released."""
 
     lines: Lines
@@ -114,11 +114,11 @@ class CheckoutResult(Struct):
     request: PaymentRequest | None
 
 
-class QrRequestCreate(Struct, forbid_unknown_fields=True):
+class QrRequestCreate(StrictBody, forbid_unknown_fields=True):
     lines: Lines
 
 
-class RequestApprovalCreate(Struct, forbid_unknown_fields=True):
+class RequestApprovalCreate(StrictBody, forbid_unknown_fields=True):
     """A carer names the wallet they approve for; a client's own wallet is implied."""
 
     wallet_id: uuid.UUID | None = None
@@ -133,11 +133,11 @@ class PaymentToken(Struct):
     qr_png: str
 
 
-class PaymentTokenCreate(Struct, forbid_unknown_fields=True):
+class PaymentTokenCreate(StrictBody, forbid_unknown_fields=True):
     ttl_seconds: Annotated[int, Meta(ge=10, le=120)] = 120
 
 
-class TrustedProviderUpdate(Struct, forbid_unknown_fields=True):
+class TrustedProviderUpdate(StrictBody, forbid_unknown_fields=True):
     per_charge_cap_cents: CapCents
     monthly_cap_cents: CapCents | None = None
 
@@ -150,11 +150,11 @@ class TrustedProvider(Struct):
     month_spent_cents: int
 
 
-class CardCreate(Struct, forbid_unknown_fields=True):
+class CardCreate(StrictBody, forbid_unknown_fields=True):
     pin: Pin | None = None
 
 
-class CardPinUpdate(Struct, forbid_unknown_fields=True):
+class CardPinUpdate(StrictBody, forbid_unknown_fields=True):
     pin: Pin
 
 

@@ -20,7 +20,7 @@ from payments.people.access import Actor
 from payments.vocabulary import CorrectionStatus
 from wallet_api.auth import admins_only, roles
 from wallet_api.corrections import schemas
-from wallet_api.deps import STATUS, IdempotencyKey, fingerprint, strict_body
+from wallet_api.deps import STATUS, IdempotencyKey, fingerprint
 
 CASE_MANAGER = roles("case_manager")
 
@@ -51,7 +51,6 @@ async def correct_charge(
     below the organizer's limit); ``202`` with status ``pending`` when a second case manager
     must approve it. Refusals: ``month-open`` (the provider refunds it instead),
     ``correction-exceeds-charge``, ``not-found``."""
-    data = await strict_body(request, schemas.CorrectionCreate)
     key = validate_key(idempotency_key)
     outcome = await corrections.correct_charge(
         db,
@@ -117,14 +116,12 @@ async def approve_correction(
     status_code=200,
 )
 async def reject_correction(
-    request: Request[Any, Any, Any],
     correction_id: uuid.UUID,
     data: schemas.CorrectionReject,
     db: Database,
     actor: Actor,
 ) -> schemas.Correction:
     """Reject a waiting correction (or withdraw one's own): nothing moves."""
-    data = await strict_body(request, schemas.CorrectionReject)
     outcome = await corrections.reject_correction(
         db,
         case_manager_id=actor.principal_id,
@@ -145,10 +142,9 @@ async def organizer_settings(db: Database, actor: Actor) -> schemas.OrganizerSet
 
 @put("/api/organizer/settings", guards=[admins_only], tags=["corrections"])
 async def change_organizer_settings(
-    request: Request[Any, Any, Any], data: schemas.OrganizerSettings, db: Database, actor: Actor
+    data: schemas.OrganizerSettings, db: Database, actor: Actor
 ) -> schemas.OrganizerSettings:
     """Change the organizer's settings (a case manager with the admin right; audited)."""
-    data = await strict_body(request, schemas.OrganizerSettings)
     limit = await corrections.set_approval_limit(
         db, actor.organizer_id, data.correction_approval_above_cents, actor_id=actor.principal_id
     )

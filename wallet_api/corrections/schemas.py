@@ -8,13 +8,13 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
-from wallet_api.types import MULTI_LINE, Cents
+from wallet_api.types import MULTI_LINE, Cents, StrictBody
 
 # A correction's reason, or a rejection's note: up to 500 characters, lines allowed.
 CorrectionReason = Annotated[str, Meta(min_length=1, max_length=500, pattern=MULTI_LINE)]
 
 
-class CorrectionCreate(Struct, forbid_unknown_fields=True):
+class CorrectionCreate(StrictBody, forbid_unknown_fields=True):
     """How much of the charge goes back to the county's budget, and why (the client sees the
     reason on the month's statement)."""
 
@@ -22,7 +22,7 @@ class CorrectionCreate(Struct, forbid_unknown_fields=True):
     reason: CorrectionReason
 
 
-class CorrectionReject(Struct, forbid_unknown_fields=True):
+class CorrectionReject(StrictBody, forbid_unknown_fields=True):
     note: CorrectionReason | None = None
 
 
@@ -50,7 +50,7 @@ class Correction(Struct):
     may_decide: bool = False
 
 
-class OrganizerSettings(Struct, forbid_unknown_fields=True):
+class OrganizerSettings(StrictBody, forbid_unknown_fields=True):
     """A correction above ``correction_approval_above_cents`` waits for a second case
     manager's approval (0: every correction waits)."""
 

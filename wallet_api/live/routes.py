@@ -18,7 +18,7 @@ from payments.db import Database
 from payments.errors import InvalidInput, NotFound
 from payments.people.access import Actor
 from wallet_api.auth import signed_in
-from wallet_api.deps import MAX_ROW_ID, strict_body
+from wallet_api.deps import MAX_ROW_ID
 from wallet_api.live import schemas
 from wallet_api.metrics import counted_stream
 
@@ -87,21 +87,23 @@ async def vapid_key(request: Request[Any, Any, Any]) -> schemas.VapidKey:
 
 @post("/api/push/subscriptions", guards=[signed_in], tags=["push"], status_code=HTTP_201_CREATED)
 async def add_subscription(
-    request: Request[Any, Any, Any], db: Database, actor: Actor
+    request: Request[Any, Any, Any],
+    data: schemas.PushSubscriptionCreate,
+    db: Database,
+    actor: Actor,
 ) -> schemas.PushSubscription:
     """Register this device for push notifications (again is fine: same endpoint, same row).
 
     The endpoint must be an https URL of a public host (``url-not-allowed``); a person has at
     most ten devices (``push-device-limit``); an endpoint another person registered first is
     refused (``push-endpoint-taken``)."""
-    body = await strict_body(request, schemas.PushSubscriptionCreate)
     settings = request.app.state.settings
     sub_id = await push.subscribe(
         db,
         actor.principal_id,
-        endpoint=body.endpoint,
-        p256dh=body.keys.p256dh,
-        auth=body.keys.auth,
+        endpoint=data.endpoint,
+        p256dh=data.keys.p256dh,
+        auth=data.keys.auth,
         policy=OutboundPolicy(allow_loopback=settings.outbound_allow_loopback),
     )
     return schemas.PushSubscription(id=str(sub_id))
@@ -128,19 +130,18 @@ async def get_preferences(db: Database, actor: Actor) -> dict[str, Any]:
 
 @put("/api/notifications/preferences", guards=[signed_in], tags=["push"])
 async def put_preferences(
-    request: Request[Any, Any, Any], db: Database, actor: Actor
+    data: schemas.PreferencesUpdate, db: Database, actor: Actor
 ) -> dict[str, Any]:
     """Change some of your notification rules; fields left out stay as they were."""
-    body = await strict_body(request, schemas.PreferencesUpdate)
-    low = body.low_balance_cents
+    low = data.low_balance_cents
     prefs = await rules.set_preferences(
         db,
         actor.principal_id,
-        types=body.types,
-        hide_amounts=body.hide_amounts,
+        types=data.types,
+        hide_amounts=data.hide_amounts,
         low_balance_cents=None if low is msgspec.UNSET or low is None else low,
         clear_low_balance=low is None,
-        language=body.language,
+        language=data.language,
     )
     return prefs.as_dict()
 

@@ -21,7 +21,7 @@ from payments.marketplace import prices, providers, settlements
 from payments.models import PROVIDER_STATUSES
 from payments.people.access import Actor
 from wallet_api.auth import roles, signed_in
-from wallet_api.deps import respond, strict_body
+from wallet_api.deps import respond
 from wallet_api.marketplace import schemas as ms
 from wallet_api.problems import language_of
 
@@ -80,7 +80,6 @@ class ProviderOnboardingController(Controller):
         and prices within the county's caps. The status is ``applied`` until a case manager
         decides. ``possible_duplicates`` warns when an earlier application of the county has
         the same bank account (``iban``) or contact person (``contact``)."""
-        data = await strict_body(request, ms.ApplicationCreate)  # prices: real JSON integers
         user = request.scope.get("user")
         if data.organizer:
             organizer_id = await providers.organizer_by_slug(db, data.organizer)
@@ -128,7 +127,6 @@ class ProviderOnboardingController(Controller):
     @post("/me/prices", guards=[PROVIDER], status_code=201)
     async def publish_price(
         self,
-        request: Request[Any, Any, Any],
         data: ms.PriceVersionCreate,
         db: Database,
         actor: Actor,
@@ -138,7 +136,6 @@ class ProviderOnboardingController(Controller):
         The same version sent again answers 200 and writes nothing; a different price for a
         date that already has one is ``price-version-exists`` (409); above the county's cap
         is ``price-above-cap`` (422)."""
-        data = await strict_body(request, ms.PriceVersionCreate)  # cents: real JSON integers
         outcome = await prices.publish_price(
             db,
             provider_id=_own_provider(actor),

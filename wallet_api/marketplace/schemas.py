@@ -11,7 +11,7 @@ from msgspec import Meta, Struct
 
 from payments.marketplace import providers
 from wallet_api import types
-from wallet_api.types import ONE_LINE, Code, Phone
+from wallet_api.types import ONE_LINE, Code, Phone, StrictBody
 
 
 def _line(max_length: int, min_length: int = 1, description: str | None = None) -> Meta:
@@ -25,7 +25,7 @@ Text200 = Annotated[str, _line(200)]
 PriceCents = Annotated[int, Meta(gt=0, le=100_000_000, description="Price per unit, euro cents")]
 
 
-class ApplicationCreate(Struct, forbid_unknown_fields=True):
+class ApplicationCreate(StrictBody, forbid_unknown_fields=True):
     """A provider's application. ``organizer`` is the county's slug (default: the signed-in
     caller's county). ``prices``: service category code -> price per unit in cents."""
 
@@ -158,7 +158,7 @@ class PriceListEntry(Struct):
     upcoming: list[PriceChange]
 
 
-class PriceVersionCreate(Struct, forbid_unknown_fields=True):
+class PriceVersionCreate(StrictBody, forbid_unknown_fields=True):
     """A new price for one service, in force from ``effective_from`` (today or later)."""
 
     category: Code

@@ -16,7 +16,7 @@ from payments.marketplace import directory
 from payments.people import staff
 from payments.people.access import Actor
 from wallet_api.auth import roles, session_of, signed_in
-from wallet_api.deps import IdempotencyKey, respond, strict_body
+from wallet_api.deps import IdempotencyKey, respond
 from wallet_api.people import schemas
 from wallet_api.problems import language_of
 from wallet_api.signin.schemas import session_status
@@ -130,7 +130,6 @@ class ClientController(Controller):
     ) -> schemas.Decision:
         """Grant a budget by decision. Its envelopes are funded for the current month at once
         (pro-rated by days if it starts mid-month) and then at the start of every month."""
-        data = await strict_body(request, schemas.DecisionCreate)
         if not await directory.client_in_organizer(db, client_id, actor.organizer_id):
             raise NotFound("No such client")
         decision_id = await catalogue.create_decision(
@@ -164,12 +163,9 @@ class DecisionHelperController(Controller):
     tags = ["clients"]
 
     @post("/", guards=[CASE_MANAGER], status_code=200)
-    async def decision_helper(
-        self, request: Request[Any, Any, Any], data: schemas.MonthlyAmountCreate
-    ) -> schemas.MonthlyAmount:
+    async def decision_helper(self, data: schemas.MonthlyAmountCreate) -> schemas.MonthlyAmount:
         """The case manager's calculator: "hours a week x value per hour" as a monthly amount
         (hours x value x 52 / 12, rounded half up to a cent). Writes nothing."""
-        data = await strict_body(request, schemas.MonthlyAmountCreate)
         monthly, formula = catalogue.monthly_from_weekly_hours(
             data.hours_per_week, data.value_per_hour_cents
         )

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from msgspec import Meta, Struct
 
 from wallet_api.signin.schemas import SessionStatus
-from wallet_api.types import Cents, Code, Label, Name, Phone, whole
+from wallet_api.types import Cents, Code, Label, Name, Phone, StrictBody, whole
 
 
 class ClientCreate(Struct, forbid_unknown_fields=True):
@@ -86,7 +86,7 @@ class DecisionLineCreate(Struct, forbid_unknown_fields=True):
     hours_per_week: HoursPerWeek | None = None
 
 
-class MonthlyAmountCreate(Struct, forbid_unknown_fields=True):
+class MonthlyAmountCreate(StrictBody, forbid_unknown_fields=True):
     """Turn "hours a week x value per hour" into a monthly amount."""
 
     hours_per_week: HoursPerWeek
@@ -98,7 +98,7 @@ class MonthlyAmount(Struct):
     formula: str
 
 
-class DecisionCreate(Struct, forbid_unknown_fields=True):
+class DecisionCreate(StrictBody, forbid_unknown_fields=True):
     valid_from: date
     lines: Annotated[list[DecisionLineCreate], Meta(min_length=1, max_length=20)]
     valid_to: date | None = None

@@ -40,7 +40,7 @@ from wallet_api.cookies import (
     make_cookie,
     session_cookie_name,
 )
-from wallet_api.deps import MAX_ROW_ID, strict_body
+from wallet_api.deps import MAX_ROW_ID
 from wallet_api.edge import client_address
 from wallet_api.marketplace import schemas as ms
 from wallet_api.problems import language_of
@@ -327,7 +327,6 @@ class ProviderApplyController(Controller):
         """Check the whole application (business id, IBAN and BIC, services within the
         county's caps, not applied yet) and return passkey creation options for its contact
         person. Nothing is written but the ceremony's challenge."""
-        data = await strict_body(request, ms.ApplicationCreate)  # prices: real JSON integers
         if not data.organizer:
             raise InvalidInput("Name the county: organizer")
         organizer_id = await providers.organizer_by_slug(db, data.organizer)

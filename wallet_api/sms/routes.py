@@ -26,7 +26,6 @@ from payments.db import Database
 from payments.errors import NotFound
 from payments.people.access import Actor
 from wallet_api.auth import ensure_wallet_visible, roles
-from wallet_api.deps import strict_body
 from wallet_api.edge import client_address
 from wallet_api.live.lifecycle import sms_config_of
 from wallet_api.settings import Settings
@@ -87,7 +86,6 @@ async def turn_on(
 ) -> schemas.SmsOptIn:
     """Turn SMS on for the client's number (or a carer's, ``carer_id``): a confirmation code
     is texted to it at once, and nothing else is sent until it is confirmed. Audited."""
-    data = await strict_body(request, schemas.SmsOptInCreate)
     await ensure_wallet_visible(db, actor, wallet_id)
     made = await sms.turn_on(
         db,
@@ -110,7 +108,6 @@ async def turn_on(
     status_code=200,
 )
 async def confirm(
-    request: Request[Any, Any, Any],
     optin_id: uuid.UUID,
     data: schemas.SmsConfirmCreate,
     db: Database,
@@ -118,7 +115,6 @@ async def confirm(
 ) -> schemas.SmsOptIn:
     """Confirm the number with the code it received (``sms-code-wrong``; five tries within 15
     minutes). By the case manager the client tells it to, or the client in the app."""
-    data = await strict_body(request, schemas.SmsConfirmCreate)
     await _optin_wallet(db, actor, optin_id)
     return _out(
         await sms.confirm(db, optin_id=optin_id, code=data.code, actor_id=actor.principal_id)

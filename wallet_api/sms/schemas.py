@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from notifications.models import SMS_EVENTS
-from wallet_api.types import Phone, whole
+from wallet_api.types import Phone, StrictBody, whole
 
 SmsEvent = Literal[SMS_EVENTS]  # type: ignore[valid-type]
 Language = Literal["fi", "sv", "en"]
@@ -19,7 +19,7 @@ ConfirmCode = Annotated[
 ]
 
 
-class SmsOptInCreate(msgspec.Struct, forbid_unknown_fields=True):
+class SmsOptInCreate(StrictBody, forbid_unknown_fields=True):
     """Turn SMS on for a wallet: the client's own number, or a carer's (``carer_id``)."""
 
     phone: Phone
@@ -28,7 +28,7 @@ class SmsOptInCreate(msgspec.Struct, forbid_unknown_fields=True):
     carer_id: uuid.UUID | None = None
 
 
-class SmsConfirmCreate(msgspec.Struct, forbid_unknown_fields=True):
+class SmsConfirmCreate(StrictBody, forbid_unknown_fields=True):
     code: ConfirmCode
 
 

@@ -40,6 +40,7 @@ from notifications import events as ev
 from notifications import sms, webhooks
 from notifications.hub import Hub
 from notifications.models import DispatchLock
+from notifications.polling import finish_or_cancel
 from notifications.rules import low_balance_alerts
 from payments.clock import utcnow
 from payments.db import Database
@@ -83,6 +84,9 @@ def _install_hook() -> None:
 class Dispatcher:
     """Delivers outbox rows to a :class:`Hub` (and hands them to Web Push)."""
 
+    # How long stop() waits for the round under way before it cancels it.
+    stop_grace_s: float = 5.0
+
     def __init__(
         self,
         db: Database,
@@ -108,6 +112,7 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         # Built once per dispatcher: a round runs them on every delivery, up to one per charge
         # at moderate rates, and building them per round cost more CPU than running them.
         claim = ev.outbox_select().where(OutboxEvent.delivered_at.is_(None)).limit(batch)
@@ -128,6 +133,7 @@ class Dispatcher:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self._wake = asyncio.Event()
+        self._stopping = False
         _install_hook()
         _live.add(self)
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
@@ -135,12 +141,18 @@ class Dispatcher:
             self._listener = asyncio.create_task(self._listen(), name="outbox-listener")
 
     async def stop(self) -> None:
+        """Stop after the round under way, if any (cancelled after :attr:`stop_grace_s`, as
+        the senders stop: notifications.polling)."""
         _live.discard(self)
-        for task in (self._listener, self._task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        if self._listener is not None:  # it only waits on its connection
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if self._task is not None:
+            self._stopping = True
+            if self._wake is not None:
+                self._wake.set()
+            await finish_or_cancel(self._task, self.stop_grace_s)
         self._task = self._listener = None
 
     async def _listen(self) -> None:
@@ -175,7 +187,7 @@ class Dispatcher:
     async def _run(self) -> None:
         assert self._wake is not None
         backoff = 0.1
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 n = await self.run_once()
@@ -184,11 +196,15 @@ class Dispatcher:
             except Exception:
                 # The round rolled back; its rows are still undelivered and will be retried.
                 log.exception("outbox delivery failed; retrying in %.1fs", backoff)
-                await asyncio.sleep(backoff)
+                with contextlib.suppress(TimeoutError):  # a stop ends the wait
+                    async with asyncio.timeout(backoff):
+                        while not self._stopping:
+                            await self._wake.wait()
+                            self._wake.clear()
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.1
-            if n and self._more:
+            if (n and self._more) or self._stopping:
                 continue
             # asyncio.timeout, not wait_for: on Python 3.11, wait_for returns normally when the
             # task is cancelled in the same loop iteration the wait completes (a poke during

@@ -7,9 +7,10 @@ return how many it claimed) and calls ``start_polling`` / ``stop_polling`` from 
 its own loop: it is poked from other threads and backs off after a failed round.
 
 Stopping lets a round under way finish (for at most :attr:`PollingSender.stop_grace_s`) before
-it cancels it: a round cut off in the middle of a statement leaves SQLAlchemy closing its
-connection in a task of its own, which on SQLite (aiosqlite) was still running when the event
-loop closed ("Event loop is closed" from aiosqlite's thread at every test server's shutdown).
+it cancels it (:func:`finish_or_cancel`, which the dispatcher's stop uses too): a round cut off
+in the middle of a statement leaves SQLAlchemy closing its connection in a task of its own,
+which on SQLite (aiosqlite) was still running when the event loop closed ("Event loop is
+closed" from aiosqlite's thread at every test server's shutdown).
 """
 
 from __future__ import annotations
@@ -19,6 +20,18 @@ import contextlib
 import logging
 
 log = logging.getLogger(__name__)
+
+
+async def finish_or_cancel(task: asyncio.Task[None], grace_s: float) -> None:
+    """Wait for ``task`` (told to stop) to end by itself, for at most ``grace_s``; then cancel
+    it and wait for that."""
+    try:
+        async with asyncio.timeout(grace_s):
+            await asyncio.shield(task)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class PollingSender:
@@ -55,13 +68,7 @@ class PollingSender:
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
-        try:
-            async with asyncio.timeout(self.stop_grace_s):
-                await asyncio.shield(task)
-        except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await finish_or_cancel(task, self.stop_grace_s)
         self._task = None
 
     async def _run(self) -> None:

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import Request, urlopen
 
 from bench import floor
 from bench import pg as pgmod
@@ -51,6 +53,14 @@ from bench.stats import ratio
 
 # Live events between the web process and the worker (--worker): a database of its own.
 REDIS = "redis://127.0.0.1:6379/13"
+# The bench's own server answers /metrics with this token: the charge pipeline's counters,
+# read at the edges of each measured window (pipeline_over_window).
+METRICS_TOKEN = secrets.token_urlsafe(16)
+PIPELINE_COUNTERS = (
+    "wallet_charge_batches_total",
+    "wallet_charge_batch_charges_total",
+    "wallet_charge_batch_seconds_total",
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BUSY_CORES = 0.25  # CPU used by processes outside the benchmark that makes a phase suspect
@@ -183,8 +193,10 @@ async def measured_load(
     rate: float | None = None,
     worker: Server | None = None,
 ) -> dict[str, Any]:
-    """Run the load and sample CPU over exactly the measured window."""
+    """Run the load and sample CPU over exactly the measured window (and, for the app with
+    one server process, its charge pipeline's counters: ``pipeline_counters``)."""
     samples: dict[str, Any] = {}
+    pipeline = getattr(args, "workers", 1) == 1 and server.wallet_app
 
     def groups() -> dict[str, list[int]]:
         found = {"server": server.pids(), "loadgen": [os.getpid()]}
@@ -195,8 +207,12 @@ async def measured_load(
     async def sampler() -> None:
         await asyncio.sleep(args.warmup)
         samples["before"] = cpu_sample(groups())
+        if pipeline:
+            samples["pipeline_before"] = await asyncio.to_thread(pipeline_counters, server)
         await asyncio.sleep(args.duration)
         samples["after"] = cpu_sample(groups())
+        if pipeline:
+            samples["pipeline_after"] = await asyncio.to_thread(pipeline_counters, server)
 
     await quiet(args)
     task = asyncio.create_task(sampler())
@@ -216,7 +232,46 @@ async def measured_load(
         await asyncio.gather(task, return_exceptions=True)
     if "before" in samples and "after" in samples:
         result["cpu"] = cpu_usage(samples["before"], samples["after"])
+    if "pipeline_before" in samples and "pipeline_after" in samples:
+        result["pipeline"] = pipeline_over_window(
+            samples["pipeline_before"], samples["pipeline_after"], args.duration
+        )
     return result
+
+
+def pipeline_counters(server: Server) -> dict[str, float]:
+    """The charge pipeline's counters from the server's /metrics (loopback, bench token)."""
+    request = Request(
+        f"{server.base_url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urlopen(request, timeout=10) as answer:  # our own server, on loopback
+        text = answer.read().decode()
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in PIPELINE_COUNTERS:
+            found[name] = float(value)
+    return found
+
+
+def pipeline_over_window(
+    before: dict[str, float], after: dict[str, float], seconds: float
+) -> dict[str, float]:
+    """What the pipeline did in the window: its transactions, the charges each carried, and
+    the share of the window it had one open (``busy``; the rest of a cycle is the requests
+    around it: docs/performance.md)."""
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    batches = delta("wallet_charge_batches_total")
+    return {
+        "batches": batches,
+        "charges_per_batch": round(delta("wallet_charge_batch_charges_total") / batches, 1)
+        if batches
+        else 0.0,
+        "busy": round(delta("wallet_charge_batch_seconds_total") / seconds, 3),
+    }
 
 
 async def verify(url: str, expected_charges: int, check: bool) -> dict[str, Any]:
@@ -296,6 +351,7 @@ async def http_phases(
     # writer.
     deployed = args.worker and engine == "pg"
     shape_env = {"WALLET_REDIS_URL": args.redis} if deployed else {}
+    server_env = {**shape_env, "WALLET_METRICS_TOKEN": METRICS_TOKEN}
     if deployed:
         serve_args.append("--web-only")
     wrapper: list[str] = []
@@ -321,7 +377,7 @@ async def http_phases(
             workers=args.workers,
             serve_args=serve_args,
             wrapper=wrapper,
-            extra_env=shape_env,
+            extra_env=server_env,
         ) as server,
         worker or contextlib.nullcontext(),
     ):
@@ -395,9 +451,10 @@ async def http_phases(
 
 
 def _show_phase(name: str, r: dict[str, Any]) -> None:
+    pipeline = f", pipeline {r['pipeline']}" if "pipeline" in r else ""
     log(
         f"{name}: {r['charges_per_s']:.0f} charges/s, p50 {r['p50_ms']} ms, "
-        f"p99 {r['p99_ms']} ms, statuses {r['statuses']}, cpu {r.get('cpu')}"
+        f"p99 {r['p99_ms']} ms, statuses {r['statuses']}, cpu {r.get('cpu')}{pipeline}"
     )
 
 

@@ -78,6 +78,11 @@ class Server:
         self._log: IO[bytes] | None = None
 
     @property
+    def wallet_app(self) -> bool:
+        """``wallet serve``, not another command (bench.floor's)."""
+        return self.command is None
+
+    @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
 

@@ -18,10 +18,12 @@ What is there:
 * ``wallet_sse_streams_open``: live event streams held open by this process.
 * ``wallet_pushes_total{result}``: Web Push deliveries of this process: sent, failed, gone
   (the subscription had expired: deleted), refused (by the outbound policy).
-* ``wallet_charge_batches_total``, ``wallet_charge_batch_charges_total`` and
-  ``wallet_charge_batch_retried_total``: the charge pipeline's transactions in this process,
-  the charges they carried (the ratio is the charges per transaction) and the charges run
-  again alone after their batch failed as a whole (payments.checkout.pipeline).
+* ``wallet_charge_batches_total``, ``wallet_charge_batch_charges_total``,
+  ``wallet_charge_batch_retried_total`` and ``wallet_charge_batch_seconds_total``: the charge
+  pipeline's transactions in this process, the charges they carried (the ratio is the charges
+  per transaction), the charges run again alone after their batch failed as a whole, and the
+  seconds it had a transaction open (its rate is the share of time the pipeline was busy;
+  near 1, charges queue behind it) (payments.checkout.pipeline).
 * ``wallet_outbox_lag_seconds``: age of the oldest undelivered outbox event (0 when none).
 * ``wallet_webhook_deliveries{status}``: webhook deliveries waiting (``pending``) and given up
   (``failed``, kept 30 days): read from the database, so every process reports the same.
@@ -188,13 +190,14 @@ class PipelineCollector(Collector):
         self.databases: list[Database] = []
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        totals = {"batches": 0, "charges": 0, "retried_alone": 0}
+        totals: dict[str, float] = {"batches": 0, "charges": 0, "retried_alone": 0, "busy_s": 0}
         # Each database once: apps that share an engine (tests) share its pipeline too.
         for db in {id(db): db for db in self.databases}.values():
             stats = pipeline.stats_of(db)
             totals["batches"] += stats.batches
             totals["charges"] += stats.charges
             totals["retried_alone"] += stats.retried_alone
+            totals["busy_s"] += stats.busy_s
         for name, key, text in (
             ("wallet_charge_batches", "batches", "Transactions of this process's charge pipeline"),
             ("wallet_charge_batch_charges", "charges", "Charges those transactions carried"),
@@ -202,6 +205,11 @@ class PipelineCollector(Collector):
                 "wallet_charge_batch_retried",
                 "retried_alone",
                 "Charges run again alone because their batch failed as a whole",
+            ),
+            (
+                "wallet_charge_batch_seconds",
+                "busy_s",
+                "Seconds this process's charge pipeline had a transaction open (its busy time)",
             ),
         ):
             family = CounterMetricFamily(name, text)

@@ -45,6 +45,7 @@ closed connection) still completes, as the single path's transaction would.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -118,6 +119,10 @@ class Stats:
     charges: int = 0
     largest: int = 0
     retried_alone: int = 0
+    # Seconds a batch of this process was in the database (its transaction, begin to commit):
+    # over a window, the share of it the pipeline was busy. Near 1, charges queue behind it;
+    # well below, the time goes elsewhere (the requests around it, docs/performance.md).
+    busy_s: float = 0.0
 
 
 class Pipeline:
@@ -181,9 +186,11 @@ class Pipeline:
         return batch
 
     async def _settle(self, batch: list[Request]) -> None:
+        started = time.perf_counter()
         try:
             deferred = await capture_batch(self.db, batch)
         except Exception as exc:
+            self.stats.busy_s += time.perf_counter() - started
             if len(batch) == 1:
                 if not batch[0].future.done():
                     batch[0].future.set_exception(exc)
@@ -194,6 +201,7 @@ class Pipeline:
             for r in batch:
                 await self._settle([r])
             return
+        self.stats.busy_s += time.perf_counter() - started
         # Busy: charges came together. A lone charge with nobody waiting leaves it quiet.
         self._busy = len(batch) > 1 or bool(self._queue)
         self.stats.batches += 1

@@ -62,6 +62,12 @@ def test_every_phase_of_the_benchmark_runs(
         assert http["captured"] > 0 and set(http["statuses"]) == {"201"}, http
         verified = results[f"{engine}_verify"]
         assert verified["counts_match"] and verified["books_ok"], verified
+        # The pipeline's own counters over the window (from the server's /metrics): every
+        # charge of this closed loop went through it, some together.
+        pipeline = http["pipeline"]
+        assert pipeline["batches"] > 0 and pipeline["charges_per_batch"] >= 1, pipeline
+        assert 0 < pipeline["busy"] < 1.5, pipeline
+    assert "pipeline" not in results["floor"]  # another app: no pipeline to read
     ratios = results["ratios"]
     assert ratios["B1_pg_http_vs_pgbench"] and ratios["B1_pg_http_vs_floor"]
     assert ratios["B2_sqlite_http_vs_raw"]

@@ -1,4 +1,5 @@
-"""A sender's (and the outbox dispatcher's) stop lets the round under way finish, and cancels it only past its grace.
+"""A sender's (and the outbox dispatcher's) stop lets the round under way finish, and cancels it
+only past its grace.
 
 Cancelled in the middle of a statement, a round left SQLAlchemy closing its connection in a
 task of its own, which on SQLite was still running when the event loop closed: aiosqlite's

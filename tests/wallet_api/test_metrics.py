@@ -4,6 +4,7 @@ HTTP metrics and the domain's own (charges, declines, outbox lag, last runs, loo
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -100,6 +101,7 @@ async def test_metric_names(client):
         "wallet_charge_batches_total",
         "wallet_charge_batch_charges_total",
         "wallet_charge_batch_retried_total",
+        "wallet_charge_batch_seconds_total",
         "wallet_outbox_lag_seconds",
         "wallet_webhook_deliveries",
         "wallet_sms_sent_total",
@@ -111,11 +113,13 @@ async def test_metric_names(client):
 
 async def test_a_charge_and_a_decline_are_counted(client, keys: Keys):
     before = await scrape(client)
+    started = time.perf_counter()
     r = await post_charge(client, keys.provider, CLEANING)
     assert r.status_code == 201, r.text
     too_much = {**CLEANING, "lines": [{**CLEANING["lines"][0], "quantity": "100"}]}
     r = await post_charge(client, keys.provider, too_much)
     assert r.status_code in (409, 422), r.text
+    elapsed = time.perf_counter() - started
     slug = r.json()["type"].rsplit("/", 1)[-1]
     after = await scrape(client)
 
@@ -127,6 +131,8 @@ async def test_a_charge_and_a_decline_are_counted(client, keys: Keys):
     # Both went through the charge pipeline, each in a transaction of its own.
     assert delta("wallet_charge_batches_total") == 2
     assert delta("wallet_charge_batch_charges_total") == 2
+    # Their transactions' time: more than nothing, less than the two requests took.
+    assert 0 < delta("wallet_charge_batch_seconds_total") < elapsed
     assert delta("wallet_charge_declines_total", type=slug) == 1
     # Litestar's HTTP metrics, by route template.
     for status in ("201", str(r.status_code)):

@@ -8,8 +8,11 @@ task of its own, which on SQLite was still running when the event loop closed: a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
+
+import pytest
 
 from notifications.dispatcher import Dispatcher
 from notifications.hub import Hub
@@ -17,19 +20,20 @@ from notifications.polling import PollingSender
 from payments.db import Database
 
 
-class SlowRounds(PollingSender):
-    """Each round waits until the test lets it finish."""
+class Rounds:
+    """Rounds that wait until the test lets them finish (``slow``), or find nothing due."""
 
-    poll_s = 60.0
-
-    def __init__(self) -> None:
+    def __init__(self, slow: bool) -> None:
+        self.slow = slow
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
         self.finished = 0
         self.cancelled = 0
 
-    async def run_once(self) -> int:
+    async def run(self) -> int:
         self.entered.set()
+        if not self.slow:
+            return 0  # nothing due: the loop sleeps until poked
         try:
             await self.release.wait()
         except asyncio.CancelledError:
@@ -39,108 +43,80 @@ class SlowRounds(PollingSender):
         return 1  # it claimed something: without a stop it would go straight on
 
 
-async def test_stop_waits_for_the_round_under_way_and_starts_no_other():
-    sender = SlowRounds()
-    sender.start_polling()
-    await asyncio.wait_for(sender.entered.wait(), 5)
-    stopping = asyncio.create_task(sender.stop_polling())
-    await asyncio.sleep(0.05)
-    assert not stopping.done(), "stop waits for the round"
-    sender.entered.clear()
-    sender.release.set()
-    await asyncio.wait_for(stopping, 5)
-    assert (sender.finished, sender.cancelled) == (1, 0)
-    assert not sender.entered.is_set(), "no round after the stop"
-
-
-async def test_stop_cancels_a_round_that_outlasts_its_grace():
-    sender = SlowRounds()
-    sender.stop_grace_s = 0.1
-    sender.start_polling()
-    await asyncio.wait_for(sender.entered.wait(), 5)
-    await asyncio.wait_for(sender.stop_polling(), 5)
-    assert (sender.finished, sender.cancelled) == (0, 1)
-
-
-class Idle(PollingSender):
-    """Nothing is ever due: after each round it sleeps for its poll."""
-
+class Sender(PollingSender):
     poll_s = 60.0
 
-    def __init__(self) -> None:
-        self.rounds = asyncio.Event()
+    def __init__(self, rounds: Rounds) -> None:
+        self.rounds = rounds
 
     async def run_once(self) -> int:
-        self.rounds.set()
-        return 0
+        return await self.rounds.run()
 
 
-async def test_a_stop_while_it_sleeps_returns_at_once():
-    sender = Idle()
-    sender.start_polling()
-    await asyncio.wait_for(sender.rounds.wait(), 5)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    await asyncio.wait_for(sender.stop_polling(), 5)
-    assert loop.time() - started < 1.0, "not the 60 s poll, nor the grace"
+class OutboxDispatcher(Dispatcher):
+    """The outbox dispatcher's own loop (poked from other threads, backing off after a failed
+    round) around the test's rounds: no database."""
 
-
-# The outbox dispatcher has its own loop (poked from other threads, backing off after a failed
-# round) and stops the same way.
-
-
-class SlowDispatcher(Dispatcher):
-    """A dispatcher whose rounds wait until the test lets them finish (no database)."""
-
-    def __init__(self) -> None:
+    def __init__(self, rounds: Rounds) -> None:
         super().__init__(cast(Database, SimpleNamespace(is_postgres=False)), Hub(), poll_s=60.0)
-        self.entered = asyncio.Event()
-        self.release = asyncio.Event()
-        self.finished = 0
-        self.cancelled = 0
+        self.rounds = rounds
 
     async def run_once(self) -> int:
-        self.entered.set()
-        try:
-            await self.release.wait()
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-        self.finished += 1
-        self._more = True  # a full claim: without a stop it would go straight on
-        return 1
+        n = await self.rounds.run()
+        self._more = bool(n)  # a full claim: it would go straight on
+        return n
 
 
-async def test_the_dispatcher_stops_after_its_round_and_starts_no_other():
-    dispatcher = SlowDispatcher()
-    dispatcher.start()
-    await asyncio.wait_for(dispatcher.entered.wait(), 5)
-    stopping = asyncio.create_task(dispatcher.stop())
+Loop = tuple[Callable[[], None], Callable[[], Awaitable[None]], Any]
+
+
+def sender(rounds: Rounds) -> Loop:
+    s = Sender(rounds)
+    return s.start_polling, s.stop_polling, s
+
+
+def dispatcher(rounds: Rounds) -> Loop:
+    d = OutboxDispatcher(rounds)
+    return d.start, d.stop, d
+
+
+LOOPS = pytest.mark.parametrize("make", [sender, dispatcher], ids=["sender", "dispatcher"])
+
+
+@LOOPS
+async def test_stop_waits_for_the_round_under_way_and_starts_no_other(make):
+    rounds = Rounds(slow=True)
+    start, stop, _ = make(rounds)
+    start()
+    await asyncio.wait_for(rounds.entered.wait(), 5)
+    stopping = asyncio.create_task(stop())
     await asyncio.sleep(0.05)
     assert not stopping.done(), "stop waits for the round"
-    dispatcher.entered.clear()
-    dispatcher.release.set()
+    rounds.entered.clear()
+    rounds.release.set()
     await asyncio.wait_for(stopping, 5)
-    assert (dispatcher.finished, dispatcher.cancelled) == (1, 0)
-    assert not dispatcher.entered.is_set(), "no round after the stop"
+    assert (rounds.finished, rounds.cancelled) == (1, 0)
+    assert not rounds.entered.is_set(), "no round after the stop"
 
 
-async def test_the_dispatcher_cancels_a_round_that_outlasts_its_grace():
-    dispatcher = SlowDispatcher()
-    dispatcher.stop_grace_s = 0.1
-    dispatcher.start()
-    await asyncio.wait_for(dispatcher.entered.wait(), 5)
-    await asyncio.wait_for(dispatcher.stop(), 5)
-    assert (dispatcher.finished, dispatcher.cancelled) == (0, 1)
+@LOOPS
+async def test_stop_cancels_a_round_that_outlasts_its_grace(make):
+    rounds = Rounds(slow=True)
+    start, stop, loop_owner = make(rounds)
+    loop_owner.stop_grace_s = 0.1
+    start()
+    await asyncio.wait_for(rounds.entered.wait(), 5)
+    await asyncio.wait_for(stop(), 5)
+    assert (rounds.finished, rounds.cancelled) == (0, 1)
 
 
-async def test_a_dispatcher_waiting_for_a_poke_stops_at_once():
-    dispatcher = SlowDispatcher()
-    dispatcher.release.set()
-    dispatcher.run_once = Idle().run_once  # type: ignore[method-assign]
-    dispatcher.start()
-    await asyncio.sleep(0.05)
+@LOOPS
+async def test_a_stop_while_it_sleeps_returns_at_once(make):
+    rounds = Rounds(slow=False)
+    start, stop, _ = make(rounds)
+    start()
+    await asyncio.wait_for(rounds.entered.wait(), 5)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await asyncio.wait_for(dispatcher.stop(), 5)
+    await asyncio.wait_for(stop(), 5)
     assert loop.time() - started < 1.0, "not the 60 s poll, nor the grace"

@@ -492,14 +492,22 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     status = exc.status_code
     slug = _STATUS_SLUGS.get(status, "internal-error" if status >= 500 else "http-error")
     extra: dict[str, Any] | None = None
+    detail = exc.detail if status < 500 else None
     if isinstance(exc, ValidationException) and exc.extra:
         extra = {"errors": exc.extra}
+        if exc.extra == _NO_BODY:  # Litestar's words for a route's body that was not sent
+            detail = "This request needs a JSON body"
+            extra = {"errors": [{"key": "data", "source": "body", "message": "missing"}]}
     if isinstance(exc, NotAuthorizedException):
         slug = "unauthorized"
     elif isinstance(exc, PermissionDeniedException):
         slug = "forbidden"
-    detail = exc.detail if status < 500 else None
     return problem(request, status, slug, detail, extra, headers=exc.headers)
+
+
+# What Litestar reports when a route takes a body and the request sent none (an empty body:
+# its extractor gives no value, and the handler's signature misses ``data``).
+_NO_BODY = [{"message": "'data'", "key": "data", "source": "body"}]
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

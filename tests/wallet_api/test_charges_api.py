@@ -141,6 +141,26 @@ async def test_refusals_write_nothing(client, db, world, keys, name, body, statu
     assert await balance(client, keys, world) == 30_000
 
 
+async def test_an_empty_or_cut_body_says_what_is_wrong_and_writes_nothing(client, db, keys):
+    before = await row_counts(db)
+    headers = auth(
+        keys.provider,
+        **{"Content-Type": "application/json", "Accept-Language": "en", "Idempotency-Key": "e"},
+    )
+    r = await client.post("/api/charges", content=b"", headers=headers)
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["type"] == "invalid-input"
+    assert problem["detail"] == "This request needs a JSON body"
+    assert problem["errors"] == [{"key": "data", "source": "body", "message": "missing"}]
+    r = await client.post("/api/charges", content=b'{"phone": ', headers=headers)
+    assert r.status_code == 400, r.text
+    assert r.json()["type"] == "invalid-input"
+    assert "truncated" in r.json()["detail"], r.text
+    assert await row_counts(db) == before
+
+
 async def test_unknown_phone_and_no_budget_answer_alike(client, db, world, keys):
     """The taxi is approved for transport; the client has no transport budget and does not
     trust the taxi. An unknown number must get exactly the same answer, so who has a budget

@@ -45,6 +45,7 @@ from payments.outbox import (
     STATEMENT_READY,
     emit,
 )
+from payments.people.mandates import scopes_of
 from payments.rows import BatchRows, PerEngine, with_list
 from payments.uow import UnitOfWork
 
@@ -208,7 +209,7 @@ def _follower(role: int, principal_id: uuid.UUID, scopes: str | None) -> Followe
     carer whose mandate does not include ``view``."""
     if role == 0:
         return Follower(principal_id, "client", True)
-    granted = set(str(scopes).split())
+    granted = scopes_of(scopes)
     if "view" not in granted:
         return None
     return Follower(principal_id, "carer", "approve" in granted)
@@ -221,7 +222,7 @@ async def carer_wallets(session: AsyncSession, carer_id: uuid.UUID) -> set[uuid.
         .join(Mandate, Mandate.client_id == Wallet.client_id)
         .where(Mandate.carer_id == carer_id, Mandate.in_force(_today()))
     )
-    return {w for w, scopes in rows.all() if "view" in str(scopes).split()}
+    return {w for w, scopes in rows.all() if "view" in scopes_of(scopes)}
 
 
 async def low_balance_alerts(session: AsyncSession, charges: list[ev.Event], now: datetime) -> int:

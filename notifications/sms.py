@@ -79,7 +79,7 @@ from payments.outbox import (
     STATEMENT_READY,
 )
 from payments.people import audit, ratelimits
-from payments.people.mandates import mandate_scopes
+from payments.people.mandates import mandate_scopes, scopes_of
 from payments.people.phones import to_e164
 from payments.uow import UnitOfWork
 from payments.vocabulary import AccountKind, Role
@@ -285,7 +285,7 @@ async def turn_on(
                     )
                 )
             ).scalar_one_or_none()
-            if not scopes or "view" not in scopes.split():
+            if "view" not in scopes_of(scopes):
                 raise NotFound("No such carer of this client")
             principal_id = carer_id
         row = (

@@ -22,6 +22,7 @@ from payments.errors import Forbidden, NotFound
 from payments.ledger.periods import HELSINKI
 from payments.models import AuditEvent, Client, Mandate, Principal, Provider
 from payments.people.access import Actor
+from payments.people.mandates import scopes_of
 from payments.uow import UnitOfWork
 from payments.vocabulary import Role
 
@@ -195,7 +196,7 @@ async def views_of_client(
                     )
                 )
             ).scalar_one_or_none()
-            allowed = mandate is not None and "view" in mandate.scopes.split()
+            allowed = mandate is not None and "view" in scopes_of(mandate.scopes)
         if not allowed:
             raise Forbidden("You may not see who looked at this client's data")
         own = select(Principal.id).where(Principal.client_id == client_id)

@@ -49,6 +49,12 @@ def normalise_scopes(scopes: tuple[str, ...] | list[str]) -> str:
     return " ".join(sorted(wanted))
 
 
+def scopes_of(stored: str | None) -> frozenset[str]:
+    """A mandate's scopes as stored (space-separated words, as granted): the one place that
+    reads them, for every check of what a carer may do or see."""
+    return frozenset(stored.split()) if stored else frozenset()
+
+
 async def mandate_scopes(db: Database, carer_id: uuid.UUID, wallet_id: uuid.UUID) -> frozenset[str]:
     """The scopes a carer holds over a wallet today (empty if none, pending, declined, revoked
     or ended)."""
@@ -63,7 +69,7 @@ async def mandate_scopes(db: Database, carer_id: uuid.UUID, wallet_id: uuid.UUID
                 )
             )
         ).scalar_one_or_none()
-    return frozenset(scopes.split()) if scopes else frozenset()
+    return scopes_of(scopes)
 
 
 async def grant_mandate(

@@ -196,7 +196,7 @@ async def measured_load(
     """Run the load and sample CPU over exactly the measured window (and, for the app with
     one server process, its charge pipeline's counters: ``pipeline_counters``)."""
     samples: dict[str, Any] = {}
-    pipeline = getattr(args, "workers", 1) == 1 and server.wallet_app
+    pipeline = args.workers == 1 and server.wallet_app
 
     def groups() -> dict[str, list[int]]:
         found = {"server": server.pids(), "loadgen": [os.getpid()]}

@@ -51,7 +51,9 @@ def normalise_scopes(scopes: tuple[str, ...] | list[str]) -> str:
 
 def scopes_of(stored: str | None) -> frozenset[str]:
     """A mandate's scopes as stored (space-separated words, as granted): the one place that
-    reads them, for every check of what a carer may do or see."""
+    reads them for every check of what a carer may do or see, and for the views of a mandate
+    (sorted, as :func:`normalise_scopes` stores them). The access export, a layer below,
+    lists the stored words as they are."""
     return frozenset(stored.split()) if stored else frozenset()
 
 
@@ -298,7 +300,7 @@ def _view(
         client_id=client.id,
         client_name=f"{client.first_name} {client.last_name}",
         wallet_id=wallet_id,
-        scopes=tuple(m.scopes.split()),
+        scopes=tuple(sorted(scopes_of(m.scopes))),
         valid_until=m.valid_until,
         status=mandate_status(m, today),
     )

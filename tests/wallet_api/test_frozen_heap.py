@@ -2,7 +2,8 @@
 the collector's full passes then walk only what was made since, not the 200,000 objects of the
 modules, routes and engine (a 130 ms stop of every request, the charges' p99; docs/performance.md,
 "The collector's pauses"). An app built in a process that builds many (the tests) is not frozen:
-its cycles would never be freed."""
+its cycles would never be freed. The served process's youngest generation also waits for
+:data:`~wallet_api.app.YOUNG_THRESHOLD` new objects, not 700 ("The young generation's passes")."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from litestar.testing import TestClient
 
-from wallet_api.app import create_app
+from wallet_api.app import YOUNG_THRESHOLD, create_app
 from wallet_api.settings import Settings
 
 # What a server process runs: the app wallet_api.asgi builds, started by its lifespan.
@@ -25,7 +26,7 @@ from wallet_api.asgi import app
 before = gc.get_freeze_count()
 with TestClient(app) as client:
     assert client.get("/health").status_code == 200
-    print(before, gc.get_freeze_count())
+    print(before, gc.get_freeze_count(), gc.get_threshold()[0])
 """
 
 
@@ -40,10 +41,12 @@ def test_the_served_app_freezes_the_heap_once_it_has_started(tmp_path: Path) -> 
         [sys.executable, "-c", SERVED], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    before, after = map(int, done.stdout.split()[-2:])
+    before, after, young = map(int, done.stdout.split()[-3:])
     assert before == 0
     # The modules, the routes and the engine: tens of thousands of objects.
     assert after > 20_000, after
+    # The youngest generation's pass waits for more than a batch of charges in flight makes.
+    assert young == YOUNG_THRESHOLD
 
 
 def test_an_app_built_by_the_tests_leaves_the_heap_alone(tmp_path: Path) -> None:
@@ -54,7 +57,8 @@ def test_an_app_built_by_the_tests_leaves_the_heap_alone(tmp_path: Path) -> None
         scheduler_interval_s=300,
         max_body_bytes=64 * 1024,
     )
-    before = gc.get_freeze_count()
+    before, threshold = gc.get_freeze_count(), gc.get_threshold()
     with TestClient(create_app(settings)) as client:
         assert client.get("/health").status_code == 200
         assert gc.get_freeze_count() == before
+        assert gc.get_threshold() == threshold

@@ -276,7 +276,7 @@ def worker() -> None:
 
     settings = _check_settings()
     configure_logging(settings)
-    asyncio.run(run_worker(settings))
+    asyncio.run(run_worker(settings, served=True))
 
 
 @main.group()

@@ -67,11 +67,17 @@ def configure_logging(settings: Settings) -> None:
 
 
 async def run_worker(
-    settings: Settings, stop: asyncio.Event | None = None, *, metrics_port: int | None = None
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    *,
+    metrics_port: int | None = None,
+    served: bool = False,
 ) -> None:
     """Run until ``stop`` is set, or until SIGTERM or SIGINT. ``metrics_port`` (default:
-    ``WALLET_WORKER_METRICS_PORT``) serves ``GET /metrics`` on 127.0.0.1."""
-    from wallet_api.app import _bounded, ensure_schema
+    ``WALLET_WORKER_METRICS_PORT``) serves ``GET /metrics`` on 127.0.0.1. ``served``: this is
+    the process's work for its life (``wallet worker``), whose heap is frozen once started, as a
+    server's is (``wallet_api.app.freeze_heap``)."""
+    from wallet_api.app import _bounded, ensure_schema, freeze_heap
 
     port = metrics_port if metrics_port is not None else metrics_port_from_env()
 
@@ -106,6 +112,8 @@ async def run_worker(
             db, interval_s=settings.scheduler_interval_s, retention=settings.retention()
         )
         scheduler.start()
+        if served:
+            freeze_heap()
         log.info("worker running: scheduler and dispatcher on; SIGTERM stops it")
         await stop.wait()
         log.info("worker stopping")

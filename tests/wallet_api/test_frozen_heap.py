@@ -49,6 +49,46 @@ def test_the_served_app_freezes_the_heap_once_it_has_started(tmp_path: Path) -> 
     assert young == YOUNG_THRESHOLD
 
 
+# What `wallet worker` runs: the worker, served, until it has started; then it is stopped.
+WORKER = """
+import asyncio, gc
+from wallet_api.settings import Settings
+from wallet_api.worker import run_worker
+
+async def main():
+    stop = asyncio.Event()
+    before = gc.get_freeze_count()
+
+    async def started():
+        while gc.get_freeze_count() == before:
+            await asyncio.sleep(0.05)
+        print(before, gc.get_freeze_count(), gc.get_threshold()[0])
+        stop.set()
+
+    probe = asyncio.create_task(started())
+    await asyncio.wait_for(run_worker(Settings.from_env(), stop, served=True), 120)
+    await probe
+
+asyncio.run(main())
+"""
+
+
+def test_the_worker_freezes_its_heap_once_it_has_started(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "WALLET_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'wallet.sqlite3'}",
+    }
+    env.pop("WALLET_REDIS_URL", None)
+    env.pop("WALLET_WORKER_METRICS_PORT", None)
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    before, after, young = map(int, done.stdout.split()[-3:])
+    assert before == 0 and after > 20_000, (before, after)
+    assert young == YOUNG_THRESHOLD
+
+
 def test_an_app_built_by_the_tests_leaves_the_heap_alone(tmp_path: Path) -> None:
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'wallet.sqlite3'}",

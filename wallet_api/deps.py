@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Annotated, Any, TypeVar
 
@@ -124,16 +125,39 @@ class _StrictDTO(AbstractDTO[S]):
         try:
             return msgspec.json.decode(value, type=self.model_type, strict=True)
         except msgspec.DecodeError as exc:  # wrong values, and malformed JSON alike
-            raise InvalidInput(str(exc)) from exc
+            raise body_refusal(exc) from exc
 
     def decode_builtins(self, value: Any) -> Any:
         try:
             return msgspec.convert(value, type=self.model_type, strict=True)
         except msgspec.ValidationError as exc:
-            raise InvalidInput(str(exc)) from exc
+            raise body_refusal(exc) from exc
 
     def data_to_encodable_type(self, data: Any | Collection[Any]) -> Any:
         return data
+
+
+# msgspec's words for where a value failed ("… - at `$.lines[0].quantity`"), and for a field
+# missing or unknown ("Object missing required field `lines`").
+_AT = re.compile(r"(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
+_FIELD = re.compile(r"Object (?:missing required|contains unknown) field `(?P<name>[^`]+)`")
+
+
+def body_refusal(exc: msgspec.DecodeError) -> InvalidInput:
+    """``invalid-input`` for a body that does not fit its type, naming the field in ``errors``
+    (``key``, ``source``, ``message``, as Litestar's own validation errors do): the English
+    detail says it in words, and a reader of fi or sv, whose detail is the translated title,
+    still sees which field. ``key`` is ``data`` for the body as a whole (malformed JSON, not an
+    object)."""
+    text = str(exc)
+    at = _AT.fullmatch(text)
+    message, path = (at["message"], (at["path"] or "").removeprefix(".")) if at else (text, "")
+    field = _FIELD.search(message)
+    if field is not None:
+        path = f"{path}.{field['name']}" if path else field["name"]
+    return InvalidInput(
+        text, errors=[{"key": path or "data", "source": "body", "message": message}]
+    )
 
 
 class StrictBodies(SerializationPlugin):

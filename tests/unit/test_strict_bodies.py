@@ -105,6 +105,52 @@ def test_a_strict_body_refuses_what_litestar_would_convert() -> None:
         )
 
 
+class Line(StrictBody, forbid_unknown_fields=True):
+    category: str
+    amount_cents: Cents
+
+
+class Order(StrictBody, forbid_unknown_fields=True):
+    lines: list[Line]
+
+
+@post("/order", status_code=201)
+async def order(data: Order) -> dict[str, Any]:
+    return {"lines": len(data.lines)}
+
+
+def test_a_refusal_names_the_field_in_every_language() -> None:
+    """fi and sv get the translated title as the detail; ``errors`` still says which field,
+    in the shape of Litestar's own validation errors."""
+    with create_test_client(
+        [order], plugins=[StrictBodies()], exception_handlers=EXCEPTION_HANDLERS
+    ) as client:
+        cases = [
+            ({"lines": [{"category": "a", "amount_cents": "3500"}]}, "lines[0].amount_cents"),
+            ({"lines": [{"amount_cents": 3500}]}, "lines[0].category"),
+            ({}, "lines"),
+            ({"lines": [], "note": "x"}, "note"),
+            ([1], "data"),
+        ]
+        for body, key in cases:
+            for lang in ("fi", "sv", "en"):
+                r = client.post("/order", json=body, headers={"accept-language": lang})
+                assert r.status_code == 400, (body, r.text)
+                problem = r.json()
+                assert problem["type"] == "invalid-input"
+                [error] = problem["errors"]
+                assert error["key"] == key and error["source"] == "body", (body, error)
+                assert error["message"] and " - at " not in error["message"], error
+                if lang == "en":
+                    assert problem["detail"].startswith(error["message"]), problem
+                else:
+                    assert problem["detail"] == problem["title"], problem
+        r = client.post(
+            "/order", content=b'{"lines": [', headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 400 and r.json()["errors"][0]["key"] == "data", r.text
+
+
 def test_without_the_plugin_litestar_would_have_taken_a_string_for_cents() -> None:
     """What the plugin is for: the same route, decoded by Litestar alone, converts it."""
     with create_test_client([pay], exception_handlers=EXCEPTION_HANDLERS) as client:

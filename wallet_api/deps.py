@@ -21,7 +21,7 @@ from payments.errors import InvalidInput
 from payments.idempotency import request_fingerprint
 from payments.people.access import Actor
 from payments.results import Happened, Outcome
-from wallet_api.types import StrictBody
+from wallet_api.types import StrictBody, plain_message
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -152,11 +152,13 @@ def body_refusal(exc: msgspec.DecodeError) -> InvalidInput:
     text = str(exc)
     at = _AT.fullmatch(text)
     message, path = (at["message"], (at["path"] or "").removeprefix(".")) if at else (text, "")
+    message = plain_message(message)
     field = _FIELD.search(message)
     if field is not None:
         path = f"{path}.{field['name']}" if path else field["name"]
+    detail = f"{message} - at `$.{path}`" if path and field is None else message
     return InvalidInput(
-        text, errors=[{"key": path or "data", "source": "body", "message": message}]
+        detail, errors=[{"key": path or "data", "source": "body", "message": message}]
     )
 
 

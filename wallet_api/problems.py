@@ -21,6 +21,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from payments.errors import DomainError, Refusal
 from wallet_api.edge import loggable_path
+from wallet_api.types import plain_message
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("wallet.problems")
@@ -494,7 +495,9 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     extra: dict[str, Any] | None = None
     detail = exc.detail if status < 500 else None
     if isinstance(exc, ValidationException) and exc.extra:
-        extra = {"errors": exc.extra}
+        extra = {"errors": _worded(exc.extra)}
+        if isinstance(detail, str):
+            detail = plain_message(detail)
         if exc.extra == _NO_BODY:  # Litestar's words for a route's body that was not sent
             detail = "This request needs a JSON body"
             extra = {"errors": [{"key": "data", "source": "body", "message": "missing"}]}
@@ -503,6 +506,18 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     elif isinstance(exc, PermissionDeniedException):
         slug = "forbidden"
     return problem(request, status, slug, detail, extra, headers=exc.headers)
+
+
+def _worded(errors: Any) -> Any:
+    """Litestar's validation errors with each pattern said in words (``plain_message``)."""
+    if not isinstance(errors, list):
+        return errors
+    return [
+        {**e, "message": plain_message(e["message"])}
+        if isinstance(e, dict) and isinstance(e.get("message"), str)
+        else e
+        for e in errors
+    ]
 
 
 # What Litestar reports when a route takes a body and the request sent none (an empty body:

@@ -13,6 +13,8 @@ every request body must refuse a NUL, so a new schema cannot forget.
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import Annotated
 
 from msgspec import Meta, Struct
@@ -33,15 +35,55 @@ class StrictBody(Struct):
 END = r"(?![\s\S])"
 
 
-def whole(body: str) -> str:
-    """A pattern that ``body`` must match from the first character to the last."""
-    return f"^(?:{body}){END}"
+# What each pattern asks for, in words: a refusal says these instead of the regular expression
+# (:func:`plain_message`). Filled by :func:`whole`.
+PATTERN_WORDS: dict[str, str] = {}
+_CHOICES = re.compile(r"[a-z-]+(?:\|[a-z-]+)+")
+
+
+def whole(body: str, words: str | None = None) -> str:
+    """A pattern that ``body`` must match from the first character to the last; ``words`` say
+    what it asks for (a choice of words, ``fi|sv|en``, says it itself)."""
+    if words is None and _CHOICES.fullmatch(body):
+        words = "one of " + ", ".join(f'"{choice}"' for choice in body.split("|"))
+    if words is None:
+        raise ValueError(f"say in words what {body!r} asks for")
+    return worded(f"^(?:{body}){END}", words)
+
+
+def worded(pattern: str, words: str) -> str:
+    """``pattern``, whose refusals say ``words`` (for a query parameter's own pattern)."""
+    PATTERN_WORDS[pattern] = words
+    return pattern
+
+
+_REGEX = re.compile(r"Expected `str` matching regex (?P<pattern>'.*'|\".*\")", re.DOTALL)
+
+
+def plain_message(message: str) -> str:
+    """msgspec's message with a pattern said in words (:func:`whole`): "Expected
+    a number as a string, …" instead of "Expected `str` matching regex '^(?:[0-9]{1,4}…'"."""
+    regex = _REGEX.fullmatch(message)
+    if regex is None:
+        return message
+    try:
+        words = PATTERN_WORDS.get(ast.literal_eval(regex["pattern"]))
+    except (ValueError, SyntaxError):
+        return message
+    return f"Expected {words}" if words else message
 
 
 # ECMA-262 and Python agree on these escapes, so the OpenAPI pattern is the one enforced.
-ONE_LINE = whole(r"[^\x00-\x1f\x7f-\x9f]*")
-MULTI_LINE = whole(r"[^\x00-\x09\x0b-\x1f\x7f-\x9f]*")
+ONE_LINE = whole(r"[^\x00-\x1f\x7f-\x9f]*", "one line of text, without control characters")
+MULTI_LINE = whole(
+    r"[^\x00-\x09\x0b-\x1f\x7f-\x9f]*",
+    "text without control characters (lines may break with a newline)",
+)
 
+
+# A month and a day in a query parameter (the API's own pattern for each).
+MONTH = worded(r"^\d{4}-(0[1-9]|1[0-2])$", 'a month as YYYY-MM, such as "2026-03"')
+DAY = worded(r"^\d{4}-\d{2}-\d{2}$", 'a date as YYYY-MM-DD, such as "2026-03-31"')
 
 # A name a person or company goes by: one line, 1..100 characters.
 Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=ONE_LINE)]
@@ -56,4 +98,11 @@ Reason = Annotated[str, Meta(max_length=1000, pattern=MULTI_LINE)]
 
 # An amount of money, and a service category's code.
 Cents = Annotated[int, Meta(gt=0, le=100_000_000, description="An amount in euro cents")]
-Code = Annotated[str, Meta(min_length=1, max_length=40, pattern=whole("[a-z0-9][a-z0-9-]*"))]
+Code = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=40,
+        pattern=whole("[a-z0-9][a-z0-9-]*", "lowercase letters a-z, digits and hyphens"),
+    ),
+]

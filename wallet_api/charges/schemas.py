@@ -9,7 +9,7 @@ from msgspec import Meta, Struct
 
 from payments.checkout.charges import MAX_QUANTITY, QUANTITY_PATTERN, parse_quantity
 from payments.errors import InvalidInput
-from wallet_api.types import Cents, Code, Phone, Reason, StrictBody, whole
+from wallet_api.types import Cents, Code, Phone, Reason, StrictBody, whole, worded
 
 # THE quantity of every charge line a route takes (charges, checkout, holds, requests): a JSON
 # string of ASCII digits with at most one "." and three decimals, or a whole JSON number. A JSON
@@ -20,8 +20,9 @@ _QUANTITY_DOC = (
     'most one "." and three decimals, e.g. "1.5" (hours), or a whole number. No sign, exponent, '
     "spaces, comma or other digits."
 )
+_QUANTITY_WORDS = 'a number as a string, with at most three decimals after a ".", such as "1.5"'
 Quantity = Annotated[
-    Annotated[str, Meta(pattern=whole(QUANTITY_PATTERN.strip("^$")), max_length=8)]
+    Annotated[str, Meta(pattern=whole(QUANTITY_PATTERN.strip("^$"), _QUANTITY_WORDS), max_length=8)]
     | Annotated[int, Meta(gt=0, le=int(MAX_QUANTITY))],
     Meta(
         description=_QUANTITY_DOC,
@@ -30,7 +31,11 @@ Quantity = Annotated[
         extra_json_schema={
             "extra": {
                 "one_of": [
-                    {"type": "string", "pattern": QUANTITY_PATTERN, "maxLength": 8},
+                    {
+                        "type": "string",
+                        "pattern": worded(QUANTITY_PATTERN, _QUANTITY_WORDS),
+                        "maxLength": 8,
+                    },
                     {"type": "integer", "exclusiveMinimum": 0, "maximum": int(MAX_QUANTITY)},
                 ]
             },

@@ -11,7 +11,7 @@ from wallet_api.charges.schemas import Charge, ChargeLineCreate
 from wallet_api.types import ONE_LINE, Phone, StrictBody, whole
 
 Lines = Annotated[list[ChargeLineCreate], Meta(min_length=1, max_length=20)]
-Pin = Annotated[str, Meta(min_length=4, max_length=6, pattern=whole("[0-9]{4,6}"))]
+Pin = Annotated[str, Meta(min_length=4, max_length=6, pattern=whole("[0-9]{4,6}", "4 to 6 digits"))]
 # What a provider types or scans at the door; each is checked by its own rule after decoding,
 # and none may carry a control character (wallet_api.types).
 Token = Annotated[str, Meta(min_length=10, max_length=100, pattern=ONE_LINE)]

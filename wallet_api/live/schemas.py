@@ -11,7 +11,7 @@ from wallet_api.types import ONE_LINE, StrictBody, whole
 # A push service's URL (checked as an outbound URL by notifications.push) and the browser's
 # keys (base64url): one line each, like every string a body carries (wallet_api.types).
 Endpoint = Annotated[str, msgspec.Meta(min_length=10, max_length=2000, pattern=ONE_LINE)]
-Base64 = whole("[A-Za-z0-9_+/=-]*")
+Base64 = whole("[A-Za-z0-9_+/=-]*", "base64 or base64url characters")
 # A notification type or a language code: checked against their lists by notifications.rules.
 Word = Annotated[str, msgspec.Meta(max_length=64, pattern=ONE_LINE)]
 

@@ -24,11 +24,11 @@ from wallet_api.auth import roles, signed_in
 from wallet_api.deps import respond
 from wallet_api.marketplace import schemas as ms
 from wallet_api.problems import language_of
+from wallet_api.types import DAY
 
 CASE_MANAGER = roles("case_manager")
 PROVIDER = roles("provider")
 PROVIDER_OR_CASE_MANAGER = roles("provider", "case_manager")
-PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 def _uuid(text: str, what: str) -> uuid.UUID:
@@ -278,9 +278,9 @@ class SettlementController(Controller):
         request: Request[Any, Any, Any],
         db: Database,
         actor: Actor,
-        until: Annotated[str, Parameter(pattern=r"^\d{4}-\d{2}-\d{2}$")],
+        until: Annotated[str, Parameter(pattern=DAY)],
         format: Literal["csv", "pain001"] = "csv",
-        execution_date: Annotated[str | None, Parameter(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+        execution_date: Annotated[str | None, Parameter(pattern=DAY)] = None,
     ) -> Response[bytes]:
         """The county's files for the settlements up to ``until``: the CSV for the books, or the
         SEPA credit transfer (pain.001.001.03) for the bank, paid from the county's account

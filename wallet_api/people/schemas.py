@@ -68,7 +68,7 @@ HoursPerWeek = Annotated[
     Meta(
         min_length=1,
         max_length=12,
-        pattern=whole(r"[0-9]{1,3}(\.[0-9]{1,3})?"),
+        pattern=whole(r"[0-9]{1,3}(\.[0-9]{1,3})?", 'hours as a decimal string, such as "7.5"'),
         description="Hours a week as a decimal string, at most three decimals, e.g. 7.5",
     ),
 ]

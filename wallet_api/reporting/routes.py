@@ -27,10 +27,10 @@ from wallet_api.auth import read_wallet, roles
 from wallet_api.edge import inline_style_policy
 from wallet_api.problems import language_of
 from wallet_api.reporting import render, schemas
+from wallet_api.types import MONTH
 
 READERS = roles("client", "carer", "case_manager")
 CASE_MANAGER = roles("case_manager")
-PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 _MONTH_PATH = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))(?:\.(json|csv|html))?$")
 Format = Literal["json", "csv", "html"]
 
@@ -134,8 +134,8 @@ class ReportController(Controller):
         self,
         db: Database,
         actor: Actor,
-        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
-        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
+        from_period: Annotated[str | None, Parameter(query="from", pattern=MONTH)] = None,
+        to_period: Annotated[str | None, Parameter(query="to", pattern=MONTH)] = None,
         format: Literal["json", "csv"] = "json",
     ) -> list[schemas.MonthRow] | Response[bytes]:
         """Per month x services of a budget line: allotted, funded, spent, refunded, expired
@@ -157,8 +157,8 @@ class ReportController(Controller):
         self,
         db: Database,
         actor: Actor,
-        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
-        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
+        from_period: Annotated[str | None, Parameter(query="from", pattern=MONTH)] = None,
+        to_period: Annotated[str | None, Parameter(query="to", pattern=MONTH)] = None,
         format: Literal["json", "csv"] = "json",
     ) -> list[schemas.ProviderRow] | Response[bytes]:
         """Per month x provider: earned, refunded, net and settled (``format=csv``)."""
@@ -182,8 +182,8 @@ class ReportController(Controller):
         client_id: uuid.UUID,
         db: Database,
         actor: Actor,
-        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
-        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
+        from_period: Annotated[str | None, Parameter(query="from", pattern=MONTH)] = None,
+        to_period: Annotated[str | None, Parameter(query="to", pattern=MONTH)] = None,
         format: Literal["json", "csv"] = "json",
     ) -> list[dict[str, Any]] | Response[bytes]:
         """Per month x envelope of one client: allotted, funded, spent, refunded, expired and
@@ -213,7 +213,7 @@ class ReportController(Controller):
         self,
         db: Database,
         actor: Actor,
-        month: Annotated[str, Parameter(pattern=PERIOD)],
+        month: Annotated[str, Parameter(pattern=MONTH)],
         part: Literal["journal", "totals"] = "journal",
     ) -> Response[bytes]:
         """One budget month of the county's ledger for its accounting system, as CSV with a
@@ -232,8 +232,8 @@ class ReportController(Controller):
         request: Request[Any, Any, Any],
         db: Database,
         actor: Actor,
-        from_period: Annotated[str | None, Parameter(query="from", pattern=PERIOD)] = None,
-        to_period: Annotated[str | None, Parameter(query="to", pattern=PERIOD)] = None,
+        from_period: Annotated[str | None, Parameter(query="from", pattern=MONTH)] = None,
+        to_period: Annotated[str | None, Parameter(query="to", pattern=MONTH)] = None,
     ) -> Response[str]:
         """The monthly report as an SVG bar chart: granted vs spent (net of refunds) per
         month over every service group, with the use rate in the month's label."""

@@ -15,7 +15,7 @@ SmsEvent = Literal[SMS_EVENTS]  # type: ignore[valid-type]
 Language = Literal["fi", "sv", "en"]
 # Digits, perhaps with spaces around them as people type them.
 ConfirmCode = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=12, pattern=whole(r" *[0-9]+ *"))
+    str, msgspec.Meta(min_length=1, max_length=12, pattern=whole(r" *[0-9]+ *", "digits"))
 ]
 
 

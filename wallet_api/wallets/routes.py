@@ -17,6 +17,7 @@ from payments.people.access import Actor
 from payments.reporting import wallet_views
 from wallet_api.auth import read_wallet, roles
 from wallet_api.problems import language_of
+from wallet_api.types import MONTH, whole
 from wallet_api.wallets import schemas
 
 READERS = roles("client", "carer", "case_manager")
@@ -43,11 +44,9 @@ class WalletController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
         kind: Annotated[
             str | None,
-            Parameter(pattern="^(funding|charge|refund|expiry)$", description="Filter by kind"),
+            Parameter(pattern=whole("funding|charge|refund|expiry"), description="Filter by kind"),
         ] = None,
-        period: Annotated[
-            str | None, Parameter(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
-        ] = None,
+        period: Annotated[str | None, Parameter(pattern=MONTH, description="YYYY-MM")] = None,
     ) -> schemas.TransactionPage:
         """Movements of the wallet's envelopes, newest first, with a cursor for the next page.
         Each names its provider and services (names in the reader's language) and, for money

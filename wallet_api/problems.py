@@ -495,7 +495,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     extra: dict[str, Any] | None = None
     detail = exc.detail if status < 500 else None
     if isinstance(exc, ValidationException) and exc.extra:
-        extra = {"errors": _worded(exc.extra)}
+        extra = {"errors": _worded(_wire_names(request, exc.extra))}
         if isinstance(detail, str):
             detail = plain_message(detail)
         if exc.extra == _NO_BODY:  # Litestar's words for a route's body that was not sent
@@ -506,6 +506,22 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     elif isinstance(exc, PermissionDeniedException):
         slug = "forbidden"
     return problem(request, status, slug, detail, extra, headers=exc.headers)
+
+
+def _wire_names(request: Request[Any, Any, Any], errors: Any) -> Any:
+    """Litestar's validation errors with each parameter named as the request sent it
+    (``?from=``), not by the handler's argument (``from_period``)."""
+    handler = request.scope.get("route_handler")
+    if not isinstance(errors, list) or handler is None:
+        return errors
+    params = handler.parsed_fn_signature.parameters
+    out = []
+    for e in errors:
+        param = params.get(str(e.get("key"))) if isinstance(e, dict) else None
+        given = getattr(param, "kwarg_definition", None)
+        sent = getattr(given, "query", None) or getattr(given, "header", None)
+        out.append({**e, "key": sent} if sent else e)
+    return out
 
 
 def _worded(errors: Any) -> Any:

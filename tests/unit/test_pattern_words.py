@@ -79,7 +79,8 @@ def test_refusals_say_the_pattern_in_words() -> None:
         r = client.get("/report", params={"from": "2026-13"}, headers={"accept-language": "fi"})
         assert r.status_code == 400, r.text
         [error] = r.json()["errors"]
-        assert error["source"] == "query", error  # its key is Litestar's: the parameter's name
+        # Named as the request sent it, not as the handler's argument (from_period).
+        assert error["key"] == "from" and error["source"] == "query", error
         assert error["message"] == 'Expected a month as YYYY-MM, such as "2026-03"'
         assert client.get("/report", params={"from": "2026-03"}).json() == {"from": "2026-03"}
 

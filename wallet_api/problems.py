@@ -495,7 +495,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     extra: dict[str, Any] | None = None
     detail = exc.detail if status < 500 else None
     if isinstance(exc, ValidationException) and exc.extra:
-        extra = {"errors": _worded(_wire_names(request, exc.extra))}
+        extra = {"errors": _for_people(request, exc.extra)}
         if isinstance(detail, str):
             detail = plain_message(detail)
         if exc.extra == _NO_BODY:  # Litestar's words for a route's body that was not sent
@@ -508,32 +508,30 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     return problem(request, status, slug, detail, extra, headers=exc.headers)
 
 
-def _wire_names(request: Request[Any, Any, Any], errors: Any) -> Any:
-    """Litestar's validation errors with each parameter named as the request sent it
-    (``?from=``), not by the handler's argument (``from_period``)."""
-    handler = request.scope.get("route_handler")
-    if not isinstance(errors, list) or handler is None:
-        return errors
-    params = handler.parsed_fn_signature.parameters
-    out = []
-    for e in errors:
-        param = params.get(str(e.get("key"))) if isinstance(e, dict) else None
-        given = getattr(param, "kwarg_definition", None)
-        sent = getattr(given, "query", None) or getattr(given, "header", None)
-        out.append({**e, "key": sent} if sent else e)
-    return out
-
-
-def _worded(errors: Any) -> Any:
-    """Litestar's validation errors with each pattern said in words (``plain_message``)."""
+def _for_people(request: Request[Any, Any, Any], errors: Any) -> Any:
+    """Litestar's validation errors as the request's sender reads them: each parameter named as
+    it was sent (``?from=``, not the handler's ``from_period``), and each pattern said in words
+    (``plain_message``)."""
     if not isinstance(errors, list):
         return errors
-    return [
-        {**e, "message": plain_message(e["message"])}
-        if isinstance(e, dict) and isinstance(e.get("message"), str)
-        else e
-        for e in errors
-    ]
+    handler = request.scope.get("route_handler")
+    params = handler.parsed_fn_signature.parameters if handler is not None else {}
+    out = []
+    for e in errors:
+        if not isinstance(e, dict):
+            out.append(e)
+            continue
+        given = getattr(params.get(str(e.get("key"))), "kwarg_definition", None)
+        sent = getattr(given, "query", None) or getattr(given, "header", None)
+        message = e.get("message")
+        out.append(
+            {
+                **e,
+                **({"key": sent} if sent else {}),
+                **({"message": plain_message(message)} if isinstance(message, str) else {}),
+            }
+        )
+    return out
 
 
 # What Litestar reports when a route takes a body and the request sent none (an empty body:

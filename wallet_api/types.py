@@ -52,7 +52,8 @@ def whole(body: str, words: str | None = None) -> str:
 
 
 def worded(pattern: str, words: str) -> str:
-    """``pattern``, whose refusals say ``words`` (for a query parameter's own pattern)."""
+    """``pattern``, whose refusals say ``words``: for a pattern not made by :func:`whole` (the
+    quantity's, as OpenAPI states it)."""
     PATTERN_WORDS[pattern] = words
     return pattern
 
@@ -81,9 +82,9 @@ MULTI_LINE = whole(
 )
 
 
-# A month and a day in a query parameter (the API's own pattern for each).
-MONTH = worded(r"^\d{4}-(0[1-9]|1[0-2])$", 'a month as YYYY-MM, such as "2026-03"')
-DAY = worded(r"^\d{4}-\d{2}-\d{2}$", 'a date as YYYY-MM-DD, such as "2026-03-31"')
+# A month and a day in a query parameter.
+MONTH = whole(r"\d{4}-(0[1-9]|1[0-2])", 'a month as YYYY-MM, such as "2026-03"')
+DAY = whole(r"\d{4}-\d{2}-\d{2}", 'a date as YYYY-MM-DD, such as "2026-03-31"')
 
 # A name a person or company goes by: one line, 1..100 characters.
 Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=ONE_LINE)]

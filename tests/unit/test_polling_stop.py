@@ -83,12 +83,18 @@ def dispatcher(rounds: Rounds) -> Loop:
 LOOPS = pytest.mark.parametrize("make", [sender, dispatcher], ids=["sender", "dispatcher"])
 
 
+async def running(make: Callable[[Rounds], Loop], *, slow: bool) -> tuple[Rounds, Loop]:
+    """The loop started, with its first round entered."""
+    rounds = Rounds(slow=slow)
+    loop = make(rounds)
+    loop[0]()
+    await asyncio.wait_for(rounds.entered.wait(), 5)
+    return rounds, loop
+
+
 @LOOPS
 async def test_stop_waits_for_the_round_under_way_and_starts_no_other(make):
-    rounds = Rounds(slow=True)
-    start, stop, _ = make(rounds)
-    start()
-    await asyncio.wait_for(rounds.entered.wait(), 5)
+    rounds, (_, stop, _) = await running(make, slow=True)
     stopping = asyncio.create_task(stop())
     await asyncio.sleep(0.05)
     assert not stopping.done(), "stop waits for the round"
@@ -101,21 +107,15 @@ async def test_stop_waits_for_the_round_under_way_and_starts_no_other(make):
 
 @LOOPS
 async def test_stop_cancels_a_round_that_outlasts_its_grace(make):
-    rounds = Rounds(slow=True)
-    start, stop, loop_owner = make(rounds)
-    loop_owner.stop_grace_s = 0.1
-    start()
-    await asyncio.wait_for(rounds.entered.wait(), 5)
+    rounds, (_, stop, loop_owner) = await running(make, slow=True)
+    loop_owner.stop_grace_s = 0.1  # read when the stop begins
     await asyncio.wait_for(stop(), 5)
     assert (rounds.finished, rounds.cancelled) == (0, 1)
 
 
 @LOOPS
 async def test_a_stop_while_it_sleeps_returns_at_once(make):
-    rounds = Rounds(slow=False)
-    start, stop, _ = make(rounds)
-    start()
-    await asyncio.wait_for(rounds.entered.wait(), 5)
+    _, (_, stop, _) = await running(make, slow=False)
     loop = asyncio.get_running_loop()
     started = loop.time()
     await asyncio.wait_for(stop(), 5)

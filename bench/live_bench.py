@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,9 +36,10 @@ from typing import Any
 
 import httpx
 
-from bench.machine import machine_info
+from bench.load import Connection, HttpError
+from bench.machine import cpu_sample, cpu_usage, machine_info
 from bench.pg import PG_BASE, drop_database, recreate_database
-from bench.server import Worker, free_port
+from bench.server import Worker, descendants, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 WALLET = REPO / ".venv" / "bin" / "wallet"
@@ -155,6 +157,41 @@ class Serve:
         self.log.close()
 
 
+class Pool:
+    """Keep-alive connections to one server, made as charges need them: :mod:`bench.load`'s
+    lean HTTP/1.1 client rather than httpx, whose CPU (this process also reads the 200 SSE
+    streams) is taken from the two cores the servers, the worker and PostgreSQL share.
+
+    A connection idle for :data:`KEEPALIVE_S` is closed rather than reused, as httpx does: the
+    server closes its end after 5 s (uvicorn's keep-alive), and a charge sent on such a
+    connection fails and is sent again."""
+
+    KEEPALIVE_S = 4.0
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[tuple[Connection, float]] = []
+
+    async def request(self, head: bytes, body: bytes) -> tuple[int, bytes]:
+        conn = None
+        while self.idle and conn is None:
+            conn, since = self.idle.pop()
+            if time.monotonic() - since > self.KEEPALIVE_S:
+                await conn.close()
+                conn = None
+        conn = conn or Connection("127.0.0.1", self.port)
+        try:
+            return await conn.request(head, body)
+        finally:
+            # After an error it reconnects on its next request.
+            self.idle.append((conn, time.monotonic()))
+
+    async def close(self) -> None:
+        for conn, _ in self.idle:
+            await conn.close()
+        self.idle.clear()
+
+
 async def open_stream(port: int, key: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A raw SSE connection (cheaper than an HTTP client per stream); returns once subscribed."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -201,7 +238,14 @@ async def read_events(
 
 
 async def latency(
-    a: Serve, b: Serve, data: dict[str, Any], rate: int, seconds: int, *, both: bool
+    a: Serve,
+    b: Serve,
+    data: dict[str, Any],
+    rate: int,
+    seconds: int,
+    *,
+    both: bool,
+    worker: Worker | None = None,
 ) -> dict[str, Any]:
     keys, phones = data["client_keys"], data["phone"] if "phone" in data else data["phones"]
     arrivals: dict[int, tuple[float, str]] = {}
@@ -212,52 +256,71 @@ async def latency(
     sent: dict[str, float] = {}
     responded: dict[str, float] = {}
     errors = 0
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with (
-        httpx.AsyncClient(base_url=a.base, limits=limits, timeout=30) as to_a,
-        httpx.AsyncClient(base_url=b.base, limits=limits, timeout=30) as to_b,
-    ):
+    # Attempts that failed (retried with the same key), and answers other than 201.
+    failures: Counter[str] = Counter()
+    to_a, to_b = Pool(a.port), Pool(b.port)
 
-        async def one(i: int) -> None:
-            nonlocal errors
-            body = {
+    async def one(i: int) -> None:
+        nonlocal errors
+        body = json.dumps(
+            {
                 "phone": phones[i % len(phones)],
                 "lines": [{"category": "siivous", "quantity": "1", "unit_price_cents": 3500}],
-            }
-            t0 = time.time()
-            headers = {
-                "Authorization": f"Bearer {data['provider_key']}",
-                "Idempotency-Key": str(uuid.uuid4()),
-            }
-            for _attempt in range(3):
-                try:
-                    # Same key on retry: an idempotent replay, never a second charge.
-                    http = to_b if both and i % 2 else to_a
-                    r = await http.post("/api/charges", json=body, headers=headers)
-                    break
-                except httpx.TransportError:  # a keep-alive connection closed under us
-                    await asyncio.sleep(0.01)
-            else:
-                errors += 1
-                return
-            if r.status_code != 201:
-                errors += 1
-                if errors == 1:  # say why once, instead of a silent rate of zero
-                    log(f"charge refused: {r.status_code} {r.text[:300]}")
-                return
-            sent[r.json()["id"]] = t0
-            responded[r.json()["id"]] = time.time()
+            },
+            separators=(",", ":"),
+        ).encode()
+        pool = to_b if both and i % 2 else to_a
+        head = (
+            f"POST /api/charges HTTP/1.1\r\nHost: 127.0.0.1:{pool.port}\r\n"
+            f"Authorization: Bearer {data['provider_key']}\r\n"
+            f"Idempotency-Key: {uuid.uuid4()}\r\n"
+            "Content-Type: application/json\r\nAccept: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        t0 = time.time()
+        for _attempt in range(3):
+            try:
+                # Same key on retry: an idempotent replay, never a second charge.
+                status, payload = await pool.request(head, body)
+                break
+            except (OSError, asyncio.IncompleteReadError, HttpError, ValueError) as exc:
+                failures[type(exc).__name__] += 1
+                await asyncio.sleep(0.01)  # a keep-alive connection closed under us
+        else:
+            errors += 1
+            return
+        if status != 201:
+            errors += 1
+            failures[str(status)] += 1
+            if errors == 1:  # say why once, instead of a silent rate of zero
+                log(f"charge refused: {status} {payload[:300]!r}")
+            return
+        charge_id = json.loads(payload)["id"]
+        sent[charge_id] = t0
+        responded[charge_id] = time.time()
 
-        start = time.monotonic()
-        tasks = []
-        total = rate * seconds
-        for i in range(total):
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
-        elapsed = time.monotonic() - start
+    # Who used the two cores while the charges were sent: the load generator (this
+    # process, its HTTP client and the SSE readers) competes with what it measures.
+    groups = {
+        "web_a": descendants(a.proc.pid),
+        "web_b": descendants(b.proc.pid),
+        "worker": worker.pids() if worker else [],
+        "loadgen": [os.getpid()],
+    }
+    before = cpu_sample(groups)
+    start = time.monotonic()
+    tasks = []
+    total = rate * seconds
+    for i in range(total):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    elapsed = time.monotonic() - start
+    cpu = cpu_usage(before, cpu_sample(groups))
+    for pool in (to_a, to_b):
+        await pool.close()
     await asyncio.sleep(2)  # let the last events arrive
     stop.set()
     for t in readers:
@@ -282,9 +345,11 @@ async def latency(
         "charges_sent": total,
         "charges_ok": len(sent),
         "errors": errors,
+        "failures": dict(failures),
         "achieved_rate_per_s": round(len(sent) / elapsed, 1),
         "events_received": len(arrivals),
         "sse_streams": len(streams),
+        "cpu": cpu,
         "latency_ms_created_to_sse": {
             "p50": round(pct(lat, 50), 1),
             "p90": round(pct(lat, 90), 1),
@@ -363,6 +428,7 @@ async def main(argv: list[str] | None = None) -> None:
     await recreate_database(PG_BASE, DB_NAME)
     results: dict[str, Any] = {"machine": machine_info(), "args": vars(args)}
     servers: list[Serve] = []
+    worker: Worker | None = None
     stops: list[Callable[[], object]] = []
     try:
         log(f"seeding {args.clients} clients")
@@ -382,7 +448,7 @@ async def main(argv: list[str] | None = None) -> None:
             await server.ready()
         log(f"latency: {args.rate}/s for {args.seconds}s, charges to {args.ingest}, SSE on B")
         results["latency"] = await latency(
-            a, b, data, args.rate, args.seconds, both=args.ingest == "ab"
+            a, b, data, args.rate, args.seconds, both=args.ingest == "ab", worker=worker
         )
         log(json.dumps(results["latency"]))
         log(f"memory: {args.streams} idle streams on B for {args.hold}s")

@@ -123,3 +123,43 @@ def test_the_import_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture
         assert results[engine]["books_ok"] is True
         assert results[engine]["rows"] == 40
     assert "sqlite         40" in printed and "postgres       40" in printed
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_the_live_benchmark_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """B5 in the deployed shape at 20 charges a second for 2 s: every charge answered 201 on
+    the first attempt of its lean keep-alive client, every event reached its SSE stream, and
+    the result says who used the machine's CPU meanwhile (the latencies of so short a run mean
+    nothing)."""
+    import redis
+
+    from bench import live_bench
+
+    if not asyncio.run(pg_ready()):
+        need(f"PostgreSQL at {PG_BASE} is not reachable")
+    try:
+        redis.Redis.from_url(live_bench.REDIS, socket_timeout=2).ping()
+    except redis.RedisError:
+        need(f"Redis is not reachable at {live_bench.REDIS}")
+    if not live_bench.WALLET.exists():
+        need("the wallet executable is not installed in .venv (make install)")
+    monkeypatch.setattr(live_bench, "RESULTS", tmp_path)
+    asyncio.run(
+        live_bench.main(
+            [
+                *("--rate", "20", "--seconds", "2", "--clients", "20"),
+                *("--streams", "20", "--hold", "0.5", "--worker"),
+            ]
+        )
+    )
+    [written] = tmp_path.glob("live_2*.json")
+    latency = json.loads(written.read_text())["latency"]
+    assert latency["charges_ok"] == latency["charges_sent"] == 40, latency
+    assert latency["events_received"] == 40 and latency["errors"] == 0, latency
+    assert latency["failures"] == {}, latency
+    cpu = latency["cpu"]
+    assert cpu["web_a_cores"] > 0 and cpu["loadgen_cores"] > 0, cpu
+    assert "worker_cores" in cpu, cpu
+    # The charges' events and the month's funding of the 20 clients, all delivered.
+    assert "dispatcher stopped: 60 events delivered" in (tmp_path / "live_worker.log").read_text()

@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from bench.load import Connection, HttpError
+from bench.load import REQUEST_TIMEOUT_S, Connection, HttpError
 from bench.machine import cpu_sample, cpu_usage, machine_info
 from bench.pg import PG_BASE, drop_database, recreate_database
 from bench.server import Worker, descendants, free_port
@@ -181,7 +181,10 @@ class Pool:
                 conn = None
         conn = conn or Connection("127.0.0.1", self.port)
         try:
-            return await conn.request(head, body)
+            return await asyncio.wait_for(conn.request(head, body), REQUEST_TIMEOUT_S)
+        except TimeoutError:
+            await conn.close()  # its answer may still come: never read it as the next one's
+            raise
         finally:
             # After an error it reconnects on its next request.
             self.idle.append((conn, time.monotonic()))

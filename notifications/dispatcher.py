@@ -117,7 +117,7 @@ class Dispatcher:
         self._listener: asyncio.Task[None] | None = None
         self.delivered = 0
         # Rounds that delivered something: with ``delivered``, how many events a round carries.
-        self.rounds = 0
+        self.delivering_rounds = 0
         self._more = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -165,7 +165,9 @@ class Dispatcher:
                 self._wake.set()
             await finish_or_cancel(self._task, self.stop_grace_s)
             log.info(
-                "dispatcher stopped: %d events delivered in %d rounds", self.delivered, self.rounds
+                "dispatcher stopped: %d events delivered in %d rounds",
+                self.delivered,
+                self.delivering_rounds,
             )
         self._task = self._listener = None
 
@@ -276,7 +278,7 @@ class Dispatcher:
             await s.execute(mark, {**delivered, "p_now": now})
             await uow.commit()
         self.delivered += len(events)
-        self.rounds += 1
+        self.delivering_rounds += 1
         if hooks:
             webhooks.poke_senders()
         if texts:

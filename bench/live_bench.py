@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from bench.load import REQUEST_TIMEOUT_S, Connection, HttpError
+from bench.load import REQUEST_TIMEOUT_S, ChargeLoad, Connection, HttpError
 from bench.machine import cpu_sample, cpu_usage, machine_info
 from bench.pg import PG_BASE, drop_database, recreate_database
 from bench.server import Worker, descendants, free_port
@@ -263,23 +262,17 @@ async def latency(
     failures: Counter[str] = Counter()
     to_a, to_b = Pool(a.port), Pool(b.port)
 
+    # One request maker per server, as B1's load has: a random client's phone, the one
+    # provider's key, a fresh idempotency key each time.
+    loads = {
+        pool.port: ChargeLoad("127.0.0.1", pool.port, [data["provider_key"]], phones, seed=n)
+        for n, pool in enumerate((to_a, to_b))
+    }
+
     async def one(i: int) -> None:
         nonlocal errors
-        body = json.dumps(
-            {
-                "phone": phones[i % len(phones)],
-                "lines": [{"category": "siivous", "quantity": "1", "unit_price_cents": 3500}],
-            },
-            separators=(",", ":"),
-        ).encode()
         pool = to_b if both and i % 2 else to_a
-        head = (
-            f"POST /api/charges HTTP/1.1\r\nHost: 127.0.0.1:{pool.port}\r\n"
-            f"Authorization: Bearer {data['provider_key']}\r\n"
-            f"Idempotency-Key: {uuid.uuid4()}\r\n"
-            "Content-Type: application/json\r\nAccept: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode()
+        head, body = loads[pool.port].next_request()
         t0 = time.time()
         for _attempt in range(3):
             try:

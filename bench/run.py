@@ -206,11 +206,13 @@ async def measured_load(
 
     async def sampler() -> None:
         await asyncio.sleep(args.warmup)
+        samples["window"] = [datetime.now(UTC)]
         samples["before"] = cpu_sample(groups())
         if pipeline:
             samples["pipeline_before"] = await asyncio.to_thread(pipeline_counters, server)
         await asyncio.sleep(args.duration)
         samples["after"] = cpu_sample(groups())
+        samples["window"].append(datetime.now(UTC))
         if pipeline:
             samples["pipeline_after"] = await asyncio.to_thread(pipeline_counters, server)
 
@@ -236,7 +238,38 @@ async def measured_load(
         result["pipeline"] = pipeline_over_window(
             samples["pipeline_before"], samples["pipeline_after"], args.duration
         )
+    if server.wallet_app and len(samples.get("window", ())) == 2:
+        result["ledger"] = await batches_in_ledger(server.database_url, *samples["window"])
     return result
+
+
+async def batches_in_ledger(url: str, start: datetime, end: datetime) -> dict[str, float]:
+    """The charges created in the window and the transactions that wrote them, counted in the
+    ledger: the charges of one batch share their ``created_at`` (the batch's clock,
+    payments.checkout.pipeline). Unlike ``pipeline`` (one process's /metrics), this counts
+    every server process's batches, so it shows how ``--workers N`` splits them."""
+    from sqlalchemy import distinct, func, select
+
+    from payments.db import create_database
+    from payments.models import Charge
+    from payments.uow import UnitOfWork
+
+    db = create_database(url)
+    try:
+        async with UnitOfWork(db, readonly=True) as uow:
+            in_window = (Charge.created_at >= start) & (Charge.created_at < end)
+            charges, batches = (
+                await uow.session.execute(
+                    select(func.count(), func.count(distinct(Charge.created_at))).where(in_window)
+                )
+            ).one()
+    finally:
+        await db.dispose()
+    return {
+        "charges": charges,
+        "batches": batches,
+        "charges_per_batch": round(charges / batches, 1) if batches else 0.0,
+    }
 
 
 def pipeline_counters(server: Server) -> dict[str, float]:
@@ -452,9 +485,10 @@ async def http_phases(
 
 def _show_phase(name: str, r: dict[str, Any]) -> None:
     pipeline = f", pipeline {r['pipeline']}" if "pipeline" in r else ""
+    ledger = f", in the ledger {r['ledger']}" if "ledger" in r else ""
     log(
         f"{name}: {r['charges_per_s']:.0f} charges/s, p50 {r['p50_ms']} ms, "
-        f"p99 {r['p99_ms']} ms, statuses {r['statuses']}, cpu {r.get('cpu')}{pipeline}"
+        f"p99 {r['p99_ms']} ms, statuses {r['statuses']}, cpu {r.get('cpu')}{pipeline}{ledger}"
     )
 
 

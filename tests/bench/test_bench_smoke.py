@@ -67,6 +67,10 @@ def test_every_phase_of_the_benchmark_runs(
         pipeline = http["pipeline"]
         assert pipeline["batches"] > 0 and pipeline["charges_per_batch"] >= 1, pipeline
         assert 0 < pipeline["busy"] < 1.5, pipeline
+        # The same batches counted in the ledger, by the clock each batch gives its charges.
+        ledger = http["ledger"]
+        assert ledger["charges"] > 0 and ledger["batches"] > 0, ledger
+        assert 1 <= ledger["charges_per_batch"] <= 4, ledger  # C=4: at most 4 a batch
     assert "pipeline" not in results["floor"]  # another app: no pipeline to read
     ratios = results["ratios"]
     assert ratios["B1_pg_http_vs_pgbench"] and ratios["B1_pg_http_vs_floor"]
@@ -78,10 +82,11 @@ def test_every_phase_of_the_benchmark_runs(
 
 
 def _the_deployed_shape_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``--worker``: PostgreSQL served as deployed (deploy/systemd), ``wallet serve --web-only``
-    and a ``wallet worker`` beside it with Redis between them. The worker's CPU is counted on
-    its own, and every charge answered 201 is in the ledger once. (Part of the test above: both
-    use the benchmark's one scratch database, so they must not run at once.)"""
+    """``--worker``: PostgreSQL served as deployed (deploy/systemd), two web processes
+    (``wallet serve --web-only --workers 2``) and a ``wallet worker`` beside them with Redis
+    between them. The worker's CPU is counted on its own, the batches of both web processes are
+    counted in the ledger, and every charge answered 201 is in the ledger once. (Part of the
+    test above: both use the benchmark's one scratch database, so they must not run at once.)"""
     printed, _, results = _quick(
         tmp_path,
         capsys,
@@ -92,12 +97,16 @@ def _the_deployed_shape_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         "--no-hot",
         "--no-open-loop",
         "--worker",
+        *("--workers", "2"),
     )
     assert not results.get("errors"), results.get("errors")
     assert results["settings"]["worker_process"] is True
     http = results["pg_http"]
     assert http["captured"] > 0 and set(http["statuses"]) == {"201"}, http
     assert "worker_cores" in http["cpu"], http["cpu"]
+    # Two processes: no one /metrics has every batch, the ledger has.
+    assert "pipeline" not in http
+    assert http["ledger"]["batches"] > 0 and http["ledger"]["charges_per_batch"] >= 1, http
     verified = results["pg_verify"]
     assert verified["counts_match"] and verified["books_ok"], verified
     assert "web-only with a wallet worker beside it" in printed

@@ -37,6 +37,8 @@ class HttpError(Exception):
 class Connection:
     """One keep-alive HTTP/1.1 connection; reconnects after ``Connection: close`` or errors."""
 
+    timeout_s = REQUEST_TIMEOUT_S  # for one request, from sending to the answer's end
+
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
@@ -57,13 +59,18 @@ class Connection:
                 pass
 
     async def request(self, head: bytes, body: bytes) -> tuple[int, bytes]:
-        if self.writer is None:
-            await self._open()
-        assert self.reader is not None and self.writer is not None
+        """Send one request and read its answer; TimeoutError after :attr:`timeout_s`.
+
+        After an error or a timeout the connection is closed (its late answer must never be
+        read as the next request's) and the next request opens a new one."""
         try:
-            self.writer.write(head + body)
-            status, keep, payload = await self._read_response(self.reader)
-        except (OSError, asyncio.IncompleteReadError, HttpError, ValueError):
+            async with asyncio.timeout(self.timeout_s):
+                if self.writer is None:
+                    await self._open()
+                assert self.reader is not None and self.writer is not None
+                self.writer.write(head + body)
+                status, keep, payload = await self._read_response(self.reader)
+        except (OSError, asyncio.IncompleteReadError, HttpError, ValueError):  # TimeoutError too
             await self.close()
             raise
         if not keep:
@@ -164,14 +171,13 @@ async def _send(conn: Connection, load: ChargeLoad, scheduled: float) -> _Sample
     started = time.monotonic()
     detail: bytes | None = None
     try:
-        status, payload = await asyncio.wait_for(conn.request(head, body), REQUEST_TIMEOUT_S)
+        status, payload = await conn.request(head, body)
         result: int | str = status
         if status == 201 and b'"captured"' not in payload:
             result = "201-not-captured"
         if result != 201:
             detail = payload[:500]
-    except TimeoutError:
-        await conn.close()
+    except TimeoutError:  # before OSError, its base class; the connection is closed
         result = "timeout"
     except (OSError, asyncio.IncompleteReadError, HttpError, ValueError) as exc:
         result = type(exc).__name__

@@ -60,6 +60,7 @@ PIPELINE_COUNTERS = (
     "wallet_charge_batches_total",
     "wallet_charge_batch_charges_total",
     "wallet_charge_batch_seconds_total",
+    'wallet_charge_batch_listings_total{source="kept"}',
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -290,9 +291,10 @@ def pipeline_counters(server: Server) -> dict[str, float]:
 def pipeline_over_window(
     before: dict[str, float], after: dict[str, float], seconds: float
 ) -> dict[str, float]:
-    """What the pipeline did in the window: its transactions, the charges each carried, and
-    the share of the window it had one open (``busy``; the rest of a cycle is the requests
-    around it: docs/performance.md)."""
+    """What the pipeline did in the window: its transactions, the charges each carried, the
+    share of the window it had one open (``busy``; the rest of a cycle is the requests around
+    it: docs/performance.md), and the share of them that took their providers' listings from
+    the process's copy (``listings_kept``: payments.marketplace.listings_cache)."""
 
     def delta(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
@@ -304,6 +306,12 @@ def pipeline_over_window(
         if batches
         else 0.0,
         "busy": round(delta("wallet_charge_batch_seconds_total") / seconds, 3),
+        # The share of batches whose providers' listings were kept in the process.
+        "listings_kept": round(
+            delta('wallet_charge_batch_listings_total{source="kept"}') / batches, 3
+        )
+        if batches
+        else 0.0,
     }
 
 

@@ -69,6 +69,7 @@ from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import DomainError
 from payments.ledger.periods import period_of
+from payments.marketplace import listings_cache
 from payments.models import OutboxEvent, Settlement, Transfer
 from payments.results import Happened, Outcome
 from payments.vocabulary import TransferKind
@@ -198,6 +199,21 @@ class PipelineCollector(Collector):
             totals["charges"] += stats.charges
             totals["retried_alone"] += stats.retried_alone
             totals["busy_s"] += stats.busy_s
+        listings = {"kept": 0, "read": 0, "read_again": 0}
+        for db in {id(db): db for db in self.databases}.values():
+            cache = listings_cache.stats_of(db)
+            listings["kept"] += cache.hits
+            listings["read"] += cache.misses
+            listings["read_again"] += cache.stale
+        by_source = CounterMetricFamily(
+            "wallet_charge_batch_listings",
+            "Batches by where their providers' listings came from: kept in the process (the "
+            "catalogue unchanged), read (not kept), read again (the catalogue had changed)",
+            labels=["source"],
+        )
+        for source, count in listings.items():
+            by_source.add_metric([source], count)
+        yield by_source
         for name, key, text in (
             ("wallet_charge_batches", "batches", "Transactions of this process's charge pipeline"),
             ("wallet_charge_batch_charges", "charges", "Charges those transactions carried"),

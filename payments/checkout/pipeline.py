@@ -13,7 +13,9 @@ A batch is one transaction of set-based statements, each the same rule as the si
 (:mod:`payments.checkout.charges`), run for every charge of the batch at once:
 
 1. read the providers with their listings of the day, and the wallets of the clients who trust
-   each provider (one or two statements);
+   each provider (one or two statements). The listings usually come from the process's copy
+   (:mod:`payments.marketplace.listings_cache`), proved current by the catalogue's token that
+   the wallets' read returns with them; a batch whose token differs reads them again;
 2. claim the idempotency keys (one ``INSERT … ON CONFLICT DO NOTHING RETURNING``); a key that
    is someone's earlier request replays its stored answer;
 3. check each charge's prices and find its envelopes (one statement for all wallets);
@@ -50,7 +52,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import String, Table, Uuid, and_, bindparam, select, tuple_
@@ -69,7 +71,13 @@ from payments.errors import (
 )
 from payments.ledger import transfers
 from payments.ledger.periods import HELSINKI
-from payments.marketplace.prices import Seller, helsinki_day, listings_of_providers
+from payments.marketplace.listings_cache import ListingsCache, Sellers, listings_cache_for
+from payments.marketplace.prices import (
+    Seller,
+    catalogue_token,
+    helsinki_day,
+    listings_of_providers,
+)
 from payments.models import Charge, ChargeLine, Client, OutboxEvent, TrustedProvider, Wallet
 from payments.results import Happened, Outcome
 from payments.rows import BatchRows, PerEngine, insert_many
@@ -245,15 +253,28 @@ async def capture_batch(db: Database, batch: list[Request]) -> list[Request]:
     wallet or key already in this one). Raises only when the transaction itself fails."""
     now = batch[0].now or utcnow()
     answers: list[tuple[Request, Outcome | Exception]] = []
+    provider_ids = {r.provider_id for r in batch}
+    codes = {line.category for r in batch for line in r.lines}
+    day = helsinki_day(now)
+    cache = listings_cache_for(db)
     async with UnitOfWork(db) as uow:
         s = uow.session
-        sellers = await listings_of_providers(
-            s,
-            provider_ids={r.provider_id for r in batch},
-            codes={line.category for r in batch for line in r.lines},
-            day=helsinki_day(now),
-        )
-        wallets = await _trusting_wallets(s, batch, sellers)
+        kept = cache.get(provider_ids, codes, day)
+        if kept is None:
+            cache.stats.misses += 1
+            sellers = await _read_listings(s, cache, provider_ids, codes, day)
+        else:
+            sellers, token = kept
+        wallets, seen = await _trusting_wallets(s, batch, sellers)
+        if kept is not None:
+            if seen == token:
+                cache.stats.hits += 1
+            else:
+                # The catalogue changed since the listings were kept (or no row told): read
+                # them now, before anything is decided. A provider's county never changes, so
+                # the wallets found stand.
+                cache.stats.stale += 1
+                sellers = await _read_listings(s, cache, provider_ids, codes, day)
 
         # One charge per wallet and per key in a batch; the rest wait for the next one.
         active: list[_Charge] = []
@@ -399,6 +420,19 @@ async def capture_batch(db: Database, batch: list[Request]) -> list[Request]:
     return deferred
 
 
+async def _read_listings(
+    s: AsyncSession,
+    cache: ListingsCache,
+    provider_ids: set[uuid.UUID],
+    codes: set[str],
+    day: date,
+) -> Sellers:
+    """The batch's providers and their listings of ``day``, read now, and kept."""
+    sellers, token = await listings_of_providers(s, provider_ids=provider_ids, codes=codes, day=day)
+    cache.keep(sellers, codes, day, token)
+    return sellers
+
+
 async def _price(
     s: AsyncSession,
     going: list[_Charge],
@@ -489,12 +523,14 @@ async def _write(
 
 async def _trusting_wallets(
     s: AsyncSession, batch: list[Request], sellers: dict[uuid.UUID, tuple[Seller, Any]]
-) -> dict[int, uuid.UUID]:
+) -> tuple[dict[int, uuid.UUID], int | None]:
     """{id(request): wallet} for each request whose phone number or wallet id finds a client
     of the provider's organizer who trusts that provider and whose account is open: the single
     path's ``_TRUSTING_WALLET_BY_*`` for the whole batch, in one statement per way of naming
-    the customer."""
+    the customer. With it, the catalogue's token as the first of those statements read it
+    (None if none found a row): what proves kept listings current (listings_cache)."""
     out: dict[int, uuid.UUID] = {}
+    tokens: list[int | None] = []
     organizer = {pid: seller.organizer_id for pid, (seller, _) in sellers.items()}
     on_postgres = s.get_bind().dialect.name == "postgresql"
     named_by: tuple[tuple[Any, PerEngine[tuple[BatchRows, Any]], Callable[..., Any]], ...] = (
@@ -523,15 +559,19 @@ async def _trusting_wallets(
                 "names": sorted({name for name, _ in pairs}),
                 "provider_ids": sorted({pid for _, pid in pairs}),
             }
-        rows = await s.execute(stmt, params)
-        found = {(org, name, pid): w for w, org, name, pid in rows.all()}
+        rows = (await s.execute(stmt, params)).all()
+        found = {(org, name, pid): w for w, org, name, pid, _ in rows}
+        if rows:
+            tokens.append(rows[0][4])
         for r in batch:
             name = name_of(r.customer)
             if name and r.provider_id in organizer:
                 w = found.get((organizer[r.provider_id], name, r.provider_id))
                 if w is not None:
                     out[id(r)] = w
-    return out
+    # The first statement's: the snapshot the listings' read would have had (on PostgreSQL
+    # the second statement may see a later one).
+    return out, (tokens[0] if tokens else None)
 
 
 _CHARGES = cast(Table, Charge.__table__)
@@ -547,7 +587,7 @@ _T = cast(Table, TrustedProvider.__table__)
 # nearly every batch: there the asked rows drive the join (_ASKED_BY_*), one text, each row
 # found by the clients' (organizer, number) key or the wallet's id.
 _BY_PHONE = (
-    select(_W.c.id, _C.c.organizer_id, _C.c.phone_e164, _T.c.provider_id)
+    select(_W.c.id, _C.c.organizer_id, _C.c.phone_e164, _T.c.provider_id, catalogue_token())
     .join(_C, _C.c.id == _W.c.client_id)
     .join(_T, _T.c.wallet_id == _W.c.id)
     .where(
@@ -559,7 +599,7 @@ _BY_PHONE = (
     )
 )
 _BY_WALLET = (
-    select(_W.c.id, _W.c.organizer_id, _W.c.id.label("named"), _T.c.provider_id)
+    select(_W.c.id, _W.c.organizer_id, _W.c.id.label("named"), _T.c.provider_id, catalogue_token())
     .join(_C, _C.c.id == _W.c.client_id)
     .join(_T, _T.c.wallet_id == _W.c.id)
     .where(
@@ -575,7 +615,7 @@ def _asked_by_phone(dialect: Dialect) -> tuple[BatchRows, Any]:
     asked = BatchRows(dialect, "asked", organizer_id=Uuid(), named=String(), provider_id=Uuid())
     a = asked.table.c
     return asked, (
-        select(_W.c.id, _C.c.organizer_id, _C.c.phone_e164, _T.c.provider_id)
+        select(_W.c.id, _C.c.organizer_id, _C.c.phone_e164, _T.c.provider_id, catalogue_token())
         .select_from(asked.table)
         .join(_C, and_(_C.c.organizer_id == a.organizer_id, _C.c.phone_e164 == a.named))
         .join(_W, _W.c.client_id == _C.c.id)
@@ -588,7 +628,9 @@ def _asked_by_wallet(dialect: Dialect) -> tuple[BatchRows, Any]:
     asked = BatchRows(dialect, "asked", organizer_id=Uuid(), named=Uuid(), provider_id=Uuid())
     a = asked.table.c
     return asked, (
-        select(_W.c.id, _W.c.organizer_id, _W.c.id.label("named"), _T.c.provider_id)
+        select(
+            _W.c.id, _W.c.organizer_id, _W.c.id.label("named"), _T.c.provider_id, catalogue_token()
+        )
         .select_from(asked.table)
         .join(_W, and_(_W.c.id == a.named, _W.c.organizer_id == a.organizer_id))
         .join(_C, _C.c.id == _W.c.client_id)

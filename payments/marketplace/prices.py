@@ -47,6 +47,7 @@ from payments.errors import (
 from payments.ledger.periods import HELSINKI
 from payments.models import (
     AuditEvent,
+    CatalogueVersion,
     Provider,
     ProviderPrice,
     ProviderPriceVersion,
@@ -189,10 +190,13 @@ class Seller:
 
 async def listings_of_providers(
     s: AsyncSession, *, provider_ids: set[uuid.UUID], codes: set[str], day: date
-) -> dict[uuid.UUID, tuple[Seller, dict[str, Listing]]]:
+) -> tuple[dict[uuid.UUID, tuple[Seller, dict[str, Listing]]], int | None]:
     """:func:`listings` for several providers at once, with each provider itself: {provider:
     (seller, {code: listing})} for the codes among its organizer's categories; an unknown
-    provider is missing. One round trip for a whole batch of charges (the group commit)."""
+    provider is missing. One round trip for a whole batch of charges (the group commit).
+
+    With them, the catalogue's token (:func:`catalogue_token`) read by the same statement, so
+    by the same snapshot: None if no provider was found or the database holds no token."""
     (of_providers, of_codes), stmt = _PROVIDER_LISTINGS.of(s)
     params = {
         **of_providers.bind_each(sorted(provider_ids)),
@@ -201,7 +205,9 @@ async def listings_of_providers(
     }
     rows = await s.execute(stmt, params)
     out: dict[uuid.UUID, tuple[Seller, dict[str, Listing]]] = {}
-    for pid, org, name, status, cat_id, code, cap, approved, price in rows.all():
+    tokens: set[int | None] = set()
+    for pid, org, name, status, cat_id, code, cap, approved, price, token in rows.all():
+        tokens.add(token)
         listed = out.setdefault(pid, (Seller(pid, org, name, status), {}))[1]
         if cat_id is not None:
             listed[code] = Listing(
@@ -211,7 +217,19 @@ async def listings_of_providers(
                 bool(approved),
                 int(price) if price is not None else None,
             )
-    return out
+    (token,) = tokens or {None}  # one snapshot, one token
+    return out, token
+
+
+_CATALOGUE = cast(Table, CatalogueVersion.__table__)
+
+
+def catalogue_token() -> ColumnElement[int]:
+    """The catalogue's token as a column of any statement: replaced in every transaction that
+    changes a provider, a listing, a price or a category (triggers, migration 0025), so two
+    reads that saw the same token saw the same catalogue. NULL while the database holds none."""
+    # The table's one row (its key is checked to be 1), so no parameter to bind.
+    return select(_CATALOGUE.c.token).scalar_subquery().label("catalogue_token")
 
 
 _PROVIDERS = cast(Table, Provider.__table__)
@@ -233,6 +251,7 @@ def _provider_listings(dialect: Dialect) -> tuple[tuple[BatchRows, BatchRows], A
             _CATS.c.price_cap_cents,
             _LISTED.c.approved,
             _V.c.unit_price_cents,
+            catalogue_token(),
         )
         .select_from(_PROVIDERS)
         .outerjoin(

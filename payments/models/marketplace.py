@@ -12,6 +12,9 @@ their own module so the core tables stay untouched.
   the transfer that gave the money back to the provider's payable account.
 * ``settlement_lines``: the ledger transfers (charges, refunds) that a settlement covers, signed
   as the provider sees them. ``transfer_id`` is unique, so a transfer is settled at most once.
+* ``catalogue_versions``: one row, whose token every change to the providers, their listings,
+  their prices and the categories replaces (triggers, migration 0025): a process's copy of the
+  listings (:mod:`payments.marketplace.listings_cache`) holds only while the token does.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -160,3 +164,15 @@ class ProviderPriceVersion(Base):
     effective_from: Mapped[date] = mapped_column(Date)
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CatalogueVersion(Base):
+    """The catalogue's token: replaced, by triggers, in every transaction that changes
+    ``providers``, ``provider_prices``, ``provider_price_versions`` or ``service_categories``.
+    One row; a random token, so an emptied or restored database never counts back to one a
+    process holds."""
+
+    __tablename__ = "catalogue_versions"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[int] = mapped_column(BigInteger)

@@ -102,6 +102,7 @@ async def test_metric_names(client):
         "wallet_charge_batch_charges_total",
         "wallet_charge_batch_retried_total",
         "wallet_charge_batch_seconds_total",
+        "wallet_charge_batch_listings_total",
         "wallet_outbox_lag_seconds",
         "wallet_webhook_deliveries",
         "wallet_sms_sent_total",
@@ -133,6 +134,9 @@ async def test_a_charge_and_a_decline_are_counted(client, keys: Keys):
     assert delta("wallet_charge_batch_charges_total") == 2
     # Their transactions' time: more than nothing, less than the two requests took.
     assert 0 < delta("wallet_charge_batch_seconds_total") < elapsed
+    # Each batch took its providers' listings from somewhere: kept, read, or read again.
+    sources = ("kept", "read", "read_again")
+    assert sum(delta("wallet_charge_batch_listings_total", source=x) for x in sources) == 2
     assert delta("wallet_charge_declines_total", type=slug) == 1
     # Litestar's HTTP metrics, by route template.
     for status in ("201", str(r.status_code)):

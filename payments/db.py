@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
@@ -39,6 +40,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
+_T = TypeVar("_T")
+
+
 @dataclass
 class Database:
     """An engine plus what the unit of work needs to know about it."""
@@ -46,9 +50,17 @@ class Database:
     engine: AsyncEngine
     url: str
     write_lock: asyncio.Lock | None = field(default=None)
-    # What a process keeps per database beside the engine (the charge pipeline,
-    # payments.checkout.pipeline), by name.
+    # What a process keeps per database beside the engine (the charge pipeline, the kept
+    # listings), by name: :meth:`extension`.
     extensions: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def extension(self, name: str, make: Callable[[], _T]) -> _T:
+        """What this process keeps for this database under ``name``, made by ``make`` on
+        first use."""
+        found = self.extensions.get(name)
+        if found is None:
+            found = self.extensions[name] = make()
+        return cast(_T, found)
 
     @property
     def is_sqlite(self) -> bool:

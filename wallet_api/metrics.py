@@ -192,6 +192,7 @@ class PipelineCollector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         totals: dict[str, float] = {"batches": 0, "charges": 0, "retried_alone": 0, "busy_s": 0}
+        listings = {"kept": 0, "read": 0, "read_again": 0}
         # Each database once: apps that share an engine (tests) share its pipeline too.
         for db in {id(db): db for db in self.databases}.values():
             stats = pipeline.stats_of(db)
@@ -199,8 +200,6 @@ class PipelineCollector(Collector):
             totals["charges"] += stats.charges
             totals["retried_alone"] += stats.retried_alone
             totals["busy_s"] += stats.busy_s
-        listings = {"kept": 0, "read": 0, "read_again": 0}
-        for db in {id(db): db for db in self.databases}.values():
             cache = listings_cache.stats_of(db)
             listings["kept"] += cache.hits
             listings["read"] += cache.misses

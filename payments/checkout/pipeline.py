@@ -224,10 +224,7 @@ _EXTENSION = "charge-pipeline"
 
 def pipeline_for(db: Database) -> Pipeline:
     """The process's pipeline for ``db``, made on first use."""
-    pipe = db.extensions.get(_EXTENSION)
-    if pipe is None:
-        pipe = db.extensions[_EXTENSION] = Pipeline(db)
-    return cast(Pipeline, pipe)
+    return db.extension(_EXTENSION, lambda: Pipeline(db))
 
 
 def stats_of(db: Database) -> Stats:

@@ -57,8 +57,12 @@ class ListingsCache:
     providers: dict[uuid.UUID, tuple[Seller, dict[str, Listing | None]]] = field(
         default_factory=dict
     )
-    entries: int = 0
     stats: CacheStats = field(default_factory=CacheStats)
+
+    @property
+    def entries(self) -> int:
+        """How many (provider, code) entries are kept."""
+        return sum(len(by_code) for _, by_code in self.providers.values())
 
     def get(
         self, provider_ids: set[uuid.UUID], codes: set[str], day: date
@@ -88,13 +92,11 @@ class ListingsCache:
         for pid, (seller, listed) in sellers.items():
             held = self.providers.setdefault(pid, (seller, {}))[1]
             for code in codes:
-                self.entries += code not in held
                 held[code] = listed.get(code)
 
     def clear(self) -> None:
         self.token = self.day = None
         self.providers = {}
-        self.entries = 0
 
 
 _EXTENSION = "listings-cache"
@@ -102,10 +104,7 @@ _EXTENSION = "listings-cache"
 
 def listings_cache_for(db: Database) -> ListingsCache:
     """The process's copy of the listings read from ``db``, made on first use."""
-    cache = db.extensions.get(_EXTENSION)
-    if cache is None:
-        cache = db.extensions[_EXTENSION] = ListingsCache()
-    return cast(ListingsCache, cache)
+    return db.extension(_EXTENSION, ListingsCache)
 
 
 def stats_of(db: Database) -> CacheStats:

@@ -712,7 +712,9 @@ _ACCOUNTS = Account.__table__
 
 # For one wallet or many (the group commit asks for a batch's wallets at once); the lists
 # travel as one parameter each (payments.rows): one SQL text whatever their length.
-def _envelopes_for_statement(dialect: Dialect) -> tuple[tuple[BatchRows, BatchRows], Any]:
+def envelopes_for_statement(dialect: Dialect) -> tuple[tuple[BatchRows, BatchRows], Any]:
+    """:func:`envelope_rows`' statement: the wallets and the categories as rows, and
+    ``today``."""
     wallets = BatchRows(dialect, "wallets", id=Uuid())
     categories = BatchRows(dialect, "categories", id=Uuid())
     return (wallets, categories), (
@@ -742,7 +744,7 @@ def _envelopes_for_statement(dialect: Dialect) -> tuple[tuple[BatchRows, BatchRo
     )
 
 
-_ENVELOPES_FOR = PerEngine(_envelopes_for_statement)
+_ENVELOPES_FOR = PerEngine(envelopes_for_statement)
 
 
 async def envelope_rows(

@@ -18,9 +18,10 @@ A batch is one transaction of set-based statements, each the same rule as the si
    the wallets' read returns with them; a batch whose token differs reads them again;
 2. claim the idempotency keys (one ``INSERT … ON CONFLICT DO NOTHING RETURNING``); a key that
    is someone's earlier request replays its stored answer;
-3. check each charge's prices and find its envelopes (one statement for all wallets);
-4. lock the trusted rows, then the envelopes, each set in one order (PostgreSQL): the lock order
-   of every money path, so two batches (two processes) never deadlock each other;
+3. check each charge's prices; lock the trusted rows, then read and lock the wallets'
+   envelopes, each set in one order: the lock order of every money path, so two batches (two
+   processes) never deadlock each other. On PostgreSQL that is one statement
+   (:func:`_lock_and_read`); SQLite, with one writer and no ``FOR UPDATE``, reads the two;
 5. count each charge toward its trusted provider's month, within the caps (one conditional
    ``UPDATE … FROM <the batch's rows> … RETURNING``, the rows bound as arrays:
    :mod:`payments.rows`), then debit the envelopes (one conditional
@@ -55,7 +56,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import String, Table, Uuid, and_, bindparam, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Table,
+    Uuid,
+    and_,
+    bindparam,
+    literal_column,
+    null,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,7 +92,15 @@ from payments.marketplace.prices import (
     helsinki_day,
     listings_of_providers,
 )
-from payments.models import Charge, ChargeLine, Client, OutboxEvent, TrustedProvider, Wallet
+from payments.models import (
+    Account,
+    Charge,
+    ChargeLine,
+    Client,
+    OutboxEvent,
+    TrustedProvider,
+    Wallet,
+)
 from payments.results import Happened, Outcome
 from payments.rows import BatchRows, PerEngine, insert_many
 from payments.uow import UnitOfWork
@@ -332,12 +354,8 @@ async def capture_batch(db: Database, batch: list[Request]) -> list[Request]:
             except DomainError as exc:
                 refused.append((c, exc))
 
-        going = await _price(s, going, listed, now, refused)
-
-        # Locks: trust rows, then envelopes, each in one order.
-        pairs = {(c.wallet_id, c.request.provider_id) for c in going if c.wallet_id}
-        before = await trust.lock_many(s, pairs)
-        await transfers.lock_envelopes(s, {p.envelope_id for c in going for p in c.priced})
+        # Locks (trust rows, then envelopes, each in one order) and the envelopes' read.
+        going, before = await _lock_and_price(s, going, listed, now, refused)
 
         totals = {
             (cast(uuid.UUID, c.wallet_id), c.request.provider_id): sum(
@@ -430,22 +448,25 @@ async def _read_listings(
     return sellers
 
 
-async def _price(
+async def _lock_and_price(
     s: AsyncSession,
     going: list[_Charge],
     listed: dict[int, list[charges.Listed]],
     now: datetime,
     refused: list[tuple[_Charge, DomainError]],
-) -> list[_Charge]:
-    """Each charge's lines on its envelopes, split at their vouchers (one read for every
-    wallet of the batch); ``not-in-budget`` when a service has no envelope."""
+) -> tuple[list[_Charge], dict[tuple[uuid.UUID, uuid.UUID], trust.TrustRow]]:
+    """Lock the charges' trusted rows and their wallets' envelopes (:func:`_lock_and_read`),
+    then put each charge's lines on its envelopes, split at their vouchers; ``not-in-budget``
+    when a service has no envelope. Returns the charges priced, and the trusted rows' months
+    as they stood (to put back those of a charge refused later)."""
     if not going:
-        return []
-    category_ids = {x.category_id for c in going for x in listed[id(c)]}
-    rows = await charges.envelope_rows(
+        return [], {}
+    pairs = {(cast(uuid.UUID, c.wallet_id), c.request.provider_id) for c in going}
+    before, rows = await _lock_and_read(
         s,
-        {c.wallet_id for c in going if c.wallet_id},
-        category_ids,
+        pairs,
+        {wallet_id for wallet_id, _ in pairs},
+        {x.category_id for c in going for x in listed[id(c)]},
         now.astimezone(HELSINKI).date(),
     )
     by_wallet: dict[uuid.UUID, list[tuple[uuid.UUID, int, int | None]]] = defaultdict(list)
@@ -465,7 +486,48 @@ async def _price(
             refused.append((c, exc))
             continue
         priced.append(c)
-    return priced
+    return priced, before
+
+
+async def _lock_and_read(
+    s: AsyncSession,
+    pairs: set[tuple[uuid.UUID, uuid.UUID]],
+    wallet_ids: set[uuid.UUID],
+    category_ids: set[uuid.UUID],
+    today: date,
+) -> tuple[dict[tuple[uuid.UUID, uuid.UUID], trust.TrustRow], list[Any]]:
+    """Lock the batch's trusted rows in the pairs' order, then read its wallets' envelopes for
+    the services asked (:func:`charges.envelope_rows`, in envelope order), locking them in id
+    order: the lock order of every money path, so two batches never deadlock each other.
+
+    On PostgreSQL this is one statement (:data:`_LOCKS`), where it was three (the envelopes'
+    read, the trust lock, the lock of the envelopes picked): the envelopes locked are all those
+    the read found, a few more than the charges pick, all of the batch's own wallets. On SQLite,
+    which has one writer (this batch) and no ``FOR UPDATE``, the same two reads, unlocked."""
+    if s.get_bind().dialect.name == "sqlite":
+        before = await trust.lock_many(s, pairs)
+        return before, await charges.envelope_rows(s, wallet_ids, category_ids, today)
+    (asked_pairs, wallets, categories), stmt = _LOCKS.of(s)
+    params = {
+        **asked_pairs.bind(sorted(pairs)),
+        **wallets.bind_each(sorted(wallet_ids)),
+        **categories.bind_each(sorted(category_ids)),
+        "today": today,
+    }
+    locked: dict[tuple[uuid.UUID, uuid.UUID], trust.TrustRow] = {}
+    envelopes: list[tuple[uuid.UUID, uuid.UUID, int, int | None]] = []
+    for part, wallet_id, provider_id, spent, month, cat_id, acc_id, voucher in (
+        await s.execute(stmt, params)
+    ).all():
+        if part == _TRUST_PART:
+            locked[(wallet_id, provider_id)] = trust.TrustRow(
+                wallet_id, provider_id, int(spent), month
+            )
+        else:
+            envelopes.append((wallet_id, cat_id, int(acc_id), voucher))
+    # Envelope order, as charges.envelope_rows gives it (the oldest envelope of a service wins).
+    envelopes.sort(key=lambda row: row[2])
+    return locked, envelopes
 
 
 async def _write(
@@ -574,6 +636,7 @@ async def _trusting_wallets(
 _CHARGES = cast(Table, Charge.__table__)
 _CHARGE_LINES = cast(Table, ChargeLine.__table__)
 _OUTBOX = cast(Table, OutboxEvent.__table__)
+_ACCOUNTS = cast(Table, Account.__table__)
 _W = cast(Table, Wallet.__table__)
 _C = cast(Table, Client.__table__)
 _T = cast(Table, TrustedProvider.__table__)
@@ -638,3 +701,48 @@ def _asked_by_wallet(dialect: Dialect) -> tuple[BatchRows, Any]:
 
 _ASKED_BY_PHONE = PerEngine(_asked_by_phone)
 _ASKED_BY_WALLET = PerEngine(_asked_by_wallet)
+
+
+_TRUST_PART = 1
+_ENVELOPE_PART = 2
+
+
+def _locks_statement(dialect: Dialect) -> tuple[tuple[BatchRows, BatchRows, BatchRows], Any]:
+    """PostgreSQL: the trust lock (:func:`trust.lock_many_statement`) and the envelopes' read
+    (:func:`charges.envelopes_for_statement`) with ``FOR UPDATE OF accounts``, each in a
+    ``WITH`` query of its own, and their rows one after the other (``UNION ALL``, told apart
+    by ``part``). PostgreSQL runs a ``UNION ALL``'s branches in order, each to its end, and a
+    query with ``FOR UPDATE`` is never run in parallel: every trusted row is locked before the
+    first envelope is (``tests/payments/test_pipeline.py`` holds a lock to show it). Both
+    ``WITH`` queries are ``MATERIALIZED``, so that each keeps its own ``ORDER BY … FOR
+    UPDATE``: the rows are locked in that order."""
+    pairs, trusted = trust.lock_many_statement(dialect)
+    (wallets, categories), envelopes = charges.envelopes_for_statement(dialect)
+    t = trusted.cte("trust_locked").prefix_with("MATERIALIZED")
+    e = envelopes.with_for_update(of=_ACCOUNTS).cte("envelopes_locked").prefix_with("MATERIALIZED")
+    no_uuid, no_int = sql_cast(null(), Uuid()), sql_cast(null(), BigInteger())
+    return (pairs, wallets, categories), union_all(
+        select(
+            literal_column(str(_TRUST_PART)).label("part"),
+            t.c.wallet_id,
+            t.c.provider_id,
+            t.c.month_spent_cents,
+            t.c.month_period,
+            no_uuid.label("category_id"),
+            no_int.label("envelope_id"),
+            no_int.label("voucher_value_cents"),
+        ),
+        select(
+            literal_column(str(_ENVELOPE_PART)),
+            e.c.wallet_id,
+            no_uuid,
+            no_int,
+            sql_cast(null(), String()),
+            e.c.category_id,
+            e.c.id,
+            e.c.voucher_value_cents,
+        ),
+    )
+
+
+_LOCKS = PerEngine(_locks_statement)

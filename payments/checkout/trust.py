@@ -365,7 +365,10 @@ def _use_trust_many_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
 _USE_MANY = PerEngine(_use_trust_many_statement)
 
 
-def _lock_many_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
+def lock_many_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
+    """The trusted rows of a batch's (wallet, provider) pairs with their months, locked in the
+    pairs' order: :func:`lock_many`'s statement (the group commit also runs it inside the one
+    statement that takes all its locks, :mod:`payments.checkout.pipeline`)."""
     pairs = BatchRows(dialect, "pairs", wallet_id=Uuid(), provider_id=Uuid())
     return pairs, (
         select(_T.c.wallet_id, _T.c.provider_id, _T.c.month_spent_cents, _T.c.month_period)
@@ -375,7 +378,7 @@ def _lock_many_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
     )
 
 
-_LOCK_MANY = PerEngine(_lock_many_statement)
+_LOCK_MANY = PerEngine(lock_many_statement)
 
 
 @dataclass(frozen=True)

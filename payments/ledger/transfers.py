@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.errors import InsufficientFunds
 from payments.models import Account, Transfer
-from payments.rows import BatchRows, PerEngine, insert_many, with_list
+from payments.rows import BatchRows, PerEngine, insert_many
 from payments.vocabulary import AccountKind, TransferKind
 
 _accounts = cast(Table, Account.__table__)
@@ -321,24 +321,9 @@ def _debit_many_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
     )
 
 
-def _lock_envelopes_statement(dialect: Dialect) -> tuple[BatchRows, Any]:
-    ids = BatchRows(dialect, "ids", id=BigInteger())
-    return ids, select(_acc.id).where(ids.has(_acc.id)).order_by(_acc.id).with_for_update()
-
-
 _DEBIT_MANY = PerEngine(_debit_many_statement)
-_LOCK_ENVELOPES = PerEngine(_lock_envelopes_statement)
 _UNDO_DEBIT = (
     update(_accounts)
     .where(_acc.id == bindparam("p_id"))
     .values(balance_cents=_acc.balance_cents + bindparam("p_amount"))
 )
-
-
-async def lock_envelopes(s: AsyncSession, ids: set[int]) -> None:
-    """Lock envelopes in id order (PostgreSQL), after the trust rows: the order of every money
-    path, so batches never deadlock each other. Nothing on SQLite: it has one writer, which the
-    batch already is (its claims were written before), and it ignores ``FOR UPDATE``, so the
-    statement would be a read of nothing used, a round trip to its thread per batch."""
-    if ids and s.get_bind().dialect.name != "sqlite":
-        await s.execute(*with_list(s, _LOCK_ENVELOPES, sorted(ids)))

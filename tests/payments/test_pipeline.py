@@ -420,3 +420,72 @@ async def test_a_batch_finds_its_numbers_by_the_clients_key_not_by_reading_them_
     rows = [(w.organizer_id, f"+35840{i:07d}", w.provider_id) for i in range(1, 25)]
     plan = await explain(pg_db, stmt, asked.bind(rows))
     assert "Seq Scan on clients" not in plan and "uq_clients_organizer_id" in plan, plan
+
+
+async def _waiting_on_a_lock(db: Database, naming: str) -> None:
+    """Until a statement containing ``naming`` waits for a row lock (at most ten seconds)."""
+    for _ in range(200):
+        async with db.engine.connect() as conn:
+            waiting = (
+                await conn.execute(
+                    text(
+                        "select count(*) from pg_stat_activity"
+                        " where wait_event_type = 'Lock' and query like :naming"
+                    ),
+                    {"naming": f"%{naming}%"},
+                )
+            ).scalar_one()
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no statement with {naming!r} waited for a lock")
+
+
+async def _locked_by_someone(db: Database, sql: str, params: dict[str, Any]) -> bool:
+    """Whether ``sql`` (a ``SELECT … FOR UPDATE NOWAIT``) finds its rows locked."""
+    async with db.engine.connect() as conn:
+        try:
+            await conn.execute(text(sql), params)
+        except Exception as exc:  # asyncpg's LockNotAvailableError, wrapped
+            assert "could not obtain lock" in str(exc), exc
+            return True
+        finally:
+            await conn.rollback()
+    return False
+
+
+_TRUST_ROW = (
+    "select 1 from trusted_providers where wallet_id = :wallet and provider_id = :provider"
+    " for update nowait"
+)
+_ENVELOPE_ROW = "select 1 from accounts where id = :envelope for update nowait"
+
+
+async def test_a_batch_locks_its_trusted_rows_before_its_envelopes(pg_db: Database):
+    """The batch's locks are one statement on PostgreSQL (pipeline._LOCKS), and still in the
+    order of every money path: all its trusted rows, then its envelopes. With the client's
+    envelope held by another transaction, the batch waits there holding the trusted row; with
+    the trusted row held, it waits there and has not touched the envelope. Either way the
+    charge goes through once the other transaction ends."""
+    w = await seed_world(pg_db)
+    (client,) = await clients(pg_db, w, 1)
+    (env,) = await envelopes(pg_db, client.wallet_id)
+    trusted = {"wallet": client.wallet_id, "provider": w.provider_id}
+
+    for held, sql, params, other, other_params, other_locked in (
+        ("envelope", _ENVELOPE_ROW, {"envelope": env.id}, _TRUST_ROW, trusted, True),
+        ("trusted row", _TRUST_ROW, trusted, _ENVELOPE_ROW, {"envelope": env.id}, False),
+    ):
+        async with pg_db.engine.connect() as holder:
+            await holder.execute(text(sql.replace(" nowait", "")), params)
+            going = asyncio.create_task(charge(pg_db, w, cleaning(hours=1), customer=phone(0)))
+            try:
+                await _waiting_on_a_lock(pg_db, "trust_locked")
+                assert await _locked_by_someone(pg_db, other, other_params) is other_locked, (
+                    f"while the {held} was held"
+                )
+            finally:
+                await holder.rollback()
+            out = await asyncio.wait_for(going, 10)
+        assert out.what is Happened.CREATED, (held, out)
+    await assert_books_ok(pg_db)

@@ -17,7 +17,6 @@ from payments.checkout import trust
 from payments.clock import utcnow
 from payments.db import Database
 from payments.errors import IdempotencyKeyReused, IdempotencyKeyUnanswered
-from payments.ledger import transfers
 from payments.models import OutboxEvent, RateCounter
 from payments.people import ratelimits
 from payments.rows import BatchRows, PerEngine, insert_many
@@ -104,18 +103,6 @@ def test_the_columns_must_match_the_rows():
     pairs = BatchRows(sqlite.dialect(), "pairs", key=String(), hits=Integer())
     with pytest.raises(ValueError, match="1 columns against rows of 2"):
         pairs.has(_RC.c.key)
-
-
-async def test_envelopes_are_locked_on_postgresql_and_not_read_on_sqlite(db: Database):
-    """The group commit's envelope lock (in id order, after the trust rows) is PostgreSQL's;
-    SQLite has one writer and ignores FOR UPDATE, so there it would only cost a round trip."""
-    with statements_on(db, "accounts") as seen:
-        async with UnitOfWork(db) as uow:
-            await transfers.lock_envelopes(uow.session, {3, 1, 2})
-    if db.is_sqlite:
-        assert seen == []
-    else:
-        assert len(seen) == 1 and "FOR UPDATE" in seen[0] and "ORDER BY" in seen[0], seen
 
 
 async def test_a_batchs_claims_and_counter_holds_are_one_statement_each(db: Database):

@@ -188,20 +188,19 @@ async def claim_many(
     return out
 
 
-async def store_many(session: AsyncSession, results: list[tuple[str, str, Outcome]]) -> None:
-    """:func:`store_result` for many keys at once: one ``UPDATE … FROM`` the batch's rows
-    (:mod:`payments.rows`), not an executemany, which PostgreSQL ran row by row."""
-    if results:
-        stored, stmt = _STORE_MANY.of(session)
-        await session.execute(
-            stmt,
-            stored.bind(
-                [
-                    (scope, key, _STORED[outcome.what], outcome.body)
-                    for scope, key, outcome in results
-                ]
-            ),
-        )
+def storing_many(
+    session: AsyncSession, results: list[tuple[str, str, Outcome]]
+) -> tuple[Any, dict[str, Any]] | None:
+    """:func:`store_result` for many keys at once, as a statement and its parameters to run
+    with other writes (:func:`payments.rows.insert_all`): one ``UPDATE … FROM`` the batch's rows
+    (:mod:`payments.rows`), not an executemany, which PostgreSQL ran row by row. None when
+    there is nothing to store."""
+    if not results:
+        return None
+    stored, stmt = _STORE_MANY.of(session)
+    return stmt, stored.bind(
+        [(scope, key, _STORED[outcome.what], outcome.body) for scope, key, outcome in results]
+    )
 
 
 def _store_many(dialect: Dialect) -> tuple[BatchRows, Any]:

@@ -174,10 +174,13 @@ async def insert_many(s: AsyncSession, table: Table, rows: list[dict[str, Any]])
     Not an executemany: SQLAlchemy sends that as one statement per row, each one executed by
     PostgreSQL on its own (0.02-0.05 ms each in its log, 23 rows to a batch, for each of the
     group commit's four tables)."""
-    if not rows:
-        return
-    columns = tuple(rows[0])
-    dialect = s.get_bind().dialect
+    if rows:
+        batch, stmt = _insert(s.get_bind().dialect, table, tuple(rows[0]))
+        await s.execute(stmt, batch.bind_dicts(rows))
+
+
+def _insert(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[BatchRows, Any]:
+    """:func:`insert_many`'s statement for these columns of ``table``, built once."""
     key = (dialect.name, table.name, columns)
     built = _INSERTS.get(key)
     if built is None:
@@ -186,5 +189,48 @@ async def insert_many(s: AsyncSession, table: Table, rows: list[dict[str, Any]])
             list(columns), select(*(batch.table.c[c] for c in columns))
         )
         built = _INSERTS[key] = (batch, stmt)
-    batch, stmt = built
-    await s.execute(stmt, batch.bind_dicts(rows))
+    return built
+
+
+_WRITES: dict[tuple[Any, ...], Any] = {}
+
+
+async def insert_all(
+    s: AsyncSession,
+    writes: list[tuple[Table, list[dict[str, Any]]]],
+    then: tuple[Any, dict[str, Any]] | None = None,
+) -> None:
+    """:func:`insert_many` for each (table, rows) of ``writes``, each table once; then
+    ``then``, a statement built once (``UPDATE … FROM`` a :class:`BatchRows`, say) and its
+    parameters.
+
+    On PostgreSQL in one statement, one round trip: all but the last insert, and ``then``, are
+    data-modifying ``WITH`` queries of the last insert. PostgreSQL runs each of them once and
+    to its end, all on the statement's one snapshot, and checks the foreign keys between them
+    (a charge's lines name their charge) at the statement's end, when all the rows
+    are in; so ``then`` must not need to see the inserted rows. SQLite has no data-modifying
+    ``WITH``: the same statements, one each, in order."""
+    writes = [(table, rows) for table, rows in writes if rows]
+    dialect = s.get_bind().dialect
+    if dialect.name != "postgresql" or not writes:
+        for table, rows in writes:
+            await insert_many(s, table, rows)
+        if then is not None:
+            await s.execute(*then)
+        return
+    built = [_insert(dialect, table, tuple(rows[0])) for table, rows in writes]
+    key = (
+        tuple((table.name, tuple(rows[0])) for table, rows in writes),
+        None if then is None else id(then[0]),
+    )
+    stmt = _WRITES.get(key)
+    if stmt is None:
+        *first, (_, last) = built
+        ctes = [insert.cte(f"insert_{i}") for i, (_, insert) in enumerate(first)]
+        if then is not None:
+            ctes.append(then[0].cte("then_write"))
+        stmt = _WRITES[key] = last.add_cte(*ctes) if ctes else last
+    params: dict[str, Any] = dict(then[1]) if then is not None else {}
+    for (batch, _), (_, rows) in zip(built, writes, strict=True):
+        params.update(batch.bind_dicts(rows))
+    await s.execute(stmt, params)

@@ -26,9 +26,10 @@ A batch is one transaction of set-based statements, each the same rule as the si
    ``UPDATE … FROM <the batch's rows> … RETURNING``, the rows bound as arrays:
    :mod:`payments.rows`), then debit the envelopes (one conditional
    ``UPDATE``, ``balance >= amount``);
-6. write every transfer, charge, line and outbox event (one ``INSERT … SELECT`` from the batch's
-   rows per table, :func:`payments.rows.insert_many`) and
-   store the answers under their keys; commit.
+6. write every charge, line, transfer and outbox event (one ``INSERT … SELECT`` from the
+   batch's rows per table) and store the answers under their keys: on PostgreSQL one statement
+   of data-modifying ``WITH`` queries, on SQLite one statement each
+   (:func:`payments.rows.insert_all`); commit.
 
 **A refusal never fails its batch.** Each charge's refusal is decided by those conditional
 statements (or by the checks between them), and what a refused charge changed in the
@@ -102,7 +103,7 @@ from payments.models import (
     Wallet,
 )
 from payments.results import Happened, Outcome
-from payments.rows import BatchRows, PerEngine, insert_many
+from payments.rows import BatchRows, PerEngine, insert_all
 from payments.uow import UnitOfWork
 from payments.vocabulary import TransferKind
 
@@ -394,9 +395,6 @@ async def capture_batch(db: Database, batch: list[Request]) -> list[Request]:
         await trust.put_back_many(s, put_back)
 
         results = await _write(s, done, debited, now)
-        await idempotency.store_many(
-            s, [(c.request.scope, c.request.idempotency_key, out) for c, out in results]
-        )
         await idempotency.release_many(
             s, [(c.request.scope, c.request.idempotency_key) for c, _ in refused]
         )
@@ -533,7 +531,8 @@ async def _lock_and_read(
 async def _write(
     s: AsyncSession, done: list[_Charge], debited: dict[int, tuple[int, str]], now: datetime
 ) -> list[tuple[_Charge, Outcome]]:
-    """The captured charges' transfers, charges, lines and events: one INSERT per table."""
+    """The captured charges' transfers, charges, lines and events (one INSERT per table), and
+    their answers stored under their keys: :func:`payments.rows.insert_all`."""
     if not done:
         return []
     transfer_rows: list[dict[str, Any]] = []
@@ -573,10 +572,20 @@ async def _write(
         line_rows.extend(lines)
         events.append(event)
         out.append((c, Outcome(Happened.CREATED, body)))
-    await transfers.insert_transfers(s, transfer_rows)
-    await insert_many(s, _CHARGES, charge_rows)
-    await insert_many(s, _CHARGE_LINES, line_rows)
-    await insert_many(s, _OUTBOX, events)
+    # The charges first: their lines name them (checked at the statement's end
+    # on PostgreSQL, where these four and the answers' store are one statement).
+    await insert_all(
+        s,
+        [
+            (_CHARGES, charge_rows),
+            (_CHARGE_LINES, line_rows),
+            transfers.moved(transfer_rows),
+            (_OUTBOX, events),
+        ],
+        then=idempotency.storing_many(
+            s, [(c.request.scope, c.request.idempotency_key, outcome) for c, outcome in out]
+        ),
+    )
     return out
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from payments.errors import InsufficientFunds
 from payments.models import Account, Transfer
-from payments.rows import BatchRows, PerEngine, insert_many
+from payments.rows import BatchRows, PerEngine
 from payments.vocabulary import AccountKind, TransferKind
 
 _accounts = cast(Table, Account.__table__)
@@ -275,11 +275,11 @@ async def provider_payable_account(session: AsyncSession, provider_id: uuid.UUID
     return _remember(key, int(result.scalar_one()))
 
 
-async def insert_transfers(s: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Write transfer rows whose balances the caller has already moved (the group commit's
-    charges, debited by :func:`debit_envelopes`): one statement
-    (:func:`payments.rows.insert_many`)."""
-    await insert_many(s, _transfers, rows)
+def moved(rows: list[dict[str, Any]]) -> tuple[Table, list[dict[str, Any]]]:
+    """Transfer rows whose balances the caller has already moved (the group commit's charges,
+    debited by :func:`debit_envelopes`), as one of the writes of
+    :func:`payments.rows.insert_all`."""
+    return _transfers, rows
 
 
 async def debit_envelopes(s: AsyncSession, amounts: dict[int, int]) -> dict[int, tuple[int, str]]:

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import BigInteger, Integer, String, Table, event, insert, select
+from sqlalchemy import BigInteger, Integer, String, Table, event, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 
@@ -19,13 +19,15 @@ from payments.db import Database
 from payments.errors import IdempotencyKeyReused, IdempotencyKeyUnanswered
 from payments.models import OutboxEvent, RateCounter
 from payments.people import ratelimits
-from payments.rows import BatchRows, PerEngine, insert_many
+from payments.rows import BatchRows, PerEngine, insert_all, insert_many
 from payments.uow import UnitOfWork
 from tests.factories import seed_world
 from tests.support.databases import explain, statements_on
 
 _RC = RateCounter.__table__
 assert isinstance(_RC, Table)
+_OUTBOX = OutboxEvent.__table__
+assert isinstance(_OUTBOX, Table)
 
 
 def _by_key(dialect: Dialect) -> tuple[BatchRows, Any]:
@@ -191,3 +193,96 @@ async def test_insert_many_writes_every_value_as_it_is_with_one_statement(db: Da
             )
         ).all()
     assert [dict(r._mapping) for r in got] == rows
+
+
+def _set_hits(dialect: Dialect) -> tuple[BatchRows, Any]:
+    v = BatchRows(dialect, "v", key=String(), window_start=BigInteger(), hits=BigInteger())
+    return v, (
+        update(_RC)
+        .where(_RC.c.key == v.table.c.key, _RC.c.window_start == v.table.c.window_start)
+        .values(hits=v.table.c.hits)
+    )
+
+
+SET_HITS = PerEngine(_set_hits)
+
+
+async def test_a_batchs_writes_are_one_statement_on_postgresql(db: Database):
+    """The group commit's writes (payments.rows.insert_all): its inserts, then an update, as
+    one statement on PostgreSQL (data-modifying WITH queries of the last insert) and one
+    statement each, in order, on SQLite; every row as written either way. A write that fails
+    leaves nothing of the others."""
+    await _counters(db)
+    w = await seed_world(db)
+    now = utcnow()
+    events = [
+        {
+            "type": "charge.captured",
+            "organizer_id": w.organizer_id,
+            "wallet_id": None,
+            "provider_id": None,
+            "payload": {"n": i},
+            "created_at": now,
+        }
+        for i in range(3)
+    ]
+    counters = [{"key": f"new-{i}", "window_start": 5, "hits": i} for i in range(2)]
+
+    async def write(counters: list[dict[str, Any]]) -> None:
+        async with UnitOfWork(db) as uow:
+            s = uow.session
+            v, stmt = SET_HITS.of(s)
+            await insert_all(
+                s,
+                [(_OUTBOX, events), (_RC, counters)],
+                then=(stmt, v.bind([("a", 1, 11), ("c", 1, 31)])),
+            )
+            await uow.commit()
+
+    with statements_on(db, "") as seen:
+        await write(counters)
+    writes = [sql for sql in seen if "INSERT" in sql or "UPDATE" in sql]
+    if db.is_postgres:
+        assert len(writes) == 1, writes
+        assert all(part in writes[0] for part in ("outbox", "rate_counters", "UPDATE")), writes
+    else:
+        assert [sql.split(" (")[0].split(" SET")[0] for sql in writes] == [
+            "INSERT INTO outbox",
+            "INSERT INTO rate_counters",
+            "UPDATE rate_counters",
+        ], writes
+
+    async def state() -> tuple[list[Any], list[Any]]:
+        async with UnitOfWork(db, readonly=True) as uow:
+            s = uow.session
+            payloads = (
+                await s.execute(
+                    select(OutboxEvent.payload)
+                    .where(OutboxEvent.created_at == now)
+                    .order_by(OutboxEvent.id)
+                )
+            ).scalars()
+            hits = (
+                await s.execute(
+                    select(_RC.c.key, _RC.c.window_start, _RC.c.hits).order_by(_RC.c.key)
+                )
+            ).all()
+        return list(payloads), [tuple(row) for row in hits]
+
+    written = await state()
+    assert written == (
+        [{"n": 0}, {"n": 1}, {"n": 2}],
+        [
+            ("a", 1, 11),
+            ("b", 1, 20),
+            ("b", 2, 21),
+            ("c", 1, 31),
+            ("new-0", 5, 0),
+            ("new-1", 5, 1),
+            ('Äiti "Ö" \\ ☂', 1, 40),
+        ],
+    )
+    # A counter that is already there: the whole write fails, the events and the update too.
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        await write([{"key": "b", "window_start": 2, "hits": 99}])
+    assert await state() == written

@@ -22,11 +22,11 @@ A batch is one transaction of set-based statements, each the same rule as the si
    envelopes, each set in one order: the lock order of every money path, so two batches (two
    processes) never deadlock each other. On PostgreSQL that is one statement
    (:func:`_lock_and_read`); SQLite, with one writer and no ``FOR UPDATE``, reads the two;
-5. count each charge toward its trusted provider's month, within the caps (one conditional
+4. count each charge toward its trusted provider's month, within the caps (one conditional
    ``UPDATE … FROM <the batch's rows> … RETURNING``, the rows bound as arrays:
    :mod:`payments.rows`), then debit the envelopes (one conditional
    ``UPDATE``, ``balance >= amount``);
-6. write every charge, line, transfer and outbox event (one ``INSERT … SELECT`` from the
+5. write every charge, line, transfer and outbox event (one ``INSERT … SELECT`` from the
    batch's rows per table) and store the answers under their keys: on PostgreSQL one statement
    of data-modifying ``WITH`` queries, on SQLite one statement each
    (:func:`payments.rows.insert_all`); commit.

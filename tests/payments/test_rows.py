@@ -146,6 +146,20 @@ async def test_a_batchs_claims_and_counter_holds_are_one_statement_each(db: Data
     assert isinstance(again[("charge:p", "k2")], IdempotencyKeyReused)
 
 
+def _event(
+    organizer_id: uuid.UUID, now: Any, payload: dict[str, Any], wallet_id: uuid.UUID | None = None
+) -> dict[str, Any]:
+    """An outbox row as the group commit writes it."""
+    return {
+        "type": "charge.captured",
+        "organizer_id": organizer_id,
+        "wallet_id": wallet_id,
+        "provider_id": None,
+        "payload": payload,
+        "created_at": now,
+    }
+
+
 async def test_insert_many_writes_every_value_as_it_is_with_one_statement(db: Database):
     """The group commit's inserts (payments.rows.insert_many): one statement for all rows, not
     an executemany (which PostgreSQL runs row by row), and each value read back as written on
@@ -153,14 +167,9 @@ async def test_insert_many_writes_every_value_as_it_is_with_one_statement(db: Da
     w = await seed_world(db)
     now = utcnow()
     rows = [
-        {
-            "type": "charge.captured",
-            "organizer_id": w.organizer_id,
-            "wallet_id": wallet,
-            "provider_id": None,
-            "payload": {"provider_name": 'Äiti "Ö" \\ ☂', "n": i, "none": None},
-            "created_at": now,
-        }
+        _event(
+            w.organizer_id, now, {"provider_name": 'Äiti "Ö" \\ ☂', "n": i, "none": None}, wallet
+        )
         for i, wallet in enumerate([uuid.uuid4(), None, uuid.uuid4()])
     ]
     sent: list[bool] = []
@@ -215,17 +224,7 @@ async def test_a_batchs_writes_are_one_statement_on_postgresql(db: Database):
     await _counters(db)
     w = await seed_world(db)
     now = utcnow()
-    events = [
-        {
-            "type": "charge.captured",
-            "organizer_id": w.organizer_id,
-            "wallet_id": None,
-            "provider_id": None,
-            "payload": {"n": i},
-            "created_at": now,
-        }
-        for i in range(3)
-    ]
+    events = [_event(w.organizer_id, now, {"n": i}) for i in range(3)]
     counters = [{"key": f"new-{i}", "window_start": 5, "hits": i} for i in range(2)]
 
     async def write(counters: list[dict[str, Any]]) -> None:

@@ -265,8 +265,7 @@ class Dispatcher:
             # Published first: the streams need nothing the rules read. A round that fails
             # later publishes them again with the same ids (at least once; clients drop what
             # they have), and the low-balance events it writes go out in the next round.
-            for e in events:
-                await self.hub.publish(e)
+            await self.hub.publish_all(events)
             charges = [e for e in events if e.type == CHARGE_CAPTURED]
             if charges and await low_balance_alerts(s, charges, now):
                 self._more = True  # its balance.low events go out in the next round

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import redis
 
 from notifications.hub import Hub
 from notifications.push import generate_vapid_keys
@@ -15,6 +17,9 @@ from payments.people.mandates import grant_mandate
 from tests.factories import World, api_key_for, seed_world
 from tests.notifications.helpers import People, mark_all_delivered, serve, settings_for
 from tests.notifications.push_service import Device, PushService
+from tests.support.databases import need
+
+REDIS = os.environ.get("WALLET_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
 @pytest.fixture
@@ -24,6 +29,19 @@ async def hub() -> AsyncIterator[Hub]:
     await h.start()
     yield h
     await h.stop()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database of its own for the test (1 to 15). Pub/sub ignores the database
+    number, but the hub's channel names include it: a database per test keeps parallel runs
+    apart."""
+    try:
+        redis.Redis.from_url(REDIS, socket_timeout=2).ping()
+    except redis.RedisError:
+        need(f"Redis is not reachable at {REDIS}")
+    n = 1 + int(uuid.uuid4().int % 15)
+    return f"{REDIS}/{n}"
 
 
 @pytest.fixture

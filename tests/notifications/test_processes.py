@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-import redis
 
 from payments.outbox import CHARGE_CAPTURED
 from tests.notifications.helpers import outbox, sse
 from tests.servers import Server
-from tests.support.databases import need
 from tests.support.money import post_charge
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
-REDIS = os.environ.get("WALLET_TEST_REDIS", "redis://127.0.0.1:6379")
 CLEANING = {
     "phone": "040 123 4567",
     "lines": [{"category": "siivous", "quantity": "1", "unit_price_cents": 3500}],
@@ -32,18 +27,6 @@ CLEANING = {
 @pytest.fixture
 def engine_name() -> str:
     return "postgres"  # several processes share one database: PostgreSQL only
-
-
-@pytest.fixture
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS, socket_timeout=2).ping()
-    except redis.RedisError:
-        need(f"Redis is not reachable at {REDIS}")
-    # Pub/sub ignores the database number, but our channel prefix includes it: a database per
-    # test worker keeps parallel runs apart.
-    n = 1 + int(uuid.uuid4().int % 15)
-    return f"{REDIS}/{n}"
 
 
 @pytest.fixture

@@ -42,16 +42,23 @@ async def _hub(url: str) -> AsyncIterator[Hub]:
         await hub.stop()
 
 
-async def _subscribed(url: str, channel: str) -> None:
-    """Wait until Redis counts a subscriber of ``channel`` (the SUBSCRIBE has landed)."""
-    client = Redis.from_url(url)
+@asynccontextmanager
+async def _listening(hub: Hub, channel: str) -> AsyncIterator[Subscriber]:
+    """``hub`` subscribed to ``channel``, once Redis counts the subscriber (the SUBSCRIBE has
+    landed, so nothing published after this is missed)."""
+    assert hub.redis_url is not None
+    client = Redis.from_url(hub.redis_url)
     try:
-        for _ in range(200):
-            ((_, count),) = await client.pubsub_numsub(channel)
-            if count:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"nobody subscribed to {channel}")
+        async with hub.subscribe([channel]) as sub:
+            (name,) = hub._named([channel])
+            for _ in range(200):
+                ((_, count),) = await client.pubsub_numsub(name)
+                if count:
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError(f"nobody subscribed to {name}")
+            yield sub
     finally:
         await client.aclose()
 
@@ -72,11 +79,9 @@ async def test_a_rounds_events_reach_another_process_in_order(redis_url: str):
     events = [_event(i, mine if i % 3 else other, organizer) for i in range(1, 11)]
     async with _hub(redis_url) as publisher, _hub(redis_url) as listener:
         async with (
-            listener.subscribe([ev.wallet_channel(mine)]) as wallet_sub,
-            listener.subscribe([ev.organizer_channel(organizer)]) as county_sub,
+            _listening(listener, ev.wallet_channel(mine)) as wallet_sub,
+            _listening(listener, ev.organizer_channel(organizer)) as county_sub,
         ):
-            await _subscribed(redis_url, publisher._named([ev.wallet_channel(mine)])[0])
-            await _subscribed(redis_url, publisher._named([ev.organizer_channel(organizer)])[0])
             await publisher.publish_all(events)
             async with asyncio.timeout(5):
                 heard = await _heard(wallet_sub, 7)
@@ -93,11 +98,9 @@ async def test_deployments_on_other_redis_databases_hear_nothing(redis_url: str)
     organizer, wallet = uuid.uuid4(), uuid.uuid4()
     async with _hub(redis_url) as here, _hub(elsewhere) as there:
         async with (
-            here.subscribe([ev.wallet_channel(wallet)]) as ours,
-            there.subscribe([ev.wallet_channel(wallet)]) as theirs,
+            _listening(here, ev.wallet_channel(wallet)) as ours,
+            _listening(there, ev.wallet_channel(wallet)) as theirs,
         ):
-            await _subscribed(redis_url, here._named([ev.wallet_channel(wallet)])[0])
-            await _subscribed(redis_url, there._named([ev.wallet_channel(wallet)])[0])
             await there.publish_all([_event(1, wallet, organizer), _event(2, wallet, organizer)])
             await here.publish(_event(3, wallet, organizer))
             async with asyncio.timeout(5):

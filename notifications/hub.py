@@ -81,15 +81,21 @@ class Hub:
 
     async def publish(self, event: Event) -> None:
         """Publish and wait until the backend has it, so the dispatcher may mark it delivered."""
+        if self._redis is not None:
+            await self.publish_all([event])
+            return
         await self.channels.wait_published(event.encode(), self._named(event.channels()))
 
     async def publish_all(self, events: list[Event]) -> None:
         """:meth:`publish` each of ``events``, in order. On Redis in one round trip: a
-        ``MULTI``/``EXEC`` of the ``PUBLISH`` commands, so a subscriber hears them in this
-        order and no other publisher's message comes between an event's channels."""
-        if self._redis is None or len(events) < 2:
+        ``MULTI``/``EXEC`` of the ``PUBLISH`` commands (what the channels backend's script
+        runs for one event), so a subscriber hears them in this order and no other publisher's
+        message comes between an event's channels. In memory, one :meth:`publish` each."""
+        if self._redis is None:
             for event in events:
                 await self.publish(event)
+            return
+        if not events:
             return
         pipe = self._redis.pipeline(transaction=True)
         for event in events:
